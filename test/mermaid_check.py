@@ -1,0 +1,69 @@
+"""Run the Node Mermaid validator (test/mermaid/validate.mjs) from Python.
+
+Plain functions, no pytest fixtures: import this from any test that needs to
+check Mermaid blocks in generated Markdown. Paths are computed from this
+file's location so it works from any clone / working directory.
+
+Node tooling is installed with ``npm ci`` at the repo root.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+VALIDATOR = REPO_ROOT / "test" / "mermaid" / "validate.mjs"
+NODE_MODULES = REPO_ROOT / "node_modules"
+
+
+def node_tooling_available() -> bool:
+    """True if `node` is on PATH and `npm ci` has installed mermaid + jsdom."""
+    return (
+        shutil.which("node") is not None
+        and (NODE_MODULES / "mermaid" / "package.json").is_file()
+        and (NODE_MODULES / "jsdom" / "package.json").is_file()
+    )
+
+
+def running_in_ci() -> bool:
+    """CI systems (GitHub Actions, GitLab, ...) export CI=true."""
+    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false")
+
+
+def require_node_tooling() -> None:
+    """Skip the calling test if the tooling is missing -- but fail in CI.
+
+    CI installs the tooling with `npm ci`, so a missing install there is a
+    broken pipeline, not a reason to silently skip the Mermaid checks.
+    """
+    import pytest  # local import: keep this module importable without pytest
+
+    if node_tooling_available():
+        return
+    missing = "`node` not on PATH" if shutil.which("node") is None else (
+        f"no node_modules/mermaid or node_modules/jsdom in {REPO_ROOT}"
+    )
+    reason = f"Mermaid validator unavailable: {missing} (install node, run `npm ci`)"
+    if running_in_ci():
+        pytest.fail(f"CI is set but tooling is missing: {reason}")
+    pytest.skip(reason)
+
+
+def validate_markdown(path, timeout: float = 120) -> subprocess.CompletedProcess:
+    """Validate every ```mermaid block of the Markdown file at `path`.
+
+    Returns the CompletedProcess (text mode). returncode: 0 all blocks parse,
+    1 a block failed (stdout has a `FAIL file#N line: message` line),
+    2 usage error / unreadable file / no mermaid block in the file.
+    """
+    node = shutil.which("node") or "node"
+    return subprocess.run(
+        [node, str(VALIDATOR), str(Path(path).resolve())],
+        cwd=REPO_ROOT,  # so `import 'mermaid'` resolves this repo's node_modules
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )

@@ -1,0 +1,311 @@
+"""Typed, validated configuration.
+
+`config/default_config.yaml` is the single source of truth for every knob's
+value; the dataclasses below only say what each knob *is* (type and allowed
+range), section by section, in the same order as the YAML. A user's YAML file
+overrides the defaults key by key, and command-line flags override both.
+Anything wrong is reported as one `ConfigError` line naming the key, the value
+and what is allowed, before any work starts.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import hashlib
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_CONFIG_PATH = REPO_ROOT / "config" / "default_config.yaml"
+
+
+class ConfigError(ValueError):
+    """Bad user input: the message is one line that says what to fix."""
+
+
+def knob(lo: float | None = None, hi: float | None = None, *, choices: tuple = (), open_lo: bool = False):
+    """A config field with its allowed range ([lo, hi], or (lo, hi] when open_lo)."""
+    return field(metadata={"lo": lo, "hi": hi, "choices": choices, "open_lo": open_lo})
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    hidden_size: int = knob(2, 512)
+    expansion: int = knob(1, 8)
+    n_cycles: int = knob(1, 16)
+    outer_steps: int = knob(1, 16)
+    supervision_steps: int = knob(1, 32)
+    activation: str = knob(choices=("swiglu", "gelu"))
+    halt_bias_init: float = knob(-20.0, 0.0)
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    epochs: int = knob(0, 10_000)
+    samples: int = knob(16, 5_000_000)
+    holdout_samples: int = knob(16, 1_000_000)
+    batch_size: int = knob(1, 65_536)
+    learning_rate: float = knob(0.0, 1.0, open_lo=True)
+    weight_decay: float = knob(0.0, 1.0)
+    beta1: float = knob(0.0, 0.999999)
+    beta2: float = knob(0.0, 0.999999)
+    grad_clip: float = knob(0.0, 1e6, open_lo=True)
+    ema_decay: float = knob(0.0, 0.999999)
+    halting_weight: float = knob(0.0, 10.0)
+    from_scratch: bool = knob()
+    checkpoint: str = knob()
+    pretrain_samples: int = knob(16, 5_000_000)
+    pretrain_epochs: int = knob(1, 10_000)
+
+
+@dataclass(frozen=True)
+class MarketConfig:
+    candidates_per_opportunity: int = knob(2, 16)
+    drift: float = knob(0.0, 1.0)
+
+
+@dataclass(frozen=True)
+class SimulationConfig:
+    seed: int = knob(0, 2**32 - 1)
+    opportunities: int = knob(1, 10_000_000)
+    chunk_size: int = knob(1, 100_000)
+    conversion_value: float = knob(0.0, 1e9, open_lo=True)
+    outreach_cost: float = knob(0.0, 1e9)
+    greedy_cost: float = knob(0.0, 1e6)
+    llm_cost: float = knob(0.0, 1e6)
+    llm_noise: float = knob(0.0, 1.0)
+    llm_latency_ms: float = knob(0.0, 1e6)
+    trm_base_cost: float = knob(0.0, 1e6)
+    trm_cost_per_step: float = knob(0.0, 1e6)
+    trm_latency_base_ms: float = knob(0.0, 1e6)
+    trm_latency_per_step_ms: float = knob(0.0, 1e6)
+
+
+@dataclass(frozen=True)
+class ThermostatConfig:
+    enabled: bool = knob()
+    target_roi: float = knob(-1.0, 1e6)
+    window: int = knob(1, 100_000)
+    cooldown: int = knob(0, 100_000)
+    deadband: float = knob(0.0, 1e6)
+    min_steps: int = knob(1, 32)
+    max_steps: int = knob(1, 32)
+    initial_steps: int = knob(1, 32)
+    min_halt_threshold: float = knob(0.0, 1.0)
+    max_halt_threshold: float = knob(0.0, 1.0)
+    initial_halt_threshold: float = knob(0.0, 1.0)
+    threshold_step: float = knob(0.0, 1.0)
+
+
+@dataclass(frozen=True)
+class SentinelConfig:
+    enabled: bool = knob()
+    roi_floor: float = knob(-1.0, 1e6)
+    window: int = knob(1, 100_000)
+    warmup: int = knob(0, 10_000_000)
+    cooldown: int = knob(1, 10_000_000)
+    max_cost: float = knob(0.0, 1e12)
+    max_latency_ms: float = knob(0.0, 1e9, open_lo=True)
+    max_steps: int = knob(1, 32)
+
+
+@dataclass(frozen=True)
+class SubgraphConfig:
+    enabled: bool = knob()
+    path: str = knob()
+
+
+@dataclass(frozen=True)
+class ReportConfig:
+    path: str = knob()
+    metrics_path: str = knob()
+    training_log_path: str = knob()
+    max_chart_points: int = knob(10, 1000)
+
+
+@dataclass(frozen=True)
+class Config:
+    model: ModelConfig
+    training: TrainingConfig
+    market: MarketConfig
+    simulation: SimulationConfig
+    thermostat: ThermostatConfig
+    sentinel: SentinelConfig
+    subgraph: SubgraphConfig
+    report: ReportConfig
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def digest(self) -> str:
+        """Short hash of the effective knobs, for the reproducibility footer."""
+        text = json.dumps(self.to_dict(), sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+    def replace(self, **dotted: Any) -> "Config":
+        """A copy with some knobs changed, e.g. replace(**{"simulation.seed": 3}); validated."""
+        return build_config(_merge(self.to_dict(), _nest(dotted)))
+
+
+_SECTION_TYPES = {
+    "model": ModelConfig, "training": TrainingConfig, "market": MarketConfig,
+    "simulation": SimulationConfig, "thermostat": ThermostatConfig,
+    "sentinel": SentinelConfig, "subgraph": SubgraphConfig, "report": ReportConfig,
+}
+
+
+def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> Config:
+    """Defaults, then the user's YAML file (if any), then dotted overrides from flags."""
+    merged = _read_yaml(DEFAULT_CONFIG_PATH)
+    if path is not None:
+        merged = _merge(merged, _read_yaml(Path(path)))
+    return build_config(_merge(merged, _nest(overrides or {})))
+
+
+def build_config(raw: dict) -> Config:
+    sections = {}
+    for name, cls in _SECTION_TYPES.items():
+        values = raw.get(name)
+        if not isinstance(values, dict):
+            raise ConfigError(f"config section '{name}' must be a mapping of knobs, got {_show(values)}")
+        sections[name] = cls(**{f.name: _check(f"{name}.{f.name}", values.get(f.name, _MISSING), f)
+                                for f in dataclasses.fields(cls)})
+    config = Config(**sections)
+    _check_relations(config)
+    return config
+
+
+_MISSING = object()
+
+
+def _read_yaml(path: Path) -> dict:
+    if not path.exists():
+        raise ConfigError(f"config file '{path}' does not exist; pass an existing YAML file to --config")
+    if path.is_dir():
+        raise ConfigError(f"config path '{path}' is a directory; pass a YAML file to --config")
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise ConfigError(f"config file '{path}' is not UTF-8 text (byte {err.start}); save it as UTF-8 YAML") from None
+    except OSError as err:
+        raise ConfigError(f"config file '{path}' cannot be read: {err.strerror}") from None
+    try:
+        data = yaml.safe_load(text)  # safe_load: a YAML tag can never build a Python object
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+        raise ConfigError(f"config file '{path}' is not valid YAML{where}: {problem}") from None
+    if data is None:
+        raise ConfigError(f"config file '{path}' is empty; give at least one section, e.g. 'simulation: {{opportunities: 200}}'")
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file '{path}' must be a mapping of sections ({', '.join(_SECTION_TYPES)}), got {_show(data)}")
+    return data
+
+
+def _merge(base: dict, override: dict) -> dict:
+    """Override `base` key by key, rejecting names that do not exist."""
+    merged = {name: dict(values) if isinstance(values, dict) else values for name, values in base.items()}
+    for name, values in override.items():
+        if name not in _SECTION_TYPES:
+            raise ConfigError(f"unknown config section '{name}'{_suggest(name, _SECTION_TYPES)}; "
+                              f"sections are: {', '.join(_SECTION_TYPES)}")
+        if not isinstance(values, dict):
+            raise ConfigError(f"config section '{name}' must be a mapping of knobs, got {_show(values)}")
+        knobs = {f.name for f in dataclasses.fields(_SECTION_TYPES[name])}
+        for key, value in values.items():
+            if key not in knobs:
+                raise ConfigError(f"unknown config key '{name}.{key}'{_suggest(str(key), knobs)}")
+            merged[name][key] = value
+    return merged
+
+
+def _nest(dotted: dict[str, Any]) -> dict:
+    nested: dict[str, dict] = {}
+    for key, value in dotted.items():
+        section, _, name = key.partition(".")
+        nested.setdefault(section, {})[name] = value
+    return nested
+
+
+def _check(key: str, value: Any, f: dataclasses.Field) -> Any:
+    if value is _MISSING:
+        raise ConfigError(f"config key '{key}' is missing; add it (see config/default_config.yaml)")
+    meta = f.metadata
+    kind = f.type if isinstance(f.type, str) else f.type.__name__
+    if kind == "bool":
+        if not isinstance(value, bool):
+            raise ConfigError(f"config key '{key}' must be true or false, got {_show(value)}")
+        return value
+    if kind == "str":
+        if not isinstance(value, str):
+            raise ConfigError(f"config key '{key}' must be text, got {_show(value)}")
+        if meta["choices"] and value not in meta["choices"]:
+            raise ConfigError(f"config key '{key}' must be one of {', '.join(meta['choices'])}, got {_show(value)}")
+        return value
+    # Numbers. bool is a subclass of int in Python, so reject it explicitly.
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ConfigError(f"config key '{key}' must be a number{_range_text(meta)}, got {_show(value)}")
+    if kind == "int":
+        if isinstance(value, float) and not value.is_integer():
+            raise ConfigError(f"config key '{key}' must be a whole number{_range_text(meta)}, got {_show(value)}")
+        value = int(value) if math.isfinite(value) else value
+    if not math.isfinite(value):
+        raise ConfigError(f"config key '{key}' must be a finite number{_range_text(meta)}, got {_show(value)}")
+    lo, hi = meta["lo"], meta["hi"]
+    too_low = lo is not None and (value <= lo if meta["open_lo"] else value < lo)
+    if too_low or (hi is not None and value > hi):
+        raise ConfigError(f"config key '{key}' is out of range{_range_text(meta)}, got {_show(value)}")
+    return float(value) if kind == "float" else value
+
+
+def _check_relations(c: Config) -> None:
+    pairs = [
+        ("thermostat.min_steps", c.thermostat.min_steps, "thermostat.max_steps", c.thermostat.max_steps),
+        ("thermostat.min_halt_threshold", c.thermostat.min_halt_threshold,
+         "thermostat.max_halt_threshold", c.thermostat.max_halt_threshold),
+        ("thermostat.max_steps", c.thermostat.max_steps, "model.supervision_steps", c.model.supervision_steps),
+        ("sentinel.max_steps", c.sentinel.max_steps, "model.supervision_steps", c.model.supervision_steps),
+    ]
+    for lo_key, lo, hi_key, hi in pairs:
+        if lo > hi:
+            raise ConfigError(f"config key '{lo_key}' ({lo}) must not exceed '{hi_key}' ({hi})")
+    t = c.thermostat
+    if not t.min_steps <= t.initial_steps <= t.max_steps:
+        raise ConfigError(f"config key 'thermostat.initial_steps' must lie in [{t.min_steps}, {t.max_steps}] "
+                          f"(thermostat.min_steps..max_steps), got {t.initial_steps}")
+    if not t.min_halt_threshold <= t.initial_halt_threshold <= t.max_halt_threshold:
+        raise ConfigError(f"config key 'thermostat.initial_halt_threshold' must lie in "
+                          f"[{t.min_halt_threshold}, {t.max_halt_threshold}], got {t.initial_halt_threshold}")
+    # Memory guard: one batch of activations is roughly batch x hidden x expansion x floats per layer.
+    if c.training.batch_size * c.model.hidden_size * c.model.expansion > 64_000_000:
+        raise ConfigError("config keys 'training.batch_size' x 'model.hidden_size' x 'model.expansion' exceed "
+                          f"64,000,000 (got {c.training.batch_size * c.model.hidden_size * c.model.expansion}); "
+                          "lower the batch size")
+    for key in ("subgraph.path", "report.path", "report.metrics_path", "report.training_log_path"):
+        section, name = key.split(".")
+        if not getattr(getattr(c, section), name).strip():
+            raise ConfigError(f"config key '{key}' must be a file path, got an empty string")
+
+
+def _range_text(meta: dict) -> str:
+    lo, hi = meta["lo"], meta["hi"]
+    if lo is None:
+        return ""
+    return f" in {'(' if meta['open_lo'] else '['}{lo:g}, {hi:g}]"
+
+
+def _suggest(name: str, options) -> str:
+    close = difflib.get_close_matches(name, list(options), n=1, cutoff=0.5)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def _show(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."

@@ -1,0 +1,311 @@
+"""Tiny Recursive Model in pure NumPy, forward and hand-written backward.
+
+Jolicoeur-Martineau (2025), "Less is More: Recursive Reasoning with Tiny
+Networks", MLP variant. One tiny network `net` is reused for everything:
+
+    def latent_recursion(x, y, z, n):          # one recursion cycle
+        for i in range(n):
+            z = net(x + y + z)                 # think: refine the latent
+        y = net(y + z)                         # act: refine the answer
+        return y, z
+
+    def supervision_step(x, y, z, T):          # one deep-supervision step
+        for j in range(T - 1):                 # no gradient
+            y, z = latent_recursion(x, y, z, n)
+        y, z = latent_recursion(x, y, z, n)    # gradient flows through this cycle only
+        return (y, z) detached, output_head(y), halt_head(y)
+
+`net` is 2 post-norm residual blocks, each RMSNorm(h + MLP(h)). Two tasks share
+this core and differ only at the edges (input encoding, heads):
+- "tabular": x is a feature vector (B, F), y and z are (B, D), one conversion logit;
+- "sequence": x is a board of L tokens (B, L), y and z are (B, L, D), each block
+  first mixes across the L positions (an MLP on the transposed state, as in the
+  paper's MLP-Mixer variant) then across the D channels; one softmax per token.
+The halting head reads y (pooled over positions for sequences) and never sends
+gradient back into y: a prototype measured worse answers when it did.
+
+Every function is batched over samples; shapes are in comments as (B, ..., D).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+RMS_EPS = 1e-6
+
+
+@dataclass(frozen=True)
+class TRMSpec:
+    """Architecture: everything needed to build (and check) a set of weights."""
+    n_inputs: int            # features (tabular) or input vocabulary size (sequence)
+    hidden_size: int         # D
+    expansion: int           # MLP width = expansion * D
+    n_cycles: int            # n: latent updates per answer update
+    outer_steps: int         # T: recursion cycles per supervision step
+    activation: str          # "swiglu" or "gelu"
+    halt_bias_init: float
+    seq_len: int = 0         # L; 0 means the tabular task
+    n_classes: int = 1       # output vocabulary per token (sequence); 1 logit (tabular)
+    n_blocks: int = 2
+
+    @property
+    def is_sequence(self) -> bool:
+        return self.seq_len > 0
+
+    @property
+    def mlp_width(self) -> int:
+        return self.expansion * self.hidden_size
+
+    def sublayers(self) -> list[tuple[str, str]]:
+        """(parameter prefix, mixing axis) of every residual sublayer of `net`, in order."""
+        axes = ("tokens", "channels") if self.is_sequence else ("channels",)
+        return [(f"net.{b}.{axis}", axis) for b in range(self.n_blocks) for axis in axes]
+
+
+# --- building blocks: each forward returns (output, cache); each backward adds to `grads` ---
+
+def rms_norm(h, gain):
+    # h: (..., D) -> (..., D)
+    inv_rms = 1.0 / np.sqrt(np.mean(h * h, axis=-1, keepdims=True) + RMS_EPS)
+    normed = h * inv_rms
+    return normed * gain, (normed, inv_rms)
+
+
+def rms_norm_backward(d_out, gain, cache):
+    normed, inv_rms = cache
+    d_normed = d_out * gain
+    d_gain = _sum_to_last(d_out * normed)
+    d_h = inv_rms * (d_normed - normed * np.mean(d_normed * normed, axis=-1, keepdims=True))
+    return d_h, d_gain
+
+
+def mlp(h, w_in, w_out, activation):
+    # h: (..., E) -> (..., E); SwiGLU: w_in holds the gate and the up projection side by side
+    pre = h @ w_in
+    hidden = _swiglu(pre) if activation == "swiglu" else _gelu(pre)
+    return hidden @ w_out, (h, pre, hidden)
+
+
+def mlp_backward(d_out, w_in, w_out, activation, cache):
+    h, pre, hidden = cache
+    d_hidden = d_out @ w_out.T
+    d_pre = _swiglu_backward(d_hidden, pre) if activation == "swiglu" else d_hidden * _gelu_grad(pre)
+    d_w_out = _outer_sum(hidden, d_out)
+    d_w_in = _outer_sum(h, d_pre)
+    return d_pre @ w_in.T, d_w_in, d_w_out
+
+
+def _swiglu(pre):
+    gate, up = np.split(pre, 2, axis=-1)
+    return gate * sigmoid(gate) * up
+
+
+def _swiglu_backward(d_hidden, pre):
+    gate, up = np.split(pre, 2, axis=-1)
+    sig = sigmoid(gate)
+    silu = gate * sig
+    d_gate = d_hidden * up * sig * (1.0 + gate * (1.0 - sig))
+    return np.concatenate([d_gate, d_hidden * silu], axis=-1)
+
+
+_GELU_C = np.sqrt(2.0 / np.pi)
+
+
+def _gelu(pre):
+    # tanh approximation, as in GPT-2
+    return 0.5 * pre * (1.0 + np.tanh(_GELU_C * (pre + 0.044715 * pre**3)))
+
+
+def _gelu_grad(pre):
+    inner = _GELU_C * (pre + 0.044715 * pre**3)
+    tanh = np.tanh(inner)
+    return 0.5 * (1.0 + tanh) + 0.5 * pre * (1.0 - tanh**2) * _GELU_C * (1.0 + 3 * 0.044715 * pre**2)
+
+
+def sigmoid(a):
+    # tanh form: no overflow warning for large |a|, and no masking
+    return 0.5 + 0.5 * np.tanh(0.5 * a)
+
+
+def _outer_sum(a, b):
+    """sum over every leading axis of a^T b: the weight gradient of `a @ W`."""
+    return a.reshape(-1, a.shape[-1]).T @ b.reshape(-1, b.shape[-1])
+
+
+def _sum_to_last(a):
+    return a.reshape(-1, a.shape[-1]).sum(axis=0)
+
+
+# --- the shared network: RMSNorm(h + MLP(h)) per sublayer ---
+
+def net(params, spec: TRMSpec, h):
+    # h: (B, D) or (B, L, D) -> same shape
+    caches = []
+    for name, axis in spec.sublayers():
+        mixed_in = np.swapaxes(h, -1, -2) if axis == "tokens" else h
+        mixed, mlp_cache = mlp(mixed_in, params[name + ".w_in"], params[name + ".w_out"], spec.activation)
+        if axis == "tokens":
+            mixed = np.swapaxes(mixed, -1, -2)
+        h, norm_cache = rms_norm(h + mixed, params[name + ".norm"])
+        caches.append((mlp_cache, norm_cache))
+    return h, caches
+
+
+def net_backward(d_out, params, spec: TRMSpec, caches, grads):
+    for (name, axis), (mlp_cache, norm_cache) in zip(reversed(spec.sublayers()), reversed(caches)):
+        d_sum, d_gain = rms_norm_backward(d_out, params[name + ".norm"], norm_cache)
+        grads[name + ".norm"] += d_gain
+        d_mixed = np.swapaxes(d_sum, -1, -2) if axis == "tokens" else d_sum
+        d_in, d_w_in, d_w_out = mlp_backward(d_mixed, params[name + ".w_in"], params[name + ".w_out"],
+                                             spec.activation, mlp_cache)
+        grads[name + ".w_in"] += d_w_in
+        grads[name + ".w_out"] += d_w_out
+        d_out = d_sum + (np.swapaxes(d_in, -1, -2) if axis == "tokens" else d_in)
+    return d_out
+
+
+# --- the recursion ---
+
+def latent_recursion(params, spec: TRMSpec, x, y, z):
+    """One cycle: n latent updates, then one answer update. Returns the tape for backward."""
+    tape = []
+    for _ in range(spec.n_cycles):
+        z, caches = net(params, spec, x + y + z)
+        tape.append(caches)
+    y, caches = net(params, spec, y + z)
+    tape.append(caches)
+    return y, z, tape
+
+
+def latent_recursion_backward(d_y, params, spec: TRMSpec, tape, grads):
+    """Gradient of the cycle's answer y w.r.t. the input embedding x (y, z entering the cycle are detached)."""
+    d_sum = net_backward(d_y, params, spec, tape[-1], grads)   # y = net(y_in + z_n)
+    d_z, d_x = d_sum, 0.0
+    for caches in reversed(tape[:-1]):                          # z_i = net(x + y_in + z_{i-1})
+        d_in = net_backward(d_z, params, spec, caches, grads)
+        d_x = d_x + d_in
+        d_z = d_in
+    return d_x
+
+
+def supervision_step(params, spec: TRMSpec, x_raw, y, z):
+    """T recursion cycles, gradient through the last; returns the new carry, logits and halt logits.
+
+    x_raw: (B, F) floats or (B, L) token ids; y, z: (B, D) or (B, L, D)
+    -> y, z, answer logits (B,) or (B, L, C), halt logits (B,), cache for `supervision_step_backward`.
+    """
+    x, embed_cache = embed(params, spec, x_raw)
+    for _ in range(spec.outer_steps - 1):
+        y, z, _ = latent_recursion(params, spec, x, y, z)
+    y, z, tape = latent_recursion(params, spec, x, y, z)
+    logits = answer_head(params, spec, y)
+    halt_input = y.mean(axis=1) if spec.is_sequence else y
+    halt_logits = (halt_input @ params["halt.w"])[..., 0] + params["halt.b"][0]
+    return y, z, logits, halt_logits, (embed_cache, tape, y, halt_input)
+
+
+def supervision_step_backward(d_logits, d_halt_logits, params, spec: TRMSpec, cache):
+    """Gradients of every parameter, given the loss gradients of both heads."""
+    embed_cache, tape, y, halt_input = cache
+    grads = {name: np.zeros_like(value) for name, value in params.items()}
+    grads["halt.w"] += halt_input.T @ d_halt_logits[:, None]   # the halting head stops here: y is detached
+    grads["halt.b"] += d_halt_logits.sum(keepdims=True)
+    d_y = answer_head_backward(d_logits, params, spec, y, grads)
+    d_x = latent_recursion_backward(d_y, params, spec, tape, grads)
+    embed_backward(d_x, spec, embed_cache, grads)
+    return grads
+
+
+# --- task edges: input embedding and answer head ---
+
+def embed(params, spec: TRMSpec, x_raw):
+    if spec.is_sequence:
+        # token ids (B, L) -> (B, L, D), scaled by sqrt(D) as in the paper
+        return params["embed.tokens"][x_raw] * np.sqrt(spec.hidden_size), x_raw
+    # features (B, F) -> (B, D)
+    return x_raw @ params["embed.w"] + params["embed.b"], x_raw
+
+
+def embed_backward(d_x, spec: TRMSpec, x_raw, grads):
+    if spec.is_sequence:
+        np.add.at(grads["embed.tokens"], x_raw.ravel(),
+                  d_x.reshape(-1, spec.hidden_size) * np.sqrt(spec.hidden_size))
+    else:
+        grads["embed.w"] += x_raw.T @ d_x
+        grads["embed.b"] += d_x.sum(axis=0)
+
+
+def answer_head(params, spec: TRMSpec, y):
+    logits = y @ params["head.w"] + params["head.b"]
+    return logits if spec.is_sequence else logits[:, 0]      # (B, L, C) or (B,)
+
+
+def answer_head_backward(d_logits, params, spec: TRMSpec, y, grads):
+    d_logits = d_logits if spec.is_sequence else d_logits[:, None]
+    grads["head.w"] += _outer_sum(y, d_logits)
+    grads["head.b"] += _sum_to_last(d_logits)
+    return d_logits @ params["head.w"].T
+
+
+# --- adaptive-halting inference ---
+
+@dataclass
+class Inference:
+    answer: np.ndarray         # (B,) P(convert), or (B, L) predicted tokens
+    steps: np.ndarray          # (B,) supervision steps used
+    halted: np.ndarray         # (B,) True if the halting head stopped it before the cap
+    halt_prob: np.ndarray      # (B,) sigmoid(q) at the step it stopped
+    trajectory: np.ndarray | None = None   # (cap, B) P(convert) or (cap, B, L) tokens after each step
+
+
+def infer(params, buffers, spec: TRMSpec, x_raw, step_cap: int, halt_threshold: float,
+          trajectory: bool = False) -> Inference:
+    """Run each sample until sigmoid(q) >= halt_threshold or `step_cap` steps, batched.
+
+    Halting compares q with logit(threshold), so a threshold of 1.0 never halts
+    (float32 sigmoid rounds large q to exactly 1.0) and 0.0 always halts at step 1.
+    With trajectory=True every sample runs to the cap so each step's answer is
+    recorded; the reported stop step is the same.
+    """
+    batch = len(x_raw)
+    y, z = initial_state(buffers, spec, batch)
+    halt_at = _logit(halt_threshold)
+    answer_shape = (batch, spec.seq_len) if spec.is_sequence else (batch,)
+    answer = np.zeros(answer_shape, dtype=np.int64 if spec.is_sequence else np.float64)
+    steps = np.zeros(batch, dtype=np.int64)
+    halted = np.zeros(batch, dtype=bool)
+    halt_prob = np.zeros(batch)
+    path = np.zeros((step_cap,) + answer_shape, dtype=answer.dtype) if trajectory else None
+    for step in range(1, step_cap + 1):
+        rows = np.arange(batch) if trajectory else np.flatnonzero(steps == 0)
+        if rows.size == 0:
+            break
+        y[rows], z[rows], logits, q, _ = supervision_step(params, spec, x_raw[rows], y[rows], z[rows])
+        step_answer = logits.argmax(axis=-1) if spec.is_sequence else sigmoid(logits)
+        if trajectory:
+            path[step - 1] = step_answer
+        stops = (steps[rows] == 0) & ((q >= halt_at) | (step == step_cap))
+        done = rows[stops]
+        answer[done] = step_answer[stops]
+        steps[done] = step
+        halted[done] = q[stops] >= halt_at
+        halt_prob[done] = sigmoid(q[stops])
+    return Inference(answer, steps, halted, halt_prob, path)
+
+
+def initial_state(buffers, spec: TRMSpec, batch: int):
+    """Fixed (not learned) starting answer and latent, as in the paper."""
+    shape = (batch, spec.seq_len, spec.hidden_size) if spec.is_sequence else (batch, spec.hidden_size)
+    y = np.broadcast_to(buffers["y_init"], shape).copy()
+    z = np.broadcast_to(buffers["z_init"], shape).copy()
+    return y, z
+
+
+def _logit(p: float) -> float:
+    if p <= 0.0:
+        return -np.inf
+    if p >= 1.0:
+        return np.inf
+    return float(np.log(p) - np.log1p(-p))
