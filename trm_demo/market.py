@@ -13,9 +13,9 @@ squashed into [0.01, 0.99] so no outcome is ever certain:
 2. Experience: each year short of min_experience costs 0.6; more than 3 years
    beyond max_experience costs 0.25 per extra year (flight risk).
 3. Work mode x distance: onsite jobs cost 0.04 per km and 3.0 for a remote-only
-   candidate; hybrid jobs cost 0.01 per km and 1.2 for remote-only; remote jobs
+   candidate; hybrid jobs cost 0.01 per km and 1.2 x (1 - 1.5 drift) for remote-only; remote jobs
    ignore both.
-4. Competing offers: each costs (0.6 + 0.3 drift), up to 60 % less when the
+4. Competing offers: each costs (0.6 + 1.5 drift), up to 60 % less when the
    offer is generous (ask 25 % or more below budget_high).
 
 Base logit 1.3. Drift in [0, 1] moves this period's market away from the
@@ -23,8 +23,11 @@ pretraining period's (drift = 0):
 - budgets x (1 + 0.05 drift) but asks x (1 + 0.15 drift): more asks over budget;
 - work modes (onsite, hybrid, remote) from (45, 35, 20) % to (25, 35, 40) %;
 - remote-only candidates from 15 % to 35 %; competing offers ~ Binomial(3, 0.25 + 0.2 drift);
-- rule 4's weight per offer rises from 0.6 to 0.9 (a hotter market): the one
-  rule constant that moves, so fine-tuning has a real change to adapt to.
+- two rules move, so a model trained on the old period is measurably stale and
+  fine-tuning has something real to adapt to: rule 4's weight per offer rises
+  from 0.6 to 2.1 (a hotter market), and hybrid employers warm to remote-only
+  candidates (rule 3's hybrid remote-only cost x (1 - 1.5 drift): 1.2 at
+  drift 0, 0.66 at the default 0.3, a 0.6 bonus at drift 1).
 """
 
 from __future__ import annotations
@@ -124,10 +127,10 @@ def conversion_logit(*, budget_low, budget_high, min_experience, max_experience,
 
     onsite, hybrid = work_mode == ONSITE, work_mode == HYBRID
     location = -(onsite * (0.04 * distance_km + 3.0 * remote_only)
-                 + hybrid * (0.01 * distance_km + 1.2 * remote_only))
+                 + hybrid * (0.01 * distance_km + 1.2 * (1 - 1.5 * drift) * remote_only))
 
     generosity = np.clip((budget_high - asking_salary) / budget_high / 0.25, 0.0, 1.0)
-    offers = -(0.6 + 0.3 * drift) * (1 - 0.6 * generosity) * competing_offers
+    offers = -(0.6 + 1.5 * drift) * (1 - 0.6 * generosity) * competing_offers
 
     return 1.3 + salary + qualification + location + offers
 

@@ -49,8 +49,8 @@ class Sentinel:
             waited = opportunity - self._state_since
             if waited < c.cooldown:
                 return False
-            # The latency and ROI passed in still describe the chunk that tripped the
-            # breaker, so the trial chunk is judged at the next check, not this one.
+            # The latency and ROI passed in still describe decisions made before the
+            # pause, so the trial chunk is judged at the next check, not this one.
             self._enter("half_open", opportunity, "half_open", waited, c.cooldown)
             return True
         breach = self._breach(opportunity, rolling_roi, last_latency_ms)
@@ -58,8 +58,10 @@ class Sentinel:
             if self.state == "half_open":
                 self._enter("closed", opportunity, "recovered", rolling_roi, c.roi_floor)
             return True
-        guardrail = breach[0]
-        if self.state == "half_open" and guardrail == "roi_floor" and opportunity - self._state_since < c.cooldown:
+        # On trial a slow call reopens at once, but a low ROI only counts once the window
+        # has had `cooldown` opportunities to refill with the TRM's own decisions.
+        on_trial = self.state == "half_open" and opportunity - self._state_since < c.cooldown
+        if on_trial and breach[0] == "roi_floor":
             return True
         self._enter("open", opportunity, *breach)
         return False

@@ -16,10 +16,10 @@ retires at least one setting. Settings are finite (the threshold lives on a roun
 grid) and runs in one direction end at a bound, so the number of moves is finite:
 it settles.
 The widened deadband is forgotten, with the rest of the hunt, when the market
-visibly moves: when a setting seen before now shows an ROI further from its
-remembered one than the width of the widened band (twice the deadband), more than
-the noise the hunt has already absorbed. On a steady market a setting always shows
-the same ROI, so this never fires there and the argument above stands.
+visibly moves: when a setting seen before now shows an ROI further from the one
+remembered there than the widened band is wide (twice the deadband) plus the
+largest such change already put down to noise. On a steady market a setting always
+shows the same ROI, so this never fires there and the argument above stands.
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ class Thermostat:
         self.history: list[dict] = []
         self._learned_deadband = 0.0  # widened on reversals, see the module docstring
         self._roi_seen_at: dict[tuple[int, float], float] = {}  # setting -> rolling ROI last seen there
+        self._jitter = 0.0  # largest ROI change between visits to one setting put down to noise
         self._last_direction = 0  # +1 after deepening, -1 after a cut, 0 before any move
         self._updates_since_move = cfg.cooldown  # so the very first update may move
 
@@ -77,13 +78,17 @@ class Thermostat:
 
     def _forget_if_market_moved(self, rolling_roi: float) -> None:
         seen = self._roi_seen_at.get(self.state)
-        moved = seen is not None and abs(rolling_roi - seen) > 2 * self._learned_deadband
-        if moved and self._learned_deadband > 0:
+        self._roi_seen_at[self.state] = rolling_roi
+        if seen is None:
+            return
+        change = abs(rolling_roi - seen)
+        if self._learned_deadband > 0 and change > 2 * self._learned_deadband + self._jitter:
             # Forget the whole hunt: its tolerance, its direction (the next move is not a
             # reversal) and what it saw, which would mislead in the new market.
             self._learned_deadband, self._last_direction = 0.0, 0
-            self._roi_seen_at.clear()
-        self._roi_seen_at[self.state] = rolling_roi
+            self._roi_seen_at = {self.state: rolling_roi}
+        else:
+            self._jitter = max(self._jitter, change)
 
     def _move_threshold(self, direction: int) -> bool:
         c = self.cfg

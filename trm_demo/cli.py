@@ -1,0 +1,231 @@
+"""The one command: config -> pretrained TRM -> fine-tune -> funnel -> telemetry -> dossier -> summary.
+
+`main()` reads top to bottom as that flow. Exit codes: 0 success, 1 internal
+failure (traceback only with --debug), 2 bad input (one line naming the key or
+flag, the value and what is allowed), 130 Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from . import __version__
+from .config import REPO_ROOT, Config, ConfigError, load_config
+from .engine import TRMSpec
+from .market import N_FEATURES, training_log
+from .reporting import write_report
+from .rng import rng_for
+from .simulation import run_funnel
+from .subgraph import call_log, run_metrics
+from .atomic import write_json
+from .training import evaluate, fit
+from .ui import UI
+from .weights import TRM, CheckpointError, init_model, load_checkpoint, save_checkpoint
+
+# flag -> config key it overrides
+FLAG_KEYS = {"seed": "simulation.seed", "train_epochs": "training.epochs", "train_samples": "training.samples",
+             "learning_rate": "training.learning_rate", "opportunities": "simulation.opportunities",
+             "export_json": "report.metrics_path", "export_training_log": "report.training_log_path",
+             "export_report": "report.path", "telemetry": "subgraph.path", "checkpoint": "training.checkpoint"}
+
+
+class UsageError(Exception):
+    """Bad flags or paths: exit code 2, one line."""
+
+
+def main(argv: list[str] | None = None) -> int:
+    started = time.perf_counter()
+    args = None
+    try:
+        args = parse_args(argv)
+        cfg = load_config(args.config, overrides(args))
+        outputs = check_outputs(cfg, args)
+        ui = UI(quiet=args.quiet)
+        if args.command == "pretrain":
+            return pretrain(cfg, ui)
+        model = starting_model(cfg, args)
+        training = fine_tune(cfg, model, ui)
+        if args.save_checkpoint:
+            save_checkpoint(args.save_checkpoint, model, checkpoint_metadata(cfg, "fine-tuned"))
+        with call_log(outputs.get("telemetry")) as calls, ui.simulation_progress(cfg.simulation.opportunities) as progress:
+            simulation_started = time.perf_counter()
+            result = run_funnel(cfg, model, calls, on_progress=progress)
+            simulation_seconds = time.perf_counter() - simulation_started
+        metrics = run_metrics(cfg, result, training, command_line(argv), {
+            "total_seconds": time.perf_counter() - started, "simulation_seconds": simulation_seconds,
+            "training_seconds": training["wall_clock"]["seconds"]})
+        write_json(outputs["training_log"], training)
+        write_json(outputs["metrics"], metrics)
+        write_report(outputs["report"], cfg, metrics, training)
+        ui.summary(metrics, outputs, as_json=args.json)
+        return 0
+    except (ConfigError, UsageError, CheckpointError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted: stopped before finishing; files from earlier runs are untouched", file=sys.stderr)
+        return 130
+    except Exception as err:  # noqa: BLE001 - the last line of defence: short message, exit 1
+        if args is not None and args.debug:
+            raise
+        print(f"internal error: {type(err).__name__}: {err} (rerun with --debug for the traceback)", file=sys.stderr)
+        return 1
+
+
+# --- command line ---
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):   # one line, exit 2, instead of usage + error
+        raise UsageError(f"{message} (see --help)")
+
+
+def _number(kind, lo, hi=None):
+    def parse(text):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a {'whole ' if kind is int else ''}number")
+        if not (np.isfinite(value) and value >= lo and (hi is None or value <= hi)):
+            allowed = f">= {lo}" if hi is None else f"in [{lo}, {hi}]"
+            raise argparse.ArgumentTypeError(f"{text!r} is out of range; allowed: {allowed}")
+        return value
+    return parse
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = _Parser(prog="trm-demo", description="Tiny Recursive Model vs greedy vs a simulated LLM in a "
+                "recruiting conversion funnel. Every knob lives in config/default_config.yaml; flags override it.",
+                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("command", nargs="?", default="run", choices=("run", "pretrain"),
+                   help="run: fine-tune and simulate; pretrain: rebuild the shipped checkpoint")
+    p.add_argument("--version", action="version", version=f"trm-demo {__version__}")
+    p.add_argument("--config", metavar="PATH", help="YAML file overriding config/default_config.yaml key by key")
+    p.add_argument("--seed", type=_number(int, 0, 2**32 - 1), help="run seed (default: simulation.seed)")
+    p.add_argument("--train-epochs", type=_number(int, 0), help="fine-tuning epochs; 0 uses the checkpoint as is "
+                   "(default: training.epochs)")
+    p.add_argument("--train-samples", type=_number(int, 16), help="size of the recent log (default: training.samples)")
+    p.add_argument("--learning-rate", type=_number(float, 1e-12, 1.0), help="AdamW step size (default: training.learning_rate)")
+    p.add_argument("--opportunities", type=_number(int, 1), help="opportunities to simulate (default: simulation.opportunities)")
+    p.add_argument("--export-json", metavar="PATH", help="metrics JSON (default: report.metrics_path)")
+    p.add_argument("--export-training-log", metavar="PATH", help="training log JSON (default: report.training_log_path)")
+    p.add_argument("--export-report", metavar="PATH", help="Markdown dossier (default: report.path)")
+    p.add_argument("--telemetry", metavar="PATH", help="per-call telemetry JSON (default: subgraph.path)")
+    p.add_argument("--checkpoint", metavar="PATH", help="start from these weights (default: training.checkpoint)")
+    p.add_argument("--save-checkpoint", metavar="PATH", help="save the fine-tuned weights here")
+    p.add_argument("--from-scratch", action="store_true", help="ignore the checkpoint; start from the seeded init")
+    p.add_argument("--quiet", action="store_true", help="no progress bars or messages; errors only")
+    p.add_argument("--json", action="store_true", help="print the metrics as JSON on stdout instead of the table")
+    p.add_argument("--debug", action="store_true", help="show the traceback of an internal error")
+    return p.parse_args(argv)
+
+
+def overrides(args) -> dict:
+    values = {FLAG_KEYS[name]: getattr(args, name) for name in FLAG_KEYS if getattr(args, name) is not None}
+    if args.from_scratch:
+        values["training.from_scratch"] = True
+    return values
+
+
+def check_outputs(cfg: Config, args) -> dict[str, Path]:
+    """Every output path is writable and distinct, checked before minutes of work."""
+    outputs = {"metrics": cfg.report.metrics_path, "training_log": cfg.report.training_log_path,
+               "report": cfg.report.path}
+    if cfg.subgraph.enabled:
+        outputs["telemetry"] = cfg.subgraph.path
+    if args.save_checkpoint:
+        outputs["checkpoint"] = args.save_checkpoint
+    flags = {"metrics": "--export-json", "training_log": "--export-training-log", "report": "--export-report",
+             "telemetry": "--telemetry", "checkpoint": "--save-checkpoint"}
+    seen: dict[Path, str] = {}
+    for name, raw in outputs.items():
+        path = Path(raw)
+        where = f"{flags[name]} '{raw}'"
+        if path.is_dir():
+            raise UsageError(f"{where} is a directory; give a file path")
+        parent = path.parent if str(path.parent) else Path(".")
+        if not parent.is_dir():
+            raise UsageError(f"{where}: directory '{parent}' does not exist; create it or choose another path")
+        if not os.access(parent, os.W_OK):
+            raise UsageError(f"{where}: directory '{parent}' is not writable; choose another path")
+        resolved = path.resolve()
+        if resolved in seen:
+            raise UsageError(f"{where} is also the {flags[seen[resolved]]} path; give each output its own file")
+        seen[resolved] = name
+        outputs[name] = path
+    return outputs
+
+
+def command_line(argv) -> str:
+    return "python main.py " + " ".join(sys.argv[1:] if argv is None else argv)
+
+
+# --- the model: pretrained checkpoint, then fine-tuning ---
+
+def model_spec(cfg: Config) -> TRMSpec:
+    m = cfg.model
+    return TRMSpec(N_FEATURES, m.hidden_size, m.expansion, m.n_cycles, m.outer_steps, m.activation, m.halt_bias_init)
+
+
+def checkpoint_path(cfg: Config) -> Path:
+    """Relative paths are tried from the working directory, then from the install (so any cwd works)."""
+    path = Path(cfg.training.checkpoint)
+    return path if path.is_absolute() or path.exists() else REPO_ROOT / path
+
+
+def starting_model(cfg: Config, args) -> TRM:
+    if cfg.training.from_scratch:
+        return init_model(model_spec(cfg), rng_for(cfg.simulation.seed, "init"))
+    model, _ = load_checkpoint(checkpoint_path(cfg), expected=model_spec(cfg))
+    return model
+
+
+def fine_tune(cfg: Config, model: TRM, ui: UI) -> dict:
+    """Fine-tune on this period's recent log; measure held-out quality before and after."""
+    seed, t, drift = cfg.simulation.seed, cfg.training, cfg.market.drift
+    x, outcome, _ = training_log(rng_for(seed, "recent_log"), t.samples, drift)
+    holdout = training_log(rng_for(seed, "holdout"), t.holdout_samples, drift)
+    cap = cfg.model.supervision_steps
+    before = evaluate(model, *holdout, cap)
+    started = time.perf_counter()
+    with ui.training_progress(t.epochs, "fine-tuning") as on_epoch:
+        epochs = fit(model, x, outcome, t, t.epochs, cap, rng_for(seed, "training"),
+                     cfg.thermostat.initial_halt_threshold, on_epoch)
+    seconds = time.perf_counter() - started
+    if epochs and "stopped" in epochs[-1]:
+        ui.warn(f"training stopped early: {epochs[-1]['stopped']}")
+    return {"start": "scratch" if t.from_scratch else "pretrained checkpoint",
+            "checkpoint": None if t.from_scratch else str(cfg.training.checkpoint),
+            "samples": t.samples, "drift": drift, "epochs": epochs,
+            "holdout_before": before, "holdout_after": evaluate(model, *holdout, cap),
+            "parameters": model.n_parameters, "wall_clock": {"seconds": seconds}}
+
+
+def pretrain(cfg: Config, ui: UI) -> int:
+    """Rebuild the shipped checkpoint: seeded init, trained on last period's (drift 0) historical log."""
+    seed, t = cfg.simulation.seed, cfg.training
+    model = init_model(model_spec(cfg), rng_for(seed, "init"))
+    x, outcome, _ = training_log(rng_for(seed, "pretrain_log"), t.pretrain_samples, 0.0)
+    with ui.training_progress(t.pretrain_epochs, "pretraining") as on_epoch:
+        epochs = fit(model, x, outcome, t, t.pretrain_epochs, cfg.model.supervision_steps,
+                     rng_for(seed, "training"), cfg.thermostat.initial_halt_threshold, on_epoch)
+    holdout = training_log(rng_for(seed, "holdout"), t.holdout_samples, 0.0)
+    quality = evaluate(model, *holdout, cfg.model.supervision_steps)
+    path = Path(t.checkpoint)
+    save_checkpoint(path, model, {**checkpoint_metadata(cfg, "pretrained"), "epochs": epochs, "holdout": quality})
+    ui.message(f"wrote {path} ({model.n_parameters} parameters); held-out excess log-loss "
+               f"{quality[0]['excess_log_loss']:.4f} at step 1, {quality[-1]['excess_log_loss']:.4f} "
+               f"at step {len(quality)}")
+    return 0
+
+
+def checkpoint_metadata(cfg: Config, kind: str) -> dict:
+    return {"kind": kind, "command": command_line(None), "seed": cfg.simulation.seed,
+            "config_hash": cfg.digest(), "trm_demo": __version__, "numpy": np.__version__,
+            "python": platform.python_version()}

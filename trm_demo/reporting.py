@@ -1,0 +1,390 @@
+"""Executive dossier: `assets/trm_executive_report.md`, Markdown with Mermaid maps and charts.
+
+`render_report` is pure (config + metrics + training log -> text) so tests can feed it
+synthetic numbers; `write_report` only writes it atomically. Every figure and every
+verdict is computed from the run: nothing here claims a winner in advance.
+
+Mermaid's parser accepts charts that render wrong (see test/mermaid/SYNTAX_NOTES.md),
+so the chart builders check what it cannot: every series as long as its x-axis,
+numbers as plain decimals (never `1e-05`, NaN or inf), labels quoted with `"` turned
+into `#quot;`. Every chart is downsampled to `report.max_chart_points` points, so a
+run of any length gives a report of bounded size.
+"""
+
+from __future__ import annotations
+
+import math
+
+import yaml
+
+from .atomic import write_text
+from .subgraph import downsample
+
+NAMES = {"trm": "TRM", "llm": "LLM (simulated)", "greedy": "Greedy", "oracle": "Oracle (upper bound)"}
+CONTENDERS = ("trm", "llm", "greedy")     # the oracle knows the true probability: a yardstick, not a rival
+# A change in held-out excess log-loss smaller than this fraction of it is called "little":
+# the log carries no standard error, and the design's prototype saw ~7 % (0.027 -> 0.025) from depth.
+LOG_LOSS_TOLERANCE = 0.05
+
+
+# --- Mermaid chart builders ---------------------------------------------------------------
+
+def decimal(x: float, places: int = 6) -> str:
+    """A plain decimal: Mermaid rejects exponents (Python's repr(1e-05)), `1.` and NaN/inf."""
+    if not _finite(x):
+        raise ValueError(f"cannot chart the non-finite value {x!r}; drop it before formatting")
+    text = f"{float(x):.{places}f}".rstrip("0").rstrip(".")
+    return "0" if text in ("", "-0") else text
+
+
+def quote(text) -> str:
+    """A quoted Mermaid label. `"` cannot be escaped inside quotes, only replaced by `#quot;`;
+    an empty label and a leading `%%` (a comment) fail to parse."""
+    text = " ".join(str(text).split()).replace('"', "#quot;")
+    text = "% %" + text[2:] if text.startswith("%%") else text
+    return f'"{text or "-"}"'
+
+
+def xychart(title: str, x_title: str, labels: list, series: list[tuple[str, str, list]],
+            max_points: int, y_title: str = "") -> str | None:
+    """series: (kind 'line' | 'bar', name, values), each value per x label.
+
+    An x position where any series is None/NaN/inf is dropped, not clamped: a made-up
+    number would draw a false point (e.g. rolling ROI before anything was spent).
+    Returns None when no position is left."""
+    for kind, name, values in series:
+        if kind not in ("line", "bar"):
+            raise ValueError(f"series {name!r}: kind must be 'line' or 'bar', got {kind!r}")
+        if len(values) != len(labels):   # Mermaid would silently pad with nulls or truncate
+            raise ValueError(f"series {name!r} has {len(values)} values for {len(labels)} x labels; "
+                             "give one value per label")
+    keep = [i for i in range(len(labels)) if all(_finite(values[i]) for _, _, values in series)]
+    keep = downsample(keep, max_points)
+    if not keep or not series:
+        return None
+    lines = ["xychart-beta", f"    title {quote(title)}",
+             f"    x-axis {quote(x_title)} [{', '.join(quote(labels[i]) for i in keep)}]"]
+    low = min(float(values[i]) for _, _, values in series for i in keep)
+    high = max(float(values[i]) for _, _, values in series for i in keep)
+    # A flat chart (e.g. a step cap that never moved) gets an explicit range around it.
+    pad = max(abs(low) * 0.1, 1.0) if low == high else 0.0
+    lines.append(f"    y-axis {quote(y_title or ' ')}" + (f" {decimal(low - pad)} --> {decimal(high + pad)}" if pad else ""))
+    lines += [f"    {kind} {quote(name)} [{', '.join(decimal(values[i]) for i in keep)}]"
+              for kind, name, values in series]
+    # xychart draws no legend, so name the series under the chart, in drawing order.
+    legend = ", ".join(f"{name} ({kind})" for kind, name, _ in series)
+    return _fence(lines) + f"\n\n_Series, in drawing order: {legend}._"
+
+
+def pie(title: str, slices: list[tuple[str, float]]) -> str | None:
+    """Pie slices must be non-negative finite decimals; others are left out. None if nothing is left."""
+    kept = [(label, value) for label, value in slices if _finite(value) and value >= 0]
+    if not kept or sum(value for _, value in kept) <= 0:
+        return None
+    title = " ".join(str(title).split()).replace('"', "'")   # pie titles are raw text to end of line
+    return _fence(["pie showData", f"    title {title}"] + [f"    {quote(label)} : {decimal(value)}"
+                                                             for label, value in kept])
+
+
+def _fence(lines: list[str]) -> str:
+    return "```mermaid\n" + "\n".join(lines) + "\n```"
+
+
+def _chart(block: str | None, what: str) -> str:
+    return block if block is not None else f"_No finite {what} to chart in this run._"
+
+
+def _finite(x) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+
+
+# --- number formatting for prose and tables ------------------------------------------------
+
+def _money(x) -> str:
+    if not _finite(x):
+        return "—"
+    places = 4 if 0 < abs(x) < 1 else 2   # compute costs are fractions of a cent per call
+    return f"{'-' if x < 0 else ''}${abs(x):,.{places}f}"
+
+
+def _pct(x, places: int = 1) -> str:
+    return f"{100 * x:.{places}f}%" if _finite(x) else "—"
+
+
+def _num(x, places: int = 2) -> str:
+    return f"{x:,.{places}f}" if _finite(x) else "—"
+
+
+# --- the report ------------------------------------------------------------------------------
+
+def write_report(path, cfg, metrics: dict, training: dict) -> None:
+    write_text(path, render_report(cfg, metrics, training))
+
+
+def render_report(cfg, metrics: dict, training: dict) -> str:
+    points = cfg.report.max_chart_points
+    sections = [f"# TRM executive report\n\n{headline(metrics)}", strategy_table(metrics), ARCHITECTURE,
+                control_charts(metrics, points), frontier_section(metrics, points), training_section(training, points),
+                cost_section(metrics), halting_section(metrics), depth_finding(metrics, training),
+                sentinel_section(metrics), evaluation_section(metrics.get("evaluation")),
+                "## Configuration snapshot\n\nThe effective knobs of this run (defaults, config file and flags "
+                f"merged):\n\n```yaml\n{yaml.safe_dump(cfg.to_dict(), sort_keys=False)}```",
+                footer(metrics)]
+    return "\n\n".join(s for s in sections if s) + "\n"
+
+
+def headline(metrics: dict) -> str:
+    s = metrics["strategies"]
+    trm, llm, oracle = s["trm"], s["llm"], s["oracle"]
+    first, second = sorted(CONTENDERS, key=lambda k: -s[k]["net_value"])[:2]   # stable: TRM first on a tie
+    margin = s[first]["net_value"] - s[second]["net_value"]
+    if margin == 0:
+        lead = f"**{NAMES[first]} and {NAMES[second]} tied on net value at {_money(s[first]['net_value'])}.**"
+    else:
+        relative = f" ({_pct(margin / s[second]['net_value'])})" if s[second]["net_value"] > 0 else ""
+        lead = (f"**{NAMES[first]} made the most net value: {_money(s[first]['net_value'])}, "
+                f"{_money(margin)}{relative} more than {NAMES[second]}.**")
+    lines = [lead]
+    if first != "trm" and margin != 0:
+        lines.append(f"The TRM lost on net value: {_money(trm['net_value'])}, "
+                     f"{_money(s[first]['net_value'] - trm['net_value'])} behind {NAMES[first]}.")
+    if _finite(trm.get("share_of_oracle")):
+        lines.append(f"The TRM captured {_pct(trm['share_of_oracle'])} of the oracle's net value "
+                     f"({_money(oracle['net_value'])}; the oracle knows the true conversion probability, "
+                     "so it is the upper bound, not a rival).")
+    if llm["compute_cost"] > 0:
+        ratio = trm["compute_cost"] / llm["compute_cost"]
+        times = f", {1 / ratio:,.0f}× less" if 0 < ratio < 1 else f", {ratio:,.1f}× as much" if ratio >= 1 else ""
+        lines.append(f"Compute: the TRM spent {_money(trm['compute_cost'])} against {_money(llm['compute_cost'])} "
+                     f"for the simulated LLM: {_pct(ratio, 2)} of it{times}.")
+    behind = [f"{label} is below {NAMES[rival]}'s ({fmt(trm[key])} vs {fmt(s[rival][key])})"
+              for rival in ("llm", "greedy") for key, label, fmt in
+              (("success_rate", "success rate", _pct), ("roi", "ROI", _num))
+              if _finite(trm[key]) and _finite(s[rival][key]) and trm[key] < s[rival][key]]
+    if behind:
+        lines.append("Where the TRM falls short: its " + "; its ".join(behind) + ".")
+    else:
+        lines.append("The TRM is not behind greedy or the simulated LLM on success rate or ROI in this run.")
+    if trm["fallback_decisions"]:
+        lines.append(f"{trm['fallback_decisions']:,} of the TRM row's {trm['attempts']:,} decisions were made "
+                     "by the greedy fallback while a sentinel guardrail was tripped.")
+    run = metrics["run"]
+    lines.append(f"One seed ({run['seed']}), {run['opportunities']:,} opportunities with "
+                 f"{run['candidates_per_opportunity']} candidates each; every strategy faced the same outcome draws.")
+    return " ".join(lines)
+
+
+def strategy_table(metrics: dict) -> str:
+    rows = ["| Strategy | Success rate | Conversions | Total value | Total cost | Net value | ROI | "
+            "Share of oracle | Avg steps | Avg latency |", "|" + "---|" * 10]
+    latency_kind = {"trm": "modelled", "llm": "simulated"}
+    for key, row in metrics["strategies"].items():
+        latency = (f"{_num(row['avg_latency_ms'])} ms ({latency_kind.get(key, 'modelled')})"
+                   if _finite(row.get("avg_latency_ms")) else "—")
+        rows.append(f"| {NAMES.get(key, key)} | {_pct(row['success_rate'])} | {row['conversions']:,} | "
+                    f"{_money(row['total_value'])} | {_money(row['total_cost'])} | {_money(row['net_value'])} | "
+                    f"{_num(row['roi'])} | {_pct(row['share_of_oracle'])} | {_num(row.get('avg_steps'))} | {latency} |")
+    terms = "\n".join(f"- **{name}** = {text}" for name, text in metrics["definitions"].items())
+    return ("## Strategies\n\n" + "\n".join(rows) + "\n\n**Net value** is the money left after every cost; "
+            "**ROI** is net value per dollar spent. A strategy that pursues fewer candidates can have the higher "
+            "ROI and the lower net value, so read both. Average steps is the TRM's deepest call per decision; "
+            "latency is modelled (TRM) or simulated (LLM), never measured wall clock.\n\n" + terms)
+
+
+ARCHITECTURE = """## Architecture (as built)
+
+```mermaid
+flowchart TD
+    CFG["config.py<br/>typed, validated knobs"] --> MKT["market.py<br/>synthetic jobs and candidates, exact P(convert)"]
+    MKT -->|"historical log (observed 0/1)"| TRM["engine.py / training.py / weights.py<br/>TRM: recursion, deep supervision, halting"]
+    TRM -->|"fine-tuned EMA weights"| SIM["simulation.py<br/>greedy, LLM (simulated), TRM, oracle"]
+    MKT -->|"opportunities"| SIM
+    SIM <-->|"rolling ROI / step cap, halt threshold"| THM["thermostat.py<br/>depth controller"]
+    SIM <-->|"spend, ROI, latency / allow or greedy fallback"| SEN["sentinel.py<br/>guardrails, circuit breaker"]
+    SIM --> LED["economic.py<br/>ledger"]
+    LED --> SUB["subgraph.py<br/>telemetry: trm_calls.json, demo_metrics.json"]
+    SUB --> REP["reporting.py<br/>this dossier"]
+    REP --> UI["ui.py<br/>terminal summary"]
+```"""
+
+
+def control_charts(metrics: dict, points: int) -> str:
+    t, rolling = metrics["thermostat"], metrics["rolling_roi"]
+    opportunities = [p["opportunity"] for p in rolling["points"]]
+    roi = [math.nan if p["roi"] is None else p["roi"] for p in rolling["points"]]
+    history = t["history"]
+    at = [h["opportunity"] for h in history]
+    lines = ["## Control: thermostat",
+             f"The thermostat steers the TRM's rolling ROI (window {rolling['window']} opportunities) towards "
+             f"{_num(t['target_roi'])}. It moved {t['moves']:,} times and ended at step cap "
+             f"{t['final']['step_cap']} and halt threshold {_num(t['final']['halt_threshold'])}. Windows that "
+             "cost nothing have no ROI and are left out of the chart.",
+             _chart(xychart("TRM rolling ROI vs target", "opportunity", opportunities,
+                            [("line", "rolling ROI", roi), ("line", "target", [t["target_roi"]] * len(roi))],
+                            points, "ROI"), "rolling ROI"),
+             _chart(xychart("Thermostat step cap", "opportunity", at,
+                            [("line", "step cap", [h["step_cap"] for h in history])], points, "steps"), "step cap"),
+             _chart(xychart("Thermostat halt threshold", "opportunity", at,
+                            [("line", "halt threshold", [h["halt_threshold"] for h in history])], points,
+                            "sigmoid(q) threshold"), "halt threshold")]
+    return "\n\n".join(lines)
+
+
+def frontier_section(metrics: dict, points: int) -> str:
+    frontier, s = metrics["frontier"], metrics["strategies"]
+    caps = [f"cap {row['step_cap']}" for row in frontier]
+    table = ["| Step cap | Success rate | Conversions | Net value | ROI | Compute |", "|---|---|---|---|---|---|"]
+    table += [f"| {row['step_cap']} | {_pct(row['success_rate'])} | {row['conversions']:,} | "
+              f"{_money(row['net_value'])} | {_num(row['roi'])} | {_money(row['compute_cost'])} |" for row in frontier]
+    return "\n\n".join([
+        "## Depth vs quality frontier",
+        "The TRM replayed on the same opportunities at each fixed step cap (no halting, no controllers), "
+        "next to the simulated LLM.",
+        _chart(xychart("Net value by TRM step cap", "fixed step cap", caps,
+                       [("bar", "TRM net value ($)", [row["net_value"] for row in frontier]),
+                        ("line", "LLM (simulated)", [s["llm"]["net_value"]] * len(frontier))], points, "$"),
+               "frontier"),
+        _chart(xychart("Success rate by TRM step cap", "fixed step cap", caps,
+                       [("bar", "TRM success rate (%)", [100 * row["success_rate"] for row in frontier]),
+                        ("line", "LLM (simulated)", [100 * s["llm"]["success_rate"]] * len(frontier))],
+                       points, "%"), "frontier"),
+        "\n".join(table)])
+
+
+def training_section(training: dict, points: int) -> str:
+    epochs, before, after = training["epochs"], training["holdout_before"], training["holdout_after"]
+    steps = [f"step {row['step']}" for row in after]
+    lines = ["## Training",
+             f"Started from {'scratch' if training['start'] == 'scratch' else 'the ' + training['start']}; fine-tuned for {len(epochs)} epochs on {training['samples']:,} "
+             f"recent outcomes (market drift {training['drift']}). Excess log-loss is how far the model's "
+             "probability is from the true one on held-out pairs (0 = perfect)."]
+    if epochs and "stopped" in epochs[-1]:
+        lines.append(f"Training stopped early: {epochs[-1]['stopped']}.")
+    if epochs:
+        lines.append(_chart(xychart("Fine-tuning loss per epoch", "epoch", [e["epoch"] for e in epochs],
+                                    [("line", "loss", [e["loss"] for e in epochs]),
+                                     ("line", "halting loss", [e["halting_loss"] for e in epochs])], points,
+                                    "loss"), "training loss"))
+    else:
+        lines.append("No fine-tuning epochs ran (the checkpoint was used as is).")
+    lines.append(_chart(xychart("Held-out excess log-loss per step", "supervision step", steps,
+                                [("line", "before fine-tuning", [r["excess_log_loss"] for r in before]),
+                                 ("line", "after fine-tuning", [r["excess_log_loss"] for r in after])], points,
+                                "excess log-loss"), "held-out quality"))
+    return "\n\n".join(lines)
+
+
+def cost_section(metrics: dict) -> str:
+    s = metrics["strategies"]
+    names = [NAMES.get(k, k) for k in s]
+    trm = s["trm"]
+    share = trm["compute_cost"] / trm["total_cost"] if trm["total_cost"] > 0 else math.nan
+    return "\n\n".join([
+        "## Cost breakdown",
+        f"Outreach (recruiter time) dominates: compute is {_pct(share, 3)} of the TRM's total cost. Compute is "
+        "drawn over outreach, so a sliver at the bottom of each bar is its compute.",
+        _chart(xychart("Cost by strategy ($)", "strategy", names,
+                       [("bar", "outreach", [r["outreach_cost"] for r in s.values()]),
+                        ("bar", "compute", [r["compute_cost"] for r in s.values()])], len(names), "$"), "costs"),
+        _chart(pie("Compute spend by strategy ($)", [(NAMES.get(k, k), r["compute_cost"]) for k, r in s.items()
+                                                      if k != "oracle"]), "compute spend")])
+
+
+def halting_section(metrics: dict) -> str:
+    h = metrics["halting"]
+    histogram = h["steps_histogram"]
+    r = h["steps_uncertainty_correlation"]
+    if not _finite(r):
+        verdict = "The steps–uncertainty correlation is undefined (steps or difficulty did not vary)."
+    elif r < 0.1:
+        verdict = f"Steps–uncertainty correlation r = {r:.2f}: halting does not track difficulty here."
+    else:
+        verdict = (f"Steps–uncertainty correlation r = {r:.2f}: harder cases got "
+                   f"{'somewhat ' if r < 0.3 else ''}more recursion.")
+    table = ["| Difficulty (outcome uncertainty) | Calls | Mean steps |", "|---|---|---|"]
+    table += [f"| {band} | {h['calls_by_difficulty'][band]:,} | {_num(mean)} |"
+              for band, mean in h["mean_steps_by_difficulty"].items()]
+    return "\n\n".join([
+        "## Halting",
+        f"The halting head stopped {h['halted_by_head']:,} of {h['calls']:,} TRM calls before their step cap; "
+        f"the rest ran to the cap. {verdict}",
+        _chart(xychart("Steps used per TRM call", "steps", list(histogram),
+                       [("bar", "calls", list(histogram.values()))], len(histogram), "calls"), "halting"),
+        "\n".join(table)])
+
+
+def depth_finding(metrics: dict, training: dict) -> str:
+    frontier, n = metrics["frontier"], metrics["run"]["opportunities"]
+    first, best = frontier[0], max(frontier, key=lambda row: row["net_value"])
+    # Noise yardstick: two binomial standard deviations of the conversion count at cap 1. Conservative:
+    # the caps share the outcome draws, so a gain inside it is "not distinguishable", not "none".
+    p = first["success_rate"]
+    noise = 2 * math.sqrt(n * p * (1 - p))
+    enough = next(row for row in frontier if best["conversions"] - row["conversions"] <= noise)
+    gain = best["net_value"] - first["net_value"]
+    lines = [f"In the funnel, step cap 1 made {_money(first['net_value'])} net value ({first['conversions']:,} "
+             f"conversions) and the best cap, {best['step_cap']}, made {_money(best['net_value'])} "
+             f"({best['conversions']:,}): {_money(gain)} and {best['conversions'] - first['conversions']:+,} "
+             f"conversions, against a noise yardstick of ±{noise:.0f} conversions (two binomial standard deviations)."]
+    if enough is not best:
+        lines.append(f"Recursion beyond step {enough['step_cap']} bought little here: cap {enough['step_cap']} is "
+                     "within noise of the best cap.")
+    elif best is not frontier[-1]:
+        lines.append(f"Recursion beyond step {best['step_cap']} bought nothing here: no deeper cap made more.")
+    elif len(frontier) > 1:
+        lines.append(f"Depth paid here: no shallower cap came within noise of cap {best['step_cap']}.")
+    after = training["holdout_after"]
+    if after and after[0]["excess_log_loss"] > 0:
+        start, last = after[0]["excess_log_loss"], after[-1]["excess_log_loss"]
+        lowest = min(row["excess_log_loss"] for row in after)
+        settled = next(row for row in after if row["excess_log_loss"] - lowest <= LOG_LOSS_TOLERANCE * lowest)
+        lines.append(f"On held-out pairs, excess log-loss went from {start:.4f} at step 1 to {last:.4f} at step "
+                     f"{after[-1]['step']} ({_pct((last - start) / start)}); from step {settled['step']} on it stayed "
+                     f"within {_pct(LOG_LOSS_TOLERANCE, 0)} of its best value ({lowest:.4f}).")
+    lines.append("The project's ablation found that a plain MLP of the same size does as well on tabular data "
+                 "(see docs/BENCHMARKS.md ablation); this run does not retest that.")
+    return "## Finding: what recursion depth bought\n\n" + " ".join(lines)
+
+
+def sentinel_section(metrics: dict, shown: int = 10) -> str:
+    sentinel, fallbacks = metrics["sentinel"], metrics["strategies"]["trm"]["fallback_decisions"]
+    events = sentinel["events"]
+    lines = ["## Sentinel",
+             f"Breaker state at the end: {sentinel['state']}; TRM compute spent {_money(sentinel['spent'])} of a "
+             f"{_money(sentinel['budget'])} budget; {fallbacks:,} greedy fallback decisions."]
+    if not events:
+        lines.append("No guardrail fired.")
+        return "\n\n".join(lines)
+    # The first and last events tell the story; a flapping breaker must not grow the report without bound.
+    kept = events if len(events) <= 2 * shown else events[:shown] + events[-shown:]
+    table = ["| Opportunity | Guardrail | Value | Limit | New state |", "|---|---|---|---|---|"]
+    table += [f"| {e['opportunity']:,} | {e['guardrail']} | {_num(e['value'], 4)} | {_num(e['limit'], 4)} | "
+              f"{e['state']} |" for e in kept]
+    if len(kept) < len(events):
+        table.insert(2 + shown, f"| … | {len(events) - len(kept):,} more events in demo_metrics.json | | | |")
+    return "\n\n".join(lines + [f"{len(events):,} guardrail events:", "\n".join(table)])
+
+
+def evaluation_section(evaluation) -> str:
+    """The optional multi-seed evaluation: its numbers, whatever shape it takes; nothing if absent."""
+    if not isinstance(evaluation, dict):
+        return ""
+    rows = [(f"{key}.{sub}" if sub else key, value) for key, item in evaluation.items()
+            for sub, value in (item.items() if isinstance(item, dict) else [(None, item)])
+            if isinstance(value, (int, float, str)) and not isinstance(value, bool)][:40]
+    table = "\n".join(f"| {name} | {_num(value, 4) if not isinstance(value, str) else value} |"
+                      for name, value in rows)
+    return "## Multi-seed evaluation\n\n| Measure | Value |\n|---|---|\n" + table if rows else ""
+
+
+def footer(metrics: dict) -> str:
+    run, wall = metrics["run"], metrics.get("wall_clock", {})
+    versions = ", ".join(f"{name} {version}" for name, version in run["versions"].items())
+    lines = ["## Reproducibility", f"- Command: `{run['command']}`", f"- Seed: {run['seed']}",
+             f"- Config hash: `{run['config_hash']}`", f"- Versions: {versions}",
+             "- The same seed and config give the same report, except for the wall-clock lines below."]
+    if "date" in wall:
+        lines.append(f"- Date (wall clock): {wall['date']}")
+    lines += [f"- {name.replace('_', ' ')} (wall clock): {_num(value, 3)}"
+              for name, value in wall.items() if name != "date" and _finite(value)]
+    return "\n".join(lines)

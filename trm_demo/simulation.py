@@ -1,0 +1,224 @@
+"""The conversion funnel: every strategy decides every opportunity; the ledger keeps the score.
+
+For each job the strategies pick their best candidate and pursue it only when
+the estimated expected value beats the outreach cost (greedy has no estimate
+and always pursues). One uniform draw per (opportunity, candidate) decides
+whether a pursued candidate converts, for every strategy alike (common random
+numbers), so the differences between strategies are paired, not noise.
+
+  greedy  lowest ask relative to budget; near-free compute.
+  llm     SIMULATED: the true probability plus Gaussian noise (`llm_noise`), at
+          `llm_cost` per candidate and a modelled latency. No network.
+  trm     the trained model's EMA weights, adaptive halting, under the
+          thermostat (depth) and the sentinel (guardrails, greedy fallback).
+  oracle  the true probability at zero compute cost: the upper bound.
+
+The market is generated in fixed blocks and the TRM scores `chunk_size`
+opportunities per batched call; the thermostat and sentinel act between
+chunks on the TRM's rolling ROI and on *modelled* latency, never on the wall
+clock, so the same seed and config give the same decisions on any machine.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from .config import Config
+from .economic import Ledger
+from .market import Market, greedy_scores, outcome_uncertainty, sample_market
+from .rng import rng_for
+from .sentinel import Sentinel
+from .subgraph import CallLog
+from .thermostat import Thermostat
+from .weights import TRM
+
+STRATEGIES = ("trm", "llm", "greedy", "oracle")
+BLOCK = 8192   # opportunities generated at once: bounds memory for long runs
+
+
+@dataclass
+class FunnelResult:
+    ledger: Ledger
+    thermostat: Thermostat
+    sentinel: Sentinel
+    frontier: list[dict]        # the TRM at each fixed step cap, replayed on the same opportunities
+    halting: dict               # steps histogram and how steps relate to difficulty
+    measured_ms_per_call: float
+
+
+def decide(estimate: np.ndarray, conversion_value: float, outreach_cost: float):
+    """Shared rule: best candidate by estimate; pursue when expected value beats outreach. (N, K) -> (N,), (N,)"""
+    pick = estimate.argmax(axis=1)
+    best = np.take_along_axis(estimate, pick[:, None], axis=1)[:, 0]
+    return pick, best * conversion_value > outreach_cost
+
+
+def settle(market: Market, draws: np.ndarray, pick: np.ndarray, pursue: np.ndarray, conversion_value: float,
+           outreach_cost: float) -> dict[str, np.ndarray]:
+    """Outcome and money of each decision, with the shared uniform draws. (N,) columns."""
+    rows = np.arange(len(pick))
+    converted = pursue & (draws[rows, pick] < market.p_true[rows, pick])
+    return {"pursued": pursue, "converted": converted, "value": converted * conversion_value,
+            "outreach_cost": pursue * outreach_cost}
+
+
+def run_funnel(cfg: Config, model: TRM, calls: CallLog,
+               on_progress: Callable[[int, float | None], None] | None = None) -> FunnelResult:
+    sim = cfg.simulation
+    n, k = sim.opportunities, cfg.market.candidates_per_opportunity
+    ledger = Ledger(STRATEGIES, n)
+    thermostat, sentinel = Thermostat(cfg.thermostat), Sentinel(cfg.sentinel)
+    frontier_caps = cfg.model.supervision_steps
+    frontier = np.zeros((frontier_caps, 5))     # per cap: conversions, value, compute, outreach, pursued
+    halting = _HaltingStats(frontier_caps)
+    rngs = {purpose: rng_for(sim.seed, purpose) for purpose in ("market", "outcomes", "llm")}
+    last_latency, measured = None, [0.0, 0]
+    for block_start in range(0, n, BLOCK):
+        size = min(BLOCK, n - block_start)
+        market = sample_market(rngs["market"], size, k, cfg.market.drift)
+        draws = rngs["outcomes"].random((size, k))
+        llm_estimate = np.clip(market.p_true + sim.llm_noise * rngs["llm"].standard_normal((size, k)), 0, 1)
+        ids = block_start + np.arange(size)
+        _record_baselines(cfg, ledger, market, draws, llm_estimate, ids)
+        _record_frontier(cfg, model, market, draws, frontier)
+        for start in range(0, size, sim.chunk_size):
+            rows = slice(start, min(start + sim.chunk_size, size))
+            opportunity = block_start + start
+            step_cap, threshold = thermostat.state
+            step_cap = sentinel.cap_steps(step_cap)
+            worst_case = (rows.stop - rows.start) * k * (sim.trm_base_cost + sim.trm_cost_per_step * step_cap)
+            window_roi = ledger.rolling_roi("trm", cfg.sentinel.window)
+            done = block_start + rows.stop
+            if sentinel.check(opportunity, worst_case, window_roi, last_latency):
+                last_latency = _trm_chunk(cfg, model, market, draws, rows, ids, step_cap, threshold,
+                                          ledger, sentinel, calls, halting, measured)
+                thermostat.update(done, ledger.rolling_roi("trm", cfg.thermostat.window))
+            else:   # greedy's results say nothing about the TRM's depth: the thermostat waits
+                _greedy_fallback(cfg, ledger, market, draws, rows, ids)
+            if on_progress:
+                on_progress(done, ledger.rolling_roi("trm", cfg.thermostat.window))
+    return FunnelResult(ledger, thermostat, sentinel, _frontier_rows(frontier, n, sim.conversion_value),
+                        halting.summary(), measured[0] / max(measured[1], 1))
+
+
+def _trm_chunk(cfg, model, market, draws, rows, ids, step_cap, threshold, ledger, sentinel, calls, halting,
+               measured) -> float:
+    """The TRM decides one chunk: one batched call over all its candidates. Returns the worst modelled latency."""
+    sim, k = cfg.simulation, market.n_candidates
+    x = market.features[rows].reshape(-1, market.features.shape[-1])
+    started = time.perf_counter()
+    result = model.infer(x, step_cap, threshold)
+    elapsed_ms = (time.perf_counter() - started) * 1000
+    n_calls = len(x)
+    measured[0] += elapsed_ms
+    measured[1] += n_calls
+    estimate = result.answer.reshape(-1, k)
+    steps = result.steps.reshape(-1, k)
+    call_cost = sim.trm_base_cost + sim.trm_cost_per_step * steps
+    call_latency = sim.trm_latency_base_ms + sim.trm_latency_per_step_ms * steps
+    sentinel.charge(float(call_cost.sum()))
+    pick, pursue = decide(estimate, sim.conversion_value, sim.outreach_cost)
+    money = settle(_slice(market, rows), draws[rows], pick, pursue, sim.conversion_value, sim.outreach_cost)
+    ledger.record("trm", ids[rows], compute_cost=call_cost.sum(axis=1), steps=steps.max(axis=1),
+                  latency_ms=call_latency.max(axis=1), fallback=np.zeros(len(pick), bool), **money)
+    halting.add(steps.ravel(), result.halted, market.p_true[rows].ravel())
+    picked = np.zeros_like(steps, dtype=bool)
+    picked[np.arange(len(pick)), pick] = True
+    decision = np.where(picked & pursue[:, None], "pursue", np.where(picked, "skip", "not_picked"))
+    outcome = np.where(picked & pursue[:, None], money["converted"][:, None], None)
+    calls.write({"opportunity": np.repeat(ids[rows], k), "candidate": np.tile(np.arange(k), len(pick)),
+                 "probability": np.round(result.answer, 6), "halt_probability": np.round(result.halt_prob, 6),
+                 "steps": result.steps, "halted": result.halted, "latency_ms": np.round(call_latency.ravel(), 6),
+                 "cost": np.round(call_cost.ravel(), 9), "decision": decision.ravel(), "outcome": outcome.ravel(),
+                 "measured_ms": np.full(n_calls, elapsed_ms / n_calls)},
+                {"step_cap": step_cap, "halt_threshold": round(threshold, 6), "breaker": sentinel.state})
+    return float(call_latency.max())
+
+
+def _greedy_fallback(cfg, ledger, market, draws, rows, ids) -> None:
+    """The sentinel said no: greedy decides, and it goes through the ledger like any other decision."""
+    sim = cfg.simulation
+    part = _slice(market, rows)
+    pick = greedy_scores(part).argmax(axis=1)
+    money = settle(part, draws[rows], pick, np.ones(len(pick), bool), sim.conversion_value, sim.outreach_cost)
+    ledger.record("trm", ids[rows], compute_cost=np.full(len(pick), sim.greedy_cost * part.n_candidates),
+                  fallback=np.ones(len(pick), bool), **money)
+
+
+def _record_baselines(cfg, ledger, market, draws, llm_estimate, ids) -> None:
+    sim, k = cfg.simulation, market.n_candidates
+    every = np.ones(len(ids), bool)
+    choices = {
+        "greedy": (greedy_scores(market).argmax(axis=1), every, sim.greedy_cost * k, None),
+        "llm": (*decide(llm_estimate, sim.conversion_value, sim.outreach_cost), sim.llm_cost * k, sim.llm_latency_ms),
+        "oracle": (*decide(market.p_true, sim.conversion_value, sim.outreach_cost), 0.0, None),
+    }
+    for name, (pick, pursue, compute, latency) in choices.items():
+        money = settle(market, draws, pick, pursue, sim.conversion_value, sim.outreach_cost)
+        ledger.record(name, ids, compute_cost=np.full(len(ids), compute),
+                      latency_ms=None if latency is None else np.full(len(ids), latency), **money)
+
+
+def _record_frontier(cfg, model, market, draws, totals) -> None:
+    """Replay the block with the TRM at every fixed step cap (no halting, no controllers)."""
+    sim, k = cfg.simulation, market.n_candidates
+    x = market.features.reshape(-1, market.features.shape[-1])
+    path = model.infer(x, len(totals), halt_threshold=1.0, trajectory=True).trajectory
+    for cap, answer in enumerate(path, start=1):
+        pick, pursue = decide(answer.reshape(-1, k), sim.conversion_value, sim.outreach_cost)
+        money = settle(market, draws, pick, pursue, sim.conversion_value, sim.outreach_cost)
+        compute = len(x) * (sim.trm_base_cost + sim.trm_cost_per_step * cap)
+        totals[cap - 1] += (money["converted"].sum(), money["value"].sum(), compute,
+                            money["outreach_cost"].sum(), pursue.sum())
+
+
+def _frontier_rows(totals: np.ndarray, n: int, conversion_value: float) -> list[dict]:
+    rows = []
+    for cap, (conversions, value, compute, outreach, pursued) in enumerate(totals, start=1):
+        cost = compute + outreach
+        rows.append({"step_cap": cap, "success_rate": conversions / n, "conversions": int(conversions),
+                     "pursued": int(pursued), "total_value": float(value), "compute_cost": float(compute),
+                     "total_cost": float(cost), "net_value": float(value - cost),
+                     "roi": float((value - cost) / cost) if cost > 0 else None})
+    return rows
+
+
+def _slice(market: Market, rows: slice) -> Market:
+    return Market(**{name: getattr(market, name)[rows] for name in market.__dataclass_fields__})
+
+
+class _HaltingStats:
+    """Streaming summary of the adaptive run's halting: steps histogram, steps by difficulty."""
+    BANDS = ("easy", "medium", "hard")   # outcome uncertainty 1 - |2p - 1| in thirds
+
+    def __init__(self, max_steps: int):
+        self.histogram = np.zeros(max_steps + 1, np.int64)
+        self.band_steps = np.zeros(3)
+        self.band_count = np.zeros(3, np.int64)
+        self.halted = 0
+        self.moments = np.zeros(6)   # n, sum x, sum y, sum xx, sum yy, sum xy (x = steps, y = uncertainty)
+
+    def add(self, steps: np.ndarray, halted: np.ndarray, p_true: np.ndarray) -> None:
+        uncertainty = outcome_uncertainty(p_true)
+        band = np.minimum((uncertainty * 3).astype(int), 2)
+        self.histogram += np.bincount(steps, minlength=len(self.histogram))[:len(self.histogram)]
+        self.band_steps += np.bincount(band, weights=steps, minlength=3)
+        self.band_count += np.bincount(band, minlength=3)
+        self.halted += int(halted.sum())
+        x, y = steps.astype(float), uncertainty
+        self.moments += (len(x), x.sum(), y.sum(), (x * x).sum(), (y * y).sum(), (x * y).sum())
+
+    def summary(self) -> dict:
+        n, sx, sy, sxx, syy, sxy = self.moments
+        var_x, var_y = n * sxx - sx * sx, n * syy - sy * sy
+        corr = (n * sxy - sx * sy) / np.sqrt(var_x * var_y) if n > 1 and var_x > 0 and var_y > 0 else None
+        return {"steps_histogram": {str(s): int(c) for s, c in enumerate(self.histogram) if s > 0},
+                "calls": int(n), "halted_by_head": self.halted,
+                "mean_steps_by_difficulty": {b: (float(self.band_steps[i] / self.band_count[i])
+                                                 if self.band_count[i] else None) for i, b in enumerate(self.BANDS)},
+                "calls_by_difficulty": {b: int(self.band_count[i]) for i, b in enumerate(self.BANDS)},
+                "steps_uncertainty_correlation": None if corr is None else float(corr)}

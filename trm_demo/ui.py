@@ -1,0 +1,98 @@
+"""The terminal: progress bars and messages on stderr, the executive summary on stdout.
+
+rich already honours NO_COLOR and TERM=dumb and detects a non-terminal stdout;
+progress bars only animate on an interactive stderr, so piped or CI output is
+plain text.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from contextlib import contextmanager
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+NAMES = {"trm": "Tiny Recursive Model", "llm": "LLM (simulated)", "greedy": "Greedy baseline",
+         "oracle": "Oracle (upper bound)"}
+
+
+class UI:
+    def __init__(self, quiet: bool = False):
+        self.quiet = quiet
+        self.err = Console(stderr=True, highlight=False)
+        self.out = Console(highlight=False)
+
+    def message(self, text: str) -> None:
+        if not self.quiet:
+            self.err.print(text)
+
+    def warn(self, text: str) -> None:
+        self.err.print(f"warning: {text}")
+
+    @contextmanager
+    def _progress(self, total: int, description: str, field: str):
+        progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                            TextColumn(f"{field} {{task.fields[value]}}"), TimeElapsedColumn(),
+                            console=self.err, transient=True,
+                            disable=self.quiet or not self.err.is_terminal)
+        with progress:
+            task = progress.add_task(description, total=total, value="-")
+            yield lambda done, value: progress.update(task, completed=done, value=value)
+
+    @contextmanager
+    def training_progress(self, epochs: int, description: str):
+        with self._progress(epochs, description, "loss") as update:
+            def on_epoch(record):
+                update(record["epoch"], f"{record['loss']:.4f}")
+                if not self.err.is_terminal:
+                    self.message(f"{description} epoch {record['epoch']}/{epochs}: loss {record['loss']:.4f}")
+            yield on_epoch
+
+    @contextmanager
+    def simulation_progress(self, opportunities: int):
+        with self._progress(opportunities, "simulating", "TRM rolling ROI") as update:
+            yield lambda done, roi: update(done, "-" if roi is None else f"{roi:.2f}")
+
+    def summary(self, metrics: dict, outputs: dict, as_json: bool = False) -> None:
+        if as_json:
+            print(json.dumps(metrics, indent=2))
+            return
+        strategies = metrics["strategies"]
+        table = Table(title="Tiny Recursive Model vs baselines", title_justify="left")
+        for column in ("Strategy", "Success Rate", "ROI", "Total Value", "Total Cost", "Net Value",
+                       "Share of Oracle"):
+            table.add_column(column, justify="left" if column == "Strategy" else "right")
+        for key in ("trm", "llm", "greedy", "oracle"):
+            row = strategies[key]
+            table.add_row(NAMES[key], _pct(row["success_rate"]), _num(row["roi"]), _money(row["total_value"]),
+                          _money(row["total_cost"]), _money(row["net_value"]), _pct(row["share_of_oracle"]))
+        self.out.print(table)
+        trm = strategies["trm"]
+        thermostat, sentinel = metrics["thermostat"], metrics["sentinel"]
+        lines = [
+            f"Average TRM recursion steps: {_num(trm['avg_steps'])} per decision (max over its candidates)",
+            f"TRM compute: {_money(trm['compute_cost'], 4)} vs simulated LLM {_money(strategies['llm']['compute_cost'], 2)}",
+            f"Thermostat: step cap {thermostat['final']['step_cap']}, halt threshold "
+            f"{thermostat['final']['halt_threshold']:.2f} after {thermostat['moves']} moves (target ROI {thermostat['target_roi']:g})",
+            f"Sentinel: {len(sentinel['events'])} events, breaker {sentinel['state']}, "
+            f"{trm['fallback_decisions']} greedy fallback decisions, spent {_money(sentinel['spent'], 4)} of {_money(sentinel['budget'], 2)}",
+            "ROI = net value / total cost; net value = value - compute - outreach. LLM is simulated.",
+        ]
+        for line in lines:
+            self.out.print(line)
+        self.out.print("Wrote: " + ", ".join(str(p) for p in outputs.values()))
+
+
+def _pct(x) -> str:
+    return "n/a" if x is None else f"{100 * x:.2f}%"
+
+
+def _num(x) -> str:
+    return "n/a" if x is None else f"{x:.2f}"
+
+
+def _money(x, digits: int = 2) -> str:
+    return "n/a" if x is None else f"${x:,.{digits}f}"
