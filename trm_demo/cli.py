@@ -43,6 +43,10 @@ class UsageError(Exception):
 def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     args = None
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["puzzle"]:   # the reasoning proof has its own sub-commands
+        from .puzzle_cli import puzzle_main
+        return puzzle_main(argv[1:])
     try:
         args = parse_args(argv)
         cfg = load_config(args.config, overrides(args))
@@ -50,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
         ui = UI(quiet=args.quiet)
         if args.command == "pretrain":
             return pretrain(cfg, ui)
-        model = starting_model(cfg, args)
+        model = starting_model(cfg)
         training = fine_tune(cfg, model, ui)
         if args.save_checkpoint:
             save_checkpoint(args.save_checkpoint, model, checkpoint_metadata(cfg, "fine-tuned"))
@@ -79,6 +83,11 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
 
+def main_entry() -> None:
+    """Console script `trm-demo` (pip install .)."""
+    sys.exit(main())
+
+
 # --- command line ---
 
 class _Parser(argparse.ArgumentParser):
@@ -104,7 +113,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                 "recruiting conversion funnel. Every knob lives in config/default_config.yaml; flags override it.",
                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("command", nargs="?", default="run", choices=("run", "pretrain"),
-                   help="run: fine-tune and simulate; pretrain: rebuild the shipped checkpoint")
+                   help="run: fine-tune and simulate; pretrain: rebuild the shipped checkpoint. "
+                   "See also `python main.py puzzle --help` (the 6x6 Sudoku reasoning proof)")
     p.add_argument("--version", action="version", version=f"trm-demo {__version__}")
     p.add_argument("--config", metavar="PATH", help="YAML file overriding config/default_config.yaml key by key")
     p.add_argument("--seed", type=_number(int, 0, 2**32 - 1), help="run seed (default: simulation.seed)")
@@ -162,8 +172,8 @@ def check_outputs(cfg: Config, args) -> dict[str, Path]:
     return outputs
 
 
-def command_line(argv) -> str:
-    return "python main.py " + " ".join(sys.argv[1:] if argv is None else argv)
+def command_line(argv: list[str]) -> str:
+    return " ".join(["python main.py", *argv])
 
 
 # --- the model: pretrained checkpoint, then fine-tuning ---
@@ -179,7 +189,7 @@ def checkpoint_path(cfg: Config) -> Path:
     return path if path.is_absolute() or path.exists() else REPO_ROOT / path
 
 
-def starting_model(cfg: Config, args) -> TRM:
+def starting_model(cfg: Config) -> TRM:
     if cfg.training.from_scratch:
         return init_model(model_spec(cfg), rng_for(cfg.simulation.seed, "init"))
     model, _ = load_checkpoint(checkpoint_path(cfg), expected=model_spec(cfg))
@@ -226,6 +236,6 @@ def pretrain(cfg: Config, ui: UI) -> int:
 
 
 def checkpoint_metadata(cfg: Config, kind: str) -> dict:
-    return {"kind": kind, "command": command_line(None), "seed": cfg.simulation.seed,
+    return {"kind": kind, "command": command_line(sys.argv[1:]), "seed": cfg.simulation.seed,
             "config_hash": cfg.digest(), "trm_demo": __version__, "numpy": np.__version__,
             "python": platform.python_version()}

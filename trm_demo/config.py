@@ -22,7 +22,10 @@ from typing import Any
 import yaml
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_CONFIG_PATH = REPO_ROOT / "config" / "default_config.yaml"
+# In a clone the defaults live in config/; `pip install .` ships the same file as trm_demo/defaults/.
+DEFAULT_CONFIG_PATH = next(p for p in (REPO_ROOT / "config" / "default_config.yaml",
+                                       Path(__file__).resolve().parent / "defaults" / "default_config.yaml")
+                           if p.exists())
 
 
 class ConfigError(ValueError):

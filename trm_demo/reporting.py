@@ -22,8 +22,8 @@ from .subgraph import downsample
 
 NAMES = {"trm": "TRM", "llm": "LLM (simulated)", "greedy": "Greedy", "oracle": "Oracle (upper bound)"}
 CONTENDERS = ("trm", "llm", "greedy")     # the oracle knows the true probability: a yardstick, not a rival
-# A change in held-out excess log-loss smaller than this fraction of it is called "little":
-# the log carries no standard error, and the design's prototype saw ~7 % (0.027 -> 0.025) from depth.
+# Held-out excess log-loss within this fraction of its best value counts as "settled": the log
+# carries no standard error, and the design's prototype gained only ~7 % (0.027 -> 0.025) from depth.
 LOG_LOSS_TOLERANCE = 0.05
 
 
@@ -46,42 +46,40 @@ def quote(text) -> str:
 
 
 def xychart(title: str, x_title: str, labels: list, series: list[tuple[str, str, list]],
-            max_points: int, y_title: str = "") -> str | None:
-    """series: (kind 'line' | 'bar', name, values), each value per x label.
+            max_points: int, y_title: str = "") -> str:
+    """series: (kind 'line' | 'bar', name, values), one value per x label.
 
     An x position where any series is None/NaN/inf is dropped, not clamped: a made-up
     number would draw a false point (e.g. rolling ROI before anything was spent).
-    Returns None when no position is left."""
+    With no position left, the chart becomes a one-line note."""
     for kind, name, values in series:
         if kind not in ("line", "bar"):
             raise ValueError(f"series {name!r}: kind must be 'line' or 'bar', got {kind!r}")
         if len(values) != len(labels):   # Mermaid would silently pad with nulls or truncate
             raise ValueError(f"series {name!r} has {len(values)} values for {len(labels)} x labels; "
                              "give one value per label")
-    keep = [i for i in range(len(labels)) if all(_finite(values[i]) for _, _, values in series)]
-    keep = downsample(keep, max_points)
+    keep = downsample([i for i in range(len(labels)) if all(_finite(v[i]) for _, _, v in series)], max_points)
     if not keep or not series:
-        return None
+        return f"_{title}: no finite values to chart in this run._"
     lines = ["xychart-beta", f"    title {quote(title)}",
              f"    x-axis {quote(x_title)} [{', '.join(quote(labels[i]) for i in keep)}]"]
-    low = min(float(values[i]) for _, _, values in series for i in keep)
-    high = max(float(values[i]) for _, _, values in series for i in keep)
-    # A flat chart (e.g. a step cap that never moved) gets an explicit range around it.
+    low = min(float(v[i]) for _, _, v in series for i in keep)
+    high = max(float(v[i]) for _, _, v in series for i in keep)
+    # A flat chart (e.g. a step cap that never moved) gets an explicit range around its value.
     pad = max(abs(low) * 0.1, 1.0) if low == high else 0.0
-    lines.append(f"    y-axis {quote(y_title or ' ')}" + (f" {decimal(low - pad)} --> {decimal(high + pad)}" if pad else ""))
-    lines += [f"    {kind} {quote(name)} [{', '.join(decimal(values[i]) for i in keep)}]"
-              for kind, name, values in series]
-    # xychart draws no legend, so name the series under the chart, in drawing order.
+    lines.append(f"    y-axis {quote(y_title)}" + (f" {decimal(low - pad)} --> {decimal(high + pad)}" if pad else ""))
+    lines += [f"    {kind} {quote(name)} [{', '.join(decimal(v[i]) for i in keep)}]" for kind, name, v in series]
+    # xychart draws no legend, so the series are named under the chart, in drawing order.
     legend = ", ".join(f"{name} ({kind})" for kind, name, _ in series)
     return _fence(lines) + f"\n\n_Series, in drawing order: {legend}._"
 
 
-def pie(title: str, slices: list[tuple[str, float]]) -> str | None:
-    """Pie slices must be non-negative finite decimals; others are left out. None if nothing is left."""
+def pie(title: str, slices: list[tuple[str, float]]) -> str:
+    """Pie values must be non-negative finite decimals (a negative one is a parse error); others are left out."""
     kept = [(label, value) for label, value in slices if _finite(value) and value >= 0]
-    if not kept or sum(value for _, value in kept) <= 0:
-        return None
-    title = " ".join(str(title).split()).replace('"', "'")   # pie titles are raw text to end of line
+    if sum(value for _, value in kept) <= 0:
+        return f"_{title}: nothing to chart in this run._"
+    title = " ".join(str(title).split()).replace('"', "'")   # pie titles are raw text to the end of the line
     return _fence(["pie showData", f"    title {title}"] + [f"    {quote(label)} : {decimal(value)}"
                                                              for label, value in kept])
 
@@ -90,8 +88,9 @@ def _fence(lines: list[str]) -> str:
     return "```mermaid\n" + "\n".join(lines) + "\n```"
 
 
-def _chart(block: str | None, what: str) -> str:
-    return block if block is not None else f"_No finite {what} to chart in this run._"
+def _table(header: list[str], rows: list[list]) -> str:
+    lines = [header, ["---"] * len(header)] + rows
+    return "\n".join("| " + " | ".join(str(cell) for cell in line) + " |" for line in lines)
 
 
 def _finite(x) -> bool:
@@ -123,14 +122,14 @@ def write_report(path, cfg, metrics: dict, training: dict) -> None:
 
 def render_report(cfg, metrics: dict, training: dict) -> str:
     points = cfg.report.max_chart_points
-    sections = [f"# TRM executive report\n\n{headline(metrics)}", strategy_table(metrics), ARCHITECTURE,
-                control_charts(metrics, points), frontier_section(metrics, points), training_section(training, points),
-                cost_section(metrics), halting_section(metrics), depth_finding(metrics, training),
-                sentinel_section(metrics), evaluation_section(metrics.get("evaluation")),
+    sections = [f"# TRM executive report\n\n{headline(metrics)}", strategy_section(metrics), ARCHITECTURE,
+                control_section(metrics, points), frontier_section(metrics, points),
+                training_section(training, points), cost_section(metrics), halting_section(metrics),
+                depth_finding(metrics, training), sentinel_section(metrics),
+                evaluation_section(metrics.get("evaluation")),
                 "## Configuration snapshot\n\nThe effective knobs of this run (defaults, config file and flags "
-                f"merged):\n\n```yaml\n{yaml.safe_dump(cfg.to_dict(), sort_keys=False)}```",
-                footer(metrics)]
-    return "\n\n".join(s for s in sections if s) + "\n"
+                f"merged):\n\n```yaml\n{yaml.safe_dump(cfg.to_dict(), sort_keys=False)}```", footer(metrics)]
+    return "\n\n".join(section for section in sections if section) + "\n"
 
 
 def headline(metrics: dict) -> str:
@@ -174,21 +173,22 @@ def headline(metrics: dict) -> str:
     return " ".join(lines)
 
 
-def strategy_table(metrics: dict) -> str:
-    rows = ["| Strategy | Success rate | Conversions | Total value | Total cost | Net value | ROI | "
-            "Share of oracle | Avg steps | Avg latency |", "|" + "---|" * 10]
+def strategy_section(metrics: dict) -> str:
     latency_kind = {"trm": "modelled", "llm": "simulated"}
-    for key, row in metrics["strategies"].items():
-        latency = (f"{_num(row['avg_latency_ms'])} ms ({latency_kind.get(key, 'modelled')})"
-                   if _finite(row.get("avg_latency_ms")) else "—")
-        rows.append(f"| {NAMES.get(key, key)} | {_pct(row['success_rate'])} | {row['conversions']:,} | "
-                    f"{_money(row['total_value'])} | {_money(row['total_cost'])} | {_money(row['net_value'])} | "
-                    f"{_num(row['roi'])} | {_pct(row['share_of_oracle'])} | {_num(row.get('avg_steps'))} | {latency} |")
+    rows = [[NAMES.get(key, key), _pct(r["success_rate"]), f"{r['conversions']:,}", _money(r["total_value"]),
+             _money(r["total_cost"]), _money(r["net_value"]), _num(r["roi"]), _pct(r["share_of_oracle"]),
+             _num(r.get("avg_steps")),
+             f"{_num(r['avg_latency_ms'])} ms ({latency_kind.get(key, 'modelled')})"
+             if _finite(r.get("avg_latency_ms")) else "—"] for key, r in metrics["strategies"].items()]
     terms = "\n".join(f"- **{name}** = {text}" for name, text in metrics["definitions"].items())
-    return ("## Strategies\n\n" + "\n".join(rows) + "\n\n**Net value** is the money left after every cost; "
-            "**ROI** is net value per dollar spent. A strategy that pursues fewer candidates can have the higher "
-            "ROI and the lower net value, so read both. Average steps is the TRM's deepest call per decision; "
-            "latency is modelled (TRM) or simulated (LLM), never measured wall clock.\n\n" + terms)
+    return "\n\n".join([
+        "## Strategies",
+        _table(["Strategy", "Success rate", "Conversions", "Total value", "Total cost", "Net value", "ROI",
+                "Share of oracle", "Avg steps", "Avg latency"], rows),
+        "**Net value** is the money left after every cost; **ROI** is net value per dollar spent. A strategy that "
+        "pursues fewer candidates can have the higher ROI and the lower net value, so read both. Avg steps is "
+        "the TRM's deepest call per decision; latency is modelled (TRM) or simulated (LLM), never wall clock.",
+        terms])
 
 
 ARCHITECTURE = """## Architecture (as built)
@@ -208,109 +208,96 @@ flowchart TD
 ```"""
 
 
-def control_charts(metrics: dict, points: int) -> str:
-    t, rolling = metrics["thermostat"], metrics["rolling_roi"]
+def control_section(metrics: dict, points: int) -> str:
+    t, rolling, history = metrics["thermostat"], metrics["rolling_roi"], metrics["thermostat"]["history"]
     opportunities = [p["opportunity"] for p in rolling["points"]]
     roi = [math.nan if p["roi"] is None else p["roi"] for p in rolling["points"]]
-    history = t["history"]
     at = [h["opportunity"] for h in history]
-    lines = ["## Control: thermostat",
-             f"The thermostat steers the TRM's rolling ROI (window {rolling['window']} opportunities) towards "
-             f"{_num(t['target_roi'])}. It moved {t['moves']:,} times and ended at step cap "
-             f"{t['final']['step_cap']} and halt threshold {_num(t['final']['halt_threshold'])}. Windows that "
-             "cost nothing have no ROI and are left out of the chart.",
-             _chart(xychart("TRM rolling ROI vs target", "opportunity", opportunities,
-                            [("line", "rolling ROI", roi), ("line", "target", [t["target_roi"]] * len(roi))],
-                            points, "ROI"), "rolling ROI"),
-             _chart(xychart("Thermostat step cap", "opportunity", at,
-                            [("line", "step cap", [h["step_cap"] for h in history])], points, "steps"), "step cap"),
-             _chart(xychart("Thermostat halt threshold", "opportunity", at,
-                            [("line", "halt threshold", [h["halt_threshold"] for h in history])], points,
-                            "sigmoid(q) threshold"), "halt threshold")]
-    return "\n\n".join(lines)
+    return "\n\n".join([
+        "## Control: thermostat",
+        f"The thermostat steers the TRM's rolling ROI (window {rolling['window']} opportunities) towards "
+        f"{_num(t['target_roi'])}. It moved {t['moves']:,} times and ended at step cap {t['final']['step_cap']} "
+        f"and halt threshold {_num(t['final']['halt_threshold'])}. Windows that cost nothing have no ROI and are "
+        "left out of the chart.",
+        xychart("TRM rolling ROI vs target", "opportunity", opportunities,
+                [("line", "rolling ROI", roi), ("line", "target ROI", [t["target_roi"]] * len(roi))], points, "ROI"),
+        xychart("Thermostat step cap", "opportunity", at,
+                [("line", "step cap", [h["step_cap"] for h in history])], points, "steps"),
+        xychart("Thermostat halt threshold", "opportunity", at,
+                [("line", "halt threshold", [h["halt_threshold"] for h in history])], points, "sigmoid(q)")])
 
 
 def frontier_section(metrics: dict, points: int) -> str:
-    frontier, s = metrics["frontier"], metrics["strategies"]
+    frontier, llm = metrics["frontier"], metrics["strategies"]["llm"]
     caps = [f"cap {row['step_cap']}" for row in frontier]
-    table = ["| Step cap | Success rate | Conversions | Net value | ROI | Compute |", "|---|---|---|---|---|---|"]
-    table += [f"| {row['step_cap']} | {_pct(row['success_rate'])} | {row['conversions']:,} | "
-              f"{_money(row['net_value'])} | {_num(row['roi'])} | {_money(row['compute_cost'])} |" for row in frontier]
     return "\n\n".join([
         "## Depth vs quality frontier",
         "The TRM replayed on the same opportunities at each fixed step cap (no halting, no controllers), "
         "next to the simulated LLM.",
-        _chart(xychart("Net value by TRM step cap", "fixed step cap", caps,
-                       [("bar", "TRM net value ($)", [row["net_value"] for row in frontier]),
-                        ("line", "LLM (simulated)", [s["llm"]["net_value"]] * len(frontier))], points, "$"),
-               "frontier"),
-        _chart(xychart("Success rate by TRM step cap", "fixed step cap", caps,
-                       [("bar", "TRM success rate (%)", [100 * row["success_rate"] for row in frontier]),
-                        ("line", "LLM (simulated)", [100 * s["llm"]["success_rate"]] * len(frontier))],
-                       points, "%"), "frontier"),
-        "\n".join(table)])
+        xychart("Net value by TRM step cap ($)", "fixed step cap", caps,
+                [("bar", "TRM net value", [row["net_value"] for row in frontier]),
+                 ("line", "LLM (simulated)", [llm["net_value"]] * len(frontier))], points, "$"),
+        xychart("Success rate by TRM step cap (%)", "fixed step cap", caps,
+                [("bar", "TRM success rate", [100 * row["success_rate"] for row in frontier]),
+                 ("line", "LLM (simulated)", [100 * llm["success_rate"]] * len(frontier))], points, "%"),
+        _table(["Step cap", "Success rate", "Conversions", "Net value", "ROI", "Compute"],
+               [[row["step_cap"], _pct(row["success_rate"]), f"{row['conversions']:,}", _money(row["net_value"]),
+                 _num(row["roi"]), _money(row["compute_cost"])] for row in frontier])])
 
 
 def training_section(training: dict, points: int) -> str:
     epochs, before, after = training["epochs"], training["holdout_before"], training["holdout_after"]
-    steps = [f"step {row['step']}" for row in after]
+    start = "scratch" if training["start"] == "scratch" else f"the {training['start']}"
     lines = ["## Training",
-             f"Started from {'scratch' if training['start'] == 'scratch' else 'the ' + training['start']}; fine-tuned for {len(epochs)} epochs on {training['samples']:,} "
-             f"recent outcomes (market drift {training['drift']}). Excess log-loss is how far the model's "
-             "probability is from the true one on held-out pairs (0 = perfect)."]
+             f"Started from {start}; fine-tuned for {len(epochs)} epochs on {training['samples']:,} recent outcomes "
+             f"(market drift {training['drift']}). Excess log-loss is how far the model's probability is from the "
+             "true one on held-out pairs (0 = perfect)."]
     if epochs and "stopped" in epochs[-1]:
         lines.append(f"Training stopped early: {epochs[-1]['stopped']}.")
-    if epochs:
-        lines.append(_chart(xychart("Fine-tuning loss per epoch", "epoch", [e["epoch"] for e in epochs],
-                                    [("line", "loss", [e["loss"] for e in epochs]),
-                                     ("line", "halting loss", [e["halting_loss"] for e in epochs])], points,
-                                    "loss"), "training loss"))
-    else:
-        lines.append("No fine-tuning epochs ran (the checkpoint was used as is).")
-    lines.append(_chart(xychart("Held-out excess log-loss per step", "supervision step", steps,
-                                [("line", "before fine-tuning", [r["excess_log_loss"] for r in before]),
-                                 ("line", "after fine-tuning", [r["excess_log_loss"] for r in after])], points,
-                                "excess log-loss"), "held-out quality"))
+    lines.append(xychart("Fine-tuning loss per epoch", "epoch", [e["epoch"] for e in epochs],
+                         [("line", "loss", [e["loss"] for e in epochs]),
+                          ("line", "halting loss", [e["halting_loss"] for e in epochs])], points, "loss")
+                 if epochs else "No fine-tuning epochs ran: the checkpoint was used as is.")
+    lines.append(xychart("Held-out excess log-loss per step", "supervision step", [f"step {r['step']}" for r in after],
+                         [("line", "before fine-tuning", [r["excess_log_loss"] for r in before]),
+                          ("line", "after fine-tuning", [r["excess_log_loss"] for r in after])], points,
+                         "excess log-loss"))
     return "\n\n".join(lines)
 
 
 def cost_section(metrics: dict) -> str:
-    s = metrics["strategies"]
-    names = [NAMES.get(k, k) for k in s]
-    trm = s["trm"]
+    s, trm = metrics["strategies"], metrics["strategies"]["trm"]
     share = trm["compute_cost"] / trm["total_cost"] if trm["total_cost"] > 0 else math.nan
     return "\n\n".join([
         "## Cost breakdown",
-        f"Outreach (recruiter time) dominates: compute is {_pct(share, 3)} of the TRM's total cost. Compute is "
-        "drawn over outreach, so a sliver at the bottom of each bar is its compute.",
-        _chart(xychart("Cost by strategy ($)", "strategy", names,
-                       [("bar", "outreach", [r["outreach_cost"] for r in s.values()]),
-                        ("bar", "compute", [r["compute_cost"] for r in s.values()])], len(names), "$"), "costs"),
-        _chart(pie("Compute spend by strategy ($)", [(NAMES.get(k, k), r["compute_cost"]) for k, r in s.items()
-                                                      if k != "oracle"]), "compute spend")])
+        f"Compute is {_pct(share, 3)} of the TRM's total cost ({_money(trm['compute_cost'])} of "
+        f"{_money(trm['total_cost'])}); the rest is outreach. Bars overlap rather than stack, compute drawn "
+        "over outreach.",
+        xychart("Cost by strategy ($)", "strategy", [NAMES.get(k, k) for k in s],
+                [("bar", "outreach", [r["outreach_cost"] for r in s.values()]),
+                 ("bar", "compute", [r["compute_cost"] for r in s.values()])], len(s), "$"),
+        pie("Compute spend by strategy ($)", [(NAMES.get(k, k), r["compute_cost"]) for k, r in s.items()
+                                             if k != "oracle"])])
 
 
 def halting_section(metrics: dict) -> str:
     h = metrics["halting"]
-    histogram = h["steps_histogram"]
     r = h["steps_uncertainty_correlation"]
     if not _finite(r):
         verdict = "The steps–uncertainty correlation is undefined (steps or difficulty did not vary)."
     elif r < 0.1:
         verdict = f"Steps–uncertainty correlation r = {r:.2f}: halting does not track difficulty here."
     else:
-        verdict = (f"Steps–uncertainty correlation r = {r:.2f}: harder cases got "
-                   f"{'somewhat ' if r < 0.3 else ''}more recursion.")
-    table = ["| Difficulty (outcome uncertainty) | Calls | Mean steps |", "|---|---|---|"]
-    table += [f"| {band} | {h['calls_by_difficulty'][band]:,} | {_num(mean)} |"
-              for band, mean in h["mean_steps_by_difficulty"].items()]
+        verdict = f"Steps–uncertainty correlation r = {r:.2f}: harder cases got {'somewhat ' if r < 0.3 else ''}more steps."
     return "\n\n".join([
         "## Halting",
         f"The halting head stopped {h['halted_by_head']:,} of {h['calls']:,} TRM calls before their step cap; "
         f"the rest ran to the cap. {verdict}",
-        _chart(xychart("Steps used per TRM call", "steps", list(histogram),
-                       [("bar", "calls", list(histogram.values()))], len(histogram), "calls"), "halting"),
-        "\n".join(table)])
+        xychart("Steps used per TRM call", "steps", list(h["steps_histogram"]),
+                [("bar", "calls", list(h["steps_histogram"].values()))], len(h["steps_histogram"]), "calls"),
+        _table(["Difficulty (outcome uncertainty)", "Calls", "Mean steps"],
+               [[band, f"{h['calls_by_difficulty'][band]:,}", _num(mean)]
+                for band, mean in h["mean_steps_by_difficulty"].items()])])
 
 
 def depth_finding(metrics: dict, training: dict) -> str:
@@ -322,13 +309,15 @@ def depth_finding(metrics: dict, training: dict) -> str:
     noise = 2 * math.sqrt(n * p * (1 - p))
     enough = next(row for row in frontier if best["conversions"] - row["conversions"] <= noise)
     gain = best["net_value"] - first["net_value"]
+    relative = f" ({_pct(gain / first['net_value'])})" if first["net_value"] > 0 else ""
     lines = [f"In the funnel, step cap 1 made {_money(first['net_value'])} net value ({first['conversions']:,} "
              f"conversions) and the best cap, {best['step_cap']}, made {_money(best['net_value'])} "
-             f"({best['conversions']:,}): {_money(gain)} and {best['conversions'] - first['conversions']:+,} "
-             f"conversions, against a noise yardstick of ±{noise:.0f} conversions (two binomial standard deviations)."]
+             f"({best['conversions']:,}): {'+' if gain >= 0 else ''}{_money(gain)}{relative} and "
+             f"{best['conversions'] - first['conversions']:+,} conversions, against a noise yardstick of "
+             f"±{noise:.0f} conversions (two binomial standard deviations)."]
     if enough is not best:
-        lines.append(f"Recursion beyond step {enough['step_cap']} bought little here: cap {enough['step_cap']} is "
-                     "within noise of the best cap.")
+        lines.append(f"Recursion beyond step {enough['step_cap']} bought little here that this run can tell from "
+                     f"noise: cap {enough['step_cap']} is within the yardstick of the best cap.")
     elif best is not frontier[-1]:
         lines.append(f"Recursion beyond step {best['step_cap']} bought nothing here: no deeper cap made more.")
     elif len(frontier) > 1:
@@ -339,8 +328,9 @@ def depth_finding(metrics: dict, training: dict) -> str:
         lowest = min(row["excess_log_loss"] for row in after)
         settled = next(row for row in after if row["excess_log_loss"] - lowest <= LOG_LOSS_TOLERANCE * lowest)
         lines.append(f"On held-out pairs, excess log-loss went from {start:.4f} at step 1 to {last:.4f} at step "
-                     f"{after[-1]['step']} ({_pct((last - start) / start)}); from step {settled['step']} on it stayed "
-                     f"within {_pct(LOG_LOSS_TOLERANCE, 0)} of its best value ({lowest:.4f}).")
+                     f"{after[-1]['step']} ({_pct((last - start) / start)}); recursion beyond step {settled['step']} "
+                     f"bought little there: from that step on it stayed within {_pct(LOG_LOSS_TOLERANCE, 0)} of its "
+                     f"best value ({lowest:.4f}).")
     lines.append("The project's ablation found that a plain MLP of the same size does as well on tabular data "
                  "(see docs/BENCHMARKS.md ablation); this run does not retest that.")
     return "## Finding: what recursion depth bought\n\n" + " ".join(lines)
@@ -349,32 +339,28 @@ def depth_finding(metrics: dict, training: dict) -> str:
 def sentinel_section(metrics: dict, shown: int = 10) -> str:
     sentinel, fallbacks = metrics["sentinel"], metrics["strategies"]["trm"]["fallback_decisions"]
     events = sentinel["events"]
-    lines = ["## Sentinel",
-             f"Breaker state at the end: {sentinel['state']}; TRM compute spent {_money(sentinel['spent'])} of a "
-             f"{_money(sentinel['budget'])} budget; {fallbacks:,} greedy fallback decisions."]
+    summary = (f"Breaker state at the end: {sentinel['state']}; TRM compute spent {_money(sentinel['spent'])} of a "
+               f"{_money(sentinel['budget'])} budget; {fallbacks:,} greedy fallback decisions.")
     if not events:
-        lines.append("No guardrail fired.")
-        return "\n\n".join(lines)
+        return f"## Sentinel\n\n{summary} No guardrail fired."
     # The first and last events tell the story; a flapping breaker must not grow the report without bound.
     kept = events if len(events) <= 2 * shown else events[:shown] + events[-shown:]
-    table = ["| Opportunity | Guardrail | Value | Limit | New state |", "|---|---|---|---|---|"]
-    table += [f"| {e['opportunity']:,} | {e['guardrail']} | {_num(e['value'], 4)} | {_num(e['limit'], 4)} | "
-              f"{e['state']} |" for e in kept]
+    rows = [[f"{e['opportunity']:,}", e["guardrail"], _num(e["value"], 4), _num(e["limit"], 4), e["state"]]
+            for e in kept]
     if len(kept) < len(events):
-        table.insert(2 + shown, f"| … | {len(events) - len(kept):,} more events in demo_metrics.json | | | |")
-    return "\n\n".join(lines + [f"{len(events):,} guardrail events:", "\n".join(table)])
+        rows.insert(shown, ["…", f"{len(events) - len(kept):,} more in demo_metrics.json", "", "", ""])
+    return (f"## Sentinel\n\n{summary} {len(events):,} guardrail events:\n\n"
+            + _table(["Opportunity", "Guardrail", "Value", "Limit", "New state"], rows))
 
 
 def evaluation_section(evaluation) -> str:
-    """The optional multi-seed evaluation: its numbers, whatever shape it takes; nothing if absent."""
+    """The optional multi-seed evaluation (absent until it lands): its top-level numbers, whatever its shape."""
     if not isinstance(evaluation, dict):
         return ""
-    rows = [(f"{key}.{sub}" if sub else key, value) for key, item in evaluation.items()
-            for sub, value in (item.items() if isinstance(item, dict) else [(None, item)])
-            if isinstance(value, (int, float, str)) and not isinstance(value, bool)][:40]
-    table = "\n".join(f"| {name} | {_num(value, 4) if not isinstance(value, str) else value} |"
-                      for name, value in rows)
-    return "## Multi-seed evaluation\n\n| Measure | Value |\n|---|---|\n" + table if rows else ""
+    flat = {f"{key}.{sub}": v for key, item in evaluation.items() if isinstance(item, dict) for sub, v in item.items()}
+    flat.update({key: item for key, item in evaluation.items() if not isinstance(item, dict)})
+    rows = [[name, _num(value, 4)] for name, value in flat.items() if _finite(value)][:40]
+    return "## Multi-seed evaluation\n\n" + _table(["Measure", "Value"], rows) if rows else ""
 
 
 def footer(metrics: dict) -> str:
@@ -386,5 +372,5 @@ def footer(metrics: dict) -> str:
     if "date" in wall:
         lines.append(f"- Date (wall clock): {wall['date']}")
     lines += [f"- {name.replace('_', ' ')} (wall clock): {_num(value, 3)}"
-              for name, value in wall.items() if name != "date" and _finite(value)]
+              for name, value in wall.items() if _finite(value)]
     return "\n".join(lines)

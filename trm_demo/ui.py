@@ -24,6 +24,8 @@ class UI:
         self.quiet = quiet
         self.err = Console(stderr=True, highlight=False)
         self.out = Console(highlight=False)
+        if not self.out.is_terminal:   # piped or captured: wide enough for the table, no wrapping
+            self.out.width = 120
 
     def message(self, text: str) -> None:
         if not self.quiet:
@@ -64,7 +66,7 @@ class UI:
         table = Table(title="Tiny Recursive Model vs baselines", title_justify="left")
         for column in ("Strategy", "Success Rate", "ROI", "Total Value", "Total Cost", "Net Value",
                        "Share of Oracle"):
-            table.add_column(column, justify="left" if column == "Strategy" else "right")
+            table.add_column(column, justify="left" if column == "Strategy" else "right", no_wrap=True)
         for key in ("trm", "llm", "greedy", "oracle"):
             row = strategies[key]
             table.add_row(NAMES[key], _pct(row["success_rate"]), _num(row["roi"]), _money(row["total_value"]),

@@ -1,0 +1,132 @@
+"""What the TRM must do as a model: learn, refine with depth, halt for real, and round-trip its weights."""
+
+import numpy as np
+import pytest
+
+from trm_demo.cli import checkpoint_path, fine_tune, model_spec, starting_model
+from trm_demo.config import load_config
+from trm_demo.engine import TRMSpec
+from trm_demo.market import N_FEATURES, outcome_uncertainty, training_log
+from trm_demo.training import evaluate, fit
+from trm_demo.ui import UI
+from trm_demo.weights import init_model, load_checkpoint, save_checkpoint
+
+CFG = load_config()
+SMALL = TRMSpec(N_FEATURES, hidden_size=16, expansion=2, n_cycles=2, outer_steps=2, activation="swiglu",
+                halt_bias_init=-3.0)
+
+
+@pytest.fixture(scope="module")
+def shipped():
+    model, metadata = load_checkpoint(checkpoint_path(CFG), expected=model_spec(CFG))
+    return model, metadata
+
+
+@pytest.fixture(scope="module")
+def pretraining_holdout():
+    return training_log(np.random.default_rng(12345), 3000, drift=0.0)
+
+
+@pytest.fixture(scope="module")
+def small_trained():
+    x, outcome, _ = training_log(np.random.default_rng(1), 6000, drift=0.0)
+    model = init_model(SMALL, np.random.default_rng(0))
+    log = fit(model, x, outcome, CFG.training, epochs=4, supervision_steps=3, rng=np.random.default_rng(2))
+    return model, log
+
+
+def test_training_lowers_the_loss_and_beats_a_constant_predictor(small_trained, pretraining_holdout):
+    model, log = small_trained
+    assert log[-1]["loss"] < log[0]["loss"]
+    x, outcome, p_true = pretraining_holdout
+    constant = np.clip(outcome.mean(), 1e-6, 1 - 1e-6)
+    constant_loss = -np.mean(outcome * np.log(constant) + (1 - outcome) * np.log(1 - constant))
+    trained_loss = evaluate(model, x, outcome, p_true, 3)[-1]["log_loss"]
+    assert trained_loss < constant_loss - 0.1, (trained_loss, constant_loss)
+
+
+def test_ema_weights_differ_from_raw_weights_and_are_used_by_default(small_trained, pretraining_holdout):
+    model, _ = small_trained
+    assert any(not np.array_equal(model.ema[k], model.params[k]) for k in model.params)
+    x = pretraining_holdout[0][:50]
+    default = model.infer(x, 3, 1.0).answer
+    assert np.array_equal(default, model.infer(x, 3, 1.0, use_ema=True).answer)
+    assert not np.array_equal(default, model.infer(x, 3, 1.0, use_ema=False).answer)
+
+
+def test_same_seed_gives_identical_weights_bit_for_bit():
+    x, outcome, _ = training_log(np.random.default_rng(1), 512, drift=0.0)
+    runs = []
+    for _ in range(2):
+        model = init_model(SMALL, np.random.default_rng(5))
+        fit(model, x, outcome, CFG.training, epochs=1, supervision_steps=2, rng=np.random.default_rng(6))
+        runs.append(model)
+    for name in runs[0].params:
+        assert runs[0].params[name].tobytes() == runs[1].params[name].tobytes()
+        assert runs[0].ema[name].tobytes() == runs[1].ema[name].tobytes()
+    other = init_model(SMALL, np.random.default_rng(6))
+    assert not np.array_equal(other.params["embed.w"], init_model(SMALL, np.random.default_rng(5)).params["embed.w"])
+
+
+def test_checkpoint_round_trip_gives_identical_predictions(small_trained, pretraining_holdout, tmp_path):
+    model, _ = small_trained
+    path = tmp_path / "model.npz"
+    save_checkpoint(path, model, {"note": "test"})
+    loaded, metadata = load_checkpoint(path, expected=SMALL)
+    x = pretraining_holdout[0][:100]
+    before, after = model.infer(x, 3, 0.7), loaded.infer(x, 3, 0.7)
+    assert metadata == {"note": "test"}
+    assert np.array_equal(before.answer, after.answer) and np.array_equal(before.steps, after.steps)
+
+
+def test_recursion_refines_the_shipped_models_answer(shipped, pretraining_holdout):
+    """Deep supervision: held-out excess log-loss at the default step cap is below step 1's.
+
+    Measured at this commit: 0.0038 at step 1 -> 0.0027 at step 6 (drift-0 holdout of 3,000)."""
+    model, _ = shipped
+    quality = evaluate(model, *pretraining_holdout, CFG.model.supervision_steps)
+    assert quality[-1]["excess_log_loss"] < quality[0]["excess_log_loss"]
+    assert quality[-1]["log_loss"] <= quality[0]["log_loss"]
+
+
+def test_shipped_checkpoint_beats_the_from_scratch_default_run(shipped, pretraining_holdout):
+    model, metadata = shipped
+    assert metadata["kind"] == "pretrained" and "command" in metadata
+    scratch_cfg = CFG.replace(**{"training.from_scratch": True})
+    scratch = starting_model(scratch_cfg)
+    fine_tune(scratch_cfg, scratch, UI(quiet=True))
+    cap = CFG.model.supervision_steps
+    shipped_loss = evaluate(model, *pretraining_holdout, cap)[-1]["excess_log_loss"]
+    scratch_loss = evaluate(scratch, *pretraining_holdout, cap)[-1]["excess_log_loss"]
+    assert shipped_loss < scratch_loss
+
+
+def test_halting_threshold_one_runs_to_the_cap_and_zero_stops_at_step_one(shipped, pretraining_holdout):
+    model, _ = shipped
+    x = pretraining_holdout[0][:400]
+    never = model.infer(x, 5, halt_threshold=1.0)
+    always = model.infer(x, 5, halt_threshold=0.0)
+    assert np.all(never.steps == 5) and not never.halted.any()
+    assert np.all(always.steps == 1) and always.halted.all()
+
+
+def test_mid_threshold_halts_some_samples_early_and_hard_samples_run_longer(shipped, pretraining_holdout):
+    model, _ = shipped
+    x, _, p_true = pretraining_holdout
+    cap = CFG.model.supervision_steps
+    result = model.infer(x, cap, halt_threshold=0.8)
+    assert 1 <= result.steps.mean() < cap
+    assert result.halted.any() and not result.halted.all()
+    assert np.all(result.steps[result.halted] <= cap)
+    hard = outcome_uncertainty(p_true) > 2 / 3      # near a coin flip
+    easy = outcome_uncertainty(p_true) < 1 / 3      # nearly certain
+    assert result.steps[hard].mean() > result.steps[easy].mean()
+
+
+def test_halting_head_is_more_confident_where_the_answer_is_right(shipped, pretraining_holdout):
+    """The halting target is 'this step's decision matches the outcome': q must rank right answers higher."""
+    model, _ = shipped
+    x, outcome, _ = pretraining_holdout
+    result = model.infer(x, 1, halt_threshold=1.0)
+    right = (result.answer >= 0.5) == (outcome > 0.5)
+    assert result.halt_prob[right].mean() > result.halt_prob[~right].mean() + 0.05
