@@ -19,6 +19,7 @@ import numpy as np
 from . import __version__
 from .config import REPO_ROOT, Config, ConfigError, load_config
 from .engine import TRMSpec
+from .evaluation import evaluate_seeds
 from .market import N_FEATURES, training_log
 from .reporting import write_report
 from .rng import rng_for
@@ -63,8 +64,12 @@ def main(argv: list[str] | None = None) -> int:
             result = run_funnel(cfg, model, calls, on_progress=progress)
             simulation_seconds = time.perf_counter() - simulation_started
         metrics = run_metrics(cfg, result, training, command_line(argv), {
-            "total_seconds": time.perf_counter() - started, "simulation_seconds": simulation_seconds,
-            "training_seconds": training["wall_clock"]["seconds"]})
+            "simulation_seconds": simulation_seconds, "training_seconds": training["wall_clock"]["seconds"]})
+        if args.seeds:
+            seeds = [cfg.simulation.seed + i for i in range(args.seeds)]
+            with ui.seeds_progress(len(seeds)) as on_done:
+                metrics["evaluation"] = evaluate_seeds(cfg, seeds, strategies_for_seed, on_done=on_done)
+        metrics["wall_clock"]["total_seconds"] = time.perf_counter() - started
         write_json(outputs["training_log"], training)
         write_json(outputs["metrics"], metrics)
         write_report(outputs["report"], cfg, metrics, training)
@@ -129,6 +134,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--telemetry", metavar="PATH", help="per-call telemetry JSON (default: subgraph.path)")
     p.add_argument("--checkpoint", metavar="PATH", help="start from these weights (default: training.checkpoint)")
     p.add_argument("--save-checkpoint", metavar="PATH", help="save the fine-tuned weights here")
+    p.add_argument("--seeds", type=_number(int, 2, 1000), metavar="N",
+                   help="also rerun the whole pipeline for N seeds (seed, seed+1, ...) in parallel and report "
+                   "means with 95%% confidence intervals")
     p.add_argument("--from-scratch", action="store_true", help="ignore the checkpoint; start from the seeded init")
     p.add_argument("--quiet", action="store_true", help="no progress bars or messages; errors only")
     p.add_argument("--json", action="store_true", help="print the metrics as JSON on stdout instead of the table")
@@ -215,6 +223,14 @@ def fine_tune(cfg: Config, model: TRM, ui: UI) -> dict:
             "samples": t.samples, "drift": drift, "epochs": epochs,
             "holdout_before": before, "holdout_after": evaluate(model, *holdout, cap),
             "parameters": model.n_parameters, "wall_clock": {"seconds": seconds}}
+
+
+def strategies_for_seed(cfg: Config) -> dict:
+    """One seed of the multi-seed evaluation: the whole pipeline, nothing written, per-strategy totals."""
+    model = starting_model(cfg)
+    fine_tune(cfg, model, UI(quiet=True))
+    with call_log(None) as calls:
+        return run_funnel(cfg, model, calls).ledger.summary()
 
 
 def pretrain(cfg: Config, ui: UI) -> int:

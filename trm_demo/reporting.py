@@ -114,6 +114,10 @@ def _num(x, places: int = 2) -> str:
     return f"{x:,.{places}f}" if _finite(x) else "—"
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
+
+
 # --- the report ------------------------------------------------------------------------------
 
 def write_report(path, cfg, metrics: dict, training: dict) -> None:
@@ -216,9 +220,9 @@ def control_section(metrics: dict, points: int) -> str:
     return "\n\n".join([
         "## Control: thermostat",
         f"The thermostat steers the TRM's rolling ROI (window {rolling['window']} opportunities) towards "
-        f"{_num(t['target_roi'])}. It moved {t['moves']:,} times and ended at step cap {t['final']['step_cap']} "
-        f"and halt threshold {_num(t['final']['halt_threshold'])}. Windows that cost nothing have no ROI and are "
-        "left out of the chart.",
+        f"{_num(t['target_roi'])}. It moved {_count(t['moves'], 'time')} and ended at step cap "
+        f"{t['final']['step_cap']} and halt threshold {_num(t['final']['halt_threshold'])}. Windows that cost "
+        "nothing have no ROI and are left out of the chart.",
         xychart("TRM rolling ROI vs target", "opportunity", opportunities,
                 [("line", "rolling ROI", roi), ("line", "target ROI", [t["target_roi"]] * len(roi))], points, "ROI"),
         xychart("Thermostat step cap", "opportunity", at,
@@ -248,16 +252,17 @@ def frontier_section(metrics: dict, points: int) -> str:
 def training_section(training: dict, points: int) -> str:
     epochs, before, after = training["epochs"], training["holdout_before"], training["holdout_after"]
     start = "scratch" if training["start"] == "scratch" else f"the {training['start']}"
+    tuned = (f"fine-tuned for {_count(len(epochs), 'epoch')} on {training['samples']:,} recent outcomes"
+             if epochs else "not fine-tuned")
     lines = ["## Training",
-             f"Started from {start}; fine-tuned for {len(epochs)} epochs on {training['samples']:,} recent outcomes "
-             f"(market drift {training['drift']}). Excess log-loss is how far the model's probability is from the "
-             "true one on held-out pairs (0 = perfect)."]
+             f"Started from {start}; {tuned} (market drift {training['drift']}). Excess log-loss is how far the "
+             "model's probability is from the true one on held-out pairs (0 = perfect)."]
     if epochs and "stopped" in epochs[-1]:
         lines.append(f"Training stopped early: {epochs[-1]['stopped']}.")
     lines.append(xychart("Fine-tuning loss per epoch", "epoch", [e["epoch"] for e in epochs],
                          [("line", "loss", [e["loss"] for e in epochs]),
                           ("line", "halting loss", [e["halting_loss"] for e in epochs])], points, "loss")
-                 if epochs else "No fine-tuning epochs ran: the checkpoint was used as is.")
+                 if epochs else "No loss chart: no fine-tuning epochs ran.")
     lines.append(xychart("Held-out excess log-loss per step", "supervision step", [f"step {r['step']}" for r in after],
                          [("line", "before fine-tuning", [r["excess_log_loss"] for r in before]),
                           ("line", "after fine-tuning", [r["excess_log_loss"] for r in after])], points,
@@ -283,15 +288,18 @@ def cost_section(metrics: dict) -> str:
 def halting_section(metrics: dict) -> str:
     h = metrics["halting"]
     r = h["steps_uncertainty_correlation"]
+    if not h["calls"]:
+        return "## Halting\n\nThe TRM made no calls in this run (the sentinel handed every decision to greedy)."
     if not _finite(r):
         verdict = "The steps–uncertainty correlation is undefined (steps or difficulty did not vary)."
     elif r < 0.1:
         verdict = f"Steps–uncertainty correlation r = {r:.2f}: halting does not track difficulty here."
     else:
-        verdict = f"Steps–uncertainty correlation r = {r:.2f}: harder cases got {'somewhat ' if r < 0.3 else ''}more steps."
+        degree = "somewhat " if r < 0.3 else ""
+        verdict = f"Steps–uncertainty correlation r = {r:.2f}: harder cases got {degree}more steps."
     return "\n\n".join([
         "## Halting",
-        f"The halting head stopped {h['halted_by_head']:,} of {h['calls']:,} TRM calls before their step cap; "
+        f"The halting head stopped {h['halted_by_head']:,} of {_count(h['calls'], 'TRM call')} before their step cap; "
         f"the rest ran to the cap. {verdict}",
         xychart("Steps used per TRM call", "steps", list(h["steps_histogram"]),
                 [("bar", "calls", list(h["steps_histogram"].values()))], len(h["steps_histogram"]), "calls"),
@@ -327,10 +335,11 @@ def depth_finding(metrics: dict, training: dict) -> str:
         start, last = after[0]["excess_log_loss"], after[-1]["excess_log_loss"]
         lowest = min(row["excess_log_loss"] for row in after)
         settled = next(row for row in after if row["excess_log_loss"] - lowest <= LOG_LOSS_TOLERANCE * lowest)
+        verdict = (f"it was still improving at step {settled['step']}" if settled is after[-1] else
+                   f"recursion beyond step {settled['step']} bought little there: from that step on it stayed "
+                   f"within {_pct(LOG_LOSS_TOLERANCE, 0)} of its best value ({lowest:.4f})")
         lines.append(f"On held-out pairs, excess log-loss went from {start:.4f} at step 1 to {last:.4f} at step "
-                     f"{after[-1]['step']} ({_pct((last - start) / start)}); recursion beyond step {settled['step']} "
-                     f"bought little there: from that step on it stayed within {_pct(LOG_LOSS_TOLERANCE, 0)} of its "
-                     f"best value ({lowest:.4f}).")
+                     f"{after[-1]['step']} ({_pct((last - start) / start)}); {verdict}.")
     lines.append("The project's ablation found that a plain MLP of the same size does as well on tabular data "
                  "(see docs/BENCHMARKS.md ablation); this run does not retest that.")
     return "## Finding: what recursion depth bought\n\n" + " ".join(lines)
@@ -349,7 +358,7 @@ def sentinel_section(metrics: dict, shown: int = 10) -> str:
             for e in kept]
     if len(kept) < len(events):
         rows.insert(shown, ["…", f"{len(events) - len(kept):,} more in demo_metrics.json", "", "", ""])
-    return (f"## Sentinel\n\n{summary} {len(events):,} guardrail events:\n\n"
+    return (f"## Sentinel\n\n{summary} {_count(len(events), 'guardrail event')}:\n\n"
             + _table(["Opportunity", "Guardrail", "Value", "Limit", "New state"], rows))
 
 
@@ -357,9 +366,9 @@ def evaluation_section(evaluation) -> str:
     """The optional multi-seed evaluation (absent until it lands): its top-level numbers, whatever its shape."""
     if not isinstance(evaluation, dict):
         return ""
-    flat = {f"{key}.{sub}": v for key, item in evaluation.items() if isinstance(item, dict) for sub, v in item.items()}
-    flat.update({key: item for key, item in evaluation.items() if not isinstance(item, dict)})
-    rows = [[name, _num(value, 4)] for name, value in flat.items() if _finite(value)][:40]
+    flat = [(f"{key}.{sub}", v) for key, item in evaluation.items()
+            for sub, v in (item.items() if isinstance(item, dict) else [(None, item)])]
+    rows = [[name.removesuffix(".None"), _num(value, 4)] for name, value in flat if _finite(value)][:40]
     return "## Multi-seed evaluation\n\n" + _table(["Measure", "Value"], rows) if rows else ""
 
 

@@ -58,6 +58,11 @@ class UI:
         with self._progress(opportunities, "simulating", "TRM rolling ROI") as update:
             yield lambda done, roi: update(done, "-" if roi is None else f"{roi:.2f}")
 
+    @contextmanager
+    def seeds_progress(self, seeds: int):
+        with self._progress(seeds, "evaluating seeds", "") as update:
+            yield lambda done: update(done, "")
+
     def summary(self, metrics: dict, outputs: dict, as_json: bool = False) -> None:
         if as_json:
             print(json.dumps(metrics, indent=2))
@@ -85,7 +90,29 @@ class UI:
         ]
         for line in lines:
             self.out.print(line)
+        if "evaluation" in metrics:
+            self._evaluation(metrics["evaluation"])
         self.out.print("Wrote: " + ", ".join(str(p) for p in outputs.values()))
+
+
+    def _evaluation(self, evaluation: dict) -> None:
+        table = Table(title=f"Over {evaluation['seeds']} seeds (mean ± 95% CI)", title_justify="left")
+        for column in ("Strategy", "Net Value", "Success Rate", "ROI", "Share of Oracle"):
+            table.add_column(column, justify="left" if column == "Strategy" else "right", no_wrap=True)
+        for key in ("trm", "llm", "greedy", "oracle"):
+            row = evaluation["strategies"][key]
+            table.add_row(NAMES[key], _interval(row["net_value"], "${:,.0f}"), _interval(row["success_rate"], "{:.1%}"),
+                          _interval(row["roi"], "{:.2f}"), _interval(row["share_of_oracle"], "{:.1%}"))
+        self.out.print(table)
+        for sentence in evaluation["verdicts"]:
+            self.out.print(sentence)
+
+
+def _interval(stat: dict, fmt: str) -> str:
+    if stat["mean"] is None:
+        return "n/a"
+    text = fmt.format(stat["mean"])
+    return text if stat["ci95"] is None else f"{text} ± {fmt.format(stat['ci95']).lstrip('$')}"
 
 
 def _pct(x) -> str:

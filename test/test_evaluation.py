@@ -1,0 +1,35 @@
+"""Multi-seed evaluation: the interval maths, the verdict wording, and parallel == serial."""
+
+import math
+
+import pytest
+
+from trm_demo.cli import strategies_for_seed
+from trm_demo.config import load_config
+from trm_demo.evaluation import evaluate_seeds, mean_ci, verdict
+
+TINY = {"simulation.opportunities": 30, "training.epochs": 1, "training.samples": 64,
+        "training.holdout_samples": 64}
+
+
+def test_mean_ci_matches_a_hand_computed_student_t_interval():
+    # values 1..5: mean 3, sample sd sqrt(2.5), t(0.975, df=4) = 2.776
+    stat = mean_ci([1, 2, 3, 4, 5])
+    assert stat["mean"] == 3 and stat["n"] == 5
+    assert stat["ci95"] == pytest.approx(2.776 * math.sqrt(2.5) / math.sqrt(5), rel=1e-9)
+    assert mean_ci([7.0])["ci95"] is None
+    assert mean_ci([2.0] * 40)["ci95"] == 0.0
+
+
+def test_verdict_says_no_significant_difference_when_the_interval_crosses_zero():
+    assert "no significant difference" in verdict({"mean": 5.0, "ci95": 8.0, "n": 10}, "TRM vs greedy", "per 100")
+    assert verdict({"mean": 50.0, "ci95": 8.0, "n": 10}, "TRM vs greedy", "per 100").startswith("TRM beats greedy by $50")
+    assert verdict({"mean": -50.0, "ci95": 8.0, "n": 10}, "TRM vs greedy", "per 100").startswith("TRM trails greedy")
+
+
+def test_parallel_and_serial_evaluation_give_identical_results():
+    cfg = load_config(None, TINY)
+    serial = evaluate_seeds(cfg, [3, 4], strategies_for_seed, workers=1)
+    parallel = evaluate_seeds(cfg, [3, 4], strategies_for_seed, workers=2)
+    assert serial == parallel
+    assert serial["per_seed_net_value"]["trm"][0] != serial["per_seed_net_value"]["trm"][1]
