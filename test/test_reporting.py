@@ -14,6 +14,7 @@ from hypothesis import given, strategies as st
 
 from trm_demo import cli
 from trm_demo.config import load_config
+from trm_demo.evaluation import summarise
 from trm_demo.reporting import decimal, headline, pie, quote, render_report, xychart
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -120,6 +121,16 @@ def test_headline_says_where_the_trm_falls_short_even_when_it_wins(run):
     assert "its success rate is below LLM (simulated)'s (40.0% vs 55.0%)" in headline(metrics)
 
 
+def test_headline_says_when_one_seed_cannot_separate_the_leaders(run):
+    metrics = copy.deepcopy(run["metrics"])
+    s = metrics["strategies"]
+    s["trm"]["net_value"], s["llm"]["net_value"], s["greedy"]["net_value"] = 900.0, 800.0, 100.0
+    s["trm"]["success_rate"], s["trm"]["conversions"], s["llm"]["conversions"] = 0.5, 30, 29
+    assert "1 conversion apart" in headline(metrics) and "one seed cannot separate them" in headline(metrics)
+    s["llm"]["conversions"] = 5   # 25 apart; yardstick 2 * sqrt(60 * 0.25) = 7.7
+    assert "cannot separate" not in headline(metrics)
+
+
 # --- chart builders ---
 
 def test_labels_with_quotes_and_brackets_are_escaped_and_still_parse(tmp_path):
@@ -211,8 +222,15 @@ def test_sentinel_events_are_tabled_or_none_said(run):
     assert "| 40 | roi_floor | -0.2500 | 0.0000 | open |" in render_report(run["cfg"], metrics, run["training"])
 
 
-def test_optional_evaluation_section_renders_when_present(run):
+def test_multi_seed_evaluation_renders_when_present(run):
+    per_seed = []
+    for bump in (0.0, 50.0, 100.0):
+        strategies = copy.deepcopy(run["metrics"]["strategies"])
+        strategies["trm"]["net_value"] += bump
+        per_seed.append(strategies)
     metrics = copy.deepcopy(run["metrics"])
-    metrics["evaluation"] = {"seeds": 5, "trm": {"net_value_mean": 812.5, "share_of_oracle_mean": 0.9}}
+    metrics["evaluation"] = summarise(per_seed, run["metrics"]["run"]["opportunities"])
     text = render_report(run["cfg"], metrics, run["training"])
-    assert "## Multi-seed evaluation" in text and "| trm.net_value_mean | 812.5000 |" in text
+    assert "## Multi-seed evaluation" in text and "3 seeds" in text
+    assert "| TRM − Greedy, per 100 opportunities |" in text and " ± $" in text
+    assert "Across 3 seeds: " + metrics["evaluation"]["verdicts"][0] in headline(metrics)

@@ -8,10 +8,11 @@ flag, the value and what is allowed), 130 Ctrl-C.
 from __future__ import annotations
 
 import argparse
-import os
 import platform
 import sys
+import tempfile
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
@@ -69,7 +70,8 @@ def main(argv: list[str] | None = None) -> int:
             seeds = [cfg.simulation.seed + i for i in range(args.seeds)]
             with ui.seeds_progress(len(seeds)) as on_done:
                 metrics["evaluation"] = evaluate_seeds(cfg, seeds, strategies_for_seed, on_done=on_done)
-        metrics["wall_clock"]["total_seconds"] = time.perf_counter() - started
+        metrics["wall_clock"].update(total_seconds=time.perf_counter() - started,
+                                     date=datetime.now(timezone.utc).isoformat(timespec="seconds"))
         write_json(outputs["training_log"], training)
         write_json(outputs["metrics"], metrics)
         write_report(outputs["report"], cfg, metrics, training)
@@ -101,42 +103,61 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _number(kind, lo, hi=None):
+    allowed = f"{'a whole number' if kind is int else 'a number'} {f'>= {lo}' if hi is None else f'in [{lo}, {hi}]'}"
+
     def parse(text):
         try:
             value = kind(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a {'whole ' if kind is int else ''}number")
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number; allowed: {allowed}")
         if not (np.isfinite(value) and value >= lo and (hi is None or value <= hi)):
-            allowed = f">= {lo}" if hi is None else f"in [{lo}, {hi}]"
             raise argparse.ArgumentTypeError(f"{text!r} is out of range; allowed: {allowed}")
         return value
     return parse
 
 
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Appends argparse's default only where it means something (not the None of 'use the config')."""
+    def _get_help_string(self, action):
+        if action.default is None or "(default" in (action.help or ""):
+            return action.help
+        return super()._get_help_string(action)
+
+
 def parse_args(argv=None) -> argparse.Namespace:
+    shipped = load_config()
+
+    def default(key: str) -> str:   # e.g. "(default: 7, simulation.seed)"
+        section, name = key.split(".")
+        return f"(default: {getattr(getattr(shipped, section), name)}, {key})"
+
     p = _Parser(prog="trm-demo", description="Tiny Recursive Model vs greedy vs a simulated LLM in a "
                 "recruiting conversion funnel. Every knob lives in config/default_config.yaml; flags override it.",
-                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                formatter_class=_HelpFormatter)
     p.add_argument("command", nargs="?", default="run", choices=("run", "pretrain"),
                    help="run: fine-tune and simulate; pretrain: rebuild the shipped checkpoint. "
                    "See also `python main.py puzzle --help` (the 6x6 Sudoku reasoning proof)")
     p.add_argument("--version", action="version", version=f"trm-demo {__version__}")
-    p.add_argument("--config", metavar="PATH", help="YAML file overriding config/default_config.yaml key by key")
-    p.add_argument("--seed", type=_number(int, 0, 2**32 - 1), help="run seed (default: simulation.seed)")
-    p.add_argument("--train-epochs", type=_number(int, 0), help="fine-tuning epochs; 0 uses the checkpoint as is "
-                   "(default: training.epochs)")
-    p.add_argument("--train-samples", type=_number(int, 16), help="size of the recent log (default: training.samples)")
-    p.add_argument("--learning-rate", type=_number(float, 1e-12, 1.0), help="AdamW step size (default: training.learning_rate)")
-    p.add_argument("--opportunities", type=_number(int, 1), help="opportunities to simulate (default: simulation.opportunities)")
-    p.add_argument("--export-json", metavar="PATH", help="metrics JSON (default: report.metrics_path)")
-    p.add_argument("--export-training-log", metavar="PATH", help="training log JSON (default: report.training_log_path)")
-    p.add_argument("--export-report", metavar="PATH", help="Markdown dossier (default: report.path)")
-    p.add_argument("--telemetry", metavar="PATH", help="per-call telemetry JSON (default: subgraph.path)")
-    p.add_argument("--checkpoint", metavar="PATH", help="start from these weights (default: training.checkpoint)")
-    p.add_argument("--save-checkpoint", metavar="PATH", help="save the fine-tuned weights here")
+    p.add_argument("--config", metavar="PATH", help="YAML file overriding config/default_config.yaml key by key (default: none)")
+    p.add_argument("--seed", type=_number(int, 0, 2**32 - 1), metavar="N", help=f"run seed {default('simulation.seed')}")
+    p.add_argument("--train-epochs", type=_number(int, 0), metavar="N",
+                   help=f"fine-tuning epochs; 0 uses the checkpoint as is {default('training.epochs')}")
+    p.add_argument("--train-samples", type=_number(int, 16), metavar="N",
+                   help=f"size of the recent log {default('training.samples')}")
+    p.add_argument("--learning-rate", type=_number(float, 1e-12, 1.0), metavar="RATE",
+                   help=f"AdamW step size {default('training.learning_rate')}")
+    p.add_argument("--opportunities", type=_number(int, 1), metavar="N",
+                   help=f"opportunities to simulate {default('simulation.opportunities')}")
+    p.add_argument("--export-json", metavar="PATH", help=f"metrics JSON {default('report.metrics_path')}")
+    p.add_argument("--export-training-log", metavar="PATH",
+                   help=f"training log JSON {default('report.training_log_path')}")
+    p.add_argument("--export-report", metavar="PATH", help=f"Markdown dossier {default('report.path')}")
+    p.add_argument("--telemetry", metavar="PATH", help=f"per-call telemetry JSON {default('subgraph.path')}")
+    p.add_argument("--checkpoint", metavar="PATH", help=f"start from these weights {default('training.checkpoint')}")
+    p.add_argument("--save-checkpoint", metavar="PATH", help="save the fine-tuned weights here (default: not saved)")
     p.add_argument("--seeds", type=_number(int, 2, 1000), metavar="N",
                    help="also rerun the whole pipeline for N seeds (seed, seed+1, ...) in parallel and report "
-                   "means with 95%% confidence intervals")
+                   "means with 95%% confidence intervals (default: off)")
     p.add_argument("--from-scratch", action="store_true", help="ignore the checkpoint; start from the seeded init")
     p.add_argument("--quiet", action="store_true", help="no progress bars or messages; errors only")
     p.add_argument("--json", action="store_true", help="print the metrics as JSON on stdout instead of the table")
@@ -170,7 +191,7 @@ def check_outputs(cfg: Config, args) -> dict[str, Path]:
         parent = path.parent if str(path.parent) else Path(".")
         if not parent.is_dir():
             raise UsageError(f"{where}: directory '{parent}' does not exist; create it or choose another path")
-        if not os.access(parent, os.W_OK):
+        if not _can_create_file_in(parent):
             raise UsageError(f"{where}: directory '{parent}' is not writable; choose another path")
         resolved = path.resolve()
         if resolved in seen:
@@ -178,6 +199,15 @@ def check_outputs(cfg: Config, args) -> dict[str, Path]:
         seen[resolved] = name
         outputs[name] = path
     return outputs
+
+
+def _can_create_file_in(directory: Path) -> bool:
+    """Try it: os.access answers yes for root even on read-only or virtual filesystems (/proc, /sys)."""
+    try:
+        with tempfile.NamedTemporaryFile(dir=directory, prefix=".trm-demo-probe-"):
+            return True
+    except OSError:
+        return False
 
 
 def command_line(argv: list[str]) -> str:
@@ -194,7 +224,8 @@ def model_spec(cfg: Config) -> TRMSpec:
 def checkpoint_path(cfg: Config) -> Path:
     """Relative paths are tried from the working directory, then from the install (so any cwd works)."""
     path = Path(cfg.training.checkpoint)
-    return path if path.is_absolute() or path.exists() else REPO_ROOT / path
+    installed = REPO_ROOT / path
+    return installed if not path.is_absolute() and not path.exists() and installed.exists() else path
 
 
 def starting_model(cfg: Config) -> TRM:

@@ -28,6 +28,10 @@ DEFAULT_CONFIG_PATH = next(p for p in (REPO_ROOT / "config" / "default_config.ya
                            if p.exists())
 
 
+MAX_ACTIVATIONS = 64_000_000   # per layer and batch: ~256 MB of float32, a laptop's worth
+FUNNEL_BLOCK = 8192            # = simulation.BLOCK (imported there would be circular; a test pins them equal)
+
+
 class ConfigError(ValueError):
     """Bad user input: the message is one line that says what to fix."""
 
@@ -203,7 +207,13 @@ def _read_yaml(path: Path) -> dict:
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        if not mark and isinstance(getattr(err, "position", None), int):   # a forbidden character
+            where = f" at line {text.count(chr(10), 0, err.position) + 1}"
         problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+        # An unclosed bracket or quote is only noticed lines later: say where it started.
+        start = getattr(err, "context_mark", None)
+        if start and mark and start.line != mark.line:
+            problem += f" ({err.context} started at line {start.line + 1})"
         raise ConfigError(f"config file '{path}' is not valid YAML{where}: {problem}") from None
     if data is None:
         raise ConfigError(f"config file '{path}' is empty; give at least one section, e.g. 'simulation: {{opportunities: 200}}'")
@@ -286,11 +296,20 @@ def _check_relations(c: Config) -> None:
     if not t.min_halt_threshold <= t.initial_halt_threshold <= t.max_halt_threshold:
         raise ConfigError(f"config key 'thermostat.initial_halt_threshold' must lie in "
                           f"[{t.min_halt_threshold}, {t.max_halt_threshold}], got {t.initial_halt_threshold}")
-    # Memory guard: one batch of activations is roughly batch x hidden x expansion x floats per layer.
-    if c.training.batch_size * c.model.hidden_size * c.model.expansion > 64_000_000:
-        raise ConfigError("config keys 'training.batch_size' x 'model.hidden_size' x 'model.expansion' exceed "
-                          f"64,000,000 (got {c.training.batch_size * c.model.hidden_size * c.model.expansion}); "
-                          "lower the batch size")
+    # Memory guard: one layer's activations are roughly rows x hidden x expansion floats, for the
+    # largest batch the model sees at once: a training batch, the whole held-out set, or one
+    # block of the funnel (FUNNEL_BLOCK opportunities x candidates, replayed at every step cap).
+    width = c.model.hidden_size * c.model.expansion
+    block = min(c.simulation.opportunities, FUNNEL_BLOCK)
+    batches = [("training.batch_size", c.training.batch_size, "a training batch"),
+               ("training.holdout_samples", c.training.holdout_samples, "the held-out set"),
+               ("market.candidates_per_opportunity", block * c.market.candidates_per_opportunity,
+                f"a funnel block ({block:,} opportunities x candidates)")]
+    key, rows, what = max(batches, key=lambda batch: batch[1])
+    if rows * width > MAX_ACTIVATIONS:
+        raise ConfigError(f"config key '{key}' is too large for this model: {what} is {rows:,} rows x "
+                          f"'model.hidden_size' x 'model.expansion' = {rows * width:,} activations per layer, "
+                          f"above the limit of {MAX_ACTIVATIONS:,}; lower '{key}' or the model size")
     for key in ("subgraph.path", "report.path", "report.metrics_path", "report.training_log_path"):
         section, name = key.split(".")
         if not getattr(getattr(c, section), name).strip():

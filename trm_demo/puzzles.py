@@ -300,24 +300,34 @@ class PuzzleSet:
         return len(self.puzzles)
 
 
+def _distinct_orbits(seed: int):
+    """(puzzle, solution, difficulty, orbit) from one seeded stream, skipping orbits already drawn."""
+    rng = np.random.default_rng([seed, 7606])
+    seen = set()
+    while True:
+        puzzle, solution = generate_puzzle(rng)
+        orbit = canonical_form(puzzle)
+        if orbit not in seen:
+            seen.add(orbit)
+            yield puzzle, solution, difficulty(puzzle), orbit
+
+
+def _pack(rows) -> PuzzleSet:
+    return PuzzleSet(np.array([r[0] for r in rows], dtype=np.int64).reshape(-1, CELLS),
+                     np.array([r[1] for r in rows], dtype=np.int64).reshape(-1, CELLS),
+                     np.array([r[2] for r in rows], dtype=np.int64), [r[3] for r in rows])
+
+
 def make_split(n_train: int, n_test: int, seed: int) -> tuple[PuzzleSet, PuzzleSet]:
     """Train and held-out sets of distinct orbits; no held-out puzzle is a symmetry of a training one.
 
-    Puzzles come from one seeded stream; a puzzle whose orbit was already drawn is
-    skipped, and the first n_test distinct orbits are held out. Same seed -> same sets.
+    The first n_test orbits of the seeded stream are held out, the next n_train
+    train, so the held-out set does not depend on n_train. Same seed -> same sets.
     """
-    rng = np.random.default_rng([seed, 7606])
-    rows, seen = [], set()
-    while len(rows) < n_train + n_test:
-        puzzle, solution = generate_puzzle(rng)
-        orbit = canonical_form(puzzle)
-        if orbit in seen:
-            continue
-        seen.add(orbit)
-        rows.append((puzzle, solution, difficulty(puzzle), orbit))
+    rows = list(itertools.islice(_distinct_orbits(seed), n_test + n_train))
+    return _pack(rows[n_test:]), _pack(rows[:n_test])
 
-    def pack(part):
-        return PuzzleSet(np.array([r[0] for r in part]), np.array([r[1] for r in part]),
-                         np.array([r[2] for r in part]), [r[3] for r in part])
 
-    return pack(rows[n_test:]), pack(rows[:n_test])
+def held_out_set(n_test: int, seed: int) -> PuzzleSet:
+    """The first n_test held-out puzzles of `make_split(..., seed)`, without generating the training set."""
+    return _pack(list(itertools.islice(_distinct_orbits(seed), n_test)))

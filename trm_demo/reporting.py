@@ -114,6 +114,12 @@ def _num(x, places: int = 2) -> str:
     return f"{x:,.{places}f}" if _finite(x) else "—"
 
 
+def _noise(opportunities: int, success_rate: float) -> float:
+    """Two binomial standard deviations of a conversion count: the yardstick for "within noise".
+    Conservative: strategies and caps share the outcome draws, so paired gaps are less noisy."""
+    return 2 * math.sqrt(opportunities * success_rate * (1 - success_rate))
+
+
 def _count(n: int, noun: str) -> str:
     return f"{n:,} {noun}{'' if n == 1 else 's'}"
 
@@ -137,7 +143,7 @@ def render_report(cfg, metrics: dict, training: dict) -> str:
 
 
 def headline(metrics: dict) -> str:
-    s = metrics["strategies"]
+    s, run = metrics["strategies"], metrics["run"]
     trm, llm, oracle = s["trm"], s["llm"], s["oracle"]
     first, second = sorted(CONTENDERS, key=lambda k: -s[k]["net_value"])[:2]   # stable: TRM first on a tie
     margin = s[first]["net_value"] - s[second]["net_value"]
@@ -148,6 +154,10 @@ def headline(metrics: dict) -> str:
         lead = (f"**{NAMES[first]} made the most net value: {_money(s[first]['net_value'])}, "
                 f"{_money(margin)}{relative} more than {NAMES[second]}.**")
     lines = [lead]
+    gap, noise = s[first]["conversions"] - s[second]["conversions"], _noise(run["opportunities"], trm["success_rate"])
+    if abs(gap) <= noise:
+        lines.append(f"They are {_count(abs(gap), 'conversion')} apart, inside the noise yardstick of ±{noise:.0f} "
+                     "(two binomial standard deviations): one seed cannot separate them.")
     if first != "trm" and margin != 0:
         lines.append(f"The TRM lost on net value: {_money(trm['net_value'])}, "
                      f"{_money(s[first]['net_value'] - trm['net_value'])} behind {NAMES[first]}.")
@@ -171,9 +181,11 @@ def headline(metrics: dict) -> str:
     if trm["fallback_decisions"]:
         lines.append(f"{trm['fallback_decisions']:,} of the TRM row's {trm['attempts']:,} decisions were made "
                      "by the greedy fallback while a sentinel guardrail was tripped.")
-    run = metrics["run"]
     lines.append(f"One seed ({run['seed']}), {run['opportunities']:,} opportunities with "
                  f"{run['candidates_per_opportunity']} candidates each; every strategy faced the same outcome draws.")
+    verdicts = (metrics.get("evaluation") or {}).get("verdicts")
+    if verdicts:   # the multi-seed intervals outrank one seed's margin
+        lines.append(f"Across {metrics['evaluation'].get('seeds', 'several')} seeds: " + "; ".join(verdicts) + ".")
     return " ".join(lines)
 
 
@@ -311,10 +323,7 @@ def halting_section(metrics: dict) -> str:
 def depth_finding(metrics: dict, training: dict) -> str:
     frontier, n = metrics["frontier"], metrics["run"]["opportunities"]
     first, best = frontier[0], max(frontier, key=lambda row: row["net_value"])
-    # Noise yardstick: two binomial standard deviations of the conversion count at cap 1. Conservative:
-    # the caps share the outcome draws, so a gain inside it is "not distinguishable", not "none".
-    p = first["success_rate"]
-    noise = 2 * math.sqrt(n * p * (1 - p))
+    noise = _noise(n, first["success_rate"])
     enough = next(row for row in frontier if best["conversions"] - row["conversions"] <= noise)
     gain = best["net_value"] - first["net_value"]
     relative = f" ({_pct(gain / first['net_value'])})" if first["net_value"] > 0 else ""
@@ -363,13 +372,23 @@ def sentinel_section(metrics: dict, shown: int = 10) -> str:
 
 
 def evaluation_section(evaluation) -> str:
-    """The optional multi-seed evaluation (absent until it lands): its top-level numbers, whatever its shape."""
-    if not isinstance(evaluation, dict):
+    """The multi-seed evaluation (`--seeds N`), only when the run made one: means ± 95 % intervals."""
+    if not isinstance(evaluation, dict) or not isinstance(evaluation.get("strategies"), dict):
         return ""
-    flat = [(f"{key}.{sub}", v) for key, item in evaluation.items()
-            for sub, v in (item.items() if isinstance(item, dict) else [(None, item)])]
-    rows = [[name.removesuffix(".None"), _num(value, 4)] for name, value in flat if _finite(value)][:40]
-    return "## Multi-seed evaluation\n\n" + _table(["Measure", "Value"], rows) if rows else ""
+    measures = (("net_value", _money), ("success_rate", _pct), ("roi", _num), ("share_of_oracle", _pct))
+
+    def cell(stat: dict, fmt) -> str:
+        half = stat.get("ci95")
+        return fmt(stat.get("mean")) + (f" ± {fmt(half)}" if _finite(half) else "")
+
+    rows = [[NAMES.get(key, key)] + [cell(stats.get(m, {}), fmt) for m, fmt in measures]
+            for key, stats in evaluation["strategies"].items()]
+    rows += [[f"TRM − {NAMES.get(other.removeprefix('trm_minus_'), other)}, per 100 opportunities",
+              cell(stat, _money), "", "", ""] for other, stat in evaluation.get("paired_net_value_per_100", {}).items()]
+    verdicts = "".join(f"\n- {v}" for v in evaluation.get("verdicts", []))
+    return (f"## Multi-seed evaluation\n\n{evaluation.get('seeds', '?')} seeds, the whole pipeline rerun for each; "
+            "paired rows compare the TRM with a rival seed by seed (same jobs, same luck)." + verdicts + "\n\n"
+            + _table(["Strategy", "Net value", "Success rate", "ROI", "Share of oracle"], rows))
 
 
 def footer(metrics: dict) -> str:

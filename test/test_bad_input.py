@@ -1,0 +1,374 @@
+"""Bad input is answered with one clear line, exit code 2, and nothing written.
+
+Every case of the table runs the real command line in a temporary directory
+that already holds a previous run's demo_metrics.json, and checks:
+  - exit code 2, stdout empty, exactly one stderr line starting with "error:";
+  - the line names the key or flag (and, where there is one, the value and what is allowed);
+  - no traceback;
+  - not one file in the directory created, changed or touched;
+  - nothing was trained or simulated: input is checked before any work starts.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pytest
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from test_cli import OUTPUTS, TINY_FLAGS, output_flags, run_cli
+from trm_demo import cli
+from trm_demo.config import DEFAULT_CONFIG_PATH, load_config
+from trm_demo.weights import init_model, save_checkpoint
+
+PREVIOUS_METRICS = b'{"from": "an earlier run"}\n'
+SHIPPED_CHECKPOINT = cli.checkpoint_path(load_config())
+
+
+@dataclass
+class Case:
+    id: str
+    build: Callable[[Path], list[str]]     # writes what it needs into the directory, returns argv
+    expect: tuple[str, ...]                 # fragments the error line must contain
+    never_created: tuple[str, ...] = field(default=())  # e.g. a marker a YAML tag tried to create
+
+
+def run_args(d: Path, *extra: str, config: str | None = "tiny.yaml") -> list[str]:
+    (d / "tiny.yaml").write_text("training:\n  holdout_samples: 64\n", encoding="utf-8")
+    return [*(["--config", config] if config else []), *TINY_FLAGS, *output_flags(d), *extra]
+
+
+def config_text(text: str) -> Callable[[Path], list[str]]:
+    def build(d: Path) -> list[str]:
+        (d / "bad.yaml").write_text(text.format(dir=d), encoding="utf-8")
+        return run_args(d, config="bad.yaml")
+    return build
+
+
+def config_bytes(data: bytes) -> Callable[[Path], list[str]]:
+    def build(d: Path) -> list[str]:
+        (d / "bad.yaml").write_bytes(data)
+        return run_args(d, config="bad.yaml")
+    return build
+
+
+def flags(*extra: str) -> Callable[[Path], list[str]]:
+    """Extra flags after the tiny run's own (argparse keeps the last value given)."""
+    return lambda d: run_args(d, *(e.format(dir=d) for e in extra))
+
+
+def knob(section: str, key: str, value: str) -> Callable[[Path], list[str]]:
+    return config_text(f"{section}:\n  {key}: {value}\n")
+
+
+def config_dir(d: Path) -> list[str]:
+    (d / "conf.d").mkdir()
+    return run_args(d, config="conf.d")
+
+
+def unwritable_dir(d: Path) -> list[str]:
+    if os.geteuid() == 0:    # root writes through any permission bits, but not into /proc
+        if not Path("/proc").is_dir():
+            pytest.skip("no directory is unwritable for root here")
+        return run_args(d, "--export-training-log", "/proc/training.json")
+    locked = d / "locked"
+    locked.mkdir()
+    locked.chmod(0o555)
+    return run_args(d, "--export-training-log", str(locked / "training.json"))
+
+
+def parent_is_a_file(d: Path) -> list[str]:
+    (d / "notes.txt").write_text("not a directory\n")
+    return run_args(d, "--export-report", str(d / "notes.txt" / "report.md"))
+
+
+def checkpoint_file(data: bytes | Callable[[Path], None]) -> Callable[[Path], list[str]]:
+    def build(d: Path) -> list[str]:
+        path = d / "weights.npz"
+        if callable(data):
+            data(path)
+        else:
+            path.write_bytes(data)
+        return run_args(d, "--checkpoint", str(path))
+    return build
+
+
+def smaller_model_checkpoint(path: Path) -> None:
+    spec = cli.model_spec(load_config(overrides={"model.hidden_size": 16}))
+    save_checkpoint(path, init_model(spec, np.random.default_rng(0)), {"kind": "test"})
+
+
+def arrays_without_header(path: Path) -> None:
+    with open(path, "wb") as handle:
+        np.savez(handle, weights=np.zeros(3))
+
+
+def truncated_checkpoint(path: Path) -> None:
+    data = SHIPPED_CHECKPOINT.read_bytes()
+    path.write_bytes(data[:len(data) // 2])
+
+
+def checkpoint_in_config(d: Path) -> list[str]:
+    (d / "bad.yaml").write_text("training:\n  checkpoint: gone/weights.npz\n", encoding="utf-8")
+    return run_args(d, config="bad.yaml")
+
+
+CASES = [
+    # --- config files ---
+    Case("config missing", flags("--config", "{dir}/nope.yaml"), ("nope.yaml", "does not exist")),
+    Case("config is a directory", config_dir, ("conf.d", "is a directory")),
+    Case("config empty", config_bytes(b""), ("bad.yaml", "is empty")),
+    Case("config only comments", config_bytes(b"# nothing here\n\n"), ("bad.yaml", "is empty")),
+    Case("config not UTF-8", config_bytes("model:\n  activation: gélu\n".encode("latin-1")), ("not UTF-8",)),
+    Case("config binary", config_bytes(bytes(range(256)) * 4), ("bad.yaml", "UTF-8")),
+    Case("config NUL bytes", config_bytes(b"model:\x00\x01\x02\n"), ("bad.yaml", "not valid YAML", "line 1")),
+    Case("YAML mapping syntax", config_text("model:\n  hidden_size: 32\n  expansion: 2: 3\n"),
+         ("not valid YAML", "line 3")),
+    Case("YAML unclosed bracket", config_text("model:\n  hidden_size: 32\n  expansion: [2\n"),
+         ("not valid YAML", "started at line 3")),
+    Case("YAML unclosed quote", config_text("model:\n  activation: 'gelu\ntraining:\n  epochs: 1\n"),
+         ("not valid YAML", "started at line 2")),
+    Case("YAML tab indentation", config_text("model:\n\thidden_size: 32\n"), ("not valid YAML", "line 2")),
+    Case("top level a list", config_text("- model\n- training\n"), ("must be a mapping of sections", "['model'")),
+    Case("top level a number", config_text("42\n"), ("must be a mapping of sections", "got 42")),
+    Case("section not a mapping", config_text("simulation: 5\n"), ("'simulation'", "must be a mapping", "got 5")),
+    Case("section null", config_text("thermostat:\n"), ("'thermostat'", "must be a mapping", "None")),
+    Case("unknown section", config_text("modle:\n  hidden_size: 32\n"), ("'modle'", "did you mean 'model'")),
+    Case("unknown key", knob("model", "hiden_size", "32"), ("'model.hiden_size'", "did you mean 'hidden_size'")),
+    Case("unknown key, no near name", knob("simulation", "banana", "1"), ("'simulation.banana'",)),
+    Case("python object tag", config_text('simulation: !!python/object/apply:os.system ["touch {dir}/PWNED"]\n'),
+         ("not valid YAML", "python/object/apply:os.system"), never_created=("PWNED",)),
+    Case("python name tag", config_text("model:\n  activation: !!python/name:os.system\n"),
+         ("not valid YAML", "python/name:os.system")),
+    Case("python subprocess tag",
+         config_text('x: !!python/object/apply:subprocess.check_call [["touch", "{dir}/PWNED2"]]\n'),
+         ("not valid YAML", "subprocess.check_call"), never_created=("PWNED2",)),
+    # --- wrong types ---
+    Case("string for a number", knob("model", "hidden_size", '"32"'), ("'model.hidden_size'", "'32'", "[2, 512]")),
+    Case("bool for a number", knob("simulation", "outreach_cost", "true"), ("'simulation.outreach_cost'", "True")),
+    Case("float for a whole number", knob("simulation", "opportunities", "2.5"),
+         ("'simulation.opportunities'", "whole number", "2.5")),
+    Case("null for a number", knob("simulation", "seed", "null"), ("'simulation.seed'", "None")),
+    Case("list for a number", knob("training", "epochs", "[1, 2]"), ("'training.epochs'", "[1, 2]")),
+    Case("number for a bool", knob("thermostat", "enabled", "1"), ("'thermostat.enabled'", "true or false", "1")),
+    Case("number for text", knob("model", "activation", "3"), ("'model.activation'", "text", "3")),
+    Case("unknown choice", knob("model", "activation", "relu"), ("'model.activation'", "swiglu, gelu", "'relu'")),
+    # --- NaN and infinity ---
+    Case("NaN", knob("simulation", "llm_noise", ".nan"), ("'simulation.llm_noise'", "finite", "nan")),
+    Case("infinity", knob("sentinel", "max_cost", ".inf"), ("'sentinel.max_cost'", "finite", "inf")),
+    Case("minus infinity", knob("thermostat", "target_roi", "-.inf"), ("'thermostat.target_roi'", "-inf")),
+    Case("NaN for a whole number", knob("simulation", "opportunities", ".nan"), ("'simulation.opportunities'",)),
+    # --- counts and costs that make no sense ---
+    Case("negative cost", knob("simulation", "outreach_cost", "-5"), ("'simulation.outreach_cost'", "[0, ", "-5")),
+    Case("negative LLM cost", knob("simulation", "llm_cost", "-0.01"), ("'simulation.llm_cost'", "-0.01")),
+    Case("negative count", knob("simulation", "opportunities", "-1"), ("'simulation.opportunities'", "-1")),
+    Case("zero opportunities", knob("simulation", "opportunities", "0"), ("'simulation.opportunities'", "[1, ")),
+    Case("zero batch size", knob("training", "batch_size", "0"), ("'training.batch_size'", "[1, ")),
+    Case("zero conversion value", knob("simulation", "conversion_value", "0"),
+         ("'simulation.conversion_value'", "(0, ")),
+    Case("zero learning rate", knob("training", "learning_rate", "0"), ("'training.learning_rate'", "(0, 1]")),
+    Case("zero latency cap", knob("sentinel", "max_latency_ms", "0"), ("'sentinel.max_latency_ms'", "(0, ")),
+    # --- probabilities and thresholds outside [0, 1] ---
+    Case("threshold above 1", knob("thermostat", "max_halt_threshold", "1.5"),
+         ("'thermostat.max_halt_threshold'", "[0, 1]", "1.5")),
+    Case("threshold below 0", knob("thermostat", "min_halt_threshold", "-0.1"),
+         ("'thermostat.min_halt_threshold'", "-0.1")),
+    Case("drift below 0", knob("market", "drift", "-0.2"), ("'market.drift'", "[0, 1]")),
+    Case("noise above 1", knob("simulation", "llm_noise", "2"), ("'simulation.llm_noise'", "[0, 1]")),
+    Case("EMA decay 1", knob("training", "ema_decay", "1.0"), ("'training.ema_decay'", "0.999999")),
+    # --- min > max ---
+    Case("min steps above max", config_text("thermostat:\n  min_steps: 5\n  max_steps: 2\n  initial_steps: 3\n"),
+         ("'thermostat.min_steps' (5)", "'thermostat.max_steps' (2)")),
+    Case("min threshold above max", config_text("thermostat:\n  min_halt_threshold: 0.9\n  max_halt_threshold: 0.6\n"),
+         ("'thermostat.min_halt_threshold' (0.9)", "'thermostat.max_halt_threshold' (0.6)")),
+    Case("initial steps outside bounds", knob("thermostat", "initial_steps", "9"),
+         ("'thermostat.initial_steps'", "[1, 6]", "9")),
+    Case("step cap above the model's", knob("sentinel", "max_steps", "12"),
+         ("'sentinel.max_steps' (12)", "'model.supervision_steps' (6)")),
+    # --- absurd sizes ---
+    Case("huge hidden size", knob("model", "hidden_size", "100000"), ("'model.hidden_size'", "[2, 512]", "100000")),
+    Case("huge opportunities", knob("simulation", "opportunities", "1e12"), ("'simulation.opportunities'", "1e+07")),
+    Case("huge training batch", config_text("model:\n  hidden_size: 512\n  expansion: 8\ntraining:\n  batch_size: 65536\n"),
+         ("'training.batch_size'", "64,000,000")),
+    Case("huge held-out set", config_text("model:\n  hidden_size: 512\ntraining:\n  holdout_samples: 1000000\n"),
+         ("'training.holdout_samples'", "64,000,000")),
+    Case("huge funnel block", config_text("model:\n  hidden_size: 512\n  expansion: 8\n"
+                                          "market:\n  candidates_per_opportunity: 16\n"),
+         ("'market.candidates_per_opportunity'", "64,000,000"), ),
+    # --- flags ---
+    Case("non-numeric flag", flags("--opportunities", "lots"), ("--opportunities", "'lots'", "whole number >= 1")),
+    Case("negative flag", flags("--opportunities", "-5"), ("--opportunities", "'-5'", ">= 1")),
+    Case("zero opportunities flag", flags("--opportunities", "0"), ("--opportunities", "'0'")),
+    Case("negative seed", flags("--seed", "-1"), ("--seed", "'-1'", "[0, 4294967295]")),
+    Case("negative epochs", flags("--train-epochs", "-1"), ("--train-epochs", "'-1'", ">= 0")),
+    Case("fractional epochs", flags("--train-epochs", "1.5"), ("--train-epochs", "'1.5'")),
+    Case("too few samples", flags("--train-samples", "3"), ("--train-samples", "'3'", ">= 16")),
+    Case("NaN learning rate", flags("--learning-rate", "nan"), ("--learning-rate", "'nan'")),
+    Case("learning rate above 1", flags("--learning-rate", "5"), ("--learning-rate", "'5'", "1.0]")),
+    Case("flag beyond the config's limit", flags("--opportunities", "99999999999"), ("'simulation.opportunities'",)),
+    Case("unknown flag", flags("--oportunities", "5"), ("unrecognized arguments", "--oportunities")),
+    Case("unknown command", lambda d: ["trian", *run_args(d)], ("invalid choice", "'trian'")),
+    Case("output in a missing directory", flags("--export-json", "{dir}/missing/m.json"),
+         ("--export-json", "missing", "does not exist")),
+    Case("telemetry in a missing directory", flags("--telemetry", "{dir}/nowhere/calls.json"),
+         ("--telemetry", "nowhere", "does not exist")),
+    Case("checkpoint saved into a missing directory", flags("--save-checkpoint", "{dir}/gone/w.npz"),
+         ("--save-checkpoint", "gone", "does not exist")),
+    Case("output in an unwritable directory", unwritable_dir, ("--export-training-log", "not writable")),
+    Case("output under a file", parent_is_a_file, ("--export-report", "notes.txt")),
+    Case("output is a directory", flags("--export-json", "{dir}"), ("--export-json", "is a directory")),
+    Case("empty output path", flags("--export-json", ""), ("'report.metrics_path'", "empty")),
+    Case("same path for two outputs", flags("--telemetry", "{dir}/demo_metrics.json"),
+         ("--telemetry", "also the --export-json path")),
+    Case("same path spelled differently", flags("--export-report", "{dir}/./training.json"),
+         ("--export-report", "--export-training-log")),
+    Case("checkpoint saved over an output", flags("--save-checkpoint", "{dir}/report.md"),
+         ("--save-checkpoint", "also the --export-report path")),
+    # --- checkpoints ---
+    Case("checkpoint missing", flags("--checkpoint", "{dir}/nope.npz"), ("checkpoint", "nope.npz", "does not exist")),
+    Case("checkpoint in config missing", checkpoint_in_config, ("checkpoint", "gone/weights.npz", "does not exist")),
+    Case("checkpoint is a directory", flags("--checkpoint", "{dir}"), ("checkpoint", "does not exist")),
+    Case("checkpoint empty", checkpoint_file(b""), ("checkpoint", "weights.npz", "corrupt or truncated")),
+    Case("checkpoint garbage", checkpoint_file(b"not a checkpoint at all" * 50), ("checkpoint", "corrupt")),
+    Case("checkpoint truncated", checkpoint_file(truncated_checkpoint), ("checkpoint", "corrupt or truncated")),
+    Case("checkpoint without header", checkpoint_file(arrays_without_header), ("checkpoint", "not a trm-demo checkpoint")),
+    Case("checkpoint for another model size", checkpoint_file(smaller_model_checkpoint),
+         ("checkpoint", "another model size", "hidden_size=16 (config: 32)")),
+]
+
+
+def snapshot(directory: Path) -> dict[str, tuple]:
+    """Every file and folder below `directory`: bytes and modification time of each file."""
+    state = {}
+    for path in sorted(directory.rglob("*")):
+        key = str(path.relative_to(directory))
+        state[key] = ("dir",) if path.is_dir() else (path.read_bytes(), path.stat().st_mtime_ns)
+    return state
+
+
+@pytest.fixture
+def no_work(monkeypatch):
+    """Training or simulating before the input is checked fails the test (as an exit-1 run)."""
+    def started(*args, **kwargs):
+        raise AssertionError("work started before the input was fully checked")
+    monkeypatch.setattr(cli, "fit", started)
+    monkeypatch.setattr(cli, "run_funnel", started)
+
+
+def test_the_table_covers_at_least_40_distinct_cases():
+    assert len(CASES) >= 40
+    assert len({case.id for case in CASES}) == len(CASES)
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
+def test_bad_input_fails_with_one_clean_line_and_writes_nothing(case, tmp_path, monkeypatch, capsys, no_work):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / OUTPUTS["--export-json"]).write_bytes(PREVIOUS_METRICS)   # a previous run's output
+    argv = case.build(tmp_path)
+    before = snapshot(tmp_path)
+    try:
+        run = run_cli(capsys, argv)
+        after = snapshot(tmp_path)
+    finally:
+        for path in tmp_path.rglob("*"):
+            if path.is_dir():
+                path.chmod(0o755)
+    assert run.code == 2, run.err
+    assert "Traceback" not in run.err
+    assert len(run.err_lines) == 1 and run.err_lines[0].startswith("error: "), run.err
+    for fragment in case.expect:
+        assert fragment in run.err, f"{fragment!r} missing from: {run.err}"
+    assert run.out == ""
+    assert after == before, "a file was created, changed or touched"
+    assert (tmp_path / OUTPUTS["--export-json"]).read_bytes() == PREVIOUS_METRICS
+    for name in case.never_created:
+        assert not (tmp_path / name).exists(), f"the YAML tag executed code: {name} exists"
+
+
+# --- random mutations of the shipped config ---
+
+SHIPPED = yaml.safe_load(DEFAULT_CONFIG_PATH.read_text(encoding="utf-8"))
+KEYS = [(section, key) for section, values in SHIPPED.items() for key in values]
+# After mutating, sizes that would make a run slow are clamped back to tiny (wrong types,
+# negatives and NaN are kept, so validation still sees them).
+TINY = {("training", "samples"): 64, ("training", "holdout_samples"): 64, ("training", "epochs"): 1,
+        ("training", "batch_size"): 64, ("simulation", "opportunities"): 40, ("model", "hidden_size"): 16,
+        ("model", "expansion"): 2, ("model", "n_cycles"): 2, ("model", "outer_steps"): 2,
+        ("model", "supervision_steps"): 8}
+
+any_number = st.one_of(
+    st.integers(-10**12, 10**12), st.sampled_from([0, 1, -1, 2**31, 2**63, 10**400]),
+    st.floats(allow_nan=True, allow_infinity=True), st.floats(-2.0, 2.0))
+any_value = st.one_of(
+    any_number, st.booleans(), st.none(),
+    st.text(st.characters(blacklist_categories=("Cs",)), max_size=12),
+    st.lists(st.integers(0, 3), max_size=2), st.dictionaries(st.text(max_size=3), st.integers(), max_size=2))
+mutation = st.one_of(
+    st.tuples(st.just("drop key"), st.sampled_from(KEYS), st.none()),
+    st.tuples(st.just("drop section"), st.sampled_from(list(SHIPPED)), st.none()),
+    st.tuples(st.just("set"), st.sampled_from(KEYS), any_value),
+    st.tuples(st.just("scale"), st.sampled_from(KEYS), st.sampled_from([-1, 0, 0.5, 2, 1e6, math.inf])),
+    st.tuples(st.just("add key"), st.sampled_from(list(SHIPPED)), st.text("abcdefghijklmnopqrstuvwxyz_", min_size=1,
+                                                                          max_size=12)),
+)
+
+
+def mutate(config: dict, change) -> None:
+    action, target, value = change
+    if action == "drop key":
+        config.get(target[0], {}).pop(target[1], None)
+    elif action == "drop section":
+        config.pop(target, None)
+    elif action == "add key":
+        config.setdefault(target, {})[value] = 1
+    elif target[0] in config:
+        old = config[target[0]].get(target[1])
+        if action == "set":
+            config[target[0]][target[1]] = value
+        elif isinstance(old, (int, float)) and not isinstance(old, bool):
+            config[target[0]][target[1]] = old * value
+
+
+def clamp_sizes(config: dict) -> None:
+    for (section, key), tiny in TINY.items():
+        value = config.get(section, {}).get(key) if isinstance(config.get(section), dict) else None
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value > tiny:
+            config[section][key] = tiny
+    if isinstance(config.get("training"), dict):
+        config["training"]["holdout_samples"] = config["training"].get("holdout_samples", 64)
+        if config["training"]["holdout_samples"] == SHIPPED["training"]["holdout_samples"]:
+            config["training"]["holdout_samples"] = 64
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                                                   HealthCheck.too_slow])
+@given(changes=st.lists(mutation, min_size=1, max_size=3))
+def test_mutated_config_either_runs_or_fails_cleanly(changes, capsys):
+    config = yaml.safe_load(DEFAULT_CONFIG_PATH.read_text(encoding="utf-8"))
+    for change in changes:
+        mutate(config, change)
+    clamp_sizes(config)
+    cwd = os.getcwd()
+    with tempfile.TemporaryDirectory() as scratch:
+        d = Path(scratch)
+        (d / "mutated.yaml").write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
+        os.chdir(d)
+        try:
+            run = run_cli(capsys, ["--config", "mutated.yaml", *output_flags(d), "--quiet"])
+        finally:
+            os.chdir(cwd)
+    assert "Traceback" not in run.err
+    assert run.code in (0, 2), f"exit {run.code}: {run.err}"
+    if run.code == 2:
+        assert len(run.err_lines) == 1 and run.err_lines[0].startswith("error: "), run.err
+        assert run.out == ""
+    else:
+        assert not any(line.startswith("error") for line in run.err_lines)

@@ -1,0 +1,213 @@
+"""The command line end to end (issue 2): flags, streams, exit codes, and files written where the flags say.
+
+Runs are in-process (`trm_demo.cli.main`) on tiny sizes, inside a temporary
+directory; only `python -m trm_demo` needs a real subprocess. The helpers at
+the top are shared by the other CLI-level test files.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from trm_demo import __version__, cli
+from trm_demo.config import load_config
+from trm_demo.weights import load_checkpoint
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+# Tiny but complete runs: a few hundred milliseconds each.
+TINY_CONFIG = "training:\n  holdout_samples: 64\n"
+TINY_FLAGS = ["--opportunities", "30", "--train-epochs", "1", "--train-samples", "64"]
+OUTPUTS = {"--export-json": "demo_metrics.json", "--export-training-log": "training.json",
+           "--export-report": "report.md", "--telemetry": "trm_calls.json"}
+
+
+@dataclass
+class Run:
+    code: int
+    out: str
+    err: str
+
+    @property
+    def err_lines(self) -> list[str]:
+        return self.err.splitlines()
+
+
+def run_cli(capsys, argv: list[str]) -> Run:
+    capsys.readouterr()   # drop anything printed before the run
+    code = cli.main([str(a) for a in argv])
+    captured = capsys.readouterr()
+    return Run(code, captured.out, captured.err)
+
+
+def output_flags(directory: Path) -> list[str]:
+    """Every output flag, pointing inside `directory`."""
+    return [item for flag, name in OUTPUTS.items() for item in (flag, str(directory / name))]
+
+
+def tiny_config(directory: Path, extra: str = "") -> Path:
+    path = directory / "tiny.yaml"
+    path.write_text(TINY_CONFIG + extra, encoding="utf-8")
+    return path
+
+
+def tiny_args(directory: Path, *extra: str) -> list[str]:
+    return ["--config", str(tiny_config(directory)), *TINY_FLAGS, *output_flags(directory), *extra]
+
+
+def strict_json(text: str):
+    """json.loads that refuses NaN and Infinity, which are not JSON."""
+    def refuse(constant):
+        raise ValueError(f"{constant} is not valid JSON")
+    return json.loads(text, parse_constant=refuse)
+
+
+def subprocess_env() -> dict[str, str]:
+    return {**os.environ, "PYTHONPATH": str(REPO_ROOT), "NO_COLOR": "1", "PYTHONDONTWRITEBYTECODE": "1"}
+
+
+# --- --help and --version ---
+
+def help_blocks(text: str) -> dict[str, str]:
+    """Option string -> its whole help entry (argparse wraps long entries onto indented lines)."""
+    blocks: dict[str, str] = {}
+    current = None
+    for line in text.splitlines():
+        stripped = line.strip()
+        if line.startswith("  -"):
+            current = stripped.split()[0].rstrip(",")
+            blocks[current] = stripped
+        elif current and line.startswith("    ") and stripped:
+            blocks[current] += " " + stripped
+        else:
+            current = None
+    return blocks
+
+
+def test_help_lists_every_flag_with_its_default(capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "120")
+    with pytest.raises(SystemExit) as stop:
+        cli.main(["--help"])
+    assert stop.value.code == 0
+    text = capsys.readouterr().out
+    blocks = help_blocks(text)
+    usage_flags = set(re.findall(r"\[(--[\w-]+)", text.split("\n\n")[0]))
+    assert len(usage_flags) >= 15
+    assert usage_flags - {"-h"} <= set(blocks), "a flag in the usage line has no help entry"
+    for flag, entry in blocks.items():
+        if flag not in ("-h", "--version"):
+            assert "(default:" in entry, f"{flag} does not show its default: {entry}"
+            assert "(default: None)" not in entry, f"{flag} shows argparse's None instead of the real default"
+    shipped = load_config()
+    # Flags that override the config show the config's actual value.
+    assert f"(default: {shipped.simulation.opportunities}," in blocks["--opportunities"]
+    assert f"(default: {shipped.simulation.seed}," in blocks["--seed"]
+    assert f"(default: {shipped.report.metrics_path}," in blocks["--export-json"]
+
+
+def test_version_prints_the_package_version(capsys):
+    with pytest.raises(SystemExit) as stop:
+        cli.main(["--version"])
+    assert stop.value.code == 0
+    assert capsys.readouterr().out == f"trm-demo {__version__}\n"
+
+
+def test_python_dash_m_trm_demo_version_works(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "trm_demo", "--version"], cwd=tmp_path, env=subprocess_env(),
+                          capture_output=True, text=True, timeout=60)
+    assert (done.returncode, done.stdout, done.stderr) == (0, f"trm-demo {__version__}\n", "")
+
+
+# --- a successful run ---
+
+def test_files_are_written_where_the_flags_say(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "out"
+    out.mkdir()
+    run = run_cli(capsys, ["--config", tiny_config(tmp_path), *TINY_FLAGS, *output_flags(out),
+                           "--save-checkpoint", out / "tuned.npz", "--quiet"])
+    assert run.code == 0, run.err
+    assert sorted(p.name for p in out.iterdir()) == sorted([*OUTPUTS.values(), "tuned.npz"])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "tiny.yaml"], "wrote outside the flagged paths"
+    metrics = strict_json((out / "demo_metrics.json").read_text())
+    assert metrics["run"]["opportunities"] == 30
+    assert len(strict_json((out / "training.json").read_text())["epochs"]) == 1
+    calls = strict_json((out / "trm_calls.json").read_text())
+    assert calls and {"opportunity", "probability", "steps", "decision"} <= set(calls[0])
+    assert (out / "report.md").read_text(encoding="utf-8").startswith("#")
+    model, metadata = load_checkpoint(out / "tuned.npz", expected=cli.model_spec(load_config()))
+    assert metadata["kind"] == "fine-tuned"
+    # Every written path is listed in the summary.
+    for name in OUTPUTS.values():
+        assert name in run.out
+
+
+def test_json_flag_prints_only_valid_json_on_stdout(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    run = run_cli(capsys, tiny_args(tmp_path, "--json"))
+    assert run.code == 0, run.err
+    printed = strict_json(run.out)   # the whole of stdout is one JSON document
+    assert printed == strict_json((tmp_path / "demo_metrics.json").read_text())
+    assert "Tiny Recursive Model" not in run.out, "the table must not be printed with --json"
+
+
+def test_quiet_prints_nothing_on_stderr_on_success(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    run = run_cli(capsys, tiny_args(tmp_path, "--quiet"))
+    assert run.code == 0
+    assert run.err == ""
+    assert "Tiny Recursive Model" in run.out
+
+
+def test_progress_goes_to_stderr_and_the_summary_to_stdout(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    run = run_cli(capsys, tiny_args(tmp_path))
+    assert run.code == 0
+    assert "fine-tuning epoch 1/1" in run.err          # plain progress lines: stderr is not a terminal
+    assert "Tiny Recursive Model" in run.out and "Tiny Recursive Model" not in run.err
+    assert "epoch" not in run.out
+
+
+def test_default_run_finishes_without_any_numpy_warning(tmp_path, monkeypatch, capsys):
+    """The shipped config end to end; pytest turns every warning into an error, so none may be raised."""
+    monkeypatch.chdir(tmp_path)
+    run = run_cli(capsys, [*output_flags(tmp_path), "--quiet"])
+    assert (run.code, run.err) == (0, "")
+
+
+# --- exit codes ---
+
+def test_bad_flag_exits_2_with_one_line(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    run = run_cli(capsys, tiny_args(tmp_path, "--opportunities", "many"))
+    assert run.code == 2
+    assert run.err_lines == ["error: argument --opportunities: 'many' is not a number; allowed: a whole number "
+                             ">= 1 (see --help)"]
+
+
+def test_internal_failure_exits_1_with_a_short_message(tmp_path, monkeypatch, capsys):
+    def broken(*args, **kwargs):
+        raise RuntimeError("simulated bug")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(cli, "run_funnel", broken)
+    run = run_cli(capsys, tiny_args(tmp_path, "--quiet"))
+    assert run.code == 1
+    assert run.err_lines == ["internal error: RuntimeError: simulated bug (rerun with --debug for the traceback)"]
+    assert not (tmp_path / "demo_metrics.json").exists()
+
+
+def test_debug_flag_shows_the_traceback_of_an_internal_failure(tmp_path, monkeypatch, capsys):
+    def broken(*args, **kwargs):
+        raise RuntimeError("simulated bug")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(cli, "run_funnel", broken)
+    with pytest.raises(RuntimeError, match="simulated bug"):
+        cli.main(tiny_args(tmp_path, "--quiet", "--debug"))

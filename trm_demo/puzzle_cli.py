@@ -1,0 +1,276 @@
+"""python main.py puzzle train|eval|solve: the 6×6 Sudoku reasoning proof from the terminal.
+
+- train: seeded data split + ACT training, writes the checkpoint (progress on stderr).
+- eval:  the shipped checkpoint on held-out puzzles, steps 1..16; writes JSON and the report.
+- solve: one puzzle, the board after every supervision step, changed cells highlighted,
+         until the halting head stops it.
+Exit codes as in cli.py: 0 success, 1 internal failure, 2 bad input (one line), 130 Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+import time
+from dataclasses import fields
+from pathlib import Path
+
+import numpy as np
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+from rich.text import Text
+
+from .atomic import write_json
+from .engine import initial_state, sigmoid, supervision_step
+from .puzzles import CELLS, SIZE, PuzzleError, format_board, held_out_set, is_solution, parse_board, solve
+from .reasoning import (PuzzleTraining, evaluate_sudoku, float32_tokens, sudoku_spec, train_sudoku,
+                        versions, write_reasoning_report)
+from .weights import CheckpointError, load_checkpoint, save_checkpoint
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+DEFAULT_CHECKPOINT = PACKAGE_DIR / "checkpoints" / "sudoku_trm.npz"
+DEFAULT_REPORT = PACKAGE_DIR.parent / "assets" / "trm_reasoning_report.md"
+
+
+class UsageError(Exception):
+    """Bad flags: exit code 2, one line."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):   # one line, exit 2, instead of usage + error
+        raise UsageError(f"{message} (see `python main.py puzzle --help`)")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
+    return value
+
+
+def _probability(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0.0 < value < 1.0:
+        raise argparse.ArgumentTypeError(f"{text!r} is out of range; allowed: strictly between 0 and 1")
+    return value
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    p = _Parser(prog="python main.py puzzle",
+                description="6×6 Sudoku: the same Tiny Recursive Model core, learning to reason step by step.")
+    p.add_argument("--debug", action="store_true", help="show tracebacks for internal errors")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    t = sub.add_parser("train", help="train the Sudoku TRM (ACT carry) and write its checkpoint")
+    defaults = PuzzleTraining()
+    t.add_argument("--seed", type=int, default=defaults.seed, help="data, init and training seed")
+    t.add_argument("--iterations", type=_positive_int, default=defaults.iterations,
+                   help=f"supervision (= optimiser) steps (default {defaults.iterations})")
+    t.add_argument("--slots", type=_positive_int, default=defaults.slots,
+                   help=f"puzzles in flight per step (default {defaults.slots})")
+    t.add_argument("--train-puzzles", type=_positive_int, default=defaults.train_puzzles)
+    t.add_argument("--test-puzzles", type=_positive_int, default=defaults.test_puzzles)
+    t.add_argument("--learning-rate", type=float, default=defaults.learning_rate)
+    t.add_argument("--checkpoint", type=Path, default=DEFAULT_CHECKPOINT, help="where to write the checkpoint")
+    t.add_argument("--quiet", action="store_true")
+
+    e = sub.add_parser("eval", help="held-out accuracy at every step; writes JSON and the report")
+    e.add_argument("--checkpoint", type=Path, default=DEFAULT_CHECKPOINT)
+    e.add_argument("--puzzles", type=_positive_int, default=None,
+                   help="held-out puzzles to use (default: all the checkpoint held out)")
+    e.add_argument("--steps", type=_positive_int, default=16, help="supervision steps to run (default 16)")
+    e.add_argument("--json", type=Path, default=Path("sudoku_eval.json"), help="JSON output path")
+    e.add_argument("--report", type=Path, default=DEFAULT_REPORT, help="Markdown report path")
+
+    s = sub.add_parser("solve", help="watch the model solve one puzzle, step by step")
+    s.add_argument("puzzle", help='36 characters, row by row: 1-6 for givens, 0 or . for blanks')
+    s.add_argument("--checkpoint", type=Path, default=DEFAULT_CHECKPOINT)
+    s.add_argument("--max-steps", type=_positive_int, default=16)
+    s.add_argument("--halt-threshold", type=_probability, default=0.5,
+                   help="stop when sigmoid(q) reaches this (default 0.5, i.e. q > 0)")
+    return p.parse_args(argv)
+
+
+def puzzle_main(argv: list[str]) -> int:
+    args = None
+    try:
+        args = parse_args(argv)
+        command = {"train": train_command, "eval": eval_command, "solve": solve_command}[args.command]
+        return command(args, argv)
+    except (UsageError, PuzzleError, CheckpointError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted: stopped before finishing; files from earlier runs are untouched", file=sys.stderr)
+        return 130
+    except Exception as err:  # noqa: BLE001 - the last line of defence: short message, exit 1
+        if args is not None and args.debug:
+            raise
+        print(f"internal error: {type(err).__name__}: {err} (rerun with --debug for the traceback)", file=sys.stderr)
+        return 1
+
+
+def _check_writable(path: Path) -> None:
+    if not path.parent.is_dir():
+        raise UsageError(f"cannot write '{path}': directory '{path.parent}' does not exist; create it or pick another path")
+
+
+# --- train ---
+
+def train_command(args, argv) -> int:
+    _check_writable(args.checkpoint)
+    cfg = PuzzleTraining(seed=args.seed, iterations=args.iterations, slots=args.slots,
+                         train_puzzles=args.train_puzzles, test_puzzles=args.test_puzzles,
+                         learning_rate=args.learning_rate)
+    err = Console(stderr=True, highlight=False)
+    progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                        TextColumn("loss {task.fields[loss]} · solved in slots {task.fields[solved]}"),
+                        TimeElapsedColumn(), TimeRemainingColumn(), console=err, transient=True,
+                        disable=args.quiet or not err.is_terminal)
+    with progress:
+        task = progress.add_task("training (ACT carry)", total=cfg.iterations, loss="-", solved="-")
+
+        def on_iteration(done, record):
+            progress.update(task, completed=done, loss=f"{record['loss']:.4f}",
+                            solved=f"{record.get('slots_solved', 0.0):.0%}")
+            if not args.quiet and not err.is_terminal and done % 500 == 0:
+                err.print(f"iteration {done}/{cfg.iterations}: loss {record['loss']:.4f}")
+
+        def on_phase(text):
+            if not args.quiet:
+                err.print(text)
+
+        model, summary = train_sudoku(cfg, on_iteration, on_phase)
+    metadata = {"kind": "sudoku", "command": "python main.py puzzle " + shlex.join(argv), "seed": cfg.seed,
+                "config": summary["config"], "n_parameters": summary["n_parameters"],
+                "final": summary["log"][-1], "wall_clock": summary["wall_clock"], **versions()}
+    save_checkpoint(args.checkpoint, model, metadata)
+    clock = summary["wall_clock"]
+    if not args.quiet:
+        err.print(f"wrote {args.checkpoint}: {summary['n_parameters']:,} parameters, "
+                  f"{cfg.iterations} iterations × {cfg.slots} slots in {clock['training_seconds']:.0f} s "
+                  f"(+ {clock['data_seconds']:.0f} s generating puzzles); final loss {summary['log'][-1]['loss']:.4f}")
+    return 0
+
+
+# --- eval ---
+
+def load_sudoku_model(path: Path):
+    model, metadata = load_checkpoint(path)
+    expected = sudoku_spec(model.spec.hidden_size, model.spec.n_cycles, model.spec.outer_steps, model.spec.expansion)
+    if model.spec != expected or metadata.get("kind") != "sudoku":
+        raise CheckpointError(f"checkpoint '{path}' is not a 6×6 Sudoku model; "
+                              "pass a checkpoint written by `python main.py puzzle train`")
+    return model, metadata
+
+
+def eval_command(args, argv) -> int:
+    _check_writable(args.json)
+    _check_writable(args.report)
+    model, metadata = load_sudoku_model(args.checkpoint)
+    held_out_count = metadata["config"]["test_puzzles"]
+    count = args.puzzles or held_out_count
+    if count > held_out_count:
+        raise UsageError(f"--puzzles {count}: this checkpoint held out only {held_out_count} puzzles "
+                         "(more would overlap its training orbits); retrain with a larger --test-puzzles")
+    err = Console(stderr=True, highlight=False)
+    started = time.perf_counter()
+    err.print(f"evaluating on {count} held-out puzzles (orbit-disjoint from training), steps 1..{args.steps}")
+    held_out = held_out_set(count, metadata["seed"])
+    data_seconds = time.perf_counter() - started
+    result = evaluate_sudoku(model, held_out, args.steps)
+    result.update({"checkpoint": str(args.checkpoint), "n_parameters": model.n_parameters,
+                   "training": {"command": metadata.get("command"), "seed": metadata["seed"],
+                                "wall_clock": metadata.get("wall_clock"), "config": metadata["config"]},
+                   "command": "python main.py puzzle " + shlex.join(argv), "versions": versions(),
+                   "wall_clock": {"data_seconds": data_seconds, "total_seconds": time.perf_counter() - started}})
+    write_json(args.json, result)
+    write_reasoning_report(args.report, result)
+    print_eval_table(Console(highlight=False), result)
+    err.print(f"wrote {args.json} and {args.report} in {time.perf_counter() - started:.1f} s")
+    return 0
+
+
+def print_eval_table(console: Console, result: dict) -> None:
+    table = Table(title=f"Held-out 6×6 Sudoku ({result['puzzles']} puzzles, {result['n_parameters']:,} parameters)",
+                  title_justify="left")
+    table.add_column("Step", justify="right")
+    table.add_column("Exact solve", justify="right")
+    table.add_column("Blank cells right", justify="right")
+    for step, exact, cells in zip(result["steps"], result["exact_solve"], result["blank_cell_accuracy"]):
+        table.add_row(str(step), f"{exact:.1%}", f"{cells:.1%}")
+    console.print(table)
+    for row in result["halting"]:
+        console.print(f"halt at sigmoid(q) ≥ {row['threshold']:g}: mean {row['mean_steps']:.2f} steps, "
+                      f"exact solve {row['exact_solve']:.1%}")
+
+
+# --- solve ---
+
+def solve_command(args, argv) -> int:
+    puzzle = parse_board(args.puzzle)      # PuzzleError: length, characters, contradicting givens
+    model, _ = load_sudoku_model(args.checkpoint)
+    out = Console(highlight=False)
+    exact = solve(puzzle, limit=2)
+    out.print(render_board(puzzle, puzzle, None, "puzzle"))
+    y, z = initial_state(model.buffers, model.spec, 1)
+    previous, board, halted = puzzle, puzzle, False
+    with float32_tokens():
+        for step in range(1, args.max_steps + 1):
+            y, z, logits, q, _ = supervision_step(model.ema, model.spec, puzzle[None], y, z)
+            board = logits[0].argmax(axis=-1) + 1
+            halt_prob = float(sigmoid(q[0]))
+            changed = int((board != previous).sum())
+            out.print(render_board(puzzle, board, previous,
+                                   f"step {step}: {changed} cell(s) changed, halt probability {halt_prob:.2f}"))
+            previous = board
+            if halt_prob >= args.halt_threshold:
+                halted = True
+                break
+    stop = f"the halting head stopped it after step {step}" if halted else f"no halt within {args.max_steps} steps"
+    out.print(f"{stop}; answer {format_board(board)}")
+    out.print(verdict(puzzle, board, exact))
+    return 0
+
+
+def render_board(puzzle: np.ndarray, board: np.ndarray, previous: np.ndarray | None, title: str) -> Text:
+    """The 6×6 grid with 2×3 boxes; givens bold, cells that changed this step highlighted."""
+    text = Text(title + "\n")
+    for r in range(SIZE):
+        if r and r % 2 == 0:
+            text.append("------+------\n", style="dim")
+        for c in range(SIZE):
+            cell = r * SIZE + c
+            if c == 3:
+                text.append("|", style="dim")
+            elif c:
+                text.append(" ")
+            digit = int(board[cell])
+            style = ("bold cyan" if puzzle[cell] else
+                     "bold black on yellow" if previous is not None and digit != previous[cell] else "")
+            text.append(str(digit) if digit else ".", style=style)
+        text.append("\n")
+    return text
+
+
+def verdict(puzzle: np.ndarray, board: np.ndarray, solutions: list[np.ndarray]) -> str:
+    """What the exact solver says about the puzzle, and how the model's answer compares."""
+    valid = is_solution(puzzle, board)
+    if not solutions:
+        return ("exact solver: this puzzle has NO solution (the givens clash only after deduction); "
+                f"the model's answer {'somehow satisfies' if valid else 'breaks'} the rules")
+    if len(solutions) > 1:
+        return ("exact solver: this puzzle is AMBIGUOUS (2 or more solutions, the model was trained on unique ones); "
+                f"the model's answer {'is one valid solution' if valid else 'is not a valid solution'}")
+    wrong = int((board != solutions[0]).sum())
+    if wrong == 0:
+        return "exact solver: unique solution, and the model's answer is exactly it"
+    return f"exact solver: unique solution; the model's answer differs in {wrong} of {CELLS} cells"
