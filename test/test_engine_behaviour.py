@@ -5,7 +5,7 @@ import pytest
 
 from trm_demo.cli import checkpoint_path, fine_tune, model_spec, starting_model
 from trm_demo.config import load_config
-from trm_demo.engine import TRMSpec
+from trm_demo.engine import TRMSpec, halting_steps
 from trm_demo.market import N_FEATURES, outcome_uncertainty, training_log
 from trm_demo.training import evaluate, fit
 from trm_demo.ui import UI
@@ -130,3 +130,17 @@ def test_halting_head_is_more_confident_where_the_answer_is_right(shipped, pretr
     result = model.infer(x, 1, halt_threshold=1.0)
     right = (result.answer >= 0.5) == (outcome > 0.5)
     assert result.halt_prob[right].mean() > result.halt_prob[~right].mean() + 0.05
+
+
+@pytest.mark.parametrize("step_cap,threshold", [(1, 0.5), (3, 0.8), (6, 0.7), (6, 0.95), (4, 0.0), (5, 1.0)])
+def test_reading_halting_off_a_full_depth_trajectory_matches_adaptive_inference(shipped, pretraining_holdout,
+                                                                                step_cap, threshold):
+    """The simulation reads each chunk's halting off one full-depth pass; it must equal calling infer."""
+    model, _ = shipped
+    x = pretraining_holdout[0][:500]
+    full = model.infer(x, CFG.model.supervision_steps, halt_threshold=1.0, trajectory=True)
+    adaptive = model.infer(x, step_cap, threshold)
+    steps, halted = halting_steps(full.halt_logits, step_cap, threshold)
+    assert np.array_equal(steps, adaptive.steps) and np.array_equal(halted, adaptive.halted)
+    read_off = full.trajectory[steps - 1, np.arange(len(x))]
+    np.testing.assert_allclose(read_off, adaptive.answer, rtol=1e-5, atol=1e-6)

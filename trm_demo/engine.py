@@ -98,12 +98,17 @@ def mlp_backward(d_out, w_in, w_out, activation, cache):
 
 
 def _swiglu(pre):
-    gate, up = np.split(pre, 2, axis=-1)
+    gate, up = _halves(pre)
     return gate * sigmoid(gate) * up
 
 
+def _halves(pre):
+    half = pre.shape[-1] // 2
+    return pre[..., :half], pre[..., half:]
+
+
 def _swiglu_backward(d_hidden, pre):
-    gate, up = np.split(pre, 2, axis=-1)
+    gate, up = _halves(pre)
     sig = sigmoid(gate)
     silu = gate * sig
     d_gate = d_hidden * up * sig * (1.0 + gate * (1.0 - sig))
@@ -257,7 +262,8 @@ class Inference:
     steps: np.ndarray          # (B,) supervision steps used
     halted: np.ndarray         # (B,) True if the halting head stopped it before the cap
     halt_prob: np.ndarray      # (B,) sigmoid(q) at the step it stopped
-    trajectory: np.ndarray | None = None   # (cap, B) P(convert) or (cap, B, L) tokens after each step
+    trajectory: np.ndarray | None = None    # (cap, B) P(convert) or (cap, B, L) tokens after each step
+    halt_logits: np.ndarray | None = None   # (cap, B) q after each step
 
 
 def infer(params, buffers, spec: TRMSpec, x_raw, step_cap: int, halt_threshold: float,
@@ -266,8 +272,8 @@ def infer(params, buffers, spec: TRMSpec, x_raw, step_cap: int, halt_threshold: 
 
     Halting compares q with logit(threshold), so a threshold of 1.0 never halts
     (float32 sigmoid rounds large q to exactly 1.0) and 0.0 always halts at step 1.
-    With trajectory=True every sample runs to the cap so each step's answer is
-    recorded; the reported stop step is the same.
+    With trajectory=True every sample runs to the cap so each step's answer and
+    halt logit are recorded; the reported stop step is the same.
     """
     batch = len(x_raw)
     y, z = initial_state(buffers, spec, batch)
@@ -278,6 +284,7 @@ def infer(params, buffers, spec: TRMSpec, x_raw, step_cap: int, halt_threshold: 
     halted = np.zeros(batch, dtype=bool)
     halt_prob = np.zeros(batch)
     path = np.zeros((step_cap,) + answer_shape, dtype=answer.dtype) if trajectory else None
+    q_path = np.zeros((step_cap, batch)) if trajectory else None
     for step in range(1, step_cap + 1):
         rows = np.arange(batch) if trajectory else np.flatnonzero(steps == 0)
         if rows.size == 0:
@@ -285,14 +292,26 @@ def infer(params, buffers, spec: TRMSpec, x_raw, step_cap: int, halt_threshold: 
         y[rows], z[rows], logits, q, _ = supervision_step(params, spec, x_raw[rows], y[rows], z[rows])
         step_answer = logits.argmax(axis=-1) if spec.is_sequence else sigmoid(logits)
         if trajectory:
-            path[step - 1] = step_answer
+            path[step - 1], q_path[step - 1] = step_answer, q
         stops = (steps[rows] == 0) & ((q >= halt_at) | (step == step_cap))
         done = rows[stops]
         answer[done] = step_answer[stops]
         steps[done] = step
         halted[done] = q[stops] >= halt_at
         halt_prob[done] = sigmoid(q[stops])
-    return Inference(answer, steps, halted, halt_prob, path)
+    return Inference(answer, steps, halted, halt_prob, path, q_path)
+
+
+def halting_steps(halt_logits, step_cap: int, halt_threshold: float):
+    """Where adaptive halting stops, read off a recorded trajectory: the same rule as `infer`.
+
+    halt_logits: (S, B) q after each step, S >= step_cap -> steps used (B,), halted (B,).
+    The recursion never depends on when a sample will stop, so a full-depth
+    trajectory computed once answers any (step cap, threshold) exactly.
+    """
+    crossed = halt_logits[:step_cap] >= _logit(halt_threshold)
+    halted = crossed.any(axis=0)
+    return np.where(halted, crossed.argmax(axis=0) + 1, step_cap), halted
 
 
 def initial_state(buffers, spec: TRMSpec, batch: int):

@@ -80,6 +80,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     t.add_argument("--test-puzzles", type=_positive_int, default=defaults.test_puzzles)
     t.add_argument("--learning-rate", type=float, default=defaults.learning_rate)
     t.add_argument("--checkpoint", type=Path, default=DEFAULT_CHECKPOINT, help="where to write the checkpoint")
+    t.add_argument("--compare", action="store_true",
+                   help="also train the one-pass and flat-MLP baselines at equal compute (about doubles the time); "
+                        "their held-out scores are stored in the checkpoint and shown by eval")
     t.add_argument("--quiet", action="store_true")
 
     e = sub.add_parser("eval", help="held-out accuracy at every step; writes JSON and the report")
@@ -148,10 +151,11 @@ def train_command(args, argv) -> int:
             if not args.quiet:
                 err.print(text)
 
-        model, summary = train_sudoku(cfg, on_iteration, on_phase)
+        model, summary = train_sudoku(cfg, on_iteration, on_phase, compare=args.compare)
     metadata = {"kind": "sudoku", "command": "python main.py puzzle " + shlex.join(argv), "seed": cfg.seed,
                 "config": summary["config"], "n_parameters": summary["n_parameters"],
-                "final": summary["log"][-1], "wall_clock": summary["wall_clock"], **versions()}
+                "final": summary["log"][-1], "wall_clock": summary["wall_clock"],
+                "comparisons": summary.get("comparisons"), **versions()}
     save_checkpoint(args.checkpoint, model, metadata)
     clock = summary["wall_clock"]
     if not args.quiet:
@@ -190,6 +194,7 @@ def eval_command(args, argv) -> int:
     result.update({"checkpoint": str(args.checkpoint), "n_parameters": model.n_parameters,
                    "training": {"command": metadata.get("command"), "seed": metadata["seed"],
                                 "wall_clock": metadata.get("wall_clock"), "config": metadata["config"]},
+                   "comparisons": metadata.get("comparisons"),
                    "command": "python main.py puzzle " + shlex.join(argv), "versions": versions(),
                    "wall_clock": {"data_seconds": data_seconds, "total_seconds": time.perf_counter() - started}})
     write_json(args.json, result)
@@ -226,11 +231,14 @@ def solve_command(args, argv) -> int:
     with float32_tokens():
         for step in range(1, args.max_steps + 1):
             y, z, logits, q, _ = supervision_step(model.ema, model.spec, puzzle[None], y, z)
-            board = logits[0].argmax(axis=-1) + 1
+            predicted = logits[0].argmax(axis=-1) + 1
+            overruled = int(((puzzle > 0) & (predicted != puzzle)).sum())
+            board = np.where(puzzle > 0, puzzle, predicted)     # givens stay given on screen
             halt_prob = float(sigmoid(q[0]))
             changed = int((board != previous).sum())
             out.print(render_board(puzzle, board, previous,
-                                   f"step {step}: {changed} cell(s) changed, halt probability {halt_prob:.2f}"))
+                                   f"step {step}: {changed} cell(s) changed, halt probability {halt_prob:.2f}"
+                                   + (f" ({overruled} given(s) predicted differently)" if overruled else "")))
             previous = board
             if halt_prob >= args.halt_threshold:
                 halted = True
@@ -242,7 +250,7 @@ def solve_command(args, argv) -> int:
 
 
 def render_board(puzzle: np.ndarray, board: np.ndarray, previous: np.ndarray | None, title: str) -> Text:
-    """The 6×6 grid with 2×3 boxes; givens bold, cells that changed this step highlighted."""
+    """The 6×6 grid with 2×3 boxes; givens bold cyan, cells that changed this step highlighted."""
     text = Text(title + "\n")
     for r in range(SIZE):
         if r and r % 2 == 0:
@@ -250,7 +258,7 @@ def render_board(puzzle: np.ndarray, board: np.ndarray, previous: np.ndarray | N
         for c in range(SIZE):
             cell = r * SIZE + c
             if c == 3:
-                text.append("|", style="dim")
+                text.append(" | ", style="dim")
             elif c:
                 text.append(" ")
             digit = int(board[cell])

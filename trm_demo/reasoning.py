@@ -133,6 +133,9 @@ def refill(slots: Slots, rows: np.ndarray, train: PuzzleSet, model: TRM, cfg: Pu
     y, z = initial_state(model.buffers, model.spec, rows.size)
     slots.y[rows], slots.z[rows] = y, z
     slots.steps[rows] = 0
+    if cfg.supervision_steps < 2:       # one step per puzzle: nothing to explore
+        slots.min_steps[rows] = 1
+        return
     explores = rng.random(rows.size) < cfg.explore
     slots.min_steps[rows] = np.where(explores, rng.integers(2, cfg.supervision_steps + 1, size=rows.size), 1)
 
@@ -186,21 +189,32 @@ def train_act(model: TRM, train: PuzzleSet, cfg: PuzzleTraining, rng: np.random.
 
 
 def train_sudoku(cfg: PuzzleTraining, on_iteration: Callable[[int, dict], None] | None = None,
-                 on_phase: Callable[[str], None] | None = None) -> tuple[TRM, dict]:
-    """Seeded end to end: data split, initialisation, ACT training. Returns the model and a summary."""
+                 on_phase: Callable[[str], None] | None = None, compare: bool = False) -> tuple[TRM, dict]:
+    """Seeded end to end: data split, initialisation, ACT training. Returns the model and a summary.
+
+    With compare=True the baselines are trained afterwards at the same compute
+    and scored on the held-out set; their results go in summary["comparisons"].
+    """
     started = time.perf_counter()
     if on_phase:
         on_phase(f"generating {cfg.train_puzzles} training + {cfg.test_puzzles} held-out puzzles (orbit-disjoint)")
-    train, _ = make_split(cfg.train_puzzles, cfg.test_puzzles, cfg.seed)
+    train, held_out = make_split(cfg.train_puzzles, cfg.test_puzzles, cfg.seed)
     data_seconds = time.perf_counter() - started
-    spec = sudoku_spec(cfg.hidden_size, cfg.n_cycles, cfg.outer_steps)
-    model = init_model(spec, np.random.default_rng([cfg.seed, 1]))
-    log = train_act(model, train, cfg, np.random.default_rng([cfg.seed, 2]), on_iteration)
+    model, log = train_model(cfg, train, on_iteration)
     summary = {"config": asdict(cfg), "n_parameters": model.n_parameters, "log": log,
                "wall_clock": {"data_seconds": data_seconds,
                               "training_seconds": time.perf_counter() - started - data_seconds,
                               "total_seconds": time.perf_counter() - started}}
+    if compare:
+        summary["comparisons"] = compare_baselines(cfg, train, held_out, on_phase)
     return model, summary
+
+
+def train_model(cfg: PuzzleTraining, train: PuzzleSet, on_iteration=None) -> tuple[TRM, list[dict]]:
+    spec = sudoku_spec(cfg.hidden_size, cfg.n_cycles, cfg.outer_steps)
+    model = init_model(spec, np.random.default_rng([cfg.seed, 1]))
+    log = train_act(model, train, cfg, np.random.default_rng([cfg.seed, 2]), on_iteration)
+    return model, log
 
 
 def versions() -> dict:
@@ -268,6 +282,124 @@ def evaluate_sudoku(model: TRM, held_out: PuzzleSet, steps: int = EVAL_STEPS) ->
     return {"puzzles": len(held_out), "steps": list(range(1, steps + 1)), **overall,
             "by_difficulty": by_difficulty, "halting": halting_metrics(record, held_out.solutions),
             "halt_agrees_with_exact": [float(v) for v in halt_agrees]}
+
+
+# --- comparisons at equal training compute ---
+
+def trm_flops_per_iteration(spec: TRMSpec, slots: int) -> float:
+    """Multiply-adds x2 of one supervision step + its backward (backward ~ 2x forward, last cycle only)."""
+    width = spec.expansion
+    channels = 2 * spec.seq_len * spec.hidden_size * (spec.hidden_size * width * 3)   # w_in (2 halves) + w_out
+    tokens = 2 * spec.hidden_size * spec.seq_len * (spec.seq_len * width * 3)
+    per_net = spec.n_blocks * (channels + tokens)
+    nets_forward = spec.outer_steps * (spec.n_cycles + 1)
+    nets_backward = spec.n_cycles + 1
+    return slots * per_net * (nets_forward + 2 * nets_backward)
+
+
+@dataclass
+class FlatMLP:
+    """The baseline the paper argues against: one big feed-forward pass over the flattened board."""
+    params: dict
+    ema: dict
+
+    @staticmethod
+    def create(hidden: int, rng: np.random.Generator) -> "FlatMLP":
+        sizes = [36 * VOCAB, hidden, hidden, 36 * N_CLASSES]
+        params = {}
+        for i, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+            params[f"w{i}"] = (rng.standard_normal((fan_in, fan_out)) * np.sqrt(2.0 / fan_in)).astype(np.float32)
+            params[f"b{i}"] = np.zeros(fan_out, np.float32)
+        return FlatMLP(params, {k: v.copy() for k, v in params.items()})
+
+    @property
+    def n_parameters(self) -> int:
+        return int(sum(p.size for p in self.params.values()))
+
+    @property
+    def flops_per_sample(self) -> float:
+        return 2.0 * sum(p.size for k, p in self.params.items() if k.startswith("w"))
+
+    @staticmethod
+    def forward(params, boards):
+        # boards: (B, 36) tokens -> logits (B, 36, 6), cache
+        h = np.eye(VOCAB, dtype=np.float32)[boards].reshape(len(boards), -1)
+        cache = [h]
+        for i in range(2):
+            h = np.maximum(h @ params[f"w{i}"] + params[f"b{i}"], 0.0)
+            cache.append(h)
+        return (h @ params["w2"] + params["b2"]).reshape(len(boards), 36, N_CLASSES), cache
+
+    @staticmethod
+    def backward(params, d_logits, cache):
+        grads = {}
+        d = d_logits.reshape(len(d_logits), -1)
+        for i in (2, 1, 0):
+            grads[f"w{i}"] = cache[i].T @ d
+            grads[f"b{i}"] = d.sum(axis=0)
+            if i:
+                d = (d @ params[f"w{i}"].T) * (cache[i] > 0)
+        return grads
+
+
+def train_flat_mlp(train: PuzzleSet, cfg: PuzzleTraining, flops_budget: float, hidden: int = 512,
+                   batch: int = 128) -> tuple[FlatMLP, int]:
+    """Train on augmented puzzles with the same AdamW / clipping / EMA until the TRM's FLOP budget is spent."""
+    rng = np.random.default_rng([cfg.seed, 3])
+    mlp = FlatMLP.create(hidden, rng)
+    iterations = max(int(flops_budget / (3 * mlp.flops_per_sample * batch)), 1)
+    schedule = PuzzleTraining(**{**asdict(cfg), "iterations": iterations})
+    optimiser = AdamW(cfg.learning_rate, cfg.beta1, cfg.beta2, cfg.weight_decay)
+    for iteration in range(iterations):
+        picks = rng.integers(len(train), size=batch)
+        boards, solutions = augment(train.puzzles[picks], train.solutions[picks], rng)
+        logits, cache = FlatMLP.forward(mlp.params, boards)
+        _, _, d_logits, _, _ = token_losses(logits, np.zeros(batch, np.float32), solutions - 1, 0.0)
+        grads = FlatMLP.backward(mlp.params, d_logits.astype(np.float32), cache)
+        clip_gradients(grads, cfg.grad_clip)
+        optimiser.learning_rate = learning_rate_at(iteration, schedule)
+        optimiser.step(mlp.params, grads)
+        update_ema(mlp.ema, mlp.params, cfg.ema_decay)
+    return mlp, iterations
+
+
+def compare_baselines(cfg: PuzzleTraining, train: PuzzleSet, held_out: PuzzleSet,
+                      on_phase: Callable[[str], None] | None = None) -> list[dict]:
+    """One-pass TRM (N_sup=1, n=1, T=1) and a flat MLP, each given the main model's training FLOPs."""
+    main_spec = sudoku_spec(cfg.hidden_size, cfg.n_cycles, cfg.outer_steps)
+    budget = cfg.iterations * trm_flops_per_iteration(main_spec, cfg.slots)
+    rows = []
+    one_pass_spec = sudoku_spec(cfg.hidden_size, 1, 1)
+    one_pass_iterations = int(budget / trm_flops_per_iteration(one_pass_spec, cfg.slots))
+    one_pass_cfg = PuzzleTraining(**{**asdict(cfg), "n_cycles": 1, "outer_steps": 1, "supervision_steps": 1,
+                                     "iterations": one_pass_iterations})
+    if on_phase:
+        on_phase(f"comparison 1/2: one-pass model (N_sup=1, n=1, T=1), {one_pass_iterations} iterations")
+    started = time.perf_counter()
+    model, _ = train_model(one_pass_cfg, train)
+    seconds = time.perf_counter() - started
+    exact = step_metrics(run_steps(model, held_out.puzzles), held_out.puzzles, held_out.solutions)["exact_solve"]
+    rows.append({"name": "one-pass TRM (N_sup=1, n=1, T=1)", "n_parameters": model.n_parameters,
+                 "iterations": one_pass_iterations, "training_seconds": seconds, "exact_solve_by_step": exact,
+                 "summary": f"{_pct(exact[0])} at step 1; iterated: {_pct(exact[3])} at step 4, "
+                            f"{_pct(exact[7])} at step 8, {_pct(exact[-1])} at step {len(exact)} "
+                            f"({model.n_parameters:,} parameters, {one_pass_iterations} iterations)"})
+    if on_phase:
+        on_phase("comparison 2/2: flat MLP on the flattened board")
+    started = time.perf_counter()
+    mlp, iterations = train_flat_mlp(train, cfg, budget)
+    seconds = time.perf_counter() - started
+    logits, _ = FlatMLP.forward(mlp.ema, held_out.puzzles)
+    right = logits.argmax(axis=-1) + 1 == held_out.solutions
+    exact_mlp = float(right.all(axis=1).mean())
+    blanks = held_out.puzzles == 0
+    cells = float((right & blanks).sum() / blanks.sum())
+    rows.append({"name": "flat MLP (one pass, 2 hidden layers of 512)", "n_parameters": mlp.n_parameters,
+                 "iterations": iterations, "training_seconds": seconds, "exact_solve": exact_mlp,
+                 "blank_cell_accuracy": cells,
+                 "summary": f"{_pct(exact_mlp)} exact, {_pct(cells)} of blank cells right "
+                            f"({mlp.n_parameters:,} parameters, {iterations} iterations of 128)"})
+    return rows
 
 
 # --- report ---

@@ -13,10 +13,18 @@ numbers), so the differences between strategies are paired, not noise.
           thermostat (depth) and the sentinel (guardrails, greedy fallback).
   oracle  the true probability at zero compute cost: the upper bound.
 
-The market is generated in fixed blocks and the TRM scores `chunk_size`
-opportunities per batched call; the thermostat and sentinel act between
-chunks on the TRM's rolling ROI and on *modelled* latency, never on the wall
-clock, so the same seed and config give the same decisions on any machine.
+The market is generated in fixed blocks. The TRM decides `chunk_size`
+opportunities at a time; the thermostat and sentinel act between chunks on
+the TRM's rolling ROI and on *modelled* latency, never on the wall clock, so
+the same seed and config give the same decisions on any machine.
+
+Speed: the recursion never depends on when a candidate will stop, so one
+batched full-depth pass per block records every candidate's answer and halt
+logit after each step. Each chunk's adaptive halting then reads off where the
+halting head stops it under the thermostat's current settings
+(`engine.halting_steps`): the same decisions as calling the model chunk by
+chunk, and the same pass gives the fixed-depth frontier. Cost and latency are
+charged for the steps each candidate actually uses.
 """
 
 from __future__ import annotations
@@ -29,6 +37,7 @@ import numpy as np
 
 from .config import Config
 from .economic import Ledger
+from .engine import halting_steps
 from .market import Market, greedy_scores, outcome_uncertainty, sample_market
 from .rng import rng_for
 from .sentinel import Sentinel
@@ -37,7 +46,7 @@ from .thermostat import Thermostat
 from .weights import TRM
 
 STRATEGIES = ("trm", "llm", "greedy", "oracle")
-BLOCK = 8192   # opportunities generated at once: bounds memory for long runs
+BLOCK = 4096   # opportunities generated and scored at once: bounds memory for long runs
 
 
 @dataclass
@@ -76,7 +85,7 @@ def run_funnel(cfg: Config, model: TRM, calls: CallLog,
     frontier = np.zeros((frontier_caps, 5))     # per cap: conversions, value, compute, outreach, pursued
     halting = _HaltingStats(frontier_caps)
     rngs = {purpose: rng_for(sim.seed, purpose) for purpose in ("market", "outcomes", "llm")}
-    last_latency, measured = None, [0.0, 0]
+    last_latency, measured = None, [0.0, 0]   # measured: wall-clock ms of the model, calls
     for block_start in range(0, n, BLOCK):
         size = min(BLOCK, n - block_start)
         market = sample_market(rngs["market"], size, k, cfg.market.drift)
@@ -84,7 +93,10 @@ def run_funnel(cfg: Config, model: TRM, calls: CallLog,
         llm_estimate = np.clip(market.p_true + sim.llm_noise * rngs["llm"].standard_normal((size, k)), 0, 1)
         ids = block_start + np.arange(size)
         _record_baselines(cfg, ledger, market, draws, llm_estimate, ids)
-        _record_frontier(cfg, model, market, draws, frontier)
+        depth, elapsed_ms = _full_depth_pass(model, market, frontier_caps)
+        measured[0] += elapsed_ms
+        measured[1] += market.features[..., 0].size
+        _record_frontier(cfg, market, draws, depth, frontier)
         for start in range(0, size, sim.chunk_size):
             rows = slice(start, min(start + sim.chunk_size, size))
             opportunity = block_start + start
@@ -94,8 +106,8 @@ def run_funnel(cfg: Config, model: TRM, calls: CallLog,
             window_roi = ledger.rolling_roi("trm", cfg.sentinel.window)
             done = block_start + rows.stop
             if sentinel.check(opportunity, worst_case, window_roi, last_latency):
-                last_latency = _trm_chunk(cfg, model, market, draws, rows, ids, step_cap, threshold,
-                                          ledger, sentinel, calls, halting, measured)
+                last_latency = _trm_chunk(cfg, market, draws, depth, rows, ids, step_cap, threshold,
+                                          ledger, sentinel, calls, halting, elapsed_ms / depth.n_calls)
                 thermostat.update(done, ledger.rolling_roi("trm", cfg.thermostat.window))
             else:   # greedy's results say nothing about the TRM's depth: the thermostat waits
                 _greedy_fallback(cfg, ledger, market, draws, rows, ids)
@@ -105,19 +117,33 @@ def run_funnel(cfg: Config, model: TRM, calls: CallLog,
                         halting.summary(), measured[0] / max(measured[1], 1))
 
 
-def _trm_chunk(cfg, model, market, draws, rows, ids, step_cap, threshold, ledger, sentinel, calls, halting,
-               measured) -> float:
-    """The TRM decides one chunk: one batched call over all its candidates. Returns the worst modelled latency."""
-    sim, k = cfg.simulation, market.n_candidates
-    x = market.features[rows].reshape(-1, market.features.shape[-1])
+@dataclass
+class _Depth:
+    """A block's full-depth pass: every candidate's P(convert) and halt logit after each step, (S, N, K)."""
+    probability: np.ndarray
+    halt_logits: np.ndarray
+
+    @property
+    def n_calls(self) -> int:
+        return self.probability[0].size
+
+
+def _full_depth_pass(model: TRM, market: Market, max_steps: int) -> tuple[_Depth, float]:
+    n, k, features = market.n_opportunities, market.n_candidates, market.features.shape[-1]
     started = time.perf_counter()
-    result = model.infer(x, step_cap, threshold)
+    result = model.infer(market.features.reshape(-1, features), max_steps, halt_threshold=1.0, trajectory=True)
     elapsed_ms = (time.perf_counter() - started) * 1000
-    n_calls = len(x)
-    measured[0] += elapsed_ms
-    measured[1] += n_calls
-    estimate = result.answer.reshape(-1, k)
-    steps = result.steps.reshape(-1, k)
+    return _Depth(result.trajectory.reshape(max_steps, n, k), result.halt_logits.reshape(max_steps, n, k)), elapsed_ms
+
+
+def _trm_chunk(cfg, market, draws, depth: _Depth, rows, ids, step_cap, threshold, ledger, sentinel, calls,
+               halting, measured_ms_per_call) -> float:
+    """The TRM decides one chunk with adaptive halting. Returns the worst modelled latency of its calls."""
+    sim = cfg.simulation
+    q = depth.halt_logits[:, rows]                                    # (S, n, K)
+    steps, halted = halting_steps(q, step_cap, threshold)            # (n, K) each
+    estimate = np.take_along_axis(depth.probability[:, rows], steps[None] - 1, axis=0)[0]
+    halt_prob = 0.5 + 0.5 * np.tanh(0.5 * np.take_along_axis(q, steps[None] - 1, axis=0)[0])
     call_cost = sim.trm_base_cost + sim.trm_cost_per_step * steps
     call_latency = sim.trm_latency_base_ms + sim.trm_latency_per_step_ms * steps
     sentinel.charge(float(call_cost.sum()))
@@ -125,18 +151,26 @@ def _trm_chunk(cfg, model, market, draws, rows, ids, step_cap, threshold, ledger
     money = settle(_slice(market, rows), draws[rows], pick, pursue, sim.conversion_value, sim.outreach_cost)
     ledger.record("trm", ids[rows], compute_cost=call_cost.sum(axis=1), steps=steps.max(axis=1),
                   latency_ms=call_latency.max(axis=1), fallback=np.zeros(len(pick), bool), **money)
-    halting.add(steps.ravel(), result.halted, market.p_true[rows].ravel())
-    picked = np.zeros_like(steps, dtype=bool)
-    picked[np.arange(len(pick)), pick] = True
-    decision = np.where(picked & pursue[:, None], "pursue", np.where(picked, "skip", "not_picked"))
-    outcome = np.where(picked & pursue[:, None], money["converted"][:, None], None)
-    calls.write({"opportunity": np.repeat(ids[rows], k), "candidate": np.tile(np.arange(k), len(pick)),
-                 "probability": np.round(result.answer, 6), "halt_probability": np.round(result.halt_prob, 6),
-                 "steps": result.steps, "halted": result.halted, "latency_ms": np.round(call_latency.ravel(), 6),
-                 "cost": np.round(call_cost.ravel(), 9), "decision": decision.ravel(), "outcome": outcome.ravel(),
-                 "measured_ms": np.full(n_calls, elapsed_ms / n_calls)},
-                {"step_cap": step_cap, "halt_threshold": round(threshold, 6), "breaker": sentinel.state})
+    halting.add(steps.ravel(), halted.ravel(), market.p_true[rows].ravel())
+    _log_calls(calls, ids[rows], estimate, halt_prob, steps, halted, call_latency, call_cost, pick, pursue,
+               money["converted"], measured_ms_per_call,
+               {"step_cap": step_cap, "halt_threshold": round(threshold, 6), "breaker": sentinel.state})
     return float(call_latency.max())
+
+
+def _log_calls(calls, opportunity, estimate, halt_prob, steps, halted, latency, cost, pick, pursue, converted,
+               measured_ms, context) -> None:
+    """One telemetry record per candidate scored, (n, K) arrays flattened row by row."""
+    n, k = estimate.shape
+    picked = np.zeros((n, k), dtype=bool)
+    picked[np.arange(n), pick] = True
+    decision = np.where(picked & pursue[:, None], "pursue", np.where(picked, "skip", "not_picked"))
+    outcome = np.where(picked & pursue[:, None], converted[:, None], None)
+    calls.write({"opportunity": np.repeat(opportunity, k), "candidate": np.tile(np.arange(k), n),
+                 "probability": np.round(estimate, 6).ravel(), "halt_probability": np.round(halt_prob, 6).ravel(),
+                 "steps": steps.ravel(), "halted": halted.ravel(), "latency_ms": np.round(latency, 6).ravel(),
+                 "cost": np.round(cost, 9).ravel(), "decision": decision.ravel(), "outcome": outcome.ravel(),
+                 "measured_ms": np.full(n * k, measured_ms)}, context)
 
 
 def _greedy_fallback(cfg, ledger, market, draws, rows, ids) -> None:
@@ -163,15 +197,13 @@ def _record_baselines(cfg, ledger, market, draws, llm_estimate, ids) -> None:
                       latency_ms=None if latency is None else np.full(len(ids), latency), **money)
 
 
-def _record_frontier(cfg, model, market, draws, totals) -> None:
-    """Replay the block with the TRM at every fixed step cap (no halting, no controllers)."""
-    sim, k = cfg.simulation, market.n_candidates
-    x = market.features.reshape(-1, market.features.shape[-1])
-    path = model.infer(x, len(totals), halt_threshold=1.0, trajectory=True).trajectory
-    for cap, answer in enumerate(path, start=1):
-        pick, pursue = decide(answer.reshape(-1, k), sim.conversion_value, sim.outreach_cost)
+def _record_frontier(cfg, market, draws, depth: _Depth, totals) -> None:
+    """The block replayed with the TRM at every fixed step cap (no halting, no controllers)."""
+    sim = cfg.simulation
+    for cap, estimate in enumerate(depth.probability, start=1):
+        pick, pursue = decide(estimate, sim.conversion_value, sim.outreach_cost)
         money = settle(market, draws, pick, pursue, sim.conversion_value, sim.outreach_cost)
-        compute = len(x) * (sim.trm_base_cost + sim.trm_cost_per_step * cap)
+        compute = depth.n_calls * (sim.trm_base_cost + sim.trm_cost_per_step * cap)
         totals[cap - 1] += (money["converted"].sum(), money["value"].sum(), compute,
                             money["outreach_cost"].sum(), pursue.sum())
 

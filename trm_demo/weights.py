@@ -91,7 +91,8 @@ def load_checkpoint(path: str | Path, expected: TRMSpec | None = None) -> tuple[
         raise CheckpointError(f"checkpoint '{path}' does not exist; run `python main.py pretrain` "
                               "to create it, or pass --from-scratch")
     try:
-        with np.load(path, allow_pickle=False) as data:
+        # Our own handle: np.load leaks the one it opens when the zip is truncated.
+        with open(path, "rb") as handle, np.load(handle, allow_pickle=False) as data:
             arrays = {key: data[key] for key in data.files}
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as err:
         raise CheckpointError(f"checkpoint '{path}' is corrupt or truncated ({type(err).__name__}); "

@@ -1,0 +1,163 @@
+"""Outputs survive faults: a kill -9 or Ctrl-C mid-run leaves the previous files whole.
+
+Every file is written to a temporary file in the same directory and renamed into
+place, so at any moment a reader finds the previous complete file or the new
+complete one. Telemetry is streamed chunk by chunk, so memory does not grow with
+the length of the run. The kill tests need a real process; the rest run in-process.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+import tracemalloc
+from pathlib import Path
+
+import pytest
+
+from test_cli import OUTPUTS, REPO_ROOT, output_flags, strict_json, subprocess_env
+from trm_demo.atomic import atomic_write, write_json
+from trm_demo.cli import model_spec
+from trm_demo.config import load_config
+from trm_demo.rng import rng_for
+from trm_demo.simulation import run_funnel
+from trm_demo.subgraph import call_log
+from trm_demo.weights import init_model
+
+PREVIOUS = {"demo_metrics.json": {"strategies": {"trm": {"roi": 1.25}}, "from": "an earlier run"},
+            "trm_calls.json": [{"opportunity": 0, "probability": 0.5, "from": "an earlier run"}]}
+
+# A tiny from-scratch model and a budget that never runs out: a long run that keeps
+# streaming telemetry until it is stopped.
+LONG_RUN_CONFIG = """
+model: {hidden_size: 8, expansion: 1, n_cycles: 1, outer_steps: 1, supervision_steps: 2}
+training: {holdout_samples: 64, from_scratch: true}
+thermostat: {max_steps: 2, initial_steps: 2}
+sentinel: {max_steps: 2, max_cost: 1.0e+9, roi_floor: -1.0}
+"""
+
+
+def write_previous_outputs(directory: Path) -> dict[str, bytes]:
+    saved = {}
+    for name, content in PREVIOUS.items():
+        saved[name] = (json.dumps(content, indent=2) + "\n").encode()
+        (directory / name).write_bytes(saved[name])
+    return saved
+
+
+def start_long_run(directory: Path) -> subprocess.Popen:
+    (directory / "long.yaml").write_text(LONG_RUN_CONFIG, encoding="utf-8")
+    return subprocess.Popen(
+        [sys.executable, str(REPO_ROOT / "main.py"), "--config", "long.yaml", "--opportunities", "1000000",
+         "--train-epochs", "0", *output_flags(directory), "--quiet"],
+        cwd=directory, env=subprocess_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def wait_until_streaming(process: subprocess.Popen, directory: Path, timeout: float = 60.0) -> Path:
+    """Mid-simulation: the telemetry temp file exists and already holds records."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for temp in directory.glob(f".{OUTPUTS['--telemetry']}.*.tmp"):
+            if temp.stat().st_size > 10_000:
+                return temp
+        if process.poll() is not None:
+            pytest.fail(f"the run ended before it was interrupted: {process.communicate()}")
+        time.sleep(0.05)
+    process.kill()
+    pytest.fail("the telemetry temp file never appeared")
+
+
+def assert_previous_outputs_intact(directory: Path, saved: dict[str, bytes]) -> None:
+    for name, content in saved.items():
+        assert (directory / name).read_bytes() == content, f"{name} was modified"
+        assert strict_json((directory / name).read_text()) == PREVIOUS[name]
+    # Outputs that did not exist before were never half-written.
+    assert not (directory / OUTPUTS["--export-training-log"]).exists()
+    assert not (directory / OUTPUTS["--export-report"]).exists()
+
+
+def test_kill_9_mid_simulation_leaves_previous_outputs_intact(tmp_path):
+    saved = write_previous_outputs(tmp_path)
+    process = start_long_run(tmp_path)
+    try:
+        wait_until_streaming(process, tmp_path)
+    finally:
+        process.kill()    # SIGKILL: no handler, no cleanup, like a power cut
+        process.communicate(timeout=60)
+    assert process.returncode == -signal.SIGKILL
+    assert_previous_outputs_intact(tmp_path, saved)
+
+
+def test_ctrl_c_exits_130_with_one_line_and_cleans_up(tmp_path):
+    saved = write_previous_outputs(tmp_path)
+    process = start_long_run(tmp_path)
+    try:
+        wait_until_streaming(process, tmp_path)
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    assert process.returncode == 130
+    assert "Traceback" not in err
+    assert err.splitlines() == ["interrupted: stopped before finishing; files from earlier runs are untouched"]
+    assert out == ""
+    assert_previous_outputs_intact(tmp_path, saved)
+    assert not list(tmp_path.glob(".*.tmp")), "Ctrl-C left a temp file behind"
+
+
+# --- in-process: the atomic writer itself ---
+
+def test_a_failed_write_keeps_the_old_file_and_leaves_no_temp_file(tmp_path):
+    target = tmp_path / "demo_metrics.json"
+    target.write_text('{"old": true}\n')
+
+    def half_then_crash(handle):
+        handle.write('{"new": ')
+        raise RuntimeError("disk on fire")
+
+    with pytest.raises(RuntimeError):
+        atomic_write(target, half_then_crash)
+    with pytest.raises(ValueError):   # NaN is not JSON: refused, not written
+        write_json(target, {"roi": float("nan")})
+    assert target.read_text() == '{"old": true}\n'
+    assert [p.name for p in tmp_path.iterdir()] == ["demo_metrics.json"]
+
+
+def test_a_completed_write_replaces_the_file_in_one_step(tmp_path):
+    target = tmp_path / "training.json"
+    target.write_text("[]\n")
+    write_json(target, {"epochs": [1, 2]})
+    assert strict_json(target.read_text()) == {"epochs": [1, 2]}
+    assert [p.name for p in tmp_path.iterdir()] == ["training.json"]
+
+
+# --- streaming keeps memory flat ---
+
+def test_telemetry_streams_so_memory_stays_flat_over_a_long_run(tmp_path):
+    """Memory after the first chunk stays flat while thousands of records are written.
+
+    If telemetry were kept in memory until the end, traced memory would grow by at
+    least the size of the file (Python dicts and strings are bigger than JSON text).
+    """
+    cfg = load_config(overrides={
+        "model.hidden_size": 8, "model.expansion": 1, "model.n_cycles": 1, "model.outer_steps": 1,
+        "model.supervision_steps": 2, "thermostat.max_steps": 2, "thermostat.initial_steps": 2,
+        "sentinel.max_steps": 2, "sentinel.max_cost": 1e9, "sentinel.roi_floor": -1.0,
+        "simulation.opportunities": 4000, "simulation.chunk_size": 50})
+    model = init_model(model_spec(cfg), rng_for(cfg.simulation.seed, "init"))
+    memory = []
+    tracemalloc.start()
+    try:
+        with call_log(tmp_path / "trm_calls.json") as calls:
+            run_funnel(cfg, model, calls, on_progress=lambda done, roi: memory.append(
+                tracemalloc.get_traced_memory()[0]))
+    finally:
+        tracemalloc.stop()
+    written = (tmp_path / "trm_calls.json").stat().st_size
+    assert calls.records == 4000 * cfg.market.candidates_per_opportunity
+    assert written > 2_000_000
+    growth = max(memory) - memory[0]
+    assert growth < 0.05 * written, f"memory grew {growth:,} bytes while {written:,} bytes were streamed"

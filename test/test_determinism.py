@@ -1,0 +1,53 @@
+"""Same seed and config -> the same outputs, apart from wall-clock fields; another seed -> other results.
+
+Wall-clock values are grouped under "wall_clock" keys wherever they appear, so
+that this test can drop them (recursively) and compare everything else exactly.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from test_cli import OUTPUTS, run_cli, tiny_config
+
+COMPARED = ("--export-json", "--export-training-log", "--telemetry")
+
+
+def without_wall_clock(data):
+    if isinstance(data, dict):
+        return {key: without_wall_clock(value) for key, value in data.items() if key != "wall_clock"}
+    if isinstance(data, list):
+        return [without_wall_clock(item) for item in data]
+    return data
+
+
+def run_in(directory: Path, monkeypatch, capsys, *extra: str) -> dict:
+    """A tiny run in its own directory, with the same relative paths every time (they are part of the metrics)."""
+    directory.mkdir()
+    monkeypatch.chdir(directory)
+    tiny_config(directory)
+    argv = ["--config", "tiny.yaml", "--opportunities", "60", "--train-epochs", "2", "--train-samples", "128",
+            *[item for flag, name in OUTPUTS.items() for item in (flag, name)], "--quiet", *extra]
+    run = run_cli(capsys, argv)
+    assert run.code == 0, run.err
+    return {flag: json.loads((directory / OUTPUTS[flag]).read_text()) for flag in COMPARED}
+
+
+def test_same_seed_and_config_give_identical_outputs_apart_from_wall_clock(tmp_path, monkeypatch, capsys):
+    first = run_in(tmp_path / "first", monkeypatch, capsys)
+    second = run_in(tmp_path / "second", monkeypatch, capsys)
+    for flag in COMPARED:
+        assert without_wall_clock(first[flag]) == without_wall_clock(second[flag]), f"{OUTPUTS[flag]} differs"
+    # Not vacuous: the dropped fields exist, in the metrics and in every telemetry record.
+    assert "wall_clock" in first["--export-json"] and "wall_clock" in first["--telemetry"][0]
+
+
+def test_a_different_seed_changes_the_results(tmp_path, monkeypatch, capsys):
+    first = run_in(tmp_path / "seed7", monkeypatch, capsys, "--seed", "7")
+    other = run_in(tmp_path / "seed8", monkeypatch, capsys, "--seed", "8")
+    metrics, other_metrics = first["--export-json"], other["--export-json"]
+    assert metrics["run"]["seed"] == 7 and other_metrics["run"]["seed"] == 8
+    assert without_wall_clock(metrics["strategies"]) != without_wall_clock(other_metrics["strategies"])
+    assert without_wall_clock(first["--telemetry"]) != without_wall_clock(other["--telemetry"])
+    assert without_wall_clock(first["--export-training-log"]) != without_wall_clock(other["--export-training-log"])
