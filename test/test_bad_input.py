@@ -174,6 +174,8 @@ CASES = [
     Case("negative LLM cost", knob("simulation", "llm_cost", "-0.01"), ("'simulation.llm_cost'", "-0.01")),
     Case("negative count", knob("simulation", "opportunities", "-1"), ("'simulation.opportunities'", "-1")),
     Case("zero opportunities", knob("simulation", "opportunities", "0"), ("'simulation.opportunities'", "[1, ")),
+    Case("sub-nano-dollar cost", knob("simulation", "outreach_cost", "1.0e-309"),
+         ("'simulation.outreach_cost'", "0 or at least 1e-09", "1e-309")),
     Case("zero batch size", knob("training", "batch_size", "0"), ("'training.batch_size'", "[1, ")),
     Case("zero conversion value", knob("simulation", "conversion_value", "0"),
          ("'simulation.conversion_value'", "(0, ")),
@@ -199,13 +201,15 @@ CASES = [
     # --- absurd sizes ---
     Case("huge hidden size", knob("model", "hidden_size", "100000"), ("'model.hidden_size'", "[2, 512]", "100000")),
     Case("huge opportunities", knob("simulation", "opportunities", "1e12"), ("'simulation.opportunities'", "1e+07")),
-    Case("huge training batch", config_text("model:\n  hidden_size: 512\n  expansion: 8\ntraining:\n  batch_size: 65536\n"),
+    Case("huge training batch",
+         config_text("model:\n  hidden_size: 512\n  expansion: 8\ntraining:\n  batch_size: 65536\n"),
          ("'training.batch_size'", "64,000,000")),
     Case("huge held-out set", config_text("model:\n  hidden_size: 512\ntraining:\n  holdout_samples: 1000000\n"),
          ("'training.holdout_samples'", "64,000,000")),
     Case("huge funnel block", config_text("model:\n  hidden_size: 512\n  expansion: 8\n"
-                                          "market:\n  candidates_per_opportunity: 16\nsimulation:\n  opportunities: 100000\n"),
-         ("'market.candidates_per_opportunity'", "64,000,000"), ),
+                                          "market:\n  candidates_per_opportunity: 16\n"
+                                          "simulation:\n  opportunities: 100000\n"),
+         ("'market.candidates_per_opportunity'", "64,000,000")),
     # --- flags ---
     Case("non-numeric flag", flags("--opportunities", "lots"), ("--opportunities", "'lots'", "whole number >= 1")),
     Case("negative flag", flags("--opportunities", "-5"), ("--opportunities", "'-5'", ">= 1")),
@@ -238,11 +242,12 @@ CASES = [
     # --- checkpoints ---
     Case("checkpoint missing", flags("--checkpoint", "{dir}/nope.npz"), ("checkpoint", "nope.npz", "does not exist")),
     Case("checkpoint in config missing", checkpoint_in_config, ("checkpoint", "gone/weights.npz", "does not exist")),
-    Case("checkpoint is a directory", flags("--checkpoint", "{dir}"), ("checkpoint", "does not exist")),
+    Case("checkpoint is a directory", flags("--checkpoint", "{dir}"), ("checkpoint", "is a directory")),
     Case("checkpoint empty", checkpoint_file(b""), ("checkpoint", "weights.npz", "corrupt or truncated")),
     Case("checkpoint garbage", checkpoint_file(b"not a checkpoint at all" * 50), ("checkpoint", "corrupt")),
     Case("checkpoint truncated", checkpoint_file(truncated_checkpoint), ("checkpoint", "corrupt or truncated")),
-    Case("checkpoint without header", checkpoint_file(arrays_without_header), ("checkpoint", "not a trm-demo checkpoint")),
+    Case("checkpoint without header", checkpoint_file(arrays_without_header),
+         ("checkpoint", "not a trm-demo checkpoint")),
     Case("checkpoint for another model size", checkpoint_file(smaller_model_checkpoint),
          ("checkpoint", "another model size", "hidden_size=16 (config: 32)")),
 ]
@@ -353,8 +358,8 @@ def clamp_sizes(config: dict) -> None:
 
 
 # TRM_FUZZ_EXAMPLES=500 for a deeper search by hand; CI keeps it quick.
-@settings(max_examples=int(os.environ.get("TRM_FUZZ_EXAMPLES", 25)), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                                                   HealthCheck.too_slow])
+@settings(max_examples=int(os.environ.get("TRM_FUZZ_EXAMPLES", 25)), deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(changes=st.lists(mutation, min_size=1, max_size=3))
 def test_mutated_config_either_runs_or_fails_cleanly(changes, capsys):
     config = yaml.safe_load(DEFAULT_CONFIG_PATH.read_text(encoding="utf-8"))

@@ -51,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
         return puzzle_main(argv[1:])
     try:
         args = parse_args(argv)
-        cfg = load_config(args.config, overrides(args))
+        cfg = load_config_for(args)
         outputs = check_outputs(cfg, args)
         ui = UI(quiet=args.quiet)
         if args.command == "pretrain":
@@ -138,8 +138,10 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="run: fine-tune and simulate; pretrain: rebuild the shipped checkpoint. "
                    "See also `python main.py puzzle --help` (the 6x6 Sudoku reasoning proof)")
     p.add_argument("--version", action="version", version=f"trm-demo {__version__}")
-    p.add_argument("--config", metavar="PATH", help="YAML file overriding config/default_config.yaml key by key (default: none)")
-    p.add_argument("--seed", type=_number(int, 0, 2**32 - 1), metavar="N", help=f"run seed {default('simulation.seed')}")
+    p.add_argument("--config", metavar="PATH",
+                   help="YAML file overriding config/default_config.yaml key by key (default: none)")
+    p.add_argument("--seed", type=_number(int, 0, 2**32 - 1), metavar="N",
+                   help=f"run seed {default('simulation.seed')}")
     p.add_argument("--train-epochs", type=_number(int, 0), metavar="N",
                    help=f"fine-tuning epochs; 0 uses the checkpoint as is {default('training.epochs')}")
     p.add_argument("--train-samples", type=_number(int, 16), metavar="N",
@@ -172,16 +174,29 @@ def overrides(args) -> dict:
     return values
 
 
+def load_config_for(args) -> Config:
+    """The YAML plus the flags; an out-of-range flag is named as the flag the user typed."""
+    try:
+        return load_config(args.config, overrides(args))
+    except ConfigError as err:
+        flags = [f"--{name.replace('_', '-')}" for name, key in FLAG_KEYS.items()
+                 if getattr(args, name) is not None and f"'{key}'" in str(err)]
+        raise ConfigError(f"{err} (set by {flags[0]})" if flags else str(err)) from None
+
+
 def check_outputs(cfg: Config, args) -> dict[str, Path]:
     """Every output path is writable and distinct, checked before minutes of work."""
-    outputs = {"metrics": cfg.report.metrics_path, "training_log": cfg.report.training_log_path,
-               "report": cfg.report.path}
-    if cfg.subgraph.enabled:
-        outputs["telemetry"] = cfg.subgraph.path
-    if args.save_checkpoint:
-        outputs["checkpoint"] = args.save_checkpoint
+    if args.command == "pretrain":
+        outputs = {"pretrained": cfg.training.checkpoint}
+    else:
+        outputs = {"metrics": cfg.report.metrics_path, "training_log": cfg.report.training_log_path,
+                   "report": cfg.report.path}
+        if cfg.subgraph.enabled:
+            outputs["telemetry"] = cfg.subgraph.path
+        if args.save_checkpoint:
+            outputs["checkpoint"] = args.save_checkpoint
     flags = {"metrics": "--export-json", "training_log": "--export-training-log", "report": "--export-report",
-             "telemetry": "--telemetry", "checkpoint": "--save-checkpoint"}
+             "telemetry": "--telemetry", "checkpoint": "--save-checkpoint", "pretrained": "--checkpoint"}
     seen: dict[Path, str] = {}
     for name, raw in outputs.items():
         path = Path(raw)

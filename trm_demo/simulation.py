@@ -35,18 +35,18 @@ from typing import Callable
 
 import numpy as np
 
-from .config import Config
+from .config import FUNNEL_BLOCK, Config
 from .economic import Ledger
 from .engine import halting_steps
 from .market import Market, greedy_scores, outcome_uncertainty, sample_market
 from .rng import rng_for
 from .sentinel import Sentinel
 from .subgraph import CallLog
+from .training import PROB_EPS
 from .thermostat import Thermostat
 from .weights import TRM
 
 STRATEGIES = ("trm", "llm", "greedy", "oracle")
-BLOCK = 4096   # opportunities generated and scored at once: bounds memory for long runs
 
 
 @dataclass
@@ -86,8 +86,8 @@ def run_funnel(cfg: Config, model: TRM, calls: CallLog,
     halting = _HaltingStats(frontier_caps)
     rngs = {purpose: rng_for(sim.seed, purpose) for purpose in ("market", "outcomes", "llm")}
     last_latency, measured = None, [0.0, 0]   # measured: wall-clock ms of the model, calls
-    for block_start in range(0, n, BLOCK):
-        size = min(BLOCK, n - block_start)
+    for block_start in range(0, n, FUNNEL_BLOCK):
+        size = min(FUNNEL_BLOCK, n - block_start)
         market = sample_market(rngs["market"], size, k, cfg.market.drift)
         draws = rngs["outcomes"].random((size, k))
         llm_estimate = np.clip(market.p_true + sim.llm_noise * rngs["llm"].standard_normal((size, k)), 0, 1)
@@ -167,7 +167,8 @@ def _log_calls(calls, opportunity, estimate, halt_prob, steps, halted, latency, 
     decision = np.where(picked & pursue[:, None], "pursue", np.where(picked, "skip", "not_picked"))
     outcome = np.where(picked & pursue[:, None], converted[:, None], None)
     calls.write({"opportunity": np.repeat(opportunity, k), "candidate": np.tile(np.arange(k), n),
-                 "probability": np.round(estimate, 6).ravel(), "halt_probability": np.round(halt_prob, 6).ravel(),
+                 "probability": np.round(np.clip(estimate, PROB_EPS, 1 - PROB_EPS), 6).ravel(),
+                 "halt_probability": np.round(np.clip(halt_prob, PROB_EPS, 1 - PROB_EPS), 6).ravel(),
                  "steps": steps.ravel(), "halted": halted.ravel(), "latency_ms": np.round(latency, 6).ravel(),
                  "cost": np.round(cost, 9).ravel(), "decision": decision.ravel(), "outcome": outcome.ravel(),
                  "measured_ms": np.full(n * k, measured_ms)}, context)

@@ -22,7 +22,7 @@ NAMES = {"trm": "Tiny Recursive Model", "llm": "LLM (simulated)", "greedy": "Gre
 class UI:
     def __init__(self, quiet: bool = False):
         self.quiet = quiet
-        self.err = Console(stderr=True, highlight=False)
+        self.err = Console(stderr=True, highlight=False, soft_wrap=True)   # one message, one line
         self.out = Console(highlight=False)
         if not self.out.is_terminal:   # piped or captured: wide enough for the table, no wrapping
             self.out.width = 120

@@ -87,6 +87,8 @@ def save_checkpoint(path: str | Path, model: TRM, metadata: dict) -> None:
 
 def load_checkpoint(path: str | Path, expected: TRMSpec | None = None) -> tuple[TRM, dict]:
     path = Path(path)
+    if path.is_dir():
+        raise CheckpointError(f"checkpoint '{path}' is a directory; give the path of a .npz checkpoint file")
     if not path.is_file():
         raise CheckpointError(f"checkpoint '{path}' does not exist; run `python main.py pretrain` "
                               "to create it, or pass --from-scratch")
