@@ -124,3 +124,28 @@ def test_puzzle_solve_rejects_bad_input_with_one_line_and_exit_code_2(puzzle, sa
     lines = captured.err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error:") and says in lines[0]
     assert "Traceback" not in captured.err and captured.out == ""
+
+
+def test_reasoning_report_charts_parse_as_mermaid(tmp_path):
+    import mermaid_check
+    from trm_demo.reasoning import reasoning_report
+    steps = list(range(1, 17))
+    curve = [min(1.0, 0.1 + 0.07 * s) for s in steps]
+    result = {"steps": steps, "puzzles": 500, "n_parameters": 28423, "exact_solve": curve,
+              "blank_cell_accuracy": curve, "halt_agrees_with_exact": curve,
+              "by_difficulty": {"3": {"puzzles": 10, "exact_solve": curve}, "7": {"puzzles": 5, "exact_solve": curve}},
+              "halting": [{"rule": "halting head: sigmoid(q) >= 0.5", "threshold": 0.5, "mean_steps": 2.5,
+                           "exact_solve": 0.9, "halted_before_cap": 1.0}]}
+    path = tmp_path / "report.md"
+    path.write_text(reasoning_report(result), encoding="utf-8")
+    mermaid_check.require_node_tooling()
+    checked = mermaid_check.validate_markdown(path)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+@pytest.mark.skipif(not DEFAULT_CHECKPOINT.is_file(), reason="no shipped Sudoku checkpoint")
+def test_puzzle_solve_shows_each_step_and_checks_the_answer(capsys):
+    held_out = P.held_out_set(1, seed=0)
+    assert puzzle_main(["solve", P.format_board(held_out.puzzles[0]), "--max-steps", "4"]) == 0
+    out = capsys.readouterr().out
+    assert "step 1:" in out and "exact solver: unique solution" in out

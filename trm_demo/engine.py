@@ -21,14 +21,18 @@ this core and differ only at the edges (input encoding, heads):
 - "sequence": x is a board of L tokens (B, L), y and z are (B, L, D), each block
   first mixes across the L positions (an MLP on the transposed state, as in the
   paper's MLP-Mixer variant) then across the D channels; one softmax per token.
-The halting head reads y (pooled over positions for sequences) and never sends
-gradient back into y: a prototype measured worse answers when it did.
+The halting head reads y and never sends gradient back into y: a prototype
+measured worse answers when it did. For sequences it scores every cell and
+keeps the lowest score ("halt when the least sure cell is sure"): a mean over
+cells cannot tell a solved board from an unsolved one, since every solved 6x6
+board holds each digit six times (measured: the mean-pooled head was backwards).
 
 Every function is batched over samples; shapes are in comments as (B, ..., D).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -115,7 +119,7 @@ def _swiglu_backward(d_hidden, pre):
     return np.concatenate([d_gate, d_hidden * silu], axis=-1)
 
 
-_GELU_C = np.sqrt(2.0 / np.pi)
+_GELU_C = math.sqrt(2.0 / math.pi)   # a Python float keeps float32 arrays float32
 
 
 def _gelu(pre):
@@ -206,9 +210,15 @@ def supervision_step(params, spec: TRMSpec, x_raw, y, z):
         y, z, _ = latent_recursion(params, spec, x, y, z)
     y, z, tape = latent_recursion(params, spec, x, y, z)
     logits = answer_head(params, spec, y)
-    halt_input = y.mean(axis=1) if spec.is_sequence else y
+    halt_input = _least_sure_cell(params, y) if spec.is_sequence else y
     halt_logits = (halt_input @ params["halt.w"])[..., 0] + params["halt.b"][0]
     return y, z, logits, halt_logits, (embed_cache, tape, y, halt_input)
+
+
+def _least_sure_cell(params, y):
+    # y: (B, L, D) -> (B, D), the cell whose halting score is lowest
+    scores = (y @ params["halt.w"])[..., 0]
+    return y[np.arange(len(y)), scores.argmin(axis=1)]
 
 
 def supervision_step_backward(d_logits, d_halt_logits, params, spec: TRMSpec, cache):
@@ -228,7 +238,7 @@ def supervision_step_backward(d_logits, d_halt_logits, params, spec: TRMSpec, ca
 def embed(params, spec: TRMSpec, x_raw):
     if spec.is_sequence:
         # token ids (B, L) -> (B, L, D), scaled by sqrt(D) as in the paper
-        return params["embed.tokens"][x_raw] * np.sqrt(spec.hidden_size), x_raw
+        return params["embed.tokens"][x_raw] * math.sqrt(spec.hidden_size), x_raw   # a Python float keeps float32
     # features (B, F) -> (B, D)
     return x_raw @ params["embed.w"] + params["embed.b"], x_raw
 
@@ -236,7 +246,7 @@ def embed(params, spec: TRMSpec, x_raw):
 def embed_backward(d_x, spec: TRMSpec, x_raw, grads):
     if spec.is_sequence:
         np.add.at(grads["embed.tokens"], x_raw.ravel(),
-                  d_x.reshape(-1, spec.hidden_size) * np.sqrt(spec.hidden_size))
+                  d_x.reshape(-1, spec.hidden_size) * math.sqrt(spec.hidden_size))
     else:
         grads["embed.w"] += x_raw.T @ d_x
         grads["embed.b"] += d_x.sum(axis=0)

@@ -13,7 +13,6 @@ import argparse
 import shlex
 import sys
 import time
-from dataclasses import fields
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +24,7 @@ from rich.text import Text
 from .atomic import write_json
 from .engine import initial_state, sigmoid, supervision_step
 from .puzzles import CELLS, SIZE, PuzzleError, format_board, held_out_set, is_solution, parse_board, solve
-from .reasoning import (PuzzleTraining, compare_baselines, evaluate_sudoku, float32_tokens, sudoku_spec, train_sudoku,
+from .reasoning import (PuzzleTraining, compare_baselines, evaluate_sudoku, sudoku_spec, train_sudoku,
                         versions, write_reasoning_report)
 from .weights import CheckpointError, load_checkpoint, save_checkpoint
 
@@ -97,8 +96,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     s.add_argument("puzzle", help='36 characters, row by row: 1-6 for givens, 0 or . for blanks')
     s.add_argument("--checkpoint", type=Path, default=DEFAULT_CHECKPOINT)
     s.add_argument("--max-steps", type=_positive_int, default=16)
+    s.add_argument("--stop", choices=("unchanged", "halt"), default="unchanged",
+                   help="unchanged: stop when the answer equals the previous step's (default); "
+                        "halt: stop when the halting head's sigmoid(q) reaches --halt-threshold")
     s.add_argument("--halt-threshold", type=_probability, default=0.5,
-                   help="stop when sigmoid(q) reaches this (default 0.5, i.e. q > 0)")
+                   help="with --stop halt: stop when sigmoid(q) reaches this (default 0.5, i.e. q > 0)")
     return p.parse_args(argv)
 
 
@@ -228,8 +230,7 @@ def print_eval_table(console: Console, result: dict) -> None:
         table.add_row(str(step), f"{exact:.1%}", f"{cells:.1%}")
     console.print(table)
     for row in result["halting"]:
-        console.print(f"halt at sigmoid(q) ≥ {row['threshold']:g}: mean {row['mean_steps']:.2f} steps, "
-                      f"exact solve {row['exact_solve']:.1%}")
+        console.print(f"stop rule {row['rule']}: mean {row['mean_steps']:.2f} steps, exact solve {row['exact_solve']:.1%}")
 
 
 # --- solve ---
@@ -242,22 +243,22 @@ def solve_command(args, argv) -> int:
     out.print(render_board(puzzle, puzzle, None, "puzzle"))
     y, z = initial_state(model.buffers, model.spec, 1)
     previous, board, halted = puzzle, puzzle, False
-    with float32_tokens():
-        for step in range(1, args.max_steps + 1):
-            y, z, logits, q, _ = supervision_step(model.ema, model.spec, puzzle[None], y, z)
-            predicted = logits[0].argmax(axis=-1) + 1
-            overruled = int(((puzzle > 0) & (predicted != puzzle)).sum())
-            board = np.where(puzzle > 0, puzzle, predicted)     # givens stay given on screen
-            halt_prob = float(sigmoid(q[0]))
-            changed = int((board != previous).sum())
-            out.print(render_board(puzzle, board, previous,
-                                   f"step {step}: {changed} cell(s) changed, halt probability {halt_prob:.2f}"
-                                   + (f" ({overruled} given(s) predicted differently)" if overruled else "")))
-            previous = board
-            if halt_prob >= args.halt_threshold:
-                halted = True
-                break
-    stop = f"the halting head stopped it after step {step}" if halted else f"no halt within {args.max_steps} steps"
+    for step in range(1, args.max_steps + 1):
+        y, z, logits, q, _ = supervision_step(model.ema, model.spec, puzzle[None], y, z)
+        predicted = logits[0].argmax(axis=-1) + 1
+        overruled = int(((puzzle > 0) & (predicted != puzzle)).sum())
+        board = np.where(puzzle > 0, puzzle, predicted)     # givens stay given on screen
+        halt_prob = float(sigmoid(q[0]))
+        changed = int((board != previous).sum())
+        out.print(render_board(puzzle, board, previous,
+                               f"step {step}: {changed} cell(s) changed, halt probability {halt_prob:.2f}"
+                               + (f" ({overruled} given(s) predicted differently)" if overruled else "")))
+        previous = board
+        if (halt_prob >= args.halt_threshold) if args.stop == "halt" else (step > 1 and changed == 0):
+            halted = True
+            break
+    rule = "the halting head" if args.stop == "halt" else "an unchanged answer"
+    stop = f"{rule} stopped it after step {step}" if halted else f"no stop within {args.max_steps} steps"
     out.print(f"{stop}; answer {format_board(board)}")
     out.print(verdict(puzzle, board, exact))
     return 0

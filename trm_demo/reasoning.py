@@ -20,13 +20,12 @@ from __future__ import annotations
 import math
 import platform
 import time
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from typing import Callable
 
 import numpy as np
 
-from . import __version__, engine
+from . import __version__
 from .engine import TRMSpec, initial_state, sigmoid, supervision_step, supervision_step_backward
 from .puzzles import PuzzleSet, augment, make_split
 from .training import AdamW, clip_gradients, token_losses, update_ema
@@ -88,38 +87,6 @@ def ema_decay_at(iteration: int, cfg: PuzzleTraining) -> float:
     return min(cfg.ema_decay, (1.0 + iteration) / (10.0 + iteration))
 
 
-@contextmanager
-def float32_tokens():
-    """Keep the token embedding in float32 while the engine runs.
-
-    engine.embed scales by np.sqrt(D), a NumPy float64 scalar; under NumPy 2's
-    promotion rules (NEP 50) that turns the whole float32 recursion into float64,
-    measured 1.9x slower per training step (273 vs 146 ms). The fix belongs in
-    engine.embed (scale by a Python float); until it lands this swaps in the
-    same function with the scale cast to the table's dtype, and does nothing once
-    the engine keeps float32 itself.
-    """
-    probe_spec = TRMSpec(n_inputs=2, hidden_size=2, expansion=1, n_cycles=1, outer_steps=1,
-                         activation="swiglu", halt_bias_init=0.0, seq_len=1, n_classes=2)
-    probe = {"embed.tokens": np.ones((2, 2), np.float32)}
-    if engine.embed(probe, probe_spec, np.zeros((1, 1), np.int64))[0].dtype == np.float32:
-        yield
-        return
-    original = engine.embed
-
-    def embed(params, spec, x_raw):
-        if spec.is_sequence:
-            table = params["embed.tokens"]
-            return table[x_raw] * table.dtype.type(np.sqrt(spec.hidden_size)), x_raw
-        return original(params, spec, x_raw)
-
-    engine.embed = embed
-    try:
-        yield
-    finally:
-        engine.embed = original
-
-
 # --- training: the ACT carry ---
 
 @dataclass
@@ -164,40 +131,39 @@ def train_act(model: TRM, train: PuzzleSet, cfg: PuzzleTraining, rng: np.random.
     optimiser = AdamW(cfg.learning_rate, cfg.beta1, cfg.beta2, cfg.weight_decay)
     log, window = [], {"loss": 0.0, "halting_loss": 0.0, "solved": 0.0, "finished_steps": 0.0, "finished": 0}
     started = time.perf_counter()
-    with float32_tokens():
-        for iteration in range(cfg.iterations):
-            y, z, logits, q, cache = supervision_step(model.params, spec, slots.boards, slots.y, slots.z)
-            loss, halt_loss, d_logits, d_halt, solved = token_losses(logits, q, slots.targets, cfg.halting_weight)
-            grads = supervision_step_backward(d_logits, d_halt, model.params, spec, cache)
-            norm = clip_gradients(grads, cfg.grad_clip)
-            if not (np.isfinite(loss) and np.isfinite(norm)):
-                raise FloatingPointError(f"non-finite loss or gradient at iteration {iteration}; "
-                                         "lower --learning-rate or change --seed")
-            optimiser.learning_rate = learning_rate_at(iteration, cfg)
-            optimiser.step(model.params, grads)
-            update_ema(model.ema, model.params, ema_decay_at(iteration, cfg))
-            slots.y, slots.z = y, z
-            slots.steps += 1
-            halts = (q > 0) & (slots.steps >= slots.min_steps) if cfg.halt_refill else False
-            done = halts | (slots.steps >= cfg.supervision_steps)
-            window["loss"] += float(loss)
-            window["halting_loss"] += float(halt_loss)
-            window["solved"] += float(solved.mean())
-            window["finished_steps"] += float(slots.steps[done].sum())
-            window["finished"] += int(done.sum())
-            refill(slots, np.flatnonzero(done), train, model, cfg, rng)
-            if (iteration + 1) % 50 == 0 or iteration + 1 == cfg.iterations:
-                span = (iteration % 50) + 1
-                record = {"iteration": iteration + 1, "loss": window["loss"] / span,
-                          "halting_loss": window["halting_loss"] / span,
-                          "slots_solved": window["solved"] / span,
-                          "mean_steps_per_puzzle": window["finished_steps"] / max(window["finished"], 1),
-                          "learning_rate": optimiser.learning_rate, "grad_norm": norm,
-                          "seconds": time.perf_counter() - started}
-                log.append(record)
-                window = {k: 0 * v for k, v in window.items()}
-            if on_iteration:
-                on_iteration(iteration + 1, {"loss": float(loss), "slots_solved": float(solved.mean())})
+    for iteration in range(cfg.iterations):
+        y, z, logits, q, cache = supervision_step(model.params, spec, slots.boards, slots.y, slots.z)
+        loss, halt_loss, d_logits, d_halt, solved = token_losses(logits, q, slots.targets, cfg.halting_weight)
+        grads = supervision_step_backward(d_logits, d_halt, model.params, spec, cache)
+        norm = clip_gradients(grads, cfg.grad_clip)
+        if not (np.isfinite(loss) and np.isfinite(norm)):
+            raise FloatingPointError(f"non-finite loss or gradient at iteration {iteration}; "
+                                     "lower --learning-rate or change --seed")
+        optimiser.learning_rate = learning_rate_at(iteration, cfg)
+        optimiser.step(model.params, grads)
+        update_ema(model.ema, model.params, ema_decay_at(iteration, cfg))
+        slots.y, slots.z = y, z
+        slots.steps += 1
+        halts = (q > 0) & (slots.steps >= slots.min_steps) if cfg.halt_refill else False
+        done = halts | (slots.steps >= cfg.supervision_steps)
+        window["loss"] += float(loss)
+        window["halting_loss"] += float(halt_loss)
+        window["solved"] += float(solved.mean())
+        window["finished_steps"] += float(slots.steps[done].sum())
+        window["finished"] += int(done.sum())
+        refill(slots, np.flatnonzero(done), train, model, cfg, rng)
+        if (iteration + 1) % 50 == 0 or iteration + 1 == cfg.iterations:
+            span = (iteration % 50) + 1
+            record = {"iteration": iteration + 1, "loss": window["loss"] / span,
+                      "halting_loss": window["halting_loss"] / span,
+                      "slots_solved": window["solved"] / span,
+                      "mean_steps_per_puzzle": window["finished_steps"] / max(window["finished"], 1),
+                      "learning_rate": optimiser.learning_rate, "grad_norm": norm,
+                      "seconds": time.perf_counter() - started}
+            log.append(record)
+            window = {k: 0 * v for k, v in window.items()}
+        if on_iteration:
+            on_iteration(iteration + 1, {"loss": float(loss), "slots_solved": float(solved.mean())})
     return log
 
 
@@ -243,16 +209,8 @@ class StepRecord:
 
 def run_steps(model: TRM, puzzles: np.ndarray, steps: int = EVAL_STEPS, use_ema: bool = True) -> StepRecord:
     """Every puzzle runs all `steps` supervision steps; each step's board and halting logit are kept."""
-    weights = model.ema if use_ema else model.params
-    y, z = initial_state(model.buffers, model.spec, len(puzzles))
-    boards = np.zeros((steps,) + puzzles.shape, np.int64)
-    halts = np.zeros((steps, len(puzzles)))
-    with float32_tokens():
-        for step in range(steps):
-            y, z, logits, q, _ = supervision_step(weights, model.spec, puzzles, y, z)
-            boards[step] = logits.argmax(axis=-1) + 1
-            halts[step] = q
-    return StepRecord(boards, halts)
+    result = model.infer(puzzles, steps, halt_threshold=1.0, trajectory=True, use_ema=use_ema)
+    return StepRecord(result.trajectory + 1, result.halt_logits)
 
 
 def step_metrics(record: StepRecord, puzzles: np.ndarray, solutions: np.ndarray) -> dict:
@@ -274,19 +232,36 @@ def halting_metrics(record: StepRecord, solutions: np.ndarray, thresholds=HALT_T
         stops = sigmoid(record.halt_logits) >= threshold                 # (S, N)
         stop_step = np.where(stops.any(axis=0), stops.argmax(axis=0), steps - 1)
         solved = exact[stop_step, np.arange(exact.shape[1])]
-        rows.append({"threshold": threshold, "mean_steps": float(stop_step.mean() + 1),
+        rows.append({"rule": f"halting head: sigmoid(q) >= {threshold:g}", "threshold": threshold,
+                     "mean_steps": float(stop_step.mean() + 1),
                      "exact_solve": float(solved.mean()), "halted_before_cap": float(stops.any(axis=0).mean())})
+    # A rule needing no head: stop once the answer equals the previous step's (a fixed point).
+    unchanged = np.concatenate([np.zeros((1, exact.shape[1]), bool),
+                                (record.boards[1:] == record.boards[:-1]).all(axis=2)])
+    stop_step = np.where(unchanged.any(axis=0), unchanged.argmax(axis=0), steps - 1)
+    rows.append({"rule": "answer unchanged since the previous step", "threshold": None,
+                 "mean_steps": float(stop_step.mean() + 1),
+                 "exact_solve": float(exact[stop_step, np.arange(exact.shape[1])].mean()),
+                 "halted_before_cap": float(unchanged.any(axis=0).mean())})
     return rows
+
+
+def difficulty_band(rounds: int) -> str:
+    """Rounds of singles, with the rare extremes pooled so every band has enough puzzles."""
+    return "3 or fewer" if rounds <= 3 else "6 or more" if rounds >= 6 else str(rounds)
 
 
 def evaluate_sudoku(model: TRM, held_out: PuzzleSet, steps: int = EVAL_STEPS) -> dict:
     record = run_steps(model, held_out.puzzles, steps)
     overall = step_metrics(record, held_out.puzzles, held_out.solutions)
     by_difficulty = {}
-    for rounds in sorted(set(int(d) for d in held_out.difficulty)):
-        rows = held_out.difficulty == rounds
+    bands = np.array([difficulty_band(int(d)) for d in held_out.difficulty])
+    for band in ("3 or fewer", "4", "5", "6 or more"):
+        rows = bands == band
+        if not rows.any():
+            continue
         part = StepRecord(record.boards[:, rows], record.halt_logits[:, rows])
-        by_difficulty[str(rounds)] = {"puzzles": int(rows.sum()),
+        by_difficulty[band] = {"puzzles": int(rows.sum()),
                                       **step_metrics(part, held_out.puzzles[rows], held_out.solutions[rows])}
     exact = (record.boards == held_out.solutions[None]).all(axis=2)
     halt_agrees = ((record.halt_logits > 0) == exact).mean(axis=1)
@@ -457,14 +432,14 @@ def reasoning_report(result: dict) -> str:
         lines.append(f"- Training: {cfg.get('iterations')} iterations × {cfg.get('slots')} slots, "
                      f"{clock.get('training_seconds', 0):.0f} s (+ {clock.get('data_seconds', 0):.0f} s generating "
                      f"{cfg.get('train_puzzles')} + {cfg.get('test_puzzles')} puzzles), seed {training.get('seed')}, "
-                     f"on a laptop-class CPU with single-threaded BLAS.")
+                     f"on 2 CPU cores with single-threaded BLAS (NumPy {result.get('versions', {}).get('numpy', '?')}).")
     if training.get("command"):
         lines.append(f"- Checkpoint produced by `{training['command']}`; this report by `{result.get('command', '')}`.")
     lines += ["", "## Accuracy against supervision steps", "", "```mermaid", "xychart-beta",
               '    title "Held-out exact solve and blank-cell accuracy (%) by step"',
               f'    x-axis "supervision step" {x_axis}', '    y-axis "accuracy (%)" 0 --> 100',
               f'    line "exact solve" {_series(exact)}', f'    line "blank cells" {_series(cells)}', "```", "",
-              "| Step | Exact solve | Blank cells right | Halting head agrees with exactness |",
+              "| Step | Exact solve | Blank cells right | Halting head (q > 0) agrees with exactness |",
               "|---:|---:|---:|---:|"]
     for s, e, c, h in zip(steps, exact, cells, result["halt_agrees_with_exact"]):
         lines.append(f"| {s} | {_pct(e)} | {_pct(c)} | {_pct(h)} |")
@@ -472,22 +447,28 @@ def reasoning_report(result: dict) -> str:
     lines += ["", "## By difficulty (rounds of naked/hidden singles a solver needs)", "", "```mermaid", "xychart-beta",
               '    title "Held-out exact solve (%) by step, per difficulty"',
               f'    x-axis "supervision step" {x_axis}', '    y-axis "exact solve (%)" 0 --> 100']
-    lines += [f'    line "{rounds} rounds" {_series(part["exact_solve"])}' for rounds, part in by.items()]
-    lines += ["```", "", "Lines from bottom to top at step 1 are usually the hardest to the easiest puzzles.", "",
+    lines += [f'    line "{band} rounds" {_series(part["exact_solve"])}' for band, part in by.items()]
+    lines += ["```", "", "One line per difficulty band, in the table's order; at step 1 the hardest puzzles are lowest.", "",
               "| Rounds of singles | Puzzles | " + " | ".join(f"Step {s}" for s in (1, 2, 4, 8, 16) if s in at) + " |",
               "|---:|---:|" + "---:|" * len([s for s in (1, 2, 4, 8, 16) if s in at])]
     for rounds, part in by.items():
         lines.append(f"| {rounds} | {part['puzzles']} | "
                      + " | ".join(_pct(part["exact_solve"][s - 1]) for s in (1, 2, 4, 8, 16) if s in at) + " |")
-    lines += ["", "## Halting: stop at the first step with sigmoid(q) ≥ threshold", "",
-              "| Threshold | Mean steps | Exact solve | Halted before the cap |", "|---:|---:|---:|---:|"]
+    lines += ["", f"## Halting: stop each puzzle at the first step a rule fires (cap {steps[-1]})", "",
+              "| Stop rule | Mean steps | Exact solve | Stopped before the cap |", "|---|---:|---:|---:|"]
     for row in result["halting"]:
-        lines.append(f"| {row['threshold']:g} | {row['mean_steps']:.2f} | {_pct(row['exact_solve'])} | "
+        lines.append(f"| {row['rule']} | {row['mean_steps']:.2f} | {_pct(row['exact_solve'])} | "
                      f"{_pct(row['halted_before_cap'])} |")
+    lines += ["", "The halting head reads y averaged over the 36 cells. On a solved 6×6 board every digit "
+              "appears six times, so that average is nearly the same for every board, right or wrong. That is a "
+              "likely reason the head rarely agrees with exactness (last column of the first table); until it "
+              "reads a richer summary, the answer's fixed point is the better stopping rule."]
     comparisons = result.get("comparisons")
     lines += ["", "## Comparisons at equal training compute", ""]
     if comparisons:
-        lines += [f"- {row['name']}: {row['summary']}" for row in comparisons]
+        lines += ["Each baseline trained on the same augmented training puzzles with the same AdamW, clipping "
+                  "and EMA, for as many training FLOPs (forward + backward multiply-adds) as the main model.", ""]
+        lines += [f"- {row['name']}: {row['summary']}; {row['training_seconds']:.0f} s" for row in comparisons]
     else:
         lines.append("Not measured by this run: the one-pass model (N_sup=1, n=1, T=1) and the flat MLP "
                      "baselines are not implemented yet. The design prototype measured 49 % for the one-pass "

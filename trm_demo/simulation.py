@@ -37,7 +37,7 @@ import numpy as np
 
 from .config import FUNNEL_BLOCK, Config
 from .economic import Ledger
-from .engine import halting_steps
+from .engine import halting_steps, sigmoid
 from .market import Market, greedy_scores, outcome_uncertainty, sample_market
 from .rng import rng_for
 from .sentinel import Sentinel
@@ -143,7 +143,7 @@ def _trm_chunk(cfg, market, draws, depth: _Depth, rows, ids, step_cap, threshold
     q = depth.halt_logits[:, rows]                                    # (S, n, K)
     steps, halted = halting_steps(q, step_cap, threshold)            # (n, K) each
     estimate = np.take_along_axis(depth.probability[:, rows], steps[None] - 1, axis=0)[0]
-    halt_prob = 0.5 + 0.5 * np.tanh(0.5 * np.take_along_axis(q, steps[None] - 1, axis=0)[0])
+    halt_prob = sigmoid(np.take_along_axis(q, steps[None] - 1, axis=0)[0])
     call_cost = sim.trm_base_cost + sim.trm_cost_per_step * steps
     call_latency = sim.trm_latency_base_ms + sim.trm_latency_per_step_ms * steps
     sentinel.charge(float(call_cost.sum()))
