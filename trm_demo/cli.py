@@ -14,6 +14,7 @@ import tempfile
 import time
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -44,47 +45,55 @@ class UsageError(Exception):
 
 def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
-    args = None
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["puzzle"]:   # the reasoning proof has its own sub-commands
         from .puzzle_cli import puzzle_main
         return puzzle_main(argv[1:])
+    return guarded(lambda: run(argv, started), argv)
+
+
+def run(argv: list[str], started: float) -> int:
+    args = parse_args(argv)
+    cfg = load_config_for(args)
+    outputs = check_outputs(cfg, args)
+    ui = UI(quiet=args.quiet)
+    if args.command == "pretrain":
+        return pretrain(cfg, ui)
+    model = starting_model(cfg)
+    training = fine_tune(cfg, model, ui)
+    if args.save_checkpoint:
+        save_checkpoint(args.save_checkpoint, model, checkpoint_metadata(cfg, "fine-tuned"))
+    with call_log(outputs.get("telemetry")) as calls, ui.simulation_progress(cfg.simulation.opportunities) as progress:
+        simulation_started = time.perf_counter()
+        result = run_funnel(cfg, model, calls, on_progress=progress)
+        simulation_seconds = time.perf_counter() - simulation_started
+    metrics = run_metrics(cfg, result, training, command_line(argv), {
+        "simulation_seconds": simulation_seconds, "training_seconds": training["wall_clock"]["seconds"]})
+    if args.seeds:
+        seeds = [cfg.simulation.seed + i for i in range(args.seeds)]
+        with ui.seeds_progress(len(seeds)) as on_done:
+            metrics["evaluation"] = evaluate_seeds(cfg, seeds, strategies_for_seed, on_done=on_done)
+    metrics["wall_clock"].update(total_seconds=time.perf_counter() - started,
+                                 date=datetime.now(timezone.utc).isoformat(timespec="seconds"))
+    write_json(outputs["training_log"], training)
+    write_json(outputs["metrics"], metrics)
+    write_report(outputs["report"], cfg, metrics, training)
+    ui.summary(metrics, outputs, as_json=args.json)
+    return 0
+
+
+def guarded(body: Callable[[], int], argv: list[str], input_errors: tuple = ()) -> int:
+    """Run a command; map what goes wrong to exit codes and one line on stderr (shared by `puzzle`)."""
     try:
-        args = parse_args(argv)
-        cfg = load_config_for(args)
-        outputs = check_outputs(cfg, args)
-        ui = UI(quiet=args.quiet)
-        if args.command == "pretrain":
-            return pretrain(cfg, ui)
-        model = starting_model(cfg)
-        training = fine_tune(cfg, model, ui)
-        if args.save_checkpoint:
-            save_checkpoint(args.save_checkpoint, model, checkpoint_metadata(cfg, "fine-tuned"))
-        with call_log(outputs.get("telemetry")) as calls, ui.simulation_progress(cfg.simulation.opportunities) as progress:
-            simulation_started = time.perf_counter()
-            result = run_funnel(cfg, model, calls, on_progress=progress)
-            simulation_seconds = time.perf_counter() - simulation_started
-        metrics = run_metrics(cfg, result, training, command_line(argv), {
-            "simulation_seconds": simulation_seconds, "training_seconds": training["wall_clock"]["seconds"]})
-        if args.seeds:
-            seeds = [cfg.simulation.seed + i for i in range(args.seeds)]
-            with ui.seeds_progress(len(seeds)) as on_done:
-                metrics["evaluation"] = evaluate_seeds(cfg, seeds, strategies_for_seed, on_done=on_done)
-        metrics["wall_clock"].update(total_seconds=time.perf_counter() - started,
-                                     date=datetime.now(timezone.utc).isoformat(timespec="seconds"))
-        write_json(outputs["training_log"], training)
-        write_json(outputs["metrics"], metrics)
-        write_report(outputs["report"], cfg, metrics, training)
-        ui.summary(metrics, outputs, as_json=args.json)
-        return 0
-    except (ConfigError, UsageError, CheckpointError) as err:
+        return body()
+    except (ConfigError, UsageError, CheckpointError, *input_errors) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted: stopped before finishing; files from earlier runs are untouched", file=sys.stderr)
         return 130
     except Exception as err:  # noqa: BLE001 - the last line of defence: short message, exit 1
-        if args is not None and args.debug:
+        if "--debug" in argv:
             raise
         print(f"internal error: {type(err).__name__}: {err} (rerun with --debug for the traceback)", file=sys.stderr)
         return 1
@@ -97,7 +106,7 @@ def main_entry() -> None:
 
 # --- command line ---
 
-class _Parser(argparse.ArgumentParser):
+class OneLineParser(argparse.ArgumentParser):
     def error(self, message):   # one line, exit 2, instead of usage + error
         raise UsageError(f"{message} (see --help)")
 
@@ -131,7 +140,7 @@ def parse_args(argv=None) -> argparse.Namespace:
         section, name = key.split(".")
         return f"(default: {getattr(getattr(shipped, section), name)}, {key})"
 
-    p = _Parser(prog="trm-demo", description="Tiny Recursive Model vs greedy vs a simulated LLM in a "
+    p = OneLineParser(prog="trm-demo", description="Tiny Recursive Model vs greedy vs a simulated LLM in a "
                 "recruiting conversion funnel. Every knob lives in config/default_config.yaml; flags override it.",
                 formatter_class=_HelpFormatter)
     p.add_argument("command", nargs="?", default="run", choices=("run", "pretrain"),

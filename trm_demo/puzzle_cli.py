@@ -22,6 +22,7 @@ from rich.table import Table
 from rich.text import Text
 
 from .atomic import write_json
+from .cli import OneLineParser, UsageError, guarded
 from .engine import initial_state, sigmoid, supervision_step
 from .puzzles import CELLS, SIZE, PuzzleError, format_board, held_out_set, is_solution, parse_board, solve
 from .reasoning import (PuzzleTraining, compare_baselines, evaluate_sudoku, sudoku_spec, train_sudoku,
@@ -31,15 +32,6 @@ from .weights import CheckpointError, load_checkpoint, save_checkpoint
 PACKAGE_DIR = Path(__file__).resolve().parent
 DEFAULT_CHECKPOINT = PACKAGE_DIR / "checkpoints" / "sudoku_trm.npz"
 DEFAULT_REPORT = PACKAGE_DIR.parent / "assets" / "trm_reasoning_report.md"
-
-
-class UsageError(Exception):
-    """Bad flags: exit code 2, one line."""
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message):   # one line, exit 2, instead of usage + error
-        raise UsageError(f"{message} (see `python main.py puzzle --help`)")
 
 
 def _positive_int(text: str) -> int:
@@ -63,10 +55,10 @@ def _probability(text: str) -> float:
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
-    p = _Parser(prog="python main.py puzzle",
+    p = OneLineParser(prog="python main.py puzzle",
                 description="6×6 Sudoku: the same Tiny Recursive Model core, learning to reason step by step.")
     p.add_argument("--debug", action="store_true", help="show tracebacks for internal errors")
-    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    sub = p.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
 
     t = sub.add_parser("train", help="train the Sudoku TRM (ACT carry) and write its checkpoint")
     defaults = PuzzleTraining()
@@ -105,24 +97,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 
 def puzzle_main(argv: list[str]) -> int:
-    args = None
-    try:
+    def body() -> int:
         args = parse_args(argv)
         command = {"train": train_command, "eval": eval_command, "solve": solve_command}[args.command]
         return command(args, argv)
-    except (UsageError, PuzzleError, CheckpointError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    except SystemExit as done:       # --help
-        return int(done.code or 0)
-    except KeyboardInterrupt:
-        print("interrupted: stopped before finishing; files from earlier runs are untouched", file=sys.stderr)
-        return 130
-    except Exception as err:  # noqa: BLE001 - the last line of defence: short message, exit 1
-        if args is not None and args.debug:
-            raise
-        print(f"internal error: {type(err).__name__}: {err} (rerun with --debug for the traceback)", file=sys.stderr)
-        return 1
+    return guarded(body, argv, input_errors=(PuzzleError,))
 
 
 def _check_writable(path: Path) -> None:
