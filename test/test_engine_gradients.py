@@ -1,8 +1,10 @@
 """The hand-written backward pass against central finite differences, in float64, on every parameter tensor.
 
 The objective is the one the backward pass differentiates: the first T-1
-recursion cycles and the halting head's input y are detached, so the check
-computes them once at the base weights and perturbs only what carries gradient.
+recursion cycles are detached, and so is the halting head's input y in the
+tabular task (for sequences the halting gradient flows into the least sure
+cell's y, the cell picked at the base weights), so the check computes those
+once at the base weights and perturbs only what carries gradient.
 """
 
 import numpy as np
@@ -19,15 +21,16 @@ def detached_objective(model, spec, x, y, z, target, losses):
     """Loss as a function of the weights, with stop-gradients exactly where the engine puts them."""
     base = model.params
     _, _, logits, q, cache = supervision_step(base, spec, x, y, z)
-    y_detached = cache[3]                                          # halting head input at the base weights
+    y_detached, cell = cache[3], cache[4]                     # halting head input at the base weights
     for _ in range(spec.outer_steps - 1):                       # no-gradient cycles at the base weights
         emb, _ = embed(base, spec, x)
         y, z, _ = latent_recursion(base, spec, emb, y, z)
 
     def objective(params):
         last = TRMSpec(**{**spec.__dict__, "outer_steps": 1})
-        _, _, logits, _, _ = supervision_step(params, last, x, y, z)
-        q = (y_detached @ params["halt.w"])[..., 0] + params["halt.b"][0]
+        y_live, _, logits, _, _ = supervision_step(params, last, x, y, z)
+        halt_input = y_live[np.arange(len(y_live)), cell] if spec.is_sequence else y_detached
+        q = (halt_input @ params["halt.w"])[..., 0] + params["halt.b"][0]
         loss, halt_loss, *_ = losses(logits, q, target, HALTING_WEIGHT)
         return loss + HALTING_WEIGHT * halt_loss
 

@@ -24,6 +24,7 @@ REPO = README.parent
 SAMPLES = {
     "default": ["--train-epochs", "5", "--export-json", "demo_metrics.json", "--export-training-log", "training.json"],
     "knob": ["--config", "config/examples/expensive_outreach.yaml"],
+    "puzzle": ["puzzle", "eval", "--json", "sudoku_eval.json", "--report", "trm_reasoning_report.md"],
 }
 
 
@@ -35,9 +36,9 @@ def sample_output(args: list[str]) -> str:
         os.chdir(scratch)
         Path("assets").mkdir()
         out = io.StringIO()
-        try:
-            with contextlib.redirect_stdout(out):
-                code = main(args + ["--quiet"])
+        try:   # stdout is the sample; progress and messages (stderr) are not
+            with contextlib.redirect_stdout(out), contextlib.redirect_stderr(io.StringIO()):
+                code = main(args)
         finally:
             os.chdir(cwd)
     if code != 0:

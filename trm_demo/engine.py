@@ -21,11 +21,13 @@ this core and differ only at the edges (input encoding, heads):
 - "sequence": x is a board of L tokens (B, L), y and z are (B, L, D), each block
   first mixes across the L positions (an MLP on the transposed state, as in the
   paper's MLP-Mixer variant) then across the D channels; one softmax per token.
-The halting head reads y and never sends gradient back into y: a prototype
-measured worse answers when it did. For sequences it scores every cell and
-keeps the lowest score ("halt when the least sure cell is sure"): a mean over
-cells cannot tell a solved board from an unsolved one, since every solved 6x6
-board holds each digit six times (measured: the mean-pooled head was backwards).
+The halting head reads y. For the tabular task it sends no gradient back into
+y: a prototype measured worse answers when it did. For sequences it scores
+every cell and keeps the lowest score ("halt when the least sure cell is
+sure"; a mean over cells cannot tell a solved 6x6 board from an unsolved one,
+since every solved board holds each digit six times), and its gradient does
+flow into y, as in the paper: with y detached the head ranked solved boards
+above unsolved ones but never reached q > 0, so it never halted (measured).
 
 Every function is batched over samples; shapes are in comments as (B, ..., D).
 """
@@ -210,24 +212,26 @@ def supervision_step(params, spec: TRMSpec, x_raw, y, z):
         y, z, _ = latent_recursion(params, spec, x, y, z)
     y, z, tape = latent_recursion(params, spec, x, y, z)
     logits = answer_head(params, spec, y)
-    halt_input = _least_sure_cell(params, y) if spec.is_sequence else y
+    cell = _least_sure_cell(params, y) if spec.is_sequence else None
+    halt_input = y[np.arange(len(y)), cell] if spec.is_sequence else y
     halt_logits = (halt_input @ params["halt.w"])[..., 0] + params["halt.b"][0]
-    return y, z, logits, halt_logits, (embed_cache, tape, y, halt_input)
+    return y, z, logits, halt_logits, (embed_cache, tape, y, halt_input, cell)
 
 
 def _least_sure_cell(params, y):
-    # y: (B, L, D) -> (B, D), the cell whose halting score is lowest
-    scores = (y @ params["halt.w"])[..., 0]
-    return y[np.arange(len(y)), scores.argmin(axis=1)]
+    # y: (B, L, D) -> (B,) index of the cell whose halting score is lowest
+    return (y @ params["halt.w"])[..., 0].argmin(axis=1)
 
 
 def supervision_step_backward(d_logits, d_halt_logits, params, spec: TRMSpec, cache):
     """Gradients of every parameter, given the loss gradients of both heads."""
-    embed_cache, tape, y, halt_input = cache
+    embed_cache, tape, y, halt_input, cell = cache
     grads = {name: np.zeros_like(value) for name, value in params.items()}
-    grads["halt.w"] += halt_input.T @ d_halt_logits[:, None]   # the halting head stops here: y is detached
+    grads["halt.w"] += halt_input.T @ d_halt_logits[:, None]
     grads["halt.b"] += d_halt_logits.sum(keepdims=True)
     d_y = answer_head_backward(d_logits, params, spec, y, grads)
+    if spec.is_sequence:   # into the least sure cell's y; for the tabular task y is detached here
+        d_y[np.arange(len(y)), cell] += d_halt_logits[:, None] * params["halt.w"][:, 0]
     d_x = latent_recursion_backward(d_y, params, spec, tape, grads)
     embed_backward(d_x, spec, embed_cache, grads)
     return grads

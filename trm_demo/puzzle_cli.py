@@ -194,22 +194,32 @@ def eval_command(args, argv) -> int:
                    "wall_clock": {"data_seconds": data_seconds, "total_seconds": time.perf_counter() - started}})
     write_json(args.json, result)
     write_reasoning_report(args.report, result)
-    print_eval_table(Console(highlight=False), result)
+    print_eval_table(Console(highlight=False, width=160), result)
     err.print(f"wrote {args.json} and {args.report} in {time.perf_counter() - started:.1f} s")
     return 0
 
 
 def print_eval_table(console: Console, result: dict) -> None:
-    table = Table(title=f"Held-out 6×6 Sudoku ({result['puzzles']} puzzles, {result['n_parameters']:,} parameters)",
-                  title_justify="left")
-    table.add_column("Step", justify="right")
-    table.add_column("Exact solve", justify="right")
-    table.add_column("Blank cells right", justify="right")
-    for step, exact, cells in zip(result["steps"], result["exact_solve"], result["blank_cell_accuracy"]):
-        table.add_row(str(step), f"{exact:.1%}", f"{cells:.1%}")
+    """Accuracy after every step: overall, by difficulty (rounds of singles), and the one-pass comparison."""
+    bands = result["by_difficulty"]
+    one_pass = next((c for c in result.get("comparisons") or [] if "exact_solve_by_step" in c), None)
+    table = Table(title=f"Held-out 6×6 Sudoku: exact-solve after each supervision step ({result['puzzles']} puzzles, "
+                  f"{result['n_parameters']:,} parameters)", title_justify="left")
+    columns = ["Step", "Exact solve", "Blank cells right"] + [f"{name} rounds ({band['puzzles']})"
+                                                              for name, band in bands.items()]
+    columns += ["One-pass model, iterated"] if one_pass else []
+    for column in columns:
+        table.add_column(column, justify="right")
+    for i, step in enumerate(result["steps"]):
+        row = [str(step), f"{result['exact_solve'][i]:.1%}", f"{result['blank_cell_accuracy'][i]:.1%}"]
+        row += [f"{band['exact_solve'][i]:.1%}" for band in bands.values()]
+        row += [f"{one_pass['exact_solve_by_step'][i]:.1%}"] if one_pass and i < len(one_pass["exact_solve_by_step"]) else []
+        table.add_row(*row)
     console.print(table)
     for row in result["halting"]:
         console.print(f"stop rule {row['rule']}: mean {row['mean_steps']:.2f} steps, exact solve {row['exact_solve']:.1%}")
+    for comparison in result.get("comparisons") or []:
+        console.print(f"{comparison['name']}: {comparison['summary']}")
 
 
 # --- solve ---
