@@ -63,7 +63,10 @@ class PuzzleTraining:
     weight_decay: float = 0.1
     grad_clip: float = 1.0
     ema_decay: float = 0.999
-    halting_weight: float = 1.0
+    # The halting loss trains the whole network here (engine.py); at weight 1.0 it cost accuracy
+    # (94.8 % exact-solve at step 4 vs 99.6 % at 0.2, measured) while the head itself, trained by
+    # Adam, learns as fast at any weight.
+    halting_weight: float = 0.2
     halt_refill: bool = True       # refill a slot when its halting head says stop (the paper's ACT)
     hidden_size: int = 32
     n_cycles: int = 2
@@ -461,10 +464,11 @@ def reasoning_report(result: dict) -> str:
     for row in result["halting"]:
         lines.append(f"| {row['rule']} | {row['mean_steps']:.2f} | {_pct(row['exact_solve'])} | "
                      f"{_pct(row['halted_before_cap'])} |")
-    lines += ["", "The halting head reads y averaged over the 36 cells. On a solved 6×6 board every digit "
-              "appears six times, so that average is nearly the same for every board, right or wrong. That is a "
-              "likely reason the head rarely agrees with exactness (last column of the first table); until it "
-              "reads a richer summary, the answer's fixed point is the better stopping rule."]
+    agree = result["halt_agrees_with_exact"]
+    lines += ["", f"The halting head scores every cell and keeps the least sure one. Its verdict q > 0 agrees with "
+              f"whether the board is exactly right on {_pct(agree[0])} of puzzles at step 1 and on "
+              f"{_pct(min(agree[1:]))} to {_pct(max(agree[1:]))} from step 2 on: a stricter threshold buys "
+              "accuracy for a few more steps (table above)."] if len(agree) > 1 else []
     comparisons = result.get("comparisons")
     lines += ["", "## Comparisons at equal training compute", ""]
     if comparisons:

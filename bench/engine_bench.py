@@ -1,0 +1,270 @@
+"""Engine speed: training throughput, inference latency, FLOP rate against numpy's matmul rate.
+
+A "training step" is one supervision step of `training.fit` on one batch:
+forward through T recursion cycles (the last with a tape), both losses,
+backward through the last cycle, gradient clipping, AdamW and the EMA update.
+The headline throughput calls `training.fit` itself, so it measures exactly
+what training runs; the phase breakdown repeats fit's inner loop by hand with
+a clock around each phase.
+
+Worker mode (used by bench/speedups.py to measure in a fresh process with a
+different environment):  python -m bench.engine_bench --repeats 5
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import sys
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from bench.stats import Timing, from_samples, time_calls
+
+
+# --- the default model, as the demo runs it ---
+
+def default_setup():
+    """(config, spec) of the default run: config/default_config.yaml via the CLI's own helpers."""
+    from trm_demo.cli import model_spec
+    from trm_demo.config import load_config
+    cfg = load_config()
+    return cfg, model_spec(cfg)
+
+
+def fresh_model(spec, seed: int = 0):
+    from trm_demo.weights import init_model
+    return init_model(spec, np.random.default_rng(seed))
+
+
+def training_batch(spec, cfg, n_rows: int, seed: int = 1):
+    from trm_demo.market import training_log
+    x, outcome, _ = training_log(np.random.default_rng(seed), n_rows, cfg.market.drift)
+    return x, outcome
+
+
+# --- training throughput ---
+
+def time_training_steps(cfg, spec, repeats: int, batches_per_repeat: int = 2) -> Timing:
+    """Seconds per supervision step of training.fit on batches of training.batch_size (median of repeats)."""
+    from trm_demo.training import fit
+    batch, n_sup = cfg.training.batch_size, cfg.model.supervision_steps
+    x, outcome = training_batch(spec, cfg, batch * batches_per_repeat)
+    model = fresh_model(spec)
+    steps = batches_per_repeat * n_sup
+
+    def one_epoch():
+        fit(model, x, outcome, cfg.training, 1, n_sup, np.random.default_rng(0),
+            cfg.thermostat.initial_halt_threshold)
+
+    return time_calls(one_epoch, repeats).scaled(1 / steps)
+
+
+def time_training_phases(cfg, spec, repeats: int, steps_per_repeat: int = 12) -> dict[str, Timing]:
+    """Seconds per step in each phase of fit's inner loop (forward, losses, backward, clip, AdamW, EMA)."""
+    from trm_demo.engine import initial_state, supervision_step, supervision_step_backward
+    from trm_demo.training import AdamW, binary_losses, clip_gradients, update_ema
+    t, batch = cfg.training, cfg.training.batch_size
+    model = fresh_model(spec)
+    optimiser = AdamW(t.learning_rate, t.beta1, t.beta2, t.weight_decay)
+    xb, tb = training_batch(spec, cfg, batch)
+    phases = ("forward", "losses", "backward", "clip", "adamw", "ema")
+    samples = {p: [] for p in phases}
+    for repeat in range(repeats + 1):                      # the first repeat warms up
+        spent = dict.fromkeys(phases, 0.0)
+        y, z = initial_state(model.buffers, spec, batch)
+        for _ in range(steps_per_repeat):
+            clock = time.perf_counter()
+            y, z, logits, q, cache = supervision_step(model.params, spec, xb, y, z)
+            clock = _lap(spent, "forward", clock)
+            _, _, d_logits, d_halt, _ = binary_losses(logits, q, tb, t.halting_weight)
+            clock = _lap(spent, "losses", clock)
+            grads = supervision_step_backward(d_logits, d_halt, model.params, spec, cache)
+            clock = _lap(spent, "backward", clock)
+            clip_gradients(grads, t.grad_clip)
+            clock = _lap(spent, "clip", clock)
+            optimiser.step(model.params, grads)
+            clock = _lap(spent, "adamw", clock)
+            update_ema(model.ema, model.params, t.ema_decay)
+            _lap(spent, "ema", clock)
+        if repeat:
+            for p in phases:
+                samples[p].append(spent[p] / steps_per_repeat)
+    return {p: from_samples(samples[p]) for p in phases}
+
+
+def _lap(spent: dict, phase: str, since: float) -> float:
+    now = time.perf_counter()
+    spent[phase] += now - since
+    return now
+
+
+# --- inference ---
+
+def time_inference(model, cfg, n_candidates: int, repeats: int, halt_threshold: float | None = None,
+                   step_cap: int | None = None) -> tuple[Timing, float]:
+    """Seconds per batched model.infer call on n candidates; also the mean steps used."""
+    x, _ = training_batch(model.spec, cfg, n_candidates, seed=2)
+    cap = step_cap or cfg.model.supervision_steps
+    threshold = cfg.thermostat.initial_halt_threshold if halt_threshold is None else halt_threshold
+    calls = max(1, 600 // n_candidates)      # small batches: several calls per repeat, for a stable clock
+    timing = time_calls(lambda: model.infer(x, cap, threshold), repeats, calls_per_repeat=min(calls, 50))
+    mean_steps = float(model.infer(x, cap, threshold).steps.mean())
+    return timing, mean_steps
+
+
+# --- FLOPs: every matmul of one training step, counted from the spec ---
+
+@dataclass(frozen=True)
+class Matmul:
+    label: str
+    m: int
+    k: int
+    n: int
+    transpose_a: bool      # the engine multiplies a transposed view (weight gradients: a.T @ b)
+    transpose_b: bool      # ... or by a transposed weight (input gradients: d @ W.T)
+    count: int
+
+    @property
+    def flops(self) -> int:
+        return 2 * self.m * self.k * self.n * self.count
+
+
+def training_step_matmuls(spec, batch: int) -> list[Matmul]:
+    """The matmuls of one supervision step of the tabular TRM, read off engine.py.
+
+    Forward: embedding, T cycles x (n + 1) net calls x n_blocks sublayers x 2
+    matmuls, both heads. Backward (last cycle only): each sublayer matmul costs
+    two more (input gradient and weight gradient); the embedding needs only its
+    weight gradient (the features are data); the halting head only its weight
+    gradient (y is detached from it).
+    """
+    if spec.is_sequence:
+        raise ValueError("the FLOP count covers the tabular model (the default config)")
+    b, f, d = batch, spec.n_inputs, spec.hidden_size
+    width = spec.mlp_width
+    gated = 2 * width if spec.activation == "swiglu" else width
+    fwd = spec.outer_steps * (spec.n_cycles + 1) * spec.n_blocks
+    bwd = (spec.n_cycles + 1) * spec.n_blocks
+    return [
+        Matmul("embed x @ W", b, f, d, False, False, 1),
+        Matmul("mlp h @ W_in", b, d, gated, False, False, fwd),
+        Matmul("mlp hidden @ W_out", b, width, d, False, False, fwd),
+        Matmul("heads y @ w (answer, halt)", b, d, 1, False, False, 2),
+        Matmul("d_hidden = d_out @ W_out.T", b, d, width, False, True, bwd),
+        Matmul("dW_out = hidden.T @ d_out", width, b, d, True, False, bwd),
+        Matmul("dW_in = h.T @ d_pre", d, b, gated, True, False, bwd),
+        Matmul("d_h = d_pre @ W_in.T", b, gated, d, False, True, bwd),
+        Matmul("head grads (dW answer, dW halt)", d, b, 1, True, False, 2),
+        Matmul("d_y = d_logits @ w_head.T", b, 1, d, False, True, 1),
+        Matmul("dW_embed = x.T @ d_x", f, b, d, True, False, 1),
+    ]
+
+
+def step_flops(spec, batch: int) -> int:
+    return sum(mm.flops for mm in training_step_matmuls(spec, batch))
+
+
+def time_matmul_set(matmuls: list[Matmul], repeats: int, dtype=np.float32) -> Timing:
+    """Seconds for the step's matmuls alone, same shapes, layouts and dtype, as `a @ b` (allocating, like the engine)."""
+    rng = np.random.default_rng(0)
+    operands = []
+    for mm in matmuls:
+        a = rng.standard_normal((mm.k, mm.m) if mm.transpose_a else (mm.m, mm.k)).astype(dtype)
+        b = rng.standard_normal((mm.n, mm.k) if mm.transpose_b else (mm.k, mm.n)).astype(dtype)
+        operands.append((a.T if mm.transpose_a else a, b.T if mm.transpose_b else b, mm.count))
+
+    def run_all():
+        for a, b, count in operands:
+            for _ in range(count):
+                a @ b
+
+    return time_calls(run_all, repeats, calls_per_repeat=5, warmup=2)
+
+
+# --- everything above, as one section of the report ---
+
+def run(repeats: int, quick: bool = False) -> dict:
+    """Every engine figure twice: with one OpenBLAS thread and with numpy's default threads.
+
+    The step's matmuls are tiny (256 x 32 x 128), and on a shared 2-core machine
+    a second BLAS thread waits for a free core on every call: a busy neighbour
+    can make the default-thread figures 10-100x slower. One thread is the
+    stable headline; the default is shown beside it, as the demo runs it.
+    """
+    from contextlib import nullcontext
+    from trm_demo.cli import starting_model
+    from bench.machine import blas_threads, limited_blas_threads
+    cfg, spec = default_setup()
+    pretrained = starting_model(cfg)
+    settings = {"one_thread": limited_blas_threads(1), "default_threads": nullcontext()}
+    by_threads = {}
+    for name, context in settings.items():
+        with context:
+            by_threads[name] = {"blas_threads": blas_threads(),
+                                **_figures(cfg, spec, pretrained, repeats, quick)}
+        if name == "one_thread":     # the phase breakdown: one stable setting is enough
+            with limited_blas_threads(1):
+                phases = time_training_phases(cfg, spec, repeats, steps_per_repeat=6 if quick else 12)
+    return {
+        "model": {"spec": _spec_dict(spec), "parameters": pretrained.n_parameters,
+                  "batch_size": cfg.training.batch_size, "supervision_steps": cfg.model.supervision_steps,
+                  "halt_threshold": cfg.thermostat.initial_halt_threshold},
+        "flops_per_step": step_flops(spec, cfg.training.batch_size),
+        "matmuls": [mm.__dict__ | {"flops": mm.flops} for mm in training_step_matmuls(spec, cfg.training.batch_size)],
+        "by_threads": by_threads,
+        "phases_seconds": {p: t.to_dict() for p, t in phases.items()},
+        "phases_blas_threads": 1,
+    }
+
+
+def _figures(cfg, spec, pretrained, repeats: int, quick: bool) -> dict:
+    """Training step, its FLOP rate against the matmuls alone, and inference, in the current BLAS setting."""
+    batch = cfg.training.batch_size
+    flops = step_flops(spec, batch)
+    step = time_training_steps(cfg, spec, repeats, batches_per_repeat=1 if quick else 2)
+    matmuls = time_matmul_set(training_step_matmuls(spec, batch), repeats)
+    inference = {}
+    for n in (3, 600):
+        timing, steps = time_inference(pretrained, cfg, n, repeats)
+        inference[str(n)] = {"seconds": timing.to_dict(), "mean_steps": steps}
+    full_depth, _ = time_inference(pretrained, cfg, 600, repeats, halt_threshold=1.0)
+    return {"training_step_seconds": step.to_dict(),
+            "sample_steps_per_second": step.rate(batch).to_dict(),
+            "step_gflops": step.rate(flops / 1e9).to_dict(),
+            "matmul_only_seconds": matmuls.to_dict(),
+            "matmul_gflops": matmuls.rate(flops / 1e9).to_dict(),
+            "fraction_of_matmul_rate": matmuls.median / step.median,
+            "inference": inference,
+            "inference_600_full_depth_seconds": full_depth.to_dict()}
+
+
+def _spec_dict(spec) -> dict:
+    return {name: getattr(spec, name) for name in spec.__dataclass_fields__}
+
+
+# --- worker: one measurement in this (fresh) process, as JSON on stdout ---
+
+def worker(argv: list[str]) -> int:
+    """Training step and 600-candidate inference in this process; JSON on stdout."""
+    p = argparse.ArgumentParser(prog="python -m bench.engine_bench")
+    p.add_argument("--repeats", type=int, default=5)
+    args = p.parse_args(argv)
+    from trm_demo.cli import starting_model
+    from bench.machine import openblas_runtime
+    cfg, spec = default_setup()
+    faults_before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    step = time_training_steps(cfg, spec, args.repeats)
+    steps_run = (args.repeats + 1) * 2 * cfg.model.supervision_steps
+    faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults_before
+    inference, _ = time_inference(starting_model(cfg), cfg, 600, args.repeats)
+    print(json.dumps({"step_seconds": step.to_dict(), "inference_600_seconds": inference.to_dict(),
+                      "page_faults_per_step": faults / steps_run, "openblas": openblas_runtime()}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(worker(sys.argv[1:]))

@@ -1,0 +1,425 @@
+"""Tables from bench results: one set of rows, rendered to the terminal (rich) and to Markdown.
+
+Each `*_table(results)` returns (title, headers, rows, notes) or None when its
+section did not run; `print_all` and `markdown` only render them.
+"""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+
+Table_ = tuple[str, list[str], list[list[str]], list[str]]
+
+
+# --- formatting ---
+
+def ms(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    if seconds < 1e-3:
+        return f"{seconds * 1e6:,.0f} µs"
+    if seconds < 1:
+        return f"{seconds * 1e3:,.2f} ms"
+    return f"{seconds:,.2f} s"
+
+
+def num(x: float | None, digits: int = 0) -> str:
+    return "-" if x is None else f"{x:,.{digits}f}"
+
+
+def time_range(t: dict) -> str:
+    return f"{ms(t['low'])} – {ms(t['high'])} (n={t['repeats']})"
+
+
+def rate_range(t: dict, digits: int = 0) -> str:
+    return f"{num(t['low'], digits)} – {num(t['high'], digits)} (n={t['repeats']})"
+
+
+def ci(stat: dict, digits: int, scale: float = 1.0, suffix: str = "", prefix: str = "") -> str:
+    if stat is None or stat.get("mean") is None:
+        return "-"
+    mean = stat["mean"] * scale
+    if stat.get("ci95") is None:
+        return f"{prefix}{mean:,.{digits}f}{suffix}"
+    return f"{prefix}{mean:,.{digits}f} ± {stat['ci95'] * scale:,.{digits}f}{suffix}"
+
+
+def verdict(hit: bool) -> str:
+    return "hit" if hit else "MISS"
+
+
+def _ok(results: dict, name: str) -> dict | None:
+    section = results.get(name)
+    return section if section and "error" not in section else None
+
+
+# --- tables ---
+
+def machine_table(r: dict) -> Table_:
+    m = r["machine"]
+    runtime = m.get("openblas_runtime") or {}
+    blas = m["blas"]
+    rows = [["CPU", m["cpu_model"]], ["cores", f"{m['cores']} ({m['cores_usable']} usable)"],
+            ["memory", f"{m['memory_gib']} GiB"], ["Python", m["python"]], ["NumPy", m["numpy"]],
+            ["BLAS (build)", f"{blas.get('name')} {blas.get('version') or ''}".strip()],
+            ["BLAS (runtime)", f"kernel {runtime.get('kernel', '?')}, {runtime.get('threads', '?')} threads"
+             if runtime else "not reachable through ctypes"],
+            ["BLAS environment", ", ".join(f"{k}={v}" for k, v in m["blas_env"].items()) or "none"],
+            ["load average (1/5/15 min)", f"start {m['load_average_at_start']}, end {m.get('load_average_at_end')}"],
+            ["code measured", _code_text(m.get("code") or {}, m.get("code_at_end") or {})]]
+    engine = _ok(r, "engine")
+    if engine and engine.get("torch"):
+        t = engine["torch"]
+        rows.append(["PyTorch", t.get("skipped") or f"{t['torch']} ({t['python']})"])
+    return "Machine", ["what", "value"], rows, []
+
+
+UNSTABLE = 3.0   # slowest / fastest repeat above this: the figure is not to be trusted
+
+
+def stable(*timings: dict) -> bool:
+    """True when every timing's slowest and fastest repeats agree within UNSTABLE x."""
+    return all(min(t["low"], t["high"]) > 0 and max(t["low"], t["high"]) / min(t["low"], t["high"]) <= UNSTABLE
+               for t in timings)
+
+
+def _fraction(d: dict) -> tuple[float, bool]:
+    """(step rate / matmul rate, whether both timings behind it are stable)."""
+    return d["fraction_of_matmul_rate"], stable(d["training_step_seconds"], d["matmul_only_seconds"])
+
+
+def _cell(t: dict, fmt) -> str:
+    """'median (fastest – slowest)', flagged when the repeats disagree wildly."""
+    low, high = min(t["low"], t["high"]), max(t["low"], t["high"])
+    flag = f" ⚠ {high / low:.0f}× spread" if low > 0 and high / low > UNSTABLE else ""
+    return f"{fmt(t['median'])} ({fmt(t['low'])} – {fmt(t['high'])}){flag}"
+
+
+def _code_text(start: dict, end: dict) -> str:
+    text = f"commit {start.get('commit') or '?'}"
+    changes = start.get("uncommitted_changes")
+    text += f", uncommitted changes in {', '.join(changes)}" if changes else ", no uncommitted changes"
+    before, after = start.get("fingerprints") or {}, end.get("fingerprints") or {}
+    moved = sorted(f for f in set(before) | set(after) if before.get(f) != after.get(f))
+    if end.get("commit") and end.get("commit") != start.get("commit"):
+        text += f"; HEAD moved to {end['commit']} during the run"
+    if moved:
+        text += f"; changed during the run: {', '.join(moved)}"
+    return text
+
+
+def engine_table(r: dict) -> Table_ | None:
+    e = _ok(r, "engine")
+    if not e:
+        return None
+    spec, model = e["model"]["spec"], e["model"]
+    one, default = e["by_threads"]["one_thread"], e["by_threads"]["default_threads"]
+    rate, gflops = (lambda x: num(x)), (lambda x: num(x, 1))
+
+    def both(key, fmt, pick=lambda d: d):
+        return [_cell(pick(one[key]), fmt), _cell(pick(default[key]), fmt)]
+
+    def inference(n):
+        return lambda d: d[n]["seconds"]
+
+    rows = [
+        ["training throughput (sample-steps/s)", *both("sample_steps_per_second", rate),
+         f"batch {model['batch_size']}, via training.fit"],
+        ["training step", *both("training_step_seconds", ms),
+         "1 supervision step: forward T cycles, backward the last, clip, AdamW, EMA"],
+        ["achieved GFLOP/s (step)", *both("step_gflops", gflops),
+         f"{e['flops_per_step'] / 1e6:,.1f} M matmul FLOPs per step, counted from the spec"
+         + (" (= traced)" if e.get("profile", {}).get("analytic_flops_match_trace") else "")],
+        ["numpy matmul GFLOP/s, same shapes", *both("matmul_gflops", gflops), "the step's matmuls alone"],
+        ["step rate / matmul rate", *(f"{x:.0%}" if ok else f"({x:.0%}) ⚠ unreliable"
+                                      for x, ok in (_fraction(one), _fraction(default))), "target ≥ 50 %"],
+        ["inference, 3 candidates", *both("inference", ms, inference("3")),
+         f"cap {model['supervision_steps']}, threshold {model['halt_threshold']}, "
+         f"mean steps {one['inference']['3']['mean_steps']:.2f}"],
+        ["inference, 600 candidates", *both("inference", ms, inference("600")),
+         f"mean steps {one['inference']['600']['mean_steps']:.2f}"],
+        ["inference, 600 candidates, all 6 steps", *both("inference_600_full_depth_seconds", ms),
+         f"{ms(one['inference_600_full_depth_seconds']['median'] / model['supervision_steps'])} per step (1 thread)"],
+    ]
+    rows += _torch_rows(e.get("torch") or {})
+    notes = [f"Model: D={spec['hidden_size']}, expansion {spec['expansion']}, n={spec['n_cycles']}, "
+             f"T={spec['outer_steps']}, {spec['activation']}, {model['parameters']:,} parameters; inference "
+             "uses the shipped checkpoint. Cells: median (fastest – slowest) over the repeats; ⚠ marks a figure "
+             f"whose repeats differ more than {UNSTABLE:.0f}×, typically a second BLAS thread waiting for a core "
+             "that another process holds."]
+    return ("Engine (default model size)",
+            ["measure", "1 BLAS thread", f"default BLAS threads ({default['blas_threads']})", "note"], rows, notes)
+
+
+def _torch_rows(t: dict) -> list[list[str]]:
+    if not t or "skipped" in t:
+        return [["PyTorch CPU eager", "-", "-", t.get("skipped", "torch not installed: skipped")]]
+    one, default = t["one_thread"], t["default"]
+    rows = [["PyTorch training step", _cell(one["torch_step_seconds"], ms), _cell(default["torch_step_seconds"], ms),
+             f"torch {t['torch']}, same shapes (max logit difference {t['parity_max_abs_logit_diff']:.1e})"],
+            ["NumPy training step (same runs)", _cell(one["numpy_step_seconds"], ms),
+             _cell(default["numpy_step_seconds"], ms), "fresh processes, alternating with torch"]]
+    ratios = [one["ratio_numpy_over_torch"], default["ratio_numpy_over_torch"]]
+    rows.append(["time ratio NumPy / PyTorch", *(f"{x:.2f} (NumPy {1 / x:.2f}× as fast)" for x in ratios),
+                 "target ≤ 0.5 (≥ 2× faster)"])
+    return rows
+
+
+def phases_table(r: dict) -> Table_ | None:
+    e = _ok(r, "engine")
+    if not e:
+        return None
+    phases = e["phases_seconds"]
+    total = sum(p["median"] for p in phases.values())
+    rows = [[name, ms(p["median"]), f"{p['median'] / total:.0%}"] for name, p in phases.items()]
+    rows.append(["sum", ms(total), "100%"])
+    return ("Training step by phase (fit's inner loop, timed by hand, 1 BLAS thread)",
+            ["phase", "median per step", "share"], rows, [])
+
+
+def profile_table(r: dict) -> Table_ | None:
+    e = _ok(r, "engine")
+    if not e or "profile" not in e:
+        return None
+    p = e["profile"]
+    op_total = sum(s for g, s in p["groups_seconds"].items() if not g.startswith("the rest"))
+    rows = [[group, ms(seconds), f"{seconds / op_total:.0%}"] for group, seconds in p["groups_seconds"].items()
+            if not group.startswith("the rest")]
+    rows += [[f"  {op['op']}", ms(op["seconds"]), f"{op['calls']:.0f} calls"] for op in p["top_ops"][:8]]
+    one = e["by_threads"]["one_thread"]
+    matmul_alone = one["matmul_only_seconds"]["median"] / one["training_step_seconds"]["median"]
+    notes = [f"One BLAS thread; {p['numpy_calls_per_step']:.0f} numpy calls per training step; "
+             f"untraced step {ms(p['step_seconds'])}. Shares are of the time measured inside numpy ops "
+             "(the tracer inflates small ops a little).",
+             f"Independently: the step's matmuls alone ({ms(one['matmul_only_seconds']['median'])}) take "
+             f"{matmul_alone:.0%} of an untraced step."]
+    return "Where a training step's time goes (op trace)", ["group / top ops", "time per step", "share"], rows, notes
+
+
+def speedups_table(r: dict) -> Table_ | None:
+    e = _ok(r, "engine")
+    if not e or "speedups" not in e:
+        return None
+    s, rows = e["speedups"], []
+    for name, v in (s.get("environment") or {}).items():
+        rows.append([f"env: {name}", ms(v["step_seconds"]["median"]), f"{v['step_speedup']:.2f}×",
+                     f"600-candidate inference {ms(v['inference_600_seconds']['median'])} "
+                     f"({v['inference_speedup']:.2f}×); {v['page_faults_per_step']:.0f} page faults/step; "
+                     f"kernel {v['openblas_kernel']}"])
+    loaded = s.get("under_load")
+    if loaded:
+        base = loaded["as is"]["step_seconds"]["median"]
+        for name, v in loaded.items():
+            rows.append([f"env, one busy neighbour process: {name}", _cell(v["step_seconds"], ms),
+                         f"{base / v['step_seconds']['median']:.2f}×",
+                         f"600-candidate inference {_cell(v['inference_600_seconds'], ms)}"])
+    o = s["optimiser_update"]
+    rows.append([f"code: clip+AdamW+EMA over one flat buffer ({o['tensors']} tensors → 1)",
+                 f"{ms(o['engine_seconds']['median'])} → {ms(o['flat_seconds']['median'])}", "",
+                 f"saves {ms(o['saving_per_step_seconds'])} per step"])
+    for name, v in s["elementwise"].items():
+        how = "out= buffers, einsum row sums" if name.startswith("rms_norm") else "out= buffers"
+        rows.append([f"code: {name} with {how}",
+                     f"{ms(v['engine_seconds']['median'])} → {ms(v['buffered_seconds']['median'])}", "",
+                     f"× {v['calls_per_step']} calls: saves {ms(v['saving_per_step_seconds'])} per step"])
+    g = s.get("gelu_cube")
+    if g:
+        rows.append([f"code: pre**3 → pre*pre*pre ({g['shape'][0]}×{g['shape'][1]})",
+                     f"{ms(g['power_seconds']['median'])} → {ms(g['multiply_seconds']['median'])}", "",
+                     f"gelu only: saves {ms(g['saving_per_step_with_gelu_seconds'])} per step"])
+    notes = ["env rows: the whole training step and a 600-candidate inference in a fresh process (median over "
+             "rounds, alternating with 'as is'); a row near 1.00× brings nothing more on this code. "
+             "code rows: the engine's function vs a rewrite, same shapes, same results (checked)."]
+    return ("Measured speed-ups (what-ifs: the bench never changes the engine)",
+            ["change", "time", "speed-up", "effect"], rows, notes)
+
+
+def ablation_table(r: dict) -> Table_ | None:
+    a = _ok(r, "ablation")
+    if not a:
+        return None
+    s = a["settings"]
+    rows = []
+    for row in a["rows"]:
+        extra = f"mean steps {row['mean_steps']:.2f} (threshold {row['halt_threshold']})" if "mean_steps" in row else ""
+        rows.append([row["model"], num(row["parameters"]) if row["parameters"] else "",
+                     ci(row["log_loss"], 4), ci(row["excess_log_loss"], 4),
+                     f"{row['train_seconds']:.1f} s" if row.get("train_seconds") else "", extra])
+    notes = [f"Trained from scratch on {s['samples']:,} samples of the default market (drift {s['drift']}), "
+             f"{s['epochs']} epochs, batch {s['batch_size']}, AdamW lr {s['learning_rate']}; held-out "
+             f"{s['holdout']:,} pairs; mean ± 95 % t interval over seeds {s['seeds']}. "
+             "Excess log-loss = KL(true p || model p), 0 is perfect."]
+    return ("Ablation: TRM vs a plain MLP of the same size",
+            ["model", "parameters", "held-out log-loss", "excess log-loss", "train time", "note"], rows, notes)
+
+
+def simulation_table(r: dict) -> Table_ | None:
+    sim = _ok(r, "simulation")
+    if not sim:
+        return None
+    target_rate, target_mb = sim["targets"]["opportunities_per_second"], sim["targets"]["peak_mb_at_1m"]
+    rows = []
+    for row in sim["rows"]:
+        rate = row["opportunities_per_second"]
+        million = row["opportunities"] >= 1_000_000
+        memory_note = f"; < {target_mb} MB: {verdict(row['peak_rss_mb'] < target_mb)}" if million else ""
+        rows.append([f"{row['opportunities']:,}", str(row["chunk"]), num(rate["median"]), rate_range(rate),
+                     f"{row['peak_rss_mb']:.0f} MB", f"{row['telemetry_mb']:.0f} MB",
+                     f"{verdict(rate['median'] >= target_rate)}{memory_note}"])
+    notes = [sim["budget_note"] + ".", "Peak memory = maxrss of a fresh process (imports and checkpoint included: "
+             f"~{sim['rows'][0]['rss_before_run_mb']:.0f} MB before the run starts). 1M runs once, at chunk 1000."]
+    return ("Simulation (run_funnel, pretrained checkpoint, telemetry on)",
+            ["opportunities", "chunk", "opportunities/s", "range", "peak memory", "telemetry file",
+             f"≥ {target_rate:,}/s"],
+            rows, notes)
+
+
+def what_if_table(r: dict) -> Table_ | None:
+    sim = _ok(r, "simulation")
+    if not sim or not sim.get("what_ifs"):
+        return None
+    rows = []
+    for name, v in sim["what_ifs"].items():
+        rate = v["opportunities_per_second"]
+        rows.append([name, num(rate["median"]), rate_range(rate), f"{v['peak_rss_mb']:.0f} MB",
+                     f"{v.get('speedup', 1.0):.2f}×"])
+    size = next(iter(sim["what_ifs"].values()))
+    notes = [f"{size['opportunities']:,} opportunities at chunk {size['chunk']}; the engine is unchanged, "
+             "the what-ifs wrap model.infer or set the environment of the simulation process. "
+             "A row near 1.00× brings nothing more on this code (for example because the code already does it)."]
+    return "Simulation what-ifs", ["variant", "opportunities/s", "range", "peak memory", "speed-up"], rows, notes
+
+
+def end_to_end_table(r: dict) -> Table_ | None:
+    e = _ok(r, "end_to_end")
+    if not e:
+        return None
+    return ("End-to-end", ["command", "median wall time", "range"],
+            [[e["command"], ms(e["seconds"]["median"]), time_range(e["seconds"])]], [])
+
+
+def quality_table(r: dict) -> Table_ | None:
+    q = _ok(r, "quality")
+    if not q:
+        return None
+    names = {"trm": "Tiny Recursive Model", "llm": "LLM (simulated)", "greedy": "Greedy", "oracle": "Oracle"}
+    rows = []
+    for key, name in names.items():
+        s = q["strategies"][key]
+        rows.append([name, ci(s["net_value"], 0, prefix="$"), ci(s["success_rate"], 1, 100, " %"),
+                     ci(s["roi"], 2), ci(s["share_of_oracle"], 1, 100, " %")])
+    for key, label in (("trm_minus_greedy", "TRM − greedy (paired)"), ("trm_minus_llm", "TRM − LLM (paired)")):
+        d = q["paired_net_value"][key]
+        crosses = d["ci95"] is not None and abs(d["mean"]) <= d["ci95"]
+        rows.append([label, ci(d, 0, prefix="$"), "", "",
+                     "no significant difference" if crosses else "interval excludes 0"])
+    n = len(q["seeds"])
+    notes = [f"Default run (200 opportunities), seeds {q['seeds'][0]}..{q['seeds'][-1]}: mean ± 95 % t interval "
+             f"over {n} seeds (t = {_t_for(n):.3f}). Paired differences are per seed (common random numbers). "
+             f"Source: `{q['source']}`, {q['wall_seconds']:.0f} s."]
+    return ("Multi-seed quality", ["strategy", "net value", "success rate", "ROI", "share of oracle"], rows, notes)
+
+
+def _t_for(n: int) -> float:
+    from bench.stats import t95
+    return t95(n - 1) if n > 1 else float("nan")
+
+
+def _verdict_over(settings: list[tuple[str, float, bool, bool]]) -> tuple[str, str]:
+    """(measured text, verdict) from (label, shown value, target met, figure stable) per BLAS setting.
+
+    Unstable figures are shown but never count towards the verdict."""
+    measured = ", ".join(f"{value} ({label})" + ("" if ok else " ⚠ unreliable") for label, value, _, ok in settings)
+    counted = [(label, hit) for label, _, hit, ok in settings if ok]
+    if not counted:
+        return measured, "unreliable: rerun on a quiet machine"
+    hits = [label for label, hit in counted if hit]
+    if len(hits) == len(counted):
+        return measured, "hit"
+    return measured, f"hit with {hits[0]} only" if hits else "MISS"
+
+
+def targets_table(r: dict) -> Table_ | None:
+    rows = []
+    e, sim = _ok(r, "engine"), _ok(r, "simulation")
+    if e:
+        settings = [(label, f"{x:.0%}", x >= 0.5, ok) for label, (x, ok) in
+                    (("1 BLAS thread", _fraction(e["by_threads"]["one_thread"])),
+                     ("default threads", _fraction(e["by_threads"]["default_threads"])))]
+        rows.append(["issue 3", "training step ≥ 50 % of numpy's matmul rate", *_verdict_over(settings)])
+        t = e.get("torch") or {}
+        if "default" in t:
+            settings = [(label, f"{1 / t[k]['ratio_numpy_over_torch']:.2f}×", t[k]["ratio_numpy_over_torch"] <= 0.5,
+                         stable(t[k]["numpy_step_seconds"], t[k]["torch_step_seconds"]))
+                        for label, k in (("1 thread each", "one_thread"), ("default threads", "default"))]
+            rows.append(["issue 3", "≥ 2× faster than PyTorch eager", *_verdict_over(settings)])
+        else:
+            rows.append(["issue 3", "≥ 2× faster than PyTorch eager", "not measured", t.get("skipped", "")])
+    if sim:
+        settings = []
+        for chunk in sorted({row["chunk"] for row in sim["rows"]}):
+            rows_at = [row for row in sim["rows"] if row["chunk"] == chunk]
+            slowest = min(rows_at, key=lambda row: row["opportunities_per_second"]["median"])   # conservative
+            rate = slowest["opportunities_per_second"]
+            settings.append((f"chunk {chunk}", f"{rate['median']:,.0f}/s", rate["median"] >= 10_000,
+                             stable(rate)))
+        rows.append(["issue 4", "≥ 10,000 opportunities/s (telemetry on; slowest size per chunk)",
+                     *_verdict_over(settings)])
+        million = [row for row in sim["rows"] if row["opportunities"] >= 1_000_000]
+        if million:
+            peak = million[0]["peak_rss_mb"]
+            rows.append(["issue 4", "1M opportunities under 300 MB peak", f"{peak:.0f} MB", verdict(peak < 300)])
+    return ("Targets", ["issue", "target", "measured", "verdict"], rows, []) if rows else None
+
+
+TABLES = (targets_table, machine_table, engine_table, phases_table, profile_table, speedups_table,
+          ablation_table, simulation_table, what_if_table, end_to_end_table, quality_table)
+
+
+def _all_tables(results: dict) -> list[Table_]:
+    return [t for t in (make(results) for make in TABLES) if t is not None]
+
+
+def _errors(results: dict) -> list[str]:
+    return [f"{name}: {v['error']}" for name, v in results.items() if isinstance(v, dict) and "error" in v]
+
+
+# --- renderers ---
+
+def print_all(results: dict, console: Console) -> None:
+    for title, headers, rows, notes in _all_tables(results):
+        table = Table(title=title, title_justify="left", show_lines=False)
+        for h in headers:
+            table.add_column(h, overflow="fold")
+        for row in rows:
+            table.add_row(*row)
+        console.print(table)
+        for note in notes:
+            console.print(f"  {note}", style="dim", highlight=False)
+    for error in _errors(results):
+        console.print(f"[red]section failed[/red] {error}", highlight=False)
+    console.print(f"Total bench time {_duration(results['meta']['total_seconds'])}.", highlight=False)
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
+
+
+def markdown(results: dict) -> str:
+    meta = results["meta"]
+    lines = ["# Benchmarks", "",
+             "<!-- Generated by the benchmark command; do not edit by hand: rerun it. -->",
+             f"Generated by `{meta['command']}` on {meta['started_at'].replace('T', ' ')} "
+             f"(took {_duration(meta['total_seconds'])}). Do not edit this page: rerun the command. "
+             "Raw figures: `bench/results.json`.", "",
+             "Every timing is the median of several repeats, shown with the fastest–slowest range. "
+             "The machine may be shared (see the load averages): a wide range means a noisy figure.", ""]
+    for title, headers, rows, notes in _all_tables(results):
+        lines += [f"## {title}", "", "| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+        lines += ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in rows]
+        lines += [""] + [f"{note}" for note in notes] + ([""] if notes else [])
+    errors = _errors(results)
+    if errors:
+        lines += ["## Sections that failed", ""] + [f"- {e}" for e in errors] + [""]
+    return "\n".join(lines)

@@ -1,0 +1,210 @@
+"""The same TRM in PyTorch CPU eager, for a time ratio per training step.
+
+torch is never a dependency: this file runs as a separate process
+(`python -m bench.torch_bench`, by default with the bench's own interpreter,
+or another one given with `python -m bench --torch-python PATH`) and reports
+"skipped" when `import torch` fails.
+
+Same architecture and shapes as the engine: embedding, 2 post-norm SwiGLU
+blocks shared by z = net(x + y + z) (n times) and y = net(y + z), T cycles with
+gradient through the last only, answer head, halting head on detached y,
+loss = BCE + halting_weight x BCE(halt, step correct), gradient-norm clipping,
+AdamW with decay on matrices only, EMA. The torch copy starts from the numpy
+model's weights and the first step's logits are compared, so both really
+compute the same function. Each library is timed in its own fresh process
+(torch's OpenMP threads keep spinning after a step and would slow numpy's
+OpenBLAS threads in a shared process), numpy and torch alternating round by
+round so that load on the shared machine hits both alike.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from bench.stats import from_samples
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def build_torch_step(torch, model, cfg):
+    """A closure running one training step on (x, target), carrying (y, z) like fit."""
+    functional = torch.nn.functional
+    spec, t = model.spec, cfg.training
+    params = {k: torch.nn.Parameter(torch.from_numpy(v.copy())) for k, v in model.params.items()}
+    ema = {k: v.detach().clone() for k, v in params.items()}
+    decay = [p for p in params.values() if p.ndim >= 2]
+    no_decay = [p for p in params.values() if p.ndim < 2]
+    optimiser = torch.optim.AdamW([{"params": decay, "weight_decay": t.weight_decay},
+                                   {"params": no_decay, "weight_decay": 0.0}],
+                                  lr=t.learning_rate, betas=(t.beta1, t.beta2), eps=1e-8)
+    sublayers = [name for name, _ in spec.sublayers()]
+
+    def net(h):
+        for name in sublayers:
+            gate, up = (h @ params[name + ".w_in"]).chunk(2, dim=-1)
+            mixed = (functional.silu(gate) * up) @ params[name + ".w_out"]
+            h = functional.rms_norm(h + mixed, (spec.hidden_size,), params[name + ".norm"], eps=1e-6)
+        return h
+
+    def cycle(x, y, z):
+        for _ in range(spec.n_cycles):
+            z = net(x + y + z)
+        return net(y + z), z
+
+    def forward(x, y, z):
+        x = x @ params["embed.w"] + params["embed.b"]
+        with torch.no_grad():
+            for _ in range(spec.outer_steps - 1):
+                y, z = cycle(x, y, z)
+        y, z = cycle(x, y, z)
+        logits = (y @ params["head.w"] + params["head.b"])[:, 0]
+        halt = (y.detach() @ params["halt.w"] + params["halt.b"])[:, 0]
+        return y, z, logits, halt
+
+    def step(x, target, y, z):
+        y, z, logits, halt = forward(x, y, z)
+        correct = ((logits >= 0) == (target > 0.5)).to(logits.dtype)
+        loss = (functional.binary_cross_entropy_with_logits(logits, target)
+                + t.halting_weight * functional.binary_cross_entropy_with_logits(halt, correct))
+        optimiser.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(list(params.values()), t.grad_clip)
+        optimiser.step()
+        with torch.no_grad():
+            for name, p in params.items():
+                ema[name].mul_(t.ema_decay).add_(p, alpha=1 - t.ema_decay)
+        return y.detach(), z.detach()
+
+    return step, forward
+
+
+def numpy_step(model, cfg):
+    """fit's inner loop, one supervision step (the same code path engine_bench times via fit)."""
+    from trm_demo.engine import supervision_step, supervision_step_backward
+    from trm_demo.training import AdamW, binary_losses, clip_gradients, update_ema
+    t, spec = cfg.training, model.spec
+    optimiser = AdamW(t.learning_rate, t.beta1, t.beta2, t.weight_decay)
+
+    def step(x, target, y, z):
+        y, z, logits, q, cache = supervision_step(model.params, spec, x, y, z)
+        _, _, d_logits, d_halt, _ = binary_losses(logits, q, target, t.halting_weight)
+        grads = supervision_step_backward(d_logits, d_halt, model.params, spec, cache)
+        clip_gradients(grads, t.grad_clip)
+        optimiser.step(model.params, grads)
+        update_ema(model.ema, model.params, t.ema_decay)
+        return y, z
+
+    return step
+
+
+def measure(library: str, repeats: int, steps_per_repeat: int) -> dict:
+    """Seconds per training step of one library in this process, with its default threads, then one thread."""
+    from trm_demo.engine import initial_state, supervision_step
+    from bench.engine_bench import default_setup, fresh_model, training_batch
+    from bench.machine import limited_blas_threads
+    cfg, spec = default_setup()
+    batch = cfg.training.batch_size
+    x, target = training_batch(spec, cfg, batch)
+    model = fresh_model(spec)
+    y0, z0 = initial_state(model.buffers, spec, batch)
+    out = {}
+    if library == "torch":
+        import torch
+        step, forward = build_torch_step(torch, model, cfg)
+        # Parity: the first supervision step gives the same logits as the engine.
+        _, _, np_logits, np_halt, _ = supervision_step(model.params, spec, x, y0.copy(), z0.copy())
+        with torch.no_grad():
+            _, _, logits, halt = forward(torch.from_numpy(x), torch.from_numpy(y0), torch.from_numpy(z0))
+        out["parity_max_abs_logit_diff"] = float(max(np.abs(np_logits - logits.numpy()).max(),
+                                                     np.abs(np_halt - halt.numpy()).max()))
+        out["torch"], out["default_threads"] = torch.__version__, torch.get_num_threads()
+        x, target, y0, z0 = (torch.from_numpy(a) for a in (x, target, y0, z0))
+        fresh = lambda a: a.clone()
+        one_thread = lambda: _torch_threads(torch, 1)
+    else:
+        step = numpy_step(model, cfg)
+        fresh = lambda a: a.copy()
+        one_thread = lambda: limited_blas_threads(1)
+
+    def timed_repeats():
+        samples = []
+        for repeat in range(repeats + 1):              # the first repeat warms up
+            started = time.perf_counter()
+            y, z = fresh(y0), fresh(z0)
+            for _ in range(steps_per_repeat):
+                y, z = step(x, target, y, z)
+            if repeat:
+                samples.append((time.perf_counter() - started) / steps_per_repeat)
+        return samples
+
+    out["default"] = timed_repeats()
+    with one_thread():
+        out["one_thread"] = timed_repeats()
+    return out
+
+
+@contextlib.contextmanager
+def _torch_threads(torch, n: int):
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def main(argv: list[str]) -> int:
+    """python -m bench.torch_bench {numpy,torch} REPEATS: one JSON line on stdout."""
+    library, repeats = argv[0], int(argv[1])
+    if library == "torch":
+        try:
+            import torch  # noqa: F401
+        except ImportError:
+            print(json.dumps({"skipped": "torch not installed: skipped"}))
+            return 0
+    print(json.dumps(measure(library, repeats, 12)))
+    return 0
+
+
+# --- the orchestrating side: alternate fresh processes, numpy then torch ---
+
+def run(python: str, rounds: int, repeats: int) -> dict:
+    """NumPy/PyTorch time ratio per training step, default threads and one thread, median over rounds."""
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+
+    def worker(library):
+        done = subprocess.run([python, "-m", "bench.torch_bench", library, str(repeats)],
+                              cwd=REPO_ROOT, env=env, capture_output=True, text=True)
+        if done.returncode != 0:
+            return {"skipped": f"torch run failed: {' '.join(done.stderr.strip().splitlines()[-1:])}"}
+        return json.loads(done.stdout)
+
+    runs = {"numpy": [], "torch": []}
+    for _ in range(rounds):
+        for library in ("numpy", "torch"):
+            found = worker(library)
+            if "skipped" in found:
+                return {"skipped": found["skipped"], "python": python}
+            runs[library].append(found)
+    first_torch = runs["torch"][0]
+    result = {"torch": first_torch["torch"], "python": python,
+              "parity_max_abs_logit_diff": first_torch["parity_max_abs_logit_diff"]}
+    for setting in ("default", "one_thread"):
+        numpy_t = from_samples([from_samples(r[setting]).median for r in runs["numpy"]])
+        torch_t = from_samples([from_samples(r[setting]).median for r in runs["torch"]])
+        result[setting] = {"numpy_step_seconds": numpy_t.to_dict(), "torch_step_seconds": torch_t.to_dict(),
+                           "ratio_numpy_over_torch": numpy_t.median / torch_t.median,
+                           "torch_threads": first_torch["default_threads"] if setting == "default" else 1}
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
