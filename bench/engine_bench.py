@@ -35,6 +35,11 @@ def default_setup():
     return cfg, model_spec(cfg)
 
 
+def mlp_width(spec) -> int:
+    """Hidden width of each sublayer's MLP (expansion x D), as engine.py builds it."""
+    return spec.expansion * spec.hidden_size
+
+
 def fresh_model(spec, seed: int = 0):
     from trm_demo.weights import init_model
     return init_model(spec, np.random.default_rng(seed))
@@ -145,7 +150,7 @@ def training_step_matmuls(spec, batch: int) -> list[Matmul]:
     if spec.is_sequence:
         raise ValueError("the FLOP count covers the tabular model (the default config)")
     b, f, d = batch, spec.n_inputs, spec.hidden_size
-    width = spec.mlp_width
+    width = mlp_width(spec)
     gated = 2 * width if spec.activation == "swiglu" else width
     fwd = spec.outer_steps * (spec.n_cycles + 1) * spec.n_blocks
     bwd = (spec.n_cycles + 1) * spec.n_blocks
@@ -188,37 +193,47 @@ def time_matmul_set(matmuls: list[Matmul], repeats: int, dtype=np.float32) -> Ti
 # --- everything above, as one section of the report ---
 
 def run(repeats: int, quick: bool = False) -> dict:
-    """Every engine figure twice: with one OpenBLAS thread and with numpy's default threads.
+    """Every engine figure twice: with the demo's own BLAS threads (here) and with the other choice of 1 or 2.
 
-    The step's matmuls are tiny (256 x 32 x 128), and on a shared 2-core machine
-    a second BLAS thread waits for a free core on every call: a busy neighbour
-    can make the default-thread figures 10-100x slower. One thread is the
-    stable headline; the default is shown beside it, as the demo runs it.
+    The other setting runs in a fresh process started with OPENBLAS_NUM_THREADS:
+    raising OpenBLAS's thread count at run time measured 5-10x slower than
+    starting with it, so that figure would not describe a real run.
     """
-    from contextlib import nullcontext
     from trm_demo.cli import starting_model
     from bench.machine import blas_threads, limited_blas_threads
     cfg, spec = default_setup()
     pretrained = starting_model(cfg)
-    settings = {"one_thread": limited_blas_threads(1), "default_threads": nullcontext()}
-    by_threads = {}
-    for name, context in settings.items():
-        with context:
-            by_threads[name] = {"blas_threads": blas_threads(),
-                                **_figures(cfg, spec, pretrained, repeats, quick)}
-        if name == "one_thread":     # the phase breakdown: one stable setting is enough
-            with limited_blas_threads(1):
-                phases = time_training_phases(cfg, spec, repeats, steps_per_repeat=6 if quick else 12)
+    demo_threads = blas_threads()
+    other_threads = 2 if demo_threads == 1 else 1
+    by_threads = {str(demo_threads): {"blas_threads": demo_threads, "where": "as the demo runs",
+                                      **_figures(cfg, spec, pretrained, repeats, quick)},
+                  str(other_threads): _figures_in_fresh_process(other_threads, repeats, quick)}
+    with limited_blas_threads(1):     # the phase breakdown: one stable setting is enough
+        phases = time_training_phases(cfg, spec, repeats, steps_per_repeat=6 if quick else 12)
     return {
         "model": {"spec": _spec_dict(spec), "parameters": pretrained.n_parameters,
                   "batch_size": cfg.training.batch_size, "supervision_steps": cfg.model.supervision_steps,
                   "halt_threshold": cfg.thermostat.initial_halt_threshold},
+        "demo_blas_threads": demo_threads,
         "flops_per_step": step_flops(spec, cfg.training.batch_size),
         "matmuls": [mm.__dict__ | {"flops": mm.flops} for mm in training_step_matmuls(spec, cfg.training.batch_size)],
         "by_threads": by_threads,
         "phases_seconds": {p: t.to_dict() for p, t in phases.items()},
         "phases_blas_threads": 1,
     }
+
+
+def _figures_in_fresh_process(threads: int, repeats: int, quick: bool) -> dict:
+    import os
+    import subprocess
+    from pathlib import Path
+    root = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": str(threads),
+           "PYTHONPATH": str(root) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    args = [sys.executable, "-m", "bench.engine_bench", "--figures", "--repeats", str(repeats)]
+    done = subprocess.run(args + (["--quick"] if quick else []), cwd=root, env=env,
+                          capture_output=True, text=True, check=True)
+    return json.loads(done.stdout)
 
 
 def _figures(cfg, spec, pretrained, repeats: int, quick: bool) -> dict:
@@ -249,13 +264,22 @@ def _spec_dict(spec) -> dict:
 # --- worker: one measurement in this (fresh) process, as JSON on stdout ---
 
 def worker(argv: list[str]) -> int:
-    """Training step and 600-candidate inference in this process; JSON on stdout."""
+    """Measurements in this (fresh) process, as JSON on stdout.
+
+    Default: training step and 600-candidate inference (bench/speedups.py).
+    --figures: every figure of `_figures` (the second BLAS setting of `run`)."""
     p = argparse.ArgumentParser(prog="python -m bench.engine_bench")
     p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--figures", action="store_true")
+    p.add_argument("--quick", action="store_true")
     args = p.parse_args(argv)
     from trm_demo.cli import starting_model
-    from bench.machine import openblas_runtime
+    from bench.machine import blas_threads, openblas_runtime
     cfg, spec = default_setup()
+    if args.figures:
+        figures = _figures(cfg, spec, starting_model(cfg), args.repeats, args.quick)
+        print(json.dumps({"blas_threads": blas_threads(), "where": "fresh process", **figures}))
+        return 0
     faults_before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
     step = time_training_steps(cfg, spec, args.repeats)
     steps_run = (args.repeats + 1) * 2 * cfg.model.supervision_steps

@@ -79,7 +79,7 @@ def engine_section(s: dict, torch_python: str) -> dict:
     from bench.machine import limited_blas_threads
     result = engine_bench.run(s["repeats"], quick=s["quick"])
     cfg, spec = engine_bench.default_setup()
-    one_thread_step = result["by_threads"]["one_thread"]["training_step_seconds"]["median"]
+    one_thread_step = result["by_threads"]["1"]["training_step_seconds"]["median"]
     with limited_blas_threads(1):        # one thread: a shared machine makes 2-thread op times erratic
         trace = profile_step.trace_training_steps(cfg, spec)
     result["profile"] = {"blas_threads": 1, "step_seconds": one_thread_step,

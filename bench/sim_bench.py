@@ -11,13 +11,12 @@ opportunities and greedy (near-free) would decide the rest, which would
 measure greedy, not the TRM. The ROI-floor breaker stays on; the share of
 decisions the TRM made is reported.
 
-Worker mode:  python -m bench.sim_bench OPPORTUNITIES CHUNK [--infer-batch ROWS] [--no-telemetry]
+Worker mode:  python -m bench.sim_bench OPPORTUNITIES CHUNK [--no-telemetry]
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import os
 import resource
@@ -39,7 +38,6 @@ def worker(argv: list[str]) -> int:
     p = argparse.ArgumentParser(prog="python -m bench.sim_bench")
     p.add_argument("opportunities", type=int)
     p.add_argument("chunk", type=int)
-    p.add_argument("--infer-batch", type=int, default=0, help="what-if: score in sub-batches of this many rows")
     p.add_argument("--no-telemetry", action="store_true")
     args = p.parse_args(argv)
     from trm_demo.cli import starting_model
@@ -49,8 +47,6 @@ def worker(argv: list[str]) -> int:
     cfg = load_config(None, {"simulation.opportunities": args.opportunities, "simulation.chunk_size": args.chunk,
                              "sentinel.max_cost": UNLIMITED_BUDGET})
     model = starting_model(cfg)
-    if args.infer_batch:
-        model.infer = _sub_batched(model.infer, args.infer_batch)
     rss_before = _maxrss_mb()
     with tempfile.TemporaryDirectory() as tmp:
         telemetry = None if args.no_telemetry else Path(tmp) / "trm_calls.json"
@@ -70,24 +66,6 @@ def worker(argv: list[str]) -> int:
 
 def _maxrss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024   # KiB on Linux
-
-
-def _sub_batched(infer, rows: int):
-    """What-if: the same inference, `rows` candidates at a time (results concatenated)."""
-    def run(x, *args, **kwargs):
-        if len(x) <= rows:
-            return infer(x, *args, **kwargs)
-        parts = [infer(x[i:i + rows], *args, **kwargs) for i in range(0, len(x), rows)]
-        joined = {}
-        for f in dataclasses.fields(parts[0]):
-            values = [getattr(p, f.name) for p in parts]
-            if values[0] is None:
-                joined[f.name] = None
-            else:   # per-step arrays are (steps, B): join along the candidates' axis
-                axis = 1 if f.name in ("trajectory", "halt_logits") else 0
-                joined[f.name] = np.concatenate(values, axis=axis)
-        return type(parts[0])(**joined)
-    return run
 
 
 # --- the orchestrating side ---
@@ -113,14 +91,9 @@ def measure(opportunities: int, chunk: int, repeats: int, extra: list[str] = (),
             "variant": " ".join(extra) or None, "env": env_changes or None}
 
 
-_HEAP = {"MALLOC_MMAP_THRESHOLD_": str(64 * 2**20), "MALLOC_TRIM_THRESHOLD_": str(256 * 2**20)}
-# A cumulative ladder (each row keeps the changes above it), then telemetry's own cost.
-_SUB_BATCHES = ["--infer-batch", "2048"]
 WHAT_IFS = {
-    "inference in sub-batches of 2048 rows": (_SUB_BATCHES, {}),
-    "+ glibc heap kept (MALLOC_*_THRESHOLD_)": (_SUB_BATCHES, _HEAP),
-    "+ 1 BLAS thread (OPENBLAS_NUM_THREADS=1)": (_SUB_BATCHES, {**_HEAP, "OPENBLAS_NUM_THREADS": "1"}),
-    "telemetry off (otherwise as is)": (["--no-telemetry"], {}),
+    "OPENBLAS_NUM_THREADS=2": ([], {"OPENBLAS_NUM_THREADS": "2"}),
+    "telemetry off": (["--no-telemetry"], {}),
 }
 
 

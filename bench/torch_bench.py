@@ -130,6 +130,8 @@ def measure(library: str, repeats: int, steps_per_repeat: int) -> dict:
         fresh = lambda a: a.clone()
         one_thread = lambda: _torch_threads(torch, 1)
     else:
+        from bench.machine import blas_threads
+        out["default_threads"] = blas_threads()
         step = numpy_step(model, cfg)
         fresh = lambda a: a.copy()
         one_thread = lambda: limited_blas_threads(1)
@@ -202,7 +204,8 @@ def run(python: str, rounds: int, repeats: int) -> dict:
         torch_t = from_samples([from_samples(r[setting]).median for r in runs["torch"]])
         result[setting] = {"numpy_step_seconds": numpy_t.to_dict(), "torch_step_seconds": torch_t.to_dict(),
                            "ratio_numpy_over_torch": numpy_t.median / torch_t.median,
-                           "torch_threads": first_torch["default_threads"] if setting == "default" else 1}
+                           "torch_threads": first_torch["default_threads"] if setting == "default" else 1,
+                           "numpy_threads": runs["numpy"][0].get("default_threads") if setting == "default" else 1}
     return result
 
 

@@ -102,7 +102,7 @@ def test_ctrl_c_exits_130_with_one_line_and_cleans_up(tmp_path):
         process.kill()
     assert process.returncode == 130
     assert "Traceback" not in err
-    assert err.splitlines() == ["interrupted: stopped before finishing; files from earlier runs are untouched"]
+    assert err.splitlines() == ["interrupted: stopped before finishing; every output file is either its previous version or complete"]
     assert out == ""
     assert_previous_outputs_intact(tmp_path, saved)
     assert not list(tmp_path.glob(".*.tmp")), "Ctrl-C left a temp file behind"

@@ -200,7 +200,7 @@ CASES = [
          ("'sentinel.max_steps' (12)", "'model.supervision_steps' (6)")),
     # --- absurd sizes ---
     Case("huge hidden size", knob("model", "hidden_size", "100000"), ("'model.hidden_size'", "[2, 512]", "100000")),
-    Case("huge opportunities", knob("simulation", "opportunities", "1e12"), ("'simulation.opportunities'", "1e+07")),
+    Case("huge opportunities", knob("simulation", "opportunities", "1e12"), ("'simulation.opportunities'", "2,000,000")),
     Case("huge training batch",
          config_text("model:\n  hidden_size: 512\n  expansion: 8\ntraining:\n  batch_size: 65536\n"),
          ("'training.batch_size'", "64,000,000")),

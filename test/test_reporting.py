@@ -81,7 +81,7 @@ def test_report_has_every_section_and_labels_the_llm_simulated(run):
         assert heading in text
     assert "| LLM (simulated) |" in text
     assert f"`{run['metrics']['run']['config_hash']}`" in text
-    assert "docs/BENCHMARKS.md ablation" in text
+    assert "ablation (docs/BENCHMARKS.md)" in text
     assert "## Multi-seed evaluation" not in text    # absent section, skipped
 
 

@@ -55,14 +55,17 @@ def main(argv: list[str] | None = None) -> int:
 def run(argv: list[str], started: float) -> int:
     args = parse_args(argv)
     cfg = load_config_for(args)
+    if args.seeds and cfg.simulation.seed + args.seeds - 1 > 2**32 - 1:
+        raise UsageError(f"--seeds {args.seeds} from seed {cfg.simulation.seed} goes past the largest seed "
+                         f"{2**32 - 1}; lower --seed or --seeds")
     outputs = check_outputs(cfg, args)
     ui = UI(quiet=args.quiet)
     if args.command == "pretrain":
-        return pretrain(cfg, ui)
+        return pretrain(cfg, ui, argv)
     model = starting_model(cfg)
     training = fine_tune(cfg, model, ui)
     if args.save_checkpoint:
-        save_checkpoint(args.save_checkpoint, model, checkpoint_metadata(cfg, "fine-tuned"))
+        save_checkpoint(args.save_checkpoint, model, checkpoint_metadata(cfg, "fine-tuned", argv))
     with call_log(outputs.get("telemetry")) as calls, ui.simulation_progress(cfg.simulation.opportunities) as progress:
         simulation_started = time.perf_counter()
         result = run_funnel(cfg, model, calls, on_progress=progress)
@@ -90,7 +93,8 @@ def guarded(body: Callable[[], int], argv: list[str], input_errors: tuple = ()) 
         print(f"error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("interrupted: stopped before finishing; files from earlier runs are untouched", file=sys.stderr)
+        print("interrupted: stopped before finishing; every output file is either its previous version or complete",
+              file=sys.stderr)
         return 130
     except Exception as err:  # noqa: BLE001 - the last line of defence: short message, exit 1
         if "--debug" in argv:
@@ -111,7 +115,7 @@ class OneLineParser(argparse.ArgumentParser):
         raise UsageError(f"{message} (see --help)")
 
 
-def _number(kind, lo, hi=None):
+def number_type(kind, lo, hi=None):
     allowed = f"{'a whole number' if kind is int else 'a number'} {f'>= {lo}' if hi is None else f'in [{lo}, {hi}]'}"
 
     def parse(text):
@@ -149,15 +153,15 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--version", action="version", version=f"trm-demo {__version__}")
     p.add_argument("--config", metavar="PATH",
                    help="YAML file overriding config/default_config.yaml key by key (default: none)")
-    p.add_argument("--seed", type=_number(int, 0, 2**32 - 1), metavar="N",
+    p.add_argument("--seed", type=number_type(int, 0, 2**32 - 1), metavar="N",
                    help=f"run seed {default('simulation.seed')}")
-    p.add_argument("--train-epochs", type=_number(int, 0), metavar="N",
+    p.add_argument("--train-epochs", type=number_type(int, 0), metavar="N",
                    help=f"fine-tuning epochs; 0 uses the checkpoint as is {default('training.epochs')}")
-    p.add_argument("--train-samples", type=_number(int, 16), metavar="N",
+    p.add_argument("--train-samples", type=number_type(int, 16), metavar="N",
                    help=f"size of the recent log {default('training.samples')}")
-    p.add_argument("--learning-rate", type=_number(float, 1e-12, 1.0), metavar="RATE",
+    p.add_argument("--learning-rate", type=number_type(float, 1e-12, 1.0), metavar="RATE",
                    help=f"AdamW step size {default('training.learning_rate')}")
-    p.add_argument("--opportunities", type=_number(int, 1), metavar="N",
+    p.add_argument("--opportunities", type=number_type(int, 1), metavar="N",
                    help=f"opportunities to simulate {default('simulation.opportunities')}")
     p.add_argument("--export-json", metavar="PATH", help=f"metrics JSON {default('report.metrics_path')}")
     p.add_argument("--export-training-log", metavar="PATH",
@@ -166,7 +170,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--telemetry", metavar="PATH", help=f"per-call telemetry JSON {default('subgraph.path')}")
     p.add_argument("--checkpoint", metavar="PATH", help=f"start from these weights {default('training.checkpoint')}")
     p.add_argument("--save-checkpoint", metavar="PATH", help="save the fine-tuned weights here (default: not saved)")
-    p.add_argument("--seeds", type=_number(int, 2, 1000), metavar="N",
+    p.add_argument("--seeds", type=number_type(int, 2, 1000), metavar="N",
                    help="also rerun the whole pipeline for N seeds (seed, seed+1, ...) in parallel and report "
                    "means with 95%% confidence intervals (default: off)")
     p.add_argument("--from-scratch", action="store_true", help="ignore the checkpoint; start from the seeded init")
@@ -207,21 +211,30 @@ def check_outputs(cfg: Config, args) -> dict[str, Path]:
     flags = {"metrics": "--export-json", "training_log": "--export-training-log", "report": "--export-report",
              "telemetry": "--telemetry", "checkpoint": "--save-checkpoint", "pretrained": "--checkpoint"}
     seen: dict[Path, str] = {}
+    to_create: list[Path] = []
     for name, raw in outputs.items():
         path = Path(raw)
         where = f"{flags[name]} '{raw}'"
         if path.is_dir():
             raise UsageError(f"{where} is a directory; give a file path")
         parent = path.parent if str(path.parent) else Path(".")
-        if not parent.is_dir():
+        from_flag = getattr(args, flags[name].lstrip("-").replace("-", "_"), None) is not None
+        if not parent.is_dir() and not from_flag:
+            to_create.append(parent)   # e.g. the shipped `assets/` when run from another directory
+        elif not parent.is_dir():
             raise UsageError(f"{where}: directory '{parent}' does not exist; create it or choose another path")
-        if not _can_create_file_in(parent):
+        elif not _can_create_file_in(parent):
             raise UsageError(f"{where}: directory '{parent}' is not writable; choose another path")
         resolved = path.resolve()
         if resolved in seen:
             raise UsageError(f"{where} is also the {flags[seen[resolved]]} path; give each output its own file")
         seen[resolved] = name
         outputs[name] = path
+    for directory in to_create:   # only once every check has passed: a rejected run creates nothing
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise UsageError(f"cannot create output directory '{directory}': {err.strerror}") from None
     return outputs
 
 
@@ -288,7 +301,7 @@ def strategies_for_seed(cfg: Config) -> dict:
         return run_funnel(cfg, model, calls).ledger.summary()
 
 
-def pretrain(cfg: Config, ui: UI) -> int:
+def pretrain(cfg: Config, ui: UI, argv: list[str]) -> int:
     """Rebuild the shipped checkpoint: seeded init, trained on last period's (drift 0) historical log."""
     seed, t = cfg.simulation.seed, cfg.training
     model = init_model(model_spec(cfg), rng_for(seed, "init"))
@@ -299,14 +312,14 @@ def pretrain(cfg: Config, ui: UI) -> int:
     holdout = training_log(rng_for(seed, "holdout"), t.holdout_samples, 0.0)
     quality = evaluate(model, *holdout, cfg.model.supervision_steps)
     path = Path(t.checkpoint)
-    save_checkpoint(path, model, {**checkpoint_metadata(cfg, "pretrained"), "epochs": epochs, "holdout": quality})
+    save_checkpoint(path, model, {**checkpoint_metadata(cfg, "pretrained", argv), "epochs": epochs, "holdout": quality})
     ui.message(f"wrote {path} ({model.n_parameters} parameters); held-out excess log-loss "
                f"{quality[0]['excess_log_loss']:.4f} at step 1, {quality[-1]['excess_log_loss']:.4f} "
                f"at step {len(quality)}")
     return 0
 
 
-def checkpoint_metadata(cfg: Config, kind: str) -> dict:
-    return {"kind": kind, "command": command_line(sys.argv[1:]), "seed": cfg.simulation.seed,
+def checkpoint_metadata(cfg: Config, kind: str, argv: list[str]) -> dict:
+    return {"kind": kind, "command": command_line(argv), "seed": cfg.simulation.seed,
             "config_hash": cfg.digest(), "trm_demo": __version__, "numpy": np.__version__,
             "python": platform.python_version()}

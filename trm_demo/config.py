@@ -80,7 +80,7 @@ class MarketConfig:
 @dataclass(frozen=True)
 class SimulationConfig:
     seed: int = knob(0, 2**32 - 1)
-    opportunities: int = knob(1, 10_000_000)
+    opportunities: int = knob(1, 2_000_000)
     chunk_size: int = knob(1, 100_000)
     conversion_value: float = knob(0.0, 1e9, open_lo=True)
     outreach_cost: float = knob(0.0, 1e9)
@@ -326,7 +326,11 @@ def _range_text(meta: dict) -> str:
     lo, hi = meta["lo"], meta["hi"]
     if lo is None:
         return ""
-    return f" in {'(' if meta['open_lo'] else '['}{lo:g}, {hi:g}]"
+    return f" in {'(' if meta['open_lo'] else '['}{_number_text(lo)}, {_number_text(hi)}]"
+
+
+def _number_text(x: float) -> str:
+    return f"{x:,}" if float(x).is_integer() and abs(x) >= 1000 else f"{x:g}"
 
 
 def _suggest(name: str, options) -> str:

@@ -60,10 +60,6 @@ class TRMSpec:
     def is_sequence(self) -> bool:
         return self.seq_len > 0
 
-    @property
-    def mlp_width(self) -> int:
-        return self.expansion * self.hidden_size
-
     def sublayers(self) -> list[tuple[str, str]]:
         """(parameter prefix, mixing axis) of every residual sublayer of `net`, in order."""
         axes = ("tokens", "channels") if self.is_sequence else ("channels",)
@@ -126,13 +122,15 @@ _GELU_C = math.sqrt(2.0 / math.pi)   # a Python float keeps float32 arrays float
 
 def _gelu(pre):
     # tanh approximation, as in GPT-2
-    return 0.5 * pre * (1.0 + np.tanh(_GELU_C * (pre + 0.044715 * pre**3)))
+    cube = pre * pre * pre   # not pre**3: a float32 power is ~200x slower than two products (measured)
+    return 0.5 * pre * (1.0 + np.tanh(_GELU_C * (pre + 0.044715 * cube)))
 
 
 def _gelu_grad(pre):
-    inner = _GELU_C * (pre + 0.044715 * pre**3)
+    square = pre * pre
+    inner = _GELU_C * (pre + 0.044715 * square * pre)
     tanh = np.tanh(inner)
-    return 0.5 * (1.0 + tanh) + 0.5 * pre * (1.0 - tanh**2) * _GELU_C * (1.0 + 3 * 0.044715 * pre**2)
+    return 0.5 * (1.0 + tanh) + 0.5 * pre * (1.0 - tanh * tanh) * _GELU_C * (1.0 + 3 * 0.044715 * square)
 
 
 def sigmoid(a):
@@ -291,7 +289,7 @@ def infer(params, buffers, spec: TRMSpec, x_raw, step_cap: int, halt_threshold: 
     """
     batch = len(x_raw)
     y, z = initial_state(buffers, spec, batch)
-    halt_at = _logit(halt_threshold)
+    halt_at = logit(halt_threshold)
     answer_shape = (batch, spec.seq_len) if spec.is_sequence else (batch,)
     answer = np.zeros(answer_shape, dtype=np.int64 if spec.is_sequence else np.float64)
     steps = np.zeros(batch, dtype=np.int64)
@@ -323,7 +321,7 @@ def halting_steps(halt_logits, step_cap: int, halt_threshold: float):
     The recursion never depends on when a sample will stop, so a full-depth
     trajectory computed once answers any (step cap, threshold) exactly.
     """
-    crossed = halt_logits[:step_cap] >= _logit(halt_threshold)
+    crossed = halt_logits[:step_cap] >= logit(halt_threshold)
     halted = crossed.any(axis=0)
     return np.where(halted, crossed.argmax(axis=0) + 1, step_cap), halted
 
@@ -336,7 +334,7 @@ def initial_state(buffers, spec: TRMSpec, batch: int):
     return y, z
 
 
-def _logit(p: float) -> float:
+def logit(p: float) -> float:
     if p <= 0.0:
         return -np.inf
     if p >= 1.0:

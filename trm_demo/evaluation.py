@@ -20,9 +20,9 @@ from typing import Callable
 import numpy as np
 
 from .config import Config
+from .simulation import STRATEGIES
 
 MEASURES = ("net_value", "success_rate", "roi", "share_of_oracle")
-STRATEGIES = ("trm", "llm", "greedy", "oracle")
 # Two-sided 95 % Student-t quantiles by degrees of freedom; beyond 30 the normal 1.96 is close enough.
 _T95 = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145,
         2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048,

@@ -22,7 +22,7 @@ from rich.table import Table
 from rich.text import Text
 
 from .atomic import write_json
-from .cli import OneLineParser, UsageError, guarded
+from .cli import OneLineParser, UsageError, guarded, number_type
 from .engine import initial_state, sigmoid, supervision_step
 from .puzzles import CELLS, SIZE, PuzzleError, format_board, held_out_set, is_solution, parse_board, solve
 from .reasoning import (PuzzleTraining, compare_baselines, evaluate_sudoku, sudoku_spec, train_sudoku,
@@ -31,17 +31,7 @@ from .weights import CheckpointError, load_checkpoint, save_checkpoint
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 DEFAULT_CHECKPOINT = PACKAGE_DIR / "checkpoints" / "sudoku_trm.npz"
-DEFAULT_REPORT = PACKAGE_DIR.parent / "assets" / "trm_reasoning_report.md"
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
-    return value
+DEFAULT_REPORT = Path("assets") / "trm_reasoning_report.md"
 
 
 def _probability(text: str) -> float:
@@ -62,14 +52,14 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
     t = sub.add_parser("train", help="train the Sudoku TRM (ACT carry) and write its checkpoint")
     defaults = PuzzleTraining()
-    t.add_argument("--seed", type=int, default=defaults.seed, help="data, init and training seed")
-    t.add_argument("--iterations", type=_positive_int, default=defaults.iterations,
+    t.add_argument("--seed", type=number_type(int, 0, 2**32 - 1), default=defaults.seed, help="data, init and training seed")
+    t.add_argument("--iterations", type=number_type(int, 1), default=defaults.iterations,
                    help=f"supervision (= optimiser) steps (default {defaults.iterations})")
-    t.add_argument("--slots", type=_positive_int, default=defaults.slots,
+    t.add_argument("--slots", type=number_type(int, 1), default=defaults.slots,
                    help=f"puzzles in flight per step (default {defaults.slots})")
-    t.add_argument("--train-puzzles", type=_positive_int, default=defaults.train_puzzles)
-    t.add_argument("--test-puzzles", type=_positive_int, default=defaults.test_puzzles)
-    t.add_argument("--learning-rate", type=float, default=defaults.learning_rate)
+    t.add_argument("--train-puzzles", type=number_type(int, 1), default=defaults.train_puzzles)
+    t.add_argument("--test-puzzles", type=number_type(int, 1), default=defaults.test_puzzles)
+    t.add_argument("--learning-rate", type=number_type(float, 1e-12, 1.0), default=defaults.learning_rate)
     t.add_argument("--checkpoint", type=Path, default=DEFAULT_CHECKPOINT, help="where to write the checkpoint")
     t.add_argument("--compare", action="store_true",
                    help="also train the one-pass and flat-MLP baselines at equal compute (about doubles the time); "
@@ -78,16 +68,16 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
     e = sub.add_parser("eval", help="held-out accuracy at every step; writes JSON and the report")
     e.add_argument("--checkpoint", type=Path, default=DEFAULT_CHECKPOINT)
-    e.add_argument("--puzzles", type=_positive_int, default=None,
+    e.add_argument("--puzzles", type=number_type(int, 1), default=None,
                    help="held-out puzzles to use (default: all the checkpoint held out)")
-    e.add_argument("--steps", type=_positive_int, default=16, help="supervision steps to run (default 16)")
+    e.add_argument("--steps", type=number_type(int, 1), default=16, help="supervision steps to run (default 16)")
     e.add_argument("--json", type=Path, default=Path("sudoku_eval.json"), help="JSON output path")
     e.add_argument("--report", type=Path, default=DEFAULT_REPORT, help="Markdown report path")
 
     s = sub.add_parser("solve", help="watch the model solve one puzzle, step by step")
     s.add_argument("puzzle", help='36 characters, row by row: 1-6 for givens, 0 or . for blanks')
     s.add_argument("--checkpoint", type=Path, default=DEFAULT_CHECKPOINT)
-    s.add_argument("--max-steps", type=_positive_int, default=16)
+    s.add_argument("--max-steps", type=number_type(int, 1), default=16)
     s.add_argument("--stop", choices=("halt", "unchanged"), default="halt",
                    help="halt: stop when the halting head's sigmoid(q) reaches --halt-threshold (default); "
                         "unchanged: stop when the answer equals the previous step's")
@@ -107,6 +97,8 @@ def puzzle_main(argv: list[str]) -> int:
 
 
 def _check_writable(path: Path) -> None:
+    if path == DEFAULT_REPORT:    # the shipped default works from any working directory
+        path.parent.mkdir(exist_ok=True)
     if not path.parent.is_dir():
         raise UsageError(f"cannot write '{path}': directory '{path.parent}' does not exist; create it or pick another path")
 

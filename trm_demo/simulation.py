@@ -57,7 +57,7 @@ class FunnelResult:
     sentinel: Sentinel
     frontier: list[dict]        # the TRM at each fixed step cap, replayed on the same opportunities
     halting: dict               # steps histogram and how steps relate to difficulty
-    measured_ms_per_call: float
+    pass_ms_per_candidate: float   # wall clock of the block's full-depth pass, per candidate scored
 
 
 def decide(estimate: np.ndarray, conversion_value: float, outreach_cost: float):
@@ -144,7 +144,7 @@ def _full_depth_pass(model: TRM, market: Market, max_steps: int) -> tuple[_Depth
 
 
 def _trm_chunk(cfg, market, draws, depth: _Depth, rows, ids, step_cap, threshold, ledger, sentinel, calls,
-               halting, measured_ms_per_call) -> float:
+               halting, pass_ms_per_candidate) -> float:
     """The TRM decides one chunk with adaptive halting. Returns the worst modelled latency of its calls."""
     sim = cfg.simulation
     q = depth.halt_logits[:, rows]                                    # (S, n, K)
@@ -160,13 +160,13 @@ def _trm_chunk(cfg, market, draws, depth: _Depth, rows, ids, step_cap, threshold
                   latency_ms=call_latency.max(axis=1), fallback=np.zeros(len(pick), bool), **money)
     halting.add(steps.ravel(), halted.ravel(), market.p_true[rows].ravel())
     _log_calls(calls, ids[rows], estimate, halt_prob, steps, halted, call_latency, call_cost, pick, pursue,
-               money["converted"], measured_ms_per_call,
+               money["converted"], pass_ms_per_candidate,
                {"step_cap": step_cap, "halt_threshold": round(threshold, 6), "breaker": sentinel.state})
     return float(call_latency.max())
 
 
 def _log_calls(calls, opportunity, estimate, halt_prob, steps, halted, latency, cost, pick, pursue, converted,
-               measured_ms, context) -> None:
+               pass_ms, context) -> None:
     """One telemetry record per candidate scored, (n, K) arrays flattened row by row."""
     n, k = estimate.shape
     picked = np.zeros((n, k), dtype=bool)
@@ -178,7 +178,7 @@ def _log_calls(calls, opportunity, estimate, halt_prob, steps, halted, latency, 
                  "halt_probability": np.round(np.clip(halt_prob, PROB_EPS, 1 - PROB_EPS), 6).ravel(),
                  "steps": steps.ravel(), "halted": halted.ravel(), "latency_ms": np.round(latency, 6).ravel(),
                  "cost": np.round(cost, 9).ravel(), "decision": decision.ravel(), "outcome": outcome.ravel(),
-                 "measured_ms": np.full(n * k, measured_ms)}, context)
+                 "pass_ms_per_candidate": np.full(n * k, pass_ms)}, context)
 
 
 def _greedy_fallback(cfg, ledger, market, draws, rows, ids) -> None:
@@ -258,6 +258,7 @@ class _HaltingStats:
         corr = (n * sxy - sx * sy) / np.sqrt(var_x * var_y) if n > 1 and var_x > 0 and var_y > 0 else None
         return {"steps_histogram": {str(s): int(c) for s, c in enumerate(self.histogram) if s > 0},
                 "calls": int(n), "halted_by_head": self.halted,
+                "mean_steps_per_call": float(sx / n) if n else None,
                 "mean_steps_by_difficulty": {b: (float(self.band_steps[i] / self.band_count[i])
                                                  if self.band_count[i] else None) for i, b in enumerate(self.BANDS)},
                 "calls_by_difficulty": {b: int(self.band_count[i]) for i, b in enumerate(self.BANDS)},

@@ -37,9 +37,9 @@ class CallLog:
         lines = []
         for row in rows:
             record = dict(zip(names, row))
-            measured = record.pop("measured_ms")
+            measured = record.pop("pass_ms_per_candidate")
             lines.append("{" + json.dumps(record)[1:-1] + ", " + shared
-                         + f', "wall_clock": {{"measured_ms": {measured:.4f}}}}}')
+                         + f', "wall_clock": {{"pass_ms_per_candidate": {measured:.4f}}}}}')
         separator = ",\n" if self.records else "[\n"
         self._handle.write(separator + ",\n".join(lines))
         self.records += len(lines)
@@ -101,5 +101,5 @@ def run_metrics(cfg, result, training: dict, command: str, wall_clock: dict) -> 
                         "points": [{"opportunity": o, "roi": None if r != r else r} for o, r in rolling_points]},
         "training": {"start": training["start"], "epochs": len(training["epochs"]),
                      "holdout_before": training["holdout_before"], "holdout_after": training["holdout_after"]},
-        "wall_clock": {**wall_clock, "trm_measured_ms_per_call": result.measured_ms_per_call},
+        "wall_clock": {**wall_clock, "trm_pass_ms_per_candidate": result.pass_ms_per_candidate},
     }

@@ -23,7 +23,7 @@ from typing import Callable
 import numpy as np
 
 from .config import TrainingConfig
-from .engine import initial_state, sigmoid, supervision_step, supervision_step_backward
+from .engine import initial_state, logit, sigmoid, supervision_step, supervision_step_backward
 from .weights import TRM
 
 PROB_EPS = 1e-6   # probabilities in every log are clipped to [eps, 1 - eps]
@@ -115,7 +115,7 @@ def fit(model: TRM, x: np.ndarray, target: np.ndarray, cfg: TrainingConfig, epoc
     spec = model.spec
     losses = token_losses if spec.is_sequence else binary_losses
     optimiser = AdamW(cfg.learning_rate, cfg.beta1, cfg.beta2, cfg.weight_decay)
-    halt_at = np.log(halt_threshold / (1 - halt_threshold)) if 0 < halt_threshold < 1 else np.inf
+    halt_at = logit(halt_threshold)
     log = []
     for epoch in range(1, epochs + 1):
         started = time.perf_counter()
@@ -138,7 +138,7 @@ def fit(model: TRM, x: np.ndarray, target: np.ndarray, cfg: TrainingConfig, epoc
                     break
                 optimiser.step(model.params, grads)
                 update_ema(model.ema, model.params, cfg.ema_decay)
-                halt_step = np.where((halt_step == supervision_steps) & (q >= halt_at), np.minimum(halt_step, step), halt_step)
+                halt_step = np.where((halt_step == supervision_steps) & (q >= halt_at), step, halt_step)
                 totals["loss"] += float(loss)
                 totals["halting_loss"] += float(halt_loss)
                 totals["grad_norm"] += norm

@@ -80,7 +80,8 @@ class UI:
         trm = strategies["trm"]
         thermostat, sentinel = metrics["thermostat"], metrics["sentinel"]
         lines = [
-            f"Average TRM recursion steps: {_num(trm['avg_steps'])} per decision (max over its candidates)",
+            f"Average TRM recursion steps: {_num(metrics['halting']['mean_steps_per_call'])} per candidate scored, "
+            f"{_num(trm['avg_steps'])} per decision (its deepest candidate)",
             f"TRM compute: {_money(trm['compute_cost'], 4)} vs simulated LLM {_money(strategies['llm']['compute_cost'], 2)}",
             f"Thermostat: step cap {thermostat['final']['step_cap']}, halt threshold "
             f"{thermostat['final']['halt_threshold']:.2f} after {thermostat['moves']} moves (target ROI {thermostat['target_roi']:g})",
@@ -88,6 +89,11 @@ class UI:
             f"{trm['fallback_decisions']} greedy fallback decisions, spent {_money(sentinel['spent'], 4)} of {_money(sentinel['budget'], 2)}",
             "ROI = net value / total cost; net value = value - compute - outreach. LLM is simulated.",
         ]
+        events = [f"  sentinel at opportunity {e['opportunity']}: {e['guardrail']} "
+                  f"(value {_num(e['value'])}, limit {_num(e['limit'])}) -> {e['state']}" for e in sentinel["events"][:5]]
+        if len(sentinel["events"]) > 5:
+            events.append(f"  ... {len(sentinel['events']) - 5} more sentinel events in the report")
+        lines[4:4] = events   # right under the sentinel line
         for line in lines:
             self.out.print(line)
         if "evaluation" in metrics:

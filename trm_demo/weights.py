@@ -47,7 +47,7 @@ class TRM:
 
 def init_model(spec: TRMSpec, rng: np.random.Generator, dtype=np.float32) -> TRM:
     """Same spec and generator state -> the same weights, bit for bit."""
-    d, width = spec.hidden_size, spec.mlp_width
+    d = spec.hidden_size
     gate_factor = 2 if spec.activation == "swiglu" else 1
 
     def normal(*shape, fan_in):
