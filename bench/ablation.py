@@ -20,7 +20,7 @@ import time
 
 import numpy as np
 
-from bench.stats import mean_ci95
+from trm_demo.evaluation import mean_ci as mean_ci95
 
 PROB_EPS = 1e-6
 

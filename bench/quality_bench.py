@@ -3,18 +3,12 @@
 Both run the real command line (`main.py`) in a temporary working directory
 with every output redirected there, so nothing in the repository is touched.
 
-Multi-seed: `python main.py --seed 1 --seeds N --json` (issue 7) when main.py
-has --seeds; otherwise the default pipeline for seeds 1..N through
-`trm_demo.cli.main([... "--json"])` in 2 spawned processes, summarised here
-with the same t intervals (bench/stats.py).
+Multi-seed: `python main.py --seed 1 --seeds N --json` (issue 7), tabled here.
 """
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
-import multiprocessing
 import os
 import subprocess
 import sys
@@ -22,11 +16,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.stats import from_samples, mean_ci95
+from bench.stats import from_samples
+from trm_demo.evaluation import mean_ci as mean_ci95
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-MEASURES = ("net_value", "success_rate", "roi", "share_of_oracle")
-STRATEGIES = ("trm", "llm", "greedy", "oracle")
 
 
 def _output_flags(directory: Path) -> list[str]:
@@ -56,43 +49,15 @@ def end_to_end(repeats: int) -> dict:
 
 # --- multi-seed ---
 
-def has_seeds_flag() -> bool:
-    _, help_text = _main_py(["--help"])
-    return "--seeds" in help_text
-
-
-def multi_seed(n_seeds: int, workers: int = 2) -> dict:
+def multi_seed(n_seeds: int) -> dict:
+    """`python main.py --seed 1 --seeds N --json`: the product's own evaluation, tabled here."""
     started = time.perf_counter()
-    if has_seeds_flag():
-        _, stdout = _main_py(["--seed", "1", "--seeds", str(n_seeds), "--json", "--quiet"])
-        evaluation = json.loads(stdout)["evaluation"]
-        per_seed_net = evaluation["per_seed_net_value"]
-        source = f"python main.py --seed 1 --seeds {n_seeds} --json"
-        table = evaluation["strategies"]
-    else:
-        per_seed = _fallback_runs(n_seeds, workers)
-        per_seed_net = {s: [run[s]["net_value"] for run in per_seed] for s in STRATEGIES}
-        source = f"trm_demo.cli.main per seed 1..{n_seeds} with --json ({workers} processes)"
-        table = {s: {m: mean_ci95([run[s][m] for run in per_seed if run[s][m] is not None]) for m in MEASURES}
-                 for s in STRATEGIES}
+    _, stdout = _main_py(["--seed", "1", "--seeds", str(n_seeds), "--json", "--quiet"])
+    evaluation = json.loads(stdout)["evaluation"]
+    per_seed_net = evaluation["per_seed_net_value"]
     paired = {f"trm_minus_{other}": mean_ci95([a - b for a, b in zip(per_seed_net["trm"], per_seed_net[other])])
               for other in ("greedy", "llm")}
-    return {"source": source, "seeds": list(range(1, n_seeds + 1)), "strategies": table,
-            "paired_net_value": paired, "per_seed_net_value": per_seed_net,
+    return {"source": f"python main.py --seed 1 --seeds {n_seeds} --json", "seeds": list(range(1, n_seeds + 1)),
+            "strategies": evaluation["strategies"], "paired_net_value": paired,
+            "per_seed_net_value": per_seed_net, "verdicts": evaluation["verdicts"],
             "wall_seconds": time.perf_counter() - started}
-
-
-def _one_seed(seed: int) -> dict:
-    from trm_demo.cli import main
-    with tempfile.TemporaryDirectory() as tmp:
-        captured = io.StringIO()
-        with contextlib.redirect_stdout(captured):
-            code = main(["--seed", str(seed), "--json", "--quiet", *_output_flags(Path(tmp))])
-    if code != 0:
-        raise RuntimeError(f"seed {seed}: trm_demo.cli.main exited with {code}")
-    return json.loads(captured.getvalue())["strategies"]
-
-
-def _fallback_runs(n_seeds: int, workers: int) -> list[dict]:
-    with multiprocessing.get_context("spawn").Pool(workers) as pool:
-        return pool.map(_one_seed, range(1, n_seeds + 1), chunksize=1)

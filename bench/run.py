@@ -32,7 +32,7 @@ SIZES = {"10k": 10_000, "100k": 100_000, "1M": 1_000_000}
 PROFILES = {
     "repeats": (5, 3),                 # timing repeats per figure (median reported)
     "env_rounds": (2, 0),              # fresh-process rounds per environment variant (0 = skip)
-    "torch_rounds": (3, 1),            # alternating numpy/torch process rounds
+    "torch_rounds": (2, 1),            # alternating numpy/torch process rounds
     "ablation_seeds": ([1, 2, 3], [1]),
     "ablation_samples": (50_000, 5_000),
     "ablation_holdout": (20_000, 5_000),
@@ -40,7 +40,7 @@ PROFILES = {
     "sizes": ("10k,100k,1M", "10k"),
     "what_if_size": (10_000, 0),       # 0 = skip the simulation what-ifs
     "e2e_repeats": (3, 1),
-    "seeds": (10, 3),
+    "seeds": (20, 3),
 }
 
 

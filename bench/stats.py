@@ -6,7 +6,6 @@ median, and show the min-max range so a noisy figure looks noisy.
 
 from __future__ import annotations
 
-import math
 import statistics
 import time
 from dataclasses import asdict, dataclass
@@ -54,27 +53,3 @@ def time_calls(fn: Callable[[], object], repeats: int, calls_per_repeat: int = 1
     return from_samples(samples)
 
 
-# Two-sided 95 % Student-t quantiles t(0.975, df) for df = 1..30 (standard tables).
-T95 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228,
-       2.201, 2.179, 2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086,
-       2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042)
-
-
-def t95(df: int) -> float:
-    """t(0.975, df); beyond the table, the Cornish-Fisher expansion around z = 1.96 (error < 1e-3)."""
-    if df < 1:
-        raise ValueError("a confidence interval needs at least 2 values (df >= 1)")
-    if df <= len(T95):
-        return T95[df - 1]
-    z = 1.959964
-    return z + (z**3 + z) / (4 * df) + (5 * z**5 + 16 * z**3 + 3 * z) / (96 * df**2)
-
-
-def mean_ci95(values: list[float]) -> dict:
-    """Mean and the half-width of its 95 % t interval (None with fewer than 2 values)."""
-    n = len(values)
-    mean = sum(values) / n if n else float("nan")
-    if n < 2:
-        return {"mean": mean, "ci95": None, "n": n}
-    sd = statistics.stdev(values)
-    return {"mean": mean, "ci95": t95(n - 1) * sd / math.sqrt(n), "n": n}

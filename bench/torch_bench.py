@@ -11,15 +11,16 @@ gradient through the last only, answer head, halting head on detached y,
 loss = BCE + halting_weight x BCE(halt, step correct), gradient-norm clipping,
 AdamW with decay on matrices only, EMA. The torch copy starts from the numpy
 model's weights and the first step's logits are compared, so both really
-compute the same function. Each library is timed in its own fresh process
-(torch's OpenMP threads keep spinning after a step and would slow numpy's
-OpenBLAS threads in a shared process), numpy and torch alternating round by
-round so that load on the shared machine hits both alike.
+compute the same function. Each library is timed in its own fresh process,
+started with its thread count (1 or 2) in the environment: torch's OpenMP
+threads keep spinning after a step and would slow numpy's OpenBLAS threads in
+a shared process, and OpenBLAS runs slowly when its thread count is raised at
+run time. numpy and torch alternate round by round so that load on the shared
+machine hits both alike.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import subprocess
@@ -106,10 +107,10 @@ def numpy_step(model, cfg):
 
 
 def measure(library: str, repeats: int, steps_per_repeat: int) -> dict:
-    """Seconds per training step of one library in this process, with its default threads, then one thread."""
+    """Seconds per training step of one library, with the threads this process started with."""
     from trm_demo.engine import initial_state, supervision_step
     from bench.engine_bench import default_setup, fresh_model, training_batch
-    from bench.machine import limited_blas_threads
+    from bench.machine import blas_threads
     cfg, spec = default_setup()
     batch = cfg.training.batch_size
     x, target = training_batch(spec, cfg, batch)
@@ -125,42 +126,22 @@ def measure(library: str, repeats: int, steps_per_repeat: int) -> dict:
             _, _, logits, halt = forward(torch.from_numpy(x), torch.from_numpy(y0), torch.from_numpy(z0))
         out["parity_max_abs_logit_diff"] = float(max(np.abs(np_logits - logits.numpy()).max(),
                                                      np.abs(np_halt - halt.numpy()).max()))
-        out["torch"], out["default_threads"] = torch.__version__, torch.get_num_threads()
+        out["torch"], out["threads"] = torch.__version__, torch.get_num_threads()
         x, target, y0, z0 = (torch.from_numpy(a) for a in (x, target, y0, z0))
         fresh = lambda a: a.clone()
-        one_thread = lambda: _torch_threads(torch, 1)
     else:
-        from bench.machine import blas_threads
-        out["default_threads"] = blas_threads()
+        out["threads"] = blas_threads()
         step = numpy_step(model, cfg)
         fresh = lambda a: a.copy()
-        one_thread = lambda: limited_blas_threads(1)
-
-    def timed_repeats():
-        samples = []
-        for repeat in range(repeats + 1):              # the first repeat warms up
-            started = time.perf_counter()
-            y, z = fresh(y0), fresh(z0)
-            for _ in range(steps_per_repeat):
-                y, z = step(x, target, y, z)
-            if repeat:
-                samples.append((time.perf_counter() - started) / steps_per_repeat)
-        return samples
-
-    out["default"] = timed_repeats()
-    with one_thread():
-        out["one_thread"] = timed_repeats()
-    return out
-
-
-@contextlib.contextmanager
-def _torch_threads(torch, n: int):
-    before = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
+    samples = []
+    for repeat in range(repeats + 1):              # the first repeat warms up
+        started = time.perf_counter()
+        y, z = fresh(y0), fresh(z0)
+        for _ in range(steps_per_repeat):
+            y, z = step(x, target, y, z)
+        if repeat:
+            samples.append((time.perf_counter() - started) / steps_per_repeat)
+    return {**out, "step_seconds": samples}
 
 
 def main(argv: list[str]) -> int:
@@ -178,34 +159,42 @@ def main(argv: list[str]) -> int:
 
 # --- the orchestrating side: alternate fresh processes, numpy then torch ---
 
-def run(python: str, rounds: int, repeats: int) -> dict:
-    """NumPy/PyTorch time ratio per training step, default threads and one thread, median over rounds."""
-    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+THREAD_VARS = {"numpy": ("OPENBLAS_NUM_THREADS",), "torch": ("OMP_NUM_THREADS", "MKL_NUM_THREADS")}
 
-    def worker(library):
-        done = subprocess.run([python, "-m", "bench.torch_bench", library, str(repeats)],
-                              cwd=REPO_ROOT, env=env, capture_output=True, text=True)
+
+def run(python: str, rounds: int, repeats: int) -> dict:
+    """NumPy/PyTorch time ratio per training step with 1 and with 2 threads each, median over rounds.
+
+    Each process starts with its thread count in the environment (importing
+    trm_demo keeps a count that is already set), so nothing is switched at run time."""
+    base = {**os.environ, "PYTHONPATH": str(REPO_ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+
+    def worker(library, threads):
+        env = {**base, **{var: str(threads) for var in THREAD_VARS[library]}}
+        done = subprocess.run([python, "-m", "bench.torch_bench", library, str(repeats)], cwd=REPO_ROOT,
+                              env=env, capture_output=True, text=True)
         if done.returncode != 0:
             return {"skipped": f"torch run failed: {' '.join(done.stderr.strip().splitlines()[-1:])}"}
         return json.loads(done.stdout)
 
-    runs = {"numpy": [], "torch": []}
+    runs = {(lib, n): [] for lib in ("numpy", "torch") for n in (1, 2)}
     for _ in range(rounds):
-        for library in ("numpy", "torch"):
-            found = worker(library)
-            if "skipped" in found:
-                return {"skipped": found["skipped"], "python": python}
-            runs[library].append(found)
-    first_torch = runs["torch"][0]
+        for threads in (1, 2):
+            for library in ("numpy", "torch"):
+                found = worker(library, threads)
+                if "skipped" in found:
+                    return {"skipped": found["skipped"], "python": python}
+                runs[(library, threads)].append(found)
+    first_torch = runs[("torch", 1)][0]
     result = {"torch": first_torch["torch"], "python": python,
               "parity_max_abs_logit_diff": first_torch["parity_max_abs_logit_diff"]}
-    for setting in ("default", "one_thread"):
-        numpy_t = from_samples([from_samples(r[setting]).median for r in runs["numpy"]])
-        torch_t = from_samples([from_samples(r[setting]).median for r in runs["torch"]])
-        result[setting] = {"numpy_step_seconds": numpy_t.to_dict(), "torch_step_seconds": torch_t.to_dict(),
-                           "ratio_numpy_over_torch": numpy_t.median / torch_t.median,
-                           "torch_threads": first_torch["default_threads"] if setting == "default" else 1,
-                           "numpy_threads": runs["numpy"][0].get("default_threads") if setting == "default" else 1}
+    for threads in (1, 2):
+        numpy_t, torch_t = (from_samples([from_samples(r["step_seconds"]).median for r in runs[(lib, threads)]])
+                            for lib in ("numpy", "torch"))
+        result[f"threads_{threads}"] = {
+            "numpy_step_seconds": numpy_t.to_dict(), "torch_step_seconds": torch_t.to_dict(),
+            "ratio_numpy_over_torch": numpy_t.median / torch_t.median,
+            "numpy_threads": runs[("numpy", threads)][0]["threads"], "torch_threads": runs[("torch", threads)][0]["threads"]}
     return result
 
 

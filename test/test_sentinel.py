@@ -45,6 +45,8 @@ def test_greedy_decides_for_the_cooldown_then_the_trm_is_tried_and_recovers():
     assert s.check(20, 0.01, LOW_ROI, FAST_MS)  # half-open trial, judged at the next check
     assert s.state == "half_open"
     assert s.check(30, 0.01, HEALTHY_ROI, FAST_MS)
+    assert s.state == "half_open"  # the window still holds greedy's decisions: not judged yet
+    assert s.check(40, 0.01, HEALTHY_ROI, FAST_MS)
     assert s.state == "closed"
     assert guardrails(s) == ["roi_floor", "half_open", "recovered"]
 

@@ -35,8 +35,12 @@ def mean_ci(values) -> dict:
     n = len(x)
     if n < 2:
         return {"mean": float(x.mean()) if n else None, "ci95": None, "n": n}
-    t = _T95[n - 2] if n - 1 <= len(_T95) else 1.96
-    return {"mean": float(x.mean()), "ci95": float(t * x.std(ddof=1) / math.sqrt(n)), "n": n}
+    return {"mean": float(x.mean()), "ci95": float(t95(n - 1) * x.std(ddof=1) / math.sqrt(n)), "n": n}
+
+
+def t95(df: int) -> float:
+    """Two-sided 95 % Student-t quantile for `df` degrees of freedom."""
+    return _T95[df - 1] if df <= len(_T95) else 1.96
 
 
 def verdict(diff: dict, what: str, per: str) -> str:

@@ -26,9 +26,9 @@ from typing import Callable
 import numpy as np
 
 from . import __version__
-from .engine import TRMSpec, initial_state, sigmoid, supervision_step, supervision_step_backward
+from .engine import TRMSpec, initial_state, sigmoid
 from .puzzles import PuzzleSet, augment, make_split
-from .training import AdamW, clip_gradients, token_losses, update_ema
+from .training import AdamW, clip_gradients, supervised_update, token_losses, update_ema
 from .weights import TRM, init_model
 
 VOCAB = 7            # 0 = blank, 1..6 = digits
@@ -137,17 +137,14 @@ def train_act(model: TRM, train: PuzzleSet, cfg: PuzzleTraining, rng: np.random.
     log, window = [], {"loss": 0.0, "halting_loss": 0.0, "solved": 0.0, "finished_steps": 0.0, "finished": 0}
     started = time.perf_counter()
     for iteration in range(cfg.iterations):
-        y, z, logits, q, cache = supervision_step(model.params, spec, slots.boards, slots.y, slots.z)
-        loss, halt_loss, d_logits, d_halt, solved = token_losses(logits, q, slots.targets, cfg.halting_weight)
-        grads = supervision_step_backward(d_logits, d_halt, model.params, spec, cache)
-        norm = clip_gradients(grads, cfg.grad_clip)
-        if not (np.isfinite(loss) and np.isfinite(norm)):
-            raise FloatingPointError(f"non-finite loss or gradient at iteration {iteration}; "
-                                     "lower --learning-rate or change --seed")
         optimiser.learning_rate = learning_rate_at(iteration, cfg)
-        optimiser.step(model.params, grads)
-        update_ema(model.ema, model.params, ema_decay_at(iteration, cfg))
-        slots.y, slots.z = y, z
+        step = supervised_update(model, optimiser, slots.boards, slots.y, slots.z, slots.targets,
+                                 cfg.halting_weight, cfg.grad_clip, ema_decay_at(iteration, cfg))
+        if step.problem:
+            raise FloatingPointError(f"non-finite {step.problem} at iteration {iteration}; "
+                                     "lower --learning-rate or change --seed")
+        q, loss, halt_loss, solved, norm = step.halt_logits, step.loss, step.halting_loss, step.correct, step.grad_norm
+        slots.y, slots.z = step.y, step.z
         slots.steps += 1
         halts = (q > 0) & (slots.steps >= slots.min_steps) if cfg.halt_refill else False
         done = halts | (slots.steps >= cfg.supervision_steps)

@@ -54,13 +54,14 @@ class Sentinel:
             self._enter("half_open", opportunity, "half_open", waited, c.cooldown)
             return True
         breach = self._breach(opportunity, rolling_roi, last_latency_ms)
+        # On trial the ROI window still holds greedy's fallback decisions, so neither a
+        # recovery nor a new ROI breach counts until `cooldown` opportunities of the TRM's
+        # own decisions have refilled it; a slow call reopens at once.
+        on_trial = self.state == "half_open" and opportunity - self._state_since < c.cooldown
         if breach is None:
-            if self.state == "half_open":
+            if self.state == "half_open" and not on_trial:
                 self._enter("closed", opportunity, "recovered", rolling_roi, c.roi_floor)
             return True
-        # On trial a slow call reopens at once, but a low ROI only counts once the window
-        # has had `cooldown` opportunities to refill with the TRM's own decisions.
-        on_trial = self.state == "half_open" and opportunity - self._state_since < c.cooldown
         if on_trial and breach[0] == "roi_floor":
             return True
         self._enter("open", opportunity, *breach)

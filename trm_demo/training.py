@@ -104,6 +104,36 @@ def update_ema(ema: dict, params: dict, decay: float) -> None:
         ema[name] += (1 - decay) * p
 
 
+@dataclass
+class Step:
+    """What one supervision step produced; `problem` names a non-finite loss or gradient (then nothing was updated)."""
+    y: np.ndarray
+    z: np.ndarray
+    halt_logits: np.ndarray
+    loss: float
+    halting_loss: float
+    correct: np.ndarray
+    grad_norm: float
+    problem: str | None = None
+
+
+def supervised_update(model: TRM, optimiser: AdamW, x, y, z, target, halting_weight: float, grad_clip: float,
+                      ema_decay: float) -> Step:
+    """One deep-supervision step and its optimiser step: forward, both losses, backward, clip, AdamW, EMA.
+
+    Shared by the tabular loop below and the Sudoku ACT loop (reasoning.py)."""
+    losses = token_losses if model.spec.is_sequence else binary_losses
+    y, z, logits, q, cache = supervision_step(model.params, model.spec, x, y, z)
+    loss, halt_loss, d_logits, d_halt, correct = losses(logits, q, target, halting_weight)
+    grads = supervision_step_backward(d_logits, d_halt, model.params, model.spec, cache)
+    norm = clip_gradients(grads, grad_clip)
+    problem = "loss" if not np.isfinite(loss) else "gradient" if not np.isfinite(norm) else None
+    if problem is None:
+        optimiser.step(model.params, grads)
+        update_ema(model.ema, model.params, ema_decay)
+    return Step(y, z, q, float(loss), float(halt_loss), correct, norm, problem)
+
+
 def fit(model: TRM, x: np.ndarray, target: np.ndarray, cfg: TrainingConfig, epochs: int,
         supervision_steps: int, rng: np.random.Generator, halt_threshold: float = 0.5,
         on_epoch: Callable[[dict], None] | None = None) -> list[dict]:
@@ -113,7 +143,6 @@ def fit(model: TRM, x: np.ndarray, target: np.ndarray, cfg: TrainingConfig, epoc
     applied, so the model keeps its last good weights; the last record says why.
     """
     spec = model.spec
-    losses = token_losses if spec.is_sequence else binary_losses
     optimiser = AdamW(cfg.learning_rate, cfg.beta1, cfg.beta2, cfg.weight_decay)
     halt_at = logit(halt_threshold)
     log = []
@@ -129,23 +158,20 @@ def fit(model: TRM, x: np.ndarray, target: np.ndarray, cfg: TrainingConfig, epoc
             y, z = initial_state(model.buffers, spec, len(rows))
             halt_step = np.full(len(rows), supervision_steps)
             for step in range(1, supervision_steps + 1):
-                y, z, logits, q, cache = supervision_step(model.params, spec, xb, y, z)
-                loss, halt_loss, d_logits, d_halt, correct = losses(logits, q, tb, cfg.halting_weight)
-                grads = supervision_step_backward(d_logits, d_halt, model.params, spec, cache)
-                norm = clip_gradients(grads, cfg.grad_clip)
-                if not (np.isfinite(loss) and np.isfinite(norm)):
-                    stopped = f"non-finite {'loss' if not np.isfinite(loss) else 'gradient'} at epoch {epoch}; kept the last good weights"
+                result = supervised_update(model, optimiser, xb, y, z, tb, cfg.halting_weight, cfg.grad_clip,
+                                           cfg.ema_decay)
+                if result.problem:
+                    stopped = f"non-finite {result.problem} at epoch {epoch}; kept the last good weights"
                     break
-                optimiser.step(model.params, grads)
-                update_ema(model.ema, model.params, cfg.ema_decay)
-                halt_step = np.where((halt_step == supervision_steps) & (q >= halt_at), step, halt_step)
-                totals["loss"] += float(loss)
-                totals["halting_loss"] += float(halt_loss)
-                totals["grad_norm"] += norm
+                y, z = result.y, result.z
+                halt_step = np.where((halt_step == supervision_steps) & (result.halt_logits >= halt_at), step, halt_step)
+                totals["loss"] += result.loss
+                totals["halting_loss"] += result.halting_loss
+                totals["grad_norm"] += result.grad_norm
                 n_updates += 1
             if stopped:
                 break
-            totals["accuracy"] += float(correct.mean())
+            totals["accuracy"] += float(result.correct.mean())
             totals["steps"] += float(halt_step.mean())
             n_batches += 1
         record = {"epoch": epoch,
