@@ -8,7 +8,6 @@ plain text.
 from __future__ import annotations
 
 import json
-import sys
 from contextlib import contextmanager
 
 from rich.console import Console
