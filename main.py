@@ -1,8 +1,6 @@
 """python main.py [flags]: see README.md, or python main.py --help."""
 
-import sys
-
-from trm_demo.cli import main
+from trm_demo.__main__ import main
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -4,6 +4,8 @@ Run `python -m bench` (about 5 minutes) or `python -m bench --quick` (about 30 s
 It prints tables, writes bench/results.json and regenerates docs/BENCHMARKS.md.
 """
 
-# First, before anything imports NumPy: the demo's own process settings (single-threaded BLAS,
-# glibc keeps freed memory), so that the figures describe the demo as it runs.
-import trm_demo  # noqa: E402,F401
+# First, before anything imports NumPy: the demo's own process settings (BLAS kernel and
+# threads, glibc keeps freed memory), so that the figures describe the demo as it runs.
+from trm_demo.process import prepare_process  # noqa: E402
+
+prepare_process()

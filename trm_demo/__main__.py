@@ -1,5 +1,15 @@
+"""`python -m trm_demo`, `python main.py` and the `trm-demo` console script start here."""
+
 import sys
 
-from .cli import main
+from .process import prepare_process
 
-sys.exit(main())
+
+def main() -> None:
+    prepare_process()   # before NumPy loads: OpenBLAS reads its kernel and thread settings once
+    from .cli import main as run_cli
+    sys.exit(run_cli())
+
+
+if __name__ == "__main__":
+    main()

@@ -3,8 +3,11 @@
 Each sample sits between marker comments in README.md (`<!-- sample:NAME:begin -->`
 ... `<!-- sample:NAME:end -->`). This reruns each sample's command in a scratch
 directory (so the repo's own outputs are untouched) and writes its terminal
-summary between the markers. `--check` exits 1 if a committed sample differs
-(the test suite uses it).
+summary between the markers. `--check` exits 1 if a committed sample differs.
+
+The samples are made with the reference numerics (`process.py`: OpenBLAS's
+Haswell kernel, NumPy's AVX2 paths), so any x86-64 CPU with AVX2 reproduces
+them byte for byte; other CPUs reproduce the rows no training touches.
 """
 
 from __future__ import annotations
@@ -17,7 +20,6 @@ import tempfile
 from pathlib import Path
 
 from .atomic import write_text
-from .cli import main
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 REPO = README.parent
@@ -30,6 +32,7 @@ SAMPLES = {
 
 def sample_output(args: list[str]) -> str:
     """The terminal summary of the README's sample command, run in a scratch directory."""
+    from .cli import main   # after prepare_process(): NumPy must load with the pinned numerics
     cwd = os.getcwd()
     args = [str(REPO / a) if a.startswith("config/") else a for a in args]
     with tempfile.TemporaryDirectory() as scratch:
@@ -70,4 +73,6 @@ def main_docs(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
+    from .process import prepare_process
+    prepare_process()
     sys.exit(main_docs(sys.argv[1:]))

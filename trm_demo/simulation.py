@@ -16,7 +16,7 @@ numbers), so the differences between strategies are paired, not noise.
 The market is generated in fixed blocks. The TRM decides `chunk_size`
 opportunities at a time; the thermostat and sentinel act between chunks on
 the TRM's rolling ROI and on *modelled* latency, never on the wall clock, so
-the same seed and config give the same decisions on any machine.
+the same seed, config and numerics (process.py) give the same decisions.
 
 Speed: the recursion never depends on when a candidate will stop, so one
 batched full-depth pass per block records every candidate's answer and halt

@@ -20,6 +20,7 @@ import numpy as np
 
 from . import __version__
 from .atomic import atomic_file
+from .process import numerics
 
 
 class CallLog:
@@ -94,7 +95,9 @@ def run_metrics(cfg, result, training: dict, command: str, wall_clock: dict) -> 
                 "opportunities": cfg.simulation.opportunities,
                 "candidates_per_opportunity": cfg.market.candidates_per_opportunity,
                 "versions": {"trm_demo": __version__, "numpy": np.__version__,
-                             "python": platform.python_version()}},
+                             "python": platform.python_version()},
+                # the BLAS kernel and SIMD level decide the TRM's rounding (process.py)
+                "numerics": numerics()},
         "definitions": {"net_value": "total_value - total_cost", "roi": "net_value / total_cost",
                         "total_cost": "compute_cost + outreach_cost", "success_rate": "conversions / opportunities",
                         "share_of_oracle": "net_value / oracle net_value",
