@@ -31,7 +31,7 @@ def pretraining_holdout():
 def small_trained():
     x, outcome, _ = training_log(np.random.default_rng(1), 6000, drift=0.0)
     model = init_model(SMALL, np.random.default_rng(0))
-    log = fit(model, x, outcome, CFG.training, epochs=4, supervision_steps=3, rng=np.random.default_rng(2))
+    log = fit(model, x, outcome, CFG.training, epochs=4, supervision_steps=3, rng=np.random.default_rng(2))["epochs"]
     return model, log
 
 

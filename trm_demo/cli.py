@@ -281,14 +281,15 @@ def fine_tune(cfg: Config, model: TRM, ui: UI) -> dict:
     before = evaluate(model, *holdout, cap)
     started = time.perf_counter()
     with ui.training_progress(t.epochs, "fine-tuning") as on_epoch:
-        epochs = fit(model, x, outcome, t, t.epochs, cap, rng_for(seed, "training"),
-                     cfg.thermostat.initial_halt_threshold, on_epoch)
+        trained = fit(model, x, outcome, t, t.epochs, cap, rng_for(seed, "training"),
+                      cfg.thermostat.initial_halt_threshold, on_epoch)
+    epochs = trained["epochs"]
     seconds = time.perf_counter() - started
     if epochs and "stopped" in epochs[-1]:
         ui.warn(f"training stopped early: {epochs[-1]['stopped']}")
     return {"start": "scratch" if t.from_scratch else "pretrained checkpoint",
             "checkpoint": None if t.from_scratch else str(cfg.training.checkpoint),
-            "samples": t.samples, "drift": drift, "epochs": epochs,
+            "samples": t.samples, "drift": drift, "epochs": epochs, "selected": trained["selected"],
             "holdout_before": before, "holdout_after": evaluate(model, *holdout, cap),
             "parameters": model.n_parameters, "wall_clock": {"seconds": seconds}}
 
@@ -307,12 +308,12 @@ def pretrain(cfg: Config, ui: UI, argv: list[str]) -> int:
     model = init_model(model_spec(cfg), rng_for(seed, "init"))
     x, outcome, _ = training_log(rng_for(seed, "pretrain_log"), t.pretrain_samples, 0.0)
     with ui.training_progress(t.pretrain_epochs, "pretraining") as on_epoch:
-        epochs = fit(model, x, outcome, t, t.pretrain_epochs, cfg.model.supervision_steps,
-                     rng_for(seed, "training"), cfg.thermostat.initial_halt_threshold, on_epoch)
+        trained = fit(model, x, outcome, t, t.pretrain_epochs, cfg.model.supervision_steps,
+                      rng_for(seed, "training"), cfg.thermostat.initial_halt_threshold, on_epoch)
     holdout = training_log(rng_for(seed, "holdout"), t.holdout_samples, 0.0)
     quality = evaluate(model, *holdout, cfg.model.supervision_steps)
     path = Path(t.checkpoint)
-    save_checkpoint(path, model, {**checkpoint_metadata(cfg, "pretrained", argv), "epochs": epochs, "holdout": quality})
+    save_checkpoint(path, model, {**checkpoint_metadata(cfg, "pretrained", argv), **trained, "holdout": quality})
     ui.message(f"wrote {path} ({model.n_parameters} parameters); held-out excess log-loss "
                f"{quality[0]['excess_log_loss']:.4f} at step 1, {quality[-1]['excess_log_loss']:.4f} "
                f"at step {len(quality)}")
