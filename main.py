@@ -1,8 +1,6 @@
 """python main.py [flags]: see README.md, or python main.py --help."""
 
-import sys
-
-from trm_demo.cli import main
+from trm_demo.stop import launch
 
 if __name__ == "__main__":
-    sys.exit(main())
+    launch()
