@@ -103,7 +103,7 @@ def _check_can_create_in(where: str, directory: Path, path: Path) -> None:
     try:
         fd, probe = tempfile.mkstemp(prefix=temp_prefix(path), suffix=".tmp", dir=directory)
     except OSError as err:
-        raise OutputPathError(f"{where}: cannot create a file in directory '{directory}' ({err.strerror}); "
+        raise OutputPathError(f"{where}: directory '{directory}' is not writable ({err.strerror}); "
                               "choose another path") from None
     os.close(fd)
     os.unlink(probe)
