@@ -2,7 +2,8 @@
 
 `main()` reads top to bottom as that flow. Exit codes: 0 success, 1 internal
 failure (traceback only with --debug), 2 bad input (one line naming the key or
-flag, the value and what is allowed), 130 Ctrl-C.
+flag, the value and what is allowed), 130 Ctrl-C, 143 SIGTERM, 141 stdout closed
+by its reader (see stop.py).
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ from __future__ import annotations
 import argparse
 import platform
 import sys
-import tempfile
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -27,7 +27,9 @@ from .reporting import write_report
 from .rng import rng_for
 from .simulation import run_funnel
 from .subgraph import call_log, run_metrics
-from .atomic import write_json
+from .atomic import staged, write_json
+from .outputs import OutputPathError, check_paths
+from .stop import broken_pipe, exit_code
 from .training import evaluate, fit
 from .ui import UI
 from .weights import TRM, CheckpointError, init_model, load_checkpoint, save_checkpoint
@@ -64,6 +66,14 @@ def run(argv: list[str], started: float) -> int:
         return pretrain(cfg, ui, argv)
     model = starting_model(cfg)
     training = fine_tune(cfg, model, ui)
+    with staged():   # every output completed as a temp first, then all renamed together
+        metrics = simulate_and_write(cfg, args, argv, model, training, outputs, ui, started)
+    ui.summary(metrics, outputs, as_json=args.json)
+    return 0
+
+
+def simulate_and_write(cfg: Config, args, argv: list[str], model: TRM, training: dict, outputs: dict,
+                       ui: UI, started: float) -> dict:
     if args.save_checkpoint:
         save_checkpoint(args.save_checkpoint, model, checkpoint_metadata(cfg, "fine-tuned", argv))
     with call_log(outputs.get("telemetry")) as calls, ui.simulation_progress(cfg.simulation.opportunities) as progress:
@@ -81,31 +91,25 @@ def run(argv: list[str], started: float) -> int:
     write_json(outputs["training_log"], training)
     write_json(outputs["metrics"], metrics)
     write_report(outputs["report"], cfg, metrics, training)
-    ui.summary(metrics, outputs, as_json=args.json)
-    return 0
+    return metrics
 
 
 def guarded(body: Callable[[], int], argv: list[str], input_errors: tuple = ()) -> int:
     """Run a command; map what goes wrong to exit codes and one line on stderr (shared by `puzzle`)."""
     try:
         return body()
-    except (ConfigError, UsageError, CheckpointError, *input_errors) as err:
+    except (ConfigError, UsageError, CheckpointError, OutputPathError, *input_errors) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("interrupted: stopped before finishing; every output file is either its previous version or complete",
-              file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as stop:   # Ctrl-C or SIGTERM (stop.Terminated)
+        return exit_code(stop)
+    except BrokenPipeError:
+        return broken_pipe()
     except Exception as err:  # noqa: BLE001 - the last line of defence: short message, exit 1
         if "--debug" in argv:
             raise
         print(f"internal error: {type(err).__name__}: {err} (rerun with --debug for the traceback)", file=sys.stderr)
         return 1
-
-
-def main_entry() -> None:
-    """Console script `trm-demo` (pip install .)."""
-    sys.exit(main())
 
 
 # --- command line ---
@@ -197,8 +201,13 @@ def load_config_for(args) -> Config:
         raise ConfigError(f"{err} (set by {flags[0]})" if flags else str(err)) from None
 
 
+OUTPUT_FLAGS = {"metrics": "--export-json", "training_log": "--export-training-log", "report": "--export-report",
+                "telemetry": "--telemetry", "checkpoint": "--save-checkpoint", "pretrained": "--checkpoint"}
+
+
 def check_outputs(cfg: Config, args) -> dict[str, Path]:
-    """Every output path is writable and distinct, checked before minutes of work."""
+    """Every output path is writable, a regular file or new, and neither an input nor another output:
+    checked before minutes of work (outputs.check_paths)."""
     if args.command == "pretrain":
         outputs = {"pretrained": cfg.training.checkpoint}
     else:
@@ -208,43 +217,15 @@ def check_outputs(cfg: Config, args) -> dict[str, Path]:
             outputs["telemetry"] = cfg.subgraph.path
         if args.save_checkpoint:
             outputs["checkpoint"] = args.save_checkpoint
-    flags = {"metrics": "--export-json", "training_log": "--export-training-log", "report": "--export-report",
-             "telemetry": "--telemetry", "checkpoint": "--save-checkpoint", "pretrained": "--checkpoint"}
-    seen: dict[Path, str] = {}
-    to_create: list[Path] = []
-    for name, raw in outputs.items():
-        path = Path(raw)
-        where = f"{flags[name]} '{raw}'"
-        if path.is_dir():
-            raise UsageError(f"{where} is a directory; give a file path")
-        parent = path.parent if str(path.parent) else Path(".")
-        from_flag = getattr(args, flags[name].lstrip("-").replace("-", "_"), None) is not None
-        if not parent.is_dir() and not from_flag:
-            to_create.append(parent)   # e.g. the shipped `assets/` when run from another directory
-        elif not parent.is_dir():
-            raise UsageError(f"{where}: directory '{parent}' does not exist; create it or choose another path")
-        elif not _can_create_file_in(parent):
-            raise UsageError(f"{where}: directory '{parent}' is not writable; choose another path")
-        resolved = path.resolve()
-        if resolved in seen:
-            raise UsageError(f"{where} is also the {flags[seen[resolved]]} path; give each output its own file")
-        seen[resolved] = name
-        outputs[name] = path
-    for directory in to_create:   # only once every check has passed: a rejected run creates nothing
-        try:
-            directory.mkdir(parents=True, exist_ok=True)
-        except OSError as err:
-            raise UsageError(f"cannot create output directory '{directory}': {err.strerror}") from None
+    outputs = {name: Path(raw) for name, raw in outputs.items()}
+    inputs = {"--config": args.config} if args.config else {}
+    if args.command != "pretrain" and not cfg.training.from_scratch:
+        inputs["--checkpoint"] = checkpoint_path(cfg)
+    # A default directory (e.g. the shipped `assets/` when run from elsewhere) is created; a flagged one is not.
+    may_create = {path.parent for name, path in outputs.items()
+                  if getattr(args, OUTPUT_FLAGS[name].lstrip("-").replace("-", "_"), None) is None}
+    check_paths({OUTPUT_FLAGS[name]: path for name, path in outputs.items()}, inputs, may_create)
     return outputs
-
-
-def _can_create_file_in(directory: Path) -> bool:
-    """Try it: os.access answers yes for root even on read-only or virtual filesystems (/proc, /sys)."""
-    try:
-        with tempfile.NamedTemporaryFile(dir=directory, prefix=".trm-demo-probe-"):
-            return True
-    except OSError:
-        return False
 
 
 def command_line(argv: list[str]) -> str:

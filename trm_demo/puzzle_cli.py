@@ -4,7 +4,8 @@
 - eval:  the shipped checkpoint on held-out puzzles, steps 1..16; writes JSON and the report.
 - solve: one puzzle, the board after every supervision step, changed cells highlighted,
          until the halting head stops it.
-Exit codes as in cli.py: 0 success, 1 internal failure, 2 bad input (one line), 130 Ctrl-C.
+Exit codes as in cli.py: 0 success, 1 internal failure, 2 bad input (one line), 130 Ctrl-C, 143 SIGTERM,
+141 stdout closed by its reader.
 """
 
 from __future__ import annotations
@@ -15,15 +16,16 @@ import time
 from pathlib import Path
 
 import numpy as np
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 from rich.text import Text
 
-from .atomic import write_json
+from .atomic import staged, write_json
 from .cli import OneLineParser, UsageError, guarded, number_type
 from .engine import initial_state, sigmoid, supervision_step
+from .outputs import check_paths
 from .puzzles import CELLS, SIZE, PuzzleError, format_board, held_out_set, is_solution, parse_board, solve
+from .ui import Console
 from .reasoning import (PuzzleTraining, compare_baselines, evaluate_sudoku, sudoku_spec, train_sudoku,
                         versions, write_reasoning_report)
 from .weights import CheckpointError, load_checkpoint, save_checkpoint
@@ -95,17 +97,15 @@ def puzzle_main(argv: list[str]) -> int:
     return guarded(body, argv, input_errors=(PuzzleError,))
 
 
-def _check_writable(path: Path) -> None:
-    if path == DEFAULT_REPORT:    # the shipped default works from any working directory
-        path.parent.mkdir(exist_ok=True)
-    if not path.parent.is_dir():
-        raise UsageError(f"cannot write '{path}': directory '{path.parent}' does not exist; create it or pick another path")
+def _check_outputs(outputs: dict[str, Path], inputs: dict[str, Path]) -> None:
+    """The funnel's check (outputs.check_paths): before any work, nothing an input or another output."""
+    check_paths(outputs, inputs, may_create={DEFAULT_REPORT.parent} & {p.parent for p in outputs.values()})
 
 
 # --- train ---
 
 def train_command(args, argv) -> int:
-    _check_writable(args.checkpoint)
+    _check_outputs({"--checkpoint": args.checkpoint}, {})
     cfg = PuzzleTraining(seed=args.seed, iterations=args.iterations, slots=args.slots,
                          train_puzzles=args.train_puzzles, test_puzzles=args.test_puzzles,
                          learning_rate=args.learning_rate)
@@ -165,8 +165,7 @@ def load_sudoku_model(path: Path):
 
 
 def eval_command(args, argv) -> int:
-    _check_writable(args.json)
-    _check_writable(args.report)
+    _check_outputs({"--json": args.json, "--report": args.report}, {"--checkpoint": args.checkpoint})
     model, metadata = load_sudoku_model(args.checkpoint)
     held_out_count = metadata["config"]["test_puzzles"]
     count = args.puzzles or held_out_count
@@ -185,8 +184,9 @@ def eval_command(args, argv) -> int:
                    "comparisons": metadata.get("comparisons"),
                    "command": "python main.py puzzle " + shlex.join(argv), "versions": versions(),
                    "wall_clock": {"data_seconds": data_seconds, "total_seconds": time.perf_counter() - started}})
-    write_json(args.json, result)
-    write_reasoning_report(args.report, result)
+    with staged():   # both complete, or neither replaced
+        write_json(args.json, result)
+        write_reasoning_report(args.report, result)
     print_eval_table(Console(highlight=False, width=160), result)
     err.print(f"wrote {args.json} and {args.report} in {time.perf_counter() - started:.1f} s")
     return 0
