@@ -184,6 +184,13 @@ def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None
     return build_config(_merge(merged, _nest(overrides or {})))
 
 
+def knob_range(key: str) -> tuple:
+    """(lo, hi) of a numeric knob, e.g. knob_range("simulation.seed") == (0, 2**32 - 1)."""
+    section, name = key.split(".")
+    meta = next(f.metadata for f in dataclasses.fields(_SECTION_TYPES[section]) if f.name == name)
+    return meta["lo"], meta["hi"]
+
+
 def build_config(raw: dict) -> Config:
     sections = {}
     for name, cls in _SECTION_TYPES.items():
