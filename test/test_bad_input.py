@@ -203,13 +203,13 @@ CASES = [
     Case("huge opportunities", knob("simulation", "opportunities", "1e12"), ("'simulation.opportunities'", "2,000,000")),
     Case("huge training batch",
          config_text("model:\n  hidden_size: 512\n  expansion: 8\ntraining:\n  batch_size: 65536\n"),
-         ("'training.batch_size'", "64,000,000")),
+         ("2 GiB budget", "'training.batch_size x model size'")),
     Case("huge held-out set", config_text("model:\n  hidden_size: 512\ntraining:\n  holdout_samples: 1000000\n"),
-         ("'training.holdout_samples'", "64,000,000")),
+         ("2 GiB budget", "'training.holdout_samples x model size")),
     Case("huge funnel block", config_text("model:\n  hidden_size: 512\n  expansion: 8\n"
                                           "market:\n  candidates_per_opportunity: 16\n"
                                           "simulation:\n  opportunities: 100000\n"),
-         ("'market.candidates_per_opportunity'", "64,000,000")),
+         ("2 GiB budget", "'market.candidates_per_opportunity x model.supervision_steps'")),
     # --- flags ---
     Case("non-numeric flag", flags("--opportunities", "lots"), ("--opportunities", "'lots'", "whole number in [1, 2,000,000]")),
     Case("negative flag", flags("--opportunities", "-5"), ("--opportunities", "'-5'", "[1, 2,000,000]")),
