@@ -9,6 +9,7 @@ by its reader (see stop.py).
 from __future__ import annotations
 
 import argparse
+import math
 import platform
 import sys
 import time
@@ -19,7 +20,7 @@ from typing import Callable
 import numpy as np
 
 from . import __version__
-from .config import REPO_ROOT, Config, ConfigError, load_config
+from .config import REPO_ROOT, Config, ConfigError, knob_range, load_config
 from .engine import TRMSpec
 from .evaluation import evaluate_seeds
 from .market import N_FEATURES, training_log
@@ -119,26 +120,42 @@ class OneLineParser(argparse.ArgumentParser):
         raise UsageError(f"{message} (see --help)")
 
 
-def number_type(kind, lo, hi=None):
-    allowed = f"{'a whole number' if kind is int else 'a number'} {f'>= {lo}' if hi is None else f'in [{lo}, {hi}]'}"
+def number_type(kind, lo, hi):
+    """An argparse type: a finite number in [lo, hi]. Every numeric flag has both bounds, shown in --help."""
+    allowed = f"{'a whole number' if kind is int else 'a number'} in [{lo:,}, {hi:,}]"
 
     def parse(text):
         try:
-            value = kind(text)
+            value = kind(text)   # int() refuses thousands of digits itself (ValueError)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a number; allowed: {allowed}")
-        if not (np.isfinite(value) and value >= lo and (hi is None or value <= hi)):
-            raise argparse.ArgumentTypeError(f"{text!r} is out of range; allowed: {allowed}")
+            raise argparse.ArgumentTypeError(f"{_clip(text)!r} is not a number; allowed: {allowed}")
+        # only a float can be NaN or infinite; comparing an int of any size with lo and hi is exact
+        if (kind is float and not math.isfinite(value)) or not lo <= value <= hi:
+            raise argparse.ArgumentTypeError(f"{_clip(text)!r} is out of range; allowed: {allowed}")
         return value
+    parse.allowed = allowed
     return parse
 
 
-class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
-    """Appends argparse's default only where it means something (not the None of 'use the config')."""
+def _clip(text: str) -> str:
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Appends argparse's default only where it means something (not the None of 'use the config'),
+    and the allowed range of every numeric flag."""
     def _get_help_string(self, action):
-        if action.default is None or "(default" in (action.help or ""):
-            return action.help
-        return super()._get_help_string(action)
+        text = action.help or ""
+        if action.default is not None and "(default" not in text:
+            text = super()._get_help_string(action)
+        allowed = getattr(action.type, "allowed", None)
+        return f"{text}; allowed: {allowed}" if allowed else text
+
+
+def config_number(key: str):
+    """The type of a flag that sets a config knob: the knob's own range, so flag and YAML agree."""
+    lo, hi = knob_range(key)
+    return number_type(int, lo, hi)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -150,22 +167,22 @@ def parse_args(argv=None) -> argparse.Namespace:
 
     p = OneLineParser(prog="trm-demo", description="Tiny Recursive Model vs greedy vs a simulated LLM in a "
                 "recruiting conversion funnel. Every knob lives in config/default_config.yaml; flags override it.",
-                formatter_class=_HelpFormatter)
+                formatter_class=HelpFormatter)
     p.add_argument("command", nargs="?", default="run", choices=("run", "pretrain"),
                    help="run: fine-tune and simulate; pretrain: rebuild the shipped checkpoint. "
                    "See also `python main.py puzzle --help` (the 6x6 Sudoku reasoning proof)")
     p.add_argument("--version", action="version", version=f"trm-demo {__version__}")
     p.add_argument("--config", metavar="PATH",
                    help="YAML file overriding config/default_config.yaml key by key (default: none)")
-    p.add_argument("--seed", type=number_type(int, 0, 2**32 - 1), metavar="N",
+    p.add_argument("--seed", type=config_number("simulation.seed"), metavar="N",
                    help=f"run seed {default('simulation.seed')}")
-    p.add_argument("--train-epochs", type=number_type(int, 0), metavar="N",
+    p.add_argument("--train-epochs", type=config_number("training.epochs"), metavar="N",
                    help=f"fine-tuning epochs; 0 uses the checkpoint as is {default('training.epochs')}")
-    p.add_argument("--train-samples", type=number_type(int, 16), metavar="N",
+    p.add_argument("--train-samples", type=config_number("training.samples"), metavar="N",
                    help=f"size of the recent log {default('training.samples')}")
     p.add_argument("--learning-rate", type=number_type(float, 1e-12, 1.0), metavar="RATE",
                    help=f"AdamW step size {default('training.learning_rate')}")
-    p.add_argument("--opportunities", type=number_type(int, 1), metavar="N",
+    p.add_argument("--opportunities", type=config_number("simulation.opportunities"), metavar="N",
                    help=f"opportunities to simulate {default('simulation.opportunities')}")
     p.add_argument("--export-json", metavar="PATH", help=f"metrics JSON {default('report.metrics_path')}")
     p.add_argument("--export-training-log", metavar="PATH",

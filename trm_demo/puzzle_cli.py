@@ -21,7 +21,7 @@ from rich.table import Table
 from rich.text import Text
 
 from .atomic import staged, write_json
-from .cli import OneLineParser, UsageError, guarded, number_type
+from .cli import HelpFormatter, OneLineParser, UsageError, guarded, number_type
 from .engine import initial_state, sigmoid, supervision_step
 from .outputs import check_paths
 from .puzzles import CELLS, SIZE, PuzzleError, format_board, held_out_set, is_solution, parse_board, solve
@@ -33,6 +33,14 @@ from .weights import CheckpointError, load_checkpoint, save_checkpoint
 PACKAGE_DIR = Path(__file__).resolve().parent
 DEFAULT_CHECKPOINT = PACKAGE_DIR / "checkpoints" / "sudoku_trm.npz"
 DEFAULT_REPORT = Path("assets") / "trm_reasoning_report.md"
+# Upper bounds of the numeric flags: generous next to the defaults (2,500 iterations, 128 slots,
+# 3,000 + 500 puzzles, 16 steps), and low enough that no flag can make a run take days or
+# gigabytes: eval scores all its puzzles in one batch, and each slot or puzzle carries its (y, z).
+MAX_ITERATIONS = 100_000
+MAX_SLOTS = 1024
+MAX_TRAIN_PUZZLES = 20_000
+MAX_TEST_PUZZLES = 2_000
+MAX_STEPS = 64
 
 
 def _probability(text: str) -> float:
@@ -51,34 +59,40 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--debug", action="store_true", help="show tracebacks for internal errors")
     sub = p.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
 
-    t = sub.add_parser("train", help="train the Sudoku TRM (ACT carry) and write its checkpoint")
+    t = sub.add_parser("train", help="train the Sudoku TRM (ACT carry) and write its checkpoint",
+                       formatter_class=HelpFormatter)
     defaults = PuzzleTraining()
     t.add_argument("--seed", type=number_type(int, 0, 2**32 - 1), default=defaults.seed, help="data, init and training seed")
-    t.add_argument("--iterations", type=number_type(int, 1), default=defaults.iterations,
+    t.add_argument("--iterations", type=number_type(int, 1, MAX_ITERATIONS), default=defaults.iterations,
                    help=f"supervision (= optimiser) steps (default {defaults.iterations})")
-    t.add_argument("--slots", type=number_type(int, 1), default=defaults.slots,
+    t.add_argument("--slots", type=number_type(int, 1, MAX_SLOTS), default=defaults.slots,
                    help=f"puzzles in flight per step (default {defaults.slots})")
-    t.add_argument("--train-puzzles", type=number_type(int, 1), default=defaults.train_puzzles)
-    t.add_argument("--test-puzzles", type=number_type(int, 1), default=defaults.test_puzzles)
-    t.add_argument("--learning-rate", type=number_type(float, 1e-12, 1.0), default=defaults.learning_rate)
+    t.add_argument("--train-puzzles", type=number_type(int, 1, MAX_TRAIN_PUZZLES), default=defaults.train_puzzles,
+                   help="distinct puzzles to train on (generating them takes ~20 ms each)")
+    t.add_argument("--test-puzzles", type=number_type(int, 1, MAX_TEST_PUZZLES), default=defaults.test_puzzles,
+                   help="distinct puzzles held out for eval")
+    t.add_argument("--learning-rate", type=number_type(float, 1e-12, 1.0), default=defaults.learning_rate,
+                   help="peak step size (linear warm-up, then cosine to 0)")
     t.add_argument("--checkpoint", type=Path, default=DEFAULT_CHECKPOINT, help="where to write the checkpoint")
     t.add_argument("--compare", action="store_true",
                    help="also train the one-pass and flat-MLP baselines at equal compute (about doubles the time); "
                         "their held-out scores are stored in the checkpoint and shown by eval")
     t.add_argument("--quiet", action="store_true")
 
-    e = sub.add_parser("eval", help="held-out accuracy at every step; writes JSON and the report")
+    e = sub.add_parser("eval", help="held-out accuracy at every step; writes JSON and the report",
+                       formatter_class=HelpFormatter)
     e.add_argument("--checkpoint", type=Path, default=DEFAULT_CHECKPOINT)
-    e.add_argument("--puzzles", type=number_type(int, 1), default=None,
+    e.add_argument("--puzzles", type=number_type(int, 1, MAX_TEST_PUZZLES), default=None,
                    help="held-out puzzles to use (default: all the checkpoint held out)")
-    e.add_argument("--steps", type=number_type(int, 1), default=16, help="supervision steps to run (default 16)")
+    e.add_argument("--steps", type=number_type(int, 1, MAX_STEPS), default=16, help="supervision steps to run (default 16)")
     e.add_argument("--json", type=Path, default=Path("sudoku_eval.json"), help="JSON output path")
     e.add_argument("--report", type=Path, default=DEFAULT_REPORT, help="Markdown report path")
 
-    s = sub.add_parser("solve", help="watch the model solve one puzzle, step by step")
+    s = sub.add_parser("solve", help="watch the model solve one puzzle, step by step", formatter_class=HelpFormatter)
     s.add_argument("puzzle", help='36 characters, row by row: 1-6 for givens, 0 or . for blanks')
     s.add_argument("--checkpoint", type=Path, default=DEFAULT_CHECKPOINT)
-    s.add_argument("--max-steps", type=number_type(int, 1), default=16)
+    s.add_argument("--max-steps", type=number_type(int, 1, MAX_STEPS), default=16,
+                   help="stop after this many supervision steps at the latest")
     s.add_argument("--stop", choices=("halt", "unchanged"), default="halt",
                    help="halt: stop when the halting head's sigmoid(q) reaches --halt-threshold (default); "
                         "unchanged: stop when the answer equals the previous step's")
