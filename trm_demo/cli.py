@@ -20,7 +20,7 @@ from typing import Callable
 import numpy as np
 
 from . import __version__
-from .config import Config, ConfigError, load_config
+from .config import DEFAULT_CONFIG_PATH, Config, ConfigError, load_config
 from .engine import TRMSpec
 from .evaluation import evaluate_seeds
 from .market import N_FEATURES, training_log
@@ -53,6 +53,8 @@ def main(argv: list[str] | None = None) -> int:
     if argv[:1] == ["puzzle"]:   # the reasoning proof has its own sub-commands
         from .puzzle_cli import puzzle_main
         return puzzle_main(argv[1:])
+    if argv[:1] == ["config"]:
+        return guarded(lambda: print_config(argv[1:]), argv)
     return guarded(lambda: run(argv, started), argv)
 
 
@@ -154,7 +156,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                 formatter_class=_HelpFormatter)
     p.add_argument("command", nargs="?", default="run", choices=("run", "pretrain"),
                    help="run: fine-tune and simulate; pretrain: train a checkpoint from scratch (see --out). "
-                   "See also `python main.py puzzle --help` (the 6x6 Sudoku reasoning proof)")
+                   "See also `python main.py config` (print the default YAML to copy) and "
+                   "`python main.py puzzle --help` (the 6x6 Sudoku reasoning proof)")
     p.add_argument("--version", action="version", version=f"trm-demo {__version__}")
     p.add_argument("--config", metavar="PATH",
                    help="YAML file overriding config/default_config.yaml key by key (default: none)")
@@ -352,3 +355,15 @@ def checkpoint_metadata(cfg: Config, kind: str, argv: list[str]) -> dict:
             "config_hash": cfg.digest(), "trm_demo": __version__, "numpy": np.__version__,
             "python": platform.python_version()}
 
+
+def print_config(argv: list[str]) -> int:
+    """`config [EXAMPLE]`: the default YAML (or a shipped example) on stdout, to copy and edit."""
+    examples = DEFAULT_CONFIG_PATH.parent / "examples"
+    p = OneLineParser(prog="trm-demo config", description="Print the default configuration (every knob, its "
+                      "range and meaning) as YAML, e.g. `trm-demo config > my.yaml`, then `--config my.yaml`.")
+    p.add_argument("example", nargs="?", choices=sorted(f.stem for f in examples.glob("*.yaml")),
+                   help="print this shipped example instead (a partial file overriding the defaults)")
+    args = p.parse_args(argv)
+    path = examples / f"{args.example}.yaml" if args.example else DEFAULT_CONFIG_PATH
+    sys.stdout.write(path.read_text(encoding="utf-8"))
+    return 0
