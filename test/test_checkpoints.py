@@ -22,7 +22,6 @@ import os
 import shutil
 import signal
 import struct
-import tomllib
 import zipfile
 from pathlib import Path
 from typing import Callable
@@ -483,6 +482,7 @@ def test_config_command_prints_a_shipped_example(capsys):
 
 def test_every_config_file_ships_with_the_package():
     """pip install puts config/ in trm_demo/defaults/: every YAML under it must match a package-data glob."""
+    tomllib = pytest.importorskip("tomllib")   # Python 3.11+; the package supports 3.10
     setuptools = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"]
     assert setuptools["package-dir"]["trm_demo.defaults"] == "config"
     globs = setuptools["package-data"]["trm_demo.defaults"]
