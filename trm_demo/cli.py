@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import platform
 import sys
 import time
@@ -20,7 +21,7 @@ from typing import Callable
 import numpy as np
 
 from . import __version__
-from .config import REPO_ROOT, Config, ConfigError, knob_range, load_config
+from .config import DEFAULT_CONFIG_PATH, Config, ConfigError, knob_range, load_config
 from .engine import TRMSpec
 from .evaluation import evaluate_seeds
 from .market import N_FEATURES, training_log
@@ -33,13 +34,16 @@ from .outputs import OutputPathError, check_paths
 from .stop import broken_pipe, exit_code
 from .training import evaluate, fit
 from .ui import UI
-from .weights import TRM, CheckpointError, init_model, load_checkpoint, save_checkpoint
+from .weights import (TRM, CheckpointError, init_model, is_shipped, load_checkpoint, resolve_checkpoint,
+                      save_checkpoint)
 
 # flag -> config key it overrides
 FLAG_KEYS = {"seed": "simulation.seed", "train_epochs": "training.epochs", "train_samples": "training.samples",
              "learning_rate": "training.learning_rate", "opportunities": "simulation.opportunities",
              "export_json": "report.metrics_path", "export_training_log": "report.training_log_path",
              "export_report": "report.path", "telemetry": "subgraph.path", "checkpoint": "training.checkpoint"}
+# `pretrain --out` default: the working directory, so retraining never touches the shipped checkpoint.
+DEFAULT_PRETRAIN_OUT = "pretrained_trm.npz"
 
 
 class UsageError(Exception):
@@ -52,6 +56,8 @@ def main(argv: list[str] | None = None) -> int:
     if argv[:1] == ["puzzle"]:   # the reasoning proof has its own sub-commands
         from .puzzle_cli import puzzle_main
         return puzzle_main(argv[1:])
+    if argv[:1] == ["config"]:
+        return guarded(lambda: print_config(argv[1:]), argv)
     return guarded(lambda: run(argv, started), argv)
 
 
@@ -64,7 +70,7 @@ def run(argv: list[str], started: float) -> int:
     outputs = check_outputs(cfg, args)
     ui = UI(quiet=args.quiet)
     if args.command == "pretrain":
-        return pretrain(cfg, ui, argv)
+        return pretrain(cfg, ui, argv, outputs["pretrained"])
     model = starting_model(cfg)
     training = fine_tune(cfg, model, ui)
     with staged():   # every output completed as a temp first, then all renamed together
@@ -76,7 +82,8 @@ def run(argv: list[str], started: float) -> int:
 def simulate_and_write(cfg: Config, args, argv: list[str], model: TRM, training: dict, outputs: dict,
                        ui: UI, started: float) -> dict:
     if args.save_checkpoint:
-        save_checkpoint(args.save_checkpoint, model, checkpoint_metadata(cfg, "fine-tuned", argv))
+        save_checkpoint(args.save_checkpoint, model,
+                        {**checkpoint_metadata(cfg, "fine-tuned", argv), "started_from": model.source})
     with call_log(outputs.get("telemetry")) as calls, ui.simulation_progress(cfg.simulation.opportunities) as progress:
         simulation_started = time.perf_counter()
         result = run_funnel(cfg, model, calls, on_progress=progress)
@@ -169,8 +176,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                 "recruiting conversion funnel. Every knob lives in config/default_config.yaml; flags override it.",
                 formatter_class=HelpFormatter)
     p.add_argument("command", nargs="?", default="run", choices=("run", "pretrain"),
-                   help="run: fine-tune and simulate; pretrain: rebuild the shipped checkpoint. "
-                   "See also `python main.py puzzle --help` (the 6x6 Sudoku reasoning proof)")
+                   help="run: fine-tune and simulate; pretrain: train a checkpoint from scratch (see --out). "
+                   "See also `python main.py config` (print the default YAML to copy) and "
+                   "`python main.py puzzle --help` (the 6x6 Sudoku reasoning proof)")
     p.add_argument("--version", action="version", version=f"trm-demo {__version__}")
     p.add_argument("--config", metavar="PATH",
                    help="YAML file overriding config/default_config.yaml key by key (default: none)")
@@ -191,6 +199,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--telemetry", metavar="PATH", help=f"per-call telemetry JSON {default('subgraph.path')}")
     p.add_argument("--checkpoint", metavar="PATH", help=f"start from these weights {default('training.checkpoint')}")
     p.add_argument("--save-checkpoint", metavar="PATH", help="save the fine-tuned weights here (default: not saved)")
+    p.add_argument("--out", metavar="PATH",
+                   help=f"pretrain only: write the checkpoint here (default: {DEFAULT_PRETRAIN_OUT} in the working "
+                   "directory); use it with --checkpoint PATH")
+    p.add_argument("--replace-shipped", action="store_true",
+                   help="allow --out or --save-checkpoint to replace a checkpoint shipped in trm_demo/checkpoints/")
     p.add_argument("--seeds", type=number_type(int, 2, 1000), metavar="N",
                    help="also rerun the whole pipeline for N seeds (seed, seed+1, ...) in parallel and report "
                    "means with 95%% confidence intervals (default: off)")
@@ -198,13 +211,18 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--quiet", action="store_true", help="no progress bars or messages; errors only")
     p.add_argument("--json", action="store_true", help="print the metrics as JSON on stdout instead of the table")
     p.add_argument("--debug", action="store_true", help="show the traceback of an internal error")
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    if args.out is not None and args.command != "pretrain":
+        raise UsageError("--out is the output of `pretrain`; to keep fine-tuned weights use --save-checkpoint PATH")
+    return args
 
 
 def overrides(args) -> dict:
     values = {FLAG_KEYS[name]: getattr(args, name) for name in FLAG_KEYS if getattr(args, name) is not None}
     if args.from_scratch:
         values["training.from_scratch"] = True
+    if args.checkpoint:   # typed by the user: from the working directory, even if it looks like the package's
+        values["training.checkpoint"] = os.path.abspath(args.checkpoint)
     return values
 
 
@@ -219,21 +237,21 @@ def load_config_for(args) -> Config:
 
 
 OUTPUT_FLAGS = {"metrics": "--export-json", "training_log": "--export-training-log", "report": "--export-report",
-                "telemetry": "--telemetry", "checkpoint": "--save-checkpoint", "pretrained": "--checkpoint"}
+                "telemetry": "--telemetry", "checkpoint": "--save-checkpoint", "pretrained": "--out"}
 
 
 def check_outputs(cfg: Config, args) -> dict[str, Path]:
     """Every output path is writable, a regular file or new, and neither an input nor another output:
     checked before minutes of work (outputs.check_paths)."""
     if args.command == "pretrain":
-        outputs = {"pretrained": cfg.training.checkpoint}
+        outputs = {"pretrained": checkpoint_output(args, args.out or DEFAULT_PRETRAIN_OUT, "--out")}
     else:
         outputs = {"metrics": cfg.report.metrics_path, "training_log": cfg.report.training_log_path,
                    "report": cfg.report.path}
         if cfg.subgraph.enabled:
             outputs["telemetry"] = cfg.subgraph.path
         if args.save_checkpoint:
-            outputs["checkpoint"] = args.save_checkpoint
+            outputs["checkpoint"] = checkpoint_output(args, args.save_checkpoint, "--save-checkpoint")
     outputs = {name: Path(raw) for name, raw in outputs.items()}
     inputs = {"--config": args.config} if args.config else {}
     if args.command != "pretrain" and not cfg.training.from_scratch:
@@ -243,6 +261,15 @@ def check_outputs(cfg: Config, args) -> dict[str, Path]:
                   if getattr(args, OUTPUT_FLAGS[name].lstrip("-").replace("-", "_"), None) is None}
     check_paths({OUTPUT_FLAGS[name]: path for name, path in outputs.items()}, inputs, may_create)
     return outputs
+
+
+def checkpoint_output(args, path: str, flag: str) -> str:
+    """A checkpoint to write; the shipped ones only on request, as every clone and install relies on them."""
+    if is_shipped(path) and not args.replace_shipped:
+        raise UsageError(f"{flag} '{path}' would write over the checkpoints shipped with trm-demo "
+                         "(trm_demo/checkpoints/); write it elsewhere and load it with --checkpoint, "
+                         "or add --replace-shipped to rebuild a shipped checkpoint on purpose")
+    return path
 
 
 def command_line(argv: list[str]) -> str:
@@ -257,10 +284,8 @@ def model_spec(cfg: Config) -> TRMSpec:
 
 
 def checkpoint_path(cfg: Config) -> Path:
-    """Relative paths are tried from the working directory, then from the install (so any cwd works)."""
-    path = Path(cfg.training.checkpoint)
-    installed = REPO_ROOT / path
-    return installed if not path.is_absolute() and not path.exists() and installed.exists() else path
+    """The configured default names the installed file in any working directory; see `resolve_checkpoint`."""
+    return resolve_checkpoint(cfg.training.checkpoint)
 
 
 def starting_model(cfg: Config) -> TRM:
@@ -276,6 +301,8 @@ def fine_tune(cfg: Config, model: TRM, ui: UI) -> dict:
     x, outcome, _ = training_log(rng_for(seed, "recent_log"), t.samples, drift)
     holdout = training_log(rng_for(seed, "holdout"), t.holdout_samples, drift)
     cap = cfg.model.supervision_steps
+    if model.source:
+        ui.message(describe_source(model.source))
     before = evaluate(model, *holdout, cap)
     started = time.perf_counter()
     with ui.training_progress(t.epochs, "fine-tuning") as on_epoch:
@@ -285,7 +312,7 @@ def fine_tune(cfg: Config, model: TRM, ui: UI) -> dict:
     if epochs and "stopped" in epochs[-1]:
         ui.warn(f"training stopped early: {epochs[-1]['stopped']}")
     return {"start": "scratch" if t.from_scratch else "pretrained checkpoint",
-            "checkpoint": None if t.from_scratch else str(cfg.training.checkpoint),
+            "checkpoint": model.source,
             "samples": t.samples, "drift": drift, "epochs": epochs,
             "holdout_before": before, "holdout_after": evaluate(model, *holdout, cap),
             "parameters": model.n_parameters, "wall_clock": {"seconds": seconds}}
@@ -299,8 +326,13 @@ def strategies_for_seed(cfg: Config) -> dict:
         return run_funnel(cfg, model, calls).ledger.summary()
 
 
-def pretrain(cfg: Config, ui: UI, argv: list[str]) -> int:
-    """Rebuild the shipped checkpoint: seeded init, trained on last period's (drift 0) historical log."""
+def describe_source(source: dict) -> str:
+    """One line naming the loaded checkpoint so a run can be traced to the exact file (`sha256sum` it)."""
+    return f"loaded checkpoint {source['path']} (sha256 {source['sha256']})"
+
+
+def pretrain(cfg: Config, ui: UI, argv: list[str], path: Path) -> int:
+    """A checkpoint from scratch (the shipped one was made so): seeded init, last period's (drift 0) log."""
     seed, t = cfg.simulation.seed, cfg.training
     model = init_model(model_spec(cfg), rng_for(seed, "init"))
     x, outcome, _ = training_log(rng_for(seed, "pretrain_log"), t.pretrain_samples, 0.0)
@@ -309,7 +341,6 @@ def pretrain(cfg: Config, ui: UI, argv: list[str]) -> int:
                      rng_for(seed, "training"), cfg.thermostat.initial_halt_threshold, on_epoch)
     holdout = training_log(rng_for(seed, "holdout"), t.holdout_samples, 0.0)
     quality = evaluate(model, *holdout, cfg.model.supervision_steps)
-    path = Path(t.checkpoint)
     save_checkpoint(path, model, {**checkpoint_metadata(cfg, "pretrained", argv), "epochs": epochs, "holdout": quality})
     ui.message(f"wrote {path} ({model.n_parameters} parameters); held-out excess log-loss "
                f"{quality[0]['excess_log_loss']:.4f} at step 1, {quality[-1]['excess_log_loss']:.4f} "
@@ -321,3 +352,16 @@ def checkpoint_metadata(cfg: Config, kind: str, argv: list[str]) -> dict:
     return {"kind": kind, "command": command_line(argv), "seed": cfg.simulation.seed,
             "config_hash": cfg.digest(), "trm_demo": __version__, "numpy": np.__version__,
             "python": platform.python_version()}
+
+
+def print_config(argv: list[str]) -> int:
+    """`config [EXAMPLE]`: the default YAML (or a shipped example) on stdout, to copy and edit."""
+    examples = DEFAULT_CONFIG_PATH.parent / "examples"
+    p = OneLineParser(prog="trm-demo config", description="Print the default configuration (every knob, its "
+                      "range and meaning) as YAML, e.g. `trm-demo config > my.yaml`, then `--config my.yaml`.")
+    p.add_argument("example", nargs="?", choices=sorted(f.stem for f in examples.glob("*.yaml")),
+                   help="print this shipped example instead (a partial file overriding the defaults)")
+    args = p.parse_args(argv)
+    path = examples / f"{args.example}.yaml" if args.example else DEFAULT_CONFIG_PATH
+    sys.stdout.write(path.read_text(encoding="utf-8"))
+    return 0
