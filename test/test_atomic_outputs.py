@@ -48,12 +48,24 @@ def write_previous_outputs(directory: Path) -> dict[str, bytes]:
     return saved
 
 
-def start_long_run(directory: Path) -> subprocess.Popen:
+def as_from_a_terminal() -> None:
+    """Signals at their defaults, as for a command typed at a terminal.
+
+    A shell script's background job (how CI may start the suite) inherits SIGINT
+    ignored, and a program started with SIGINT ignored keeps ignoring it (Python
+    does, as POSIX expects): Ctrl-C is then never delivered, so the test would
+    measure the runner's setup instead of the program."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def start_long_run(directory: Path, *extra: str) -> subprocess.Popen:
     (directory / "long.yaml").write_text(LONG_RUN_CONFIG, encoding="utf-8")
     return subprocess.Popen(
         [sys.executable, str(REPO_ROOT / "main.py"), "--config", "long.yaml", "--opportunities", "1000000",
-         "--train-epochs", "0", *output_flags(directory), "--quiet"],
-        cwd=directory, env=subprocess_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+         "--train-epochs", "0", *output_flags(directory), "--quiet", *extra],
+        cwd=directory, env=subprocess_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=as_from_a_terminal)
 
 
 def wait_until_streaming(process: subprocess.Popen, directory: Path, timeout: float = 60.0) -> Path:

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import math
 import os
+import signal
 import tempfile
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -21,7 +23,7 @@ from typing import Callable
 import numpy as np
 import pytest
 import yaml
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
 from test_cli import OUTPUTS, TINY_FLAGS, output_flags, run_cli
@@ -124,6 +126,33 @@ def checkpoint_in_config(d: Path) -> list[str]:
     return run_args(d, config="bad.yaml")
 
 
+def config_at(make: Callable[[Path], str]) -> Callable[[Path], list[str]]:
+    """--config pointing at a path `make` prepares (a FIFO, a device, a link loop...)."""
+    return lambda d: run_args(d, config=make(d))
+
+
+def fifo(d: Path) -> str:
+    os.mkfifo(d / "pipe.yaml")    # no writer: opening it for reading would block forever
+    return str(d / "pipe.yaml")
+
+
+def link_loop(d: Path) -> str:
+    (d / "a.yaml").symlink_to(d / "b.yaml")
+    (d / "b.yaml").symlink_to(d / "a.yaml")
+    return str(d / "a.yaml")
+
+
+def billion_laughs() -> str:
+    lines = ['l0: &l0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    lines += [f"l{i}: &l{i} [{', '.join([f'*l{i - 1}'] * 9)}]" for i in range(1, 10)]
+    return "\n".join(lines) + "\n"
+
+
+def puzzle(*argv: str) -> Callable[[Path], list[str]]:
+    board = "0" * 36   # the flag is refused before the board is read
+    return lambda d: ["puzzle", *(board if a == "BOARD" else a.format(dir=d) for a in argv)]
+
+
 CASES = [
     # --- config files ---
     Case("config missing", flags("--config", "{dir}/nope.yaml"), ("nope.yaml", "does not exist")),
@@ -203,24 +232,24 @@ CASES = [
     Case("huge opportunities", knob("simulation", "opportunities", "1e12"), ("'simulation.opportunities'", "2,000,000")),
     Case("huge training batch",
          config_text("model:\n  hidden_size: 512\n  expansion: 8\ntraining:\n  batch_size: 65536\n"),
-         ("'training.batch_size'", "64,000,000")),
+         ("2 GiB budget", "'training.batch_size x model size'")),
     Case("huge held-out set", config_text("model:\n  hidden_size: 512\ntraining:\n  holdout_samples: 1000000\n"),
-         ("'training.holdout_samples'", "64,000,000")),
+         ("2 GiB budget", "'training.holdout_samples x model size")),
     Case("huge funnel block", config_text("model:\n  hidden_size: 512\n  expansion: 8\n"
                                           "market:\n  candidates_per_opportunity: 16\n"
                                           "simulation:\n  opportunities: 100000\n"),
-         ("'market.candidates_per_opportunity'", "64,000,000")),
+         ("2 GiB budget", "'market.candidates_per_opportunity x model.supervision_steps'")),
     # --- flags ---
-    Case("non-numeric flag", flags("--opportunities", "lots"), ("--opportunities", "'lots'", "whole number >= 1")),
-    Case("negative flag", flags("--opportunities", "-5"), ("--opportunities", "'-5'", ">= 1")),
+    Case("non-numeric flag", flags("--opportunities", "lots"), ("--opportunities", "'lots'", "whole number in [1, 2,000,000]")),
+    Case("negative flag", flags("--opportunities", "-5"), ("--opportunities", "'-5'", "[1, 2,000,000]")),
     Case("zero opportunities flag", flags("--opportunities", "0"), ("--opportunities", "'0'")),
-    Case("negative seed", flags("--seed", "-1"), ("--seed", "'-1'", "[0, 4294967295]")),
-    Case("negative epochs", flags("--train-epochs", "-1"), ("--train-epochs", "'-1'", ">= 0")),
+    Case("negative seed", flags("--seed", "-1"), ("--seed", "'-1'", "[0, 4,294,967,295]")),
+    Case("negative epochs", flags("--train-epochs", "-1"), ("--train-epochs", "'-1'", "[0, 10,000]")),
     Case("fractional epochs", flags("--train-epochs", "1.5"), ("--train-epochs", "'1.5'")),
-    Case("too few samples", flags("--train-samples", "3"), ("--train-samples", "'3'", ">= 16")),
+    Case("too few samples", flags("--train-samples", "3"), ("--train-samples", "'3'", "[16, 5,000,000]")),
     Case("NaN learning rate", flags("--learning-rate", "nan"), ("--learning-rate", "'nan'")),
     Case("learning rate above 1", flags("--learning-rate", "5"), ("--learning-rate", "'5'", "1.0]")),
-    Case("flag beyond the config's limit", flags("--opportunities", "99999999999"), ("'simulation.opportunities'",)),
+    Case("flag beyond the config's limit", flags("--opportunities", "99999999999"), ("--opportunities", "2,000,000")),
     Case("unknown flag", flags("--oportunities=5"), ("unrecognized arguments", "--oportunities")),
     Case("unknown command", lambda d: ["trian", *run_args(d)], ("invalid choice", "'trian'")),
     Case("output in a missing directory", flags("--export-json", "{dir}/missing/m.json"),
@@ -239,6 +268,66 @@ CASES = [
          ("--export-report", "--export-training-log")),
     Case("checkpoint saved over an output", flags("--save-checkpoint", "{dir}/report.md"),
          ("--save-checkpoint", "also the --export-report path")),
+    # --- config files that are not small regular files, or YAML no config needs (issue 11) ---
+    Case("config is a FIFO without a writer", config_at(fifo), ("pipe.yaml", "not a regular file")),
+    Case("config is /dev/zero", config_at(lambda d: "/dev/zero"), ("/dev/zero", "not a regular file")),
+    Case("config is a symlink loop", config_at(link_loop), ("a.yaml", "loop of symbolic links")),
+    Case("config path too long", config_at(lambda d: str(d / ("x" * 5000 + ".yaml"))), ("path too long", "...")),
+    Case("config over 1 MiB", config_bytes(b"# padding\n" * 110_000), ("bad.yaml", "1,024 KiB limit")),
+    Case("config a huge list", config_bytes(b"model:\n  hidden_size:\n" + b"  - 1\n" * 20_000),
+         ("more than 10,000 YAML values",)),
+    Case("billion laughs", config_text(billion_laughs()), ("anchor or alias", "line 1", "write each value out")),
+    Case("alias to a section", config_text("model: &m {{hidden_size: 32}}\ntraining: *m\n"),
+         ("anchor or alias", "'m'")),
+    Case("duplicate knob", config_text("model:\n  hidden_size: 32\n  expansion: 2\n  hidden_size: 64\n"),
+         ("repeats the key 'model.hidden_size' at line 4", "first given at line 2")),
+    Case("duplicate section", config_text("model:\n  expansion: 2\nmodel:\n  expansion: 4\n"),
+         ("repeats the key 'model' at line 3",)),
+    Case("key that is a number", config_text("model:\n  7: 32\n"), ("key '7' at line 2", "a number", "knob names")),
+    Case("key that YAML reads as a bool", config_text("on:\n  enabled: true\n"), ("key 'on'", "true/false")),
+    Case("key that is null", config_text("~: 1\n"), ("key '~'", "null")),
+    Case("key that is a list", config_text("? [a, b]\n: 1\n"), ("a sequence", "not a name")),
+    Case("nesting too deep (lists)", knob("model", "hidden_size", "[[[[[[[[32]]]]]]]]"),
+         ("nests deeper", "'model.hidden_size'")),
+    Case("nesting too deep (mappings)", config_text("model:\n  hidden_size:\n    a:\n      b: {{c: 1}}\n"),
+         ("nests deeper", "'model.hidden_size.a'")),
+    Case("integer of 300 digits", knob("model", "hidden_size", "9" * 300),
+         ("'model.hidden_size'", "300 digits", "no knob takes more than 100")),
+    Case("integer of 5,000 digits", knob("simulation", "seed", "7" * 5000), ("'simulation.seed'", "5,000 digits")),
+    Case("integer of 90 digits", knob("training", "learning_rate", "9" * 90),
+         ("'training.learning_rate'", "out of range", "(0, 1]")),
+    Case("float overflowing to infinity", knob("simulation", "llm_cost", "1.0e+400"),
+         ("'simulation.llm_cost'", "finite", "inf")),
+    # --- every numeric flag has an upper bound, in the message (issue 11) ---
+    Case("epochs flag too large", flags("--train-epochs", "1000000"), ("--train-epochs", "[0, 10,000]")),
+    Case("samples flag too large", flags("--train-samples", "1" + "0" * 12), ("--train-samples", "5,000,000")),
+    Case("seed flag of 5,000 digits", flags("--seed", "9" * 5000), ("--seed", "not a number", "4,294,967,295")),
+    Case("seeds flag too large", flags("--seeds", "1000000"), ("--seeds", "[2, 1,000]")),
+    Case("solve --max-steps 10**12", puzzle("solve", "BOARD", "--max-steps", "1000000000000"),
+         ("--max-steps", "[1, 64]")),
+    Case("eval --steps too large", puzzle("eval", "--steps", "100000", "--json", "{dir}/e.json"),
+         ("--steps", "[1, 64]")),
+    Case("eval --puzzles too large", puzzle("eval", "--puzzles", "1000000", "--json", "{dir}/e.json"),
+         ("--puzzles", "[1, 2,000]")),
+    Case("train --iterations too large", puzzle("train", "--iterations", "1000000000", "--checkpoint", "{dir}/s.npz"),
+         ("--iterations", "[1, 100,000]")),
+    Case("train --slots too large", puzzle("train", "--slots", "1000000", "--checkpoint", "{dir}/s.npz"),
+         ("--slots", "[1, 1,024]")),
+    Case("train --train-puzzles too large", puzzle("train", "--train-puzzles", "10000000"),
+         ("--train-puzzles", "[1, 20,000]")),
+    Case("train --test-puzzles too large", puzzle("train", "--test-puzzles", "10000000"),
+         ("--test-puzzles", "[1, 2,000]")),
+    # --- configs inside every knob's range whose memory is not (issue 11: they reached 8 GB) ---
+    Case("memory: wide model, big batch", config_text("model:\n  hidden_size: 512\n  expansion: 8\n  n_cycles: 16\n"
+                                                      "training:\n  batch_size: 4096\n"),
+         ("2 GiB budget", "'training.batch_size x model size'", "lower those knobs")),
+    Case("memory: held-out set of a million", knob("training", "holdout_samples", "1000000"),
+         ("2 GiB budget", "'training.holdout_samples")),
+    Case("memory: five million logged pairs", knob("training", "samples", "5000000"),
+         ("2 GiB budget", "'training.samples / pretrain_samples'")),
+    Case("memory: huge telemetry chunk", config_text("market:\n  candidates_per_opportunity: 16\n"
+                                                     "simulation:\n  opportunities: 200000\n  chunk_size: 100000\n"),
+         ("2 GiB budget", "'simulation.chunk_size x market.candidates_per_opportunity'")),
     # --- checkpoints ---
     Case("checkpoint missing", flags("--checkpoint", "{dir}/nope.npz"), ("checkpoint", "nope.npz", "does not exist")),
     Case("checkpoint in config missing", checkpoint_in_config, ("checkpoint", "gone/weights.npz", "does not exist")),
@@ -258,8 +347,28 @@ def snapshot(directory: Path) -> dict[str, tuple]:
     state = {}
     for path in sorted(directory.rglob("*")):
         key = str(path.relative_to(directory))
-        state[key] = ("dir",) if path.is_dir() else (path.read_bytes(), path.stat().st_mtime_ns)
+        if path.is_symlink() or not (path.is_dir() or path.is_file()):   # a link loop, a FIFO: never read
+            state[key] = ("special", path.lstat().st_mtime_ns)
+        else:
+            state[key] = ("dir",) if path.is_dir() else (path.read_bytes(), path.stat().st_mtime_ns)
     return state
+
+
+CASE_SECONDS = 30   # every case answers in well under a second; a blocked read (a FIFO) must not hang the suite
+
+
+@contextmanager
+def deadline(seconds: int):
+    """Fail with TimeoutError after `seconds` (SIGALRM interrupts even a blocked open or read)."""
+    def expired(signum, frame):
+        raise TimeoutError(f"no answer within {seconds} s: the command blocked")
+    previous = signal.signal(signal.SIGALRM, expired)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 @pytest.fixture
@@ -283,7 +392,8 @@ def test_bad_input_fails_with_one_clean_line_and_writes_nothing(case, tmp_path, 
     argv = case.build(tmp_path)
     before = snapshot(tmp_path)
     try:
-        run = run_cli(capsys, argv)
+        with deadline(CASE_SECONDS):
+            run = run_cli(capsys, argv)
         after = snapshot(tmp_path)
     finally:
         for path in tmp_path.rglob("*"):
@@ -352,7 +462,9 @@ def clamp_sizes(config: dict) -> None:
         if not isinstance(values, dict):
             continue
         value = values.get(key, tiny)
-        if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value > tiny:
+        # An int is always finite (and may be too large for math.isfinite, e.g. 10**400): only floats are tested.
+        is_size = isinstance(value, int) or (isinstance(value, float) and math.isfinite(value))
+        if is_size and not isinstance(value, bool) and value > tiny:
             value = tiny
         values[key] = value
 
@@ -361,6 +473,9 @@ def clamp_sizes(config: dict) -> None:
 @settings(max_examples=int(os.environ.get("TRM_FUZZ_EXAMPLES", 25)), deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(changes=st.lists(mutation, min_size=1, max_size=3))
+@example(changes=[("set", ("model", "hidden_size"), 10**400)])      # the OverflowError of issue 11
+@example(changes=[("set", ("training", "learning_rate"), 10**200)])
+@example(changes=[("set", ("simulation", "seed"), -10**400)])
 def test_mutated_config_either_runs_or_fails_cleanly(changes, capsys):
     config = yaml.safe_load(DEFAULT_CONFIG_PATH.read_text(encoding="utf-8"))
     for change in changes:

@@ -190,7 +190,7 @@ def test_bad_flag_exits_2_with_one_line(tmp_path, monkeypatch, capsys):
     run = run_cli(capsys, tiny_args(tmp_path, "--opportunities", "many"))
     assert run.code == 2
     assert run.err_lines == ["error: argument --opportunities: 'many' is not a number; allowed: a whole number "
-                             ">= 1 (see --help)"]
+                             "in [1, 2,000,000] (see --help)"]
 
 
 def test_internal_failure_exits_1_with_a_short_message(tmp_path, monkeypatch, capsys):

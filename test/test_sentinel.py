@@ -75,6 +75,7 @@ def test_budget_breach_stops_trm_spending_for_the_rest_of_the_run():
 
 def test_charging_more_than_the_budget_raises():
     s = sentinel(max_cost=1.0)
+    assert s.check(0, 0.9, HEALTHY_ROI, FAST_MS)
     s.charge(0.9)
     with pytest.raises(ValueError, match="worst case"):
         s.charge(0.2)

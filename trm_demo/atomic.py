@@ -2,33 +2,113 @@
 
 Everything is written to a temporary file in the target's directory (so the
 final rename stays on one filesystem), flushed to disk, then renamed over the
-target in one step.
+target in one step. The temp is made by `tempfile.mkstemp`: an unpredictable
+name opened with O_CREAT | O_EXCL | O_NOFOLLOW, so a file or symlink planted
+under a guessable name can neither be reused nor redirect the write. It is
+removed on every exit path Python sees (an exception, Ctrl-C, SIGTERM, a full
+disk); what a kill -9 leaves behind is removed by `remove_stale_temps` at the
+next run that writes the same target.
+
+Inside `staged()` the renames are deferred: every output is first completed as
+a temp, then all are renamed together when the block ends, so a failure in
+any one of them replaces none.
 """
 
 from __future__ import annotations
 
+import contextvars
 import json
 import os
+import re
+import stat
+import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, IO, Iterator
+
+# mkstemp makes 0600 files; outputs get the usual mode (0666 less the umask) like any file the user creates.
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+_MODE = 0o666 & ~_UMASK
+
+# Temps pending a rename, while a staged() block is open.
+_staging: contextvars.ContextVar[list | None] = contextvars.ContextVar("staging", default=None)
+
+
+def temp_prefix(path: Path) -> str:
+    """`.NAME.PID.` + mkstemp's random part + `.tmp`; the pid lets a later run tell a dead run's temp."""
+    return f".{path.name}.{os.getpid()}."
+
+
+def _stale_pattern(path: Path) -> re.Pattern:
+    # Also matches the older fixed name `.NAME.PID.tmp`.
+    return re.compile(rf"\.{re.escape(path.name)}\.(\d+)\.(?:[a-z0-9_]+\.)?tmp")
 
 
 @contextmanager
 def atomic_file(path: str | Path, binary: bool = False) -> Iterator[IO]:
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    handle = open(tmp, "wb" if binary else "w", encoding=None if binary else "utf-8")
+    fd, tmp = tempfile.mkstemp(prefix=temp_prefix(path), suffix=".tmp", dir=path.parent)
     try:
-        yield handle
-        handle.flush()
-        os.fsync(handle.fileno())
-        handle.close()
-        os.replace(tmp, path)
+        with os.fdopen(fd, "wb" if binary else "w", encoding=None if binary else "utf-8") as handle:
+            yield handle
+            handle.flush()
+            os.fchmod(handle.fileno(), _MODE)
+            os.fsync(handle.fileno())
+        pending = _staging.get()
+        if pending is None:
+            os.replace(tmp, path)
+        else:
+            pending.append((tmp, path))
     except BaseException:
-        handle.close()
-        tmp.unlink(missing_ok=True)
+        # Also when close() itself failed (a full disk surfaces at the last flush): the temp goes.
+        Path(tmp).unlink(missing_ok=True)
         raise
+
+
+@contextmanager
+def staged() -> Iterator[None]:
+    """Outputs written inside the block are renamed into place together when it ends without error."""
+    pending: list[tuple[str, Path]] = []
+    token = _staging.set(pending)
+    try:
+        try:
+            yield
+        finally:
+            _staging.reset(token)
+        while pending:
+            os.replace(*pending[0])
+            pending.pop(0)
+    finally:   # the block failed, or a rename did: the temps not yet renamed go
+        for tmp, _ in pending:
+            Path(tmp).unlink(missing_ok=True)
+
+
+def remove_stale_temps(path: Path) -> list[Path]:
+    """Remove temps of `path` left by earlier runs that were killed: ours, regular files, their pid gone."""
+    directory = path.parent if str(path.parent) else Path(".")
+    pattern, removed = _stale_pattern(path), []
+    try:
+        candidates = [entry for entry in os.scandir(directory) if pattern.fullmatch(entry.name)]
+    except OSError:
+        return removed
+    for entry in candidates:
+        info = entry.stat(follow_symlinks=False)
+        pid = int(pattern.fullmatch(entry.name).group(1))
+        if stat.S_ISREG(info.st_mode) and info.st_uid == os.getuid() and not _alive(pid):
+            Path(entry.path).unlink(missing_ok=True)
+            removed.append(Path(entry.path))
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except (ProcessLookupError, OverflowError):
+        return False
+    except PermissionError:   # exists, owned by another user
+        return True
+    return True
 
 
 def atomic_write(path: str | Path, writer: Callable[[IO], object], binary: bool = False) -> None:

@@ -2,15 +2,17 @@
 
 `main()` reads top to bottom as that flow. Exit codes: 0 success, 1 internal
 failure (traceback only with --debug), 2 bad input (one line naming the key or
-flag, the value and what is allowed), 130 Ctrl-C.
+flag, the value and what is allowed), 130 Ctrl-C, 143 SIGTERM, 141 stdout closed
+by its reader (see stop.py).
 """
 
 from __future__ import annotations
 
 import argparse
+import math
+import os
 import platform
 import sys
-import tempfile
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -19,7 +21,7 @@ from typing import Callable
 import numpy as np
 
 from . import __version__
-from .config import REPO_ROOT, Config, ConfigError, load_config
+from .config import DEFAULT_CONFIG_PATH, Config, ConfigError, knob_range, load_config
 from .engine import TRMSpec
 from .evaluation import evaluate_seeds
 from .market import N_FEATURES, training_log
@@ -27,16 +29,21 @@ from .reporting import write_report
 from .rng import rng_for
 from .simulation import run_funnel
 from .subgraph import call_log, run_metrics
-from .atomic import write_json
+from .atomic import staged, write_json
+from .outputs import OutputPathError, check_paths
+from .stop import broken_pipe, exit_code
 from .training import evaluate, fit
 from .ui import UI
-from .weights import TRM, CheckpointError, init_model, load_checkpoint, save_checkpoint
+from .weights import (TRM, CheckpointError, init_model, is_shipped, load_checkpoint, resolve_checkpoint,
+                      save_checkpoint)
 
 # flag -> config key it overrides
 FLAG_KEYS = {"seed": "simulation.seed", "train_epochs": "training.epochs", "train_samples": "training.samples",
              "learning_rate": "training.learning_rate", "opportunities": "simulation.opportunities",
              "export_json": "report.metrics_path", "export_training_log": "report.training_log_path",
              "export_report": "report.path", "telemetry": "subgraph.path", "checkpoint": "training.checkpoint"}
+# `pretrain --out` default: the working directory, so retraining never touches the shipped checkpoint.
+DEFAULT_PRETRAIN_OUT = "pretrained_trm.npz"
 
 
 class UsageError(Exception):
@@ -49,6 +56,8 @@ def main(argv: list[str] | None = None) -> int:
     if argv[:1] == ["puzzle"]:   # the reasoning proof has its own sub-commands
         from .puzzle_cli import puzzle_main
         return puzzle_main(argv[1:])
+    if argv[:1] == ["config"]:
+        return guarded(lambda: print_config(argv[1:]), argv)
     return guarded(lambda: run(argv, started), argv)
 
 
@@ -61,11 +70,20 @@ def run(argv: list[str], started: float) -> int:
     outputs = check_outputs(cfg, args)
     ui = UI(quiet=args.quiet)
     if args.command == "pretrain":
-        return pretrain(cfg, ui, argv)
+        return pretrain(cfg, ui, argv, outputs["pretrained"])
     model = starting_model(cfg)
     training = fine_tune(cfg, model, ui)
+    with staged():   # every output completed as a temp first, then all renamed together
+        metrics = simulate_and_write(cfg, args, argv, model, training, outputs, ui, started)
+    ui.summary(metrics, outputs, as_json=args.json)
+    return 0
+
+
+def simulate_and_write(cfg: Config, args, argv: list[str], model: TRM, training: dict, outputs: dict,
+                       ui: UI, started: float) -> dict:
     if args.save_checkpoint:
-        save_checkpoint(args.save_checkpoint, model, checkpoint_metadata(cfg, "fine-tuned", argv))
+        save_checkpoint(args.save_checkpoint, model,
+                        {**checkpoint_metadata(cfg, "fine-tuned", argv), "started_from": model.source})
     with call_log(outputs.get("telemetry")) as calls, ui.simulation_progress(cfg.simulation.opportunities) as progress:
         simulation_started = time.perf_counter()
         result = run_funnel(cfg, model, calls, on_progress=progress)
@@ -81,31 +99,25 @@ def run(argv: list[str], started: float) -> int:
     write_json(outputs["training_log"], training)
     write_json(outputs["metrics"], metrics)
     write_report(outputs["report"], cfg, metrics, training)
-    ui.summary(metrics, outputs, as_json=args.json)
-    return 0
+    return metrics
 
 
 def guarded(body: Callable[[], int], argv: list[str], input_errors: tuple = ()) -> int:
     """Run a command; map what goes wrong to exit codes and one line on stderr (shared by `puzzle`)."""
     try:
         return body()
-    except (ConfigError, UsageError, CheckpointError, *input_errors) as err:
+    except (ConfigError, UsageError, CheckpointError, OutputPathError, *input_errors) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("interrupted: stopped before finishing; every output file is either its previous version or complete",
-              file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as stop:   # Ctrl-C or SIGTERM (stop.Terminated)
+        return exit_code(stop)
+    except BrokenPipeError:
+        return broken_pipe()
     except Exception as err:  # noqa: BLE001 - the last line of defence: short message, exit 1
         if "--debug" in argv:
             raise
         print(f"internal error: {type(err).__name__}: {err} (rerun with --debug for the traceback)", file=sys.stderr)
         return 1
-
-
-def main_entry() -> None:
-    """Console script `trm-demo` (pip install .)."""
-    sys.exit(main())
 
 
 # --- command line ---
@@ -115,26 +127,42 @@ class OneLineParser(argparse.ArgumentParser):
         raise UsageError(f"{message} (see --help)")
 
 
-def number_type(kind, lo, hi=None):
-    allowed = f"{'a whole number' if kind is int else 'a number'} {f'>= {lo}' if hi is None else f'in [{lo}, {hi}]'}"
+def number_type(kind, lo, hi):
+    """An argparse type: a finite number in [lo, hi]. Every numeric flag has both bounds, shown in --help."""
+    allowed = f"{'a whole number' if kind is int else 'a number'} in [{lo:,}, {hi:,}]"
 
     def parse(text):
         try:
-            value = kind(text)
+            value = kind(text)   # int() refuses thousands of digits itself (ValueError)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a number; allowed: {allowed}")
-        if not (np.isfinite(value) and value >= lo and (hi is None or value <= hi)):
-            raise argparse.ArgumentTypeError(f"{text!r} is out of range; allowed: {allowed}")
+            raise argparse.ArgumentTypeError(f"{_clip(text)!r} is not a number; allowed: {allowed}")
+        # only a float can be NaN or infinite; comparing an int of any size with lo and hi is exact
+        if (kind is float and not math.isfinite(value)) or not lo <= value <= hi:
+            raise argparse.ArgumentTypeError(f"{_clip(text)!r} is out of range; allowed: {allowed}")
         return value
+    parse.allowed = allowed
     return parse
 
 
-class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
-    """Appends argparse's default only where it means something (not the None of 'use the config')."""
+def _clip(text: str) -> str:
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Appends argparse's default only where it means something (not the None of 'use the config'),
+    and the allowed range of every numeric flag."""
     def _get_help_string(self, action):
-        if action.default is None or "(default" in (action.help or ""):
-            return action.help
-        return super()._get_help_string(action)
+        text = action.help or ""
+        if action.default is not None and "(default" not in text:
+            text = super()._get_help_string(action)
+        allowed = getattr(action.type, "allowed", None)
+        return f"{text}; allowed: {allowed}" if allowed else text
+
+
+def config_number(key: str):
+    """The type of a flag that sets a config knob: the knob's own range, so flag and YAML agree."""
+    lo, hi = knob_range(key)
+    return number_type(int, lo, hi)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -146,22 +174,23 @@ def parse_args(argv=None) -> argparse.Namespace:
 
     p = OneLineParser(prog="trm-demo", description="Tiny Recursive Model vs greedy vs a simulated LLM in a "
                 "recruiting conversion funnel. Every knob lives in config/default_config.yaml; flags override it.",
-                formatter_class=_HelpFormatter)
+                formatter_class=HelpFormatter)
     p.add_argument("command", nargs="?", default="run", choices=("run", "pretrain"),
-                   help="run: fine-tune and simulate; pretrain: rebuild the shipped checkpoint. "
-                   "See also `python main.py puzzle --help` (the 6x6 Sudoku reasoning proof)")
+                   help="run: fine-tune and simulate; pretrain: train a checkpoint from scratch (see --out). "
+                   "See also `python main.py config` (print the default YAML to copy) and "
+                   "`python main.py puzzle --help` (the 6x6 Sudoku reasoning proof)")
     p.add_argument("--version", action="version", version=f"trm-demo {__version__}")
     p.add_argument("--config", metavar="PATH",
                    help="YAML file overriding config/default_config.yaml key by key (default: none)")
-    p.add_argument("--seed", type=number_type(int, 0, 2**32 - 1), metavar="N",
+    p.add_argument("--seed", type=config_number("simulation.seed"), metavar="N",
                    help=f"run seed {default('simulation.seed')}")
-    p.add_argument("--train-epochs", type=number_type(int, 0), metavar="N",
+    p.add_argument("--train-epochs", type=config_number("training.epochs"), metavar="N",
                    help=f"fine-tuning epochs; 0 uses the checkpoint as is {default('training.epochs')}")
-    p.add_argument("--train-samples", type=number_type(int, 16), metavar="N",
+    p.add_argument("--train-samples", type=config_number("training.samples"), metavar="N",
                    help=f"size of the recent log {default('training.samples')}")
     p.add_argument("--learning-rate", type=number_type(float, 1e-12, 1.0), metavar="RATE",
                    help=f"AdamW step size {default('training.learning_rate')}")
-    p.add_argument("--opportunities", type=number_type(int, 1), metavar="N",
+    p.add_argument("--opportunities", type=config_number("simulation.opportunities"), metavar="N",
                    help=f"opportunities to simulate {default('simulation.opportunities')}")
     p.add_argument("--export-json", metavar="PATH", help=f"metrics JSON {default('report.metrics_path')}")
     p.add_argument("--export-training-log", metavar="PATH",
@@ -170,6 +199,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--telemetry", metavar="PATH", help=f"per-call telemetry JSON {default('subgraph.path')}")
     p.add_argument("--checkpoint", metavar="PATH", help=f"start from these weights {default('training.checkpoint')}")
     p.add_argument("--save-checkpoint", metavar="PATH", help="save the fine-tuned weights here (default: not saved)")
+    p.add_argument("--out", metavar="PATH",
+                   help=f"pretrain only: write the checkpoint here (default: {DEFAULT_PRETRAIN_OUT} in the working "
+                   "directory); use it with --checkpoint PATH")
+    p.add_argument("--replace-shipped", action="store_true",
+                   help="allow --out or --save-checkpoint to replace a checkpoint shipped in trm_demo/checkpoints/")
     p.add_argument("--seeds", type=number_type(int, 2, 1000), metavar="N",
                    help="also rerun the whole pipeline for N seeds (seed, seed+1, ...) in parallel and report "
                    "means with 95%% confidence intervals (default: off)")
@@ -177,13 +211,18 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--quiet", action="store_true", help="no progress bars or messages; errors only")
     p.add_argument("--json", action="store_true", help="print the metrics as JSON on stdout instead of the table")
     p.add_argument("--debug", action="store_true", help="show the traceback of an internal error")
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    if args.out is not None and args.command != "pretrain":
+        raise UsageError("--out is the output of `pretrain`; to keep fine-tuned weights use --save-checkpoint PATH")
+    return args
 
 
 def overrides(args) -> dict:
     values = {FLAG_KEYS[name]: getattr(args, name) for name in FLAG_KEYS if getattr(args, name) is not None}
     if args.from_scratch:
         values["training.from_scratch"] = True
+    if args.checkpoint:   # typed by the user: from the working directory, even if it looks like the package's
+        values["training.checkpoint"] = os.path.abspath(args.checkpoint)
     return values
 
 
@@ -197,54 +236,40 @@ def load_config_for(args) -> Config:
         raise ConfigError(f"{err} (set by {flags[0]})" if flags else str(err)) from None
 
 
+OUTPUT_FLAGS = {"metrics": "--export-json", "training_log": "--export-training-log", "report": "--export-report",
+                "telemetry": "--telemetry", "checkpoint": "--save-checkpoint", "pretrained": "--out"}
+
+
 def check_outputs(cfg: Config, args) -> dict[str, Path]:
-    """Every output path is writable and distinct, checked before minutes of work."""
+    """Every output path is writable, a regular file or new, and neither an input nor another output:
+    checked before minutes of work (outputs.check_paths)."""
     if args.command == "pretrain":
-        outputs = {"pretrained": cfg.training.checkpoint}
+        outputs = {"pretrained": checkpoint_output(args, args.out or DEFAULT_PRETRAIN_OUT, "--out")}
     else:
         outputs = {"metrics": cfg.report.metrics_path, "training_log": cfg.report.training_log_path,
                    "report": cfg.report.path}
         if cfg.subgraph.enabled:
             outputs["telemetry"] = cfg.subgraph.path
         if args.save_checkpoint:
-            outputs["checkpoint"] = args.save_checkpoint
-    flags = {"metrics": "--export-json", "training_log": "--export-training-log", "report": "--export-report",
-             "telemetry": "--telemetry", "checkpoint": "--save-checkpoint", "pretrained": "--checkpoint"}
-    seen: dict[Path, str] = {}
-    to_create: list[Path] = []
-    for name, raw in outputs.items():
-        path = Path(raw)
-        where = f"{flags[name]} '{raw}'"
-        if path.is_dir():
-            raise UsageError(f"{where} is a directory; give a file path")
-        parent = path.parent if str(path.parent) else Path(".")
-        from_flag = getattr(args, flags[name].lstrip("-").replace("-", "_"), None) is not None
-        if not parent.is_dir() and not from_flag:
-            to_create.append(parent)   # e.g. the shipped `assets/` when run from another directory
-        elif not parent.is_dir():
-            raise UsageError(f"{where}: directory '{parent}' does not exist; create it or choose another path")
-        elif not _can_create_file_in(parent):
-            raise UsageError(f"{where}: directory '{parent}' is not writable; choose another path")
-        resolved = path.resolve()
-        if resolved in seen:
-            raise UsageError(f"{where} is also the {flags[seen[resolved]]} path; give each output its own file")
-        seen[resolved] = name
-        outputs[name] = path
-    for directory in to_create:   # only once every check has passed: a rejected run creates nothing
-        try:
-            directory.mkdir(parents=True, exist_ok=True)
-        except OSError as err:
-            raise UsageError(f"cannot create output directory '{directory}': {err.strerror}") from None
+            outputs["checkpoint"] = checkpoint_output(args, args.save_checkpoint, "--save-checkpoint")
+    outputs = {name: Path(raw) for name, raw in outputs.items()}
+    inputs = {"--config": args.config} if args.config else {}
+    if args.command != "pretrain" and not cfg.training.from_scratch:
+        inputs["--checkpoint"] = checkpoint_path(cfg)
+    # A default directory (e.g. the shipped `assets/` when run from elsewhere) is created; a flagged one is not.
+    may_create = {path.parent for name, path in outputs.items()
+                  if getattr(args, OUTPUT_FLAGS[name].lstrip("-").replace("-", "_"), None) is None}
+    check_paths({OUTPUT_FLAGS[name]: path for name, path in outputs.items()}, inputs, may_create)
     return outputs
 
 
-def _can_create_file_in(directory: Path) -> bool:
-    """Try it: os.access answers yes for root even on read-only or virtual filesystems (/proc, /sys)."""
-    try:
-        with tempfile.NamedTemporaryFile(dir=directory, prefix=".trm-demo-probe-"):
-            return True
-    except OSError:
-        return False
+def checkpoint_output(args, path: str, flag: str) -> str:
+    """A checkpoint to write; the shipped ones only on request, as every clone and install relies on them."""
+    if is_shipped(path) and not args.replace_shipped:
+        raise UsageError(f"{flag} '{path}' would write over the checkpoints shipped with trm-demo "
+                         "(trm_demo/checkpoints/); write it elsewhere and load it with --checkpoint, "
+                         "or add --replace-shipped to rebuild a shipped checkpoint on purpose")
+    return path
 
 
 def command_line(argv: list[str]) -> str:
@@ -259,10 +284,8 @@ def model_spec(cfg: Config) -> TRMSpec:
 
 
 def checkpoint_path(cfg: Config) -> Path:
-    """Relative paths are tried from the working directory, then from the install (so any cwd works)."""
-    path = Path(cfg.training.checkpoint)
-    installed = REPO_ROOT / path
-    return installed if not path.is_absolute() and not path.exists() and installed.exists() else path
+    """The configured default names the installed file in any working directory; see `resolve_checkpoint`."""
+    return resolve_checkpoint(cfg.training.checkpoint)
 
 
 def starting_model(cfg: Config) -> TRM:
@@ -278,6 +301,8 @@ def fine_tune(cfg: Config, model: TRM, ui: UI) -> dict:
     x, outcome, _ = training_log(rng_for(seed, "recent_log"), t.samples, drift)
     holdout = training_log(rng_for(seed, "holdout"), t.holdout_samples, drift)
     cap = cfg.model.supervision_steps
+    if model.source:
+        ui.message(describe_source(model.source))
     before = evaluate(model, *holdout, cap)
     started = time.perf_counter()
     with ui.training_progress(t.epochs, "fine-tuning") as on_epoch:
@@ -288,7 +313,7 @@ def fine_tune(cfg: Config, model: TRM, ui: UI) -> dict:
     if epochs and "stopped" in epochs[-1]:
         ui.warn(f"training stopped early: {epochs[-1]['stopped']}")
     return {"start": "scratch" if t.from_scratch else "pretrained checkpoint",
-            "checkpoint": None if t.from_scratch else str(cfg.training.checkpoint),
+            "checkpoint": model.source,
             "samples": t.samples, "drift": drift, "epochs": epochs, "selected": trained["selected"],
             "holdout_before": before, "holdout_after": evaluate(model, *holdout, cap),
             "parameters": model.n_parameters, "wall_clock": {"seconds": seconds}}
@@ -302,8 +327,13 @@ def strategies_for_seed(cfg: Config) -> dict:
         return run_funnel(cfg, model, calls).ledger.summary()
 
 
-def pretrain(cfg: Config, ui: UI, argv: list[str]) -> int:
-    """Rebuild the shipped checkpoint: seeded init, trained on last period's (drift 0) historical log."""
+def describe_source(source: dict) -> str:
+    """One line naming the loaded checkpoint so a run can be traced to the exact file (`sha256sum` it)."""
+    return f"loaded checkpoint {source['path']} (sha256 {source['sha256']})"
+
+
+def pretrain(cfg: Config, ui: UI, argv: list[str], path: Path) -> int:
+    """A checkpoint from scratch (the shipped one was made so): seeded init, last period's (drift 0) log."""
     seed, t = cfg.simulation.seed, cfg.training
     model = init_model(model_spec(cfg), rng_for(seed, "init"))
     x, outcome, _ = training_log(rng_for(seed, "pretrain_log"), t.pretrain_samples, 0.0)
@@ -312,7 +342,6 @@ def pretrain(cfg: Config, ui: UI, argv: list[str]) -> int:
                       rng_for(seed, "training"), cfg.thermostat.initial_halt_threshold, on_epoch)
     holdout = training_log(rng_for(seed, "holdout"), t.holdout_samples, 0.0)
     quality = evaluate(model, *holdout, cfg.model.supervision_steps)
-    path = Path(t.checkpoint)
     save_checkpoint(path, model, {**checkpoint_metadata(cfg, "pretrained", argv), **trained, "holdout": quality})
     ui.message(f"wrote {path} ({model.n_parameters} parameters); held-out excess log-loss "
                f"{quality[0]['excess_log_loss']:.4f} at step 1, {quality[-1]['excess_log_loss']:.4f} "
@@ -324,3 +353,16 @@ def checkpoint_metadata(cfg: Config, kind: str, argv: list[str]) -> dict:
     return {"kind": kind, "command": command_line(argv), "seed": cfg.simulation.seed,
             "config_hash": cfg.digest(), "trm_demo": __version__, "numpy": np.__version__,
             "python": platform.python_version()}
+
+
+def print_config(argv: list[str]) -> int:
+    """`config [EXAMPLE]`: the default YAML (or a shipped example) on stdout, to copy and edit."""
+    examples = DEFAULT_CONFIG_PATH.parent / "examples"
+    p = OneLineParser(prog="trm-demo config", description="Print the default configuration (every knob, its "
+                      "range and meaning) as YAML, e.g. `trm-demo config > my.yaml`, then `--config my.yaml`.")
+    p.add_argument("example", nargs="?", choices=sorted(f.stem for f in examples.glob("*.yaml")),
+                   help="print this shipped example instead (a partial file overriding the defaults)")
+    args = p.parse_args(argv)
+    path = examples / f"{args.example}.yaml" if args.example else DEFAULT_CONFIG_PATH
+    sys.stdout.write(path.read_text(encoding="utf-8"))
+    return 0

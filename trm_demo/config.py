@@ -12,9 +12,12 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import errno
 import hashlib
 import json
 import math
+import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,8 +31,14 @@ DEFAULT_CONFIG_PATH = next(p for p in (REPO_ROOT / "config" / "default_config.ya
                            if p.exists())
 
 MIN_AMOUNT = 1e-9              # dollars: the smallest non-zero cost
-MAX_ACTIVATIONS = 64_000_000   # per layer and batch: ~256 MB of float32, a laptop's worth
+MEMORY_BUDGET = 2 * 2**30      # bytes one run may use at its peak: a laptop's worth, refused above it
 FUNNEL_BLOCK = 4096            # opportunities the funnel generates and scores in one batched pass
+# Config files: the shipped one is ~7 KB and ~90 values; these limits are far above any real file
+# and far below what makes parsing slow or memory-hungry.
+MAX_CONFIG_BYTES = 1024 * 1024
+MAX_YAML_NODES = 10_000
+MAX_YAML_DEPTH = 4             # file > section > knob > item: one level more than a knob's value, for a clear type error
+MAX_INT_DIGITS = 100           # int() and repr() of thousands of digits are slow, or fail
 
 
 class ConfigError(ValueError):
@@ -177,6 +186,13 @@ def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None
     return build_config(_merge(merged, _nest(overrides or {})))
 
 
+def knob_range(key: str) -> tuple:
+    """(lo, hi) of a numeric knob, e.g. knob_range("simulation.seed") == (0, 2**32 - 1)."""
+    section, name = key.split(".")
+    meta = next(f.metadata for f in dataclasses.fields(_SECTION_TYPES[section]) if f.name == name)
+    return meta["lo"], meta["hi"]
+
+
 def build_config(raw: dict) -> Config:
     sections = {}
     for name, cls in _SECTION_TYPES.items():
@@ -194,34 +210,151 @@ _MISSING = object()
 
 
 def _read_yaml(path: Path) -> dict:
-    if not path.exists():
-        raise ConfigError(f"config file '{path}' does not exist; pass an existing YAML file to --config")
-    if path.is_dir():
-        raise ConfigError(f"config path '{path}' is a directory; pass a YAML file to --config")
+    text = _read_text(path)
     try:
-        text = path.read_bytes().decode("utf-8")
-    except UnicodeDecodeError as err:
-        raise ConfigError(f"config file '{path}' is not UTF-8 text (byte {err.start}); save it as UTF-8 YAML") from None
-    except OSError as err:
-        raise ConfigError(f"config file '{path}' cannot be read: {err.strerror}") from None
-    try:
-        data = yaml.safe_load(text)  # safe_load: a YAML tag can never build a Python object
+        data = _StrictLoader(text).get_single_data()
+    except _Refused as err:
+        raise ConfigError(f"config file '{_show_path(path)}' {err}") from None
     except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        if not mark and isinstance(getattr(err, "position", None), int):   # a forbidden character
-            where = f" at line {text.count(chr(10), 0, err.position) + 1}"
-        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
-        # An unclosed bracket or quote is only noticed lines later: say where it started.
-        start = getattr(err, "context_mark", None)
-        if start and mark and start.line != mark.line:
-            problem += f" ({err.context} started at line {start.line + 1})"
-        raise ConfigError(f"config file '{path}' is not valid YAML{where}: {problem}") from None
+        raise ConfigError(f"config file '{_show_path(path)}' is not valid YAML{_yaml_problem(err, text)}") from None
     if data is None:
         raise ConfigError(f"config file '{path}' is empty; give at least one section, e.g. 'simulation: {{opportunities: 200}}'")
     if not isinstance(data, dict):
         raise ConfigError(f"config file '{path}' must be a mapping of sections ({', '.join(_SECTION_TYPES)}), got {_show(data)}")
     return data
+
+
+def _read_text(path: Path) -> str:
+    """The file's text, read only if it is a regular file of at most MAX_CONFIG_BYTES.
+
+    A FIFO would block on open, /dev/zero would never end, a directory cannot
+    be read: all are refused from their stat before anything is opened."""
+    shown = _show_path(path)
+    try:
+        info = os.stat(path)
+        if stat.S_ISREG(info.st_mode) and info.st_size <= MAX_CONFIG_BYTES:
+            # O_NONBLOCK: if the file was swapped for a FIFO since the stat, open must not wait for a writer.
+            fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+            with os.fdopen(fd, "rb") as handle:
+                info = os.fstat(handle.fileno())   # what was opened, not what was stat'ed
+                data = handle.read(MAX_CONFIG_BYTES + 1) if stat.S_ISREG(info.st_mode) else b""
+    except (OSError, ValueError) as err:
+        raise ConfigError(f"config file '{shown}' {_unreadable(err)}") from None
+    if stat.S_ISDIR(info.st_mode):
+        raise ConfigError(f"config path '{shown}' is a directory; pass a YAML file to --config")
+    if not stat.S_ISREG(info.st_mode):
+        raise ConfigError(f"config path '{shown}' is not a regular file (a pipe, device or socket); "
+                          "pass a YAML file to --config")
+    if info.st_size > MAX_CONFIG_BYTES or len(data) > MAX_CONFIG_BYTES:
+        raise ConfigError(f"config file '{shown}' is larger than the {MAX_CONFIG_BYTES // 1024:,} KiB limit "
+                          f"({info.st_size:,} bytes); a config file is a few KiB of knobs")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise ConfigError(f"config file '{shown}' is not UTF-8 text (byte {err.start}); save it as UTF-8 YAML") from None
+
+
+def _unreadable(err: Exception) -> str:
+    """Why a config path cannot be opened, in words that say what to do."""
+    reasons = {errno.ENOENT: "does not exist; pass an existing YAML file to --config",
+               errno.ENOTDIR: "does not exist (a part of the path is a file); pass an existing YAML file to --config",
+               errno.ELOOP: "is a loop of symbolic links; pass the YAML file itself to --config",
+               errno.ENAMETOOLONG: "has a path too long for this system; pass a shorter path to --config"}
+    if isinstance(err, ValueError):   # e.g. a NUL byte in the path
+        return f"is not a valid path ({err}); pass a YAML file to --config"
+    return reasons.get(err.errno, f"cannot be read: {err.strerror}")
+
+
+def _yaml_problem(err: yaml.YAMLError, text: str) -> str:
+    """': problem' with where it is, for a YAML syntax or tag error."""
+    mark = getattr(err, "problem_mark", None)
+    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+    if not mark and isinstance(getattr(err, "position", None), int):   # a forbidden character
+        where = f" at line {text.count(chr(10), 0, err.position) + 1}"
+    problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+    # An unclosed bracket or quote is only noticed lines later: say where it started.
+    start = getattr(err, "context_mark", None)
+    if start and mark and start.line != mark.line:
+        problem += f" ({err.context} started at line {start.line + 1})"
+    return f"{where}: {problem}"
+
+
+class _Refused(Exception):
+    """YAML that parses but that no config file needs: the message completes "config file 'x' ..."."""
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """SafeLoader (a tag can never build a Python object) that also refuses, while composing, before any
+    value is built: anchors and aliases (the "billion laughs" expand them), more than MAX_YAML_NODES
+    nodes, nesting deeper than section: knob: value, keys that are not plain text (`1`, `on`, `~`),
+    duplicate keys (else the last silently wins) and whole numbers too long to be any knob."""
+
+    def __init__(self, text: str):
+        super().__init__(text)
+        self._nodes = 0
+        self._depth = 0               # containers and values from the top down to the node being composed
+        self._path: list[str] = []    # their keys, to name the knob in a message
+
+    def compose_node(self, parent, index):
+        event = self.peek_event()
+        line = event.start_mark.line + 1
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
+            raise _Refused(f"uses a YAML anchor or alias ('{event.anchor}') at line {line}; they are not allowed "
+                           "in config files: write each value out")
+        self._nodes += 1
+        if self._nodes > MAX_YAML_NODES:
+            raise _Refused(f"has more than {MAX_YAML_NODES:,} YAML values (at line {line}); "
+                           "a config file holds one value per knob")
+        if self._depth >= MAX_YAML_DEPTH:
+            under = ".".join(self._path)
+            raise _Refused(f"nests deeper than 'section: knob: value' at line {line} (under '{under}'); "
+                           "give each knob one value")
+        is_value = isinstance(index, yaml.ScalarNode)     # a mapping's value is composed with its key as index
+        if is_value:
+            self._path.append(index.value)
+        self._depth += 1
+        try:
+            node = super().compose_node(parent, index)
+            self._check_node(node)
+        finally:
+            self._depth -= 1
+            if is_value:
+                self._path.pop()
+        return node
+
+    def _check_node(self, node) -> None:
+        where = ".".join(self._path)
+        if isinstance(node, yaml.ScalarNode) and node.tag == "tag:yaml.org,2002:int":
+            digits = sum(c.isdigit() for c in node.value)
+            if digits > MAX_INT_DIGITS:
+                raise _Refused(f"gives '{where}' a whole number of {digits:,} digits at line "
+                               f"{node.start_mark.line + 1}; no knob takes more than {MAX_INT_DIGITS}")
+        if not isinstance(node, yaml.MappingNode):
+            return
+        first_line: dict[str, int] = {}
+        for key, _ in node.value:
+            line = key.start_mark.line + 1
+            if not (isinstance(key, yaml.ScalarNode) and key.tag == "tag:yaml.org,2002:str"):
+                name = _show(key.value) if isinstance(key, yaml.ScalarNode) else f"a {key.id}"
+                raise _Refused(f"has the key {name} at line {line}, which YAML reads as {_yaml_kind(key.tag)}, "
+                               "not a name; use the section and knob names of config/default_config.yaml")
+            dotted = ".".join([*self._path, key.value])
+            if key.value in first_line:
+                raise _Refused(f"repeats the key '{dotted}' at line {line} (first given at line "
+                               f"{first_line[key.value]}); keep one of them")
+            first_line[key.value] = line
+
+
+def _yaml_kind(tag: str) -> str:
+    kind = tag.rsplit(":", 1)[-1]
+    return {"bool": "true/false", "null": "null", "int": "a number", "float": "a number",
+            "map": "a mapping", "seq": "a list"}.get(kind, kind)
+
+
+def _show_path(path: Path) -> str:
+    """A path fit for a one-line message (an attacker's path can be kilobytes long)."""
+    text = str(path)
+    return text if len(text) <= 120 else f"{text[:60]}...{text[-57:]}"
 
 
 def _merge(base: dict, override: dict) -> dict:
@@ -267,12 +400,14 @@ def _check(key: str, value: Any, f: dataclasses.Field) -> Any:
     # Numbers. bool is a subclass of int in Python, so reject it explicitly.
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ConfigError(f"config key '{key}' must be a number{_range_text(meta)}, got {_show(value)}")
+    # A Python int is always finite, and may be too large for a float: only floats are tested.
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(f"config key '{key}' must be a finite number{_range_text(meta)}, got {_show(value)}")
     if kind == "int":
         if isinstance(value, float) and not value.is_integer():
             raise ConfigError(f"config key '{key}' must be a whole number{_range_text(meta)}, got {_show(value)}")
-        value = int(value) if math.isfinite(value) else value
-    if not math.isfinite(value):
-        raise ConfigError(f"config key '{key}' must be a finite number{_range_text(meta)}, got {_show(value)}")
+        value = int(value)
+    # int-float comparisons are exact in Python, whatever the int's size: the range check converts nothing.
     lo, hi = meta["lo"], meta["hi"]
     too_low = lo is not None and (value <= lo if meta["open_lo"] else value < lo)
     if too_low or (hi is not None and value > hi):
@@ -304,24 +439,69 @@ def _check_relations(c: Config) -> None:
         if 0 < amount < MIN_AMOUNT:
             raise ConfigError(f"config key 'simulation.{name}' must be 0 or at least {MIN_AMOUNT:g} dollars, "
                               f"got {amount!r}")
-    # Memory guard: one layer's activations are roughly rows x hidden x expansion floats, for the
-    # largest batch the model sees at once: a training batch, the whole held-out set, or one
-    # block of the funnel (FUNNEL_BLOCK opportunities x candidates, scored in one pass).
-    width = c.model.hidden_size * c.model.expansion
-    block = min(c.simulation.opportunities, FUNNEL_BLOCK)
-    batches = [("training.batch_size", c.training.batch_size, "a training batch"),
-               ("training.holdout_samples", c.training.holdout_samples, "the held-out set"),
-               ("market.candidates_per_opportunity", block * c.market.candidates_per_opportunity,
-                f"a funnel block ({block:,} opportunities x candidates)")]
-    key, rows, what = max(batches, key=lambda batch: batch[1])
-    if rows * width > MAX_ACTIVATIONS:
-        raise ConfigError(f"config key '{key}' is too large for this model: {what} is {rows:,} rows x "
-                          f"'model.hidden_size' x 'model.expansion' = {rows * width:,} activations per layer, "
-                          f"above the limit of {MAX_ACTIVATIONS:,}; lower '{key}' or the model size")
+    peak, drivers = peak_memory(c)
+    if peak > MEMORY_BUDGET:
+        raise ConfigError(f"this config needs about {peak / 2**30:.1f} GiB of memory, above the "
+                          f"{MEMORY_BUDGET / 2**30:.0f} GiB budget (estimate in config.peak_memory); most of it is "
+                          f"{drivers}: lower those knobs")
     for key in ("subgraph.path", "report.path", "report.metrics_path", "report.training_log_path"):
         section, name = key.split(".")
         if not getattr(getattr(c, section), name).strip():
             raise ConfigError(f"config key '{key}' must be a file path, got an empty string")
+
+
+# Bytes per row, measured with tracemalloc and rounded up: generating one logged pair or one market
+# pair (every field in float64, the logit's temporaries, the float32 features), and keeping a
+# logged pair (features, outcome, p_true); one telemetry record while its chunk is turned to text;
+# the ledger's columns for four strategies and the report's series over them.
+SAMPLE_BYTES, KEPT_SAMPLE_BYTES = 450, 100
+TELEMETRY_BYTES, LEDGER_BYTES = 1_200, 400
+BASELINE_BYTES = 160 * 2**20   # the interpreter, NumPy, rich and the model: a default run peaks at 134 MB
+SIMULATION_SUB_BATCH = 2048    # candidates per model call in the funnel's full-depth pass (simulation.SUB_BATCH)
+
+
+def peak_memory(c: Config) -> tuple[int, str]:
+    """An upper bound on a run's peak memory in bytes (run or pretrain), and the knobs that drive it.
+
+    The phases: fine-tuning (the logs, one training batch's forward tape and backward temporaries,
+    the held-out set evaluated in one batch with its whole trajectory), then the simulation (one
+    funnel block of opportunities x candidates with its full-depth trajectory, one chunk's telemetry
+    text, the ledger over every opportunity). Memory freed between phases is not always returned to
+    the system, so the phases are added, not maxed. Checked against /usr/bin/time -v in issue 11.
+    """
+    m, t, steps = c.model, c.training, c.model.supervision_steps
+    # float32 activations of one supervision step; inference holds two steps' tapes for a moment
+    # (engine.infer keeps the previous step's cache while the next one runs), measured: 2x.
+    row = 4 * _floats_per_row(m)
+    samples = max(t.samples, t.pretrain_samples)
+    parts = {
+        "training.batch_size x model size": t.batch_size * row,
+        "training.holdout_samples x model size x model.supervision_steps":
+            t.holdout_samples * (2 * row + 8 * 8 * steps),  # trajectory, halt logits and evaluate()'s float64 temporaries
+        "training.samples / pretrain_samples": samples * (SAMPLE_BYTES + KEPT_SAMPLE_BYTES),
+    }
+    block = min(c.simulation.opportunities, FUNNEL_BLOCK) * c.market.candidates_per_opportunity
+    simulation = {
+        "market.candidates_per_opportunity x model.supervision_steps":
+            block * (SAMPLE_BYTES + 2 * 8 * steps) + min(block, SIMULATION_SUB_BATCH) * (2 * row + 2 * 8 * steps),
+        "simulation.chunk_size x market.candidates_per_opportunity":
+            min(c.simulation.chunk_size, c.simulation.opportunities) * c.market.candidates_per_opportunity
+            * TELEMETRY_BYTES,
+        "simulation.opportunities": c.simulation.opportunities * LEDGER_BYTES,
+    }
+    parts.update(simulation)
+    largest = sorted(parts, key=parts.get, reverse=True)[:2]
+    return BASELINE_BYTES + sum(parts.values()), " and ".join(f"'{name}'" for name in largest)
+
+
+def _floats_per_row(m: ModelConfig) -> int:
+    """Floats one sample holds during a supervision step (engine.py): the tape of the last cycle's
+    n_cycles + 1 calls of `net` (2 blocks, each caching its MLP's pre-activation, hidden layer and
+    norm), plus the largest backward or SwiGLU temporaries and the carried y, z, x."""
+    width = m.expansion * m.hidden_size
+    gate = 2 if m.activation == "swiglu" else 1
+    per_block = (gate + 1) * width + 4 * m.hidden_size
+    return (m.n_cycles + 1) * 2 * per_block + 12 * width + 8 * m.hidden_size
 
 
 def _range_text(meta: dict) -> str:
@@ -341,5 +521,7 @@ def _suggest(name: str, options) -> str:
 
 
 def _show(value: Any) -> str:
+    if isinstance(value, int) and value.bit_length() > 332:   # past 100 digits; repr fails past 4,300
+        return f"a whole number of about {value.bit_length() * 0.30103:,.0f} digits"
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."

@@ -8,19 +8,25 @@ TRM - LLM: with common random numbers both strategies face the same jobs and
 the same luck in each seed, so the paired interval is much tighter than the
 two separate ones. Each seed's result depends only on its seed, so the table
 is the same whatever the number of processes.
+
+A run stopped by Ctrl-C or SIGTERM ends its workers before it exits (the pool
+is terminated on the way out), so none is left running: the workers ignore
+Ctrl-C (the terminal sends it to them too; the parent decides) and die at once
+on the SIGTERM the pool's termination sends them.
 """
 
 from __future__ import annotations
 
 import math
 import os
-from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import Pool
 from typing import Callable
 
 import numpy as np
 
 from .config import Config
 from .simulation import STRATEGIES
+from .stop import worker_signals
 
 MEASURES = ("net_value", "success_rate", "roi", "share_of_oracle")
 # Two-sided 95 % Student-t quantiles by degrees of freedom; beyond 30 the normal 1.96 is close enough.
@@ -89,8 +95,9 @@ def evaluate_seeds(cfg: Config, seeds: list[int], run_one: Callable[[Config], di
             if on_done:
                 on_done(len(results))
     else:
-        with ProcessPoolExecutor(workers) as pool:
-            for result in pool.map(run_one, configs):   # map keeps seed order, whatever finishes first
+        # Leaving the block, normally or by an exception, terminates and joins every worker.
+        with Pool(workers, initializer=worker_signals) as pool:
+            for result in pool.imap(run_one, configs):   # imap keeps seed order, whatever finishes first
                 results.append(result)
                 if on_done:
                     on_done(len(results))

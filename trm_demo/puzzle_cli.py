@@ -1,10 +1,11 @@
 """python main.py puzzle train|eval|solve: the 6×6 Sudoku reasoning proof from the terminal.
 
-- train: seeded data split + ACT training, writes the checkpoint (progress on stderr).
+- train: seeded data split + ACT training, writes a checkpoint to --out (progress on stderr).
 - eval:  the shipped checkpoint on held-out puzzles, steps 1..16; writes JSON and the report.
 - solve: one puzzle, the board after every supervision step, changed cells highlighted,
          until the halting head stops it.
-Exit codes as in cli.py: 0 success, 1 internal failure, 2 bad input (one line), 130 Ctrl-C.
+Exit codes as in cli.py: 0 success, 1 internal failure, 2 bad input (one line), 130 Ctrl-C, 143 SIGTERM,
+141 stdout closed by its reader.
 """
 
 from __future__ import annotations
@@ -15,22 +16,32 @@ import time
 from pathlib import Path
 
 import numpy as np
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 from rich.text import Text
 
-from .atomic import write_json
-from .cli import OneLineParser, UsageError, guarded, number_type
+from .atomic import staged, write_json
+from .cli import HelpFormatter, OneLineParser, UsageError, checkpoint_output, describe_source, guarded, number_type
 from .engine import initial_state, sigmoid, supervision_step
+from .outputs import check_paths
 from .puzzles import CELLS, SIZE, PuzzleError, format_board, held_out_set, is_solution, parse_board, solve
+from .ui import Console
 from .reasoning import (PuzzleTraining, compare_baselines, evaluate_sudoku, sudoku_spec, train_sudoku,
                         versions, write_reasoning_report)
-from .weights import CheckpointError, load_checkpoint, save_checkpoint
+from .weights import SHIPPED_DIR, CheckpointError, load_checkpoint, save_checkpoint
 
-PACKAGE_DIR = Path(__file__).resolve().parent
-DEFAULT_CHECKPOINT = PACKAGE_DIR / "checkpoints" / "sudoku_trm.npz"
+DEFAULT_CHECKPOINT = SHIPPED_DIR / "sudoku_trm.npz"
+DEFAULT_TRAIN_OUT = Path("sudoku_trm.npz")   # the working directory: retraining never touches the shipped one
+TRAIN_HINT = "`python main.py puzzle train` and pass --checkpoint sudoku_trm.npz"
 DEFAULT_REPORT = Path("assets") / "trm_reasoning_report.md"
+# Upper bounds of the numeric flags: generous next to the defaults (2,500 iterations, 128 slots,
+# 3,000 + 500 puzzles, 16 steps), and low enough that no flag can make a run take days or
+# gigabytes: eval scores all its puzzles in one batch, and each slot or puzzle carries its (y, z).
+MAX_ITERATIONS = 100_000
+MAX_SLOTS = 1024
+MAX_TRAIN_PUZZLES = 20_000
+MAX_TEST_PUZZLES = 2_000
+MAX_STEPS = 64
 
 
 def _probability(text: str) -> float:
@@ -49,34 +60,44 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--debug", action="store_true", help="show tracebacks for internal errors")
     sub = p.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
 
-    t = sub.add_parser("train", help="train the Sudoku TRM (ACT carry) and write its checkpoint")
+    t = sub.add_parser("train", help="train the Sudoku TRM (ACT carry) and write its checkpoint",
+                       formatter_class=HelpFormatter)
     defaults = PuzzleTraining()
     t.add_argument("--seed", type=number_type(int, 0, 2**32 - 1), default=defaults.seed, help="data, init and training seed")
-    t.add_argument("--iterations", type=number_type(int, 1), default=defaults.iterations,
+    t.add_argument("--iterations", type=number_type(int, 1, MAX_ITERATIONS), default=defaults.iterations,
                    help=f"supervision (= optimiser) steps (default {defaults.iterations})")
-    t.add_argument("--slots", type=number_type(int, 1), default=defaults.slots,
+    t.add_argument("--slots", type=number_type(int, 1, MAX_SLOTS), default=defaults.slots,
                    help=f"puzzles in flight per step (default {defaults.slots})")
-    t.add_argument("--train-puzzles", type=number_type(int, 1), default=defaults.train_puzzles)
-    t.add_argument("--test-puzzles", type=number_type(int, 1), default=defaults.test_puzzles)
-    t.add_argument("--learning-rate", type=number_type(float, 1e-12, 1.0), default=defaults.learning_rate)
-    t.add_argument("--checkpoint", type=Path, default=DEFAULT_CHECKPOINT, help="where to write the checkpoint")
+    t.add_argument("--train-puzzles", type=number_type(int, 1, MAX_TRAIN_PUZZLES), default=defaults.train_puzzles,
+                   help="distinct puzzles to train on (generating them takes ~20 ms each)")
+    t.add_argument("--test-puzzles", type=number_type(int, 1, MAX_TEST_PUZZLES), default=defaults.test_puzzles,
+                   help="distinct puzzles held out for eval")
+    t.add_argument("--learning-rate", type=number_type(float, 1e-12, 1.0), default=defaults.learning_rate,
+                   help="peak step size (linear warm-up, then cosine to 0)")
+    t.add_argument("--out", type=Path, default=DEFAULT_TRAIN_OUT,
+                   help="where to write the checkpoint (default: sudoku_trm.npz in the working directory); "
+                        "eval and solve read it with --checkpoint PATH")
+    t.add_argument("--replace-shipped", action="store_true",
+                   help="allow --out to replace the checkpoint shipped in trm_demo/checkpoints/")
     t.add_argument("--compare", action="store_true",
                    help="also train the one-pass and flat-MLP baselines at equal compute (about doubles the time); "
                         "their held-out scores are stored in the checkpoint and shown by eval")
     t.add_argument("--quiet", action="store_true")
 
-    e = sub.add_parser("eval", help="held-out accuracy at every step; writes JSON and the report")
+    e = sub.add_parser("eval", help="held-out accuracy at every step; writes JSON and the report",
+                       formatter_class=HelpFormatter)
     e.add_argument("--checkpoint", type=Path, default=DEFAULT_CHECKPOINT)
-    e.add_argument("--puzzles", type=number_type(int, 1), default=None,
+    e.add_argument("--puzzles", type=number_type(int, 1, MAX_TEST_PUZZLES), default=None,
                    help="held-out puzzles to use (default: all the checkpoint held out)")
-    e.add_argument("--steps", type=number_type(int, 1), default=16, help="supervision steps to run (default 16)")
+    e.add_argument("--steps", type=number_type(int, 1, MAX_STEPS), default=16, help="supervision steps to run (default 16)")
     e.add_argument("--json", type=Path, default=Path("sudoku_eval.json"), help="JSON output path")
     e.add_argument("--report", type=Path, default=DEFAULT_REPORT, help="Markdown report path")
 
-    s = sub.add_parser("solve", help="watch the model solve one puzzle, step by step")
+    s = sub.add_parser("solve", help="watch the model solve one puzzle, step by step", formatter_class=HelpFormatter)
     s.add_argument("puzzle", help='36 characters, row by row: 1-6 for givens, 0 or . for blanks')
     s.add_argument("--checkpoint", type=Path, default=DEFAULT_CHECKPOINT)
-    s.add_argument("--max-steps", type=number_type(int, 1), default=16)
+    s.add_argument("--max-steps", type=number_type(int, 1, MAX_STEPS), default=16,
+                   help="stop after this many supervision steps at the latest")
     s.add_argument("--stop", choices=("halt", "unchanged"), default="halt",
                    help="halt: stop when the halting head's sigmoid(q) reaches --halt-threshold (default); "
                         "unchanged: stop when the answer equals the previous step's")
@@ -95,17 +116,16 @@ def puzzle_main(argv: list[str]) -> int:
     return guarded(body, argv, input_errors=(PuzzleError,))
 
 
-def _check_writable(path: Path) -> None:
-    if path == DEFAULT_REPORT:    # the shipped default works from any working directory
-        path.parent.mkdir(exist_ok=True)
-    if not path.parent.is_dir():
-        raise UsageError(f"cannot write '{path}': directory '{path.parent}' does not exist; create it or pick another path")
+def _check_outputs(outputs: dict[str, Path], inputs: dict[str, Path]) -> None:
+    """The funnel's check (outputs.check_paths): before any work, nothing an input or another output."""
+    check_paths(outputs, inputs, may_create={DEFAULT_REPORT.parent} & {p.parent for p in outputs.values()})
 
 
 # --- train ---
 
 def train_command(args, argv) -> int:
-    _check_writable(args.checkpoint)
+    checkpoint_output(args, args.out, "--out")
+    _check_outputs({"--out": args.out}, {})
     cfg = PuzzleTraining(seed=args.seed, iterations=args.iterations, slots=args.slots,
                          train_puzzles=args.train_puzzles, test_puzzles=args.test_puzzles,
                          learning_rate=args.learning_rate)
@@ -131,16 +151,16 @@ def train_command(args, argv) -> int:
     metadata = {"kind": "sudoku", "command": "python main.py puzzle " + shlex.join(argv), "seed": cfg.seed,
                 "config": summary["config"], "n_parameters": summary["n_parameters"],
                 "final": summary["log"][-1], "wall_clock": summary["wall_clock"], **versions()}
-    save_checkpoint(args.checkpoint, model, metadata)
+    save_checkpoint(args.out, model, metadata)
     clock = summary["wall_clock"]
     if not args.quiet:
-        err.print(f"wrote {args.checkpoint}: {summary['n_parameters']:,} parameters, "
+        err.print(f"wrote {args.out}: {summary['n_parameters']:,} parameters, "
                   f"{cfg.iterations} iterations × {cfg.slots} slots in {clock['training_seconds']:.0f} s "
                   f"(+ {clock['data_seconds']:.0f} s generating puzzles); final loss {summary['log'][-1]['loss']:.4f}")
     if args.compare:
         # saved first, so a failed or interrupted comparison never costs the trained model
         metadata["comparisons"] = compare_baselines(cfg, train, held_out, None if args.quiet else err.print)
-        save_checkpoint(args.checkpoint, model, metadata)
+        save_checkpoint(args.out, model, metadata)
         if not args.quiet:
             for row in metadata["comparisons"]:
                 err.print(f"{row['name']}: {row['summary']} [{row['training_seconds']:.0f} s]")
@@ -150,43 +170,63 @@ def train_command(args, argv) -> int:
 # --- eval ---
 
 def load_sudoku_model(path: Path):
-    # checked here because load_checkpoint's hints name the funnel's `pretrain` command
-    if not Path(path).is_file():
-        raise CheckpointError(f"checkpoint '{path}' does not exist; create it with `python main.py puzzle train`")
-    try:
-        model, metadata = load_checkpoint(path)
-    except CheckpointError as err:
-        raise CheckpointError(str(err).replace("`python main.py pretrain`", "`python main.py puzzle train`")) from None
+    """The checkpoint's own checks (weights.py), then the Sudoku shape of model and metadata eval relies on."""
+    model, metadata = load_checkpoint(path, recreate=TRAIN_HINT)
     expected = sudoku_spec(model.spec.hidden_size, model.spec.n_cycles, model.spec.outer_steps, model.spec.expansion)
     if model.spec != expected or metadata.get("kind") != "sudoku":
         raise CheckpointError(f"checkpoint '{path}' is not a 6×6 Sudoku model; "
                               "pass a checkpoint written by `python main.py puzzle train`")
+    problem = _sudoku_metadata_problem(metadata)
+    if problem:
+        raise CheckpointError(f"checkpoint '{path}' has malformed metadata ({problem}); recreate it with {TRAIN_HINT}")
     return model, metadata
 
 
+def _sudoku_metadata_problem(metadata: dict) -> str | None:
+    """What eval reads from the metadata, checked so a forged file fails here with one line, not later."""
+    def whole(value, lo, hi=None) -> bool:
+        return type(value) is int and lo <= value and (hi is None or value <= hi)
+
+    config, comparisons = metadata.get("config"), metadata.get("comparisons") or []
+    if not whole(metadata.get("seed"), 0, 2**32 - 1):
+        return "'seed' must be a whole number in [0, 2**32 - 1]"
+    if not isinstance(config, dict) or not whole(config.get("test_puzzles"), 1):
+        return "'config.test_puzzles' must be a whole number >= 1"
+    if not isinstance(comparisons, list) or not all(
+            isinstance(row, dict) and isinstance(row.get("name"), str) and isinstance(row.get("summary"), str)
+            and _numbers(row.get("exact_solve_by_step", [])) for row in comparisons):
+        return "'comparisons' must be a list of {name, summary, exact_solve_by_step} records"
+    return None
+
+
+def _numbers(values) -> bool:
+    return isinstance(values, list) and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
+
+
 def eval_command(args, argv) -> int:
-    _check_writable(args.json)
-    _check_writable(args.report)
+    _check_outputs({"--json": args.json, "--report": args.report}, {"--checkpoint": args.checkpoint})
     model, metadata = load_sudoku_model(args.checkpoint)
+    err = Console(stderr=True, highlight=False)
+    err.print(describe_source(model.source), soft_wrap=True)
     held_out_count = metadata["config"]["test_puzzles"]
     count = args.puzzles or held_out_count
     if count > held_out_count:
         raise UsageError(f"--puzzles {count}: this checkpoint held out only {held_out_count} puzzles "
                          "(more would overlap its training orbits); retrain with a larger --test-puzzles")
-    err = Console(stderr=True, highlight=False)
     started = time.perf_counter()
     err.print(f"evaluating on {count} held-out puzzles (orbit-disjoint from training), steps 1..{args.steps}")
     held_out = held_out_set(count, metadata["seed"])
     data_seconds = time.perf_counter() - started
     result = evaluate_sudoku(model, held_out, args.steps)
-    result.update({"checkpoint": str(args.checkpoint), "n_parameters": model.n_parameters,
+    result.update({"checkpoint": model.source, "n_parameters": model.n_parameters,
                    "training": {"command": metadata.get("command"), "seed": metadata["seed"],
                                 "wall_clock": metadata.get("wall_clock"), "config": metadata["config"]},
                    "comparisons": metadata.get("comparisons"),
                    "command": "python main.py puzzle " + shlex.join(argv), "versions": versions(),
                    "wall_clock": {"data_seconds": data_seconds, "total_seconds": time.perf_counter() - started}})
-    write_json(args.json, result)
-    write_reasoning_report(args.report, result)
+    with staged():   # both complete, or neither replaced
+        write_json(args.json, result)
+        write_reasoning_report(args.report, result)
     print_eval_table(Console(highlight=False, width=160), result)
     err.print(f"wrote {args.json} and {args.report} in {time.perf_counter() - started:.1f} s")
     return 0
@@ -220,6 +260,7 @@ def print_eval_table(console: Console, result: dict) -> None:
 def solve_command(args, argv) -> int:
     puzzle = parse_board(args.puzzle)      # PuzzleError: length, characters, contradicting givens
     model, _ = load_sudoku_model(args.checkpoint)
+    Console(stderr=True, highlight=False).print(describe_source(model.source), soft_wrap=True)
     out = Console(highlight=False)
     exact = solve(puzzle, limit=2)
     out.print(render_board(puzzle, puzzle, None, "puzzle"))

@@ -17,7 +17,7 @@ from __future__ import annotations
 from trm_demo.config import SentinelConfig
 
 # Summing per-candidate costs can exceed their worst-case product by a few ulps:
-# that is rounding, not overspend, so it must not stop the run.
+# that is rounding, not overspend, so it must not stop the run (and is not booked, see charge).
 _ROUNDING_SLACK = 1e-9
 
 
@@ -27,6 +27,7 @@ class Sentinel:
         self.state = "closed"
         self.events: list[dict] = []
         self._spent = 0.0
+        self._approved = 0.0   # the worst case check() last allowed: the most charge() may book
         self._state_since = 0  # opportunity at which the current state began (cooldown timers)
 
     @property
@@ -45,6 +46,7 @@ class Sentinel:
         if self._spent + worst_case_cost > c.max_cost:
             self._enter("budget_exhausted", opportunity, "budget", self._spent + worst_case_cost, c.max_cost)
             return False
+        self._approved = worst_case_cost
         if self.state == "open":
             waited = opportunity - self._state_since
             if waited < c.cooldown:
@@ -68,12 +70,19 @@ class Sentinel:
         return False
 
     def charge(self, cost: float) -> None:
-        """Record the TRM compute actually spent on a chunk that check() allowed."""
-        limit = self.cfg.max_cost * (1 + _ROUNDING_SLACK)
-        if self.cfg.enabled and (cost < 0 or self._spent + cost > limit):
+        """Record the TRM compute actually spent on a chunk that check() allowed.
+
+        Books at most the worst case check() allowed: check() saw fl(spent + worst) <= max_cost, and
+        rounded addition is monotonic, so fl(spent + min(cost, worst)) <= max_cost exactly. A cost above
+        the worst case by rounding only (per-candidate sums) is not booked; above it by more is a bug."""
+        if not self.cfg.enabled:
+            self._spent += cost
+            return
+        if cost < 0 or cost > self._approved * (1 + _ROUNDING_SLACK):
             raise ValueError(f"TRM charge ${cost:g} on top of ${self._spent:g} spent breaks the "
                              f"${self.cfg.max_cost:g} budget; charge at most the worst case passed to check()")
-        self._spent += cost
+        self._spent += min(cost, self._approved)
+        self._approved = 0.0   # one charge per allowed chunk
 
     def cap_steps(self, step_cap: int) -> int:
         """The step cap the engine must use: the thermostat's wish, never above the hard cap."""

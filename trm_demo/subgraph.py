@@ -94,6 +94,7 @@ def run_metrics(cfg, result, training: dict, command: str, wall_clock: dict) -> 
         "run": {"command": command, "seed": cfg.simulation.seed, "config_hash": cfg.digest(),
                 "opportunities": cfg.simulation.opportunities,
                 "candidates_per_opportunity": cfg.market.candidates_per_opportunity,
+                "checkpoint": training["checkpoint"],   # {"path", "sha256"} of the weights it started from
                 "versions": {"trm_demo": __version__, "numpy": np.__version__,
                              "python": platform.python_version()},
                 # the BLAS kernel and SIMD level decide the TRM's rounding (process.py)

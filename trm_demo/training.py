@@ -26,7 +26,7 @@ from typing import Callable
 import numpy as np
 
 from .config import TrainingConfig
-from .engine import initial_state, logit, sigmoid, supervision_step, supervision_step_backward
+from .engine import halting_steps, initial_state, logit, sigmoid, supervision_step, supervision_step_backward
 from .weights import TRM
 
 PROB_EPS = 1e-6   # probabilities in every log are clipped to [eps, 1 - eps]
@@ -257,3 +257,28 @@ def evaluate(model: TRM, x: np.ndarray, outcome: np.ndarray, p_true: np.ndarray,
     accuracy = ((p_hat >= 0.5) == (outcome > 0.5)).mean(axis=1)
     return [{"step": s + 1, "log_loss": float(log_loss[s]), "excess_log_loss": float(excess[s]),
              "accuracy": float(accuracy[s])} for s in range(step_cap)]
+
+
+def halting_comparison(model: TRM, x: np.ndarray, p_true: np.ndarray, step_cap: int, thresholds: tuple,
+                       rng: np.random.Generator) -> list[dict]:
+    """Does the halting head stop at the right place? Held-out excess log-loss of three ways to spend depth.
+
+    For each halt threshold: the head's own stopping; random stopping with the same
+    steps, shuffled across samples (same mean depth, no knowledge of the sample);
+    and the fixed cap nearest that mean depth. All read off one full-depth pass.
+    """
+    result = model.infer(x, step_cap, halt_threshold=1.0, trajectory=True)
+    path = np.clip(result.trajectory, PROB_EPS, 1 - PROB_EPS)                    # (S, B)
+    p = np.clip(p_true, PROB_EPS, 1 - PROB_EPS)
+    excess = p * np.log(p / path) + (1 - p) * np.log((1 - p) / (1 - path))      # (S, B)
+    columns = np.arange(len(x))
+    rows = []
+    for threshold in thresholds:
+        steps, _ = halting_steps(result.halt_logits, step_cap, threshold)
+        shuffled = rng.permutation(steps)
+        fixed = int(np.clip(np.rint(steps.mean()), 1, step_cap))
+        rows.append({"halt_threshold": threshold, "mean_steps": float(steps.mean()),
+                     "halting_head": float(excess[steps - 1, columns].mean()),
+                     "random_stopping": float(excess[shuffled - 1, columns].mean()),
+                     "fixed_cap": fixed, "fixed_cap_excess": float(excess[fixed - 1].mean())})
+    return rows

@@ -10,9 +10,18 @@ from __future__ import annotations
 import json
 from contextlib import contextmanager
 
-from rich.console import Console
+from rich import console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+
+class Console(console.Console):
+    """rich's Console, except that a closed stdout (`| head -1`) raises BrokenPipeError for cli.guarded
+    to exit quietly with 141; rich's own handling exits 1, which reads as a failure."""
+
+    def on_broken_pipe(self) -> None:
+        self.quiet = True
+        raise BrokenPipeError
+
 
 NAMES = {"trm": "Tiny Recursive Model", "llm": "LLM (simulated)", "greedy": "Greedy baseline",
          "oracle": "Oracle (upper bound)"}
@@ -81,11 +90,12 @@ class UI:
         lines = [
             f"Average TRM recursion steps: {_num(metrics['halting']['mean_steps_per_call'])} per candidate scored, "
             f"{_num(trm['avg_steps'])} per decision (its deepest candidate)",
-            f"TRM compute: {_money(trm['compute_cost'], 4)} vs simulated LLM {_money(strategies['llm']['compute_cost'], 2)}",
+            compute_line(trm["compute_cost"], sentinel["spent"], strategies["llm"]["compute_cost"]),
             f"Thermostat: step cap {thermostat['final']['step_cap']}, halt threshold "
             f"{thermostat['final']['halt_threshold']:.2f} after {thermostat['moves']} moves (target ROI {thermostat['target_roi']:g})",
             f"Sentinel: {len(sentinel['events'])} events, breaker {sentinel['state']}, "
-            f"{trm['fallback_decisions']} greedy fallback decisions, spent {_money(sentinel['spent'], 4)} of {_money(sentinel['budget'], 2)}",
+            f"{trm['fallback_decisions']} greedy fallback decisions; TRM-call budget: spent {_money(sentinel['spent'], 4)} "
+            f"of {_money(sentinel['budget'], 2)}",
             "ROI = net value / total cost; net value = value - compute - outreach. LLM is simulated.",
         ]
         events = [f"  sentinel at opportunity {e['opportunity']}: {e['guardrail']} "
@@ -111,6 +121,13 @@ class UI:
         self.out.print(table)
         for sentence in evaluation["verdicts"]:
             self.out.print(sentence)
+
+
+def compute_line(strategy_compute: float, trm_calls: float, llm_compute: float) -> str:
+    """The TRM strategy's compute includes what greedy cost on the chunks it decided when the sentinel
+    said no; the sentinel's budget counts the TRM calls only. Both figures, each labelled."""
+    return (f"TRM strategy compute: {_money(strategy_compute, 4)} = {_money(trm_calls, 4)} TRM calls + "
+            f"{_money(max(strategy_compute - trm_calls, 0.0), 4)} greedy fallback; simulated LLM {_money(llm_compute, 2)}")
 
 
 def _interval(stat: dict, fmt: str) -> str:

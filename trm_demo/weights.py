@@ -3,16 +3,27 @@
 A checkpoint holds the trained weights, their EMA copy, the fixed initial
 states, the architecture and a format version, plus free-form metadata (the
 command, seed and versions that produced it). Loading checks all of it and
-raises `CheckpointError` with one line that says what is wrong.
+raises `CheckpointError` with one line that says what is wrong: a file that is
+not regular, a zip entry declaring more bytes than its spec implies (checked
+before anything is inflated), a header that is not JSON of the right shape, a
+weight that is not float32, of the wrong shape, or not finite. A loaded model
+remembers which file it came from (`TRM.source`: path and SHA-256) so every
+run can say which checkpoint it used.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
+import math
+import os
+import stat
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
@@ -21,6 +32,25 @@ from .atomic import atomic_write
 from .engine import TRMSpec
 
 FORMAT_VERSION = 1
+# The checkpoints that ship inside the package; training commands never replace them unasked.
+SHIPPED_DIR = Path(__file__).resolve().parent / "checkpoints"
+PRETRAIN_HINT = "`python main.py pretrain` and pass --checkpoint pretrained_trm.npz (or run with --from-scratch)"
+
+# Bounds for reading a file nobody vouches for. The largest model the config allows (hidden 512,
+# expansion 8, SwiGLU) is ~100 MB of float32 with its EMA copy; the longest pretrain log
+# (10,000 epochs) is ~12 MB of metadata, stored as UTF-32 text.
+MAX_WEIGHT_BYTES = 256 * 2**20
+HEADER_LIMITS = {"format_version": 1024, "spec": 64 * 2**10, "metadata": 32 * 2**20}
+MAX_FILE_BYTES = MAX_WEIGHT_BYTES + 2 * HEADER_LIMITS["metadata"]
+MAX_MEMBERS = 1024               # a checkpoint has 3 header entries + 3 per weight array (~40 today)
+NPY_HEADER_ALLOWANCE = 4096      # np.save writes a 128-byte header for our arrays
+# (lo, hi) of every whole-number spec field; hi None: bounded by MAX_WEIGHT_BYTES instead. Loops
+# are bounded as in the config (model.n_cycles, model.outer_steps) so a forged spec cannot make
+# one inference run for hours.
+SPEC_RANGES = {"n_inputs": (1, None), "hidden_size": (1, None), "expansion": (1, None), "n_cycles": (1, 16),
+               "outer_steps": (1, 16), "seq_len": (0, None), "n_classes": (1, None), "n_blocks": (1, 16)}
+DTYPE_RULES = {"float32": lambda dtype: dtype == np.float32, "an integer": lambda dtype: dtype.kind in "iu",
+               "text": lambda dtype: dtype.kind == "U"}
 
 
 class CheckpointError(ValueError):
@@ -34,6 +64,7 @@ class TRM:
     params: dict[str, np.ndarray]
     ema: dict[str, np.ndarray]
     buffers: dict[str, np.ndarray]
+    source: dict | None = None   # {"path", "sha256"} of the checkpoint it was loaded from; None if initialised
 
     def infer(self, x, step_cap: int, halt_threshold: float, trajectory: bool = False,
               use_ema: bool = True) -> engine.Inference:
@@ -85,41 +116,204 @@ def save_checkpoint(path: str | Path, model: TRM, metadata: dict) -> None:
     atomic_write(path, lambda f: np.savez(f, **arrays), binary=True)
 
 
-def load_checkpoint(path: str | Path, expected: TRMSpec | None = None) -> tuple[TRM, dict]:
+def load_checkpoint(path: str | Path, expected: TRMSpec | None = None,
+                    recreate: str = PRETRAIN_HINT) -> tuple[TRM, dict]:
+    """The model and its metadata, after every check below; `recreate` names the command that rebuilds it."""
     path = Path(path)
-    if path.is_dir():
-        raise CheckpointError(f"checkpoint '{path}' is a directory; give the path of a .npz checkpoint file")
-    if not path.is_file():
-        raise CheckpointError(f"checkpoint '{path}' does not exist; run `python main.py pretrain` "
-                              "to create it, or pass --from-scratch")
+
+    def fail(problem: str) -> CheckpointError:
+        return CheckpointError(f"checkpoint '{path}' {problem}; recreate it with {recreate}")
+
+    with _open_regular_file(path, recreate) as handle:
+        digest = _sha256(handle)
+        try:
+            with zipfile.ZipFile(handle) as archive:
+                members = _members(archive, fail)
+                spec, metadata = _read_header(archive, members, path, recreate, fail)
+                if expected is not None and spec != expected:
+                    raise CheckpointError(f"checkpoint '{path}' was trained for another model size: "
+                                          f"{_spec_difference(spec, expected)}; use a matching config, "
+                                          f"--from-scratch, or {recreate}")
+                groups = {group: _read_weights(archive, members, group, shapes, fail)
+                          for group, shapes in weight_shapes(spec).items()}
+        except (OSError, EOFError, zipfile.BadZipFile, zlib.error) as err:
+            raise fail(f"is corrupt or truncated ({type(err).__name__})") from None
+    source = {"path": str(path.resolve()), "sha256": digest}
+    return TRM(spec, groups["params"], groups["ema"], groups["buffers"], source), metadata
+
+
+def weight_shapes(spec: TRMSpec) -> dict[str, dict[str, tuple[int, ...]]]:
+    """The shape of every array `init_model` builds, computed without allocating any of them."""
+    d = spec.hidden_size
+    gate_factor = 2 if spec.activation == "swiglu" else 1
+    params = {"embed.tokens": (spec.n_inputs, d)} if spec.is_sequence else {"embed.w": (spec.n_inputs, d),
+                                                                            "embed.b": (d,)}
+    for name, axis in spec.sublayers():
+        size = spec.seq_len if axis == "tokens" else d
+        params[name + ".w_in"] = (size, gate_factor * spec.expansion * size)
+        params[name + ".w_out"] = (spec.expansion * size, size)
+        params[name + ".norm"] = (d,)
+    params.update({"head.w": (d, spec.n_classes), "head.b": (spec.n_classes,), "halt.w": (d, 1), "halt.b": (1,)})
+    state_shape = (spec.seq_len, d) if spec.is_sequence else (d,)
+    return {"params": params, "ema": dict(params), "buffers": {"y_init": state_shape, "z_init": state_shape}}
+
+
+def resolve_checkpoint(raw: str | Path) -> Path:
+    """A configured 'trm_demo/checkpoints/NAME' is the installed package's file wherever the command runs,
+    never a look-alike under the working directory; any other relative path is from the working directory."""
+    path = Path(raw)
+    if not path.is_absolute() and path.parts[:2] == ("trm_demo", "checkpoints"):
+        return SHIPPED_DIR.joinpath(*path.parts[2:])
+    return path
+
+
+def is_shipped(path: str | Path) -> bool:
+    """Would writing `path` land in the package's checkpoints, by name, symlink or hard link?"""
+    path = Path(path)
+    if path.resolve().parent == SHIPPED_DIR:
+        return True
+    return path.is_file() and any(os.path.samefile(path, shipped) for shipped in SHIPPED_DIR.glob("*.npz"))
+
+
+# --- reading, one check at a time ---
+
+def _open_regular_file(path: Path, recreate: str) -> BinaryIO:
+    """Open without blocking, then insist on a regular file (a FIFO with no writer would hang `open`)."""
     try:
-        # Our own handle: np.load leaks the one it opens when the zip is truncated.
-        with open(path, "rb") as handle, np.load(handle, allow_pickle=False) as data:
-            arrays = {key: data[key] for key in data.files}
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as err:
-        raise CheckpointError(f"checkpoint '{path}' is corrupt or truncated ({type(err).__name__}); "
-                              "recreate it with `python main.py pretrain`") from None
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except FileNotFoundError:
+        raise CheckpointError(f"checkpoint '{path}' does not exist; create it with {recreate}") from None
+    except (OSError, ValueError) as err:   # ValueError: a NUL byte in the path
+        raise CheckpointError(f"checkpoint {str(path)!r} cannot be read: {getattr(err, 'strerror', None) or err}; "
+                              "give the path of a readable .npz checkpoint file") from None
+    info = os.fstat(fd)
+    problem = ("is a directory" if stat.S_ISDIR(info.st_mode) else
+               "is not a regular file (a FIFO, socket or device)" if not stat.S_ISREG(info.st_mode) else
+               f"is larger than any trm-demo checkpoint ({MAX_FILE_BYTES // 2**20} MiB)"
+               if info.st_size > MAX_FILE_BYTES else None)
+    if problem:
+        os.close(fd)
+        raise CheckpointError(f"checkpoint '{path}' {problem}; give the path of a .npz checkpoint file")
+    return os.fdopen(fd, "rb")
+
+
+def _sha256(handle: BinaryIO) -> str:
+    """Hash of the bytes about to be loaded, read through the same handle (no second lookup of the path)."""
+    digest = hashlib.sha256()
+    for chunk in iter(lambda: handle.read(2**20), b""):
+        digest.update(chunk)
+    handle.seek(0)
+    return digest.hexdigest()
+
+
+def _members(archive: zipfile.ZipFile, fail) -> dict[str, zipfile.ZipInfo]:
+    """Entries by array name; nothing is inflated yet. np.savez writes stored (or deflated) .npy entries."""
+    infos = archive.infolist()
+    if len(infos) > MAX_MEMBERS:
+        raise fail(f"has {len(infos)} entries, more than any trm-demo checkpoint ({MAX_MEMBERS})")
+    members = {}
+    for info in infos:
+        name = info.filename.removesuffix(".npy")
+        if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED) or info.flag_bits & 0x1:
+            raise fail(f"entry '{info.filename}' is encrypted or uses a compression np.savez never writes")
+        if name == info.filename or name in members:
+            raise fail(f"has an unexpected or repeated entry '{info.filename}'")
+        members[name] = info
+    return members
+
+
+def _read_header(archive, members, path: Path, recreate: str, fail) -> tuple[TRMSpec, dict]:
+    """Format version, model spec and metadata: small, typed, and valid JSON of the expected shape."""
+    if not set(HEADER_LIMITS) <= set(members):
+        raise CheckpointError(f"checkpoint '{path}' is not a trm-demo checkpoint (missing header); "
+                              f"give a file written by trm-demo, or recreate it with {recreate}")
+    version, spec_text, metadata_text = (_read_npy(archive, members[name], fail, HEADER_LIMITS[name], expect)
+                                         for name, expect in (("format_version", "an integer"),
+                                                              ("spec", "text"), ("metadata", "text")))
+    if version.shape != () or int(version) != FORMAT_VERSION:
+        raise fail(f"has format version {version.tolist()}, this program reads version {FORMAT_VERSION}")
+    spec = _spec_from_json(_json_object(spec_text, "model spec", fail), fail)
+    return spec, _json_object(metadata_text, "metadata", fail)
+
+
+def _read_weights(archive, members, group: str, shapes: dict, fail) -> dict[str, np.ndarray]:
+    names = {key.split("/", 1)[1] for key in members if key.startswith(group + "/")}
+    if names != set(shapes):
+        raise fail(f"has {group} arrays that do not match its model spec ({', '.join(sorted(names ^ set(shapes)))})")
+    arrays = {}
+    for name, shape in shapes.items():
+        where = f"{group}/{name}"
+        value = _read_npy(archive, members[where], fail, 4 * math.prod(shape) + NPY_HEADER_ALLOWANCE, "float32",
+                          shape)
+        if not np.isfinite(value).all():   # one NaN would turn every score and every JSON figure into NaN
+            bad = value[~np.isfinite(value)][0]
+            raise fail(f"holds a non-finite weight ({bad} in {where}): the file is damaged or its training diverged")
+        arrays[name] = value
+    return arrays
+
+
+def _read_npy(archive, info: zipfile.ZipInfo, fail, limit: int, expect: str, shape=None) -> np.ndarray:
+    """One .npy entry; its declared size is checked against `limit` and its own header before inflating it."""
+    if info.file_size > limit:
+        raise fail(f"entry '{info.filename}' declares {info.file_size:,} bytes, more than its spec allows "
+                   f"({limit:,}): refused without inflating it (corrupt, or a zip bomb)")
+    with archive.open(info) as stream:
+        try:   # the header is a few hundred bytes: only they are inflated here
+            version = np.lib.format.read_magic(stream)
+            read_header = {(1, 0): np.lib.format.read_array_header_1_0,
+                           (2, 0): np.lib.format.read_array_header_2_0}[version]
+            stored_shape, fortran_order, dtype = read_header(stream)
+        except (ValueError, KeyError):
+            raise fail(f"entry '{info.filename}' is not a valid .npy array") from None
+        if not DTYPE_RULES[expect](dtype):
+            raise fail(f"entry '{info.filename}' is stored as {dtype}, expected {expect}")
+        if shape is not None and tuple(stored_shape) != shape:
+            raise fail(f"entry '{info.filename}' has shape {tuple(stored_shape)}, its model spec says {shape}")
+        size = math.prod(stored_shape) * dtype.itemsize
+        if stream.tell() + size != info.file_size:
+            raise fail(f"entry '{info.filename}' declares {info.file_size:,} bytes but its header implies "
+                       f"{stream.tell() + size:,}")
+        data = stream.read(size)
+    if len(data) != size:
+        raise fail(f"entry '{info.filename}' is truncated")
+    return np.frombuffer(data, dtype).reshape(stored_shape, order="F" if fortran_order else "C").copy()
+
+
+def _json_object(text: np.ndarray, what: str, fail) -> dict:
+    def refuse_constant(name):   # Python's json reads NaN and Infinity; JSON has neither
+        raise ValueError(f"{name} is not JSON")
     try:
-        version = int(arrays["format_version"])
-        spec = TRMSpec(**json.loads(str(arrays["spec"])))
-        metadata = json.loads(str(arrays["metadata"]))
-    except (KeyError, TypeError, ValueError):
-        raise CheckpointError(f"checkpoint '{path}' is not a trm-demo checkpoint (missing header)") from None
-    if version != FORMAT_VERSION:
-        raise CheckpointError(f"checkpoint '{path}' has format version {version}, this program reads "
-                              f"version {FORMAT_VERSION}; recreate it with `python main.py pretrain`")
-    if expected is not None and spec != expected:
-        diff = [f"{f.name}={getattr(spec, f.name)} (config: {getattr(expected, f.name)})"
-                for f in dataclasses.fields(spec) if getattr(spec, f.name) != getattr(expected, f.name)]
-        raise CheckpointError(f"checkpoint '{path}' was trained for another model size: {', '.join(diff)}; "
-                              "use a matching config, --from-scratch, or `python main.py pretrain`")
-    groups = {g: {k.split("/", 1)[1]: v for k, v in arrays.items() if k.startswith(g + "/")}
-              for g in ("params", "ema", "buffers")}
-    reference = init_model(spec, np.random.default_rng(0))
-    for group in ("params", "ema", "buffers"):
-        expected_shapes = {k: v.shape for k, v in getattr(reference, group).items()}
-        got_shapes = {k: v.shape for k, v in groups[group].items()}
-        if expected_shapes != got_shapes:
-            raise CheckpointError(f"checkpoint '{path}' has {group} arrays that do not match its model spec; "
-                                  "recreate it with `python main.py pretrain`")
-    return TRM(spec, groups["params"], groups["ema"], groups["buffers"]), metadata
+        value = json.loads(str(text), parse_constant=refuse_constant) if text.shape == () else None
+    except (ValueError, RecursionError):
+        value = None
+    if not isinstance(value, dict):
+        raise fail(f"has malformed {what} (expected one JSON object, without NaN or Infinity)")
+    return value
+
+
+def _spec_from_json(raw: dict, fail) -> TRMSpec:
+    """Every field present, of its type, in a sane range: a forged spec must not size the arrays to read."""
+    fields = {f.name: f for f in dataclasses.fields(TRMSpec)}
+    if set(raw) != set(fields):
+        raise fail(f"has malformed model spec (fields {sorted(set(raw) ^ set(fields))})")
+    for name, value in raw.items():
+        if name == "activation":
+            ok = value in ("swiglu", "gelu")
+        elif name == "halt_bias_init":
+            ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+        else:
+            lo, hi = SPEC_RANGES[name]
+            ok = type(value) is int and lo <= value and (hi is None or value <= hi)
+        if not ok:
+            raise fail(f"has malformed model spec ({name}={value!r})")
+    spec = TRMSpec(**raw)
+    total = sum(math.prod(shape) for shapes in weight_shapes(spec).values() for shape in shapes.values())
+    if 4 * total > MAX_WEIGHT_BYTES:
+        raise fail(f"declares a model of {4 * total:,} bytes, more than any trm-demo model "
+                   f"({MAX_WEIGHT_BYTES // 2**20} MiB)")
+    return spec
+
+
+def _spec_difference(spec: TRMSpec, expected: TRMSpec) -> str:
+    return ", ".join(f"{f.name}={getattr(spec, f.name)} (config: {getattr(expected, f.name)})"
+                     for f in dataclasses.fields(spec) if getattr(spec, f.name) != getattr(expected, f.name))
