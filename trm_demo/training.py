@@ -157,7 +157,8 @@ def fit(model: TRM, x: np.ndarray, target: np.ndarray, cfg: TrainingConfig, epoc
     The last `cfg.validation_share` of (x, target) is never trained on: after each
     epoch the EMA model's log-loss against those observed outcomes is measured at
     every step cap, and the epoch (and the step cap) with the lowest one wins.
-    Returns {"epochs": one record per epoch, "selected": {epoch, step_cap, validation_log_loss}}.
+    Returns {"epochs": one record per epoch, "selected": {epoch, step_cap, validation_log_loss}}
+    (epoch 0 is the starting weights; step_cap None when nothing was held out).
     If a loss or gradient turns non-finite, training stops before that update is
     applied, so the model keeps its last good weights; the last record says why.
     """
@@ -168,7 +169,7 @@ def fit(model: TRM, x: np.ndarray, target: np.ndarray, cfg: TrainingConfig, epoc
     optimiser = AdamW(cfg.learning_rate, cfg.beta1, cfg.beta2, cfg.weight_decay)
     halt_at = logit(halt_threshold)
     log = []
-    best = {"epoch": 0, "step_cap": supervision_steps, "validation_log_loss": None}
+    best = {"epoch": 0, "step_cap": None, "validation_log_loss": None}   # None: nothing validated
     best_ema = {name: w.copy() for name, w in model.ema.items()}
     if n_validation:
         best["step_cap"], best["validation_log_loss"] = _best_cap(model, x_valid, t_valid, supervision_steps)
@@ -235,12 +236,19 @@ def _settled(model: TRM, x, supervision_steps: int, tolerance: float) -> np.ndar
 
 
 def _best_cap(model: TRM, x, outcome, supervision_steps: int) -> tuple[int, float]:
-    """The step cap whose EMA answers have the lowest log-loss on observed outcomes, and that log-loss."""
+    """The shallowest step cap within one standard error of the best validation log-loss, and its log-loss.
+
+    The one-standard-error rule: steps cost compute, and on this task the caps'
+    log-losses differ by less than the validation set can resolve (measured), so
+    a deeper cap must be clearly better to be chosen."""
     path = np.clip(model.infer(x, supervision_steps, halt_threshold=1.0, trajectory=True).trajectory,
                    PROB_EPS, 1 - PROB_EPS)
-    log_loss = -(outcome * np.log(path) + (1 - outcome) * np.log(1 - path)).mean(axis=1)
-    cap = int(np.argmin(log_loss))
-    return cap + 1, float(log_loss[cap])
+    losses = -(outcome * np.log(path) + (1 - outcome) * np.log(1 - path))        # (S, B)
+    best = int(np.argmin(losses.mean(axis=1)))
+    gap = losses - losses[best]                                                   # paired, per sample
+    standard_error = gap.std(axis=1) / np.sqrt(len(x))
+    cap = int(np.flatnonzero(gap.mean(axis=1) <= standard_error)[0])
+    return cap + 1, float(losses[cap].mean())
 
 
 def evaluate(model: TRM, x: np.ndarray, outcome: np.ndarray, p_true: np.ndarray, step_cap: int) -> list[dict]:
