@@ -32,6 +32,8 @@ from .subgraph import call_log, run_metrics
 from .atomic import staged, write_json
 from .outputs import OutputPathError, check_paths
 from .stop import broken_pipe, exit_code
+from .landscape import landscape
+from .logistic import Logistic, fit_logistic
 from .training import evaluate, fit, halting_comparison
 from .ui import UI
 from .weights import (TRM, CheckpointError, init_model, is_shipped, load_checkpoint, resolve_checkpoint,
@@ -73,22 +75,25 @@ def run(argv: list[str], started: float) -> int:
         return pretrain(cfg, ui, argv, outputs["pretrained"])
     model = starting_model(cfg)
     training = fine_tune(cfg, model, ui)
+    baseline = fit_baseline(cfg)
     with staged():   # every output completed as a temp first, then all renamed together
-        metrics = simulate_and_write(cfg, args, argv, model, training, outputs, ui, started)
+        metrics = simulate_and_write(cfg, args, argv, (model, baseline), training, outputs, ui, started)
     ui.summary(metrics, outputs, as_json=args.json)
     return 0
 
 
-def simulate_and_write(cfg: Config, args, argv: list[str], model: TRM, training: dict, outputs: dict,
+def simulate_and_write(cfg: Config, args, argv: list[str], models: tuple, training: dict, outputs: dict,
                        ui: UI, started: float) -> dict:
+    model, baseline = models
     if args.save_checkpoint:
         save_checkpoint(args.save_checkpoint, model,
                         {**checkpoint_metadata(cfg, "fine-tuned", argv), "started_from": model.source})
     with call_log(outputs.get("telemetry")) as calls, ui.simulation_progress(cfg.simulation.opportunities) as progress:
         simulation_started = time.perf_counter()
-        result = run_funnel(cfg, model, calls, training["selected"]["step_cap"], on_progress=progress)
+        result = run_funnel(cfg, model, baseline, calls, step_cap(cfg, training), on_progress=progress)
         simulation_seconds = time.perf_counter() - simulation_started
-    metrics = run_metrics(cfg, result, training, command_line(argv), {
+    where_each_wins = landscape(*result.sample, cfg, rng_for(cfg.simulation.seed, "landscape"))
+    metrics = run_metrics(cfg, result, training, where_each_wins, command_line(argv), {
         "simulation_seconds": simulation_seconds, "training_seconds": training["wall_clock"]["seconds"]})
     if args.seeds:
         seeds = [cfg.simulation.seed + i for i in range(args.seeds)]
@@ -310,7 +315,7 @@ def fine_tune(cfg: Config, model: TRM, ui: UI) -> dict:
     started = time.perf_counter()
     with ui.training_progress(t.epochs, "fine-tuning") as on_epoch:
         trained = fit(model, x, outcome, t, t.epochs, cap, rng_for(seed, "training"),
-                      cfg.thermostat.initial_halt_threshold, on_epoch)
+                      cfg.simulation.trm_halt_threshold, on_epoch)
     epochs = trained["epochs"]
     seconds = time.perf_counter() - started
     if epochs and "stopped" in epochs[-1]:
@@ -325,11 +330,23 @@ def fine_tune(cfg: Config, model: TRM, ui: UI) -> dict:
 
 
 def strategies_for_seed(cfg: Config) -> dict:
-    """One seed of the multi-seed evaluation: the whole pipeline, nothing written, per-strategy totals."""
+    """One seed of the multi-seed evaluation: the whole pipeline, nothing written; totals and counterfactuals."""
     model = starting_model(cfg)
     training = fine_tune(cfg, model, UI(quiet=True))
     with call_log(None) as calls:
-        return run_funnel(cfg, model, calls, training["selected"]["step_cap"]).ledger.summary()
+        result = run_funnel(cfg, model, fit_baseline(cfg), calls, step_cap(cfg, training))
+    return {"strategies": result.ledger.summary(), "counterfactuals": result.counterfactuals}
+
+
+def fit_baseline(cfg: Config) -> Logistic:
+    """The logistic regression on the same recent log the TRM was fine-tuned on (same stream, same rows)."""
+    x, outcome, _ = training_log(rng_for(cfg.simulation.seed, "recent_log"), cfg.training.samples, cfg.market.drift)
+    return fit_logistic(x, outcome)
+
+
+def step_cap(cfg: Config, training: dict) -> int:
+    """The step cap the validation split chose; full depth when nothing was validated (no fine-tuning)."""
+    return training["selected"]["step_cap"] or cfg.model.supervision_steps
 
 
 def describe_source(source: dict) -> str:
@@ -344,7 +361,7 @@ def pretrain(cfg: Config, ui: UI, argv: list[str], path: Path) -> int:
     x, outcome, _ = training_log(rng_for(seed, "pretrain_log"), t.pretrain_samples, 0.0)
     with ui.training_progress(t.pretrain_epochs, "pretraining") as on_epoch:
         trained = fit(model, x, outcome, t, t.pretrain_epochs, cfg.model.supervision_steps,
-                      rng_for(seed, "training"), cfg.thermostat.initial_halt_threshold, on_epoch)
+                      rng_for(seed, "training"), cfg.simulation.trm_halt_threshold, on_epoch)
     holdout = training_log(rng_for(seed, "holdout"), t.holdout_samples, 0.0)
     quality = evaluate(model, *holdout, cfg.model.supervision_steps)
     save_checkpoint(path, model, {**checkpoint_metadata(cfg, "pretrained", argv), **trained, "holdout": quality})

@@ -37,7 +37,7 @@ FUNNEL_BLOCK = 4096            # opportunities the funnel generates and scores i
 # and far below what makes parsing slow or memory-hungry.
 MAX_CONFIG_BYTES = 1024 * 1024
 MAX_YAML_NODES = 10_000
-MAX_YAML_DEPTH = 4             # file > section > knob > item: one level more than a knob's value, for a clear type error
+MAX_YAML_DEPTH = 5             # file > section > knob > event > its fields (scenario.events); one more is refused
 MAX_INT_DIGITS = 100           # int() and repr() of thousands of digits are slow, or fail
 
 
@@ -97,40 +97,49 @@ class SimulationConfig:
     outreach_cost: float = knob(0.0, 1e9)
     greedy_cost: float = knob(0.0, 1e6)
     llm_cost: float = knob(0.0, 1e6)
-    llm_noise: float = knob(0.0, 1.0)
+    llm_noise: float = knob(0.0, 5.0)
+    llm_bias: float = knob(-5.0, 5.0)
     llm_latency_ms: float = knob(0.0, 1e6)
+    llm_timeout_ms: float = knob(0.0, 1e6)
     trm_base_cost: float = knob(0.0, 1e6)
     trm_cost_per_step: float = knob(0.0, 1e6)
     trm_latency_base_ms: float = knob(0.0, 1e6)
     trm_latency_per_step_ms: float = knob(0.0, 1e6)
+    trm_halt_threshold: float = knob(0.0, 1.0)
+
+
+@dataclass(frozen=True)
+class CascadeConfig:
+    prior_error_sd: float = knob(0.0, 10.0, open_lo=True)
+    assumed_reading_noise: float = knob(0.0, 10.0, open_lo=True)
 
 
 @dataclass(frozen=True)
 class ThermostatConfig:
     enabled: bool = knob()
-    target_roi: float = knob(-1.0, 1e6)
-    window: int = knob(1, 100_000)
-    cooldown: int = knob(0, 100_000)
-    deadband: float = knob(0.0, 1e6)
-    min_steps: int = knob(1, 32)
-    max_steps: int = knob(1, 32)
-    initial_steps: int = knob(1, 32)
-    min_halt_threshold: float = knob(0.0, 1.0)
-    max_halt_threshold: float = knob(0.0, 1.0)
-    initial_halt_threshold: float = knob(0.0, 1.0)
-    threshold_step: float = knob(0.0, 1.0)
+    initial_hurdle: float = knob(0.0, 1e6, open_lo=True)
+    min_hurdle: float = knob(0.0, 1e6, open_lo=True)
+    max_hurdle: float = knob(0.0, 1e6, open_lo=True)
+    gain: float = knob(0.0, 10.0)
+    deadband: float = knob(0.0, 1.0)
+    window: int = knob(1, 10_000_000)
+    warmup: int = knob(0, 10_000_000)
 
 
 @dataclass(frozen=True)
 class SentinelConfig:
     enabled: bool = knob()
-    roi_floor: float = knob(-1.0, 1e6)
-    window: int = knob(1, 100_000)
-    warmup: int = knob(0, 10_000_000)
-    cooldown: int = knob(1, 10_000_000)
-    max_cost: float = knob(0.0, 1e12)
+    llm_budget_per_opportunity: float = knob(0.0, 1e6)
     max_latency_ms: float = knob(0.0, 1e9, open_lo=True)
-    max_steps: int = knob(1, 32)
+    breaker_window: int = knob(1, 100_000)
+    breaker_failure_rate: float = knob(0.0, 1.0, open_lo=True)
+    breaker_cooldown: int = knob(1, 10_000_000)
+    trm_max_latency_ms: float = knob(0.0, 1e9, open_lo=True)
+
+
+@dataclass(frozen=True)
+class ScenarioConfig:
+    events: tuple = knob()
 
 
 @dataclass(frozen=True)
@@ -153,13 +162,18 @@ class Config:
     training: TrainingConfig
     market: MarketConfig
     simulation: SimulationConfig
+    cascade: CascadeConfig
     thermostat: ThermostatConfig
     sentinel: SentinelConfig
+    scenario: ScenarioConfig
     subgraph: SubgraphConfig
     report: ReportConfig
 
     def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+        """Plain YAML-able data: the events tuple becomes a list again."""
+        data = dataclasses.asdict(self)
+        data["scenario"]["events"] = [dict(event) for event in data["scenario"]["events"]]
+        return data
 
     def digest(self) -> str:
         """Short hash of the effective knobs, for the reproducibility footer."""
@@ -173,8 +187,8 @@ class Config:
 
 _SECTION_TYPES = {
     "model": ModelConfig, "training": TrainingConfig, "market": MarketConfig,
-    "simulation": SimulationConfig, "thermostat": ThermostatConfig,
-    "sentinel": SentinelConfig, "subgraph": SubgraphConfig, "report": ReportConfig,
+    "simulation": SimulationConfig, "cascade": CascadeConfig, "thermostat": ThermostatConfig,
+    "sentinel": SentinelConfig, "scenario": ScenarioConfig, "subgraph": SubgraphConfig, "report": ReportConfig,
 }
 
 
@@ -391,6 +405,8 @@ def _check(key: str, value: Any, f: dataclasses.Field) -> Any:
         if not isinstance(value, bool):
             raise ConfigError(f"config key '{key}' must be true or false, got {_show(value)}")
         return value
+    if kind == "tuple":
+        return _check_events(key, value)
     if kind == "str":
         if not isinstance(value, str):
             raise ConfigError(f"config key '{key}' must be text, got {_show(value)}")
@@ -415,24 +431,49 @@ def _check(key: str, value: Any, f: dataclasses.Field) -> Any:
     return float(value) if kind == "float" else value
 
 
+# One change per scenario event, and what each may be: (type, lo, hi).
+EVENT_CHANGES = {"llm_price_multiplier": (float, 0.01, 1000.0), "llm_outage": (int, 1, 10_000_000),
+                 "drift": (float, 0.0, 1.0), "traffic_multiplier": (float, 0.1, 10.0)}
+MAX_EVENTS = 100
+
+
+def _check_events(key: str, value: Any) -> tuple:
+    """scenario.events: a list of {at: opportunity, <one change>: value}, in order of `at`."""
+    changes = ", ".join(EVENT_CHANGES)
+    if not isinstance(value, list) or len(value) > MAX_EVENTS:
+        raise ConfigError(f"config key '{key}' must be a list of at most {MAX_EVENTS} events like "
+                          f"{{at: 100, llm_price_multiplier: 3}}, got {_show(value)}")
+    events = []
+    for i, event in enumerate(value):
+        where = f"{key}[{i}]"
+        if not isinstance(event, dict) or set(event) - {"at", *EVENT_CHANGES} or "at" not in event \
+                or len(event) != 2:
+            raise ConfigError(f"config key '{where}' must be a mapping with 'at' and exactly one of {changes}, "
+                              f"got {_show(event)}")
+        (change, amount), = ((k, v) for k, v in event.items() if k != "at")
+        kind, lo, hi = EVENT_CHANGES[change]
+        at = _check_number(f"{where}.at", event["at"], int, 0, None)
+        events.append({"at": at, change: _check_number(f"{where}.{change}", amount, kind, lo, hi)})
+    if any(b["at"] < a["at"] for a, b in zip(events, events[1:])):
+        raise ConfigError(f"config key '{key}' must list its events in order of 'at'")
+    return tuple(events)
+
+
+def _check_number(key: str, value: Any, kind: type, lo, hi):
+    field = dataclasses.field(metadata={"lo": lo, "hi": hi, "choices": (), "open_lo": False})
+    field.type = kind.__name__
+    return _check(key, value, field)
+
+
 def _check_relations(c: Config) -> None:
-    pairs = [
-        ("thermostat.min_steps", c.thermostat.min_steps, "thermostat.max_steps", c.thermostat.max_steps),
-        ("thermostat.min_halt_threshold", c.thermostat.min_halt_threshold,
-         "thermostat.max_halt_threshold", c.thermostat.max_halt_threshold),
-        ("thermostat.max_steps", c.thermostat.max_steps, "model.supervision_steps", c.model.supervision_steps),
-        ("sentinel.max_steps", c.sentinel.max_steps, "model.supervision_steps", c.model.supervision_steps),
-    ]
-    for lo_key, lo, hi_key, hi in pairs:
-        if lo > hi:
-            raise ConfigError(f"config key '{lo_key}' ({lo}) must not exceed '{hi_key}' ({hi})")
     t = c.thermostat
-    if not t.min_steps <= t.initial_steps <= t.max_steps:
-        raise ConfigError(f"config key 'thermostat.initial_steps' must lie in [{t.min_steps}, {t.max_steps}] "
-                          f"(thermostat.min_steps..max_steps), got {t.initial_steps}")
-    if not t.min_halt_threshold <= t.initial_halt_threshold <= t.max_halt_threshold:
-        raise ConfigError(f"config key 'thermostat.initial_halt_threshold' must lie in "
-                          f"[{t.min_halt_threshold}, {t.max_halt_threshold}], got {t.initial_halt_threshold}")
+    if not t.min_hurdle <= t.initial_hurdle <= t.max_hurdle:
+        raise ConfigError(f"config key 'thermostat.initial_hurdle' must lie in [{t.min_hurdle}, {t.max_hurdle}] "
+                          f"(thermostat.min_hurdle..max_hurdle), got {t.initial_hurdle}")
+    for event in c.scenario.events:
+        if event["at"] >= c.simulation.opportunities:
+            raise ConfigError(f"config key 'scenario.events' has an event at opportunity {event['at']}, but the run "
+                              f"has {c.simulation.opportunities} (0..{c.simulation.opportunities - 1}); move or drop it")
     # ROI divides by total cost: a non-zero amount below a nano-dollar is a typo, and can overflow it.
     for name in ("outreach_cost", "greedy_cost", "llm_cost", "trm_base_cost", "trm_cost_per_step"):
         amount = getattr(c.simulation, name)

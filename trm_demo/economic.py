@@ -19,9 +19,10 @@ import numpy as np
 # (greedy and the oracle take no steps). Optional columns are allocated on first
 # use and hold NaN where a chunk did not report them, so averages skip those.
 _REQUIRED = {"opportunity": np.int64, "pursued": np.bool_, "converted": np.bool_,
-             "value": np.float64, "compute_cost": np.float64, "outreach_cost": np.float64,
-             "fallback": np.bool_}
-_OPTIONAL = {"steps": np.float32, "latency_ms": np.float64}
+             "value": np.float64, "expected_value": np.float64, "compute_cost": np.float64,
+             "outreach_cost": np.float64, "fallback": np.bool_}
+# llm_cost is the part of compute_cost paid for LLM reads; llm_reads counts candidates read.
+_OPTIONAL = {"steps": np.float32, "latency_ms": np.float64, "llm_cost": np.float64, "llm_reads": np.float64}
 _DTYPES = {**_REQUIRED, **_OPTIONAL}
 
 
@@ -35,13 +36,19 @@ class Ledger:
                          for s in self.strategies}
         self._count = dict.fromkeys(self.strategies, 0)
 
-    def record(self, strategy: str, opportunity, pursued, converted, value, compute_cost, outreach_cost,
-               steps=None, latency_ms=None, fallback=None) -> None:
-        """Append one chunk of decisions (one entry per opportunity) for `strategy`."""
+    def record(self, strategy: str, opportunity, pursued, converted, value, expected_value, compute_cost,
+               outreach_cost, steps=None, latency_ms=None, fallback=None, llm_cost=None, llm_reads=None) -> None:
+        """Append one chunk of decisions (one entry per opportunity) for `strategy`.
+
+        expected_value: P(convert) of the pursued candidate x conversion value (0 when skipped),
+        from the true probability: the yardstick free of outcome luck."""
         columns = self._strategy_columns(strategy)
+        if fallback is None:
+            fallback = np.zeros(np.size(opportunity), bool)
         chunk = {"opportunity": opportunity, "pursued": pursued, "converted": converted, "value": value,
-                 "compute_cost": compute_cost, "outreach_cost": outreach_cost, "fallback": fallback,
-                 "steps": steps, "latency_ms": latency_ms}
+                 "expected_value": expected_value, "compute_cost": compute_cost, "outreach_cost": outreach_cost,
+                 "fallback": fallback, "steps": steps, "latency_ms": latency_ms, "llm_cost": llm_cost,
+                 "llm_reads": llm_reads}
         chunk = {name: np.asarray(data, _DTYPES[name])
                  for name, data in chunk.items() if data is not None}
         size = np.size(chunk["opportunity"])
@@ -104,10 +111,12 @@ class Ledger:
         total_value, compute, outreach = (float(c[name].sum()) for name in ("value", "compute_cost", "outreach_cost"))
         total_cost = compute + outreach
         net_value = total_value - total_cost
+        expected_net_value = float(c["expected_value"].sum()) - total_cost
         return {
             "attempts": attempts, "pursued": pursued, "skipped": attempts - pursued, "conversions": conversions,
             "total_value": total_value, "compute_cost": compute, "outreach_cost": outreach,
-            "total_cost": total_cost, "net_value": net_value,
+            "total_cost": total_cost, "net_value": net_value, "expected_net_value": expected_net_value,
+            "llm_cost": float(np.nansum(c["llm_cost"])), "llm_reads": int(np.nansum(c["llm_reads"])),
             "success_rate": conversions / attempts if attempts else None,
             "conversion_rate": conversions / pursued if pursued else None,
             "roi": net_value / total_cost if total_cost > 0 else None,
@@ -116,11 +125,13 @@ class Ledger:
         }
 
     def summary(self, oracle: str = "oracle") -> dict[str, dict]:
-        """Totals per strategy plus share_of_oracle = net value / the oracle's (None if the oracle made none)."""
+        """Totals per strategy plus share_of_oracle_expected = expected net value / the oracle's (a true bound:
+        the oracle maximises expected value), and the realised share beside it (None if the oracle made none)."""
         rows = {s: self.totals(s) for s in self.strategies}
-        best = rows[oracle]["net_value"] if oracle in rows else 0.0
-        for row in rows.values():
-            row["share_of_oracle"] = row["net_value"] / best if best > 0 else None
+        for key, share in (("expected_net_value", "share_of_oracle_expected"), ("net_value", "share_of_oracle")):
+            best = rows[oracle][key] if oracle in rows else 0.0
+            for row in rows.values():
+                row[share] = row[key] / best if best > 0 else None
         return rows
 
     def _net_and_cost(self, strategy: str, last: int | None = None) -> tuple[np.ndarray, np.ndarray]:

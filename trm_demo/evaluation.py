@@ -3,10 +3,10 @@
 One run of 200 opportunities is a small sample. This reruns the whole pipeline
 (fine-tuning included) for seeds s, s+1, ..., s+N-1 in parallel processes and
 reports, per strategy, the mean and a 95 % confidence interval (Student's t)
-of each measure, plus the *paired* per-seed differences TRM - greedy and
-TRM - LLM: with common random numbers both strategies face the same jobs and
-the same luck in each seed, so the paired interval is much tighter than the
-two separate ones. Each seed's result depends only on its seed, so the table
+of each measure, plus the *paired* per-seed differences of expected net value
+(cascade - LLM, cascade - TRM, TRM - logistic, TRM - greedy) and each control's
+counterfactual: with common random numbers both sides face the same jobs in
+each seed, so a paired interval is much tighter than the two separate ones. Each seed's result depends only on its seed, so the table
 is the same whatever the number of processes.
 
 A run stopped by Ctrl-C or SIGTERM ends its workers before it exits (the pool
@@ -28,7 +28,8 @@ from .config import Config
 from .simulation import STRATEGIES
 from .stop import worker_signals
 
-MEASURES = ("net_value", "success_rate", "roi", "share_of_oracle")
+MEASURES = ("expected_net_value", "net_value", "share_of_oracle_expected", "llm_reads", "llm_cost")
+PAIRS = (("cascade", "llm"), ("cascade", "trm"), ("trm", "logistic"), ("trm", "greedy"))
 # Two-sided 95 % Student-t quantiles by degrees of freedom; beyond 30 the normal 1.96 is close enough.
 _T95 = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145,
         2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048,
@@ -36,12 +37,13 @@ _T95 = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2
 
 
 def mean_ci(values) -> dict:
-    """Mean and half-width of the 95 % confidence interval of the mean."""
+    """Mean, the 95 % confidence interval of the mean ([low, high]) and its half-width."""
     x = np.asarray(values, dtype=float)
     n = len(x)
     if n < 2:
-        return {"mean": float(x.mean()) if n else None, "ci95": None, "n": n}
-    return {"mean": float(x.mean()), "ci95": float(t95(n - 1) * x.std(ddof=1) / math.sqrt(n)), "n": n}
+        return {"mean": float(x.mean()) if n else None, "ci95": None, "half_width": None, "n": n}
+    mean, half = float(x.mean()), float(t95(n - 1) * x.std(ddof=1) / math.sqrt(n))
+    return {"mean": mean, "ci95": [mean - half, mean + half], "half_width": half, "n": n}
 
 
 def t95(df: int) -> float:
@@ -51,7 +53,7 @@ def t95(df: int) -> float:
 
 def verdict(diff: dict, what: str, per: str) -> str:
     """A sentence chosen by the numbers: significant only when the interval excludes zero."""
-    mean, half = diff["mean"], diff["ci95"]
+    mean, half = diff["mean"], diff["half_width"]
     if half is None:
         return f"{what}: {_dollars(mean, signed=True)} {per} (one seed: no interval)"
     if abs(mean) <= half:
@@ -66,21 +68,24 @@ def _dollars(x: float, signed: bool = False) -> str:
     return f"{sign}${abs(x):,.0f}"
 
 
-def summarise(per_seed: list[dict], opportunities: int) -> dict:
-    """per_seed: one metrics["strategies"] dict per seed, in seed order."""
-    # ROI or share of oracle is None (undefined) when its denominator is zero: such seeds are left out.
-    table = {s: {m: mean_ci([run[s][m] for run in per_seed if run[s][m] is not None]) for m in MEASURES}
+def summarise(per_seed: list[dict]) -> dict:
+    """per_seed: one {"strategies", "counterfactuals"} dict per seed, in seed order. Expected net value throughout."""
+    runs = [seed["strategies"] for seed in per_seed]
+    # A share of oracle is None (undefined) when the oracle made nothing: such seeds are left out.
+    table = {s: {m: mean_ci([run[s][m] for run in runs if run[s][m] is not None]) for m in MEASURES}
              for s in STRATEGIES}
-    scale = 100 / opportunities
-    paired = {}
-    for other in ("greedy", "llm"):
-        diffs = [(run["trm"]["net_value"] - run[other]["net_value"]) * scale for run in per_seed]
-        paired[f"trm_minus_{other}"] = mean_ci(diffs)
-    sentences = [verdict(paired["trm_minus_greedy"], "TRM vs greedy", "net value per 100 opportunities"),
-                 verdict(paired["trm_minus_llm"], "TRM vs simulated LLM", "net value per 100 opportunities")]
-    return {"seeds": len(per_seed), "strategies": table, "paired_net_value_per_100": paired,
-            "verdicts": sentences, "per_seed_net_value": {s: [run[s]["net_value"] for run in per_seed]
-                                                          for s in STRATEGIES}}
+    paired = {f"{a}-{b}": mean_ci([run[a]["expected_net_value"] - run[b]["expected_net_value"] for run in runs])
+              for a, b in PAIRS}
+    controls = {name: mean_ci([seed["counterfactuals"][name]["expected_net_value_delta"] for seed in per_seed])
+                for name in ("thermostat", "sentinel")}
+    sentences = [verdict(paired[f"{a}-{b}"], f"{NAMES[a]} vs {NAMES[b]}", "expected net value per run")
+                 for a, b in PAIRS]
+    return {"seeds": len(per_seed), "strategies": table, "paired": paired, "counterfactuals": controls,
+            "verdicts": sentences,
+            "per_seed_expected_net_value": {s: [run[s]["expected_net_value"] for run in runs] for s in STRATEGIES}}
+
+
+NAMES = {"cascade": "cascade", "llm": "LLM alone", "trm": "TRM", "logistic": "logistic", "greedy": "greedy"}
 
 
 def evaluate_seeds(cfg: Config, seeds: list[int], run_one: Callable[[Config], dict], workers: int | None = None,
@@ -101,6 +106,6 @@ def evaluate_seeds(cfg: Config, seeds: list[int], run_one: Callable[[Config], di
                 results.append(result)
                 if on_done:
                     on_done(len(results))
-    summary = summarise(results, cfg.simulation.opportunities)
+    summary = summarise(results)
     summary["seed_list"] = list(seeds)
     return summary

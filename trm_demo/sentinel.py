@@ -1,105 +1,106 @@
-"""Sentinel: guardrails checked before every TRM chunk; when one trips, greedy decides instead.
+"""Sentinel: the guardrails around the cascade's LLM calls and the TRM.
 
-States of the circuit breaker:
-  closed            the TRM decides;
-  open              greedy decides for `cooldown` opportunities;
-  half_open         the TRM decides again on trial: passing the guardrails closes the
-                    breaker, a latency breach reopens it at once, an ROI floor breach only
-                    after another `cooldown` opportunities (the rolling window needs time
-                    to refill with the TRM's own decisions before it can judge them);
-  budget_exhausted  permanent: the next chunk's worst-case cost would break the budget.
-Every transition is recorded in `events`. All inputs are modelled numbers, never the
-wall clock, so the same seed always takes the same path.
+  budget      the period's LLM budget (per opportunity x opportunities planned): a read is
+              approved only if it still fits, so spend never exceeds it, exactly;
+  latency     a decision may wait at most `max_latency_ms` on LLM rounds (the reads of one
+              round run in parallel and count once; a failed round waits the timeout);
+  breaker     LLM failures: when the failure share of the last `breaker_window` calls
+              reaches `breaker_failure_rate` it opens and the TRM alone decides; after
+              `breaker_cooldown` opportunities it goes half-open and lets one probe read
+              through: success closes it, failure reopens it;
+  TRM guard   a non-finite TRM output or a modelled TRM latency above `trm_max_latency_ms`
+              hands the decision to the logistic model.
+Every transition goes into `events`; every fallback decision carries its reason in the
+telemetry. All inputs are modelled numbers, never the wall clock.
 """
 
 from __future__ import annotations
 
+from collections import deque
+
+import numpy as np
+
 from trm_demo.config import SentinelConfig
 
-# Summing per-candidate costs can exceed their worst-case product by a few ulps:
-# that is rounding, not overspend, so it must not stop the run (and is not booked, see charge).
-_ROUNDING_SLACK = 1e-9
+CLOSED, OPEN, HALF_OPEN = "closed", "open", "half_open"
 
 
 class Sentinel:
-    def __init__(self, cfg: SentinelConfig):
+    """`budget` may be inf (no limit); `guardrails` False keeps only the budget (a counterfactual replay)."""
+
+    def __init__(self, cfg: SentinelConfig, budget: float, llm_latency_ms: float, llm_timeout_ms: float,
+                 guardrails: bool = True):
         self.cfg = cfg
-        self.state = "closed"
+        self.guardrails = guardrails and cfg.enabled
+        self.budget = budget
+        self.spent = 0.0
+        self.state = CLOSED
         self.events: list[dict] = []
-        self._spent = 0.0
-        self._approved = 0.0   # the worst case check() last allowed: the most charge() may book
-        self._state_since = 0  # opportunity at which the current state began (cooldown timers)
+        self._calls: deque[bool] = deque(maxlen=cfg.breaker_window)   # True = failed
+        self._opened_at = 0
+        self._latency = (llm_latency_ms, llm_timeout_ms)
 
-    @property
-    def spent(self) -> float:
-        return self._spent
+    # --- before reading ---
 
-    def check(self, opportunity: int, worst_case_cost: float, rolling_roi: float | None,
-              last_latency_ms: float | None) -> bool:
-        """True: the TRM may decide the chunk starting at `opportunity`; False: greedy decides it."""
-        c = self.cfg
-        if not c.enabled:
-            return True
-        if self.state == "budget_exhausted":
-            return False
-        # The worst case is checked before spending, which is why spend can never pass the cap.
-        if self._spent + worst_case_cost > c.max_cost:
-            self._enter("budget_exhausted", opportunity, "budget", self._spent + worst_case_cost, c.max_cost)
-            return False
-        self._approved = worst_case_cost
-        if self.state == "open":
-            waited = opportunity - self._state_since
-            if waited < c.cooldown:
-                return False
-            # The latency and ROI passed in still describe decisions made before the
-            # pause, so the trial chunk is judged at the next check, not this one.
-            self._enter("half_open", opportunity, "half_open", waited, c.cooldown)
-            return True
-        breach = self._breach(opportunity, rolling_roi, last_latency_ms)
-        # On trial the ROI window still holds greedy's fallback decisions, so neither a
-        # recovery nor a new ROI breach counts until `cooldown` opportunities of the TRM's
-        # own decisions have refilled it; a slow call reopens at once.
-        on_trial = self.state == "half_open" and opportunity - self._state_since < c.cooldown
-        if breach is None:
-            if self.state == "half_open" and not on_trial:
-                self._enter("closed", opportunity, "recovered", rolling_roi, c.roi_floor)
-            return True
-        if on_trial and breach[0] == "roi_floor":
-            return True
-        self._enter("open", opportunity, *breach)
-        return False
+    def reads_allowed(self, opportunity: int) -> int | None:
+        """How many reads the breaker lets through now: None = no limit, 0 = TRM alone, 1 = a half-open probe."""
+        if not self.guardrails or self.state == CLOSED:
+            return None
+        if self.state == OPEN and opportunity - self._opened_at >= self.cfg.breaker_cooldown:
+            self._enter(HALF_OPEN, opportunity, "cooldown over: one probe read")
+        return 1 if self.state == HALF_OPEN else 0
 
-    def charge(self, cost: float) -> None:
-        """Record the TRM compute actually spent on a chunk that check() allowed.
+    def affordable(self, costs: np.ndarray) -> np.ndarray:
+        """Which of these reads, in this order, fit in what is left of the budget (a prefix). (R,) -> (R,) bool"""
+        # Compared exactly as they will be booked: the running total of the same additions.
+        totals = np.cumsum(np.r_[self.spent, costs])[1:]
+        return totals <= self.budget
 
-        Books at most the worst case check() allowed: check() saw fl(spent + worst) <= max_cost, and
-        rounded addition is monotonic, so fl(spent + min(cost, worst)) <= max_cost exactly. A cost above
-        the worst case by rounding only (per-candidate sums) is not booked; above it by more is a bug."""
-        if not self.cfg.enabled:
-            self._spent += cost
+    def round_fits(self, waited_ms: np.ndarray, failed_before: np.ndarray) -> np.ndarray:
+        """Which decisions, having waited `waited_ms` on LLM rounds, may start another (that may time out)?"""
+        if not self.guardrails:
+            return np.ones(len(waited_ms), bool)
+        latency, timeout = self._latency
+        # A decision whose reads already failed once plans for the timeout: the LLM may still be down.
+        return waited_ms + np.where(failed_before, max(latency, timeout), latency) <= self.cfg.max_latency_ms
+
+    # --- after reading ---
+
+    def book(self, costs: np.ndarray) -> None:
+        """Charge approved reads (a prefix `affordable` said yes to, so the budget holds exactly)."""
+        for cost in costs:                         # the same order of additions as `affordable`
+            self.spent += float(cost)
+
+    def record_calls(self, opportunity: int, failed: np.ndarray) -> None:
+        """Feed the breaker the outcome of each LLM call of a round, in order."""
+        if not self.guardrails or len(failed) == 0:
             return
-        if cost < 0 or cost > self._approved * (1 + _ROUNDING_SLACK):
-            raise ValueError(f"TRM charge ${cost:g} on top of ${self._spent:g} spent breaks the "
-                             f"${self.cfg.max_cost:g} budget; charge at most the worst case passed to check()")
-        self._spent += min(cost, self._approved)
-        self._approved = 0.0   # one charge per allowed chunk
+        self._calls.extend(bool(f) for f in failed)
+        if self.state == HALF_OPEN:
+            if failed.any():
+                self._open(opportunity, "the half-open probe failed")
+            else:
+                self._enter(CLOSED, opportunity, "the half-open probe succeeded")
+                self._calls.clear()
+            return
+        rate = sum(self._calls) / len(self._calls)
+        if self.state == CLOSED and len(self._calls) == self._calls.maxlen and rate >= self.cfg.breaker_failure_rate:
+            self._open(opportunity, f"{rate:.0%} of the last {len(self._calls)} LLM calls failed")
 
-    def cap_steps(self, step_cap: int) -> int:
-        """The step cap the engine must use: the thermostat's wish, never above the hard cap."""
-        return min(step_cap, self.cfg.max_steps) if self.cfg.enabled else step_cap
+    def trm_guard(self, estimate: np.ndarray, latency_ms: np.ndarray) -> np.ndarray:
+        """Which opportunities the TRM may not decide, (n, K) estimates and (n,) latency -> (n,) reason or ''."""
+        if not self.guardrails:
+            return np.full(len(latency_ms), "", dtype=object)
+        bad = ~np.isfinite(estimate).all(axis=1)
+        slow = latency_ms > self.cfg.trm_max_latency_ms
+        return np.where(bad, "trm_non_finite", np.where(slow, "trm_latency", "")).astype(object)
 
-    def _breach(self, opportunity: int, rolling_roi: float | None,
-                last_latency_ms: float | None) -> tuple[str, float, float] | None:
-        c = self.cfg
-        if last_latency_ms is not None and last_latency_ms > c.max_latency_ms:
-            return "latency", last_latency_ms, c.max_latency_ms
-        # Before warm-up the window holds a handful of decisions: one unlucky call is not a trend.
-        if opportunity >= c.warmup and rolling_roi is not None and rolling_roi < c.roi_floor:
-            return "roi_floor", rolling_roi, c.roi_floor
-        return None
+    # --- transitions ---
 
-    def _enter(self, state: str, opportunity: int, guardrail: str, value: float | None, limit: float) -> None:
-        self.state, self._state_since = state, opportunity
-        self.events.append({"opportunity": int(opportunity), "guardrail": guardrail,
-                            "value": None if value is None else float(value), "limit": float(limit),
-                            "state": state})
+    def _open(self, opportunity: int, reason: str) -> None:
+        self._opened_at = opportunity
+        self._enter(OPEN, opportunity, reason)
+
+    def _enter(self, state: str, opportunity: int, reason: str) -> None:
+        self.events.append({"opportunity": int(opportunity), "state": state, "from": self.state, "reason": reason})
+        self.state = state

@@ -1,266 +1,415 @@
-"""The conversion funnel: every strategy decides every opportunity; the ledger keeps the score.
+"""The conversion funnel: six strategies decide every opportunity on the same random numbers.
 
-For each job the strategies pick their best candidate and pursue it only when
-the estimated expected value beats the outreach cost (greedy has no estimate
-and always pursues). One uniform draw per (opportunity, candidate) decides
-whether a pursued candidate converts, for every strategy alike (common random
-numbers), so the differences between strategies are paired, not noise.
+All share one decision rule: pursue the candidate with the best estimated P(convert)
+if its expected value beats the outreach cost, else skip the job. One uniform draw
+per (opportunity, candidate) settles every strategy's outcome (common random
+numbers), and because the true probability is known every decision also has an
+expected value: the yardstick for comparisons, free of outcome luck.
 
-  greedy  lowest ask relative to budget; near-free compute.
-  llm     SIMULATED: the true probability plus Gaussian noise (`llm_noise`), at
-          `llm_cost` per candidate and a modelled latency. No network.
-  trm     the trained model's EMA weights, adaptive halting, under the
-          thermostat (depth) and the sentinel (guardrails, greedy fallback).
-  oracle  the true probability at zero compute cost: the upper bound.
+  greedy    a recruiter's rule of thumb: the cheapest candidate (ask / budget) among those
+            within budget and with the minimum experience; ignores distance, remote-only,
+            competing offers and the reply. No probability, so it never skips a job it can fill.
+  logistic  logistic regression on the recent log's structured fields (logistic.py).
+  trm       the fine-tuned TRM on the same fields, at its validated step cap.
+  llm       reads every candidate's fields and reply (simulated by default: the reader's
+            logit = what the reply states + Gaussian noise `llm_noise` + `llm_bias`).
+  cascade   the TRM first, the LLM only where the reading is worth its price (cascade.py),
+            under the thermostat (budget pacing) and the sentinel (guardrails).
+  oracle    the true probability: the upper bound.
 
-The market is generated in fixed blocks. The TRM decides `chunk_size`
-opportunities at a time; the thermostat and sentinel act between chunks on
-the TRM's rolling ROI and on *modelled* latency, never on the wall clock, so
-the same seed, config and numerics (process.py) give the same decisions.
-
-Speed: the recursion never depends on when a candidate will stop, so one
-batched full-depth pass per block records every candidate's answer and halt
-logit after each step. Each chunk's adaptive halting then reads off where the
-halting head stops it under the thermostat's current settings
-(`engine.halting_steps`): the same decisions as calling the model chunk by
-chunk, and the same pass gives the fixed-depth frontier. Cost and latency are
-charged for the steps each candidate actually uses.
+The run's controls are replayed on the same opportunities without each of them
+(the thermostat held at its initial hurdle; the sentinel off), so the report can
+say what each earned, in expected dollars. Scenario events (config `scenario`)
+change the LLM price, cut the LLM off, move the market or change traffic mid-run.
+No decision depends on the wall clock.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
 
+from .cascade import ErrorSpread, belief_from_estimate, combine, expected_probability, value_of_reading
 from .config import FUNNEL_BLOCK, Config
 from .economic import Ledger
-from .engine import halting_steps, sigmoid
-from .market import Market, greedy_scores, outcome_uncertainty, sample_market
+from .engine import halting_steps
+from .logistic import Logistic
+from .market import Market, sample_market, squash
 from .rng import rng_for
 from .sentinel import Sentinel
 from .subgraph import CallLog
-from .training import PROB_EPS
 from .thermostat import Thermostat
 from .weights import TRM
 
-STRATEGIES = ("trm", "llm", "greedy", "oracle")
-SUB_BATCH = 2048   # candidates per model call in the full-depth pass: 3.3x less peak memory, a little faster
+STRATEGIES = ("greedy", "logistic", "trm", "llm", "cascade", "oracle")
+SUB_BATCH = 2048   # candidates per model call in the TRM pass: 3.3x less peak memory, a little faster
+LANDSCAPE_OPPORTUNITIES = 500   # the deferral curve and break-even map replay this many (landscape.py)
 
+
+# --- the period: what happens when (scenario events) ---
+
+@dataclass(frozen=True)
+class Timeline:
+    """Per opportunity of the run, (n,) each: the period's clock and the scenario's state."""
+    clock: np.ndarray             # share of the period elapsed once this opportunity is decided
+    price_multiplier: np.ndarray
+    outage: np.ndarray            # bool: LLM calls fail
+    drift: np.ndarray
+
+    @property
+    def n(self) -> int:
+        return len(self.clock)
+
+
+def timeline(cfg: Config) -> Timeline:
+    """Apply the scenario to the planned period. More traffic means more opportunities than planned
+    in the same period (and budget): the run then decides more opportunities than `opportunities`."""
+    planned = cfg.simulation.opportunities
+    events = cfg.scenario.events
+    traffic = [(e["at"], e["traffic_multiplier"]) for e in events if "traffic_multiplier" in e]
+    steps, rate = [], 1.0
+    while sum(steps) < 1.0 - 1e-12:
+        i = len(steps)
+        rate = next((m for at, m in reversed(traffic) if at <= i), 1.0)
+        steps.append(1.0 / (planned * rate))
+    n = len(steps)
+    price, outage, drift = np.ones(n), np.zeros(n, bool), np.full(n, cfg.market.drift)
+    for e in events:
+        if "llm_price_multiplier" in e:
+            price[e["at"]:] = e["llm_price_multiplier"]
+        if "llm_outage" in e:
+            outage[e["at"]:e["at"] + e["llm_outage"]] = True
+        if "drift" in e:
+            drift[e["at"]:] = e["drift"]
+    return Timeline(np.minimum(np.cumsum(steps), 1.0), price, outage, drift)
+
+
+# --- one block of opportunities: the market and everything drawn for it ---
+
+@dataclass
+class Block:
+    """A block of opportunities with its random numbers and the TRM's and logistic model's estimates."""
+    ids: np.ndarray             # (n,) opportunity numbers
+    market: Market
+    draws: np.ndarray           # (n, K) uniform: converts if draw < p_true
+    reading_noise: np.ndarray   # (n, K) standard normal: the simulated LLM's error
+    trm_path: np.ndarray        # (S, n, K) the TRM's P(convert) after each step
+    trm_halt: np.ndarray        # (S, n, K) its halt logits
+    logistic: np.ndarray        # (n, K)
+
+    def rows(self, part: slice) -> "Block":
+        return Block(self.ids[part], _slice(self.market, part), self.draws[part], self.reading_noise[part],
+                     self.trm_path[:, part], self.trm_halt[:, part], self.logistic[part])
+
+
+def blocks(cfg: Config, tl: Timeline, model: TRM, logistic: Logistic, measured: dict):
+    """Blocks of at most FUNNEL_BLOCK opportunities, cut where the market's drift changes."""
+    k = cfg.market.candidates_per_opportunity
+    rngs = {purpose: rng_for(cfg.simulation.seed, purpose) for purpose in ("market", "outcomes", "llm")}
+    cuts = sorted({0, tl.n, *range(0, tl.n, FUNNEL_BLOCK), *np.flatnonzero(np.diff(tl.drift) != 0) + 1})
+    for start, stop in zip(cuts, cuts[1:]):
+        market = sample_market(rngs["market"], stop - start, k, float(tl.drift[start]))
+        started = time.perf_counter()
+        path, halt = _trm_pass(model, market, cfg.model.supervision_steps)
+        measured["ms"] += (time.perf_counter() - started) * 1000
+        measured["calls"] += market.p_true.size
+        yield Block(np.arange(start, stop), market, rngs["outcomes"].random((stop - start, k)),
+                    rngs["llm"].standard_normal((stop - start, k)), path, halt, logistic.predict(market.features))
+
+
+def _trm_pass(model: TRM, market: Market, max_steps: int):
+    """Every step for every candidate of the block, in sub-batches that keep activations in cache."""
+    n, k = market.n_opportunities, market.n_candidates
+    x = market.features.reshape(n * k, -1)
+    path, halt = np.zeros((max_steps, n * k)), np.zeros((max_steps, n * k))
+    for start in range(0, n * k, SUB_BATCH):
+        rows = slice(start, start + SUB_BATCH)
+        result = model.infer(x[rows], max_steps, halt_threshold=1.0, trajectory=True)
+        path[:, rows], halt[:, rows] = result.trajectory, result.halt_logits
+    return path.reshape(max_steps, n, k), halt.reshape(max_steps, n, k)
+
+
+# --- decisions and their money ---
+
+def decide(estimate: np.ndarray, conversion_value: float, outreach_cost: float):
+    """The shared rule: best candidate by estimate; pursue when its expected value beats outreach. (n, K) -> (n,), (n,)"""
+    pick = estimate.argmax(axis=1)
+    best = np.take_along_axis(estimate, pick[:, None], axis=1)[:, 0]
+    return pick, best * conversion_value > outreach_cost
+
+
+def greedy_choice(market: Market):
+    """The rule of thumb: the lowest ask relative to the budget among candidates within budget and with the
+    minimum experience; skip the job when nobody qualifies. (n,), (n,)"""
+    qualifies = ((market.asking_salary <= market.budget_high[:, None])
+                 & (market.experience >= market.min_experience[:, None]))
+    score = np.where(qualifies, -market.asking_salary / market.budget_high[:, None], -np.inf)
+    return score.argmax(axis=1), qualifies.any(axis=1)
+
+
+def settle(block: Block, pick, pursue, cfg: Config) -> dict:
+    """Realised and expected money of each decision, (n,) columns for the ledger."""
+    sim = cfg.simulation
+    rows = np.arange(len(pick))
+    p = block.market.p_true[rows, pick]
+    converted = pursue & (block.draws[rows, pick] < p)
+    return {"pursued": pursue, "converted": converted, "value": converted * sim.conversion_value,
+            "expected_value": pursue * p * sim.conversion_value, "outreach_cost": pursue * sim.outreach_cost}
+
+
+# --- the cascade, in one world (the run, or a replay without one control) ---
+
+@dataclass
+class World:
+    """The cascade's state in one replay of the period."""
+    thermostat: Thermostat
+    sentinel: Sentinel
+    spread: ErrorSpread
+    totals: dict = field(default_factory=lambda: {"expected_net_value": 0.0, "net_value": 0.0, "llm_cost": 0.0,
+                                                  "llm_reads": 0, "llm_failures": 0})
+
+
+@dataclass
+class CascadeChunk:
+    """What the cascade did on one chunk, (n, K) or (n,) arrays."""
+    estimate: np.ndarray
+    read: np.ndarray          # (n, K) bool: a read was attempted
+    reading: np.ndarray       # (n, K) the reading's P(convert), NaN where none or failed
+    failed: np.ndarray        # (n, K) bool
+    llm_cost: np.ndarray      # (n,)
+    waited_ms: np.ndarray     # (n,) time on LLM rounds
+    fallback: np.ndarray      # (n,) '' or why the TRM did not decide
+
+
+def trm_estimate(block: Block, cfg: Config, step_cap: int):
+    """The TRM at its step cap (and halting threshold): estimates, steps, cost and modelled latency."""
+    sim = cfg.simulation
+    steps, _ = halting_steps(block.trm_halt, step_cap, sim.trm_halt_threshold)            # (n, K)
+    estimate = np.take_along_axis(block.trm_path, steps[None] - 1, axis=0)[0]
+    cost = (sim.trm_base_cost + sim.trm_cost_per_step * steps).sum(axis=1)
+    latency = sim.trm_latency_base_ms + sim.trm_latency_per_step_ms * steps.max(axis=1)
+    return estimate, steps, cost, latency
+
+
+def simulated_readings(block: Block, cfg: Config) -> np.ndarray:
+    """The simulated LLM's reading of every candidate, (n, K) logits: what the reply states + noise + bias."""
+    sim = cfg.simulation
+    return block.market.read_logit + sim.llm_noise * block.reading_noise + sim.llm_bias
+
+
+def run_cascade(world: World, block: Block, tl: Timeline, base: np.ndarray, fallback: np.ndarray,
+                cfg: Config) -> CascadeChunk:
+    """Read in rounds, highest value of information first, while it beats hurdle x price (cascade.py)."""
+    sim, reading_var = cfg.simulation, cfg.cascade.assumed_reading_noise ** 2
+    n, k = base.shape
+    rows = np.arange(n)
+    mean, var = belief_from_estimate(base, world.spread.error_var)
+    readings = simulated_readings(block, cfg)
+    price = sim.llm_cost * tl.price_multiplier[block.ids]                                   # (n,)
+    outage = tl.outage[block.ids]
+    chunk = CascadeChunk(np.zeros((n, k)), np.zeros((n, k), bool), np.full((n, k), np.nan),
+                         np.zeros((n, k), bool), np.zeros(n), np.zeros(n), fallback)
+    failed_before = np.zeros(n, bool)
+    for _ in range(k):
+        allowed = world.sentinel.reads_allowed(int(block.ids[0]))
+        if allowed == 0:
+            break
+        voi = np.where(chunk.read, 0.0, value_of_reading(mean, var, reading_var, sim.conversion_value,
+                                                         sim.outreach_cost))
+        best = voi.argmax(axis=1)
+        gain = voi[rows, best]
+        fits = world.sentinel.round_fits(chunk.waited_ms, failed_before)
+        wanted = np.flatnonzero((gain > world.thermostat.hurdle * price) & fits)
+        wanted = wanted[np.argsort(-gain[wanted], kind="stable")][:allowed]               # best first
+        wanted = wanted[world.sentinel.affordable(price[wanted])]
+        if wanted.size == 0:
+            break
+        cols = best[wanted]
+        world.sentinel.book(price[wanted])
+        failed = outage[wanted]
+        world.sentinel.record_calls(int(block.ids[0]), failed)
+        chunk.read[wanted, cols] = True
+        chunk.failed[wanted, cols] = failed
+        chunk.llm_cost[wanted] += price[wanted]
+        chunk.waited_ms[wanted] += np.where(failed, sim.llm_timeout_ms, sim.llm_latency_ms)
+        failed_before[wanted] |= failed
+        ok, ok_cols = wanted[~failed], cols[~failed]
+        world.spread.add(readings[ok, ok_cols] - mean[ok, ok_cols])
+        mean[ok, ok_cols], var[ok, ok_cols] = combine(mean[ok, ok_cols], var[ok, ok_cols], readings[ok, ok_cols],
+                                                      reading_var)
+        chunk.reading[ok, ok_cols] = squash(readings[ok, ok_cols])
+    chunk.estimate = expected_probability(mean, var)
+    return chunk
+
+
+# --- the run ---
 
 @dataclass
 class FunnelResult:
     ledger: Ledger
     thermostat: Thermostat
     sentinel: Sentinel
-    frontier: list[dict]        # the TRM at each fixed step cap, replayed on the same opportunities
-    halting: dict               # steps histogram and how steps relate to difficulty
-    pass_ms_per_candidate: float   # wall clock of the block's full-depth pass, per candidate scored
+    counterfactuals: dict      # control -> {"expected_net_value_delta", ...}: the run minus a replay without it
+    frontier: list[dict]       # the TRM at each fixed step cap, in expected net value
+    timeline: Timeline
+    error_sd: float            # the TRM's error spread the cascade measured from its readings
+    pass_ms_per_candidate: float
+    sample: tuple              # (first Block, the TRM's estimates on it): for the landscape
 
 
-def decide(estimate: np.ndarray, conversion_value: float, outreach_cost: float):
-    """Shared rule: best candidate by estimate; pursue when expected value beats outreach. (N, K) -> (N,), (N,)"""
-    pick = estimate.argmax(axis=1)
-    best = np.take_along_axis(estimate, pick[:, None], axis=1)[:, 0]
-    return pick, best * conversion_value > outreach_cost
-
-
-def settle(market: Market, draws: np.ndarray, pick: np.ndarray, pursue: np.ndarray, conversion_value: float,
-           outreach_cost: float) -> dict[str, np.ndarray]:
-    """Outcome and money of each decision, with the shared uniform draws. (N,) columns."""
-    rows = np.arange(len(pick))
-    converted = pursue & (draws[rows, pick] < market.p_true[rows, pick])
-    return {"pursued": pursue, "converted": converted, "value": converted * conversion_value,
-            "outreach_cost": pursue * outreach_cost}
-
-
-def run_funnel(cfg: Config, model: TRM, calls: CallLog, validated_cap: int | None = None,
-               on_progress: Callable[[int, float | None], None] | None = None) -> FunnelResult:
-    """`validated_cap`: the step cap fine-tuning's validation split chose; the thermostat starts there."""
-    sim = cfg.simulation
-    n, k = sim.opportunities, cfg.market.candidates_per_opportunity
-    ledger = Ledger(STRATEGIES, n)
-    thermostat, sentinel = Thermostat(cfg.thermostat, validated_cap), Sentinel(cfg.sentinel)
-    frontier_caps = cfg.model.supervision_steps
-    frontier = np.zeros((frontier_caps, 5))     # per cap: conversions, value, compute, outreach, pursued
-    halting = _HaltingStats(frontier_caps)
-    rngs = {purpose: rng_for(sim.seed, purpose) for purpose in ("market", "outcomes", "llm")}
-    last_latency, measured = None, [0.0, 0]   # measured: wall-clock ms of the model, calls
-    for block_start in range(0, n, FUNNEL_BLOCK):
-        size = min(FUNNEL_BLOCK, n - block_start)
-        market = sample_market(rngs["market"], size, k, cfg.market.drift)
-        draws = rngs["outcomes"].random((size, k))
-        llm_estimate = np.clip(market.p_true + sim.llm_noise * rngs["llm"].standard_normal((size, k)), 0, 1)
-        ids = block_start + np.arange(size)
-        _record_baselines(cfg, ledger, market, draws, llm_estimate, ids)
-        depth, elapsed_ms = _full_depth_pass(model, market, frontier_caps)
-        measured[0] += elapsed_ms
-        measured[1] += market.features[..., 0].size
-        _record_frontier(cfg, market, draws, depth, frontier)
-        for start in range(0, size, sim.chunk_size):
-            rows = slice(start, min(start + sim.chunk_size, size))
-            opportunity = block_start + start
-            step_cap, threshold = thermostat.state
-            step_cap = sentinel.cap_steps(step_cap)
-            worst_case = (rows.stop - rows.start) * k * (sim.trm_base_cost + sim.trm_cost_per_step * step_cap)
-            window_roi = ledger.rolling_roi("trm", cfg.sentinel.window)
-            done = block_start + rows.stop
-            if sentinel.check(opportunity, worst_case, window_roi, last_latency):
-                last_latency = _trm_chunk(cfg, market, draws, depth, rows, ids, step_cap, threshold,
-                                          ledger, sentinel, calls, halting, elapsed_ms / depth.n_calls)
-                thermostat.update(done, ledger.rolling_roi("trm", cfg.thermostat.window))
-            else:   # greedy's results say nothing about the TRM's depth: the thermostat waits
-                _greedy_fallback(cfg, ledger, market, draws, rows, ids)
+def run_funnel(cfg: Config, model: TRM, logistic: Logistic, calls: CallLog, step_cap: int,
+               on_progress: Callable[[int], None] | None = None) -> FunnelResult:
+    """Decide every opportunity with every strategy; the cascade also in replays without each control."""
+    tl = timeline(cfg)
+    sim, k = cfg.simulation, cfg.market.candidates_per_opportunity
+    budget = cfg.sentinel.llm_budget_per_opportunity * sim.opportunities
+    # The run, and the same period replayed without each control: the thermostat held at its initial
+    # hurdle; the sentinel's guardrails (breaker, latency limit, TRM guard) off but the budget kept (the
+    # operator's limit, not a control); and with no budget at all (what the budget costs).
+    worlds = {name: world_for(cfg, limit, thermostat_on, guardrails_on) for name, limit, thermostat_on, guardrails_on
+              in (("run", budget, True, True), ("thermostat", budget, False, True),
+                  ("sentinel", budget, True, False), ("budget", np.inf, True, True))}
+    ledger = Ledger(STRATEGIES, tl.n)
+    frontier = np.zeros((cfg.model.supervision_steps, 4))   # per cap: expected value, outreach, compute, pursued
+    measured = {"ms": 0.0, "calls": 0}
+    sample = None
+    for block in blocks(cfg, tl, model, logistic, measured):
+        if sample is None:
+            head = block.rows(slice(0, LANDSCAPE_OPPORTUNITIES))
+            sample = (head, trm_estimate(head, cfg, step_cap)[0])
+        _record_baselines(ledger, block, tl, cfg)
+        _record_frontier(frontier, block, cfg)
+        for start in range(0, len(block.ids), sim.chunk_size):
+            part = block.rows(slice(start, start + sim.chunk_size))
+            trm, steps, trm_cost, trm_latency = trm_estimate(part, cfg, step_cap)
+            for name, world in worlds.items():
+                fallback = world.sentinel.trm_guard(trm, trm_latency)
+                base = np.where((fallback != "")[:, None], part.logistic, trm)
+                chunk = run_cascade(world, part, tl, base, fallback, cfg)
+                pick, pursue = decide(chunk.estimate, sim.conversion_value, sim.outreach_cost)
+                money = settle(part, pick, pursue, cfg)
+                compute = trm_cost + chunk.llm_cost
+                _add_totals(world, money, compute, chunk)
+                world.thermostat.update(int(part.ids[-1]) + 1, float(tl.clock[part.ids[-1]]), world.sentinel.spent)
+                if name == "run":
+                    ledger.record("cascade", part.ids, compute_cost=compute, llm_cost=chunk.llm_cost,
+                                  llm_reads=chunk.read.sum(axis=1), steps=steps.max(axis=1),
+                                  latency_ms=trm_latency + chunk.waited_ms, fallback=fallback != "", **money)
+                    _log_calls(calls, part, trm, steps, chunk, pick, pursue, money, world,
+                               measured["ms"] / max(measured["calls"], 1))
+            trm_pick, trm_pursue = decide(trm, sim.conversion_value, sim.outreach_cost)
+            ledger.record("trm", part.ids, compute_cost=trm_cost, steps=steps.max(axis=1), latency_ms=trm_latency,
+                          **settle(part, trm_pick, trm_pursue, cfg))
             if on_progress:
-                on_progress(done, ledger.rolling_roi("trm", cfg.thermostat.window))
-    return FunnelResult(ledger, thermostat, sentinel, _frontier_rows(frontier, n, sim.conversion_value),
-                        halting.summary(), measured[0] / max(measured[1], 1))
+                on_progress(int(part.ids[-1]) + 1)
+    run = worlds["run"]
+    return FunnelResult(ledger, run.thermostat, run.sentinel, _counterfactuals(worlds),
+                        _frontier_rows(frontier, tl.n), tl, float(np.sqrt(run.spread.error_var)),
+                        measured["ms"] / max(measured["calls"], 1), sample)
 
 
-@dataclass
-class _Depth:
-    """A block's full-depth pass: every candidate's P(convert) and halt logit after each step, (S, N, K)."""
-    probability: np.ndarray
-    halt_logits: np.ndarray
-
-    @property
-    def n_calls(self) -> int:
-        return self.probability[0].size
-
-
-def _full_depth_pass(model: TRM, market: Market, max_steps: int) -> tuple[_Depth, float]:
-    """All steps for every candidate of the block, in sub-batches that keep activations in cache."""
-    n, k = market.n_opportunities, market.n_candidates
-    x = market.features.reshape(n * k, -1)
-    probability, halt_logits = np.zeros((max_steps, n * k)), np.zeros((max_steps, n * k))
-    started = time.perf_counter()
-    for start in range(0, n * k, SUB_BATCH):
-        rows = slice(start, start + SUB_BATCH)
-        result = model.infer(x[rows], max_steps, halt_threshold=1.0, trajectory=True)
-        probability[:, rows], halt_logits[:, rows] = result.trajectory, result.halt_logits
-    elapsed_ms = (time.perf_counter() - started) * 1000
-    return _Depth(probability.reshape(max_steps, n, k), halt_logits.reshape(max_steps, n, k)), elapsed_ms
-
-
-def _trm_chunk(cfg, market, draws, depth: _Depth, rows, ids, step_cap, threshold, ledger, sentinel, calls,
-               halting, pass_ms_per_candidate) -> float:
-    """The TRM decides one chunk with adaptive halting. Returns the worst modelled latency of its calls."""
+def world_for(cfg: Config, budget: float, thermostat_on: bool, guardrails_on: bool) -> World:
     sim = cfg.simulation
-    q = depth.halt_logits[:, rows]                                    # (S, n, K)
-    steps, halted = halting_steps(q, step_cap, threshold)            # (n, K) each
-    estimate = np.take_along_axis(depth.probability[:, rows], steps[None] - 1, axis=0)[0]
-    halt_prob = sigmoid(np.take_along_axis(q, steps[None] - 1, axis=0)[0])
-    call_cost = sim.trm_base_cost + sim.trm_cost_per_step * steps
-    call_latency = sim.trm_latency_base_ms + sim.trm_latency_per_step_ms * steps
-    sentinel.charge(float(call_cost.sum()))
-    pick, pursue = decide(estimate, sim.conversion_value, sim.outreach_cost)
-    money = settle(_slice(market, rows), draws[rows], pick, pursue, sim.conversion_value, sim.outreach_cost)
-    ledger.record("trm", ids[rows], compute_cost=call_cost.sum(axis=1), steps=steps.max(axis=1),
-                  latency_ms=call_latency.max(axis=1), fallback=np.zeros(len(pick), bool), **money)
-    halting.add(steps.ravel(), halted.ravel(), market.p_true[rows].ravel())
-    _log_calls(calls, ids[rows], estimate, halt_prob, steps, halted, call_latency, call_cost, pick, pursue,
-               money["converted"], pass_ms_per_candidate,
-               {"step_cap": step_cap, "halt_threshold": round(threshold, 6), "breaker": sentinel.state})
-    return float(call_latency.max())
+    thermostat_cfg = cfg.thermostat if thermostat_on else _disabled(cfg.thermostat)
+    sentinel = Sentinel(cfg.sentinel, budget, sim.llm_latency_ms, sim.llm_timeout_ms,
+                        guardrails=guardrails_on and cfg.sentinel.enabled)
+    return World(Thermostat(thermostat_cfg, budget), sentinel,
+                 ErrorSpread(cfg.cascade.prior_error_sd ** 2, cfg.cascade.assumed_reading_noise ** 2))
 
 
-def _log_calls(calls, opportunity, estimate, halt_prob, steps, halted, latency, cost, pick, pursue, converted,
-               pass_ms, context) -> None:
-    """One telemetry record per candidate scored, (n, K) arrays flattened row by row."""
-    n, k = estimate.shape
+def _disabled(section):
+    return type(section)(**{**section.__dict__, "enabled": False})
+
+
+def _add_totals(world: World, money: dict, compute: np.ndarray, chunk: CascadeChunk) -> None:
+    t = world.totals
+    cost = compute.sum() + money["outreach_cost"].sum()
+    t["expected_net_value"] += float(money["expected_value"].sum() - cost)
+    t["net_value"] += float(money["value"].sum() - cost)
+    t["llm_cost"] += float(chunk.llm_cost.sum())
+    t["llm_reads"] += int(chunk.read.sum())
+    t["llm_failures"] += int(chunk.failed.sum())
+
+
+def _counterfactuals(worlds: dict[str, World]) -> dict:
+    """What each control earned: the run minus the same opportunities replayed without it."""
+    run = worlds["run"].totals
+    out = {}
+    for name in ("thermostat", "sentinel", "budget"):
+        other = worlds[name]
+        out[name] = {"expected_net_value_delta": run["expected_net_value"] - other.totals["expected_net_value"],
+                     "net_value_delta": run["net_value"] - other.totals["net_value"],
+                     "llm_cost_delta": run["llm_cost"] - other.totals["llm_cost"],
+                     "without": dict(other.totals)}
+    return out
+
+
+def _record_baselines(ledger: Ledger, block: Block, tl: Timeline, cfg: Config) -> None:
+    """greedy, logistic, llm (reads everything, one round) and the oracle on one block."""
+    sim, (n, k) = cfg.simulation, block.market.p_true.shape
+    readings = squash(simulated_readings(block, cfg))
+    # The LLM alone has no other estimate: an opportunity whose reading fails (outage), or whose one
+    # round would wait past the latency limit, is skipped.
+    can_read = ~tl.outage[block.ids] & (sim.llm_latency_ms <= cfg.sentinel.max_latency_ms
+                                        if cfg.sentinel.enabled else True)
+    llm_pick, llm_pursue = decide(readings, sim.conversion_value, sim.outreach_cost)
+    llm_cost = sim.llm_cost * tl.price_multiplier[block.ids] * k
+    choices = {
+        "greedy": (*greedy_choice(block.market), np.full(n, sim.greedy_cost * k), {}),
+        "logistic": (*decide(block.logistic, sim.conversion_value, sim.outreach_cost), np.zeros(n), {}),
+        "llm": (llm_pick, llm_pursue & can_read, llm_cost,
+                {"llm_cost": llm_cost, "llm_reads": np.full(n, k),
+                 "latency_ms": np.where(tl.outage[block.ids], sim.llm_timeout_ms, sim.llm_latency_ms)}),
+        "oracle": (*decide(block.market.p_true, sim.conversion_value, sim.outreach_cost), np.zeros(n), {}),
+    }
+    for name, (pick, pursue, compute, extra) in choices.items():
+        ledger.record(name, block.ids, compute_cost=compute, **extra, **settle(block, pick, pursue, cfg))
+
+
+def _record_frontier(totals: np.ndarray, block: Block, cfg: Config) -> None:
+    """The TRM alone at every fixed step cap, in expected value (no halting, no controllers)."""
+    sim = cfg.simulation
+    for cap, estimate in enumerate(block.trm_path, start=1):
+        pick, pursue = decide(estimate, sim.conversion_value, sim.outreach_cost)
+        money = settle(block, pick, pursue, cfg)
+        compute = estimate.size * (sim.trm_base_cost + sim.trm_cost_per_step * cap)
+        totals[cap - 1] += (money["expected_value"].sum(), money["outreach_cost"].sum(), compute, pursue.sum())
+
+
+def _frontier_rows(totals: np.ndarray, n: int) -> list[dict]:
+    return [{"step_cap": cap, "expected_net_value": float(value - outreach - compute), "compute_cost": float(compute),
+             "pursued": int(pursued), "opportunities": n}
+            for cap, (value, outreach, compute, pursued) in enumerate(totals, start=1)]
+
+
+def _log_calls(calls: CallLog, part: Block, trm, steps, chunk: CascadeChunk, pick, pursue, money, world: World,
+               pass_ms: float) -> None:
+    """One telemetry record per candidate the TRM scored in the run, with the cascade's reading and decision."""
+    n, k = trm.shape
     picked = np.zeros((n, k), dtype=bool)
     picked[np.arange(n), pick] = True
     decision = np.where(picked & pursue[:, None], "pursue", np.where(picked, "skip", "not_picked"))
-    outcome = np.where(picked & pursue[:, None], converted[:, None], None)
-    calls.write({"opportunity": np.repeat(opportunity, k), "candidate": np.tile(np.arange(k), n),
-                 "probability": np.round(np.clip(estimate, PROB_EPS, 1 - PROB_EPS), 6).ravel(),
-                 "halt_probability": np.round(np.clip(halt_prob, PROB_EPS, 1 - PROB_EPS), 6).ravel(),
-                 "steps": steps.ravel(), "halted": halted.ravel(), "latency_ms": np.round(latency, 6).ravel(),
-                 "cost": np.round(cost, 9).ravel(), "decision": decision.ravel(), "outcome": outcome.ravel(),
-                 "pass_ms_per_candidate": np.full(n * k, pass_ms)}, context)
-
-
-def _greedy_fallback(cfg, ledger, market, draws, rows, ids) -> None:
-    """The sentinel said no: greedy decides, and it goes through the ledger like any other decision."""
-    sim = cfg.simulation
-    part = _slice(market, rows)
-    pick = greedy_scores(part).argmax(axis=1)
-    money = settle(part, draws[rows], pick, np.ones(len(pick), bool), sim.conversion_value, sim.outreach_cost)
-    ledger.record("trm", ids[rows], compute_cost=np.full(len(pick), sim.greedy_cost * part.n_candidates),
-                  fallback=np.ones(len(pick), bool), **money)
-
-
-def _record_baselines(cfg, ledger, market, draws, llm_estimate, ids) -> None:
-    sim, k = cfg.simulation, market.n_candidates
-    every = np.ones(len(ids), bool)
-    choices = {
-        "greedy": (greedy_scores(market).argmax(axis=1), every, sim.greedy_cost * k, None),
-        "llm": (*decide(llm_estimate, sim.conversion_value, sim.outreach_cost), sim.llm_cost * k, sim.llm_latency_ms),
-        "oracle": (*decide(market.p_true, sim.conversion_value, sim.outreach_cost), 0.0, None),
-    }
-    for name, (pick, pursue, compute, latency) in choices.items():
-        money = settle(market, draws, pick, pursue, sim.conversion_value, sim.outreach_cost)
-        ledger.record(name, ids, compute_cost=np.full(len(ids), compute),
-                      latency_ms=None if latency is None else np.full(len(ids), latency), **money)
-
-
-def _record_frontier(cfg, market, draws, depth: _Depth, totals) -> None:
-    """The block replayed with the TRM at every fixed step cap (no halting, no controllers)."""
-    sim = cfg.simulation
-    for cap, estimate in enumerate(depth.probability, start=1):
-        pick, pursue = decide(estimate, sim.conversion_value, sim.outreach_cost)
-        money = settle(market, draws, pick, pursue, sim.conversion_value, sim.outreach_cost)
-        compute = depth.n_calls * (sim.trm_base_cost + sim.trm_cost_per_step * cap)
-        totals[cap - 1] += (money["converted"].sum(), money["value"].sum(), compute,
-                            money["outreach_cost"].sum(), pursue.sum())
-
-
-def _frontier_rows(totals: np.ndarray, n: int, conversion_value: float) -> list[dict]:
-    rows = []
-    for cap, (conversions, value, compute, outreach, pursued) in enumerate(totals, start=1):
-        cost = compute + outreach
-        rows.append({"step_cap": cap, "success_rate": conversions / n, "conversions": int(conversions),
-                     "pursued": int(pursued), "total_value": float(value), "compute_cost": float(compute),
-                     "total_cost": float(cost), "net_value": float(value - cost),
-                     "roi": float((value - cost) / cost) if cost > 0 else None})
-    return rows
+    outcome = np.where(picked & pursue[:, None], money["converted"][:, None], None)
+    reading = np.where(np.isnan(chunk.reading), None, np.round(chunk.reading, 6).astype(object))
+    calls.write({"opportunity": np.repeat(part.ids, k), "candidate": np.tile(np.arange(k), n),
+                 "message": part.market.messages.ravel(),
+                 "trm_probability": np.round(trm, 6).ravel(), "steps": steps.ravel(),
+                 "llm_read": chunk.read.ravel(), "llm_failed": chunk.failed.ravel(),
+                 "llm_probability": reading.ravel(), "probability": np.round(chunk.estimate, 6).ravel(),
+                 "fallback": np.repeat(chunk.fallback, k), "decision": decision.ravel(), "outcome": outcome.ravel(),
+                 "pass_ms_per_candidate": np.full(n * k, pass_ms)},
+                {"hurdle": round(world.thermostat.hurdle, 6), "breaker": world.sentinel.state})
 
 
 def _slice(market: Market, rows: slice) -> Market:
-    return Market(**{name: getattr(market, name)[rows] for name in market.__dataclass_fields__})
+    return Market(**{name: _rows(getattr(market, name), rows) for name in market.__dataclass_fields__})
 
 
-class _HaltingStats:
-    """Streaming summary of the adaptive run's halting: steps histogram, steps by difficulty."""
-    BANDS = ("easy", "medium", "hard")   # outcome uncertainty 1 - |2p - 1| in thirds
-
-    def __init__(self, max_steps: int):
-        self.histogram = np.zeros(max_steps + 1, np.int64)
-        self.band_steps = np.zeros(3)
-        self.band_count = np.zeros(3, np.int64)
-        self.halted = 0
-        self.moments = np.zeros(6)   # n, sum x, sum y, sum xx, sum yy, sum xy (x = steps, y = uncertainty)
-
-    def add(self, steps: np.ndarray, halted: np.ndarray, p_true: np.ndarray) -> None:
-        uncertainty = outcome_uncertainty(p_true)
-        band = np.minimum((uncertainty * 3).astype(int), 2)
-        self.histogram += np.bincount(steps, minlength=len(self.histogram))[:len(self.histogram)]
-        self.band_steps += np.bincount(band, weights=steps, minlength=3)
-        self.band_count += np.bincount(band, minlength=3)
-        self.halted += int(halted.sum())
-        x, y = steps.astype(float), uncertainty
-        self.moments += (len(x), x.sum(), y.sum(), (x * x).sum(), (y * y).sum(), (x * y).sum())
-
-    def summary(self) -> dict:
-        n, sx, sy, sxx, syy, sxy = self.moments
-        var_x, var_y = n * sxx - sx * sx, n * syy - sy * sy
-        corr = (n * sxy - sx * sy) / np.sqrt(var_x * var_y) if n > 1 and var_x > 0 and var_y > 0 else None
-        return {"steps_histogram": {str(s): int(c) for s, c in enumerate(self.histogram) if s > 0},
-                "calls": int(n), "halted_by_head": self.halted,
-                "mean_steps_per_call": float(sx / n) if n else None,
-                "mean_steps_by_difficulty": {b: (float(self.band_steps[i] / self.band_count[i])
-                                                 if self.band_count[i] else None) for i, b in enumerate(self.BANDS)},
-                "calls_by_difficulty": {b: int(self.band_count[i]) for i, b in enumerate(self.BANDS)},
-                "steps_uncertainty_correlation": None if corr is None else float(corr)}
+def _rows(value, rows: slice):
+    if isinstance(value, np.ndarray):
+        return value[rows]
+    return type(value)({name: v[rows] for name, v in value.values.items()},
+                       {name: v[rows] for name, v in value.stated.items()})

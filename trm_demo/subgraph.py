@@ -79,43 +79,52 @@ def downsample(values, max_points: int) -> list:
     return [values[i] for i in picks]
 
 
-def run_metrics(cfg, result, training: dict, command: str, wall_clock: dict) -> dict:
-    """`demo_metrics.json`: per-strategy totals, controllers, frontier, halting and run metadata.
+def run_metrics(cfg, result, training: dict, landscape: dict, command: str, wall_clock: dict) -> dict:
+    """`demo_metrics.json`: per-strategy totals, the controls and what each earned, the landscape, run metadata.
 
     Series are downsampled to at most 1,000 points so the file stays small for
     any run length; wall-clock values are grouped under "wall_clock"."""
-    ledger = result.ledger
-    roi_window = cfg.thermostat.window
-    rolling = ledger.rolling_roi_series("trm", roi_window)
-    opportunity = ledger.series("trm", "opportunity")
     series_points = 1000
-    rolling_points = downsample(zip(opportunity.tolist(), rolling.tolist()), series_points)
+    tl = result.timeline
     return {
         "run": {"command": command, "seed": cfg.simulation.seed, "config_hash": cfg.digest(),
-                "opportunities": cfg.simulation.opportunities,
+                "opportunities": tl.n, "planned_opportunities": cfg.simulation.opportunities,
                 "candidates_per_opportunity": cfg.market.candidates_per_opportunity,
                 "checkpoint": training["checkpoint"],   # {"path", "sha256"} of the weights it started from
+                "llm": {"provider": "simulated", "real": False, "model": "simulated reader",
+                        "noise_logit_sd": cfg.simulation.llm_noise, "bias_logit": cfg.simulation.llm_bias},
                 "versions": {"trm_demo": __version__, "numpy": np.__version__,
                              "python": platform.python_version()},
                 # the BLAS kernel and SIMD level decide the TRM's rounding (process.py)
                 "numerics": numerics()},
-        "definitions": {"net_value": "total_value - total_cost", "roi": "net_value / total_cost",
-                        "total_cost": "compute_cost + outreach_cost", "success_rate": "conversions / opportunities",
-                        "share_of_oracle": "net_value / oracle net_value",
-                        "llm": "simulated: true probability + Gaussian noise; no network call"},
-        "strategies": ledger.summary(),
-        "frontier": result.frontier,
-        "halting": result.halting,
-        "thermostat": {"final": {"step_cap": result.thermostat.step_cap,
-                                 "halt_threshold": result.thermostat.halt_threshold},
-                       "target_roi": cfg.thermostat.target_roi,
+        "definitions": DEFINITIONS,
+        "strategies": result.ledger.summary(),
+        "counterfactuals": result.counterfactuals,
+        "scenario": {"events": [dict(e) for e in cfg.scenario.events]},
+        "cascade": {"step_cap": training["selected"]["step_cap"] or cfg.model.supervision_steps,
+                    "measured_trm_error_sd": result.error_sd,
+                    "assumed_reading_noise": cfg.cascade.assumed_reading_noise},
+        "thermostat": {"final_hurdle": result.thermostat.hurdle,
                        "moves": sum(h["action"] != "hold" for h in result.thermostat.history),
                        "history": downsample(result.thermostat.history, series_points)},
-        "sentinel": {"state": result.sentinel.state, "spent": result.sentinel.spent,
-                     "budget": cfg.sentinel.max_cost, "events": result.sentinel.events},
-        "rolling_roi": {"window": roi_window,
-                        "points": [{"opportunity": o, "roi": None if r != r else r} for o, r in rolling_points]},
+        "sentinel": {"state": result.sentinel.state, "llm_spent": result.sentinel.spent,
+                     "llm_budget": result.sentinel.budget, "events": result.sentinel.events},
+        "frontier": result.frontier,
+        "landscape": landscape,
         "training": {"start": training["start"], "epochs": len(training["epochs"]),
+                     "selected": training["selected"],
                      "holdout_before": training["holdout_before"], "holdout_after": training["holdout_after"]},
         "wall_clock": {**wall_clock, "trm_pass_ms_per_candidate": result.pass_ms_per_candidate},
     }
+
+
+DEFINITIONS = {
+    "expected_net_value": "sum over pursued candidates of P_true x conversion_value, minus every cost: the "
+                          "yardstick (free of outcome luck)",
+    "net_value": "total_value - total_cost, on the realised outcomes",
+    "share_of_oracle_expected": "expected_net_value / the oracle's expected_net_value (a true bound)",
+    "share_of_oracle": "net_value / the oracle's net_value (realised; can pass 100 % by luck)",
+    "total_cost": "compute_cost + outreach_cost; compute_cost includes llm_cost",
+    "llm_reads": "candidates whose reply the LLM read (attempted calls, failed ones included)",
+    "roi": "net_value / total_cost", "success_rate": "conversions / opportunities",
+}

@@ -1,112 +1,77 @@
-"""ROI thermostat: buys or cuts TRM recursion depth to steer rolling ROI towards a target.
+"""Thermostat: paces the cascade's LLM spend over the period by moving its escalation hurdle.
 
-Two levers, both runtime knobs of the engine (no retraining):
-  halt_threshold  the fine lever: a sample stops once sigmoid(q) >= it, so higher = more steps;
-  step_cap        the coarse lever: no sample takes more steps than this.
-Buying depth starts with the fine lever and cutting with the coarse one, so cost is
-cut quickly and bought carefully.
+The cascade reads a candidate when the value of that reading beats hurdle x price.
+With a known price and no budget, hurdle 1 is optimal and needs no controller.
+What a controller is for is the classic budget-pacing problem: the period has an
+LLM budget, and spending it on the first opportunities that come leaves none for
+later ones (after a price rise, or when more opportunities arrive than planned).
+So, between chunks, it compares the recent spend rate (the last `window`
+opportunities, per unit of the period's clock) with the rate the rest of the
+budget allows over the rest of the period:
 
-Damping (why it cannot hunt forever on a steady market): whenever a move reverses
-the previous one, the target lies between two neighbouring settings, and the error
-that forced the reversal is the best this knob resolution can do. The controller
-therefore widens its deadband to that error, and never moves again on an error that
-small. A reversal happens only at a setting whose error exceeds the widened deadband,
-and leaves every error up to its own size inside it, so each reversal permanently
-retires at least one setting. Settings are finite (the threshold lives on a rounded
-grid) and runs in one direction end at a bound, so the number of moves is finite:
-it settles.
-The widened deadband is forgotten, with the rest of the hunt, when the market
-visibly moves: when a setting seen before now shows an ROI further from the one
-remembered there than the widened band is wide (twice the deadband) plus the
-largest such change already put down to noise. On a steady market a setting always
-shows the same ROI, so this never fires there and the argument above stands.
+  ratio = recent rate / ((budget - spent) / (1 - elapsed))
+  ratio above 1 + deadband   raise the hurdle by the factor min(1 + gain x (ratio - 1), 2)
+  ratio below 1 - deadband   lower it by the factor min(1 + gain x (1 - ratio), 2)
+
+always within [min_hurdle, max_hurdle]. It needs no model of the market: only
+its own spend and the clock, which any deployment has. On a steady market whose
+spend stays under the budget it sits at min_hurdle (the best fixed hurdle when
+the budget does not bind); on a steady market that spends too fast it moves
+until the rates agree within the deadband, then holds.
+(The other drift, value per reading moving away from predicted VOI, is corrected
+inside the cascade, which re-estimates the TRM's error spread from its readings.)
 """
 
 from __future__ import annotations
 
+import numpy as np
+
 from trm_demo.config import ThermostatConfig
 
-DEEPEN, SHALLOW, HOLD = "deepen", "shallow", "hold"
+RAISE, LOWER, HOLD = "raise", "lower", "hold"
+
+
+MAX_STEP = 2.0   # the hurdle at most doubles or halves per move: one noisy chunk cannot swing it far
 
 
 class Thermostat:
-    def __init__(self, cfg: ThermostatConfig, initial_steps: int | None = None):
-        """`initial_steps`: the step cap validated in training, kept within the configured bounds;
-        None starts at `cfg.initial_steps`."""
+    def __init__(self, cfg: ThermostatConfig, budget: float):
         self.cfg = cfg
-        start = cfg.initial_steps if initial_steps is None else initial_steps
-        self.step_cap = min(max(start, cfg.min_steps), cfg.max_steps)
-        self.halt_threshold = cfg.initial_halt_threshold
+        self.budget = budget
+        self.hurdle = cfg.initial_hurdle
         self.history: list[dict] = []
-        self._learned_deadband = 0.0  # widened on reversals, see the module docstring
-        self._roi_seen_at: dict[tuple[int, float], float] = {}  # setting -> rolling ROI last seen there
-        self._jitter = 0.0  # largest ROI change between visits to one setting put down to noise
-        self._last_direction = 0  # +1 after deepening, -1 after a cut, 0 before any move
-        self._updates_since_move = cfg.cooldown  # so the very first update may move
+        self._seen: list[tuple[int, float, float]] = []   # (opportunity, clock, spent) after each chunk
 
-    @property
-    def state(self) -> tuple[int, float]:
-        return self.step_cap, self.halt_threshold
-
-    def update(self, opportunity: int, rolling_roi: float | None) -> str:
-        """Called between chunks with the TRM's rolling ROI; returns the action taken."""
-        action = self._decide(rolling_roi)
-        self.history.append({
-            "opportunity": int(opportunity),
-            "rolling_roi": None if rolling_roi is None else float(rolling_roi),
-            "step_cap": self.step_cap, "halt_threshold": self.halt_threshold, "action": action,
-            "deadband": max(self.cfg.deadband, self._learned_deadband),
-        })
+    def update(self, opportunity: int, elapsed: float, spent: float) -> str:
+        """Between chunks: `elapsed` is the share of the period gone by (0..1], `spent` the LLM spend so far."""
+        self._seen.append((opportunity, elapsed, spent))
+        ratio = self._rate_ratio()
+        action = self._decide(opportunity, ratio)
+        self.history.append({"opportunity": int(opportunity), "elapsed": float(elapsed), "spent": float(spent),
+                             "rate_ratio": ratio, "hurdle": self.hurdle, "action": action})
         return action
 
-    def _decide(self, rolling_roi: float | None) -> str:
-        self._updates_since_move += 1
-        if not self.cfg.enabled or rolling_roi is None:
-            return HOLD
-        self._forget_if_market_moved(rolling_roi)
-        if self._updates_since_move <= self.cfg.cooldown:
-            return HOLD
-        error = rolling_roi - self.cfg.target_roi
-        if abs(error) < self.cfg.deadband or abs(error) <= self._learned_deadband:
-            return HOLD
-        direction = 1 if error > 0 else -1
-        levers = (self._move_threshold, self._move_step_cap)
-        if not any(move(direction) for move in (levers if direction > 0 else levers[::-1])):
-            return HOLD  # both levers already at their bound in this direction
-        if direction == -self._last_direction:
-            self._learned_deadband = abs(error)
-        self._last_direction = direction
-        self._updates_since_move = 0
-        return DEEPEN if direction > 0 else SHALLOW
+    def _rate_ratio(self) -> float | None:
+        """Recent spend rate / the rate the rest of the budget allows; None when undefined."""
+        opportunity, clock, spent = self._seen[-1]
+        past = next((s for s in reversed(self._seen[:-1]) if opportunity - s[0] >= self.cfg.window), None)
+        if past is None or not np.isfinite(self.budget) or clock >= 1.0 or clock <= past[1]:
+            return None
+        recent = (spent - past[2]) / (clock - past[1])
+        allowed = max(self.budget - spent, 0.0) / (1.0 - clock)
+        return recent / allowed if allowed > 0 else (np.inf if recent > 0 else 1.0)
 
-    def _forget_if_market_moved(self, rolling_roi: float) -> None:
-        seen = self._roi_seen_at.get(self.state)
-        self._roi_seen_at[self.state] = rolling_roi
-        if seen is None:
-            return
-        change = abs(rolling_roi - seen)
-        if self._learned_deadband > 0 and change > 2 * self._learned_deadband + self._jitter:
-            # Forget the whole hunt: its tolerance, its direction (the next move is not a
-            # reversal) and what it saw, which would mislead in the new market.
-            self._learned_deadband, self._last_direction = 0.0, 0
-            self._roi_seen_at = {self.state: rolling_roi}
-        else:
-            self._jitter = max(self._jitter, change)
-
-    def _move_threshold(self, direction: int) -> bool:
+    def _decide(self, opportunity: int, ratio: float | None) -> str:
         c = self.cfg
-        # Rounded so one notch up then one down lands exactly where it started
-        # (0.2 + 0.1 - 0.1 != 0.2 in floats): the settling argument counts settings.
-        moved = round(self.halt_threshold + direction * c.threshold_step, 9)
-        moved = min(max(moved, c.min_halt_threshold), c.max_halt_threshold)
-        if moved == self.halt_threshold:
-            return False
-        self.halt_threshold = moved
-        return True
-
-    def _move_step_cap(self, direction: int) -> bool:
-        moved = min(max(self.step_cap + direction, self.cfg.min_steps), self.cfg.max_steps)
-        if moved == self.step_cap:
-            return False
-        self.step_cap = moved
-        return True
+        if not c.enabled or ratio is None or opportunity < c.warmup:
+            return HOLD
+        error = ratio - 1.0
+        if abs(error) <= c.deadband:
+            return HOLD
+        factor = min(1.0 + c.gain * abs(error), MAX_STEP)
+        moved = min(max(self.hurdle * factor if error > 0 else self.hurdle / factor, c.min_hurdle), c.max_hurdle)
+        if moved == self.hurdle:
+            return HOLD
+        action = RAISE if moved > self.hurdle else LOWER
+        self.hurdle = moved
+        return action

@@ -23,8 +23,9 @@ class Console(console.Console):
         raise BrokenPipeError
 
 
-NAMES = {"trm": "Tiny Recursive Model", "llm": "LLM (simulated)", "greedy": "Greedy baseline",
-         "oracle": "Oracle (upper bound)"}
+NAMES = {"greedy": "Greedy rule", "logistic": "Logistic", "trm": "TRM", "llm": "LLM alone",
+         "cascade": "Cascade", "oracle": "Oracle"}
+ORDER = ("cascade", "trm", "llm", "logistic", "greedy", "oracle")
 
 
 class UI:
@@ -63,8 +64,8 @@ class UI:
 
     @contextmanager
     def simulation_progress(self, opportunities: int):
-        with self._progress(opportunities, "simulating", "TRM rolling ROI") as update:
-            yield lambda done, roi: update(done, "-" if roi is None else f"{roi:.2f}")
+        with self._progress(opportunities, "simulating", "") as update:
+            yield lambda done: update(done, "")
 
     @contextmanager
     def seeds_progress(self, seeds: int):
@@ -76,33 +77,28 @@ class UI:
             print(json.dumps(metrics, indent=2))
             return
         strategies = metrics["strategies"]
-        table = Table(title="Tiny Recursive Model vs baselines", title_justify="left")
-        for column in ("Strategy", "Success Rate", "ROI", "Total Value", "Total Cost", "Net Value",
-                       "Share of Oracle"):
+        table = Table(title="Expected net value by strategy (same jobs, same random numbers)", title_justify="left")
+        for column in ("Strategy", "Expected", "% oracle", "Realised", "LLM reads", "LLM $"):
             table.add_column(column, justify="left" if column == "Strategy" else "right", no_wrap=True)
-        for key in ("trm", "llm", "greedy", "oracle"):
+        for key in ORDER:
             row = strategies[key]
-            table.add_row(NAMES[key], _pct(row["success_rate"]), _num(row["roi"]), _money(row["total_value"]),
-                          _money(row["total_cost"]), _money(row["net_value"]), _pct(row["share_of_oracle"]))
+            table.add_row(NAMES[key], _money(row["expected_net_value"], 0), _pct(row["share_of_oracle_expected"]),
+                          _money(row["net_value"], 0), f"{row['llm_reads']:,}", _money(row["llm_cost"], 2))
         self.out.print(table)
-        trm = strategies["trm"]
+        cascade, counterfactuals = strategies["cascade"], metrics["counterfactuals"]
         thermostat, sentinel = metrics["thermostat"], metrics["sentinel"]
+        reads_share = cascade["llm_reads"] / max(strategies["llm"]["llm_reads"], 1)
         lines = [
-            f"Average TRM recursion steps: {_num(metrics['halting']['mean_steps_per_call'])} per candidate scored, "
-            f"{_num(trm['avg_steps'])} per decision (its deepest candidate)",
-            compute_line(trm["compute_cost"], sentinel["spent"], strategies["llm"]["compute_cost"]),
-            f"Thermostat: step cap {thermostat['final']['step_cap']}, halt threshold "
-            f"{thermostat['final']['halt_threshold']:.2f} after {thermostat['moves']} moves (target ROI {thermostat['target_roi']:g})",
-            f"Sentinel: {len(sentinel['events'])} events, breaker {sentinel['state']}, "
-            f"{trm['fallback_decisions']} greedy fallback decisions; TRM-call budget: spent {_money(sentinel['spent'], 4)} "
-            f"of {_money(sentinel['budget'], 2)}",
-            "ROI = net value / total cost; net value = value - compute - outreach. LLM is simulated.",
+            "Expected = net value from the true probabilities (no outcome luck); Realised = on the drawn outcomes.",
+            f"Cascade: read {reads_share:.0%} of the candidates the LLM alone reads; LLM spend "
+            f"{_money(sentinel['llm_spent'], 2)} of a {_money(sentinel['llm_budget'], 2)} budget.",
+            f"Thermostat (budget pacing): hurdle {thermostat['final_hurdle']:.2f}x price after "
+            f"{_count(thermostat['moves'], 'move')}; earned {_money(counterfactuals['thermostat']['expected_net_value_delta'], 0)} "
+            "vs a fixed hurdle.",
+            f"Sentinel: {_count(len(sentinel['events']), 'breaker event')}, breaker {sentinel['state']}; earned "
+            f"{_money(counterfactuals['sentinel']['expected_net_value_delta'], 0)} vs no guardrails.",
+            "LLM is simulated: it reads the structured fields and the candidate's reply.",
         ]
-        events = [f"  sentinel at opportunity {e['opportunity']}: {e['guardrail']} "
-                  f"(value {_num(e['value'])}, limit {_num(e['limit'])}) -> {e['state']}" for e in sentinel["events"][:5]]
-        if len(sentinel["events"]) > 5:
-            events.append(f"  ... {len(sentinel['events']) - 5} more sentinel events in the report")
-        lines[4:4] = events   # right under the sentinel line
         for line in lines:
             self.out.print(line)
         if "evaluation" in metrics:
@@ -111,34 +107,32 @@ class UI:
 
 
     def _evaluation(self, evaluation: dict) -> None:
-        table = Table(title=f"Over {evaluation['seeds']} seeds (mean ± 95% CI)", title_justify="left")
-        for column in ("Strategy", "Net Value", "Success Rate", "ROI", "Share of Oracle"):
+        table = Table(title=f"Over {evaluation['seeds']} seeds: expected net value (mean ± 95% CI)",
+                      title_justify="left")
+        for column in ("Strategy", "Expected", "% oracle"):
             table.add_column(column, justify="left" if column == "Strategy" else "right", no_wrap=True)
-        for key in ("trm", "llm", "greedy", "oracle"):
+        for key in ORDER:
             row = evaluation["strategies"][key]
-            table.add_row(NAMES[key], _interval(row["net_value"], "${:,.0f}"), _interval(row["success_rate"], "{:.1%}"),
-                          _interval(row["roi"], "{:.2f}"), _interval(row["share_of_oracle"], "{:.1%}"))
+            table.add_row(NAMES[key], _interval(row["expected_net_value"], "${:,.0f}"),
+                          _interval(row["share_of_oracle_expected"], "{:.1%}"))
         self.out.print(table)
         for sentence in evaluation["verdicts"]:
             self.out.print(sentence)
 
 
-def compute_line(strategy_compute: float, trm_calls: float, llm_compute: float) -> str:
-    """The TRM strategy's compute includes what greedy cost on the chunks it decided when the sentinel
-    said no; the sentinel's budget counts the TRM calls only. Both figures, each labelled."""
-    return (f"TRM strategy compute: {_money(strategy_compute, 4)} = {_money(trm_calls, 4)} TRM calls + "
-            f"{_money(max(strategy_compute - trm_calls, 0.0), 4)} greedy fallback; simulated LLM {_money(llm_compute, 2)}")
+def _count(n: int, noun: str) -> str:
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
 
 
 def _interval(stat: dict, fmt: str) -> str:
     if stat["mean"] is None:
         return "n/a"
     text = fmt.format(stat["mean"])
-    return text if stat["ci95"] is None else f"{text} ± {fmt.format(stat['ci95']).lstrip('$')}"
+    return text if stat["half_width"] is None else f"{text} ± {fmt.format(stat['half_width']).lstrip('$')}"
 
 
 def _pct(x) -> str:
-    return "n/a" if x is None else f"{100 * x:.2f}%"
+    return "n/a" if x is None else f"{100 * x:.1f}%"
 
 
 def _num(x) -> str:
@@ -146,4 +140,4 @@ def _num(x) -> str:
 
 
 def _money(x, digits: int = 2) -> str:
-    return "n/a" if x is None else f"${x:,.{digits}f}"
+    return "n/a" if x is None else f"{'-' if x < 0 else ''}${abs(x):,.{digits}f}"

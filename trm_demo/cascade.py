@@ -1,0 +1,95 @@
+"""The TRM -> LLM cascade: read a candidate's reply only where the reading is worth its price.
+
+The TRM sees the structured fields; the LLM reads fields and reply. A deployment
+knows neither the truth nor the hidden factors, only the TRM's estimate and,
+from its log of past readings, how far readings land from the TRM. So every
+estimate is a Gaussian belief about the true conversion logit:
+
+    before reading  logit ~ N(mean, error_var)   mean from the TRM's P(convert),
+                    error_var = the TRM's error spread (readings' spread around the
+                    TRM minus the reader's own noise, re-estimated as readings arrive)
+    a reading r     r = logit + noise, noise ~ N(0, reading_var)
+    after reading   the inverse-variance combination of the two: a noisy reading never
+                    simply replaces the TRM (measured: replacing loses money).
+
+Value of information of reading candidate j: the expected net value of the job's
+decision after seeing r_j (averaged over r_j's predictive distribution by
+Gauss-Hermite quadrature), minus its value now. It is zero where no plausible
+reading could change the decision and largest near break-even and near ties.
+The cascade reads in rounds: each round, in every job, the candidate with the
+highest VOI is read if its VOI beats the hurdle (price x the thermostat's
+multiplier); beliefs update and VOI is recomputed before the next round.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+_NODES, _WEIGHTS = np.polynomial.hermite_e.hermegauss(20)   # E[f(Z)], Z ~ N(0, 1)
+_WEIGHTS = _WEIGHTS / _WEIGHTS.sum()
+
+
+def logit(p):
+    return np.log(p) - np.log1p(-p)
+
+
+def expected_probability(mean, var):
+    """E[sigmoid(logit)] for logit ~ N(mean, var): the probit approximation (error < 0.02)."""
+    return 1.0 / (1.0 + np.exp(-mean / np.sqrt(1.0 + math.pi * var / 8.0)))
+
+
+def belief_from_estimate(p, error_var: float):
+    """The Gaussian belief whose expected probability is the TRM's (calibrated) P(convert)."""
+    p = np.clip(p, 1e-6, 1 - 1e-6)
+    return logit(p) * math.sqrt(1.0 + math.pi * error_var / 8.0), np.full(np.shape(p), error_var)
+
+
+def combine(mean, var, reading, reading_var: float):
+    """Inverse-variance combination of a belief and a reading of the same logit."""
+    posterior_var = 1.0 / (1.0 / var + 1.0 / reading_var)
+    return posterior_var * (mean / var + reading / reading_var), posterior_var
+
+
+def value_of_reading(mean, var, reading_var: float, conversion_value: float, outreach_cost: float):
+    """VOI of reading each candidate, ($) (N, K): expected gain of the job's decision from that one reading.
+
+    mean, var: (N, K) beliefs. The job's decision is the shared rule: pursue the best
+    candidate if its expected value beats outreach, else skip (worth 0)."""
+    value = expected_probability(mean, var) * conversion_value - outreach_cost          # (N, K)
+    now = np.maximum(value.max(axis=1), 0.0)                                            # (N,)
+    # The best alternative to each candidate: the job's best other candidate, or skipping.
+    top2 = -np.sort(-value, axis=1)[:, :2] if value.shape[1] > 1 else np.c_[value, np.full(len(value), -np.inf)]
+    other = np.where(value >= top2[:, :1], top2[:, 1:2], top2[:, :1])
+    other = np.maximum(other, 0.0)                                                      # (N, K)
+    # Predictive distribution of the reading, and the belief after each quadrature point.
+    spread = np.sqrt(var + reading_var)[..., None]                                      # (N, K, 1)
+    readings = mean[..., None] + spread * _NODES                                        # (N, K, Q)
+    post_mean, post_var = combine(mean[..., None], var[..., None], readings, reading_var)
+    after = expected_probability(post_mean, post_var) * conversion_value - outreach_cost
+    expected = (np.maximum(other[..., None], after) * _WEIGHTS).sum(axis=-1)            # (N, K)
+    return np.maximum(expected - now[:, None], 0.0)
+
+
+@dataclass
+class ErrorSpread:
+    """How far readings land from the TRM, from the log of readings: the TRM's error variance.
+
+    var(reading - TRM mean) = error_var + reading_var, so error_var is the excess over the
+    reader's own noise. Starts from a prior worth `prior_weight` readings."""
+    prior_var: float
+    reading_var: float
+    prior_weight: float = 50.0
+    total: float = 0.0
+    count: int = 0
+
+    def add(self, gaps: np.ndarray) -> None:
+        self.total += float(np.sum(np.square(gaps)))
+        self.count += int(np.size(gaps))
+
+    @property
+    def error_var(self) -> float:
+        seen = (self.prior_var + self.reading_var) * self.prior_weight + self.total
+        return max(seen / (self.prior_weight + self.count) - self.reading_var, 0.05)
