@@ -1,109 +1,68 @@
-"""Each guardrail fires on its own breach, the breaker recovers through half-open, and spend never passes the cap."""
+"""The sentinel: the LLM budget holds exactly, the breaker opens on failures and recovers through half-open,
+the latency limit counts rounds, and the TRM guard hands bad or slow outputs to the logistic model."""
 
-import json
-
-import pytest
+import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from trm_demo.config import load_config
-from trm_demo.sentinel import Sentinel
+from trm_demo.sentinel import CLOSED, HALF_OPEN, OPEN, Sentinel
 
-BASE = load_config().replace(**{"model.supervision_steps": 32})
-HEALTHY_ROI, LOW_ROI, FAST_MS, SLOW_MS = 2.0, -0.5, 2.0, 500.0
-
-
-def sentinel(**knobs) -> Sentinel:
-    defaults = {"roi_floor": 0.0, "warmup": 40, "cooldown": 20, "max_cost": 1.0, "max_latency_ms": 50.0}
-    knobs = {**defaults, **knobs}
-    return Sentinel(BASE.replace(**{f"sentinel.{k}": v for k, v in knobs.items()}).sentinel)
+CFG = load_config().sentinel
 
 
-def guardrails(s: Sentinel) -> list[str]:
-    return [e["guardrail"] for e in s.events]
+def sentinel(budget=10.0, guardrails=True, **knobs) -> Sentinel:
+    return Sentinel(type(CFG)(**{**CFG.__dict__, **knobs}), budget, llm_latency_ms=900.0, llm_timeout_ms=3000.0,
+                    guardrails=guardrails)
 
 
-def test_roi_floor_is_ignored_during_warmup_and_opens_the_breaker_after():
-    s = sentinel(warmup=40)
-    assert s.check(30, 0.01, LOW_ROI, FAST_MS)
-    assert s.state == "closed" and s.events == []
-    assert not s.check(40, 0.01, LOW_ROI, FAST_MS)
-    assert s.state == "open"
-    assert s.events == [{"opportunity": 40, "guardrail": "roi_floor", "value": LOW_ROI, "limit": 0.0, "state": "open"}]
+@settings(max_examples=200, deadline=None)
+@given(st.floats(0.0, 5.0), st.lists(st.lists(st.floats(0.0, 1.0), max_size=12), max_size=30))
+def test_spend_never_passes_the_budget_even_by_one_ulp(budget, rounds):
+    s = sentinel(budget=budget)
+    for costs in rounds:
+        costs = np.array(costs)
+        allowed = s.affordable(costs)
+        assert (np.diff(allowed.astype(int)) <= 0).all(), "approved reads must be a prefix"
+        s.book(costs[allowed])
+        assert s.spent <= budget
+    assert s.spent <= budget
 
 
-def test_latency_breach_opens_the_breaker_even_during_warmup():
-    s = sentinel(warmup=1000)
-    assert not s.check(0, 0.01, None, SLOW_MS)
-    assert guardrails(s) == ["latency"] and s.state == "open"
+def test_the_breaker_opens_on_a_failure_rate_then_probes_and_recovers():
+    s = sentinel(breaker_window=4, breaker_failure_rate=0.5, breaker_cooldown=10)
+    assert s.reads_allowed(0) is None
+    s.record_calls(0, np.array([False, True, False]))
+    assert s.state == CLOSED                     # the window is not full yet
+    s.record_calls(1, np.array([True]))          # 2 of the last 4 failed
+    assert s.state == OPEN and s.reads_allowed(5) == 0
+    assert s.reads_allowed(11) == 1 and s.state == HALF_OPEN   # cooldown over: one probe
+    s.record_calls(11, np.array([True]))
+    assert s.state == OPEN                        # the probe failed
+    assert s.reads_allowed(21) == 1
+    s.record_calls(21, np.array([False]))
+    assert s.state == CLOSED and s.reads_allowed(22) is None
+    assert [e["state"] for e in s.events] == [OPEN, HALF_OPEN, OPEN, HALF_OPEN, CLOSED]
 
 
-def test_greedy_decides_for_the_cooldown_then_the_trm_is_tried_and_recovers():
-    s = sentinel(warmup=0, cooldown=20)
-    assert not s.check(0, 0.01, LOW_ROI, FAST_MS)
-    assert not s.check(10, 0.01, LOW_ROI, FAST_MS)  # still cooling down: greedy decides
-    assert s.check(20, 0.01, LOW_ROI, FAST_MS)  # half-open trial, judged at the next check
-    assert s.state == "half_open"
-    assert s.check(30, 0.01, HEALTHY_ROI, FAST_MS)
-    assert s.state == "half_open"  # the window still holds greedy's decisions: not judged yet
-    assert s.check(40, 0.01, HEALTHY_ROI, FAST_MS)
-    assert s.state == "closed"
-    assert guardrails(s) == ["roi_floor", "half_open", "recovered"]
+def test_without_guardrails_the_breaker_never_opens_but_the_budget_still_holds():
+    s = sentinel(budget=1.0, guardrails=False, breaker_window=2)
+    s.record_calls(0, np.array([True, True, True]))
+    assert s.reads_allowed(1) is None and s.events == []
+    assert s.affordable(np.array([0.6, 0.6])).tolist() == [True, False]
 
 
-def test_half_open_reopens_at_once_on_latency_but_gives_roi_a_cooldown_to_recover():
-    s = sentinel(warmup=0, cooldown=20)
-    s.check(0, 0.01, LOW_ROI, FAST_MS)
-    s.check(20, 0.01, LOW_ROI, FAST_MS)
-    assert s.check(30, 0.01, LOW_ROI, FAST_MS) and s.state == "half_open"  # window still refilling
-    assert not s.check(40, 0.01, LOW_ROI, FAST_MS) and s.state == "open"  # cooldown spent, still below floor
-    s.check(60, 0.01, LOW_ROI, FAST_MS)
-    assert not s.check(70, 0.01, HEALTHY_ROI, SLOW_MS) and s.state == "open"
-    assert guardrails(s) == ["roi_floor", "half_open", "roi_floor", "half_open", "latency"]
+def test_the_latency_limit_counts_rounds_and_plans_for_a_timeout_after_a_failure():
+    s = sentinel(max_latency_ms=3000.0)
+    waited = np.array([0.0, 1800.0, 2700.0, 0.0])
+    failed_before = np.array([False, False, False, True])
+    assert s.round_fits(waited, failed_before).tolist() == [True, True, False, True]
+    assert s.round_fits(np.array([900.0]), np.array([True])).tolist() == [False]
 
 
-def test_budget_breach_stops_trm_spending_for_the_rest_of_the_run():
-    s = sentinel(max_cost=1.0)
-    assert s.check(0, 0.6, HEALTHY_ROI, FAST_MS)
-    s.charge(0.6)
-    assert not s.check(10, 0.6, HEALTHY_ROI, FAST_MS)
-    assert s.state == "budget_exhausted"
-    # Even a chunk that would now fit is refused: the breach is permanent.
-    assert not any(s.check(o, 0.001, HEALTHY_ROI, FAST_MS) for o in range(20, 200, 10))
-    assert guardrails(s) == ["budget"] and s.events[0]["value"] == 1.2 and s.events[0]["limit"] == 1.0
-
-
-def test_charging_more_than_the_budget_raises():
-    s = sentinel(max_cost=1.0)
-    assert s.check(0, 0.9, HEALTHY_ROI, FAST_MS)
-    s.charge(0.9)
-    with pytest.raises(ValueError, match="worst case"):
-        s.charge(0.2)
-    assert s.spent == 0.9
-
-
-def test_step_cap_is_enforced_not_just_checked():
-    s = sentinel(max_steps=4)
-    assert [s.cap_steps(n) for n in (1, 4, 5, 32)] == [1, 4, 4, 4]
-
-
-def test_disabled_sentinel_always_lets_the_trm_decide_and_records_nothing():
-    s = sentinel(enabled=False, warmup=0, max_cost=0.0)
-    assert all(s.check(o, 5.0, LOW_ROI, SLOW_MS) for o in range(0, 100, 10))
-    assert s.events == []
-
-
-@settings(max_examples=150, deadline=None)
-@given(st.floats(0, 5), st.integers(1, 32),
-       st.lists(st.tuples(st.floats(0, 1), st.floats(0, 1), st.one_of(st.none(), st.floats(-1, 3)),
-                          st.one_of(st.none(), st.floats(0, 100)), st.integers(1, 40)), max_size=60))
-def test_sentinel_never_exceeds_budget_or_step_cap(max_cost, max_steps, chunks):
-    s = sentinel(max_cost=max_cost, max_steps=max_steps, warmup=20, cooldown=15)
-    opportunity = 0
-    for worst_case, used_share, roi, latency, wished_steps in chunks:
-        assert s.cap_steps(wished_steps) <= max_steps
-        if s.check(opportunity, worst_case, roi, latency):
-            s.charge(worst_case * used_share)  # the actual cost is never above the worst case
-        assert s.spent <= max_cost
-        opportunity += 10
-    json.dumps(s.events)
+def test_the_trm_guard_names_non_finite_and_slow_outputs():
+    s = sentinel(trm_max_latency_ms=50.0)
+    estimate = np.array([[0.2, 0.3], [np.nan, 0.1], [0.4, 0.5]])
+    reasons = s.trm_guard(estimate, np.array([10.0, 10.0, 80.0]))
+    assert reasons.tolist() == ["", "trm_non_finite", "trm_latency"]
+    assert sentinel(guardrails=False).trm_guard(estimate, np.array([10.0, 10.0, 80.0])).tolist() == ["", "", ""]
