@@ -1,0 +1,45 @@
+"""The LLM reader: how likely is a candidate to accept an interview, read from the job's fields,
+the candidate's fields and the candidate's free-text message.
+
+How the pieces fit:
+
+    ReadRequest(job, candidate, message)                      request.py
+        │
+        ▼  reader.read_many([...]) -> [Reading, ...]  (one per request, failures included)
+    ┌───────────────────────────────┬────────────────────────────────────────────────────┐
+    │ SimulatedReader (default)      │ OpenAICompatibleReader (llm.provider: openai_compatible)
+    │ simulated.py: true p from a    │ client.py: cache.py lookup ─► prompt.py renders    │
+    │ callable, logit-space noise,   │ prompts/<version>.txt ─► POST {base_url}/chat/      │
+    │ bias, cost and latency per     │ completions (retry.py: backoff, Retry-After) ─►     │
+    │ read; no network               │ parse.py: P(yes) from logprobs, else a number ─►    │
+    │                                │ pricing.py: cost from usage ─► cache.py stores it   │
+    └───────────────────────────────┴────────────────────────────────────────────────────┘
+        │
+        ▼
+    Reading(probability | None, failure | None, tokens, cost, latency_ms, cached, method)
+    reader.stats: ReaderStats (hits, misses, failures by reason, spend, latencies)   stats.py
+
+A failed read is a Reading with probability None and a reason ("timeout", "connection",
+"rate limited", "http 500", "bad response", "unparseable", "out of range"): never an exception
+and never a made-up probability, so the caller's circuit breaker can count failures and decide
+with the TRM alone. `reader_for(config.llm, simulated)` picks the reader the config asks for;
+nothing touches the network unless llm.provider is openai_compatible. The API key comes from
+TRM_DEMO_LLM_API_KEY, else OPENAI_API_KEY, and is only ever put in the Authorization header.
+"""
+
+from .cache import CacheError, ReadingCache, request_key
+from .client import OpenAICompatibleReader, api_key_from_env
+from .pricing import Prices
+from .request import Reader, ReadRequest, Reading
+from .simulated import SimulatedReader
+from .stats import ReaderStats
+
+__all__ = ["CacheError", "OpenAICompatibleReader", "Prices", "ReadRequest", "Reader", "Reading", "ReaderStats",
+           "ReadingCache", "SimulatedReader", "api_key_from_env", "reader_for", "request_key"]
+
+
+def reader_for(cfg, simulated: SimulatedReader) -> Reader:
+    """The reader llm.provider asks for: `simulated` itself, or a real one built from cfg (an LLMConfig)."""
+    if cfg.provider == "simulated":
+        return simulated
+    return OpenAICompatibleReader.from_config(cfg)
