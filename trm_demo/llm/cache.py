@@ -84,7 +84,7 @@ class ReadingCache:
                               reading.output_tokens, reading.cost, reading.latency_ms))
 
     def pairs(self) -> list[tuple[str, str]]:
-        """The (model, prompt version) pairs this file has held readings for."""
+        """The (model, prompt version) pairs of every reader that has opened this file."""
         with self._lock:
             return self._db.execute("SELECT model, prompt_version FROM meta ORDER BY 1, 2").fetchall()
 

@@ -8,8 +8,11 @@ A server's Retry-After (seconds, or an HTTP date) overrides it: the server knows
 from __future__ import annotations
 
 import random
+import re
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
+
+_SECONDS = re.compile(r"\d{1,9}(?:\.\d+)?")
 
 
 def retryable(status: int | None) -> bool:
@@ -25,11 +28,12 @@ def backoff_s(attempt: int, base_s: float, cap_s: float, rng: random.Random) -> 
 
 def retry_after_s(value: str | None, now: datetime | None = None) -> float | None:
     """Seconds to wait from a Retry-After header ("120" or "Wed, 21 Oct 2026 07:28:00 GMT");
-    None when absent or unreadable, 0 for a date in the past."""
+    None when absent or unreadable, 0 for a date in the past. Decimal seconds ("0.5"), which
+    the standard does not define but some gateways send, are read too."""
     if not value:
         return None
     text = value.strip()
-    if text.isdigit():
+    if _SECONDS.fullmatch(text):
         return float(text)
     try:
         when = parsedate_to_datetime(text)

@@ -33,6 +33,9 @@ class SimulatedReader:
     def describe(self) -> dict:
         return {"provider": "simulated", "real": False, "noise_sd": self.noise_sd, "bias": self.bias}
 
+    def close(self) -> None:
+        """Nothing to release; here so that the funnel closes either reader the same way."""
+
     def read_many(self, requests: list[ReadRequest]) -> list[Reading]:
         p = np.clip(np.array([self.probability(r) for r in requests], dtype=float), _EDGE, 1.0 - _EDGE)
         logit = np.log(p) - np.log1p(-p) + self.bias + self.noise_sd * self.rng.standard_normal(len(requests))
