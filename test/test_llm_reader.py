@@ -316,6 +316,14 @@ def test_failures_are_not_cached(server, tmp_path):
     assert len(server.seen) == 2
 
 
+def test_describe_names_the_model_and_the_host_only():
+    reader = OpenAICompatibleReader("https://user:pw@llm.example.com:8443/v1/", "m")
+    assert reader.describe() == {"provider": "openai_compatible", "real": True, "model": "m",
+                                 "host": "llm.example.com:8443", "prompt_version": "v1"}
+    with pytest.raises(ValueError):
+        OpenAICompatibleReader("http://h/v\u00e9", "m")
+
+
 def test_the_cache_key_covers_model_prompt_version_endpoint_messages_and_parameters():
     messages = [{"role": "user", "content": "hi"}]
     base = request_key("http://h/v1", "m", messages, {"temperature": 0}, "v1")
@@ -493,6 +501,7 @@ def test_the_default_config_is_simulated_and_reader_for_returns_it():
 @pytest.mark.parametrize("overrides, fragment", [
     ({"llm.provider": "openai_compatible"}, "'llm.model' must name the model"),
     ({"llm.provider": "openai_compatible", "llm.model": "m", "llm.base_url": "localhost:8000"}, "'llm.base_url'"),
+    ({"llm.provider": "openai_compatible", "llm.model": "m", "llm.base_url": "http://h/v1 beta"}, "'llm.base_url'"),
     ({"llm.provider": "openai", "llm.model": "m"}, "must be one of simulated, openai_compatible"),
     ({"llm.prompt_version": "v0"}, "'llm.prompt_version' must be one of v1"),
     ({"llm.concurrency": 0}, "'llm.concurrency' is out of range"),

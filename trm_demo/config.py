@@ -487,7 +487,8 @@ def _is_http_url(text: str) -> bool:
     try:
         url = urlsplit(text)
         url.port   # parsed on access: a port that is not a number in range raises ValueError
-        return url.scheme in ("http", "https") and bool(url.hostname)
+        plain = text.isascii() and text.isprintable() and " " not in text   # what an HTTP request line can carry
+        return url.scheme in ("http", "https") and bool(url.hostname) and plain
     except ValueError:   # e.g. "http://[::1" or a port that is not a number
         return False
 

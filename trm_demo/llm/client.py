@@ -85,8 +85,11 @@ class OpenAICompatibleReader:
                  cache: ReadingCache | None = None, backoff_base_s: float = 0.5, backoff_cap_s: float = 8.0,
                  max_wait_s: float = 60.0, rng: random.Random | None = None):
         url = urlsplit(base_url)
-        if url.scheme not in ("http", "https") or not url.hostname or not model:
-            raise ValueError("an OpenAI-compatible reader needs an http(s) base URL with a host and a model name")
+        # http.client sends the path as is: non-ASCII or spaces would fail in a worker thread, so refuse them here.
+        plain = base_url.isascii() and base_url.isprintable() and " " not in base_url
+        if url.scheme not in ("http", "https") or not url.hostname or not plain or not model:
+            raise ValueError("an OpenAI-compatible reader needs an http(s) base URL with a host (ASCII, no spaces) "
+                             "and a model name")
         prompt.template(prompt_version)   # a missing template fails now, not on the first read
         self.base_url, self.model, self.prompt_version = base_url.rstrip("/"), model, prompt_version
         self.timeout_s, self.retries, self.concurrency = timeout_s, retries, concurrency
@@ -95,6 +98,7 @@ class OpenAICompatibleReader:
         self.stats = ReaderStats()
         self._api_key = api_key
         self._https, self._host, self._port = url.scheme == "https", url.hostname, url.port
+        self.host = url.netloc.rpartition("@")[2]   # for describe(): never a user:password@ part
         self._path = url.path.rstrip("/") + "/chat/completions"
         self._rng = rng or random.Random()
         self._logprobs = True   # until the server shows it does not return them
@@ -110,10 +114,6 @@ class OpenAICompatibleReader:
 
     def __repr__(self) -> str:
         return f"OpenAICompatibleReader(model={self.model!r}, host={self.host!r})"
-
-    @property
-    def host(self) -> str:
-        return self._host if self._port is None else f"{self._host}:{self._port}"
 
     def describe(self) -> dict:
         """For the report and demo_metrics.json: the endpoint's host only, never its path or a key."""
