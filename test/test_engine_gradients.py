@@ -1,4 +1,7 @@
-"""The hand-written backward pass against central finite differences, in float64, on every parameter tensor.
+"""The hand-written backward pass against central finite differences, in float64, on every entry of every tensor.
+
+Every entry, not a sample: a bug confined to one column of `w_in` escaped an
+8-entries-per-tensor check in 2 of 6 cases (measured).
 
 The objective is the one the backward pass differentiates: the first T-1
 recursion cycles are detached, and so is the halting head's input y in the
@@ -38,11 +41,11 @@ def detached_objective(model, spec, x, y, z, target, losses):
     return objective, supervision_step_backward(d_logits, d_halt, base, spec, cache)
 
 
-def max_relative_error(model, objective, grads, rng, entries_per_tensor=8, h=1e-5):
+def max_relative_error(model, objective, grads, h=1e-5):
     worst = {}
     for name, p in model.params.items():
         flat = p.reshape(-1)
-        for i in rng.choice(flat.size, min(entries_per_tensor, flat.size), replace=False):
+        for i in range(flat.size):
             old = flat[i]
             flat[i] = old + h
             up = objective(model.params)
@@ -51,7 +54,8 @@ def max_relative_error(model, objective, grads, rng, entries_per_tensor=8, h=1e-
             flat[i] = old
             numeric = (up - down) / (2 * h)
             analytic = grads[name].reshape(-1)[i]
-            err = abs(numeric - analytic) / max(abs(numeric) + abs(analytic), 1e-7)
+            # relative, with a floor: for a near-zero gradient the difference quotient's own O(h^2) error dominates
+            err = abs(numeric - analytic) / max(abs(numeric) + abs(analytic), 1e-3)
             worst[name] = max(worst.get(name, 0.0), err)
     return worst
 
@@ -74,9 +78,13 @@ def test_tabular_gradients_match_finite_differences(activation, outer_steps):
     x = rng.standard_normal((7, 5))
     target = (rng.random(7) < 0.5).astype(float)
     y, z = initial_state(model.buffers, spec, 7)
+    settled = rng.random(7) < 0.5   # the halting target is data here, as in training
+
+    def losses(logits, q, outcome, weight):
+        return binary_losses(logits, q, outcome, settled, weight)
     objective, grads = detached_objective(model, spec, x, y + 0.3 * rng.standard_normal(y.shape),
-                                          z, target, binary_losses)
-    worst = max_relative_error(model, objective, grads, rng)
+                                          z, target, losses)
+    worst = max_relative_error(model, objective, grads)
     assert set(worst) == set(model.params)
     assert max(worst.values()) < 1e-6, worst
 
@@ -91,6 +99,6 @@ def test_sequence_gradients_match_finite_differences(outer_steps):
     target = rng.integers(0, 3, (3, 5))
     y, z = initial_state(model.buffers, spec, 3)
     objective, grads = detached_objective(model, spec, x, y, z, target, token_losses)
-    worst = max_relative_error(model, objective, grads, rng)
+    worst = max_relative_error(model, objective, grads)
     assert set(worst) == set(model.params)
     assert max(worst.values()) < 1e-6, worst

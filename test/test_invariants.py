@@ -153,7 +153,7 @@ def test_learning_rate_1_does_not_diverge_on_the_default_data(start):
     model = cli.starting_model(cfg)
     x, outcome = recent_log(cfg, cfg.training.samples)
     log = fit(model, x, outcome, cfg.training, cfg.training.epochs, cfg.model.supervision_steps,
-              rng_for(cfg.simulation.seed, "training"), cfg.thermostat.initial_halt_threshold)
+              rng_for(cfg.simulation.seed, "training"), cfg.thermostat.initial_halt_threshold)["epochs"]
     assert len(log) == cfg.training.epochs and not any("stopped" in epoch for epoch in log)
     for epoch in log:
         assert all(math.isfinite(epoch[key]) for key in ("loss", "halting_loss", "grad_norm"))
@@ -192,12 +192,13 @@ def nan_loss(losses):
 @pytest.mark.parametrize("name, poison, what", [("supervision_step_backward", nan_gradient, "gradient"),
                                                 ("binary_losses", nan_loss, "loss")])
 def test_non_finite_training_stops_with_a_message_and_keeps_the_last_good_weights(monkeypatch, name, poison, what):
-    cfg = load_config(overrides={"training.from_scratch": True})
+    # no validation split: the EMA is then the one of the last good update, not of the best epoch
+    cfg = load_config(overrides={"training.from_scratch": True, "training.validation_share": 0.0})
     model = cli.starting_model(cfg)
     seen = poison_on_call(monkeypatch, model, name, bad_call=4, poison=poison)
     x, outcome = recent_log(cfg, 512)
     log = fit(model, x, outcome, cfg.training, 3, cfg.model.supervision_steps,
-              rng_for(cfg.simulation.seed, "training"), cfg.thermostat.initial_halt_threshold)
+              rng_for(cfg.simulation.seed, "training"), cfg.thermostat.initial_halt_threshold)["epochs"]
     assert len(log) == 1, "training must stop at the first non-finite value"
     assert log[-1]["stopped"] == f"non-finite {what} at epoch 1; kept the last good weights"
     assert log[-1]["optimizer_steps"] == 3

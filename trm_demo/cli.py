@@ -32,7 +32,7 @@ from .subgraph import call_log, run_metrics
 from .atomic import staged, write_json
 from .outputs import OutputPathError, check_paths
 from .stop import broken_pipe, exit_code
-from .training import evaluate, fit
+from .training import evaluate, fit, halting_comparison
 from .ui import UI
 from .weights import (TRM, CheckpointError, init_model, is_shipped, load_checkpoint, resolve_checkpoint,
                       save_checkpoint)
@@ -86,7 +86,7 @@ def simulate_and_write(cfg: Config, args, argv: list[str], model: TRM, training:
                         {**checkpoint_metadata(cfg, "fine-tuned", argv), "started_from": model.source})
     with call_log(outputs.get("telemetry")) as calls, ui.simulation_progress(cfg.simulation.opportunities) as progress:
         simulation_started = time.perf_counter()
-        result = run_funnel(cfg, model, calls, on_progress=progress)
+        result = run_funnel(cfg, model, calls, training["selected"]["step_cap"], on_progress=progress)
         simulation_seconds = time.perf_counter() - simulation_started
     metrics = run_metrics(cfg, result, training, command_line(argv), {
         "simulation_seconds": simulation_seconds, "training_seconds": training["wall_clock"]["seconds"]})
@@ -295,6 +295,9 @@ def starting_model(cfg: Config) -> TRM:
     return model
 
 
+HALTING_THRESHOLDS = (0.5, 0.7, 0.9)   # the halting comparison's operating points (held-out, after fine-tuning)
+
+
 def fine_tune(cfg: Config, model: TRM, ui: UI) -> dict:
     """Fine-tune on this period's recent log; measure held-out quality before and after."""
     seed, t, drift = cfg.simulation.seed, cfg.training, cfg.market.drift
@@ -306,24 +309,27 @@ def fine_tune(cfg: Config, model: TRM, ui: UI) -> dict:
     before = evaluate(model, *holdout, cap)
     started = time.perf_counter()
     with ui.training_progress(t.epochs, "fine-tuning") as on_epoch:
-        epochs = fit(model, x, outcome, t, t.epochs, cap, rng_for(seed, "training"),
-                     cfg.thermostat.initial_halt_threshold, on_epoch)
+        trained = fit(model, x, outcome, t, t.epochs, cap, rng_for(seed, "training"),
+                      cfg.thermostat.initial_halt_threshold, on_epoch)
+    epochs = trained["epochs"]
     seconds = time.perf_counter() - started
     if epochs and "stopped" in epochs[-1]:
         ui.warn(f"training stopped early: {epochs[-1]['stopped']}")
     return {"start": "scratch" if t.from_scratch else "pretrained checkpoint",
             "checkpoint": model.source,
-            "samples": t.samples, "drift": drift, "epochs": epochs,
+            "samples": t.samples, "drift": drift, "epochs": epochs, "selected": trained["selected"],
             "holdout_before": before, "holdout_after": evaluate(model, *holdout, cap),
+            "halting": halting_comparison(model, holdout[0], holdout[2], cap, HALTING_THRESHOLDS,
+                                          rng_for(seed, "halting")),
             "parameters": model.n_parameters, "wall_clock": {"seconds": seconds}}
 
 
 def strategies_for_seed(cfg: Config) -> dict:
     """One seed of the multi-seed evaluation: the whole pipeline, nothing written, per-strategy totals."""
     model = starting_model(cfg)
-    fine_tune(cfg, model, UI(quiet=True))
+    training = fine_tune(cfg, model, UI(quiet=True))
     with call_log(None) as calls:
-        return run_funnel(cfg, model, calls).ledger.summary()
+        return run_funnel(cfg, model, calls, training["selected"]["step_cap"]).ledger.summary()
 
 
 def describe_source(source: dict) -> str:
@@ -337,11 +343,11 @@ def pretrain(cfg: Config, ui: UI, argv: list[str], path: Path) -> int:
     model = init_model(model_spec(cfg), rng_for(seed, "init"))
     x, outcome, _ = training_log(rng_for(seed, "pretrain_log"), t.pretrain_samples, 0.0)
     with ui.training_progress(t.pretrain_epochs, "pretraining") as on_epoch:
-        epochs = fit(model, x, outcome, t, t.pretrain_epochs, cfg.model.supervision_steps,
-                     rng_for(seed, "training"), cfg.thermostat.initial_halt_threshold, on_epoch)
+        trained = fit(model, x, outcome, t, t.pretrain_epochs, cfg.model.supervision_steps,
+                      rng_for(seed, "training"), cfg.thermostat.initial_halt_threshold, on_epoch)
     holdout = training_log(rng_for(seed, "holdout"), t.holdout_samples, 0.0)
     quality = evaluate(model, *holdout, cfg.model.supervision_steps)
-    save_checkpoint(path, model, {**checkpoint_metadata(cfg, "pretrained", argv), "epochs": epochs, "holdout": quality})
+    save_checkpoint(path, model, {**checkpoint_metadata(cfg, "pretrained", argv), **trained, "holdout": quality})
     ui.message(f"wrote {path} ({model.n_parameters} parameters); held-out excess log-loss "
                f"{quality[0]['excess_log_loss']:.4f} at step 1, {quality[-1]['excess_log_loss']:.4f} "
                f"at step {len(quality)}")

@@ -75,6 +75,8 @@ class TrainingConfig:
     grad_clip: float = knob(0.0, 1e6, open_lo=True)
     ema_decay: float = knob(0.0, 0.999999)
     halting_weight: float = knob(0.0, 10.0)
+    halting_tolerance: float = knob(0.0, 1.0)
+    validation_share: float = knob(0.0, 0.5)
     from_scratch: bool = knob()
     checkpoint: str = knob()
     pretrain_samples: int = knob(16, 5_000_000)

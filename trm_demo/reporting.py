@@ -135,6 +135,7 @@ def render_report(cfg, metrics: dict, training: dict) -> str:
     sections = [f"# TRM executive report\n\n{headline(metrics)}", strategy_section(metrics), ARCHITECTURE,
                 control_section(metrics, points), frontier_section(metrics, points),
                 training_section(training, points), cost_section(metrics), halting_section(metrics),
+                halting_comparison_section(training),
                 depth_finding(metrics, training), sentinel_section(metrics),
                 evaluation_section(metrics.get("evaluation")),
                 "## Configuration snapshot\n\nThe effective knobs of this run (defaults, config file and flags "
@@ -274,6 +275,12 @@ def training_section(training: dict, points: int) -> str:
              "model's probability is from the true one on held-out pairs (0 = perfect)."]
     if epochs and "stopped" in epochs[-1]:
         lines.append(f"Training stopped early: {epochs[-1]['stopped']}.")
+    selected = training["selected"]
+    if selected["step_cap"] is not None:
+        lines.append(f"A validation split of the recent log (observed outcomes only) kept the EMA weights of "
+                     f"epoch {selected['epoch']} (epoch 0 = the starting weights) and chose step cap "
+                     f"{selected['step_cap']}: the shallowest cap within one standard error of the best "
+                     "validation log-loss. The thermostat starts from that cap.")
     lines.append(xychart("Fine-tuning loss per epoch", "epoch", [e["epoch"] for e in epochs],
                          [("line", "loss", [e["loss"] for e in epochs]),
                           ("line", "halting loss", [e["halting_loss"] for e in epochs])], points, "loss")
@@ -298,6 +305,29 @@ def cost_section(metrics: dict) -> str:
                  ("bar", "compute", [r["compute_cost"] for r in s.values()])], len(s), "$"),
         pie("Compute spend by strategy ($)", [(NAMES.get(k, k), r["compute_cost"]) for k, r in s.items()
                                              if k != "oracle"])])
+
+
+def halting_comparison_section(training: dict) -> str:
+    """Does the halting head stop at the right place? Against random stopping at the same depth and a fixed cap."""
+    rows = training.get("halting") or []
+    if not rows:
+        return ""
+    helps = [r for r in rows if r["halting_head"] < min(r["random_stopping"], r["fixed_cap_excess"])
+             * (1 - LOG_LOSS_TOLERANCE)]
+    verdict = ("The halting head beat random stopping and the nearest fixed cap by more than "
+               f"{_pct(LOG_LOSS_TOLERANCE, 0)} at threshold " + ", ".join(str(r["halt_threshold"]) for r in helps)
+               if helps else
+               "The halting head bought nothing here: at every threshold it was within "
+               f"{_pct(LOG_LOSS_TOLERANCE, 0)} of (or worse than) random stopping at the same mean depth or the "
+               "nearest fixed cap, because on this tabular task the answer barely moves after step 1")
+    return "\n\n".join([
+        "## Halting: does stopping early buy anything?",
+        "Held-out excess log-loss after fine-tuning (lower is better). The head learns \"this step's P(convert) "
+        "will not move any more\"; random stopping uses the head's own step counts shuffled across candidates.",
+        _table(["Halt threshold", "Mean steps", "Halting head", "Random stopping", "Fixed cap", "Fixed cap excess"],
+               [[r["halt_threshold"], _num(r["mean_steps"]), f"{r['halting_head']:.4f}",
+                 f"{r['random_stopping']:.4f}", r["fixed_cap"], f"{r['fixed_cap_excess']:.4f}"] for r in rows]),
+        verdict + "."])
 
 
 def halting_section(metrics: dict) -> str:

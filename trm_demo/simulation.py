@@ -76,12 +76,13 @@ def settle(market: Market, draws: np.ndarray, pick: np.ndarray, pursue: np.ndarr
             "outreach_cost": pursue * outreach_cost}
 
 
-def run_funnel(cfg: Config, model: TRM, calls: CallLog,
+def run_funnel(cfg: Config, model: TRM, calls: CallLog, validated_cap: int | None = None,
                on_progress: Callable[[int, float | None], None] | None = None) -> FunnelResult:
+    """`validated_cap`: the step cap fine-tuning's validation split chose; the thermostat starts there."""
     sim = cfg.simulation
     n, k = sim.opportunities, cfg.market.candidates_per_opportunity
     ledger = Ledger(STRATEGIES, n)
-    thermostat, sentinel = Thermostat(cfg.thermostat), Sentinel(cfg.sentinel)
+    thermostat, sentinel = Thermostat(cfg.thermostat, validated_cap), Sentinel(cfg.sentinel)
     frontier_caps = cfg.model.supervision_steps
     frontier = np.zeros((frontier_caps, 5))     # per cap: conversions, value, compute, outreach, pursued
     halting = _HaltingStats(frontier_caps)

@@ -30,9 +30,12 @@ DEEPEN, SHALLOW, HOLD = "deepen", "shallow", "hold"
 
 
 class Thermostat:
-    def __init__(self, cfg: ThermostatConfig):
+    def __init__(self, cfg: ThermostatConfig, initial_steps: int | None = None):
+        """`initial_steps`: the step cap validated in training, kept within the configured bounds;
+        None starts at `cfg.initial_steps`."""
         self.cfg = cfg
-        self.step_cap = cfg.initial_steps
+        start = cfg.initial_steps if initial_steps is None else initial_steps
+        self.step_cap = min(max(start, cfg.min_steps), cfg.max_steps)
         self.halt_threshold = cfg.initial_halt_threshold
         self.history: list[dict] = []
         self._learned_deadband = 0.0  # widened on reversals, see the module docstring
