@@ -25,7 +25,7 @@ from typing import Callable
 
 import numpy as np
 
-from . import __version__
+from . import __version__, mlp
 from .engine import TRMSpec, initial_state, sigmoid
 from .puzzles import PuzzleSet, augment, make_split
 from .training import AdamW, clip_gradients, ema_decay_at, supervised_update, token_losses, update_ema
@@ -35,6 +35,7 @@ VOCAB = 7            # 0 = blank, 1..6 = digits
 N_CLASSES = 6        # output class k = digit k + 1
 EVAL_STEPS = 16
 HALT_THRESHOLDS = (0.5, 0.9, 0.99)
+FLAT_MLP_ACTIVATION = "relu"
 
 
 def sudoku_spec(hidden_size: int = 32, n_cycles: int = 2, outer_steps: int = 2, expansion: int = 2) -> TRMSpec:
@@ -274,70 +275,37 @@ def trm_flops_per_iteration(spec: TRMSpec, slots: int) -> float:
     return slots * per_net * (nets_forward + 2 * nets_backward)
 
 
-@dataclass
-class FlatMLP:
-    """The baseline the paper argues against: one big feed-forward pass over the flattened board."""
-    params: dict
-    ema: dict
+def flat_mlp_logits(params: dict, boards: np.ndarray):
+    """The baseline the paper argues against: one feed-forward pass over the one-hot flattened board.
 
-    @staticmethod
-    def create(hidden: int, rng: np.random.Generator) -> "FlatMLP":
-        sizes = [36 * VOCAB, hidden, hidden, 36 * N_CLASSES]
-        params = {}
-        for i, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:])):
-            params[f"w{i}"] = (rng.standard_normal((fan_in, fan_out)) * np.sqrt(2.0 / fan_in)).astype(np.float32)
-            params[f"b{i}"] = np.zeros(fan_out, np.float32)
-        return FlatMLP(params, {k: v.copy() for k, v in params.items()})
-
-    @property
-    def n_parameters(self) -> int:
-        return int(sum(p.size for p in self.params.values()))
-
-    @property
-    def flops_per_sample(self) -> float:
-        return 2.0 * sum(p.size for k, p in self.params.items() if k.startswith("w"))
-
-    @staticmethod
-    def forward(params, boards):
-        # boards: (B, 36) tokens -> logits (B, 36, 6), cache
-        h = np.eye(VOCAB, dtype=np.float32)[boards].reshape(len(boards), -1)
-        cache = [h]
-        for i in range(2):
-            h = np.maximum(h @ params[f"w{i}"] + params[f"b{i}"], 0.0)
-            cache.append(h)
-        return (h @ params["w2"] + params["b2"]).reshape(len(boards), 36, N_CLASSES), cache
-
-    @staticmethod
-    def backward(params, d_logits, cache):
-        grads = {}
-        d = d_logits.reshape(len(d_logits), -1)
-        for i in (2, 1, 0):
-            grads[f"w{i}"] = cache[i].T @ d
-            grads[f"b{i}"] = d.sum(axis=0)
-            if i:
-                d = (d @ params[f"w{i}"].T) * (cache[i] > 0)
-        return grads
+    boards: (B, 36) tokens -> logits (B, 36, 6), and the cache for mlp.backward."""
+    one_hot = np.eye(VOCAB, dtype=np.float32)[boards].reshape(len(boards), -1)
+    logits, cache = mlp.forward(params, one_hot, FLAT_MLP_ACTIVATION)
+    return logits.reshape(len(boards), 36, N_CLASSES), cache
 
 
 def train_flat_mlp(train: PuzzleSet, cfg: PuzzleTraining, flops_budget: float, hidden: int = 512,
-                   batch: int = 128) -> tuple[FlatMLP, int]:
-    """Train on augmented puzzles with the same AdamW / clipping / EMA until the TRM's FLOP budget is spent."""
+                   batch: int = 128) -> tuple[dict, int]:
+    """Train on augmented puzzles with the same AdamW / clipping / EMA until the TRM's FLOP budget is spent.
+
+    Returns the EMA weights and the iterations taken."""
     rng = np.random.default_rng([cfg.seed, 3])
-    mlp = FlatMLP.create(hidden, rng)
-    iterations = max(int(flops_budget / (3 * mlp.flops_per_sample * batch)), 1)
+    params = mlp.init([36 * VOCAB, hidden, hidden, 36 * N_CLASSES], rng, "he")
+    ema = {k: v.copy() for k, v in params.items()}
+    iterations = max(int(flops_budget / (3 * mlp.flops_per_sample(params) * batch)), 1)
     schedule = PuzzleTraining(**{**asdict(cfg), "iterations": iterations})
     optimiser = AdamW(cfg.learning_rate, cfg.beta1, cfg.beta2, cfg.weight_decay)
     for iteration in range(iterations):
         picks = rng.integers(len(train), size=batch)
         boards, solutions = augment(train.puzzles[picks], train.solutions[picks], rng)
-        logits, cache = FlatMLP.forward(mlp.params, boards)
+        logits, cache = flat_mlp_logits(params, boards)
         _, _, d_logits, _, _ = token_losses(logits, np.zeros(batch, np.float32), solutions - 1, 0.0)
-        grads = FlatMLP.backward(mlp.params, d_logits.astype(np.float32), cache)
+        grads = mlp.backward(params, d_logits.astype(np.float32).reshape(batch, -1), FLAT_MLP_ACTIVATION, cache)
         clip_gradients(grads, cfg.grad_clip)
         optimiser.learning_rate = learning_rate_at(iteration, schedule)
-        optimiser.step(mlp.params, grads)
-        update_ema(mlp.ema, mlp.params, ema_decay_at(iteration, cfg.ema_decay))
-    return mlp, iterations
+        optimiser.step(params, grads)
+        update_ema(ema, params, ema_decay_at(iteration, cfg.ema_decay))
+    return ema, iterations
 
 
 def compare_baselines(cfg: PuzzleTraining, train: PuzzleSet, held_out: PuzzleSet,
@@ -364,18 +332,18 @@ def compare_baselines(cfg: PuzzleTraining, train: PuzzleSet, held_out: PuzzleSet
     if on_phase:
         on_phase("comparison 2/2: flat MLP on the flattened board")
     started = time.perf_counter()
-    mlp, iterations = train_flat_mlp(train, cfg, budget)
+    weights, iterations = train_flat_mlp(train, cfg, budget)
     seconds = time.perf_counter() - started
-    logits, _ = FlatMLP.forward(mlp.ema, held_out.puzzles)
+    logits, _ = flat_mlp_logits(weights, held_out.puzzles)
     right = logits.argmax(axis=-1) + 1 == held_out.solutions
     exact_mlp = float(right.all(axis=1).mean())
     blanks = held_out.puzzles == 0
     cells = float((right & blanks).sum() / blanks.sum())
-    rows.append({"name": "flat MLP (one pass, 2 hidden layers of 512)", "n_parameters": mlp.n_parameters,
+    rows.append({"name": "flat MLP (one pass, 2 hidden layers of 512)", "n_parameters": mlp.n_parameters(weights),
                  "iterations": iterations, "training_seconds": seconds, "exact_solve": exact_mlp,
                  "blank_cell_accuracy": cells,
                  "summary": f"{_pct(exact_mlp)} exact, {_pct(cells)} of blank cells right "
-                            f"({mlp.n_parameters:,} parameters, {iterations} iterations of 128)"})
+                            f"({mlp.n_parameters(weights):,} parameters, {iterations} iterations of 128)"})
     return rows
 
 
