@@ -86,8 +86,16 @@ def chart(title: str, x_title: str, y_title: str, x: list, series: list[tuple[st
     high = max((v for vs in values for v in vs), default=1.0)
     return Chart(title, x_title, y_title, tuple(x[i] for i in keep),
                  tuple(Series(kind, name, tuple(vs)) for (kind, name, _), vs in zip(series, values)),
-                 nice_range(*(y_range or ((min(low, 0.0), max(high, 0.0)) if has_bar else (low, high)))),
+                 nice_range(*(y_range if y_range else _fit(low, high, has_bar))),
                  numeric_x)
+
+
+def _fit(low: float, high: float, has_bar: bool) -> tuple[float, float]:
+    """Bars from zero; lines with a 5 % margin, so a line at the lowest value is not hidden in the axis."""
+    if has_bar:
+        return min(low, 0.0), max(high, 0.0)
+    margin = 0.05 * (high - low)
+    return low - margin, high + margin
 
 
 def nice_range(low: float, high: float, ticks: int = 5) -> tuple[float, float, float]:
@@ -166,7 +174,7 @@ def svg(spec: Chart) -> str:
 
     parts = [f'<text x="{WIDTH / 2}" y="22" text-anchor="middle" font-size="16" font-weight="bold">'
              f'{escape(spec.title)}</text>']
-    parts += _legend_svg(spec)
+    parts.append('<g class="legend">' + "".join(_legend_svg(spec)) + "</g>")
     ticks = [low + i * step for i in range(round((high - low) / step) + 1)]
     for tick in ticks:
         y = y_at(tick)

@@ -21,13 +21,14 @@ RIGHT = ' class="n"'   # a numeric column, aligned right
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
 CSS = """
 body { font: 16px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: #1a1a1a;
-       background: #fff; margin: 0 auto; padding: 1rem; max-width: 52rem; }
+       background: #fff; margin: 0 auto; padding: 1rem; max-width: 60rem; }
 h1 { font-size: 1.6rem; line-height: 1.25; } h2 { font-size: 1.25rem; margin-top: 2rem;
      border-bottom: 1px solid #ccc; }
 .scroll { overflow-x: auto; -webkit-overflow-scrolling: touch; }
 table { border-collapse: collapse; font-variant-numeric: tabular-nums; margin: 0.5rem 0; }
-th, td { border: 1px solid #ccc; padding: 0.25rem 0.5rem; white-space: nowrap; text-align: left; }
-td.n, th.n { text-align: right; }
+th { white-space: nowrap; }
+th, td { border: 1px solid #ccc; padding: 0.25rem 0.5rem; text-align: left; vertical-align: top; }
+td.n, th.n { text-align: right; white-space: nowrap; }
 thead th { background: #f0f0f0; }
 code, pre { font-family: ui-monospace, Menlo, Consolas, monospace; font-size: 0.9em; }
 pre { background: #f6f6f6; padding: 0.75rem; overflow-x: auto; }

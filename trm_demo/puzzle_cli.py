@@ -239,8 +239,7 @@ def print_eval_table(console: Console, result: dict) -> None:
     one table where the terminal is wide enough, else two that each fit 80 columns."""
     bands = result["by_difficulty"]
     one_pass = next((c for c in result.get("comparisons") or [] if "exact_solve_by_step" in c), None)
-    title = (f"Held-out 6×6 Sudoku: exact solve after each supervision step ({result['puzzles']} puzzles, "
-             f"{result['n_parameters']:,} parameters)")
+    title = f"Held-out 6×6 Sudoku ({result['puzzles']} puzzles, {result['n_parameters']:,} parameters)"
     # header, values per step: a new column is one line here
     overall = [("Exact solve", result["exact_solve"]), ("Blank cells right", result["blank_cell_accuracy"])]
     overall += [("One-pass model, iterated", one_pass["exact_solve_by_step"])] if one_pass else []
@@ -256,8 +255,7 @@ def print_eval_table(console: Console, result: dict) -> None:
 
     for t in first_fitting(console, [[table(title, overall + by_band)],
                                      [table(title, overall),
-                                      table("Exact solve by difficulty: rounds of singles a solver needs "
-                                            "(puzzles)", by_band)]]):
+                                      table("Exact solve by difficulty (rounds of singles; puzzles)", by_band)]]):
         console.print(t)
     for row in result["halting"]:
         console.print(f"stop rule {row['rule']}: mean {row['mean_steps']:.2f} steps, exact solve {row['exact_solve']:.1%}")

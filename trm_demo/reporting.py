@@ -165,7 +165,7 @@ def headline(metrics: dict) -> str:
         lines.append(f"The TRM captured {pct(trm['share_of_oracle'])} of the oracle's net value "
                      f"({money(oracle['net_value'])}; the oracle knows the true conversion probability, "
                      "so it is the upper bound, not a rival)"
-                     + ("; above 100 % here only because the oracle maximises *expected* value and this "
+                     + ("; above 100 % here only because the oracle maximises expected value and this "
                         "run's draws favoured the TRM's picks: over many seeds the share stays within noise of 100 %."
                         if trm["share_of_oracle"] > 1 else "."))
     if llm["compute_cost"] > 0:
