@@ -266,3 +266,18 @@ def test_multi_seed_evaluation_renders_when_present(run):
     assert "## Multi-seed evaluation" in text and "3 seeds" in text
     assert "| TRM − Greedy, per 100 opportunities |" in text and " ± $" in text
     assert "Across 3 seeds: " + metrics["evaluation"]["verdicts"][0] in headline(metrics)
+
+
+# --- the first paragraph, for a non-technical reader ---
+
+def test_the_first_paragraph_says_what_to_do_from_the_runs_numbers(run):
+    s = run["metrics"]["strategies"]
+    top = max(s["trm"]["net_value"], s["llm"]["net_value"])
+    assert advice(with_net_values(run["metrics"], greedy=top + 500.0)).startswith(
+        "**Keep Greedy: the TRM did not earn its place in this run.**")
+    metrics = with_net_values(run["metrics"], trm=max(s["llm"]["net_value"], s["greedy"]["net_value"]) + 400.0)
+    metrics["strategies"]["trm"]["conversions"] = max(s["llm"]["conversions"], s["greedy"]["conversions"]) + 1
+    text = advice(metrics)
+    assert text.startswith("**Use the TRM to choose candidates, and confirm it with more runs first.**")
+    assert "1 placement apart" in text and "`--seeds 10`" in text
+    assert render_report(run["cfg"], metrics, run["training"]).split("\n\n")[1] == text

@@ -25,6 +25,7 @@ import math
 from dataclasses import dataclass
 from html import escape
 
+from .formats import finite
 from .subgraph import downsample
 
 # Okabe–Ito blue, vermilion, bluish green, reddish purple, black: distinct in every common
@@ -153,8 +154,6 @@ def quote(text) -> str:
     return f'"{text or "-"}"'
 
 
-def finite(x) -> bool:
-    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
 
 
 # --- SVG -------------------------------------------------------------------------------------

@@ -19,12 +19,6 @@ class Paragraph:
 
 
 @dataclass(frozen=True)
-class Note:
-    """A one-line aside, set in italics."""
-    text: str
-
-
-@dataclass(frozen=True)
 class Bullets:
     items: tuple
 
@@ -79,8 +73,6 @@ def to_markdown(doc: Document) -> str:
 def _block_md(block) -> str:
     if isinstance(block, Paragraph):
         return block.text
-    if isinstance(block, Note):
-        return f"_{block.text}_"
     if isinstance(block, Bullets):
         return "\n".join(f"- {item}" for item in block.items)
     if isinstance(block, Table):

@@ -15,7 +15,7 @@ from html import escape
 
 from .atomic import write_text
 from .charts import Chart, no_data_note, svg
-from .document import Bullets, Code, Document, Flow, Note, Paragraph, Table
+from .document import Bullets, Code, Document, Flow, Paragraph, Table
 
 RIGHT = ' class="n"'   # a numeric column, aligned right
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
@@ -64,8 +64,6 @@ def inline(text: str) -> str:
 def _block(block) -> str:
     if isinstance(block, Paragraph):
         return f"<p>{inline(block.text)}</p>"
-    if isinstance(block, Note):
-        return f"<p><em>{inline(block.text)}</em></p>"
     if isinstance(block, Bullets):
         return "<ul>" + "".join(f"<li>{inline(item)}</li>" for item in block.items) + "</ul>"
     if isinstance(block, Table):
