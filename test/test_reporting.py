@@ -281,3 +281,9 @@ def test_the_first_paragraph_says_what_to_do_from_the_runs_numbers(run):
     assert text.startswith("**Use the TRM to choose candidates, and confirm it with more runs first.**")
     assert "1 placement apart" in text and "`--seeds 10`" in text
     assert render_report(run["cfg"], metrics, run["training"]).split("\n\n")[1] == text
+
+
+def test_roi_is_not_compared_when_costs_are_near_zero(run):
+    metrics = copy.deepcopy(run["metrics"])
+    metrics["strategies"]["trm"]["roi"], metrics["strategies"]["greedy"]["roi"] = 392_096.0, 1_633_332.0
+    assert "its ROI is below" not in headline(metrics)
