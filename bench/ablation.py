@@ -1,36 +1,64 @@
-"""Ablation: does recursion buy anything over a plain MLP of the same size?
+"""Ablation: does recursion buy anything over a plain MLP of the same size? A fair protocol.
 
-Both are trained from scratch on the same samples of the default market
-(drift from config) with the same optimiser settings, batch size and epochs,
-and scored on the same held-out pairs against their observed outcomes
-(log-loss) and against the true probability (excess log-loss = KL(p_true ||
-p_model), 0 = perfect, free of outcome noise), as training.evaluate does.
+Per seed, every model gets:
+- the same data: `samples` pairs of the default market at the config's drift,
+  trained from scratch; scored on the same `holdout` pairs;
+- the same selection: the last `training.validation_share` of the training
+  pairs (observed outcomes only, never the true probability) is held out, and
+  after every epoch the EMA weights' validation log-loss decides which epoch's
+  EMA is kept (the TRM's `training.fit` also picks its step cap there); the
+  same EMA warm-up and decay for both;
+- the same budget in optimiser steps: the TRM takes N_sup per batch (deep
+  supervision), the MLP one per batch over N_sup times the passes (repeating a
+  batch N_sup times in a row is the TRM's recipe, not one an MLP would be given);
+- parameter counts within 2 %: the MLP's hidden width is solved for the TRM's count.
+Training wall time is measured and reported next to the steps.
 
-The TRM makes N_sup optimiser steps per batch (deep supervision); a plain MLP
-makes one. So the MLP is trained twice: once with the same epochs (fewer
-updates) and once repeating each batch N_sup times (the same number of
-optimiser steps). Seeds run in parallel processes (one BLAS thread each).
+Held-out scores: log-loss against the observed outcomes and excess log-loss
+KL(p_true || p_model) (0 = perfect, free of outcome noise), as training.evaluate.
+Rows: the TRM at every fixed step cap and at its validated cap, the TRM at T=3
+(the previous default), the MLP, and the halting comparison of
+training.halting_comparison. Seeds and models run in parallel processes (one
+BLAS thread each).
+
+    python -m bench.ablation [--quick] [--seeds 1,2,3] [--epochs N]
+
+runs this section alone and puts it into bench/results.json and
+docs/BENCHMARKS.md next to the other sections' last figures.
 """
 
 from __future__ import annotations
 
+import argparse
+import dataclasses
 import multiprocessing
 import os
+import sys
 import time
+from datetime import datetime, timezone
 
 import numpy as np
 
+from trm_demo import mlp
 from trm_demo.evaluation import mean_ci as mean_ci95
 
 PROB_EPS = 1e-6
+PREVIOUS_OUTER_STEPS = 3        # T of the tabular default before the measured recipe (issue 13)
+MLP_ACTIVATION = "gelu"
+MLP_HIDDEN_LAYERS = 2
+SIZE_TOLERANCE = 0.02           # parameter counts of the TRM and the MLP may differ by this share at most
 
 
 def scores(p_model, outcome, p_true) -> dict:
     p_hat = np.clip(np.asarray(p_model, np.float64), PROB_EPS, 1 - PROB_EPS)
     p = np.clip(p_true, PROB_EPS, 1 - PROB_EPS)
-    log_loss = -(outcome * np.log(p_hat) + (1 - outcome) * np.log(1 - p_hat)).mean()
-    excess = (p * np.log(p / p_hat) + (1 - p) * np.log((1 - p) / (1 - p_hat))).mean()
-    return {"log_loss": float(log_loss), "excess_log_loss": float(excess)}
+    return {"log_loss": log_loss(p_hat, outcome),
+            "excess_log_loss": float((p * np.log(p / p_hat) + (1 - p) * np.log((1 - p) / (1 - p_hat))).mean())}
+
+
+def log_loss(p_model, outcome) -> float:
+    p_hat = np.clip(np.asarray(p_model, np.float64), PROB_EPS, 1 - PROB_EPS)
+    return float(-(outcome * np.log(p_hat) + (1 - outcome) * np.log(1 - p_hat)).mean())
 
 
 def _data(seed: int, samples: int, holdout: int, drift: float):
@@ -40,36 +68,108 @@ def _data(seed: int, samples: int, holdout: int, drift: float):
     return train, test
 
 
-def _job(job: tuple) -> dict:
-    """One model, one seed: train from scratch and score on the held-out pairs."""
-    kind, seed, samples, holdout, epochs, updates = job
+def validation_split(x, target, share: float):
+    """training.fit's rule: the last round(len * share) pairs are validation, the rest is trained on."""
+    cut = len(x) - int(round(len(x) * share))
+    return (x[:cut], target[:cut]), (x[cut:], target[cut:])
+
+
+# --- the MLP's training: training.fit's recipe, one optimiser step per batch ---
+
+def mlp_probability(params: dict, x) -> np.ndarray:
+    from trm_demo.engine import sigmoid
+    return sigmoid(mlp.forward(params, x, MLP_ACTIVATION)[0][:, 0].astype(np.float64))
+
+
+def fit_mlp(params: dict, x, outcome, cfg_training, passes: int, rng: np.random.Generator) -> tuple[dict, dict]:
+    """Train on all but the validation split; return the EMA weights of the pass with the lowest validation log-loss.
+
+    Same AdamW, clipping, batch size, EMA warm-up and decay as training.fit;
+    pass 0 (the initial EMA) is a candidate too, as there."""
+    from trm_demo.training import AdamW, clip_gradients, ema_decay_at, update_ema
+    t = cfg_training
+    (x_train, t_train), (x_valid, t_valid) = validation_split(x, outcome, t.validation_share)
+    ema = {k: v.copy() for k, v in params.items()}
+    optimiser = AdamW(t.learning_rate, t.beta1, t.beta2, t.weight_decay)
+    best = {"epoch": 0, "validation_log_loss": log_loss(mlp_probability(ema, x_valid), t_valid)}
+    best_ema = {k: v.copy() for k, v in ema.items()}
+    for epoch in range(1, passes + 1):
+        order = rng.permutation(len(x_train))
+        for start in range(0, len(x_train), t.batch_size):
+            rows = order[start:start + t.batch_size]
+            logits, cache = mlp.forward(params, x_train[rows], MLP_ACTIVATION)
+            d_logits = (0.5 + 0.5 * np.tanh(0.5 * logits) - t_train[rows, None]) / len(rows)   # d mean BCE / d logit
+            grads = mlp.backward(params, d_logits, MLP_ACTIVATION, cache)
+            clip_gradients(grads, t.grad_clip)
+            decay = ema_decay_at(optimiser.t, t.ema_decay)      # before the step, as supervised_update
+            optimiser.step(params, grads)
+            update_ema(ema, params, decay)
+        loss = log_loss(mlp_probability(ema, x_valid), t_valid)
+        if loss < best["validation_log_loss"]:
+            best = {"epoch": epoch, "validation_log_loss": loss}
+            best_ema = {k: v.copy() for k, v in ema.items()}
+    return best_ema, {**best, "optimizer_steps": optimiser.t}
+
+
+# --- one job: one model, one seed ---
+
+def _job(job: dict) -> dict:
     from trm_demo.cli import model_spec
     from trm_demo.config import load_config
-    from trm_demo.training import evaluate, fit
-    from trm_demo.weights import init_model
-    from bench import mlp_baseline as mlp
     cfg = load_config()
-    (x, outcome, _), (hx, ho, hp) = _data(seed, samples, holdout, cfg.market.drift)
+    (x, outcome, _), held_out = _data(job["seed"], job["samples"], job["holdout"], cfg.market.drift)
+    spec = model_spec(cfg)
+    if job["kind"] == "mlp":
+        return _mlp_job(job, cfg, x, outcome, held_out, _trm_parameters(spec))
+    return _trm_job(job, cfg, dataclasses.replace(spec, outer_steps=job["outer_steps"]), x, outcome, held_out)
+
+
+def _trm_parameters(spec) -> int:
+    from trm_demo.weights import init_model
+    return init_model(spec, np.random.default_rng(0)).n_parameters
+
+
+def _trm_job(job: dict, cfg, spec, x, outcome, held_out) -> dict:
+    from trm_demo.training import evaluate, fit, halting_comparison
+    from trm_demo.weights import init_model
+    seed, n_sup = job["seed"], cfg.model.supervision_steps
+    hx, ho, hp = held_out
+    model = init_model(spec, np.random.default_rng([seed, 2]))
     started = time.perf_counter()
-    cap = cfg.model.supervision_steps
-    if kind == "trm":
-        model = init_model(model_spec(cfg), np.random.default_rng([seed, 2]))
-        fit(model, x, outcome, cfg.training, epochs, cap, np.random.default_rng([seed, 3]),
-            cfg.thermostat.initial_halt_threshold)
-        seconds = time.perf_counter() - started
-        per_cap = evaluate(model, hx, ho, hp, cap)
-        adaptive = model.infer(hx, cap, cfg.thermostat.initial_halt_threshold)
-        return {"kind": kind, "seed": seed, "seconds": seconds, "parameters": model.n_parameters,
-                "per_step_cap": [{"step_cap": r["step"], "log_loss": r["log_loss"],
-                                  "excess_log_loss": r["excess_log_loss"]} for r in per_cap],
-                "adaptive": {**scores(adaptive.answer, ho, hp), "mean_steps": float(adaptive.steps.mean()),
-                             "halt_threshold": cfg.thermostat.initial_halt_threshold}}
-    trm_parameters = init_model(model_spec(cfg), np.random.default_rng(0)).n_parameters
-    width = mlp.hidden_width_for(trm_parameters, x.shape[1])
-    weights = mlp.train(x, outcome, cfg.training, epochs, updates, width, np.random.default_rng([seed, 2]))
+    log = fit(model, x, outcome, cfg.training, job["epochs"], n_sup, np.random.default_rng([seed, 3]),
+              cfg.thermostat.initial_halt_threshold)
     seconds = time.perf_counter() - started
-    return {"kind": kind, "seed": seed, "seconds": seconds, "parameters": mlp.n_parameters(weights),
-            "width": width, "updates_per_batch": updates, **scores(mlp.predict(weights, hx), ho, hp)}
+    per_cap = evaluate(model, hx, ho, hp, n_sup)
+    selected = log["selected"]
+    steps_per_epoch = [e["optimizer_steps"] for e in log["epochs"]]
+    th = cfg.thermostat
+    return {"kind": "trm", "outer_steps": spec.outer_steps, "seed": seed, "seconds": seconds,
+            "parameters": model.n_parameters, "optimizer_steps": sum(steps_per_epoch),
+            "steps_at_selected": sum(steps_per_epoch[:selected["epoch"]]), "selected": selected,
+            "per_step_cap": [{"log_loss": r["log_loss"], "excess_log_loss": r["excess_log_loss"]} for r in per_cap],
+            "halting": halting_comparison(model, hx, hp, n_sup,
+                                          (th.min_halt_threshold, th.initial_halt_threshold, th.max_halt_threshold),
+                                          np.random.default_rng([seed, 4]))}
+
+
+def _mlp_job(job: dict, cfg, x, outcome, held_out, trm_parameters: int) -> dict:
+    seed, n_sup = job["seed"], cfg.model.supervision_steps
+    hx, ho, hp = held_out
+    width = mlp.width_for(trm_parameters, x.shape[1], MLP_HIDDEN_LAYERS, 1)
+    n_parameters = mlp.count_for(x.shape[1], width, MLP_HIDDEN_LAYERS, 1)
+    if abs(n_parameters - trm_parameters) > SIZE_TOLERANCE * trm_parameters:
+        raise ValueError(f"no MLP width gives {trm_parameters:,} parameters within {SIZE_TOLERANCE:.0%} "
+                         f"(closest: {n_parameters:,} at width {width})")
+    params = mlp.init([x.shape[1]] + [width] * MLP_HIDDEN_LAYERS + [1], np.random.default_rng([seed, 2]), "lecun")
+    started = time.perf_counter()
+    weights, selected = fit_mlp(params, x, outcome, cfg.training, job["epochs"] * n_sup,
+                                np.random.default_rng([seed, 3]))
+    seconds = time.perf_counter() - started
+    steps_per_pass = selected["optimizer_steps"] // max(job["epochs"] * n_sup, 1)
+    return {"kind": "mlp", "seed": seed, "seconds": seconds, "parameters": mlp.n_parameters(weights), "width": width,
+            "optimizer_steps": selected["optimizer_steps"], "steps_at_selected": steps_per_pass * selected["epoch"],
+            "selected": {"epoch": selected["epoch"], "validation_log_loss": selected["validation_log_loss"]},
+            "held_out": scores(mlp_probability(weights, hx), ho, hp)}
 
 
 def _references(seed: int, samples: int, holdout: int, drift: float) -> dict:
@@ -77,23 +177,39 @@ def _references(seed: int, samples: int, holdout: int, drift: float) -> dict:
     return {"constant": scores(np.full(len(ho), outcome.mean()), ho, hp), "truth": scores(hp, ho, hp)}
 
 
+# --- the section ---
+
 def run(seeds: list[int], samples: int, holdout: int, epochs: int, workers: int = 2) -> dict:
     from trm_demo.config import load_config
     cfg = load_config()
-    n_sup = cfg.model.supervision_steps
-    jobs = [("trm", s, samples, holdout, epochs, n_sup) for s in seeds]            # longest first
-    jobs += [("mlp", s, samples, holdout, epochs, u) for s in seeds for u in (n_sup, 1)]
+    default_t = cfg.model.outer_steps
+    common = {"samples": samples, "holdout": holdout, "epochs": epochs}
+    jobs = [{"kind": "trm", "outer_steps": t, "seed": s, **common}            # longest first
+            for t in sorted({PREVIOUS_OUTER_STEPS, default_t}, reverse=True) for s in seeds]
+    jobs += [{"kind": "mlp", "seed": s, **common} for s in seeds]
     started = time.perf_counter()
     results = _in_processes(jobs, workers)
     wall = time.perf_counter() - started
-    rows = _table(results, n_sup, [_references(s, samples, holdout, cfg.market.drift) for s in seeds])
+    references = [_references(s, samples, holdout, cfg.market.drift) for s in seeds]
+    trm = [r for r in results if r["kind"] == "trm" and r["outer_steps"] == default_t]
+    previous = [r for r in results if r["kind"] == "trm" and r["outer_steps"] == PREVIOUS_OUTER_STEPS]
+    mlps = [r for r in results if r["kind"] == "mlp"]
+    m = cfg.model
     return {"settings": {"seeds": seeds, "samples": samples, "holdout": holdout, "epochs": epochs,
-                         "batch_size": cfg.training.batch_size, "learning_rate": cfg.training.learning_rate,
-                         "drift": cfg.market.drift, "supervision_steps": n_sup},
-            "rows": rows, "runs": results, "wall_seconds": wall}
+                         "mlp_passes": epochs * m.supervision_steps, "batch_size": cfg.training.batch_size,
+                         "learning_rate": cfg.training.learning_rate, "ema_decay": cfg.training.ema_decay,
+                         "validation_share": cfg.training.validation_share, "drift": cfg.market.drift,
+                         "supervision_steps": m.supervision_steps, "n_cycles": m.n_cycles, "outer_steps": default_t,
+                         "hidden_size": m.hidden_size},
+            "rows": _rows(trm, previous, mlps, references, m),
+            "comparisons": [_compare(f"TRM (T={default_t}, validated step cap)", _validated(trm),
+                                     f"MLP {MLP_HIDDEN_LAYERS}x{mlps[0]['width']}", [r["held_out"] for r in mlps]),
+                            _compare(f"TRM T={default_t}", _validated(trm),
+                                     f"TRM T={PREVIOUS_OUTER_STEPS}", _validated(previous))],
+            "halting": _halting(trm), "runs": results, "wall_seconds": wall}
 
 
-def _in_processes(jobs: list[tuple], workers: int) -> list[dict]:
+def _in_processes(jobs: list[dict], workers: int) -> list[dict]:
     """Spawned workers with one BLAS thread each (forking after OpenBLAS started its threads can hang)."""
     saved = os.environ.get("OPENBLAS_NUM_THREADS")
     os.environ["OPENBLAS_NUM_THREADS"] = "1"
@@ -107,25 +223,99 @@ def _in_processes(jobs: list[tuple], workers: int) -> list[dict]:
             os.environ["OPENBLAS_NUM_THREADS"] = saved
 
 
-def _table(results: list[dict], n_sup: int, references: list[dict]) -> list[dict]:
-    """One row per model: mean and 95 % interval over seeds of held-out log-loss and excess log-loss."""
-    def row(name, runs, pick, extra=None):
-        picked = [pick(r) for r in runs]
-        return {"model": name, "parameters": runs[0]["parameters"] if "parameters" in runs[0] else None,
-                "log_loss": mean_ci95([p["log_loss"] for p in picked]),
-                "excess_log_loss": mean_ci95([p["excess_log_loss"] for p in picked]),
-                "train_seconds": float(np.median([r["seconds"] for r in runs])) if "seconds" in runs[0] else None,
-                **(extra or {})}
+def _validated(runs: list[dict]) -> list[dict]:
+    """Each TRM run's held-out scores at the step cap its validation split chose."""
+    return [r["per_step_cap"][r["selected"]["step_cap"] - 1] for r in runs]
 
-    trm = [r for r in results if r["kind"] == "trm"]
-    rows = [row(f"TRM, step cap {cap}", trm, lambda r, c=cap: r["per_step_cap"][c - 1]) for cap in range(1, n_sup + 1)]
-    rows.append(row("TRM, adaptive halting", trm, lambda r: r["adaptive"],
-                    {"mean_steps": float(np.mean([r["adaptive"]["mean_steps"] for r in trm])),
-                     "halt_threshold": trm[0]["adaptive"]["halt_threshold"]}))
-    for updates in (n_sup, 1):
-        mlps = [r for r in results if r["kind"] == "mlp" and r["updates_per_batch"] == updates]
-        label = "same optimiser steps" if updates == n_sup else "same epochs, 1 update per batch"
-        rows.append(row(f"MLP 2x{mlps[0]['width']} ({label})", mlps, lambda r: r))
-    rows.append(row("constant (training mean)", references, lambda r: r["constant"]))
-    rows.append(row("true probability (floor)", references, lambda r: r["truth"]))
+
+def _row(name: str, picked: list[dict], runs: list[dict] | None = None, note: str = "") -> dict:
+    """Mean, 95 % interval and seed range of held-out log-loss and excess log-loss; budget and time of `runs`."""
+    excess = [p["excess_log_loss"] for p in picked]
+    row = {"model": name, "log_loss": mean_ci95([p["log_loss"] for p in picked]),
+           "excess_log_loss": {**mean_ci95(excess), "low": min(excess), "high": max(excess)}, "note": note}
+    if runs:
+        row.update({"parameters": runs[0]["parameters"], "optimizer_steps": runs[0]["optimizer_steps"],
+                    "steps_at_selected": float(np.mean([r["steps_at_selected"] for r in runs])),
+                    "train_seconds": float(np.median([r["seconds"] for r in runs]))})
+    return row
+
+
+def _chosen(runs: list[dict], key: str) -> str:
+    return ", ".join(str(r["selected"][key]) for r in runs)
+
+
+def _rows(trm, previous, mlps, references, m) -> list[dict]:
+    t = m.outer_steps
+    rows = [_row(f"TRM T={t}, fixed step cap {cap}", [r["per_step_cap"][cap - 1] for r in trm], trm)
+            for cap in range(1, m.supervision_steps + 1)]
+    rows.append(_row(f"TRM T={t}, validated step cap", _validated(trm), trm,
+                     f"caps {_chosen(trm, 'step_cap')}; epochs {_chosen(trm, 'epoch')}"))
+    rows.append(_row(f"TRM T={PREVIOUS_OUTER_STEPS} (previous default), validated step cap", _validated(previous),
+                     previous, f"caps {_chosen(previous, 'step_cap')}; epochs {_chosen(previous, 'epoch')}"))
+    rows.append(_row(f"MLP {MLP_HIDDEN_LAYERS}x{mlps[0]['width']} {MLP_ACTIVATION}, validated epoch",
+                     [r["held_out"] for r in mlps], mlps, f"passes {_chosen(mlps, 'epoch')}"))
+    rows.append(_row("constant (training mean)", [r["constant"] for r in references]))
+    rows.append(_row("true probability (floor)", [r["truth"] for r in references]))
     return rows
+
+
+def _compare(a: str, a_scores: list[dict], b: str, b_scores: list[dict]) -> dict:
+    """Paired by seed: held-out excess log-loss of a minus b (negative: a is better)."""
+    a_excess = [s["excess_log_loss"] for s in a_scores]
+    b_excess = [s["excess_log_loss"] for s in b_scores]
+    return {"a": a, "b": b, "a_mean": float(np.mean(a_excess)), "b_mean": float(np.mean(b_excess)),
+            "difference": mean_ci95(np.subtract(a_excess, b_excess))}
+
+
+def _halting(trm: list[dict]) -> list[dict]:
+    """Per halt threshold, over seeds: the head's stopping vs random stopping at the same steps vs the nearest fixed cap."""
+    rows = []
+    for i, first in enumerate(trm[0]["halting"]):
+        per_seed = [r["halting"][i] for r in trm]
+        head = [h["halting_head"] for h in per_seed]
+        rows.append({"halt_threshold": first["halt_threshold"],
+                     "mean_steps": mean_ci95([h["mean_steps"] for h in per_seed]),
+                     "halting_head": mean_ci95(head),
+                     "random_stopping": mean_ci95([h["random_stopping"] for h in per_seed]),
+                     "fixed_caps": [h["fixed_cap"] for h in per_seed],
+                     "fixed_cap": mean_ci95([h["fixed_cap_excess"] for h in per_seed]),
+                     "head_minus_random": mean_ci95(np.subtract(head, [h["random_stopping"] for h in per_seed])),
+                     "head_minus_fixed": mean_ci95(np.subtract(head, [h["fixed_cap_excess"] for h in per_seed]))})
+    return rows
+
+
+# --- this section alone ---
+
+def main(argv: list[str] | None = None) -> int:
+    import json
+
+    from rich.console import Console
+
+    from bench import report
+    from bench.run import PROFILES, REPO_ROOT
+    p = argparse.ArgumentParser(prog="python -m bench.ablation", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--quick", action="store_true", help="smoke run; writes bench/results-quick.json only")
+    p.add_argument("--seeds", help="comma-separated seeds (default 1,2,3; --quick 1)")
+    p.add_argument("--epochs", type=int, help="TRM epochs; the MLP gets N_sup times as many passes")
+    args = p.parse_args(argv)
+    pick = 1 if args.quick else 0
+    seeds = [int(s) for s in args.seeds.split(",")] if args.seeds else PROFILES["ablation_seeds"][pick]
+    section = run(seeds, PROFILES["ablation_samples"][pick], PROFILES["ablation_holdout"][pick],
+                  args.epochs or PROFILES["ablation_epochs"][pick])
+    section["command"] = "python -m bench.ablation " + " ".join(sys.argv[1:] if argv is None else argv)
+    section["started_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    json_path = REPO_ROOT / "bench" / ("results-quick.json" if args.quick else "results.json")
+    results = json.loads(json_path.read_text()) if json_path.exists() else {}
+    results["ablation"] = section
+    json_path.write_text(json.dumps(results, indent=1) + "\n")
+    console = Console()
+    for table in (report.ablation_table(results), report.halting_table(results)):
+        report.print_table(table, console if console.is_terminal else Console(width=160))
+    if not args.quick and "meta" in results:
+        (REPO_ROOT / "docs" / "BENCHMARKS.md").write_text(report.markdown(results))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

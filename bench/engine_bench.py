@@ -85,7 +85,9 @@ def time_training_phases(cfg, spec, repeats: int, steps_per_repeat: int = 12) ->
             clock = time.perf_counter()
             y, z, logits, q, cache = supervision_step(model.params, spec, xb, y, z)
             clock = _lap(spent, "forward", clock)
-            _, _, d_logits, d_halt, _ = binary_losses(logits, q, tb, t.halting_weight)
+            # any 0/1 halting target costs the same here; fit's own (a full-depth pass per batch) is timed by
+            # time_training_steps, which runs fit itself
+            _, _, d_logits, d_halt, _ = binary_losses(logits, q, tb, tb > 0.5, t.halting_weight)
             clock = _lap(spent, "losses", clock)
             grads = supervision_step_backward(d_logits, d_halt, model.params, spec, cache)
             clock = _lap(spent, "backward", clock)

@@ -107,7 +107,8 @@ def trace_training_steps(cfg, spec, steps: int = 12) -> dict:
 
     def one_step(y, z):
         y, z, logits, q, cache = supervision_step(params, spec, xb, y, z)
-        _, _, d_logits, d_halt, _ = binary_losses(logits, q, tb, t.halting_weight)
+        # any 0/1 halting target costs the same here; fit's own needs a full-depth pass per batch, not traced
+        _, _, d_logits, d_halt, _ = binary_losses(logits, q, tb, tb > 0.5, t.halting_weight)
         grads = supervision_step_backward(d_logits, d_halt, params, spec, cache)
         clip_gradients(grads, t.grad_clip)
         optimiser.step(params, grads)

@@ -246,16 +246,66 @@ def ablation_table(r: dict) -> Table_ | None:
     s = a["settings"]
     rows = []
     for row in a["rows"]:
-        extra = f"mean steps {row['mean_steps']:.2f} (threshold {row['halt_threshold']})" if "mean_steps" in row else ""
-        rows.append([row["model"], num(row["parameters"]) if row["parameters"] else "",
-                     ci(row["log_loss"], 4), ci(row["excess_log_loss"], 4),
-                     f"{row['train_seconds']:.1f} s" if row.get("train_seconds") else "", extra])
-    notes = [f"Trained from scratch on {s['samples']:,} samples of the default market (drift {s['drift']}), "
-             f"{s['epochs']} epochs, batch {s['batch_size']}, AdamW lr {s['learning_rate']}; held-out "
-             f"{s['holdout']:,} pairs; mean ± 95 % t interval over seeds {s['seeds']}. "
-             "Excess log-loss = KL(true p || model p), 0 is perfect."]
-    return ("Ablation: TRM vs a plain MLP of the same size",
-            ["model", "parameters", "held-out log-loss", "excess log-loss", "train time", "note"], rows, notes)
+        e = row["excess_log_loss"]
+        budget = (f"{row['optimizer_steps']:,} ({row['steps_at_selected']:,.0f} at the kept epoch)"
+                  if "optimizer_steps" in row else "")
+        rows.append([row["model"], num(row.get("parameters")) if row.get("parameters") else "",
+                     ci(row["log_loss"], 4), ci(e, 4), f"{e['low']:.4f} – {e['high']:.4f}", budget,
+                     f"{row['train_seconds']:.1f} s" if row.get("train_seconds") else "", row["note"]])
+    notes = [better_by(c) + "." for c in a["comparisons"]]
+    notes.append(f"Protocol: from scratch on {s['samples']:,} pairs of the default market (drift {s['drift']}); "
+                 f"the last {100 * s['validation_share']:.0f} % of them (observed outcomes only) picks the epoch whose EMA "
+                 f"(decay {s['ema_decay']} after warm-up) is kept, for every model, and the TRM's step cap. "
+                 f"Same budget in optimiser steps: the TRM (n={s['n_cycles']}, hidden {s['hidden_size']}) "
+                 f"{s['epochs']} epoch(s) of N_sup={s['supervision_steps']} steps per batch, the MLP {s['mlp_passes']} "
+                 f"passes of one step per batch (batch {s['batch_size']}, AdamW lr {s['learning_rate']}); "
+                 "parameter counts within 2 %. Scored on "
+                 f"{s['holdout']:,} held-out pairs: mean ± 95 % t interval and range over seeds {s['seeds']}; "
+                 "train time = median wall time of one model's training on one BLAS thread. "
+                 "Excess log-loss = KL(true p || model p), 0 is perfect.")
+    if a.get("command"):
+        notes.append(f"Section run alone by `{a['command'].strip()}` on {a['started_at'].replace('T', ' ')}.")
+    return ("Ablation: TRM vs a plain MLP of the same size, same data, selection and optimiser steps",
+            ["model", "parameters", "held-out log-loss", "excess log-loss", "excess, seed range",
+             "optimiser steps", "train time", "selected per seed"], rows, notes)
+
+
+def halting_table(r: dict) -> Table_ | None:
+    a = _ok(r, "ablation")
+    if not a:
+        return None
+    head = f"TRM T={a['settings']['outer_steps']}"
+    rows = [[f"{h['halt_threshold']:g}", ci(h["mean_steps"], 2), ci(h["halting_head"], 4),
+             ci(h["random_stopping"], 4), f"{ci(h['fixed_cap'], 4)} (cap {', '.join(map(str, h['fixed_caps']))})",
+             better_by({"a": "the halting head", "b": "random stopping", "a_mean": h["halting_head"]["mean"],
+                        "b_mean": h["random_stopping"]["mean"], "difference": h["head_minus_random"]}) + "; " +
+             better_by({"a": "the halting head", "b": "the fixed cap", "a_mean": h["halting_head"]["mean"],
+                        "b_mean": h["fixed_cap"]["mean"], "difference": h["head_minus_fixed"]})]
+            for h in a["halting"]]
+    notes = [f"{head} of the ablation above, read to full depth once on the held-out pairs: the halting head "
+             "stops each pair at the first step with sigmoid(q) ≥ threshold; random stopping gives the same steps "
+             "shuffled across pairs (same mean depth, no knowledge of the pair); the fixed cap is the one nearest "
+             "the head's mean steps (per seed). Cells: held-out excess log-loss, mean ± 95 % t interval over seeds."]
+    return ("Halting: the head's stopping vs random stopping vs a fixed cap",
+            ["halt threshold", "mean steps", "halting head", "random stopping, same steps", "nearest fixed cap",
+             "which is better and by how much"], rows, notes)
+
+
+def better_by(c: dict) -> str:
+    """Which of a and b has the lower excess log-loss and by how much, from the paired difference a - b."""
+    d = c["difference"]
+    if round(abs(d["mean"]), 4) == 0:
+        return f"{c['a']} and {c['b']} tie at 4 decimals ({c['a_mean']:.4f} vs {c['b_mean']:.4f})"
+    a, b = (c["a"], c["b"]) if d["mean"] < 0 else (c["b"], c["a"])
+    low, high = sorted((c["a_mean"], c["b_mean"]))
+    how_much = f"{low:.4f} vs {high:.4f}, {100 * (high - low) / high:.0f} % lower"
+    if d["ci95"] is None:
+        return f"{a} is better than {b} by {abs(d['mean']):.4f} excess log-loss ({how_much}) on one seed (no interval)"
+    if abs(d["mean"]) <= d["ci95"]:
+        return (f"{c['a']} vs {c['b']}: no significant difference ({c['a_mean']:.4f} vs {c['b_mean']:.4f}; "
+                f"difference {d['mean']:+.4f} ± {d['ci95']:.4f} over {d['n']} seeds)")
+    return (f"{a} is better than {b} by {abs(d['mean']):.4f} ± {d['ci95']:.4f} excess log-loss ({how_much}), "
+            f"paired over {d['n']} seeds")
 
 
 def simulation_table(r: dict) -> Table_ | None:
@@ -377,7 +427,7 @@ def targets_table(r: dict) -> Table_ | None:
 
 
 TABLES = (targets_table, machine_table, engine_table, phases_table, profile_table, speedups_table,
-          ablation_table, simulation_table, what_if_table, end_to_end_table, quality_table)
+          ablation_table, halting_table, simulation_table, what_if_table, end_to_end_table, quality_table)
 
 
 def _all_tables(results: dict) -> list[Table_]:
@@ -390,16 +440,21 @@ def _errors(results: dict) -> list[str]:
 
 # --- renderers ---
 
+def print_table(table_: Table_, console: Console) -> None:
+    title, headers, rows, notes = table_
+    table = Table(title=title, title_justify="left", show_lines=False)
+    for h in headers:
+        table.add_column(h, overflow="fold")
+    for row in rows:
+        table.add_row(*row)
+    console.print(table)
+    for note in notes:
+        console.print(f"  {note}", style="dim", highlight=False)
+
+
 def print_all(results: dict, console: Console) -> None:
-    for title, headers, rows, notes in _all_tables(results):
-        table = Table(title=title, title_justify="left", show_lines=False)
-        for h in headers:
-            table.add_column(h, overflow="fold")
-        for row in rows:
-            table.add_row(*row)
-        console.print(table)
-        for note in notes:
-            console.print(f"  {note}", style="dim", highlight=False)
+    for table in _all_tables(results):
+        print_table(table, console)
     for error in _errors(results):
         console.print(f"[red]section failed[/red] {error}", highlight=False)
     console.print(f"Total bench time {_duration(results['meta']['total_seconds'])}.", highlight=False)
@@ -418,11 +473,16 @@ def markdown(results: dict) -> str:
              "Raw figures: `bench/results.json`.", "",
              "Every timing is the median of several repeats, shown with the fastest–slowest range. "
              "The machine may be shared (see the load averages): a wide range means a noisy figure.", ""]
-    for title, headers, rows, notes in _all_tables(results):
-        lines += [f"## {title}", "", "| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
-        lines += ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in rows]
-        lines += [""] + [f"{note}" for note in notes] + ([""] if notes else [])
+    for table in _all_tables(results):
+        lines += markdown_table(table)
     errors = _errors(results)
     if errors:
         lines += ["## Sections that failed", ""] + [f"- {e}" for e in errors] + [""]
     return "\n".join(lines)
+
+
+def markdown_table(table_: Table_) -> list[str]:
+    title, headers, rows, notes = table_
+    lines = [f"## {title}", "", "| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    lines += ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in rows]
+    return lines + [""] + [f"{note}" for note in notes] + ([""] if notes else [])

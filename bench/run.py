@@ -36,7 +36,7 @@ PROFILES = {
     "ablation_seeds": ([1, 2, 3], [1]),
     "ablation_samples": (50_000, 5_000),
     "ablation_holdout": (20_000, 5_000),
-    "ablation_epochs": (4, 1),
+    "ablation_epochs": (10, 1),        # TRM epochs; the validation split keeps the best one
     "sizes": ("10k,100k,1M", "10k"),
     "what_if_size": (10_000, 0),       # 0 = skip the simulation what-ifs
     "e2e_repeats": (3, 1),

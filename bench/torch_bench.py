@@ -96,7 +96,8 @@ def numpy_step(model, cfg):
 
     def step(x, target, y, z):
         y, z, logits, q, cache = supervision_step(model.params, spec, x, y, z)
-        _, _, d_logits, d_halt, _ = binary_losses(logits, q, target, t.halting_weight)
+        # the torch step's halting target, so both libraries compute the same loss
+        _, _, d_logits, d_halt, _ = binary_losses(logits, q, target, (logits >= 0) == (target > 0.5), t.halting_weight)
         grads = supervision_step_backward(d_logits, d_halt, model.params, spec, cache)
         clip_gradients(grads, t.grad_clip)
         optimiser.step(model.params, grads)

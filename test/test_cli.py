@@ -27,7 +27,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 TINY_CONFIG = "training:\n  holdout_samples: 64\n"
 TINY_FLAGS = ["--opportunities", "30", "--train-epochs", "1", "--train-samples", "64"]
 OUTPUTS = {"--export-json": "demo_metrics.json", "--export-training-log": "training.json",
-           "--export-report": "report.md", "--telemetry": "trm_calls.json"}
+           "--export-report": "report.md", "--export-html": "report.html", "--telemetry": "trm_calls.json"}
 
 
 @dataclass
@@ -133,7 +133,7 @@ def test_files_are_written_where_the_flags_say(tmp_path, monkeypatch, capsys):
     out = tmp_path / "out"
     out.mkdir()
     run = run_cli(capsys, ["--config", tiny_config(tmp_path), *TINY_FLAGS, *output_flags(out),
-                           "--save-checkpoint", out / "tuned.npz", "--quiet"])
+                           "--save-checkpoint", out / "tuned.npz"])
     assert run.code == 0, run.err
     assert sorted(p.name for p in out.iterdir()) == sorted([*OUTPUTS.values(), "tuned.npz"])
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "tiny.yaml"], "wrote outside the flagged paths"
@@ -165,6 +165,7 @@ def test_quiet_prints_nothing_on_stderr_on_success(tmp_path, monkeypatch, capsys
     assert run.code == 0
     assert run.err == ""
     assert "Tiny Recursive Model" in run.out
+    assert "Wrote:" not in run.out and "Thermostat:" not in run.out, "--quiet prints only the summary table"
 
 
 def test_progress_goes_to_stderr_and_the_summary_to_stdout(tmp_path, monkeypatch, capsys):
@@ -173,7 +174,7 @@ def test_progress_goes_to_stderr_and_the_summary_to_stdout(tmp_path, monkeypatch
     assert run.code == 0
     assert "fine-tuning epoch 1/1" in run.err          # plain progress lines: stderr is not a terminal
     assert "Tiny Recursive Model" in run.out and "Tiny Recursive Model" not in run.err
-    assert "epoch" not in run.out
+    assert "fine-tuning epoch" not in run.out
 
 
 def test_default_run_finishes_without_any_numpy_warning(tmp_path, monkeypatch, capsys):

@@ -15,12 +15,14 @@ from hypothesis import given, strategies as st
 from trm_demo import cli
 from trm_demo.config import load_config
 from trm_demo.evaluation import summarise
-from trm_demo.reporting import decimal, headline, pie, quote, render_report, xychart
+from trm_demo.charts import PALETTE, chart, decimal, mermaid, quote
+from trm_demo.reporting import advice, headline, render_report
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import mermaid_check  # noqa: E402
 
 SERIES = re.compile(r"^\s+(?:line|bar) \"[^\"]*\" \[(.*)\]$", re.MULTILINE)
+Y_AXIS = re.compile(r"^\s+y-axis \"[^\"]*\" (-?[\d.]+) --> (-?[\d.]+)$", re.MULTILINE)
 X_AXIS = re.compile(r"^\s+x-axis \"[^\"]*\" \[(.*)\]$", re.MULTILINE)
 
 
@@ -65,7 +67,9 @@ def test_generated_report_parses_with_the_real_mermaid_parser(run):
     assert result.returncode == 0, result.stdout + result.stderr
     blocks = mermaid_blocks(run["report"].read_text())
     assert len(blocks) >= 5
-    assert sum(block.startswith("xychart-beta") for block in blocks) >= 4
+    charts = [block for block in blocks if "\nxychart-beta\n" in block]
+    assert len(charts) >= 4
+    assert all(block.startswith('%%{init: {"theme": "base"') and "plotColorPalette" in block for block in charts)
     assert any(block.startswith("flowchart") for block in blocks)
 
 
@@ -75,7 +79,8 @@ def test_written_report_is_exactly_the_rendered_text(run):
 
 def test_report_has_every_section_and_labels_the_llm_simulated(run):
     text = run["report"].read_text()
-    for heading in ("## Strategies", "## Architecture", "## Control: thermostat", "## Depth vs quality frontier",
+    for heading in ("## What you changed", "## Headline", "## Strategies", "## Architecture",
+                    "## Control: thermostat", "## Depth vs quality frontier",
                     "## Training", "## Cost breakdown", "## Halting", "## Finding", "## Sentinel",
                     "## Configuration snapshot", "## Reproducibility"):
         assert heading in text
@@ -133,31 +138,58 @@ def test_headline_says_when_one_seed_cannot_separate_the_leaders(run):
 
 # --- chart builders ---
 
+def xychart(title, x_title, labels, series, points):
+    """A chart's Markdown: its Mermaid block, or the note of a chart with nothing to draw."""
+    spec = chart(title, x_title, "value (units)", labels, series, points)
+    return f"_{title}: no finite values to chart in this run._" if spec.empty else mermaid(spec)
+
+
 def test_labels_with_quotes_and_brackets_are_escaped_and_still_parse(tmp_path):
     label = 'the "best" [cap] %% (x)'
-    chart = xychart(f'ROI of {label}', 'step "n"', [label, "%%start", ""], [("line", label, [1.0, 2.0, 3.0])], 10)
-    block = mermaid_blocks(chart)[0]
+    text = xychart(f'ROI of {label}', 'step "n"', [label, "%%start", ""], [("line", label, [1.0, 2.0, 3.0])], 10)
+    block = mermaid_blocks(text)[0]
     assert "#quot;best#quot; [cap]" in block
-    assert all(line.count('"') % 2 == 0 for line in block.splitlines())   # no stray quote splits a label
+    assert all(line.count('"') % 2 == 0 for line in block.splitlines() if not line.startswith("%%{"))
     assert quote('say "hi"') == '"say #quot;hi#quot;"' and quote("") == '"-"'
-    assert_parses(tmp_path, chart + "\n\n" + pie('Spend "by" [strategy]', [(label, 0.5), ("b", 1e-05)]))
+    assert_parses(tmp_path, text)
 
 
 def test_non_finite_values_are_dropped_never_emitted():
     labels = ["a", "b", "c", "d", "e", "f"]
-    chart = xychart("roi", "x", labels, [("line", "roi", [float("nan"), None, 1.5, float("inf"), 2.0, -float("inf")]),
-                                         ("line", "target", [1.0] * 6)], 10)
-    block = mermaid_blocks(chart)[0]
+    text = xychart("roi", "x", labels, [("line", "roi", [float("nan"), None, 1.5, float("inf"), 2.0, -float("inf")]),
+                                        ("line", "target", [1.0] * 6)], 10)
+    block = mermaid_blocks(text)[0]
     assert not re.search(r"nan|inf|None|null|e-?\d", block.split("x-axis")[1], re.IGNORECASE)
     assert X_AXIS.search(block).group(1) == '"c", "e"'
     assert SERIES.findall(block) == ["1.5, 2", "1, 1"]
     assert "no finite values" in xychart("empty", "x", ["a"], [("line", "v", [float("nan")])], 10)
-    assert "-1" not in pie("spend", [("refund", -1.0), ("cost", 2.0), ("bad", float("nan"))])
 
 
 def test_series_length_must_match_the_x_axis():
     with pytest.raises(ValueError, match="2 values for 3 x labels"):
-        xychart("t", "x", ["a", "b", "c"], [("line", "short", [1.0, 2.0])], 10)
+        chart("t", "x", "y", ["a", "b", "c"], [("line", "short", [1.0, 2.0])], 10)
+
+
+def test_a_chart_spec_refuses_what_would_draw_unreadably():
+    with pytest.raises(ValueError, match="13 category labels"):
+        chart("t", "x (#)", "y", [f"label {i}" for i in range(13)], [("line", "v", [1.0] * 13)], 100)
+    with pytest.raises(ValueError, match="one bar series"):
+        chart("t", "x", "y", ["a"], [("bar", "p", [1.0]), ("bar", "q", [2.0])], 10)
+    with pytest.raises(ValueError, match="axes need a title"):
+        chart("t", "x", "", ["a"], [("line", "p", [1.0])], 10)
+
+
+def test_bars_start_at_zero_and_every_series_has_a_palette_colour():
+    spec = chart("Net value", "cap (steps)", "net value ($)", ["1", "2"],
+                 [("bar", "net", [8030.0, 8200.0]), ("line", "llm", [8000.0, 8000.0])], 10)
+    block = mermaid(spec)
+    assert Y_AXIS.search(block).group(1) == "0"
+    assert f'"plotColorPalette": "{PALETTE[0]}, {PALETTE[1]}"' in block
+
+
+def test_a_long_numeric_x_axis_is_a_range_not_a_hundred_labels():
+    spec = chart("ROI", "opportunity (#)", "ROI", list(range(200)), [("line", "roi", [1.0 + i % 7 for i in range(200)])], 100)
+    assert '"opportunity (#)" 0 --> 199' in mermaid(spec) and not X_AXIS.search(mermaid(spec))
 
 
 @given(st.floats(allow_nan=False, allow_infinity=False, min_value=-1e15, max_value=1e15))
@@ -234,3 +266,24 @@ def test_multi_seed_evaluation_renders_when_present(run):
     assert "## Multi-seed evaluation" in text and "3 seeds" in text
     assert "| TRM − Greedy, per 100 opportunities |" in text and " ± $" in text
     assert "Across 3 seeds: " + metrics["evaluation"]["verdicts"][0] in headline(metrics)
+
+
+# --- the first paragraph, for a non-technical reader ---
+
+def test_the_first_paragraph_says_what_to_do_from_the_runs_numbers(run):
+    s = run["metrics"]["strategies"]
+    top = max(s["trm"]["net_value"], s["llm"]["net_value"])
+    assert advice(with_net_values(run["metrics"], greedy=top + 500.0)).startswith(
+        "**Keep Greedy: the TRM did not earn its place in this run.**")
+    metrics = with_net_values(run["metrics"], trm=max(s["llm"]["net_value"], s["greedy"]["net_value"]) + 400.0)
+    metrics["strategies"]["trm"]["conversions"] = max(s["llm"]["conversions"], s["greedy"]["conversions"]) + 1
+    text = advice(metrics)
+    assert text.startswith("**Use the TRM to choose candidates, and confirm it with more runs first.**")
+    assert "1 placement apart" in text and "`--seeds 10`" in text
+    assert render_report(run["cfg"], metrics, run["training"]).split("\n\n")[1] == text
+
+
+def test_roi_is_not_compared_when_costs_are_near_zero(run):
+    metrics = copy.deepcopy(run["metrics"])
+    metrics["strategies"]["trm"]["roi"], metrics["strategies"]["greedy"]["roi"] = 392_096.0, 1_633_332.0
+    assert "its ROI is below" not in headline(metrics)

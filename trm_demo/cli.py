@@ -30,6 +30,7 @@ from .rng import rng_for
 from .simulation import run_funnel
 from .subgraph import call_log, run_metrics
 from .atomic import staged, write_json
+from .changes import config_changes
 from .outputs import OutputPathError, check_paths
 from .stop import broken_pipe, exit_code
 from .landscape import landscape
@@ -101,9 +102,10 @@ def simulate_and_write(cfg: Config, args, argv: list[str], models: tuple, traini
             metrics["evaluation"] = evaluate_seeds(cfg, seeds, strategies_for_seed, on_done=on_done)
     metrics["wall_clock"].update(total_seconds=time.perf_counter() - started,
                                  date=datetime.now(timezone.utc).isoformat(timespec="seconds"))
+    metrics["changes"] = config_changes(cfg, args.config, flag_keys(args), [a for a in argv if a.startswith("--")])
     write_json(outputs["training_log"], training)
     write_json(outputs["metrics"], metrics)
-    write_report(outputs["report"], cfg, metrics, training)
+    write_report(outputs["report"], outputs["html"], cfg, metrics, training)
     return metrics
 
 
@@ -201,6 +203,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--export-training-log", metavar="PATH",
                    help=f"training log JSON {default('report.training_log_path')}")
     p.add_argument("--export-report", metavar="PATH", help=f"Markdown dossier {default('report.path')}")
+    p.add_argument("--export-html", metavar="PATH",
+                   help="one-file HTML dossier, same content as the Markdown (default: the --export-report path "
+                   "with .html)")
     p.add_argument("--telemetry", metavar="PATH", help=f"per-call telemetry JSON {default('subgraph.path')}")
     p.add_argument("--checkpoint", metavar="PATH", help=f"start from these weights {default('training.checkpoint')}")
     p.add_argument("--save-checkpoint", metavar="PATH", help="save the fine-tuned weights here (default: not saved)")
@@ -213,7 +218,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="also rerun the whole pipeline for N seeds (seed, seed+1, ...) in parallel and report "
                    "means with 95%% confidence intervals (default: off)")
     p.add_argument("--from-scratch", action="store_true", help="ignore the checkpoint; start from the seeded init")
-    p.add_argument("--quiet", action="store_true", help="no progress bars or messages; errors only")
+    p.add_argument("--quiet", action="store_true",
+                   help="no progress bars or messages: print only the summary table and errors")
     p.add_argument("--json", action="store_true", help="print the metrics as JSON on stdout instead of the table")
     p.add_argument("--debug", action="store_true", help="show the traceback of an internal error")
     args = p.parse_args(argv)
@@ -231,6 +237,12 @@ def overrides(args) -> dict:
     return values
 
 
+def flag_keys(args) -> dict[str, str]:
+    """Config key -> the flag that set it, for the report's "What you changed"."""
+    keys = {key: f"--{name.replace('_', '-')}" for name, key in FLAG_KEYS.items() if getattr(args, name) is not None}
+    return {**keys, "training.from_scratch": "--from-scratch"} if args.from_scratch else keys
+
+
 def load_config_for(args) -> Config:
     """The YAML plus the flags; an out-of-range flag is named as the flag the user typed."""
     try:
@@ -242,6 +254,7 @@ def load_config_for(args) -> Config:
 
 
 OUTPUT_FLAGS = {"metrics": "--export-json", "training_log": "--export-training-log", "report": "--export-report",
+                "html": "--export-html",
                 "telemetry": "--telemetry", "checkpoint": "--save-checkpoint", "pretrained": "--out"}
 
 
@@ -252,7 +265,8 @@ def check_outputs(cfg: Config, args) -> dict[str, Path]:
         outputs = {"pretrained": checkpoint_output(args, args.out or DEFAULT_PRETRAIN_OUT, "--out")}
     else:
         outputs = {"metrics": cfg.report.metrics_path, "training_log": cfg.report.training_log_path,
-                   "report": cfg.report.path}
+                   "report": cfg.report.path,
+                   "html": args.export_html or Path(cfg.report.path).with_suffix(".html")}
         if cfg.subgraph.enabled:
             outputs["telemetry"] = cfg.subgraph.path
         if args.save_checkpoint:

@@ -21,6 +21,7 @@ import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import yaml
 
@@ -156,6 +157,25 @@ class ReportConfig:
     max_chart_points: int = knob(10, 1000)
 
 
+# The LLM reader's prompt templates (trm_demo/llm/prompts/<version>.txt), listed without importing
+# trm_demo.llm: it loads NumPy, which must wait for process.prepare_process().
+PROMPT_VERSIONS = tuple(sorted(p.stem for p in (Path(__file__).resolve().parent / "llm" / "prompts").glob("*.txt")))
+
+
+@dataclass(frozen=True)
+class LLMConfig:
+    provider: str = knob(choices=("simulated", "openai_compatible"))
+    base_url: str = knob()
+    model: str = knob()
+    timeout_s: float = knob(0.0, 600.0, open_lo=True)
+    retries: int = knob(0, 10)
+    concurrency: int = knob(1, 64)
+    input_price_per_million: float = knob(0.0, 1e4)
+    output_price_per_million: float = knob(0.0, 1e4)
+    prompt_version: str = knob(choices=PROMPT_VERSIONS)
+    cache_path: str = knob()
+
+
 @dataclass(frozen=True)
 class Config:
     model: ModelConfig
@@ -168,6 +188,7 @@ class Config:
     scenario: ScenarioConfig
     subgraph: SubgraphConfig
     report: ReportConfig
+    llm: LLMConfig
 
     def to_dict(self) -> dict:
         """Plain YAML-able data: the events tuple becomes a list again."""
@@ -189,6 +210,7 @@ _SECTION_TYPES = {
     "model": ModelConfig, "training": TrainingConfig, "market": MarketConfig,
     "simulation": SimulationConfig, "cascade": CascadeConfig, "thermostat": ThermostatConfig,
     "sentinel": SentinelConfig, "scenario": ScenarioConfig, "subgraph": SubgraphConfig, "report": ReportConfig,
+    "llm": LLMConfig,
 }
 
 
@@ -489,6 +511,30 @@ def _check_relations(c: Config) -> None:
         section, name = key.split(".")
         if not getattr(getattr(c, section), name).strip():
             raise ConfigError(f"config key '{key}' must be a file path, got an empty string")
+    _check_llm(c.llm)
+
+
+def _check_llm(llm: LLMConfig) -> None:
+    if not llm.cache_path.strip():
+        raise ConfigError("config key 'llm.cache_path' must be a file path, got an empty string")
+    if llm.provider != "openai_compatible":
+        return   # the simulated reader uses neither the endpoint nor the model name
+    if not _is_http_url(llm.base_url):
+        raise ConfigError(f"config key 'llm.base_url' must be an http:// or https:// URL with a host when "
+                          f"llm.provider is openai_compatible, got {_show(llm.base_url)}")
+    if not llm.model.strip():
+        raise ConfigError("config key 'llm.model' must name the model to call when llm.provider is "
+                          "openai_compatible, e.g. 'llama3.1:8b'; got an empty string")
+
+
+def _is_http_url(text: str) -> bool:
+    try:
+        url = urlsplit(text)
+        url.port   # parsed on access: a port that is not a number in range raises ValueError
+        plain = text.isascii() and text.isprintable() and " " not in text   # what an HTTP request line can carry
+        return url.scheme in ("http", "https") and bool(url.hostname) and plain
+    except ValueError:   # e.g. "http://[::1" or a port that is not a number
+        return False
 
 
 # Bytes per row, measured with tracemalloc and rounded up: generating one logged pair or one market

@@ -25,7 +25,7 @@ from .cli import HelpFormatter, OneLineParser, UsageError, checkpoint_output, de
 from .engine import initial_state, sigmoid, supervision_step
 from .outputs import check_paths
 from .puzzles import CELLS, SIZE, PuzzleError, format_board, held_out_set, is_solution, parse_board, solve
-from .ui import Console
+from .ui import Console, first_fitting, output_console
 from .reasoning import (PuzzleTraining, compare_baselines, evaluate_sudoku, sudoku_spec, train_sudoku,
                         versions, write_reasoning_report)
 from .weights import SHIPPED_DIR, CheckpointError, load_checkpoint, save_checkpoint
@@ -204,7 +204,9 @@ def _numbers(values) -> bool:
 
 
 def eval_command(args, argv) -> int:
-    _check_outputs({"--json": args.json, "--report": args.report}, {"--checkpoint": args.checkpoint})
+    html = args.report.with_suffix(".html")   # the HTML twin, next to the Markdown
+    _check_outputs({"--json": args.json, "--report": args.report, "--report (HTML twin)": html},
+                   {"--checkpoint": args.checkpoint})
     model, metadata = load_sudoku_model(args.checkpoint)
     err = Console(stderr=True, highlight=False)
     err.print(describe_source(model.source), soft_wrap=True)
@@ -224,31 +226,37 @@ def eval_command(args, argv) -> int:
                    "comparisons": metadata.get("comparisons"),
                    "command": "python main.py puzzle " + shlex.join(argv), "versions": versions(),
                    "wall_clock": {"data_seconds": data_seconds, "total_seconds": time.perf_counter() - started}})
-    with staged():   # both complete, or neither replaced
+    with staged():   # all complete, or none replaced
         write_json(args.json, result)
-        write_reasoning_report(args.report, result)
-    print_eval_table(Console(highlight=False, width=160), result)
-    err.print(f"wrote {args.json} and {args.report} in {time.perf_counter() - started:.1f} s")
+        write_reasoning_report(args.report, html, result)
+    print_eval_table(output_console(), result)
+    err.print(f"wrote {args.json}, {args.report} and {html} in {time.perf_counter() - started:.1f} s")
     return 0
 
 
 def print_eval_table(console: Console, result: dict) -> None:
-    """Accuracy after every step: overall, by difficulty (rounds of singles), and the one-pass comparison."""
+    """Accuracy after every step: overall, by difficulty (rounds of singles), and the one-pass comparison;
+    one table where the terminal is wide enough, else two that each fit 80 columns."""
     bands = result["by_difficulty"]
     one_pass = next((c for c in result.get("comparisons") or [] if "exact_solve_by_step" in c), None)
-    table = Table(title=f"Held-out 6×6 Sudoku: exact-solve after each supervision step ({result['puzzles']} puzzles, "
-                  f"{result['n_parameters']:,} parameters)", title_justify="left")
-    columns = ["Step", "Exact solve", "Blank cells right"] + [f"{name} rounds ({band['puzzles']})"
-                                                              for name, band in bands.items()]
-    columns += ["One-pass model, iterated"] if one_pass else []
-    for column in columns:
-        table.add_column(column, justify="right")
-    for i, step in enumerate(result["steps"]):
-        row = [str(step), f"{result['exact_solve'][i]:.1%}", f"{result['blank_cell_accuracy'][i]:.1%}"]
-        row += [f"{band['exact_solve'][i]:.1%}" for band in bands.values()]
-        row += [f"{one_pass['exact_solve_by_step'][i]:.1%}"] if one_pass and i < len(one_pass["exact_solve_by_step"]) else []
-        table.add_row(*row)
-    console.print(table)
+    title = f"Held-out 6×6 Sudoku ({result['puzzles']} puzzles, {result['n_parameters']:,} parameters)"
+    # header, values per step: a new column is one line here
+    overall = [("Exact solve", result["exact_solve"]), ("Blank cells right", result["blank_cell_accuracy"])]
+    overall += [("One-pass model, iterated", one_pass["exact_solve_by_step"])] if one_pass else []
+    by_band = [(f"{name} ({band['puzzles']})", band["exact_solve"]) for name, band in bands.items()]
+
+    def table(heading: str, columns: list) -> Table:
+        t = Table(title=heading, title_justify="left")
+        for header in ["Step", *(name for name, _ in columns)]:
+            t.add_column(header, justify="right")
+        for i, step in enumerate(result["steps"]):
+            t.add_row(str(step), *(f"{values[i]:.1%}" if i < len(values) else "" for _, values in columns))
+        return t
+
+    for t in first_fitting(console, [[table(title, overall + by_band)],
+                                     [table(title, overall),
+                                      table("Exact solve by difficulty (rounds of singles; puzzles)", by_band)]]):
+        console.print(t)
     for row in result["halting"]:
         console.print(f"stop rule {row['rule']}: mean {row['mean_steps']:.2f} steps, exact solve {row['exact_solve']:.1%}")
     for comparison in result.get("comparisons") or []:

@@ -1,0 +1,513 @@
+"""The LLM reader against a real HTTP server on 127.0.0.1 that speaks chat completions.
+
+Each test scripts the server's behaviour (logprobs, plain text, garbage, 429, 500, hangs,
+outages) and checks what the reader returns: one Reading per request, failures counted with
+their reason, never an exception and never a made-up probability. No network beyond loopback.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import random
+import re
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from trm_demo.config import ConfigError, load_config
+from trm_demo.llm import (OpenAICompatibleReader, Prices, ReadingCache, ReadRequest, SimulatedReader,
+                          api_key_from_env, reader_for, request_key)
+from trm_demo.llm import prompt
+from trm_demo.llm.parse import p_yes_from_logprobs, parse_probability
+from trm_demo.llm.retry import backoff_s, retry_after_s
+
+MODEL = "test-model"
+SECRET = "sk-test-Zq8VnL3xSECRET"
+
+
+# --- the scripted server ---
+
+@dataclass
+class Reply:
+    status: int = 200
+    body: object = None          # a dict is sent as JSON, bytes as they are
+    headers: dict = field(default_factory=dict)
+    delay_s: float = 0.0         # sleep before answering (cut short when the test ends)
+
+
+def completion(content: str = "yes", logprobs=None, usage=(50, 1)) -> Reply:
+    choice = {"index": 0, "message": {"role": "assistant", "content": content}, "logprobs": logprobs,
+              "finish_reason": "length"}
+    return Reply(body={"id": "x", "object": "chat.completion", "model": MODEL, "choices": [choice],
+                       "usage": {"prompt_tokens": usage[0], "completion_tokens": usage[1],
+                                 "total_tokens": usage[0] + usage[1]}})
+
+
+def yes_no_logprobs(p_yes: float, **kw) -> Reply:
+    """P(yes) = p_yes after normalising: 90 % of the mass on yes/no spread over token variants,
+    10 % on a token that is neither."""
+    top = [{"token": "Yes", "logprob": math.log(0.6 * 0.9 * p_yes)},
+           {"token": " yes", "logprob": math.log(0.4 * 0.9 * p_yes)},
+           {"token": "No", "logprob": math.log(0.7 * 0.9 * (1 - p_yes))},
+           {"token": "NO", "logprob": math.log(0.3 * 0.9 * (1 - p_yes))},
+           {"token": "Maybe", "logprob": math.log(0.1)}]
+    return completion("Yes", {"content": [{"token": "Yes", "logprob": top[0]["logprob"], "top_logprobs": top}]},
+                      **kw)
+
+
+class FakeServer:
+    def __init__(self):
+        self.script = lambda body, n: yes_no_logprobs(0.8)
+        self.seen: list[dict] = []      # {"t", "headers", "body"} per request, in arrival order
+        self.in_flight = self.max_in_flight = 0
+        self.lock = threading.Lock()
+        self.done = threading.Event()
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.httpd.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+
+    def bodies(self) -> list[dict]:
+        return [s["body"] for s in self.seen]
+
+    def _handler(self):
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                with fake.lock:
+                    n = len(fake.seen)
+                    fake.seen.append({"t": time.monotonic(), "headers": dict(self.headers), "body": body})
+                    fake.in_flight += 1
+                    fake.max_in_flight = max(fake.max_in_flight, fake.in_flight)
+                try:
+                    reply = fake.script(body, n) if self.path == "/v1/chat/completions" else Reply(404, b"")
+                    if reply.delay_s:
+                        fake.done.wait(reply.delay_s)
+                    data = reply.body if isinstance(reply.body, bytes) else json.dumps(reply.body).encode()
+                    self.send_response(reply.status)
+                    for name, value in reply.headers.items():
+                        self.send_header(name, value)
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass   # the client gave up (a timeout test)
+                finally:
+                    with fake.lock:
+                        fake.in_flight -= 1
+
+            def log_message(self, *args):
+                pass
+
+        return Handler
+
+
+@pytest.fixture
+def server():
+    fake = FakeServer()
+    # A short poll interval: shutdown() waits for one, and every test starts its own server.
+    thread = threading.Thread(target=fake.httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
+    thread.start()
+    yield fake
+    fake.done.set()
+    fake.httpd.shutdown()
+    fake.httpd.server_close()
+
+
+def make_reader(server, tmp_path=None, **kw) -> OpenAICompatibleReader:
+    kw.setdefault("timeout_s", 2.0)
+    kw.setdefault("backoff_base_s", 0.01)
+    kw.setdefault("backoff_cap_s", 0.05)
+    if tmp_path is not None:
+        kw["cache"] = ReadingCache(tmp_path / "cache.sqlite", kw.get("model", MODEL), "v1")
+    return OpenAICompatibleReader(server.url if hasattr(server, "url") else server, kw.pop("model", MODEL), **kw)
+
+
+def requests(n: int) -> list[ReadRequest]:
+    return [ReadRequest(job={"title": "Data engineer", "budget_band": "110-130k", "work_mode": "hybrid",
+                             "urgent": True},
+                        candidate={"ask": 118000, "experience_years": 6.5, "remote_only": False},
+                        message=f"Thanks for reaching out. I'm not actively looking, but I'd hear more ({i}).")
+            for i in range(n)]
+
+
+# --- the two ways to a probability ---
+
+def test_logprobs_path_reads_p_yes_normalised_over_the_yes_no_variants(server):
+    reader = make_reader(server)
+    [reading] = reader.read_many(requests(1))
+    assert reading.probability == pytest.approx(0.8) and reading.method == "logprobs" and reading.ok
+    [body] = server.bodies()
+    assert body["model"] == MODEL and body["temperature"] == 0 and body["max_tokens"] == 1
+    assert body["logprobs"] is True and body["top_logprobs"] == 5
+    user = body["messages"][-1]["content"]
+    for text in ("I'm not actively looking", "budget band: 110-130k", "experience years: 6.5", "remote only: no",
+                 "yes or no"):
+        assert text in user
+
+
+def test_number_path_when_the_server_returns_no_logprobs(server):
+    server.script = lambda body, n: completion("0.35")
+    reader = make_reader(server)
+    assert [r.probability for r in reader.read_many(requests(1))] == [0.35]
+    # The first read tried logprobs, then asked for a number; the next one asks for the number at once.
+    assert [r.probability for r in reader.read_many(requests(2)[1:])] == [0.35]
+    bodies = server.bodies()
+    assert [b.get("logprobs", False) for b in bodies] == [True, False, False]
+    assert "single number between 0 and 1" in bodies[1]["messages"][-1]["content"]
+    assert reader.stats.failures == {} and reader.stats.misses == 2
+
+
+def test_a_server_that_refuses_the_logprobs_parameter_is_asked_for_a_number(server):
+    server.script = lambda body, n: Reply(400, {"error": "logprobs not supported"}) if body.get("logprobs") \
+        else completion("0.6")
+    [reading] = make_reader(server).read_many(requests(1))
+    assert reading.probability == 0.6 and reading.method == "number"
+
+
+@pytest.mark.parametrize("reply, probability, failure", [
+    ("0.35", 0.35, None), ("70%", 0.7, None), (" 1 \n", 1.0, None), ("0", 0.0, None),
+    ("maybe", None, "unparseable"), ("", None, "unparseable"), ("0.7 because she is keen", None, "unparseable"),
+    ("1.5", None, "out of range"), ("-0.1", None, "out of range"), ("150%", None, "out of range"),
+])
+def test_number_replies_are_parsed_strictly_and_bad_ones_are_counted_failures(server, reply, probability, failure):
+    server.script = lambda body, n: completion(reply)
+    reader = make_reader(server)
+    [reading] = reader.read_many(requests(1))
+    assert (reading.probability, reading.failure) == (probability, failure)
+    assert dict(reader.stats.failures) == ({failure: 1} if failure else {})
+
+
+def test_a_200_that_is_not_chat_completions_json_is_a_bad_response(server):
+    server.script = lambda body, n: Reply(200, b"<html>gateway</html>")
+    [reading] = make_reader(server).read_many(requests(1))
+    assert (reading.probability, reading.failure) == (None, "bad response")
+
+
+# --- robustness ---
+
+def test_429_waits_for_retry_after_then_succeeds(server):
+    server.script = lambda body, n: Reply(429, {"error": "slow down"}, {"Retry-After": "0.2"}) if n == 0 \
+        else yes_no_logprobs(0.3)
+    reader = make_reader(server, backoff_base_s=0.0, backoff_cap_s=0.0)   # any wait seen is the server's
+    [reading] = reader.read_many(requests(1))
+    assert reading.probability == pytest.approx(0.3)
+    first, second = server.seen
+    assert second["t"] - first["t"] >= 0.2
+    assert reading.latency_ms >= 200 and reader.stats.failures == {}
+
+
+def test_429_with_a_retry_after_beyond_the_longest_wait_fails_now_as_rate_limited(server):
+    server.script = lambda body, n: Reply(429, {}, {"Retry-After": "3600"})
+    start = time.monotonic()
+    [reading] = make_reader(server, max_wait_s=1.0).read_many(requests(1))
+    assert reading.failure == "rate limited" and time.monotonic() - start < 1.0 and len(server.seen) == 1
+
+
+def test_500s_then_success_is_retried_with_backoff(server):
+    server.script = lambda body, n: Reply(500, {"error": "boom"}) if n < 2 else yes_no_logprobs(0.9)
+    [reading] = make_reader(server, retries=2).read_many(requests(1))
+    assert reading.probability == pytest.approx(0.9) and len(server.seen) == 3
+
+
+def test_another_4xx_is_not_retried(server):
+    server.script = lambda body, n: Reply(404, {"error": "no such model"})
+    [reading] = make_reader(server, retries=3).read_many(requests(1))
+    assert reading.failure == "http 404" and len(server.seen) == 1
+
+
+def test_a_hang_past_the_timeout_is_a_timeout_failure(server):
+    server.script = lambda body, n: Reply(delay_s=5.0, body={})
+    start = time.monotonic()
+    [reading] = make_reader(server, timeout_s=0.3, retries=0).read_many(requests(1))
+    assert reading.failure == "timeout" and reading.probability is None
+    assert 0.3 <= time.monotonic() - start < 1.5
+
+
+def test_a_timeout_is_retried(server):
+    server.script = lambda body, n: Reply(delay_s=5.0, body={}) if n == 0 else yes_no_logprobs(0.4)
+    [reading] = make_reader(server, timeout_s=0.3, retries=1).read_many(requests(1))
+    assert reading.probability == pytest.approx(0.4) and reading.latency_ms >= 300
+
+
+def test_an_outage_gives_one_counted_failure_per_request_and_recovery_reads_again(server):
+    server.script = lambda body, n: Reply(503, {"error": "down"})
+    reader = make_reader(server, retries=1)
+    readings = reader.read_many(requests(5))
+    assert [r.failure for r in readings] == ["http 503"] * 5 and all(r.probability is None for r in readings)
+    assert reader.stats.failures == {"http 503": 5} and len(server.seen) == 10   # one retry each
+    server.script = lambda body, n: yes_no_logprobs(0.7)                        # the server is back
+    [probe] = reader.read_many(requests(1))
+    assert probe.ok and probe.probability == pytest.approx(0.7)
+
+
+def test_connection_refused_is_a_connection_failure():
+    with socket.socket() as sock:            # a port that was free a moment ago: nothing listens on it
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    [reading] = make_reader(f"http://127.0.0.1:{port}/v1", retries=1).read_many(requests(1))
+    assert reading.failure == "connection"
+
+
+def test_concurrency_is_bounded_and_each_reading_answers_its_own_request(server):
+    def script(body, n):   # request i (its number is in the message) gets P(yes) = (i + 1) / 10, late ones first
+        i = int(re.search(r"\((\d+)\)", body["messages"][-1]["content"]).group(1))
+        return Reply(**{**vars(yes_no_logprobs((i + 1) / 10)), "delay_s": 0.05 * (6 - i)})
+    server.script = script
+    reader = make_reader(server, concurrency=2)
+    readings = reader.read_many(requests(6))
+    assert [r.probability for r in readings] == pytest.approx([0.1, 0.2, 0.3, 0.4, 0.5, 0.6])
+    assert server.max_in_flight == 2
+
+
+# --- money and cache ---
+
+def test_cost_is_charged_from_the_returned_usage_tokens(server):
+    server.script = lambda body, n: yes_no_logprobs(0.5, usage=(1000, 1))
+    [reading] = make_reader(server, prices=Prices(2.0, 8.0)).read_many(requests(1))
+    assert (reading.input_tokens, reading.output_tokens) == (1000, 1)
+    assert reading.cost == pytest.approx((1000 * 2.0 + 1 * 8.0) / 1e6)
+
+
+def test_the_number_path_pays_for_both_calls(server):
+    server.script = lambda body, n: completion("0.5", usage=(900, 1) if body.get("logprobs") else (920, 3))
+    reader = make_reader(server, prices=Prices(1.0, 4.0))
+    [reading] = reader.read_many(requests(1))
+    assert (reading.input_tokens, reading.output_tokens) == (1820, 4)
+    assert reader.stats.spend == pytest.approx((1820 * 1.0 + 4 * 4.0) / 1e6)
+
+
+def test_a_rerun_hits_the_cache_and_makes_no_http_call(server, tmp_path):
+    first = make_reader(server, tmp_path, prices=Prices(1.0, 1.0))
+    readings = first.read_many(requests(4))
+    first.close()
+    assert len(server.seen) == 4 and first.stats.misses == 4
+    again = make_reader(server, tmp_path, prices=Prices(1.0, 1.0))
+    cached = again.read_many(requests(4))
+    assert len(server.seen) == 4, "the rerun called the server"
+    assert [r.probability for r in cached] == [r.probability for r in readings]
+    assert all(r.cached and r.cost == 0.0 for r in cached)
+    assert (again.stats.hits, again.stats.misses, again.stats.spend) == (4, 0, 0.0)
+    # Another model in the same file: never served the first model's readings.
+    other = make_reader(server, tmp_path, model="another-model")
+    other.read_many(requests(4))
+    assert len(server.seen) == 8 and other.stats.hits == 0
+    assert sorted(other.cache.pairs()) == [("another-model", "v1"), (MODEL, "v1")]
+
+
+def test_failures_are_not_cached(server, tmp_path):
+    server.script = lambda body, n: Reply(503, {}) if n == 0 else yes_no_logprobs(0.2)
+    assert make_reader(server, tmp_path, retries=0).read_many(requests(1))[0].failure == "http 503"
+    assert make_reader(server, tmp_path, retries=0).read_many(requests(1))[0].probability == pytest.approx(0.2)
+    assert len(server.seen) == 2
+
+
+def test_describe_names_the_model_and_the_host_only():
+    reader = OpenAICompatibleReader("https://user:pw@llm.example.com:8443/v1/", "m")
+    assert reader.describe() == {"provider": "openai_compatible", "real": True, "model": "m",
+                                 "host": "llm.example.com:8443", "prompt_version": "v1"}
+    with pytest.raises(ValueError):
+        OpenAICompatibleReader("http://h/v\u00e9", "m")
+
+
+def test_the_cache_key_covers_model_prompt_version_endpoint_messages_and_parameters():
+    messages = [{"role": "user", "content": "hi"}]
+    base = request_key("http://h/v1", "m", messages, {"temperature": 0}, "v1")
+    assert base == request_key("http://h/v1/", "m", messages, {"temperature": 0}, "v1")
+    others = [request_key("http://h/v1", "m2", messages, {"temperature": 0}, "v1"),
+              request_key("http://h/v1", "m", messages, {"temperature": 0}, "v2"),
+              request_key("http://g/v1", "m", messages, {"temperature": 0}, "v1"),
+              request_key("http://h/v1", "m", [{"role": "user", "content": "ho"}], {"temperature": 0}, "v1"),
+              request_key("http://h/v1", "m", messages, {"temperature": 1}, "v1")]
+    assert base not in others and len(set(others)) == len(others)
+
+
+WRITER = """
+import sys
+from trm_demo.llm.cache import ReadingCache
+from trm_demo.llm.request import Reading
+cache = ReadingCache(sys.argv[1], "m", "v1")
+for i in range(10**9):
+    cache.put(f"key{i}", Reading(probability=0.5, method="number", input_tokens=i, output_tokens=1, cost=0.001))
+    if i == 20:
+        print("ready", flush=True)
+"""
+
+
+def test_ctrl_c_while_writing_leaves_a_sound_cache_of_whole_rows(tmp_path):
+    path = tmp_path / "cache.sqlite"
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    writer = subprocess.Popen([sys.executable, "-c", WRITER, str(path)], stdout=subprocess.PIPE, env=env)
+    assert writer.stdout.readline().strip() == b"ready"
+    time.sleep(0.1)
+    writer.send_signal(signal.SIGINT)
+    writer.communicate(timeout=10)
+    assert writer.returncode != 0
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        rows = db.execute("SELECT key, probability, method, input_tokens, output_tokens, cost FROM readings").fetchall()
+    assert len(rows) > 20
+    assert all(None not in row for row in rows)
+    assert {int(key[3:]) for key, *_ in rows} == set(range(len(rows))), "a row in the middle is missing"
+
+
+# --- the API key ---
+
+def test_the_api_key_goes_in_the_header_and_nowhere_else(server, tmp_path, monkeypatch):
+    monkeypatch.setenv("TRM_DEMO_LLM_API_KEY", SECRET)
+    cfg = load_config(overrides={"llm.provider": "openai_compatible", "llm.model": MODEL, "llm.base_url": server.url,
+                                 "llm.cache_path": str(tmp_path / "cache.sqlite"), "llm.retries": 0,
+                                 "llm.input_price_per_million": 1.0}).llm
+    reader = reader_for(cfg, simulated=None)
+    # The server echoes every header into its error body, as a careless proxy might.
+    server.script = lambda body, n: yes_no_logprobs(0.6) if n < 2 else Reply(500, {"echo": dict(server.seen[n]["headers"])})
+    readings = reader.read_many(requests(3))
+    assert sorted(r.ok for r in readings) == [False, True, True]   # calls run concurrently: any one fails
+    assert all(s["headers"]["Authorization"] == f"Bearer {SECRET}" for s in server.seen)
+    shown = [repr(reader), repr(vars(reader)), repr(readings), repr(reader.stats), json.dumps(reader.stats.to_dict()),
+             json.dumps(reader.describe())]
+    assert not any(SECRET in text for text in shown)
+    reader.close()
+    for path in tmp_path.rglob("*"):
+        assert SECRET.encode() not in path.read_bytes(), f"the key is in {path.name}"
+    # A key a header cannot carry is refused without repeating it.
+    monkeypatch.setenv("TRM_DEMO_LLM_API_KEY", SECRET + "\nX-Evil: 1")
+    with pytest.raises(ValueError) as err:
+        api_key_from_env(os.environ)
+    assert SECRET not in repr(err.value) and SECRET not in str(err.value)
+
+
+def test_the_key_comes_from_trm_demo_llm_api_key_else_openai_api_key():
+    assert api_key_from_env({"TRM_DEMO_LLM_API_KEY": "a", "OPENAI_API_KEY": "b"}).reveal() == "a"
+    assert api_key_from_env({"TRM_DEMO_LLM_API_KEY": " ", "OPENAI_API_KEY": "b\n"}).reveal() == "b"
+    assert api_key_from_env({}) is None
+
+
+def test_without_a_key_no_authorization_header_is_sent(server):
+    make_reader(server).read_many(requests(1))
+    assert "Authorization" not in server.seen[0]["headers"]
+
+
+# --- pure parts ---
+
+def test_p_yes_from_logprobs_edge_cases():
+    def choice(*tokens):
+        top = [{"token": t, "logprob": lp} for t, lp in tokens]
+        return {"logprobs": {"content": [{**top[0], "top_logprobs": top}]}}
+    assert p_yes_from_logprobs(choice(("\u2581yes", math.log(0.3)), ("Ġno", math.log(0.1)))) == pytest.approx(0.75)
+    assert p_yes_from_logprobs(choice(("Yes", 0.0))) == 1.0                  # "no" not among the top tokens
+    assert p_yes_from_logprobs(choice(("The", -0.1), ("A", -3.0))) is None   # no yes/no variant: ask a number
+    assert p_yes_from_logprobs({"logprobs": None}) is None
+    assert p_yes_from_logprobs({"logprobs": {"content": []}}) is None
+    assert p_yes_from_logprobs(choice(("yes", "x"), ("no", math.log(0.5)))) == 0.0   # a malformed entry is skipped
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("0.7", (0.7, None)), (".25", (0.25, None)), ("1.0", (1.0, None)), ("5%", (0.05, None)), ("7e-1", (0.7, None)),
+    (None, (None, "unparseable")), ("nan", (None, "unparseable")), ("0.7.", (None, "unparseable")),
+    ("0.3 or 0.4", (None, "unparseable")), ("yes", (None, "unparseable")), ("2", (None, "out of range")),
+    ("101%", (None, "out of range")),
+])
+def test_parse_probability(text, expected):
+    assert parse_probability(text) == expected
+
+
+def test_retry_after_reads_seconds_and_http_dates():
+    now = datetime(2026, 10, 21, 7, 28, 0, tzinfo=timezone.utc)
+    assert retry_after_s("120", now) == 120.0
+    assert retry_after_s("0.2", now) == 0.2
+    assert retry_after_s("Wed, 21 Oct 2026 07:28:30 GMT", now) == 30.0
+    assert retry_after_s("Wed, 21 Oct 2026 07:00:00 GMT", now) == 0.0
+    assert retry_after_s("soon", now) is None and retry_after_s(None, now) is None and retry_after_s("-5", now) is None
+
+
+def test_backoff_is_full_jitter_under_an_exponential_cap():
+    rng = random.Random(0)
+    waits = [[backoff_s(attempt, 0.5, 4.0, rng) for _ in range(2000)] for attempt in range(5)]
+    for attempt, sample in enumerate(waits):
+        ceiling = min(4.0, 0.5 * 2 ** attempt)
+        assert 0.0 <= min(sample) and max(sample) <= ceiling
+        assert np.mean(sample) == pytest.approx(ceiling / 2, rel=0.1)
+
+
+def test_prompt_v1_has_both_questions_and_renders_deterministically():
+    request = requests(1)[0]
+    yes_no = prompt.messages(request, "v1", "yes_no")
+    number = prompt.messages(request, "v1", "number")
+    assert yes_no == prompt.messages(request, "v1", "yes_no")
+    assert yes_no[0]["role"] == "system" and yes_no[0] == number[0]
+    assert yes_no[1]["content"].endswith("Answer with one word: yes or no.")
+    assert number[1]["content"].endswith("Reply with a single number between 0 and 1 and nothing else.")
+    assert "$" not in yes_no[1]["content"] and "urgent: yes" in yes_no[1]["content"]
+
+
+# --- the simulated reader ---
+
+def true_p(request: ReadRequest) -> float:
+    return request.job["p"]
+
+
+def sim_requests(ps) -> list[ReadRequest]:
+    return [ReadRequest(job={"p": p}, candidate={}, message="") for p in ps]
+
+
+def test_simulated_reader_without_noise_or_bias_reads_the_true_probability():
+    reader = SimulatedReader(true_p, np.random.default_rng(0), cost_per_read=0.01, latency_ms=900)
+    readings = reader.read_many(sim_requests([0.1, 0.5, 0.9]))
+    assert [r.probability for r in readings] == pytest.approx([0.1, 0.5, 0.9])
+    assert all(r.cost == 0.01 and r.latency_ms == 900 and r.method == "simulated" for r in readings)
+    assert reader.stats.spend == pytest.approx(0.03) and reader.stats.misses == 3
+    assert reader.describe()["real"] is False
+
+
+def test_simulated_noise_is_gaussian_in_logit_space_with_the_given_bias():
+    reader = SimulatedReader(true_p, np.random.default_rng(1), noise_sd=0.4, bias=0.3)
+    q = np.array([r.probability for r in reader.read_many(sim_requests([0.2] * 20_000))])
+    error = np.log(q / (1 - q)) - math.log(0.2 / 0.8)
+    assert error.mean() == pytest.approx(0.3, abs=0.01) and error.std() == pytest.approx(0.4, rel=0.03)
+    assert ((q > 0) & (q < 1)).all()
+
+
+def test_simulated_reader_is_reproducible_from_its_generator():
+    def read(seed):
+        return SimulatedReader(true_p, np.random.default_rng(seed), noise_sd=0.5).read_many(sim_requests([0.3, 0.6]))
+    assert read(7) == read(7) and read(7) != read(8)
+
+
+# --- config ---
+
+def test_the_default_config_is_simulated_and_reader_for_returns_it():
+    cfg = load_config().llm
+    assert (cfg.provider, cfg.base_url, cfg.model, cfg.prompt_version) == \
+        ("simulated", "http://localhost:8000/v1", "", "v1")
+    simulated = SimulatedReader(true_p, np.random.default_rng(0))
+    assert reader_for(cfg, simulated) is simulated
+
+
+@pytest.mark.parametrize("overrides, fragment", [
+    ({"llm.provider": "openai_compatible"}, "'llm.model' must name the model"),
+    ({"llm.provider": "openai_compatible", "llm.model": "m", "llm.base_url": "localhost:8000"}, "'llm.base_url'"),
+    ({"llm.provider": "openai_compatible", "llm.model": "m", "llm.base_url": "http://h/v1 beta"}, "'llm.base_url'"),
+    ({"llm.provider": "openai", "llm.model": "m"}, "must be one of simulated, openai_compatible"),
+    ({"llm.prompt_version": "v0"}, "'llm.prompt_version' must be one of v1"),
+    ({"llm.concurrency": 0}, "'llm.concurrency' is out of range"),
+    ({"llm.cache_path": ""}, "'llm.cache_path' must be a file path"),
+])
+def test_llm_config_errors_are_one_line(overrides, fragment):
+    with pytest.raises(ConfigError) as err:
+        load_config(overrides=overrides)
+    assert fragment in str(err.value) and "\n" not in str(err.value)

@@ -1,0 +1,37 @@
+"""What a run changed from the shipped defaults: the config file, the keys that differ, the flags.
+
+Recorded in demo_metrics.json ("changes") so the report and the terminal can say it: a knob
+edit that is never shown cannot be explained (e.g. `thermostat.target_roi: 50` silently pins
+the step cap to 1).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .config import REPO_ROOT, Config, load_config
+
+# Where the outputs go changes no figure of the run: the flags that move them are listed, not these keys.
+OUTPUT_KEYS = {"report.path", "report.metrics_path", "report.training_log_path", "subgraph.path"}
+
+
+def config_changes(cfg: Config, config_file: str | None, flag_keys: dict[str, str], flags: list[str]) -> dict:
+    """flag_keys: config key -> the flag that set it; flags: every flag typed, in order."""
+    defaults, mine = _flat(load_config().to_dict()), _flat(cfg.to_dict())
+    shown = shown_path(config_file) if config_file else None
+    return {"config_file": shown, "flags": flags,
+            "keys": [{"key": key, "default": defaults.get(key), "value": value,
+                      "set_by": flag_keys.get(key) or shown or "config"}
+                     for key, value in mine.items() if value != defaults.get(key) and key not in OUTPUT_KEYS]}
+
+
+def shown_path(path: str) -> str:
+    """A path inside the repository relative to it (the same on every clone), any other as typed."""
+    try:
+        return Path(path).resolve().relative_to(REPO_ROOT).as_posix()
+    except ValueError:
+        return path
+
+
+def _flat(tree: dict) -> dict:
+    return {f"{section}.{key}": value for section, knobs in tree.items() for key, value in knobs.items()}

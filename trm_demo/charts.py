@@ -1,0 +1,238 @@
+"""One validated chart spec, two drawings: a Mermaid xychart block and an inline SVG.
+
+The reports (executive and reasoning) describe each chart once with `chart(...)`;
+`mermaid(spec)` draws it for the Markdown and `svg(spec)` for the HTML, on the same
+axes, so both say the same thing. What the spec enforces, so every chart reads in
+seconds (issue 16):
+
+- an explicit high-contrast palette (Okabe–Ito, safe for colour-blind readers): Mermaid's
+  default first colour #ECECFF is nearly invisible on white;
+- bars from zero (a bar's length is its value), one bar series at most (Mermaid overlays
+  bars instead of grouping them), lines on top;
+- at most MAX_LABELS category labels; a longer x-axis must be numeric;
+- a title (the caller states the finding) and an axis title with its unit on both axes.
+
+Mermaid's parser accepts charts that render wrong (test/mermaid/SYNTAX_NOTES.md), so values
+are written as plain decimals (never `1e-05`, NaN or inf) and labels quoted with `"` turned
+into `#quot;`. An x position where any series is None/NaN/inf is dropped, not clamped: a
+made-up number would draw a false point.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from html import escape
+
+from .formats import finite
+from .subgraph import downsample
+
+# Okabe–Ito blue, vermilion, bluish green, reddish purple, black: distinct in every common
+# colour-vision deficiency, all dark enough on white.
+PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#000000")
+COLOUR_NAMES = ("blue", "orange", "green", "purple", "black")
+INK, GRID = "#1a1a1a", "#d0d0d0"
+MAX_LABELS = 12
+
+
+@dataclass(frozen=True)
+class Series:
+    kind: str          # "line" | "bar"
+    name: str
+    values: tuple
+
+
+@dataclass(frozen=True)
+class Chart:
+    title: str                   # the finding, e.g. "Depth beyond step 2 bought nothing"
+    x_title: str                 # with its unit
+    y_title: str                 # with its unit
+    x: tuple                     # category labels, or numbers for a numeric axis
+    series: tuple                # Series, drawn in this order and coloured PALETTE[i]
+    y_range: tuple               # (low, high, tick step), shared by both drawings
+    numeric_x: bool
+
+    @property
+    def empty(self) -> bool:
+        return not self.x
+
+
+def chart(title: str, x_title: str, y_title: str, x: list, series: list[tuple[str, str, list]],
+          max_points: int, y_range: tuple[float, float] | None = None) -> Chart:
+    """A checked chart; series are (kind, name, values), one value per x. y_range fixes the axis
+    (e.g. 0-100 for percentages); otherwise it is fitted, from zero when there is a bar."""
+    if not x_title or not y_title:
+        raise ValueError(f"chart {title!r}: both axes need a title with a unit")
+    if len(series) > len(PALETTE):
+        raise ValueError(f"chart {title!r}: at most {len(PALETTE)} series, got {len(series)}")
+    if sum(kind == "bar" for kind, _, _ in series) > 1:
+        raise ValueError(f"chart {title!r}: at most one bar series (Mermaid overlays bars); use a table")
+    for kind, name, values in series:
+        if kind not in ("line", "bar"):
+            raise ValueError(f"series {name!r}: kind must be 'line' or 'bar', got {kind!r}")
+        if len(values) != len(x):   # Mermaid would silently pad with nulls or truncate
+            raise ValueError(f"series {name!r} has {len(values)} values for {len(x)} x labels; "
+                             "give one value per label")
+    numeric_x = len(x) > MAX_LABELS
+    if numeric_x and not all(finite(v) for v in x):
+        raise ValueError(f"chart {title!r}: {len(x)} category labels; at most {MAX_LABELS}, "
+                         "or give numbers for a numeric x-axis")
+    keep = downsample([i for i in range(len(x)) if all(finite(v[i]) for _, _, v in series)], max_points)
+    if not series:
+        keep = []
+    values = [[float(v[i]) for i in keep] for _, _, v in series]
+    has_bar = any(kind == "bar" for kind, _, _ in series)
+    low = min((v for vs in values for v in vs), default=0.0)
+    high = max((v for vs in values for v in vs), default=1.0)
+    return Chart(title, x_title, y_title, tuple(x[i] for i in keep),
+                 tuple(Series(kind, name, tuple(vs)) for (kind, name, _), vs in zip(series, values)),
+                 nice_range(*(y_range if y_range else _fit(low, high, has_bar))),
+                 numeric_x)
+
+
+def _fit(low: float, high: float, has_bar: bool) -> tuple[float, float]:
+    """Bars from zero; lines with a 5 % margin, so a line at the lowest value is not hidden in the axis."""
+    if has_bar:
+        return min(low, 0.0), max(high, 0.0)
+    margin = 0.05 * (high - low)
+    return low - margin, high + margin
+
+
+def nice_range(low: float, high: float, ticks: int = 5) -> tuple[float, float, float]:
+    """An axis from a round number below `low` to one above `high`, in about `ticks` round steps."""
+    if low == high:   # a flat series (a step cap that never moved) still gets a visible band
+        pad = max(abs(low) * 0.1, 1.0)
+        low, high = low - pad, high + pad
+    raw = (high - low) / ticks
+    magnitude = 10 ** math.floor(math.log10(raw))
+    step = next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw)
+    return math.floor(low / step) * step, math.ceil(high / step) * step, step
+
+
+def legend(spec: Chart) -> str:
+    """Mermaid's xychart draws no legend, so the Markdown names each series by its colour."""
+    return "; ".join(f"{COLOUR_NAMES[i]} {s.kind}{'s' if s.kind == 'bar' else ''}: {s.name}"
+                     for i, s in enumerate(spec.series))
+
+
+def no_data_note(spec: Chart) -> str:
+    return f"{spec.title}: no finite values to chart in this run."
+
+
+# --- Mermaid ---------------------------------------------------------------------------------
+
+def mermaid(spec: Chart) -> str:
+    """The fenced ```mermaid block, with its palette in an init directive (GitHub honours it)."""
+    theme = {"xyChart": {"plotColorPalette": ", ".join(PALETTE[:len(spec.series)]), "backgroundColor": "#ffffff",
+                         "titleColor": INK, "xAxisLabelColor": INK, "xAxisTitleColor": INK,
+                         "xAxisLineColor": INK, "xAxisTickColor": INK, "yAxisLabelColor": INK,
+                         "yAxisTitleColor": INK, "yAxisLineColor": INK, "yAxisTickColor": INK}}
+    low, high, _ = spec.y_range
+    x_axis = (f"{decimal(spec.x[0])} --> {decimal(spec.x[-1])}" if spec.numeric_x
+              else "[" + ", ".join(quote(label) for label in spec.x) + "]")
+    lines = ["%%{init: " + json.dumps({"theme": "base", "themeVariables": theme}) + "}%%", "xychart-beta",
+             f"    title {quote(spec.title)}", f"    x-axis {quote(spec.x_title)} {x_axis}",
+             f"    y-axis {quote(spec.y_title)} {decimal(low)} --> {decimal(high)}"]
+    lines += [f"    {s.kind} {quote(s.name)} [{', '.join(decimal(v) for v in s.values)}]" for s in spec.series]
+    return "```mermaid\n" + "\n".join(lines) + "\n```"
+
+
+def decimal(x: float, places: int = 6) -> str:
+    """A plain decimal: Mermaid rejects exponents (Python's repr(1e-05)), `1.` and NaN/inf."""
+    if not finite(x):
+        raise ValueError(f"cannot chart the non-finite value {x!r}; drop it before formatting")
+    text = f"{float(x):.{places}f}".rstrip("0").rstrip(".")
+    return "0" if text in ("", "-0") else text
+
+
+def quote(text) -> str:
+    """A quoted Mermaid label. `"` cannot be escaped inside quotes, only replaced by `#quot;`;
+    an empty label and a leading `%%` (a comment) fail to parse."""
+    text = " ".join(str(text).split()).replace('"', "#quot;")
+    text = "% %" + text[2:] if text.startswith("%%") else text
+    return f'"{text or "-"}"'
+
+
+
+
+# --- SVG -------------------------------------------------------------------------------------
+
+WIDTH, HEIGHT = 640, 360
+LEFT, RIGHT, TOP, BOTTOM = 72, 16, 64, 64     # room for the y labels, the title + legend, the x labels
+
+
+def svg(spec: Chart) -> str:
+    """The same chart as an inline SVG (no script, no external font or image)."""
+    low, high, step = spec.y_range
+    plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
+    x_at = _x_positions(spec, plot_w)
+
+    def y_at(value: float) -> float:
+        return TOP + plot_h * (high - value) / (high - low)
+
+    parts = [f'<text x="{WIDTH / 2}" y="22" text-anchor="middle" font-size="16" font-weight="bold">'
+             f'{escape(spec.title)}</text>']
+    parts.append('<g class="legend">' + "".join(_legend_svg(spec)) + "</g>")
+    ticks = [low + i * step for i in range(round((high - low) / step) + 1)]
+    for tick in ticks:
+        y = y_at(tick)
+        parts.append(f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y:.1f}" y2="{y:.1f}" stroke="{GRID}"/>'
+                     f'<text x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end">{escape(_tick(tick, step))}</text>')
+    for value, label in _x_ticks(spec):
+        parts.append(f'<text x="{x_at(value):.1f}" y="{TOP + plot_h + 18}" text-anchor="middle">'
+                     f'{escape(str(label))}</text>')
+    parts.append(f'<text x="{LEFT + plot_w / 2}" y="{HEIGHT - 12}" text-anchor="middle">{escape(spec.x_title)}</text>'
+                 f'<text transform="translate(16 {TOP + plot_h / 2}) rotate(-90)" text-anchor="middle">'
+                 f'{escape(spec.y_title)}</text>')
+    zero = y_at(min(max(0.0, low), high))
+    band = plot_w / max(len(spec.x), 1)
+    for colour, series in zip(PALETTE, spec.series):
+        points = [(x_at(i if not spec.numeric_x else x), y_at(v)) for i, (x, v) in enumerate(zip(spec.x, series.values))]
+        if series.kind == "bar":
+            parts += [f'<rect x="{x - band * 0.35:.1f}" y="{min(y, zero):.1f}" width="{band * 0.7:.1f}" '
+                      f'height="{abs(zero - y):.1f}" fill="{colour}"><title>{escape(series.name)}: {v:g}</title></rect>'
+                      for (x, y), v in zip(points, series.values)]
+        else:
+            path = " ".join(f"{'M' if i == 0 else 'L'}{x:.1f} {y:.1f}" for i, (x, y) in enumerate(points))
+            parts.append(f'<path d="{path}" fill="none" stroke="{colour}" stroke-width="2.5"/>')
+            if len(points) <= MAX_LABELS:   # a short line shows its data points (one point draws no line)
+                parts += [f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3.5" fill="{colour}"/>' for x, y in points]
+    parts.append(f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{zero:.1f}" y2="{zero:.1f}" stroke="{INK}"/>'
+                 f'<line x1="{LEFT}" x2="{LEFT}" y1="{TOP}" y2="{TOP + plot_h}" stroke="{INK}"/>')
+    return (f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-label="{escape(spec.title)}" '
+            f'xmlns="http://www.w3.org/2000/svg" font-family="sans-serif" font-size="12" fill="{INK}">'
+            + "".join(parts) + "</svg>")
+
+
+def _x_positions(spec: Chart, plot_w: float):
+    """Categories sit in the middle of equal bands; a numeric axis maps its range to the plot."""
+    if not spec.numeric_x:
+        band = plot_w / max(len(spec.x), 1)
+        return lambda i: LEFT + band * (i + 0.5)
+    first, last = spec.x[0], spec.x[-1]
+    return lambda value: LEFT + plot_w * ((value - first) / (last - first) if last != first else 0.5)
+
+
+def _x_ticks(spec: Chart) -> list[tuple]:
+    if not spec.numeric_x:
+        return list(enumerate(spec.x))
+    low, high, step = nice_range(spec.x[0], spec.x[-1], ticks=6)
+    ticks = [low + i * step for i in range(round((high - low) / step) + 1)]
+    return [(t, _tick(t, step)) for t in ticks if spec.x[0] <= t <= spec.x[-1]]
+
+
+def _tick(value: float, step: float) -> str:
+    places = max(0, -math.floor(math.log10(step))) if step < 1 else 0
+    return f"{value:,.{places}f}"
+
+
+def _legend_svg(spec: Chart) -> list[str]:
+    """Swatches in one row under the title, each series in its own colour and mark."""
+    parts, x = [], LEFT
+    for colour, series in zip(PALETTE, spec.series):
+        mark = (f'<rect x="{x}" y="36" width="14" height="10" fill="{colour}"/>' if series.kind == "bar" else
+                f'<line x1="{x}" x2="{x + 14}" y1="41" y2="41" stroke="{colour}" stroke-width="3"/>')
+        parts.append(mark + f'<text x="{x + 19}" y="45">{escape(series.name)}</text>')
+        x += 19 + 7 * len(series.name) + 18
+    return parts

@@ -1,0 +1,98 @@
+"""A report as data: sections of a few block kinds, rendered to Markdown here and to HTML by html.py.
+
+Both reports (executive and reasoning) build one `Document`; the Markdown and the HTML
+dossier are two renderings of it, so they carry the same sections and the same numbers.
+Text may use two inline marks, `**bold**` and `` `code` ``; nothing else is interpreted.
+Adding a chart or a table row to a report is one more block or row, never new drawing code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .charts import Chart, legend, mermaid, no_data_note, quote
+
+
+@dataclass(frozen=True)
+class Paragraph:
+    text: str
+
+
+@dataclass(frozen=True)
+class Bullets:
+    items: tuple
+
+
+@dataclass(frozen=True)
+class Table:
+    header: tuple
+    rows: tuple
+    numeric: tuple = ()    # column indexes aligned right
+
+
+@dataclass(frozen=True)
+class Code:
+    text: str
+    language: str = ""
+
+
+@dataclass(frozen=True)
+class Flow:
+    """A flowchart: Mermaid in the Markdown, a table of its arrows in the HTML (no script to lay it out)."""
+    nodes: tuple           # (id, label) ; a label may use <br/> for a line break
+    edges: tuple           # (from id, to id, label or "", two-way)
+
+
+@dataclass(frozen=True)
+class Section:
+    heading: str
+    blocks: tuple
+
+
+@dataclass(frozen=True)
+class Document:
+    title: str
+    lead: tuple                      # blocks before the first section
+    sections: tuple = field(default=())
+
+
+def section(heading: str, *blocks) -> Section:
+    """A section of the blocks given, skipping the None of a block the run has nothing for."""
+    return Section(heading, tuple(b for b in blocks if b is not None))
+
+
+# --- Markdown ----------------------------------------------------------------------------------
+
+def to_markdown(doc: Document) -> str:
+    parts = [f"# {doc.title}", *map(_block_md, doc.lead)]
+    for s in doc.sections:
+        parts += [f"## {s.heading}", *map(_block_md, s.blocks)]
+    return "\n\n".join(parts) + "\n"
+
+
+def _block_md(block) -> str:
+    if isinstance(block, Paragraph):
+        return block.text
+    if isinstance(block, Bullets):
+        return "\n".join(f"- {item}" for item in block.items)
+    if isinstance(block, Table):
+        align = ["---:" if i in block.numeric else "---" for i in range(len(block.header))]
+        return "\n".join("| " + " | ".join(str(cell) for cell in line) + " |"
+                         for line in [block.header, align, *block.rows])
+    if isinstance(block, Code):
+        return f"```{block.language}\n{block.text.rstrip()}\n```"
+    if isinstance(block, Chart):
+        if block.empty:
+            return f"_{no_data_note(block)}_"
+        return mermaid(block) + f"\n\n_Colours: {legend(block)}._"
+    if isinstance(block, Flow):
+        return _flow_md(block)
+    raise TypeError(f"no Markdown for {type(block).__name__}")
+
+
+def _flow_md(flow: Flow) -> str:
+    lines = ["flowchart TD"] + [f"    {node}[{quote(label)}]" for node, label in flow.nodes]
+    for start, end, label, both in flow.edges:
+        arrow = "<-->" if both else "-->"
+        lines.append(f"    {start} {arrow}{f'|{quote(label)}|' if label else ''} {end}")
+    return "```mermaid\n" + "\n".join(lines) + "\n```"

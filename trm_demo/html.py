@@ -1,0 +1,93 @@
+"""The one-file HTML dossier: a `document.Document` as a page that opens anywhere.
+
+Written by hand rather than with a Markdown library: the reports use six block kinds and two
+inline marks, so a converter would be more code to trust than this, and the HTML comes from
+the same data as the Markdown instead of being re-parsed from it. The page needs nothing
+else: inline CSS, charts as inline SVG (charts.svg), no script, and a Content-Security-Policy
+that forbids every remote load. It reads on a phone (viewport, max-width, tables that scroll
+sideways) and prints (no backgrounds, charts kept whole).
+"""
+
+from __future__ import annotations
+
+import re
+from html import escape
+
+from .atomic import write_text
+from .charts import Chart, no_data_note, svg
+from .document import Bullets, Code, Document, Flow, Paragraph, Table
+
+RIGHT = ' class="n"'   # a numeric column, aligned right
+CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
+CSS = """
+body { font: 16px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: #1a1a1a;
+       background: #fff; margin: 0 auto; padding: 1rem; max-width: 60rem; }
+h1 { font-size: 1.6rem; line-height: 1.25; } h2 { font-size: 1.25rem; margin-top: 2rem;
+     border-bottom: 1px solid #ccc; }
+.scroll { overflow-x: auto; -webkit-overflow-scrolling: touch; }
+table { border-collapse: collapse; font-variant-numeric: tabular-nums; margin: 0.5rem 0; }
+th { white-space: nowrap; }
+th, td { border: 1px solid #ccc; padding: 0.25rem 0.5rem; text-align: left; vertical-align: top; }
+td.n, th.n { text-align: right; white-space: nowrap; }
+thead th { background: #f0f0f0; }
+code, pre { font-family: ui-monospace, Menlo, Consolas, monospace; font-size: 0.9em; }
+pre { background: #f6f6f6; padding: 0.75rem; overflow-x: auto; }
+svg.chart { width: 100%; height: auto; max-width: 40rem; display: block; margin: 1rem 0; }
+@media print { body { max-width: none; } pre, thead th { background: none; }
+               svg.chart, table { break-inside: avoid; } .scroll { overflow: visible; } }
+"""
+
+
+def write_html(path, doc: Document) -> None:
+    write_text(path, to_html(doc))
+
+
+def to_html(doc: Document) -> str:
+    body = [f"<h1>{inline(doc.title)}</h1>", *map(_block, doc.lead)]
+    for s in doc.sections:
+        body += [f"<h2>{inline(s.heading)}</h2>", *map(_block, s.blocks)]
+    return ("<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+            f'<meta http-equiv="Content-Security-Policy" content="{CSP}">\n'
+            '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+            f"<title>{escape(doc.title)}</title>\n<style>{CSS}</style>\n</head>\n<body>\n"
+            + "\n".join(body) + "\n</body>\n</html>\n")
+
+
+def inline(text: str) -> str:
+    """Escaped text with the two inline marks the reports use: `code` first (it may hold `**`), then **bold**."""
+    parts = re.split(r"`([^`]*)`", str(text))
+    return "".join(f"<code>{escape(part)}</code>" if i % 2 else
+                   re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", escape(part))
+                   for i, part in enumerate(parts))
+
+
+def _block(block) -> str:
+    if isinstance(block, Paragraph):
+        return f"<p>{inline(block.text)}</p>"
+    if isinstance(block, Bullets):
+        return "<ul>" + "".join(f"<li>{inline(item)}</li>" for item in block.items) + "</ul>"
+    if isinstance(block, Table):
+        return _table(block)
+    if isinstance(block, Code):
+        return f"<pre><code>{escape(block.text.rstrip())}</code></pre>"
+    if isinstance(block, Chart):
+        return f"<p><em>{escape(no_data_note(block))}</em></p>" if block.empty else svg(block)
+    if isinstance(block, Flow):
+        return _flow(block)
+    raise TypeError(f"no HTML for {type(block).__name__}")
+
+
+def _table(table: Table) -> str:
+    def cells(tag: str, row) -> str:
+        return "".join(f"<{tag}{RIGHT if i in table.numeric else ''}>{inline(cell)}</{tag}>"
+                       for i, cell in enumerate(row))
+    return ('<div class="scroll"><table><thead><tr>' + cells("th", table.header) + "</tr></thead><tbody>"
+            + "".join(f"<tr>{cells('td', row)}</tr>" for row in table.rows) + "</tbody></table></div>")
+
+
+def _flow(flow: Flow) -> str:
+    """The flowchart's arrows as a table: laying out a graph would need a script or a drawing library."""
+    names = {node: label.replace("<br/>", ": ", 1).replace("<br/>", ", ") for node, label in flow.nodes}
+    rows = [(names[start], ("↔ " if both else "→ ") + (label or ""), names[end])
+            for start, end, label, both in flow.edges]
+    return _table(Table(("From", "What flows", "To"), tuple(rows)))

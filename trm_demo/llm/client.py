@@ -1,0 +1,236 @@
+"""An OpenAI-compatible chat-completions reader, over the standard library only.
+
+One read: ask the yes/no question with logprobs=true and read P(yes) from the
+first generated token's top_logprobs (parse.p_yes_from_logprobs). A server that
+returns no logprobs (or answers 400 to the parameter) is asked the number
+question instead, and the reply is parsed strictly (parse.parse_probability);
+once a server has answered without logprobs the reader asks it for numbers
+directly. Calls are retried on timeouts, dropped connections, 429 and 5xx
+(retry.py); every request yields one Reading, failures included.
+
+Deliberate limits: http.client, not urllib, so that no environment proxy and no
+redirect ever sees the Authorization header (a 3xx is a failure "http 30x");
+timeout_s bounds the connect and each read from the socket, not a slow drip.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import dataclasses
+import http.client
+import itertools
+import json
+import os
+import random
+import time
+from dataclasses import dataclass
+from typing import Mapping
+from urllib.parse import urlsplit
+
+from . import parse, prompt
+from .cache import ReadingCache, request_key
+from .pricing import Prices, usage_tokens
+from .request import BAD_RESPONSE, CONNECTION, TIMEOUT, ReadRequest, Reading, http_failure
+from .retry import backoff_s, retry_after_s, retryable
+from .stats import ReaderStats
+
+KEY_VARIABLES = ("TRM_DEMO_LLM_API_KEY", "OPENAI_API_KEY")
+# Sampling parameters, part of the cache key. One token answers yes/no; a number needs a few.
+YES_NO = {"temperature": 0, "max_tokens": 1, "logprobs": True, "top_logprobs": 5}
+NUMBER = {"temperature": 0, "max_tokens": 8}
+MAX_RESPONSE_BYTES = 1 << 20   # a one-token completion is ~1 KB; a runaway body is cut and fails as "bad response"
+
+
+class Secret:
+    """Holds the API key so that no repr, log line or vars() dump can show it."""
+
+    def __init__(self, value: str):
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('***')"
+
+
+def api_key_from_env(environ: Mapping[str, str]) -> Secret | None:
+    """TRM_DEMO_LLM_API_KEY, else OPENAI_API_KEY, else None (local servers need no key)."""
+    for name in KEY_VARIABLES:
+        value = environ.get(name, "").strip()
+        if value:
+            if not (value.isascii() and value.isprintable() and " " not in value):
+                # http.client would reject it with the key in the message: refuse first, without it.
+                raise ValueError(f"the API key in {name} has characters an HTTP header cannot carry "
+                                 "(spaces or control characters); set it again")
+            return Secret(value)
+    return None
+
+
+@dataclass(frozen=True)
+class _Attempt:
+    """One HTTP exchange: the first choice of a 200, or a failure (with what the server asked us to wait)."""
+    status: int | None = None
+    choice: dict | None = None
+    usage: tuple[int, int] = (0, 0)
+    failure: str | None = None
+    retry_after: float | None = None
+
+
+class OpenAICompatibleReader:
+    """read_many(requests) -> one Reading per request; the stats of every read in `stats`."""
+
+    def __init__(self, base_url: str, model: str, *, api_key: Secret | None = None, timeout_s: float = 30.0,
+                 retries: int = 2, concurrency: int = 4, prices: Prices = Prices(), prompt_version: str = "v1",
+                 cache: ReadingCache | None = None, backoff_base_s: float = 0.5, backoff_cap_s: float = 8.0,
+                 max_wait_s: float = 60.0, rng: random.Random | None = None):
+        url = urlsplit(base_url)
+        # http.client sends the path as is: non-ASCII or spaces would fail in a worker thread, so refuse them here.
+        plain = base_url.isascii() and base_url.isprintable() and " " not in base_url
+        if url.scheme not in ("http", "https") or not url.hostname or not plain or not model:
+            raise ValueError("an OpenAI-compatible reader needs an http(s) base URL with a host (ASCII, no spaces) "
+                             "and a model name")
+        prompt.template(prompt_version)   # a missing template fails now, not on the first read
+        self.base_url, self.model, self.prompt_version = base_url.rstrip("/"), model, prompt_version
+        self.timeout_s, self.retries, self.concurrency = timeout_s, retries, concurrency
+        self.prices, self.cache = prices, cache
+        self.backoff_base_s, self.backoff_cap_s, self.max_wait_s = backoff_base_s, backoff_cap_s, max_wait_s
+        self.stats = ReaderStats()
+        self._api_key = api_key
+        self._https, self._host, self._port = url.scheme == "https", url.hostname, url.port
+        self.host = url.netloc.rpartition("@")[2]   # for describe(): never a user:password@ part
+        self._path = url.path.rstrip("/") + "/chat/completions"
+        self._rng = rng or random.Random()
+        self._logprobs = True   # until the server shows it does not return them
+
+    @classmethod
+    def from_config(cls, cfg, environ: Mapping[str, str] = os.environ) -> "OpenAICompatibleReader":
+        """From an LLMConfig; the key from the environment, the cache opened at cfg.cache_path."""
+        return cls(cfg.base_url, cfg.model, api_key=api_key_from_env(environ), timeout_s=cfg.timeout_s,
+                   retries=cfg.retries, concurrency=cfg.concurrency,
+                   prices=Prices(cfg.input_price_per_million, cfg.output_price_per_million),
+                   prompt_version=cfg.prompt_version,
+                   cache=ReadingCache(cfg.cache_path, cfg.model, cfg.prompt_version))
+
+    def __repr__(self) -> str:
+        return f"OpenAICompatibleReader(model={self.model!r}, host={self.host!r})"
+
+    def describe(self) -> dict:
+        """For the report and demo_metrics.json: the endpoint's host only, never its path or a key."""
+        return {"provider": "openai_compatible", "real": True, "model": self.model, "host": self.host,
+                "prompt_version": self.prompt_version}
+
+    def close(self) -> None:
+        if self.cache is not None:
+            self.cache.close()
+
+    def key(self, request: ReadRequest) -> str:
+        """The cache key: the yes/no request, whichever question the read ends up asking."""
+        return request_key(self.base_url, self.model, prompt.messages(request, self.prompt_version, "yes_no"),
+                           YES_NO, self.prompt_version)
+
+    def read_many(self, requests: list[ReadRequest]) -> list[Reading]:
+        """One Reading per request, in order: cache hits first, the rest at most `concurrency` at a time.
+
+        Each new successful reading is committed to the cache as it arrives, so an interrupted batch
+        keeps what it paid for. On Ctrl-C the calls not yet started are cancelled."""
+        readings: list[Reading | None] = [None] * len(requests)
+        keys = [self.key(r) for r in requests]
+        todo = []
+        for i, key in enumerate(keys):
+            hit = self.cache.get(key) if self.cache is not None else None
+            if hit is None:
+                todo.append(i)
+            else:   # nothing paid and no model time spent this run
+                readings[i] = dataclasses.replace(hit, cached=True, cost=0.0, latency_ms=0.0)
+                self.stats.record(readings[i])
+        pool = concurrent.futures.ThreadPoolExecutor(max_workers=self.concurrency)
+        try:
+            futures = {pool.submit(self._read, requests[i]): i for i in todo}
+            for future in concurrent.futures.as_completed(futures):
+                i = futures[future]
+                readings[i] = future.result()
+                if readings[i].ok and self.cache is not None:
+                    self.cache.put(keys[i], readings[i])
+                self.stats.record(readings[i])
+        except BaseException:
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        pool.shutdown()
+        return readings
+
+    def _read(self, request: ReadRequest) -> Reading:
+        start = time.monotonic()
+        attempts = []
+        probability, failure, method = None, None, ""
+        if self._logprobs:
+            attempt = self._call(prompt.messages(request, self.prompt_version, "yes_no"), YES_NO)
+            attempts.append(attempt)
+            if attempt.failure is None:
+                probability, method = parse.p_yes_from_logprobs(attempt.choice), "logprobs"
+                if attempt.choice.get("logprobs") is None:
+                    self._logprobs = False
+            elif attempt.status == 400:   # e.g. a model that refuses the logprobs parameter
+                self._logprobs = False
+            else:
+                failure = attempt.failure
+        if probability is None and failure is None:
+            attempt = self._call(prompt.messages(request, self.prompt_version, "number"), NUMBER)
+            attempts.append(attempt)
+            failure = attempt.failure
+            if failure is None:
+                probability, failure = parse.parse_probability(_content(attempt.choice))
+                method = "number"
+        input_tokens = sum(a.usage[0] for a in attempts)
+        output_tokens = sum(a.usage[1] for a in attempts)
+        return Reading(probability=probability, failure=failure, input_tokens=input_tokens,
+                       output_tokens=output_tokens, cost=self.prices.cost(input_tokens, output_tokens),
+                       latency_ms=(time.monotonic() - start) * 1000.0, method=method if failure is None else "")
+
+    def _call(self, messages: list[dict], parameters: dict) -> _Attempt:
+        """POST with retries: Retry-After when the server sends one, else full-jitter backoff."""
+        body = json.dumps({"model": self.model, "messages": messages, **parameters}).encode("utf-8")
+        for number in itertools.count():
+            attempt = self._post(body)
+            if attempt.failure is None or not retryable(attempt.status) or number >= self.retries:
+                return attempt
+            wait = attempt.retry_after
+            if wait is None:
+                wait = backoff_s(number, self.backoff_base_s, self.backoff_cap_s, self._rng)
+            if wait > self.max_wait_s:   # a server asking for minutes is down for this run: fail now
+                return attempt
+            time.sleep(wait)
+
+    def _post(self, body: bytes) -> _Attempt:
+        headers = {"Content-Type": "application/json", "Accept": "application/json"}
+        if self._api_key is not None:
+            headers["Authorization"] = f"Bearer {self._api_key.reveal()}"
+        kind = http.client.HTTPSConnection if self._https else http.client.HTTPConnection
+        connection = kind(self._host, self._port, timeout=self.timeout_s)
+        try:
+            connection.request("POST", self._path, body=body, headers=headers)
+            response = connection.getresponse()
+            data = response.read(MAX_RESPONSE_BYTES)
+            status, retry_after = response.status, response.getheader("Retry-After")
+        except TimeoutError:
+            return _Attempt(failure=TIMEOUT)
+        except (OSError, http.client.HTTPException):
+            return _Attempt(failure=CONNECTION)
+        finally:
+            connection.close()
+        if status != 200:
+            return _Attempt(status=status, failure=http_failure(status), retry_after=retry_after_s(retry_after))
+        try:
+            payload = json.loads(data)
+            choice = payload["choices"][0]
+        except (ValueError, KeyError, IndexError, TypeError):
+            return _Attempt(status=status, failure=BAD_RESPONSE)
+        if not isinstance(choice, dict):
+            return _Attempt(status=status, failure=BAD_RESPONSE)
+        return _Attempt(status=status, choice=choice, usage=usage_tokens(payload))
+
+
+def _content(choice: dict) -> str:
+    message = choice.get("message")
+    content = message.get("content") if isinstance(message, dict) else None
+    return content if isinstance(content, str) else ""
