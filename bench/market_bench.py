@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import itertools
 import json
 import re
 import sys
@@ -64,19 +63,16 @@ def keyword_facts(messages: np.ndarray) -> tuple[dict, dict]:
 
 
 def reading_value(opportunities: int, seed: int) -> dict:
-    from trm_demo.market import _fact_logits, conversion_logit, expected_hidden_logit, sample_market, squash
-    from trm_demo.messages import SHARES, Hidden
+    from trm_demo.market import (conversion_logit, expected_hidden_logit, sample_market, squash,
+                                 structured_only_probability)
+    from trm_demo.messages import Hidden
     from trm_demo.config import load_config
     cfg = load_config()
     drift, k = cfg.market.drift, cfg.market.candidates_per_opportunity
     market = sample_market(np.random.default_rng(seed), opportunities, k, drift)
     fields = market.pairs()
     structured = conversion_logit(**fields, drift=drift)
-    options = {f: np.broadcast_arrays(*_fact_logits(f, fields, drift)) for f in SHARES}
-    bayes = np.zeros(structured.shape)
-    for combo in itertools.product(*(range(len(SHARES[f])) for f in SHARES)):
-        weight = np.prod([SHARES[f][v] for f, v in zip(SHARES, combo)])
-        bayes += weight * squash(structured + 0.2 + sum(options[f][v] for f, v in zip(SHARES, combo)))
+    bayes = structured_only_probability(fields, drift)
     values, stated = keyword_facts(market.messages)
     keyword = squash(structured + expected_hidden_logit(Hidden(values, stated), fields, drift))
     sim = cfg.simulation

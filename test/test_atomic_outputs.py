@@ -20,7 +20,7 @@ import pytest
 
 from test_cli import OUTPUTS, REPO_ROOT, output_flags, strict_json, subprocess_env
 from trm_demo.atomic import atomic_write, write_json
-from trm_demo.cli import model_spec
+from trm_demo.cli import fit_baseline, model_spec
 from trm_demo.config import load_config
 from trm_demo.rng import rng_for
 from trm_demo.simulation import run_funnel
@@ -35,8 +35,7 @@ PREVIOUS = {"demo_metrics.json": {"strategies": {"trm": {"roi": 1.25}}, "from": 
 LONG_RUN_CONFIG = """
 model: {hidden_size: 8, expansion: 1, n_cycles: 1, outer_steps: 1, supervision_steps: 2}
 training: {holdout_samples: 64, from_scratch: true}
-thermostat: {max_steps: 2, initial_steps: 2}
-sentinel: {max_steps: 2, max_cost: 1.0e+9, roi_floor: -1.0}
+scenario: {events: []}
 """
 
 
@@ -156,15 +155,14 @@ def test_telemetry_streams_so_memory_stays_flat_over_a_long_run(tmp_path):
     """
     cfg = load_config(overrides={
         "model.hidden_size": 8, "model.expansion": 1, "model.n_cycles": 1, "model.outer_steps": 1,
-        "model.supervision_steps": 2, "thermostat.max_steps": 2, "thermostat.initial_steps": 2,
-        "sentinel.max_steps": 2, "sentinel.max_cost": 1e9, "sentinel.roi_floor": -1.0,
+        "model.supervision_steps": 2, "scenario.events": [],
         "simulation.opportunities": 4000, "simulation.chunk_size": 50})
     model = init_model(model_spec(cfg), rng_for(cfg.simulation.seed, "init"))
     memory = []
     tracemalloc.start()
     try:
         with call_log(tmp_path / "trm_calls.json") as calls:
-            run_funnel(cfg, model, calls, on_progress=lambda done, roi: memory.append(
+            run_funnel(cfg, model, fit_baseline(cfg), calls, 2, on_progress=lambda done: memory.append(
                 tracemalloc.get_traced_memory()[0]))
     finally:
         tracemalloc.stop()

@@ -22,8 +22,10 @@ def chunks(draw, max_chunks=8):
         cents = st.lists(st.integers(0, 5_000), min_size=size, max_size=size)
         pursued = np.array(draw(bools), dtype=bool)
         converted = pursued & np.array(draw(bools), dtype=bool)
+        chance = np.array(draw(st.lists(st.integers(1, 99), min_size=size, max_size=size))) / 100.0
         recorded.append({
             "pursued": pursued, "converted": converted, "value": converted * CONVERSION_VALUE,
+            "expected_value": pursued * chance * CONVERSION_VALUE,
             "compute_cost": np.array(draw(cents)) / 100.0, "outreach_cost": pursued * 20.0,
             "steps": np.array(draw(st.lists(st.integers(1, 6), min_size=size, max_size=size))),
             "fallback": np.array(draw(bools), dtype=bool),
@@ -38,7 +40,8 @@ def fill(ledger, strategy, recorded):
         ledger.record(strategy, np.arange(start, start + size), **chunk)
         start += size
     return {name: np.concatenate([c[name] for c in recorded]) if recorded else np.zeros(0)
-            for name in ("pursued", "converted", "value", "compute_cost", "outreach_cost", "steps", "fallback")}
+            for name in ("pursued", "converted", "value", "expected_value", "compute_cost", "outreach_cost", "steps",
+                         "fallback")}
 
 
 def naive_roi(value, cost):
@@ -60,6 +63,9 @@ def test_totals_equal_the_sum_of_recorded_entries(recorded):
         assert totals["total_value" if name == "value" else name] == pytest.approx(entries[name].sum())
     if len(entries["steps"]):
         assert totals["avg_steps"] == pytest.approx(entries["steps"].mean())
+    # the yardstick: expected value of the pursued candidates minus every cost
+    cost = entries["compute_cost"].sum() + entries["outreach_cost"].sum()
+    assert totals["expected_net_value"] == pytest.approx(entries["expected_value"].sum() - cost)
 
 
 @settings(max_examples=60, deadline=None)
@@ -104,7 +110,7 @@ def test_rolling_roi_is_undefined_before_anything_is_recorded():
 
 def record_one(ledger, strategy="trm", opportunity=0, pursued=True, converted=False, value=0.0):
     ledger.record(strategy, np.array([opportunity]), np.array([pursued]), np.array([converted]),
-                  np.array([value]), np.array([0.01]), np.array([20.0 * pursued]))
+                  np.array([value]), np.array([0.01]), np.array([20.0 * pursued]), np.array([50.0 * pursued]))
 
 
 def test_recording_past_capacity_raises():
@@ -128,7 +134,7 @@ def test_value_without_a_conversion_raises():
 def test_columns_of_different_lengths_raise():
     with pytest.raises(ValueError, match="1-D with 2 entries"):
         Ledger(["trm"], capacity=5).record("trm", np.arange(2), np.ones(2, bool), np.zeros(2, bool),
-                                           np.zeros(3), np.zeros(2), np.zeros(2))
+                                           np.zeros(3), np.zeros(2), np.zeros(2), np.zeros(2))
 
 
 def test_unknown_strategy_names_the_known_ones():
@@ -151,7 +157,9 @@ def test_share_of_oracle_is_net_value_over_the_oracles():
     record_one(ledger, "greedy", opportunity=1)
     record_one(ledger, "oracle", opportunity=1, pursued=False)
     summary = ledger.summary()
-    assert summary["oracle"]["share_of_oracle"] == 1.0
+    assert summary["oracle"]["share_of_oracle"] == 1.0 and summary["oracle"]["share_of_oracle_expected"] == 1.0
+    assert summary["greedy"]["share_of_oracle_expected"] == pytest.approx(
+        summary["greedy"]["expected_net_value"] / summary["oracle"]["expected_net_value"])
     assert summary["greedy"]["share_of_oracle"] == pytest.approx(
         summary["greedy"]["net_value"] / summary["oracle"]["net_value"])
     json.dumps(summary)  # plain Python numbers, ready for demo_metrics.json
@@ -170,6 +178,6 @@ def test_a_million_opportunities_fit_in_preallocated_columns():
     pursued = np.arange(n) % 2 == 0
     converted = pursued & (np.arange(n) % 4 == 0)
     ledger.record("trm", np.arange(n), pursued, converted, converted * CONVERSION_VALUE,
-                  np.full(n, 1e-5), pursued * 20.0, steps=np.full(n, 3), latency_ms=np.full(n, 1.5))
+                  np.full(n, 1e-5), pursued * 20.0, pursued * 40.0, steps=np.full(n, 3), latency_ms=np.full(n, 1.5))
     assert ledger.totals("trm")["conversions"] == n // 4
     assert ledger.rolling_roi_series("trm", 40)[-1] == pytest.approx(ledger.rolling_roi("trm", 40))

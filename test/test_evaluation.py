@@ -16,15 +16,19 @@ def test_mean_ci_matches_a_hand_computed_student_t_interval():
     # values 1..5: mean 3, sample sd sqrt(2.5), t(0.975, df=4) = 2.776
     stat = mean_ci([1, 2, 3, 4, 5])
     assert stat["mean"] == 3 and stat["n"] == 5
-    assert stat["ci95"] == pytest.approx(2.776 * math.sqrt(2.5) / math.sqrt(5), rel=1e-9)
+    half = 2.776 * math.sqrt(2.5) / math.sqrt(5)
+    assert stat["half_width"] == pytest.approx(half, rel=1e-9)
+    assert stat["ci95"] == pytest.approx([3 - half, 3 + half], rel=1e-9)
     assert mean_ci([7.0])["ci95"] is None
-    assert mean_ci([2.0] * 40)["ci95"] == 0.0
+    assert mean_ci([2.0] * 40)["ci95"] == [2.0, 2.0]
 
 
 def test_verdict_says_no_significant_difference_when_the_interval_crosses_zero():
-    assert "no significant difference" in verdict({"mean": 5.0, "ci95": 8.0, "n": 10}, "TRM vs greedy", "per 100")
-    assert verdict({"mean": 50.0, "ci95": 8.0, "n": 10}, "TRM vs greedy", "per 100").startswith("TRM beats greedy by $50")
-    assert verdict({"mean": -50.0, "ci95": 8.0, "n": 10}, "TRM vs greedy", "per 100").startswith("TRM trails greedy")
+    def stat(mean):
+        return {"mean": mean, "half_width": 8.0, "n": 10}
+    assert "no significant difference" in verdict(stat(5.0), "TRM vs greedy", "per run")
+    assert verdict(stat(50.0), "TRM vs greedy", "per run").startswith("TRM beats greedy by $50")
+    assert verdict(stat(-50.0), "TRM vs greedy", "per run").startswith("TRM trails greedy")
 
 
 def test_parallel_and_serial_evaluation_give_identical_results():
@@ -32,4 +36,9 @@ def test_parallel_and_serial_evaluation_give_identical_results():
     serial = evaluate_seeds(cfg, [3, 4], strategies_for_seed, workers=1)
     parallel = evaluate_seeds(cfg, [3, 4], strategies_for_seed, workers=2)
     assert serial == parallel
-    assert serial["per_seed_net_value"]["trm"][0] != serial["per_seed_net_value"]["trm"][1]
+    assert serial["per_seed_expected_net_value"]["trm"][0] != serial["per_seed_expected_net_value"]["trm"][1]
+    # the names the checks read: paired differences and each control's counterfactual
+    assert {"cascade-llm", "cascade-trm"} <= set(serial["paired"])
+    assert set(serial["counterfactuals"]) == {"thermostat", "sentinel"}
+    low, high = serial["strategies"]["cascade"]["expected_net_value"]["ci95"]
+    assert low <= serial["strategies"]["cascade"]["expected_net_value"]["mean"] <= high

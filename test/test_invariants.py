@@ -35,41 +35,46 @@ SLACK = 1e-9   # summing per-candidate costs in another order may differ by a fe
 
 @st.composite
 def funnel_setups(draw):
-    """A valid config (validated by load_config) and a tiny model with randomly biased heads."""
+    """A valid config (validated by load_config), scenario events, and a tiny model with randomly biased heads."""
     supervision = draw(st.integers(1, 5))
-    t_min = draw(st.integers(1, supervision))
-    t_max = draw(st.integers(t_min, supervision))
-    h_min = draw(st.floats(0.0, 1.0))
-    h_max = draw(st.floats(h_min, 1.0))
+    hurdle_min = draw(st.floats(0.1, 5.0))
+    hurdle_max = draw(st.floats(hurdle_min, 30.0))
     unit = st.floats(0.0, 1.0)
     money = st.one_of(st.just(0.0), st.floats(-6.0, 0.0).map(lambda e: 10**e))   # $1e-6 .. $1, log-spread
+    n = draw(st.integers(1, 300))
+    event_kinds = st.one_of(
+        st.builds(lambda at, m: {"at": at, "llm_price_multiplier": m}, st.integers(0, n), st.floats(0.01, 20.0)),
+        st.builds(lambda at, m: {"at": at, "llm_outage": m}, st.integers(0, n), st.integers(1, 100)),
+        st.builds(lambda at, d: {"at": at, "drift": d}, st.integers(0, n), unit),
+        st.builds(lambda at, m: {"at": at, "traffic_multiplier": m}, st.integers(0, n), st.floats(0.5, 2.0)))
+    events = sorted(draw(st.lists(event_kinds, max_size=4)), key=lambda e: e["at"])
     overrides = {
         "model.hidden_size": draw(st.integers(2, 8)), "model.expansion": draw(st.integers(1, 2)),
         "model.n_cycles": draw(st.integers(1, 2)), "model.outer_steps": draw(st.integers(1, 2)),
         "model.supervision_steps": supervision, "model.activation": draw(st.sampled_from(["swiglu", "gelu"])),
-        "market.candidates_per_opportunity": draw(st.integers(2, 5)), "market.drift": draw(unit),
-        "simulation.seed": draw(st.integers(0, 2**32 - 1)), "simulation.opportunities": draw(st.integers(1, 300)),
+        "market.candidates_per_opportunity": draw(st.integers(2, 6)), "market.drift": draw(unit),
+        "simulation.seed": draw(st.integers(0, 2**32 - 1)), "simulation.opportunities": n,
         "simulation.chunk_size": draw(st.integers(1, 40)),
         "simulation.conversion_value": draw(st.floats(1.0, 1000.0)),
         "simulation.outreach_cost": draw(st.one_of(st.just(0.0), st.floats(1e-6, 200.0))),
+        "simulation.llm_cost": draw(st.one_of(money, st.floats(0.0, 5.0))),
+        "simulation.llm_noise": draw(st.floats(0.0, 2.0)),
+        "simulation.llm_latency_ms": draw(st.floats(0.0, 3000.0)),
+        "simulation.llm_timeout_ms": draw(st.floats(0.0, 6000.0)),
         "simulation.trm_base_cost": draw(money), "simulation.trm_cost_per_step": draw(money),
-        "simulation.trm_latency_base_ms": draw(st.floats(0.0, 10.0)),
-        "simulation.trm_latency_per_step_ms": draw(st.floats(0.0, 10.0)),
+        "simulation.trm_halt_threshold": draw(unit),
         "thermostat.enabled": draw(st.sampled_from([True, True, True, False])),
-        "thermostat.target_roi": draw(st.floats(-1.0, 5.0)),
-        "thermostat.window": draw(st.integers(1, 50)), "thermostat.cooldown": draw(st.integers(0, 5)),
-        "thermostat.deadband": draw(st.floats(0.0, 1.0)),
-        "thermostat.min_steps": t_min, "thermostat.max_steps": t_max,
-        "thermostat.initial_steps": draw(st.integers(t_min, t_max)),
-        "thermostat.min_halt_threshold": h_min, "thermostat.max_halt_threshold": h_max,
-        "thermostat.initial_halt_threshold": draw(st.floats(h_min, h_max)),
-        "thermostat.threshold_step": draw(st.floats(0.0, 0.5)),
+        "thermostat.min_hurdle": hurdle_min, "thermostat.max_hurdle": hurdle_max,
+        "thermostat.initial_hurdle": draw(st.floats(hurdle_min, hurdle_max)),
+        "thermostat.gain": draw(st.floats(0.0, 5.0)), "thermostat.deadband": draw(unit),
+        "thermostat.window": draw(st.integers(1, 50)), "thermostat.warmup": draw(st.integers(0, 100)),
         "sentinel.enabled": draw(st.sampled_from([True, True, True, False])),
-        "sentinel.roi_floor": draw(st.floats(-1.0, 3.0)), "sentinel.window": draw(st.integers(1, 50)),
-        "sentinel.warmup": draw(st.integers(0, 100)), "sentinel.cooldown": draw(st.integers(1, 50)),
-        "sentinel.max_cost": draw(st.one_of(st.just(0.0), money, st.floats(0.0, 5.0), st.floats(1e3, 1e6))),
-        "sentinel.max_latency_ms": draw(st.floats(0.1, 100.0)),
-        "sentinel.max_steps": draw(st.integers(1, supervision)),
+        "sentinel.llm_budget_per_opportunity": draw(st.one_of(st.just(0.0), money, st.floats(0.0, 5.0))),
+        "sentinel.max_latency_ms": draw(st.floats(1.0, 10_000.0)),
+        "sentinel.breaker_window": draw(st.integers(1, 30)),
+        "sentinel.breaker_failure_rate": draw(st.floats(0.01, 1.0)),
+        "sentinel.breaker_cooldown": draw(st.integers(1, 50)),
+        "scenario.events": events,
     }
     cfg = load_config(overrides=overrides)
     model = init_model(cli.model_spec(cfg), rng_for(cfg.simulation.seed, "init"))
@@ -77,44 +82,46 @@ def funnel_setups(draw):
     for weights in (model.params, model.ema):
         weights["halt.b"][:] = halt_bias
         weights["head.b"][:] = answer_bias
-    return cfg, model
+    return cfg, model, draw(st.integers(1, supervision))
 
 
-@settings(max_examples=int(os.environ.get("TRM_FUZZ_EXAMPLES", 60)), deadline=None)  # more by hand
+@settings(max_examples=int(os.environ.get("TRM_FUZZ_EXAMPLES", 40)), deadline=None)  # more by hand
 @given(setup=funnel_setups())
-def test_guardrails_hold_on_any_config_and_market(setup):
-    cfg, model = setup
+def test_guardrails_hold_on_any_config_market_and_scenario(setup):
+    cfg, model, step_cap = setup
+    baseline = cli.fit_baseline(cfg.replace(**{"training.samples": 64}))
     with call_log(None) as calls:    # telemetry off: nothing is written
-        result = run_funnel(cfg, model, calls)
-    ledger, n = result.ledger, cfg.simulation.opportunities
-    fallback = ledger.series("trm", "fallback")
-    steps = ledger.series("trm", "steps")
-    trm_decided = ~fallback
+        result = run_funnel(cfg, model, baseline, calls, step_cap)
+    ledger, n = result.ledger, result.timeline.n
     for e in result.sentinel.events:
         event(f"sentinel: {e['state']}")
     event(f"thermostat moved: {any(h['action'] != 'hold' for h in result.thermostat.history)}")
-    event(f"TRM decided: {'all' if trm_decided.all() else 'some' if trm_decided.any() else 'none'}")
 
-    # The sentinel never lets the TRM's compute spend pass the budget.
-    if cfg.sentinel.enabled:
-        budget = cfg.sentinel.max_cost * (1 + SLACK)
-        assert result.sentinel.spent <= budget
-        assert ledger.series("trm", "compute_cost")[trm_decided].sum() <= budget + 1e-12
-        exhausted = [e["opportunity"] for e in result.sentinel.events if e["state"] == "budget_exhausted"]
-        if exhausted:   # and once exhausted, the TRM never decides again
-            assert fallback[exhausted[0]:].all()
+    # The LLM budget holds exactly, in the run and in every replay that keeps it.
+    budget = cfg.sentinel.llm_budget_per_opportunity * cfg.simulation.opportunities
+    assert result.sentinel.spent <= budget
+    assert ledger.totals("cascade")["llm_cost"] <= budget + SLACK * max(budget, 1.0)
+    for name in ("thermostat", "sentinel"):
+        assert result.counterfactuals[name]["without"]["llm_cost"] <= budget + SLACK * max(budget, 1.0)
 
-    # Every TRM decision's steps stay within both caps.
-    cap = min(cfg.thermostat.max_steps, cfg.sentinel.max_steps if cfg.sentinel.enabled else cfg.thermostat.max_steps)
-    assert np.all((steps[trm_decided] >= 1) & (steps[trm_decided] <= cap))
-    assert np.isnan(steps[fallback]).all()
+    # Every TRM decision's steps stay within the step cap.
+    steps = ledger.series("cascade", "steps")
+    assert np.all((steps >= 1) & (steps <= step_cap))
 
     # The thermostat never leaves its bounds.
     t = cfg.thermostat
-    for state in [*result.thermostat.history, {"step_cap": result.thermostat.step_cap,
-                                                "halt_threshold": result.thermostat.halt_threshold}]:
-        assert t.min_steps <= state["step_cap"] <= t.max_steps
-        assert t.min_halt_threshold <= state["halt_threshold"] <= t.max_halt_threshold
+    for state in result.thermostat.history:
+        assert t.min_hurdle <= state["hurdle"] <= t.max_hurdle
+
+    # The breaker only goes closed -> open -> half_open -> (closed | open).
+    allowed = {("closed", "open"), ("open", "half_open"), ("half_open", "closed"), ("half_open", "open")}
+    assert all((e["from"], e["state"]) in allowed for e in result.sentinel.events)
+
+    # No strategy beats the oracle in expected value: the oracle maximises it, per job.
+    summary = ledger.summary()
+    oracle = summary["oracle"]["expected_net_value"]
+    for strategy in STRATEGIES:
+        assert summary[strategy]["expected_net_value"] <= oracle + 1e-6 * max(abs(oracle), 1.0)
 
     # The ledger's totals are the sums of its entries: one entry per opportunity, per strategy.
     for strategy in STRATEGIES:
@@ -125,13 +132,10 @@ def test_guardrails_hold_on_any_config_and_market(setup):
         assert totals["attempts"] == n
         assert totals["pursued"] == column["pursued"].sum()
         assert totals["conversions"] == column["converted"].sum()
-        assert totals["fallback_decisions"] == column["fallback"].sum()
         assert not np.any(column["converted"] & ~column["pursued"])
         for name in ("value", "compute_cost", "outreach_cost"):
             total = "total_value" if name == "value" else name
             assert math.isclose(totals[total], column[name].sum(), rel_tol=1e-12, abs_tol=1e-9)
-        assert math.isclose(totals["total_cost"], totals["compute_cost"] + totals["outreach_cost"],
-                            rel_tol=1e-12, abs_tol=1e-9)
         assert math.isclose(totals["net_value"], totals["total_value"] - totals["total_cost"],
                             rel_tol=1e-12, abs_tol=1e-9)
 
@@ -153,7 +157,7 @@ def test_learning_rate_1_does_not_diverge_on_the_default_data(start):
     model = cli.starting_model(cfg)
     x, outcome = recent_log(cfg, cfg.training.samples)
     log = fit(model, x, outcome, cfg.training, cfg.training.epochs, cfg.model.supervision_steps,
-              rng_for(cfg.simulation.seed, "training"), cfg.thermostat.initial_halt_threshold)["epochs"]
+              rng_for(cfg.simulation.seed, "training"), cfg.simulation.trm_halt_threshold)["epochs"]
     assert len(log) == cfg.training.epochs and not any("stopped" in epoch for epoch in log)
     for epoch in log:
         assert all(math.isfinite(epoch[key]) for key in ("loss", "halting_loss", "grad_norm"))
@@ -198,7 +202,7 @@ def test_non_finite_training_stops_with_a_message_and_keeps_the_last_good_weight
     seen = poison_on_call(monkeypatch, model, name, bad_call=4, poison=poison)
     x, outcome = recent_log(cfg, 512)
     log = fit(model, x, outcome, cfg.training, 3, cfg.model.supervision_steps,
-              rng_for(cfg.simulation.seed, "training"), cfg.thermostat.initial_halt_threshold)["epochs"]
+              rng_for(cfg.simulation.seed, "training"), cfg.simulation.trm_halt_threshold)["epochs"]
     assert len(log) == 1, "training must stop at the first non-finite value"
     assert log[-1]["stopped"] == f"non-finite {what} at epoch 1; kept the last good weights"
     assert log[-1]["optimizer_steps"] == 3
@@ -242,8 +246,8 @@ def test_held_out_log_loss_stays_finite_for_a_saturated_model(bias):
 def test_telemetry_probabilities_are_clipped_away_from_0_and_1(bias):
     cfg = load_config(overrides={"model.hidden_size": 8, "simulation.opportunities": 20})
     text = io.StringIO()
-    run_funnel(cfg, saturated_model(cfg, bias), CallLog(text))
+    run_funnel(cfg, saturated_model(cfg, bias), cli.fit_baseline(cfg), CallLog(text), cfg.model.supervision_steps)
     records = json.loads(text.getvalue() + "\n]")
     for record in records:
         assert PROB_EPS <= record["probability"] <= 1 - PROB_EPS
-        assert PROB_EPS <= record["halt_probability"] <= 1 - PROB_EPS
+        assert PROB_EPS <= record["trm_probability"] <= 1 - PROB_EPS

@@ -492,10 +492,6 @@ def _check_relations(c: Config) -> None:
     if not t.min_hurdle <= t.initial_hurdle <= t.max_hurdle:
         raise ConfigError(f"config key 'thermostat.initial_hurdle' must lie in [{t.min_hurdle}, {t.max_hurdle}] "
                           f"(thermostat.min_hurdle..max_hurdle), got {t.initial_hurdle}")
-    for event in c.scenario.events:
-        if event["at"] >= c.simulation.opportunities:
-            raise ConfigError(f"config key 'scenario.events' has an event at opportunity {event['at']}, but the run "
-                              f"has {c.simulation.opportunities} (0..{c.simulation.opportunities - 1}); move or drop it")
     # ROI divides by total cost: a non-zero amount below a nano-dollar is a typo, and can overflow it.
     for name in ("outreach_cost", "greedy_cost", "llm_cost", "trm_base_cost", "trm_cost_per_step"):
         amount = getattr(c.simulation, name)

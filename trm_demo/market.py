@@ -47,6 +47,7 @@ pretraining period's (drift = 0):
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import numpy as np
@@ -194,6 +195,20 @@ def expected_hidden_logit(hidden: Hidden, fields: dict, drift: float) -> np.ndar
         known = np.choose(options[-1], options[:-1])
         prior = sum(w * o for w, o in zip(share, options[:-1]))
         total = total + np.where(hidden.stated[fact], known, prior)
+    return total
+
+
+def structured_only_probability(fields: dict, drift: float) -> np.ndarray:
+    """The best any model of the structured fields can do: P(convert) averaged over the hidden factors' shares.
+
+    Exact (every combination of the five facts, 108 of them), so it is the floor for the TRM's and the
+    logistic model's excess log-loss, and the bench's "structured fields only" row. (N, K)"""
+    structured = conversion_logit(**fields, drift=drift)
+    options = {fact: np.broadcast_arrays(*_fact_logits(fact, fields, drift)) for fact in SHARES}
+    total = np.zeros(np.shape(structured))
+    for combo in itertools.product(*(range(len(share)) for share in SHARES.values())):
+        weight = np.prod([SHARES[fact][v] for fact, v in zip(SHARES, combo)])
+        total += weight * squash(structured + 0.2 + sum(options[fact][v] for fact, v in zip(SHARES, combo)))
     return total
 
 
