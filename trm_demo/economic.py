@@ -36,8 +36,8 @@ class Ledger:
                          for s in self.strategies}
         self._count = dict.fromkeys(self.strategies, 0)
 
-    def record(self, strategy: str, opportunity, pursued, converted, value, expected_value, compute_cost,
-               outreach_cost, steps=None, latency_ms=None, fallback=None, llm_cost=None, llm_reads=None) -> None:
+    def record(self, strategy: str, opportunity, pursued, converted, value, compute_cost, outreach_cost,
+               expected_value, steps=None, latency_ms=None, fallback=None, llm_cost=None, llm_reads=None) -> None:
         """Append one chunk of decisions (one entry per opportunity) for `strategy`.
 
         expected_value: P(convert) of the pursued candidate x conversion value (0 when skipped),
