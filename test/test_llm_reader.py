@@ -28,8 +28,8 @@ import numpy as np
 import pytest
 
 from trm_demo.config import ConfigError, load_config
-from trm_demo.llm import (OpenAICompatibleReader, Prices, ReadingCache, ReadRequest, SimulatedReader,
-                          api_key_from_env, reader_for, request_key)
+from trm_demo.llm import OpenAICompatibleReader, Prices, ReadingCache, ReadRequest, api_key_from_env, request_key
+from trm_demo.reading import readings_for
 from trm_demo.llm import prompt
 from trm_demo.llm.parse import p_yes_from_logprobs, parse_probability
 from trm_demo.llm.retry import backoff_s, retry_after_s
@@ -372,7 +372,7 @@ def test_the_api_key_goes_in_the_header_and_nowhere_else(server, tmp_path, monke
     cfg = load_config(overrides={"llm.provider": "openai_compatible", "llm.model": MODEL, "llm.base_url": server.url,
                                  "llm.cache_path": str(tmp_path / "cache.sqlite"), "llm.retries": 0,
                                  "llm.input_price_per_million": 1.0}).llm
-    reader = reader_for(cfg, simulated=None)
+    reader = OpenAICompatibleReader.from_config(cfg)
     # The server echoes every header into its error body, as a careless proxy might.
     server.script = lambda body, n: yes_no_logprobs(0.6) if n < 2 else Reply(500, {"echo": dict(server.seen[n]["headers"])})
     readings = reader.read_many(requests(3))
@@ -457,45 +457,13 @@ def test_prompt_v1_has_both_questions_and_renders_deterministically():
 
 # --- the simulated reader ---
 
-def true_p(request: ReadRequest) -> float:
-    return request.job["p"]
-
-
-def sim_requests(ps) -> list[ReadRequest]:
-    return [ReadRequest(job={"p": p}, candidate={}, message="") for p in ps]
-
-
-def test_simulated_reader_without_noise_or_bias_reads_the_true_probability():
-    reader = SimulatedReader(true_p, np.random.default_rng(0), cost_per_read=0.01, latency_ms=900)
-    readings = reader.read_many(sim_requests([0.1, 0.5, 0.9]))
-    assert [r.probability for r in readings] == pytest.approx([0.1, 0.5, 0.9])
-    assert all(r.cost == 0.01 and r.latency_ms == 900 and r.method == "simulated" for r in readings)
-    assert reader.stats.spend == pytest.approx(0.03) and reader.stats.misses == 3
-    assert reader.describe()["real"] is False
-
-
-def test_simulated_noise_is_gaussian_in_logit_space_with_the_given_bias():
-    reader = SimulatedReader(true_p, np.random.default_rng(1), noise_sd=0.4, bias=0.3)
-    q = np.array([r.probability for r in reader.read_many(sim_requests([0.2] * 20_000))])
-    error = np.log(q / (1 - q)) - math.log(0.2 / 0.8)
-    assert error.mean() == pytest.approx(0.3, abs=0.01) and error.std() == pytest.approx(0.4, rel=0.03)
-    assert ((q > 0) & (q < 1)).all()
-
-
-def test_simulated_reader_is_reproducible_from_its_generator():
-    def read(seed):
-        return SimulatedReader(true_p, np.random.default_rng(seed), noise_sd=0.5).read_many(sim_requests([0.3, 0.6]))
-    assert read(7) == read(7) and read(7) != read(8)
-
-
 # --- config ---
 
-def test_the_default_config_is_simulated_and_reader_for_returns_it():
-    cfg = load_config().llm
-    assert (cfg.provider, cfg.base_url, cfg.model, cfg.prompt_version) == \
+def test_the_default_config_is_simulated_and_touches_no_network():
+    cfg = load_config()
+    assert (cfg.llm.provider, cfg.llm.base_url, cfg.llm.model, cfg.llm.prompt_version) == \
         ("simulated", "http://localhost:8000/v1", "", "v1")
-    simulated = SimulatedReader(true_p, np.random.default_rng(0))
-    assert reader_for(cfg, simulated) is simulated
+    assert not readings_for(cfg).real
 
 
 @pytest.mark.parametrize("overrides, fragment", [
@@ -511,3 +479,72 @@ def test_llm_config_errors_are_one_line(overrides, fragment):
     with pytest.raises(ConfigError) as err:
         load_config(overrides=overrides)
     assert fragment in str(err.value) and "\n" not in str(err.value)
+
+
+# --- the whole run against the endpoint ---
+
+def answer_from_the_reply(body: dict, n: int) -> Reply:
+    """A toy model that reads: 'not actively' and 'curious' mean no, anything else leans yes."""
+    text = body["messages"][-1]["content"]
+    p = 0.15 if ("curious" in text or "accepted" in text) else 0.6 if "not actively" in text else 0.75
+    return yes_no_logprobs(p)
+
+
+def run_against(server, tmp_path, monkeypatch, capsys, extra: str = ""):
+    from trm_demo.cli import main
+    monkeypatch.setenv("TRM_DEMO_LLM_API_KEY", SECRET)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "assets").mkdir(exist_ok=True)
+    (tmp_path / "tiny.yaml").write_text(
+        "simulation: {opportunities: 12}\ntraining: {epochs: 1, samples: 256, holdout_samples: 256}\n"
+        f"llm: {{cache_path: {tmp_path / 'cache.sqlite'}, retries: 0, input_price_per_million: 2.0, "
+        "output_price_per_million: 8.0}\n" + extra, encoding="utf-8")
+    code = main(["--config", "tiny.yaml", "--quiet", "--llm-provider", "openai_compatible",
+                 "--llm-base-url", server.url, "--llm-model", MODEL])
+    capsys.readouterr()
+    return code, json.loads((tmp_path / "demo_metrics.json").read_text())
+
+
+def test_a_run_reads_with_the_endpoint_and_a_rerun_is_free_and_identical(server, tmp_path, monkeypatch, capsys):
+    server.script = answer_from_the_reply
+    code, first = run_against(server, tmp_path, monkeypatch, capsys)
+    assert code == 0
+    llm = first["run"]["llm"]
+    assert llm["real"] and llm["model"] == MODEL and llm["host"].startswith("127.0.0.1:")
+    calls = len(server.seen)
+    # every candidate the LLM-alone strategy reads, once: the cascade and its replays reuse those readings
+    assert calls == first["strategies"]["llm"]["llm_reads"] == 12 * first["run"]["candidates_per_opportunity"]
+    assert first["strategies"]["llm"]["llm_cost"] > 0          # charged from the usage tokens
+    decisions = (tmp_path / "trm_calls.json").read_text()
+    code, second = run_against(server, tmp_path, monkeypatch, capsys)
+    assert code == 0 and len(server.seen) == calls, "a rerun must be served by the cache"
+    assert second["run"]["llm"]["stats"]["hits"] == calls and second["run"]["llm"]["stats"]["spend"] == 0
+    assert _without_wall_clock(second["strategies"]) == _without_wall_clock(first["strategies"])
+    assert (tmp_path / "trm_calls.json").read_text().replace(" ", "") != "" and \
+        _decisions(tmp_path / "trm_calls.json") == _decisions_text(decisions)
+    for path in tmp_path.rglob("*"):
+        if path.is_file():
+            assert SECRET.encode() not in path.read_bytes(), f"the API key leaked into {path}"
+
+
+def test_an_endpoint_outage_opens_the_breaker_and_the_tabular_models_decide(server, tmp_path, monkeypatch, capsys):
+    server.script = lambda body, n: Reply(503, {"error": "down"})
+    code, metrics = run_against(server, tmp_path, monkeypatch, capsys, "sentinel: {breaker_window: 4}\n")
+    assert code == 0
+    states = [e["state"] for e in metrics["sentinel"]["events"]]
+    assert "open" in states
+    assert metrics["run"]["llm"]["stats"]["failures"]
+    # the cascade fell back to the TRM: it still decided every opportunity
+    assert metrics["strategies"]["cascade"]["attempts"] == metrics["run"]["opportunities"]
+
+
+def _decisions(path) -> list:
+    return _decisions_text(path.read_text())
+
+
+def _decisions_text(text: str) -> list:
+    return [(r["opportunity"], r["candidate"], r["decision"]) for r in json.loads(text)]
+
+
+def _without_wall_clock(strategies: dict) -> dict:
+    return {k: {m: v for m, v in row.items() if "latency" not in m} for k, row in strategies.items()}

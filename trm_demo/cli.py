@@ -35,6 +35,7 @@ from .outputs import OutputPathError, check_paths
 from .stop import broken_pipe, exit_code
 from .landscape import landscape
 from .logistic import Logistic, fit_logistic
+from .reading import readings_for
 from .training import evaluate, fit, halting_comparison
 from .ui import UI
 from .weights import (TRM, CheckpointError, init_model, is_shipped, load_checkpoint, resolve_checkpoint,
@@ -44,7 +45,8 @@ from .weights import (TRM, CheckpointError, init_model, is_shipped, load_checkpo
 FLAG_KEYS = {"seed": "simulation.seed", "train_epochs": "training.epochs", "train_samples": "training.samples",
              "learning_rate": "training.learning_rate", "opportunities": "simulation.opportunities",
              "export_json": "report.metrics_path", "export_training_log": "report.training_log_path",
-             "export_report": "report.path", "telemetry": "subgraph.path", "checkpoint": "training.checkpoint"}
+             "export_report": "report.path", "telemetry": "subgraph.path", "checkpoint": "training.checkpoint",
+             "llm_provider": "llm.provider", "llm_base_url": "llm.base_url", "llm_model": "llm.model"}
 # `pretrain --out` default: the working directory, so retraining never touches the shipped checkpoint.
 DEFAULT_PRETRAIN_OUT = "pretrained_trm.npz"
 
@@ -89,10 +91,15 @@ def simulate_and_write(cfg: Config, args, argv: list[str], models: tuple, traini
     if args.save_checkpoint:
         save_checkpoint(args.save_checkpoint, model,
                         {**checkpoint_metadata(cfg, "fine-tuned", argv), "started_from": model.source})
-    with call_log(outputs.get("telemetry")) as calls, ui.simulation_progress(cfg.simulation.opportunities) as progress:
-        simulation_started = time.perf_counter()
-        result = run_funnel(cfg, model, baseline, calls, step_cap(cfg, training), on_progress=progress)
-        simulation_seconds = time.perf_counter() - simulation_started
+    readings = readings_for(cfg)
+    try:
+        with call_log(outputs.get("telemetry")) as calls, \
+                ui.simulation_progress(cfg.simulation.opportunities) as progress:
+            simulation_started = time.perf_counter()
+            result = run_funnel(cfg, model, baseline, calls, step_cap(cfg, training), progress, readings)
+            simulation_seconds = time.perf_counter() - simulation_started
+    finally:
+        readings.close()   # the real reader's cache holds only whole rows, whatever stopped the run
     where_each_wins = landscape(*result.sample, cfg, rng_for(cfg.simulation.seed, "landscape"))
     metrics = run_metrics(cfg, result, training, where_each_wins, command_line(argv), {
         "simulation_seconds": simulation_seconds, "training_seconds": training["wall_clock"]["seconds"]})
@@ -209,6 +216,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--telemetry", metavar="PATH", help=f"per-call telemetry JSON {default('subgraph.path')}")
     p.add_argument("--checkpoint", metavar="PATH", help=f"start from these weights {default('training.checkpoint')}")
     p.add_argument("--save-checkpoint", metavar="PATH", help="save the fine-tuned weights here (default: not saved)")
+    p.add_argument("--llm-provider", choices=("simulated", "openai_compatible"),
+                   help=f"who reads the replies {default('llm.provider')}; openai_compatible calls --llm-base-url")
+    p.add_argument("--llm-base-url", metavar="URL",
+                   help=f"OpenAI-compatible endpoint, e.g. http://localhost:11434/v1 {default('llm.base_url')}")
+    p.add_argument("--llm-model", metavar="NAME", help="model name the endpoint knows (default: llm.model); "
+                   "the API key comes from TRM_DEMO_LLM_API_KEY, else OPENAI_API_KEY")
     p.add_argument("--out", metavar="PATH",
                    help=f"pretrain only: write the checkpoint here (default: {DEFAULT_PRETRAIN_OUT} in the working "
                    "directory); use it with --checkpoint PATH")
@@ -347,8 +360,12 @@ def strategies_for_seed(cfg: Config) -> dict:
     """One seed of the multi-seed evaluation: the whole pipeline, nothing written; totals and counterfactuals."""
     model = starting_model(cfg)
     training = fine_tune(cfg, model, UI(quiet=True))
-    with call_log(None) as calls:
-        result = run_funnel(cfg, model, fit_baseline(cfg), calls, step_cap(cfg, training))
+    readings = readings_for(cfg)
+    try:
+        with call_log(None) as calls:
+            result = run_funnel(cfg, model, fit_baseline(cfg), calls, step_cap(cfg, training), readings=readings)
+    finally:
+        readings.close()
     return {"strategies": result.ledger.summary(), "counterfactuals": result.counterfactuals}
 
 

@@ -1,7 +1,9 @@
 """Where each strategy wins: the deferral curve and the break-even map, on the run's own opportunities.
 
 Both replay the first block of the run on a steady market (no scenario events, no
-budget, no controls), so they describe the economics, not this period's incidents.
+budget, no controls), so they describe the economics, not this period's incidents,
+and both read with the simulated LLM, even when the run reads with a real one (they
+would read every candidate of the block many times over).
 
 Deferral curve: read the top x % of candidates in some order, decide with the
 readings, and measure the expected net value before LLM cost as a share of the
@@ -22,7 +24,8 @@ import numpy as np
 from .cascade import belief_from_estimate, combine, expected_probability, value_of_reading
 from .config import Config
 from .market import squash
-from .simulation import Block, Timeline, decide, run_cascade, settle, simulated_readings, world_for
+from .reading import Readings
+from .simulation import Block, Timeline, decide, read_everyone, run_cascade, settle, world_for
 
 SHARES_READ = tuple(np.round(np.linspace(0.0, 1.0, 11), 2))
 PRICES = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0)
@@ -43,7 +46,7 @@ def _expected_value(block: Block, estimate, cfg: Config) -> float:
 def deferral_curve(block: Block, trm: np.ndarray, cfg: Config, rng: np.random.Generator) -> dict:
     sim, reading_var = cfg.simulation, cfg.cascade.assumed_reading_noise ** 2
     mean, var = belief_from_estimate(trm, cfg.cascade.prior_error_sd ** 2)
-    readings = simulated_readings(block, cfg)
+    readings = read_everyone(block, Readings(cfg))[0]       # the simulated reader (see landscape())
     read_mean, read_var = combine(mean, var, readings, reading_var)
     after = expected_probability(read_mean, read_var)                     # (n, K) belief if read
     oracle = _expected_value(block, block.market.p_true, cfg)
@@ -97,8 +100,9 @@ def _three_strategies(block: Block, trm: np.ndarray, cfg: Config) -> dict:
     sim = cfg.simulation
     steady = Timeline(np.linspace(1 / n, 1.0, n), np.ones(n), np.zeros(n, bool), np.full(n, cfg.market.drift))
     world = world_for(cfg, budget=np.inf, thermostat_on=False, guardrails_on=False)
-    chunk = run_cascade(world, block, steady, trm, np.full(n, "", dtype=object), cfg)
-    llm = squash(simulated_readings(block, cfg))
+    simulated = Readings(cfg)
+    chunk = run_cascade(world, block, steady, trm, np.full(n, "", dtype=object), cfg, simulated)
+    llm = squash(read_everyone(block, simulated)[0])
     return {"trm": _expected_value(block, trm, cfg) / n,
             "cascade": (_expected_value(block, chunk.estimate, cfg) - chunk.llm_cost.sum()) / n,
             "llm": (_expected_value(block, llm, cfg) - sim.llm_cost * k * n) / n,

@@ -38,6 +38,7 @@ from .economic import Ledger
 from .engine import halting_steps
 from .logistic import Logistic
 from .market import Market, sample_market, squash
+from .reading import Readings
 from .rng import rng_for
 from .sentinel import Sentinel
 from .subgraph import CallLog
@@ -194,20 +195,20 @@ def trm_estimate(block: Block, cfg: Config, step_cap: int):
     return estimate, steps, cost, latency
 
 
-def simulated_readings(block: Block, cfg: Config) -> np.ndarray:
-    """The simulated LLM's reading of every candidate, (n, K) logits: what the reply states + noise + bias."""
-    sim = cfg.simulation
-    return block.market.read_logit + sim.llm_noise * block.reading_noise + sim.llm_bias
+def read_everyone(block: Block, readings: Readings) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every candidate of the block read once: logits, answered and cost, each (n, K)."""
+    n, k = block.market.p_true.shape
+    rows, cols = np.repeat(np.arange(n), k), np.tile(np.arange(k), n)
+    return tuple(a.reshape(n, k) for a in readings.read(block, rows, cols))
 
 
 def run_cascade(world: World, block: Block, tl: Timeline, base: np.ndarray, fallback: np.ndarray,
-                cfg: Config) -> CascadeChunk:
+                cfg: Config, readings: Readings) -> CascadeChunk:
     """Read in rounds, highest value of information first, while it beats hurdle x price (cascade.py)."""
     sim, reading_var = cfg.simulation, cfg.cascade.assumed_reading_noise ** 2
     n, k = base.shape
     rows = np.arange(n)
     mean, var = belief_from_estimate(base, world.spread.error_var)
-    readings = simulated_readings(block, cfg)
     price = sim.llm_cost * tl.price_multiplier[block.ids]                                   # (n,)
     outage = tl.outage[block.ids]
     chunk = CascadeChunk(np.zeros((n, k)), np.zeros((n, k), bool), np.full((n, k), np.nan),
@@ -228,19 +229,21 @@ def run_cascade(world: World, block: Block, tl: Timeline, base: np.ndarray, fall
         if wanted.size == 0:
             break
         cols = best[wanted]
-        world.sentinel.book(price[wanted])
-        failed = outage[wanted]
+        world.sentinel.book(price[wanted])                  # the budget reserves the expected price per read
+        # An outage fails the call without an answer (and the timed-out call is still billed).
+        reading, answered, cost = readings.read(block, wanted, cols)
+        failed = outage[wanted] | ~answered
+        charged = np.where(outage[wanted], price[wanted], cost * tl.price_multiplier[block.ids[wanted]])
         world.sentinel.record_calls(int(block.ids[0]), failed)
         chunk.read[wanted, cols] = True
         chunk.failed[wanted, cols] = failed
-        chunk.llm_cost[wanted] += price[wanted]
+        chunk.llm_cost[wanted] += charged
         chunk.waited_ms[wanted] += np.where(failed, sim.llm_timeout_ms, sim.llm_latency_ms)
         failed_before[wanted] |= failed
-        ok, ok_cols = wanted[~failed], cols[~failed]
-        world.spread.add(readings[ok, ok_cols] - mean[ok, ok_cols])
-        mean[ok, ok_cols], var[ok, ok_cols] = combine(mean[ok, ok_cols], var[ok, ok_cols], readings[ok, ok_cols],
-                                                      reading_var)
-        chunk.reading[ok, ok_cols] = squash(readings[ok, ok_cols])
+        ok, ok_cols, reading = wanted[~failed], cols[~failed], reading[~failed]
+        world.spread.add(reading - mean[ok, ok_cols])
+        mean[ok, ok_cols], var[ok, ok_cols] = combine(mean[ok, ok_cols], var[ok, ok_cols], reading, reading_var)
+        chunk.reading[ok, ok_cols] = squash(reading)
     chunk.estimate = expected_probability(mean, var)
     return chunk
 
@@ -258,11 +261,14 @@ class FunnelResult:
     error_sd: float            # the TRM's error spread the cascade measured from its readings
     pass_ms_per_candidate: float
     sample: tuple              # (first Block, the TRM's estimates on it): for the landscape
+    readings: Readings         # the LLM's readings: who read, what it cost, how well calibrated
 
 
 def run_funnel(cfg: Config, model: TRM, logistic: Logistic, calls: CallLog, step_cap: int,
-               on_progress: Callable[[int], None] | None = None) -> FunnelResult:
-    """Decide every opportunity with every strategy; the cascade also in replays without each control."""
+               on_progress: Callable[[int], None] | None = None, readings: Readings | None = None) -> FunnelResult:
+    """Decide every opportunity with every strategy; the cascade also in replays without each control.
+    `readings`: the LLM (reading.py); None reads with the simulated LLM."""
+    readings = readings or Readings(cfg)
     tl = timeline(cfg)
     sim, k = cfg.simulation, cfg.market.candidates_per_opportunity
     budget = cfg.sentinel.llm_budget_per_opportunity * sim.opportunities
@@ -280,7 +286,7 @@ def run_funnel(cfg: Config, model: TRM, logistic: Logistic, calls: CallLog, step
         if sample is None:
             head = block.rows(slice(0, LANDSCAPE_OPPORTUNITIES))
             sample = (head, trm_estimate(head, cfg, step_cap)[0])
-        _record_baselines(ledger, block, tl, cfg)
+        _record_baselines(ledger, block, tl, cfg, readings)
         _record_frontier(frontier, block, cfg)
         for start in range(0, len(block.ids), sim.chunk_size):
             part = block.rows(slice(start, start + sim.chunk_size))
@@ -288,7 +294,7 @@ def run_funnel(cfg: Config, model: TRM, logistic: Logistic, calls: CallLog, step
             for name, world in worlds.items():
                 fallback = world.sentinel.trm_guard(trm, trm_latency)
                 base = np.where((fallback != "")[:, None], part.logistic, trm)
-                chunk = run_cascade(world, part, tl, base, fallback, cfg)
+                chunk = run_cascade(world, part, tl, base, fallback, cfg, readings)
                 pick, pursue = decide(chunk.estimate, sim.conversion_value, sim.outreach_cost)
                 money = settle(part, pick, pursue, cfg)
                 compute = trm_cost + chunk.llm_cost
@@ -308,7 +314,7 @@ def run_funnel(cfg: Config, model: TRM, logistic: Logistic, calls: CallLog, step
     run = worlds["run"]
     return FunnelResult(ledger, run.thermostat, run.sentinel, _counterfactuals(worlds),
                         _frontier_rows(frontier, tl.n), tl, float(np.sqrt(run.spread.error_var)),
-                        measured["ms"] / max(measured["calls"], 1), sample)
+                        measured["ms"] / max(measured["calls"], 1), sample, readings)
 
 
 def world_for(cfg: Config, budget: float, thermostat_on: bool, guardrails_on: bool) -> World:
@@ -347,16 +353,17 @@ def _counterfactuals(worlds: dict[str, World]) -> dict:
     return out
 
 
-def _record_baselines(ledger: Ledger, block: Block, tl: Timeline, cfg: Config) -> None:
+def _record_baselines(ledger: Ledger, block: Block, tl: Timeline, cfg: Config, readings: Readings) -> None:
     """greedy, logistic, llm (reads everything, one round) and the oracle on one block."""
     sim, (n, k) = cfg.simulation, block.market.p_true.shape
-    readings = squash(simulated_readings(block, cfg))
-    # The LLM alone has no other estimate: an opportunity whose reading fails (outage), or whose one
-    # round would wait past the latency limit, is skipped.
-    can_read = ~tl.outage[block.ids] & (sim.llm_latency_ms <= cfg.sentinel.max_latency_ms
-                                        if cfg.sentinel.enabled else True)
-    llm_pick, llm_pursue = decide(readings, sim.conversion_value, sim.outreach_cost)
-    llm_cost = sim.llm_cost * tl.price_multiplier[block.ids] * k
+    logits, answered, cost = read_everyone(block, readings)
+    outage = tl.outage[block.ids]
+    # The LLM alone has no other estimate: a candidate whose reading failed cannot be picked, and an
+    # opportunity with no reading (outage), or whose one round would wait past the latency limit, is skipped.
+    estimate = np.where(answered & ~outage[:, None], squash(logits), -np.inf)
+    can_read = ~outage & (sim.llm_latency_ms <= cfg.sentinel.max_latency_ms if cfg.sentinel.enabled else True)
+    llm_pick, llm_pursue = decide(estimate, sim.conversion_value, sim.outreach_cost)
+    llm_cost = np.where(outage, sim.llm_cost * k, cost.sum(axis=1)) * tl.price_multiplier[block.ids]
     choices = {
         "greedy": (*greedy_choice(block.market), np.full(n, sim.greedy_cost * k), {}),
         "logistic": (*decide(block.logistic, sim.conversion_value, sim.outreach_cost), np.zeros(n), {}),

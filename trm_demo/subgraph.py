@@ -91,8 +91,7 @@ def run_metrics(cfg, result, training: dict, landscape: dict, command: str, wall
                 "opportunities": tl.n, "planned_opportunities": cfg.simulation.opportunities,
                 "candidates_per_opportunity": cfg.market.candidates_per_opportunity,
                 "checkpoint": training["checkpoint"],   # {"path", "sha256"} of the weights it started from
-                "llm": {"provider": "simulated", "real": False, "model": "simulated reader",
-                        "noise_logit_sd": cfg.simulation.llm_noise, "bias_logit": cfg.simulation.llm_bias},
+                "llm": result.readings.report(),
                 "versions": {"trm_demo": __version__, "numpy": np.__version__,
                              "python": platform.python_version()},
                 # the BLAS kernel and SIMD level decide the TRM's rounding (process.py)

@@ -5,9 +5,6 @@ How the pieces fit:
 
     ReadRequest(job fields, candidate fields, message)                    request.py
       │  reader.read_many([...]) -> [Reading, ...]: one per request, failures included
-      ├─ SimulatedReader (llm.provider: simulated, the default; no network)  simulated.py
-      │    the true probability from a callable the market supplies, plus logit-space noise
-      │    and an optional bias; a cost per read and a modelled latency per call
       └─ OpenAICompatibleReader (llm.provider: openai_compatible)            client.py
            1. cache lookup by a hash of the canonical request                cache.py
            2. messages from the versioned template prompts/<version>.txt     prompt.py
@@ -22,8 +19,9 @@ How the pieces fit:
 A failed read is a Reading with probability None and a reason ("timeout", "connection",
 "rate limited", "http 500", "bad response", "unparseable", "out of range"): never an exception
 and never a made-up probability, so the caller's circuit breaker can count failures and decide
-with the TRM alone. `reader_for(config.llm, simulated)` picks the reader the config asks for;
-nothing touches the network unless llm.provider is openai_compatible. Call
+with the TRM alone. The simulated reader (llm.provider: simulated, the default) is vectorised
+with the market in trm_demo/reading.py; nothing touches the network unless llm.provider is
+openai_compatible. Call
 reader.close() at the end of a run (the real reader closes its cache). The API key comes from
 TRM_DEMO_LLM_API_KEY, else OPENAI_API_KEY, and is only ever put in the Authorization header.
 """
@@ -32,15 +30,7 @@ from .cache import CacheError, ReadingCache, request_key
 from .client import OpenAICompatibleReader, api_key_from_env
 from .pricing import Prices
 from .request import Reader, ReadRequest, Reading
-from .simulated import SimulatedReader
 from .stats import ReaderStats
 
 __all__ = ["CacheError", "OpenAICompatibleReader", "Prices", "ReadRequest", "Reader", "Reading", "ReaderStats",
-           "ReadingCache", "SimulatedReader", "api_key_from_env", "reader_for", "request_key"]
-
-
-def reader_for(cfg, simulated: SimulatedReader) -> Reader:
-    """The reader llm.provider asks for: `simulated` itself, or a real one built from cfg (an LLMConfig)."""
-    if cfg.provider == "simulated":
-        return simulated
-    return OpenAICompatibleReader.from_config(cfg)
+           "ReadingCache", "api_key_from_env", "request_key"]

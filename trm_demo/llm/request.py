@@ -43,8 +43,8 @@ class Reading:
     reading was charged ($0 for a cache hit); input_tokens and output_tokens
     are those of the calls that produced it (for a hit, the original calls);
     latency_ms is the wall time of the read, retries and waits included (for
-    the simulated reader, its modelled latency). method says how the
-    probability was obtained: "logprobs", "number" or "simulated".
+    a cache hit, 0). method says how the probability was obtained: "logprobs"
+    or "number".
     """
     probability: float | None
     failure: str | None = None
@@ -65,7 +65,7 @@ def failed(reason: str, **usage) -> Reading:
 
 
 class Reader(Protocol):
-    """What the funnel calls: the simulated reader and the OpenAI-compatible one both fit."""
+    """What the funnel calls (reading.py): the OpenAI-compatible reader, or a test's stand-in."""
     stats: ReaderStats
 
     def read_many(self, requests: list[ReadRequest]) -> list[Reading]: ...

@@ -1,0 +1,99 @@
+"""The LLM's readings of candidates' replies, for every strategy that reads: simulated, or a real endpoint.
+
+Simulated (the default): what the reply states (market.read_logit) plus Gaussian noise
+`llm_noise` and a bias `llm_bias` on the logit, drawn once per candidate with the run's
+other random numbers; its price is `simulation.llm_cost` per read.
+
+Real (`llm.provider: openai_compatible`): the job's fields, the candidate's fields and
+the reply go to the endpoint (trm_demo/llm); a reading is a probability or a counted
+failure. Each candidate is read at most once per run and remembered, so the LLM-alone
+strategy, the cascade and the cascade's replays without a control all see the same
+reading and the endpoint is asked once (its SQLite cache makes a rerun free). A real
+read is charged, in the ledger, at its usage tokens x the configured token prices
+(also on a cache hit: that is what the reading costs in production; what this run
+paid is reported beside it). The cascade still decides with `simulation.llm_cost` as
+its expected price per read, and the budget reserves that much per read.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .cascade import logit
+from .config import Config
+from .llm import OpenAICompatibleReader, Reader, ReadRequest
+from .market import CANDIDATE_FIELDS, JOB_FIELDS
+
+
+class Readings:
+    """The run's LLM readings, keyed by (opportunity, candidate); `reader` None means simulated."""
+
+    def __init__(self, cfg: Config, reader: Reader | None = None):
+        self.cfg = cfg
+        self.reader = reader
+        self.seen: dict[tuple[int, int], tuple[float, bool, float, float]] = {}   # logit, ok, cost, p_true
+
+    @property
+    def real(self) -> bool:
+        return self.reader is not None
+
+    def read(self, block, rows: np.ndarray, cols: np.ndarray):
+        """Readings of candidates (rows[i], cols[i]) of `block`: logit (m,), ok (m,) bool, cost (m,) $."""
+        sim = self.cfg.simulation
+        if not self.real:
+            noise = block.reading_noise[rows, cols]
+            return (block.market.read_logit[rows, cols] + sim.llm_noise * noise + sim.llm_bias,
+                    np.ones(len(rows), bool), np.full(len(rows), sim.llm_cost))
+        keys = [(int(block.ids[r]), int(c)) for r, c in zip(rows, cols)]
+        missing = [i for i, key in enumerate(keys) if key not in self.seen]
+        if missing:
+            requests = [request_for(block, rows[i], cols[i]) for i in missing]
+            for i, reading in zip(missing, self.reader.read_many(requests)):
+                p = min(max(reading.probability, 1e-6), 1 - 1e-6) if reading.ok else 0.5
+                cost = (reading.input_tokens * self.cfg.llm.input_price_per_million
+                        + reading.output_tokens * self.cfg.llm.output_price_per_million) / 1e6
+                self.seen[keys[i]] = (float(logit(p)), reading.ok, cost,
+                                      float(block.market.p_true[rows[i], cols[i]]))
+        found = [self.seen[key] for key in keys]
+        return (np.array([f[0] for f in found]), np.array([f[1] for f in found], bool),
+                np.array([f[2] for f in found]))
+
+    def close(self) -> None:
+        if self.reader is not None:
+            self.reader.close()
+
+    def report(self) -> dict:
+        """What a user needs to judge their model: who it is, what it cost, and its calibration against the truth."""
+        if not self.real:
+            return {"provider": "simulated", "real": False, "model": "simulated reader",
+                    "noise_logit_sd": self.cfg.simulation.llm_noise, "bias_logit": self.cfg.simulation.llm_bias}
+        readings = np.array([(1 / (1 + np.exp(-v[0])), v[3]) for v in self.seen.values() if v[1]]).reshape(-1, 2)
+        edges = np.linspace(0.0, 1.0, 6)
+        bucket = np.clip(np.digitize(readings[:, 0], edges) - 1, 0, 4)
+        table = [{"bucket": f"{edges[b]:.1f}-{edges[b + 1]:.1f}", "readings": int((bucket == b).sum()),
+                  "mean_reading": float(readings[bucket == b, 0].mean()) if (bucket == b).any() else None,
+                  "mean_true_probability": float(readings[bucket == b, 1].mean()) if (bucket == b).any() else None}
+                 for b in range(5)]
+        return {**self.reader.describe(), "real": True, "stats": self.reader.stats.to_dict(),
+                "charged": float(sum(v[2] for v in self.seen.values())), "calibration": table}
+
+
+def readings_for(cfg: Config) -> Readings:
+    """The reader llm.provider asks for: simulated (no network), or the configured endpoint."""
+    if cfg.llm.provider == "simulated":
+        return Readings(cfg)
+    return Readings(cfg, OpenAICompatibleReader.from_config(cfg.llm))
+
+
+def request_for(block, row: int, col: int) -> ReadRequest:
+    """The job's and the candidate's fields as plain scalars, and the candidate's reply."""
+    m = block.market
+    job = {name: _plain(getattr(m, name)[row]) for name in JOB_FIELDS}
+    job["work_mode"] = ("onsite", "hybrid", "remote")[int(m.work_mode[row])]
+    candidate = {name: _plain(getattr(m, name)[row, col]) for name in CANDIDATE_FIELDS}
+    return ReadRequest(job, candidate, str(m.messages[row, col]))
+
+
+def _plain(value):
+    value = value.item() if hasattr(value, "item") else value
+    return round(value, 2) if isinstance(value, float) else value
