@@ -26,7 +26,7 @@ from mermaid_check import running_in_ci  # noqa: E402
 def run(tmp_path_factory):
     out = tmp_path_factory.mktemp("run")
     config = out / "my.yaml"
-    config.write_text("thermostat:\n  target_roi: 50\n")
+    config.write_text("simulation:\n  llm_cost: 0.05\nscenario:\n  events: []\n")
     argv = ["--config", str(config), "--from-scratch", "--train-epochs", "1", "--opportunities", "60", "--quiet",
             "--export-json", str(out / "metrics.json"), "--export-training-log", str(out / "training.json"),
             "--export-report", str(out / "report.md"), "--telemetry", str(out / "calls.json")]
@@ -93,13 +93,19 @@ def test_the_dossier_has_the_markdowns_sections_and_numbers(run):
     doc = report_document(run["cfg"], __import__("json").loads((run["dir"] / "metrics.json").read_text()),
                           __import__("json").loads((run["dir"] / "training.json").read_text()))
     assert len(drawn_marks(html)) == len(charts_in(doc)) == markdown.count("\nxychart-beta\n")
+    assert html.count("★") == markdown.count("★") == 2   # the break-even map's default cell and its note
+    assert "<strong>Cascade</strong> ★" in html or "<strong>TRM alone</strong> ★" in html \
+        or "<strong>LLM-only</strong> ★" in html
 
 
 def test_what_you_changed_names_the_file_the_key_and_its_measured_effect(run):
     markdown = run["markdown"]
     assert f"Config file: `{run['dir'] / 'my.yaml'}`" in markdown
-    row = next(line for line in markdown.splitlines() if line.startswith("| `thermostat.target_roi`"))
-    assert "| 1.5 | 50 |" in row and "step cap" in row
+    row = next(line for line in markdown.splitlines() if line.startswith("| `simulation.llm_cost`"))
+    assert "| 0.2 | 0.05 |" in row and "LLM reads: cascade" in row
+    row = next(line for line in markdown.splitlines() if line.startswith("| `scenario.events`"))
+    assert "| [{at: 80, llm_price_multiplier: 2.5}, {at: 130, llm_outage: 25}] | [] |" in row
+    assert "No scenario events: a steady market." in markdown
     assert "`training.epochs` | 5 | 1 | `--train-epochs`" in markdown
 
 

@@ -16,7 +16,7 @@ from trm_demo import cli
 from trm_demo.config import load_config
 from trm_demo.evaluation import summarise
 from trm_demo.charts import PALETTE, chart, decimal, mermaid, quote
-from trm_demo.reporting import advice, headline, render_report
+from trm_demo.reporting import advice, headline, render_report, report_document
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import mermaid_check  # noqa: E402
@@ -52,11 +52,34 @@ def assert_parses(tmp_path, text: str) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def with_net_values(metrics: dict, **net_values) -> dict:
+def with_expected(metrics: dict, **values) -> dict:
+    """A copy of the metrics where the named strategies made these expected net values."""
     edited = copy.deepcopy(metrics)
-    for name, value in net_values.items():
-        edited["strategies"][name]["net_value"] = value
+    for name, value in values.items():
+        edited["strategies"][name]["expected_net_value"] = value
     return edited
+
+
+def top(metrics: dict) -> float:
+    """The best contender's expected net value (the oracle is the yardstick, not a contender)."""
+    return max(r["expected_net_value"] for k, r in metrics["strategies"].items() if k != "oracle")
+
+
+def render(run, metrics=None, training=None) -> str:
+    return render_report(run["cfg"], metrics or run["metrics"], training or run["training"])
+
+
+def section_text(text: str, heading: str) -> str:
+    return text.split(f"## {heading}", 1)[1].split("\n## ", 1)[0]
+
+
+def grid(best: dict, default=(100.0, 0.2)) -> dict:
+    """A break-even map over 3 prices x 2 values whose winners are `best[(value, price)]` (cascade elsewhere)."""
+    prices, values = [0.01, 0.3, 3.0], [40.0, 100.0]
+    cells = [{"conversion_value": v, "llm_price": p, "trm": 1.0, "cascade": 2.0, "llm": 1.5,
+              "cascade_share_read": 0.3, "best": best.get((v, p), "cascade")} for v in values for p in prices]
+    return {"prices": prices, "values": values, "cells": cells,
+            "default": {"conversion_value": default[0], "llm_price": default[1]}}
 
 
 # --- the real report ---
@@ -66,74 +89,185 @@ def test_generated_report_parses_with_the_real_mermaid_parser(run):
     result = mermaid_check.validate_markdown(run["report"])
     assert result.returncode == 0, result.stdout + result.stderr
     blocks = mermaid_blocks(run["report"].read_text())
-    assert len(blocks) >= 5
     charts = [block for block in blocks if "\nxychart-beta\n" in block]
-    assert len(charts) >= 4
+    assert len(charts) >= 5   # deferral curve, hurdle, depth, loss, held-out excess
     assert all(block.startswith('%%{init: {"theme": "base"') and "plotColorPalette" in block for block in charts)
     assert any(block.startswith("flowchart") for block in blocks)
 
 
 def test_written_report_is_exactly_the_rendered_text(run):
-    assert run["report"].read_text() == render_report(run["cfg"], run["metrics"], run["training"])
+    assert run["report"].read_text() == render(run)
 
 
 def test_report_has_every_section_and_labels_the_llm_simulated(run):
     text = run["report"].read_text()
-    for heading in ("## What you changed", "## Headline", "## Strategies", "## Architecture",
-                    "## Control: thermostat", "## Depth vs quality frontier",
-                    "## Training", "## Cost breakdown", "## Halting", "## Finding", "## Sentinel",
-                    "## Configuration snapshot", "## Reproducibility"):
+    for heading in ("## What you changed", "## Headline", "## Strategies", "## Where reading pays",
+                    "## Break-even map", "## Controls", "## Architecture", "## Depth: what recursion bought",
+                    "## Training", "## Halting: does stopping early buy anything?", "## Configuration snapshot",
+                    "## Reproducibility"):
         assert heading in text
-    assert "| LLM (simulated) |" in text
+    assert "The LLM here is **simulated**" in text and "- LLM: simulated" in text
+    assert "structured applicant-tracking fields only" in text and "reading prose is what one pays an LLM for" in text
     assert f"`{run['metrics']['run']['config_hash']}`" in text
     assert "ablation (docs/BENCHMARKS.md)" in text
     assert "## Multi-seed evaluation" not in text    # absent section, skipped
 
 
-# --- the headline follows the data ---
-
-def test_headline_names_greedy_and_says_the_trm_lost_when_greedy_makes_most(run):
-    s = run["metrics"]["strategies"]
-    top = max(s["trm"]["net_value"], s["llm"]["net_value"])
-    text = headline(with_net_values(run["metrics"], greedy=top + 500.0))
-    assert text.startswith("**Greedy made the most net value")
-    assert "The TRM lost on net value" in text
+def test_the_architecture_map_names_the_new_modules(run):
+    flow = next(b for b in mermaid_blocks(run["report"].read_text()) if b.startswith("flowchart"))
+    for module in ("market.py", "messages.py", "cascade.py", "logistic.py", "thermostat.py", "sentinel.py",
+                   "landscape.py"):
+        assert module in flow
 
 
-def test_headline_names_the_llm_when_it_beats_the_trm(run):
-    s = run["metrics"]["strategies"]
-    text = headline(with_net_values(run["metrics"], llm=s["trm"]["net_value"] + 250.0,
-                                    greedy=s["trm"]["net_value"] - 1000.0))
-    assert text.startswith("**LLM (simulated) made the most net value")
-    assert "$250.00" in text and "The TRM lost on net value" in text
-
-
-def test_headline_names_the_trm_when_it_wins_and_not_the_oracle(run):
-    s = run["metrics"]["strategies"]
-    metrics = with_net_values(run["metrics"], trm=max(s["llm"]["net_value"], s["greedy"]["net_value"]) + 400.0,
-                              oracle=1e9)   # the oracle is the yardstick, never the winner
-    text = headline(metrics)
-    assert text.startswith("**TRM made the most net value") and "$400.00" in text
-    assert "lost" not in text
-    assert "of the oracle's net value" in text and "simulated LLM" in text
-
-
-def test_headline_says_where_the_trm_falls_short_even_when_it_wins(run):
+def test_a_real_llm_is_labelled_real(run):
     metrics = copy.deepcopy(run["metrics"])
-    s = metrics["strategies"]
-    s["trm"]["net_value"] = max(s["llm"]["net_value"], s["greedy"]["net_value"]) + 1.0
-    s["trm"]["success_rate"], s["llm"]["success_rate"] = 0.40, 0.55
-    assert "its success rate is below LLM (simulated)'s (40.0% vs 55.0%)" in headline(metrics)
+    metrics["run"]["llm"] = {"provider": "openai_compatible", "real": True, "model": "llama3.1:8b"}
+    text = render(run, metrics)
+    assert "**real (openai_compatible, llama3.1:8b)**" in text and "The LLM here is **simulated**" not in text
 
 
-def test_headline_says_when_one_seed_cannot_separate_the_leaders(run):
+# --- the strategies table: expected net value first, realised beside it ---
+
+def test_the_strategy_table_puts_expected_and_realised_side_by_side_for_all_six(run):
+    table = section_text(render(run), "Strategies")
+    assert ("| Strategy | Expected net value | Share of oracle (expected) | Realised net value | LLM reads | "
+            "LLM cost |") in table
+    rows = [line for line in table.splitlines() if line.startswith("| ") and "---" not in line][1:]
+    assert [row.split(" | ")[0] for row in rows] == [
+        "| Cascade (TRM, then LLM where worth it)", "| TRM alone", "| LLM reads everyone", "| Logistic regression",
+        "| Greedy rule of thumb", "| Oracle (upper bound)"]
+    cascade = run["metrics"]["strategies"]["cascade"]
+    assert f"| {cascade['llm_reads']:,} |" in rows[0]
+
+
+# --- the first paragraph and the headline follow the data ---
+
+@pytest.mark.parametrize("winner, words", [
+    ("cascade", "**Use the cascade"), ("trm", "**Use the TRM alone"), ("llm", "**Have the LLM read every reply"),
+    ("logistic", "**Use the logistic regression"), ("greedy", "**Keep the rule of thumb (greedy)")])
+def test_the_first_paragraph_names_the_strategy_with_the_highest_expected_net_value(run, winner, words):
+    best = top(run["metrics"])
+    others = [k for k in ("cascade", "trm", "llm", "logistic", "greedy") if k != winner]
+    metrics = with_expected(run["metrics"], **{winner: best + 500.0, others[0]: best},
+                            **{k: best - 1000.0 for k in others[1:]})
+    metrics["strategies"]["oracle"]["expected_net_value"] = 1e9   # the yardstick is never the advice
+    text = advice(metrics)
+    assert text.startswith(words)
+    assert "$500 more than" in text
+    assert render(run, metrics).split("\n\n")[1] == text
+    assert headline(metrics).startswith("**" + {"cascade": "Cascade", "trm": "TRM alone", "llm": "LLM reads",
+                                               "logistic": "Logistic", "greedy": "Greedy"}[winner])
+
+
+def test_the_first_paragraph_says_where_the_winner_changes_on_the_break_even_map(run):
     metrics = copy.deepcopy(run["metrics"])
-    s = metrics["strategies"]
-    s["trm"]["net_value"], s["llm"]["net_value"], s["greedy"]["net_value"] = 900.0, 800.0, 100.0
-    s["trm"]["success_rate"], s["trm"]["conversions"], s["llm"]["conversions"] = 0.5, 30, 29
-    assert "1 conversion apart" in headline(metrics) and "one seed cannot separate them" in headline(metrics)
-    s["llm"]["conversions"] = 5   # 25 apart; yardstick 2 * sqrt(60 * 0.25) = 7.7
-    assert "cannot separate" not in headline(metrics)
+    metrics["landscape"]["break_even"] = grid({(100.0, 3.0): "trm", (40.0, 0.3): "trm"}, default=(100.0, 0.25))
+    text = advice(metrics)
+    assert ("at $100 per placement the cascade wins from $0.01 per read to $0.30 per read, the TRM alone at "
+            "$3.00 per read") in text
+    assert "at $0.30 per read the cascade wins from $100 per placement to $100 per placement, the TRM alone at " \
+           "$40 per placement" in text
+    metrics["landscape"]["break_even"] = grid({})
+    assert "the cascade wins at every point from $0.01 per read to $3.00 per read" in advice(metrics)
+
+
+def test_the_first_paragraph_asks_for_seeds_or_quotes_them(run):
+    assert "`--seeds 10`" in advice(run["metrics"])
+    metrics = copy.deepcopy(run["metrics"])
+    first, second = sorted(("cascade", "trm", "llm", "logistic", "greedy"),
+                           key=lambda k: -metrics["strategies"][k]["expected_net_value"])[:2]
+    metrics["evaluation"] = {"seeds": 5, "paired": {f"{first}-{second}": {"mean": 10.0, "half_width": 40.0,
+                                                                           "ci95": [-30.0, 50.0], "n": 5}}}
+    assert "Across 5 seeds the two are not significantly apart ($10 ± $40)" in advice(metrics)
+
+
+def test_the_headline_quotes_realised_values_beside_the_expected_ones(run):
+    s = run["metrics"]["strategies"]
+    text = headline(run["metrics"])
+    assert "made the most expected net value" in text and "Realised on this run's drawn outcomes" in text
+    assert f"the cascade ${s['cascade']['net_value']:,.2f}" in text
+    assert "the oracle knows the true probability" in text
+
+
+# --- where reading pays, and the break-even map ---
+
+def test_the_deferral_chart_has_the_three_orders_and_a_finding_title(run):
+    block = next(b for b in mermaid_blocks(render(run)) if "share of candidates read (%)" in b)
+    assert len(SERIES.findall(block)) == 3
+    assert '"VOI order (the cascade\'s)"' in block and '"random order"' in block and '"oracle order' in block
+    assert X_AXIS.search(block).group(1).startswith('"0", "10"')
+    assert re.search(r'title "(VOI order gets 90% of reading\'s gain by reading \d+% of candidates|Reading the '
+                     r'replies added nothing here)', block)
+
+
+def test_the_break_even_table_marks_the_cell_nearest_the_default(run):
+    metrics = copy.deepcopy(run["metrics"])
+    metrics["landscape"]["break_even"] = grid({(40.0, 3.0): "trm", (100.0, 0.01): "llm"}, default=(100.0, 0.2))
+    table = section_text(render(run, metrics), "Break-even map: which strategy wins where")
+    assert table.count("★") == 2   # the note and the one marked cell
+    assert "| $100 | LLM-only | **Cascade** ★ | Cascade |" in table
+    assert "| $40 | Cascade | Cascade | TRM alone |" in table
+    assert "TRM alone wins in 1 cell" in table and "LLM-only wins in 1 cell" in table
+    metrics["landscape"]["break_even"]["default"] = {"conversion_value": 45.0, "llm_price": 2.0}
+    assert "| $40 | Cascade | Cascade | **TRM alone** ★ |" in render(run, metrics)
+
+
+def test_the_break_even_sentence_says_where_the_cascade_degrades(run):
+    table = section_text(render(run), "Break-even map: which strategy wins where")
+    assert "where it is nearly the TRM alone" in table
+    cells = run["metrics"]["landscape"]["break_even"]["cells"]
+    if all(c["best"] == "cascade" for c in cells):
+        assert "The cascade wins in every cell of the map." in table
+
+
+# --- the controls, each with its counterfactual dollars ---
+
+def test_controls_list_the_scenario_and_each_controls_dollars(run):
+    text = section_text(render(run), "Controls")
+    cf = run["metrics"]["counterfactuals"]
+    for event in run["metrics"]["scenario"]["events"]:
+        assert f"at opportunity {event['at']:,}:" in text
+    for name in ("thermostat", "sentinel"):
+        delta = cf[name]["expected_net_value_delta"]
+        assert (f"{'earned' if delta > 0 else 'cost'} ${abs(delta):,.2f} of expected net value" in text
+                or (delta == 0 and "changed nothing" in text))
+    assert "**Budget.**" in text and "## " not in text
+
+
+def test_the_counterfactual_wording_follows_the_sign(run):
+    metrics = copy.deepcopy(run["metrics"])
+    metrics["counterfactuals"]["thermostat"].update(expected_net_value_delta=-12.5, net_value_delta=3.0)
+    metrics["counterfactuals"]["sentinel"].update(expected_net_value_delta=1380.0)
+    metrics["scenario"]["events"] = []
+    text = section_text(render(run, metrics), "Controls")
+    assert "it cost $12.50 of expected net value (realised +$3.00" in text
+    assert "it earned $1,380.00 of expected net value" in text
+    assert "No scenario events: a steady market." in text
+
+
+def test_sentinel_events_are_tabled_with_their_transitions_or_none_said(run):
+    metrics = copy.deepcopy(run["metrics"])
+    metrics["sentinel"]["events"] = []
+    assert "No guardrail fired" in render(run, metrics)
+    metrics["sentinel"]["events"] = [{"opportunity": 140, "state": "open", "from": "closed",
+                                      "reason": "50% of the last 20 LLM calls failed"},
+                                     {"opportunity": 160, "state": "half_open", "from": "open",
+                                      "reason": "cooldown over: one probe read"}]
+    text = render(run, metrics)
+    assert "| 140 | closed | open | 50% of the last 20 LLM calls failed |" in text
+    assert "| 160 | open | half_open | cooldown over: one probe read |" in text
+
+
+def test_the_hurdle_chart_title_says_where_it_went(run):
+    metrics = copy.deepcopy(run["metrics"])
+    metrics["thermostat"]["history"] = [{"opportunity": 10 * (i + 1), "elapsed": 0.1 * (i + 1), "spent": 1.0,
+                                         "rate_ratio": 1.0, "hurdle": h, "action": "hold"}
+                                        for i, h in enumerate([1.0, 2.0, 6.0, 3.0])]
+    assert "The hurdle went from 1.00 to 3.00, peaking at 6.00 at opportunity 30" in render(run, metrics)
+    for row in metrics["thermostat"]["history"]:
+        row["hurdle"] = 1.0
+    assert "The hurdle held at 1.00 all period" in render(run, metrics)
 
 
 # --- chart builders ---
@@ -208,17 +342,18 @@ def test_decimal_refuses_non_finite_values():
 def test_huge_series_are_downsampled_and_the_report_stays_small(run, tmp_path):
     n = 100_000
     metrics = copy.deepcopy(run["metrics"])
-    metrics["rolling_roi"]["points"] = [{"opportunity": i, "roi": None if i < 50 else 1 + (i % 97) / 50}
-                                        for i in range(n)]
-    metrics["thermostat"]["history"] = [{"opportunity": i, "rolling_roi": 1.0, "step_cap": 1 + i % 6,
-                                         "halt_threshold": 0.5 + (i % 10) / 20, "action": "hold", "deadband": 0.25}
-                                        for i in range(n)]
-    metrics["sentinel"]["events"] = [{"opportunity": i, "guardrail": "roi_floor", "value": -0.5, "limit": 0.0,
-                                      "state": "open"} for i in range(n)]
+    metrics["thermostat"]["history"] = [{"opportunity": i + 1, "elapsed": (i + 1) / n, "spent": i * 0.01,
+                                         "rate_ratio": None if i < 20 else 1.0 + (i % 7) / 10,
+                                         "hurdle": 1.0 + (i % 97) / 10, "action": "hold"} for i in range(n)]
+    metrics["sentinel"]["events"] = [{"opportunity": i, "state": ("open", "half_open")[i % 2],
+                                      "from": ("half_open", "open")[i % 2], "reason": "flapping"} for i in range(n)]
     training = copy.deepcopy(run["training"])
     training["epochs"] = [{**training["epochs"][0], "epoch": i + 1, "loss": 1 / (i + 1)} for i in range(n)]
-    text = render_report(run["cfg"], metrics, training)
+    text = render(run, metrics, training)
     limit = run["cfg"].report.max_chart_points
+    hurdle = next(b for b in mermaid_blocks(text) if "hurdle (× LLM price)" in b)
+    assert '"opportunity (#)" 1 --> 100000' in hurdle
+    assert 2 < len(SERIES.findall(hurdle)[0].split(", ")) <= limit
     for block in mermaid_blocks(text):
         for values in SERIES.findall(block):
             assert len(values.split(", ")) <= limit
@@ -229,61 +364,58 @@ def test_huge_series_are_downsampled_and_the_report_stays_small(run, tmp_path):
 
 # --- honest wording ---
 
-def test_depth_finding_says_recursion_bought_nothing_when_step_one_is_best(run):
+def test_depth_finding_says_recursion_bought_nothing_when_deeper_caps_zigzag(run):
+    metrics = copy.deepcopy(run["metrics"])
+    for row, value in zip(metrics["frontier"], [9535.0, 9426.0, 9730.0, 9478.0, 9734.0, 9594.0]):
+        row["expected_net_value"] = value
+    text = section_text(render(run, metrics), "Depth: what recursion bought")
+    assert "Depth beyond step 1 bought nothing beyond noise" in text and "bought nothing one run can tell apart" in text
+
+
+def test_depth_finding_says_depth_paid_when_it_clearly_did(run):
     metrics = copy.deepcopy(run["metrics"])
     for row in metrics["frontier"]:
-        row["net_value"] = 1000.0 - row["step_cap"]
-    text = render_report(run["cfg"], metrics, run["training"])
-    assert "Recursion beyond step 1 bought nothing here" in text
+        row["expected_net_value"] = 1000.0 * min(row["step_cap"], 3)
+    text = section_text(render(run, metrics), "Depth: what recursion bought")
+    assert "Depth paid: step cap 3 beat step 1 beyond noise" in text
 
 
-def test_halting_section_says_when_halting_does_not_track_difficulty(run):
+def test_halting_comparison_comes_from_the_training_log(run):
+    training = copy.deepcopy(run["training"])
+    assert "## Halting: does stopping early buy anything?" in render(run)
+    training["halting"] = []
+    assert "## Halting" not in render(run, training=training)
+
+
+def test_what_you_changed_shows_scenario_events_as_yaml_with_their_effect(run):
     metrics = copy.deepcopy(run["metrics"])
-    metrics["halting"]["steps_uncertainty_correlation"] = -0.2
-    assert "halting does not track difficulty here" in render_report(run["cfg"], metrics, run["training"])
-    metrics["halting"]["steps_uncertainty_correlation"] = 0.45
-    assert "harder cases got more steps" in render_report(run["cfg"], metrics, run["training"])
-
-
-def test_sentinel_events_are_tabled_or_none_said(run):
-    metrics = copy.deepcopy(run["metrics"])
-    metrics["sentinel"]["events"] = []
-    assert "No guardrail fired." in render_report(run["cfg"], metrics, run["training"])
-    metrics["sentinel"]["events"] = [{"opportunity": 40, "guardrail": "roi_floor", "value": -0.25, "limit": 0.0,
-                                      "state": "open"}]
-    assert "| 40 | roi_floor | -0.2500 | 0.0000 | open |" in render_report(run["cfg"], metrics, run["training"])
+    metrics["changes"] = {"config_file": "my.yaml", "flags": ["--config"], "keys": [
+        {"key": "scenario.events", "default": [{"at": 80, "llm_price_multiplier": 2.5}], "value": [],
+         "set_by": "my.yaml"},
+        {"key": "simulation.llm_cost", "default": 0.2, "value": 0.05, "set_by": "my.yaml"},
+        {"key": "cascade.assumed_reading_noise", "default": 0.3, "value": 0.5, "set_by": "my.yaml"}]}
+    text = section_text(render(run, metrics), "What you changed")
+    assert "| `scenario.events` | [{at: 80, llm_price_multiplier: 2.5}] | [] | `my.yaml` |" in text
+    assert "controls earned (expected): thermostat" in text
+    assert "| `simulation.llm_cost` | 0.2 | 0.05 | `my.yaml` | LLM reads: cascade" in text
+    assert "measured TRM error sd" in text
 
 
 def test_multi_seed_evaluation_renders_when_present(run):
     per_seed = []
     for bump in (0.0, 50.0, 100.0):
         strategies = copy.deepcopy(run["metrics"]["strategies"])
-        strategies["trm"]["net_value"] += bump
-        per_seed.append(strategies)
+        strategies["cascade"]["expected_net_value"] += bump
+        per_seed.append({"strategies": strategies, "counterfactuals": run["metrics"]["counterfactuals"]})
     metrics = copy.deepcopy(run["metrics"])
-    metrics["evaluation"] = summarise(per_seed, run["metrics"]["run"]["opportunities"])
-    text = render_report(run["cfg"], metrics, run["training"])
+    metrics["evaluation"] = summarise(per_seed)
+    text = render(run, metrics)
     assert "## Multi-seed evaluation" in text and "3 seeds" in text
-    assert "| TRM − Greedy, per 100 opportunities |" in text and " ± $" in text
+    assert "| Cascade − LLM reads everyone |" in text and "| Cascade − TRM alone |" in text and " ± $" in text
+    assert "| thermostat |" in text and "| sentinel |" in text
     assert "Across 3 seeds: " + metrics["evaluation"]["verdicts"][0] in headline(metrics)
 
 
-# --- the first paragraph, for a non-technical reader ---
-
-def test_the_first_paragraph_says_what_to_do_from_the_runs_numbers(run):
-    s = run["metrics"]["strategies"]
-    top = max(s["trm"]["net_value"], s["llm"]["net_value"])
-    assert advice(with_net_values(run["metrics"], greedy=top + 500.0)).startswith(
-        "**Keep Greedy: the TRM did not earn its place in this run.**")
-    metrics = with_net_values(run["metrics"], trm=max(s["llm"]["net_value"], s["greedy"]["net_value"]) + 400.0)
-    metrics["strategies"]["trm"]["conversions"] = max(s["llm"]["conversions"], s["greedy"]["conversions"]) + 1
-    text = advice(metrics)
-    assert text.startswith("**Use the TRM to choose candidates, and confirm it with more runs first.**")
-    assert "1 placement apart" in text and "`--seeds 10`" in text
-    assert render_report(run["cfg"], metrics, run["training"]).split("\n\n")[1] == text
-
-
-def test_roi_is_not_compared_when_costs_are_near_zero(run):
-    metrics = copy.deepcopy(run["metrics"])
-    metrics["strategies"]["trm"]["roi"], metrics["strategies"]["greedy"]["roi"] = 392_096.0, 1_633_332.0
-    assert "its ROI is below" not in headline(metrics)
+def test_the_html_and_markdown_share_one_document(run):
+    doc = report_document(run["cfg"], run["metrics"], run["training"])
+    assert [s.heading for s in doc.sections] == re.findall(r"^## (.+)$", render(run), re.MULTILINE)

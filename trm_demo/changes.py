@@ -1,8 +1,9 @@
 """What a run changed from the shipped defaults: the config file, the keys that differ, the flags.
 
 Recorded in demo_metrics.json ("changes") so the report and the terminal can say it: a knob
-edit that is never shown cannot be explained (e.g. `thermostat.target_roi: 50` silently pins
-the step cap to 1).
+edit that is never shown cannot be explained (e.g. a `sentinel.llm_budget_per_opportunity`
+so low that the cascade becomes the TRM alone). The measured effect of each changed key is
+reporting.EFFECTS.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .config import REPO_ROOT, Config, load_config
+from .formats import value
 
 # Where the outputs go changes no figure of the run: the flags that move them are listed, not these keys.
 OUTPUT_KEYS = {"report.path", "report.metrics_path", "report.training_log_path", "subgraph.path"}
@@ -31,6 +33,16 @@ def shown_path(path: str) -> str:
         return Path(path).resolve().relative_to(REPO_ROOT).as_posix()
     except ValueError:
         return path
+
+
+def shown_value(x) -> str:
+    """A config value as a person types it in YAML: 45 not 45.0; a list of scenario events in flow style,
+    `[{at: 80, llm_price_multiplier: 2.5}]`, not Python's repr."""
+    if isinstance(x, dict):
+        return "{" + ", ".join(f"{k}: {shown_value(v)}" for k, v in x.items()) + "}"
+    if isinstance(x, (list, tuple)):
+        return "[" + ", ".join(shown_value(v) for v in x) + "]"
+    return value(x)
 
 
 def _flat(tree: dict) -> dict:

@@ -25,7 +25,7 @@ README = Path(__file__).resolve().parent.parent / "README.md"
 REPO = README.parent
 SAMPLES = {
     "default": ["--train-epochs", "5", "--export-json", "demo_metrics.json", "--export-training-log", "training.json"],
-    "knob": ["--config", "config/examples/expensive_outreach.yaml"],
+    "knob": ["--config", "config/examples/cheap_llm.yaml"],
     "puzzle": ["puzzle", "eval", "--json", "sudoku_eval.json", "--report", "trm_reasoning_report.md"],
 }
 

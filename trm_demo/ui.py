@@ -14,7 +14,8 @@ from rich import box, console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from .formats import MISSING, count, money, num, pct, value
+from .changes import shown_value
+from .formats import MISSING, count, money, num, pct
 
 class Console(console.Console):
     """rich's Console, except that a closed stdout (`| head -1`) raises BrokenPipeError for cli.guarded
@@ -67,8 +68,9 @@ class UI:
 
     @contextmanager
     def simulation_progress(self, opportunities: int):
-        with self._progress(opportunities, "simulating", "TRM rolling ROI") as update:
-            yield lambda done, roi: update(done, "-" if roi is None else f"{roi:.2f}")
+        """on_progress(done): opportunities decided so far (more than planned when traffic rises)."""
+        with self._progress(opportunities, "simulating", "opportunity") as update:
+            yield lambda done: update(min(done, opportunities), f"{done:,}")
 
     @contextmanager
     def seeds_progress(self, seeds: int):
@@ -81,37 +83,23 @@ class UI:
             print(json.dumps(metrics, indent=2))
             return
         strategies = metrics["strategies"]
-        self._print_fitting("Tiny Recursive Model vs baselines", SUMMARY_COLUMNS,
-                            {key: strategies[key] for key, _, _ in STRATEGIES})
+        self._print_fitting("Expected net value by strategy (TRM -> LLM cascade vs baselines)", SUMMARY_COLUMNS,
+                            {key: strategies[key] for key, _, _ in STRATEGIES if key in strategies})
         if self.quiet:
             return
-        trm, thermostat, sentinel = strategies["trm"], metrics["thermostat"], metrics["sentinel"]
-        lines = [
-            f"TRM recursion steps: {_num(metrics['halting']['mean_steps_per_call'])} per candidate scored, "
-            f"{_num(trm['avg_steps'])} per decision (its deepest)",
-            compute_line(trm["compute_cost"], sentinel["spent"], strategies["llm"]["compute_cost"]),
-            f"Thermostat: step cap {thermostat['final']['step_cap']}, halt threshold "
-            f"{thermostat['final']['halt_threshold']:.2f} after {count(thermostat['moves'], 'move')} "
-            f"(target ROI {thermostat['target_roi']:g})",
-            f"Sentinel: {count(len(sentinel['events']), 'event')}, breaker {sentinel['state']}, "
-            f"{count(trm['fallback_decisions'], 'greedy fallback decision')}",
-            f"TRM-call budget: spent {money(sentinel['spent'], 4)} of {money(sentinel['budget'], 2)}",
-        ]
-        lines += [f"  sentinel at opportunity {e['opportunity']}: {e['guardrail']} "
-                  f"(value {_num(e['value'])}, limit {_num(e['limit'])}) -> {e['state']}" for e in sentinel["events"][:5]]
-        if len(sentinel["events"]) > 5:
-            lines.append(f"  ... {count(len(sentinel['events']) - 5, 'more sentinel event')} in the report")
-        lines += ["Net value = value - compute - outreach; ROI = net value / total cost.",
-                  config_line(metrics.get("changes"))]
-        for line in lines:
+        for line in summary_lines(metrics):
             self.out.print(line)
         if "evaluation" in metrics:
             self._evaluation(metrics["evaluation"])
         self.out.print("Wrote: " + ", ".join(str(p) for p in outputs.values()))
 
     def _evaluation(self, evaluation: dict) -> None:
-        self._print_fitting(f"Over {evaluation['seeds']} seeds (mean ± 95% CI)", EVALUATION_COLUMNS,
+        self._print_fitting(f"Over {evaluation['seeds']} seeds (mean ± 95% CI half-width)", EVALUATION_COLUMNS,
                             evaluation["strategies"])
+        controls = evaluation.get("counterfactuals") or {}
+        if controls:
+            self.out.print("Controls over the seeds (run minus replay without it, expected): " + "; ".join(
+                f"{name} {_interval(_signed_money)(stat)}" for name, stat in controls.items()))
         for sentence in evaluation["verdicts"]:
             self.out.print(sentence)
 
@@ -138,7 +126,7 @@ class UI:
             table.add_column(full if wide else short, justify="right", no_wrap=True)
         for key, long, short in STRATEGIES:
             if key in rows:
-                table.add_row(long if wide else short, *(fmt(rows[key][field]) for _, _, field, fmt in columns))
+                table.add_row(long if wide else short, *(fmt(rows[key].get(field)) for _, _, field, fmt in columns))
         return table
 
 
@@ -159,44 +147,85 @@ def config_line(changes: dict | None) -> str:
     if not keys:
         return f"Config: {source}; no key differs from the defaults"
     return (f"Config: {source}; {count(len(keys), 'key')} {'differs' if len(keys) == 1 else 'differ'} from the "
-            "defaults: " + ", ".join(f"{k['key']} {value(k['value'])} (default {value(k['default'])})" for k in keys))
+            "defaults: " + ", ".join(f"{k['key']} {shown_value(k['value'])} (default {shown_value(k['default'])})"
+                                      for k in keys))
 
 
-def compute_line(strategy_compute: float, trm_calls: float, llm_compute: float) -> str:
-    """The TRM strategy's compute includes what greedy cost on the chunks it decided when the sentinel
-    said no; the sentinel's budget counts the TRM calls only. Both figures, each labelled."""
-    return (f"TRM strategy compute: {money(strategy_compute, 4)} = {money(trm_calls, 4)} TRM calls + "
-            f"{money(max(strategy_compute - trm_calls, 0.0), 4)} greedy fallback; simulated LLM {money(llm_compute, 2)}")
+def summary_lines(metrics: dict) -> list[str]:
+    """The lines under the table: the yardstick, the cascade's reads and spend, each control's dollars, the LLM."""
+    s, run = metrics["strategies"], metrics["run"]
+    cascade, thermostat, sentinel = s["cascade"], metrics["thermostat"], metrics["sentinel"]
+    cf = metrics.get("counterfactuals", {})
+    candidates = run["opportunities"] * run.get("candidates_per_opportunity", 0)
+    read = f" ({pct(cascade['llm_reads'] / candidates)} of candidates)" if candidates else ""
+    lines = [
+        "Expected = from the true P(convert), no outcome luck; Realised = on the drawn outcomes.",
+        f"Cascade: the LLM read {cascade['llm_reads']:,} replies{read}; LLM spend {money(sentinel['llm_spent'])} "
+        f"of a {money(sentinel['llm_budget'])} budget.",
+        f"Thermostat: hurdle {num(thermostat['final_hurdle'])} x price after {count(thermostat['moves'], 'move')}"
+        + _versus(cf.get("thermostat"), "a fixed hurdle"),
+        f"Sentinel: {count(len(sentinel['events']), 'event')}, breaker {sentinel['state']}"
+        + _versus(cf.get("sentinel"), "no guardrails"),
+    ]
+    events = sentinel["events"]
+    lines += [f"  opportunity {e['opportunity']:,}: {e.get('from', '?')} -> {e['state']} ({e.get('reason', '')})"
+              for e in events[:5]]
+    if len(events) > 5:
+        lines.append(f"  ... {count(len(events) - 5, 'more sentinel event')} in the report")
+    if cf.get("budget"):
+        lines.append("Budget" + _versus(cf["budget"], "no budget").replace(";", ":", 1))
+    lines += [llm_line(run.get("llm") or {}), config_line(metrics.get("changes"))]
+    return lines
+
+
+def _versus(cf: dict | None, without: str) -> str:
+    """'; vs <without>: +$54.27 expected (+$99.80 realised)': what a control earned, in dollars."""
+    if not cf:
+        return ""
+    return (f"; vs {without}: {_signed_money(cf['expected_net_value_delta'])} expected "
+            f"({_signed_money(cf['net_value_delta'])} realised)")
+
+
+def _signed_money(x) -> str:
+    return ("+" if isinstance(x, (int, float)) and x >= 0 else "") + money(x, 2)
+
+
+def llm_line(llm: dict) -> str:
+    if llm.get("real"):
+        return f"LLM: real ({llm.get('provider')}, model {llm.get('model')})"
+    return (f"LLM: simulated (reading = what the reply states + noise sd {num(llm.get('noise_logit_sd'))}, "
+            f"bias {num(llm.get('bias_logit'))}, logit scale)")
 
 
 def _interval(fmt):
     """A mean ± 95 % half-width cell; the half-width without its $ sign, to keep the column narrow."""
     def cell(stat: dict) -> str:
-        if stat["mean"] is None:
+        if not isinstance(stat, dict) or stat.get("mean") is None:
             return MISSING
         text = fmt(stat["mean"])
-        return text if stat["ci95"] is None else f"{text} ± {fmt(stat['ci95']).lstrip('$')}"
+        half = stat.get("half_width")
+        return text if half is None else f"{text} ± {fmt(half).lstrip('$+')}"
     return cell
 
 
-def _num(x) -> str:
-    return num(x, 2)
-
-
 def _pct(x) -> str:
-    return pct(x, 2)
+    return pct(x, 1)
+
+
+def _money(x) -> str:
+    return money(x, 2)
 
 
 # key, full name, short name (a short name differing from the full one is explained under a narrow table)
-STRATEGIES = (("trm", "Tiny Recursive Model", "TRM"), ("llm", "LLM (simulated)", "LLM (sim.)"),
+STRATEGIES = (("cascade", "Cascade (TRM + LLM)", "Cascade"), ("trm", "Tiny Recursive Model", "TRM"),
+              ("llm", "LLM (simulated)", "LLM (sim.)"), ("logistic", "Logistic regression", "Logistic"),
               ("greedy", "Greedy baseline", "Greedy"), ("oracle", "Oracle (upper bound)", "Oracle"))
 # full header, short header, metric, format: a new column is one line here
-SUMMARY_COLUMNS = (("Success Rate", "Success", "success_rate", _pct), ("ROI", "ROI", "roi", _num),
-                   ("Total Value", "Value", "total_value", lambda x: money(x, 2)),
-                   ("Total Cost", "Cost", "total_cost", lambda x: money(x, 2)),
-                   ("Net Value", "Net", "net_value", lambda x: money(x, 2)),
-                   ("Share of Oracle", "Oracle%", "share_of_oracle", _pct))
-EVALUATION_COLUMNS = (("Net Value", "Net", "net_value", _interval(lambda x: money(x, 0))),
-                      ("Success Rate", "Success", "success_rate", _interval(lambda x: pct(x, 1))),
-                      ("ROI", "ROI", "roi", _interval(_num)),
-                      ("Share of Oracle", "Oracle%", "share_of_oracle", _interval(lambda x: pct(x, 1))))
+SUMMARY_COLUMNS = (("Expected Net", "Expected", "expected_net_value", _money),
+                   ("% of Oracle (exp.)", "Oracle%", "share_of_oracle_expected", _pct),
+                   ("Realised Net", "Realised", "net_value", _money),
+                   ("LLM Reads", "Reads", "llm_reads", lambda x: f"{x:,}" if isinstance(x, int) else num(x, 0)),
+                   ("LLM Cost", "LLM $", "llm_cost", _money))
+EVALUATION_COLUMNS = (("Expected Net", "Expected", "expected_net_value", _interval(lambda x: money(x, 0))),
+                      ("% of Oracle (exp.)", "Oracle%", "share_of_oracle_expected", _interval(lambda x: pct(x, 1))),
+                      ("LLM Reads", "Reads", "llm_reads", _interval(lambda x: num(x, 0))))
