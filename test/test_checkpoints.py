@@ -1,7 +1,7 @@
 """Checkpoints a user cannot lose, and cannot be fooled by (issue 11, sections 2 and 3).
 
 - Loading refuses, with one line and exit code 2, any checkpoint that is not exactly what
-  trm-demo writes: non-finite or non-float32 weights, malformed header JSON, a zip entry
+  trm-demo writes: an entry it never writes (exactly the header and the spec's weights), non-finite or non-float32 weights, malformed header JSON, a zip entry
   declaring more bytes than its spec implies (refused before inflating), too many entries,
   a FIFO or device instead of a file. Nothing is written and no work starts.
 - Every run says (stderr) and records (training.json, demo_metrics.json, puzzle eval's JSON)
@@ -178,11 +178,15 @@ BAD = {   # id: (writer, fragments of the one error line)
     "zip bomb": (zip_bomb, ("params/head.w.npy", "4,294,901,760 bytes", "without inflating")),
     "too many entries": (many_entries, ("entries", str(weights.MAX_MEMBERS))),
     "bzip2 entry": (bzip2_entry, ("params/head.w.npy", "compression")),
+    "unknown entry": (tampered(lambda a: a.update(zzz=np.zeros(1, np.float32))), ("zzz.npy", "never writes")),
+    "unknown weight": (tampered(lambda a: a.update({"params/extra": np.zeros(1, np.float32)})),
+                       ("params/extra.npy", "never writes")),
     "FIFO": (fifo, ("not a regular file",)),
     "directory": (lambda source, target: target.mkdir(), ("is a directory",)),
 }
 # The Sudoku loader shares every check; these also cover its own metadata and the all-NaN "solve".
-SUDOKU_BAD = ["one NaN weight", "all weights NaN", "float16 weights", "metadata not JSON", "zip bomb", "FIFO"]
+SUDOKU_BAD = ["one NaN weight", "all weights NaN", "float16 weights", "metadata not JSON", "zip bomb", "FIFO",
+              "unknown entry"]
 SUDOKU_METADATA = {
     "seed missing": (tampered(metadata_field("seed", None)), ("malformed metadata", "'seed'")),
     "test_puzzles a string": (tampered(metadata_field("config", {"test_puzzles": "500"})), ("'config.test_puzzles'",)),
@@ -489,3 +493,15 @@ def test_every_config_file_ships_with_the_package():
     files = [p.relative_to(REPO_ROOT / "config").as_posix() for p in (REPO_ROOT / "config").rglob("*.yaml")]
     assert "examples/expensive_outreach.yaml" in files
     assert all(any(fnmatch.fnmatch(f, g) and f.count("/") == g.count("/") for g in globs) for f in files)
+
+
+def test_a_saved_checkpoint_has_exactly_the_entries_the_loader_accepts(tmp_path):
+    """The loader's whitelist is what save_checkpoint writes: no more (an extra entry is refused), no less."""
+    spec = cli.model_spec(load_config())
+    save_checkpoint(tmp_path / "m.npz", init_model(spec, np.random.default_rng(0)), {"kind": "test"})
+    with zipfile.ZipFile(tmp_path / "m.npz") as archive:
+        written = {name.removesuffix(".npy") for name in archive.namelist()}
+    expected = {"format_version", "spec", "metadata"} | {f"{group}/{name}" for group, names in
+                                                          weight_shapes(spec).items() for name in names}
+    assert written == expected
+    load_checkpoint(tmp_path / "m.npz", expected=spec)

@@ -57,7 +57,7 @@ def funnel_setups(draw):
         "simulation.chunk_size": draw(st.integers(1, 40)),
         "simulation.conversion_value": draw(st.floats(1.0, 1000.0)),
         "simulation.outreach_cost": draw(st.one_of(st.just(0.0), st.floats(1e-6, 200.0))),
-        "simulation.llm_cost": draw(st.one_of(money, st.floats(0.0, 5.0))),
+        "simulation.llm_cost": draw(st.one_of(money, st.floats(1e-6, 5.0))),
         "simulation.llm_noise": draw(st.floats(0.0, 2.0)),
         "simulation.llm_latency_ms": draw(st.floats(0.0, 3000.0)),
         "simulation.llm_timeout_ms": draw(st.floats(0.0, 6000.0)),

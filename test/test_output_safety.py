@@ -27,10 +27,14 @@ from test_atomic_outputs import (as_from_a_terminal, assert_previous_outputs_int
                                  wait_until_streaming, write_previous_outputs)
 from test_cli import REPO_ROOT, run_cli, subprocess_env, tiny_args
 from test_sentinel import sentinel
-from trm_demo import atomic
+from trm_demo import atomic, cli, evaluation, outputs
 from trm_demo.atomic import staged, write_json
+from trm_demo.config import DEFAULT_CONFIG_PATH, load_config
+from trm_demo.evaluation import MEASURES, WorkerDied, evaluate_seeds
 from trm_demo.outputs import OutputPathError, check_paths
+from trm_demo.simulation import STRATEGIES
 from trm_demo.subgraph import call_log
+from trm_demo.weights import SHIPPED_DIR
 
 STOPPED = "stopped before finishing; every output file is either its previous version or complete"
 A_PUZZLE = "1" + "0" * 35
@@ -116,7 +120,9 @@ def test_stale_temps_of_dead_runs_are_removed_and_live_ones_kept(tmp_path):
     other = tmp_path / f".report.md.{dead}.abcdefgh.tmp"
     for path in (*stale, live, other):
         path.write_text("half")
-    check_paths({"--export-json": target}, {})   # the next run's check, before any work
+    prepare = check_paths({"--export-json": target}, {})   # the next run's check: it only looks ...
+    assert all(p.exists() for p in stale)
+    prepare()   # ... and once every input is validated, cleans
     assert not any(p.exists() for p in stale)
     assert live.exists() and other.exists()
 
@@ -194,11 +200,14 @@ def test_sigterm_is_handled_like_ctrl_c_exit_143(tmp_path):
 
 
 def children(pid: int) -> set[int]:
-    try:
-        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
-    except OSError:
-        return set()
-    return {int(child) for child in text.split()}
+    """Child pids, whichever of the process's threads started them."""
+    found: set[int] = set()
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            found |= {int(child) for child in (task / "children").read_text().split()}
+        except OSError:
+            pass
+    return found
 
 
 def running(pid: int) -> bool:
@@ -276,3 +285,256 @@ def test_an_ascii_only_locale_gets_ascii_text_not_a_crash(tmp_path):
         outs.append(out)
     assert "mean +/- 95% CI" in outs[0]   # '±' spelled in ASCII, not '?'
 
+
+
+# --- 6. hostile QA of issue 11: each broken promise against its mechanism ---
+
+PACKAGE = Path(cli.__file__).resolve().parent
+SHIPPED_CHECKPOINT = SHIPPED_DIR / "pretrained_trm.npz"
+EXAMPLE_CONFIG = next((DEFAULT_CONFIG_PATH.parent / "examples").glob("*.yaml"))
+
+
+def fingerprints(*paths: Path) -> list[tuple[bytes, int]]:
+    return [(p.read_bytes(), p.stat().st_mtime_ns) for p in paths]
+
+
+@pytest.mark.parametrize("target", [SHIPPED_CHECKPOINT, DEFAULT_CONFIG_PATH, EXAMPLE_CONFIG,
+                                    PACKAGE / "new_output.json", PACKAGE / "checkpoints" / "new.npz"],
+                         ids=["shipped checkpoint", "default config", "example config", "new file in package",
+                              "new file beside the checkpoints"])
+def test_no_output_may_land_in_trm_demos_own_files(target, tmp_path, monkeypatch, capsys):
+    """outputs.check_paths, for both commands: the package directory and the config directory, resolved."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "alias").symlink_to(target.parent)
+    before = fingerprints(SHIPPED_CHECKPOINT, DEFAULT_CONFIG_PATH, EXAMPLE_CONFIG)
+    for argv, flag in (([*tiny_args(tmp_path), "--from-scratch", "--export-json", target], "--export-json"),
+                       ([*tiny_args(tmp_path), "--from-scratch", "--telemetry", tmp_path / "alias" / target.name],
+                        "--telemetry"),
+                       (["puzzle", "eval", "--json", target], "--json"),
+                       (["puzzle", "eval", "--json", "e.json", "--report", target], "--report")):
+        run = run_cli(capsys, argv)
+        assert run.code == 2 and len(run.err_lines) == 1, run.err
+        assert run.err.startswith(f"error: {flag} '") and "trm-demo's own files" in run.err
+        assert f"give {flag} a path outside it" in run.err
+    assert fingerprints(SHIPPED_CHECKPOINT, DEFAULT_CONFIG_PATH, EXAMPLE_CONFIG) == before
+    assert not target.exists() or target in (SHIPPED_CHECKPOINT, DEFAULT_CONFIG_PATH, EXAMPLE_CONFIG)
+
+
+def test_a_hard_link_to_a_package_file_is_refused(tmp_path, monkeypatch):
+    """A hard link has no path in common with the package: found by (device, inode)."""
+    package = tmp_path / "package"
+    package.mkdir()
+    (package / "default_config.yaml").write_text("precious\n")
+    os.link(package / "default_config.yaml", tmp_path / "innocent.json")
+    monkeypatch.setattr(outputs, "package_directories", lambda: [package])
+    with pytest.raises(OutputPathError, match="--export-json .*innocent.json.* trm-demo's own files"):
+        check_paths({"--export-json": tmp_path / "innocent.json"}, {})
+    check_paths({"--export-json": tmp_path / "other.json"}, {})   # an ordinary file is fine
+
+
+def test_the_shipped_checkpoints_only_through_replace_shipped(tmp_path):
+    """cli.checkpoint_output allows it with --replace-shipped; check_paths lets only that flag through."""
+    check_paths({"--out": SHIPPED_CHECKPOINT}, {}, replace_shipped={"--out"})   # looks only: nothing written
+    with pytest.raises(OutputPathError, match="own files"):
+        check_paths({"--out": SHIPPED_CHECKPOINT}, {})
+    with pytest.raises(OutputPathError, match="own files"):   # the exception is for the checkpoints only
+        check_paths({"--out": DEFAULT_CONFIG_PATH}, {}, replace_shipped={"--out"})
+
+
+STOP_IN_PREPARE = """
+import os, signal
+def setdefault(self, key, value=None, _original=os._Environ.setdefault):
+    if key == "OPENBLAS_NUM_THREADS":   # the first thing prepare_process() does
+        os.kill(os.getpid(), signal.{signal})
+    return _original(self, key, value)
+os._Environ.setdefault = setdefault
+"""
+
+
+@pytest.mark.parametrize("name, code, word", [("SIGINT", 130, "interrupted"), ("SIGTERM", 143, "terminated")])
+def test_a_stop_inside_prepare_process_gives_one_line(tmp_path, name, code, word):
+    """stop.launch: install() then everything else inside the one try."""
+    (tmp_path / "sitecustomize.py").write_text(STOP_IN_PREPARE.replace("{signal}", name))
+    env = {**subprocess_env(), "PYTHONPATH": f"{tmp_path}{os.pathsep}{REPO_ROOT}"}
+    process = python_main("--help", cwd=tmp_path, env=env, stdout=subprocess.PIPE)
+    out, err = process.communicate(timeout=60)
+    assert (process.returncode, err.splitlines(), out) == (code, [f"{word}: {STOPPED}"], "")
+
+
+def seed_result(cfg) -> dict:
+    """A stand-in for one seed's pipeline, in a worker process: figures that depend only on the seed."""
+    seed = cfg.simulation.seed
+    if seed == 666:
+        os.kill(os.getpid(), signal.SIGKILL)
+    if seed == 667:
+        os.kill(os.getpid(), signal.SIGTERM)
+    if seed == 668:
+        time.sleep(60)
+    return {"strategies": {s: {m: float(seed * (i + 1) + j) for j, m in enumerate(MEASURES)}
+                           for i, s in enumerate(STRATEGIES)},
+            "counterfactuals": {name: {"expected_net_value_delta": float(seed)} for name in ("thermostat", "sentinel")}}
+
+
+def test_seeds_in_worker_processes_match_the_serial_run():
+    cfg = load_config()
+    serial = evaluate_seeds(cfg, [5, 3, 9], seed_result, workers=1)
+    assert evaluate_seeds(cfg, [5, 3, 9], seed_result, workers=2) == serial
+    assert serial["per_seed_expected_net_value"]["trm"][0] == float(5 * (STRATEGIES.index("trm") + 1))
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="reads child pids from Linux /proc")
+@pytest.mark.parametrize("seed, signal_name", [(666, "SIGKILL"), (667, "SIGTERM")])
+def test_a_dead_worker_ends_the_evaluation_instead_of_hanging(seed, signal_name):
+    """evaluation: a ProcessPoolExecutor breaks when a worker dies (a Pool would wait forever)."""
+    started = time.monotonic()
+    with pytest.raises(WorkerDied, match=f"was killed by {signal_name}") as died:
+        evaluate_seeds(load_config(), [seed, 668, 1], seed_result, workers=2)
+    assert time.monotonic() - started < 30
+    assert "0 of 3 seeds were done" in str(died.value)
+    assert not [pid for pid in children(os.getpid()) if running(pid)], "a worker outlived the evaluation"
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="reads child pids from Linux /proc")
+def test_ctrl_c_during_the_evaluation_ends_every_worker_at_once(monkeypatch):
+    """_end_workers terminates running workers (the executor's own shutdown would wait for them)."""
+    def interrupt(done):
+        raise KeyboardInterrupt
+    started = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        evaluate_seeds(load_config(), [1, 668, 668], seed_result, workers=2, on_done=interrupt)
+    assert time.monotonic() - started < 30
+    assert not [pid for pid in children(os.getpid()) if running(pid)], "a worker outlived the evaluation"
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="reads child pids from Linux /proc")
+def test_killing_a_seeds_worker_ends_the_run_with_one_line(tmp_path):
+    """kill -9 of one --seeds worker: the parent ends at once with one line (a Pool waited forever).
+    kill -TERM takes the same path: test_a_dead_worker_ends_the_evaluation_instead_of_hanging."""
+    kill = signal.SIGKILL
+    process = start_long_run(tmp_path, "--opportunities", "20000", "--seeds", "3")
+    workers: set[int] = set()
+    try:
+        deadline = time.monotonic() + 90
+        while len(workers) < 2 and time.monotonic() < deadline and process.poll() is None:
+            workers = children(process.pid)
+            time.sleep(0.05)
+        assert len(workers) >= 2, f"the workers never started: {process.poll()}"
+        time.sleep(0.5)
+        os.kill(min(workers), kill)
+        _, err = process.communicate(timeout=60)   # a hang fails here
+    finally:
+        process.kill()
+    assert process.returncode == 1, err
+    assert len(err.splitlines()) == 1 and err.startswith("error: --seeds: a worker process died"), err
+    assert f"pid {min(workers)} was killed by {kill.name}" in err and "internal error" not in err
+    assert not [pid for pid in workers if running(pid)], "a worker outlived the run"
+    assert not list(tmp_path.glob(".*.tmp")), "a temp was left behind"
+
+
+def test_a_refused_run_changes_nothing_on_disk(tmp_path, monkeypatch, capsys):
+    """check_paths only looks; directories and stale-temp cleaning wait until every input is validated."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "bad.npz").write_bytes(b"not a zip")
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True, check=True).stdout.strip()
+    stale = tmp_path / f".demo_metrics.json.{dead}.abcdefgh.tmp"
+    stale.write_text("half")
+    run = run_cli(capsys, ["--config", tiny_args(tmp_path)[1], "--checkpoint", "bad.npz"])   # default outputs
+    assert run.code == 2 and run.err.startswith("error: checkpoint '") and "bad.npz' is corrupt" in run.err
+    run = run_cli(capsys, ["puzzle", "eval", "--checkpoint", "bad.npz"])
+    assert run.code == 2 and run.err.startswith("error: checkpoint '") and "bad.npz' is corrupt" in run.err
+    run = run_cli(capsys, ["puzzle", "eval", "--puzzles", "501"])   # a flag checked against the checkpoint
+    assert run.code == 2 and run.err_lines == [run.err_lines[0]] and "held out only 500" in run.err
+    assert "loaded checkpoint" not in run.err
+    assert not (tmp_path / "assets").exists(), "a refused run created the default directory"
+    assert stale.exists(), "a refused run cleaned temps"
+
+
+def test_reference_needs_one_blas_thread():
+    """process.numerics records the BLAS thread count; 2 threads round otherwise, so they are not reference."""
+    probe = "from trm_demo.process import prepare_process, numerics; prepare_process(); print(numerics())"
+    seen = {}
+    for threads in ("1", "2"):
+        env = {**subprocess_env(), "OPENBLAS_NUM_THREADS": threads, "OMP_NUM_THREADS": threads}
+        done = subprocess.run([sys.executable, "-c", probe], cwd=REPO_ROOT, env=env, capture_output=True,
+                              text=True, timeout=60, check=True)
+        seen[threads] = eval(done.stdout)   # a dict literal of str, list, bool
+    assert seen["1"]["blas_threads"] == [1] and seen["2"]["blas_threads"] == [2]
+    assert seen["2"]["reference"] is False   # whatever the kernel: the same kernel with 1 thread may be reference
+
+
+def test_a_target_that_became_a_directory_replaces_no_output(tmp_path, capsys):
+    """atomic.staged checks every target before the first rename."""
+    first, report = tmp_path / "a.json", tmp_path / "report.md"
+    first.write_text("old a\n")
+
+    def body():
+        with staged():
+            write_json(first, {"new": True})
+            atomic.write_text(report, "new report\n")
+            report.mkdir()   # `mkdir assets/trm_executive_report.md` while the run works
+        return 0
+    assert cli.guarded(body, []) == 1
+    err = capsys.readouterr().err
+    assert err.splitlines() == [f"error: '{report}': became a directory during the run; no output was replaced"]
+    assert first.read_text() == "old a\n" and report.is_dir()
+    assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_a_full_disk_is_one_line_naming_the_file_not_an_internal_error(tmp_path, monkeypatch, capsys):
+    def full(fd):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+    monkeypatch.setattr(atomic.os, "fsync", full)
+    target = tmp_path / "m.json"
+    assert cli.guarded(lambda: write_json(target, {"x": 1}), []) == 1
+    assert capsys.readouterr().err.splitlines() == [f"error: '{target}': No space left on device"]
+
+
+@pytest.mark.parametrize("redirect, reason", [("full", "No space left on device"), ("closed", "it is closed")])
+def test_a_stdout_that_cannot_be_written_is_one_line(tmp_path, redirect, reason):
+    """stop.install names stdout in its write errors; launch flushes it where a failure is still one line."""
+    if redirect == "full" and not Path("/dev/full").exists():
+        pytest.skip("no /dev/full here")
+    with open("/dev/full" if redirect == "full" else os.devnull, "w") as sink:
+        extra = {"stdout": sink} if redirect == "full" else {"stdout": subprocess.DEVNULL,
+                                                              "preexec_fn": lambda: (as_from_a_terminal(), os.close(1))}
+        process = subprocess.Popen([sys.executable, str(REPO_ROOT / "main.py"), "config"], cwd=tmp_path,
+                                   env=subprocess_env(), stderr=subprocess.PIPE, text=True,
+                                   **{"preexec_fn": as_from_a_terminal, **extra})
+        _, err = process.communicate(timeout=60)
+    assert process.returncode == 1
+    assert err.splitlines() == [f"error: cannot write to standard output: {reason}"
+                                + (" (the command was started with >&-)" if redirect == "closed" else "")]
+
+
+@pytest.mark.parametrize("path", ["newdir/", "newdir/.", ".", ".."])
+def test_an_output_path_naming_a_directory_is_refused(path, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    for argv, flag in (([*tiny_args(tmp_path), "--export-report", path], "--export-report"),
+                       (["puzzle", "eval", "--json", path], "--json"),
+                       (["puzzle", "eval", f"--report={path}"], "--report")):
+        run = run_cli(capsys, argv)
+        assert run.code == 2 and run.err_lines == [f"error: {flag} '{path}' names a directory, not a file; "
+                                                   "add a file name to the path"], run.err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["tiny.yaml"]
+
+
+def test_output_paths_in_error_lines_are_clipped(tmp_path, capsys):
+    long = tmp_path / ("d" * 400) / "x.json"
+    run = run_cli(capsys, [*tiny_args(tmp_path), "--export-json", long])
+    assert run.code == 2 and len(run.err_lines) == 1 and "..." in run.err and len(run.err) < 300, run.err
+
+
+@pytest.mark.parametrize("extra, flag", [(["--save-checkpoint", "x.npz"], "--save-checkpoint"),
+                                         (["--seeds", "2"], "--seeds"), (["--export-json", "m.json"], "--export-json"),
+                                         (["--train-epochs", "3"], "--train-epochs"),
+                                         (["--from-scratch"], "--from-scratch")])
+def test_pretrain_refuses_flags_it_would_ignore(extra, flag, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(cli, "fit", lambda *a, **k: pytest.fail("trained with a flag it ignores"))
+    run = run_cli(capsys, ["pretrain", *extra])
+    assert run.code == 2 and run.err_lines == [run.err_lines[0]]
+    assert run.err.startswith(f"error: {flag} does not apply to `pretrain`")
+    assert list(tmp_path.iterdir()) == []
+    run = run_cli(capsys, [*tiny_args(tmp_path), "--replace-shipped"])
+    assert run.code == 2 and "--replace-shipped applies only with --save-checkpoint" in run.err

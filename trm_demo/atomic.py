@@ -11,12 +11,21 @@ next run that writes the same target.
 
 Inside `staged()` the renames are deferred: every output is first completed as
 a temp, then all are renamed together when the block ends, so a failure in
-any one of them replaces none.
+any one of them replaces none. Before the first rename, every target is checked
+again (still a regular file or absent, its directory still writable, its temp
+still there): a target that became a directory during the run (`mkdir
+report.md`) fails the run before any output is replaced. What changes between
+that check and the renames (microseconds) is not covered: POSIX has no
+rename of several files in one step.
+
+A write error (a full disk, a quota, an I/O error) names the target file, so
+the command line can say which file and why in one line (cli.guarded).
 """
 
 from __future__ import annotations
 
 import contextvars
+import errno
 import json
 import os
 import re
@@ -30,6 +39,9 @@ from typing import Callable, IO, Iterator
 _UMASK = os.umask(0)
 os.umask(_UMASK)
 _MODE = 0o666 & ~_UMASK
+
+# Errors of the storage itself; others (a connection refused inside a streamed log) are not about the file.
+_STORAGE_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO, errno.EROFS}
 
 # Temps pending a rename, while a staged() block is open.
 _staging: contextvars.ContextVar[list | None] = contextvars.ContextVar("staging", default=None)
@@ -60,10 +72,20 @@ def atomic_file(path: str | Path, binary: bool = False) -> Iterator[IO]:
             os.replace(tmp, path)
         else:
             pending.append((tmp, path))
-    except BaseException:
+    except OSError as err:
         # Also when close() itself failed (a full disk surfaces at the last flush): the temp goes.
         Path(tmp).unlink(missing_ok=True)
+        if err.filename is None and err.errno in _STORAGE_ERRORS:   # write(), flush(), fsync(), close()
+            raise _naming(err, path) from err                          # name no file: this one was written
         raise
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _naming(err: OSError, path: Path) -> OSError:
+    """The same error (same errno, same subclass: ENOSPC stays an OSError), naming the file being written."""
+    return OSError(err.errno, err.strerror or str(err), str(path))
 
 
 @contextmanager
@@ -76,12 +98,38 @@ def staged() -> Iterator[None]:
             yield
         finally:
             _staging.reset(token)
+        for tmp, path in pending:   # all can still be replaced, or none is
+            _check_replaceable(tmp, path)
         while pending:
             os.replace(*pending[0])
             pending.pop(0)
     finally:   # the block failed, or a rename did: the temps not yet renamed go
         for tmp, _ in pending:
             Path(tmp).unlink(missing_ok=True)
+
+
+def _check_replaceable(tmp: str, path: Path) -> None:
+    """The target is still a regular file or absent, its directory writable, and our temp still there."""
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        info = None
+    except OSError as err:
+        raise OSError(err.errno, f"{err.strerror} (it changed during the run); no output was replaced",
+                      str(path)) from None
+    if info is not None and not stat.S_ISREG(info.st_mode):
+        code = errno.EISDIR if stat.S_ISDIR(info.st_mode) else errno.EEXIST
+        what = "a directory" if code == errno.EISDIR else "not a regular file"
+        raise OSError(code, f"became {what} during the run; no output was replaced", str(path))
+    directory = path.parent if str(path.parent) else Path(".")
+    if not os.access(directory, os.W_OK | os.X_OK):
+        raise OSError(errno.EACCES, "its directory became read-only during the run; no output was replaced",
+                      str(path))
+    try:
+        os.lstat(tmp)
+    except OSError:
+        raise OSError(errno.ENOENT, "its finished temp file was removed during the run; no output was replaced",
+                      str(path)) from None
 
 
 def remove_stale_temps(path: Path) -> list[Path]:

@@ -28,6 +28,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .engine import sigmoid
+
 _NODES, _WEIGHTS = np.polynomial.hermite_e.hermegauss(20)   # E[f(Z)], Z ~ N(0, 1)
 _WEIGHTS = _WEIGHTS / _WEIGHTS.sum()
 
@@ -38,7 +40,7 @@ def logit(p):
 
 def expected_probability(mean, var):
     """E[sigmoid(logit)] for logit ~ N(mean, var): the probit approximation (error < 0.02)."""
-    return 1.0 / (1.0 + np.exp(-mean / np.sqrt(1.0 + math.pi * var / 8.0)))
+    return sigmoid(mean / np.sqrt(1.0 + math.pi * var / 8.0))
 
 
 def belief_from_estimate(p, error_var: float):

@@ -23,7 +23,7 @@ import numpy as np
 from . import __version__
 from .config import DEFAULT_CONFIG_PATH, Config, ConfigError, knob_range, load_config
 from .engine import TRMSpec
-from .evaluation import evaluate_seeds
+from .evaluation import WorkerDied, evaluate_seeds
 from .market import N_FEATURES, training_log
 from .reporting import write_report
 from .rng import rng_for
@@ -31,8 +31,8 @@ from .simulation import run_funnel
 from .subgraph import call_log, run_metrics
 from .atomic import staged, write_json
 from .changes import config_changes
-from .outputs import OutputPathError, check_paths
-from .stop import broken_pipe, exit_code
+from .outputs import OutputPathError, check_paths, show_path
+from .stop import broken_pipe, environment_error, exit_code
 from .landscape import landscape
 from .logistic import Logistic, fit_logistic
 from .reading import readings_for
@@ -66,17 +66,29 @@ def main(argv: list[str] | None = None) -> int:
     return guarded(lambda: run(argv, started), argv)
 
 
+# What `pretrain` reads: --config, --seed, --learning-rate, --out, --replace-shipped, --quiet, --debug.
+# Every other flag would be silently ignored by it: refused instead (flag -> what to use).
+NOT_FOR_PRETRAIN = {"save_checkpoint": "pretrain writes its checkpoint to --out PATH",
+                    "train_epochs": "pretrain's epochs are training.pretrain_epochs in --config",
+                    "train_samples": "pretrain's log size is training.pretrain_samples in --config",
+                    **{name: "" for name in ("opportunities", "export_json", "export_training_log", "export_report",
+                                             "export_html", "telemetry", "checkpoint", "seeds", "from_scratch",
+                                             "json", "llm_provider", "llm_base_url", "llm_model")}}
+
+
 def run(argv: list[str], started: float) -> int:
     args = parse_args(argv)
+    refuse_flags_for_another_command(args)
     cfg = load_config_for(args)
     if args.seeds and cfg.simulation.seed + args.seeds - 1 > 2**32 - 1:
         raise UsageError(f"--seeds {args.seeds} from seed {cfg.simulation.seed} goes past the largest seed "
                          f"{2**32 - 1}; lower --seed or --seeds")
-    outputs = check_outputs(cfg, args)
+    outputs, prepare_outputs = check_outputs(cfg, args)   # only looks: a refused run has changed nothing
+    model = None if args.command == "pretrain" else starting_model(cfg)   # the checkpoint, validated ...
+    prepare_outputs()   # ... before anything on disk changes (default directories, stale temps)
     ui = UI(quiet=args.quiet)
     if args.command == "pretrain":
         return pretrain(cfg, ui, argv, outputs["pretrained"])
-    model = starting_model(cfg)
     training = fine_tune(cfg, model, ui)
     baseline = fit_baseline(cfg)
     with staged():   # every output completed as a temp first, then all renamed together
@@ -116,6 +128,18 @@ def simulate_and_write(cfg: Config, args, argv: list[str], models: tuple, traini
     return metrics
 
 
+def refuse_flags_for_another_command(args) -> None:
+    """A flag the command would ignore is refused (one line), not silently dropped."""
+    if args.command == "pretrain":
+        for name, hint in NOT_FOR_PRETRAIN.items():
+            if getattr(args, name, None) not in (None, False):
+                flag = f"--{name.replace('_', '-')}"
+                raise UsageError(f"{flag} does not apply to `pretrain` (it trains a checkpoint and writes only "
+                                 f"--out); {hint or 'drop it, or run without `pretrain`'}")
+    elif args.replace_shipped and not args.save_checkpoint:
+        raise UsageError("--replace-shipped applies only with --save-checkpoint (or `pretrain --out`); drop it")
+
+
 def guarded(body: Callable[[], int], argv: list[str], input_errors: tuple = ()) -> int:
     """Run a command; map what goes wrong to exit codes and one line on stderr (shared by `puzzle`)."""
     try:
@@ -127,9 +151,16 @@ def guarded(body: Callable[[], int], argv: list[str], input_errors: tuple = ()) 
         return exit_code(stop)
     except BrokenPipeError:
         return broken_pipe()
+    except WorkerDied as err:   # a --seeds worker killed (kill, out-of-memory killer): not a bug of ours
+        print(f"error: {err}", file=sys.stderr)
+        return 1
     except Exception as err:  # noqa: BLE001 - the last line of defence: short message, exit 1
         if "--debug" in argv:
             raise
+        if isinstance(err, OSError) and err.filename is not None:
+            # the environment, not a bug: a full disk, a closed stdout, an output changed during the run
+            print(f"error: {environment_error(err)}", file=sys.stderr)
+            return 1
         print(f"internal error: {type(err).__name__}: {err} (rerun with --debug for the traceback)", file=sys.stderr)
         return 1
 
@@ -271,34 +302,39 @@ OUTPUT_FLAGS = {"metrics": "--export-json", "training_log": "--export-training-l
                 "telemetry": "--telemetry", "checkpoint": "--save-checkpoint", "pretrained": "--out"}
 
 
-def check_outputs(cfg: Config, args) -> dict[str, Path]:
-    """Every output path is writable, a regular file or new, and neither an input nor another output:
-    checked before minutes of work (outputs.check_paths)."""
+def check_outputs(cfg: Config, args) -> tuple[dict[str, Path], Callable[[], None]]:
+    """Every output path is writable, a regular file or new, outside trm-demo's own files, and neither an input
+    nor another output: checked before minutes of work (outputs.check_paths), without changing anything.
+    Returns the outputs and `prepare`, to call once every input is validated (it creates default directories
+    and removes stale temps)."""
     if args.command == "pretrain":
         outputs = {"pretrained": checkpoint_output(args, args.out or DEFAULT_PRETRAIN_OUT, "--out")}
     else:
+        report = cfg.report.path
         outputs = {"metrics": cfg.report.metrics_path, "training_log": cfg.report.training_log_path,
-                   "report": cfg.report.path,
-                   "html": args.export_html or Path(cfg.report.path).with_suffix(".html")}
+                   "report": report,   # 'dir/' has no name for a twin: the report's own check refuses it first
+                   "html": args.export_html or (Path(report).with_suffix(".html") if Path(report).name else report)}
         if cfg.subgraph.enabled:
             outputs["telemetry"] = cfg.subgraph.path
         if args.save_checkpoint:
             outputs["checkpoint"] = checkpoint_output(args, args.save_checkpoint, "--save-checkpoint")
-    outputs = {name: Path(raw) for name, raw in outputs.items()}
     inputs = {"--config": args.config} if args.config else {}
     if args.command != "pretrain" and not cfg.training.from_scratch:
         inputs["--checkpoint"] = checkpoint_path(cfg)
     # A default directory (e.g. the shipped `assets/` when run from elsewhere) is created; a flagged one is not.
-    may_create = {path.parent for name, path in outputs.items()
+    may_create = {Path(raw).parent for name, raw in outputs.items()
                   if getattr(args, OUTPUT_FLAGS[name].lstrip("-").replace("-", "_"), None) is None}
-    check_paths({OUTPUT_FLAGS[name]: path for name, path in outputs.items()}, inputs, may_create)
-    return outputs
+    replace_shipped = {"--out", "--save-checkpoint"} if args.replace_shipped else set()
+    # the paths as typed: check_paths sees a trailing '/' that Path() would drop
+    prepare = check_paths({OUTPUT_FLAGS[name]: raw for name, raw in outputs.items()}, inputs, may_create,
+                          replace_shipped)
+    return {name: Path(raw) for name, raw in outputs.items()}, prepare
 
 
 def checkpoint_output(args, path: str, flag: str) -> str:
     """A checkpoint to write; the shipped ones only on request, as every clone and install relies on them."""
     if is_shipped(path) and not args.replace_shipped:
-        raise UsageError(f"{flag} '{path}' would write over the checkpoints shipped with trm-demo "
+        raise UsageError(f"{flag} '{show_path(path)}' would write over the checkpoints shipped with trm-demo "
                          "(trm_demo/checkpoints/); write it elsewhere and load it with --checkpoint, "
                          "or add --replace-shipped to rebuild a shipped checkpoint on purpose")
     return path

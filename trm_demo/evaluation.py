@@ -9,17 +9,31 @@ counterfactual: with common random numbers both sides face the same jobs in
 each seed, so a paired interval is much tighter than the two separate ones. Each seed's result depends only on its seed, so the table
 is the same whatever the number of processes.
 
-A run stopped by Ctrl-C or SIGTERM ends its workers before it exits (the pool
-is terminated on the way out), so none is left running: the workers ignore
-Ctrl-C (the terminal sends it to them too; the parent decides) and die at once
-on the SIGTERM the pool's termination sends them.
+The workers are a concurrent.futures.ProcessPoolExecutor, not a
+multiprocessing.Pool: when a worker dies (killed, or by the out-of-memory
+killer) a Pool quietly starts another and waits forever for the lost seed;
+the executor marks itself broken and fails every waiting seed, and the run ends
+with one line naming the worker and its signal (`WorkerDied`, exit 1).
+
+A run stopped by Ctrl-C or SIGTERM ends its workers before it exits, so none
+is left running: the workers ignore Ctrl-C (the terminal sends it to them too;
+the parent decides) and die at once on the SIGTERM sent to them on the way
+out. The executor has no public way to end a worker in the middle of its task
+(`shutdown(cancel_futures=True)` cancels only seeds not started, and then waits
+for the running ones: minutes), so `_end_workers` terminates the processes
+listed in its private `_processes` (pid -> multiprocessing.Process; the same
+attribute in Python 3.9 to 3.13; `terminate_workers()` is public only from
+3.14; tested in test_output_safety.py, so a Python that renames it fails a test,
+not a user's Ctrl-C).
 """
 
 from __future__ import annotations
 
 import math
 import os
-from multiprocessing import Pool
+import signal
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from typing import Callable
 
 import numpy as np
@@ -100,12 +114,72 @@ def evaluate_seeds(cfg: Config, seeds: list[int], run_one: Callable[[Config], di
             if on_done:
                 on_done(len(results))
     else:
-        # Leaving the block, normally or by an exception, terminates and joins every worker.
-        with Pool(workers, initializer=worker_signals) as pool:
-            for result in pool.imap(run_one, configs):   # imap keeps seed order, whatever finishes first
-                results.append(result)
-                if on_done:
-                    on_done(len(results))
+        results = _in_worker_processes(run_one, configs, workers, on_done)
     summary = summarise(results)
     summary["seed_list"] = list(seeds)
     return summary
+
+
+class WorkerDied(RuntimeError):
+    """A worker process ended without its result (killed, or out of memory): exit code 1, one line."""
+
+
+def _in_worker_processes(run_one: Callable[[Config], dict], configs: list[Config], workers: int,
+                         on_done: Callable[[int], None] | None) -> list[dict]:
+    """Every config in a worker process; results in seed order, whatever finishes first."""
+    executor = ProcessPoolExecutor(workers, initializer=worker_signals)
+    processes: dict = {}
+    finished = False
+    try:
+        futures = [executor.submit(run_one, c) for c in configs]
+        processes = dict(getattr(executor, "_processes", None) or {})   # all started by now (see _end_workers)
+        results = []
+        for future in futures:
+            try:
+                results.append(future.result())
+            except BrokenProcessPool:
+                raise WorkerDied(_death(processes, len(results), len(configs))) from None
+            if on_done:
+                on_done(len(results))
+        finished = True
+        return results
+    finally:
+        if finished:
+            executor.shutdown(wait=True)
+        else:   # stopped, failed or a worker died: no worker may outlive the run, nor keep it waiting
+            _end_workers(executor, processes)
+
+
+def _death(processes: dict, done: int, total: int) -> str:
+    """Which worker died and how: its exit code, or the signal that killed it."""
+    for process in processes.values():
+        process.join(timeout=1)   # the executor ends the other workers with SIGTERM once one is lost
+    dead = [(pid, p.exitcode) for pid, p in processes.items() if p.exitcode not in (None, 0)]
+    # those the executor ended are not news: name the others, if any
+    dead = [d for d in dead if d[1] != -signal.SIGTERM] or dead
+    how = ", ".join(f"pid {pid} {_exit_reason(code)}" for pid, code in dead) or "a worker process ended"
+    return (f"--seeds: a worker process died before finishing its seed ({how}); {done} of {total} seeds were "
+            "done and no output was written; rerun (if it was the out-of-memory killer, lower --seeds)")
+
+
+def _exit_reason(code: int) -> str:
+    if code < 0:
+        try:
+            return f"was killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"was killed by signal {-code}"
+    return f"exited with code {code}"
+
+
+def _end_workers(executor: ProcessPoolExecutor, processes: dict) -> None:
+    """Terminate every worker now and reap it (see the module docstring for why `_processes`)."""
+    known = {**processes, **(getattr(executor, "_processes", None) or {})}
+    for process in known.values():
+        if process.exitcode is None:
+            process.terminate()   # SIGTERM: a worker dies at once (stop.worker_signals)
+    for process in known.values():
+        process.join(timeout=5)
+        if process.exitcode is None:
+            process.kill()
+            process.join(timeout=5)
+    executor.shutdown(wait=True, cancel_futures=True)   # the manager thread sees the workers gone and ends

@@ -8,9 +8,10 @@ for the CPU it runs on, and each kernel rounds float32 sums in its own order:
 on one Xeon the default run's TRM net value was $9,019.97 with the native
 AVX-512 kernel, $8,819.97 with the Haswell kernel and $8,519.97 with the
 Sandybridge one (float64 moves the chaos, not removes it: measured). So every
-entry point asks for the same kernel, OpenBLAS's Haswell (AVX2 + FMA), and
-NumPy's AVX2 code paths, on every x86-64 CPU that has them; that makes a
-run's bytes the same across those machines. Elsewhere (ARM, x86 before 2013)
+entry point asks for the same kernel, OpenBLAS's Haswell (AVX2 + FMA), one BLAS
+thread (threads split the sums too), and NumPy's AVX2 code paths, on every
+x86-64 CPU that has them; that makes a run's bytes the same across those
+machines. A run is "reference" in its metadata only with all three. Elsewhere (ARM, x86 before 2013)
 nothing is pinned and the TRM's figures may differ; `numerics()` records which
 case a run was in. A value the user already set always wins.
 
@@ -43,19 +44,23 @@ def prepare_process() -> None:
 
 
 def numerics() -> dict:
-    """What decided this run's rounding: the BLAS kernel in use and NumPy's SIMD level (run metadata)."""
+    """What decided this run's rounding: the BLAS kernel and its thread count, NumPy's SIMD level (run metadata)."""
     import numpy as np
     from threadpoolctl import threadpool_info
 
-    blas = [f"{p.get('internal_api')} {p.get('version')} {p.get('architecture') or ''}".strip()
-            for p in threadpool_info() if p.get("user_api") == "blas"]
+    pools = [p for p in threadpool_info() if p.get("user_api") == "blas"]
+    blas = [f"{p.get('internal_api')} {p.get('version')} {p.get('architecture') or ''}".strip() for p in pools]
+    # Threads split a matrix product's sums differently: 2 threads round otherwise than 1 (measured:
+    # OPENBLAS_NUM_THREADS=2 changed the default run's TRM figures), so the reference needs exactly 1.
+    threads = [p.get("num_threads") for p in pools]
     features = np._core._multiarray_umath.__cpu_features__
     enabled = [t for t in np._core._multiarray_umath.__cpu_dispatch__ if features.get(t)]
     disabled = os.environ.get("NPY_DISABLE_CPU_FEATURES", "").split()
     simd = [t for t in enabled if t not in disabled]
     kernel = blas[0].split()[-1] if blas else None
-    return {"blas": blas, "numpy_simd": simd, "machine": platform.machine(),
-            "reference": kernel == REFERENCE_BLAS_KERNEL and not any(t in simd for t in _NUMPY_ABOVE_AVX2.split())}
+    return {"blas": blas, "blas_threads": threads, "numpy_simd": simd, "machine": platform.machine(),
+            "reference": kernel == REFERENCE_BLAS_KERNEL and threads == [1]
+            and not any(t in simd for t in _NUMPY_ABOVE_AVX2.split())}
 
 
 def _has_avx2_fma() -> bool:

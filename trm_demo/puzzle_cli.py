@@ -14,6 +14,7 @@ import argparse
 import shlex
 import time
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
@@ -23,7 +24,7 @@ from rich.text import Text
 from .atomic import staged, write_json
 from .cli import HelpFormatter, OneLineParser, UsageError, checkpoint_output, describe_source, guarded, number_type
 from .engine import initial_state, sigmoid, supervision_step
-from .outputs import check_paths
+from .outputs import check_paths, show_path
 from .puzzles import CELLS, SIZE, PuzzleError, format_board, held_out_set, is_solution, parse_board, solve
 from .ui import Console, first_fitting, output_console
 from .reasoning import (PuzzleTraining, compare_baselines, evaluate_sudoku, sudoku_spec, train_sudoku,
@@ -116,16 +117,29 @@ def puzzle_main(argv: list[str]) -> int:
     return guarded(body, argv, input_errors=(PuzzleError,))
 
 
-def _check_outputs(outputs: dict[str, Path], inputs: dict[str, Path]) -> None:
-    """The funnel's check (outputs.check_paths): before any work, nothing an input or another output."""
-    check_paths(outputs, inputs, may_create={DEFAULT_REPORT.parent} & {p.parent for p in outputs.values()})
+def _check_outputs(outputs: dict[str, Path], inputs: dict[str, Path], argv: list[str],
+                   replace_shipped: bool = False) -> Callable[[], None]:
+    """The funnel's check (outputs.check_paths): before any work, nothing an input or another output, nothing
+    inside trm-demo's own files; changes nothing. Returns `prepare`, to call once the inputs are validated."""
+    typed = {flag: _as_typed(path, argv) for flag, path in outputs.items()}
+    return check_paths(typed, inputs, may_create={DEFAULT_REPORT.parent} & {p.parent for p in outputs.values()},
+                       replace_shipped=set(outputs) if replace_shipped else set())
+
+
+def _as_typed(path: Path, argv: list[str]) -> str | Path:
+    """The path as the user typed it: argparse's Path() drops a trailing '/' (or '/.'), which names a directory."""
+    for token in argv:
+        value = token.split("=", 1)[1] if token.startswith("--") and "=" in token else token
+        if value != str(path) and value and Path(value) == path:
+            return value
+    return path
 
 
 # --- train ---
 
 def train_command(args, argv) -> int:
     checkpoint_output(args, args.out, "--out")
-    _check_outputs({"--out": args.out}, {})
+    _check_outputs({"--out": args.out}, {}, argv, replace_shipped=args.replace_shipped)()   # no input to validate
     cfg = PuzzleTraining(seed=args.seed, iterations=args.iterations, slots=args.slots,
                          train_puzzles=args.train_puzzles, test_puzzles=args.test_puzzles,
                          learning_rate=args.learning_rate)
@@ -204,17 +218,19 @@ def _numbers(values) -> bool:
 
 
 def eval_command(args, argv) -> int:
-    html = args.report.with_suffix(".html")   # the HTML twin, next to the Markdown
-    _check_outputs({"--json": args.json, "--report": args.report, "--report (HTML twin)": html},
-                   {"--checkpoint": args.checkpoint})
+    html = args.report.with_suffix(".html") if args.report.name else args.report   # the twin; "." is refused
+    prepare_outputs = _check_outputs({"--json": args.json, "--report": args.report, "--report (HTML twin)": html},
+                                     {"--checkpoint": args.checkpoint}, argv)   # only looks
     model, metadata = load_sudoku_model(args.checkpoint)
-    err = Console(stderr=True, highlight=False)
-    err.print(describe_source(model.source), soft_wrap=True)
     held_out_count = metadata["config"]["test_puzzles"]
     count = args.puzzles or held_out_count
-    if count > held_out_count:
-        raise UsageError(f"--puzzles {count}: this checkpoint held out only {held_out_count} puzzles "
-                         "(more would overlap its training orbits); retrain with a larger --test-puzzles")
+    if count > held_out_count:   # --puzzles against the checkpoint: every input checked before anything changes
+        raise UsageError(f"--puzzles {count}: checkpoint '{show_path(args.checkpoint)}' held out only "
+                         f"{held_out_count} puzzles (more would overlap its training orbits); lower --puzzles, "
+                         "or retrain with a larger --test-puzzles")
+    prepare_outputs()   # default directory, stale temps
+    err = Console(stderr=True, highlight=False)
+    err.print(describe_source(model.source), soft_wrap=True)
     started = time.perf_counter()
     err.print(f"evaluating on {count} held-out puzzles (orbit-disjoint from training), steps 1..{args.steps}")
     held_out = held_out_set(count, metadata["seed"])

@@ -26,12 +26,15 @@ CLOSED, OPEN, HALF_OPEN = "closed", "open", "half_open"
 
 
 class Sentinel:
-    """`budget` may be inf (no limit); `guardrails` False keeps only the budget (a counterfactual replay)."""
+    """`budget` may be inf (no limit). For the counterfactual replays: `guardrails` False turns off the
+    breaker and the TRM guard (the reactive controls), `latency_limit` False the latency limit (a
+    service level, like the budget, that can only cost)."""
 
     def __init__(self, cfg: SentinelConfig, budget: float, llm_latency_ms: float, llm_timeout_ms: float,
-                 guardrails: bool = True):
+                 guardrails: bool = True, latency_limit: bool = True):
         self.cfg = cfg
         self.guardrails = guardrails and cfg.enabled
+        self.latency_limit = latency_limit and cfg.enabled
         self.budget = budget
         self.spent = 0.0
         self.state = CLOSED
@@ -58,7 +61,7 @@ class Sentinel:
 
     def round_fits(self, waited_ms: np.ndarray, failed_before: np.ndarray) -> np.ndarray:
         """Which decisions, having waited `waited_ms` on LLM rounds, may start another (that may time out)?"""
-        if not self.guardrails:
+        if not self.latency_limit:
             return np.ones(len(waited_ms), bool)
         latency, timeout = self._latency
         # A decision whose reads already failed once plans for the timeout: the LLM may still be down.

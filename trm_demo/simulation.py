@@ -43,6 +43,7 @@ from .rng import rng_for
 from .sentinel import Sentinel
 from .subgraph import CallLog
 from .thermostat import Thermostat
+from .training import PROB_EPS
 from .weights import TRM
 
 STRATEGIES = ("greedy", "logistic", "trm", "llm", "cascade", "oracle")
@@ -182,7 +183,7 @@ class CascadeChunk:
     failed: np.ndarray        # (n, K) bool
     llm_cost: np.ndarray      # (n,)
     waited_ms: np.ndarray     # (n,) time on LLM rounds
-    fallback: np.ndarray      # (n,) '' or why the TRM did not decide
+    fallback: np.ndarray      # (n,) "" or why the decision fell back: trm_non_finite, trm_latency (logistic decides), llm_breaker_open (no reads)
 
 
 def trm_estimate(block: Block, cfg: Config, step_cap: int):
@@ -214,9 +215,11 @@ def run_cascade(world: World, block: Block, tl: Timeline, base: np.ndarray, fall
     chunk = CascadeChunk(np.zeros((n, k)), np.zeros((n, k), bool), np.full((n, k), np.nan),
                          np.zeros((n, k), bool), np.zeros(n), np.zeros(n), fallback)
     failed_before = np.zeros(n, bool)
-    for _ in range(k):
+    for round_ in range(k):
         allowed = world.sentinel.reads_allowed(int(block.ids[0]))
         if allowed == 0:
+            if round_ == 0:   # the breaker is open: the TRM (or its guard's logistic model) decides alone
+                chunk.fallback = np.where(fallback == "", "llm_breaker_open", fallback).astype(object)
             break
         voi = np.where(chunk.read, 0.0, value_of_reading(mean, var, reading_var, sim.conversion_value,
                                                          sim.outreach_cost))
@@ -273,11 +276,11 @@ def run_funnel(cfg: Config, model: TRM, logistic: Logistic, calls: CallLog, step
     sim, k = cfg.simulation, cfg.market.candidates_per_opportunity
     budget = cfg.sentinel.llm_budget_per_opportunity * sim.opportunities
     # The run, and the same period replayed without each control: the thermostat held at its initial
-    # hurdle; the sentinel's guardrails (breaker, latency limit, TRM guard) off but the budget kept (the
-    # operator's limit, not a control); and with no budget at all (what the budget costs).
-    worlds = {name: world_for(cfg, limit, thermostat_on, guardrails_on) for name, limit, thermostat_on, guardrails_on
-              in (("run", budget, True, True), ("thermostat", budget, False, True),
-                  ("sentinel", budget, True, False), ("budget", np.inf, True, True))}
+    # hurdle; the sentinel's reactive guardrails (breaker, TRM guard) off; and without each of the two
+    # limits the operator sets, which can only cost: the latency limit and the budget.
+    worlds = {"run": world_for(cfg, budget), "thermostat": world_for(cfg, budget, thermostat_on=False),
+              "sentinel": world_for(cfg, budget, guardrails_on=False),
+              "latency_limit": world_for(cfg, budget, latency_limit_on=False), "budget": world_for(cfg, np.inf)}
     ledger = Ledger(STRATEGIES, tl.n)
     frontier = np.zeros((cfg.model.supervision_steps, 4))   # per cap: expected value, outreach, compute, pursued
     measured = {"ms": 0.0, "calls": 0}
@@ -303,7 +306,7 @@ def run_funnel(cfg: Config, model: TRM, logistic: Logistic, calls: CallLog, step
                 if name == "run":
                     ledger.record("cascade", part.ids, compute_cost=compute, llm_cost=chunk.llm_cost,
                                   llm_reads=chunk.read.sum(axis=1), steps=steps.max(axis=1),
-                                  latency_ms=trm_latency + chunk.waited_ms, fallback=fallback != "", **money)
+                                  latency_ms=trm_latency + chunk.waited_ms, fallback=chunk.fallback != "", **money)
                     _log_calls(calls, part, trm, steps, chunk, pick, pursue, money, world,
                                measured["ms"] / max(measured["calls"], 1))
             trm_pick, trm_pursue = decide(trm, sim.conversion_value, sim.outreach_cost)
@@ -317,11 +320,11 @@ def run_funnel(cfg: Config, model: TRM, logistic: Logistic, calls: CallLog, step
                         measured["ms"] / max(measured["calls"], 1), sample, readings)
 
 
-def world_for(cfg: Config, budget: float, thermostat_on: bool, guardrails_on: bool) -> World:
+def world_for(cfg: Config, budget: float, thermostat_on: bool = True, guardrails_on: bool = True,
+              latency_limit_on: bool = True) -> World:
     sim = cfg.simulation
     thermostat_cfg = cfg.thermostat if thermostat_on else _disabled(cfg.thermostat)
-    sentinel = Sentinel(cfg.sentinel, budget, sim.llm_latency_ms, sim.llm_timeout_ms,
-                        guardrails=guardrails_on and cfg.sentinel.enabled)
+    sentinel = Sentinel(cfg.sentinel, budget, sim.llm_latency_ms, sim.llm_timeout_ms, guardrails_on, latency_limit_on)
     return World(Thermostat(thermostat_cfg, budget), sentinel,
                  ErrorSpread(cfg.cascade.prior_error_sd ** 2, cfg.cascade.assumed_reading_noise ** 2))
 
@@ -344,7 +347,7 @@ def _counterfactuals(worlds: dict[str, World]) -> dict:
     """What each control earned: the run minus the same opportunities replayed without it."""
     run = worlds["run"].totals
     out = {}
-    for name in ("thermostat", "sentinel", "budget"):
+    for name in ("thermostat", "sentinel", "latency_limit", "budget"):
         other = worlds[name]
         out[name] = {"expected_net_value_delta": run["expected_net_value"] - other.totals["expected_net_value"],
                      "net_value_delta": run["net_value"] - other.totals["net_value"],
@@ -403,12 +406,17 @@ def _log_calls(calls: CallLog, part: Block, trm, steps, chunk: CascadeChunk, pic
     reading = np.where(np.isnan(chunk.reading), None, np.round(chunk.reading, 6).astype(object))
     calls.write({"opportunity": np.repeat(part.ids, k), "candidate": np.tile(np.arange(k), n),
                  "message": part.market.messages.ravel(),
-                 "trm_probability": np.round(trm, 6).ravel(), "steps": steps.ravel(),
+                 "trm_probability": _shown(trm), "steps": steps.ravel(),
                  "llm_read": chunk.read.ravel(), "llm_failed": chunk.failed.ravel(),
-                 "llm_probability": reading.ravel(), "probability": np.round(chunk.estimate, 6).ravel(),
+                 "llm_probability": reading.ravel(), "probability": _shown(chunk.estimate),
                  "fallback": np.repeat(chunk.fallback, k), "decision": decision.ravel(), "outcome": outcome.ravel(),
                  "pass_ms_per_candidate": np.full(n * k, pass_ms)},
                 {"hurdle": round(world.thermostat.hurdle, 6), "breaker": world.sentinel.state})
+
+
+def _shown(p: np.ndarray) -> np.ndarray:
+    """Probabilities as written: clipped away from 0 and 1 (a log-loss of them stays finite), 6 decimals."""
+    return np.round(np.clip(p, PROB_EPS, 1 - PROB_EPS), 6).ravel()
 
 
 def _slice(market: Market, rows: slice) -> Market:

@@ -9,17 +9,23 @@ stdout went away (`| head -1`), silently, as `yes | head -1` does.
 SIGTERM raises `Terminated`, a KeyboardInterrupt, so every cleanup that runs on
 Ctrl-C (temps removed, worker processes ended) runs on SIGTERM too. A signal the
 parent process ignored (a background job of a script ignores SIGINT) stays
-ignored, as POSIX expects of every program.
+ignored, as POSIX expects of every program. The handlers are installed first,
+and everything after them (process set-up, the slow imports, the command) runs
+inside the one `try` that turns a stop into its line and exit code.
+
+The environment failing under us (a full disk, `> /dev/full`, a closed stdout
+`>&-`) is one line naming the file and the reason, exit 1, not an "internal
+error": stdout's write errors name it (`<stdout>`), as atomic.py names the
+output file a write failed on, and `environment_error` words the line.
 """
 
 from __future__ import annotations
 
 import codecs
+import errno
 import os
 import signal
 import sys
-
-from .process import prepare_process
 
 INTERRUPTED = "stopped before finishing; every output file is either its previous version or complete"
 EXIT_SIGINT, EXIT_SIGTERM, EXIT_SIGPIPE = 130, 143, 141
@@ -44,6 +50,63 @@ def install() -> None:
     for stream in (sys.stdout, sys.stderr):
         if hasattr(stream, "reconfigure"):
             stream.reconfigure(errors="trm_demo_ascii")
+    sys.stdout = _ClosedStdout() if sys.stdout is None else _NamedStdout(sys.stdout)
+
+
+STDOUT = "<stdout>"
+
+
+class _NamedStdout:
+    """sys.stdout, whose write errors name it: `environment_error` can then say "standard output"."""
+
+    def __init__(self, stream):
+        self._stream = stream
+
+    def write(self, text):
+        return self._named(self._stream.write, text)
+
+    def flush(self):
+        return self._named(self._stream.flush)
+
+    def _named(self, call, *args):
+        try:
+            return call(*args)
+        except OSError as err:
+            if err.filename is not None:
+                raise
+            raise OSError(err.errno, err.strerror or str(err), STDOUT) from None   # EPIPE stays BrokenPipeError
+
+    def __getattr__(self, name):
+        return getattr(self._stream, name)
+
+
+class _ClosedStdout:
+    """What Python leaves as sys.stdout when descriptor 1 is closed (`>&-`) is None, which
+    print() silently ignores and .write() turns into an AttributeError: this says what happened."""
+    encoding, errors = "utf-8", "strict"
+
+    def write(self, text):
+        raise OSError(errno.EBADF, "it is closed (the command was started with >&-)", STDOUT)
+
+    def flush(self):
+        pass
+
+    def isatty(self):
+        return False
+
+    def fileno(self):
+        raise OSError(errno.EBADF, "it is closed", STDOUT)
+
+
+def environment_error(err: OSError) -> str:
+    """One line for a file or stream the environment broke: which one, and why."""
+    reason = err.strerror or str(err)
+    if err.filename == STDOUT:
+        return f"cannot write to standard output: {reason}"
+    name = err.filename2 if err.filename2 is not None else err.filename   # a rename: the target
+    text = os.fsdecode(name) if isinstance(name, bytes) else str(name)
+    shown = text if len(text) <= 120 else f"{text[:60]}...{text[-57:]}"
+    return f"'{shown}': {reason}"
 
 
 def worker_signals() -> None:
@@ -76,11 +139,28 @@ codecs.register_error("trm_demo_ascii", _ascii_fallback)
 
 def launch() -> None:
     """Entry point of every way to start the program: handlers first, then the (slow) imports, then run."""
-    install()
-    prepare_process()   # before NumPy loads: OpenBLAS reads its kernel and thread settings once
-    try:
+    try:   # a stop at any point of start-up is one line and 130 or 143
+        install()
+        from .process import prepare_process   # here, not at the top: this module's own import stays instant
+        prepare_process()   # before NumPy loads: OpenBLAS reads its kernel and thread settings once
         from .cli import main
         code = main()
+        code = _flush_stdout(code)
     except KeyboardInterrupt as stop:   # during start-up; once running, cli.guarded handles it
+        for signum in (signal.SIGINT, signal.SIGTERM):   # stopping already: a second signal adds no traceback
+            signal.signal(signum, signal.SIG_IGN)
         code = exit_code(stop)
     sys.exit(code)
+
+
+def _flush_stdout(code: int) -> int:
+    """Flush here, where a failure can still be one line: at exit Python would print a traceback-like note."""
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        return broken_pipe()
+    except OSError as err:   # > /dev/full: the last buffered output does not fit
+        print(f"error: {environment_error(err)}", file=sys.stderr)
+        broken_pipe()   # the unwritten buffer goes to /dev/null at exit, not into a second error
+        return code or 1
+    return code

@@ -32,6 +32,7 @@ RAISE, LOWER, HOLD = "raise", "lower", "hold"
 
 
 MAX_STEP = 2.0   # the hurdle at most doubles or halves per move: one noisy chunk cannot swing it far
+MAX_RATIO = 100.0   # a spend rate this far over what the budget allows moves the hurdle as much as any
 
 
 class Thermostat:
@@ -59,7 +60,8 @@ class Thermostat:
             return None
         recent = (spent - past[2]) / (clock - past[1])
         allowed = max(self.budget - spent, 0.0) / (1.0 - clock)
-        return recent / allowed if allowed > 0 else (np.inf if recent > 0 else 1.0)
+        # Nothing left but still spending: as far over pace as it gets (a finite number, for the JSON).
+        return min(recent / allowed, MAX_RATIO) if allowed > 0 else (MAX_RATIO if recent > 0 else 1.0)
 
     def _decide(self, opportunity: int, ratio: float | None) -> str:
         c = self.cfg

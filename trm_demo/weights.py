@@ -4,7 +4,8 @@ A checkpoint holds the trained weights, their EMA copy, the fixed initial
 states, the architecture and a format version, plus free-form metadata (the
 command, seed and versions that produced it). Loading checks all of it and
 raises `CheckpointError` with one line that says what is wrong: a file that is
-not regular, a zip entry declaring more bytes than its spec implies (checked
+not regular, an entry trm-demo never writes (exactly the header and the
+spec's weight arrays are accepted), a zip entry declaring more bytes than its spec implies (checked
 before anything is inflated), a header that is not JSON of the right shape, a
 weight that is not float32, of the wrong shape, or not finite. A loaded model
 remembers which file it came from (`TRM.source`: path and SHA-256) so every
@@ -134,8 +135,10 @@ def load_checkpoint(path: str | Path, expected: TRMSpec | None = None,
                     raise CheckpointError(f"checkpoint '{path}' was trained for another model size: "
                                           f"{_spec_difference(spec, expected)}; use a matching config, "
                                           f"--from-scratch, or {recreate}")
-                groups = {group: _read_weights(archive, members, group, shapes, fail)
-                          for group, shapes in weight_shapes(spec).items()}
+                shapes = weight_shapes(spec)
+                _refuse_unknown_entries(members, shapes, fail)
+                groups = {group: _read_weights(archive, members, group, group_shapes, fail)
+                          for group, group_shapes in shapes.items()}
         except (OSError, EOFError, zipfile.BadZipFile, zlib.error) as err:
             raise fail(f"is corrupt or truncated ({type(err).__name__})") from None
     source = {"path": str(path.resolve()), "sha256": digest}
@@ -220,6 +223,17 @@ def _members(archive: zipfile.ZipFile, fail) -> dict[str, zipfile.ZipInfo]:
             raise fail(f"has an unexpected or repeated entry '{info.filename}'")
         members[name] = info
     return members
+
+
+def _refuse_unknown_entries(members: dict, shapes: dict, fail) -> None:
+    """Exactly the entries `save_checkpoint` writes for this spec: anything else is not ours (missing
+    weights are named group by group in _read_weights)."""
+    expected = set(HEADER_LIMITS) | {f"{group}/{name}" for group, names in shapes.items() for name in names}
+    unknown = sorted(set(members) - expected)
+    if unknown:
+        names = [members[name].filename for name in unknown[:3]]
+        listed = ", ".join(repr(n if len(n) <= 60 else n[:57] + "...") for n in names) + (", ..." if len(unknown) > 3 else "")
+        raise fail(f"has {len(unknown)} entr{'y' if len(unknown) == 1 else 'ies'} trm-demo never writes ({listed})")
 
 
 def _read_header(archive, members, path: Path, recreate: str, fail) -> tuple[TRMSpec, dict]:
