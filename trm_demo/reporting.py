@@ -367,12 +367,16 @@ def controls_section(cfg, metrics: dict, points: int) -> Section:
               [("line", "hurdle", hurdles)], points) if history else None,
         Paragraph(f"**Sentinel (guardrails).** LLM spend {money(sentinel['llm_spent'])} of a "
                   f"{money(sentinel['llm_budget'])} budget (never exceeded); a circuit breaker hands decisions to the "
-                  "TRM alone when LLM calls fail and probes half-open before closing; a latency limit on LLM rounds; "
-                  f"a TRM guard falls back to the logistic model. Breaker at the end: {sentinel['state']}. "
-                  + counterfactual_sentence(cf.get("sentinel"), "without the breaker, latency limit and TRM guard "
-                                            "(budget kept)")),
+                  "TRM alone when LLM calls fail and probes half-open before closing; a TRM guard falls back to the "
+                  f"logistic model. Breaker at the end: {sentinel['state']}. "
+                  + counterfactual_sentence(cf.get("sentinel"), "without the breaker and the TRM guard "
+                                            "(budget and latency limit kept)")),
         sentinel_table(sentinel["events"]),
-        Paragraph("**Budget.** " + budget_sentence(cf.get("budget"))) if cf.get("budget") else None,
+        Paragraph("**Budget.** " + limit_sentence(cf.get("budget"), "LLM budget", "no budget"))
+        if cf.get("budget") else None,
+        Paragraph("**Latency limit.** " + limit_sentence(cf.get("latency_limit"), "latency limit on LLM rounds",
+                                                        "no latency limit"))
+        if cf.get("latency_limit") else None,
     ]
     return section("Controls", *blocks)
 
@@ -400,14 +404,15 @@ def counterfactual_sentence(cf: dict | None, without: str) -> str:
             f"(realised {_signed(cf['net_value_delta'])}; LLM spend {_signed(cf['llm_cost_delta'])}).")
 
 
-def budget_sentence(cf: dict) -> str:
+def limit_sentence(cf: dict, limit: str, without_it: str) -> str:
+    """A limit the operator sets (the budget, the latency limit) can only cost: say how much."""
     delta, without = cf["expected_net_value_delta"], cf.get("without", {})
-    spent = (f": with no budget the cascade would have spent {money(without['llm_cost'])} on "
+    spent = (f": with {without_it} the cascade would have spent {money(without['llm_cost'])} on "
              f"{count(without.get('llm_reads', 0), 'read')}" if "llm_cost" in without else "")
     if delta < 0:
-        return (f"The LLM budget cost {money(-delta)} of expected net value{spent} (realised "
+        return (f"The {limit} cost {money(-delta)} of expected net value{spent} (realised "
                 f"{_signed(cf['net_value_delta'])}). It is the operator's limit, not a control: this is its price.")
-    return (f"The LLM budget cost nothing here ({_signed(delta)} expected net value against no budget{spent}).")
+    return f"The {limit} cost nothing here ({_signed(delta)} expected net value against {without_it}{spent})."
 
 
 def _signed(x) -> str:

@@ -165,7 +165,7 @@ def summary_lines(metrics: dict) -> list[str]:
         f"Thermostat: hurdle {num(thermostat['final_hurdle'])} x price after {count(thermostat['moves'], 'move')}"
         + _versus(cf.get("thermostat"), "a fixed hurdle"),
         f"Sentinel: {count(len(sentinel['events']), 'event')}, breaker {sentinel['state']}"
-        + _versus(cf.get("sentinel"), "no guardrails"),
+        + _versus(cf.get("sentinel"), "no breaker or TRM guard"),
     ]
     events = sentinel["events"]
     lines += [f"  opportunity {e['opportunity']:,}: {e.get('from', '?')} -> {e['state']} ({e.get('reason', '')})"
@@ -174,6 +174,8 @@ def summary_lines(metrics: dict) -> list[str]:
         lines.append(f"  ... {count(len(events) - 5, 'more sentinel event')} in the report")
     if cf.get("budget"):
         lines.append("Budget" + _versus(cf["budget"], "no budget").replace(";", ":", 1))
+    if cf.get("latency_limit"):
+        lines.append("Latency limit" + _versus(cf["latency_limit"], "none").replace(";", ":", 1))
     lines += [llm_line(run.get("llm") or {}), config_line(metrics.get("changes"))]
     return lines
 
