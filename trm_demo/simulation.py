@@ -72,11 +72,19 @@ def timeline(cfg: Config) -> Timeline:
     planned = cfg.simulation.opportunities
     events = cfg.scenario.events
     traffic = [(e["at"], e["traffic_multiplier"]) for e in events if "traffic_multiplier" in e]
-    steps, rate = [], 1.0
-    while sum(steps) < 1.0 - 1e-12:
-        i = len(steps)
-        rate = next((m for at, m in reversed(traffic) if at <= i), 1.0)
-        steps.append(1.0 / (planned * rate))
+    # The clock advances 1 / (planned x rate) per opportunity; the rate changes at each traffic event.
+    changes = sorted({0, *(at for at, _ in traffic)})
+    steps, clock = [], 0.0
+    for start, stop in zip(changes, changes[1:] + [None]):
+        rate = next((m for at, m in reversed(traffic) if at <= start), 1.0)
+        step = 1.0 / (planned * rate)
+        room = int(np.ceil((1.0 - clock) / step - 1e-9))             # opportunities left in the period
+        count = room if stop is None else min(stop - start, room)
+        steps.append(np.full(max(count, 0), step))
+        clock += max(count, 0) * step
+        if clock >= 1.0 - 1e-12:
+            break
+    steps = np.concatenate(steps)
     n = len(steps)
     price, outage, drift = np.ones(n), np.zeros(n, bool), np.full(n, cfg.market.drift)
     for e in events:
