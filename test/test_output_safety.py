@@ -5,7 +5,10 @@
 - all outputs or none: check_paths up front, atomic.staged renames them together;
 - signals: stop.py (SIGTERM like Ctrl-C, start-up, --seeds workers, a closed pipe);
 - locale: stop.install's ASCII fallback;
-- money: the labelled compute line and the sentinel's exact budget.
+- money: the labelled compute line and the sentinel's exact budget;
+- hostile QA of issue 11 (section 6): outputs inside the package or config directory, a stop inside
+  prepare_process, a dead --seeds worker, a refused run that changed the disk, BLAS threads and
+  "reference", a target that became a directory, environment errors as one line, flags pretrain ignores.
 
 Signals and pipes need a real process; each such test is bounded by timeouts.
 """
@@ -220,7 +223,7 @@ def running(pid: int) -> bool:
 
 @pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="reads child pids from Linux /proc")
 def test_sigterm_to_a_seeds_run_leaves_no_worker_running(tmp_path):
-    process = start_long_run(tmp_path, "--opportunities", "60000", "--seeds", "2")
+    process = start_long_run(tmp_path, "--opportunities", "20000", "--seeds", "2")
     workers: set[int] = set()
     try:
         deadline = time.monotonic() + 90
