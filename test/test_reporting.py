@@ -127,6 +127,23 @@ def test_a_real_llm_is_labelled_real(run):
     assert "**real (openai_compatible, llama3.1:8b)**" in text and "The LLM here is **simulated**" not in text
 
 
+def test_a_real_llm_gets_a_section_on_its_cost_latency_and_calibration(run):
+    metrics = copy.deepcopy(run["metrics"])
+    assert "## The LLM reader" not in render(run, metrics)      # simulated: nothing to measure about it
+    metrics["run"]["llm"] = {
+        "provider": "openai_compatible", "real": True, "model": "llama3.1:8b", "host": "localhost:11434",
+        "prompt_version": "v1", "charged": 3.38,
+        "stats": {"reads": 10, "hits": 4, "misses": 6, "failures": {"timeout": 1}, "spend": 2.0,
+                  "latency_ms": {"count": 6, "p50": 120.0, "p90": 300.0, "p99": 900.0}},
+        "calibration": [{"bucket": "0.0-0.2", "readings": 0, "mean_reading": None, "mean_true_probability": None},
+                        {"bucket": "0.6-0.8", "readings": 9, "mean_reading": 0.7, "mean_true_probability": 0.435}]}
+    text = render(run, metrics)
+    section = text[text.index("## The LLM reader"):]
+    assert "**llama3.1:8b** at localhost:11434" in section and "timeout 1" in section
+    assert "median 120 ms" in section and "| 0.6-0.8 | 9 | 0.700 | 0.435 |" in section
+    assert "| 0.0-0.2 | 0 | n/a | n/a |" in section
+
+
 # --- the strategies table: expected net value first, realised beside it ---
 
 def test_the_strategy_table_puts_expected_and_realised_side_by_side_for_all_six(run):

@@ -63,7 +63,8 @@ def report_document(cfg, metrics: dict, training: dict) -> Document:
     points = cfg.report.max_chart_points
     sections = [changes_section(metrics),
                 section("Headline", Paragraph(headline(metrics))), strategy_section(metrics),
-                deferral_section(metrics), break_even_section(metrics), controls_section(cfg, metrics, points),
+                llm_reader_section(metrics), deferral_section(metrics), break_even_section(metrics),
+                controls_section(cfg, metrics, points),
                 ARCHITECTURE, frontier_section(metrics, training), training_section(training, points),
                 halting_comparison_section(training), evaluation_section(metrics.get("evaluation")),
                 section("Configuration snapshot",
@@ -244,6 +245,32 @@ def _llm_detail(metrics: dict) -> str:
         return ""
     return (f": its reading of a reply is what the reply states plus Gaussian noise of sd "
             f"{num(llm['noise_logit_sd'])} on the logit scale and a bias of {num(llm.get('bias_logit', 0.0))}")
+
+
+def llm_reader_section(metrics: dict) -> Section | None:
+    """A real LLM: which model at which host, what it cost, how fast, and how well calibrated on this task."""
+    llm = metrics["run"].get("llm") or {}
+    if not llm.get("real"):
+        return None
+    stats, latency = llm.get("stats", {}), llm.get("stats", {}).get("latency_ms", {})
+    failures = ", ".join(f"{reason} {n}" for reason, n in stats.get("failures", {}).items()) or "none"
+    rows = tuple((b["bucket"], f"{b['readings']:,}", num(b["mean_reading"], 3), num(b["mean_true_probability"], 3))
+                 for b in llm.get("calibration", []))
+    timing = (f"median {num(latency.get('p50'), 0)} ms, 90th percentile {num(latency.get('p90'), 0)} ms, 99th "
+              f"{num(latency.get('p99'), 0)} ms" if latency.get("count") else "none measured: every reading came "
+              "from the cache")
+    return section(
+        "The LLM reader",
+        Paragraph(f"**{llm.get('model')}** at {llm.get('host')} ({llm.get('provider')}, prompt "
+                  f"{llm.get('prompt_version')}): {count(stats.get('reads', 0), 'read')}, "
+                  f"{count(stats.get('hits', 0), 'cache hit')} and {count(stats.get('misses', 0), 'call')} to the "
+                  f"endpoint; failures: {failures}. This run paid {money(stats.get('spend', 0.0))} (a cache hit "
+                  f"is free); at its usage tokens the readings cost {money(llm.get('charged', 0.0))}, which the "
+                  f"ledger charges. Latency of the calls: {timing} (wall clock, reported only; no decision depends "
+                  "on it)."),
+        Paragraph("Calibration against the true probability (which the simulation knows): a well calibrated "
+                  "reader's mean reading matches the mean true probability in every bucket."),
+        Table(("Reading bucket", "Readings", "Mean reading", "Mean true probability"), rows, numeric=(1, 2, 3)))
 
 
 def deferral_section(metrics: dict) -> Section | None:
