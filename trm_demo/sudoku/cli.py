@@ -21,15 +21,15 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from rich.text import Text
 
-from .atomic import staged, write_json
-from .cli import HelpFormatter, OneLineParser, UsageError, checkpoint_output, describe_source, guarded, number_type
-from .engine import initial_state, sigmoid, supervision_step
-from .outputs import check_paths, show_path
-from .puzzles import CELLS, SIZE, PuzzleError, format_board, held_out_set, is_solution, parse_board, solve
-from .ui import Console, first_fitting, output_console
-from .reasoning import (PuzzleTraining, compare_baselines, evaluate_sudoku, sudoku_spec, train_sudoku,
+from trm_demo.atomic import staged, write_json
+from trm_demo.commands import HelpFormatter, OneLineParser, UsageError, checkpoint_output, guarded, number_type
+from trm_demo.trm.engine import initial_state, sigmoid, supervision_step
+from trm_demo.outputs import check_paths, show_path
+from trm_demo.sudoku.puzzles import CELLS, SIZE, PuzzleError, format_board, held_out_set, is_solution, parse_board, solve
+from trm_demo.ui import Console, first_fitting, output_console
+from trm_demo.sudoku.reasoning import (PuzzleTraining, compare_baselines, evaluate_sudoku, sudoku_spec, train_sudoku,
                         versions, write_reasoning_report)
-from .weights import SHIPPED_DIR, CheckpointError, load_checkpoint, save_checkpoint
+from trm_demo.trm.weights import SHIPPED_DIR, CheckpointError, describe_source, load_checkpoint, save_checkpoint
 
 DEFAULT_CHECKPOINT = SHIPPED_DIR / "sudoku_trm.npz"
 DEFAULT_TRAIN_OUT = Path("sudoku_trm.npz")   # the working directory: retraining never touches the shipped one
