@@ -18,7 +18,7 @@ from typing import Callable
 
 from trm_demo import __version__
 from trm_demo.atomic import staged, write_json
-from trm_demo.commands import HelpFormatter, OneLineParser, UsageError, checkpoint_output, guarded, number_type
+from trm_demo.commands import GLOBAL_FLAGS, HelpFormatter, OneLineParser, UsageError, checkpoint_output, guarded, number_type
 from trm_demo.config import DEFAULT_CONFIG_PATH, Config, ConfigError, knob_range, load_config, shown_path
 from trm_demo.funnel.evaluation import evaluate_seeds
 from trm_demo.funnel.landscape import landscape
@@ -47,11 +47,12 @@ DEFAULT_PRETRAIN_OUT = "pretrained_trm.npz"
 def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["puzzle"]:   # the reasoning proof has its own sub-commands
+    lead = next((i for i, arg in enumerate(argv) if arg not in GLOBAL_FLAGS), len(argv))   # global flags first?
+    if argv[lead:lead + 1] == ["puzzle"]:   # the reasoning proof has its own sub-commands
         from trm_demo.sudoku.cli import puzzle_main   # late: the funnel run never loads the Sudoku proof
-        return puzzle_main(argv[1:])
-    if argv[:1] == ["config"]:
-        return guarded(lambda: print_config(argv[1:]), argv)
+        return puzzle_main(argv[:lead] + argv[lead + 1:])
+    if argv[lead:lead + 1] == ["config"]:
+        return guarded(lambda: print_config(argv[lead + 1:]), argv)
     return guarded(lambda: run(argv, started), argv)
 
 
@@ -67,6 +68,9 @@ NOT_FOR_PRETRAIN = {"save_checkpoint": "pretrain writes its checkpoint to --out 
 
 def run(argv: list[str], started: float) -> int:
     args = parse_args(argv)
+    if args.command in ("puzzle", "config"):   # main() dispatches them when they come first
+        raise UsageError(f"`{args.command}` must come before the other flags (only --quiet and --debug may "
+                         f"precede it): `trm-demo {args.command} ...`")
     refuse_flags_for_another_command(args)
     cfg = load_config_for(args)
     if args.seeds and cfg.simulation.seed + args.seeds - 1 > 2**32 - 1:
@@ -148,10 +152,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     p = OneLineParser(prog="trm-demo", description="Tiny Recursive Model vs greedy vs a simulated LLM in a "
                 "recruiting conversion funnel. Every knob lives in config/default_config.yaml; flags override it.",
                 formatter_class=HelpFormatter)
-    p.add_argument("command", nargs="?", default="run", choices=("run", "pretrain"),
-                   help="run: fine-tune and simulate; pretrain: train a checkpoint from scratch (see --out). "
-                   "See also `python main.py config` (print the default YAML to copy) and "
-                   "`python main.py puzzle --help` (the 6x6 Sudoku reasoning proof)")
+    p.add_argument("command", nargs="?", default="run", choices=("run", "pretrain", "puzzle", "config"),
+                   help="run: fine-tune and simulate; pretrain: train a checkpoint from scratch (see --out); "
+                   "puzzle: the 6x6 Sudoku reasoning proof (`trm-demo puzzle --help`); "
+                   "config: print the default YAML to copy (`trm-demo config --help`)")
     p.add_argument("--version", action="version", version=f"trm-demo {__version__}")
     p.add_argument("--config", metavar="PATH",
                    help="YAML file overriding config/default_config.yaml key by key (default: none)")

@@ -18,6 +18,19 @@ from trm_demo.outputs import OutputPathError, show_path
 from trm_demo.stop import broken_pipe, environment_error, exit_code
 from trm_demo.trm.weights import CheckpointError, is_shipped
 
+# Flags every command takes, before or after its sub-command: `--quiet puzzle eval` = `puzzle eval --quiet`.
+GLOBAL_FLAGS = ("--quiet", "--debug")
+
+
+def global_flags() -> argparse.ArgumentParser:
+    """The global flags as an argparse parent, so every command's --help lists them with the same words."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--quiet", action="store_true",
+                        help="no progress bars or messages: print only the result and errors (default: off)")
+    common.add_argument("--debug", action="store_true",
+                        help="show the traceback of an internal error (default: off)")
+    return common
+
 
 class UsageError(Exception):
     """Bad flags or paths: exit code 2, one line."""
