@@ -39,8 +39,8 @@ from datetime import datetime, timezone
 
 import numpy as np
 
-from trm_demo import mlp
-from trm_demo.evaluation import mean_ci as mean_ci95
+from trm_demo.trm import mlp
+from trm_demo.funnel.evaluation import mean_ci as mean_ci95
 
 PROB_EPS = 1e-6
 PREVIOUS_OUTER_STEPS = 3        # T of the tabular default before the measured recipe (issue 13)
@@ -62,7 +62,7 @@ def log_loss(p_model, outcome) -> float:
 
 
 def _data(seed: int, samples: int, holdout: int, drift: float):
-    from trm_demo.market import training_log
+    from trm_demo.funnel.market import training_log
     train = training_log(np.random.default_rng([seed, 0]), samples, drift)
     test = training_log(np.random.default_rng([seed, 1]), holdout, drift)
     return train, test
@@ -77,7 +77,7 @@ def validation_split(x, target, share: float):
 # --- the MLP's training: training.fit's recipe, one optimiser step per batch ---
 
 def mlp_probability(params: dict, x) -> np.ndarray:
-    from trm_demo.engine import sigmoid
+    from trm_demo.trm.engine import sigmoid
     return sigmoid(mlp.forward(params, x, MLP_ACTIVATION)[0][:, 0].astype(np.float64))
 
 
@@ -86,7 +86,7 @@ def fit_mlp(params: dict, x, outcome, cfg_training, passes: int, rng: np.random.
 
     Same AdamW, clipping, batch size, EMA warm-up and decay as training.fit;
     pass 0 (the initial EMA) is a candidate too, as there."""
-    from trm_demo.training import AdamW, clip_gradients, ema_decay_at, update_ema
+    from trm_demo.trm.training import AdamW, clip_gradients, ema_decay_at, update_ema
     t = cfg_training
     (x_train, t_train), (x_valid, t_valid) = validation_split(x, outcome, t.validation_share)
     ema = {k: v.copy() for k, v in params.items()}
@@ -114,7 +114,7 @@ def fit_mlp(params: dict, x, outcome, cfg_training, passes: int, rng: np.random.
 # --- one job: one model, one seed ---
 
 def _job(job: dict) -> dict:
-    from trm_demo.cli import model_spec
+    from trm_demo.funnel.pipeline import model_spec
     from trm_demo.config import load_config
     cfg = load_config()
     (x, outcome, _), held_out = _data(job["seed"], job["samples"], job["holdout"], cfg.market.drift)
@@ -125,13 +125,13 @@ def _job(job: dict) -> dict:
 
 
 def _trm_parameters(spec) -> int:
-    from trm_demo.weights import init_model
+    from trm_demo.trm.weights import init_model
     return init_model(spec, np.random.default_rng(0)).n_parameters
 
 
 def _trm_job(job: dict, cfg, spec, x, outcome, held_out) -> dict:
-    from trm_demo.training import evaluate, fit, halting_comparison
-    from trm_demo.weights import init_model
+    from trm_demo.trm.training import evaluate, fit, halting_comparison
+    from trm_demo.trm.weights import init_model
     seed, n_sup = job["seed"], cfg.model.supervision_steps
     hx, ho, hp = held_out
     model = init_model(spec, np.random.default_rng([seed, 2]))

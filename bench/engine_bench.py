@@ -29,7 +29,7 @@ from bench.stats import Timing, from_samples, time_calls
 
 def default_setup():
     """(config, spec) of the default run: config/default_config.yaml via the CLI's own helpers."""
-    from trm_demo.cli import model_spec
+    from trm_demo.funnel.pipeline import model_spec
     from trm_demo.config import load_config
     cfg = load_config()
     return cfg, model_spec(cfg)
@@ -41,12 +41,12 @@ def mlp_width(spec) -> int:
 
 
 def fresh_model(spec, seed: int = 0):
-    from trm_demo.weights import init_model
+    from trm_demo.trm.weights import init_model
     return init_model(spec, np.random.default_rng(seed))
 
 
 def training_batch(spec, cfg, n_rows: int, seed: int = 1):
-    from trm_demo.market import training_log
+    from trm_demo.funnel.market import training_log
     x, outcome, _ = training_log(np.random.default_rng(seed), n_rows, cfg.market.drift)
     return x, outcome
 
@@ -55,7 +55,7 @@ def training_batch(spec, cfg, n_rows: int, seed: int = 1):
 
 def time_training_steps(cfg, spec, repeats: int, batches_per_repeat: int = 2) -> Timing:
     """Seconds per supervision step of training.fit on batches of training.batch_size (median of repeats)."""
-    from trm_demo.training import fit
+    from trm_demo.trm.training import fit
     batch, n_sup = cfg.training.batch_size, cfg.model.supervision_steps
     x, outcome = training_batch(spec, cfg, batch * batches_per_repeat)
     model = fresh_model(spec)
@@ -70,8 +70,8 @@ def time_training_steps(cfg, spec, repeats: int, batches_per_repeat: int = 2) ->
 
 def time_training_phases(cfg, spec, repeats: int, steps_per_repeat: int = 12) -> dict[str, Timing]:
     """Seconds per step in each phase of fit's inner loop (forward, losses, backward, clip, AdamW, EMA)."""
-    from trm_demo.engine import initial_state, supervision_step, supervision_step_backward
-    from trm_demo.training import AdamW, binary_losses, clip_gradients, update_ema
+    from trm_demo.trm.engine import initial_state, supervision_step, supervision_step_backward
+    from trm_demo.trm.training import AdamW, binary_losses, clip_gradients, update_ema
     t, batch = cfg.training, cfg.training.batch_size
     model = fresh_model(spec)
     optimiser = AdamW(t.learning_rate, t.beta1, t.beta2, t.weight_decay)
@@ -201,7 +201,7 @@ def run(repeats: int, quick: bool = False) -> dict:
     raising OpenBLAS's thread count at run time measured 5-10x slower than
     starting with it, so that figure would not describe a real run.
     """
-    from trm_demo.cli import starting_model
+    from trm_demo.funnel.pipeline import starting_model
     from bench.machine import blas_threads, limited_blas_threads
     cfg, spec = default_setup()
     pretrained = starting_model(cfg)
@@ -275,7 +275,7 @@ def worker(argv: list[str]) -> int:
     p.add_argument("--figures", action="store_true")
     p.add_argument("--quick", action="store_true")
     args = p.parse_args(argv)
-    from trm_demo.cli import starting_model
+    from trm_demo.funnel.pipeline import starting_model
     from bench.machine import blas_threads, openblas_runtime
     cfg, spec = default_setup()
     if args.figures:

@@ -63,9 +63,9 @@ def keyword_facts(messages: np.ndarray) -> tuple[dict, dict]:
 
 
 def reading_value(opportunities: int, seed: int) -> dict:
-    from trm_demo.market import (conversion_logit, expected_hidden_logit, sample_market, squash,
+    from trm_demo.funnel.market import (conversion_logit, expected_hidden_logit, sample_market, squash,
                                  structured_only_probability)
-    from trm_demo.messages import Hidden
+    from trm_demo.funnel.messages import Hidden
     from trm_demo.config import load_config
     cfg = load_config()
     drift, k = cfg.market.drift, cfg.market.candidates_per_opportunity
@@ -98,15 +98,15 @@ def reading_value(opportunities: int, seed: int) -> dict:
 def one_seed(seed: int) -> dict:
     """Fine-tune once; replay the period under every scenario and fixed hurdle."""
     prepare_process()
-    from trm_demo import cli
     from trm_demo.config import load_config
-    from trm_demo.simulation import run_funnel
-    from trm_demo.subgraph import call_log
+    from trm_demo.funnel import pipeline
+    from trm_demo.funnel.simulation import run_funnel
+    from trm_demo.funnel.telemetry import call_log
     from trm_demo.ui import UI
     cfg = load_config().replace(**{"simulation.seed": seed})
-    model = cli.starting_model(cfg)
-    training = cli.fine_tune(cfg, model, UI(quiet=True))
-    baseline, cap = cli.fit_baseline(cfg), cli.step_cap(cfg, training)
+    model = pipeline.starting_model(cfg)
+    training = pipeline.fine_tune(cfg, model, UI(quiet=True))
+    baseline, cap = pipeline.fit_baseline(cfg), pipeline.step_cap(cfg, training)
 
     def run(c):
         with call_log(None) as calls:
@@ -127,7 +127,7 @@ def one_seed(seed: int) -> dict:
 
 
 def summarise(per_seed: list[dict]) -> dict:
-    from trm_demo.evaluation import mean_ci, summarise as evaluation_summary
+    from trm_demo.funnel.evaluation import mean_ci, summarise as evaluation_summary
     scenarios = {}
     for name in SCENARIOS:
         runs = [s["scenarios"][name] for s in per_seed]

@@ -95,8 +95,8 @@ def _as_traced(d: dict) -> dict:
 def trace_training_steps(cfg, spec, steps: int = 12) -> dict:
     """Op-level times of `steps` supervision steps of fit's inner loop, per step."""
     global _TRACE
-    from trm_demo.engine import initial_state, supervision_step, supervision_step_backward
-    from trm_demo.training import AdamW, binary_losses, clip_gradients, update_ema
+    from trm_demo.trm.engine import initial_state, supervision_step, supervision_step_backward
+    from trm_demo.trm.training import AdamW, binary_losses, clip_gradients, update_ema
     from bench.engine_bench import fresh_model, training_batch
     t, batch = cfg.training, cfg.training.batch_size
     model = fresh_model(spec)

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 from bench.stats import from_samples
-from trm_demo.evaluation import mean_ci as mean_ci95
+from trm_demo.funnel.evaluation import mean_ci as mean_ci95
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 

@@ -376,7 +376,7 @@ def quality_table(r: dict) -> Table_ | None:
 
 
 def _t_for(n: int) -> float:
-    from trm_demo.evaluation import t95
+    from trm_demo.funnel.evaluation import t95
     return t95(n - 1) if n > 1 else float("nan")
 
 

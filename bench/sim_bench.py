@@ -1,7 +1,7 @@
 """Simulation throughput (opportunities/s) and peak memory, each run in a fresh process.
 
-Every run is `trm_demo.simulation.run_funnel` with the shipped pretrained
-checkpoint (`cli.starting_model` on the default config) and telemetry on
+Every run is `trm_demo.funnel.simulation.run_funnel` with the shipped pretrained
+checkpoint (`pipeline.starting_model` on the default config) and telemetry on
 (`subgraph.call_log` to a temporary file, deleted afterwards). Peak memory is
 the process's maxrss (`resource.getrusage`), so each size gets its own process.
 
@@ -40,10 +40,10 @@ def worker(argv: list[str]) -> int:
     p.add_argument("chunk", type=int)
     p.add_argument("--no-telemetry", action="store_true")
     args = p.parse_args(argv)
-    from trm_demo.cli import starting_model
+    from trm_demo.funnel.pipeline import starting_model
     from trm_demo.config import load_config
-    from trm_demo.simulation import run_funnel
-    from trm_demo.subgraph import call_log
+    from trm_demo.funnel.simulation import run_funnel
+    from trm_demo.funnel.telemetry import call_log
     cfg = load_config(None, {"simulation.opportunities": args.opportunities, "simulation.chunk_size": args.chunk,
                              "sentinel.max_cost": UNLIMITED_BUDGET})
     model = starting_model(cfg)

@@ -138,7 +138,7 @@ class FlatUpdate:
 
 
 def optimiser_update(cfg, spec, repeats: int) -> dict:
-    from trm_demo.training import AdamW, clip_gradients, update_ema
+    from trm_demo.trm.training import AdamW, clip_gradients, update_ema
     from bench.engine_bench import fresh_model
     t = cfg.training
     model = fresh_model(spec)
@@ -226,7 +226,7 @@ class BufferedOps:
 
 def elementwise_ops(cfg, spec, repeats: int) -> dict:
     """Engine vs buffered SwiGLU/RMSNorm on the training shapes, and the saving per training step."""
-    from trm_demo import engine
+    from trm_demo.trm import engine
     from bench.engine_bench import mlp_width
     rows, d, width = cfg.training.batch_size, spec.hidden_size, mlp_width(spec)
     rng = np.random.default_rng(0)

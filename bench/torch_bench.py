@@ -89,8 +89,8 @@ def build_torch_step(torch, model, cfg):
 
 def numpy_step(model, cfg):
     """fit's inner loop, one supervision step (the same code path engine_bench times via fit)."""
-    from trm_demo.engine import supervision_step, supervision_step_backward
-    from trm_demo.training import AdamW, binary_losses, clip_gradients, update_ema
+    from trm_demo.trm.engine import supervision_step, supervision_step_backward
+    from trm_demo.trm.training import AdamW, binary_losses, clip_gradients, update_ema
     t, spec = cfg.training, model.spec
     optimiser = AdamW(t.learning_rate, t.beta1, t.beta2, t.weight_decay)
 
@@ -109,7 +109,7 @@ def numpy_step(model, cfg):
 
 def measure(library: str, repeats: int, steps_per_repeat: int) -> dict:
     """Seconds per training step of one library, with the threads this process started with."""
-    from trm_demo.engine import initial_state, supervision_step
+    from trm_demo.trm.engine import initial_state, supervision_step
     from bench.engine_bench import default_setup, fresh_model, training_batch
     from bench.machine import blas_threads
     cfg, spec = default_setup()

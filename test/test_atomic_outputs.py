@@ -20,12 +20,12 @@ import pytest
 
 from test_cli import OUTPUTS, REPO_ROOT, output_flags, strict_json, subprocess_env
 from trm_demo.atomic import atomic_write, write_json
-from trm_demo.cli import fit_baseline, model_spec
+from trm_demo.funnel.pipeline import fit_baseline, model_spec
 from trm_demo.config import load_config
-from trm_demo.rng import rng_for
-from trm_demo.simulation import run_funnel
-from trm_demo.subgraph import call_log
-from trm_demo.weights import init_model
+from trm_demo.funnel.rng import rng_for
+from trm_demo.funnel.simulation import run_funnel
+from trm_demo.funnel.telemetry import call_log
+from trm_demo.trm.weights import init_model
 
 PREVIOUS = {"demo_metrics.json": {"strategies": {"trm": {"roi": 1.25}}, "from": "an earlier run"},
             "trm_calls.json": [{"opportunity": 0, "probability": 0.5, "from": "an earlier run"}]}

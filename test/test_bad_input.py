@@ -27,12 +27,13 @@ from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
 from test_cli import OUTPUTS, TINY_FLAGS, output_flags, run_cli
+from trm_demo.funnel import pipeline
 from trm_demo import cli
 from trm_demo.config import DEFAULT_CONFIG_PATH, load_config
-from trm_demo.weights import init_model, save_checkpoint
+from trm_demo.trm.weights import init_model, save_checkpoint
 
 PREVIOUS_METRICS = b'{"from": "an earlier run"}\n'
-SHIPPED_CHECKPOINT = cli.checkpoint_path(load_config()).resolve()
+SHIPPED_CHECKPOINT = pipeline.checkpoint_path(load_config()).resolve()
 
 
 @dataclass
@@ -107,7 +108,7 @@ def checkpoint_file(data: bytes | Callable[[Path], None]) -> Callable[[Path], li
 
 
 def smaller_model_checkpoint(path: Path) -> None:
-    spec = cli.model_spec(load_config(overrides={"model.hidden_size": 16}))
+    spec = pipeline.model_spec(load_config(overrides={"model.hidden_size": 16}))
     save_checkpoint(path, init_model(spec, np.random.default_rng(0)), {"kind": "test"})
 
 
@@ -379,7 +380,7 @@ def no_work(monkeypatch):
     """Training or simulating before the input is checked fails the test (as an exit-1 run)."""
     def started(*args, **kwargs):
         raise AssertionError("work started before the input was fully checked")
-    monkeypatch.setattr(cli, "fit", started)
+    monkeypatch.setattr(pipeline, "fit", started)
     monkeypatch.setattr(cli, "run_funnel", started)
 
 

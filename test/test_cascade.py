@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from trm_demo.cascade import (ErrorSpread, belief_from_estimate, combine, expected_probability, logit,
+from trm_demo.funnel.cascade import (ErrorSpread, belief_from_estimate, combine, expected_probability, logit,
                               value_of_reading)
 
 VALUE, OUTREACH = 100.0, 20.0

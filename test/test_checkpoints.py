@@ -31,10 +31,13 @@ import pytest
 import yaml
 
 from test_cli import TINY_FLAGS, output_flags, run_cli, tiny_config
-from trm_demo import cli, puzzle_cli, weights
+from trm_demo.funnel import pipeline
+from trm_demo import cli
+from trm_demo.sudoku import cli as puzzle_cli
+from trm_demo.trm import weights
 from trm_demo.config import DEFAULT_CONFIG_PATH, load_config
-from trm_demo.reasoning import sudoku_spec
-from trm_demo.weights import SHIPPED_DIR, init_model, load_checkpoint, save_checkpoint, weight_shapes
+from trm_demo.sudoku.reasoning import sudoku_spec
+from trm_demo.trm.weights import SHIPPED_DIR, init_model, load_checkpoint, save_checkpoint, weight_shapes
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SHIPPED_TABULAR = SHIPPED_DIR / "pretrained_trm.npz"
@@ -210,8 +213,8 @@ def no_hang():
 def no_work(monkeypatch):
     def started(*args, **kwargs):
         raise AssertionError("work started with a bad checkpoint")
-    for name in ("fit", "run_funnel"):
-        monkeypatch.setattr(cli, name, started)
+    monkeypatch.setattr(pipeline, "fit", started)
+    monkeypatch.setattr(cli, "run_funnel", started)
     monkeypatch.setattr(puzzle_cli, "evaluate_sudoku", started)
 
 
@@ -281,14 +284,14 @@ def test_zip_bomb_entry_is_never_opened(tmp_path, monkeypatch):
 
 
 def test_weight_shapes_match_the_arrays_init_model_builds():
-    for spec in (cli.model_spec(load_config()), sudoku_spec()):
+    for spec in (pipeline.model_spec(load_config()), sudoku_spec()):
         model = init_model(spec, np.random.default_rng(0))
         built = {group: {k: v.shape for k, v in getattr(model, group).items()} for group in ("params", "ema", "buffers")}
         assert weight_shapes(spec) == built
 
 
 def test_a_saved_model_loads_back_identical_with_its_hash(tmp_path):
-    spec = cli.model_spec(load_config())
+    spec = pipeline.model_spec(load_config())
     model = init_model(spec, np.random.default_rng(3))
     save_checkpoint(tmp_path / "m.npz", model, {"kind": "test"})
     loaded, metadata = load_checkpoint(tmp_path / "m.npz", expected=spec)
@@ -374,7 +377,7 @@ def test_pretrain_writes_to_the_working_directory_by_default(tmp_path, monkeypat
 @pytest.mark.parametrize("spelling", ["real path", "symlink"])
 def test_pretrain_refuses_the_shipped_checkpoint_without_the_flag(spelling, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(cli, "fit", lambda *a, **k: pytest.fail("trained before refusing"))
+    monkeypatch.setattr(pipeline, "fit", lambda *a, **k: pytest.fail("trained before refusing"))
     target = SHIPPED_TABULAR
     if spelling == "symlink":
         (tmp_path / "alias.npz").symlink_to(SHIPPED_TABULAR)
@@ -439,14 +442,14 @@ def lookalike(directory: Path) -> Path:
     """A valid but different checkpoint where a cwd-relative reading of the default would find it."""
     path = directory / "trm_demo" / "checkpoints" / "pretrained_trm.npz"
     path.parent.mkdir(parents=True)
-    save_checkpoint(path, init_model(cli.model_spec(load_config()), np.random.default_rng(1)), {"kind": "lookalike"})
+    save_checkpoint(path, init_model(pipeline.model_spec(load_config()), np.random.default_rng(1)), {"kind": "lookalike"})
     return path
 
 
 def test_the_default_checkpoint_ignores_a_lookalike_in_the_working_directory(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     lookalike(tmp_path)
-    assert cli.checkpoint_path(load_config()) == SHIPPED_TABULAR
+    assert pipeline.checkpoint_path(load_config()) == SHIPPED_TABULAR
     assert run_cli(capsys, tiny_run(tmp_path)).code == 0
     assert recorded_checkpoints(tmp_path)[0]["sha256"] == sha256(SHIPPED_TABULAR)
 
@@ -455,7 +458,7 @@ def test_a_copied_default_config_still_means_the_installed_checkpoint(tmp_path, 
     monkeypatch.chdir(tmp_path)
     lookalike(tmp_path)
     (tmp_path / "copy.yaml").write_text(DEFAULT_CONFIG_PATH.read_text(encoding="utf-8"), encoding="utf-8")
-    assert cli.checkpoint_path(load_config(tmp_path / "copy.yaml")) == SHIPPED_TABULAR
+    assert pipeline.checkpoint_path(load_config(tmp_path / "copy.yaml")) == SHIPPED_TABULAR
 
 
 def test_a_checkpoint_typed_on_the_command_line_is_from_the_working_directory(tmp_path, monkeypatch, capsys):
@@ -497,7 +500,7 @@ def test_every_config_file_ships_with_the_package():
 
 def test_a_saved_checkpoint_has_exactly_the_entries_the_loader_accepts(tmp_path):
     """The loader's whitelist is what save_checkpoint writes: no more (an extra entry is refused), no less."""
-    spec = cli.model_spec(load_config())
+    spec = pipeline.model_spec(load_config())
     save_checkpoint(tmp_path / "m.npz", init_model(spec, np.random.default_rng(0)), {"kind": "test"})
     with zipfile.ZipFile(tmp_path / "m.npz") as archive:
         written = {name.removesuffix(".npy") for name in archive.namelist()}

@@ -17,9 +17,10 @@ from pathlib import Path
 
 import pytest
 
+from trm_demo.funnel import pipeline
 from trm_demo import __version__, cli
 from trm_demo.config import load_config
-from trm_demo.weights import load_checkpoint
+from trm_demo.trm.weights import load_checkpoint
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -143,7 +144,7 @@ def test_files_are_written_where_the_flags_say(tmp_path, monkeypatch, capsys):
     calls = strict_json((out / "trm_calls.json").read_text())
     assert calls and {"opportunity", "probability", "steps", "decision"} <= set(calls[0])
     assert (out / "report.md").read_text(encoding="utf-8").startswith("#")
-    model, metadata = load_checkpoint(out / "tuned.npz", expected=cli.model_spec(load_config()))
+    model, metadata = load_checkpoint(out / "tuned.npz", expected=pipeline.model_spec(load_config()))
     assert metadata["kind"] == "fine-tuned"
     # Every written path is listed in the summary.
     for name in OUTPUTS.values():

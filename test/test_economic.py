@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from trm_demo.economic import Ledger
+from trm_demo.funnel.ledger import Ledger
 
 CONVERSION_VALUE = 100.0
 

@@ -3,13 +3,13 @@
 import numpy as np
 import pytest
 
-from trm_demo.cli import checkpoint_path, fine_tune, model_spec, starting_model
+from trm_demo.funnel.pipeline import checkpoint_path, fine_tune, model_spec, starting_model
 from trm_demo.config import load_config
-from trm_demo.engine import TRMSpec, halting_steps
-from trm_demo.market import N_FEATURES, sample_market, structured_only_probability, training_log
-from trm_demo.training import evaluate, fit
+from trm_demo.trm.engine import TRMSpec, halting_steps
+from trm_demo.funnel.market import N_FEATURES, sample_market, structured_only_probability, training_log
+from trm_demo.trm.training import evaluate, fit
 from trm_demo.ui import UI
-from trm_demo.weights import init_model, load_checkpoint, save_checkpoint
+from trm_demo.trm.weights import init_model, load_checkpoint, save_checkpoint
 
 CFG = load_config()
 SMALL = TRMSpec(N_FEATURES, hidden_size=16, expansion=2, n_cycles=2, outer_steps=2, activation="swiglu",

@@ -13,9 +13,9 @@ once at the base weights and perturbs only what carries gradient.
 import numpy as np
 import pytest
 
-from trm_demo.engine import TRMSpec, embed, initial_state, latent_recursion, supervision_step, supervision_step_backward
-from trm_demo.training import binary_losses, token_losses
-from trm_demo.weights import init_model
+from trm_demo.trm.engine import TRMSpec, embed, initial_state, latent_recursion, supervision_step, supervision_step_backward
+from trm_demo.trm.training import binary_losses, token_losses
+from trm_demo.trm.weights import init_model
 
 HALTING_WEIGHT = 0.7
 

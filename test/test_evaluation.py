@@ -4,9 +4,9 @@ import math
 
 import pytest
 
-from trm_demo.cli import strategies_for_seed
+from trm_demo.funnel.pipeline import strategies_for_seed
 from trm_demo.config import load_config
-from trm_demo.evaluation import evaluate_seeds, mean_ci, verdict
+from trm_demo.funnel.evaluation import evaluate_seeds, mean_ci, verdict
 
 TINY = {"simulation.opportunities": 30, "training.epochs": 1, "training.samples": 64,
         "training.holdout_samples": 64}

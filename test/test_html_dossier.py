@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 
 from trm_demo import cli
-from trm_demo.charts import chart
+from trm_demo.report.charts import chart
 from trm_demo.config import load_config
-from trm_demo.document import Chart, Document, Paragraph, section
-from trm_demo.html import CSP, to_html
-from trm_demo.reporting import report_document
-from trm_demo.screenshots import chromium, headless
+from trm_demo.report.document import Chart, Document, Paragraph, section
+from trm_demo.report.html import CSP, to_html
+from trm_demo.report.dossier import report_document
+from trm_demo.report.screenshots import chromium, headless
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from mermaid_check import running_in_ci  # noqa: E402
@@ -90,7 +90,7 @@ def test_the_dossier_has_the_markdowns_sections_and_numbers(run):
     assert re.findall(r"<h2>(.+?)</h2>", html) == [h.replace("&", "&amp;") for h in headings]
     for money in set(re.findall(r"\$[\d,]+\.\d{2}", markdown)):
         assert money in html
-    doc = report_document(run["cfg"], __import__("json").loads((run["dir"] / "metrics.json").read_text()),
+    doc = report_document(run["cfg"].to_dict(), __import__("json").loads((run["dir"] / "metrics.json").read_text()),
                           __import__("json").loads((run["dir"] / "training.json").read_text()))
     assert len(drawn_marks(html)) == len(charts_in(doc)) == markdown.count("\nxychart-beta\n")
     assert html.count("★") == markdown.count("★") == 2   # the break-even map's default cell and its note

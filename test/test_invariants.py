@@ -21,14 +21,16 @@ import pytest
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
-from trm_demo import cli, training
+from trm_demo.funnel import pipeline
+from trm_demo import cli
+from trm_demo.trm import training
 from trm_demo.config import load_config
-from trm_demo.market import training_log
-from trm_demo.rng import rng_for
-from trm_demo.simulation import STRATEGIES, run_funnel
-from trm_demo.subgraph import CallLog, call_log
-from trm_demo.training import PROB_EPS, evaluate, fit
-from trm_demo.weights import init_model
+from trm_demo.funnel.market import training_log
+from trm_demo.funnel.rng import rng_for
+from trm_demo.funnel.simulation import STRATEGIES, run_funnel
+from trm_demo.funnel.telemetry import CallLog, call_log
+from trm_demo.trm.training import PROB_EPS, evaluate, fit
+from trm_demo.trm.weights import init_model
 
 SLACK = 1e-9   # summing per-candidate costs in another order may differ by a few ulps
 
@@ -77,7 +79,7 @@ def funnel_setups(draw):
         "scenario.events": events,
     }
     cfg = load_config(overrides=overrides)
-    model = init_model(cli.model_spec(cfg), rng_for(cfg.simulation.seed, "init"))
+    model = init_model(pipeline.model_spec(cfg), rng_for(cfg.simulation.seed, "init"))
     halt_bias, answer_bias = draw(st.floats(-4.0, 4.0)), draw(st.floats(-3.0, 3.0))
     for weights in (model.params, model.ema):
         weights["halt.b"][:] = halt_bias
@@ -89,7 +91,7 @@ def funnel_setups(draw):
 @given(setup=funnel_setups())
 def test_guardrails_hold_on_any_config_market_and_scenario(setup):
     cfg, model, step_cap = setup
-    baseline = cli.fit_baseline(cfg.replace(**{"training.samples": 64}))
+    baseline = pipeline.fit_baseline(cfg.replace(**{"training.samples": 64}))
     with call_log(None) as calls:    # telemetry off: nothing is written
         result = run_funnel(cfg, model, baseline, calls, step_cap)
     ledger, n = result.ledger, result.timeline.n
@@ -154,7 +156,7 @@ def all_finite(weights: dict) -> bool:
 @pytest.mark.parametrize("start", ["pretrained", "scratch"])
 def test_learning_rate_1_does_not_diverge_on_the_default_data(start):
     cfg = load_config(overrides={"training.learning_rate": 1.0, "training.from_scratch": start == "scratch"})
-    model = cli.starting_model(cfg)
+    model = pipeline.starting_model(cfg)
     x, outcome = recent_log(cfg, cfg.training.samples)
     log = fit(model, x, outcome, cfg.training, cfg.training.epochs, cfg.model.supervision_steps,
               rng_for(cfg.simulation.seed, "training"), cfg.simulation.trm_halt_threshold)["epochs"]
@@ -198,7 +200,7 @@ def nan_loss(losses):
 def test_non_finite_training_stops_with_a_message_and_keeps_the_last_good_weights(monkeypatch, name, poison, what):
     # no validation split: the EMA is then the one of the last good update, not of the best epoch
     cfg = load_config(overrides={"training.from_scratch": True, "training.validation_share": 0.0})
-    model = cli.starting_model(cfg)
+    model = pipeline.starting_model(cfg)
     seen = poison_on_call(monkeypatch, model, name, bad_call=4, poison=poison)
     x, outcome = recent_log(cfg, 512)
     log = fit(model, x, outcome, cfg.training, 3, cfg.model.supervision_steps,
@@ -227,7 +229,7 @@ def test_cli_warns_once_and_finishes_when_training_stops_early(tmp_path, monkeyp
 
 
 def saturated_model(cfg, bias: float):
-    model = init_model(cli.model_spec(cfg), rng_for(cfg.simulation.seed, "init"))
+    model = init_model(pipeline.model_spec(cfg), rng_for(cfg.simulation.seed, "init"))
     for weights in (model.params, model.ema):
         weights["head.b"][:] = bias
         weights["halt.b"][:] = bias
@@ -246,7 +248,7 @@ def test_held_out_log_loss_stays_finite_for_a_saturated_model(bias):
 def test_telemetry_probabilities_are_clipped_away_from_0_and_1(bias):
     cfg = load_config(overrides={"model.hidden_size": 8, "simulation.opportunities": 20})
     text = io.StringIO()
-    run_funnel(cfg, saturated_model(cfg, bias), cli.fit_baseline(cfg), CallLog(text), cfg.model.supervision_steps)
+    run_funnel(cfg, saturated_model(cfg, bias), pipeline.fit_baseline(cfg), CallLog(text), cfg.model.supervision_steps)
     records = json.loads(text.getvalue() + "\n]")
     for record in records:
         assert PROB_EPS <= record["probability"] <= 1 - PROB_EPS

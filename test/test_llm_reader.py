@@ -29,7 +29,7 @@ import pytest
 
 from trm_demo.config import ConfigError, load_config
 from trm_demo.llm import OpenAICompatibleReader, Prices, ReadingCache, ReadRequest, api_key_from_env, request_key
-from trm_demo.reading import readings_for
+from trm_demo.funnel.reading import readings_for
 from trm_demo.llm import prompt
 from trm_demo.llm.parse import p_yes_from_logprobs, parse_probability
 from trm_demo.llm.retry import backoff_s, retry_after_s

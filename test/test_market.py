@@ -8,10 +8,10 @@ weakly on p (the squash into [0.01, 0.99] may flatten extreme cases).
 import numpy as np
 from hypothesis import given, settings, strategies as st
 
-from trm_demo.market import (
+from trm_demo.funnel.market import (
     FEATURE_NAMES, HYBRID, N_FEATURES, ONSITE, REMOTE, conversion_logit, sample_market, squash, training_log,
 )
-from trm_demo.rng import rng_for
+from trm_demo.funnel.rng import rng_for
 
 seeds = st.integers(0, 2**32 - 1)
 drifts = st.floats(0.0, 1.0)

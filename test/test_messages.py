@@ -6,8 +6,8 @@ import re
 import numpy as np
 import pytest
 
-from trm_demo.market import hidden_logit, sample_market
-from trm_demo.messages import FACTS, MAX_SENTENCES, PHRASES
+from trm_demo.funnel.market import hidden_logit, sample_market
+from trm_demo.funnel.messages import FACTS, MAX_SENTENCES, PHRASES
 
 MARKET = sample_market(np.random.default_rng(11), 3000, 4, 0.3)
 FIELDS = MARKET.pairs()
@@ -78,7 +78,7 @@ def test_keywords_misread_the_replies():
 
 def test_the_reader_knows_more_than_the_fields_and_less_than_the_truth():
     true_logit = np.log(MARKET.p_true / (1 - MARKET.p_true))
-    from trm_demo.market import conversion_logit
+    from trm_demo.funnel.market import conversion_logit
     structured = conversion_logit(**FIELDS, drift=0.3)
     assert np.std(true_logit - MARKET.read_logit) < 0.75 * np.std(true_logit - structured)
     assert np.std(true_logit - MARKET.read_logit) > 0.1    # unstated facts stay unknown

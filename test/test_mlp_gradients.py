@@ -1,4 +1,4 @@
-"""trm_demo.mlp's hand-written backward pass against central finite differences, in float64, on every entry.
+"""trm_demo.trm.mlp's hand-written backward pass against central finite differences, in float64, on every entry.
 
 Every entry of every weight, not a sample: a bug confined to one column escapes
 a sampled check (engine gradients, measured). The objective is a fixed random
@@ -9,7 +9,7 @@ every output takes part.
 import numpy as np
 import pytest
 
-from trm_demo import mlp
+from trm_demo.trm import mlp
 
 STEP = 1e-6
 

@@ -30,14 +30,15 @@ from test_atomic_outputs import (as_from_a_terminal, assert_previous_outputs_int
                                  wait_until_streaming, write_previous_outputs)
 from test_cli import REPO_ROOT, run_cli, subprocess_env, tiny_args
 from test_sentinel import sentinel
-from trm_demo import atomic, cli, evaluation, outputs
+from trm_demo import atomic, cli, commands, outputs
+from trm_demo.funnel import evaluation, pipeline
 from trm_demo.atomic import staged, write_json
 from trm_demo.config import DEFAULT_CONFIG_PATH, load_config
-from trm_demo.evaluation import MEASURES, WorkerDied, evaluate_seeds
+from trm_demo.funnel.evaluation import MEASURES, WorkerDied, evaluate_seeds
 from trm_demo.outputs import OutputPathError, check_paths
-from trm_demo.simulation import STRATEGIES
-from trm_demo.subgraph import call_log
-from trm_demo.weights import SHIPPED_DIR
+from trm_demo.funnel.simulation import STRATEGIES
+from trm_demo.funnel.telemetry import call_log
+from trm_demo.trm.weights import SHIPPED_DIR
 
 STOPPED = "stopped before finishing; every output file is either its previous version or complete"
 A_PUZZLE = "1" + "0" * 35
@@ -477,7 +478,7 @@ def test_a_target_that_became_a_directory_replaces_no_output(tmp_path, capsys):
             atomic.write_text(report, "new report\n")
             report.mkdir()   # `mkdir assets/trm_executive_report.md` while the run works
         return 0
-    assert cli.guarded(body, []) == 1
+    assert commands.guarded(body, []) == 1
     err = capsys.readouterr().err
     assert err.splitlines() == [f"error: '{report}': became a directory during the run; no output was replaced"]
     assert first.read_text() == "old a\n" and report.is_dir()
@@ -489,7 +490,7 @@ def test_a_full_disk_is_one_line_naming_the_file_not_an_internal_error(tmp_path,
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
     monkeypatch.setattr(atomic.os, "fsync", full)
     target = tmp_path / "m.json"
-    assert cli.guarded(lambda: write_json(target, {"x": 1}), []) == 1
+    assert commands.guarded(lambda: write_json(target, {"x": 1}), []) == 1
     assert capsys.readouterr().err.splitlines() == [f"error: '{target}': No space left on device"]
 
 
@@ -534,7 +535,7 @@ def test_output_paths_in_error_lines_are_clipped(tmp_path, capsys):
                                          (["--from-scratch"], "--from-scratch")])
 def test_pretrain_refuses_flags_it_would_ignore(extra, flag, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(cli, "fit", lambda *a, **k: pytest.fail("trained with a flag it ignores"))
+    monkeypatch.setattr(pipeline, "fit", lambda *a, **k: pytest.fail("trained with a flag it ignores"))
     run = run_cli(capsys, ["pretrain", *extra])
     assert run.code == 2 and run.err_lines == [run.err_lines[0]]
     assert run.err.startswith(f"error: {flag} does not apply to `pretrain`")

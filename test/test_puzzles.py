@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
-from trm_demo import puzzles as P
-from trm_demo.puzzle_cli import DEFAULT_CHECKPOINT, puzzle_main
-from trm_demo.reasoning import PuzzleTraining, run_steps, step_metrics, train_act, sudoku_spec
-from trm_demo.weights import init_model
+from trm_demo.sudoku import puzzles as P
+from trm_demo.sudoku.cli import DEFAULT_CHECKPOINT, puzzle_main
+from trm_demo.sudoku.reasoning import PuzzleTraining, run_steps, step_metrics, train_act, sudoku_spec
+from trm_demo.trm.weights import init_model
 
 # A valid full grid (2×3 boxes).
 GRID = "123456456123231564564231312645645312"
@@ -104,7 +104,7 @@ def test_a_few_training_iterations_reduce_the_loss(small_split):
 
 @pytest.mark.skipif(not DEFAULT_CHECKPOINT.is_file(), reason="no shipped Sudoku checkpoint")
 def test_shipped_checkpoint_solves_more_held_out_puzzles_at_step_8_than_at_step_1():
-    from trm_demo.puzzle_cli import load_sudoku_model
+    from trm_demo.sudoku.cli import load_sudoku_model
     model, metadata = load_sudoku_model(DEFAULT_CHECKPOINT)
     held_out = P.held_out_set(60, metadata["seed"])
     exact = step_metrics(run_steps(model, held_out.puzzles, 8), held_out.puzzles, held_out.solutions)["exact_solve"]
@@ -128,7 +128,7 @@ def test_puzzle_solve_rejects_bad_input_with_one_line_and_exit_code_2(puzzle, sa
 
 def test_reasoning_report_charts_parse_as_mermaid(tmp_path):
     import mermaid_check
-    from trm_demo.reasoning import reasoning_report
+    from trm_demo.sudoku.reasoning import reasoning_report
     steps = list(range(1, 17))
     curve = [min(1.0, 0.1 + 0.07 * s) for s in steps]
     result = {"steps": steps, "puzzles": 500, "n_parameters": 28423, "exact_solve": curve,

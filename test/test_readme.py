@@ -8,7 +8,7 @@ training touches (greedy, LLM, oracle) are compared.
 
 import pytest
 
-from trm_demo import docs
+from trm_demo.report import docs
 from trm_demo.process import numerics
 
 UNTRAINED_ROWS = ("Greedy baseline", "LLM (simulated)", "Oracle (upper bound)")
@@ -35,7 +35,7 @@ def test_readme_samples_match_a_fresh_run_of_their_commands(readme_and_fresh_run
                     "lacks AVX2, or OPENBLAS_CORETYPE / NPY_DISABLE_CPU_FEATURES were set by hand; "
                     "the untrained rows are still compared below")
     text, fresh = readme_and_fresh_run
-    assert fresh == text, "a README sample is stale: run python -m trm_demo.docs"
+    assert fresh == text, "a README sample is stale: run python -m trm_demo.report.docs"
 
 
 def test_readme_rows_no_training_touches_match_on_any_cpu(readme_and_fresh_run):

@@ -14,9 +14,9 @@ from hypothesis import given, strategies as st
 
 from trm_demo import cli
 from trm_demo.config import load_config
-from trm_demo.evaluation import summarise
-from trm_demo.charts import PALETTE, chart, decimal, mermaid, quote
-from trm_demo.reporting import advice, headline, render_report, report_document
+from trm_demo.funnel.evaluation import summarise
+from trm_demo.report.charts import PALETTE, chart, decimal, mermaid, quote
+from trm_demo.report.dossier import advice, headline, render_report, report_document
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import mermaid_check  # noqa: E402
@@ -66,7 +66,7 @@ def top(metrics: dict) -> float:
 
 
 def render(run, metrics=None, training=None) -> str:
-    return render_report(run["cfg"], metrics or run["metrics"], training or run["training"])
+    return render_report(run["cfg"].to_dict(), metrics or run["metrics"], training or run["training"])
 
 
 def section_text(text: str, heading: str) -> str:
@@ -434,5 +434,5 @@ def test_multi_seed_evaluation_renders_when_present(run):
 
 
 def test_the_html_and_markdown_share_one_document(run):
-    doc = report_document(run["cfg"], run["metrics"], run["training"])
+    doc = report_document(run["cfg"].to_dict(), run["metrics"], run["training"])
     assert [s.heading for s in doc.sections] == re.findall(r"^## (.+)$", render(run), re.MULTILINE)

@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from trm_demo.config import load_config
-from trm_demo.sentinel import CLOSED, HALF_OPEN, OPEN, Sentinel
+from trm_demo.funnel.sentinel import CLOSED, HALF_OPEN, OPEN, Sentinel
 
 CFG = load_config().sentinel
 

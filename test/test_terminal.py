@@ -4,7 +4,7 @@ import io
 
 import pytest
 
-from trm_demo.puzzle_cli import print_eval_table
+from trm_demo.sudoku.cli import print_eval_table
 from trm_demo.ui import UI, Console, config_line
 
 ROW = {"expected_net_value": 8_819_967.06, "share_of_oracle_expected": 0.9237, "net_value": 8_901_234.56,

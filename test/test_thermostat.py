@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from trm_demo.config import load_config
-from trm_demo.thermostat import HOLD, Thermostat
+from trm_demo.funnel.thermostat import HOLD, Thermostat
 
 CFG = load_config().thermostat
 

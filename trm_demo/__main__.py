@@ -1,3 +1,3 @@
-from .stop import launch
+from trm_demo.stop import launch
 
 launch()

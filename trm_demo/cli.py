@@ -9,37 +9,30 @@ by its reader (see stop.py).
 from __future__ import annotations
 
 import argparse
-import math
 import os
-import platform
 import sys
 import time
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
-import numpy as np
-
-from . import __version__
-from .config import DEFAULT_CONFIG_PATH, Config, ConfigError, knob_range, load_config
-from .engine import TRMSpec
-from .evaluation import WorkerDied, evaluate_seeds
-from .market import N_FEATURES, training_log
-from .reporting import write_report
-from .rng import rng_for
-from .simulation import run_funnel
-from .subgraph import call_log, run_metrics
-from .atomic import staged, write_json
-from .changes import config_changes
-from .outputs import OutputPathError, check_paths, show_path
-from .stop import broken_pipe, environment_error, exit_code
-from .landscape import landscape
-from .logistic import Logistic, fit_logistic
-from .reading import readings_for
-from .training import evaluate, fit, halting_comparison
-from .ui import UI
-from .weights import (TRM, CheckpointError, init_model, is_shipped, load_checkpoint, resolve_checkpoint,
-                      save_checkpoint)
+from trm_demo import __version__
+from trm_demo.atomic import staged, write_json
+from trm_demo.commands import GLOBAL_FLAGS, HelpFormatter, OneLineParser, UsageError, checkpoint_output, guarded, number_type
+from trm_demo.config import DEFAULT_CONFIG_PATH, Config, ConfigError, knob_range, load_config, shown_path
+from trm_demo.funnel.evaluation import evaluate_seeds
+from trm_demo.funnel.landscape import landscape
+from trm_demo.funnel.pipeline import (checkpoint_metadata, checkpoint_path, command_line, fine_tune, fit_baseline,
+                                      pretrain, starting_model, step_cap, strategies_for_seed)
+from trm_demo.funnel.reading import readings_for
+from trm_demo.funnel.rng import rng_for
+from trm_demo.funnel.simulation import run_funnel
+from trm_demo.funnel.telemetry import call_log, run_metrics
+from trm_demo.outputs import check_paths
+from trm_demo.report.changes import config_changes
+from trm_demo.report.dossier import write_report
+from trm_demo.trm.weights import save_checkpoint
+from trm_demo.ui import UI
 
 # flag -> config key it overrides
 FLAG_KEYS = {"seed": "simulation.seed", "train_epochs": "training.epochs", "train_samples": "training.samples",
@@ -51,18 +44,15 @@ FLAG_KEYS = {"seed": "simulation.seed", "train_epochs": "training.epochs", "trai
 DEFAULT_PRETRAIN_OUT = "pretrained_trm.npz"
 
 
-class UsageError(Exception):
-    """Bad flags or paths: exit code 2, one line."""
-
-
 def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["puzzle"]:   # the reasoning proof has its own sub-commands
-        from .puzzle_cli import puzzle_main
-        return puzzle_main(argv[1:])
-    if argv[:1] == ["config"]:
-        return guarded(lambda: print_config(argv[1:]), argv)
+    lead = next((i for i, arg in enumerate(argv) if arg not in GLOBAL_FLAGS), len(argv))   # global flags first?
+    if argv[lead:lead + 1] == ["puzzle"]:   # the reasoning proof has its own sub-commands
+        from trm_demo.sudoku.cli import puzzle_main   # late: the funnel run never loads the Sudoku proof
+        return puzzle_main(argv[:lead] + argv[lead + 1:])
+    if argv[lead:lead + 1] == ["config"]:
+        return guarded(lambda: print_config(argv[lead + 1:]), argv)
     return guarded(lambda: run(argv, started), argv)
 
 
@@ -78,6 +68,9 @@ NOT_FOR_PRETRAIN = {"save_checkpoint": "pretrain writes its checkpoint to --out 
 
 def run(argv: list[str], started: float) -> int:
     args = parse_args(argv)
+    if args.command in ("puzzle", "config"):   # main() dispatches them when they come first
+        raise UsageError(f"`{args.command}` must come before the other flags (only --quiet and --debug may "
+                         f"precede it): `trm-demo {args.command} ...`")
     refuse_flags_for_another_command(args)
     cfg = load_config_for(args)
     if args.seeds and cfg.simulation.seed + args.seeds - 1 > 2**32 - 1:
@@ -121,10 +114,11 @@ def simulate_and_write(cfg: Config, args, argv: list[str], models: tuple, traini
             metrics["evaluation"] = evaluate_seeds(cfg, seeds, strategies_for_seed, on_done=on_done)
     metrics["wall_clock"].update(total_seconds=time.perf_counter() - started,
                                  date=datetime.now(timezone.utc).isoformat(timespec="seconds"))
-    metrics["changes"] = config_changes(cfg, args.config, flag_keys(args), [a for a in argv if a.startswith("--")])
+    metrics["changes"] = config_changes(cfg.to_dict(), load_config().to_dict(), shown_path(args.config) if args.config else None,
+                                        flag_keys(args), [a for a in argv if a.startswith("--")])
     write_json(outputs["training_log"], training)
     write_json(outputs["metrics"], metrics)
-    write_report(outputs["report"], outputs["html"], cfg, metrics, training)
+    write_report(outputs["report"], outputs["html"], cfg.to_dict(), metrics, training)
     return metrics
 
 
@@ -140,69 +134,7 @@ def refuse_flags_for_another_command(args) -> None:
         raise UsageError("--replace-shipped applies only with --save-checkpoint (or `pretrain --out`); drop it")
 
 
-def guarded(body: Callable[[], int], argv: list[str], input_errors: tuple = ()) -> int:
-    """Run a command; map what goes wrong to exit codes and one line on stderr (shared by `puzzle`)."""
-    try:
-        return body()
-    except (ConfigError, UsageError, CheckpointError, OutputPathError, *input_errors) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt as stop:   # Ctrl-C or SIGTERM (stop.Terminated)
-        return exit_code(stop)
-    except BrokenPipeError:
-        return broken_pipe()
-    except WorkerDied as err:   # a --seeds worker killed (kill, out-of-memory killer): not a bug of ours
-        print(f"error: {err}", file=sys.stderr)
-        return 1
-    except Exception as err:  # noqa: BLE001 - the last line of defence: short message, exit 1
-        if "--debug" in argv:
-            raise
-        if isinstance(err, OSError) and err.filename is not None:
-            # the environment, not a bug: a full disk, a closed stdout, an output changed during the run
-            print(f"error: {environment_error(err)}", file=sys.stderr)
-            return 1
-        print(f"internal error: {type(err).__name__}: {err} (rerun with --debug for the traceback)", file=sys.stderr)
-        return 1
-
-
 # --- command line ---
-
-class OneLineParser(argparse.ArgumentParser):
-    def error(self, message):   # one line, exit 2, instead of usage + error
-        raise UsageError(f"{message} (see --help)")
-
-
-def number_type(kind, lo, hi):
-    """An argparse type: a finite number in [lo, hi]. Every numeric flag has both bounds, shown in --help."""
-    allowed = f"{'a whole number' if kind is int else 'a number'} in [{lo:,}, {hi:,}]"
-
-    def parse(text):
-        try:
-            value = kind(text)   # int() refuses thousands of digits itself (ValueError)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{_clip(text)!r} is not a number; allowed: {allowed}")
-        # only a float can be NaN or infinite; comparing an int of any size with lo and hi is exact
-        if (kind is float and not math.isfinite(value)) or not lo <= value <= hi:
-            raise argparse.ArgumentTypeError(f"{_clip(text)!r} is out of range; allowed: {allowed}")
-        return value
-    parse.allowed = allowed
-    return parse
-
-
-def _clip(text: str) -> str:
-    return text if len(text) <= 40 else text[:37] + "..."
-
-
-class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
-    """Appends argparse's default only where it means something (not the None of 'use the config'),
-    and the allowed range of every numeric flag."""
-    def _get_help_string(self, action):
-        text = action.help or ""
-        if action.default is not None and "(default" not in text:
-            text = super()._get_help_string(action)
-        allowed = getattr(action.type, "allowed", None)
-        return f"{text}; allowed: {allowed}" if allowed else text
-
 
 def config_number(key: str):
     """The type of a flag that sets a config knob: the knob's own range, so flag and YAML agree."""
@@ -220,10 +152,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     p = OneLineParser(prog="trm-demo", description="Tiny Recursive Model vs greedy vs a simulated LLM in a "
                 "recruiting conversion funnel. Every knob lives in config/default_config.yaml; flags override it.",
                 formatter_class=HelpFormatter)
-    p.add_argument("command", nargs="?", default="run", choices=("run", "pretrain"),
-                   help="run: fine-tune and simulate; pretrain: train a checkpoint from scratch (see --out). "
-                   "See also `python main.py config` (print the default YAML to copy) and "
-                   "`python main.py puzzle --help` (the 6x6 Sudoku reasoning proof)")
+    p.add_argument("command", nargs="?", default="run", choices=("run", "pretrain", "puzzle", "config"),
+                   help="run: fine-tune and simulate; pretrain: train a checkpoint from scratch (see --out); "
+                   "puzzle: the 6x6 Sudoku reasoning proof (`trm-demo puzzle --help`); "
+                   "config: print the default YAML to copy (`trm-demo config --help`)")
     p.add_argument("--version", action="version", version=f"trm-demo {__version__}")
     p.add_argument("--config", metavar="PATH",
                    help="YAML file overriding config/default_config.yaml key by key (default: none)")
@@ -329,119 +261,6 @@ def check_outputs(cfg: Config, args) -> tuple[dict[str, Path], Callable[[], None
     prepare = check_paths({OUTPUT_FLAGS[name]: raw for name, raw in outputs.items()}, inputs, may_create,
                           replace_shipped)
     return {name: Path(raw) for name, raw in outputs.items()}, prepare
-
-
-def checkpoint_output(args, path: str, flag: str) -> str:
-    """A checkpoint to write; the shipped ones only on request, as every clone and install relies on them."""
-    if is_shipped(path) and not args.replace_shipped:
-        raise UsageError(f"{flag} '{show_path(path)}' would write over the checkpoints shipped with trm-demo "
-                         "(trm_demo/checkpoints/); write it elsewhere and load it with --checkpoint, "
-                         "or add --replace-shipped to rebuild a shipped checkpoint on purpose")
-    return path
-
-
-def command_line(argv: list[str]) -> str:
-    return " ".join(["python main.py", *argv])
-
-
-# --- the model: pretrained checkpoint, then fine-tuning ---
-
-def model_spec(cfg: Config) -> TRMSpec:
-    m = cfg.model
-    return TRMSpec(N_FEATURES, m.hidden_size, m.expansion, m.n_cycles, m.outer_steps, m.activation, m.halt_bias_init)
-
-
-def checkpoint_path(cfg: Config) -> Path:
-    """The configured default names the installed file in any working directory; see `resolve_checkpoint`."""
-    return resolve_checkpoint(cfg.training.checkpoint)
-
-
-def starting_model(cfg: Config) -> TRM:
-    if cfg.training.from_scratch:
-        return init_model(model_spec(cfg), rng_for(cfg.simulation.seed, "init"))
-    model, _ = load_checkpoint(checkpoint_path(cfg), expected=model_spec(cfg))
-    return model
-
-
-HALTING_THRESHOLDS = (0.5, 0.7, 0.9)   # the halting comparison's operating points (held-out, after fine-tuning)
-
-
-def fine_tune(cfg: Config, model: TRM, ui: UI) -> dict:
-    """Fine-tune on this period's recent log; measure held-out quality before and after."""
-    seed, t, drift = cfg.simulation.seed, cfg.training, cfg.market.drift
-    x, outcome, _ = training_log(rng_for(seed, "recent_log"), t.samples, drift)
-    holdout = training_log(rng_for(seed, "holdout"), t.holdout_samples, drift)
-    cap = cfg.model.supervision_steps
-    if model.source:
-        ui.message(describe_source(model.source))
-    before = evaluate(model, *holdout, cap)
-    started = time.perf_counter()
-    with ui.training_progress(t.epochs, "fine-tuning") as on_epoch:
-        trained = fit(model, x, outcome, t, t.epochs, cap, rng_for(seed, "training"),
-                      cfg.simulation.trm_halt_threshold, on_epoch)
-    epochs = trained["epochs"]
-    seconds = time.perf_counter() - started
-    if epochs and "stopped" in epochs[-1]:
-        ui.warn(f"training stopped early: {epochs[-1]['stopped']}")
-    return {"start": "scratch" if t.from_scratch else "pretrained checkpoint",
-            "checkpoint": model.source,
-            "samples": t.samples, "drift": drift, "epochs": epochs, "selected": trained["selected"],
-            "holdout_before": before, "holdout_after": evaluate(model, *holdout, cap),
-            "halting": halting_comparison(model, holdout[0], holdout[2], cap, HALTING_THRESHOLDS,
-                                          rng_for(seed, "halting")),
-            "parameters": model.n_parameters, "wall_clock": {"seconds": seconds}}
-
-
-def strategies_for_seed(cfg: Config) -> dict:
-    """One seed of the multi-seed evaluation: the whole pipeline, nothing written; totals and counterfactuals."""
-    model = starting_model(cfg)
-    training = fine_tune(cfg, model, UI(quiet=True))
-    readings = readings_for(cfg)
-    try:
-        with call_log(None) as calls:
-            result = run_funnel(cfg, model, fit_baseline(cfg), calls, step_cap(cfg, training), readings=readings)
-    finally:
-        readings.close()
-    return {"strategies": result.ledger.summary(), "counterfactuals": result.counterfactuals}
-
-
-def fit_baseline(cfg: Config) -> Logistic:
-    """The logistic regression on the same recent log the TRM was fine-tuned on (same stream, same rows)."""
-    x, outcome, _ = training_log(rng_for(cfg.simulation.seed, "recent_log"), cfg.training.samples, cfg.market.drift)
-    return fit_logistic(x, outcome)
-
-
-def step_cap(cfg: Config, training: dict) -> int:
-    """The step cap the validation split chose; full depth when nothing was validated (no fine-tuning)."""
-    return training["selected"]["step_cap"] or cfg.model.supervision_steps
-
-
-def describe_source(source: dict) -> str:
-    """One line naming the loaded checkpoint so a run can be traced to the exact file (`sha256sum` it)."""
-    return f"loaded checkpoint {source['path']} (sha256 {source['sha256']})"
-
-
-def pretrain(cfg: Config, ui: UI, argv: list[str], path: Path) -> int:
-    """A checkpoint from scratch (the shipped one was made so): seeded init, last period's (drift 0) log."""
-    seed, t = cfg.simulation.seed, cfg.training
-    model = init_model(model_spec(cfg), rng_for(seed, "init"))
-    x, outcome, _ = training_log(rng_for(seed, "pretrain_log"), t.pretrain_samples, 0.0)
-    with ui.training_progress(t.pretrain_epochs, "pretraining") as on_epoch:
-        trained = fit(model, x, outcome, t, t.pretrain_epochs, cfg.model.supervision_steps,
-                      rng_for(seed, "training"), cfg.simulation.trm_halt_threshold, on_epoch)
-    holdout = training_log(rng_for(seed, "holdout"), t.holdout_samples, 0.0)
-    quality = evaluate(model, *holdout, cfg.model.supervision_steps)
-    save_checkpoint(path, model, {**checkpoint_metadata(cfg, "pretrained", argv), **trained, "holdout": quality})
-    ui.message(f"wrote {path} ({model.n_parameters} parameters); held-out excess log-loss "
-               f"{quality[0]['excess_log_loss']:.4f} at step 1, {quality[-1]['excess_log_loss']:.4f} "
-               f"at step {len(quality)}")
-    return 0
-
-
-def checkpoint_metadata(cfg: Config, kind: str, argv: list[str]) -> dict:
-    return {"kind": kind, "command": command_line(argv), "seed": cfg.simulation.seed,
-            "config_hash": cfg.digest(), "trm_demo": __version__, "numpy": np.__version__,
-            "python": platform.python_version()}
 
 
 def print_config(argv: list[str]) -> int:

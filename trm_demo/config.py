@@ -608,3 +608,11 @@ def _show(value: Any) -> str:
         return f"a whole number of about {value.bit_length() * 0.30103:,.0f} digits"
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
+
+
+def shown_path(path: str) -> str:
+    """A path inside the repository relative to it (the same on every clone), any other as typed."""
+    try:
+        return Path(path).resolve().relative_to(REPO_ROOT).as_posix()
+    except ValueError:
+        return path

@@ -27,7 +27,7 @@ import tempfile
 from pathlib import Path
 from typing import Callable
 
-from .atomic import remove_stale_temps, temp_prefix
+from trm_demo.atomic import remove_stale_temps, temp_prefix
 
 # mkstemp's random part and ".tmp" on top of temp_prefix().
 _TEMP_SUFFIX_BYTES = 8 + len(".tmp")
@@ -45,7 +45,7 @@ def show_path(path) -> str:
 
 def package_directories() -> list[Path]:
     """trm-demo's own files: the package (code, shipped checkpoints) and the default config with its examples."""
-    from . import config   # late: config imports yaml; this module is imported by the entry points
+    from trm_demo import config   # late: config imports yaml; this module is imported by the entry points
     package = Path(__file__).resolve().parent
     defaults = config.DEFAULT_CONFIG_PATH.resolve().parent
     return [package] if defaults.is_relative_to(package) else [package, defaults]
@@ -55,7 +55,7 @@ def check_paths(outputs: dict[str, str | Path], inputs: dict[str, str | Path],
                 may_create: set[Path] = frozenset(), replace_shipped: set[str] = frozenset()) -> Callable[[], None]:
     """outputs and inputs: flag -> path as typed. Changes nothing; returns `prepare`, to call once every input
     has been validated. Directories in may_create (shipped defaults such as `assets/`) are created by `prepare`.
-    replace_shipped: flags whose path may be a shipped checkpoint (cli.checkpoint_output allowed it)."""
+    replace_shipped: flags whose path may be a shipped checkpoint (commands.checkpoint_output allowed it)."""
     seen: dict[object, str] = {}
     for flag, path in inputs.items():
         key = _identity(Path(path))
@@ -135,7 +135,7 @@ class _OwnFiles:
 
 
 def _is_shipped(path: Path) -> bool:
-    from .weights import is_shipped   # late: weights imports NumPy
+    from trm_demo.trm.weights import is_shipped   # late: weights imports NumPy
     return is_shipped(path)
 
 

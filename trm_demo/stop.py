@@ -141,9 +141,9 @@ def launch() -> None:
     """Entry point of every way to start the program: handlers first, then the (slow) imports, then run."""
     try:   # a stop at any point of start-up is one line and 130 or 143
         install()
-        from .process import prepare_process   # here, not at the top: this module's own import stays instant
+        from trm_demo.process import prepare_process   # here, not at the top: this module's own import stays instant
         prepare_process()   # before NumPy loads: OpenBLAS reads its kernel and thread settings once
-        from .cli import main
+        from trm_demo.cli import main
         code = main()
         code = _flush_stdout(code)
     except KeyboardInterrupt as stop:   # during start-up; once running, cli.guarded handles it

@@ -14,8 +14,8 @@ from rich import box, console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from .changes import shown_value
-from .formats import MISSING, count, money, num, pct
+from trm_demo.report.changes import shown_value
+from trm_demo.report.formats import MISSING, count, money, num, pct
 
 class Console(console.Console):
     """rich's Console, except that a closed stdout (`| head -1`) raises BrokenPipeError for cli.guarded

@@ -3,36 +3,27 @@
 Recorded in demo_metrics.json ("changes") so the report and the terminal can say it: a knob
 edit that is never shown cannot be explained (e.g. a `sentinel.llm_budget_per_opportunity`
 so low that the cascade becomes the TRM alone). The measured effect of each changed key is
-reporting.EFFECTS.
+dossier.EFFECTS (report/dossier.py).
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from .config import REPO_ROOT, Config, load_config
-from .formats import value
+from trm_demo.report.formats import value
 
 # Where the outputs go changes no figure of the run: the flags that move them are listed, not these keys.
 OUTPUT_KEYS = {"report.path", "report.metrics_path", "report.training_log_path", "subgraph.path"}
 
 
-def config_changes(cfg: Config, config_file: str | None, flag_keys: dict[str, str], flags: list[str]) -> dict:
-    """flag_keys: config key -> the flag that set it; flags: every flag typed, in order."""
-    defaults, mine = _flat(load_config().to_dict()), _flat(cfg.to_dict())
-    shown = shown_path(config_file) if config_file else None
+def config_changes(settings: dict, default_settings: dict, shown: str | None, flag_keys: dict[str, str],
+                   flags: list[str]) -> dict:
+    """settings, default_settings: the run's and the shipped config as plain data (`Config.to_dict()`);
+    shown: the --config file as the report names it; flag_keys: config key -> the flag that set it;
+    flags: every flag typed, in order."""
+    defaults, mine = _flat(default_settings), _flat(settings)
     return {"config_file": shown, "flags": flags,
             "keys": [{"key": key, "default": defaults.get(key), "value": value,
                       "set_by": flag_keys.get(key) or shown or "config"}
                      for key, value in mine.items() if value != defaults.get(key) and key not in OUTPUT_KEYS]}
-
-
-def shown_path(path: str) -> str:
-    """A path inside the repository relative to it (the same on every clone), any other as typed."""
-    try:
-        return Path(path).resolve().relative_to(REPO_ROOT).as_posix()
-    except ValueError:
-        return path
 
 
 def shown_value(x) -> str:

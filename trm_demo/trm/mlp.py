@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .engine import _gelu, _gelu_grad   # the engine's GELU: one definition of it in the code base
+from trm_demo.trm.engine import _gelu, _gelu_grad   # the engine's GELU: one definition of it in the code base
 
 
 def _relu(pre):

@@ -52,7 +52,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .messages import SHARES, Hidden, sample_hidden, write_messages
+from trm_demo.funnel.messages import SHARES, Hidden, sample_hidden, write_messages
 
 ONSITE, HYBRID, REMOTE = 0, 1, 2
 JOB_FIELDS = ("budget_low", "budget_high", "min_experience", "max_experience", "work_mode", "urgency")

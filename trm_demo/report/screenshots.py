@@ -1,4 +1,4 @@
-"""Pictures of the reports as a reader sees them: `python -m trm_demo.screenshots` writes docs/img/*.png.
+"""Pictures of the reports as a reader sees them: `python -m trm_demo.report.screenshots` writes docs/img/*.png.
 
 Runs the default demo and `puzzle eval` in a scratch directory, then renders every Mermaid
 block of both Markdown reports with mermaid-cli (`npm ci` installs it; it drives the system
@@ -16,7 +16,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 OUT = REPO / "docs" / "img"
 MMDC = REPO / "node_modules" / ".bin" / "mmdc"
 # Chromium flags for a quiet, offline, throwaway browser (no sandbox: CI runs as root).

@@ -25,11 +25,25 @@ from typing import Callable
 
 import numpy as np
 
-from .config import TrainingConfig
-from .engine import halting_steps, initial_state, logit, sigmoid, supervision_step, supervision_step_backward
-from .weights import TRM
+from trm_demo.trm.engine import halting_steps, initial_state, logit, sigmoid, supervision_step, supervision_step_backward
+from trm_demo.trm.weights import TRM
 
 PROB_EPS = 1e-6   # probabilities in every log are clipped to [eps, 1 - eps]
+
+
+@dataclass(frozen=True)
+class TrainingKnobs:
+    """What `fit` reads: plain numbers, so this package never sees the app's config (which mirrors them)."""
+    batch_size: int
+    learning_rate: float
+    weight_decay: float
+    beta1: float
+    beta2: float
+    grad_clip: float
+    ema_decay: float          # the EMA's target decay, reached after a warm-up (ema_decay_at)
+    halting_weight: float     # weight of the halting head's loss beside the prediction's
+    halting_tolerance: float  # |p_step - p_final| at or below this counts as "settled"
+    validation_share: float   # the last share of the log, never trained on, picks epoch and step cap
 
 
 def softplus(a):
@@ -149,7 +163,7 @@ def supervised_update(model: TRM, optimiser: AdamW, x, y, z, target, halting_wei
     return Step(y, z, q, float(loss), float(halt_loss), correct, norm, problem)
 
 
-def fit(model: TRM, x: np.ndarray, target: np.ndarray, cfg: TrainingConfig, epochs: int,
+def fit(model: TRM, x: np.ndarray, target: np.ndarray, cfg: TrainingKnobs, epochs: int,
         supervision_steps: int, rng: np.random.Generator, halt_threshold: float = 0.5,
         on_epoch: Callable[[dict], None] | None = None) -> dict:
     """Train every weight by deep supervision; keep the EMA weights of the best epoch on a validation split.

@@ -15,12 +15,12 @@ import math
 
 import yaml
 
-from .atomic import write_text
-from .changes import shown_value
-from .charts import chart
-from .document import Bullets, Code, Document, Flow, Paragraph, Section, Table, section, to_markdown
-from .formats import count, finite, money, num, pct
-from .html import write_html
+from trm_demo.atomic import write_text
+from trm_demo.report.changes import shown_value
+from trm_demo.report.charts import chart
+from trm_demo.report.document import Bullets, Code, Document, Flow, Paragraph, Section, Table, section, to_markdown
+from trm_demo.report.formats import count, finite, money, num, pct
+from trm_demo.report.html import write_html
 
 
 def price(x) -> str:
@@ -49,27 +49,28 @@ EVENT_ROWS = 10   # sentinel events shown first and last; the rest are counted
 
 # --- the report ------------------------------------------------------------------------------
 
-def write_report(path, html_path, cfg, metrics: dict, training: dict) -> None:
-    doc = report_document(cfg, metrics, training)
+def write_report(path, html_path, settings: dict, metrics: dict, training: dict) -> None:
+    """settings: the run's config as plain data (`Config.to_dict()`), shown in the appendix."""
+    doc = report_document(settings, metrics, training)
     write_text(path, to_markdown(doc))
     write_html(html_path, doc)
 
 
-def render_report(cfg, metrics: dict, training: dict) -> str:
-    return to_markdown(report_document(cfg, metrics, training))
+def render_report(settings: dict, metrics: dict, training: dict) -> str:
+    return to_markdown(report_document(settings, metrics, training))
 
 
-def report_document(cfg, metrics: dict, training: dict) -> Document:
-    points = cfg.report.max_chart_points
+def report_document(settings: dict, metrics: dict, training: dict) -> Document:
+    points = settings["report"]["max_chart_points"]
     sections = [changes_section(metrics),
                 section("Headline", Paragraph(headline(metrics))), strategy_section(metrics),
                 llm_reader_section(metrics), deferral_section(metrics), break_even_section(metrics),
-                controls_section(cfg, metrics, points),
+                controls_section(settings, metrics, points),
                 ARCHITECTURE, frontier_section(metrics, training), training_section(training, points),
                 halting_comparison_section(training), evaluation_section(metrics.get("evaluation")),
                 section("Configuration snapshot",
                         Paragraph("The effective knobs of this run (defaults, config file and flags merged):"),
-                        Code(yaml.safe_dump(cfg.to_dict(), sort_keys=False), "yaml")),
+                        Code(yaml.safe_dump(settings, sort_keys=False), "yaml")),
                 footer(metrics)]
     return Document("TRM executive report", (Paragraph(advice(metrics)),), tuple(s for s in sections if s))
 
@@ -372,7 +373,7 @@ def degradation(grid: dict) -> str:
 
 # --- the controls ------------------------------------------------------------------------------
 
-def controls_section(cfg, metrics: dict, points: int) -> Section:
+def controls_section(settings: dict, metrics: dict, points: int) -> Section:
     t, sentinel = metrics["thermostat"], metrics["sentinel"]
     cf = metrics.get("counterfactuals", {})
     history = t["history"]
@@ -389,7 +390,7 @@ def controls_section(cfg, metrics: dict, points: int) -> Section:
                   f"compares the recent spend rate with the rate the rest of the budget allows. It moved "
                   f"{count(t['moves'], 'time')} and ended at {num(t['final_hurdle'])}. "
                   + counterfactual_sentence(cf.get("thermostat"), "with the hurdle held at "
-                                            f"{num(cfg.thermostat.initial_hurdle)} all period")),
+                                            f"{num(settings['thermostat']['initial_hurdle'])} all period")),
         chart(hurdle_title(history), "opportunity (#)", "hurdle (× LLM price)", [h["opportunity"] for h in history],
               [("line", "hurdle", hurdles)], points) if history else None,
         Paragraph(f"**Sentinel (guardrails).** LLM spend {money(sentinel['llm_spent'])} of a "
@@ -468,18 +469,18 @@ def sentinel_table(events: list[dict], shown: int = EVENT_ROWS):
 
 ARCHITECTURE = section("Architecture (as built)", Flow(
     nodes=(("CFG", "config.py<br/>typed, validated knobs and scenario events"),
-           ("MKT", "market.py + messages.py<br/>jobs, candidates, replies with hidden factors, exact P(convert)"),
-           ("TRM", "engine.py / training.py / weights.py<br/>TRM on structured fields"),
-           ("LOG", "logistic.py<br/>baseline and TRM fallback"),
-           ("SIM", "simulation.py<br/>greedy, logistic, TRM, LLM, cascade, oracle"),
-           ("CAS", "cascade.py<br/>value of information, belief update"),
-           ("LLM", "LLM reader (simulated)<br/>reads fields and reply"),
-           ("THM", "thermostat.py<br/>budget pacing: escalation hurdle"),
-           ("SEN", "sentinel.py<br/>budget, breaker, latency, TRM guard"),
-           ("LAN", "landscape.py<br/>deferral curve, break-even map"),
-           ("LED", "economic.py<br/>ledger: expected and realised money"),
-           ("SUB", "subgraph.py<br/>trm_calls.json, demo_metrics.json"),
-           ("REP", "reporting.py<br/>this dossier (Markdown and HTML)"),
+           ("MKT", "funnel/market.py + messages.py<br/>jobs, candidates, replies with hidden factors, exact P(convert)"),
+           ("TRM", "trm/engine.py, training.py, weights.py<br/>TRM on structured fields"),
+           ("LOG", "trm/logistic.py<br/>baseline and TRM fallback"),
+           ("SIM", "funnel/simulation.py<br/>greedy, logistic, TRM, LLM, cascade, oracle"),
+           ("CAS", "funnel/cascade.py<br/>value of information, belief update"),
+           ("LLM", "funnel/reading.py + llm/<br/>reads fields and reply"),
+           ("THM", "funnel/thermostat.py<br/>budget pacing: escalation hurdle"),
+           ("SEN", "funnel/sentinel.py<br/>budget, breaker, latency, TRM guard"),
+           ("LAN", "funnel/landscape.py<br/>deferral curve, break-even map"),
+           ("LED", "funnel/ledger.py<br/>expected and realised money"),
+           ("SUB", "funnel/telemetry.py<br/>trm_calls.json, demo_metrics.json"),
+           ("REP", "report/dossier.py<br/>this dossier (Markdown and HTML)"),
            ("UI", "ui.py<br/>terminal summary")),
     edges=(("CFG", "MKT", "", False), ("MKT", "TRM", "recent log: fields, observed 0/1", False),
            ("MKT", "LOG", "same log", False), ("TRM", "SIM", "P(convert) per candidate", False),

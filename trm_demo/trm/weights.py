@@ -28,13 +28,13 @@ from typing import BinaryIO
 
 import numpy as np
 
-from . import engine
-from .atomic import atomic_write
-from .engine import TRMSpec
+from trm_demo.trm import engine
+from trm_demo.atomic import atomic_write
+from trm_demo.trm.engine import TRMSpec
 
 FORMAT_VERSION = 1
 # The checkpoints that ship inside the package; training commands never replace them unasked.
-SHIPPED_DIR = Path(__file__).resolve().parent / "checkpoints"
+SHIPPED_DIR = Path(__file__).resolve().parent.parent / "checkpoints"   # trm_demo/checkpoints/
 PRETRAIN_HINT = "`python main.py pretrain` and pass --checkpoint pretrained_trm.npz (or run with --from-scratch)"
 
 # Bounds for reading a file nobody vouches for. The largest model the config allows (hidden 512,
@@ -331,3 +331,8 @@ def _spec_from_json(raw: dict, fail) -> TRMSpec:
 def _spec_difference(spec: TRMSpec, expected: TRMSpec) -> str:
     return ", ".join(f"{f.name}={getattr(spec, f.name)} (config: {getattr(expected, f.name)})"
                      for f in dataclasses.fields(spec) if getattr(spec, f.name) != getattr(expected, f.name))
+
+
+def describe_source(source: dict) -> str:
+    """One line naming the loaded checkpoint so a run can be traced to the exact file (`sha256sum` it)."""
+    return f"loaded checkpoint {source['path']} (sha256 {source['sha256']})"

@@ -32,19 +32,19 @@ from typing import Callable
 
 import numpy as np
 
-from .cascade import ErrorSpread, belief_from_estimate, combine, expected_probability, value_of_reading
-from .config import FUNNEL_BLOCK, Config
-from .economic import Ledger
-from .engine import halting_steps
-from .logistic import Logistic
-from .market import Market, sample_market, squash
-from .reading import Readings
-from .rng import rng_for
-from .sentinel import Sentinel
-from .subgraph import CallLog
-from .thermostat import Thermostat
-from .training import PROB_EPS
-from .weights import TRM
+from trm_demo.funnel.cascade import ErrorSpread, belief_from_estimate, combine, expected_probability, value_of_reading
+from trm_demo.config import FUNNEL_BLOCK, Config
+from trm_demo.funnel.ledger import Ledger
+from trm_demo.trm.engine import halting_steps
+from trm_demo.trm.logistic import Logistic
+from trm_demo.funnel.market import Market, sample_market, squash
+from trm_demo.funnel.reading import Readings
+from trm_demo.funnel.rng import rng_for
+from trm_demo.funnel.sentinel import Sentinel
+from trm_demo.funnel.telemetry import CallLog
+from trm_demo.funnel.thermostat import Thermostat
+from trm_demo.trm.training import PROB_EPS
+from trm_demo.trm.weights import TRM
 
 STRATEGIES = ("greedy", "logistic", "trm", "llm", "cascade", "oracle")
 SUB_BATCH = 2048   # candidates per model call in the TRM pass: 3.3x less peak memory, a little faster

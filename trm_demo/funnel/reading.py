@@ -19,10 +19,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from .cascade import logit
-from .config import Config
-from .llm import OpenAICompatibleReader, Reader, ReadRequest
-from .market import CANDIDATE_FIELDS, JOB_FIELDS
+from trm_demo.funnel.cascade import logit
+from trm_demo.config import Config
+from trm_demo.llm import OpenAICompatibleReader, Reader, ReadRequest
+from trm_demo.funnel.market import CANDIDATE_FIELDS, JOB_FIELDS
 
 
 class Readings:

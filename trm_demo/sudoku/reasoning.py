@@ -25,16 +25,17 @@ from typing import Callable
 
 import numpy as np
 
-from . import __version__, mlp
-from .engine import TRMSpec, initial_state, sigmoid
-from .atomic import write_text
-from .charts import chart
-from .document import Bullets, Document, Paragraph, Section, Table, section, to_markdown
-from .formats import pct
-from .html import write_html
-from .puzzles import PuzzleSet, augment, make_split
-from .training import AdamW, clip_gradients, ema_decay_at, supervised_update, token_losses, update_ema
-from .weights import TRM, init_model
+from trm_demo import __version__
+from trm_demo.trm import mlp
+from trm_demo.trm.engine import TRMSpec, initial_state, sigmoid
+from trm_demo.atomic import write_text
+from trm_demo.report.charts import chart
+from trm_demo.report.document import Bullets, Document, Paragraph, Section, Table, section, to_markdown
+from trm_demo.report.formats import pct
+from trm_demo.report.html import write_html
+from trm_demo.sudoku.puzzles import PuzzleSet, augment, make_split
+from trm_demo.trm.training import AdamW, clip_gradients, ema_decay_at, supervised_update, token_losses, update_ema
+from trm_demo.trm.weights import TRM, init_model
 
 VOCAB = 7            # 0 = blank, 1..6 = digits
 N_CLASSES = 6        # output class k = digit k + 1

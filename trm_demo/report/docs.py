@@ -1,4 +1,4 @@
-"""Regenerate the README's sample outputs from real runs: `python -m trm_demo.docs`.
+"""Regenerate the README's sample outputs from real runs: `python -m trm_demo.report.docs`.
 
 Each sample sits between marker comments in README.md (`<!-- sample:NAME:begin -->`
 ... `<!-- sample:NAME:end -->`). This reruns each sample's command in a scratch
@@ -19,9 +19,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-from .atomic import write_text
+from trm_demo.atomic import write_text
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+README = Path(__file__).resolve().parents[2] / "README.md"
 REPO = README.parent
 SAMPLES = {
     "default": ["--train-epochs", "5", "--export-json", "demo_metrics.json", "--export-training-log", "training.json"],
@@ -32,7 +32,7 @@ SAMPLES = {
 
 def sample_output(args: list[str]) -> str:
     """The terminal summary of the README's sample command, run in a scratch directory."""
-    from .cli import main   # after prepare_process(): NumPy must load with the pinned numerics
+    from trm_demo.cli import main   # after prepare_process(): NumPy must load with the pinned numerics
     cwd = os.getcwd()
     args = [str(REPO / a) if a.startswith("config/") else a for a in args]
     with tempfile.TemporaryDirectory() as scratch:
@@ -65,7 +65,7 @@ def main_docs(argv: list[str]) -> int:
         updated = rewrite(updated, name, args)
     if "--check" in argv:
         if updated != text:
-            print("README sample is stale: run `python -m trm_demo.docs`", file=sys.stderr)
+            print("README sample is stale: run `python -m trm_demo.report.docs`", file=sys.stderr)
             return 1
         return 0
     write_text(README, updated)
@@ -73,6 +73,6 @@ def main_docs(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    from .process import prepare_process
+    from trm_demo.process import prepare_process
     prepare_process()
     sys.exit(main_docs(sys.argv[1:]))

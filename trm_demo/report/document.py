@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .charts import Chart, legend, mermaid, no_data_note, quote
+from trm_demo.report.charts import Chart, legend, mermaid, no_data_note, quote
 
 
 @dataclass(frozen=True)

@@ -18,9 +18,9 @@ from typing import IO, Iterator
 
 import numpy as np
 
-from . import __version__
-from .atomic import atomic_file
-from .process import numerics
+from trm_demo import __version__
+from trm_demo.atomic import atomic_file
+from trm_demo.process import numerics
 
 
 class CallLog:

@@ -21,11 +21,11 @@ import dataclasses
 
 import numpy as np
 
-from .cascade import belief_from_estimate, combine, expected_probability, value_of_reading
-from .config import Config
-from .market import squash
-from .reading import Readings
-from .simulation import Block, Timeline, decide, read_everyone, run_cascade, settle, world_for
+from trm_demo.funnel.cascade import belief_from_estimate, combine, expected_probability, value_of_reading
+from trm_demo.config import Config
+from trm_demo.funnel.market import squash
+from trm_demo.funnel.reading import Readings
+from trm_demo.funnel.simulation import Block, Timeline, decide, read_everyone, run_cascade, settle, world_for
 
 SHARES_READ = tuple(np.round(np.linspace(0.0, 1.0, 11), 2))
 PRICES = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0)

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .engine import sigmoid
+from trm_demo.trm.engine import sigmoid
 
 _NODES, _WEIGHTS = np.polynomial.hermite_e.hermegauss(20)   # E[f(Z)], Z ~ N(0, 1)
 _WEIGHTS = _WEIGHTS / _WEIGHTS.sum()

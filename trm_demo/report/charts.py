@@ -25,8 +25,8 @@ import math
 from dataclasses import dataclass
 from html import escape
 
-from .formats import finite
-from .subgraph import downsample
+from trm_demo.report.formats import finite
+from trm_demo.funnel.telemetry import downsample
 
 # Okabe–Ito blue, vermilion, bluish green, reddish purple, black: distinct in every common
 # colour-vision deficiency, all dark enough on white.

@@ -21,15 +21,16 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from rich.text import Text
 
-from .atomic import staged, write_json
-from .cli import HelpFormatter, OneLineParser, UsageError, checkpoint_output, describe_source, guarded, number_type
-from .engine import initial_state, sigmoid, supervision_step
-from .outputs import check_paths, show_path
-from .puzzles import CELLS, SIZE, PuzzleError, format_board, held_out_set, is_solution, parse_board, solve
-from .ui import Console, first_fitting, output_console
-from .reasoning import (PuzzleTraining, compare_baselines, evaluate_sudoku, sudoku_spec, train_sudoku,
+from trm_demo.atomic import staged, write_json
+from trm_demo.commands import (GLOBAL_FLAGS, HelpFormatter, OneLineParser, UsageError, checkpoint_output,
+                               global_flags, guarded, number_type)
+from trm_demo.trm.engine import initial_state, sigmoid, supervision_step
+from trm_demo.outputs import check_paths, show_path
+from trm_demo.sudoku.puzzles import CELLS, SIZE, PuzzleError, format_board, held_out_set, is_solution, parse_board, solve
+from trm_demo.ui import Console, first_fitting, output_console
+from trm_demo.sudoku.reasoning import (PuzzleTraining, compare_baselines, evaluate_sudoku, sudoku_spec, train_sudoku,
                         versions, write_reasoning_report)
-from .weights import SHIPPED_DIR, CheckpointError, load_checkpoint, save_checkpoint
+from trm_demo.trm.weights import SHIPPED_DIR, CheckpointError, describe_source, load_checkpoint, save_checkpoint
 
 DEFAULT_CHECKPOINT = SHIPPED_DIR / "sudoku_trm.npz"
 DEFAULT_TRAIN_OUT = Path("sudoku_trm.npz")   # the working directory: retraining never touches the shipped one
@@ -56,13 +57,19 @@ def _probability(text: str) -> float:
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
-    p = OneLineParser(prog="python main.py puzzle",
-                description="6×6 Sudoku: the same Tiny Recursive Model core, learning to reason step by step.")
-    p.add_argument("--debug", action="store_true", help="show tracebacks for internal errors")
+    return parser().parse_args(argv)
+
+
+def parser() -> OneLineParser:
+    """`trm-demo puzzle` and its sub-commands; every flag has help and shows its default."""
+    common = global_flags()
+    p = OneLineParser(prog="trm-demo puzzle", parents=[common],
+                description="6×6 Sudoku: the same Tiny Recursive Model core, learning to reason step by step. "
+                "Run as `trm-demo puzzle` or `python main.py puzzle`; --quiet and --debug go before or after it.")
     sub = p.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
 
     t = sub.add_parser("train", help="train the Sudoku TRM (ACT carry) and write its checkpoint",
-                       formatter_class=HelpFormatter)
+                       formatter_class=HelpFormatter, parents=[common])
     defaults = PuzzleTraining()
     t.add_argument("--seed", type=number_type(int, 0, 2**32 - 1), default=defaults.seed, help="data, init and training seed")
     t.add_argument("--iterations", type=number_type(int, 1, MAX_ITERATIONS), default=defaults.iterations,
@@ -83,20 +90,20 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     t.add_argument("--compare", action="store_true",
                    help="also train the one-pass and flat-MLP baselines at equal compute (about doubles the time); "
                         "their held-out scores are stored in the checkpoint and shown by eval")
-    t.add_argument("--quiet", action="store_true")
 
-    e = sub.add_parser("eval", help="held-out accuracy at every step; writes JSON and the report",
+    e = sub.add_parser("eval", help="held-out accuracy at every step; writes JSON and the report", parents=[common],
                        formatter_class=HelpFormatter)
-    e.add_argument("--checkpoint", type=Path, default=DEFAULT_CHECKPOINT)
+    e.add_argument("--checkpoint", type=Path, default=DEFAULT_CHECKPOINT, help="Sudoku checkpoint to evaluate")
     e.add_argument("--puzzles", type=number_type(int, 1, MAX_TEST_PUZZLES), default=None,
                    help="held-out puzzles to use (default: all the checkpoint held out)")
     e.add_argument("--steps", type=number_type(int, 1, MAX_STEPS), default=16, help="supervision steps to run (default 16)")
     e.add_argument("--json", type=Path, default=Path("sudoku_eval.json"), help="JSON output path")
     e.add_argument("--report", type=Path, default=DEFAULT_REPORT, help="Markdown report path")
 
-    s = sub.add_parser("solve", help="watch the model solve one puzzle, step by step", formatter_class=HelpFormatter)
+    s = sub.add_parser("solve", help="watch the model solve one puzzle, step by step", formatter_class=HelpFormatter,
+                       parents=[common])
     s.add_argument("puzzle", help='36 characters, row by row: 1-6 for givens, 0 or . for blanks')
-    s.add_argument("--checkpoint", type=Path, default=DEFAULT_CHECKPOINT)
+    s.add_argument("--checkpoint", type=Path, default=DEFAULT_CHECKPOINT, help="Sudoku checkpoint that solves it")
     s.add_argument("--max-steps", type=number_type(int, 1, MAX_STEPS), default=16,
                    help="stop after this many supervision steps at the latest")
     s.add_argument("--stop", choices=("halt", "unchanged"), default="halt",
@@ -106,12 +113,13 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     # exact-solve, 0.9 after 2.0 steps at 99.6 %; DESIGN.md saw the same).
     s.add_argument("--halt-threshold", type=_probability, default=0.9,
                    help="with --stop halt: stop when sigmoid(q) reaches this (default 0.9)")
-    return p.parse_args(argv)
+    return p
 
 
 def puzzle_main(argv: list[str]) -> int:
     def body() -> int:
-        args = parse_args(argv)
+        args = parse_args([a for a in argv if a not in GLOBAL_FLAGS])   # before or after the sub-command
+        args.quiet, args.debug = "--quiet" in argv, "--debug" in argv
         command = {"train": train_command, "eval": eval_command, "solve": solve_command}[args.command]
         return command(args, argv)
     return guarded(body, argv, input_errors=(PuzzleError,))
@@ -229,7 +237,7 @@ def eval_command(args, argv) -> int:
                          f"{held_out_count} puzzles (more would overlap its training orbits); lower --puzzles, "
                          "or retrain with a larger --test-puzzles")
     prepare_outputs()   # default directory, stale temps
-    err = Console(stderr=True, highlight=False)
+    err = Console(stderr=True, highlight=False, quiet=args.quiet)   # --quiet: the table and errors only
     err.print(describe_source(model.source), soft_wrap=True)
     started = time.perf_counter()
     err.print(f"evaluating on {count} held-out puzzles (orbit-disjoint from training), steps 1..{args.steps}")
@@ -284,7 +292,7 @@ def print_eval_table(console: Console, result: dict) -> None:
 def solve_command(args, argv) -> int:
     puzzle = parse_board(args.puzzle)      # PuzzleError: length, characters, contradicting givens
     model, _ = load_sudoku_model(args.checkpoint)
-    Console(stderr=True, highlight=False).print(describe_source(model.source), soft_wrap=True)
+    Console(stderr=True, highlight=False, quiet=args.quiet).print(describe_source(model.source), soft_wrap=True)
     out = Console(highlight=False)
     exact = solve(puzzle, limit=2)
     out.print(render_board(puzzle, puzzle, None, "puzzle"))

@@ -13,9 +13,9 @@ from __future__ import annotations
 import re
 from html import escape
 
-from .atomic import write_text
-from .charts import Chart, no_data_note, svg
-from .document import Bullets, Code, Document, Flow, Paragraph, Table
+from trm_demo.atomic import write_text
+from trm_demo.report.charts import Chart, no_data_note, svg
+from trm_demo.report.document import Bullets, Code, Document, Flow, Paragraph, Table
 
 RIGHT = ' class="n"'   # a numeric column, aligned right
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"

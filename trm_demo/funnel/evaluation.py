@@ -38,9 +38,9 @@ from typing import Callable
 
 import numpy as np
 
-from .config import Config
-from .simulation import STRATEGIES
-from .stop import worker_signals
+from trm_demo.config import Config
+from trm_demo.funnel.simulation import STRATEGIES
+from trm_demo.stop import worker_signals
 
 MEASURES = ("expected_net_value", "net_value", "share_of_oracle_expected", "llm_reads", "llm_cost")
 PAIRS = (("cascade", "llm"), ("cascade", "trm"), ("trm", "logistic"), ("trm", "greedy"))

@@ -1,0 +1,107 @@
+"""Command-line plumbing shared by `trm-demo` (cli.py) and `trm-demo puzzle` (sudoku/cli.py).
+
+One parser that fails in one line, one help formatter (every flag shows its default and allowed range), one
+number type, and `guarded`, which maps what goes wrong to exit codes: 0 success, 1 internal failure (traceback
+only with --debug), 2 bad input, 130 Ctrl-C, 143 SIGTERM, 141 stdout closed by its reader (see stop.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from typing import Callable
+
+from trm_demo.config import ConfigError
+from trm_demo.funnel.evaluation import WorkerDied
+from trm_demo.outputs import OutputPathError, show_path
+from trm_demo.stop import broken_pipe, environment_error, exit_code
+from trm_demo.trm.weights import CheckpointError, is_shipped
+
+# Flags every command takes, before or after its sub-command: `--quiet puzzle eval` = `puzzle eval --quiet`.
+GLOBAL_FLAGS = ("--quiet", "--debug")
+
+
+def global_flags() -> argparse.ArgumentParser:
+    """The global flags as an argparse parent, so every command's --help lists them with the same words."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--quiet", action="store_true",
+                        help="no progress bars or messages: print only the result and errors (default: off)")
+    common.add_argument("--debug", action="store_true",
+                        help="show the traceback of an internal error (default: off)")
+    return common
+
+
+class UsageError(Exception):
+    """Bad flags or paths: exit code 2, one line."""
+
+
+def guarded(body: Callable[[], int], argv: list[str], input_errors: tuple = ()) -> int:
+    """Run a command; map what goes wrong to exit codes and one line on stderr (shared by `puzzle`)."""
+    try:
+        return body()
+    except (ConfigError, UsageError, CheckpointError, OutputPathError, *input_errors) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt as stop:   # Ctrl-C or SIGTERM (stop.Terminated)
+        return exit_code(stop)
+    except BrokenPipeError:
+        return broken_pipe()
+    except WorkerDied as err:   # a --seeds worker killed (kill, out-of-memory killer): not a bug of ours
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    except Exception as err:  # noqa: BLE001 - the last line of defence: short message, exit 1
+        if "--debug" in argv:
+            raise
+        if isinstance(err, OSError) and err.filename is not None:
+            # the environment, not a bug: a full disk, a closed stdout, an output changed during the run
+            print(f"error: {environment_error(err)}", file=sys.stderr)
+            return 1
+        print(f"internal error: {type(err).__name__}: {err} (rerun with --debug for the traceback)", file=sys.stderr)
+        return 1
+
+
+class OneLineParser(argparse.ArgumentParser):
+    def error(self, message):   # one line, exit 2, instead of usage + error
+        raise UsageError(f"{message} (see --help)")
+
+
+def number_type(kind, lo, hi):
+    """An argparse type: a finite number in [lo, hi]. Every numeric flag has both bounds, shown in --help."""
+    allowed = f"{'a whole number' if kind is int else 'a number'} in [{lo:,}, {hi:,}]"
+
+    def parse(text):
+        try:
+            value = kind(text)   # int() refuses thousands of digits itself (ValueError)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{_clip(text)!r} is not a number; allowed: {allowed}")
+        # only a float can be NaN or infinite; comparing an int of any size with lo and hi is exact
+        if (kind is float and not math.isfinite(value)) or not lo <= value <= hi:
+            raise argparse.ArgumentTypeError(f"{_clip(text)!r} is out of range; allowed: {allowed}")
+        return value
+    parse.allowed = allowed
+    return parse
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Appends argparse's default only where it means something (not the None of 'use the config'),
+    and the allowed range of every numeric flag."""
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if action.default is not None and "(default" not in text:
+            text = super()._get_help_string(action)
+        allowed = getattr(action.type, "allowed", None)
+        return f"{text}; allowed: {allowed}" if allowed else text
+
+
+def checkpoint_output(args, path: str, flag: str) -> str:
+    """A checkpoint to write; the shipped ones only on request, as every clone and install relies on them."""
+    if is_shipped(path) and not args.replace_shipped:
+        raise UsageError(f"{flag} '{show_path(path)}' would write over the checkpoints shipped with trm-demo "
+                         "(trm_demo/checkpoints/); write it elsewhere and load it with --checkpoint, "
+                         "or add --replace-shipped to rebuild a shipped checkpoint on purpose")
+    return path

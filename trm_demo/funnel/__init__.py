@@ -1,0 +1,1 @@
+"""The recruiting funnel: market, strategies, simulation, controls, ledger and telemetry."""

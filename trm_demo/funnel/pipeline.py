@@ -1,0 +1,132 @@
+"""The funnel run's library steps, in the order `cli.main` calls them: the starting model (checkpoint or seeded
+init), fine-tuning on this period's recent log, the logistic baseline on the same rows, the step cap, one seed of
+the multi-seed evaluation, and `pretrain`. Progress goes through the `ui` object the caller passes (anything with
+`message`, `warn` and `training_progress`); nothing here prints.
+"""
+
+from __future__ import annotations
+
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+
+from trm_demo import __version__
+from trm_demo.config import Config
+from trm_demo.funnel.market import N_FEATURES, training_log
+from trm_demo.funnel.reading import readings_for
+from trm_demo.funnel.rng import rng_for
+from trm_demo.funnel.simulation import run_funnel
+from trm_demo.funnel.telemetry import call_log
+from trm_demo.trm.engine import TRMSpec
+from trm_demo.trm.logistic import Logistic, fit_logistic
+from trm_demo.trm.training import TrainingKnobs, evaluate, fit, halting_comparison
+from trm_demo.trm.weights import TRM, describe_source, init_model, load_checkpoint, resolve_checkpoint, save_checkpoint
+
+
+def model_spec(cfg: Config) -> TRMSpec:
+    m = cfg.model
+    return TRMSpec(N_FEATURES, m.hidden_size, m.expansion, m.n_cycles, m.outer_steps, m.activation, m.halt_bias_init)
+
+
+def checkpoint_path(cfg: Config) -> Path:
+    """The configured default names the installed file in any working directory; see `resolve_checkpoint`."""
+    return resolve_checkpoint(cfg.training.checkpoint)
+
+
+def starting_model(cfg: Config) -> TRM:
+    if cfg.training.from_scratch:
+        return init_model(model_spec(cfg), rng_for(cfg.simulation.seed, "init"))
+    model, _ = load_checkpoint(checkpoint_path(cfg), expected=model_spec(cfg))
+    return model
+
+
+HALTING_THRESHOLDS = (0.5, 0.7, 0.9)   # the halting comparison's operating points (held-out, after fine-tuning)
+
+
+def fine_tune(cfg: Config, model: TRM, ui) -> dict:
+    """Fine-tune on this period's recent log; measure held-out quality before and after."""
+    seed, t, drift = cfg.simulation.seed, cfg.training, cfg.market.drift
+    x, outcome, _ = training_log(rng_for(seed, "recent_log"), t.samples, drift)
+    holdout = training_log(rng_for(seed, "holdout"), t.holdout_samples, drift)
+    cap = cfg.model.supervision_steps
+    if model.source:
+        ui.message(describe_source(model.source))
+    before = evaluate(model, *holdout, cap)
+    started = time.perf_counter()
+    with ui.training_progress(t.epochs, "fine-tuning") as on_epoch:
+        trained = fit(model, x, outcome, training_knobs(cfg), t.epochs, cap, rng_for(seed, "training"),
+                      cfg.simulation.trm_halt_threshold, on_epoch)
+    epochs = trained["epochs"]
+    seconds = time.perf_counter() - started
+    if epochs and "stopped" in epochs[-1]:
+        ui.warn(f"training stopped early: {epochs[-1]['stopped']}")
+    return {"start": "scratch" if t.from_scratch else "pretrained checkpoint",
+            "checkpoint": model.source,
+            "samples": t.samples, "drift": drift, "epochs": epochs, "selected": trained["selected"],
+            "holdout_before": before, "holdout_after": evaluate(model, *holdout, cap),
+            "halting": halting_comparison(model, holdout[0], holdout[2], cap, HALTING_THRESHOLDS,
+                                          rng_for(seed, "halting")),
+            "parameters": model.n_parameters, "wall_clock": {"seconds": seconds}}
+
+
+def strategies_for_seed(cfg: Config) -> dict:
+    """One seed of the multi-seed evaluation: the whole pipeline, nothing written; totals and counterfactuals."""
+    from trm_demo.ui import UI   # late: a worker process's quiet UI (warnings only), the one tie upward
+    model = starting_model(cfg)
+    training = fine_tune(cfg, model, UI(quiet=True))
+    readings = readings_for(cfg)
+    try:
+        with call_log(None) as calls:
+            result = run_funnel(cfg, model, fit_baseline(cfg), calls, step_cap(cfg, training), readings=readings)
+    finally:
+        readings.close()
+    return {"strategies": result.ledger.summary(), "counterfactuals": result.counterfactuals}
+
+
+def fit_baseline(cfg: Config) -> Logistic:
+    """The logistic regression on the same recent log the TRM was fine-tuned on (same stream, same rows)."""
+    x, outcome, _ = training_log(rng_for(cfg.simulation.seed, "recent_log"), cfg.training.samples, cfg.market.drift)
+    return fit_logistic(x, outcome)
+
+
+def step_cap(cfg: Config, training: dict) -> int:
+    """The step cap the validation split chose; full depth when nothing was validated (no fine-tuning)."""
+    return training["selected"]["step_cap"] or cfg.model.supervision_steps
+
+
+def pretrain(cfg: Config, ui, argv: list[str], path: Path) -> int:
+    """A checkpoint from scratch (the shipped one was made so): seeded init, last period's (drift 0) log."""
+    seed, t = cfg.simulation.seed, cfg.training
+    model = init_model(model_spec(cfg), rng_for(seed, "init"))
+    x, outcome, _ = training_log(rng_for(seed, "pretrain_log"), t.pretrain_samples, 0.0)
+    with ui.training_progress(t.pretrain_epochs, "pretraining") as on_epoch:
+        trained = fit(model, x, outcome, training_knobs(cfg), t.pretrain_epochs, cfg.model.supervision_steps,
+                      rng_for(seed, "training"), cfg.simulation.trm_halt_threshold, on_epoch)
+    holdout = training_log(rng_for(seed, "holdout"), t.holdout_samples, 0.0)
+    quality = evaluate(model, *holdout, cfg.model.supervision_steps)
+    save_checkpoint(path, model, {**checkpoint_metadata(cfg, "pretrained", argv), **trained, "holdout": quality})
+    ui.message(f"wrote {path} ({model.n_parameters} parameters); held-out excess log-loss "
+               f"{quality[0]['excess_log_loss']:.4f} at step 1, {quality[-1]['excess_log_loss']:.4f} "
+               f"at step {len(quality)}")
+    return 0
+
+
+def checkpoint_metadata(cfg: Config, kind: str, argv: list[str]) -> dict:
+    return {"kind": kind, "command": command_line(argv), "seed": cfg.simulation.seed,
+            "config_hash": cfg.digest(), "trm_demo": __version__, "numpy": np.__version__,
+            "python": platform.python_version()}
+
+
+def training_knobs(cfg: Config) -> TrainingKnobs:
+    """The config's training section as the plain knobs the TRM package takes (it does not know the config)."""
+    t = cfg.training
+    return TrainingKnobs(batch_size=t.batch_size, learning_rate=t.learning_rate, weight_decay=t.weight_decay,
+                         beta1=t.beta1, beta2=t.beta2, grad_clip=t.grad_clip, ema_decay=t.ema_decay,
+                         halting_weight=t.halting_weight, halting_tolerance=t.halting_tolerance,
+                         validation_share=t.validation_share)
+
+
+def command_line(argv: list[str]) -> str:
+    return " ".join(["python main.py", *argv])

@@ -1,0 +1,1 @@
+"""Reports from plain results: formatting, charts, the Markdown/HTML dossier, docs and screenshots."""
