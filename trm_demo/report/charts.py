@@ -58,12 +58,19 @@ class Chart:
         return not self.x
 
 
+# Rendered with mermaid-cli at its default width, a 72-character title fitted and a 97-character
+# one was clipped at both ends (docs/img screenshots): longer titles are refused, not clipped.
+MAX_TITLE = 80
+
+
 def chart(title: str, x_title: str, y_title: str, x: list, series: list[tuple[str, str, list]],
           max_points: int, y_range: tuple[float, float] | None = None) -> Chart:
     """A checked chart; series are (kind, name, values), one value per x. y_range fixes the axis
     (e.g. 0-100 for percentages); otherwise it is fitted, from zero when there is a bar."""
     if not x_title or not y_title:
         raise ValueError(f"chart {title!r}: both axes need a title with a unit")
+    if len(title) > MAX_TITLE:
+        raise ValueError(f"chart {title!r}: {len(title)} characters; at most {MAX_TITLE}, or Mermaid clips it")
     if len(series) > len(PALETTE):
         raise ValueError(f"chart {title!r}: at most {len(PALETTE)} series, got {len(series)}")
     if sum(kind == "bar" for kind, _, _ in series) > 1:

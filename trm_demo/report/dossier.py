@@ -315,8 +315,8 @@ def deferral_title(curve: dict) -> str:
     def needed(name):
         return next((x for x, v in zip(shares, lines.get(name, [])) if finite(v) and v >= target), None)
     at_voi, at_random = needed("voi"), needed("random")
-    text = f"VOI order gets {pct(GAIN_SHARE, 0)} of reading's gain by reading {pct(at_voi, 0)} of candidates"
-    return text + (f"; random order needs {pct(at_random, 0)}" if at_random is not None else "")
+    text = f"{pct(GAIN_SHARE, 0)} of reading's gain: {pct(at_voi, 0)} read in VOI order"
+    return text + (f", {pct(at_random, 0)} at random" if at_random is not None else "")
 
 
 def break_even_section(metrics: dict) -> Section | None:
