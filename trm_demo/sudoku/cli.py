@@ -23,7 +23,7 @@ from rich.text import Text
 
 from trm_demo.atomic import staged, write_json
 from trm_demo.commands import (GLOBAL_FLAGS, HelpFormatter, OneLineParser, UsageError, checkpoint_output,
-                               global_flags, guarded, number_type)
+                               checkpoint_remedy, global_flags, guarded, number_type)
 from trm_demo.trm.engine import initial_state, sigmoid, supervision_step
 from trm_demo.outputs import check_paths, show_path
 from trm_demo.sudoku.puzzles import CELLS, SIZE, PuzzleError, format_board, held_out_set, is_solution, parse_board, solve
@@ -193,7 +193,10 @@ def train_command(args, argv) -> int:
 
 def load_sudoku_model(path: Path):
     """The checkpoint's own checks (weights.py), then the Sudoku shape of model and metadata eval relies on."""
-    model, metadata = load_checkpoint(path, recreate=TRAIN_HINT)
+    try:
+        model, metadata = load_checkpoint(path)
+    except CheckpointError as err:
+        raise checkpoint_remedy(err, TRAIN_HINT) from None
     expected = sudoku_spec(model.spec.hidden_size, model.spec.n_cycles, model.spec.outer_steps, model.spec.expansion)
     if model.spec != expected or metadata.get("kind") != "sudoku":
         raise CheckpointError(f"checkpoint '{path}' is not a 6×6 Sudoku model; "
