@@ -43,7 +43,7 @@ from trm_demo.trm import mlp
 from trm_demo.funnel.evaluation import mean_ci as mean_ci95
 
 PROB_EPS = 1e-6
-PREVIOUS_OUTER_STEPS = 3        # T of the tabular default before the measured recipe (issue 13)
+PREVIOUS_OUTER_STEPS = 3        # T of the tabular default before the measured recipe
 MLP_ACTIVATION = "gelu"
 MLP_HIDDEN_LAYERS = 2
 SIZE_TOLERANCE = 0.02           # parameter counts of the TRM and the MLP may differ by this share at most

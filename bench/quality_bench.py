@@ -3,7 +3,7 @@
 Both run the real command line (`main.py`) in a temporary working directory
 with every output redirected there, so nothing in the repository is touched.
 
-Multi-seed: `python main.py --seed 1 --seeds N --json` (issue 7), tabled here.
+Multi-seed: `python main.py --seed 1 --seeds N --json`, tabled here.
 """
 
 from __future__ import annotations

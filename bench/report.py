@@ -400,15 +400,15 @@ def targets_table(r: dict) -> Table_ | None:
     if e:
         settings = [(f"{k} BLAS thread{'s' if k != '1' else ''}", f"{x:.0%}", x >= 0.5, ok)
                     for k, (x, ok) in ((k, _fraction(e["by_threads"][k])) for k in sorted(e["by_threads"], key=int))]
-        rows.append(["issue 3", "training step ≥ 50 % of numpy's matmul rate", *_verdict_over(settings)])
+        rows.append(["engine", "training step ≥ 50 % of numpy's matmul rate", *_verdict_over(settings)])
         t = e.get("torch") or {}
         if "threads_1" in t:
             settings = [(label, f"{1 / t[k]['ratio_numpy_over_torch']:.2f}×", t[k]["ratio_numpy_over_torch"] <= 0.5,
                          stable(t[k]["numpy_step_seconds"], t[k]["torch_step_seconds"]))
                         for label, k in (("1 thread each", "threads_1"), ("2 threads each", "threads_2"))]
-            rows.append(["issue 3", "≥ 2× faster than PyTorch eager", *_verdict_over(settings)])
+            rows.append(["engine", "≥ 2× faster than PyTorch eager", *_verdict_over(settings)])
         else:
-            rows.append(["issue 3", "≥ 2× faster than PyTorch eager", "not measured", t.get("skipped", "")])
+            rows.append(["engine", "≥ 2× faster than PyTorch eager", "not measured", t.get("skipped", "")])
     if sim:
         settings = []
         for chunk in sorted({row["chunk"] for row in sim["rows"]}):
@@ -417,13 +417,13 @@ def targets_table(r: dict) -> Table_ | None:
             rate = slowest["opportunities_per_second"]
             settings.append((f"chunk {chunk}", f"{rate['median']:,.0f}/s", rate["median"] >= 10_000,
                              stable(rate)))
-        rows.append(["issue 4", "≥ 10,000 opportunities/s (telemetry on; slowest size per chunk)",
+        rows.append(["simulation", "≥ 10,000 opportunities/s (telemetry on; slowest size per chunk)",
                      *_verdict_over(settings)])
         million = [row for row in sim["rows"] if row["opportunities"] >= 1_000_000]
         if million:
             peak = million[0]["peak_rss_mb"]
-            rows.append(["issue 4", "1M opportunities under 300 MB peak", f"{peak:.0f} MB", verdict(peak < 300)])
-    return ("Targets", ["issue", "target", "measured", "verdict"], rows, []) if rows else None
+            rows.append(["simulation", "1M opportunities under 300 MB peak", f"{peak:.0f} MB", verdict(peak < 300)])
+    return ("Targets", ["area", "target", "measured", "verdict"], rows, []) if rows else None
 
 
 TABLES = (targets_table, machine_table, engine_table, phases_table, profile_table, speedups_table,
