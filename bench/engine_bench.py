@@ -7,15 +7,14 @@ The headline throughput calls `training.fit` itself, so it measures exactly
 what training runs; the phase breakdown repeats fit's inner loop by hand with
 a clock around each phase.
 
-Worker mode (used by bench/speedups.py to measure in a fresh process with a
-different environment):  python -m bench.engine_bench --repeats 5
+Worker mode (the other BLAS thread count, in a fresh process):
+python -m bench.engine_bench --figures --repeats 5
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import resource
 import sys
 import time
 from dataclasses import dataclass
@@ -63,7 +62,7 @@ def time_training_steps(cfg, spec, repeats: int, batches_per_repeat: int = 2) ->
 
     def one_epoch():
         fit(model, x, outcome, cfg.training, 1, n_sup, np.random.default_rng(0),
-            cfg.thermostat.initial_halt_threshold)
+            cfg.simulation.trm_halt_threshold)
 
     return time_calls(one_epoch, repeats).scaled(1 / steps)
 
@@ -116,7 +115,7 @@ def time_inference(model, cfg, n_candidates: int, repeats: int, halt_threshold: 
     """Seconds per batched model.infer call on n candidates; also the mean steps used."""
     x, _ = training_batch(model.spec, cfg, n_candidates, seed=2)
     cap = step_cap or cfg.model.supervision_steps
-    threshold = cfg.thermostat.initial_halt_threshold if halt_threshold is None else halt_threshold
+    threshold = cfg.simulation.trm_halt_threshold if halt_threshold is None else halt_threshold
     calls = max(1, 600 // n_candidates)      # small batches: several calls per repeat, for a stable clock
     timing = time_calls(lambda: model.infer(x, cap, threshold), repeats, calls_per_repeat=min(calls, 50))
     mean_steps = float(model.infer(x, cap, threshold).steps.mean())
@@ -215,7 +214,7 @@ def run(repeats: int, quick: bool = False) -> dict:
     return {
         "model": {"spec": _spec_dict(spec), "parameters": pretrained.n_parameters,
                   "batch_size": cfg.training.batch_size, "supervision_steps": cfg.model.supervision_steps,
-                  "halt_threshold": cfg.thermostat.initial_halt_threshold},
+                  "halt_threshold": cfg.simulation.trm_halt_threshold},
         "demo_blas_threads": demo_threads,
         "flops_per_step": step_flops(spec, cfg.training.batch_size),
         "matmuls": [mm.__dict__ | {"flops": mm.flops} for mm in training_step_matmuls(spec, cfg.training.batch_size)],
@@ -263,32 +262,19 @@ def _spec_dict(spec) -> dict:
     return {name: getattr(spec, name) for name in spec.__dataclass_fields__}
 
 
-# --- worker: one measurement in this (fresh) process, as JSON on stdout ---
+# --- worker: the figures with another BLAS thread count, in this fresh process, as JSON on stdout ---
 
 def worker(argv: list[str]) -> int:
-    """Measurements in this (fresh) process, as JSON on stdout.
-
-    Default: training step and 600-candidate inference (bench/speedups.py).
-    --figures: every figure of `_figures` (the second BLAS setting of `run`)."""
     p = argparse.ArgumentParser(prog="python -m bench.engine_bench")
     p.add_argument("--repeats", type=int, default=5)
-    p.add_argument("--figures", action="store_true")
+    p.add_argument("--figures", action="store_true", help="every figure of `_figures` (what the worker prints)")
     p.add_argument("--quick", action="store_true")
     args = p.parse_args(argv)
     from trm_demo.funnel.pipeline import starting_model
-    from bench.machine import blas_threads, openblas_runtime
+    from bench.machine import blas_threads
     cfg, spec = default_setup()
-    if args.figures:
-        figures = _figures(cfg, spec, starting_model(cfg), args.repeats, args.quick)
-        print(json.dumps({"blas_threads": blas_threads(), "where": "fresh process", **figures}))
-        return 0
-    faults_before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-    step = time_training_steps(cfg, spec, args.repeats)
-    steps_run = (args.repeats + 1) * 2 * cfg.model.supervision_steps
-    faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults_before
-    inference, _ = time_inference(starting_model(cfg), cfg, 600, args.repeats)
-    print(json.dumps({"step_seconds": step.to_dict(), "inference_600_seconds": inference.to_dict(),
-                      "page_faults_per_step": faults / steps_run, "openblas": openblas_runtime()}))
+    figures = _figures(cfg, spec, starting_model(cfg), args.repeats, args.quick)
+    print(json.dumps({"blas_threads": blas_threads(), "where": "fresh process", **figures}))
     return 0
 
 

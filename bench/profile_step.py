@@ -3,9 +3,9 @@
 cProfile cannot see `a @ b` or `a * b` (they are operators, not calls), so
 this wraps the arrays of one training step in an ndarray subclass that times
 every numpy ufunc (matmul, multiply, tanh, add.reduce, ...) and every numpy
-function (concatenate, mean, zeros_like, ...) at the outermost level. The
-trace also checks the analytic FLOP count of engine_bench against the
-matmuls the engine really performed.
+function (concatenate, mean, zeros_like, ...) at the outermost level. It
+also counts the matmul FLOPs really performed (test/test_bench_flops.py
+checks engine_bench's analytic count against them).
 
 Times are measured inside each op, so the wrapper's own dispatch cost is not
 counted; what the ops do not cover (Python, indexing, attribute lookups) is

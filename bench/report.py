@@ -40,9 +40,10 @@ def ci(stat: dict, digits: int, scale: float = 1.0, suffix: str = "", prefix: st
     if stat is None or stat.get("mean") is None:
         return "-"
     mean = stat["mean"] * scale
-    if stat.get("ci95") is None:
+    half = stat.get("half_width", stat.get("ci95"))   # the product's mean_ci: ci95 = [low, high], half_width
+    if half is None:
         return f"{prefix}{mean:,.{digits}f}{suffix}"
-    return f"{prefix}{mean:,.{digits}f} ± {stat['ci95'] * scale:,.{digits}f}{suffix}"
+    return f"{prefix}{mean:,.{digits}f} ± {half * scale:,.{digits}f}{suffix}"
 
 
 def verdict(hit: bool) -> str:
@@ -129,8 +130,8 @@ def engine_table(r: dict) -> Table_ | None:
         ["training step", *both("training_step_seconds", ms),
          "1 supervision step: forward T cycles, backward the last, clip, AdamW, EMA"],
         ["achieved GFLOP/s (step)", *both("step_gflops", gflops),
-         f"{e['flops_per_step'] / 1e6:,.1f} M matmul FLOPs per step, counted from the spec"
-         + (" (= traced)" if e.get("profile", {}).get("analytic_flops_match_trace") else "")],
+         f"{e['flops_per_step'] / 1e6:,.1f} M matmul FLOPs per step, counted from the spec "
+         "(= traced: test/test_bench_flops.py)"],
         ["numpy matmul GFLOP/s, same shapes", *both("matmul_gflops", gflops), "the step's matmuls alone"],
         ["step rate / matmul rate", *(f"{x:.0%}" if ok else f"({x:.0%}) ⚠ unreliable"
                                       for x, ok in (_fraction(one), _fraction(default))), "target ≥ 50 %"],
@@ -179,6 +180,14 @@ def phases_table(r: dict) -> Table_ | None:
             ["phase", "median per step", "share"], rows, [])
 
 
+HISTORICAL_SPEEDUPS = (
+    "Historical, measured on 2026-11-26 by the since-removed bench/speedups.py and already applied to the engine: "
+    "clip+AdamW+EMA over one flat buffer saved 147 µs per step, out= buffers in swiglu and rms_norm about 137 µs, "
+    "pre*pre*pre instead of pre**3 17.8 ms (gelu only). Environment, same date: 2 BLAS threads made a step 1.13× "
+    "and a 600-candidate inference 1.22× faster on an idle machine but a step 2.03× slower next to one busy "
+    "process; OPENBLAS_CORETYPE unset (kernel SkylakeX instead of the pinned Haswell) 1.21× faster.")
+
+
 def profile_table(r: dict) -> Table_ | None:
     e = _ok(r, "engine")
     if not e or "profile" not in e:
@@ -194,49 +203,9 @@ def profile_table(r: dict) -> Table_ | None:
              f"untraced step {ms(p['step_seconds'])}. Shares are of the time measured inside numpy ops "
              "(the tracer inflates small ops a little).",
              f"Independently: the step's matmuls alone ({ms(one['matmul_only_seconds']['median'])}) take "
-             f"{matmul_alone:.0%} of an untraced step."]
+             f"{matmul_alone:.0%} of an untraced step.",
+             HISTORICAL_SPEEDUPS]
     return "Where a training step's time goes (op trace)", ["group / top ops", "time per step", "share"], rows, notes
-
-
-def speedups_table(r: dict) -> Table_ | None:
-    e = _ok(r, "engine")
-    if not e or "speedups" not in e:
-        return None
-    s, rows = e["speedups"], []
-    for name, v in (s.get("environment") or {}).items():
-        rows.append([f"env: {name}", ms(v["step_seconds"]["median"]), f"{v['step_speedup']:.2f}×",
-                     f"600-candidate inference {ms(v['inference_600_seconds']['median'])} "
-                     f"({v['inference_speedup']:.2f}×); {v['page_faults_per_step']:.0f} page faults/step; "
-                     f"kernel {v['openblas_kernel']}"])
-    loaded = s.get("under_load")
-    if loaded:
-        base = loaded["OPENBLAS_NUM_THREADS=2"]["step_seconds"]["median"]
-        for name, v in loaded.items():
-            rows.append([f"env, one busy neighbour process: {name}", _cell(v["step_seconds"], ms),
-                         f"{base / v['step_seconds']['median']:.2f}×",
-                         f"600-candidate inference {_cell(v['inference_600_seconds'], ms)}"])
-    o = s["optimiser_update"]
-    rows.append([f"code: clip+AdamW+EMA over one flat buffer ({o['tensors']} tensors → 1)",
-                 f"{ms(o['engine_seconds']['median'])} → {ms(o['flat_seconds']['median'])}", "",
-                 f"saves {ms(o['saving_per_step_seconds'])} per step"])
-    for name, v in s["elementwise"].items() if "skipped" not in s["elementwise"] else []:
-        if "skipped" in v:
-            rows.append([f"code: {name}", "-", "", v["skipped"]])
-            continue
-        how = "out= buffers, einsum row sums" if name.startswith("rms_norm") else "out= buffers"
-        rows.append([f"code: {name} with {how}",
-                     f"{ms(v['engine_seconds']['median'])} → {ms(v['buffered_seconds']['median'])}", "",
-                     f"× {v['calls_per_step']} calls: saves {ms(v['saving_per_step_seconds'])} per step"])
-    g = s.get("gelu_cube")
-    if g:
-        rows.append([f"code: pre**3 → pre*pre*pre ({g['shape'][0]}×{g['shape'][1]})",
-                     f"{ms(g['power_seconds']['median'])} → {ms(g['multiply_seconds']['median'])}", "",
-                     f"gelu only: saves {ms(g['saving_per_step_with_gelu_seconds'])} per step"])
-    notes = ["env rows: the whole training step and a 600-candidate inference in a fresh process (median over "
-             "rounds, alternating with 'as is'); a row near 1.00× brings nothing more on this code. "
-             "code rows: the engine's function vs a rewrite, same shapes, same results (checked)."]
-    return ("Measured speed-ups (what-ifs: the bench never changes the engine)",
-            ["change", "time", "speed-up", "effect"], rows, notes)
 
 
 def ablation_table(r: dict) -> Table_ | None:
@@ -361,18 +330,18 @@ def quality_table(r: dict) -> Table_ | None:
     rows = []
     for key, name in names.items():
         s = q["strategies"][key]
-        rows.append([name, ci(s["net_value"], 0, prefix="$"), ci(s["success_rate"], 1, 100, " %"),
-                     ci(s["roi"], 2), ci(s["share_of_oracle"], 1, 100, " %")])
+        rows.append([name, ci(s["expected_net_value"], 0, prefix="$"), ci(s["net_value"], 0, prefix="$"),
+                     ci(s["share_of_oracle_expected"], 1, 100, " %")])
     for key, label in (("trm_minus_greedy", "TRM − greedy (paired)"), ("trm_minus_llm", "TRM − LLM (paired)")):
         d = q["paired_net_value"][key]
-        crosses = d["ci95"] is not None and abs(d["mean"]) <= d["ci95"]
-        rows.append([label, ci(d, 0, prefix="$"), "", "",
+        crosses = d["half_width"] is not None and abs(d["mean"]) <= d["half_width"]
+        rows.append([label, ci(d, 0, prefix="$"), "",
                      "no significant difference" if crosses else "interval excludes 0"])
     n = len(q["seeds"])
     notes = [f"Default run (200 opportunities), seeds {q['seeds'][0]}..{q['seeds'][-1]}: mean ± 95 % t interval "
              f"over {n} seeds (t = {_t_for(n):.3f}). Paired differences are per seed (common random numbers). "
              f"Source: `{q['source']}`, {q['wall_seconds']:.0f} s."]
-    return ("Multi-seed quality", ["strategy", "net value", "success rate", "ROI", "share of oracle"], rows, notes)
+    return ("Multi-seed quality", ["strategy", "expected net value", "realised net value", "share of oracle (expected)"], rows, notes)
 
 
 def _t_for(n: int) -> float:
@@ -400,15 +369,15 @@ def targets_table(r: dict) -> Table_ | None:
     if e:
         settings = [(f"{k} BLAS thread{'s' if k != '1' else ''}", f"{x:.0%}", x >= 0.5, ok)
                     for k, (x, ok) in ((k, _fraction(e["by_threads"][k])) for k in sorted(e["by_threads"], key=int))]
-        rows.append(["issue 3", "training step ≥ 50 % of numpy's matmul rate", *_verdict_over(settings)])
+        rows.append(["engine", "training step ≥ 50 % of numpy's matmul rate", *_verdict_over(settings)])
         t = e.get("torch") or {}
         if "threads_1" in t:
             settings = [(label, f"{1 / t[k]['ratio_numpy_over_torch']:.2f}×", t[k]["ratio_numpy_over_torch"] <= 0.5,
                          stable(t[k]["numpy_step_seconds"], t[k]["torch_step_seconds"]))
                         for label, k in (("1 thread each", "threads_1"), ("2 threads each", "threads_2"))]
-            rows.append(["issue 3", "≥ 2× faster than PyTorch eager", *_verdict_over(settings)])
+            rows.append(["engine", "≥ 2× faster than PyTorch eager", *_verdict_over(settings)])
         else:
-            rows.append(["issue 3", "≥ 2× faster than PyTorch eager", "not measured", t.get("skipped", "")])
+            rows.append(["engine", "≥ 2× faster than PyTorch eager", "not measured", t.get("skipped", "")])
     if sim:
         settings = []
         for chunk in sorted({row["chunk"] for row in sim["rows"]}):
@@ -417,16 +386,16 @@ def targets_table(r: dict) -> Table_ | None:
             rate = slowest["opportunities_per_second"]
             settings.append((f"chunk {chunk}", f"{rate['median']:,.0f}/s", rate["median"] >= 10_000,
                              stable(rate)))
-        rows.append(["issue 4", "≥ 10,000 opportunities/s (telemetry on; slowest size per chunk)",
+        rows.append(["simulation", "≥ 10,000 opportunities/s (telemetry on; slowest size per chunk)",
                      *_verdict_over(settings)])
         million = [row for row in sim["rows"] if row["opportunities"] >= 1_000_000]
         if million:
             peak = million[0]["peak_rss_mb"]
-            rows.append(["issue 4", "1M opportunities under 300 MB peak", f"{peak:.0f} MB", verdict(peak < 300)])
-    return ("Targets", ["issue", "target", "measured", "verdict"], rows, []) if rows else None
+            rows.append(["simulation", "1M opportunities under 300 MB peak", f"{peak:.0f} MB", verdict(peak < 300)])
+    return ("Targets", ["area", "target", "measured", "verdict"], rows, []) if rows else None
 
 
-TABLES = (targets_table, machine_table, engine_table, phases_table, profile_table, speedups_table,
+TABLES = (targets_table, machine_table, engine_table, phases_table, profile_table,
           ablation_table, halting_table, simulation_table, what_if_table, end_to_end_table, quality_table)
 
 

@@ -1,7 +1,7 @@
 """The benchmark command: python -m bench [--quick] (or python bench/run.py).
 
-Sections, in order: machine, engine (+ where a step's time goes, measured
-speed-ups, PyTorch), ablation, simulation, end-to-end, multi-seed quality.
+Sections, in order: machine, engine (+ where a step's time goes,
+PyTorch), ablation, simulation, end-to-end, multi-seed quality.
 Prints the tables, writes bench/results.json and regenerates docs/BENCHMARKS.md
 (a --quick smoke run writes bench/results-quick.json only, so that smoke
 figures never replace the page). A section that fails is recorded with its
@@ -31,7 +31,6 @@ SIZES = {"10k": 10_000, "100k": 100_000, "1M": 1_000_000}
 # name -> (default, --quick)
 PROFILES = {
     "repeats": (5, 3),                 # timing repeats per figure (median reported)
-    "env_rounds": (2, 0),              # fresh-process rounds per environment variant (0 = skip)
     "torch_rounds": (2, 1),            # alternating numpy/torch process rounds
     "ablation_seeds": ([1, 2, 3], [1]),
     "ablation_samples": (50_000, 5_000),
@@ -75,7 +74,7 @@ def settings_for(args) -> dict:
 # --- sections ---
 
 def engine_section(s: dict, torch_python: str) -> dict:
-    from bench import engine_bench, profile_step, speedups, torch_bench
+    from bench import engine_bench, profile_step, torch_bench
     from bench.machine import limited_blas_threads
     result = engine_bench.run(s["repeats"], quick=s["quick"])
     cfg, spec = engine_bench.default_setup()
@@ -83,16 +82,7 @@ def engine_section(s: dict, torch_python: str) -> dict:
     with limited_blas_threads(1):        # one thread: a shared machine makes 2-thread op times erratic
         trace = profile_step.trace_training_steps(cfg, spec)
     result["profile"] = {"blas_threads": 1, "step_seconds": one_thread_step,
-                         "analytic_flops_match_trace": trace["matmul_flops_per_step"] == result["flops_per_step"],
-                         "traced_matmul_flops": trace["matmul_flops_per_step"],
                          **profile_step.summarise(trace, one_thread_step)}
-    result["speedups"] = {
-        "environment": speedups.environment_variants(s["env_rounds"], s["repeats"]) if s["env_rounds"] else None,
-        "under_load": speedups.under_load(s["repeats"]) if s["env_rounds"] else None,
-        "optimiser_update": speedups.optimiser_update(cfg, spec, s["repeats"]),
-        "elementwise": speedups.elementwise_ops(cfg, spec, s["repeats"]),
-        "gelu_cube": speedups.power_vs_multiply(cfg, spec, s["repeats"]),
-    }
     result["torch"] = torch_bench.run(torch_python, s["torch_rounds"], max(2, s["repeats"] - 1))
     return result
 

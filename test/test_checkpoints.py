@@ -240,7 +240,7 @@ def test_run_refuses_a_bad_checkpoint_with_one_line(case, tmp_path, monkeypatch,
 
 def puzzle_argv(command: str, directory: Path) -> list[str]:
     if command == "eval":
-        return ["puzzle", "eval", "--json", str(directory / "e.json"), "--report", str(directory / "e.md")]
+        return ["puzzle", "eval", "--export-json", str(directory / "e.json"), "--report", str(directory / "e.md")]
     return ["puzzle", "solve", ".4....5.6.2....6.14........23...2..."]
 
 

@@ -12,7 +12,7 @@ from trm_demo.sudoku import cli as puzzle_cli
 
 
 def eval_args(directory) -> list[str]:
-    return ["eval", "--puzzles", "3", "--steps", "1", "--json", str(directory / "e.json"),
+    return ["eval", "--puzzles", "3", "--steps", "1", "--export-json", str(directory / "e.json"),
             "--report", str(directory / "e.md")]
 
 
@@ -80,3 +80,12 @@ def test_every_puzzle_flag_has_help_and_shows_its_default(command):
 def test_every_puzzle_sub_command_takes_the_global_flags(command):
     flags = {opt for action in sub_commands()[command]._actions for opt in action.option_strings}
     assert {"--quiet", "--debug"} <= flags
+
+
+def test_json_means_json_on_stdout_in_puzzle_eval_as_in_the_main_command(capsys, tmp_path):
+    import json
+    run = run_cli(capsys, ["puzzle", *eval_args(tmp_path), "--json", "--quiet"])
+    assert run.code == 0, run.err
+    printed = json.loads(run.out)                       # stdout is the JSON and nothing else
+    assert printed == json.loads((tmp_path / "e.json").read_text())   # the same results --export-json wrote
+    assert "Exact solve" not in run.out

@@ -71,15 +71,15 @@ def test_a_checkpoint_given_as_input_is_never_an_output(tmp_path, capsys):
     checkpoint.write_bytes(b"weights")
     run = run_cli(capsys, [*tiny_args(tmp_path), "--checkpoint", checkpoint, "--export-json", checkpoint])
     assert run.code == 2 and "--export-json" in run.err and "the input --checkpoint" in run.err
-    run = run_cli(capsys, ["puzzle", "eval", "--checkpoint", checkpoint, "--json", checkpoint])
-    assert run.code == 2 and "--json" in run.err and "the input --checkpoint" in run.err
+    run = run_cli(capsys, ["puzzle", "eval", "--checkpoint", checkpoint, "--export-json", checkpoint])
+    assert run.code == 2 and "--export-json" in run.err and "the input --checkpoint" in run.err
     assert checkpoint.read_bytes() == b"weights"
 
 
 def test_two_puzzle_eval_outputs_on_one_file_are_refused(tmp_path, capsys):
     same = tmp_path / "eval.json"
-    run = run_cli(capsys, ["puzzle", "eval", "--json", same, "--report", same])
-    assert run.code == 2 and run.err_lines == [f"error: --report '{same}' is also the --json path; "
+    run = run_cli(capsys, ["puzzle", "eval", "--export-json", same, "--report", same])
+    assert run.code == 2 and run.err_lines == [f"error: --report '{same}' is also the --export-json path; "
                                                "give each output its own file"]
 
 
@@ -279,7 +279,7 @@ def test_an_ascii_only_locale_gets_ascii_text_not_a_crash(tmp_path):
     runs = [("--config", str(tiny_args(tmp_path)[1]), "--opportunities", "20", "--train-epochs", "0",
              "--seeds", "2", "--export-json", "m.json", "--export-training-log", "t.json",
              "--export-report", "r.md", "--telemetry", "c.json"),
-            ("puzzle", "eval", "--puzzles", "10", "--steps", "2", "--json", "e.json", "--report", "e.md")]
+            ("puzzle", "eval", "--puzzles", "10", "--steps", "2", "--export-json", "e.json", "--report", "e.md")]
     outs = []
     for args in runs:
         process = python_main(*args, cwd=tmp_path, env=env, stdout=subprocess.PIPE)
@@ -314,8 +314,8 @@ def test_no_output_may_land_in_trm_demos_own_files(target, tmp_path, monkeypatch
     for argv, flag in (([*tiny_args(tmp_path), "--from-scratch", "--export-json", target], "--export-json"),
                        ([*tiny_args(tmp_path), "--from-scratch", "--telemetry", tmp_path / "alias" / target.name],
                         "--telemetry"),
-                       (["puzzle", "eval", "--json", target], "--json"),
-                       (["puzzle", "eval", "--json", "e.json", "--report", target], "--report")):
+                       (["puzzle", "eval", "--export-json", target], "--export-json"),
+                       (["puzzle", "eval", "--export-json", "e.json", "--report", target], "--report")):
         run = run_cli(capsys, argv)
         assert run.code == 2 and len(run.err_lines) == 1, run.err
         assert run.err.startswith(f"error: {flag} '") and "trm-demo's own files" in run.err
@@ -515,7 +515,7 @@ def test_a_stdout_that_cannot_be_written_is_one_line(tmp_path, redirect, reason)
 def test_an_output_path_naming_a_directory_is_refused(path, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     for argv, flag in (([*tiny_args(tmp_path), "--export-report", path], "--export-report"),
-                       (["puzzle", "eval", "--json", path], "--json"),
+                       (["puzzle", "eval", "--export-json", path], "--export-json"),
                        (["puzzle", "eval", f"--report={path}"], "--report")):
         run = run_cli(capsys, argv)
         assert run.code == 2 and run.err_lines == [f"error: {flag} '{path}' names a directory, not a file; "

@@ -18,7 +18,8 @@ from typing import Callable
 
 from trm_demo import __version__
 from trm_demo.atomic import staged, write_json
-from trm_demo.commands import GLOBAL_FLAGS, HelpFormatter, OneLineParser, UsageError, checkpoint_output, guarded, number_type
+from trm_demo.commands import (GLOBAL_FLAGS, HelpFormatter, OneLineParser, UsageError, checkpoint_output,
+                               checkpoint_remedy, guarded, number_type)
 from trm_demo.config import DEFAULT_CONFIG_PATH, Config, ConfigError, knob_range, load_config, shown_path
 from trm_demo.funnel.evaluation import evaluate_seeds
 from trm_demo.funnel.landscape import landscape
@@ -31,7 +32,7 @@ from trm_demo.funnel.telemetry import call_log, run_metrics
 from trm_demo.outputs import check_paths
 from trm_demo.report.changes import config_changes
 from trm_demo.report.dossier import write_report
-from trm_demo.trm.weights import save_checkpoint
+from trm_demo.trm.weights import CheckpointError, save_checkpoint
 from trm_demo.ui import UI
 
 # flag -> config key it overrides
@@ -42,6 +43,7 @@ FLAG_KEYS = {"seed": "simulation.seed", "train_epochs": "training.epochs", "trai
              "llm_provider": "llm.provider", "llm_base_url": "llm.base_url", "llm_model": "llm.model"}
 # `pretrain --out` default: the working directory, so retraining never touches the shipped checkpoint.
 DEFAULT_PRETRAIN_OUT = "pretrained_trm.npz"
+PRETRAIN_COMMAND = f"`python main.py pretrain` and pass --checkpoint {DEFAULT_PRETRAIN_OUT} (or run with --from-scratch)"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -77,7 +79,7 @@ def run(argv: list[str], started: float) -> int:
         raise UsageError(f"--seeds {args.seeds} from seed {cfg.simulation.seed} goes past the largest seed "
                          f"{2**32 - 1}; lower --seed or --seeds")
     outputs, prepare_outputs = check_outputs(cfg, args)   # only looks: a refused run has changed nothing
-    model = None if args.command == "pretrain" else starting_model(cfg)   # the checkpoint, validated ...
+    model = None if args.command == "pretrain" else checked_starting_model(cfg)   # the checkpoint, validated ...
     prepare_outputs()   # ... before anything on disk changes (default directories, stale temps)
     ui = UI(quiet=args.quiet)
     if args.command == "pretrain":
@@ -88,6 +90,14 @@ def run(argv: list[str], started: float) -> int:
         metrics = simulate_and_write(cfg, args, argv, (model, baseline), training, outputs, ui, started)
     ui.summary(metrics, outputs, as_json=args.json)
     return 0
+
+
+def checked_starting_model(cfg: Config):
+    """The starting model; a bad checkpoint's error names the command that rebuilds it."""
+    try:
+        return starting_model(cfg)
+    except CheckpointError as err:
+        raise checkpoint_remedy(err, PRETRAIN_COMMAND, "--from-scratch") from None
 
 
 def simulate_and_write(cfg: Config, args, argv: list[str], models: tuple, training: dict, outputs: dict,

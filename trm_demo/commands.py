@@ -36,6 +36,16 @@ class UsageError(Exception):
     """Bad flags or paths: exit code 2, one line."""
 
 
+def checkpoint_remedy(err: CheckpointError, command: str, alternative: str = "") -> CheckpointError:
+    """The checkpoint's problem (weights.py) plus what to run about it: `command` rebuilds the file,
+    `alternative` (e.g. "--from-scratch") is another way out when the model size differs."""
+    remedy = {"create": f"create it with {command}",
+              "recreate": f"recreate it with {command}",
+              "size": f"use a matching config, {alternative + ', ' if alternative else ''}or {command}",
+              "path": "give the path of a readable .npz checkpoint file"}[err.fix]
+    return CheckpointError(f"{err}; {remedy}", err.fix)
+
+
 def guarded(body: Callable[[], int], argv: list[str], input_errors: tuple = ()) -> int:
     """Run a command; map what goes wrong to exit codes and one line on stderr (shared by `puzzle`)."""
     try:

@@ -33,7 +33,6 @@ DEFAULT_CONFIG_PATH = next(p for p in (REPO_ROOT / "config" / "default_config.ya
 
 MIN_AMOUNT = 1e-9              # dollars: the smallest non-zero cost
 MEMORY_BUDGET = 2 * 2**30      # bytes one run may use at its peak: a laptop's worth, refused above it
-FUNNEL_BLOCK = 4096            # opportunities the funnel generates and scores in one batched pass
 # Config files: the shipped one is ~7 KB and ~90 values; these limits are far above any real file
 # and far below what makes parsing slow or memory-hungry.
 MAX_CONFIG_BYTES = 1024 * 1024
@@ -540,7 +539,6 @@ def _is_http_url(text: str) -> bool:
 SAMPLE_BYTES, KEPT_SAMPLE_BYTES = 450, 100
 TELEMETRY_BYTES, LEDGER_BYTES = 1_200, 400
 BASELINE_BYTES = 160 * 2**20   # the interpreter, NumPy, rich and the model: a default run peaks at 134 MB
-SIMULATION_SUB_BATCH = 2048    # candidates per model call in the funnel's full-depth pass (simulation.SUB_BATCH)
 
 
 def peak_memory(c: Config) -> tuple[int, str]:
@@ -550,7 +548,7 @@ def peak_memory(c: Config) -> tuple[int, str]:
     the held-out set evaluated in one batch with its whole trajectory), then the simulation (one
     funnel block of opportunities x candidates with its full-depth trajectory, one chunk's telemetry
     text, the ledger over every opportunity). Memory freed between phases is not always returned to
-    the system, so the phases are added, not maxed. Checked against /usr/bin/time -v in issue 11.
+    the system, so the phases are added, not maxed. Checked against /usr/bin/time -v.
     """
     m, t, steps = c.model, c.training, c.model.supervision_steps
     # float32 activations of one supervision step; inference holds two steps' tapes for a moment
@@ -563,10 +561,11 @@ def peak_memory(c: Config) -> tuple[int, str]:
             t.holdout_samples * (2 * row + 8 * 8 * steps),  # trajectory, halt logits and evaluate()'s float64 temporaries
         "training.samples / pretrain_samples": samples * (SAMPLE_BYTES + KEPT_SAMPLE_BYTES),
     }
+    from trm_demo.funnel.simulation import FUNNEL_BLOCK, SUB_BATCH   # deferred: the simulation imports this module
     block = min(c.simulation.opportunities, FUNNEL_BLOCK) * c.market.candidates_per_opportunity
     simulation = {
         "market.candidates_per_opportunity x model.supervision_steps":
-            block * (SAMPLE_BYTES + 2 * 8 * steps) + min(block, SIMULATION_SUB_BATCH) * (2 * row + 2 * 8 * steps),
+            block * (SAMPLE_BYTES + 2 * 8 * steps) + min(block, SUB_BATCH) * (2 * row + 2 * 8 * steps),
         "simulation.chunk_size x market.candidates_per_opportunity":
             min(c.simulation.chunk_size, c.simulation.opportunities) * c.market.candidates_per_opportunity
             * TELEMETRY_BYTES,

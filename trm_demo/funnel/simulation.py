@@ -33,7 +33,7 @@ from typing import Callable
 import numpy as np
 
 from trm_demo.funnel.cascade import ErrorSpread, belief_from_estimate, combine, expected_probability, value_of_reading
-from trm_demo.config import FUNNEL_BLOCK, Config
+from trm_demo.config import Config
 from trm_demo.funnel.ledger import Ledger
 from trm_demo.trm.engine import halting_steps
 from trm_demo.trm.logistic import Logistic
@@ -47,6 +47,7 @@ from trm_demo.trm.training import PROB_EPS
 from trm_demo.trm.weights import TRM
 
 STRATEGIES = ("greedy", "logistic", "trm", "llm", "cascade", "oracle")
+FUNNEL_BLOCK = 4096   # opportunities generated at once; their candidates are scored in SUB_BATCH slices
 SUB_BATCH = 2048   # candidates per model call in the TRM pass: 3.3x less peak memory, a little faster
 LANDSCAPE_OPPORTUNITIES = 500   # the deferral curve and break-even map replay this many (landscape.py)
 

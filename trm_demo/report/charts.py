@@ -3,7 +3,7 @@
 The reports (executive and reasoning) describe each chart once with `chart(...)`;
 `mermaid(spec)` draws it for the Markdown and `svg(spec)` for the HTML, on the same
 axes, so both say the same thing. What the spec enforces, so every chart reads in
-seconds (issue 16):
+seconds:
 
 - an explicit high-contrast palette (Okabe–Ito, safe for colour-blind readers): Mermaid's
   default first colour #ECECFF is nearly invisible on white;

@@ -26,7 +26,7 @@ REPO = README.parent
 SAMPLES = {
     "default": ["--train-epochs", "5", "--export-json", "demo_metrics.json", "--export-training-log", "training.json"],
     "knob": ["--config", "config/examples/cheap_llm.yaml"],
-    "puzzle": ["puzzle", "eval", "--json", "sudoku_eval.json", "--report", "trm_reasoning_report.md"],
+    "puzzle": ["puzzle", "eval", "--export-json", "sudoku_eval.json", "--report", "trm_reasoning_report.md"],
 }
 
 

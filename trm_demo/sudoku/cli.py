@@ -11,6 +11,7 @@ Exit codes as in cli.py: 0 success, 1 internal failure, 2 bad input (one line), 
 from __future__ import annotations
 
 import argparse
+import json
 import shlex
 import time
 from pathlib import Path
@@ -23,7 +24,7 @@ from rich.text import Text
 
 from trm_demo.atomic import staged, write_json
 from trm_demo.commands import (GLOBAL_FLAGS, HelpFormatter, OneLineParser, UsageError, checkpoint_output,
-                               global_flags, guarded, number_type)
+                               checkpoint_remedy, global_flags, guarded, number_type)
 from trm_demo.trm.engine import initial_state, sigmoid, supervision_step
 from trm_demo.outputs import check_paths, show_path
 from trm_demo.sudoku.puzzles import CELLS, SIZE, PuzzleError, format_board, held_out_set, is_solution, parse_board, solve
@@ -97,7 +98,10 @@ def parser() -> OneLineParser:
     e.add_argument("--puzzles", type=number_type(int, 1, MAX_TEST_PUZZLES), default=None,
                    help="held-out puzzles to use (default: all the checkpoint held out)")
     e.add_argument("--steps", type=number_type(int, 1, MAX_STEPS), default=16, help="supervision steps to run (default 16)")
-    e.add_argument("--json", type=Path, default=Path("sudoku_eval.json"), help="JSON output path")
+    e.add_argument("--export-json", type=Path, default=Path("sudoku_eval.json"), metavar="PATH",
+                   help="results JSON path (default: sudoku_eval.json)")
+    e.add_argument("--json", action="store_true",
+                   help="print the results as JSON on stdout instead of the table (default: off)")
     e.add_argument("--report", type=Path, default=DEFAULT_REPORT, help="Markdown report path")
 
     s = sub.add_parser("solve", help="watch the model solve one puzzle, step by step", formatter_class=HelpFormatter,
@@ -110,7 +114,7 @@ def parser() -> OneLineParser:
                    help="halt: stop when the halting head's sigmoid(q) reaches --halt-threshold (default); "
                         "unchanged: stop when the answer equals the previous step's")
     # 0.9, not 0.5: at step 1 the head is over-confident (eval: 0.5 stops after 1.8 steps at 93 %
-    # exact-solve, 0.9 after 2.0 steps at 99.6 %; DESIGN.md saw the same).
+    # exact-solve, 0.9 after 2.0 steps at 99.6 %; the prototype saw the same).
     s.add_argument("--halt-threshold", type=_probability, default=0.9,
                    help="with --stop halt: stop when sigmoid(q) reaches this (default 0.9)")
     return p
@@ -193,7 +197,10 @@ def train_command(args, argv) -> int:
 
 def load_sudoku_model(path: Path):
     """The checkpoint's own checks (weights.py), then the Sudoku shape of model and metadata eval relies on."""
-    model, metadata = load_checkpoint(path, recreate=TRAIN_HINT)
+    try:
+        model, metadata = load_checkpoint(path)
+    except CheckpointError as err:
+        raise checkpoint_remedy(err, TRAIN_HINT) from None
     expected = sudoku_spec(model.spec.hidden_size, model.spec.n_cycles, model.spec.outer_steps, model.spec.expansion)
     if model.spec != expected or metadata.get("kind") != "sudoku":
         raise CheckpointError(f"checkpoint '{path}' is not a 6×6 Sudoku model; "
@@ -227,7 +234,8 @@ def _numbers(values) -> bool:
 
 def eval_command(args, argv) -> int:
     html = args.report.with_suffix(".html") if args.report.name else args.report   # the twin; "." is refused
-    prepare_outputs = _check_outputs({"--json": args.json, "--report": args.report, "--report (HTML twin)": html},
+    prepare_outputs = _check_outputs({"--export-json": args.export_json, "--report": args.report,
+                                      "--report (HTML twin)": html},
                                      {"--checkpoint": args.checkpoint}, argv)   # only looks
     model, metadata = load_sudoku_model(args.checkpoint)
     held_out_count = metadata["config"]["test_puzzles"]
@@ -251,10 +259,13 @@ def eval_command(args, argv) -> int:
                    "command": "python main.py puzzle " + shlex.join(argv), "versions": versions(),
                    "wall_clock": {"data_seconds": data_seconds, "total_seconds": time.perf_counter() - started}})
     with staged():   # all complete, or none replaced
-        write_json(args.json, result)
+        write_json(args.export_json, result)
         write_reasoning_report(args.report, html, result)
-    print_eval_table(output_console(), result)
-    err.print(f"wrote {args.json}, {args.report} and {html} in {time.perf_counter() - started:.1f} s")
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        print_eval_table(output_console(), result)
+    err.print(f"wrote {args.export_json}, {args.report} and {html} in {time.perf_counter() - started:.1f} s")
     return 0
 
 

@@ -1,7 +1,7 @@
 """6×6 Sudoku (2×3 boxes): generator, exact solver, difficulty, orbit split, augmentation.
 
-The reasoning task that shows recursion paying off (DESIGN.md, "The reasoning
-task"). A board is 36 ints in row-major order: 0 = blank, 1..6 = digits.
+The reasoning task that shows recursion paying off (docs/ARCHITECTURE.md: the
+Sudoku proof). A board is 36 ints in row-major order: 0 = blank, 1..6 = digits.
 
 - Solver: exact backtracking on bitmasks (most-constrained cell first), counts
   solutions up to a limit, so "unique" is a fact, not a hope.

@@ -55,7 +55,7 @@ def sudoku_spec(hidden_size: int = 32, n_cycles: int = 2, outer_steps: int = 2, 
 
 @dataclass(frozen=True)
 class PuzzleTraining:
-    """Every knob of `puzzle train`; defaults are the shipped checkpoint's (DESIGN.md prototype)."""
+    """Every knob of `puzzle train`; defaults are the shipped checkpoint's."""
     seed: int = 0
     train_puzzles: int = 3000      # distinct orbits drawn for training
     test_puzzles: int = 500        # distinct orbits held out (the first ones drawn)

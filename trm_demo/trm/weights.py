@@ -35,7 +35,6 @@ from trm_demo.trm.engine import TRMSpec
 FORMAT_VERSION = 1
 # The checkpoints that ship inside the package; training commands never replace them unasked.
 SHIPPED_DIR = Path(__file__).resolve().parent.parent / "checkpoints"   # trm_demo/checkpoints/
-PRETRAIN_HINT = "`python main.py pretrain` and pass --checkpoint pretrained_trm.npz (or run with --from-scratch)"
 
 # Bounds for reading a file nobody vouches for. The largest model the config allows (hidden 512,
 # expansion 8, SwiGLU) is ~100 MB of float32 with its EMA copy; the longest pretrain log
@@ -55,7 +54,15 @@ DTYPE_RULES = {"float32": lambda dtype: dtype == np.float32, "an integer": lambd
 
 
 class CheckpointError(ValueError):
-    """A checkpoint that cannot be used: missing, corrupt, or for another model."""
+    """A checkpoint that cannot be used: missing, corrupt, or for another model.
+
+    The message says what is wrong; `fix` says what kind of remedy applies, for the command layer to name
+    the command: "create" (no such file), "recreate" (damaged or not ours), "size" (another model size),
+    "path" (not a readable regular file)."""
+
+    def __init__(self, message: str, fix: str = "recreate"):
+        super().__init__(message)
+        self.fix = fix
 
 
 @dataclass
@@ -117,24 +124,22 @@ def save_checkpoint(path: str | Path, model: TRM, metadata: dict) -> None:
     atomic_write(path, lambda f: np.savez(f, **arrays), binary=True)
 
 
-def load_checkpoint(path: str | Path, expected: TRMSpec | None = None,
-                    recreate: str = PRETRAIN_HINT) -> tuple[TRM, dict]:
-    """The model and its metadata, after every check below; `recreate` names the command that rebuilds it."""
+def load_checkpoint(path: str | Path, expected: TRMSpec | None = None) -> tuple[TRM, dict]:
+    """The model and its metadata, after every check below."""
     path = Path(path)
 
     def fail(problem: str) -> CheckpointError:
-        return CheckpointError(f"checkpoint '{path}' {problem}; recreate it with {recreate}")
+        return CheckpointError(f"checkpoint '{path}' {problem}")
 
-    with _open_regular_file(path, recreate) as handle:
+    with _open_regular_file(path) as handle:
         digest = _sha256(handle)
         try:
             with zipfile.ZipFile(handle) as archive:
                 members = _members(archive, fail)
-                spec, metadata = _read_header(archive, members, path, recreate, fail)
+                spec, metadata = _read_header(archive, members, fail)
                 if expected is not None and spec != expected:
                     raise CheckpointError(f"checkpoint '{path}' was trained for another model size: "
-                                          f"{_spec_difference(spec, expected)}; use a matching config, "
-                                          f"--from-scratch, or {recreate}")
+                                          f"{_spec_difference(spec, expected)}", fix="size")
                 shapes = weight_shapes(spec)
                 _refuse_unknown_entries(members, shapes, fail)
                 groups = {group: _read_weights(archive, members, group, group_shapes, fail)
@@ -180,15 +185,15 @@ def is_shipped(path: str | Path) -> bool:
 
 # --- reading, one check at a time ---
 
-def _open_regular_file(path: Path, recreate: str) -> BinaryIO:
+def _open_regular_file(path: Path) -> BinaryIO:
     """Open without blocking, then insist on a regular file (a FIFO with no writer would hang `open`)."""
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except FileNotFoundError:
-        raise CheckpointError(f"checkpoint '{path}' does not exist; create it with {recreate}") from None
+        raise CheckpointError(f"checkpoint '{path}' does not exist", fix="create") from None
     except (OSError, ValueError) as err:   # ValueError: a NUL byte in the path
-        raise CheckpointError(f"checkpoint {str(path)!r} cannot be read: {getattr(err, 'strerror', None) or err}; "
-                              "give the path of a readable .npz checkpoint file") from None
+        raise CheckpointError(f"checkpoint {str(path)!r} cannot be read: {getattr(err, 'strerror', None) or err}",
+                              fix="path") from None
     info = os.fstat(fd)
     problem = ("is a directory" if stat.S_ISDIR(info.st_mode) else
                "is not a regular file (a FIFO, socket or device)" if not stat.S_ISREG(info.st_mode) else
@@ -196,7 +201,7 @@ def _open_regular_file(path: Path, recreate: str) -> BinaryIO:
                if info.st_size > MAX_FILE_BYTES else None)
     if problem:
         os.close(fd)
-        raise CheckpointError(f"checkpoint '{path}' {problem}; give the path of a .npz checkpoint file")
+        raise CheckpointError(f"checkpoint '{path}' {problem}", fix="path")
     return os.fdopen(fd, "rb")
 
 
@@ -236,11 +241,10 @@ def _refuse_unknown_entries(members: dict, shapes: dict, fail) -> None:
         raise fail(f"has {len(unknown)} entr{'y' if len(unknown) == 1 else 'ies'} trm-demo never writes ({listed})")
 
 
-def _read_header(archive, members, path: Path, recreate: str, fail) -> tuple[TRMSpec, dict]:
+def _read_header(archive, members, fail) -> tuple[TRMSpec, dict]:
     """Format version, model spec and metadata: small, typed, and valid JSON of the expected shape."""
     if not set(HEADER_LIMITS) <= set(members):
-        raise CheckpointError(f"checkpoint '{path}' is not a trm-demo checkpoint (missing header); "
-                              f"give a file written by trm-demo, or recreate it with {recreate}")
+        raise fail("is not a trm-demo checkpoint (missing header)")
     version, spec_text, metadata_text = (_read_npy(archive, members[name], fail, HEADER_LIMITS[name], expect)
                                          for name, expect in (("format_version", "an integer"),
                                                               ("spec", "text"), ("metadata", "text")))

@@ -1,0 +1,13 @@
+"""The benchmark's FLOP rate divides by an analytic count of a training step's matmuls (bench/engine_bench.py);
+that count must equal the matmuls the engine really performs, traced op by op (bench/profile_step.py)."""
+
+from __future__ import annotations
+
+from bench.engine_bench import default_setup, step_flops
+from bench.profile_step import trace_training_steps
+
+
+def test_analytic_matmul_flops_equal_the_traced_ones():
+    cfg, spec = default_setup()
+    traced = trace_training_steps(cfg, spec, steps=1)["matmul_flops_per_step"]
+    assert traced > 0 and step_flops(spec, cfg.training.batch_size) == traced
