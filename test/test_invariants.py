@@ -22,7 +22,6 @@ from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
 from trm_demo.funnel import pipeline
-from trm_demo import cli
 from trm_demo.trm import training
 from trm_demo.config import load_config
 from trm_demo.funnel.market import training_log

@@ -29,9 +29,8 @@ import pytest
 from test_atomic_outputs import (as_from_a_terminal, assert_previous_outputs_intact, start_long_run,
                                  wait_until_streaming, write_previous_outputs)
 from test_cli import REPO_ROOT, run_cli, subprocess_env, tiny_args
-from test_sentinel import sentinel
 from trm_demo import atomic, cli, commands, outputs
-from trm_demo.funnel import evaluation, pipeline
+from trm_demo.funnel import pipeline
 from trm_demo.atomic import staged, write_json
 from trm_demo.config import DEFAULT_CONFIG_PATH, load_config
 from trm_demo.funnel.evaluation import MEASURES, WorkerDied, evaluate_seeds

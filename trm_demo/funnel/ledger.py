@@ -83,28 +83,6 @@ class Ledger:
         view.flags.writeable = False
         return view
 
-    def rolling_roi(self, strategy: str, window: int) -> float | None:
-        """ROI over the last `window` entries; None when they cost nothing (ROI undefined) or there are none."""
-        # Called between every chunk of a million-opportunity run: touch only the window.
-        _check_window(window)
-        net, cost = self._net_and_cost(strategy, last=window)
-        net, cost = net.sum(), cost.sum()
-        return float(net / cost) if cost > 0 else None
-
-    def rolling_roi_series(self, strategy: str, window: int) -> np.ndarray:
-        """Entry i = ROI over entries (i - window, i]; NaN where that window cost nothing."""
-        # net, cost: (N,) -> running sums (N + 1,) so every window is one subtraction.
-        _check_window(window)
-        net, cost = self._net_and_cost(strategy)
-        net_sum = np.concatenate(([0.0], np.cumsum(net)))
-        cost_sum = np.concatenate(([0.0], np.cumsum(cost)))
-        end = np.arange(1, len(net) + 1)
-        start = np.maximum(end - window, 0)
-        window_net, window_cost = net_sum[end] - net_sum[start], cost_sum[end] - cost_sum[start]
-        roi = np.full(len(net), np.nan)
-        np.divide(window_net, window_cost, out=roi, where=window_cost > 0)
-        return roi
-
     def totals(self, strategy: str) -> dict:
         c = {name: self.series(strategy, name) for name in _DTYPES}
         attempts, pursued, conversions = len(c["pursued"]), int(c["pursued"].sum()), int(c["converted"].sum())
@@ -134,14 +112,6 @@ class Ledger:
                 row[share] = row[key] / best if best > 0 else None
         return rows
 
-    def _net_and_cost(self, strategy: str, last: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """Per-entry net value and total cost, of the `last` entries only if given."""
-        c = self._strategy_columns(strategy)
-        count = self._count[strategy]
-        entries = slice(0 if last is None else max(count - last, 0), count)
-        cost = c["compute_cost"][entries] + c["outreach_cost"][entries]
-        return c["value"][entries] - cost, cost
-
     def _strategy_columns(self, strategy: str) -> dict[str, np.ndarray]:
         if strategy not in self._columns:
             raise KeyError(f"unknown strategy {strategy!r}; the ledger was created for: {', '.join(self.strategies)}")
@@ -151,8 +121,3 @@ class Ledger:
 def _mean_recorded(column: np.ndarray) -> float | None:
     recorded = column[~np.isnan(column)]
     return float(recorded.mean(dtype=np.float64)) if len(recorded) else None
-
-
-def _check_window(window: int) -> None:
-    if window < 1:
-        raise ValueError(f"rolling ROI window must be at least 1 entry, got {window}")

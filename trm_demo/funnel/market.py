@@ -260,13 +260,3 @@ def training_log(rng: np.random.Generator, n: int, drift: float) -> tuple[np.nda
     p_true = market.p_true[:, 0]
     outcome = (rng.random(n) < p_true).astype(np.float32)
     return market.features[:, 0], outcome, p_true
-
-
-def outcome_uncertainty(p) -> np.ndarray:
-    """How hard a case is to call: 1 = coin flip, 0 = certain."""
-    return 1.0 - np.abs(2.0 * np.asarray(p) - 1.0)
-
-
-def greedy_scores(market: Market) -> np.ndarray:
-    """Greedy heuristic, (N, K), higher = better: the lowest ask relative to budget_high. No probability."""
-    return -market.asking_salary / market.budget_high[:, None]

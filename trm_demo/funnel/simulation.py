@@ -290,7 +290,7 @@ def run_funnel(cfg: Config, model: TRM, logistic: Logistic, calls: CallLog, step
     `readings`: the LLM (reading.py); None reads with the simulated LLM."""
     readings = readings or Readings(cfg)
     tl = timeline(cfg)
-    sim, k = cfg.simulation, cfg.market.candidates_per_opportunity
+    sim = cfg.simulation
     budget = cfg.sentinel.llm_budget_per_opportunity * sim.opportunities
     # The run, and the same period replayed without each control: the thermostat held at its initial
     # hurdle; the sentinel's reactive guardrails (breaker, TRM guard) off; and without each of the two

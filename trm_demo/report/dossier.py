@@ -185,7 +185,7 @@ def read_share(metrics: dict) -> float:
 def headline(metrics: dict) -> str:
     s, run = metrics["strategies"], metrics["run"]
     order = ranking(metrics)
-    first, oracle = order[0], s["oracle"]
+    first = order[0]
     others = [k for k in ("cascade", "trm", "llm") if k != first][:2]
     lead = (f"**{NAMES[first]} made the most expected net value: {money(s[first]['expected_net_value'])}"
             + (f", {pct(s[first]['share_of_oracle_expected'])} of the oracle's" if
