@@ -1,12 +1,12 @@
 """The ledger: every strategy's decision on every opportunity, and the money it made or lost.
 
 One entry per (strategy, opportunity) in NumPy columns preallocated for the whole
-run: about 35 bytes per entry (47 with steps and latency), so a million
-opportunities for four strategies fit in under 200 MB, with no Python object per entry.
-Definitions used everywhere (report, UI, controllers):
-  total_cost = compute_cost + outreach_cost
-  net_value  = total_value - total_cost            (dollars earned after costs)
-  ROI        = net_value / total_cost              (dollars earned per dollar spent)
+run: about 43 bytes per entry (more with steps, latency and LLM columns), with no
+Python object per entry. Definitions used everywhere (report, UI, evaluation):
+  total_cost         = compute_cost + outreach_cost  (compute_cost includes llm_cost)
+  net_value          = total_value - total_cost      (on the drawn outcomes)
+  expected_net_value = sum of expected_value - total_cost (from the true P(convert): the yardstick)
+  ROI                = net_value / total_cost
 """
 
 from __future__ import annotations
