@@ -72,15 +72,8 @@ def settings_for(args) -> dict:
 # --- sections ---
 
 def engine_section(s: dict, torch_python: str) -> dict:
-    from bench import engine_bench, profile_step, torch_bench
-    from bench.machine import limited_blas_threads
+    from bench import engine_bench, torch_bench
     result = engine_bench.run(s["repeats"], quick=s["quick"])
-    cfg, spec = engine_bench.default_setup()
-    one_thread_step = result["by_threads"]["1"]["training_step_seconds"]["median"]
-    with limited_blas_threads(1):        # one thread: a shared machine makes 2-thread op times erratic
-        trace = profile_step.trace_training_steps(cfg, spec)
-    result["profile"] = {"blas_threads": 1, "step_seconds": one_thread_step,
-                         **profile_step.summarise(trace, one_thread_step)}
     result["torch"] = torch_bench.run(torch_python, s["torch_rounds"], max(2, s["repeats"] - 1))
     return result
 
@@ -95,8 +88,7 @@ def simulation_section(s: dict) -> dict:
     from trm_demo.config import load_config
     chunk = load_config().simulation.chunk_size
     sizes = [SIZES[name] for name in s["sizes"].split(",")]
-    return sim_bench.run(sizes, chunk, 1000, s["repeats"] if not s["quick"] else 1, s["what_if_size"],
-                         million_chunk=1000)
+    return sim_bench.run(sizes, chunk, s["repeats"] if not s["quick"] else 1, s["what_if_size"])
 
 
 def end_to_end_section(s: dict) -> dict:
