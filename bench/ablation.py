@@ -290,8 +290,6 @@ def _halting(trm: list[dict]) -> list[dict]:
 def main(argv: list[str] | None = None) -> int:
     import json
 
-    from rich.console import Console
-
     from bench import report
     from bench.run import PROFILES, REPO_ROOT
     p = argparse.ArgumentParser(prog="python -m bench.ablation", description=__doc__,
@@ -310,9 +308,8 @@ def main(argv: list[str] | None = None) -> int:
     results = json.loads(json_path.read_text()) if json_path.exists() else {}
     results["ablation"] = section
     json_path.write_text(json.dumps(results, indent=1) + "\n")
-    console = Console()
     for table in (report.ablation_table(results), report.halting_table(results)):
-        report.print_table(table, console if console.is_terminal else Console(width=160))
+        print("\n".join(report.markdown_table(table)))
     if not args.quick and "meta" in results:
         (REPO_ROOT / "docs" / "BENCHMARKS.md").write_text(report.markdown(results))
     return 0

@@ -4,11 +4,11 @@ A "training step" is one supervision step of `training.fit` on one batch:
 forward through T recursion cycles (the last with a tape), both losses,
 backward through the last cycle, gradient clipping, AdamW and the EMA update.
 The headline throughput calls `training.fit` itself, so it measures exactly
-what training runs; the phase breakdown repeats fit's inner loop by hand with
-a clock around each phase.
+what training runs; the phase breakdown and the op trace repeat fit's inner
+loop (`numpy_step`) with a clock around each phase or each numpy op.
 
 Worker mode (the other BLAS thread count, in a fresh process):
-python -m bench.engine_bench --figures --repeats 5
+python -m bench.engine_bench --repeats 5 [--quick]
 """
 
 from __future__ import annotations
@@ -17,11 +17,12 @@ import argparse
 import json
 import sys
 import time
+from collections import defaultdict
 from dataclasses import dataclass
 
 import numpy as np
 
-from bench.stats import Timing, from_samples, time_calls
+from bench.stats import Timing, from_samples, run_json, time_calls
 
 
 # --- the default model, as the demo runs it ---
@@ -67,45 +68,152 @@ def time_training_steps(cfg, spec, repeats: int, batches_per_repeat: int = 2) ->
     return time_calls(one_epoch, repeats).scaled(1 / steps)
 
 
+def numpy_step(params: dict, ema: dict, spec, t, lap=lambda phase: None):
+    """fit's inner loop as a closure step(x, target, y, z) -> (y, z): forward, losses, backward, clip, AdamW, EMA,
+    calling lap(phase) after each. The halting target is torch_bench's (any 0/1 target costs the same; fit's own
+    needs a full-depth pass per batch, which time_training_steps covers by running fit itself)."""
+    from trm_demo.trm.engine import supervision_step, supervision_step_backward
+    from trm_demo.trm.training import AdamW, binary_losses, clip_gradients, update_ema
+    optimiser = AdamW(t.learning_rate, t.beta1, t.beta2, t.weight_decay)
+
+    def step(x, target, y, z):
+        y, z, logits, q, cache = supervision_step(params, spec, x, y, z)
+        lap("forward")
+        _, _, d_logits, d_halt, _ = binary_losses(logits, q, target, (logits >= 0) == (target > 0.5),
+                                                  t.halting_weight)
+        lap("losses")
+        grads = supervision_step_backward(d_logits, d_halt, params, spec, cache)
+        lap("backward")
+        clip_gradients(grads, t.grad_clip)
+        lap("clip")
+        optimiser.step(params, grads)
+        lap("adamw")
+        update_ema(ema, params, t.ema_decay)
+        lap("ema")
+        return y, z
+
+    return step
+
+
 def time_training_phases(cfg, spec, repeats: int, steps_per_repeat: int = 12) -> dict[str, Timing]:
     """Seconds per step in each phase of fit's inner loop (forward, losses, backward, clip, AdamW, EMA)."""
-    from trm_demo.trm.engine import initial_state, supervision_step, supervision_step_backward
-    from trm_demo.trm.training import AdamW, binary_losses, clip_gradients, update_ema
-    t, batch = cfg.training, cfg.training.batch_size
-    model = fresh_model(spec)
-    optimiser = AdamW(t.learning_rate, t.beta1, t.beta2, t.weight_decay)
+    from trm_demo.trm.engine import initial_state
+    model, batch = fresh_model(spec), cfg.training.batch_size
+    spent, clock, samples = defaultdict(float), [0.0], defaultdict(list)
+
+    def lap(phase):
+        now = time.perf_counter()
+        spent[phase] += now - clock[0]
+        clock[0] = now
+
+    step = numpy_step(model.params, model.ema, spec, cfg.training, lap)
     xb, tb = training_batch(spec, cfg, batch)
-    phases = ("forward", "losses", "backward", "clip", "adamw", "ema")
-    samples = {p: [] for p in phases}
     for repeat in range(repeats + 1):                      # the first repeat warms up
-        spent = dict.fromkeys(phases, 0.0)
+        spent.clear()
         y, z = initial_state(model.buffers, spec, batch)
         for _ in range(steps_per_repeat):
-            clock = time.perf_counter()
-            y, z, logits, q, cache = supervision_step(model.params, spec, xb, y, z)
-            clock = _lap(spent, "forward", clock)
-            # any 0/1 halting target costs the same here; fit's own (a full-depth pass per batch) is timed by
-            # time_training_steps, which runs fit itself
-            _, _, d_logits, d_halt, _ = binary_losses(logits, q, tb, tb > 0.5, t.halting_weight)
-            clock = _lap(spent, "losses", clock)
-            grads = supervision_step_backward(d_logits, d_halt, model.params, spec, cache)
-            clock = _lap(spent, "backward", clock)
-            clip_gradients(grads, t.grad_clip)
-            clock = _lap(spent, "clip", clock)
-            optimiser.step(model.params, grads)
-            clock = _lap(spent, "adamw", clock)
-            update_ema(model.ema, model.params, t.ema_decay)
-            _lap(spent, "ema", clock)
-        if repeat:
-            for p in phases:
-                samples[p].append(spent[p] / steps_per_repeat)
-    return {p: from_samples(samples[p]) for p in phases}
+            clock[0] = time.perf_counter()
+            y, z = step(xb, tb, y, z)
+        for phase, seconds in spent.items():
+            if repeat:
+                samples[phase].append(seconds / steps_per_repeat)
+    return {phase: from_samples(s) for phase, s in samples.items()}
 
 
-def _lap(spent: dict, phase: str, since: float) -> float:
-    now = time.perf_counter()
-    spent[phase] += now - since
-    return now
+# --- where a step's time goes, op by op ---
+# cProfile cannot see `a @ b` or `a * b` (operators, not calls), so the step's arrays become an ndarray subclass
+# that times every ufunc and every numpy function at the outermost level, and counts the matmul FLOPs really
+# performed (test/test_bench_flops.py checks step_flops against them). What the ops do not cover (Python,
+# indexing, attribute lookups) is "the rest" when compared with the untraced step time.
+
+class _Trace:
+    def __init__(self):
+        self.seconds, self.calls, self.matmul_flops, self.depth = defaultdict(float), defaultdict(int), 0, 0
+
+    def record(self, name: str, seconds: float) -> None:
+        self.seconds[name] += seconds
+        self.calls[name] += 1
+
+
+_TRACE: _Trace | None = None
+
+
+def _plain(value):
+    if isinstance(value, Traced):
+        return value.view(np.ndarray)
+    return type(value)(_plain(v) for v in value) if isinstance(value, (list, tuple)) else value
+
+
+def _wrap(value):
+    if isinstance(value, np.ndarray) and not isinstance(value, Traced):
+        return value.view(Traced)
+    return type(value)(_wrap(v) for v in value) if isinstance(value, (list, tuple)) else value
+
+
+class Traced(np.ndarray):
+    """An ndarray whose ufuncs and numpy functions are timed into the active trace."""
+
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        inputs = _plain(inputs)
+        if "out" in kwargs:
+            kwargs["out"] = _plain(kwargs["out"])
+        trace, started = _TRACE, time.perf_counter()
+        result = getattr(ufunc, method)(*inputs, **kwargs)
+        elapsed = time.perf_counter() - started
+        if trace is not None and trace.depth == 0:   # inside a numpy function, its ufuncs belong to it
+            trace.record(ufunc.__name__ if method == "__call__" else f"{ufunc.__name__}.{method}", elapsed)
+            if ufunc is np.matmul:
+                a, b = inputs[0], inputs[1]
+                trace.matmul_flops += 2 * int(np.prod(a.shape[:-1])) * a.shape[-1] * b.shape[-1]
+        return _wrap(result)
+
+    def __array_function__(self, func, types, args, kwargs):
+        trace, started = _TRACE, time.perf_counter()
+        if trace is not None:
+            trace.depth += 1
+        try:
+            result = func(*_plain(args), **_plain(kwargs))
+        finally:
+            if trace is not None:
+                trace.depth -= 1
+                if trace.depth == 0:
+                    trace.record(f"np.{func.__name__}", time.perf_counter() - started)
+        return _wrap(result)
+
+
+def trace_training_steps(cfg, spec, steps: int = 12) -> dict:
+    """Op-level times of `steps` supervision steps of fit's inner loop, per step."""
+    global _TRACE
+    from trm_demo.trm.engine import initial_state
+    model, batch = fresh_model(spec), cfg.training.batch_size
+    traced = {name: {k: v.view(Traced) for k, v in getattr(model, name).items()} for name in ("params", "ema", "buffers")}
+    step = numpy_step(traced["params"], traced["ema"], spec, cfg.training)
+    xb, tb = (a.view(Traced) for a in training_batch(spec, cfg, batch))
+    y, z = step(xb, tb, *initial_state(traced["buffers"], spec, batch))   # warm-up (optimiser state, caches)
+    _TRACE = trace = _Trace()
+    try:
+        for _ in range(steps):
+            y, z = step(xb, tb, y, z)
+    finally:
+        _TRACE = None
+    per_step = {name: s / steps for name, s in sorted(trace.seconds.items(), key=lambda kv: -kv[1])}
+    return {"seconds_per_step": per_step, "calls_per_step": {name: c / steps for name, c in trace.calls.items()},
+            "matmul_flops_per_step": trace.matmul_flops // steps}
+
+
+def summarise_trace(trace: dict, step_seconds: float) -> dict:
+    """Group the op times: matmul, elementwise ufuncs, reductions, numpy functions, and the rest."""
+    groups = defaultdict(float)
+    for name, seconds in trace["seconds_per_step"].items():
+        groups["matmul" if name == "matmul" else "numpy functions (concatenate, zeros_like, ...)"
+               if name.startswith("np.") else "reductions (sum, mean)" if "." in name
+               else "elementwise ufuncs (multiply, add, tanh, ...)"] += seconds
+    groups["the rest: Python, indexing, allocation outside ops"] = max(0.0, step_seconds - sum(groups.values()))
+    return {"groups_seconds": dict(groups),
+            "groups_fraction": {g: s / step_seconds for g, s in groups.items()},
+            "numpy_calls_per_step": sum(trace["calls_per_step"].values()),
+            "top_ops": [{"op": name, "seconds": s, "calls": trace["calls_per_step"][name]}
+                        for name, s in list(trace["seconds_per_step"].items())[:12]]}
 
 
 # --- inference ---
@@ -209,8 +317,10 @@ def run(repeats: int, quick: bool = False) -> dict:
     by_threads = {str(demo_threads): {"blas_threads": demo_threads, "where": "as the demo runs",
                                       **_figures(cfg, spec, pretrained, repeats, quick)},
                   str(other_threads): _figures_in_fresh_process(other_threads, repeats, quick)}
-    with limited_blas_threads(1):     # the phase breakdown: one stable setting is enough
+    with limited_blas_threads(1):     # the phase breakdown and the op trace: one stable setting is enough
         phases = time_training_phases(cfg, spec, repeats, steps_per_repeat=6 if quick else 12)
+        trace = trace_training_steps(cfg, spec)
+    one_thread_step = by_threads["1"]["training_step_seconds"]["median"]
     return {
         "model": {"spec": _spec_dict(spec), "parameters": pretrained.n_parameters,
                   "batch_size": cfg.training.batch_size, "supervision_steps": cfg.model.supervision_steps,
@@ -221,20 +331,13 @@ def run(repeats: int, quick: bool = False) -> dict:
         "by_threads": by_threads,
         "phases_seconds": {p: t.to_dict() for p, t in phases.items()},
         "phases_blas_threads": 1,
+        "profile": {"blas_threads": 1, "step_seconds": one_thread_step, **summarise_trace(trace, one_thread_step)},
     }
 
 
 def _figures_in_fresh_process(threads: int, repeats: int, quick: bool) -> dict:
-    import os
-    import subprocess
-    from pathlib import Path
-    root = Path(__file__).resolve().parent.parent
-    env = {**os.environ, "OPENBLAS_NUM_THREADS": str(threads),
-           "PYTHONPATH": str(root) + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    args = [sys.executable, "-m", "bench.engine_bench", "--figures", "--repeats", str(repeats)]
-    done = subprocess.run(args + (["--quick"] if quick else []), cwd=root, env=env,
-                          capture_output=True, text=True, check=True)
-    return json.loads(done.stdout)
+    args = ["-m", "bench.engine_bench", "--repeats", str(repeats)] + (["--quick"] if quick else [])
+    return run_json(args, {"OPENBLAS_NUM_THREADS": str(threads)})
 
 
 def _figures(cfg, spec, pretrained, repeats: int, quick: bool) -> dict:
@@ -267,7 +370,6 @@ def _spec_dict(spec) -> dict:
 def worker(argv: list[str]) -> int:
     p = argparse.ArgumentParser(prog="python -m bench.engine_bench")
     p.add_argument("--repeats", type=int, default=5)
-    p.add_argument("--figures", action="store_true", help="every figure of `_figures` (what the worker prints)")
     p.add_argument("--quick", action="store_true")
     args = p.parse_args(argv)
     from trm_demo.funnel.pipeline import starting_model

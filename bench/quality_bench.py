@@ -9,17 +9,12 @@ Multi-seed: `python main.py --seed 1 --seeds N --json`, tabled here.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-from bench.stats import from_samples
+from bench.stats import REPO_ROOT, from_samples, run_python
 from trm_demo.funnel.evaluation import mean_ci as mean_ci95
-
-REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 def _output_flags(directory: Path) -> list[str]:
@@ -30,11 +25,9 @@ def _output_flags(directory: Path) -> list[str]:
 
 def _main_py(args: list[str], timeout: float = 600) -> tuple[float, str]:
     """Run main.py in a fresh temp dir; returns (wall seconds, stdout)."""
-    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
     with tempfile.TemporaryDirectory() as tmp:
         started = time.perf_counter()
-        done = subprocess.run([sys.executable, str(REPO_ROOT / "main.py"), *args, *_output_flags(Path(tmp))],
-                              cwd=tmp, env=env, capture_output=True, text=True, timeout=timeout)
+        done = run_python([str(REPO_ROOT / "main.py"), *args, *_output_flags(Path(tmp))], cwd=tmp, timeout=timeout)
         seconds = time.perf_counter() - started
     if done.returncode != 0:
         raise RuntimeError(f"main.py {' '.join(args)} failed ({done.returncode}): {done.stderr.strip()[-400:]}")

@@ -1,49 +1,37 @@
-"""Tables from bench results: one set of rows, rendered to the terminal (rich) and to Markdown.
+"""Tables from bench results, rendered as Markdown (the page, and the terminal).
 
-Each `*_table(results)` returns (title, headers, rows, notes) or None when its
-section did not run; `print_all` and `markdown` only render them.
+Each `*_table(results)` returns (title, headers, rows, notes) or None when its section did not run.
 """
 
 from __future__ import annotations
 
-from rich.console import Console
-from rich.table import Table
+from trm_demo.report.formats import money, num, pct
 
 Table_ = tuple[str, list[str], list[list[str]], list[str]]
 
-
-# --- formatting ---
 
 def ms(seconds: float | None) -> str:
     if seconds is None:
         return "-"
     if seconds < 1e-3:
         return f"{seconds * 1e6:,.0f} µs"
-    if seconds < 1:
-        return f"{seconds * 1e3:,.2f} ms"
-    return f"{seconds:,.2f} s"
+    return f"{seconds * 1e3:,.2f} ms" if seconds < 1 else f"{seconds:,.2f} s"
 
 
-def num(x: float | None, digits: int = 0) -> str:
-    return "-" if x is None else f"{x:,.{digits}f}"
+def span(t: dict, fmt=ms) -> str:
+    return f"{fmt(t['low'])} – {fmt(t['high'])} (n={t['repeats']})"
 
 
-def time_range(t: dict) -> str:
-    return f"{ms(t['low'])} – {ms(t['high'])} (n={t['repeats']})"
+def whole(x: float) -> str:
+    return num(x, 0)
 
 
-def rate_range(t: dict, digits: int = 0) -> str:
-    return f"{num(t['low'], digits)} – {num(t['high'], digits)} (n={t['repeats']})"
-
-
-def ci(stat: dict, digits: int, scale: float = 1.0, suffix: str = "", prefix: str = "") -> str:
+def ci(stat: dict, digits: int, scale: float = 1.0, suffix: str = "", dollars: bool = False) -> str:
     if stat is None or stat.get("mean") is None:
         return "-"
-    mean = stat["mean"] * scale
     half = stat.get("half_width", stat.get("ci95"))   # the product's mean_ci: ci95 = [low, high], half_width
-    if half is None:
-        return f"{prefix}{mean:,.{digits}f}{suffix}"
-    return f"{prefix}{mean:,.{digits}f} ± {half * scale:,.{digits}f}{suffix}"
+    mean = (money if dollars else num)(stat["mean"] * scale, digits)
+    return mean + ("" if half is None else f" ± {num(half * scale, digits)}") + suffix
 
 
 def verdict(hit: bool) -> str:
@@ -116,7 +104,7 @@ def engine_table(r: dict) -> Table_ | None:
         return None
     spec, model = e["model"]["spec"], e["model"]
     one, default = (e["by_threads"][k] for k in sorted(e["by_threads"], key=int))
-    rate, gflops = (lambda x: num(x)), (lambda x: num(x, 1))
+    gflops = lambda x: num(x, 1)
 
     def both(key, fmt, pick=lambda d: d):
         return [_cell(pick(one[key]), fmt), _cell(pick(default[key]), fmt)]
@@ -125,7 +113,7 @@ def engine_table(r: dict) -> Table_ | None:
         return lambda d: d[n]["seconds"]
 
     rows = [
-        ["training throughput (sample-steps/s)", *both("sample_steps_per_second", rate),
+        ["training throughput (sample-steps/s)", *both("sample_steps_per_second", whole),
          f"batch {model['batch_size']}, via training.fit"],
         ["training step", *both("training_step_seconds", ms),
          "1 supervision step: forward T cycles, backward the last, clip, AdamW, EMA"],
@@ -133,7 +121,7 @@ def engine_table(r: dict) -> Table_ | None:
          f"{e['flops_per_step'] / 1e6:,.1f} M matmul FLOPs per step, counted from the spec "
          "(= traced: test/test_bench_flops.py)"],
         ["numpy matmul GFLOP/s, same shapes", *both("matmul_gflops", gflops), "the step's matmuls alone"],
-        ["step rate / matmul rate", *(f"{x:.0%}" if ok else f"({x:.0%}) ⚠ unreliable"
+        ["step rate / matmul rate", *(pct(x, 0) if ok else f"({pct(x, 0)}) ⚠ unreliable"
                                       for x, ok in (_fraction(one), _fraction(default))), "target ≥ 50 %"],
         ["inference, 3 candidates", *both("inference", ms, inference("3")),
          f"cap {model['supervision_steps']}, threshold {model['halt_threshold']}, "
@@ -174,7 +162,7 @@ def phases_table(r: dict) -> Table_ | None:
         return None
     phases = e["phases_seconds"]
     total = sum(p["median"] for p in phases.values())
-    rows = [[name, ms(p["median"]), f"{p['median'] / total:.0%}"] for name, p in phases.items()]
+    rows = [[name, ms(p["median"]), pct(p['median'] / total, 0)] for name, p in phases.items()]
     rows.append(["sum", ms(total), "100%"])
     return ("Training step by phase (fit's inner loop, timed by hand, 1 BLAS thread)",
             ["phase", "median per step", "share"], rows, [])
@@ -194,7 +182,7 @@ def profile_table(r: dict) -> Table_ | None:
         return None
     p = e["profile"]
     op_total = sum(s for g, s in p["groups_seconds"].items() if not g.startswith("the rest"))
-    rows = [[group, ms(seconds), f"{seconds / op_total:.0%}"] for group, seconds in p["groups_seconds"].items()
+    rows = [[group, ms(seconds), pct(seconds / op_total, 0)] for group, seconds in p["groups_seconds"].items()
             if not group.startswith("the rest")]
     rows += [[f"  {op['op']}", ms(op["seconds"]), f"{op['calls']:.0f} calls"] for op in p["top_ops"][:8]]
     one = e["by_threads"]["1"]
@@ -218,7 +206,7 @@ def ablation_table(r: dict) -> Table_ | None:
         e = row["excess_log_loss"]
         budget = (f"{row['optimizer_steps']:,} ({row['steps_at_selected']:,.0f} at the kept epoch)"
                   if "optimizer_steps" in row else "")
-        rows.append([row["model"], num(row.get("parameters")) if row.get("parameters") else "",
+        rows.append([row["model"], num(row.get("parameters"), 0) if row.get("parameters") else "",
                      ci(row["log_loss"], 4), ci(e, 4), f"{e['low']:.4f} – {e['high']:.4f}", budget,
                      f"{row['train_seconds']:.1f} s" if row.get("train_seconds") else "", row["note"]])
     notes = [better_by(c) + "." for c in a["comparisons"]]
@@ -287,7 +275,7 @@ def simulation_table(r: dict) -> Table_ | None:
         rate = row["opportunities_per_second"]
         million = row["opportunities"] >= 1_000_000
         memory_note = f"; < {target_mb} MB: {verdict(row['peak_rss_mb'] < target_mb)}" if million else ""
-        rows.append([f"{row['opportunities']:,}", str(row["chunk"]), num(rate["median"]), rate_range(rate),
+        rows.append([f"{row['opportunities']:,}", str(row["chunk"]), whole(rate["median"]), span(rate, whole),
                      f"{row['peak_rss_mb']:.0f} MB", f"{row['telemetry_mb']:.0f} MB",
                      f"{verdict(rate['median'] >= target_rate)}{memory_note}"])
     notes = [sim["budget_note"] + ".", "Peak memory = maxrss of a fresh process (imports and checkpoint included: "
@@ -305,7 +293,7 @@ def what_if_table(r: dict) -> Table_ | None:
     rows = []
     for name, v in sim["what_ifs"].items():
         rate = v["opportunities_per_second"]
-        rows.append([name, num(rate["median"]), rate_range(rate), f"{v['peak_rss_mb']:.0f} MB",
+        rows.append([name, whole(rate["median"]), span(rate, whole), f"{v['peak_rss_mb']:.0f} MB",
                      f"{v.get('speedup', 1.0):.2f}×"])
     size = next(iter(sim["what_ifs"].values()))
     notes = [f"{size['opportunities']:,} opportunities at chunk {size['chunk']}; the engine is unchanged, "
@@ -319,7 +307,7 @@ def end_to_end_table(r: dict) -> Table_ | None:
     if not e:
         return None
     return ("End-to-end", ["command", "median wall time", "range"],
-            [[e["command"], ms(e["seconds"]["median"]), time_range(e["seconds"])]], [])
+            [[e["command"], ms(e["seconds"]["median"]), span(e["seconds"])]], [])
 
 
 def quality_table(r: dict) -> Table_ | None:
@@ -330,12 +318,12 @@ def quality_table(r: dict) -> Table_ | None:
     rows = []
     for key, name in names.items():
         s = q["strategies"][key]
-        rows.append([name, ci(s["expected_net_value"], 0, prefix="$"), ci(s["net_value"], 0, prefix="$"),
+        rows.append([name, ci(s["expected_net_value"], 0, dollars=True), ci(s["net_value"], 0, dollars=True),
                      ci(s["share_of_oracle_expected"], 1, 100, " %")])
     for key, label in (("trm_minus_greedy", "TRM − greedy (paired)"), ("trm_minus_llm", "TRM − LLM (paired)")):
         d = q["paired_net_value"][key]
         crosses = d["half_width"] is not None and abs(d["mean"]) <= d["half_width"]
-        rows.append([label, ci(d, 0, prefix="$"), "",
+        rows.append([label, ci(d, 0, dollars=True), "",
                      "no significant difference" if crosses else "interval excludes 0"])
     n = len(q["seeds"])
     notes = [f"Default run (200 opportunities), seeds {q['seeds'][0]}..{q['seeds'][-1]}: mean ± 95 % t interval "
@@ -367,7 +355,7 @@ def targets_table(r: dict) -> Table_ | None:
     rows = []
     e, sim = _ok(r, "engine"), _ok(r, "simulation")
     if e:
-        settings = [(f"{k} BLAS thread{'s' if k != '1' else ''}", f"{x:.0%}", x >= 0.5, ok)
+        settings = [(f"{k} BLAS thread{'s' if k != '1' else ''}", pct(x, 0), x >= 0.5, ok)
                     for k, (x, ok) in ((k, _fraction(e["by_threads"][k])) for k in sorted(e["by_threads"], key=int))]
         rows.append(["engine", "training step ≥ 50 % of numpy's matmul rate", *_verdict_over(settings)])
         t = e.get("torch") or {}
@@ -405,28 +393,6 @@ def _all_tables(results: dict) -> list[Table_]:
 
 def _errors(results: dict) -> list[str]:
     return [f"{name}: {v['error']}" for name, v in results.items() if isinstance(v, dict) and "error" in v]
-
-
-# --- renderers ---
-
-def print_table(table_: Table_, console: Console) -> None:
-    title, headers, rows, notes = table_
-    table = Table(title=title, title_justify="left", show_lines=False)
-    for h in headers:
-        table.add_column(h, overflow="fold")
-    for row in rows:
-        table.add_row(*row)
-    console.print(table)
-    for note in notes:
-        console.print(f"  {note}", style="dim", highlight=False)
-
-
-def print_all(results: dict, console: Console) -> None:
-    for table in _all_tables(results):
-        print_table(table, console)
-    for error in _errors(results):
-        console.print(f"[red]section failed[/red] {error}", highlight=False)
-    console.print(f"Total bench time {_duration(results['meta']['total_seconds'])}.", highlight=False)
 
 
 def _duration(seconds: float) -> str:

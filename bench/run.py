@@ -2,7 +2,7 @@
 
 Sections, in order: machine, engine (+ where a step's time goes,
 PyTorch), ablation, simulation, end-to-end, multi-seed quality.
-Prints the tables, writes bench/results.json and regenerates docs/BENCHMARKS.md
+Prints the Markdown page, writes bench/results.json and regenerates docs/BENCHMARKS.md
 (a --quick smoke run writes bench/results-quick.json only, so that smoke
 figures never replace the page). A section that fails is recorded with its
 error and the command exits 1 after writing what it has.
@@ -21,8 +21,6 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 if str(REPO_ROOT) not in sys.path:          # `python bench/run.py` from anywhere
     sys.path.insert(0, str(REPO_ROOT))
-
-from rich.console import Console  # noqa: E402
 
 from bench import report  # noqa: E402
 
@@ -74,15 +72,8 @@ def settings_for(args) -> dict:
 # --- sections ---
 
 def engine_section(s: dict, torch_python: str) -> dict:
-    from bench import engine_bench, profile_step, torch_bench
-    from bench.machine import limited_blas_threads
+    from bench import engine_bench, torch_bench
     result = engine_bench.run(s["repeats"], quick=s["quick"])
-    cfg, spec = engine_bench.default_setup()
-    one_thread_step = result["by_threads"]["1"]["training_step_seconds"]["median"]
-    with limited_blas_threads(1):        # one thread: a shared machine makes 2-thread op times erratic
-        trace = profile_step.trace_training_steps(cfg, spec)
-    result["profile"] = {"blas_threads": 1, "step_seconds": one_thread_step,
-                         **profile_step.summarise(trace, one_thread_step)}
     result["torch"] = torch_bench.run(torch_python, s["torch_rounds"], max(2, s["repeats"] - 1))
     return result
 
@@ -97,8 +88,7 @@ def simulation_section(s: dict) -> dict:
     from trm_demo.config import load_config
     chunk = load_config().simulation.chunk_size
     sizes = [SIZES[name] for name in s["sizes"].split(",")]
-    return sim_bench.run(sizes, chunk, 1000, s["repeats"] if not s["quick"] else 1, s["what_if_size"],
-                         million_chunk=1000)
+    return sim_bench.run(sizes, chunk, s["repeats"] if not s["quick"] else 1, s["what_if_size"])
 
 
 def end_to_end_section(s: dict) -> dict:
@@ -120,41 +110,43 @@ SECTIONS = {
 }
 
 
-def run_sections(settings: dict, args, console: Console) -> dict:
+def run_sections(settings: dict, args) -> dict:
     chosen = args.only.split(",") if args.only else list(SECTIONS)
     results = {}
     for i, name in enumerate(chosen, start=1):
         if name not in SECTIONS:
             raise SystemExit(f"error: unknown section '{name}'; choose from {', '.join(SECTIONS)}")
-        console.print(f"[bold][{i}/{len(chosen)}][/bold] {name} ...", highlight=False)
+        say(f"[{i}/{len(chosen)}] {name} ...")
         started = time.perf_counter()
         try:
             results[name] = SECTIONS[name](settings, args)
         except Exception as err:  # noqa: BLE001 - record, go on, exit 1 at the end
             results[name] = {"error": f"{type(err).__name__}: {err}"}
-            console.print(f"  [red]failed:[/red] {results[name]['error']}", highlight=False)
+            say(f"  failed: {results[name]['error']}")
         results[name]["section_seconds"] = time.perf_counter() - started
-        console.print(f"  done in {results[name]['section_seconds']:.1f} s", highlight=False)
+        say(f"  done in {results[name]['section_seconds']:.1f} s")
     return results
+
+
+def say(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     settings = settings_for(args)
-    console = Console(stderr=True)
     from bench import machine
     started_at = datetime.now(timezone.utc)
     started = time.perf_counter()
     results = {"machine": machine.describe()}
-    results.update(run_sections(settings, args, console))
+    results.update(run_sections(settings, args))
     at_end = machine.describe()
     results["machine"]["load_average_at_end"] = at_end["load_average_at_start"]
     results["machine"]["code_at_end"] = at_end["code"]
     command = "python -m bench " + " ".join(sys.argv[1:] if argv is None else argv)
     results["meta"] = {"command": command.strip(), "started_at": started_at.isoformat(timespec="seconds"),
                        "total_seconds": time.perf_counter() - started, "settings": settings}
-    out = Console()
-    report.print_all(results, out if out.is_terminal else Console(width=160))
+    print(report.markdown(results))
     _write(results, args)
     return 1 if any(isinstance(v, dict) and "error" in v for v in results.values()) else 0
 

@@ -15,9 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import resource
-import subprocess
 import sys
 import tempfile
 import time
@@ -25,9 +23,9 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.stats import from_samples
+from bench.stats import from_samples, run_json
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+LARGE_CHUNK = 1000      # the second chunk size of each row, and the only one at 1M (chunk 10 takes too long)
 
 
 def worker(argv: list[str]) -> int:
@@ -65,18 +63,9 @@ def _maxrss_mb() -> float:
 
 # --- the orchestrating side ---
 
-def run_once(opportunities: int, chunk: int, extra: list[str] = (), env_changes: dict | None = None) -> dict:
-    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    env.update(env_changes or {})
-    done = subprocess.run([sys.executable, "-m", "bench.sim_bench", str(opportunities), str(chunk), *extra],
-                          cwd=REPO_ROOT, env=env, capture_output=True, text=True)
-    if done.returncode != 0:
-        raise RuntimeError(f"simulation worker failed: {done.stderr.strip()[-500:]}")
-    return json.loads(done.stdout)
-
-
 def measure(opportunities: int, chunk: int, repeats: int, extra: list[str] = (), env_changes=None) -> dict:
-    runs = [run_once(opportunities, chunk, extra, env_changes) for _ in range(repeats)]
+    runs = [run_json(["-m", "bench.sim_bench", str(opportunities), str(chunk), *extra], env_changes)
+            for _ in range(repeats)]
     rate = from_samples([r["opportunities_per_second"] for r in runs])
     return {"opportunities": opportunities, "chunk": chunk, "repeats": repeats,
             "opportunities_per_second": rate.to_dict(),
@@ -92,12 +81,11 @@ WHAT_IFS = {
 }
 
 
-def run(sizes: list[int], config_chunk: int, large_chunk: int, repeats: int, what_if_size: int,
-        million_chunk: int) -> dict:
-    """Throughput and memory per (size, chunk); sizes >= 1M only at `million_chunk` (chunk 10 takes too long)."""
+def run(sizes: list[int], config_chunk: int, repeats: int, what_if_size: int) -> dict:
+    """Throughput and memory per (size, chunk): the config's chunk and LARGE_CHUNK, sizes >= 1M at LARGE_CHUNK only."""
     rows = []
     for n in sizes:
-        chunks = [million_chunk] if n >= 1_000_000 else [config_chunk, large_chunk]
+        chunks = [LARGE_CHUNK] if n >= 1_000_000 else [config_chunk, LARGE_CHUNK]
         for chunk in chunks:
             rows.append(measure(n, chunk, repeats if n <= 10_000 else 1))
     what_ifs = {}

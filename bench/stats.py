@@ -6,10 +6,17 @@ median, and show the min-max range so a noisy figure looks noisy.
 
 from __future__ import annotations
 
+import json
+import os
 import statistics
+import subprocess
+import sys
 import time
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Callable
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 @dataclass
@@ -20,11 +27,6 @@ class Timing:
     high: float
     repeats: int
 
-    @property
-    def spread(self) -> float:
-        """(slowest - fastest) / median: 0.1 means the repeats varied by 10 %."""
-        return (self.high - self.low) / self.median if self.median > 0 else 0.0
-
     def scaled(self, factor: float) -> "Timing":
         return Timing(self.median * factor, self.low * factor, self.high * factor, self.repeats)
 
@@ -33,7 +35,7 @@ class Timing:
         return Timing(work / self.median, work / self.high, work / self.low, self.repeats)
 
     def to_dict(self) -> dict:
-        return {**asdict(self), "spread": self.spread}
+        return asdict(self)
 
 
 def from_samples(seconds: list[float]) -> Timing:
@@ -53,3 +55,16 @@ def time_calls(fn: Callable[[], object], repeats: int, calls_per_repeat: int = 1
     return from_samples(samples)
 
 
+def run_python(args: list[str], env: dict | None = None, python: str = sys.executable, cwd=REPO_ROOT,
+               timeout: float | None = None) -> subprocess.CompletedProcess:
+    """A fresh interpreter that imports bench and trm_demo from this checkout; `env` is added to os.environ."""
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""), **(env or {})}
+    return subprocess.run([python, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+
+
+def run_json(args: list[str], env: dict | None = None, python: str = sys.executable) -> dict:
+    """run_python, whose stdout is one JSON document; a failed run raises with the end of its stderr."""
+    done = run_python(args, env, python)
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(args)} failed ({done.returncode}): {done.stderr.strip()[-500:]}")
+    return json.loads(done.stdout)

@@ -22,17 +22,12 @@ machine hits both alike.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
-from bench.stats import from_samples
-
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from bench.stats import from_samples, run_python
 
 
 def build_torch_step(torch, model, cfg):
@@ -87,30 +82,10 @@ def build_torch_step(torch, model, cfg):
     return step, forward
 
 
-def numpy_step(model, cfg):
-    """fit's inner loop, one supervision step (the same code path engine_bench times via fit)."""
-    from trm_demo.trm.engine import supervision_step, supervision_step_backward
-    from trm_demo.trm.training import AdamW, binary_losses, clip_gradients, update_ema
-    t, spec = cfg.training, model.spec
-    optimiser = AdamW(t.learning_rate, t.beta1, t.beta2, t.weight_decay)
-
-    def step(x, target, y, z):
-        y, z, logits, q, cache = supervision_step(model.params, spec, x, y, z)
-        # the torch step's halting target, so both libraries compute the same loss
-        _, _, d_logits, d_halt, _ = binary_losses(logits, q, target, (logits >= 0) == (target > 0.5), t.halting_weight)
-        grads = supervision_step_backward(d_logits, d_halt, model.params, spec, cache)
-        clip_gradients(grads, t.grad_clip)
-        optimiser.step(model.params, grads)
-        update_ema(model.ema, model.params, t.ema_decay)
-        return y, z
-
-    return step
-
-
 def measure(library: str, repeats: int, steps_per_repeat: int) -> dict:
     """Seconds per training step of one library, with the threads this process started with."""
     from trm_demo.trm.engine import initial_state, supervision_step
-    from bench.engine_bench import default_setup, fresh_model, training_batch
+    from bench.engine_bench import default_setup, fresh_model, numpy_step, training_batch
     from bench.machine import blas_threads
     cfg, spec = default_setup()
     batch = cfg.training.batch_size
@@ -132,7 +107,7 @@ def measure(library: str, repeats: int, steps_per_repeat: int) -> dict:
         fresh = lambda a: a.clone()
     else:
         out["threads"] = blas_threads()
-        step = numpy_step(model, cfg)
+        step = numpy_step(model.params, model.ema, spec, cfg.training)
         fresh = lambda a: a.copy()
     samples = []
     for repeat in range(repeats + 1):              # the first repeat warms up
@@ -168,12 +143,9 @@ def run(python: str, rounds: int, repeats: int) -> dict:
 
     Each process starts with its thread count in the environment (importing
     trm_demo keeps a count that is already set), so nothing is switched at run time."""
-    base = {**os.environ, "PYTHONPATH": str(REPO_ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
-
     def worker(library, threads):
-        env = {**base, **{var: str(threads) for var in THREAD_VARS[library]}}
-        done = subprocess.run([python, "-m", "bench.torch_bench", library, str(repeats)], cwd=REPO_ROOT,
-                              env=env, capture_output=True, text=True)
+        done = run_python(["-m", "bench.torch_bench", library, str(repeats)],
+                          {var: str(threads) for var in THREAD_VARS[library]}, python)
         if done.returncode != 0:
             return {"skipped": f"torch run failed: {' '.join(done.stderr.strip().splitlines()[-1:])}"}
         return json.loads(done.stdout)

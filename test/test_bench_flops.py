@@ -1,10 +1,9 @@
 """The benchmark's FLOP rate divides by an analytic count of a training step's matmuls (bench/engine_bench.py);
-that count must equal the matmuls the engine really performs, traced op by op (bench/profile_step.py)."""
+that count must equal the matmuls the engine really performs, traced op by op (engine_bench.trace_training_steps)."""
 
 from __future__ import annotations
 
-from bench.engine_bench import default_setup, step_flops
-from bench.profile_step import trace_training_steps
+from bench.engine_bench import default_setup, step_flops, trace_training_steps
 
 
 def test_analytic_matmul_flops_equal_the_traced_ones():
