@@ -13,6 +13,7 @@ once at the base weights and perturbs only what carries gradient.
 import numpy as np
 import pytest
 
+from finite_differences import worst_relative_errors
 from trm_demo.trm.engine import TRMSpec, embed, initial_state, latent_recursion, supervision_step, supervision_step_backward
 from trm_demo.trm.training import binary_losses, token_losses
 from trm_demo.trm.weights import init_model
@@ -42,22 +43,7 @@ def detached_objective(model, spec, x, y, z, target, losses):
 
 
 def max_relative_error(model, objective, grads, h=1e-5):
-    worst = {}
-    for name, p in model.params.items():
-        flat = p.reshape(-1)
-        for i in range(flat.size):
-            old = flat[i]
-            flat[i] = old + h
-            up = objective(model.params)
-            flat[i] = old - h
-            down = objective(model.params)
-            flat[i] = old
-            numeric = (up - down) / (2 * h)
-            analytic = grads[name].reshape(-1)[i]
-            # relative, with a floor: for a near-zero gradient the difference quotient's own O(h^2) error dominates
-            err = abs(numeric - analytic) / max(abs(numeric) + abs(analytic), 1e-3)
-            worst[name] = max(worst.get(name, 0.0), err)
-    return worst
+    return worst_relative_errors(model.params, lambda: objective(model.params), grads, h, floor=1e-3)
 
 
 def perturbed_model(spec, seed):

@@ -9,6 +9,7 @@ every output takes part.
 import numpy as np
 import pytest
 
+from finite_differences import worst_relative_errors
 from trm_demo.trm import mlp
 
 STEP = 1e-6
@@ -32,23 +33,7 @@ def objective_and_gradients(sizes, activation, seed):
 
 
 def worst_errors(params, objective, grads) -> dict:
-    """Largest relative error per weight tensor over all of its entries."""
-    worst = {}
-    for name, p in params.items():
-        flat = p.reshape(-1)
-        for i in range(flat.size):
-            old = flat[i]
-            flat[i] = old + STEP
-            up = objective()
-            flat[i] = old - STEP
-            down = objective()
-            flat[i] = old
-            numeric = (up - down) / (2 * STEP)
-            analytic = grads[name].reshape(-1)[i]
-            # relative, with a floor: for a near-zero gradient the quotient's own rounding error dominates
-            err = abs(numeric - analytic) / max(abs(numeric) + abs(analytic), 1e-6)
-            worst[name] = max(worst.get(name, 0.0), err)
-    return worst
+    return worst_relative_errors(params, objective, grads, STEP, floor=1e-6)
 
 
 SHAPES = {"one hidden layer, one output": [4, 6, 1], "two hidden layers, several outputs": [5, 7, 6, 3]}
