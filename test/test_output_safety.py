@@ -202,6 +202,17 @@ def test_sigterm_is_handled_like_ctrl_c_exit_143(tmp_path):
     assert not list(tmp_path.glob(".*.tmp")), "SIGTERM left a temp file behind"
 
 
+def wait_for_workers(process, count: int = 2, timeout: float = 90) -> set[int]:
+    """The pids of the run's --seeds workers, once at least `count` have started."""
+    workers: set[int] = set()
+    deadline = time.monotonic() + timeout
+    while len(workers) < count and time.monotonic() < deadline and process.poll() is None:
+        workers = children(process.pid)
+        time.sleep(0.05)
+    assert len(workers) >= count, f"the workers never started: {process.poll()}"
+    return workers
+
+
 def children(pid: int) -> set[int]:
     """Child pids, whichever of the process's threads started them."""
     found: set[int] = set()
@@ -226,11 +237,7 @@ def test_sigterm_to_a_seeds_run_leaves_no_worker_running(tmp_path):
     process = start_long_run(tmp_path, "--opportunities", "20000", "--seeds", "2")
     workers: set[int] = set()
     try:
-        deadline = time.monotonic() + 90
-        while len(workers) < 2 and time.monotonic() < deadline and process.poll() is None:
-            workers = children(process.pid)
-            time.sleep(0.05)
-        assert len(workers) >= 2, f"the workers never started: {process.poll()}"
+        workers = wait_for_workers(process)
         process.send_signal(signal.SIGTERM)
         _, err = process.communicate(timeout=60)
     finally:
@@ -417,11 +424,7 @@ def test_killing_a_seeds_worker_ends_the_run_with_one_line(tmp_path):
     process = start_long_run(tmp_path, "--opportunities", "20000", "--seeds", "3")
     workers: set[int] = set()
     try:
-        deadline = time.monotonic() + 90
-        while len(workers) < 2 and time.monotonic() < deadline and process.poll() is None:
-            workers = children(process.pid)
-            time.sleep(0.05)
-        assert len(workers) >= 2, f"the workers never started: {process.poll()}"
+        workers = wait_for_workers(process)
         time.sleep(0.5)
         os.kill(min(workers), kill)
         _, err = process.communicate(timeout=60)   # a hang fails here
