@@ -148,7 +148,7 @@ def supervised_update(model: TRM, optimiser: AdamW, x, y, z, target, halting_wei
     """One deep-supervision step and its optimiser step: forward, both losses, backward, clip, AdamW, EMA.
 
     Shared by the tabular loop below (`settled`: its halting target) and the Sudoku ACT loop
-    (reasoning.py), whose halting target, "board exactly right", comes from the step itself."""
+    (sudoku/train.py), whose halting target, "board exactly right", comes from the step itself."""
     y, z, logits, q, cache = supervision_step(model.params, model.spec, x, y, z)
     if model.spec.is_sequence:
         loss, halt_loss, d_logits, d_halt, correct = token_losses(logits, q, target, halting_weight)
