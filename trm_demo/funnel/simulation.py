@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, NamedTuple
 
 import numpy as np
 
@@ -116,7 +116,18 @@ class Block:
                      self.trm_path[:, part], self.trm_halt[:, part], self.logistic[part])
 
 
-def blocks(cfg: Config, tl: Timeline, model: TRM, logistic: Logistic, measured: dict, step_cap: int):
+@dataclass
+class PassClock:
+    """Wall time of the TRM's batched passes, for the telemetry's per-candidate figure."""
+    ms: float = 0.0
+    candidates: int = 0
+
+    @property
+    def ms_per_candidate(self) -> float:
+        return self.ms / max(self.candidates, 1)
+
+
+def blocks(cfg: Config, tl: Timeline, model: TRM, logistic: Logistic, clock: PassClock, step_cap: int):
     """Blocks of at most FUNNEL_BLOCK opportunities, cut where the market's drift changes.
 
     The first block runs the TRM to full depth (the depth frontier replays it at every step cap);
@@ -128,8 +139,8 @@ def blocks(cfg: Config, tl: Timeline, model: TRM, logistic: Logistic, measured: 
         market = sample_market(rngs["market"], stop - start, k, float(tl.drift[start]))
         started = time.perf_counter()
         path, halt = _trm_pass(model, market, cfg.model.supervision_steps if start == 0 else step_cap)
-        measured["ms"] += (time.perf_counter() - started) * 1000
-        measured["calls"] += market.p_true.size
+        clock.ms += (time.perf_counter() - started) * 1000
+        clock.candidates += market.p_true.size
         yield Block(np.arange(start, stop), market, rngs["outcomes"].random((stop - start, k)),
                     rngs["llm"].standard_normal((stop - start, k)), path, halt, logistic.predict(market.features))
 
@@ -162,6 +173,13 @@ def greedy_choice(market: Market):
                  & (market.experience >= market.min_experience[:, None]))
     score = np.where(qualifies, -market.asking_salary / market.budget_high[:, None], -np.inf)
     return score.argmax(axis=1), qualifies.any(axis=1)
+
+
+class Decision(NamedTuple):
+    """One strategy's decisions on a chunk: the candidate picked, whether to pursue, and the money (settle)."""
+    pick: np.ndarray
+    pursue: np.ndarray
+    money: dict
 
 
 def settle(block: Block, pick, pursue, cfg: Config) -> dict:
@@ -198,14 +216,22 @@ class CascadeChunk:
     fallback: np.ndarray      # (n,) "" or why the decision fell back: trm_non_finite, trm_latency (logistic decides), llm_breaker_open (no reads)
 
 
-def trm_estimate(block: Block, cfg: Config, step_cap: int):
+class TRMDecision(NamedTuple):
+    """The TRM at its step cap on a block: (n, K) estimates and steps, (n,) compute cost and modelled latency."""
+    estimate: np.ndarray
+    steps: np.ndarray
+    cost: np.ndarray
+    latency: np.ndarray
+
+
+def trm_estimate(block: Block, cfg: Config, step_cap: int) -> TRMDecision:
     """The TRM at its step cap (and halting threshold): estimates, steps, cost and modelled latency."""
     sim = cfg.simulation
     steps, _ = halting_steps(block.trm_halt, step_cap, sim.trm_halt_threshold)            # (n, K)
     estimate = np.take_along_axis(block.trm_path, steps[None] - 1, axis=0)[0]
     cost = (sim.trm_base_cost + sim.trm_cost_per_step * steps).sum(axis=1)
     latency = sim.trm_latency_base_ms + sim.trm_latency_per_step_ms * steps.max(axis=1)
-    return estimate, steps, cost, latency
+    return TRMDecision(estimate, steps, cost, latency)
 
 
 def read_everyone(block: Block, readings: Readings) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -299,42 +325,38 @@ def run_funnel(cfg: Config, model: TRM, logistic: Logistic, calls: CallLog, step
               "sentinel": world_for(cfg, budget, guardrails_on=False),
               "latency_limit": world_for(cfg, budget, latency_limit_on=False), "budget": world_for(cfg, np.inf)}
     ledger = Ledger(STRATEGIES, tl.n)
-    frontier = np.zeros((cfg.model.supervision_steps, 4))   # per cap: expected value, outreach, compute, pursued
-    measured = {"ms": 0.0, "calls": 0}
-    sample = None
-    for block in blocks(cfg, tl, model, logistic, measured, step_cap):
+    clock, sample, frontier = PassClock(), None, None
+    for block in blocks(cfg, tl, model, logistic, clock, step_cap):
         if sample is None:
             head = block.rows(slice(0, LANDSCAPE_OPPORTUNITIES))
-            sample = (head, trm_estimate(head, cfg, step_cap)[0])
-            _record_frontier(frontier, head, cfg)
+            sample, frontier = (head, trm_estimate(head, cfg, step_cap).estimate), depth_frontier(head, cfg)
         _record_baselines(ledger, block, tl, cfg, readings)
         for start in range(0, len(block.ids), sim.chunk_size):
             part = block.rows(slice(start, start + sim.chunk_size))
-            trm, steps, trm_cost, trm_latency = trm_estimate(part, cfg, step_cap)
+            trm = trm_estimate(part, cfg, step_cap)
             for name, world in worlds.items():
-                fallback = world.sentinel.trm_guard(trm, trm_latency)
-                base = np.where((fallback != "")[:, None], part.logistic, trm)
+                fallback = world.sentinel.trm_guard(trm.estimate, trm.latency)
+                base = np.where((fallback != "")[:, None], part.logistic, trm.estimate)
                 chunk = run_cascade(world, part, tl, base, fallback, cfg, readings)
                 pick, pursue = decide(chunk.estimate, sim.conversion_value, sim.outreach_cost)
-                money = settle(part, pick, pursue, cfg)
-                compute = trm_cost + chunk.llm_cost
-                _add_totals(world, money, compute, chunk)
+                decision = Decision(pick, pursue, settle(part, pick, pursue, cfg))
+                compute = trm.cost + chunk.llm_cost
+                _add_totals(world, decision.money, compute, chunk)
                 world.thermostat.update(int(part.ids[-1]) + 1, float(tl.clock[part.ids[-1]]), world.sentinel.spent)
                 if name == "run":
                     ledger.record("cascade", part.ids, compute_cost=compute, llm_cost=chunk.llm_cost,
-                                  llm_reads=chunk.read.sum(axis=1), steps=steps.max(axis=1),
-                                  latency_ms=trm_latency + chunk.waited_ms, fallback=chunk.fallback != "", **money)
-                    _log_calls(calls, part, trm, steps, chunk, pick, pursue, money, world,
-                               measured["ms"] / max(measured["calls"], 1))
-            trm_pick, trm_pursue = decide(trm, sim.conversion_value, sim.outreach_cost)
-            ledger.record("trm", part.ids, compute_cost=trm_cost, steps=steps.max(axis=1), latency_ms=trm_latency,
+                                  llm_reads=chunk.read.sum(axis=1), steps=trm.steps.max(axis=1),
+                                  latency_ms=trm.latency + chunk.waited_ms, fallback=chunk.fallback != "",
+                                  **decision.money)
+                    _log_calls(calls, part, trm, chunk, decision, world, clock.ms_per_candidate)
+            trm_pick, trm_pursue = decide(trm.estimate, sim.conversion_value, sim.outreach_cost)
+            ledger.record("trm", part.ids, compute_cost=trm.cost, steps=trm.steps.max(axis=1), latency_ms=trm.latency,
                           **settle(part, trm_pick, trm_pursue, cfg))
             if on_progress:
                 on_progress(int(part.ids[-1]) + 1)
     run = worlds["run"]
-    return FunnelResult(ledger, run.thermostat, run.sentinel, _counterfactuals(worlds),
-                        _frontier_rows(frontier, len(sample[0].ids)), tl, float(np.sqrt(run.spread.error_var)),
-                        measured["ms"] / max(measured["calls"], 1), sample, readings)
+    return FunnelResult(ledger, run.thermostat, run.sentinel, _counterfactuals(worlds), frontier, tl,
+                        float(np.sqrt(run.spread.error_var)), clock.ms_per_candidate, sample, readings)
 
 
 def world_for(cfg: Config, budget: float, thermostat_on: bool = True, guardrails_on: bool = True,
@@ -396,39 +418,37 @@ def _record_baselines(ledger: Ledger, block: Block, tl: Timeline, cfg: Config, r
         ledger.record(name, block.ids, compute_cost=compute, **extra, **settle(block, pick, pursue, cfg))
 
 
-def _record_frontier(totals: np.ndarray, block: Block, cfg: Config) -> None:
-    """The TRM alone at every fixed step cap, in expected value (no halting, no controllers)."""
-    sim = cfg.simulation
+def depth_frontier(block: Block, cfg: Config) -> list[dict]:
+    """The TRM alone at every fixed step cap on the block, in expected net value (no halting, no controllers)."""
+    sim, rows = cfg.simulation, []
     for cap, estimate in enumerate(block.trm_path, start=1):
         pick, pursue = decide(estimate, sim.conversion_value, sim.outreach_cost)
         money = settle(block, pick, pursue, cfg)
         compute = estimate.size * (sim.trm_base_cost + sim.trm_cost_per_step * cap)
-        totals[cap - 1] += (money["expected_value"].sum(), money["outreach_cost"].sum(), compute, pursue.sum())
+        value, outreach = money["expected_value"].sum(), money["outreach_cost"].sum()
+        rows.append({"step_cap": cap, "expected_net_value": float(value - outreach - compute),
+                     "compute_cost": float(compute), "pursued": int(pursue.sum()), "opportunities": len(block.ids)})
+    return rows
 
 
-def _frontier_rows(totals: np.ndarray, n: int) -> list[dict]:
-    return [{"step_cap": cap, "expected_net_value": float(value - outreach - compute), "compute_cost": float(compute),
-             "pursued": int(pursued), "opportunities": n}
-            for cap, (value, outreach, compute, pursued) in enumerate(totals, start=1)]
-
-
-def _log_calls(calls: CallLog, part: Block, trm, steps, chunk: CascadeChunk, pick, pursue, money, world: World,
+def _log_calls(calls: CallLog, part: Block, trm: TRMDecision, chunk: CascadeChunk, decision: Decision, world: World,
                pass_ms: float) -> None:
     """One telemetry record per candidate the TRM scored in the run, with the cascade's reading and decision."""
-    n, k = trm.shape
+    n, k = trm.estimate.shape
     picked = np.zeros((n, k), dtype=bool)
-    picked[np.arange(n), pick] = True
-    decision = np.where(picked & pursue[:, None], "pursue", np.where(picked, "skip", "not_picked"))
-    outcome = np.where(picked & pursue[:, None], money["converted"][:, None], None)
+    picked[np.arange(n), decision.pick] = True
+    pursued = picked & decision.pursue[:, None]
+    outcome = np.where(pursued, decision.money["converted"][:, None], None)
     reading = np.where(np.isnan(chunk.reading), None, np.round(chunk.reading, 6).astype(object))
     calls.write({"opportunity": np.repeat(part.ids, k), "candidate": np.tile(np.arange(k), n),
                  "message": part.market.messages.ravel(),
-                 "trm_probability": _shown(trm), "steps": steps.ravel(),
+                 "trm_probability": _shown(trm.estimate), "steps": trm.steps.ravel(),
                  "llm_read": chunk.read.ravel(), "llm_failed": chunk.failed.ravel(),
                  "llm_probability": reading.ravel(), "probability": _shown(chunk.estimate),
-                 "fallback": np.repeat(chunk.fallback, k), "decision": decision.ravel(), "outcome": outcome.ravel(),
-                 "pass_ms_per_candidate": np.full(n * k, pass_ms)},
-                {"hurdle": round(world.thermostat.hurdle, 6), "breaker": world.sentinel.state})
+                 "fallback": np.repeat(chunk.fallback, k),
+                 "decision": np.where(pursued, "pursue", np.where(picked, "skip", "not_picked")).ravel(),
+                 "outcome": outcome.ravel()},
+                {"hurdle": round(world.thermostat.hurdle, 6), "breaker": world.sentinel.state}, pass_ms)
 
 
 def _shown(p: np.ndarray) -> np.ndarray:

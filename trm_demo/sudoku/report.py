@@ -105,9 +105,9 @@ def _agreement(agree: list[float]) -> Paragraph | None:
 def _comparisons(comparisons) -> Section:
     if not comparisons:
         return section("Comparisons at equal training compute",
-                       Paragraph("Not measured by this run: the one-pass model (N_sup=1, n=1, T=1) and the flat MLP "
-                                 "baselines are not implemented yet. The design prototype measured 49 % for the "
-                                 "one-pass model (collapsing when iterated) and 0 % for a 503k-parameter flat MLP."))
+                       Paragraph("Not measured for this checkpoint: it was trained without `--compare`. "
+                                 "`python main.py puzzle train --compare` also trains the one-pass model (N_sup=1, n=1, "
+                                 "T=1) and a flat MLP at equal training compute; the shipped checkpoint has both."))
     return section("Comparisons at equal training compute",
                    Paragraph("Each baseline trained on the same augmented training puzzles with the same AdamW, "
                              "clipping and EMA, for as many training FLOPs (forward + backward multiply-adds) as the "
