@@ -1,7 +1,7 @@
 """Benchmarks for trm-demo: speed, memory and quality, separate from the tests.
 
-Run `python -m bench` (about 5 minutes) or `python -m bench --quick` (about 30 s).
-It prints tables, writes bench/results.json and regenerates docs/BENCHMARKS.md.
+Run `python -m bench` (about 14 minutes on 2 cores) or `python -m bench --quick` (about a minute).
+It prints the page, writes bench/results.json and regenerates docs/BENCHMARKS.md (see bench/README.md).
 """
 
 # First, before anything imports NumPy: the demo's own process settings (BLAS kernel and

@@ -21,28 +21,22 @@ Rows: the TRM at every fixed step cap and at its validated cap, the TRM at T=3
 training.halting_comparison. Seeds and models run in parallel processes (one
 BLAS thread each).
 
-    python -m bench.ablation [--quick] [--seeds 1,2,3] [--epochs N]
-
-runs this section alone and puts it into bench/results.json and
-docs/BENCHMARKS.md next to the other sections' last figures.
+`python -m bench --only ablation [--quick]` runs this section alone (about 8 minutes on 2 cores).
 """
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import multiprocessing
 import os
-import sys
 import time
-from datetime import datetime, timezone
 
 import numpy as np
 
-from trm_demo.trm import mlp
 from trm_demo.funnel.evaluation import mean_ci as mean_ci95
+from trm_demo.trm import mlp
+from trm_demo.trm.training import excess_log_loss, log_loss
 
-PROB_EPS = 1e-6
 HALT_THRESHOLDS = (0.5, 0.8, 0.95)   # the halting comparison's operating points, as the page has always shown
 PREVIOUS_OUTER_STEPS = 3        # T of the tabular default before the measured recipe
 MLP_ACTIVATION = "gelu"
@@ -51,28 +45,14 @@ SIZE_TOLERANCE = 0.02           # parameter counts of the TRM and the MLP may di
 
 
 def scores(p_model, outcome, p_true) -> dict:
-    p_hat = np.clip(np.asarray(p_model, np.float64), PROB_EPS, 1 - PROB_EPS)
-    p = np.clip(p_true, PROB_EPS, 1 - PROB_EPS)
-    return {"log_loss": log_loss(p_hat, outcome),
-            "excess_log_loss": float((p * np.log(p / p_hat) + (1 - p) * np.log((1 - p) / (1 - p_hat))).mean())}
-
-
-def log_loss(p_model, outcome) -> float:
-    p_hat = np.clip(np.asarray(p_model, np.float64), PROB_EPS, 1 - PROB_EPS)
-    return float(-(outcome * np.log(p_hat) + (1 - outcome) * np.log(1 - p_hat)).mean())
+    return {"log_loss": float(log_loss(p_model, outcome).mean()),
+            "excess_log_loss": float(excess_log_loss(p_model, p_true).mean())}
 
 
 def _data(seed: int, samples: int, holdout: int, drift: float):
     from trm_demo.funnel.market import training_log
-    train = training_log(np.random.default_rng([seed, 0]), samples, drift)
-    test = training_log(np.random.default_rng([seed, 1]), holdout, drift)
-    return train, test
-
-
-def validation_split(x, target, share: float):
-    """training.fit's rule: the last round(len * share) pairs are validation, the rest is trained on."""
-    cut = len(x) - int(round(len(x) * share))
-    return (x[:cut], target[:cut]), (x[cut:], target[cut:])
+    return (training_log(np.random.default_rng([seed, 0]), samples, drift),
+            training_log(np.random.default_rng([seed, 1]), holdout, drift))
 
 
 # --- the MLP's training: training.fit's recipe, one optimiser step per batch ---
@@ -87,12 +67,13 @@ def fit_mlp(params: dict, x, outcome, cfg_training, passes: int, rng: np.random.
 
     Same AdamW, clipping, batch size, EMA warm-up and decay as training.fit;
     pass 0 (the initial EMA) is a candidate too, as there."""
-    from trm_demo.trm.training import AdamW, clip_gradients, ema_decay_at, update_ema
+    from trm_demo.trm.training import AdamW, clip_gradients, ema_decay_at, update_ema, validation_cut
     t = cfg_training
-    (x_train, t_train), (x_valid, t_valid) = validation_split(x, outcome, t.validation_share)
+    cut = validation_cut(len(x), t.validation_share)
+    x_train, t_train, x_valid, t_valid = x[:cut], outcome[:cut], x[cut:], outcome[cut:]
     ema = {k: v.copy() for k, v in params.items()}
     optimiser = AdamW(t.learning_rate, t.beta1, t.beta2, t.weight_decay)
-    best = {"epoch": 0, "validation_log_loss": log_loss(mlp_probability(ema, x_valid), t_valid)}
+    best = {"epoch": 0, "validation_log_loss": float(log_loss(mlp_probability(ema, x_valid), t_valid).mean())}
     best_ema = {k: v.copy() for k, v in ema.items()}
     for epoch in range(1, passes + 1):
         order = rng.permutation(len(x_train))
@@ -105,7 +86,7 @@ def fit_mlp(params: dict, x, outcome, cfg_training, passes: int, rng: np.random.
             decay = ema_decay_at(optimiser.t, t.ema_decay)      # before the step, as supervised_update
             optimiser.step(params, grads)
             update_ema(ema, params, decay)
-        loss = log_loss(mlp_probability(ema, x_valid), t_valid)
+        loss = float(log_loss(mlp_probability(ema, x_valid), t_valid).mean())
         if loss < best["validation_log_loss"]:
             best = {"epoch": epoch, "validation_log_loss": loss}
             best_ema = {k: v.copy() for k, v in ema.items()}
@@ -283,37 +264,3 @@ def _halting(trm: list[dict]) -> list[dict]:
                      "head_minus_random": mean_ci95(np.subtract(head, [h["random_stopping"] for h in per_seed])),
                      "head_minus_fixed": mean_ci95(np.subtract(head, [h["fixed_cap_excess"] for h in per_seed]))})
     return rows
-
-
-# --- this section alone ---
-
-def main(argv: list[str] | None = None) -> int:
-    import json
-
-    from bench import report
-    from bench.run import PROFILES, REPO_ROOT
-    p = argparse.ArgumentParser(prog="python -m bench.ablation", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--quick", action="store_true", help="smoke run; writes bench/results-quick.json only")
-    p.add_argument("--seeds", help="comma-separated seeds (default 1,2,3; --quick 1)")
-    p.add_argument("--epochs", type=int, help="TRM epochs; the MLP gets N_sup times as many passes")
-    args = p.parse_args(argv)
-    pick = 1 if args.quick else 0
-    seeds = [int(s) for s in args.seeds.split(",")] if args.seeds else PROFILES["ablation_seeds"][pick]
-    section = run(seeds, PROFILES["ablation_samples"][pick], PROFILES["ablation_holdout"][pick],
-                  args.epochs or PROFILES["ablation_epochs"][pick])
-    section["command"] = "python -m bench.ablation " + " ".join(sys.argv[1:] if argv is None else argv)
-    section["started_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    json_path = REPO_ROOT / "bench" / ("results-quick.json" if args.quick else "results.json")
-    results = json.loads(json_path.read_text()) if json_path.exists() else {}
-    results["ablation"] = section
-    json_path.write_text(json.dumps(results, indent=1) + "\n")
-    for table in (report.ablation_table(results), report.halting_table(results)):
-        print("\n".join(report.markdown_table(table)))
-    if not args.quick and "meta" in results:
-        (REPO_ROOT / "docs" / "BENCHMARKS.md").write_text(report.markdown(results))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

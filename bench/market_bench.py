@@ -1,4 +1,4 @@
-"""The market and the controls, measured: `python -m bench.market_bench [--seeds 20]` writes docs/MARKET.md.
+"""The market and the controls, measured (the `market` section of `python -m bench`).
 
 1. What reading is worth, and what keywords get of it: expected net value (before
    reading costs) of deciding with the structured fields only (the exact Bayes
@@ -14,22 +14,14 @@ Fine-tuning runs once per seed; every scenario replays the same opportunities.
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
-import json
 import re
-import sys
 import time
 from multiprocessing import Pool
-from pathlib import Path
 
 import numpy as np
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-if str(REPO_ROOT) not in sys.path:
-    sys.path.insert(0, str(REPO_ROOT))
-
-from trm_demo.process import prepare_process  # noqa: E402
+from trm_demo.process import prepare_process
 
 SCENARIOS = {"steady": [], "price rise x2.5 at 80": [{"at": 80, "llm_price_multiplier": 2.5}],
              "traffic x1.5 from 80": [{"at": 80, "traffic_multiplier": 1.5}]}
@@ -137,69 +129,18 @@ def summarise(per_seed: list[dict]) -> dict:
     thermostat_steady = [s["scenarios"]["steady"]["strategies"]["cascade"]["expected_net_value"] for s in per_seed]
     fixed = {h: mean_ci([s["fixed"][h] for s in per_seed]) for h in FIXED_HURDLES}
     best = max(FIXED_HURDLES, key=lambda h: fixed[h]["mean"])
-    return {"default": evaluation_summary([s["default"] for s in per_seed]), "scenarios": scenarios,
+    default = evaluation_summary([s["default"] for s in per_seed])
+    per_seed_value = default["per_seed_expected_net_value"]
+    default["paired"]["trm-llm"] = mean_ci(np.subtract(per_seed_value["trm"], per_seed_value["llm"]))
+    return {"default": default, "scenarios": scenarios,
             "fixed_hurdles": {str(h): v for h, v in fixed.items()}, "best_fixed_hurdle": best,
             "thermostat_minus_best_fixed": mean_ci([t - s["fixed"][best]
                                                     for t, s in zip(thermostat_steady, per_seed)])}
 
 
-def markdown(results: dict) -> str:
-    r, d = results["reading"], results["seeds"]["default"]
-    money = lambda s: f"${s['mean']:,.0f} ± {s['half_width']:,.0f}" if s["half_width"] is not None else \
-        f"${s['mean']:,.0f}"
-    lines = ["# The market and the controls, measured", "",
-             f"Written by `python -m bench.market_bench --seeds {d['seeds']}` ({results['date']}, "
-             f"{results['seconds']:.0f} s). Expected net value throughout: from the true probabilities, free of "
-             "outcome luck. Intervals are 95 % (Student t) over seeds; paired rows compare strategies seed by seed.",
-             "", "## What reading the reply is worth", "",
-             f"{r['opportunities']:,} opportunities x {r['candidates']} candidates; expected net value before any "
-             "reading cost, as a share of the oracle's.", "",
-             "| decided with | share of oracle |", "| --- | --- |"]
-    lines += [f"| {k} | {v:.1%} |" for k, v in r["share_of_oracle_expected"].items()]
-    lines += ["", f"Keyword rules recover {r['keyword_recovers']:.0%} of what a perfect reading adds over the "
-              f"structured fields (they read intent right {r['keyword_intent_accuracy']:.0%} of the time: "
-              "negations and paraphrases defeat them).", "",
-              f"## The strategies over {d['seeds']} seeds (defaults)", "",
-              "| strategy | expected net value | share of oracle | LLM reads |", "| --- | --- | --- | --- |"]
-    for name, row in d["strategies"].items():
-        lines.append(f"| {name} | {money(row['expected_net_value'])} | "
-                     f"{row['share_of_oracle_expected']['mean']:.1%} | {row['llm_reads']['mean']:,.0f} |")
-    lines += ["", "| paired difference | expected net value per run |", "| --- | --- |"]
-    lines += [f"| {k} | {money(v)} |" for k, v in d["paired"].items()]
-    lines += ["", "| control (the run minus a replay without it) | expected net value per run |", "| --- | --- |"]
-    lines += [f"| {k} | {money(v)} |" for k, v in d["counterfactuals"].items()]
-    lines += ["", "## The thermostat where it exists for", "",
-              "| scenario | thermostat minus the fixed initial hurdle | cascade expected net value |",
-              "| --- | --- | --- |"]
-    lines += [f"| {k} | {money(v['thermostat_delta'])} | {money(v['cascade'])} |"
-              for k, v in results["seeds"]["scenarios"].items()]
-    lines += ["", "Steady market, fixed hurdles (thermostat off):", "", "| hurdle | cascade expected net value |",
-              "| --- | --- |"]
-    lines += [f"| {h} | {money(v)} |" for h, v in results["seeds"]["fixed_hurdles"].items()]
-    lines += ["", f"The thermostat minus the best fixed hurdle in hindsight ({results['seeds']['best_fixed_hurdle']}): "
-              f"{money(results['seeds']['thermostat_minus_best_fixed'])} per run.", ""]
-    return "\n".join(lines)
-
-
-def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m bench.market_bench", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--seeds", type=int, default=20)
-    p.add_argument("--opportunities", type=int, default=20_000, help="for the reading-value table")
-    p.add_argument("--markdown", default=str(REPO_ROOT / "docs" / "MARKET.md"))
-    args = p.parse_args(argv)
-    prepare_process()
+def run(seeds: int, opportunities: int) -> dict:
     started = time.perf_counter()
-    reading = reading_value(args.opportunities, seed=12345)
     with Pool(2) as pool:
-        per_seed = pool.map(one_seed, range(1, args.seeds + 1))
-    results = {"reading": reading, "seeds": summarise(per_seed), "seconds": time.perf_counter() - started,
-               "date": time.strftime("%Y-%m-%d")}
-    Path(args.markdown).write_text(markdown(results), encoding="utf-8")
-    (REPO_ROOT / "bench" / "market_results.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
-    print(markdown(results))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+        per_seed = pool.map(one_seed, range(1, seeds + 1))
+    return {"reading": reading_value(opportunities, seed=12345), **summarise(per_seed),
+            "seed_list": list(range(1, seeds + 1)), "wall_seconds": time.perf_counter() - started}

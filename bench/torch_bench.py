@@ -1,22 +1,13 @@
 """The same TRM in PyTorch CPU eager, for a time ratio per training step.
 
-torch is never a dependency: this file runs as a separate process
-(`python -m bench.torch_bench`, by default with the bench's own interpreter,
-or another one given with `python -m bench --torch-python PATH`) and reports
-"skipped" when `import torch` fails.
-
-Same architecture and shapes as the engine: embedding, 2 post-norm SwiGLU
-blocks shared by z = net(x + y + z) (n times) and y = net(y + z), T cycles with
-gradient through the last only, answer head, halting head on detached y,
-loss = BCE + halting_weight x BCE(halt, step correct), gradient-norm clipping,
-AdamW with decay on matrices only, EMA. The torch copy starts from the numpy
-model's weights and the first step's logits are compared, so both really
-compute the same function. Each library is timed in its own fresh process,
-started with its thread count (1 or 2) in the environment: torch's OpenMP
-threads keep spinning after a step and would slow numpy's OpenBLAS threads in
-a shared process, and OpenBLAS runs slowly when its thread count is raised at
-run time. numpy and torch alternate round by round so that load on the shared
-machine hits both alike.
+torch is never a dependency: this file runs in separate processes (`python -m bench.torch_bench`, with the bench's
+interpreter or `python -m bench --torch-python PATH`) and reports "skipped" when `import torch` fails. Same
+architecture, shapes and recipe as the engine (embedding, 2 post-norm SwiGLU blocks, n + 1 net calls per cycle,
+gradient through the last of T cycles, both heads and losses, clipping, AdamW with decay on matrices, EMA),
+starting from the numpy model's weights; the first step's logits are compared, so both compute the same function.
+Each library is timed in its own fresh process started with its thread count (1 or 2): torch's OpenMP threads
+keep spinning after a step and would slow OpenBLAS's in a shared process, and OpenBLAS runs slowly when its
+count is raised at run time. The libraries alternate round by round, so that load on the machine hits both alike.
 """
 
 from __future__ import annotations
@@ -27,7 +18,7 @@ import time
 
 import numpy as np
 
-from bench.stats import from_samples, run_python
+from bench.measure import run_python, spread
 
 
 def build_torch_step(torch, model, cfg):
@@ -86,10 +77,10 @@ def measure(library: str, repeats: int, steps_per_repeat: int) -> dict:
     """Seconds per training step of one library, with the threads this process started with."""
     from trm_demo.trm.engine import initial_state, supervision_step
     from bench.engine_bench import default_setup, fresh_model, numpy_step, training_batch
-    from bench.machine import blas_threads
+    from bench.measure import blas_threads
     cfg, spec = default_setup()
     batch = cfg.training.batch_size
-    x, target = training_batch(spec, cfg, batch)
+    x, target = training_batch(cfg, batch)
     model = fresh_model(spec)
     y0, z0 = initial_state(model.buffers, spec, batch)
     out = {}
@@ -162,11 +153,11 @@ def run(python: str, rounds: int, repeats: int) -> dict:
     result = {"torch": first_torch["torch"], "python": python,
               "parity_max_abs_logit_diff": first_torch["parity_max_abs_logit_diff"]}
     for threads in (1, 2):
-        numpy_t, torch_t = (from_samples([from_samples(r["step_seconds"]).median for r in runs[(lib, threads)]])
+        numpy_t, torch_t = (spread([spread(r["step_seconds"])["median"] for r in runs[(lib, threads)]])
                             for lib in ("numpy", "torch"))
         result[f"threads_{threads}"] = {
-            "numpy_step_seconds": numpy_t.to_dict(), "torch_step_seconds": torch_t.to_dict(),
-            "ratio_numpy_over_torch": numpy_t.median / torch_t.median,
+            "numpy_step_seconds": numpy_t, "torch_step_seconds": torch_t,
+            "ratio_numpy_over_torch": numpy_t["median"] / torch_t["median"],
             "numpy_threads": runs[("numpy", threads)][0]["threads"], "torch_threads": runs[("torch", threads)][0]["threads"]}
     return result
 

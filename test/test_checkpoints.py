@@ -36,7 +36,7 @@ from trm_demo import cli
 from trm_demo.sudoku import cli as puzzle_cli
 from trm_demo.trm import weights
 from trm_demo.config import DEFAULT_CONFIG_PATH, load_config
-from trm_demo.sudoku.reasoning import sudoku_spec
+from trm_demo.sudoku.train import sudoku_spec
 from trm_demo.trm.weights import SHIPPED_DIR, init_model, load_checkpoint, save_checkpoint, weight_shapes
 
 REPO_ROOT = Path(__file__).resolve().parent.parent

@@ -5,7 +5,8 @@ import pytest
 
 from trm_demo.sudoku import puzzles as P
 from trm_demo.sudoku.cli import DEFAULT_CHECKPOINT, puzzle_main
-from trm_demo.sudoku.reasoning import PuzzleTraining, run_steps, step_metrics, train_act, sudoku_spec
+from trm_demo.sudoku.evaluate import run_steps, step_metrics
+from trm_demo.sudoku.train import PuzzleTraining, train_act, sudoku_spec
 from trm_demo.trm.weights import init_model
 
 # A valid full grid (2×3 boxes).
@@ -128,7 +129,7 @@ def test_puzzle_solve_rejects_bad_input_with_one_line_and_exit_code_2(puzzle, sa
 
 def test_reasoning_report_charts_parse_as_mermaid(tmp_path):
     import mermaid_check
-    from trm_demo.sudoku.reasoning import reasoning_report
+    from trm_demo.sudoku.report import reasoning_report
     steps = list(range(1, 17))
     curve = [min(1.0, 0.1 + 0.07 * s) for s in steps]
     result = {"steps": steps, "puzzles": 500, "n_parameters": 28423, "exact_solve": curve,

@@ -1,1 +1,1 @@
-"""The 6x6 Sudoku reasoning proof: puzzles, training, evaluation, its report and its command."""
+"""The 6x6 Sudoku reasoning proof: puzzles, training, evaluation, baselines, its report and its command."""

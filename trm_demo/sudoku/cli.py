@@ -12,6 +12,7 @@ Exit codes as in cli.py: 0 success, 1 internal failure, 2 bad input (one line), 
 from __future__ import annotations
 
 import argparse
+import platform
 import shlex
 import time
 from pathlib import Path
@@ -22,6 +23,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from rich.text import Text
 
+from trm_demo import __version__
 from trm_demo.atomic import staged, write_json
 from trm_demo.commands import (GLOBAL_FLAGS, HelpFormatter, OneLineParser, UsageError, checkpoint_output,
                                checkpoint_remedy, global_flags, global_flags_in, guarded, number_type, print_json)
@@ -29,8 +31,10 @@ from trm_demo.trm.engine import initial_state, sigmoid, supervision_step
 from trm_demo.outputs import check_paths, show_path
 from trm_demo.sudoku.puzzles import CELLS, SIZE, PuzzleError, format_board, held_out_set, is_solution, parse_board, solve
 from trm_demo.ui import Console, first_fitting, output_console
-from trm_demo.sudoku.reasoning import (PuzzleTraining, compare_baselines, evaluate_sudoku, sudoku_spec, train_sudoku,
-                        versions, write_reasoning_report)
+from trm_demo.sudoku.baselines import compare_baselines
+from trm_demo.sudoku.evaluate import evaluate_sudoku
+from trm_demo.sudoku.report import write_reasoning_report
+from trm_demo.sudoku.train import PuzzleTraining, sudoku_spec, train_sudoku
 from trm_demo.trm.weights import (SHIPPED_DIR, CheckpointError, describe_source, load_checkpoint, save_checkpoint,
                                   written_source)
 
@@ -145,6 +149,11 @@ def _as_typed(path: Path, argv: list[str]) -> str | Path:
         if value != str(path) and value and Path(value) == path:
             return value
     return path
+
+
+def versions() -> dict:
+    """The software behind a checkpoint or a result, recorded with it by `train` and `eval`."""
+    return {"trm_demo": __version__, "numpy": np.__version__, "python": platform.python_version()}
 
 
 # --- train ---

@@ -148,7 +148,7 @@ def supervised_update(model: TRM, optimiser: AdamW, x, y, z, target, halting_wei
     """One deep-supervision step and its optimiser step: forward, both losses, backward, clip, AdamW, EMA.
 
     Shared by the tabular loop below (`settled`: its halting target) and the Sudoku ACT loop
-    (reasoning.py), whose halting target, "board exactly right", comes from the step itself."""
+    (sudoku/train.py), whose halting target, "board exactly right", comes from the step itself."""
     y, z, logits, q, cache = supervision_step(model.params, model.spec, x, y, z)
     if model.spec.is_sequence:
         loss, halt_loss, d_logits, d_halt, correct = token_losses(logits, q, target, halting_weight)
@@ -177,9 +177,9 @@ def fit(model: TRM, x: np.ndarray, target: np.ndarray, cfg: TrainingKnobs, epoch
     applied, so the model keeps its last good weights; the last record says why.
     """
     spec = model.spec
-    n_validation = int(round(len(x) * cfg.validation_share)) if epochs else 0
-    x_train, t_train = x[:len(x) - n_validation], target[:len(x) - n_validation]
-    x_valid, t_valid = x[len(x) - n_validation:], target[len(x) - n_validation:]
+    cut = validation_cut(len(x), cfg.validation_share) if epochs else len(x)
+    n_validation = len(x) - cut
+    x_train, t_train, x_valid, t_valid = x[:cut], target[:cut], x[cut:], target[cut:]
     optimiser = AdamW(cfg.learning_rate, cfg.beta1, cfg.beta2, cfg.weight_decay)
     halt_at = logit(halt_threshold)
     log = []
@@ -255,9 +255,8 @@ def _best_cap(model: TRM, x, outcome, supervision_steps: int) -> tuple[int, floa
     The one-standard-error rule: steps cost compute, and on this task the caps'
     log-losses differ by less than the validation set can resolve (measured), so
     a deeper cap must be clearly better to be chosen."""
-    path = np.clip(model.infer(x, supervision_steps, halt_threshold=1.0, trajectory=True).trajectory,
-                   PROB_EPS, 1 - PROB_EPS)
-    losses = -(outcome * np.log(path) + (1 - outcome) * np.log(1 - path))        # (S, B)
+    losses = log_loss(model.infer(x, supervision_steps, halt_threshold=1.0, trajectory=True).trajectory,
+                      outcome)                                                      # (S, B)
     best = int(np.argmin(losses.mean(axis=1)))
     gap = losses - losses[best]                                                   # paired, per sample
     standard_error = gap.std(axis=1) / np.sqrt(len(x))
@@ -266,19 +265,29 @@ def _best_cap(model: TRM, x, outcome, supervision_steps: int) -> tuple[int, floa
 
 
 def evaluate(model: TRM, x: np.ndarray, outcome: np.ndarray, p_true: np.ndarray, step_cap: int) -> list[dict]:
-    """Held-out quality of the EMA model after each supervision step 1..step_cap.
-
-    excess_log_loss is KL(p_true || p_model): how much worse than the true
-    probability the model is, free of outcome noise (0 = perfect).
-    """
+    """Held-out quality of the EMA model after each supervision step 1..step_cap."""
     path = model.infer(x, step_cap, halt_threshold=1.0, trajectory=True).trajectory
-    p_hat = np.clip(path, PROB_EPS, 1 - PROB_EPS)
-    p = np.clip(p_true, PROB_EPS, 1 - PROB_EPS)
-    log_loss = -(outcome * np.log(p_hat) + (1 - outcome) * np.log(1 - p_hat)).mean(axis=1)
-    excess = (p * np.log(p / p_hat) + (1 - p) * np.log((1 - p) / (1 - p_hat))).mean(axis=1)
-    accuracy = ((p_hat >= 0.5) == (outcome > 0.5)).mean(axis=1)
-    return [{"step": s + 1, "log_loss": float(log_loss[s]), "excess_log_loss": float(excess[s]),
+    loss, excess = log_loss(path, outcome).mean(axis=1), excess_log_loss(path, p_true).mean(axis=1)
+    accuracy = ((np.clip(path, PROB_EPS, 1 - PROB_EPS) >= 0.5) == (outcome > 0.5)).mean(axis=1)
+    return [{"step": s + 1, "log_loss": float(loss[s]), "excess_log_loss": float(excess[s]),
              "accuracy": float(accuracy[s])} for s in range(step_cap)]
+
+
+def log_loss(p_model, outcome):
+    """Per-sample log-loss against observed 0/1 outcomes, probabilities clipped to [eps, 1 - eps]."""
+    p_hat = np.clip(p_model, PROB_EPS, 1 - PROB_EPS)
+    return -(outcome * np.log(p_hat) + (1 - outcome) * np.log(1 - p_hat))
+
+
+def excess_log_loss(p_model, p_true):
+    """Per-sample KL(p_true || p_model): how much worse than the true probability, free of outcome noise (0 = perfect)."""
+    p_hat, p = np.clip(p_model, PROB_EPS, 1 - PROB_EPS), np.clip(p_true, PROB_EPS, 1 - PROB_EPS)
+    return p * np.log(p / p_hat) + (1 - p) * np.log((1 - p) / (1 - p_hat))
+
+
+def validation_cut(n: int, share: float) -> int:
+    """fit's split: rows [:cut] are trained on, the last round(n * share) rows validate."""
+    return n - int(round(n * share))
 
 
 def halting_comparison(model: TRM, x: np.ndarray, p_true: np.ndarray, step_cap: int, thresholds: tuple,
@@ -290,9 +299,7 @@ def halting_comparison(model: TRM, x: np.ndarray, p_true: np.ndarray, step_cap: 
     and the fixed cap nearest that mean depth. All read off one full-depth pass.
     """
     result = model.infer(x, step_cap, halt_threshold=1.0, trajectory=True)
-    path = np.clip(result.trajectory, PROB_EPS, 1 - PROB_EPS)                    # (S, B)
-    p = np.clip(p_true, PROB_EPS, 1 - PROB_EPS)
-    excess = p * np.log(p / path) + (1 - p) * np.log((1 - p) / (1 - path))      # (S, B)
+    excess = excess_log_loss(result.trajectory, p_true)                           # (S, B)
     columns = np.arange(len(x))
     rows = []
     for threshold in thresholds:
