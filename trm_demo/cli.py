@@ -19,8 +19,9 @@ from typing import Callable
 from trm_demo import __version__
 from trm_demo.atomic import staged, write_json
 from trm_demo.commands import (GLOBAL_FLAGS, HelpFormatter, OneLineParser, UsageError, checkpoint_output,
-                               checkpoint_remedy, guarded, number_type)
-from trm_demo.config import DEFAULT_CONFIG_PATH, Config, ConfigError, knob_range, load_config, shown_path
+                               checkpoint_remedy, global_flags, guarded, number_type, print_json)
+from trm_demo.config import (DEFAULT_CONFIG_PATH, Config, ConfigError, knob_range, load_config, read_yaml,
+                             shown_path)
 from trm_demo.funnel.evaluation import evaluate_seeds
 from trm_demo.funnel.landscape import landscape
 from trm_demo.funnel.pipeline import (checkpoint_metadata, checkpoint_path, command_line, fine_tune, fit_baseline,
@@ -54,25 +55,25 @@ def main(argv: list[str] | None = None) -> int:
         from trm_demo.sudoku.cli import puzzle_main   # late: the funnel run never loads the Sudoku proof
         return puzzle_main(argv[:lead] + argv[lead + 1:])
     if argv[lead:lead + 1] == ["config"]:
-        return guarded(lambda: print_config(argv[lead + 1:]), argv)
+        return guarded(lambda: print_config(argv[:lead] + argv[lead + 1:]), argv)
     return guarded(lambda: run(argv, started), argv)
 
 
-# What `pretrain` reads: --config, --seed, --learning-rate, --out, --replace-shipped, --quiet, --debug.
+# What `pretrain` reads: --config, --seed, --learning-rate, --out, --replace-shipped and the global flags.
 # Every other flag would be silently ignored by it: refused instead (flag -> what to use).
 NOT_FOR_PRETRAIN = {"save_checkpoint": "pretrain writes its checkpoint to --out PATH",
                     "train_epochs": "pretrain's epochs are training.pretrain_epochs in --config",
                     "train_samples": "pretrain's log size is training.pretrain_samples in --config",
                     **{name: "" for name in ("opportunities", "export_json", "export_training_log", "export_report",
                                              "export_html", "telemetry", "checkpoint", "seeds", "from_scratch",
-                                             "json", "llm_provider", "llm_base_url", "llm_model")}}
+                                             "llm_provider", "llm_base_url", "llm_model")}}
 
 
 def run(argv: list[str], started: float) -> int:
     args = parse_args(argv)
     if args.command in ("puzzle", "config"):   # main() dispatches them when they come first
-        raise UsageError(f"`{args.command}` must come before the other flags (only --quiet and --debug may "
-                         f"precede it): `trm-demo {args.command} ...`")
+        raise UsageError(f"`{args.command}` must come before the other flags (only the global flags "
+                         f"{', '.join(GLOBAL_FLAGS)} may precede it): `trm-demo {args.command} ...`")
     refuse_flags_for_another_command(args)
     cfg = load_config_for(args)
     if args.seeds and cfg.simulation.seed + args.seeds - 1 > 2**32 - 1:
@@ -83,12 +84,18 @@ def run(argv: list[str], started: float) -> int:
     prepare_outputs()   # ... before anything on disk changes (default directories, stale temps)
     ui = UI(quiet=args.quiet)
     if args.command == "pretrain":
-        return pretrain(cfg, ui, argv, outputs["pretrained"])
+        summary = pretrain(cfg, ui, argv, outputs["pretrained"])
+        if args.json:
+            print_json(summary)
+        return 0
     training = fine_tune(cfg, model, ui)
     baseline = fit_baseline(cfg)
     with staged():   # every output completed as a temp first, then all renamed together
         metrics = simulate_and_write(cfg, args, argv, (model, baseline), training, outputs, ui, started)
-    ui.summary(metrics, outputs, as_json=args.json)
+    if args.json:
+        print_json(metrics)
+    else:
+        ui.summary(metrics, outputs)
     return 0
 
 
@@ -161,7 +168,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 
     p = OneLineParser(prog="trm-demo", description="Tiny Recursive Model vs greedy vs a simulated LLM in a "
                 "recruiting conversion funnel. Every knob lives in config/default_config.yaml; flags override it.",
-                formatter_class=HelpFormatter)
+                formatter_class=HelpFormatter, parents=[global_flags()])
     p.add_argument("command", nargs="?", default="run", choices=("run", "pretrain", "puzzle", "config"),
                    help="run: fine-tune and simulate; pretrain: train a checkpoint from scratch (see --out); "
                    "puzzle: the 6x6 Sudoku reasoning proof (`trm-demo puzzle --help`); "
@@ -204,10 +211,6 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="also rerun the whole pipeline for N seeds (seed, seed+1, ...) in parallel and report "
                    "means with 95%% confidence intervals (default: off)")
     p.add_argument("--from-scratch", action="store_true", help="ignore the checkpoint; start from the seeded init")
-    p.add_argument("--quiet", action="store_true",
-                   help="no progress bars or messages: print only the summary table and errors")
-    p.add_argument("--json", action="store_true", help="print the metrics as JSON on stdout instead of the table")
-    p.add_argument("--debug", action="store_true", help="show the traceback of an internal error")
     args = p.parse_args(argv)
     if args.out is not None and args.command != "pretrain":
         raise UsageError("--out is the output of `pretrain`; to keep fine-tuned weights use --save-checkpoint PATH")
@@ -274,13 +277,19 @@ def check_outputs(cfg: Config, args) -> tuple[dict[str, Path], Callable[[], None
 
 
 def print_config(argv: list[str]) -> int:
-    """`config [EXAMPLE]`: the default YAML (or a shipped example) on stdout, to copy and edit."""
+    """`config [EXAMPLE]`: the default YAML (or a shipped example) on stdout, to copy and edit;
+    with --json the same content parsed, as JSON."""
     examples = DEFAULT_CONFIG_PATH.parent / "examples"
     p = OneLineParser(prog="trm-demo config", description="Print the default configuration (every knob, its "
-                      "range and meaning) as YAML, e.g. `trm-demo config > my.yaml`, then `--config my.yaml`.")
+                      "range and meaning) as YAML, e.g. `trm-demo config > my.yaml`, then `--config my.yaml`.",
+                      formatter_class=HelpFormatter, parents=[global_flags()])
     p.add_argument("example", nargs="?", choices=sorted(f.stem for f in examples.glob("*.yaml")),
-                   help="print this shipped example instead (a partial file overriding the defaults)")
+                   help="print this shipped example instead, a partial file overriding the defaults "
+                   "(default: the whole default configuration)")
     args = p.parse_args(argv)
     path = examples / f"{args.example}.yaml" if args.example else DEFAULT_CONFIG_PATH
-    sys.stdout.write(path.read_text(encoding="utf-8"))
+    if args.json:
+        print_json(read_yaml(path))
+    else:
+        sys.stdout.write(path.read_text(encoding="utf-8"))
     return 0

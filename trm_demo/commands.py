@@ -8,6 +8,7 @@ only with --debug), 2 bad input, 130 Ctrl-C, 143 SIGTERM, 141 stdout closed by i
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import sys
 from typing import Callable
@@ -18,8 +19,9 @@ from trm_demo.outputs import OutputPathError, show_path
 from trm_demo.stop import broken_pipe, environment_error, exit_code
 from trm_demo.trm.weights import CheckpointError, is_shipped
 
-# Flags every command takes, before or after its sub-command: `--quiet puzzle eval` = `puzzle eval --quiet`.
-GLOBAL_FLAGS = ("--quiet", "--debug")
+# Flags every command takes, before or after its sub-command: `--quiet puzzle eval` = `puzzle eval --quiet`,
+# `--json puzzle eval` = `puzzle --json eval` = `puzzle eval --json`.
+GLOBAL_FLAGS = ("--quiet", "--json", "--debug")
 
 
 def global_flags() -> argparse.ArgumentParser:
@@ -27,9 +29,22 @@ def global_flags() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--quiet", action="store_true",
                         help="no progress bars or messages: print only the result and errors (default: off)")
+    common.add_argument("--json", action="store_true",
+                        help="print the command's result as one JSON document on stdout instead of the text; "
+                        "progress and messages stay on stderr (default: off)")
     common.add_argument("--debug", action="store_true",
                         help="show the traceback of an internal error (default: off)")
     return common
+
+
+def global_flags_in(argv: list[str]) -> dict[str, bool]:
+    """{"quiet": ..., "json": ..., "debug": ...}: which global flags the command line has, wherever they are."""
+    return {flag.lstrip("-"): flag in argv for flag in GLOBAL_FLAGS}
+
+
+def print_json(result) -> None:
+    """--json: the command's result as one JSON document on stdout (strict JSON: no NaN or Infinity)."""
+    print(json.dumps(result, indent=2, allow_nan=False))
 
 
 class UsageError(Exception):

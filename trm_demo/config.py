@@ -215,9 +215,9 @@ _SECTION_TYPES = {
 
 def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> Config:
     """Defaults, then the user's YAML file (if any), then dotted overrides from flags."""
-    merged = _read_yaml(DEFAULT_CONFIG_PATH)
+    merged = read_yaml(DEFAULT_CONFIG_PATH)
     if path is not None:
-        merged = _merge(merged, _read_yaml(Path(path)))
+        merged = _merge(merged, read_yaml(Path(path)))
     return build_config(_merge(merged, _nest(overrides or {})))
 
 
@@ -244,7 +244,8 @@ def build_config(raw: dict) -> Config:
 _MISSING = object()
 
 
-def _read_yaml(path: Path) -> dict:
+def read_yaml(path: Path) -> dict:
+    """A config file as a mapping, read strictly (the loader refuses what a config cannot hold)."""
     text = _read_text(path)
     try:
         data = _StrictLoader(text).get_single_data()

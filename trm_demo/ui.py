@@ -7,7 +7,6 @@ plain text.
 
 from __future__ import annotations
 
-import json
 from contextlib import contextmanager
 
 from rich import box, console
@@ -77,11 +76,8 @@ class UI:
         with self._progress(seeds, "evaluating seeds", "") as update:
             yield lambda done: update(done, "")
 
-    def summary(self, metrics: dict, outputs: dict, as_json: bool = False) -> None:
+    def summary(self, metrics: dict, outputs: dict) -> None:
         """The strategy table in the widest layout that fits; with --quiet nothing else."""
-        if as_json:
-            print(json.dumps(metrics, indent=2))
-            return
         strategies = metrics["strategies"]
         self._print_fitting("Expected net value by strategy (TRM -> LLM cascade vs baselines)", SUMMARY_COLUMNS,
                             {key: strategies[key] for key, _, _ in STRATEGIES if key in strategies})

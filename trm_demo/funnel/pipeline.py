@@ -22,7 +22,8 @@ from trm_demo.funnel.telemetry import call_log
 from trm_demo.trm.engine import TRMSpec
 from trm_demo.trm.logistic import Logistic, fit_logistic
 from trm_demo.trm.training import TrainingKnobs, evaluate, fit, halting_comparison
-from trm_demo.trm.weights import TRM, describe_source, init_model, load_checkpoint, resolve_checkpoint, save_checkpoint
+from trm_demo.trm.weights import (TRM, describe_source, init_model, load_checkpoint, resolve_checkpoint, save_checkpoint,
+                                  written_source)
 
 
 def model_spec(cfg: Config) -> TRMSpec:
@@ -96,8 +97,12 @@ def step_cap(cfg: Config, training: dict) -> int:
     return training["selected"]["step_cap"] or cfg.model.supervision_steps
 
 
-def pretrain(cfg: Config, ui, argv: list[str], path: Path) -> int:
-    """A checkpoint from scratch (the shipped one was made so): seeded init, last period's (drift 0) log."""
+def pretrain(cfg: Config, ui, argv: list[str], path: Path) -> dict:
+    """A checkpoint from scratch (the shipped one was made so): seeded init, last period's (drift 0) log.
+    Returns what it wrote (the result `pretrain --json` prints): the checkpoint's path and SHA-256, its size,
+    the training seed and log, every epoch's record, the epoch and step cap the validation split selected,
+    held-out quality at every step, and the wall clock."""
+    started = time.perf_counter()
     seed, t = cfg.simulation.seed, cfg.training
     model = init_model(model_spec(cfg), rng_for(seed, "init"))
     x, outcome, _ = training_log(rng_for(seed, "pretrain_log"), t.pretrain_samples, 0.0)
@@ -110,7 +115,9 @@ def pretrain(cfg: Config, ui, argv: list[str], path: Path) -> int:
     ui.message(f"wrote {path} ({model.n_parameters} parameters); held-out excess log-loss "
                f"{quality[0]['excess_log_loss']:.4f} at step 1, {quality[-1]['excess_log_loss']:.4f} "
                f"at step {len(quality)}")
-    return 0
+    return {"checkpoint": written_source(path), "parameters": model.n_parameters, "seed": seed,
+            "samples": t.pretrain_samples, **trained, "holdout": quality,
+            "wall_clock": {"seconds": time.perf_counter() - started}}
 
 
 def checkpoint_metadata(cfg: Config, kind: str, argv: list[str]) -> dict:

@@ -42,7 +42,7 @@ def make_reports(scratch: Path) -> dict[str, Path]:
     subprocess.run([*main, "--quiet", "--export-report", "report.md", "--export-json", "m.json",
                     "--export-training-log", "t.json", "--telemetry", "c.json"], cwd=scratch, check=True,
                    capture_output=True)
-    subprocess.run([*main, "puzzle", "eval", "--json", "e.json", "--report", "reasoning.md"], cwd=scratch,
+    subprocess.run([*main, "puzzle", "eval", "--export-json", "e.json", "--report", "reasoning.md"], cwd=scratch,
                    check=True, capture_output=True)
     return {"report": scratch / "report.md", "reasoning": scratch / "reasoning.md", "html": scratch / "report.html"}
 

@@ -4,6 +4,7 @@
 - eval:  the shipped checkpoint on held-out puzzles, steps 1..16; writes JSON and the report.
 - solve: one puzzle, the board after every supervision step, changed cells highlighted,
          until the halting head stops it.
+With the global --json, each prints its result as one JSON document on stdout instead (messages stay on stderr).
 Exit codes as in cli.py: 0 success, 1 internal failure, 2 bad input (one line), 130 Ctrl-C, 143 SIGTERM,
 141 stdout closed by its reader.
 """
@@ -11,7 +12,6 @@ Exit codes as in cli.py: 0 success, 1 internal failure, 2 bad input (one line), 
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import shlex
 import time
@@ -26,7 +26,7 @@ from rich.text import Text
 from trm_demo import __version__
 from trm_demo.atomic import staged, write_json
 from trm_demo.commands import (GLOBAL_FLAGS, HelpFormatter, OneLineParser, UsageError, checkpoint_output,
-                               checkpoint_remedy, global_flags, guarded, number_type)
+                               checkpoint_remedy, global_flags, global_flags_in, guarded, number_type, print_json)
 from trm_demo.trm.engine import initial_state, sigmoid, supervision_step
 from trm_demo.outputs import check_paths, show_path
 from trm_demo.sudoku.puzzles import CELLS, SIZE, PuzzleError, format_board, held_out_set, is_solution, parse_board, solve
@@ -35,7 +35,8 @@ from trm_demo.sudoku.baselines import compare_baselines
 from trm_demo.sudoku.evaluate import evaluate_sudoku
 from trm_demo.sudoku.report import write_reasoning_report
 from trm_demo.sudoku.train import PuzzleTraining, sudoku_spec, train_sudoku
-from trm_demo.trm.weights import SHIPPED_DIR, CheckpointError, describe_source, load_checkpoint, save_checkpoint
+from trm_demo.trm.weights import (SHIPPED_DIR, CheckpointError, describe_source, load_checkpoint, save_checkpoint,
+                                  written_source)
 
 DEFAULT_CHECKPOINT = SHIPPED_DIR / "sudoku_trm.npz"
 DEFAULT_TRAIN_OUT = Path("sudoku_trm.npz")   # the working directory: retraining never touches the shipped one
@@ -70,7 +71,8 @@ def parser() -> OneLineParser:
     common = global_flags()
     p = OneLineParser(prog="trm-demo puzzle", parents=[common],
                 description="6×6 Sudoku: the same Tiny Recursive Model core, learning to reason step by step. "
-                "Run as `trm-demo puzzle` or `python main.py puzzle`; --quiet and --debug go before or after it.")
+                "Run as `trm-demo puzzle` or `python main.py puzzle`; the global flags (--quiet, --json, --debug) "
+                "go before `puzzle`, between it and the sub-command, or after the sub-command.")
     sub = p.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
 
     t = sub.add_parser("train", help="train the Sudoku TRM (ACT carry) and write its checkpoint",
@@ -104,8 +106,6 @@ def parser() -> OneLineParser:
     e.add_argument("--steps", type=number_type(int, 1, MAX_STEPS), default=16, help="supervision steps to run (default 16)")
     e.add_argument("--export-json", type=Path, default=Path("sudoku_eval.json"), metavar="PATH",
                    help="results JSON path (default: sudoku_eval.json)")
-    e.add_argument("--json", action="store_true",
-                   help="print the results as JSON on stdout instead of the table (default: off)")
     e.add_argument("--report", type=Path, default=DEFAULT_REPORT, help="Markdown report path")
 
     s = sub.add_parser("solve", help="watch the model solve one puzzle, step by step", formatter_class=HelpFormatter,
@@ -127,7 +127,7 @@ def parser() -> OneLineParser:
 def puzzle_main(argv: list[str]) -> int:
     def body() -> int:
         args = parse_args([a for a in argv if a not in GLOBAL_FLAGS])   # before or after the sub-command
-        args.quiet, args.debug = "--quiet" in argv, "--debug" in argv
+        vars(args).update(global_flags_in(argv))
         command = {"train": train_command, "eval": eval_command, "solve": solve_command}[args.command]
         return command(args, argv)
     return guarded(body, argv, input_errors=(PuzzleError,))
@@ -199,6 +199,11 @@ def train_command(args, argv) -> int:
         if not args.quiet:
             for row in metadata["comparisons"]:
                 err.print(f"{row['name']}: {row['summary']} [{row['training_seconds']:.0f} s]")
+    if args.json:   # the facts of the lines above, and the file's SHA-256
+        print_json({"checkpoint": written_source(args.out), "parameters": summary["n_parameters"],
+                    "config": summary["config"], "iterations": cfg.iterations, "slots": cfg.slots,
+                    "final_loss": summary["log"][-1]["loss"], "final": summary["log"][-1],
+                    "wall_clock": clock, "comparisons": metadata.get("comparisons")})
     return 0
 
 
@@ -271,7 +276,7 @@ def eval_command(args, argv) -> int:
         write_json(args.export_json, result)
         write_reasoning_report(args.report, html, result)
     if args.json:
-        print(json.dumps(result, indent=2))
+        print_json(result)
     else:
         print_eval_table(output_console(), result)
     err.print(f"wrote {args.export_json}, {args.report} and {html} in {time.perf_counter() - started:.1f} s")
@@ -315,28 +320,55 @@ def solve_command(args, argv) -> int:
     Console(stderr=True, highlight=False, quiet=args.quiet).print(describe_source(model.source), soft_wrap=True)
     out = Console(highlight=False)
     exact = solve(puzzle, limit=2)
-    out.print(render_board(puzzle, puzzle, None, "puzzle"))
+    if not args.json:
+        out.print(render_board(puzzle, puzzle, None, "puzzle"))
+    steps = []
+    for record in solve_steps(model, puzzle, args):
+        steps.append(record)
+        if not args.json:
+            out.print(render_board(puzzle, record["board"], record["previous"], step_title(record)))
+    last = steps[-1]
+    rule = "the halting head" if args.stop == "halt" else "an unchanged answer"
+    stop = f"{rule} stopped it after step {last['step']}" if last["stops"] else f"no stop within {args.max_steps} steps"
+    check = exact_check(puzzle, last["board"], exact)
+    if args.json:
+        print_json({"checkpoint": model.source, "puzzle": format_board(puzzle),
+                    "steps": [{"step": r["step"], "board": format_board(r["board"]), "changed": r["changed"],
+                               "halt_probability": r["halt_probability"], "overruled_givens": r["overruled_givens"]}
+                              for r in steps],
+                    "stop": {"rule": args.stop, "halt_threshold": args.halt_threshold if args.stop == "halt" else None,
+                             "max_steps": args.max_steps, "stopped": last["stops"], "after_step": last["step"],
+                             "reason": stop},
+                    "answer": format_board(last["board"]), "exact_solver": check})
+    else:
+        out.print(f"{stop}; answer {format_board(last['board'])}")
+        out.print(check["verdict"])
+    return 0
+
+
+def solve_steps(model, puzzle: np.ndarray, args):
+    """One record per supervision step, until the stop rule (`stops` on the last record) or --max-steps:
+    the board (givens kept), the previous one, cells changed, halt probability, givens predicted differently."""
     y, z = initial_state(model.buffers, model.spec, 1)
-    previous, board, halted = puzzle, puzzle, False
+    previous = puzzle
     for step in range(1, args.max_steps + 1):
         y, z, logits, q, _ = supervision_step(model.ema, model.spec, puzzle[None], y, z)
         predicted = logits[0].argmax(axis=-1) + 1
-        overruled = int(((puzzle > 0) & (predicted != puzzle)).sum())
         board = np.where(puzzle > 0, puzzle, predicted)     # givens stay given on screen
         halt_prob = float(sigmoid(q[0]))
         changed = int((board != previous).sum())
-        out.print(render_board(puzzle, board, previous,
-                               f"step {step}: {changed} cell(s) changed, halt probability {halt_prob:.2f}"
-                               + (f" ({overruled} given(s) predicted differently)" if overruled else "")))
+        stops = (halt_prob >= args.halt_threshold) if args.stop == "halt" else (step > 1 and changed == 0)
+        yield {"step": step, "board": board, "previous": previous, "changed": changed, "halt_probability": halt_prob,
+               "overruled_givens": int(((puzzle > 0) & (predicted != puzzle)).sum()), "stops": stops}
+        if stops:
+            return
         previous = board
-        if (halt_prob >= args.halt_threshold) if args.stop == "halt" else (step > 1 and changed == 0):
-            halted = True
-            break
-    rule = "the halting head" if args.stop == "halt" else "an unchanged answer"
-    stop = f"{rule} stopped it after step {step}" if halted else f"no stop within {args.max_steps} steps"
-    out.print(f"{stop}; answer {format_board(board)}")
-    out.print(verdict(puzzle, board, exact))
-    return 0
+
+
+def step_title(record: dict) -> str:
+    overruled = record["overruled_givens"]
+    return (f"step {record['step']}: {record['changed']} cell(s) changed, halt probability "
+            f"{record['halt_probability']:.2f}" + (f" ({overruled} given(s) predicted differently)" if overruled else ""))
 
 
 def render_board(puzzle: np.ndarray, board: np.ndarray, previous: np.ndarray | None, title: str) -> Text:
@@ -359,16 +391,20 @@ def render_board(puzzle: np.ndarray, board: np.ndarray, previous: np.ndarray | N
     return text
 
 
-def verdict(puzzle: np.ndarray, board: np.ndarray, solutions: list[np.ndarray]) -> str:
-    """What the exact solver says about the puzzle, and how the model's answer compares."""
+def exact_check(puzzle: np.ndarray, board: np.ndarray, solutions: list[np.ndarray]) -> dict:
+    """What the exact solver says about the puzzle (`solutions`: none, unique or ambiguous), whether the model's
+    answer keeps the rules and the givens, how many cells it has wrong (unique only), and the verdict in words."""
     valid = is_solution(puzzle, board)
-    if not solutions:
-        return ("exact solver: this puzzle has NO solution (the givens clash only after deduction); "
+    kind = "none" if not solutions else "ambiguous" if len(solutions) > 1 else "unique"
+    wrong = int((board != solutions[0]).sum()) if kind == "unique" else None
+    if kind == "none":
+        text = ("exact solver: this puzzle has NO solution (the givens clash only after deduction); "
                 f"the model's answer {'somehow satisfies' if valid else 'breaks'} the rules")
-    if len(solutions) > 1:
-        return ("exact solver: this puzzle is AMBIGUOUS (2 or more solutions, the model was trained on unique ones); "
+    elif kind == "ambiguous":
+        text = ("exact solver: this puzzle is AMBIGUOUS (2 or more solutions, the model was trained on unique ones); "
                 f"the model's answer {'is one valid solution' if valid else 'is not a valid solution'}")
-    wrong = int((board != solutions[0]).sum())
-    if wrong == 0:
-        return "exact solver: unique solution, and the model's answer is exactly it"
-    return f"exact solver: unique solution; the model's answer differs in {wrong} of {CELLS} cells"
+    elif wrong == 0:
+        text = "exact solver: unique solution, and the model's answer is exactly it"
+    else:
+        text = f"exact solver: unique solution; the model's answer differs in {wrong} of {CELLS} cells"
+    return {"solutions": kind, "answer_is_valid": valid, "cells_wrong": wrong, "verdict": text}

@@ -205,6 +205,13 @@ def _open_regular_file(path: Path) -> BinaryIO:
     return os.fdopen(fd, "rb")
 
 
+def written_source(path: str | Path) -> dict:
+    """{"path", "sha256"} of a checkpoint just written: what a later load of it will report as `source`."""
+    path = Path(path)
+    with path.open("rb") as handle:
+        return {"path": str(path.resolve()), "sha256": _sha256(handle)}
+
+
 def _sha256(handle: BinaryIO) -> str:
     """Hash of the bytes about to be loaded, read through the same handle (no second lookup of the path)."""
     digest = hashlib.sha256()
