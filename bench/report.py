@@ -6,8 +6,7 @@ Each `*_table(results)` returns (title, headers, rows, notes), or None when its 
 from __future__ import annotations
 
 from trm_demo.funnel.evaluation import t95
-from trm_demo.report.formats import money, num, pct
-from trm_demo.ui import STRATEGIES
+from trm_demo.report.formats import FULL, ORDER, money, num, pair_name, pct
 
 UNSTABLE = 3.0   # slowest / fastest repeat above this: the figure is not to be trusted
 
@@ -334,13 +333,11 @@ def quality_table(r: dict):
     if not m:
         return None
     d, seeds = m["default"], m["seed_list"]
-    rows = [[name, ci(s["expected_net_value"], 0, dollars=True), ci(s["net_value"], 0, dollars=True),
+    rows = [[FULL[key], ci(s["expected_net_value"], 0, dollars=True), ci(s["net_value"], 0, dollars=True),
              ci(s["share_of_oracle_expected"], 1, 100, " %"), ci(s["llm_reads"], 0)]
-            for key, name, _ in STRATEGIES for s in [d["strategies"][key]]]
-    names = {key: short for key, _, short in STRATEGIES}
+            for key in ORDER for s in [d["strategies"][key]]]
     for pair, diff in d["paired"].items():
-        a, b = pair.split("-")
-        rows.append([f"{names[a]} − {names[b]} (paired)", ci(diff, 0, dollars=True), "", "",
+        rows.append([f"{pair_name(pair)} (paired)", ci(diff, 0, dollars=True), "", "",
                      "no significant difference" if abs(diff["mean"]) <= diff["half_width"] else "interval excludes 0"])
     rows += [[f"{control}: the run minus a replay without it", ci(diff, 0, dollars=True), "", "", ""]
              for control, diff in d["counterfactuals"].items()]

@@ -157,7 +157,7 @@ def test_json_flag_prints_only_valid_json_on_stdout(tmp_path, monkeypatch, capsy
     assert run.code == 0, run.err
     printed = strict_json(run.out)   # the whole of stdout is one JSON document
     assert printed == strict_json((tmp_path / "demo_metrics.json").read_text())
-    assert "Tiny Recursive Model" not in run.out, "the table must not be printed with --json"
+    assert "TRM alone" not in run.out, "the table must not be printed with --json"
 
 
 def test_quiet_prints_nothing_on_stderr_on_success(tmp_path, monkeypatch, capsys):
@@ -165,7 +165,7 @@ def test_quiet_prints_nothing_on_stderr_on_success(tmp_path, monkeypatch, capsys
     run = run_cli(capsys, tiny_args(tmp_path, "--quiet"))
     assert run.code == 0
     assert run.err == ""
-    assert "Tiny Recursive Model" in run.out
+    assert "TRM alone" in run.out
     assert "Wrote:" not in run.out and "Thermostat:" not in run.out, "--quiet prints only the summary table"
 
 
@@ -174,7 +174,7 @@ def test_progress_goes_to_stderr_and_the_summary_to_stdout(tmp_path, monkeypatch
     run = run_cli(capsys, tiny_args(tmp_path))
     assert run.code == 0
     assert "fine-tuning epoch 1/1" in run.err          # plain progress lines: stderr is not a terminal
-    assert "Tiny Recursive Model" in run.out and "Tiny Recursive Model" not in run.err
+    assert "TRM alone" in run.out and "TRM alone" not in run.err
     assert "fine-tuning epoch" not in run.out
 
 

@@ -6,7 +6,9 @@ import pytest
 
 from trm_demo.funnel.pipeline import strategies_for_seed
 from trm_demo.config import load_config
-from trm_demo.funnel.evaluation import evaluate_seeds, mean_ci, verdict
+from trm_demo.funnel.evaluation import evaluate_seeds, mean_ci
+from trm_demo.funnel.simulation import STRATEGIES
+from trm_demo.report.formats import FULL, ORDER, PHRASE, SHORT, verdict, verdicts
 
 TINY = {"simulation.opportunities": 30, "training.epochs": 1, "training.samples": 64,
         "training.holdout_samples": 64}
@@ -29,6 +31,16 @@ def test_verdict_says_no_significant_difference_when_the_interval_crosses_zero()
     assert "no significant difference" in verdict(stat(5.0), "TRM vs greedy", "per run")
     assert verdict(stat(50.0), "TRM vs greedy", "per run").startswith("TRM beats greedy by $50")
     assert verdict(stat(-50.0), "TRM vs greedy", "per run").startswith("TRM trails greedy")
+
+
+def test_every_strategy_has_its_names_and_the_verdicts_use_the_phrases():
+    assert sorted(ORDER) == sorted(STRATEGIES)
+    assert all(FULL[k] and SHORT[k] and PHRASE[k] for k in ORDER)
+    stat = {"mean": 50.0, "half_width": 8.0, "n": 10}
+    assert verdicts({"cascade-llm": stat, "trm-greedy": {**stat, "mean": -2.0}}) == [
+        "the cascade beats the LLM reading everyone by $50 ± $8 expected net value per run over 10 seeds",
+        "the TRM alone vs the greedy rule of thumb: no significant difference (-$2 ± $8 expected net value per run "
+        "over 10 seeds)"]
 
 
 def test_parallel_and_serial_evaluation_give_identical_results():

@@ -95,7 +95,7 @@ def test_the_dossier_has_the_markdowns_sections_and_numbers(run):
     assert len(drawn_marks(html)) == len(charts_in(doc)) == markdown.count("\nxychart-beta\n")
     assert html.count("★") == markdown.count("★") == 2   # the break-even map's default cell and its note
     assert "<strong>Cascade</strong> ★" in html or "<strong>TRM alone</strong> ★" in html \
-        or "<strong>LLM-only</strong> ★" in html
+        or "<strong>LLM alone</strong> ★" in html
 
 
 def test_what_you_changed_names_the_file_the_key_and_its_measured_effect(run):

@@ -11,7 +11,7 @@ import pytest
 from trm_demo.report import docs
 from trm_demo.process import numerics
 
-UNTRAINED_ROWS = ("Greedy baseline", "LLM (simulated)", "Oracle (upper bound)")
+UNTRAINED_ROWS = ("Greedy rule of thumb", "LLM reads everyone", "Oracle (upper bound)")
 
 
 @pytest.fixture(scope="module")

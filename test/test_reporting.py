@@ -17,6 +17,7 @@ from trm_demo.config import load_config
 from trm_demo.funnel.evaluation import summarise
 from trm_demo.report.charts import PALETTE, chart, decimal, mermaid, quote
 from trm_demo.report.dossier import advice, headline, render_report, report_document
+from trm_demo.report.formats import verdicts
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import mermaid_check  # noqa: E402
@@ -152,7 +153,7 @@ def test_the_strategy_table_puts_expected_and_realised_side_by_side_for_all_six(
             "LLM cost |") in table
     rows = [line for line in table.splitlines() if line.startswith("| ") and "---" not in line][1:]
     assert [row.split(" | ")[0] for row in rows] == [
-        "| Cascade (TRM, then LLM where worth it)", "| TRM alone", "| LLM reads everyone", "| Logistic regression",
+        "| Cascade (TRM + LLM)", "| TRM alone", "| LLM reads everyone", "| Logistic regression",
         "| Greedy rule of thumb", "| Oracle (upper bound)"]
     cascade = run["metrics"]["strategies"]["cascade"]
     assert f"| {cascade['llm_reads']:,} |" in rows[0]
@@ -223,9 +224,9 @@ def test_the_break_even_table_marks_the_cell_nearest_the_default(run):
     metrics["landscape"]["break_even"] = grid({(40.0, 3.0): "trm", (100.0, 0.01): "llm"}, default=(100.0, 0.2))
     table = section_text(render(run, metrics), "Break-even map: which strategy wins where")
     assert table.count("★") == 2   # the note and the one marked cell
-    assert "| $100 | LLM-only | **Cascade** ★ | Cascade |" in table
+    assert "| $100 | LLM alone | **Cascade** ★ | Cascade |" in table
     assert "| $40 | Cascade | Cascade | TRM alone |" in table
-    assert "TRM alone wins in 1 cell" in table and "LLM-only wins in 1 cell" in table
+    assert "TRM alone wins in 1 cell" in table and "LLM alone wins in 1 cell" in table
     metrics["landscape"]["break_even"]["default"] = {"conversion_value": 45.0, "llm_price": 2.0}
     assert "| $40 | Cascade | Cascade | **TRM alone** ★ |" in render(run, metrics)
 
@@ -428,9 +429,10 @@ def test_multi_seed_evaluation_renders_when_present(run):
         per_seed.append({"strategies": strategies, "counterfactuals": run["metrics"]["counterfactuals"]})
     metrics = copy.deepcopy(run["metrics"])
     metrics["evaluation"] = summarise(per_seed)
+    metrics["evaluation"]["verdicts"] = verdicts(metrics["evaluation"]["paired"])   # as the command adds them
     text = render(run, metrics)
     assert "## Multi-seed evaluation" in text and "3 seeds" in text
-    assert "| Cascade − LLM reads everyone |" in text and "| Cascade − TRM alone |" in text and " ± $" in text
+    assert "| Cascade − LLM alone |" in text and "| Cascade − TRM alone |" in text and " ± $" in text
     assert "| thermostat |" in text and "| sentinel |" in text
     assert "Across 3 seeds: " + metrics["evaluation"]["verdicts"][0] in headline(metrics)
 

@@ -42,15 +42,15 @@ def test_every_figure_survives_a_narrow_terminal(width):
     assert "…" not in text
     for figure in ("$8,819,967.06", "92.4%", "$8,901,234.56", "12,345", "$2,469.00", "302"):
         assert figure in text
-    assert "LLM (sim.) = LLM (simulated)" in " ".join(text.split())   # short names are explained under the table
+    assert "LLM alone = LLM reads everyone" in " ".join(text.split())   # short names are explained under the table
 
 
 def test_the_rows_come_in_the_cascades_order():
     text = summary(160)
-    names = ["Cascade (TRM + LLM)", "Tiny Recursive Model", "LLM (simulated)", "Logistic regression",
-             "Greedy baseline", "Oracle (upper bound)"]
+    names = ["Cascade (TRM + LLM)", "TRM alone", "LLM reads everyone", "Logistic regression",
+             "Greedy rule of thumb", "Oracle (upper bound)"]
     assert [text.index(n) for n in names] == sorted(text.index(n) for n in names)
-    assert "% of Oracle (exp.)" in text and " = Tiny Recursive Model" not in text
+    assert "% of Oracle (exp.)" in text and " = LLM reads everyone" not in text
 
 
 def test_the_lines_under_the_table_give_the_controls_dollars_and_say_the_llm_is_simulated():
@@ -79,7 +79,7 @@ def test_plurals_and_the_config_line():
 
 def test_quiet_prints_only_the_summary_table():
     text = summary(120, quiet=True)
-    assert "Tiny Recursive Model" in text and "Wrote:" not in text and "Config:" not in text
+    assert "TRM alone" in text and "Wrote:" not in text and "Config:" not in text
 
 
 def test_the_seeds_table_fits_80_columns_with_intervals_and_verdicts():
@@ -93,12 +93,13 @@ def test_the_seeds_table_fits_80_columns_with_intervals_and_verdicts():
                        for k in METRICS["strategies"]},
         "counterfactuals": {"thermostat": {"mean": 31.5, "ci95": [2.0, 61.0], "half_width": 29.5, "n": 10},
                             "sentinel": {"mean": -4.0, "ci95": [-20.0, 12.0], "half_width": 16.0, "n": 10}},
-        "verdicts": ["cascade beats LLM alone by $1,203 ± $140 expected net value per run over 10 seeds"]}
+        "verdicts": ["the cascade beats the LLM reading everyone by $1,203 ± $140 expected net value per run "
+                     "over 10 seeds"]}
     for width in (80, 120):
         text = summary(width, metrics=metrics)
         assert all(len(line) <= width for line in text.splitlines()) and "…" not in text
         assert "$10,311 ± 211" in text and "92.3% ± 1.3%" in text and "Over 10 seeds" in text
-        assert "cascade beats LLM alone by $1,203" in " ".join(text.split())
+        assert "the cascade beats the LLM reading everyone by $1,203" in " ".join(text.split())
         assert "thermostat +$31.50 ± 29.50" in " ".join(text.split())
 
 

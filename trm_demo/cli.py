@@ -33,6 +33,7 @@ from trm_demo.funnel.telemetry import call_log, run_metrics
 from trm_demo.outputs import check_paths
 from trm_demo.report.changes import config_changes
 from trm_demo.report.dossier import write_report
+from trm_demo.report.formats import verdicts
 from trm_demo.trm.weights import CheckpointError, save_checkpoint
 from trm_demo.ui import UI
 
@@ -129,6 +130,7 @@ def simulate_and_write(cfg: Config, args, argv: list[str], models: tuple, traini
         seeds = [cfg.simulation.seed + i for i in range(args.seeds)]
         with ui.seeds_progress(len(seeds)) as on_done:
             metrics["evaluation"] = evaluate_seeds(cfg, seeds, strategies_for_seed, on_done=on_done)
+        metrics["evaluation"]["verdicts"] = verdicts(metrics["evaluation"]["paired"])   # the sentences: report's words
     metrics["wall_clock"].update(total_seconds=time.perf_counter() - started,
                                  date=datetime.now(timezone.utc).isoformat(timespec="seconds"))
     metrics["changes"] = config_changes(cfg.to_dict(), load_config().to_dict(), shown_path(args.config) if args.config else None,

@@ -14,7 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from trm_demo.report.changes import shown_value
-from trm_demo.report.formats import MISSING, count, money, num, pct
+from trm_demo.report.formats import FULL, MISSING, ORDER, SHORT, count, money, num, pct, signed
 
 class Console(console.Console):
     """rich's Console, except that a closed stdout (`| head -1`) raises BrokenPipeError for cli.guarded
@@ -80,7 +80,7 @@ class UI:
         """The strategy table in the widest layout that fits; with --quiet nothing else."""
         strategies = metrics["strategies"]
         self._print_fitting("Expected net value by strategy (TRM -> LLM cascade vs baselines)", SUMMARY_COLUMNS,
-                            {key: strategies[key] for key, _, _ in STRATEGIES if key in strategies})
+                            {key: strategies[key] for key in ORDER if key in strategies})
         if self.quiet:
             return
         for line in summary_lines(metrics):
@@ -101,28 +101,30 @@ class UI:
 
     def _print_fitting(self, title: str, columns: tuple, rows: dict) -> None:
         """The first layout that fits the terminal: full names and headers; short ones explained under
-        the table; short ones in two tables. Every figure survives in 80 columns (or far narrower)."""
+        the table; short ones in two tables. Every figure survives in 80 columns (or far narrower). The title
+        is a line of its own, wrapped at the terminal's width rather than at a narrow table's."""
         half = (len(columns) + 1) // 2
-        layouts = [[self._table(title if i == 0 else "", group, rows, wide) for i, group in enumerate(groups)]
+        layouts = [[self._table(group, rows, wide) for group in groups]
                    for wide, groups in ((True, (columns,)), (False, (columns,)),
                                         (False, (columns[:half], columns[half:])))]
         tables = first_fitting(self.out, layouts)
+        self.out.print(title, style="table.title")
         for table in tables:
             self.out.print(table)
         if tables is not layouts[0]:
-            self.out.print("; ".join(f"{short} = {long}" for key, long, short in STRATEGIES if long != short)
+            self.out.print("; ".join(f"{SHORT[key]} = {FULL[key]}" for key in ORDER if FULL[key] != SHORT[key])
                            + "; " + "; ".join(f"{c[1]} = {c[0]}" for c in columns if c[0] != c[1]))
 
     @staticmethod
-    def _table(title: str, columns: tuple, rows: dict, wide: bool) -> Table:
-        table = Table(title=title or None, title_justify="left", box=box.HEAVY_HEAD if wide else box.SIMPLE_HEAD,
-                      show_edge=wide, pad_edge=wide)
+    def _table(columns: tuple, rows: dict, wide: bool) -> Table:
+        table = Table(box=box.HEAVY_HEAD if wide else box.SIMPLE_HEAD, show_edge=wide, pad_edge=wide)
         table.add_column("Strategy", no_wrap=True)
         for full, short, _, _ in columns:
             table.add_column(full if wide else short, justify="right", no_wrap=True)
-        for key, long, short in STRATEGIES:
+        names = FULL if wide else SHORT   # a short name differing from the full one is explained under the table
+        for key in ORDER:
             if key in rows:
-                table.add_row(long if wide else short, *(fmt(rows[key].get(field)) for _, _, field, fmt in columns))
+                table.add_row(names[key], *(fmt(rows[key].get(field)) for _, _, field, fmt in columns))
         return table
 
 
@@ -185,7 +187,7 @@ def _versus(cf: dict | None, without: str) -> str:
 
 
 def _signed_money(x) -> str:
-    return ("+" if isinstance(x, (int, float)) and x >= 0 else "") + money(x, 2)
+    return signed(x, 2)
 
 
 def llm_line(llm: dict) -> str:
@@ -214,10 +216,6 @@ def _money(x) -> str:
     return money(x, 2)
 
 
-# key, full name, short name (a short name differing from the full one is explained under a narrow table)
-STRATEGIES = (("cascade", "Cascade (TRM + LLM)", "Cascade"), ("trm", "Tiny Recursive Model", "TRM"),
-              ("llm", "LLM (simulated)", "LLM (sim.)"), ("logistic", "Logistic regression", "Logistic"),
-              ("greedy", "Greedy baseline", "Greedy"), ("oracle", "Oracle (upper bound)", "Oracle"))
 # full header, short header, metric, format: a new column is one line here
 SUMMARY_COLUMNS = (("Expected Net", "Expected", "expected_net_value", _money),
                    ("% of Oracle (exp.)", "Oracle%", "share_of_oracle_expected", _pct),

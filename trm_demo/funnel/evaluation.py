@@ -65,25 +65,9 @@ def t95(df: int) -> float:
     return _T95[df - 1] if df <= len(_T95) else 1.96
 
 
-def verdict(diff: dict, what: str, per: str) -> str:
-    """A sentence chosen by the numbers: significant only when the interval excludes zero."""
-    mean, half = diff["mean"], diff["half_width"]
-    if half is None:
-        return f"{what}: {_dollars(mean, signed=True)} {per} (one seed: no interval)"
-    if abs(mean) <= half:
-        return (f"{what}: no significant difference ({_dollars(mean, signed=True)} ± {_dollars(half)} {per} "
-                f"over {diff['n']} seeds)")
-    word = "beats" if mean > 0 else "trails"
-    return f"{what.replace(' vs ', f' {word} ')} by {_dollars(abs(mean))} ± {_dollars(half)} {per} over {diff['n']} seeds"
-
-
-def _dollars(x: float, signed: bool = False) -> str:
-    sign = ("+" if x >= 0 else "-") if signed else ""
-    return f"{sign}${abs(x):,.0f}"
-
-
 def summarise(per_seed: list[dict]) -> dict:
-    """per_seed: one {"strategies", "counterfactuals"} dict per seed, in seed order. Expected net value throughout."""
+    """per_seed: one {"strategies", "counterfactuals"} dict per seed, in seed order. Expected net value throughout.
+    Numbers only: the sentences saying what the paired differences mean are report.formats.verdicts."""
     runs = [seed["strategies"] for seed in per_seed]
     # A share of oracle is None (undefined) when the oracle made nothing: such seeds are left out.
     table = {s: {m: mean_ci([run[s][m] for run in runs if run[s][m] is not None]) for m in MEASURES}
@@ -92,14 +76,8 @@ def summarise(per_seed: list[dict]) -> dict:
               for a, b in PAIRS}
     controls = {name: mean_ci([seed["counterfactuals"][name]["expected_net_value_delta"] for seed in per_seed])
                 for name in ("thermostat", "sentinel")}
-    sentences = [verdict(paired[f"{a}-{b}"], f"{NAMES[a]} vs {NAMES[b]}", "expected net value per run")
-                 for a, b in PAIRS]
     return {"seeds": len(per_seed), "strategies": table, "paired": paired, "counterfactuals": controls,
-            "verdicts": sentences,
             "per_seed_expected_net_value": {s: [run[s]["expected_net_value"] for run in runs] for s in STRATEGIES}}
-
-
-NAMES = {"cascade": "cascade", "llm": "LLM alone", "trm": "TRM", "logistic": "logistic", "greedy": "greedy"}
 
 
 def evaluate_seeds(cfg: Config, seeds: list[int], run_one: Callable[[Config], dict], workers: int | None = None,

@@ -19,7 +19,7 @@ from trm_demo.atomic import write_text
 from trm_demo.report.changes import shown_value
 from trm_demo.report.charts import chart
 from trm_demo.report.document import Bullets, Code, Document, Flow, Paragraph, Section, Table, section, to_markdown
-from trm_demo.report.formats import count, finite, money, num, pct
+from trm_demo.report.formats import FULL, ORDER, PHRASE, SHORT, count, finite, money, num, pair_name, pct, signed
 from trm_demo.report.html import write_html
 
 
@@ -27,16 +27,9 @@ def price(x) -> str:
     """An LLM price per read: cents, not the 4 places money() gives compute costs below $1."""
     return money(x, 2) if finite(x) and abs(x) >= 0.01 else money(x)
 
-# The strategies in the order a reader compares them: the cascade and its two halves first.
-ORDER = ("cascade", "trm", "llm", "logistic", "greedy", "oracle")
-NAMES = {"cascade": "Cascade (TRM, then LLM where worth it)", "trm": "TRM alone", "llm": "LLM reads everyone",
-         "logistic": "Logistic regression", "greedy": "Greedy rule of thumb", "oracle": "Oracle (upper bound)"}
-SHORT = {"cascade": "the cascade", "trm": "the TRM alone", "llm": "the LLM reading everyone",
-         "logistic": "the logistic regression", "greedy": "greedy", "oracle": "the oracle"}
-# The oracle knows the true probability: a yardstick, not a rival.
-CONTENDERS = ("cascade", "trm", "llm", "logistic", "greedy")
-MAP_NAMES = {"trm": "the TRM alone", "cascade": "the cascade", "llm": "LLM-only"}   # in sentences
-MAP_LABELS = {"trm": "TRM alone", "cascade": "Cascade", "llm": "LLM-only"}       # in the map's cells
+# The strategies' names and their order are formats.STRATEGY_NAMES. The oracle knows the true probability: a
+# yardstick, not a rival.
+CONTENDERS = tuple(k for k in ORDER if k != "oracle")
 # Held-out excess log-loss within this fraction of its best value counts as "settled" (the log
 # carries no standard error).
 LOG_LOSS_TOLERANCE = 0.05
@@ -108,7 +101,7 @@ def advice(metrics: dict) -> str:
              if finite(best.get("share_of_oracle_expected")) else "")
     why = (f" In this simulated funnel of {run['opportunities']:,} jobs it made the most expected net value "
            f"({money(best['expected_net_value'], 0)}{share}), {money(best['expected_net_value'] - runner['expected_net_value'], 0)} "
-           f"more than {SHORT[second]}.")
+           f"more than {PHRASE[second]}.")
     if first == "cascade":
         read = read_share(metrics)
         why += (f" The LLM read {pct(read)} of the candidates," if finite(read) else " The LLM read") + \
@@ -156,13 +149,13 @@ def _span(line: list[dict], key: str, here: float, unit) -> str:
     while hi < len(line) - 1 and line[hi + 1]["best"] == best:
         hi += 1
     if lo == 0 and hi == len(line) - 1:
-        text = f"{MAP_NAMES[best]} wins at every point from {unit(line[0][key])} to {unit(line[-1][key])}"
+        text = f"{PHRASE[best]} wins at every point from {unit(line[0][key])} to {unit(line[-1][key])}"
     else:
-        text = f"{MAP_NAMES[best]} wins from {unit(line[lo][key])} to {unit(line[hi][key])}"
+        text = f"{PHRASE[best]} wins from {unit(line[lo][key])} to {unit(line[hi][key])}"
     if lo > 0:
-        text += f", {MAP_NAMES[line[lo - 1]['best']]} at {unit(line[lo - 1][key])}"
+        text += f", {PHRASE[line[lo - 1]['best']]} at {unit(line[lo - 1][key])}"
     if hi < len(line) - 1:
-        text += f", {MAP_NAMES[line[hi + 1]['best']]} at {unit(line[hi + 1][key])}"
+        text += f", {PHRASE[line[hi + 1]['best']]} at {unit(line[hi + 1][key])}"
     return text
 
 
@@ -187,14 +180,14 @@ def headline(metrics: dict) -> str:
     order = ranking(metrics)
     first = order[0]
     others = [k for k in ("cascade", "trm", "llm") if k != first][:2]
-    lead = (f"**{NAMES[first]} made the most expected net value: {money(s[first]['expected_net_value'])}"
+    lead = (f"**{FULL[first]} made the most expected net value: {money(s[first]['expected_net_value'])}"
             + (f", {pct(s[first]['share_of_oracle_expected'])} of the oracle's" if
                finite(s[first].get("share_of_oracle_expected")) else "")
             + "; " + " and ".join(f"{money(s[first]['expected_net_value'] - s[k]['expected_net_value'])} more than "
-                                  f"{SHORT[k]}" for k in others) + ".**")
+                                  f"{PHRASE[k]}" for k in others) + ".**")
     lines = [lead,
              "Realised on this run's drawn outcomes (luck included): " +
-             ", ".join(f"{SHORT[k]} {money(s[k]['net_value'])}" for k in ORDER if k in s) + "."]
+             ", ".join(f"{PHRASE[k]} {money(s[k]['net_value'])}" for k in ORDER if k in s) + "."]
     cascade, llm = s["cascade"], s["llm"]
     read = read_share(metrics)
     if finite(read):
@@ -202,7 +195,7 @@ def headline(metrics: dict) -> str:
                      f"for {money(cascade['llm_cost'])}; reading everyone cost {money(llm['llm_cost'])}. The TRM's "
                      f"own compute for every candidate was {money(s['trm']['compute_cost'])}.")
     lines.append("Share of the oracle's expected net value (the oracle knows the true probability: the upper "
-                 "bound, not a rival): " + ", ".join(f"{SHORT[k]} {pct(s[k]['share_of_oracle_expected'])}"
+                 "bound, not a rival): " + ", ".join(f"{PHRASE[k]} {pct(s[k]['share_of_oracle_expected'])}"
                                                      for k in CONTENDERS if k in s) + ".")
     if cascade.get("fallback_decisions"):
         lines.append(f"{cascade['fallback_decisions']:,} of the cascade's decisions were made by the logistic model "
@@ -220,7 +213,7 @@ def headline(metrics: dict) -> str:
 
 def strategy_section(metrics: dict) -> Section:
     s = metrics["strategies"]
-    rows = tuple((NAMES[k], money(r["expected_net_value"]), pct(r.get("share_of_oracle_expected")),
+    rows = tuple((FULL[k], money(r["expected_net_value"]), pct(r.get("share_of_oracle_expected")),
                   money(r["net_value"]), f"{r.get('llm_reads', 0):,}", money(r.get("llm_cost", 0.0)),
                   money(r["total_cost"]), pct(r.get("success_rate")), num(r.get("roi")))
                  for k, r in ((k, s[k]) for k in ORDER if k in s))
@@ -330,16 +323,16 @@ def break_even_section(metrics: dict) -> Section | None:
         c = cells.get((value, price))
         if c is None:
             return "n/a"
-        name = MAP_LABELS[c["best"]]
+        name = SHORT[c["best"]]
         return f"**{name}** ★" if (value, price) == (near_value, near_price) else name
     rows = tuple((money(v, 0), *(cell(v, p) for p in grid["prices"])) for v in grid["values"])
     default = grid["default"]
     return section(
         "Break-even map: which strategy wins where",
-        Paragraph("Expected net value per opportunity of the TRM alone, the cascade and the LLM reading everyone, "
-                  "replayed on the same opportunities at each LLM price (columns) and value of a placement (rows); "
-                  f"each cell names the winner. ★ marks the cell nearest this run ({money(default['conversion_value'], 0)} "
-                  f"per placement, {price(default['llm_price'])} per read)."),
+        Paragraph(f"Expected net value per opportunity of {PHRASE['trm']}, {PHRASE['cascade']} and "
+                  f"{PHRASE['llm']}, replayed on the same opportunities at each LLM price (columns) and value of a "
+                  "placement (rows); each cell names the winner. ★ marks the cell nearest this run "
+                  f"({money(default['conversion_value'], 0)} per placement, {price(default['llm_price'])} per read)."),
         Table(("Value per placement", *(f"{price(p)} per read" for p in grid["prices"])), rows,
               numeric=(0,)),
         Paragraph(degradation(grid)))
@@ -359,15 +352,15 @@ def degradation(grid: dict) -> str:
     for name in ("trm", "llm"):
         wins = [c for c in cells if c["best"] == name]
         if wins:
-            parts.append(f"{MAP_LABELS[name]} wins in {count(len(wins), 'cell')} ("
+            parts.append(f"{SHORT[name]} wins in {count(len(wins), 'cell')} ("
                          + ", ".join(at(c) for c in wins[:4]) + (", ..." if len(wins) > 4 else "") + ").")
     if not any(c["best"] != "cascade" for c in cells):
         parts.append("The cascade wins in every cell of the map.")
     worst = max(cells, key=lambda c: max(c["trm"], c["llm"]) - c["cascade"])
     shortfall = max(worst["trm"], worst["llm"]) - worst["cascade"]
     if shortfall > 0:
-        parts.append(f"Where it loses, it is at most {money(shortfall)} per opportunity below the better of TRM alone "
-                     f"and LLM-only (at {at(worst)}).")
+        parts.append(f"Where it loses, it is at most {money(shortfall)} per opportunity below the better of "
+                     f"{PHRASE['trm']} and {PHRASE['llm']} (at {at(worst)}).")
     return " ".join(parts)
 
 
@@ -429,7 +422,7 @@ def counterfactual_sentence(cf: dict | None, without: str) -> str:
     verb = "earned" if delta > 0 else "cost" if delta < 0 else "changed nothing in"
     amount = f" {money(abs(delta))} of" if delta else ""
     return (f"Against the same opportunities replayed {without}, it {verb}{amount} expected net value "
-            f"(realised {_signed(cf['net_value_delta'])}; LLM spend {_signed(cf['llm_cost_delta'])}).")
+            f"(realised {signed(cf['net_value_delta'])}; LLM spend {signed(cf['llm_cost_delta'])}).")
 
 
 def limit_sentence(cf: dict, limit: str, without_it: str) -> str:
@@ -439,12 +432,8 @@ def limit_sentence(cf: dict, limit: str, without_it: str) -> str:
              f"{count(without.get('llm_reads', 0), 'read')}" if "llm_cost" in without else "")
     if delta < 0:
         return (f"The {limit} cost {money(-delta)} of expected net value{spent} (realised "
-                f"{_signed(cf['net_value_delta'])}). It is the operator's limit, not a control: this is its price.")
-    return f"The {limit} cost nothing here ({_signed(delta)} expected net value against {without_it}{spent})."
-
-
-def _signed(x) -> str:
-    return ("+" if finite(x) and x >= 0 else "") + money(x)
+                f"{signed(cf['net_value_delta'])}). It is the operator's limit, not a control: this is its price.")
+    return f"The {limit} cost nothing here ({signed(delta)} expected net value against {without_it}{spent})."
 
 
 def hurdle_title(history: list[dict]) -> str:
@@ -505,7 +494,7 @@ def frontier_section(metrics: dict, training: dict) -> Section | None:
         Paragraph("The TRM alone replayed on the same opportunities at each fixed step cap (no halting, no LLM, no "
                   "controls), in expected net value. Bars start at $0, so equal-looking bars are equal. " + finding),
         chart(title, "fixed step cap (steps)", "expected net value ($)", [str(r["step_cap"]) for r in frontier],
-              [("bar", "TRM alone", [r["expected_net_value"] for r in frontier])], len(frontier)),
+              [("bar", FULL["trm"], [r["expected_net_value"] for r in frontier])], len(frontier)),
         Table(("Step cap", "Expected net value", "Share of oracle (expected)", "Pursued", "Compute"),
               tuple((r["step_cap"], money(r["expected_net_value"]),
                      pct(r["expected_net_value"] / oracle) if oracle > 0 else "n/a", f"{r['pursued']:,}",
@@ -625,17 +614,13 @@ def _ci(stat: dict) -> str:
     return f"[{money(low, 0)}, {money(high, 0)}]" if finite(low) and finite(high) else "n/a"
 
 
-PAIR_NAMES = {"cascade-llm": "Cascade − LLM reads everyone", "cascade-trm": "Cascade − TRM alone",
-              "trm-logistic": "TRM alone − logistic regression", "trm-greedy": "TRM alone − greedy"}
-
-
 def evaluation_section(evaluation) -> Section | None:
     """The multi-seed evaluation (`--seeds N`), only when the run made one: means ± 95 % half-widths."""
     if not isinstance(evaluation, dict) or not isinstance(evaluation.get("strategies"), dict):
         return None
     dollars = lambda x: money(x, 0)   # noqa: E731
     strategies = evaluation["strategies"]
-    rows = tuple((NAMES.get(k, k), interval(strategies[k].get("expected_net_value"), dollars),
+    rows = tuple((FULL.get(k, k), interval(strategies[k].get("expected_net_value"), dollars),
                   interval(strategies[k].get("share_of_oracle_expected"), lambda x: pct(x, 1)),
                   interval(strategies[k].get("net_value"), dollars),
                   interval(strategies[k].get("llm_reads"), lambda x: num(x, 0)),
@@ -652,7 +637,7 @@ def evaluation_section(evaluation) -> Section | None:
         Table(("Strategy", "Expected net value", "Share of oracle (expected)", "Realised net value", "LLM reads",
                "LLM cost"), rows, numeric=(1, 2, 3, 4, 5)),
         Table(("Paired difference (expected net value per run)", "Mean ± half-width", "95 % interval"),
-              tuple((PAIR_NAMES.get(k, k), interval(v, dollars), _ci(v)) for k, v in paired.items()),
+              tuple((pair_name(k), interval(v, dollars), _ci(v)) for k, v in paired.items()),
               numeric=(1, 2)) if paired else None,
         Table(("Control (run minus replay without it)", "Mean ± half-width", "95 % interval"),
               tuple((name, interval(v, dollars), _ci(v)) for name, v in controls.items()),
@@ -696,12 +681,12 @@ def effect(key: str, metrics: dict) -> str:
 
 
 def _expected(m: dict, keys=CONTENDERS) -> str:
-    return "expected net value: " + ", ".join(f"{SHORT[k]} {money(m['strategies'][k]['expected_net_value'], 0)}"
+    return "expected net value: " + ", ".join(f"{PHRASE[k]} {money(m['strategies'][k]['expected_net_value'], 0)}"
                                               for k in keys)
 
 
 def _net_effect(m: dict) -> str:
-    return _expected(m) + f"; best: {SHORT[ranking(m)[0]]}"
+    return _expected(m) + f"; best: {PHRASE[ranking(m)[0]]}"
 
 
 def _cascade_effect(m: dict) -> str:
@@ -720,28 +705,28 @@ def _llm_effect(m: dict) -> str:
 def _thermostat_effect(m: dict) -> str:
     t, cf = m["thermostat"], m.get("counterfactuals", {}).get("thermostat")
     return (f"hurdle ended at {num(t['final_hurdle'])} after {count(t['moves'], 'move')}"
-            + (f"; {_signed(cf['expected_net_value_delta'])} expected against a fixed hurdle" if cf else ""))
+            + (f"; {signed(cf['expected_net_value_delta'])} expected against a fixed hurdle" if cf else ""))
 
 
 def _sentinel_effect(m: dict) -> str:
     s, cf = m["sentinel"], m.get("counterfactuals", {}).get("sentinel")
     return (f"{count(len(s['events']), 'breaker event')}, breaker {s['state']}, LLM spend {money(s['llm_spent'])} of "
-            f"{money(s['llm_budget'])}" + (f"; {_signed(cf['expected_net_value_delta'])} expected against no "
+            f"{money(s['llm_budget'])}" + (f"; {signed(cf['expected_net_value_delta'])} expected against no "
                                             "guardrails" if cf else ""))
 
 
 def _budget_effect(m: dict) -> str:
     s, cf = m["sentinel"], m.get("counterfactuals", {}).get("budget")
     return (f"LLM spend {money(s['llm_spent'])} of {money(s['llm_budget'])}"
-            + (f"; {_signed(cf['expected_net_value_delta'])} expected against no budget" if cf else ""))
+            + (f"; {signed(cf['expected_net_value_delta'])} expected against no budget" if cf else ""))
 
 
 def _scenario_effect(m: dict) -> str:
     cf = m.get("counterfactuals", {})
     events = m.get("scenario", {}).get("events", [])
     return (f"{count(len(events), 'event')}; " + "; ".join(describe_event(e) for e in events[:3])
-            + (f"; controls earned (expected): thermostat {_signed(cf['thermostat']['expected_net_value_delta'])}, "
-               f"sentinel {_signed(cf['sentinel']['expected_net_value_delta'])}" if "thermostat" in cf and "sentinel" in cf
+            + (f"; controls earned (expected): thermostat {signed(cf['thermostat']['expected_net_value_delta'])}, "
+               f"sentinel {signed(cf['sentinel']['expected_net_value_delta'])}" if "thermostat" in cf and "sentinel" in cf
                else ""))
 
 
@@ -752,7 +737,7 @@ def _compute_effect(m: dict) -> str:
 
 def _cost_effect(m: dict) -> str:
     s = m["strategies"]
-    return (f"pursued: " + ", ".join(f"{SHORT[k]} {s[k].get('pursued', 0):,}" for k in ("cascade", "trm", "greedy"))
+    return (f"pursued: " + ", ".join(f"{PHRASE[k]} {s[k].get('pursued', 0):,}" for k in ("cascade", "trm", "greedy"))
             + "; " + _expected(m, ("cascade", "trm", "greedy")))
 
 
