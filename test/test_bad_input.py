@@ -305,7 +305,7 @@ CASES = [
     # --- every numeric flag has an upper bound, in the message (issue 11) ---
     Case("epochs flag too large", flags("--train-epochs", "1000000"), ("--train-epochs", "[0, 10,000]")),
     Case("samples flag too large", flags("--train-samples", "1" + "0" * 12), ("--train-samples", "5,000,000")),
-    Case("seed flag of 5,000 digits", flags("--seed", "9" * 5000), ("--seed", "not a number", "4,294,967,295")),
+    Case("seed flag of 5,000 digits", flags("--seed", "9" * 5000), ("--seed", "out of range", "4,294,967,295")),
     Case("seeds flag too large", flags("--seeds", "1000000"), ("--seeds", "[2, 1,000]")),
     Case("solve --max-steps 10**12", puzzle("solve", "BOARD", "--max-steps", "1000000000000"),
          ("--max-steps", "[1, 64]")),

@@ -191,7 +191,7 @@ def test_bad_flag_exits_2_with_one_line(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     run = run_cli(capsys, tiny_args(tmp_path, "--opportunities", "many"))
     assert run.code == 2
-    assert run.err_lines == ["error: argument --opportunities: 'many' is not a number; allowed: a whole number "
+    assert run.err_lines == ["error: argument --opportunities: 'many' is not a whole number; allowed: a whole number "
                              "in [1, 2,000,000] (see --help)"]
 
 

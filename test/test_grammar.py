@@ -233,3 +233,47 @@ def test_every_help_lists_the_global_flags_with_the_same_words_and_default(comma
     assert entries == global_flags_help(capsys, []), f"`{command} --help` words a global flag differently"
     assert all(entry.endswith("(default: off)") for entry in entries.values())
     assert entries["--json"].startswith("--json print the command's result as one JSON document on stdout")
+
+
+# --- what a hostile pass of this grammar found ---
+
+@pytest.mark.parametrize("argv", [["puzzle", "solve", A_PUZZLE, "--js"], ["puzzle", "--qui", "solve", A_PUZZLE],
+                                  ["--js"], ["config", "cheap_llm", "--js"], ["puzzle", "solve", A_PUZZLE, "--deb"]])
+def test_an_abbreviated_flag_is_refused_everywhere_not_taken_by_one_parser_and_ignored_by_another(capsys, argv):
+    run = run_cli(capsys, argv)
+    abbreviation = next(a for a in argv if a.startswith("--"))
+    assert run.code == 2 and run.out == ""
+    assert len(run.err_lines) == 1 and abbreviation in run.err
+
+
+def test_words_after_a_double_dash_are_values_not_global_flags(capsys):
+    run = run_cli(capsys, ["puzzle", "solve", A_PUZZLE, "--", "--json"])
+    assert run.code == 2 and run.out == "" and "--json" in run.err
+
+
+def test_a_path_with_brackets_is_written_and_shown_as_typed(capsys, monkeypatch, tmp_path):
+    """rich markup would read "[/x]" as a closing tag: a crash after the work, or "[red]" silently dropped."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "[").mkdir()
+    run = run_cli(capsys, ["puzzle", "--json", "eval", "--puzzles", "3", "--steps", "1",
+                           "--export-json", "[/x].json", "--report", "[red]e.md"])
+    assert run.code == 0, run.err
+    assert strict_json(run.out)["puzzles"] == 3
+    assert (tmp_path / "[" / "x].json").exists() and (tmp_path / "[red]e.md").exists()
+    assert "[/x].json" in run.err and "[red]e.md" in run.err
+
+
+@pytest.mark.parametrize("argv, names", [(["--seed", "3", "puzzle", "eval"], "`puzzle` must come before"),
+                                         (["config", "--seed", "3"], "--seed does not apply to `config`"),
+                                         (["--train-epochs", "1.5"], "'1.5' is not a whole number")])
+def test_a_misplaced_or_mistyped_flag_gets_a_line_that_names_it(capsys, argv, names):
+    run = run_cli(capsys, argv)
+    assert run.code == 2 and len(run.err_lines) == 1 and names in run.err
+
+
+def test_switches_show_their_default_as_off_in_every_help(capsys):
+    for argv in (["--help"], ["puzzle", "train", "--help"], ["config", "--help"]):
+        with pytest.raises(SystemExit):
+            run_cli(capsys, argv)
+        text = " ".join(capsys.readouterr().out.split())
+        assert "(default: False)" not in text and "(default: off)" in text

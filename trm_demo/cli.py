@@ -19,7 +19,8 @@ from typing import Callable
 from trm_demo import __version__
 from trm_demo.atomic import staged, write_json
 from trm_demo.commands import (GLOBAL_FLAGS, HelpFormatter, OneLineParser, UsageError, checkpoint_output,
-                               checkpoint_remedy, global_flags, guarded, number_type, print_json)
+                               checkpoint_remedy, global_flags, guarded, number_type, print_json,
+                               without_global_flags)
 from trm_demo.config import (DEFAULT_CONFIG_PATH, Config, ConfigError, knob_range, load_config, read_yaml,
                              shown_path)
 from trm_demo.funnel.evaluation import evaluate_seeds
@@ -72,9 +73,6 @@ NOT_FOR_PRETRAIN = {"save_checkpoint": "pretrain writes its checkpoint to --out 
 
 def run(argv: list[str], started: float) -> int:
     args = parse_args(argv)
-    if args.command in ("puzzle", "config"):   # main() dispatches them when they come first
-        raise UsageError(f"`{args.command}` must come before the other flags (only the global flags "
-                         f"{', '.join(GLOBAL_FLAGS)} may precede it): `trm-demo {args.command} ...`")
     refuse_flags_for_another_command(args)
     cfg = load_config_for(args)
     if args.seeds and cfg.simulation.seed + args.seeds - 1 > 2**32 - 1:
@@ -105,7 +103,7 @@ def checked_starting_model(cfg: Config):
     try:
         return starting_model(cfg)
     except CheckpointError as err:
-        raise checkpoint_remedy(err, PRETRAIN_COMMAND, "--from-scratch") from None
+        raise checkpoint_remedy(err, PRETRAIN_COMMAND) from None
 
 
 def simulate_and_write(cfg: Config, args, argv: list[str], models: tuple, training: dict, outputs: dict,
@@ -202,7 +200,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help=f"who reads the replies {default('llm.provider')}; openai_compatible calls --llm-base-url")
     p.add_argument("--llm-base-url", metavar="URL",
                    help=f"OpenAI-compatible endpoint, e.g. http://localhost:11434/v1 {default('llm.base_url')}")
-    p.add_argument("--llm-model", metavar="NAME", help="model name the endpoint knows (default: llm.model); "
+    p.add_argument("--llm-model", metavar="NAME", help="model name the endpoint knows (default: none, llm.model); "
                    "the API key comes from TRM_DEMO_LLM_API_KEY, else OPENAI_API_KEY")
     p.add_argument("--out", metavar="PATH",
                    help=f"pretrain only: write the checkpoint here (default: {DEFAULT_PRETRAIN_OUT} in the working "
@@ -213,7 +211,12 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="also rerun the whole pipeline for N seeds (seed, seed+1, ...) in parallel and report "
                    "means with 95%% confidence intervals (default: off)")
     p.add_argument("--from-scratch", action="store_true", help="ignore the checkpoint; start from the seeded init")
-    args = p.parse_args(argv)
+    args, unknown = p.parse_known_args(argv)
+    if args.command in ("puzzle", "config"):   # main() dispatches them when they come first
+        raise UsageError(f"`{args.command}` must come before the other flags (only the global flags "
+                         f"{', '.join(GLOBAL_FLAGS)} may precede it): `trm-demo {args.command} ...`")
+    if unknown:
+        p.error(f"unrecognized arguments: {' '.join(unknown)}")
     if args.out is not None and args.command != "pretrain":
         raise UsageError("--out is the output of `pretrain`; to keep fine-tuned weights use --save-checkpoint PATH")
     return args
@@ -288,6 +291,10 @@ def print_config(argv: list[str]) -> int:
     p.add_argument("example", nargs="?", choices=sorted(f.stem for f in examples.glob("*.yaml")),
                    help="print this shipped example instead, a partial file overriding the defaults "
                    "(default: the whole default configuration)")
+    flags = [a for a in without_global_flags(argv) if a.startswith("-") and a not in ("-h", "--help")]
+    if flags and flags[0] != "--":
+        raise UsageError(f"{flags[0].split('=')[0]} does not apply to `config`: it takes an example name and the "
+                         f"global flags {', '.join(GLOBAL_FLAGS)}")
     args = p.parse_args(argv)
     path = examples / f"{args.example}.yaml" if args.example else DEFAULT_CONFIG_PATH
     if args.json:

@@ -38,8 +38,16 @@ def global_flags() -> argparse.ArgumentParser:
 
 
 def global_flags_in(argv: list[str]) -> dict[str, bool]:
-    """{"quiet": ..., "json": ..., "debug": ...}: which global flags the command line has, wherever they are."""
-    return {flag.lstrip("-"): flag in argv for flag in GLOBAL_FLAGS}
+    """{"quiet": ..., "json": ..., "debug": ...}: which global flags the command line has, wherever they are
+    (before a `--`: after it every word is a value, as argparse reads it)."""
+    options = argv[:argv.index("--")] if "--" in argv else argv
+    return {flag.lstrip("-"): flag in options for flag in GLOBAL_FLAGS}
+
+
+def without_global_flags(argv: list[str]) -> list[str]:
+    """argv minus the global flags before any `--`, for a parser that reads them from global_flags_in."""
+    end = argv.index("--") if "--" in argv else len(argv)
+    return [a for a in argv[:end] if a not in GLOBAL_FLAGS] + argv[end:]
 
 
 def print_json(result) -> None:
@@ -51,12 +59,11 @@ class UsageError(Exception):
     """Bad flags or paths: exit code 2, one line."""
 
 
-def checkpoint_remedy(err: CheckpointError, command: str, alternative: str = "") -> CheckpointError:
-    """The checkpoint's problem (weights.py) plus what to run about it: `command` rebuilds the file,
-    `alternative` (e.g. "--from-scratch") is another way out when the model size differs."""
+def checkpoint_remedy(err: CheckpointError, command: str) -> CheckpointError:
+    """The checkpoint's problem (weights.py) plus what to run about it: `command` rebuilds the file."""
     remedy = {"create": f"create it with {command}",
               "recreate": f"recreate it with {command}",
-              "size": f"use a matching config, {alternative + ', ' if alternative else ''}or {command}",
+              "size": f"use a matching config, or {command}",
               "path": "give the path of a readable .npz checkpoint file"}[err.fix]
     return CheckpointError(f"{err}; {remedy}", err.fix)
 
@@ -76,7 +83,7 @@ def guarded(body: Callable[[], int], argv: list[str], input_errors: tuple = ()) 
         print(f"error: {err}", file=sys.stderr)
         return 1
     except Exception as err:  # noqa: BLE001 - the last line of defence: short message, exit 1
-        if "--debug" in argv:
+        if global_flags_in(argv)["debug"]:
             raise
         if isinstance(err, OSError) and err.filename is not None:
             # the environment, not a bug: a full disk, a closed stdout, an output changed during the run
@@ -87,6 +94,12 @@ def guarded(body: Callable[[], int], argv: list[str], input_errors: tuple = ()) 
 
 
 class OneLineParser(argparse.ArgumentParser):
+    """Fails in one line, and takes no abbreviations: `--js` would mean --json to one parser and nothing to the
+    global-flag scan that sees the whole command line."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, allow_abbrev=False, **kwargs)
+
     def error(self, message):   # one line, exit 2, instead of usage + error
         raise UsageError(f"{message} (see --help)")
 
@@ -99,7 +112,9 @@ def number_type(kind, lo, hi):
         try:
             value = kind(text)   # int() refuses thousands of digits itself (ValueError)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"{_clip(text)!r} is not a number; allowed: {allowed}")
+            problem = ("is out of range" if text.strip().lstrip("+-").isdigit()   # a whole number too long for int()
+                       else f"is not {allowed.split(' in ')[0]}")
+            raise argparse.ArgumentTypeError(f"{_clip(text)!r} {problem}; allowed: {allowed}") from None
         # only a float can be NaN or infinite; comparing an int of any size with lo and hi is exact
         if (kind is float and not math.isfinite(value)) or not lo <= value <= hi:
             raise argparse.ArgumentTypeError(f"{_clip(text)!r} is out of range; allowed: {allowed}")
@@ -117,7 +132,9 @@ class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
     and the allowed range of every numeric flag."""
     def _get_help_string(self, action):
         text = action.help or ""
-        if action.default is not None and "(default" not in text:
+        if action.default is False and "(default" not in text:   # a switch
+            text += " (default: off)"
+        elif action.default is not None and "(default" not in text:
             text = super()._get_help_string(action)
         allowed = getattr(action.type, "allowed", None)
         return f"{text}; allowed: {allowed}" if allowed else text

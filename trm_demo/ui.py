@@ -17,8 +17,12 @@ from trm_demo.report.changes import shown_value
 from trm_demo.report.formats import FULL, MISSING, ORDER, SHORT, count, money, num, pct, signed
 
 class Console(console.Console):
-    """rich's Console, except that a closed stdout (`| head -1`) raises BrokenPipeError for cli.guarded
-    to exit quietly with 141; rich's own handling exits 1, which reads as a failure."""
+    """rich's Console, except that text prints as written (no markup: a path may hold "[/x]"), and a closed
+    stdout (`| head -1`) raises BrokenPipeError for cli.guarded to exit quietly with 141; rich's own
+    handling exits 1, which reads as a failure."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, markup=False, **kwargs)
 
     def on_broken_pipe(self) -> None:
         self.quiet = True
@@ -33,10 +37,15 @@ def output_console() -> Console:
     return out
 
 
+def message_console(quiet: bool = False) -> Console:
+    """stderr: progress and messages, one message per line whatever the width."""
+    return Console(stderr=True, highlight=False, soft_wrap=True, quiet=quiet)
+
+
 class UI:
     def __init__(self, quiet: bool = False):
         self.quiet = quiet
-        self.err = Console(stderr=True, highlight=False, soft_wrap=True)   # one message, one line
+        self.err = message_console()
         self.out = output_console()
 
     def message(self, text: str) -> None:

@@ -25,12 +25,13 @@ from rich.text import Text
 
 from trm_demo import __version__
 from trm_demo.atomic import staged, write_json
-from trm_demo.commands import (GLOBAL_FLAGS, HelpFormatter, OneLineParser, UsageError, checkpoint_output,
-                               checkpoint_remedy, global_flags, global_flags_in, guarded, number_type, print_json)
+from trm_demo.commands import (HelpFormatter, OneLineParser, UsageError, checkpoint_output,
+                               checkpoint_remedy, global_flags, global_flags_in, guarded, number_type, print_json,
+                               without_global_flags)
 from trm_demo.trm.engine import initial_state, sigmoid, supervision_step
 from trm_demo.outputs import check_paths, show_path
 from trm_demo.sudoku.puzzles import CELLS, SIZE, PuzzleError, format_board, held_out_set, is_solution, parse_board, solve
-from trm_demo.ui import Console, first_fitting, output_console
+from trm_demo.ui import Console, first_fitting, message_console, output_console
 from trm_demo.sudoku.baselines import compare_baselines
 from trm_demo.sudoku.evaluate import evaluate_sudoku
 from trm_demo.sudoku.report import write_reasoning_report
@@ -50,6 +51,9 @@ MAX_SLOTS = 1024
 MAX_TRAIN_PUZZLES = 20_000
 MAX_TEST_PUZZLES = 2_000
 MAX_STEPS = 64
+COMMANDS = {"train": "train the Sudoku TRM (ACT carry) and write its checkpoint",
+            "eval": "held-out accuracy at every step; writes JSON and the report",
+            "solve": "watch the model solve one puzzle, step by step"}
 
 
 def _probability(text: str) -> float:
@@ -75,14 +79,14 @@ def parser() -> OneLineParser:
                 "go before `puzzle`, between it and the sub-command, or after the sub-command.")
     sub = p.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
 
-    t = sub.add_parser("train", help="train the Sudoku TRM (ACT carry) and write its checkpoint",
+    t = sub.add_parser("train", help=COMMANDS["train"], description=COMMANDS["train"],
                        formatter_class=HelpFormatter, parents=[common])
     defaults = PuzzleTraining()
     t.add_argument("--seed", type=number_type(int, 0, 2**32 - 1), default=defaults.seed, help="data, init and training seed")
     t.add_argument("--iterations", type=number_type(int, 1, MAX_ITERATIONS), default=defaults.iterations,
-                   help=f"supervision (= optimiser) steps (default {defaults.iterations})")
+                   help=f"supervision (= optimiser) steps (default: {defaults.iterations})")
     t.add_argument("--slots", type=number_type(int, 1, MAX_SLOTS), default=defaults.slots,
-                   help=f"puzzles in flight per step (default {defaults.slots})")
+                   help=f"puzzles in flight per step (default: {defaults.slots})")
     t.add_argument("--train-puzzles", type=number_type(int, 1, MAX_TRAIN_PUZZLES), default=defaults.train_puzzles,
                    help="distinct puzzles to train on (generating them takes ~20 ms each)")
     t.add_argument("--test-puzzles", type=number_type(int, 1, MAX_TEST_PUZZLES), default=defaults.test_puzzles,
@@ -98,17 +102,17 @@ def parser() -> OneLineParser:
                    help="also train the one-pass and flat-MLP baselines at equal compute (about doubles the time); "
                         "their held-out scores are stored in the checkpoint and shown by eval")
 
-    e = sub.add_parser("eval", help="held-out accuracy at every step; writes JSON and the report", parents=[common],
+    e = sub.add_parser("eval", help=COMMANDS["eval"], description=COMMANDS["eval"], parents=[common],
                        formatter_class=HelpFormatter)
     e.add_argument("--checkpoint", type=Path, default=DEFAULT_CHECKPOINT, help="Sudoku checkpoint to evaluate")
     e.add_argument("--puzzles", type=number_type(int, 1, MAX_TEST_PUZZLES), default=None,
                    help="held-out puzzles to use (default: all the checkpoint held out)")
-    e.add_argument("--steps", type=number_type(int, 1, MAX_STEPS), default=16, help="supervision steps to run (default 16)")
+    e.add_argument("--steps", type=number_type(int, 1, MAX_STEPS), default=16, help="supervision steps to run (default: 16)")
     e.add_argument("--export-json", type=Path, default=Path("sudoku_eval.json"), metavar="PATH",
                    help="results JSON path (default: sudoku_eval.json)")
     e.add_argument("--report", type=Path, default=DEFAULT_REPORT, help="Markdown report path")
 
-    s = sub.add_parser("solve", help="watch the model solve one puzzle, step by step", formatter_class=HelpFormatter,
+    s = sub.add_parser("solve", help=COMMANDS["solve"], description=COMMANDS["solve"], formatter_class=HelpFormatter,
                        parents=[common])
     s.add_argument("puzzle", help='36 characters, row by row: 1-6 for givens, 0 or . for blanks')
     s.add_argument("--checkpoint", type=Path, default=DEFAULT_CHECKPOINT, help="Sudoku checkpoint that solves it")
@@ -120,13 +124,13 @@ def parser() -> OneLineParser:
     # 0.9, not 0.5: at step 1 the head is over-confident (eval: 0.5 stops after 1.8 steps at 93 %
     # exact-solve, 0.9 after 2.0 steps at 99.6 %; the prototype saw the same).
     s.add_argument("--halt-threshold", type=_probability, default=0.9,
-                   help="with --stop halt: stop when sigmoid(q) reaches this (default 0.9)")
+                   help="with --stop halt: stop when sigmoid(q) reaches this (default: 0.9)")
     return p
 
 
 def puzzle_main(argv: list[str]) -> int:
     def body() -> int:
-        args = parse_args([a for a in argv if a not in GLOBAL_FLAGS])   # before or after the sub-command
+        args = parse_args(without_global_flags(argv))   # before or after the sub-command
         vars(args).update(global_flags_in(argv))
         command = {"train": train_command, "eval": eval_command, "solve": solve_command}[args.command]
         return command(args, argv)
@@ -164,7 +168,7 @@ def train_command(args, argv) -> int:
     cfg = PuzzleTraining(seed=args.seed, iterations=args.iterations, slots=args.slots,
                          train_puzzles=args.train_puzzles, test_puzzles=args.test_puzzles,
                          learning_rate=args.learning_rate)
-    err = Console(stderr=True, highlight=False)
+    err = message_console()
     progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                         TextColumn("loss {task.fields[loss]} · solved in slots {task.fields[solved]}"),
                         TimeElapsedColumn(), TimeRemainingColumn(), console=err, transient=True,
@@ -259,8 +263,8 @@ def eval_command(args, argv) -> int:
                          f"{held_out_count} puzzles (more would overlap its training orbits); lower --puzzles, "
                          "or retrain with a larger --test-puzzles")
     prepare_outputs()   # default directory, stale temps
-    err = Console(stderr=True, highlight=False, quiet=args.quiet)   # --quiet: the table and errors only
-    err.print(describe_source(model.source), soft_wrap=True)
+    err = message_console(quiet=args.quiet)   # --quiet: the table and errors only
+    err.print(describe_source(model.source))
     started = time.perf_counter()
     err.print(f"evaluating on {count} held-out puzzles (orbit-disjoint from training), steps 1..{args.steps}")
     held_out = held_out_set(count, metadata["seed"])
@@ -317,7 +321,7 @@ def print_eval_table(console: Console, result: dict) -> None:
 def solve_command(args, argv) -> int:
     puzzle = parse_board(args.puzzle)      # PuzzleError: length, characters, contradicting givens
     model, _ = load_sudoku_model(args.checkpoint)
-    Console(stderr=True, highlight=False, quiet=args.quiet).print(describe_source(model.source), soft_wrap=True)
+    message_console(quiet=args.quiet).print(describe_source(model.source))
     out = Console(highlight=False)
     exact = solve(puzzle, limit=2)
     if not args.json:
