@@ -1,6 +1,6 @@
 """Benchmarks for trm-demo: speed, memory and quality, separate from the tests.
 
-Run `python -m bench` (about 20 minutes on 2 cores) or `python -m bench --quick` (about a minute).
+Run `python -m bench` (about 20 minutes on 2 cores) or `python -m bench --quick` (about 40 s).
 It prints the page, writes bench/results.json and regenerates docs/BENCHMARKS.md (see bench/README.md).
 """
 

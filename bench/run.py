@@ -72,7 +72,7 @@ SECTIONS = {f.__name__: f for f in (engine, ablation, simulation, end_to_end, ma
 def parse_args(argv):
     p = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--quick", action="store_true", help="~30 s smoke run; writes bench/results-quick.json only")
+    p.add_argument("--quick", action="store_true", help="~40 s smoke run; writes bench/results-quick.json only")
     p.add_argument("--only", help=f"comma-separated sections from {','.join(SECTIONS)} (default: all)")
     p.add_argument("--seeds", type=int, help="seeds in the multi-seed table (default 20; --quick 3)")
     p.add_argument("--repeats", type=int, help="timing repeats per figure (default 5; --quick 3)")

@@ -53,3 +53,14 @@ def test_dossier_architecture_names_only_modules_that_exist_and_every_funnel_pac
     text = dossier_map()
     assert sorted(m for m in named_modules(text) if not exists(m)) == []
     assert [p for p in ("trm", "funnel", "report", "llm") if f"{p}/" not in text] == []
+
+
+def test_every_trm_demo_path_named_in_the_docs_config_and_code_exists():
+    """Module docstrings, the YAML's "see trm_demo/..." notes and the docs moved with the packages once already;
+    a path that no longer exists is a pointer to nowhere (the default YAML is what `trm-demo config` prints)."""
+    texts = [REPO / "README.md", REPO / "bench" / "README.md", *(REPO / "docs").glob("*.md"),
+             *(REPO / "config").rglob("*.yaml"), *PACKAGE.rglob("*.py"), *(REPO / "test").glob("*.py"),
+             *(REPO / "bench").glob("*.py")]
+    named = {(path.relative_to(REPO), name) for path in texts
+             for name in re.findall(r"trm_demo/[\w/]+\.(?:py|txt|npz|yaml)", path.read_text(encoding="utf-8"))}
+    assert sorted((str(path), name) for path, name in named if not (REPO / name).exists()) == []

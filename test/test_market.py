@@ -1,4 +1,4 @@
-"""Specification of the synthetic market (trm_demo/market.py).
+"""Specification of the synthetic market (trm_demo/funnel/market.py).
 
 Each documented business rule is checked as a property: change one field, hold
 everything else fixed, and the true probability moves the documented way, on

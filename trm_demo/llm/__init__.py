@@ -20,7 +20,7 @@ A failed read is a Reading with probability None and a reason ("timeout", "conne
 "rate limited", "http 500", "bad response", "unparseable", "out of range"): never an exception
 and never a made-up probability, so the caller's circuit breaker can count failures and decide
 with the TRM alone. The simulated reader (llm.provider: simulated, the default) is vectorised
-with the market in trm_demo/reading.py; nothing touches the network unless llm.provider is
+with the market in trm_demo/funnel/reading.py; nothing touches the network unless llm.provider is
 openai_compatible. Call
 reader.close() at the end of a run (the real reader closes its cache). The API key comes from
 TRM_DEMO_LLM_API_KEY, else OPENAI_API_KEY, and is only ever put in the Authorization header.
