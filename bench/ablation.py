@@ -17,7 +17,9 @@ Training wall time is measured and reported next to the steps.
 Held-out scores: log-loss against the observed outcomes and excess log-loss
 KL(p_true || p_model) (0 = perfect, free of outcome noise), as training.evaluate.
 Rows: the TRM at every fixed step cap and at its validated cap, the TRM at T=3
-(the previous default), the MLP, and the halting comparison of
+(the previous default), the MLP; for reference the training mean, the best model
+of the structured fields (exact Bayes, the floor here) and the true probability;
+then the halting comparison of
 training.halting_comparison. Seeds and models run in parallel processes (one
 BLAS thread each).
 
@@ -27,12 +29,11 @@ BLAS thread each).
 from __future__ import annotations
 
 import dataclasses
-import multiprocessing
-import os
 import time
 
 import numpy as np
 
+from bench.measure import in_processes
 from trm_demo.funnel.evaluation import mean_ci as mean_ci95
 from trm_demo.trm import mlp
 from trm_demo.trm.training import excess_log_loss, log_loss
@@ -67,10 +68,9 @@ def fit_mlp(params: dict, x, outcome, cfg_training, passes: int, rng: np.random.
 
     Same AdamW, clipping, batch size, EMA warm-up and decay as training.fit;
     pass 0 (the initial EMA) is a candidate too, as there."""
-    from trm_demo.trm.training import AdamW, clip_gradients, ema_decay_at, update_ema, validation_cut
+    from trm_demo.trm.training import AdamW, clip_gradients, ema_decay_at, update_ema, validation_split
     t = cfg_training
-    cut = validation_cut(len(x), t.validation_share)
-    x_train, t_train, x_valid, t_valid = x[:cut], outcome[:cut], x[cut:], outcome[cut:]
+    (x_train, t_train), (x_valid, t_valid) = validation_split(x, outcome, t.validation_share)
     ema = {k: v.copy() for k, v in params.items()}
     optimiser = AdamW(t.learning_rate, t.beta1, t.beta2, t.weight_decay)
     best = {"epoch": 0, "validation_log_loss": float(log_loss(mlp_probability(ema, x_valid), t_valid).mean())}
@@ -176,7 +176,7 @@ def run(seeds: list[int], samples: int, holdout: int, epochs: int, workers: int 
             for t in sorted({PREVIOUS_OUTER_STEPS, default_t}, reverse=True) for s in seeds]
     jobs += [{"kind": "mlp", "seed": s, **common} for s in seeds]
     started = time.perf_counter()
-    results = _in_processes(jobs, workers)
+    results = in_processes(_job, jobs, workers)
     wall = time.perf_counter() - started
     references = [_references(s, samples, holdout, cfg.market.drift) for s in seeds]
     trm = [r for r in results if r["kind"] == "trm" and r["outer_steps"] == default_t]
@@ -195,20 +195,6 @@ def run(seeds: list[int], samples: int, holdout: int, epochs: int, workers: int 
                             _compare(f"TRM T={default_t}", _validated(trm),
                                      f"TRM T={PREVIOUS_OUTER_STEPS}", _validated(previous))],
             "halting": _halting(trm), "runs": results, "wall_seconds": wall}
-
-
-def _in_processes(jobs: list[dict], workers: int) -> list[dict]:
-    """Spawned workers with one BLAS thread each (forking after OpenBLAS started its threads can hang)."""
-    saved = os.environ.get("OPENBLAS_NUM_THREADS")
-    os.environ["OPENBLAS_NUM_THREADS"] = "1"
-    try:
-        with multiprocessing.get_context("spawn").Pool(workers) as pool:
-            return pool.map(_job, jobs, chunksize=1)
-    finally:
-        if saved is None:
-            os.environ.pop("OPENBLAS_NUM_THREADS", None)
-        else:
-            os.environ["OPENBLAS_NUM_THREADS"] = saved
 
 
 def _validated(runs: list[dict]) -> list[dict]:

@@ -291,7 +291,8 @@ def run(repeats: int, quick: bool = False) -> dict:
     from trm_demo.funnel.pipeline import starting_model
     cfg, spec = default_setup()
     pretrained = starting_model(cfg)
-    here, other = blas_threads(), 2 if blas_threads() == 1 else 1
+    here = blas_threads()
+    other = 2 if here == 1 else 1
     by_threads = {str(here): {"blas_threads": here, "where": "as the demo runs",
                               **figures(cfg, spec, pretrained, repeats, quick)},
                   str(other): run_json(["-m", "bench.engine_bench", str(repeats)] + (["--quick"] if quick else []),

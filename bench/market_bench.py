@@ -17,11 +17,10 @@ from __future__ import annotations
 import dataclasses
 import re
 import time
-from multiprocessing import Pool
 
 import numpy as np
 
-from trm_demo.process import prepare_process
+from bench.measure import in_processes
 
 SCENARIOS = {"steady": [], "price rise x2.5 at 80": [{"at": 80, "llm_price_multiplier": 2.5}],
              "traffic x1.5 from 80": [{"at": 80, "traffic_multiplier": 1.5}]}
@@ -89,7 +88,6 @@ def reading_value(opportunities: int, seed: int) -> dict:
 
 def one_seed(seed: int) -> dict:
     """Fine-tune once; replay the period under every scenario and fixed hurdle."""
-    prepare_process()
     from trm_demo.config import load_config
     from trm_demo.funnel import pipeline
     from trm_demo.funnel.simulation import run_funnel
@@ -129,10 +127,7 @@ def summarise(per_seed: list[dict]) -> dict:
     thermostat_steady = [s["scenarios"]["steady"]["strategies"]["cascade"]["expected_net_value"] for s in per_seed]
     fixed = {h: mean_ci([s["fixed"][h] for s in per_seed]) for h in FIXED_HURDLES}
     best = max(FIXED_HURDLES, key=lambda h: fixed[h]["mean"])
-    default = evaluation_summary([s["default"] for s in per_seed])
-    per_seed_value = default["per_seed_expected_net_value"]
-    default["paired"]["trm-llm"] = mean_ci(np.subtract(per_seed_value["trm"], per_seed_value["llm"]))
-    return {"default": default, "scenarios": scenarios,
+    return {"default": evaluation_summary([s["default"] for s in per_seed]), "scenarios": scenarios,
             "fixed_hurdles": {str(h): v for h, v in fixed.items()}, "best_fixed_hurdle": best,
             "thermostat_minus_best_fixed": mean_ci([t - s["fixed"][best]
                                                     for t, s in zip(thermostat_steady, per_seed)])}
@@ -140,7 +135,6 @@ def summarise(per_seed: list[dict]) -> dict:
 
 def run(seeds: int, opportunities: int) -> dict:
     started = time.perf_counter()
-    with Pool(2) as pool:
-        per_seed = pool.map(one_seed, range(1, seeds + 1))
+    per_seed = in_processes(one_seed, list(range(1, seeds + 1)))
     return {"reading": reading_value(opportunities, seed=12345), **summarise(per_seed),
             "seed_list": list(range(1, seeds + 1)), "wall_seconds": time.perf_counter() - started}

@@ -7,6 +7,7 @@ fastest and slowest ({median, low, high, repeats}), so that a noisy figure looks
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import platform
 import statistics
@@ -59,6 +60,22 @@ def run_json(args: list[str], env: dict | None = None, python: str = sys.executa
     return json.loads(done.stdout)
 
 
+def in_processes(fn, jobs: list, workers: int = 2) -> list:
+    """fn(job) for every job, in `workers` spawned processes with one BLAS thread each: forking after OpenBLAS
+    started its threads can hang, and a worker's thread would compete with the other worker for a core.
+    (A spawned worker imports bench, whose __init__ runs the demo's process set-up.)"""
+    saved = os.environ.get("OPENBLAS_NUM_THREADS")
+    os.environ["OPENBLAS_NUM_THREADS"] = "1"
+    try:
+        with multiprocessing.get_context("spawn").Pool(workers) as pool:
+            return pool.map(fn, jobs, chunksize=1)
+    finally:
+        if saved is None:
+            os.environ.pop("OPENBLAS_NUM_THREADS", None)
+        else:
+            os.environ["OPENBLAS_NUM_THREADS"] = saved
+
+
 # --- the machine ---
 
 def blas_threads() -> int | None:
@@ -80,7 +97,7 @@ def machine() -> dict:
             "cores_usable": len(os.sched_getaffinity(0)), "memory_gib": memory and round(int(memory) / 2**20, 1),
             "python": platform.python_version(), "numpy": np.__version__,
             "blas": {"name": blas.get("prefix", "unknown"), "version": blas.get("version")},
-            "openblas_runtime": {"kernel": blas["architecture"], "threads": blas["num_threads"]} if blas else None,
+            "openblas_runtime": {"kernel": blas.get("architecture"), "threads": blas.get("num_threads")} if blas else None,
             "blas_env": {k: v for k, v in sorted(os.environ.items()) if k.startswith(("OPENBLAS_", "OMP_", "MKL_"))},
             "load_average_at_start": [round(x, 2) for x in os.getloadavg()], "code": code_version()}
 

@@ -30,7 +30,7 @@ def span(t: dict, fmt=ms) -> str:
 def cell(t: dict, fmt) -> str:
     """'median (fastest – slowest)', flagged when the repeats disagree wildly."""
     low, high = min(t["low"], t["high"]), max(t["low"], t["high"])
-    flag = f" ⚠ {high / low:.0f}× spread" if low > 0 and high / low > UNSTABLE else ""
+    flag = "" if stable(t) else f" ⚠ {high / low:.0f}× spread" if low > 0 else " ⚠ spread"
     return f"{fmt(t['median'])} ({fmt(t['low'])} – {fmt(t['high'])}){flag}"
 
 
@@ -114,7 +114,7 @@ def machine_table(r: dict):
             ["memory", f"{m['memory_gib']} GiB"], ["Python", m["python"]], ["NumPy", m["numpy"]],
             ["BLAS (build)", f"{m['blas'].get('name')} {m['blas'].get('version') or ''}".strip()],
             ["BLAS (runtime)", f"kernel {runtime.get('kernel', '?')}, {runtime.get('threads', '?')} threads"
-             if runtime else "not reachable through ctypes"],
+             if runtime else "not reported by threadpoolctl"],
             ["BLAS environment", ", ".join(f"{k}={v}" for k, v in m["blas_env"].items()) or "none"],
             ["load average (1/5/15 min)", f"start {m['load_average_at_start']}, end {m.get('load_average_at_end')}"],
             ["code measured", code]]
@@ -149,7 +149,7 @@ def engine_table(r: dict):
          f"mean steps {one['inference']['3']['mean_steps']:.2f}"],
         ["inference, 600 candidates", *both("inference", ms, lambda d: d["600"]["seconds"]),
          f"mean steps {one['inference']['600']['mean_steps']:.2f}"],
-        ["inference, 600 candidates, all 6 steps", *both("inference_600_full_depth_seconds", ms),
+        [f"inference, 600 candidates, all {model['supervision_steps']} steps", *both("inference_600_full_depth_seconds", ms),
          f"{ms(one['inference_600_full_depth_seconds']['median'] / model['supervision_steps'])} per step (1 thread)"],
     ]
     t = e.get("torch") or {}
@@ -232,7 +232,8 @@ def ablation_table(r: dict):
                  "parameter counts within 2 %. Scored on "
                  f"{s['holdout']:,} held-out pairs: mean ± 95 % t interval and range over seeds {s['seeds']}; "
                  "train time = median wall time of one model's training on one BLAS thread. "
-                 "Excess log-loss = KL(true p || model p), 0 is perfect.")
+                 "Excess log-loss = KL(true p || model p): 0 only for the true probability, which also depends on "
+                 "the replies; the structured-only row is the floor for every model here.")
     return ("Ablation: TRM vs a plain MLP of the same size, same data, selection and optimiser steps",
             ["model", "parameters", "held-out log-loss", "excess log-loss", "excess, seed range",
              "optimiser steps", "train time", "selected per seed"], rows, notes)
@@ -304,7 +305,7 @@ def what_if_table(r: dict):
              f"{v['peak_rss_mb']:.0f} MB", f"{v.get('speedup', 1.0):.2f}×"] for name, v in sim["what_ifs"].items()]
     size = next(iter(sim["what_ifs"].values()))
     notes = [f"{size['opportunities']:,} opportunities at chunk {size['chunk']}; the engine is unchanged, "
-             "the what-ifs wrap model.infer or set the environment of the simulation process. "
+             "the what-ifs change the simulation process's environment or switch its telemetry off. "
              "A row near 1.00× brings nothing more on this code (for example because the code already does it)."]
     return "Simulation what-ifs", ["variant", "opportunities/s", "range", "peak memory", "speed-up"], rows, notes
 
@@ -338,11 +339,13 @@ def quality_table(r: dict):
             for key in ORDER for s in [d["strategies"][key]]]
     for pair, diff in d["paired"].items():
         rows.append([f"{pair_name(pair)} (paired)", ci(diff, 0, dollars=True), "", "",
-                     "no significant difference" if abs(diff["mean"]) <= diff["half_width"] else "interval excludes 0"])
+                     "one seed: no interval" if diff["half_width"] is None else "no significant difference"
+                     if abs(diff["mean"]) <= diff["half_width"] else "interval excludes 0"])
     rows += [[f"{control}: the run minus a replay without it", ci(diff, 0, dollars=True), "", "", ""]
              for control, diff in d["counterfactuals"].items()]
+    t = f" (t = {t95(len(seeds) - 1):.3f})" if len(seeds) > 1 else ""
     notes = [f"Default run (200 opportunities), seeds {seeds[0]}..{seeds[-1]}: mean ± 95 % t interval over "
-             f"{len(seeds)} seeds (t = {t95(len(seeds) - 1):.3f}). Paired differences and controls are per seed "
+             f"{len(seeds)} seeds{t}. Paired differences and controls are per seed "
              f"(common random numbers; each control replays the same opportunities without it). "
              f"Fine-tuning runs once per seed; {m['wall_seconds']:.0f} s."]
     return ("Multi-seed quality", ["strategy", "expected net value", "realised net value", "share of oracle (expected)",
@@ -376,7 +379,8 @@ def markdown(results: dict) -> str:
              f"(took {f'{took:.0f} s' if took < 120 else f'{took / 60:.1f} min'}). Do not edit this page: rerun the "
              "command. Raw figures: `bench/results.json`.", ""]
     stamps = {name: s["measured_by"] for name, s in results.items() if isinstance(s, dict) and "measured_by" in s}
-    earlier = [f"{name} by `{s['command']}` on {s['started_at'].replace('T', ' ')}" for name, s in stamps.items()
+    earlier = [f"{name} by `{s['command']}` on {s['started_at'].replace('T', ' ')}"
+               + (f" (commit {s['commit']}, {s['cpu']})" if "commit" in s else "") for name, s in stamps.items()
                if (s["command"], s["started_at"]) != (meta["command"], meta["started_at"])]
     lines += [f"Sections kept from earlier runs: {'; '.join(earlier)}.", ""] if earlier else []
     lines += ["Every timing is the median of several repeats, shown with the fastest–slowest range. "

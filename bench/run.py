@@ -98,7 +98,9 @@ def main(argv: list[str] | None = None) -> int:
     command = " ".join(["python -m bench", *argv])
     json_path = REPO_ROOT / "bench" / ("results-quick.json" if settings["quick"] else "results.json")
     kept = json.loads(json_path.read_text()) if json_path.exists() and len(chosen) < len(SECTIONS) else {}
-    results = {"machine": machine(), **{name: kept[name] for name in SECTIONS if name in kept}}
+    here = machine()
+    # Only sections that say which command, commit and CPU measured them are kept: the page names them.
+    results = {"machine": here, **{name: kept[name] for name in SECTIONS if "measured_by" in kept.get(name, {})}}
     started_at, started = datetime.now(timezone.utc).isoformat(timespec="seconds"), time.perf_counter()
     for i, name in enumerate(chosen, start=1):
         print(f"[{i}/{len(chosen)}] {name} ...", file=sys.stderr, flush=True)
@@ -107,21 +109,22 @@ def main(argv: list[str] | None = None) -> int:
             results[name] = SECTIONS[name](settings)
         except Exception as err:  # noqa: BLE001 - record, go on, exit 1 at the end
             results[name] = {"error": f"{type(err).__name__}: {err}"}
-        results[name].update(measured_by={"command": command, "started_at": started_at},
+        results[name].update(measured_by={"command": command, "started_at": started_at,
+                                          "commit": here["code"]["commit"], "cpu": here["cpu_model"]},
                              section_seconds=time.perf_counter() - section_started)
         print(f"  {results[name].get('error', 'done')} in {results[name]['section_seconds']:.1f} s", file=sys.stderr)
     end = machine()
     results["machine"].update(load_average_at_end=end["load_average_at_start"], code_at_end=end["code"])
     results["meta"] = {"command": command, "started_at": started_at, "total_seconds": time.perf_counter() - started,
                        "settings": settings}
+    json_path.write_text(json.dumps(results, indent=1) + "\n")   # first: a page that fails keeps the figures
     page = report.markdown(results)
     print(page)
-    json_path.write_text(json.dumps(results, indent=1) + "\n")
     written = [json_path] + ([] if settings["quick"] else [REPO_ROOT / "docs" / "BENCHMARKS.md"])
     if not settings["quick"]:
         written[1].write_text(page)
     print("wrote " + ", ".join(os.path.relpath(p) for p in written))
-    return 1 if any(isinstance(v, dict) and "error" in v for v in results.values()) else 0
+    return 1 if any("error" in results[name] for name in chosen) else 0
 
 
 if __name__ == "__main__":

@@ -164,8 +164,13 @@ def atomic_write(path: str | Path, writer: Callable[[IO], object], binary: bool 
         writer(handle)
 
 
+def json_text(data) -> str:
+    """The one JSON style of every output file and of --json: indented, strict (no NaN or Infinity)."""
+    return json.dumps(data, indent=2, allow_nan=False)
+
+
 def write_json(path: str | Path, data) -> None:
-    atomic_write(path, lambda f: f.write(json.dumps(data, indent=2, allow_nan=False) + "\n"))
+    atomic_write(path, lambda f: f.write(json_text(data) + "\n"))
 
 
 def write_text(path: str | Path, text: str) -> None:

@@ -19,8 +19,7 @@ from typing import Callable
 from trm_demo import __version__
 from trm_demo.atomic import staged, write_json
 from trm_demo.commands import (GLOBAL_FLAGS, HelpFormatter, OneLineParser, UsageError, checkpoint_output,
-                               checkpoint_remedy, global_flags, guarded, number_type, print_json,
-                               without_global_flags)
+                               checkpoint_remedy, global_flags, guarded, number_type, print_json)
 from trm_demo.config import (DEFAULT_CONFIG_PATH, Config, ConfigError, knob_range, load_config, read_yaml,
                              shown_path)
 from trm_demo.funnel.evaluation import evaluate_seeds
@@ -291,8 +290,9 @@ def print_config(argv: list[str]) -> int:
     p.add_argument("example", nargs="?", choices=sorted(f.stem for f in examples.glob("*.yaml")),
                    help="print this shipped example instead, a partial file overriding the defaults "
                    "(default: the whole default configuration)")
-    flags = [a for a in without_global_flags(argv) if a.startswith("-") and a not in ("-h", "--help")]
-    if flags and flags[0] != "--":
+    options = argv[:argv.index("--")] if "--" in argv else argv
+    flags = [a for a in options if a.startswith("-") and a not in (*GLOBAL_FLAGS, "-h", "--help")]
+    if flags:
         raise UsageError(f"{flags[0].split('=')[0]} does not apply to `config`: it takes an example name and the "
                          f"global flags {', '.join(GLOBAL_FLAGS)}")
     args = p.parse_args(argv)

@@ -8,11 +8,11 @@ only with --debug), 2 bad input, 130 Ctrl-C, 143 SIGTERM, 141 stdout closed by i
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import sys
 from typing import Callable
 
+from trm_demo.atomic import json_text
 from trm_demo.config import ConfigError
 from trm_demo.funnel.evaluation import WorkerDied
 from trm_demo.outputs import OutputPathError, show_path
@@ -24,15 +24,17 @@ from trm_demo.trm.weights import CheckpointError, is_shipped
 GLOBAL_FLAGS = ("--quiet", "--json", "--debug")
 
 
-def global_flags() -> argparse.ArgumentParser:
-    """The global flags as an argparse parent, so every command's --help lists them with the same words."""
+def global_flags(sub_command: bool = False) -> argparse.ArgumentParser:
+    """The global flags as an argparse parent, so every command's --help lists them with the same words. A
+    sub-command's copy has no default of its own: it would overwrite what the flag said before the sub-command."""
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--quiet", action="store_true",
+    unset = {"default": argparse.SUPPRESS} if sub_command else {}
+    common.add_argument("--quiet", action="store_true", **unset,
                         help="no progress bars or messages: print only the result and errors (default: off)")
-    common.add_argument("--json", action="store_true",
+    common.add_argument("--json", action="store_true", **unset,
                         help="print the command's result as one JSON document on stdout instead of the text; "
                         "progress and messages stay on stderr (default: off)")
-    common.add_argument("--debug", action="store_true",
+    common.add_argument("--debug", action="store_true", **unset,
                         help="show the traceback of an internal error (default: off)")
     return common
 
@@ -44,15 +46,9 @@ def global_flags_in(argv: list[str]) -> dict[str, bool]:
     return {flag.lstrip("-"): flag in options for flag in GLOBAL_FLAGS}
 
 
-def without_global_flags(argv: list[str]) -> list[str]:
-    """argv minus the global flags before any `--`, for a parser that reads them from global_flags_in."""
-    end = argv.index("--") if "--" in argv else len(argv)
-    return [a for a in argv[:end] if a not in GLOBAL_FLAGS] + argv[end:]
-
-
 def print_json(result) -> None:
-    """--json: the command's result as one JSON document on stdout (strict JSON: no NaN or Infinity)."""
-    print(json.dumps(result, indent=2, allow_nan=False))
+    """--json: the command's result as one JSON document on stdout."""
+    print(json_text(result))
 
 
 class UsageError(Exception):
@@ -106,14 +102,15 @@ class OneLineParser(argparse.ArgumentParser):
 
 def number_type(kind, lo, hi):
     """An argparse type: a finite number in [lo, hi]. Every numeric flag has both bounds, shown in --help."""
-    allowed = f"{'a whole number' if kind is int else 'a number'} in [{lo:,}, {hi:,}]"
+    noun = "a whole number" if kind is int else "a number"
+    allowed = f"{noun} in [{lo:,}, {hi:,}]"
 
     def parse(text):
         try:
             value = kind(text)   # int() refuses thousands of digits itself (ValueError)
         except ValueError:
             problem = ("is out of range" if text.strip().lstrip("+-").isdigit()   # a whole number too long for int()
-                       else f"is not {allowed.split(' in ')[0]}")
+                       else f"is not {noun}")
             raise argparse.ArgumentTypeError(f"{_clip(text)!r} {problem}; allowed: {allowed}") from None
         # only a float can be NaN or infinite; comparing an int of any size with lo and hi is exact
         if (kind is float and not math.isfinite(value)) or not lo <= value <= hi:

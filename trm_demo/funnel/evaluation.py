@@ -43,7 +43,7 @@ from trm_demo.funnel.simulation import STRATEGIES
 from trm_demo.stop import worker_signals
 
 MEASURES = ("expected_net_value", "net_value", "share_of_oracle_expected", "llm_reads", "llm_cost")
-PAIRS = (("cascade", "llm"), ("cascade", "trm"), ("trm", "logistic"), ("trm", "greedy"))
+PAIRS = (("cascade", "llm"), ("cascade", "trm"), ("trm", "llm"), ("trm", "logistic"), ("trm", "greedy"))
 # Two-sided 95 % Student-t quantiles by degrees of freedom; beyond 30 the normal 1.96 is close enough.
 _T95 = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145,
         2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048,

@@ -434,6 +434,8 @@ def depth_frontier(block: Block, cfg: Config) -> list[dict]:
 def _log_calls(calls: CallLog, part: Block, trm: TRMDecision, chunk: CascadeChunk, decision: Decision, world: World,
                pass_ms: float) -> None:
     """One telemetry record per candidate the TRM scored in the run, with the cascade's reading and decision."""
+    if not calls.enabled:   # replays, seed workers and benchmarks: no columns to build
+        return
     n, k = trm.estimate.shape
     picked = np.zeros((n, k), dtype=bool)
     picked[np.arange(n), decision.pick] = True

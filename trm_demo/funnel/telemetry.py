@@ -28,6 +28,10 @@ class CallLog:
         self._handle = handle
         self.records = 0
 
+    @property
+    def enabled(self) -> bool:
+        return self._handle is not None
+
     def write(self, calls: dict[str, np.ndarray], context: dict, pass_ms_per_candidate: float) -> None:
         """calls: equal-length columns, one row per TRM call; context: fields shared by the chunk; the TRM pass's
         wall time per candidate goes under "wall_clock", apart from the results.

@@ -26,8 +26,7 @@ from rich.text import Text
 from trm_demo import __version__
 from trm_demo.atomic import staged, write_json
 from trm_demo.commands import (HelpFormatter, OneLineParser, UsageError, checkpoint_output,
-                               checkpoint_remedy, global_flags, global_flags_in, guarded, number_type, print_json,
-                               without_global_flags)
+                               checkpoint_remedy, global_flags, guarded, number_type, print_json)
 from trm_demo.trm.engine import initial_state, sigmoid, supervision_step
 from trm_demo.outputs import check_paths, show_path
 from trm_demo.sudoku.puzzles import CELLS, SIZE, PuzzleError, format_board, held_out_set, is_solution, parse_board, solve
@@ -72,8 +71,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 def parser() -> OneLineParser:
     """`trm-demo puzzle` and its sub-commands; every flag has help and shows its default."""
-    common = global_flags()
-    p = OneLineParser(prog="trm-demo puzzle", parents=[common],
+    common = global_flags(sub_command=True)
+    p = OneLineParser(prog="trm-demo puzzle", parents=[global_flags()],
                 description="6×6 Sudoku: the same Tiny Recursive Model core, learning to reason step by step. "
                 "Run as `trm-demo puzzle` or `python main.py puzzle`; the global flags (--quiet, --json, --debug) "
                 "go before `puzzle`, between it and the sub-command, or after the sub-command.")
@@ -130,8 +129,7 @@ def parser() -> OneLineParser:
 
 def puzzle_main(argv: list[str]) -> int:
     def body() -> int:
-        args = parse_args(without_global_flags(argv))   # before or after the sub-command
-        vars(args).update(global_flags_in(argv))
+        args = parse_args(argv)   # the global flags before or after the sub-command
         command = {"train": train_command, "eval": eval_command, "solve": solve_command}[args.command]
         return command(args, argv)
     return guarded(body, argv, input_errors=(PuzzleError,))

@@ -177,15 +177,14 @@ def fit(model: TRM, x: np.ndarray, target: np.ndarray, cfg: TrainingKnobs, epoch
     applied, so the model keeps its last good weights; the last record says why.
     """
     spec = model.spec
-    cut = validation_cut(len(x), cfg.validation_share) if epochs else len(x)
-    n_validation = len(x) - cut
-    x_train, t_train, x_valid, t_valid = x[:cut], target[:cut], x[cut:], target[cut:]
+    (x_train, t_train), (x_valid, t_valid) = validation_split(x, target, cfg.validation_share if epochs else 0.0)
+    validating = len(x_valid) > 0
     optimiser = AdamW(cfg.learning_rate, cfg.beta1, cfg.beta2, cfg.weight_decay)
     halt_at = logit(halt_threshold)
     log = []
     best = {"epoch": 0, "step_cap": None, "validation_log_loss": None}   # None: nothing validated
     best_ema = {name: w.copy() for name, w in model.ema.items()}
-    if n_validation:
+    if validating:
         best["step_cap"], best["validation_log_loss"] = _best_cap(model, x_valid, t_valid, supervision_steps)
     for epoch in range(1, epochs + 1):
         started = time.perf_counter()
@@ -223,7 +222,7 @@ def fit(model: TRM, x: np.ndarray, target: np.ndarray, cfg: TrainingKnobs, epoch
                   "mean_halt_step": totals["steps"] / max(n_batches, 1),
                   "grad_norm": totals["grad_norm"] / max(n_updates, 1),
                   "optimizer_steps": n_updates}
-        if n_validation and not stopped:
+        if validating and not stopped:
             record["validation_step_cap"], record["validation_log_loss"] = _best_cap(
                 model, x_valid, t_valid, supervision_steps)
             if best["validation_log_loss"] is None or record["validation_log_loss"] < best["validation_log_loss"]:
@@ -238,7 +237,7 @@ def fit(model: TRM, x: np.ndarray, target: np.ndarray, cfg: TrainingKnobs, epoch
             on_epoch(record)
         if stopped:
             break
-    if n_validation:
+    if validating:
         model.ema.update(best_ema)
     return {"epochs": log, "selected": best}
 
@@ -268,7 +267,7 @@ def evaluate(model: TRM, x: np.ndarray, outcome: np.ndarray, p_true: np.ndarray,
     """Held-out quality of the EMA model after each supervision step 1..step_cap."""
     path = model.infer(x, step_cap, halt_threshold=1.0, trajectory=True).trajectory
     loss, excess = log_loss(path, outcome).mean(axis=1), excess_log_loss(path, p_true).mean(axis=1)
-    accuracy = ((np.clip(path, PROB_EPS, 1 - PROB_EPS) >= 0.5) == (outcome > 0.5)).mean(axis=1)
+    accuracy = ((path >= 0.5) == (outcome > 0.5)).mean(axis=1)
     return [{"step": s + 1, "log_loss": float(loss[s]), "excess_log_loss": float(excess[s]),
              "accuracy": float(accuracy[s])} for s in range(step_cap)]
 
@@ -285,9 +284,10 @@ def excess_log_loss(p_model, p_true):
     return p * np.log(p / p_hat) + (1 - p) * np.log((1 - p) / (1 - p_hat))
 
 
-def validation_cut(n: int, share: float) -> int:
-    """fit's split: rows [:cut] are trained on, the last round(n * share) rows validate."""
-    return n - int(round(n * share))
+def validation_split(x, target, share: float) -> tuple[tuple, tuple]:
+    """fit's split, ((x, target) trained on, (x, target) validating): the last round(n * share) rows validate."""
+    cut = len(x) - int(round(len(x) * share))
+    return (x[:cut], target[:cut]), (x[cut:], target[cut:])
 
 
 def halting_comparison(model: TRM, x: np.ndarray, p_true: np.ndarray, step_cap: int, thresholds: tuple,

@@ -1,0 +1,40 @@
+"""The benchmark page renders what a bench run can produce: a one-seed market section (no intervals) and sections
+kept from an earlier run, stamped with what measured them. A page that fails to render used to lose a 20-minute run."""
+
+from __future__ import annotations
+
+import pytest
+
+from bench import report
+from bench.market_bench import FIXED_HURDLES, SCENARIOS, summarise
+from bench.measure import machine
+from trm_demo.funnel.evaluation import MEASURES
+from trm_demo.funnel.simulation import STRATEGIES
+
+
+def fake_run(seed: int, offset: float = 0.0) -> dict:
+    strategies = {s: {m: 100.0 * (i + 1) + seed + offset for m in MEASURES} for i, s in enumerate(STRATEGIES)}
+    counterfactuals = {c: {"expected_net_value_delta": float(seed)} for c in ("thermostat", "sentinel")}
+    return {"strategies": strategies, "counterfactuals": counterfactuals}
+
+
+def market_section(seeds: int) -> dict:
+    per_seed = [{"default": fake_run(s), "scenarios": {name: fake_run(s, 1.0) for name in SCENARIOS},
+                 "fixed": {h: 50.0 + s + h for h in FIXED_HURDLES}} for s in range(1, seeds + 1)]
+    reading = {"opportunities": 10, "candidates": 2, "keyword_recovers": 0.5, "keyword_intent_accuracy": 0.7,
+               "share_of_oracle_expected": {"structured fields only (exact Bayes)": 0.8}}
+    stamp = {"command": "python -m bench --only market", "started_at": "2026-12-01T00:00:00+00:00",
+             "commit": "abc1234", "cpu": "a CPU"}
+    return {"reading": reading, **summarise(per_seed), "seed_list": list(range(1, seeds + 1)), "wall_seconds": 1.0,
+            "measured_by": stamp}
+
+
+@pytest.mark.parametrize("seeds", [1, 3])
+def test_the_market_tables_render_with_one_seed_or_several(seeds):
+    results = {"machine": machine(), "market": market_section(seeds),
+               "meta": {"command": "python -m bench", "started_at": "2026-12-02T00:00:00+00:00", "total_seconds": 5}}
+    page = report.markdown(results)
+    for heading in ("## What reading the reply is worth", "## Multi-seed quality", "## The thermostat where it exists for"):
+        assert heading in page
+    assert ("one seed: no interval" in page) == (seeds == 1)
+    assert "market by `python -m bench --only market` on 2026-12-01 00:00:00+00:00 (commit abc1234, a CPU)" in page
