@@ -102,21 +102,24 @@ def test_kill_9_mid_simulation_leaves_previous_outputs_intact(tmp_path):
     assert_previous_outputs_intact(tmp_path, saved)
 
 
-def test_ctrl_c_exits_130_with_one_line_and_cleans_up(tmp_path):
+@pytest.mark.parametrize("stop, code, word", [(signal.SIGINT, 130, "interrupted"), (signal.SIGTERM, 143, "terminated")])
+def test_ctrl_c_or_sigterm_exits_130_or_143_with_one_line_and_cleans_up(tmp_path, stop, code, word):
+    """SIGTERM (a service manager, `kill`) is handled like Ctrl-C."""
     saved = write_previous_outputs(tmp_path)
     process = start_long_run(tmp_path)
     try:
         wait_until_streaming(process, tmp_path)
-        process.send_signal(signal.SIGINT)
+        process.send_signal(stop)
         out, err = process.communicate(timeout=60)
     finally:
         process.kill()
-    assert process.returncode == 130
+    assert process.returncode == code
     assert "Traceback" not in err
-    assert err.splitlines() == ["interrupted: stopped before finishing; every output file is either its previous version or complete"]
+    assert err.splitlines() == [f"{word}: stopped before finishing; every output file is either its previous version "
+                                "or complete"]
     assert out == ""
     assert_previous_outputs_intact(tmp_path, saved)
-    assert not list(tmp_path.glob(".*.tmp")), "Ctrl-C left a temp file behind"
+    assert not list(tmp_path.glob(".*.tmp")), f"{word} left a temp file behind"
 
 
 # --- in-process: the atomic writer itself ---

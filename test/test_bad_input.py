@@ -30,6 +30,7 @@ from test_cli import OUTPUTS, TINY_FLAGS, output_flags, run_cli
 from trm_demo.funnel import pipeline
 from trm_demo import cli
 from trm_demo.config import DEFAULT_CONFIG_PATH, load_config
+from trm_demo.sudoku import cli as puzzle_cli
 from trm_demo.trm.weights import init_model, save_checkpoint
 
 PREVIOUS_METRICS = b'{"from": "an earlier run"}\n'
@@ -377,11 +378,12 @@ def deadline(seconds: int):
 
 @pytest.fixture
 def no_work(monkeypatch):
-    """Training or simulating before the input is checked fails the test (as an exit-1 run)."""
+    """Training, simulating or evaluating before the input is checked fails the test (as an exit-1 run)."""
     def started(*args, **kwargs):
         raise AssertionError("work started before the input was fully checked")
     monkeypatch.setattr(pipeline, "fit", started)
     monkeypatch.setattr(cli, "run_funnel", started)
+    monkeypatch.setattr(puzzle_cli, "evaluate_sudoku", started)
 
 
 def test_the_table_covers_at_least_40_distinct_cases():

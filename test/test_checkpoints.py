@@ -20,7 +20,6 @@ import hashlib
 import json
 import os
 import shutil
-import signal
 import struct
 import zipfile
 from pathlib import Path
@@ -30,6 +29,7 @@ import numpy as np
 import pytest
 import yaml
 
+from test_bad_input import deadline, no_work  # noqa: F401 - no_work is a fixture
 from test_cli import TINY_FLAGS, output_flags, run_cli, tiny_config
 from trm_demo.funnel import pipeline
 from trm_demo import cli
@@ -102,20 +102,21 @@ def header(name: str, text: str) -> Callable[[dict], None]:
     return change
 
 
-def spec_field(field: str, value) -> Callable[[dict], None]:
+def json_field(entry: str, field: str, value) -> Callable[[dict], None]:
+    """Set one field of a JSON header entry ("spec" or "metadata")."""
     def change(arrays):
-        spec = json.loads(str(arrays["spec"]))
-        spec[field] = value
-        arrays["spec"] = np.array(json.dumps(spec))
+        header = json.loads(str(arrays[entry]))
+        header[field] = value
+        arrays[entry] = np.array(json.dumps(header))
     return change
+
+
+def spec_field(field: str, value) -> Callable[[dict], None]:
+    return json_field("spec", field, value)
 
 
 def metadata_field(field: str, value) -> Callable[[dict], None]:
-    def change(arrays):
-        metadata = json.loads(str(arrays["metadata"]))
-        metadata[field] = value
-        arrays["metadata"] = np.array(json.dumps(metadata))
-    return change
+    return json_field("metadata", field, value)
 
 
 def transposed(key: str) -> Callable[[dict], None]:
@@ -200,22 +201,8 @@ SUDOKU_METADATA = {
 @pytest.fixture
 def no_hang():
     """A blocking open (a FIFO with no writer) fails the test instead of hanging it."""
-    def timeout(signum, frame):
-        raise AssertionError("loading the checkpoint blocked")
-    previous = signal.signal(signal.SIGALRM, timeout)
-    signal.alarm(20)
-    yield
-    signal.alarm(0)
-    signal.signal(signal.SIGALRM, previous)
-
-
-@pytest.fixture
-def no_work(monkeypatch):
-    def started(*args, **kwargs):
-        raise AssertionError("work started with a bad checkpoint")
-    monkeypatch.setattr(pipeline, "fit", started)
-    monkeypatch.setattr(cli, "run_funnel", started)
-    monkeypatch.setattr(puzzle_cli, "evaluate_sudoku", started)
+    with deadline(20):
+        yield
 
 
 def assert_refused(run, directory: Path, before: dict, fragments) -> None:

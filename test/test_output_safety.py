@@ -187,21 +187,6 @@ def test_a_name_too_long_or_an_unwritable_directory_is_refused_before_any_output
 
 # --- 4. signals ---
 
-def test_sigterm_is_handled_like_ctrl_c_exit_143(tmp_path):
-    saved = write_previous_outputs(tmp_path)
-    process = start_long_run(tmp_path)
-    try:
-        wait_until_streaming(process, tmp_path)
-        process.send_signal(signal.SIGTERM)
-        out, err = process.communicate(timeout=60)
-    finally:
-        process.kill()
-    assert process.returncode == 143
-    assert err.splitlines() == [f"terminated: {STOPPED}"] and out == ""
-    assert_previous_outputs_intact(tmp_path, saved)
-    assert not list(tmp_path.glob(".*.tmp")), "SIGTERM left a temp file behind"
-
-
 def wait_for_workers(process, count: int = 2, timeout: float = 90) -> set[int]:
     """The pids of the run's --seeds workers, once at least `count` have started."""
     workers: set[int] = set()
@@ -258,11 +243,16 @@ sys.meta_path.insert(0, StopOnNumpy())
 
 @pytest.mark.parametrize("name, code, word", [("SIGINT", 130, "interrupted"), ("SIGTERM", 143, "terminated")])
 def test_a_stop_during_start_up_gives_one_line_not_a_traceback(tmp_path, name, code, word):
-    (tmp_path / "sitecustomize.py").write_text(SLOW_IMPORT.replace("{signal}", name))
-    env = {**subprocess_env(), "PYTHONPATH": f"{tmp_path}{os.pathsep}{REPO_ROOT}"}
-    process = python_main("--help", cwd=tmp_path, env=env, stdout=subprocess.PIPE)
+    assert stopped_by(SLOW_IMPORT, name, tmp_path) == (code, [f"{word}: {STOPPED}"], "")
+
+
+def stopped_by(script: str, name: str, directory: Path) -> tuple[int, list[str], str]:
+    """(exit code, stderr lines, stdout) of `--help` with a sitecustomize `script` that sends signal `name`."""
+    (directory / "sitecustomize.py").write_text(script.replace("{signal}", name))
+    env = {**subprocess_env(), "PYTHONPATH": f"{directory}{os.pathsep}{REPO_ROOT}"}
+    process = python_main("--help", cwd=directory, env=env, stdout=subprocess.PIPE)
     out, err = process.communicate(timeout=60)
-    assert (process.returncode, err.splitlines(), out) == (code, [f"{word}: {STOPPED}"], "")
+    return process.returncode, err.splitlines(), out
 
 
 def test_a_closed_stdout_ends_puzzle_solve_quietly_with_141(tmp_path):
@@ -364,11 +354,7 @@ os._Environ.setdefault = setdefault
 @pytest.mark.parametrize("name, code, word", [("SIGINT", 130, "interrupted"), ("SIGTERM", 143, "terminated")])
 def test_a_stop_inside_prepare_process_gives_one_line(tmp_path, name, code, word):
     """stop.launch: install() then everything else inside the one try."""
-    (tmp_path / "sitecustomize.py").write_text(STOP_IN_PREPARE.replace("{signal}", name))
-    env = {**subprocess_env(), "PYTHONPATH": f"{tmp_path}{os.pathsep}{REPO_ROOT}"}
-    process = python_main("--help", cwd=tmp_path, env=env, stdout=subprocess.PIPE)
-    out, err = process.communicate(timeout=60)
-    assert (process.returncode, err.splitlines(), out) == (code, [f"{word}: {STOPPED}"], "")
+    assert stopped_by(STOP_IN_PREPARE, name, tmp_path) == (code, [f"{word}: {STOPPED}"], "")
 
 
 def seed_result(cfg) -> dict:
