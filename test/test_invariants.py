@@ -26,7 +26,8 @@ from trm_demo.trm import training
 from trm_demo.config import load_config
 from trm_demo.funnel.market import training_log
 from trm_demo.funnel.rng import rng_for
-from trm_demo.funnel.simulation import STRATEGIES, run_funnel
+from trm_demo.funnel.simulation import run_funnel
+from trm_demo.strategies import KEYS as STRATEGIES
 from trm_demo.funnel.telemetry import CallLog, call_log
 from trm_demo.trm.training import PROB_EPS, evaluate, fit
 from trm_demo.trm.weights import init_model

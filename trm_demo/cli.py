@@ -34,6 +34,7 @@ from trm_demo.outputs import check_paths
 from trm_demo.report.changes import config_changes
 from trm_demo.report.dossier import write_report
 from trm_demo.report.formats import verdicts
+from trm_demo.results import RunResult
 from trm_demo.trm.weights import CheckpointError, save_checkpoint
 from trm_demo.ui import UI
 
@@ -91,7 +92,7 @@ def run(argv: list[str], started: float) -> int:
     with staged():   # every output completed as a temp first, then all renamed together
         metrics = simulate_and_write(cfg, args, argv, (model, baseline), training, outputs, ui, started)
     if args.json:
-        print_json(metrics)
+        print_json(metrics.to_dict())
     else:
         ui.summary(metrics, outputs)
     return 0
@@ -106,7 +107,7 @@ def checked_starting_model(cfg: Config):
 
 
 def simulate_and_write(cfg: Config, args, argv: list[str], models: tuple, training: dict, outputs: dict,
-                       ui: UI, started: float) -> dict:
+                       ui: UI, started: float) -> RunResult:
     model, baseline = models
     if args.save_checkpoint:
         save_checkpoint(args.save_checkpoint, model,
@@ -121,19 +122,20 @@ def simulate_and_write(cfg: Config, args, argv: list[str], models: tuple, traini
     finally:
         readings.close()   # the real reader's cache holds only whole rows, whatever stopped the run
     where_each_wins = landscape(*result.sample, cfg, rng_for(cfg.simulation.seed, "landscape"))
-    metrics = run_metrics(cfg, result, training, where_each_wins, command_line(argv), {
-        "simulation_seconds": simulation_seconds, "training_seconds": training["wall_clock"]["seconds"]})
+    evaluation = None
     if args.seeds:
         seeds = [cfg.simulation.seed + i for i in range(args.seeds)]
         with ui.seeds_progress(len(seeds)) as on_done:
-            metrics["evaluation"] = evaluate_seeds(cfg, seeds, strategies_for_seed, on_done=on_done)
-        metrics["evaluation"]["verdicts"] = verdicts(metrics["evaluation"]["paired"])   # the sentences: report's words
-    metrics["wall_clock"].update(total_seconds=time.perf_counter() - started,
-                                 date=datetime.now(timezone.utc).isoformat(timespec="seconds"))
-    metrics["changes"] = config_changes(cfg.to_dict(), load_config().to_dict(), shown_path(args.config) if args.config else None,
-                                        flag_keys(args), [a for a in argv if a.startswith("--")])
+            evaluation = evaluate_seeds(cfg, seeds, strategies_for_seed, on_done=on_done)
+        evaluation["verdicts"] = verdicts(evaluation["paired"])   # the sentences: report's words
+    changes = config_changes(cfg.to_dict(), load_config().to_dict(), shown_path(args.config) if args.config else None,
+                             flag_keys(args), [a for a in argv if a.startswith("--")])
+    metrics = run_metrics(cfg, result, training, where_each_wins, command_line(argv), {
+        "simulation_seconds": simulation_seconds, "training_seconds": training["wall_clock"]["seconds"],
+        "total_seconds": time.perf_counter() - started,
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds")}, evaluation, changes)
     write_json(outputs["training_log"], training)
-    write_json(outputs["metrics"], metrics)
+    write_json(outputs["metrics"], metrics.to_dict())
     write_report(outputs["report"], outputs["html"], cfg.to_dict(), metrics, training)
     return metrics
 
