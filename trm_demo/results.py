@@ -26,7 +26,7 @@ class RunInfo:
     opportunities: int            # decided (more than planned when a traffic event raises the rate)
     planned_opportunities: int
     candidates_per_opportunity: int
-    checkpoint: dict              # {"path", "sha256"} of the weights the run started from
+    checkpoint: dict | None       # {"path", "sha256"} of the weights the run started from; None from scratch
     llm: dict                     # the reader's own report (funnel/reading.py): simulated, or the real endpoint's
     versions: dict
     numerics: dict                # the BLAS kernel and SIMD level decide the TRM's rounding (process.py)
