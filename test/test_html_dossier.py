@@ -3,6 +3,7 @@
 The browser test runs the system Chromium headless (`apt-get install chromium`); it is skipped
 locally without one, but fails in CI, like the Mermaid parser checks (mermaid_check.py).
 """
+import json
 import re
 import sys
 from html.parser import HTMLParser
@@ -17,6 +18,7 @@ from trm_demo.report.document import Chart, Document, Paragraph, section
 from trm_demo.report.html import CSP, to_html
 from trm_demo.report.dossier import report_document
 from trm_demo.report.screenshots import chromium, headless
+from trm_demo.results import RunResult
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from mermaid_check import running_in_ci  # noqa: E402
@@ -90,8 +92,8 @@ def test_the_dossier_has_the_markdowns_sections_and_numbers(run):
     assert re.findall(r"<h2>(.+?)</h2>", html) == [h.replace("&", "&amp;") for h in headings]
     for money in set(re.findall(r"\$[\d,]+\.\d{2}", markdown)):
         assert money in html
-    doc = report_document(run["cfg"].to_dict(), __import__("json").loads((run["dir"] / "metrics.json").read_text()),
-                          __import__("json").loads((run["dir"] / "training.json").read_text()))
+    result = RunResult.from_dict(json.loads((run["dir"] / "metrics.json").read_text()))
+    doc = report_document(run["cfg"].to_dict(), result, json.loads((run["dir"] / "training.json").read_text()))
     assert len(drawn_marks(html)) == len(charts_in(doc)) == markdown.count("\nxychart-beta\n")
     assert html.count("★") == markdown.count("★") == 2   # the break-even map's default cell and its note
     assert "<strong>Cascade</strong> ★" in html or "<strong>TRM alone</strong> ★" in html \
