@@ -336,6 +336,7 @@ def test_the_hurdle_chart_title_says_where_it_went(run):
     metrics["thermostat"]["history"] = [{"opportunity": 10 * (i + 1), "elapsed": 0.1 * (i + 1), "spent": 1.0,
                                          "rate_ratio": 1.0, "hurdle": h, "action": "hold"}
                                         for i, h in enumerate([1.0, 2.0, 6.0, 3.0])]
+    assert findings.hurdle_path(typed(metrics).thermostat.history) == findings.HurdlePath(1.0, 3.0, 6.0, 30)
     assert "The hurdle went from 1.00 to 3.00, peaking at 6.00 at opportunity 30" in render(run, metrics)
     for row in metrics["thermostat"]["history"]:
         row["hurdle"] = 1.0

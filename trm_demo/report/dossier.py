@@ -18,7 +18,7 @@ from trm_demo.report import findings
 from trm_demo.report.changes import shown_value
 from trm_demo.report.charts import chart
 from trm_demo.report.document import Bullets, Code, Document, Paragraph, Section, Table, section, to_markdown
-from trm_demo.report.findings import Drives, Effect, Significance, ranking, read_share
+from trm_demo.report.findings import LOG_LOSS_TOLERANCE, Drives, Effect, Significance, ranking, read_share
 from trm_demo.report.formats import count, finite, money, num, pair_name, pct, signed
 from trm_demo.report.html import write_html
 from trm_demo.report.findings import Span
@@ -39,9 +39,6 @@ def phrase(key: str) -> str:
     return strategy(key).phrase
 
 
-# Held-out excess log-loss within this fraction of its best value counts as "settled" (the log
-# carries no standard error).
-LOG_LOSS_TOLERANCE = 0.05
 EVENT_ROWS = 10   # sentinel events shown first and last; the rest are counted
 
 
@@ -65,7 +62,7 @@ def report_document(settings: dict, result: RunResult, training: dict) -> Docume
                 section("Headline", Paragraph(headline(result))), strategy_section(result),
                 llm_reader_section(result), deferral_section(result), break_even_section(result),
                 controls_section(settings, result, points),
-                frontier_section(result, training), training_section(training, points),
+                frontier_section(result), training_section(training, points),
                 halting_comparison_section(training), evaluation_section(result.evaluation),
                 section("Configuration snapshot",
                         Paragraph("The effective knobs of this run (defaults, config file and flags merged):"),
@@ -89,9 +86,9 @@ def advice(result: RunResult) -> str:
     best, runner = s[first], s[second]
     share = (f", {pct(best.share_of_oracle_expected)} of what a perfect-information oracle would make"
              if finite(best.share_of_oracle_expected) else "")
+    margin = best.expected_net_value - runner.expected_net_value
     why = (f" In this simulated funnel of {run.opportunities:,} jobs it made the most expected net value "
-           f"({money(best.expected_net_value, 0)}{share}), {money(best.expected_net_value - runner.expected_net_value, 0)} "
-           f"more than {phrase(second)}.")
+           f"({money(best.expected_net_value, 0)}{share}), {money(margin, 0)} more than {phrase(second)}.")
     if first == "cascade":
         read = read_share(result)
         why += (f" The LLM read {pct(read)} of the candidates," if finite(read) else " The LLM read") + \
@@ -313,7 +310,6 @@ def controls_section(settings: dict, result: RunResult, points: int) -> Section:
     t, sentinel = result.thermostat, result.sentinel
     cf = result.counterfactuals
     history = t.history
-    hurdles = [h.hurdle for h in history]
     events = result.scenario.events
     blocks = [
         Paragraph("Each control is judged in dollars: the run minus the same opportunities replayed without it "
@@ -327,8 +323,9 @@ def controls_section(settings: dict, result: RunResult, points: int) -> Section:
                   f"{count(t.moves, 'time')} and ended at {num(t.final_hurdle)}. "
                   + counterfactual_sentence(cf.get("thermostat"), "with the hurdle held at "
                                             f"{num(settings['thermostat']['initial_hurdle'])} all period")),
-        chart(hurdle_title(history), "opportunity (#)", "hurdle (× LLM price)", [h.opportunity for h in history],
-              [("line", "hurdle", hurdles)], points) if history else None,
+        chart(hurdle_title(findings.hurdle_path(history)), "opportunity (#)", "hurdle (× LLM price)",
+              [h.opportunity for h in history], [("line", "hurdle", [h.hurdle for h in history])], points)
+        if history else None,
         Paragraph(f"**Sentinel (guardrails).** LLM spend {money(sentinel.llm_spent)} of a "
                   f"{money(sentinel.llm_budget)} budget (never exceeded); a circuit breaker hands decisions to the "
                   "TRM alone when LLM calls fail and probes half-open before closing; a TRM guard falls back to the "
@@ -378,13 +375,11 @@ def limit_sentence(cf: Counterfactual, limit: str, without_it: str) -> str:
     return f"The {limit} cost nothing here ({signed(delta)} expected net value against {without_it}{spent})."
 
 
-def hurdle_title(history) -> str:
-    hurdles = [h.hurdle for h in history]
-    first, last, high = hurdles[0], hurdles[-1], max(hurdles)
-    if min(hurdles) == high:
-        return f"The hurdle held at {num(first)} all period"
-    peak = next(h.opportunity for h in history if h.hurdle == high)
-    return (f"The hurdle went from {num(first)} to {num(last)}, peaking at {num(high)} at opportunity {peak:,}")
+def hurdle_title(path: findings.HurdlePath) -> str:
+    if path.peak_at is None:
+        return f"The hurdle held at {num(path.first)} all period"
+    return (f"The hurdle went from {num(path.first)} to {num(path.last)}, peaking at {num(path.high)} at "
+            f"opportunity {path.peak_at:,}")
 
 
 def sentinel_table(events: list[dict], shown: int = EVENT_ROWS):
@@ -400,12 +395,13 @@ def sentinel_table(events: list[dict], shown: int = EVENT_ROWS):
 
 # --- depth, training, halting --------------------------------------------------------------------
 
-def frontier_section(result: RunResult, training: dict) -> Section | None:
+def frontier_section(result: RunResult) -> Section | None:
     frontier = result.frontier
     if not frontier:
         return None
     oracle = result.strategies["oracle"].expected_net_value
     finding, title = depth_verdict(findings.depth(frontier), frontier)
+    settled = findings.settling(result.training.holdout_after)
     return section(
         "Depth: what recursion bought",
         Paragraph("The TRM alone replayed on the same opportunities at each fixed step cap (no halting, no LLM, no "
@@ -416,7 +412,7 @@ def frontier_section(result: RunResult, training: dict) -> Section | None:
               tuple((r.step_cap, money(r.expected_net_value),
                      pct(r.expected_net_value / oracle) if oracle > 0 else "n/a", f"{r.pursued:,}",
                      money(r.compute_cost)) for r in frontier), numeric=tuple(range(5))),
-        Paragraph(held_out_depth(training) + "The benchmark's fair ablation (docs/BENCHMARKS.md), with the same "
+        Paragraph(held_out_depth(settled) + "The benchmark's fair ablation (docs/BENCHMARKS.md), with the same "
                   "data, validation selection and optimiser steps and parameters within 2 %, found a plain MLP of "
                   "the same size as accurate on this tabular data within seed-to-seed noise; this run does not "
                   "retest that. The TRM's case here is its cost next to an LLM, not accuracy a plain network "
@@ -438,18 +434,14 @@ def depth_verdict(depth: findings.Depth | None, frontier) -> tuple[str, str]:
             f"Depth paid: step cap {depth.enough_cap} beat step 1 beyond noise")
 
 
-def held_out_depth(training: dict) -> str:
-    after = training.get("holdout_after") or []
-    if not after or after[0]["excess_log_loss"] <= 0:
+def held_out_depth(settled: findings.Settling | None) -> str:
+    if settled is None:
         return ""
-    start, last = after[0]["excess_log_loss"], after[-1]["excess_log_loss"]
-    lowest = min(row["excess_log_loss"] for row in after)
-    settled = next(row for row in after if row["excess_log_loss"] - lowest <= LOG_LOSS_TOLERANCE * lowest)
-    verdict = (f"it was still improving at step {settled['step']}" if settled is after[-1] else
-               f"from step {settled['step']} on it stayed within {pct(LOG_LOSS_TOLERANCE, 0)} of its best "
-               f"({lowest:.4f})")
-    return (f"On held-out pairs, excess log-loss went from {start:.4f} at step 1 to {last:.4f} at step "
-            f"{after[-1]['step']}; {verdict}. ")
+    verdict = (f"it was still improving at step {settled.settled_step}" if settled.still_improving else
+               f"from step {settled.settled_step} on it stayed within {pct(LOG_LOSS_TOLERANCE, 0)} of its best "
+               f"({settled.lowest:.4f})")
+    return (f"On held-out pairs, excess log-loss went from {settled.start:.4f} at step 1 to {settled.last:.4f} at "
+            f"step {settled.last_step}; {verdict}. ")
 
 
 def training_section(training: dict, points: int) -> Section:
@@ -487,10 +479,9 @@ def halting_comparison_section(training: dict) -> Section | None:
     rows = training.get("halting") or []
     if not rows:
         return None
-    helps = [r for r in rows
-             if r["halting_head"] < min(r["random_stopping"], r["fixed_cap_excess"]) * (1 - LOG_LOSS_TOLERANCE)]
+    helps = findings.halting_helps(rows)
     verdict = ("The halting head beat random stopping and the nearest fixed cap by more than "
-               f"{pct(LOG_LOSS_TOLERANCE, 0)} at threshold " + ", ".join(str(r["halt_threshold"]) for r in helps)
+               f"{pct(LOG_LOSS_TOLERANCE, 0)} at threshold " + ", ".join(str(threshold) for threshold in helps)
                if helps else
                "The halting head bought nothing here: at every threshold it was within "
                f"{pct(LOG_LOSS_TOLERANCE, 0)} of (or worse than) random stopping at the same mean depth or the "
@@ -646,7 +637,8 @@ def _cost_effect(r: RunResult) -> str:
 def _training_effect(r: RunResult) -> str:
     before, after = r.training.holdout_before[-1], r.training.holdout_after[-1]
     return (f"held-out excess log-loss at step {after.step}: {before.excess_log_loss:.4f} before "
-            f"fine-tuning, {after.excess_log_loss:.4f} after; TRM alone {money(r.strategies['trm'].expected_net_value, 0)} expected")
+            f"fine-tuning, {after.excess_log_loss:.4f} after; TRM alone "
+            f"{money(r.strategies['trm'].expected_net_value, 0)} expected")
 
 
 def _reader_effect(r: RunResult) -> str:

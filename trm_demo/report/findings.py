@@ -12,13 +12,17 @@ import math
 from dataclasses import dataclass
 from enum import Enum
 
-from trm_demo.results import BreakEvenCell, BreakEvenMap, DeferralCurve, DepthPoint, Interval, RunResult
+from trm_demo.results import (BreakEvenCell, BreakEvenMap, DeferralCurve, DepthPoint, HoldoutPoint, HurdleMove,
+                              Interval, RunResult)
 from trm_demo.strategies import RIVALS
 
 # A deeper step cap must beat the shallowest by more than this share of expected net value to count.
 DEPTH_TOLERANCE = 0.01
 # The deferral curve's finding: the share read at which an order has this much of reading's whole gain.
 GAIN_SHARE = 0.9
+# Held-out excess log-loss within this fraction of its best value counts as "settled" (the log
+# carries no standard error).
+LOG_LOSS_TOLERANCE = 0.05
 
 
 def known(x: float | None) -> bool:
@@ -221,7 +225,35 @@ def depth(frontier: tuple[DepthPoint, ...]) -> Depth | None:
                  enough.step_cap, enough is not frontier[0])
 
 
-# --- the controls: what a counterfactual's sign says ---------------------------------------------------------
+@dataclass(frozen=True)
+class Settling:
+    """How held-out excess log-loss after fine-tuning moved with depth."""
+    start: float           # at step 1
+    last: float            # at the last step
+    last_step: int
+    lowest: float
+    settled_step: int      # the first step within LOG_LOSS_TOLERANCE of the lowest
+    still_improving: bool  # that step is the last one
+
+
+def settling(after: tuple[HoldoutPoint, ...]) -> Settling | None:
+    """None when there is nothing to say (no held-out curve, or a perfect model at step 1)."""
+    if not after or after[0].excess_log_loss <= 0:
+        return None
+    lowest = min(p.excess_log_loss for p in after)
+    settled = next(p for p in after if p.excess_log_loss - lowest <= LOG_LOSS_TOLERANCE * lowest)
+    return Settling(after[0].excess_log_loss, after[-1].excess_log_loss, after[-1].step, lowest, settled.step,
+                    settled is after[-1])
+
+
+def halting_helps(rows: list[dict]) -> list[float]:
+    """The halt thresholds (training log rows) at which the halting head beat both random stopping at the same
+    mean depth and the nearest fixed cap by more than LOG_LOSS_TOLERANCE."""
+    return [r["halt_threshold"] for r in rows
+            if r["halting_head"] < min(r["random_stopping"], r["fixed_cap_excess"]) * (1 - LOG_LOSS_TOLERANCE)]
+
+
+# --- the controls: what a counterfactual's sign says, where the hurdle went ------------------------------
 
 class Effect(Enum):
     EARNED = "earned"
@@ -231,6 +263,21 @@ class Effect(Enum):
 
 def effect(delta: float) -> Effect:
     return Effect.EARNED if delta > 0 else Effect.COST if delta < 0 else Effect.NOTHING
+
+
+@dataclass(frozen=True)
+class HurdlePath:
+    first: float
+    last: float
+    high: float
+    peak_at: int | None    # the opportunity where it first peaked; None: it held all period
+
+
+def hurdle_path(history: tuple[HurdleMove, ...]) -> HurdlePath:
+    hurdles = [h.hurdle for h in history]
+    high = max(hurdles)
+    peak = None if min(hurdles) == high else next(h.opportunity for h in history if h.hurdle == high)
+    return HurdlePath(hurdles[0], hurdles[-1], high, peak)
 
 
 # --- a changed config key: which measured figures it drives ---------------------------------------------------
