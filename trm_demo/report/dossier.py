@@ -18,10 +18,9 @@ from trm_demo.report import findings
 from trm_demo.report.changes import shown_value
 from trm_demo.report.charts import chart
 from trm_demo.report.document import Bullets, Code, Document, Paragraph, Section, Table, section, to_markdown
-from trm_demo.report.findings import LOG_LOSS_TOLERANCE, Drives, Effect, Significance, ranking, read_share
+from trm_demo.report.findings import LOG_LOSS_TOLERANCE, Drives, Effect, Significance, Span, ranking, read_share
 from trm_demo.report.formats import count, finite, money, num, pair_name, pct, signed
 from trm_demo.report.html import write_html
-from trm_demo.report.findings import Span
 from trm_demo.results import BreakEvenCell, Counterfactual, Evaluation, Interval, RunResult
 from trm_demo.strategies import KEYS, RIVALS, strategy
 
@@ -32,10 +31,12 @@ def price(x) -> str:
 
 
 def name(key: str) -> str:
+    """A strategy's name in a table row (its record: trm_demo/strategies.py)."""
     return strategy(key).name
 
 
 def phrase(key: str) -> str:
+    """A strategy as a sentence names it."""
     return strategy(key).phrase
 
 
