@@ -110,10 +110,10 @@ class UI:
             self.out.print(sentence)
 
     def _print_fitting(self, title: str, columns: tuple, rows: dict) -> None:
-        """rows: strategy key -> a record whose fields the columns name (shown in the strategies' order)."""
         """The first layout that fits the terminal: full names and headers; short ones explained under
         the table; short ones in two tables. Every figure survives in 80 columns (or far narrower). The title
-        is a line of its own, wrapped at the terminal's width rather than at a narrow table's."""
+        is a line of its own, wrapped at the terminal's width rather than at a narrow table's. rows: strategy
+        key -> a record whose fields the columns name, shown in the strategies' order."""
         half = (len(columns) + 1) // 2
         layouts = [[self._table(group, rows, wide) for group in groups]
                    for wide, groups in ((True, (columns,)), (False, (columns,)),
