@@ -47,8 +47,9 @@ def peak_memory(c: Config) -> tuple[int, str]:
     block = min(c.simulation.opportunities, FUNNEL_BLOCK) * c.market.candidates_per_opportunity
     parts = {
         "training.batch_size x model size": t.batch_size * row,
+        # the held-out trajectory, its halt logits and evaluate()'s float64 temporaries
         "training.holdout_samples x model size x model.supervision_steps":
-            t.holdout_samples * (2 * row + 8 * 8 * steps),  # trajectory, halt logits and evaluate()'s float64 temporaries
+            t.holdout_samples * (2 * row + 8 * 8 * steps),
         "training.samples / pretrain_samples": samples * (SAMPLE_BYTES + KEPT_SAMPLE_BYTES),
         "market.candidates_per_opportunity x model.supervision_steps":
             block * (SAMPLE_BYTES + 2 * 8 * steps) + min(block, SUB_BATCH) * (2 * row + 2 * 8 * steps),
