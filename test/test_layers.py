@@ -39,7 +39,7 @@ class Row:
 
 
 def read_table(text: str) -> list[Row]:
-    """The rows of the table whose header starts `| Modules |`: every `quoted` name in a cell counts."""
+    """The rows of the table whose header starts `| Modules |`: every `back-quoted` name in a cell counts."""
     lines = text.splitlines()
     start = next(i for i, line in enumerate(lines) if line.startswith("| Modules |"))
     rows = []
@@ -47,8 +47,10 @@ def read_table(text: str) -> list[Row]:
         if not line.startswith("|"):
             break
         modules, _job, may_import, prints = (cell.strip() for cell in line.strip().strip("|").split("|"))
+        if prints not in ("yes", "no"):
+            raise ValueError(f"docs/ARCHITECTURE.md: the Prints cell of {modules} must be yes or no, not {prints!r}")
         rows.append(Row(tuple(re.findall(r"`([^`]+)`", modules)), frozenset(re.findall(r"`([^`]+)`", may_import)),
-                        prints.lower().startswith("yes")))
+                        prints == "yes"))
     return rows
 
 
