@@ -1,6 +1,7 @@
 """Multi-seed evaluation: the interval maths, the paired differences' significance and wording, parallel == serial."""
 
 import math
+from functools import partial
 
 import pytest
 
@@ -11,9 +12,11 @@ from trm_demo.report.findings import Significance, comparison
 from trm_demo.report.formats import verdicts
 from trm_demo.results import Interval
 from trm_demo.strategies import KEYS, STRATEGIES, strategy
+from trm_demo.ui import UI
 
 TINY = {"simulation.opportunities": 30, "training.epochs": 1, "training.samples": 64,
         "training.holdout_samples": 64}
+ONE_SEED = partial(strategies_for_seed, ui=UI(quiet=True))   # as the CLI sends it to a worker
 
 
 def test_mean_ci_matches_a_hand_computed_student_t_interval():
@@ -52,8 +55,8 @@ def test_every_strategy_is_one_record_and_the_verdicts_use_its_phrase():
 
 def test_parallel_and_serial_evaluation_give_identical_results():
     cfg = load_config(None, TINY)
-    serial = evaluate_seeds(cfg, [3, 4], strategies_for_seed, workers=1)
-    parallel = evaluate_seeds(cfg, [3, 4], strategies_for_seed, workers=2)
+    serial = evaluate_seeds(cfg, [3, 4], ONE_SEED, workers=1)
+    parallel = evaluate_seeds(cfg, [3, 4], ONE_SEED, workers=2)
     assert serial == parallel
     assert serial["per_seed_expected_net_value"]["trm"][0] != serial["per_seed_expected_net_value"]["trm"][1]
     # the names the checks read: paired differences and each control's counterfactual

@@ -13,6 +13,7 @@ import os
 import sys
 import time
 from datetime import datetime, timezone
+from functools import partial
 from pathlib import Path
 from typing import Callable
 
@@ -24,6 +25,7 @@ from trm_demo.config import (DEFAULT_CONFIG_PATH, Config, ConfigError, knob_rang
                              shown_path)
 from trm_demo.funnel.evaluation import evaluate_seeds
 from trm_demo.funnel.landscape import landscape
+from trm_demo.funnel.memory import check_memory
 from trm_demo.funnel.pipeline import (checkpoint_metadata, checkpoint_path, command_line, fine_tune, fit_baseline,
                                       pretrain, starting_model, step_cap, strategies_for_seed)
 from trm_demo.funnel.reading import readings_for
@@ -126,7 +128,8 @@ def simulate_and_write(cfg: Config, args, argv: list[str], models: tuple, traini
     if args.seeds:
         seeds = [cfg.simulation.seed + i for i in range(args.seeds)]
         with ui.seeds_progress(len(seeds)) as on_done:
-            evaluation = evaluate_seeds(cfg, seeds, strategies_for_seed, on_done=on_done)
+            evaluation = evaluate_seeds(cfg, seeds, partial(strategies_for_seed, ui=UI(quiet=True)),
+                                        on_done=on_done)
         evaluation["verdicts"] = verdicts(evaluation["paired"])   # the sentences: report's words
     changes = config_changes(cfg.to_dict(), load_config().to_dict(), shown_path(args.config) if args.config else None,
                              flag_keys(args), [a for a in argv if a.startswith("--")])
@@ -239,9 +242,11 @@ def flag_keys(args) -> dict[str, str]:
 
 
 def load_config_for(args) -> Config:
-    """The YAML plus the flags; an out-of-range flag is named as the flag the user typed."""
+    """The YAML plus the flags, within the memory budget; an out-of-range flag is named as the flag the user typed."""
     try:
-        return load_config(args.config, overrides(args))
+        cfg = load_config(args.config, overrides(args))
+        check_memory(cfg)
+        return cfg
     except ConfigError as err:
         flags = [f"--{name.replace('_', '-')}" for name, key in FLAG_KEYS.items()
                  if getattr(args, name) is not None and f"'{key}'" in str(err)]

@@ -51,6 +51,10 @@ class UI:
         self.err = message_console()
         self.out = output_console()
 
+    def __reduce__(self):
+        """A --seeds worker process gets a UI of its own: consoles hold locks and streams that cannot cross."""
+        return UI, (self.quiet,)
+
     def message(self, text: str) -> None:
         if not self.quiet:
             self.err.print(text)

@@ -72,11 +72,11 @@ def fine_tune(cfg: Config, model: TRM, ui) -> dict:
             "parameters": model.n_parameters, "wall_clock": {"seconds": seconds}}
 
 
-def strategies_for_seed(cfg: Config) -> dict:
-    """One seed of the multi-seed evaluation: the whole pipeline, nothing written; totals and counterfactuals."""
-    from trm_demo.ui import UI   # late: a worker process's quiet UI (warnings only), the one tie upward
+def strategies_for_seed(cfg: Config, ui) -> dict:
+    """One seed of the multi-seed evaluation: the whole pipeline, nothing written; totals and counterfactuals.
+    `ui` is the caller's, sent to the worker process (a quiet one: several workers' progress would garble)."""
     model = starting_model(cfg)
-    training = fine_tune(cfg, model, UI(quiet=True))
+    training = fine_tune(cfg, model, ui)
     readings = readings_for(cfg)
     try:
         with call_log(None) as calls:
