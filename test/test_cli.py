@@ -1,6 +1,6 @@
 """The command line end to end (issue 2): flags, streams, exit codes, and files written where the flags say.
 
-Runs are in-process (`trm_demo.cli.main`) on tiny sizes, inside a temporary
+Runs are in-process (`trm_demo.__main__.main`) on tiny sizes, inside a temporary
 directory; only `python -m trm_demo` needs a real subprocess. The helpers at
 the top are shared by the other CLI-level test files.
 """
@@ -19,6 +19,7 @@ import pytest
 
 from trm_demo.funnel import pipeline
 from trm_demo import __version__, cli
+from trm_demo.__main__ import main
 from trm_demo.config import load_config
 from trm_demo.trm.weights import load_checkpoint
 
@@ -44,7 +45,7 @@ class Run:
 
 def run_cli(capsys, argv: list[str]) -> Run:
     capsys.readouterr()   # drop anything printed before the run
-    code = cli.main([str(a) for a in argv])
+    code = main([str(a) for a in argv])
     captured = capsys.readouterr()
     return Run(code, captured.out, captured.err)
 
@@ -96,7 +97,7 @@ def help_blocks(text: str) -> dict[str, str]:
 def test_help_lists_every_flag_with_its_default(capsys, monkeypatch):
     monkeypatch.setenv("COLUMNS", "120")
     with pytest.raises(SystemExit) as stop:
-        cli.main(["--help"])
+        main(["--help"])
     assert stop.value.code == 0
     text = capsys.readouterr().out
     blocks = help_blocks(text)
@@ -116,7 +117,7 @@ def test_help_lists_every_flag_with_its_default(capsys, monkeypatch):
 
 def test_version_prints_the_package_version(capsys):
     with pytest.raises(SystemExit) as stop:
-        cli.main(["--version"])
+        main(["--version"])
     assert stop.value.code == 0
     assert capsys.readouterr().out == f"trm-demo {__version__}\n"
 
@@ -212,4 +213,4 @@ def test_debug_flag_shows_the_traceback_of_an_internal_failure(tmp_path, monkeyp
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(cli, "run_funnel", broken)
     with pytest.raises(RuntimeError, match="simulated bug"):
-        cli.main(tiny_args(tmp_path, "--quiet", "--debug"))
+        main(tiny_args(tmp_path, "--quiet", "--debug"))

@@ -14,7 +14,7 @@ from test_checkpoints import TINY_PRETRAIN, TINY_PUZZLE_TRAIN, sha256
 from test_cli import Run, help_blocks, run_cli, strict_json, tiny_args, tiny_config
 from trm_demo.commands import GLOBAL_FLAGS
 from trm_demo.config import DEFAULT_CONFIG_PATH, read_yaml
-from trm_demo.sudoku import cli as puzzle_cli
+from trm_demo.__main__ import command_tree
 
 
 def eval_args(directory) -> list[str]:
@@ -66,9 +66,11 @@ def test_puzzle_help_names_the_command_as_it_is_run(capsys):
 
 
 def sub_commands() -> dict[str, argparse.ArgumentParser]:
-    parser = puzzle_cli.parser()
-    (choices,) = [a.choices for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
-    return choices
+    """`puzzle`'s sub-command parsers, its flags added as when `puzzle` is used."""
+    def children(parser):
+        (choices,) = [a.choices for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+        return choices
+    return children(children(command_tree())["puzzle"].with_flags())
 
 
 @pytest.mark.parametrize("command", ["train", "eval", "solve"])

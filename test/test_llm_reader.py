@@ -491,7 +491,7 @@ def answer_from_the_reply(body: dict, n: int) -> Reply:
 
 
 def run_against(server, tmp_path, monkeypatch, capsys, extra: str = ""):
-    from trm_demo.cli import main
+    from trm_demo.__main__ import main
     monkeypatch.setenv("TRM_DEMO_LLM_API_KEY", SECRET)
     monkeypatch.chdir(tmp_path)
     (tmp_path / "assets").mkdir(exist_ok=True)
