@@ -128,6 +128,45 @@ def test_python_dash_m_trm_demo_version_works(tmp_path):
     assert (done.returncode, done.stdout, done.stderr) == (0, f"trm-demo {__version__}\n", "")
 
 
+# --- each command imports only what it uses ---
+
+# Runs the command line in a fresh interpreter, then writes every module it loaded to the file named first.
+LOADED_BY = """
+import json, sys
+from trm_demo.__main__ import main
+try:
+    main(sys.argv[2:])
+except SystemExit:   # --help
+    pass
+with open(sys.argv[1], "w") as f:
+    json.dump(sorted(sys.modules), f)
+"""
+NO_FUNNEL = ("trm_demo.funnel", "trm_demo.llm", "trm_demo.config", "trm_demo.cli", "yaml")
+# command line -> modules (and their submodules) it must not load
+MUST_NOT_LOAD = {
+    "puzzle eval --help": NO_FUNNEL,
+    "puzzle solve .4....5.6.2....6.14........23...2... --max-steps 1": NO_FUNNEL,
+    "config": ("trm_demo.trm", "trm_demo.funnel", "trm_demo.llm", "trm_demo.sudoku", "trm_demo.cli", "numpy"),
+    "--help": ("trm_demo.sudoku",),
+    "pretrain --help": ("trm_demo.sudoku",),
+}
+# The one funnel module `puzzle` loads today: report/charts.py takes its series downsampling from
+# funnel/telemetry.py (an import docs/ARCHITECTURE.md allows the report); nothing else of the funnel comes with it.
+REPORT_READS = {"trm_demo.funnel", "trm_demo.funnel.telemetry"}
+
+
+@pytest.mark.parametrize("command", MUST_NOT_LOAD)
+def test_each_command_loads_only_the_layers_it_uses(command, tmp_path):
+    loaded = tmp_path / "modules.json"
+    done = subprocess.run([sys.executable, "-c", LOADED_BY, str(loaded), *command.split()], cwd=tmp_path,
+                          env=subprocess_env(), capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    modules = set(json.loads(loaded.read_text())) - REPORT_READS
+    banned = MUST_NOT_LOAD[command]
+    assert sorted(m for m in modules if m.split(".")[0] == "trm_demo") != [], "the command did not run"
+    assert [m for m in sorted(modules) if any(m == b or m.startswith(b + ".") for b in banned)] == []
+
+
 # --- a successful run ---
 
 def test_files_are_written_where_the_flags_say(tmp_path, monkeypatch, capsys):

@@ -109,6 +109,11 @@ COMMANDS = {
 }
 
 
+# `trm-demo --help` is run's help: it names the other commands.
+DEFAULT_COMMAND = {"prog": "trm-demo [run]", "epilog": "other commands: " + "; ".join(
+    f"{name}: {text} (`trm-demo {name} --help`)" for name, (text, _) in COMMANDS.items() if name != "run")}
+
+
 def command_tree() -> OneLineParser:
     tree = OneLineParser(prog="trm-demo", formatter_class=HelpFormatter, parents=[global_flags()])
     sub = tree.add_subparsers(dest="command", required=True, parser_class=CommandParser)
@@ -117,11 +122,6 @@ def command_tree() -> OneLineParser:
                        parents=[global_flags(sub_command=True)], **(DEFAULT_COMMAND if name == "run" else {}))
     sub.choices["run"].add_argument("--version", action="version", version=f"trm-demo {__version__}")
     return tree
-
-
-# `trm-demo --help` is run's help: it names the other commands.
-DEFAULT_COMMAND = {"prog": "trm-demo [run]", "epilog": "other commands: " + "; ".join(
-    f"{name}: {text} (`trm-demo {name} --help`)" for name, (text, _) in COMMANDS.items() if name != "run")}
 
 
 def parse_args(argv: list[str], namespace: argparse.Namespace | None = None) -> argparse.Namespace:
