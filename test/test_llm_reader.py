@@ -27,7 +27,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from trm_demo.config import ConfigError, load_config
+from trm_demo.config import load_config
+from trm_demo.errors import ConfigError
 from trm_demo.llm import OpenAICompatibleReader, Prices, ReadingCache, ReadRequest, api_key_from_env, request_key
 from trm_demo.funnel.reading import readings_for
 from trm_demo.llm import prompt

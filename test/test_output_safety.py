@@ -34,8 +34,9 @@ from trm_demo import atomic, cli, commands, outputs
 from trm_demo.funnel import pipeline
 from trm_demo.atomic import staged, write_json
 from trm_demo.config import DEFAULT_CONFIG_PATH, load_config
-from trm_demo.funnel.evaluation import MEASURES, WorkerDied, evaluate_seeds
-from trm_demo.outputs import OutputPathError, check_paths
+from trm_demo.errors import OutputPathError, WorkerDied
+from trm_demo.funnel.evaluation import MEASURES, evaluate_seeds
+from trm_demo.outputs import check_paths
 from trm_demo.funnel.simulation import STRATEGIES
 from trm_demo.funnel.telemetry import call_log
 from trm_demo.trm.weights import SHIPPED_DIR
