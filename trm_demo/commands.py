@@ -3,7 +3,8 @@ type, --json printing, checkpoint outputs, and `guarded`, which maps what goes w
 1 internal failure (traceback only with --debug), 2 bad input (errors.BAD_INPUT: one line naming the flag, key
 or file, the value and what is allowed), 130 Ctrl-C, 143 SIGTERM, 141 stdout closed by its reader (stop.py).
 
-Imported by every command, so it imports no model, funnel or YAML loader (weights only late).
+Imported by every command, so it imports no model, funnel or YAML loader: the config and the weights only
+late, in the functions that need them.
 """
 
 from __future__ import annotations
