@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from trm_demo import cli
+from trm_demo.__main__ import main, parse_args
 from trm_demo.report.charts import chart
 from trm_demo.config import load_config
 from trm_demo.report.document import Chart, Document, Paragraph, section
@@ -32,9 +33,9 @@ def run(tmp_path_factory):
     argv = ["--config", str(config), "--from-scratch", "--train-epochs", "1", "--opportunities", "60", "--quiet",
             "--export-json", str(out / "metrics.json"), "--export-training-log", str(out / "training.json"),
             "--export-report", str(out / "report.md"), "--telemetry", str(out / "calls.json")]
-    assert cli.main(argv) == 0
+    assert main(argv) == 0
     return {"dir": out, "html": out / "report.html", "markdown": (out / "report.md").read_text(encoding="utf-8"),
-            "cfg": load_config(str(config), cli.overrides(cli.parse_args(argv)))}
+            "cfg": load_config(str(config), cli.overrides(parse_args(argv)))}
 
 
 class Marks(HTMLParser):

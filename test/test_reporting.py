@@ -14,6 +14,7 @@ import pytest
 from hypothesis import given, strategies as st
 
 from trm_demo import cli
+from trm_demo.__main__ import main, parse_args
 from trm_demo.config import load_config
 from trm_demo.funnel.evaluation import summarise
 from trm_demo.report import findings
@@ -38,8 +39,8 @@ def run(tmp_path_factory):
     argv = ["--from-scratch", "--train-epochs", "1", "--opportunities", "60", "--quiet",
             "--export-json", str(out / "metrics.json"), "--export-training-log", str(out / "training.json"),
             "--export-report", str(out / "report.md"), "--telemetry", str(out / "calls.json")]
-    assert cli.main(argv) == 0
-    cfg = load_config(None, cli.overrides(cli.parse_args(argv)))
+    assert main(argv) == 0
+    cfg = load_config(None, cli.overrides(parse_args(argv)))
     return {"cfg": cfg, "report": out / "report.md",
             "metrics": json.loads((out / "metrics.json").read_text()),
             "training": json.loads((out / "training.json").read_text())}

@@ -25,6 +25,8 @@ from urllib.parse import urlsplit
 
 import yaml
 
+from trm_demo.errors import ConfigError
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 # In a clone the defaults live in config/; `pip install .` ships the same file as trm_demo/defaults/.
 DEFAULT_CONFIG_PATH = next(p for p in (REPO_ROOT / "config" / "default_config.yaml",
@@ -38,10 +40,6 @@ MAX_CONFIG_BYTES = 1024 * 1024
 MAX_YAML_NODES = 10_000
 MAX_YAML_DEPTH = 5             # file > section > knob > event > its fields (scenario.events); one more is refused
 MAX_INT_DIGITS = 100           # int() and repr() of thousands of digits are slow, or fail
-
-
-class ConfigError(ValueError):
-    """Bad user input: the message is one line that says what to fix."""
 
 
 def knob(lo: float | None = None, hi: float | None = None, *, choices: tuple = (), open_lo: bool = False):

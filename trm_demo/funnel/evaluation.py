@@ -39,6 +39,7 @@ from typing import Callable
 import numpy as np
 
 from trm_demo.config import Config
+from trm_demo.errors import WorkerDied
 from trm_demo.stop import worker_signals
 from trm_demo.strategies import KEYS
 
@@ -96,10 +97,6 @@ def evaluate_seeds(cfg: Config, seeds: list[int], run_one: Callable[[Config], di
     summary = summarise(results)
     summary["seed_list"] = list(seeds)
     return summary
-
-
-class WorkerDied(RuntimeError):
-    """A worker process ended without its result (killed, or out of memory): exit code 1, one line."""
 
 
 def _in_worker_processes(run_one: Callable[[Config], dict], configs: list[Config], workers: int,

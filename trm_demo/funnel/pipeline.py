@@ -1,4 +1,4 @@
-"""The funnel run's library steps, in the order `cli.main` calls them: the starting model (checkpoint or seeded
+"""The funnel run's library steps, in the order `cli.run_command` calls them: the starting model (checkpoint or seeded
 init), fine-tuning on this period's recent log, the logistic baseline on the same rows, the step cap, one seed of
 the multi-seed evaluation, and `pretrain`. Progress goes through the `ui` object the caller passes (anything with
 `message`, `warn` and `training_progress`); nothing here prints.
