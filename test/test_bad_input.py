@@ -26,7 +26,7 @@ import yaml
 from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
-from test_cli import OUTPUTS, TINY_FLAGS, output_flags, run_cli
+from test_cli import OUTPUTS, TINY_FLAGS, output_flags, run_cli, tiny_args
 from trm_demo.funnel import pipeline
 from trm_demo import cli
 from trm_demo.config import DEFAULT_CONFIG_PATH, load_config
@@ -504,3 +504,20 @@ def test_mutated_config_either_runs_or_fails_cleanly(changes, capsys):
         assert run.out == ""
     else:
         assert not any(line.startswith("error") for line in run.err_lines)
+
+
+# --- flags a command would ignore ---
+
+@pytest.mark.parametrize("extra, flag", [(["--save-checkpoint", "x.npz"], "--save-checkpoint"),
+                                         (["--seeds", "2"], "--seeds"), (["--export-json", "m.json"], "--export-json"),
+                                         (["--train-epochs", "3"], "--train-epochs"),
+                                         (["--from-scratch"], "--from-scratch")])
+def test_pretrain_refuses_flags_it_would_ignore(extra, flag, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(pipeline, "fit", lambda *a, **k: pytest.fail("trained with a flag it ignores"))
+    run = run_cli(capsys, ["pretrain", *extra])
+    assert run.code == 2 and run.err_lines == [run.err_lines[0]]
+    assert run.err.startswith(f"error: {flag} does not apply to `pretrain`")
+    assert list(tmp_path.iterdir()) == []
+    run = run_cli(capsys, [*tiny_args(tmp_path), "--replace-shipped"])
+    assert run.code == 2 and "--replace-shipped applies only with --save-checkpoint" in run.err
