@@ -485,11 +485,11 @@ def changed_keys(config: dict) -> dict:
 
 
 def names_of(change) -> tuple[str, ...]:
-    """How an error line names what `change` touched: the quoted dotted key (the config's errors), or
-    `key=` (the checkpoint's model-size error); a dropped section by its name."""
+    """How an error line names the key a change set: quoted and dotted (the config's errors), or `key=` (the
+    checkpoint's model-size error). A key left out keeps its shipped value, so a drop is never the error."""
     action, target, value = change
-    if action == "drop section":
-        return (f"{target}.",)
+    if action.startswith("drop"):
+        return ()
     if action == "add key":
         return (f"'{target}.{value}'",)
     return (f"'{target[0]}.{target[1]}'", f"{target[1]}=")
@@ -503,10 +503,10 @@ def names_of(change) -> tuple[str, ...]:
 @example(changes=[("set", ("training", "learning_rate"), 10**200)])
 @example(changes=[("set", ("simulation", "seed"), -10**400)])
 @example(changes=[("drop section", "model", None), ("set", ("simulation", "seed"), 11)])
-def test_a_mutated_config_runs_with_its_values_or_names_a_mutated_key_and_writes_nothing(changes, capsys):
+def test_a_mutated_config_runs_with_its_values_or_names_the_key_it_set_and_writes_nothing(changes, capsys):
     """Exit 0: every output written, and the run records as changed exactly the keys the file changed.
-    Exit 2: one line naming a mutated key, nothing on stdout, not one file touched. Never anything else;
-    a file that only leaves keys out (they keep the shipped values) always runs."""
+    Exit 2: one line naming a key the mutation set, nothing on stdout, not one file touched. Never anything
+    else; a file that only leaves keys out (they keep the shipped values) always runs."""
     config = yaml.safe_load(DEFAULT_CONFIG_PATH.read_text(encoding="utf-8"))
     for change in changes:
         mutate(config, change)
@@ -528,12 +528,15 @@ def test_a_mutated_config_runs_with_its_values_or_names_a_mutated_key_and_writes
         if run.code == 2:
             assert len(run.err_lines) == 1 and run.err_lines[0].startswith("error: "), run.err
             assert any(name in run.err for change in changes for name in names_of(change)), \
-                f"the error names none of the mutated keys {changes}: {run.err}"
+                f"the error names none of the keys {changes} set: {run.err}"
             assert run.out == ""
             assert snapshot(d) == before, "a refused run created, changed or touched a file"
             assert not all(action.startswith("drop") for action, _, _ in changes), "leaving keys out was refused"
         else:
             assert not any(line.startswith("error") for line in run.err_lines)
+            unknown = [f"{section}.{key}" for section, values in config.items() for key in values
+                       if key not in SHIPPED.get(section, {})]
+            assert not unknown, f"unknown keys were accepted: {unknown}"
             telemetry = config.get("subgraph", {}).get("enabled", True)
             written = {name for flag, name in OUTPUTS.items() if flag != "--telemetry" or telemetry}
             assert written <= {p.name for p in d.iterdir()}, "an output is missing"
