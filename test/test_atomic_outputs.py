@@ -1,14 +1,20 @@
-"""Outputs survive faults: a kill -9 or Ctrl-C mid-run leaves the previous files whole.
+"""Outputs survive faults (atomic.py): a kill -9, Ctrl-C or a full disk leaves the previous files whole.
 
 Every file is written to a temporary file in the same directory and renamed into
 place, so at any moment a reader finds the previous complete file or the new
-complete one. Telemetry is streamed chunk by chunk, so memory does not grow with
-the length of the run. The kill tests need a real process; the rest run in-process.
+complete one. Temp names are unpredictable and never followed through a symlink;
+temps are removed on every exit path, and those of killed runs by the next run.
+A run's outputs are renamed together (atomic.staged): all of them or none.
+Telemetry is streamed chunk by chunk, so memory does not grow with the length
+of the run. The kill tests need a real process; the rest run in-process.
 """
 
 from __future__ import annotations
 
+import argparse
+import errno
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -19,12 +25,14 @@ from pathlib import Path
 import pytest
 
 from test_cli import OUTPUTS, REPO_ROOT, output_flags, strict_json, subprocess_env
-from trm_demo.atomic import atomic_write, write_json
+from trm_demo import atomic, commands
+from trm_demo.atomic import atomic_write, staged, write_json
 from trm_demo.funnel.pipeline import fit_baseline, model_spec
 from trm_demo.config import load_config
 from trm_demo.funnel.rng import rng_for
 from trm_demo.funnel.simulation import run_funnel
 from trm_demo.funnel.telemetry import call_log
+from trm_demo.outputs import check_paths
 from trm_demo.trm.weights import init_model
 
 PREVIOUS = {"demo_metrics.json": {"strategies": {"trm": {"roi": 1.25}}, "from": "an earlier run"},
@@ -146,6 +154,109 @@ def test_a_completed_write_replaces_the_file_in_one_step(tmp_path):
     write_json(target, {"epochs": [1, 2]})
     assert strict_json(target.read_text()) == {"epochs": [1, 2]}
     assert [p.name for p in tmp_path.iterdir()] == ["training.json"]
+
+
+# --- temp files: safe names, never through a symlink, removed on every exit path, stale ones cleaned ---
+
+def test_a_planted_symlink_at_any_old_temp_name_redirects_nothing(tmp_path):
+    victim = tmp_path / "victim"
+    victim.write_text("precious\n")
+    target = tmp_path / "trm_calls.json"
+    for name in (f".{target.name}.{os.getpid()}.tmp", f".{target.name}.{os.getpid() + 1}.tmp"):
+        (tmp_path / name).symlink_to(victim)
+    with call_log(target) as calls:   # the streamed telemetry goes through the same mechanism
+        calls._handle.write("[")
+        calls._handle.write("]")
+    write_json(tmp_path / "m.json", {"ok": True})
+    assert victim.read_text() == "precious\n"
+    assert target.read_text().startswith("[")
+    assert not [p for p in tmp_path.glob(".*.tmp") if not p.is_symlink()], "a temp was left behind"
+
+
+def test_stale_temps_of_dead_runs_are_removed_and_live_ones_kept(tmp_path):
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True, check=True).stdout.strip()
+    target = tmp_path / "demo_metrics.json"
+    stale = [tmp_path / f".demo_metrics.json.{dead}.tmp", tmp_path / f".demo_metrics.json.{dead}.k3x_9q2a.tmp"]
+    live = tmp_path / f".demo_metrics.json.{os.getpid()}.abcdefgh.tmp"
+    other = tmp_path / f".report.md.{dead}.abcdefgh.tmp"
+    for path in (*stale, live, other):
+        path.write_text("half")
+    prepare = check_paths({"--export-json": target}, {})   # the next run's check: it only looks ...
+    assert all(p.exists() for p in stale)
+    prepare()   # ... and once every input is validated, cleans
+    assert not any(p.exists() for p in stale)
+    assert live.exists() and other.exists()
+
+
+def test_a_full_disk_leaves_no_partial_temp(tmp_path, monkeypatch):
+    target = tmp_path / "report.md"
+    target.write_text("old\n")
+
+    def full(fd):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+    monkeypatch.setattr(atomic.os, "fsync", full)
+    with pytest.raises(OSError, match="No space"):
+        atomic.write_text(target, "x" * 100_000)
+    assert target.read_text() == "old\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["report.md"]
+
+
+def test_a_full_disk_at_the_last_flush_leaves_no_partial_temp(tmp_path):
+    """A real full filesystem: the error surfaces in close(), after the writer returned."""
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(disk)],
+                      capture_output=True).returncode != 0:
+        pytest.skip("mounting a tiny tmpfs needs root")
+    try:
+        with pytest.raises(OSError) as caught:
+            atomic.write_text(disk / "report.md", "x" * 200_000)
+        assert caught.value.errno == errno.ENOSPC
+        assert list(disk.iterdir()) == []
+    finally:
+        subprocess.run(["umount", str(disk)], check=True)
+
+
+def test_a_full_disk_is_one_line_naming_the_file_not_an_internal_error(tmp_path, monkeypatch, capsys):
+    def full(fd):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+    monkeypatch.setattr(atomic.os, "fsync", full)
+    target = tmp_path / "m.json"
+    assert commands.guarded(lambda: write_json(target, {"x": 1}), argparse.Namespace(debug=False)) == 1
+    assert capsys.readouterr().err.splitlines() == [f"error: '{target}': No space left on device"]
+
+
+# --- all outputs or none: atomic.staged renames them together ---
+
+def test_one_failing_output_replaces_none_of_the_others(tmp_path):
+    first, second = tmp_path / "a.json", tmp_path / "b.md"
+    first.write_text("old a\n")
+    second.write_text("old b\n")
+    with pytest.raises(RuntimeError):
+        with staged():
+            write_json(first, {"new": True})
+            atomic.atomic_write(second, lambda f: (f.write("half"), (_ for _ in ()).throw(RuntimeError("boom"))))
+    assert (first.read_text(), second.read_text()) == ("old a\n", "old b\n")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.json", "b.md"]
+
+
+def test_a_target_that_became_a_directory_replaces_no_output(tmp_path, capsys):
+    """atomic.staged checks every target before the first rename."""
+    first, report = tmp_path / "a.json", tmp_path / "report.md"
+    first.write_text("old a\n")
+
+    def body():
+        with staged():
+            write_json(first, {"new": True})
+            atomic.write_text(report, "new report\n")
+            report.mkdir()   # `mkdir assets/trm_executive_report.md` while the run works
+        return 0
+    assert commands.guarded(body, argparse.Namespace(debug=False)) == 1
+    err = capsys.readouterr().err
+    assert err.splitlines() == [f"error: '{report}': became a directory during the run; no output was replaced"]
+    assert first.read_text() == "old a\n" and report.is_dir()
+    assert not list(tmp_path.glob(".*.tmp"))
 
 
 # --- streaming keeps memory flat ---

@@ -26,7 +26,7 @@ import yaml
 from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
-from test_cli import OUTPUTS, TINY_FLAGS, output_flags, run_cli
+from test_cli import OUTPUTS, TINY_FLAGS, output_flags, run_cli, strict_json, tiny_args
 from trm_demo.funnel import pipeline
 from trm_demo import cli
 from trm_demo.config import DEFAULT_CONFIG_PATH, load_config
@@ -422,11 +422,14 @@ def test_bad_input_fails_with_one_clean_line_and_writes_nothing(case, tmp_path, 
 SHIPPED = yaml.safe_load(DEFAULT_CONFIG_PATH.read_text(encoding="utf-8"))
 KEYS = [(section, key) for section, values in SHIPPED.items() for key in values]
 # After mutating, sizes that would make a run slow are clamped back to tiny (wrong types,
-# negatives and NaN are kept, so validation still sees them).
+# negatives and NaN are kept, so validation still sees them). A tiny run takes ~0.2 s.
 TINY = {("training", "samples"): 64, ("training", "holdout_samples"): 64, ("training", "epochs"): 1,
-        ("training", "batch_size"): 64, ("simulation", "opportunities"): 40, ("model", "supervision_steps"): 8,
-        # no bigger than the shipped checkpoint's (smaller ones are rejected as another model size)
-        ("model", "hidden_size"): 32, ("model", "expansion"): 2, ("model", "n_cycles"): 2, ("model", "outer_steps"): 3}
+        ("training", "batch_size"): 64, ("simulation", "opportunities"): 10,
+        # the shipped checkpoint's sizes: a bigger model would train from scratch, a smaller one is refused
+        **{("model", key): SHIPPED["model"][key]
+           for key in ("hidden_size", "expansion", "n_cycles", "outer_steps", "supervision_steps")}}
+# The output flags set these keys, so what the file says there never reaches the run.
+SET_BY_OUTPUT_FLAGS = {"report.path", "report.metrics_path", "report.training_log_path", "subgraph.path"}
 
 any_number = st.one_of(
     st.integers(-10**12, 10**12), st.sampled_from([0, 1, -1, 2**31, 2**63, 10**400]),
@@ -475,6 +478,23 @@ def clamp_sizes(config: dict) -> None:
         values[key] = value
 
 
+def changed_keys(config: dict) -> dict:
+    """Key -> value for every shipped key that the file sets to another value than the shipped config's."""
+    return {f"{section}.{key}": value for section, values in config.items() for key, value in values.items()
+            if key in SHIPPED.get(section, {}) and value != SHIPPED[section][key]}
+
+
+def names_of(change) -> tuple[str, ...]:
+    """How an error line names the key a change set: quoted and dotted (the config's errors), or `key=` (the
+    checkpoint's model-size error). A key left out keeps its shipped value, so a drop is never the error."""
+    action, target, value = change
+    if action.startswith("drop"):
+        return ()
+    if action == "add key":
+        return (f"'{target}.{value}'",)
+    return (f"'{target[0]}.{target[1]}'", f"{target[1]}=")
+
+
 # TRM_FUZZ_EXAMPLES=500 for a deeper search by hand; CI keeps it quick.
 @settings(max_examples=int(os.environ.get("TRM_FUZZ_EXAMPLES", 25)), deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
@@ -482,7 +502,11 @@ def clamp_sizes(config: dict) -> None:
 @example(changes=[("set", ("model", "hidden_size"), 10**400)])      # the OverflowError of issue 11
 @example(changes=[("set", ("training", "learning_rate"), 10**200)])
 @example(changes=[("set", ("simulation", "seed"), -10**400)])
-def test_mutated_config_either_runs_or_fails_cleanly(changes, capsys):
+@example(changes=[("drop section", "model", None), ("set", ("simulation", "seed"), 11)])
+def test_a_mutated_config_runs_with_its_values_or_names_the_key_it_set_and_writes_nothing(changes, capsys):
+    """Exit 0: every output written, and the run records as changed exactly the keys the file changed.
+    Exit 2: one line naming a key the mutation set, nothing on stdout, not one file touched. Never anything
+    else; a file that only leaves keys out (they keep the shipped values) always runs."""
     config = yaml.safe_load(DEFAULT_CONFIG_PATH.read_text(encoding="utf-8"))
     for change in changes:
         mutate(config, change)
@@ -491,16 +515,50 @@ def test_mutated_config_either_runs_or_fails_cleanly(changes, capsys):
     with tempfile.TemporaryDirectory() as scratch:
         d = Path(scratch)
         (d / "mutated.yaml").write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
+        (d / OUTPUTS["--export-json"]).write_bytes(PREVIOUS_METRICS)
+        before = snapshot(d)
         os.chdir(d)
         try:
             run = run_cli(capsys, ["--config", "mutated.yaml", *output_flags(d), "--quiet"])
         finally:
             os.chdir(cwd)
-    event(f"exit code {run.code}")
-    assert "Traceback" not in run.err
-    assert run.code in (0, 2), f"exit {run.code}: {run.err}"
-    if run.code == 2:
-        assert len(run.err_lines) == 1 and run.err_lines[0].startswith("error: "), run.err
-        assert run.out == ""
-    else:
-        assert not any(line.startswith("error") for line in run.err_lines)
+        event(f"exit code {run.code}")
+        assert "Traceback" not in run.err
+        assert run.code in (0, 2), f"exit {run.code}: {run.err}"
+        if run.code == 2:
+            assert len(run.err_lines) == 1 and run.err_lines[0].startswith("error: "), run.err
+            assert any(name in run.err for change in changes for name in names_of(change)), \
+                f"the error names none of the keys {changes} set: {run.err}"
+            assert run.out == ""
+            assert snapshot(d) == before, "a refused run created, changed or touched a file"
+            assert not all(action.startswith("drop") for action, _, _ in changes), "leaving keys out was refused"
+        else:
+            assert not any(line.startswith("error") for line in run.err_lines)
+            unknown = [f"{section}.{key}" for section, values in config.items() for key in values
+                       if key not in SHIPPED.get(section, {})]
+            assert not unknown, f"unknown keys were accepted: {unknown}"
+            telemetry = config.get("subgraph", {}).get("enabled", True)
+            written = {name for flag, name in OUTPUTS.items() if flag != "--telemetry" or telemetry}
+            assert written <= {p.name for p in d.iterdir()}, "an output is missing"
+            metrics = strict_json((d / OUTPUTS["--export-json"]).read_text(encoding="utf-8"))
+            recorded = {entry["key"]: entry["value"] for entry in metrics["changes"]["keys"]}
+            expected = {key: value for key, value in changed_keys(config).items() if key not in SET_BY_OUTPUT_FLAGS}
+            assert recorded == expected, "the run did not use (or record) what the file set"
+            assert {entry["set_by"] for entry in metrics["changes"]["keys"]} <= {"mutated.yaml"}
+
+
+# --- flags a command would ignore ---
+
+@pytest.mark.parametrize("extra, flag", [(["--save-checkpoint", "x.npz"], "--save-checkpoint"),
+                                         (["--seeds", "2"], "--seeds"), (["--export-json", "m.json"], "--export-json"),
+                                         (["--train-epochs", "3"], "--train-epochs"),
+                                         (["--from-scratch"], "--from-scratch")])
+def test_pretrain_refuses_flags_it_would_ignore(extra, flag, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(pipeline, "fit", lambda *a, **k: pytest.fail("trained with a flag it ignores"))
+    run = run_cli(capsys, ["pretrain", *extra])
+    assert run.code == 2 and run.err_lines == [run.err_lines[0]]
+    assert run.err.startswith(f"error: {flag} does not apply to `pretrain`")
+    assert list(tmp_path.iterdir()) == []
+    run = run_cli(capsys, [*tiny_args(tmp_path), "--replace-shipped"])
+    assert run.code == 2 and "--replace-shipped applies only with --save-checkpoint" in run.err

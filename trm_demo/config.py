@@ -488,7 +488,7 @@ def _check_relations(c: Config) -> None:
     t = c.thermostat
     if not t.min_hurdle <= t.initial_hurdle <= t.max_hurdle:
         raise ConfigError(f"config key 'thermostat.initial_hurdle' must lie in [{t.min_hurdle}, {t.max_hurdle}] "
-                          f"(thermostat.min_hurdle..max_hurdle), got {t.initial_hurdle}")
+                          f"(between 'thermostat.min_hurdle' and 'thermostat.max_hurdle'), got {t.initial_hurdle}")
     # ROI divides by total cost: a non-zero amount below a nano-dollar is a typo, and can overflow it.
     for name in ("outreach_cost", "greedy_cost", "llm_cost", "trm_base_cost", "trm_cost_per_step"):
         amount = getattr(c.simulation, name)

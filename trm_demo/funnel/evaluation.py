@@ -23,7 +23,7 @@ out. The executor has no public way to end a worker in the middle of its task
 for the running ones: minutes), so `_end_workers` terminates the processes
 listed in its private `_processes` (pid -> multiprocessing.Process; the same
 attribute in Python 3.9 to 3.13; `terminate_workers()` is public only from
-3.14; tested in test_output_safety.py, so a Python that renames it fails a test,
+3.14; tested in test_seed_workers.py, so a Python that renames it fails a test,
 not a user's Ctrl-C).
 """
 
