@@ -21,7 +21,7 @@ from trm_demo.funnel.simulation import run_funnel
 from trm_demo.funnel.telemetry import call_log
 from trm_demo.trm.engine import TRMSpec
 from trm_demo.trm.logistic import Logistic, fit_logistic
-from trm_demo.trm.training import TrainingKnobs, evaluate, fit, halting_comparison
+from trm_demo.trm.training import evaluate, fit, halting_comparison
 from trm_demo.trm.weights import (TRM, describe_source, init_model, load_checkpoint, resolve_checkpoint, save_checkpoint,
                                   written_source)
 
@@ -57,7 +57,7 @@ def fine_tune(cfg: Config, model: TRM, ui) -> dict:
     before = evaluate(model, *holdout, cap)
     started = time.perf_counter()
     with ui.training_progress(t.epochs, "fine-tuning") as on_epoch:
-        trained = fit(model, x, outcome, training_knobs(cfg), t.epochs, cap, rng_for(seed, "training"),
+        trained = fit(model, x, outcome, t, t.epochs, cap, rng_for(seed, "training"),
                       cfg.simulation.trm_halt_threshold, on_epoch)
     epochs = trained["epochs"]
     seconds = time.perf_counter() - started
@@ -107,7 +107,7 @@ def pretrain(cfg: Config, ui, argv: list[str], path: Path) -> dict:
     model = init_model(model_spec(cfg), rng_for(seed, "init"))
     x, outcome, _ = training_log(rng_for(seed, "pretrain_log"), t.pretrain_samples, 0.0)
     with ui.training_progress(t.pretrain_epochs, "pretraining") as on_epoch:
-        trained = fit(model, x, outcome, training_knobs(cfg), t.pretrain_epochs, cfg.model.supervision_steps,
+        trained = fit(model, x, outcome, t, t.pretrain_epochs, cfg.model.supervision_steps,
                       rng_for(seed, "training"), cfg.simulation.trm_halt_threshold, on_epoch)
     holdout = training_log(rng_for(seed, "holdout"), t.holdout_samples, 0.0)
     quality = evaluate(model, *holdout, cfg.model.supervision_steps)
@@ -124,15 +124,6 @@ def checkpoint_metadata(cfg: Config, kind: str, argv: list[str]) -> dict:
     return {"kind": kind, "command": command_line(argv), "seed": cfg.simulation.seed,
             "config_hash": cfg.digest(), "trm_demo": __version__, "numpy": np.__version__,
             "python": platform.python_version()}
-
-
-def training_knobs(cfg: Config) -> TrainingKnobs:
-    """The config's training section as the plain knobs the TRM package takes (it does not know the config)."""
-    t = cfg.training
-    return TrainingKnobs(batch_size=t.batch_size, learning_rate=t.learning_rate, weight_decay=t.weight_decay,
-                         beta1=t.beta1, beta2=t.beta2, grad_clip=t.grad_clip, ema_decay=t.ema_decay,
-                         halting_weight=t.halting_weight, halting_tolerance=t.halting_tolerance,
-                         validation_share=t.validation_share)
 
 
 def command_line(argv: list[str]) -> str:
