@@ -6,7 +6,8 @@ Each `*_table(results)` returns (title, headers, rows, notes), or None when its 
 from __future__ import annotations
 
 from trm_demo.funnel.evaluation import t95
-from trm_demo.report.formats import FULL, ORDER, money, num, pair_name, pct
+from trm_demo.report.formats import money, num, pair_name, pct
+from trm_demo.strategies import KEYS, strategy
 
 UNSTABLE = 3.0   # slowest / fastest repeat above this: the figure is not to be trusted
 
@@ -334,9 +335,9 @@ def quality_table(r: dict):
     if not m:
         return None
     d, seeds = m["default"], m["seed_list"]
-    rows = [[FULL[key], ci(s["expected_net_value"], 0, dollars=True), ci(s["net_value"], 0, dollars=True),
+    rows = [[strategy(key).name, ci(s["expected_net_value"], 0, dollars=True), ci(s["net_value"], 0, dollars=True),
              ci(s["share_of_oracle_expected"], 1, 100, " %"), ci(s["llm_reads"], 0)]
-            for key in ORDER for s in [d["strategies"][key]]]
+            for key in KEYS for s in [d["strategies"][key]]]
     for pair, diff in d["paired"].items():
         rows.append([f"{pair_name(pair)} (paired)", ci(diff, 0, dollars=True), "", "",
                      "one seed: no interval" if diff["half_width"] is None else "no significant difference"

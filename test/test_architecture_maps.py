@@ -1,12 +1,10 @@
-"""The README's file map and flowchart and the dossier's architecture flowchart name only modules that exist,
-and every package: they are tested against the real tree so that they cannot drift."""
+"""The README's file map and flowchart name only modules that exist, and every package: they are tested against
+the real tree so that they cannot drift."""
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
-
-from trm_demo.report.dossier import ARCHITECTURE
 
 REPO = Path(__file__).resolve().parent.parent
 PACKAGE = REPO / "trm_demo"
@@ -31,10 +29,6 @@ def readme_maps() -> str:
     return flowchart + file_map
 
 
-def dossier_map() -> str:
-    return "\n".join(label for _, label in ARCHITECTURE.blocks[0].nodes)
-
-
 def test_readme_names_only_modules_that_exist():
     missing = sorted(m for m in named_modules(readme_maps()) if not exists(m))
     assert missing == []
@@ -47,12 +41,6 @@ def test_readme_file_map_names_every_package_and_every_module():
     unnamed = sorted(m for m in modules if f"trm_demo/{m}" not in text and m not in ("__main__.py",)
                      and not m.startswith("llm/"))   # llm/ is named as a package
     assert unnamed == []
-
-
-def test_dossier_architecture_names_only_modules_that_exist_and_every_funnel_package():
-    text = dossier_map()
-    assert sorted(m for m in named_modules(text) if not exists(m)) == []
-    assert [p for p in ("trm", "funnel", "report", "llm") if f"{p}/" not in text] == []
 
 
 def test_every_trm_demo_path_named_in_the_docs_config_and_code_exists():

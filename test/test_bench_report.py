@@ -9,7 +9,7 @@ from bench import report
 from bench.market_bench import FIXED_HURDLES, SCENARIOS, summarise
 from bench.measure import machine
 from trm_demo.funnel.evaluation import MEASURES
-from trm_demo.funnel.simulation import STRATEGIES
+from trm_demo.strategies import KEYS as STRATEGIES
 
 
 def fake_run(seed: int, offset: float = 0.0) -> dict:

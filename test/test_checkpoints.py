@@ -38,6 +38,7 @@ from trm_demo import cli
 from trm_demo.sudoku import cli as puzzle_cli
 from trm_demo.trm import weights
 from trm_demo.config import DEFAULT_CONFIG_PATH, load_config
+from trm_demo.errors import CheckpointError
 from trm_demo.sudoku.train import sudoku_spec
 from trm_demo.trm.weights import SHIPPED_DIR, init_model, load_checkpoint, save_checkpoint, weight_shapes
 
@@ -274,7 +275,7 @@ def test_a_device_is_refused_without_reading_it(tmp_path, monkeypatch, capsys, n
 
 
 def test_a_path_that_cannot_be_opened_is_one_checkpoint_error():
-    with pytest.raises(weights.CheckpointError, match="cannot be read"):   # e.g. a YAML "\0" in the path
+    with pytest.raises(CheckpointError, match="cannot be read"):   # e.g. a YAML "\0" in the path
         load_checkpoint("weights\0.npz")
 
 
@@ -285,7 +286,7 @@ def test_zip_bomb_entry_is_never_opened(tmp_path, monkeypatch):
     monkeypatch.setattr(zipfile.ZipFile, "open",
                         lambda self, name, *a, **k: opened.append(getattr(name, "filename", name))
                         or original(self, name, *a, **k))
-    with pytest.raises(weights.CheckpointError, match="without inflating"):
+    with pytest.raises(CheckpointError, match="without inflating"):
         load_checkpoint(tmp_path / "bomb.npz")
     assert "params/head.w.npy" not in opened
 

@@ -1,6 +1,6 @@
 """The command line end to end (issue 2): flags, streams, exit codes, and files written where the flags say.
 
-Runs are in-process (`trm_demo.cli.main`) on tiny sizes, inside a temporary
+Runs are in-process (`trm_demo.__main__.main`) on tiny sizes, inside a temporary
 directory; only `python -m trm_demo` needs a real subprocess. The helpers at
 the top are shared by the other CLI-level test files.
 """
@@ -19,6 +19,7 @@ import pytest
 
 from trm_demo.funnel import pipeline
 from trm_demo import __version__, cli
+from trm_demo.__main__ import main
 from trm_demo.config import load_config
 from trm_demo.trm.weights import load_checkpoint
 
@@ -44,7 +45,7 @@ class Run:
 
 def run_cli(capsys, argv: list[str]) -> Run:
     capsys.readouterr()   # drop anything printed before the run
-    code = cli.main([str(a) for a in argv])
+    code = main([str(a) for a in argv])
     captured = capsys.readouterr()
     return Run(code, captured.out, captured.err)
 
@@ -96,7 +97,7 @@ def help_blocks(text: str) -> dict[str, str]:
 def test_help_lists_every_flag_with_its_default(capsys, monkeypatch):
     monkeypatch.setenv("COLUMNS", "120")
     with pytest.raises(SystemExit) as stop:
-        cli.main(["--help"])
+        main(["--help"])
     assert stop.value.code == 0
     text = capsys.readouterr().out
     blocks = help_blocks(text)
@@ -116,7 +117,7 @@ def test_help_lists_every_flag_with_its_default(capsys, monkeypatch):
 
 def test_version_prints_the_package_version(capsys):
     with pytest.raises(SystemExit) as stop:
-        cli.main(["--version"])
+        main(["--version"])
     assert stop.value.code == 0
     assert capsys.readouterr().out == f"trm-demo {__version__}\n"
 
@@ -125,6 +126,48 @@ def test_python_dash_m_trm_demo_version_works(tmp_path):
     done = subprocess.run([sys.executable, "-m", "trm_demo", "--version"], cwd=tmp_path, env=subprocess_env(),
                           capture_output=True, text=True, timeout=60)
     assert (done.returncode, done.stdout, done.stderr) == (0, f"trm-demo {__version__}\n", "")
+
+
+# --- each command imports only what it uses ---
+
+# Runs the command line in a fresh interpreter, then writes every module it loaded to the file named first.
+LOADED_BY = """
+import json, sys
+from trm_demo.__main__ import main
+try:
+    main(sys.argv[2:])
+except SystemExit:   # --help
+    pass
+with open(sys.argv[1], "w") as f:
+    json.dump(sorted(sys.modules), f)
+"""
+NO_FUNNEL = ("trm_demo.funnel", "trm_demo.llm", "trm_demo.config", "trm_demo.cli", "yaml")
+# command line -> modules (and their submodules) it must not load
+MUST_NOT_LOAD = {
+    "puzzle eval --help": NO_FUNNEL,
+    "puzzle solve .4....5.6.2....6.14........23...2... --max-steps 1": NO_FUNNEL,
+    "config": ("trm_demo.trm", "trm_demo.funnel", "trm_demo.llm", "trm_demo.sudoku", "trm_demo.cli", "numpy"),
+    "--help": ("trm_demo.sudoku",),
+    "pretrain --help": ("trm_demo.sudoku",),
+}
+# The one funnel module `puzzle` loads today: report/charts.py takes its series downsampling from
+# funnel/telemetry.py (an import docs/ARCHITECTURE.md allows the report); nothing else of the funnel comes with it.
+REPORT_READS = {"trm_demo.funnel", "trm_demo.funnel.telemetry"}
+# And the one trm module `config` loads: config.py's TrainingConfig extends trm/knobs.py's TrainingKnobs (plain
+# dataclass fields, no NumPy, no model; allowed by docs/ARCHITECTURE.md).
+CONFIG_READS = {"trm_demo.trm", "trm_demo.trm.knobs"}
+
+
+@pytest.mark.parametrize("command", MUST_NOT_LOAD)
+def test_each_command_loads_only_the_layers_it_uses(command, tmp_path):
+    loaded = tmp_path / "modules.json"
+    done = subprocess.run([sys.executable, "-c", LOADED_BY, str(loaded), *command.split()], cwd=tmp_path,
+                          env=subprocess_env(), capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    modules = set(json.loads(loaded.read_text())) - REPORT_READS - CONFIG_READS
+    banned = MUST_NOT_LOAD[command]
+    assert sorted(m for m in modules if m.split(".")[0] == "trm_demo") != [], "the command did not run"
+    assert [m for m in sorted(modules) if any(m == b or m.startswith(b + ".") for b in banned)] == []
 
 
 # --- a successful run ---
@@ -212,4 +255,4 @@ def test_debug_flag_shows_the_traceback_of_an_internal_failure(tmp_path, monkeyp
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(cli, "run_funnel", broken)
     with pytest.raises(RuntimeError, match="simulated bug"):
-        cli.main(tiny_args(tmp_path, "--quiet", "--debug"))
+        main(tiny_args(tmp_path, "--quiet", "--debug"))

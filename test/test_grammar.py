@@ -14,7 +14,7 @@ from test_checkpoints import TINY_PRETRAIN, TINY_PUZZLE_TRAIN, sha256
 from test_cli import Run, help_blocks, run_cli, strict_json, tiny_args, tiny_config
 from trm_demo.commands import GLOBAL_FLAGS
 from trm_demo.config import DEFAULT_CONFIG_PATH, read_yaml
-from trm_demo.sudoku import cli as puzzle_cli
+from trm_demo.__main__ import command_tree
 
 
 def eval_args(directory) -> list[str]:
@@ -66,9 +66,11 @@ def test_puzzle_help_names_the_command_as_it_is_run(capsys):
 
 
 def sub_commands() -> dict[str, argparse.ArgumentParser]:
-    parser = puzzle_cli.parser()
-    (choices,) = [a.choices for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
-    return choices
+    """`puzzle`'s sub-command parsers, its flags added as when `puzzle` is used."""
+    def children(parser):
+        (choices,) = [a.choices for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+        return choices
+    return children(children(command_tree())["puzzle"].with_flags())
 
 
 @pytest.mark.parametrize("command", ["train", "eval", "solve"])
@@ -277,3 +279,23 @@ def test_switches_show_their_default_as_off_in_every_help(capsys):
             run_cli(capsys, argv)
         text = " ".join(capsys.readouterr().out.split())
         assert "(default: False)" not in text and "(default: off)" in text
+
+
+# --- one tree: `run` implied, each command takes only its own flags ---
+
+def test_run_is_implied_after_the_global_flags_and_is_the_same_command(capsys, monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    implied, explicit = (run_cli(capsys, [*words, *tiny_args(tmp_path)]) for words in (["--json", "--quiet"],
+                                                                                         ["--json", "--quiet", "run"]))
+    assert (implied.code, implied.err, explicit.code) == (0, "", 0)
+    assert comparable(implied, tmp_path) == comparable(explicit, tmp_path)
+
+
+@pytest.mark.parametrize("argv, says", [
+    (["puzzle", "eval", "--seeds", "2"], "--seeds does not apply to `puzzle eval` (it is a flag of `run`)"),
+    (["puzzle", "solve", A_PUZZLE, "--out", "x.npz"],
+     "--out does not apply to `puzzle solve` (it is a flag of `pretrain`, `puzzle train`)"),
+    (["pretrain", "--opportunities", "5"], "--opportunities does not apply to `pretrain` (it is a flag of `run`)")])
+def test_another_commands_flag_is_named_with_the_commands_that_take_it(capsys, argv, says):
+    run = run_cli(capsys, argv)
+    assert run.code == 2 and run.out == "" and run.err_lines == [run.err_lines[0]] and says in run.err

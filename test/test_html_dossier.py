@@ -3,6 +3,7 @@
 The browser test runs the system Chromium headless (`apt-get install chromium`); it is skipped
 locally without one, but fails in CI, like the Mermaid parser checks (mermaid_check.py).
 """
+import json
 import re
 import sys
 from html.parser import HTMLParser
@@ -11,12 +12,14 @@ from pathlib import Path
 import pytest
 
 from trm_demo import cli
+from trm_demo.__main__ import main, parse_args
 from trm_demo.report.charts import chart
 from trm_demo.config import load_config
 from trm_demo.report.document import Chart, Document, Paragraph, section
 from trm_demo.report.html import CSP, to_html
 from trm_demo.report.dossier import report_document
 from trm_demo.report.screenshots import chromium, headless
+from trm_demo.results import RunResult
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from mermaid_check import running_in_ci  # noqa: E402
@@ -30,9 +33,9 @@ def run(tmp_path_factory):
     argv = ["--config", str(config), "--from-scratch", "--train-epochs", "1", "--opportunities", "60", "--quiet",
             "--export-json", str(out / "metrics.json"), "--export-training-log", str(out / "training.json"),
             "--export-report", str(out / "report.md"), "--telemetry", str(out / "calls.json")]
-    assert cli.main(argv) == 0
+    assert main(argv) == 0
     return {"dir": out, "html": out / "report.html", "markdown": (out / "report.md").read_text(encoding="utf-8"),
-            "cfg": load_config(str(config), cli.overrides(cli.parse_args(argv)))}
+            "cfg": load_config(str(config), cli.overrides(parse_args(argv)))}
 
 
 class Marks(HTMLParser):
@@ -90,8 +93,8 @@ def test_the_dossier_has_the_markdowns_sections_and_numbers(run):
     assert re.findall(r"<h2>(.+?)</h2>", html) == [h.replace("&", "&amp;") for h in headings]
     for money in set(re.findall(r"\$[\d,]+\.\d{2}", markdown)):
         assert money in html
-    doc = report_document(run["cfg"].to_dict(), __import__("json").loads((run["dir"] / "metrics.json").read_text()),
-                          __import__("json").loads((run["dir"] / "training.json").read_text()))
+    result = RunResult.from_dict(json.loads((run["dir"] / "metrics.json").read_text()))
+    doc = report_document(run["cfg"].to_dict(), result, json.loads((run["dir"] / "training.json").read_text()))
     assert len(drawn_marks(html)) == len(charts_in(doc)) == markdown.count("\nxychart-beta\n")
     assert html.count("★") == markdown.count("★") == 2   # the break-even map's default cell and its note
     assert "<strong>Cascade</strong> ★" in html or "<strong>TRM alone</strong> ★" in html \

@@ -26,7 +26,8 @@ from trm_demo.trm import training
 from trm_demo.config import load_config
 from trm_demo.funnel.market import training_log
 from trm_demo.funnel.rng import rng_for
-from trm_demo.funnel.simulation import STRATEGIES, run_funnel
+from trm_demo.funnel.simulation import run_funnel
+from trm_demo.strategies import KEYS, STRATEGIES, Inputs, Recording
 from trm_demo.funnel.telemetry import CallLog, call_log
 from trm_demo.trm.training import PROB_EPS, evaluate, fit
 from trm_demo.trm.weights import init_model
@@ -121,11 +122,18 @@ def test_guardrails_hold_on_any_config_market_and_scenario(setup):
     # No strategy beats the oracle in expected value: the oracle maximises it, per job.
     summary = ledger.summary()
     oracle = summary["oracle"]["expected_net_value"]
-    for strategy in STRATEGIES:
+    for strategy in KEYS:
         assert summary[strategy]["expected_net_value"] <= oracle + 1e-6 * max(abs(oracle), 1.0)
 
+    # Each strategy's record says what it sees and how it is recorded: only a reader of the replies pays for
+    # reads, and only a strategy decided from the TRM's pass records its steps.
+    for record in STRATEGIES:
+        if record.inputs is not Inputs.FIELDS_AND_REPLY:
+            assert summary[record.key]["llm_reads"] == 0 and summary[record.key]["llm_cost"] == 0
+        assert (summary[record.key]["avg_steps"] is None) == (record.recording is Recording.ROUND)
+
     # The ledger's totals are the sums of its entries: one entry per opportunity, per strategy.
-    for strategy in STRATEGIES:
+    for strategy in KEYS:
         totals = ledger.totals(strategy)
         column = {name: ledger.series(strategy, name) for name in
                   ("opportunity", "pursued", "converted", "value", "compute_cost", "outreach_cost", "fallback")}

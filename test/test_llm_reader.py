@@ -27,7 +27,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from trm_demo.config import ConfigError, load_config
+from trm_demo.config import load_config
+from trm_demo.errors import ConfigError
 from trm_demo.llm import OpenAICompatibleReader, Prices, ReadingCache, ReadRequest, api_key_from_env, request_key
 from trm_demo.funnel.reading import readings_for
 from trm_demo.llm import prompt
@@ -491,7 +492,7 @@ def answer_from_the_reply(body: dict, n: int) -> Reply:
 
 
 def run_against(server, tmp_path, monkeypatch, capsys, extra: str = ""):
-    from trm_demo.cli import main
+    from trm_demo.__main__ import main
     monkeypatch.setenv("TRM_DEMO_LLM_API_KEY", SECRET)
     monkeypatch.chdir(tmp_path)
     (tmp_path / "assets").mkdir(exist_ok=True)

@@ -15,6 +15,7 @@ Signals and pipes need a real process; each such test is bounded by timeouts.
 
 from __future__ import annotations
 
+import argparse
 import errno
 import os
 import signal
@@ -33,9 +34,10 @@ from trm_demo import atomic, cli, commands, outputs
 from trm_demo.funnel import pipeline
 from trm_demo.atomic import staged, write_json
 from trm_demo.config import DEFAULT_CONFIG_PATH, load_config
-from trm_demo.funnel.evaluation import MEASURES, WorkerDied, evaluate_seeds
-from trm_demo.outputs import OutputPathError, check_paths
-from trm_demo.funnel.simulation import STRATEGIES
+from trm_demo.errors import OutputPathError, WorkerDied
+from trm_demo.funnel.evaluation import MEASURES, evaluate_seeds
+from trm_demo.outputs import check_paths
+from trm_demo.strategies import KEYS as STRATEGIES
 from trm_demo.funnel.telemetry import call_log
 from trm_demo.trm.weights import SHIPPED_DIR
 
@@ -353,7 +355,7 @@ os._Environ.setdefault = setdefault
 
 @pytest.mark.parametrize("name, code, word", [("SIGINT", 130, "interrupted"), ("SIGTERM", 143, "terminated")])
 def test_a_stop_inside_prepare_process_gives_one_line(tmp_path, name, code, word):
-    """stop.launch: install() then everything else inside the one try."""
+    """__main__.launch: stop.install() then everything else inside the one try."""
     assert stopped_by(STOP_IN_PREPARE, name, tmp_path) == (code, [f"{word}: {STOPPED}"], "")
 
 
@@ -466,7 +468,7 @@ def test_a_target_that_became_a_directory_replaces_no_output(tmp_path, capsys):
             atomic.write_text(report, "new report\n")
             report.mkdir()   # `mkdir assets/trm_executive_report.md` while the run works
         return 0
-    assert commands.guarded(body, []) == 1
+    assert commands.guarded(body, argparse.Namespace(debug=False)) == 1
     err = capsys.readouterr().err
     assert err.splitlines() == [f"error: '{report}': became a directory during the run; no output was replaced"]
     assert first.read_text() == "old a\n" and report.is_dir()
@@ -478,13 +480,14 @@ def test_a_full_disk_is_one_line_naming_the_file_not_an_internal_error(tmp_path,
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
     monkeypatch.setattr(atomic.os, "fsync", full)
     target = tmp_path / "m.json"
-    assert commands.guarded(lambda: write_json(target, {"x": 1}), []) == 1
+    assert commands.guarded(lambda: write_json(target, {"x": 1}), argparse.Namespace(debug=False)) == 1
     assert capsys.readouterr().err.splitlines() == [f"error: '{target}': No space left on device"]
 
 
 @pytest.mark.parametrize("redirect, reason", [("full", "No space left on device"), ("closed", "it is closed")])
 def test_a_stdout_that_cannot_be_written_is_one_line(tmp_path, redirect, reason):
-    """stop.install names stdout in its write errors; launch flushes it where a failure is still one line."""
+    """stop.install names stdout in its write errors; launch (stop.flush_stdout) flushes it where a failure is still
+    one line."""
     if redirect == "full" and not Path("/dev/full").exists():
         pytest.skip("no /dev/full here")
     with open("/dev/full" if redirect == "full" else os.devnull, "w") as sink:

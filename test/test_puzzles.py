@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from trm_demo.sudoku import puzzles as P
-from trm_demo.sudoku.cli import DEFAULT_CHECKPOINT, puzzle_main
+from trm_demo.__main__ import main
+from trm_demo.sudoku.cli import DEFAULT_CHECKPOINT
 from trm_demo.sudoku.evaluate import run_steps, step_metrics
 from trm_demo.sudoku.train import PuzzleTraining, train_act, sudoku_spec
 from trm_demo.trm.weights import init_model
@@ -120,7 +121,7 @@ def test_shipped_checkpoint_solves_more_held_out_puzzles_at_step_8_than_at_step_
     ("7" + "." * 35, "invalid character"),
 ])
 def test_puzzle_solve_rejects_bad_input_with_one_line_and_exit_code_2(puzzle, says, capsys):
-    assert puzzle_main(["solve", puzzle]) == 2
+    assert main(["puzzle", "solve", puzzle]) == 2
     captured = capsys.readouterr()
     lines = captured.err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error:") and says in lines[0]
@@ -147,6 +148,6 @@ def test_reasoning_report_charts_parse_as_mermaid(tmp_path):
 @pytest.mark.skipif(not DEFAULT_CHECKPOINT.is_file(), reason="no shipped Sudoku checkpoint")
 def test_puzzle_solve_shows_each_step_and_checks_the_answer(capsys):
     held_out = P.held_out_set(1, seed=0)
-    assert puzzle_main(["solve", P.format_board(held_out.puzzles[0]), "--max-steps", "4"]) == 0
+    assert main(["puzzle", "solve", P.format_board(held_out.puzzles[0]), "--max-steps", "4"]) == 0
     out = capsys.readouterr().out
     assert "step 1:" in out and "exact solver: unique solution" in out

@@ -4,6 +4,7 @@ The Mermaid checks run the real parser (test/mermaid/validate.mjs) and are skipp
 locally without node tooling (`npm ci`), but fail in CI.
 """
 import copy
+import dataclasses
 import json
 import re
 import sys
@@ -13,11 +14,15 @@ import pytest
 from hypothesis import given, strategies as st
 
 from trm_demo import cli
+from trm_demo.__main__ import main, parse_args
 from trm_demo.config import load_config
 from trm_demo.funnel.evaluation import summarise
+from trm_demo.report import findings
 from trm_demo.report.charts import PALETTE, chart, decimal, mermaid, quote
 from trm_demo.report.dossier import advice, headline, render_report, report_document
+from trm_demo.report.findings import Drives, Effect, Significance
 from trm_demo.report.formats import verdicts
+from trm_demo.results import DeferralCurve, DepthPoint, RunResult
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import mermaid_check  # noqa: E402
@@ -34,8 +39,8 @@ def run(tmp_path_factory):
     argv = ["--from-scratch", "--train-epochs", "1", "--opportunities", "60", "--quiet",
             "--export-json", str(out / "metrics.json"), "--export-training-log", str(out / "training.json"),
             "--export-report", str(out / "report.md"), "--telemetry", str(out / "calls.json")]
-    assert cli.main(argv) == 0
-    cfg = load_config(None, cli.overrides(cli.parse_args(argv)))
+    assert main(argv) == 0
+    cfg = load_config(None, cli.overrides(parse_args(argv)))
     return {"cfg": cfg, "report": out / "report.md",
             "metrics": json.loads((out / "metrics.json").read_text()),
             "training": json.loads((out / "training.json").read_text())}
@@ -66,8 +71,13 @@ def top(metrics: dict) -> float:
     return max(r["expected_net_value"] for k, r in metrics["strategies"].items() if k != "oracle")
 
 
+def typed(metrics: dict) -> RunResult:
+    """The edited JSON as the reports take it."""
+    return RunResult.from_dict(metrics)
+
+
 def render(run, metrics=None, training=None) -> str:
-    return render_report(run["cfg"].to_dict(), metrics or run["metrics"], training or run["training"])
+    return render_report(run["cfg"].to_dict(), typed(metrics or run["metrics"]), training or run["training"])
 
 
 def section_text(text: str, heading: str) -> str:
@@ -93,7 +103,6 @@ def test_generated_report_parses_with_the_real_mermaid_parser(run):
     charts = [block for block in blocks if "\nxychart-beta\n" in block]
     assert len(charts) >= 5   # deferral curve, hurdle, depth, loss, held-out excess
     assert all(block.startswith('%%{init: {"theme": "base"') and "plotColorPalette" in block for block in charts)
-    assert any(block.startswith("flowchart") for block in blocks)
 
 
 def test_written_report_is_exactly_the_rendered_text(run):
@@ -103,7 +112,7 @@ def test_written_report_is_exactly_the_rendered_text(run):
 def test_report_has_every_section_and_labels_the_llm_simulated(run):
     text = run["report"].read_text()
     for heading in ("## What you changed", "## Headline", "## Strategies", "## Where reading pays",
-                    "## Break-even map", "## Controls", "## Architecture", "## Depth: what recursion bought",
+                    "## Break-even map", "## Controls", "## Depth: what recursion bought",
                     "## Training", "## Halting: does stopping early buy anything?", "## Configuration snapshot",
                     "## Reproducibility"):
         assert heading in text
@@ -112,13 +121,15 @@ def test_report_has_every_section_and_labels_the_llm_simulated(run):
     assert f"`{run['metrics']['run']['config_hash']}`" in text
     assert "ablation (docs/BENCHMARKS.md)" in text
     assert "## Multi-seed evaluation" not in text    # absent section, skipped
+    assert "## Architecture" not in text and "flowchart" not in text   # docs/ARCHITECTURE.md's, not the run's
 
 
-def test_the_architecture_map_names_the_new_modules(run):
-    flow = next(b for b in mermaid_blocks(run["report"].read_text()) if b.startswith("flowchart"))
-    for module in ("market.py", "messages.py", "cascade.py", "logistic.py", "thermostat.py", "sentinel.py",
-                   "landscape.py"):
-        assert module in flow
+def test_the_json_round_trips_through_the_typed_result(run):
+    assert json.loads(json.dumps(typed(run["metrics"]).to_dict())) == run["metrics"]
+    with pytest.raises(TypeError, match="expected_net_valu"):
+        edited = copy.deepcopy(run["metrics"])
+        edited["strategies"]["trm"]["expected_net_valu"] = edited["strategies"]["trm"].pop("expected_net_value")
+        typed(edited)
 
 
 def test_a_real_llm_is_labelled_real(run):
@@ -170,39 +181,70 @@ def test_the_first_paragraph_names_the_strategy_with_the_highest_expected_net_va
     metrics = with_expected(run["metrics"], **{winner: best + 500.0, others[0]: best},
                             **{k: best - 1000.0 for k in others[1:]})
     metrics["strategies"]["oracle"]["expected_net_value"] = 1e9   # the yardstick is never the advice
-    text = advice(metrics)
+    result = typed(metrics)
+    assert findings.ranking(result)[:2] == [winner, others[0]]
+    text = advice(result)
     assert text.startswith(words)
     assert "$500 more than" in text
     assert render(run, metrics).split("\n\n")[1] == text
-    assert headline(metrics).startswith("**" + {"cascade": "Cascade", "trm": "TRM alone", "llm": "LLM reads",
-                                               "logistic": "Logistic", "greedy": "Greedy"}[winner])
+    assert headline(result).startswith("**" + {"cascade": "Cascade", "trm": "TRM alone", "llm": "LLM reads",
+                                              "logistic": "Logistic", "greedy": "Greedy"}[winner])
 
 
-def test_the_first_paragraph_says_where_the_winner_changes_on_the_break_even_map(run):
+def test_the_advice_renders_whichever_strategy_wins_even_one_this_version_does_not_know(run):
+    metrics = copy.deepcopy(run["metrics"])
+    metrics["strategies"]["router_topk"] = {**metrics["strategies"]["trm"], "expected_net_value": top(metrics) + 700.0}
+    result = typed(metrics)
+    assert findings.ranking(result)[0] == "router_topk"
+    text = advice(result)
+    assert text.startswith("**Use router_topk: it made the most expected net value in this run.**")
+    assert "$700 more than" in text
+    assert render(run, metrics).split("\n\n")[1] == text
+
+
+def test_where_the_winner_changes_is_read_off_the_break_even_map(run):
     metrics = copy.deepcopy(run["metrics"])
     metrics["landscape"]["break_even"] = grid({(100.0, 3.0): "trm", (40.0, 0.3): "trm"}, default=(100.0, 0.25))
-    text = advice(metrics)
+    where = findings.where_it_changes(typed(metrics).landscape.break_even)
+    assert (where.value, where.price) == (100.0, 0.3)   # the map's point nearest $0.25 per read, on a log scale
+    assert where.by_price == findings.Span("cascade", 0.01, 0.3, False, None, findings.Neighbour("trm", 3.0))
+    assert where.by_value == findings.Span("cascade", 100.0, 100.0, False, findings.Neighbour("trm", 40.0), None)
+    # the wording of that finding
     assert ("at $100 per placement the cascade wins from $0.01 per read to $0.30 per read, the TRM alone at "
-            "$3.00 per read") in text
-    assert "at $0.30 per read the cascade wins from $100 per placement to $100 per placement, the TRM alone at " \
-           "$40 per placement" in text
+            "$3.00 per read") in advice(typed(metrics))
     metrics["landscape"]["break_even"] = grid({})
-    assert "the cascade wins at every point from $0.01 per read to $3.00 per read" in advice(metrics)
+    assert findings.where_it_changes(typed(metrics).landscape.break_even).by_price == findings.Span(
+        "cascade", 0.01, 3.0, True, None, None)
 
 
-def test_the_first_paragraph_asks_for_seeds_or_quotes_them(run):
-    assert "`--seeds 10`" in advice(run["metrics"])
-    metrics = copy.deepcopy(run["metrics"])
-    first, second = sorted(("cascade", "trm", "llm", "logistic", "greedy"),
-                           key=lambda k: -metrics["strategies"][k]["expected_net_value"])[:2]
-    metrics["evaluation"] = {"seeds": 5, "paired": {f"{first}-{second}": {"mean": 10.0, "half_width": 40.0,
-                                                                           "ci95": [-30.0, 50.0], "n": 5}}}
-    assert "Across 5 seeds the two are not significantly apart ($10 ± $40)" in advice(metrics)
+def with_evaluation(metrics: dict, bumps=(0.0, 50.0, 100.0)) -> dict:
+    """A copy of the metrics with a multi-seed evaluation of seeds that differ by the cascade's bumps."""
+    per_seed = []
+    for bump in bumps:
+        strategies = copy.deepcopy(metrics["strategies"])
+        strategies["cascade"]["expected_net_value"] += bump
+        per_seed.append({"strategies": strategies, "counterfactuals": metrics["counterfactuals"]})
+    edited = copy.deepcopy(metrics)
+    edited["evaluation"] = {**summarise(per_seed), "seed_list": list(range(len(bumps)))}
+    edited["evaluation"]["verdicts"] = verdicts(edited["evaluation"]["paired"])   # as the command adds them
+    return edited
+
+
+def test_the_first_paragraph_asks_for_seeds_or_quotes_the_paired_lead(run):
+    assert findings.lead_over_seeds(typed(run["metrics"]), "cascade", "trm") is None
+    assert "`--seeds 10`" in advice(typed(run["metrics"]))
+    metrics = with_evaluation(run["metrics"])
+    first, second = findings.ranking(typed(metrics))[:2]
+    for mean, significance in ((10.0, Significance.NOT_SIGNIFICANT), (100.0, Significance.AHEAD)):
+        metrics["evaluation"]["paired"][f"{first}-{second}"] = {"mean": mean, "ci95": [mean - 40.0, mean + 40.0],
+                                                               "half_width": 40.0, "n": 3}
+        assert findings.lead_over_seeds(typed(metrics), first, second).significance is significance
+    assert "Across 3 seeds it leads by $100 ± $40 per run." in advice(typed(metrics))   # the wording of one
 
 
 def test_the_headline_quotes_realised_values_beside_the_expected_ones(run):
     s = run["metrics"]["strategies"]
-    text = headline(run["metrics"])
+    text = headline(typed(run["metrics"]))
     assert "made the most expected net value" in text and "Realised on this run's drawn outcomes" in text
     assert f"the cascade ${s['cascade']['net_value']:,.2f}" in text
     assert "the oracle knows the true probability" in text
@@ -219,6 +261,14 @@ def test_the_deferral_chart_has_the_three_orders_and_a_finding_title(run):
                      r'replies added nothing here)', block)
 
 
+def test_the_deferral_finding_is_how_much_each_order_must_read_for_most_of_the_gain():
+    curve = DeferralCurve(share_read=(0.0, 0.5, 1.0), trm_alone=0.8, note="",
+                          share_of_oracle_expected={"voi": (0.8, 0.95, 0.96), "random": (0.8, 0.85, 0.96)})
+    assert findings.deferral(curve) == findings.Deferral(True, voi=0.5, random=1.0)
+    flat = dataclasses.replace(curve, share_of_oracle_expected={"voi": (0.8, 0.8, 0.8)})
+    assert findings.deferral(flat) == findings.Deferral(False, None, None)
+
+
 def test_the_break_even_table_marks_the_cell_nearest_the_default(run):
     metrics = copy.deepcopy(run["metrics"])
     metrics["landscape"]["break_even"] = grid({(40.0, 3.0): "trm", (100.0, 0.01): "llm"}, default=(100.0, 0.2))
@@ -231,12 +281,18 @@ def test_the_break_even_table_marks_the_cell_nearest_the_default(run):
     assert "| $40 | Cascade | Cascade | **TRM alone** ★ |" in render(run, metrics)
 
 
-def test_the_break_even_sentence_says_where_the_cascade_degrades(run):
+def test_the_cascades_degradation_is_found_on_the_map(run):
+    metrics = copy.deepcopy(run["metrics"])
+    metrics["landscape"]["break_even"] = grid({(40.0, 3.0): "trm", (100.0, 0.01): "llm"})
+    found = findings.degradation(typed(metrics).landscape.break_even)
+    assert {k: [(c.conversion_value, c.llm_price) for c in cells] for k, cells in found.wins.items()} == {
+        "trm": [(40.0, 3.0)], "llm": [(100.0, 0.01)]}
+    assert not found.cascade_everywhere
+    assert found.shortfall == pytest.approx(-0.5)   # 2.0 per opportunity, above the better half's 1.5 everywhere
     table = section_text(render(run), "Break-even map: which strategy wins where")
     assert "where it is nearly the TRM alone" in table
-    cells = run["metrics"]["landscape"]["break_even"]["cells"]
-    if all(c["best"] == "cascade" for c in cells):
-        assert "The cascade wins in every cell of the map." in table
+    assert findings.degradation(typed(run["metrics"]).landscape.break_even).cascade_everywhere == \
+        ("The cascade wins in every cell of the map." in table)
 
 
 # --- the controls, each with its counterfactual dollars ---
@@ -253,14 +309,13 @@ def test_controls_list_the_scenario_and_each_controls_dollars(run):
     assert "**Budget.**" in text and "## " not in text
 
 
-def test_the_counterfactual_wording_follows_the_sign(run):
+def test_a_control_earned_or_cost_by_the_sign_of_its_counterfactual(run):
+    assert [findings.effect(d) for d in (-12.5, 0.0, 1380.0)] == [Effect.COST, Effect.NOTHING, Effect.EARNED]
     metrics = copy.deepcopy(run["metrics"])
     metrics["counterfactuals"]["thermostat"].update(expected_net_value_delta=-12.5, net_value_delta=3.0)
-    metrics["counterfactuals"]["sentinel"].update(expected_net_value_delta=1380.0)
     metrics["scenario"]["events"] = []
     text = section_text(render(run, metrics), "Controls")
-    assert "it cost $12.50 of expected net value (realised +$3.00" in text
-    assert "it earned $1,380.00 of expected net value" in text
+    assert "it cost $12.50 of expected net value (realised +$3.00" in text   # the wording of one finding
     assert "No scenario events: a steady market." in text
 
 
@@ -282,6 +337,7 @@ def test_the_hurdle_chart_title_says_where_it_went(run):
     metrics["thermostat"]["history"] = [{"opportunity": 10 * (i + 1), "elapsed": 0.1 * (i + 1), "spent": 1.0,
                                          "rate_ratio": 1.0, "hurdle": h, "action": "hold"}
                                         for i, h in enumerate([1.0, 2.0, 6.0, 3.0])]
+    assert findings.hurdle_path(typed(metrics).thermostat.history) == findings.HurdlePath(1.0, 3.0, 6.0, 30)
     assert "The hurdle went from 1.00 to 3.00, peaking at 6.00 at opportunity 30" in render(run, metrics)
     for row in metrics["thermostat"]["history"]:
         row["hurdle"] = 1.0
@@ -384,20 +440,27 @@ def test_huge_series_are_downsampled_and_the_report_stays_small(run, tmp_path):
 
 # --- honest wording ---
 
-def test_depth_finding_says_recursion_bought_nothing_when_deeper_caps_zigzag(run):
-    metrics = copy.deepcopy(run["metrics"])
-    for row, value in zip(metrics["frontier"], [9535.0, 9426.0, 9730.0, 9478.0, 9734.0, 9594.0]):
-        row["expected_net_value"] = value
-    text = section_text(render(run, metrics), "Depth: what recursion bought")
-    assert "Depth beyond step 1 bought nothing beyond noise" in text and "bought nothing one run can tell apart" in text
+def depth_of(values: list[float]) -> findings.Depth | None:
+    """The depth finding of a frontier whose caps 1, 2, ... made these expected net values."""
+    return findings.depth(tuple(DepthPoint(cap, value, 0.1, 10, 60) for cap, value in enumerate(values, start=1)))
 
 
-def test_depth_finding_says_depth_paid_when_it_clearly_did(run):
+def test_depth_bought_nothing_when_deeper_caps_zigzag():
+    found = depth_of([9535.0, 9426.0, 9730.0, 9478.0, 9734.0, 9594.0])
+    # the largest drop of a deeper cap below a shallower one (9,730 - 9,478) is this run's noise between caps
+    assert found.largest_drop == found.noise == 252.0
+    assert (found.best_cap, found.enough_cap, found.paid) == (5, 1, False)
+    assert depth_of([9535.0]) is None   # one cap: nothing to compare
+
+
+def test_depth_paid_when_it_clearly_did(run):
+    found = depth_of([1000.0, 2000.0, 3000.0, 3000.0, 3000.0, 3000.0])
+    assert (found.enough_cap, found.paid, found.largest_drop) == (3, True, None)
     metrics = copy.deepcopy(run["metrics"])
     for row in metrics["frontier"]:
         row["expected_net_value"] = 1000.0 * min(row["step_cap"], 3)
     text = section_text(render(run, metrics), "Depth: what recursion bought")
-    assert "Depth paid: step cap 3 beat step 1 beyond noise" in text
+    assert "Depth paid: step cap 3 beat step 1 beyond noise" in text   # the wording of that finding
 
 
 def test_halting_comparison_comes_from_the_training_log(run):
@@ -421,22 +484,22 @@ def test_what_you_changed_shows_scenario_events_as_yaml_with_their_effect(run):
     assert "measured TRM error sd" in text
 
 
+def test_a_changed_key_drives_the_figures_of_its_longest_matching_prefix():
+    assert findings.drives("scenario.events") is Drives.SCENARIO
+    assert findings.drives("sentinel.max_latency_ms") is Drives.SENTINEL
+    assert findings.drives("sentinel.llm_budget_per_opportunity") is Drives.BUDGET
+    assert findings.drives("report.path") is None
+
+
 def test_multi_seed_evaluation_renders_when_present(run):
-    per_seed = []
-    for bump in (0.0, 50.0, 100.0):
-        strategies = copy.deepcopy(run["metrics"]["strategies"])
-        strategies["cascade"]["expected_net_value"] += bump
-        per_seed.append({"strategies": strategies, "counterfactuals": run["metrics"]["counterfactuals"]})
-    metrics = copy.deepcopy(run["metrics"])
-    metrics["evaluation"] = summarise(per_seed)
-    metrics["evaluation"]["verdicts"] = verdicts(metrics["evaluation"]["paired"])   # as the command adds them
+    metrics = with_evaluation(run["metrics"])
     text = render(run, metrics)
     assert "## Multi-seed evaluation" in text and "3 seeds" in text
     assert "| Cascade − LLM alone |" in text and "| Cascade − TRM alone |" in text and " ± $" in text
     assert "| thermostat |" in text and "| sentinel |" in text
-    assert "Across 3 seeds: " + metrics["evaluation"]["verdicts"][0] in headline(metrics)
+    assert "Across 3 seeds: " + metrics["evaluation"]["verdicts"][0] in headline(typed(metrics))
 
 
 def test_the_html_and_markdown_share_one_document(run):
-    doc = report_document(run["cfg"].to_dict(), run["metrics"], run["training"])
+    doc = report_document(run["cfg"].to_dict(), typed(run["metrics"]), run["training"])
     assert [s.heading for s in doc.sections] == re.findall(r"^## (.+)$", render(run), re.MULTILINE)

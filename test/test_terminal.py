@@ -1,37 +1,57 @@
 """The terminal summary and the `puzzle eval` table: every figure in 80 columns, the full layout when wider."""
-import copy
+import dataclasses
 import io
 
 import pytest
 
+from trm_demo.results import (BreakEvenMap, CascadeSummary, ChangedKey, Changes, Counterfactual, DeferralCurve,
+                              Economics, Evaluation, Interval, Landscape, Replay, RunInfo, RunResult, Scenario,
+                              Selection, SentinelSummary, StrategyIntervals, StrategyResult, ThermostatSummary,
+                              TrainingSummary, WallClock)
+from trm_demo.strategies import KEYS
 from trm_demo.sudoku.cli import print_eval_table
 from trm_demo.ui import UI, Console, config_line
 
 ROW = {"expected_net_value": 8_819_967.06, "share_of_oracle_expected": 0.9237, "net_value": 8_901_234.56,
-       "llm_reads": 12_345, "llm_cost": 2_469.0, "fallback_decisions": 0}
-METRICS = {
-    "run": {"opportunities": 200, "candidates_per_opportunity": 8,
-            "llm": {"provider": "simulated", "real": False, "model": "simulated reader", "noise_logit_sd": 0.3,
-                    "bias_logit": 0.0}},
-    "strategies": {key: dict(ROW) for key in ("cascade", "trm", "llm", "logistic", "greedy", "oracle")},
-    "thermostat": {"final_hurdle": 9.19, "moves": 1, "history": []},
-    "sentinel": {"state": "closed", "llm_spent": 89.8, "llm_budget": 90.0,
-                 "events": [{"opportunity": 140, "state": "open", "from": "closed",
-                             "reason": "50% of the last 20 LLM calls failed"}]},
-    "counterfactuals": {"thermostat": {"expected_net_value_delta": 54.27, "net_value_delta": 99.8},
-                        "sentinel": {"expected_net_value_delta": -21.64, "net_value_delta": 280.1},
-                        "budget": {"expected_net_value_delta": -171.27, "net_value_delta": 352.8}},
-    "changes": {"config_file": "my.yaml", "flags": ["--config"],
-                "keys": [{"key": "simulation.llm_cost", "default": 0.2, "value": 0.05, "set_by": "my.yaml"},
-                         {"key": "scenario.events", "default": [{"at": 80, "llm_price_multiplier": 2.5}],
-                          "value": [], "set_by": "my.yaml"}]}}
-METRICS["strategies"]["cascade"]["llm_reads"] = 302
+       "llm_reads": 12_345, "llm_cost": 2_469.0}
+SIMULATED = {"provider": "simulated", "real": False, "model": "simulated reader", "noise_logit_sd": 0.3,
+             "bias_logit": 0.0}
 
 
-def summary(width: int, quiet: bool = False, metrics: dict = METRICS) -> str:
+def totals(**figures) -> StrategyResult:
+    """A strategy's totals: these figures, zero elsewhere."""
+    return StrategyResult(**{**{f.name: 0 for f in dataclasses.fields(StrategyResult)}, **figures})
+
+
+def control(expected: float, realised: float) -> Counterfactual:
+    return Counterfactual(expected, realised, 0.0, Replay(0.0, 0.0, 0.0, 0, 0))
+
+
+RESULT = RunResult(
+    run=RunInfo("python main.py", 7, "abc", opportunities=200, planned_opportunities=200,
+                candidates_per_opportunity=8, checkpoint=None, llm=SIMULATED, versions={}, numerics={}),
+    definitions={},
+    strategies={key: totals(**{**ROW, "llm_reads": 302 if key == "cascade" else ROW["llm_reads"]}) for key in KEYS},
+    counterfactuals={"thermostat": control(54.27, 99.8), "sentinel": control(-21.64, 280.1),
+                     "budget": control(-171.27, 352.8)},
+    scenario=Scenario(()), cascade=CascadeSummary(2, 0.8, 0.3),
+    thermostat=ThermostatSummary(final_hurdle=9.19, moves=1, history=()),
+    sentinel=SentinelSummary("closed", llm_spent=89.8, llm_budget=90.0,
+                             events=({"opportunity": 140, "state": "open", "from": "closed",
+                                      "reason": "50% of the last 20 LLM calls failed"},)),
+    frontier=(),
+    landscape=Landscape(500, DeferralCurve((), {}, None, ""), BreakEvenMap((), (), (), Economics(100.0, 0.2))),
+    training=TrainingSummary("scratch", 0, Selection(None, None, None), (), ()),
+    wall_clock=WallClock(0.0, 0.0, 0.0, 0.0, ""),
+    changes=Changes("my.yaml", ("--config",),
+                    (ChangedKey("simulation.llm_cost", 0.2, 0.05, "my.yaml"),
+                     ChangedKey("scenario.events", [{"at": 80, "llm_price_multiplier": 2.5}], [], "my.yaml"))))
+
+
+def summary(width: int, quiet: bool = False, result: RunResult = RESULT) -> str:
     ui = UI(quiet=quiet)
     ui.out = Console(file=io.StringIO(), width=width, highlight=False)
-    ui.summary(metrics, {"report": "assets/trm_executive_report.md"})
+    ui.summary(result, {"report": "assets/trm_executive_report.md"})
     return ui.out.file.getvalue()
 
 
@@ -64,16 +84,16 @@ def test_the_lines_under_the_table_give_the_controls_dollars_and_say_the_llm_is_
 
 
 def test_a_real_llm_is_named_as_real():
-    metrics = copy.deepcopy(METRICS)
-    metrics["run"]["llm"] = {"provider": "openai_compatible", "real": True, "model": "llama3.1:8b"}
-    assert "LLM: real (openai_compatible, model llama3.1:8b)" in summary(120, metrics=metrics)
+    real = {"provider": "openai_compatible", "real": True, "model": "llama3.1:8b"}
+    result = dataclasses.replace(RESULT, run=dataclasses.replace(RESULT.run, llm=real))
+    assert "LLM: real (openai_compatible, model llama3.1:8b)" in summary(120, result=result)
 
 
 def test_plurals_and_the_config_line():
     text = " ".join(summary(120).split())
     assert ("Config: my.yaml; 2 keys differ from the defaults: simulation.llm_cost 0.05 (default 0.2), "
             "scenario.events [] (default [{at: 80, llm_price_multiplier: 2.5}])") in text
-    assert config_line({"config_file": None, "flags": [], "keys": []}) == \
+    assert config_line(Changes(None, (), ())) == \
         "Config: shipped defaults; no key differs from the defaults"
 
 
@@ -83,20 +103,18 @@ def test_quiet_prints_only_the_summary_table():
 
 
 def test_the_seeds_table_fits_80_columns_with_intervals_and_verdicts():
-    metrics = copy.deepcopy(METRICS)
-    stat = {"mean": 10_311.4, "ci95": [10_100.0, 10_522.8], "half_width": 211.4, "n": 10}
-    metrics["evaluation"] = {
-        "seeds": 10,
-        "strategies": {k: {"expected_net_value": stat, "share_of_oracle_expected":
-                           {"mean": 0.923, "ci95": [0.91, 0.936], "half_width": 0.013, "n": 10},
-                           "llm_reads": {"mean": 301.0, "ci95": [290.0, 312.0], "half_width": 11.0, "n": 10}}
-                       for k in METRICS["strategies"]},
-        "counterfactuals": {"thermostat": {"mean": 31.5, "ci95": [2.0, 61.0], "half_width": 29.5, "n": 10},
-                            "sentinel": {"mean": -4.0, "ci95": [-20.0, 12.0], "half_width": 16.0, "n": 10}},
-        "verdicts": ["the cascade beats the LLM reading everyone by $1,203 ± $140 expected net value per run "
-                     "over 10 seeds"]}
+    stat = Interval(10_311.4, (10_100.0, 10_522.8), 211.4, 10)
+    share, reads = Interval(0.923, (0.91, 0.936), 0.013, 10), Interval(301.0, (290.0, 312.0), 11.0, 10)
+    evaluation = Evaluation(
+        seeds=10, strategies={k: StrategyIntervals(stat, stat, share, reads, stat) for k in KEYS}, paired={},
+        counterfactuals={"thermostat": Interval(31.5, (2.0, 61.0), 29.5, 10),
+                         "sentinel": Interval(-4.0, (-20.0, 12.0), 16.0, 10)},
+        per_seed_expected_net_value={}, seed_list=tuple(range(10)),
+        verdicts=("the cascade beats the LLM reading everyone by $1,203 ± $140 expected net value per run "
+                  "over 10 seeds",))
+    result = dataclasses.replace(RESULT, evaluation=evaluation)
     for width in (80, 120):
-        text = summary(width, metrics=metrics)
+        text = summary(width, result=result)
         assert all(len(line) <= width for line in text.splitlines()) and "…" not in text
         assert "$10,311 ± 211" in text and "92.3% ± 1.3%" in text and "Over 10 seeds" in text
         assert "the cascade beats the LLM reading everyone by $1,203" in " ".join(text.split())

@@ -1,8 +1,10 @@
-"""Command-line plumbing shared by `trm-demo` (cli.py) and `trm-demo puzzle` (sudoku/cli.py).
+"""What every command shares: the global flags, a parser that fails in one line, the help formatter, the number
+type, --json printing, checkpoint outputs, and `guarded`, which maps what goes wrong to exit codes: 0 success,
+1 internal failure (traceback only with --debug), 2 bad input (errors.BAD_INPUT: one line naming the flag, key
+or file, the value and what is allowed), 130 Ctrl-C, 143 SIGTERM, 141 stdout closed by its reader (stop.py).
 
-One parser that fails in one line, one help formatter (every flag shows its default and allowed range), one
-number type, and `guarded`, which maps what goes wrong to exit codes: 0 success, 1 internal failure (traceback
-only with --debug), 2 bad input, 130 Ctrl-C, 143 SIGTERM, 141 stdout closed by its reader (see stop.py).
+Imported by every command, so it imports no model, funnel or YAML loader: the config and the weights only
+late, in the functions that need them.
 """
 
 from __future__ import annotations
@@ -10,14 +12,13 @@ from __future__ import annotations
 import argparse
 import math
 import sys
+from pathlib import Path
 from typing import Callable
 
 from trm_demo.atomic import json_text
-from trm_demo.config import ConfigError
-from trm_demo.funnel.evaluation import WorkerDied
-from trm_demo.outputs import OutputPathError, show_path
+from trm_demo.errors import BAD_INPUT, CheckpointError, UsageError, WorkerDied
+from trm_demo.outputs import show_path
 from trm_demo.stop import broken_pipe, environment_error, exit_code
-from trm_demo.trm.weights import CheckpointError, is_shipped
 
 # Flags every command takes, before or after its sub-command: `--quiet puzzle eval` = `puzzle eval --quiet`,
 # `--json puzzle eval` = `puzzle --json eval` = `puzzle eval --json`.
@@ -39,20 +40,9 @@ def global_flags(sub_command: bool = False) -> argparse.ArgumentParser:
     return common
 
 
-def global_flags_in(argv: list[str]) -> dict[str, bool]:
-    """{"quiet": ..., "json": ..., "debug": ...}: which global flags the command line has, wherever they are
-    (before a `--`: after it every word is a value, as argparse reads it)."""
-    options = argv[:argv.index("--")] if "--" in argv else argv
-    return {flag.lstrip("-"): flag in options for flag in GLOBAL_FLAGS}
-
-
 def print_json(result) -> None:
     """--json: the command's result as one JSON document on stdout."""
     print(json_text(result))
-
-
-class UsageError(Exception):
-    """Bad flags or paths: exit code 2, one line."""
 
 
 def checkpoint_remedy(err: CheckpointError, command: str) -> CheckpointError:
@@ -64,11 +54,12 @@ def checkpoint_remedy(err: CheckpointError, command: str) -> CheckpointError:
     return CheckpointError(f"{err}; {remedy}", err.fix)
 
 
-def guarded(body: Callable[[], int], argv: list[str], input_errors: tuple = ()) -> int:
-    """Run a command; map what goes wrong to exit codes and one line on stderr (shared by `puzzle`)."""
+def guarded(body: Callable[[], int], args: argparse.Namespace) -> int:
+    """Run a command; map what goes wrong to exit codes and one line on stderr. `body` parses the command line
+    into `args`: its --debug shows the traceback of an internal error (none while parsing: debug is False)."""
     try:
         return body()
-    except (ConfigError, UsageError, CheckpointError, OutputPathError, *input_errors) as err:
+    except BAD_INPUT as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt as stop:   # Ctrl-C or SIGTERM (stop.Terminated)
@@ -79,7 +70,7 @@ def guarded(body: Callable[[], int], argv: list[str], input_errors: tuple = ()) 
         print(f"error: {err}", file=sys.stderr)
         return 1
     except Exception as err:  # noqa: BLE001 - the last line of defence: short message, exit 1
-        if global_flags_in(argv)["debug"]:
+        if args.debug:
             raise
         if isinstance(err, OSError) and err.filename is not None:
             # the environment, not a bug: a full disk, a closed stdout, an output changed during the run
@@ -90,8 +81,8 @@ def guarded(body: Callable[[], int], argv: list[str], input_errors: tuple = ()) 
 
 
 class OneLineParser(argparse.ArgumentParser):
-    """Fails in one line, and takes no abbreviations: `--js` would mean --json to one parser and nothing to the
-    global-flag scan that sees the whole command line."""
+    """Fails in one line, and takes no abbreviations: `--js` would mean --json to one parser of the tree and
+    another flag to the next."""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, allow_abbrev=False, **kwargs)
@@ -139,8 +130,40 @@ class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
 
 def checkpoint_output(args, path: str, flag: str) -> str:
     """A checkpoint to write; the shipped ones only on request, as every clone and install relies on them."""
+    from trm_demo.trm.weights import is_shipped   # late: weights imports NumPy, which `config` never needs
     if is_shipped(path) and not args.replace_shipped:
         raise UsageError(f"{flag} '{show_path(path)}' would write over the checkpoints shipped with trm-demo "
                          "(trm_demo/checkpoints/); write it elsewhere and load it with --checkpoint, "
                          "or add --replace-shipped to rebuild a shipped checkpoint on purpose")
     return path
+
+
+# --- `config`: the default YAML to copy ---
+
+def add_config_flags(p: argparse.ArgumentParser) -> None:
+    p.description = ("Print the default configuration (every knob, its range and meaning) as YAML, e.g. "
+                     "`trm-demo config > my.yaml`, then `--config my.yaml`.")
+    p.add_argument("example", nargs="?", metavar="EXAMPLE",
+                   help="print this shipped example instead, a partial file overriding the defaults: one of "
+                   f"{', '.join(config_examples())} (default: the whole default configuration)")
+
+
+def print_config(args: argparse.Namespace) -> int:
+    """`config [EXAMPLE]`: the default YAML (or a shipped example) on stdout, to copy and edit;
+    with --json the same content parsed, as JSON."""
+    from trm_demo.config import DEFAULT_CONFIG_PATH, read_yaml   # late: only `config` and `run` read YAML
+    examples = config_examples()
+    if args.example is not None and args.example not in examples:   # checked here: a stray flag is named first
+        raise UsageError(f"argument EXAMPLE: invalid choice: {args.example!r} (choose from {', '.join(examples)})")
+    path = examples[args.example] if args.example else DEFAULT_CONFIG_PATH
+    if args.json:
+        print_json(read_yaml(path))
+    else:
+        sys.stdout.write(path.read_text(encoding="utf-8"))
+    return 0
+
+
+def config_examples() -> dict[str, Path]:
+    """The shipped examples by name, partial files overriding the defaults."""
+    from trm_demo.config import DEFAULT_CONFIG_PATH
+    return {f.stem: f for f in sorted((DEFAULT_CONFIG_PATH.parent / "examples").glob("*.yaml"))}

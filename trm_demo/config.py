@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 
 import yaml
 
+from trm_demo.errors import ConfigError
 from trm_demo.trm.knobs import TrainingKnobs, knob
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -34,17 +35,12 @@ DEFAULT_CONFIG_PATH = next(p for p in (REPO_ROOT / "config" / "default_config.ya
                            if p.exists())
 
 MIN_AMOUNT = 1e-9              # dollars: the smallest non-zero cost
-MEMORY_BUDGET = 2 * 2**30      # bytes one run may use at its peak: a laptop's worth, refused above it
 # Config files: the shipped one is ~7 KB and ~90 values; these limits are far above any real file
 # and far below what makes parsing slow or memory-hungry.
 MAX_CONFIG_BYTES = 1024 * 1024
 MAX_YAML_NODES = 10_000
 MAX_YAML_DEPTH = 5             # file > section > knob > event > its fields (scenario.events); one more is refused
 MAX_INT_DIGITS = 100           # int() and repr() of thousands of digits are slow, or fail
-
-
-class ConfigError(ValueError):
-    """Bad user input: the message is one line that says what to fix."""
 
 
 @dataclass(frozen=True)
@@ -486,11 +482,6 @@ def _check_relations(c: Config) -> None:
         if 0 < amount < MIN_AMOUNT:
             raise ConfigError(f"config key 'simulation.{name}' must be 0 or at least {MIN_AMOUNT:g} dollars, "
                               f"got {amount!r}")
-    peak, drivers = peak_memory(c)
-    if peak > MEMORY_BUDGET:
-        raise ConfigError(f"this config needs about {peak / 2**30:.1f} GiB of memory, above the "
-                          f"{MEMORY_BUDGET / 2**30:.0f} GiB budget (estimate in config.peak_memory); most of it is "
-                          f"{drivers}: lower those knobs")
     for key in ("subgraph.path", "report.path", "report.metrics_path", "report.training_log_path"):
         section, name = key.split(".")
         if not getattr(getattr(c, section), name).strip():
@@ -519,60 +510,6 @@ def _is_http_url(text: str) -> bool:
         return url.scheme in ("http", "https") and bool(url.hostname) and plain
     except ValueError:   # e.g. "http://[::1" or a port that is not a number
         return False
-
-
-# Bytes per row, measured with tracemalloc and rounded up: generating one logged pair or one market
-# pair (every field in float64, the logit's temporaries, the float32 features), and keeping a
-# logged pair (features, outcome, p_true); one telemetry record while its chunk is turned to text;
-# the ledger's columns for four strategies and the report's series over them.
-SAMPLE_BYTES, KEPT_SAMPLE_BYTES = 450, 100
-TELEMETRY_BYTES, LEDGER_BYTES = 1_200, 400
-BASELINE_BYTES = 160 * 2**20   # the interpreter, NumPy, rich and the model: a default run peaks at 134 MB
-
-
-def peak_memory(c: Config) -> tuple[int, str]:
-    """An upper bound on a run's peak memory in bytes (run or pretrain), and the knobs that drive it.
-
-    The phases: fine-tuning (the logs, one training batch's forward tape and backward temporaries,
-    the held-out set evaluated in one batch with its whole trajectory), then the simulation (one
-    funnel block of opportunities x candidates with its full-depth trajectory, one chunk's telemetry
-    text, the ledger over every opportunity). Memory freed between phases is not always returned to
-    the system, so the phases are added, not maxed. Checked against /usr/bin/time -v.
-    """
-    m, t, steps = c.model, c.training, c.model.supervision_steps
-    # float32 activations of one supervision step; inference holds two steps' tapes for a moment
-    # (engine.infer keeps the previous step's cache while the next one runs), measured: 2x.
-    row = 4 * _floats_per_row(m)
-    samples = max(t.samples, t.pretrain_samples)
-    parts = {
-        "training.batch_size x model size": t.batch_size * row,
-        "training.holdout_samples x model size x model.supervision_steps":
-            t.holdout_samples * (2 * row + 8 * 8 * steps),  # trajectory, halt logits and evaluate()'s float64 temporaries
-        "training.samples / pretrain_samples": samples * (SAMPLE_BYTES + KEPT_SAMPLE_BYTES),
-    }
-    from trm_demo.funnel.simulation import FUNNEL_BLOCK, SUB_BATCH   # deferred: the simulation imports this module
-    block = min(c.simulation.opportunities, FUNNEL_BLOCK) * c.market.candidates_per_opportunity
-    simulation = {
-        "market.candidates_per_opportunity x model.supervision_steps":
-            block * (SAMPLE_BYTES + 2 * 8 * steps) + min(block, SUB_BATCH) * (2 * row + 2 * 8 * steps),
-        "simulation.chunk_size x market.candidates_per_opportunity":
-            min(c.simulation.chunk_size, c.simulation.opportunities) * c.market.candidates_per_opportunity
-            * TELEMETRY_BYTES,
-        "simulation.opportunities": c.simulation.opportunities * LEDGER_BYTES,
-    }
-    parts.update(simulation)
-    largest = sorted(parts, key=parts.get, reverse=True)[:2]
-    return BASELINE_BYTES + sum(parts.values()), " and ".join(f"'{name}'" for name in largest)
-
-
-def _floats_per_row(m: ModelConfig) -> int:
-    """Floats one sample holds during a supervision step (engine.py): the tape of the last cycle's
-    n_cycles + 1 calls of `net` (2 blocks, each caching its MLP's pre-activation, hidden layer and
-    norm), plus the largest backward or SwiGLU temporaries and the carried y, z, x."""
-    width = m.expansion * m.hidden_size
-    gate = 2 if m.activation == "swiglu" else 1
-    per_block = (gate + 1) * width + 4 * m.hidden_size
-    return (m.n_cycles + 1) * 2 * per_block + 12 * width + 8 * m.hidden_size
 
 
 def _range_text(meta: dict) -> str:

@@ -28,13 +28,10 @@ from pathlib import Path
 from typing import Callable
 
 from trm_demo.atomic import remove_stale_temps, temp_prefix
+from trm_demo.errors import OutputPathError
 
 # mkstemp's random part and ".tmp" on top of temp_prefix().
 _TEMP_SUFFIX_BYTES = 8 + len(".tmp")
-
-
-class OutputPathError(Exception):
-    """An output path that must not be written: exit code 2, one line."""
 
 
 def show_path(path) -> str:

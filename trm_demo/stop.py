@@ -1,7 +1,7 @@
 """How a run stops early: Ctrl-C, SIGTERM, a closed pipe, a terminal that cannot show a character.
 
-Imported before NumPy (main.py, `python -m trm_demo`, the `trm-demo` script), so
-even a stop during start-up gives one line instead of a traceback. Exit codes:
+Imported before NumPy by the entry point (trm_demo/__main__.py), so even a stop
+during start-up gives one line instead of a traceback. Exit codes:
 130 for Ctrl-C (SIGINT) and 143 for SIGTERM, the shell's 128 + signal number, so a
 caller can tell who stopped the run; 141 (128 + SIGPIPE) when the reader of
 stdout went away (`| head -1`), silently, as `yes | head -1` does.
@@ -9,9 +9,10 @@ stdout went away (`| head -1`), silently, as `yes | head -1` does.
 SIGTERM raises `Terminated`, a KeyboardInterrupt, so every cleanup that runs on
 Ctrl-C (temps removed, worker processes ended) runs on SIGTERM too. A signal the
 parent process ignored (a background job of a script ignores SIGINT) stays
-ignored, as POSIX expects of every program. The handlers are installed first,
-and everything after them (process set-up, the slow imports, the command) runs
-inside the one `try` that turns a stop into its line and exit code.
+ignored, as POSIX expects of every program. The entry point installs the
+handlers first, and runs everything after them (process set-up, the slow
+imports, the command) inside the one `try` that turns a stop into its line and
+exit code. This module imports nothing of trm-demo's: every layer may use it.
 
 The environment failing under us (a full disk, `> /dev/full`, a closed stdout
 `>&-`) is one line naming the file and the reason, exit 1, not an "internal
@@ -137,23 +138,7 @@ def _ascii_fallback(err: UnicodeEncodeError):
 codecs.register_error("trm_demo_ascii", _ascii_fallback)
 
 
-def launch() -> None:
-    """Entry point of every way to start the program: handlers first, then the (slow) imports, then run."""
-    try:   # a stop at any point of start-up is one line and 130 or 143
-        install()
-        from trm_demo.process import prepare_process   # here, not at the top: this module's own import stays instant
-        prepare_process()   # before NumPy loads: OpenBLAS reads its kernel and thread settings once
-        from trm_demo.cli import main
-        code = main()
-        code = _flush_stdout(code)
-    except KeyboardInterrupt as stop:   # during start-up; once running, cli.guarded handles it
-        for signum in (signal.SIGINT, signal.SIGTERM):   # stopping already: a second signal adds no traceback
-            signal.signal(signum, signal.SIG_IGN)
-        code = exit_code(stop)
-    sys.exit(code)
-
-
-def _flush_stdout(code: int) -> int:
+def flush_stdout(code: int) -> int:
     """Flush here, where a failure can still be one line: at exit Python would print a traceback-like note."""
     try:
         sys.stdout.flush()

@@ -14,7 +14,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from trm_demo.report.changes import shown_value
-from trm_demo.report.formats import FULL, MISSING, ORDER, SHORT, count, money, num, pct, signed
+from trm_demo.report.findings import read_share
+from trm_demo.report.formats import MISSING, count, finite, money, num, pct, signed
+from trm_demo.results import Changes, Counterfactual, Evaluation, Interval, RunResult
+from trm_demo.strategies import KEYS, strategy
 
 class Console(console.Console):
     """rich's Console, except that text prints as written (no markup: a path may hold "[/x]"), and a closed
@@ -47,6 +50,10 @@ class UI:
         self.quiet = quiet
         self.err = message_console()
         self.out = output_console()
+
+    def __reduce__(self):
+        """A --seeds worker process gets a UI of its own: consoles hold locks and streams that cannot cross."""
+        return UI, (self.quiet,)
 
     def message(self, text: str) -> None:
         if not self.quiet:
@@ -85,33 +92,32 @@ class UI:
         with self._progress(seeds, "evaluating seeds", "") as update:
             yield lambda done: update(done, "")
 
-    def summary(self, metrics: dict, outputs: dict) -> None:
+    def summary(self, result: RunResult, outputs: dict) -> None:
         """The strategy table in the widest layout that fits; with --quiet nothing else."""
-        strategies = metrics["strategies"]
         self._print_fitting("Expected net value by strategy (TRM -> LLM cascade vs baselines)", SUMMARY_COLUMNS,
-                            {key: strategies[key] for key in ORDER if key in strategies})
+                            result.strategies)
         if self.quiet:
             return
-        for line in summary_lines(metrics):
+        for line in summary_lines(result):
             self.out.print(line)
-        if "evaluation" in metrics:
-            self._evaluation(metrics["evaluation"])
+        if result.evaluation is not None:
+            self._evaluation(result.evaluation)
         self.out.print("Wrote: " + ", ".join(str(p) for p in outputs.values()))
 
-    def _evaluation(self, evaluation: dict) -> None:
-        self._print_fitting(f"Over {evaluation['seeds']} seeds (mean ± 95% CI half-width)", EVALUATION_COLUMNS,
-                            evaluation["strategies"])
-        controls = evaluation.get("counterfactuals") or {}
-        if controls:
+    def _evaluation(self, evaluation: Evaluation) -> None:
+        self._print_fitting(f"Over {evaluation.seeds} seeds (mean ± 95% CI half-width)", EVALUATION_COLUMNS,
+                            evaluation.strategies)
+        if evaluation.counterfactuals:
             self.out.print("Controls over the seeds (run minus replay without it, expected): " + "; ".join(
-                f"{name} {_interval(_signed_money)(stat)}" for name, stat in controls.items()))
-        for sentence in evaluation["verdicts"]:
+                f"{control} {_interval(_signed_money)(stat)}" for control, stat in evaluation.counterfactuals.items()))
+        for sentence in evaluation.verdicts:
             self.out.print(sentence)
 
     def _print_fitting(self, title: str, columns: tuple, rows: dict) -> None:
         """The first layout that fits the terminal: full names and headers; short ones explained under
         the table; short ones in two tables. Every figure survives in 80 columns (or far narrower). The title
-        is a line of its own, wrapped at the terminal's width rather than at a narrow table's."""
+        is a line of its own, wrapped at the terminal's width rather than at a narrow table's. rows: strategy
+        key -> a record whose fields the columns name, shown in the strategies' order."""
         half = (len(columns) + 1) // 2
         layouts = [[self._table(group, rows, wide) for group in groups]
                    for wide, groups in ((True, (columns,)), (False, (columns,)),
@@ -121,7 +127,8 @@ class UI:
         for table in tables:
             self.out.print(table)
         if tables is not layouts[0]:
-            self.out.print("; ".join(f"{SHORT[key]} = {FULL[key]}" for key in ORDER if FULL[key] != SHORT[key])
+            named = [strategy(key) for key in KEYS]
+            self.out.print("; ".join(f"{s.short} = {s.name}" for s in named if s.name != s.short)
                            + "; " + "; ".join(f"{c[1]} = {c[0]}" for c in columns if c[0] != c[1]))
 
     @staticmethod
@@ -130,10 +137,11 @@ class UI:
         table.add_column("Strategy", no_wrap=True)
         for full, short, _, _ in columns:
             table.add_column(full if wide else short, justify="right", no_wrap=True)
-        names = FULL if wide else SHORT   # a short name differing from the full one is explained under the table
-        for key in ORDER:
+        for key in KEYS:   # a short name differing from the full one is explained under the table
             if key in rows:
-                table.add_row(names[key], *(fmt(rows[key].get(field)) for _, _, field, fmt in columns))
+                named = strategy(key)
+                table.add_row(named.name if wide else named.short,
+                              *(fmt(getattr(rows[key], field)) for _, _, field, fmt in columns))
         return table
 
 
@@ -145,36 +153,35 @@ def first_fitting(out: console.Console, layouts: list[list[Table]]) -> list[Tabl
                  if max(out.measure(t, options=unconstrained).maximum for t in tables) <= out.width), layouts[-1])
 
 
-def config_line(changes: dict | None) -> str:
+def config_line(changes: Changes | None) -> str:
     """One line: the config file and the keys that differ from the shipped defaults."""
     if changes is None:
         return "Config: not recorded"
-    source = changes["config_file"] or "shipped defaults"
-    keys = changes["keys"]
+    source = changes.config_file or "shipped defaults"
+    keys = changes.keys
     if not keys:
         return f"Config: {source}; no key differs from the defaults"
     return (f"Config: {source}; {count(len(keys), 'key')} {'differs' if len(keys) == 1 else 'differ'} from the "
-            "defaults: " + ", ".join(f"{k['key']} {shown_value(k['value'])} (default {shown_value(k['default'])})"
+            "defaults: " + ", ".join(f"{k.key} {shown_value(k.value)} (default {shown_value(k.default)})"
                                       for k in keys))
 
 
-def summary_lines(metrics: dict) -> list[str]:
+def summary_lines(result: RunResult) -> list[str]:
     """The lines under the table: the yardstick, the cascade's reads and spend, each control's dollars, the LLM."""
-    s, run = metrics["strategies"], metrics["run"]
-    cascade, thermostat, sentinel = s["cascade"], metrics["thermostat"], metrics["sentinel"]
-    cf = metrics.get("counterfactuals", {})
-    candidates = run["opportunities"] * run.get("candidates_per_opportunity", 0)
-    read = f" ({pct(cascade['llm_reads'] / candidates)} of candidates)" if candidates else ""
+    cascade, thermostat, sentinel = result.strategies["cascade"], result.thermostat, result.sentinel
+    cf = result.counterfactuals
+    read_here = read_share(result)
+    read = f" ({pct(read_here)} of candidates)" if finite(read_here) else ""
     lines = [
         "Expected = from the true P(convert), no outcome luck; Realised = on the drawn outcomes.",
-        f"Cascade: the LLM read {cascade['llm_reads']:,} replies{read}; LLM spend {money(sentinel['llm_spent'])} "
-        f"of a {money(sentinel['llm_budget'])} budget.",
-        f"Thermostat: hurdle {num(thermostat['final_hurdle'])} x price after {count(thermostat['moves'], 'move')}"
+        f"Cascade: the LLM read {cascade.llm_reads:,} replies{read}; LLM spend {money(sentinel.llm_spent)} "
+        f"of a {money(sentinel.llm_budget)} budget.",
+        f"Thermostat: hurdle {num(thermostat.final_hurdle)} x price after {count(thermostat.moves, 'move')}"
         + _versus(cf.get("thermostat"), "a fixed hurdle"),
-        f"Sentinel: {count(len(sentinel['events']), 'event')}, breaker {sentinel['state']}"
+        f"Sentinel: {count(len(sentinel.events), 'event')}, breaker {sentinel.state}"
         + _versus(cf.get("sentinel"), "no breaker or TRM guard"),
     ]
-    events = sentinel["events"]
+    events = sentinel.events
     lines += [f"  opportunity {e['opportunity']:,}: {e.get('from', '?')} -> {e['state']} ({e.get('reason', '')})"
               for e in events[:5]]
     if len(events) > 5:
@@ -183,16 +190,16 @@ def summary_lines(metrics: dict) -> list[str]:
         lines.append("Budget" + _versus(cf["budget"], "no budget").replace(";", ":", 1))
     if cf.get("latency_limit"):
         lines.append("Latency limit" + _versus(cf["latency_limit"], "none").replace(";", ":", 1))
-    lines += [llm_line(run.get("llm") or {}), config_line(metrics.get("changes"))]
+    lines += [llm_line(result.run.llm), config_line(result.changes)]
     return lines
 
 
-def _versus(cf: dict | None, without: str) -> str:
+def _versus(cf: Counterfactual | None, without: str) -> str:
     """'; vs <without>: +$54.27 expected (+$99.80 realised)': what a control earned, in dollars."""
-    if not cf:
+    if cf is None:
         return ""
-    return (f"; vs {without}: {_signed_money(cf['expected_net_value_delta'])} expected "
-            f"({_signed_money(cf['net_value_delta'])} realised)")
+    return (f"; vs {without}: {_signed_money(cf.expected_net_value_delta)} expected "
+            f"({_signed_money(cf.net_value_delta)} realised)")
 
 
 def _signed_money(x) -> str:
@@ -208,12 +215,11 @@ def llm_line(llm: dict) -> str:
 
 def _interval(fmt):
     """A mean ± 95 % half-width cell; the half-width without its $ sign, to keep the column narrow."""
-    def cell(stat: dict) -> str:
-        if not isinstance(stat, dict) or stat.get("mean") is None:
+    def cell(stat: Interval) -> str:
+        if stat.mean is None:
             return MISSING
-        text = fmt(stat["mean"])
-        half = stat.get("half_width")
-        return text if half is None else f"{text} ± {fmt(half).lstrip('$+')}"
+        text = fmt(stat.mean)
+        return text if stat.half_width is None else f"{text} ± {fmt(stat.half_width).lstrip('$+')}"
     return cell
 
 

@@ -39,8 +39,9 @@ from typing import Callable
 import numpy as np
 
 from trm_demo.config import Config
-from trm_demo.funnel.simulation import STRATEGIES
+from trm_demo.errors import WorkerDied
 from trm_demo.stop import worker_signals
+from trm_demo.strategies import KEYS
 
 MEASURES = ("expected_net_value", "net_value", "share_of_oracle_expected", "llm_reads", "llm_cost")
 PAIRS = (("cascade", "llm"), ("cascade", "trm"), ("trm", "llm"), ("trm", "logistic"), ("trm", "greedy"))
@@ -71,13 +72,13 @@ def summarise(per_seed: list[dict]) -> dict:
     runs = [seed["strategies"] for seed in per_seed]
     # A share of oracle is None (undefined) when the oracle made nothing: such seeds are left out.
     table = {s: {m: mean_ci([run[s][m] for run in runs if run[s][m] is not None]) for m in MEASURES}
-             for s in STRATEGIES}
+             for s in KEYS}
     paired = {f"{a}-{b}": mean_ci([run[a]["expected_net_value"] - run[b]["expected_net_value"] for run in runs])
               for a, b in PAIRS}
     controls = {name: mean_ci([seed["counterfactuals"][name]["expected_net_value_delta"] for seed in per_seed])
                 for name in ("thermostat", "sentinel")}
     return {"seeds": len(per_seed), "strategies": table, "paired": paired, "counterfactuals": controls,
-            "per_seed_expected_net_value": {s: [run[s]["expected_net_value"] for run in runs] for s in STRATEGIES}}
+            "per_seed_expected_net_value": {s: [run[s]["expected_net_value"] for run in runs] for s in KEYS}}
 
 
 def evaluate_seeds(cfg: Config, seeds: list[int], run_one: Callable[[Config], dict], workers: int | None = None,
@@ -96,10 +97,6 @@ def evaluate_seeds(cfg: Config, seeds: list[int], run_one: Callable[[Config], di
     summary = summarise(results)
     summary["seed_list"] = list(seeds)
     return summary
-
-
-class WorkerDied(RuntimeError):
-    """A worker process ended without its result (killed, or out of memory): exit code 1, one line."""
 
 
 def _in_worker_processes(run_one: Callable[[Config], dict], configs: list[Config], workers: int,

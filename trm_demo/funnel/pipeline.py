@@ -1,4 +1,4 @@
-"""The funnel run's library steps, in the order `cli.main` calls them: the starting model (checkpoint or seeded
+"""The funnel run's library steps, in the order `cli.run_command` calls them: the starting model (checkpoint or seeded
 init), fine-tuning on this period's recent log, the logistic baseline on the same rows, the step cap, one seed of
 the multi-seed evaluation, and `pretrain`. Progress goes through the `ui` object the caller passes (anything with
 `message`, `warn` and `training_progress`); nothing here prints.
@@ -14,6 +14,7 @@ import numpy as np
 
 from trm_demo import __version__
 from trm_demo.config import Config
+from trm_demo.errors import CheckpointError
 from trm_demo.funnel.market import FEATURE_NAMES, N_FEATURES, training_log
 from trm_demo.funnel.reading import readings_for
 from trm_demo.funnel.rng import rng_for
@@ -22,8 +23,8 @@ from trm_demo.funnel.telemetry import call_log
 from trm_demo.trm.engine import TRMSpec
 from trm_demo.trm.logistic import Logistic, fit_logistic
 from trm_demo.trm.training import evaluate, fit, halting_comparison
-from trm_demo.trm.weights import (TRM, CheckpointError, describe_source, init_model, load_checkpoint, resolve_checkpoint,
-                                  save_checkpoint, written_source)
+from trm_demo.trm.weights import (TRM, describe_source, init_model, load_checkpoint, resolve_checkpoint, save_checkpoint,
+                                  written_source)
 
 
 def model_spec(cfg: Config) -> TRMSpec:
@@ -123,11 +124,11 @@ def reused_selection(cfg: Config, model: TRM, ui) -> dict:
     return model.decisions["selected"]
 
 
-def strategies_for_seed(cfg: Config) -> dict:
-    """One seed of the multi-seed evaluation: the whole pipeline, nothing written; totals and counterfactuals."""
-    from trm_demo.ui import UI   # late: a worker process's quiet UI (warnings only), the one tie upward
+def strategies_for_seed(cfg: Config, ui) -> dict:
+    """One seed of the multi-seed evaluation: the whole pipeline, nothing written; totals and counterfactuals.
+    `ui` is the caller's, sent to the worker process (a quiet one: several workers' progress would garble)."""
     model = starting_model(cfg)
-    training = fine_tune(cfg, model, UI(quiet=True))
+    training = fine_tune(cfg, model, ui)
     readings = readings_for(cfg)
     try:
         with call_log(None) as calls:

@@ -43,10 +43,10 @@ from trm_demo.funnel.rng import rng_for
 from trm_demo.funnel.sentinel import Sentinel
 from trm_demo.funnel.telemetry import CallLog
 from trm_demo.funnel.thermostat import Thermostat
+from trm_demo.strategies import KEYS
 from trm_demo.trm.training import PROB_EPS
 from trm_demo.trm.weights import TRM
 
-STRATEGIES = ("greedy", "logistic", "trm", "llm", "cascade", "oracle")
 FUNNEL_BLOCK = 4096   # opportunities generated at once; their candidates are scored in SUB_BATCH slices
 SUB_BATCH = 2048   # candidates per model call in the TRM pass: 3.3x less peak memory, a little faster
 LANDSCAPE_OPPORTUNITIES = 500   # the deferral curve and break-even map replay this many (landscape.py)
@@ -324,7 +324,7 @@ def run_funnel(cfg: Config, model: TRM, logistic: Logistic, calls: CallLog, step
     worlds = {"run": world_for(cfg, budget), "thermostat": world_for(cfg, budget, thermostat_on=False),
               "sentinel": world_for(cfg, budget, guardrails_on=False),
               "latency_limit": world_for(cfg, budget, latency_limit_on=False), "budget": world_for(cfg, np.inf)}
-    ledger = Ledger(STRATEGIES, tl.n)
+    ledger = Ledger(KEYS, tl.n)
     clock, sample, frontier = PassClock(), None, None
     for block in blocks(cfg, tl, model, logistic, clock, step_cap):
         if sample is None:

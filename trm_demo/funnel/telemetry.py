@@ -21,6 +21,9 @@ import numpy as np
 from trm_demo import __version__
 from trm_demo.atomic import atomic_file
 from trm_demo.process import numerics
+from trm_demo.results import (CascadeSummary, Changes, Counterfactual, DepthPoint, Evaluation, HoldoutPoint,
+                              HurdleMove, Landscape, RunInfo, RunResult, Scenario, Selection, SentinelSummary,
+                              StrategyResult, ThermostatSummary, TrainingSummary, WallClock, build)
 
 
 class CallLog:
@@ -81,42 +84,44 @@ def downsample(values, max_points: int) -> list:
     return [values[i] for i in picks]
 
 
-def run_metrics(cfg, result, training: dict, landscape: dict, command: str, wall_clock: dict) -> dict:
-    """`demo_metrics.json`: per-strategy totals, the controls and what each earned, the landscape, run metadata.
+def run_metrics(cfg, result, training: dict, landscape: dict, command: str, wall_clock: dict,
+                evaluation: dict | None = None, changes: dict | None = None) -> RunResult:
+    """`demo_metrics.json` as a RunResult: per-strategy totals, the controls and what each earned, the landscape,
+    run metadata; with --seeds the multi-seed evaluation, and the config keys that differ from the defaults.
 
     Series are downsampled to at most 1,000 points so the file stays small for
     any run length; wall-clock values are grouped under "wall_clock"."""
     series_points = 1000
     tl = result.timeline
-    return {
-        "run": {"command": command, "seed": cfg.simulation.seed, "config_hash": cfg.digest(),
-                "opportunities": tl.n, "planned_opportunities": cfg.simulation.opportunities,
-                "candidates_per_opportunity": cfg.market.candidates_per_opportunity,
-                "checkpoint": training["checkpoint"],   # {"path", "sha256"} of the weights it started from
-                "llm": result.readings.report(),
-                "versions": {"trm_demo": __version__, "numpy": np.__version__,
-                             "python": platform.python_version()},
-                # the BLAS kernel and SIMD level decide the TRM's rounding (process.py)
-                "numerics": numerics()},
-        "definitions": DEFINITIONS,
-        "strategies": result.ledger.summary(),
-        "counterfactuals": result.counterfactuals,
-        "scenario": {"events": [dict(e) for e in cfg.scenario.events]},
-        "cascade": {"step_cap": training["selected"]["step_cap"] or cfg.model.supervision_steps,
-                    "measured_trm_error_sd": result.error_sd,
-                    "assumed_reading_noise": cfg.cascade.assumed_reading_noise},
-        "thermostat": {"final_hurdle": result.thermostat.hurdle,
-                       "moves": sum(h["action"] != "hold" for h in result.thermostat.history),
-                       "history": downsample(result.thermostat.history, series_points)},
-        "sentinel": {"state": result.sentinel.state, "llm_spent": result.sentinel.spent,
-                     "llm_budget": result.sentinel.budget, "events": result.sentinel.events},
-        "frontier": result.frontier,
-        "landscape": landscape,
-        "training": {"start": training["start"], "epochs": len(training["epochs"]),
-                     "selected": training["selected"],
-                     "holdout_before": training["holdout_before"], "holdout_after": training["holdout_after"]},
-        "wall_clock": {**wall_clock, "trm_pass_ms_per_candidate": result.pass_ms_per_candidate},
-    }
+    return RunResult(
+        run=RunInfo(command=command, seed=cfg.simulation.seed, config_hash=cfg.digest(), opportunities=tl.n,
+                    planned_opportunities=cfg.simulation.opportunities,
+                    candidates_per_opportunity=cfg.market.candidates_per_opportunity,
+                    checkpoint=training["checkpoint"], llm=result.readings.report(),
+                    versions={"trm_demo": __version__, "numpy": np.__version__, "python": platform.python_version()},
+                    numerics=numerics()),
+        definitions=DEFINITIONS,
+        strategies={key: StrategyResult(**row) for key, row in result.ledger.summary().items()},
+        counterfactuals=build(dict[str, Counterfactual], result.counterfactuals),
+        scenario=Scenario(tuple(dict(e) for e in cfg.scenario.events)),
+        cascade=CascadeSummary(step_cap=training["selected"]["step_cap"] or cfg.model.supervision_steps,
+                               measured_trm_error_sd=result.error_sd,
+                               assumed_reading_noise=cfg.cascade.assumed_reading_noise),
+        thermostat=ThermostatSummary(final_hurdle=result.thermostat.hurdle,
+                                     moves=sum(h["action"] != "hold" for h in result.thermostat.history),
+                                     history=build(tuple[HurdleMove, ...],
+                                                   downsample(result.thermostat.history, series_points))),
+        sentinel=SentinelSummary(state=result.sentinel.state, llm_spent=result.sentinel.spent,
+                                 llm_budget=result.sentinel.budget, events=tuple(result.sentinel.events)),
+        frontier=build(tuple[DepthPoint, ...], result.frontier),
+        landscape=build(Landscape, landscape),
+        training=TrainingSummary(start=training["start"], epochs=len(training["epochs"]),
+                                 selected=build(Selection, training["selected"]),
+                                 holdout_before=build(tuple[HoldoutPoint, ...], training["holdout_before"]),
+                                 holdout_after=build(tuple[HoldoutPoint, ...], training["holdout_after"])),
+        wall_clock=WallClock(**wall_clock, trm_pass_ms_per_candidate=result.pass_ms_per_candidate),
+        evaluation=None if evaluation is None else build(Evaluation, evaluation),
+        changes=None if changes is None else build(Changes, changes))
 
 
 DEFINITIONS = {

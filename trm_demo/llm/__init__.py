@@ -27,9 +27,9 @@ TRM_DEMO_LLM_API_KEY, else OPENAI_API_KEY, and is only ever put in the Authoriza
 """
 
 from .cache import CacheError, ReadingCache, request_key
-from .client import OpenAICompatibleReader, api_key_from_env
+from .client import OpenAICompatibleReader, Reader, api_key_from_env
 from .pricing import Prices
-from .request import Reader, ReadRequest, Reading
+from .request import ReadRequest, Reading
 from .stats import ReaderStats
 
 __all__ = ["CacheError", "OpenAICompatibleReader", "Prices", "ReadRequest", "Reader", "Reading", "ReaderStats",

@@ -24,7 +24,7 @@ import os
 import random
 import time
 from dataclasses import dataclass
-from typing import Mapping
+from typing import Mapping, Protocol
 from urllib.parse import urlsplit
 
 from . import parse, prompt
@@ -75,6 +75,17 @@ class _Attempt:
     usage: tuple[int, int] = (0, 0)
     failure: str | None = None
     retry_after: float | None = None
+
+
+class Reader(Protocol):
+    """What the funnel calls (reading.py): the OpenAI-compatible reader, or a test's stand-in."""
+    stats: ReaderStats
+
+    def read_many(self, requests: list[ReadRequest]) -> list[Reading]: ...
+
+    def describe(self) -> dict: ...
+
+    def close(self) -> None: ...
 
 
 class OpenAICompatibleReader:

@@ -9,10 +9,6 @@ fields and the candidate's free-text message? Every request gets exactly one
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
-
-if TYPE_CHECKING:
-    from .stats import ReaderStats
 
 # Why a reading failed; a reading has at most one. "http NNN" covers the other statuses (e.g. "http 500").
 TIMEOUT = "timeout"
@@ -62,15 +58,3 @@ class Reading:
 
 def failed(reason: str, **usage) -> Reading:
     return Reading(probability=None, failure=reason, **usage)
-
-
-class Reader(Protocol):
-    """What the funnel calls (reading.py): the OpenAI-compatible reader, or a test's stand-in."""
-    stats: ReaderStats
-
-    def read_many(self, requests: list[ReadRequest]) -> list[Reading]: ...
-
-    def describe(self) -> dict: ...
-
-    def close(self) -> None: ...
-

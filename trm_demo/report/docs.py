@@ -32,7 +32,7 @@ SAMPLES = {
 
 def sample_output(args: list[str]) -> str:
     """The terminal summary of the README's sample command, run in a scratch directory."""
-    from trm_demo.cli import main   # after prepare_process(): NumPy must load with the pinned numerics
+    from trm_demo.__main__ import main   # after prepare_process(): NumPy must load with the pinned numerics
     cwd = os.getcwd()
     args = [str(REPO / a) if a.startswith("config/") else a for a in args]
     with tempfile.TemporaryDirectory() as scratch:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from trm_demo.report.charts import Chart, legend, mermaid, no_data_note, quote
+from trm_demo.report.charts import Chart, legend, mermaid, no_data_note
 
 
 @dataclass(frozen=True)
@@ -34,13 +34,6 @@ class Table:
 class Code:
     text: str
     language: str = ""
-
-
-@dataclass(frozen=True)
-class Flow:
-    """A flowchart: Mermaid in the Markdown, a table of its arrows in the HTML (no script to lay it out)."""
-    nodes: tuple           # (id, label) ; a label may use <br/> for a line break
-    edges: tuple           # (from id, to id, label or "", two-way)
 
 
 @dataclass(frozen=True)
@@ -85,14 +78,4 @@ def _block_md(block) -> str:
         if block.empty:
             return f"_{no_data_note(block)}_"
         return mermaid(block) + f"\n\n_Colours: {legend(block)}._"
-    if isinstance(block, Flow):
-        return _flow_md(block)
     raise TypeError(f"no Markdown for {type(block).__name__}")
-
-
-def _flow_md(flow: Flow) -> str:
-    lines = ["flowchart TD"] + [f"    {node}[{quote(label)}]" for node, label in flow.nodes]
-    for start, end, label, both in flow.edges:
-        arrow = "<-->" if both else "-->"
-        lines.append(f"    {start} {arrow}{f'|{quote(label)}|' if label else ''} {end}")
-    return "```mermaid\n" + "\n".join(lines) + "\n```"

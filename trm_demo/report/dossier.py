@@ -1,222 +1,179 @@
 """Executive dossier: `assets/trm_executive_report.md` and its one-file HTML twin.
 
-`report_document` is pure (config + metrics + training log -> a document.Document) so tests
-can feed it synthetic numbers; `render_report` is its Markdown and `write_report` writes the
-Markdown and the HTML atomically. Every figure, every verdict and every chart title is
-computed from the run: nothing here claims a winner in advance. Expected net value (from the
-true probabilities, free of outcome luck) is the yardstick; realised figures stand beside it.
-Charts are charts.chart specs (palette, zero-based bars, at most 12 labels, units): a new
-chart is one more spec here.
+`report_document` is pure (config + a RunResult + training log -> a document.Document) so
+tests can feed it synthetic numbers; `render_report` is its Markdown and `write_report` writes
+the Markdown and the HTML atomically. Every figure and every chart title words a number of the
+run or a finding (findings.py): nothing here claims a winner in advance. Expected net value
+(from the true probabilities, free of outcome luck) is the yardstick; realised figures stand
+beside it. Charts are charts.chart specs (palette, zero-based bars, at most 12 labels, units):
+a new chart is one more spec here.
 """
 
 from __future__ import annotations
 
-import math
-
 import yaml
 
 from trm_demo.atomic import write_text
+from trm_demo.report import findings
 from trm_demo.report.changes import shown_value
 from trm_demo.report.charts import chart
-from trm_demo.report.document import Bullets, Code, Document, Flow, Paragraph, Section, Table, section, to_markdown
-from trm_demo.report.formats import FULL, ORDER, PHRASE, SHORT, count, finite, money, num, pair_name, pct, signed
+from trm_demo.report.document import Bullets, Code, Document, Paragraph, Section, Table, section, to_markdown
+from trm_demo.report.findings import LOG_LOSS_TOLERANCE, Drives, Effect, Significance, Span, ranking, read_share
+from trm_demo.report.formats import count, finite, money, num, pair_name, pct, signed
 from trm_demo.report.html import write_html
+from trm_demo.results import BreakEvenCell, Counterfactual, Evaluation, Interval, RunResult
+from trm_demo.strategies import KEYS, RIVALS, strategy
 
 
 def price(x) -> str:
     """An LLM price per read: cents, not the 4 places money() gives compute costs below $1."""
     return money(x, 2) if finite(x) and abs(x) >= 0.01 else money(x)
 
-# The strategies' names and their order are formats.STRATEGY_NAMES. The oracle knows the true probability: a
-# yardstick, not a rival.
-CONTENDERS = tuple(k for k in ORDER if k != "oracle")
-# Held-out excess log-loss within this fraction of its best value counts as "settled" (the log
-# carries no standard error).
-LOG_LOSS_TOLERANCE = 0.05
-# A deeper step cap must beat the shallowest by more than this share of expected net value to count.
-DEPTH_TOLERANCE = 0.01
-# The deferral curve's finding: the share read at which an order has this much of reading's whole gain.
-GAIN_SHARE = 0.9
+
+def name(key: str) -> str:
+    """A strategy's name in a table row (its record: trm_demo/strategies.py)."""
+    return strategy(key).name
+
+
+def phrase(key: str) -> str:
+    """A strategy as a sentence names it."""
+    return strategy(key).phrase
+
+
 EVENT_ROWS = 10   # sentinel events shown first and last; the rest are counted
 
 
 # --- the report ------------------------------------------------------------------------------
 
-def write_report(path, html_path, settings: dict, metrics: dict, training: dict) -> None:
-    """settings: the run's config as plain data (`Config.to_dict()`), shown in the appendix."""
-    doc = report_document(settings, metrics, training)
+def write_report(path, html_path, settings: dict, result: RunResult, training: dict) -> None:
+    """settings: the run's config as plain data (`Config.to_dict()`), shown in the appendix; training: the
+    training log (training.json)."""
+    doc = report_document(settings, result, training)
     write_text(path, to_markdown(doc))
     write_html(html_path, doc)
 
 
-def render_report(settings: dict, metrics: dict, training: dict) -> str:
-    return to_markdown(report_document(settings, metrics, training))
+def render_report(settings: dict, result: RunResult, training: dict) -> str:
+    return to_markdown(report_document(settings, result, training))
 
 
-def report_document(settings: dict, metrics: dict, training: dict) -> Document:
+def report_document(settings: dict, result: RunResult, training: dict) -> Document:
     points = settings["report"]["max_chart_points"]
-    sections = [changes_section(metrics),
-                section("Headline", Paragraph(headline(metrics))), strategy_section(metrics),
-                llm_reader_section(metrics), deferral_section(metrics), break_even_section(metrics),
-                controls_section(settings, metrics, points),
-                ARCHITECTURE, frontier_section(metrics, training), training_section(training, points),
-                halting_comparison_section(training), evaluation_section(metrics.get("evaluation")),
+    sections = [changes_section(result),
+                section("Headline", Paragraph(headline(result))), strategy_section(result),
+                llm_reader_section(result), deferral_section(result), break_even_section(result),
+                controls_section(settings, result, points),
+                frontier_section(result), training_section(training, points),
+                halting_comparison_section(training), evaluation_section(result.evaluation),
                 section("Configuration snapshot",
                         Paragraph("The effective knobs of this run (defaults, config file and flags merged):"),
                         Code(yaml.safe_dump(settings, sort_keys=False), "yaml")),
-                footer(metrics)]
-    return Document("TRM executive report", (Paragraph(advice(metrics)),), tuple(s for s in sections if s))
+                footer(result)]
+    return Document("TRM executive report", (Paragraph(advice(result)),), tuple(s for s in sections if s))
 
 
-def ranking(metrics: dict) -> list[str]:
-    """The contenders by expected net value, best first (stable: the cascade first on a tie)."""
-    s = metrics["strategies"]
-    return sorted((k for k in CONTENDERS if k in s), key=lambda k: -s[k]["expected_net_value"])
-
-
-def llm_label(metrics: dict) -> str:
+def llm_label(result: RunResult) -> str:
     """'simulated', or the real model's name: the LLM is labelled as what it is everywhere."""
-    llm = metrics["run"].get("llm") or {}
+    llm = result.run.llm
     return f"real ({llm.get('provider')}, {llm.get('model')})" if llm.get("real") else "simulated"
 
 
 # --- the first paragraph and the headline ------------------------------------------------------
 
-WHAT_TO_DO = {
-    "cascade": "**Use the cascade: let the TRM score every candidate and pay the LLM to read a reply only where "
-               "reading is worth its price.**",
-    "trm": "**Use the TRM alone: at these prices, paying an LLM to read the replies does not pay.**",
-    "llm": "**Have the LLM read every reply: at this price reading everyone beats being selective.**",
-    "logistic": "**Use the logistic regression: neither the TRM nor the LLM earned its place in this run.**",
-    "greedy": "**Keep the rule of thumb (greedy): no model earned its place in this run.**",
-}
-
-
-def advice(metrics: dict) -> str:
+def advice(result: RunResult) -> str:
     """The first paragraph, for a reader who will read only it: what to do, why, and where that changes."""
-    s, run = metrics["strategies"], metrics["run"]
-    first, second = ranking(metrics)[:2]
+    s, run = result.strategies, result.run
+    first, second = ranking(result)[:2]
     best, runner = s[first], s[second]
-    share = (f", {pct(best['share_of_oracle_expected'])} of what a perfect-information oracle would make"
-             if finite(best.get("share_of_oracle_expected")) else "")
-    why = (f" In this simulated funnel of {run['opportunities']:,} jobs it made the most expected net value "
-           f"({money(best['expected_net_value'], 0)}{share}), {money(best['expected_net_value'] - runner['expected_net_value'], 0)} "
-           f"more than {PHRASE[second]}.")
+    share = (f", {pct(best.share_of_oracle_expected)} of what a perfect-information oracle would make"
+             if finite(best.share_of_oracle_expected) else "")
+    margin = best.expected_net_value - runner.expected_net_value
+    why = (f" In this simulated funnel of {run.opportunities:,} jobs it made the most expected net value "
+           f"({money(best.expected_net_value, 0)}{share}), {money(margin, 0)} more than {phrase(second)}.")
     if first == "cascade":
-        read = read_share(metrics)
+        read = read_share(result)
         why += (f" The LLM read {pct(read)} of the candidates," if finite(read) else " The LLM read") + \
-               f" for {money(best['llm_cost'])}."
-    return WHAT_TO_DO[first] + why + where_it_changes(metrics) + _doubt(metrics, first, second)
+               f" for {money(best.llm_cost)}."
+    return strategy(first).advice + why + where_it_changes(result) + _doubt(result, first, second)
 
 
-def _doubt(metrics: dict, first: str, second: str) -> str:
-    evaluation = metrics.get("evaluation") or {}
-    pair = (evaluation.get("paired") or {}).get(f"{first}-{second}") or {}
-    if finite(pair.get("half_width")) and finite(pair.get("mean")):
-        if abs(pair["mean"]) <= pair["half_width"]:
-            return (f" Across {evaluation['seeds']} seeds the two are not significantly apart "
-                    f"({money(pair['mean'], 0)} ± {money(pair['half_width'], 0)}): either will do.")
-        return (f" Across {evaluation['seeds']} seeds it leads by {money(pair['mean'], 0)} ± "
-                f"{money(pair['half_width'], 0)} per run.")
-    if evaluation:
+def _doubt(result: RunResult, first: str, second: str) -> str:
+    lead = findings.lead_over_seeds(result, first, second)
+    if lead is not None:
+        if lead.significance is Significance.NOT_SIGNIFICANT:
+            return (f" Across {result.evaluation.seeds} seeds the two are not significantly apart "
+                    f"({money(lead.mean, 0)} ± {money(lead.half_width, 0)}): either will do.")
+        return (f" Across {result.evaluation.seeds} seeds it leads by {money(lead.mean, 0)} ± "
+                f"{money(lead.half_width, 0)} per run.")
+    if result.evaluation is not None:
         return ""
     return " One seed: `--seeds 10` gives paired 95 % intervals."
 
 
-def where_it_changes(metrics: dict) -> str:
+def where_it_changes(result: RunResult) -> str:
     """From the break-even map: along the LLM price at this run's value per placement (and along the value
     at this price), the range where this run's winner holds and who wins next to it."""
-    grid = (metrics.get("landscape") or {}).get("break_even")
-    if not grid or not grid.get("cells"):
+    where = findings.where_it_changes(result.landscape.break_even)
+    if where is None:
         return ""
-    value, at_price = nearest_cell(grid)
-    by_price = sorted((c for c in grid["cells"] if c["conversion_value"] == value), key=lambda c: c["llm_price"])
-    by_value = sorted((c for c in grid["cells"] if c["llm_price"] == at_price), key=lambda c: c["conversion_value"])
-    price_text = _span(by_price, "llm_price", at_price, lambda x: f"{price(x)} per read")
-    value_text = _span(by_value, "conversion_value", value, lambda x: f"{money(x, 0)} per placement")
-    return (f" On the break-even map, at {money(value, 0)} per placement {price_text}; "
-            f"at {price(at_price)} per read {value_text}.")
+    price_text = _span(where.by_price, lambda x: f"{price(x)} per read")
+    value_text = _span(where.by_value, lambda x: f"{money(x, 0)} per placement")
+    return (f" On the break-even map, at {money(where.value, 0)} per placement {price_text}; "
+            f"at {price(where.price)} per read {value_text}.")
 
 
-def _span(line: list[dict], key: str, here: float, unit) -> str:
-    """'<winner> wins from A to B[; <other> wins at C]' along one axis of the map, around `here`."""
-    i = next(j for j, c in enumerate(line) if c[key] == here)
-    best = line[i]["best"]
-    lo = i
-    while lo > 0 and line[lo - 1]["best"] == best:
-        lo -= 1
-    hi = i
-    while hi < len(line) - 1 and line[hi + 1]["best"] == best:
-        hi += 1
-    if lo == 0 and hi == len(line) - 1:
-        text = f"{PHRASE[best]} wins at every point from {unit(line[0][key])} to {unit(line[-1][key])}"
+def _span(span: Span, unit) -> str:
+    """'<winner> wins from A to B[, <other> at C]' along one axis of the map."""
+    if span.everywhere:
+        text = f"{phrase(span.best)} wins at every point from {unit(span.low)} to {unit(span.high)}"
     else:
-        text = f"{PHRASE[best]} wins from {unit(line[lo][key])} to {unit(line[hi][key])}"
-    if lo > 0:
-        text += f", {PHRASE[line[lo - 1]['best']]} at {unit(line[lo - 1][key])}"
-    if hi < len(line) - 1:
-        text += f", {PHRASE[line[hi + 1]['best']]} at {unit(line[hi + 1][key])}"
+        text = f"{phrase(span.best)} wins from {unit(span.low)} to {unit(span.high)}"
+    for neighbour in (span.below, span.above):
+        if neighbour is not None:
+            text += f", {phrase(neighbour.best)} at {unit(neighbour.at)}"
     return text
 
 
-def nearest_cell(grid: dict) -> tuple[float, float]:
-    """The map's (conversion value, LLM price) nearest this run's economics, on log scales."""
-    default = grid["default"]
-
-    def near(options, target):
-        return min(options, key=lambda o: abs(math.log(o / target)) if o > 0 and target > 0 else abs(o - target))
-    return near(grid["values"], default["conversion_value"]), near(grid["prices"], default["llm_price"])
-
-
-def read_share(metrics: dict) -> float:
-    """The share of all candidates whose reply the cascade read."""
-    run = metrics["run"]
-    candidates = run["opportunities"] * run.get("candidates_per_opportunity", 0)
-    return metrics["strategies"]["cascade"]["llm_reads"] / candidates if candidates else math.nan
-
-
-def headline(metrics: dict) -> str:
-    s, run = metrics["strategies"], metrics["run"]
-    order = ranking(metrics)
-    first = order[0]
+def headline(result: RunResult) -> str:
+    s, run = result.strategies, result.run
+    first = ranking(result)[0]
     others = [k for k in ("cascade", "trm", "llm") if k != first][:2]
-    lead = (f"**{FULL[first]} made the most expected net value: {money(s[first]['expected_net_value'])}"
-            + (f", {pct(s[first]['share_of_oracle_expected'])} of the oracle's" if
-               finite(s[first].get("share_of_oracle_expected")) else "")
-            + "; " + " and ".join(f"{money(s[first]['expected_net_value'] - s[k]['expected_net_value'])} more than "
-                                  f"{PHRASE[k]}" for k in others) + ".**")
+    lead = (f"**{name(first)} made the most expected net value: {money(s[first].expected_net_value)}"
+            + (f", {pct(s[first].share_of_oracle_expected)} of the oracle's" if
+               finite(s[first].share_of_oracle_expected) else "")
+            + "; " + " and ".join(f"{money(s[first].expected_net_value - s[k].expected_net_value)} more than "
+                                  f"{phrase(k)}" for k in others) + ".**")
     lines = [lead,
              "Realised on this run's drawn outcomes (luck included): " +
-             ", ".join(f"{PHRASE[k]} {money(s[k]['net_value'])}" for k in ORDER if k in s) + "."]
+             ", ".join(f"{phrase(k)} {money(s[k].net_value)}" for k in KEYS if k in s) + "."]
     cascade, llm = s["cascade"], s["llm"]
-    read = read_share(metrics)
+    read = read_share(result)
     if finite(read):
-        lines.append(f"The cascade had the LLM read {cascade['llm_reads']:,} replies ({pct(read)} of the candidates) "
-                     f"for {money(cascade['llm_cost'])}; reading everyone cost {money(llm['llm_cost'])}. The TRM's "
-                     f"own compute for every candidate was {money(s['trm']['compute_cost'])}.")
+        lines.append(f"The cascade had the LLM read {cascade.llm_reads:,} replies ({pct(read)} of the candidates) "
+                     f"for {money(cascade.llm_cost)}; reading everyone cost {money(llm.llm_cost)}. The TRM's "
+                     f"own compute for every candidate was {money(s['trm'].compute_cost)}.")
     lines.append("Share of the oracle's expected net value (the oracle knows the true probability: the upper "
-                 "bound, not a rival): " + ", ".join(f"{PHRASE[k]} {pct(s[k]['share_of_oracle_expected'])}"
-                                                     for k in CONTENDERS if k in s) + ".")
-    if cascade.get("fallback_decisions"):
-        lines.append(f"{cascade['fallback_decisions']:,} of the cascade's decisions were made by the logistic model "
+                 "bound, not a rival): " + ", ".join(f"{phrase(k)} {pct(s[k].share_of_oracle_expected)}"
+                                                     for k in RIVALS if k in s) + ".")
+    if cascade.fallback_decisions:
+        lines.append(f"{cascade.fallback_decisions:,} of the cascade's decisions were made by the logistic model "
                      "while the sentinel's TRM guard was tripped.")
-    lines.append(f"One seed ({run['seed']}), {run['opportunities']:,} opportunities with "
-                 f"{run['candidates_per_opportunity']} candidates each; every strategy faced the same candidates and "
+    lines.append(f"One seed ({run.seed}), {run.opportunities:,} opportunities with "
+                 f"{run.candidates_per_opportunity} candidates each; every strategy faced the same candidates and "
                  "the same outcome draws.")
-    verdicts = (metrics.get("evaluation") or {}).get("verdicts")
-    if verdicts:   # the multi-seed intervals outrank one seed's margin
-        lines.append(f"Across {metrics['evaluation'].get('seeds', 'several')} seeds: " + "; ".join(verdicts) + ".")
+    if result.evaluation is not None and result.evaluation.verdicts:   # the multi-seed intervals outrank one seed
+        lines.append(f"Across {result.evaluation.seeds} seeds: " + "; ".join(result.evaluation.verdicts) + ".")
     return " ".join(lines)
 
 
 # --- what was compared -------------------------------------------------------------------------
 
-def strategy_section(metrics: dict) -> Section:
-    s = metrics["strategies"]
-    rows = tuple((FULL[k], money(r["expected_net_value"]), pct(r.get("share_of_oracle_expected")),
-                  money(r["net_value"]), f"{r.get('llm_reads', 0):,}", money(r.get("llm_cost", 0.0)),
-                  money(r["total_cost"]), pct(r.get("success_rate")), num(r.get("roi")))
-                 for k, r in ((k, s[k]) for k in ORDER if k in s))
+def strategy_section(result: RunResult) -> Section:
+    s = result.strategies
+    rows = tuple((name(k), money(r.expected_net_value), pct(r.share_of_oracle_expected),
+                  money(r.net_value), f"{r.llm_reads:,}", money(r.llm_cost),
+                  money(r.total_cost), pct(r.success_rate), num(r.roi))
+                 for k, r in ((k, s[k]) for k in KEYS if k in s))
     return section(
         "Strategies",
         Table(("Strategy", "Expected net value", "Share of oracle (expected)", "Realised net value", "LLM reads",
@@ -229,21 +186,21 @@ def strategy_section(metrics: dict) -> Section:
         Paragraph("The TRM, the logistic regression and greedy see the structured applicant-tracking fields only. "
                   "The LLM reads the fields and the candidate's free-text reply, where intent, competing offers, "
                   "notice period and flexibility are stated: reading prose is what one pays an LLM for. The LLM "
-                  f"here is **{llm_label(metrics)}**" + _llm_detail(metrics) + "."),
-        Bullets(tuple(f"**{name}** = {text}" for name, text in metrics.get("definitions", {}).items())))
+                  f"here is **{llm_label(result)}**" + _llm_detail(result) + "."),
+        Bullets(tuple(f"**{term}** = {text}" for term, text in result.definitions.items())))
 
 
-def _llm_detail(metrics: dict) -> str:
-    llm = metrics["run"].get("llm") or {}
+def _llm_detail(result: RunResult) -> str:
+    llm = result.run.llm
     if llm.get("real") or not finite(llm.get("noise_logit_sd")):
         return ""
     return (f": its reading of a reply is what the reply states plus Gaussian noise of sd "
             f"{num(llm['noise_logit_sd'])} on the logit scale and a bias of {num(llm.get('bias_logit', 0.0))}")
 
 
-def llm_reader_section(metrics: dict) -> Section | None:
+def llm_reader_section(result: RunResult) -> Section | None:
     """A real LLM: which model at which host, what it cost, how fast, and how well calibrated on this task."""
-    llm = metrics["run"].get("llm") or {}
+    llm = result.run.llm
     if not llm.get("real"):
         return None
     stats, latency = llm.get("stats", {}), llm.get("stats", {}).get("latency_ms", {})
@@ -267,28 +224,26 @@ def llm_reader_section(metrics: dict) -> Section | None:
         Table(("Reading bucket", "Readings", "Mean reading", "Mean true probability"), rows, numeric=(1, 2, 3)))
 
 
-def deferral_section(metrics: dict) -> Section | None:
-    curve = (metrics.get("landscape") or {}).get("deferral")
-    if not curve:
-        return None
-    shares, lines = curve["share_read"], curve["share_of_oracle_expected"]
+def deferral_section(result: RunResult) -> Section:
+    curve = result.landscape.deferral
+    shares, lines = curve.share_read, curve.share_of_oracle_expected
     labels = {"voi": "VOI order (the cascade's)", "random": "random order", "oracle": "oracle order (hindsight)"}
     series = [("line", labels[k], [100 * v if finite(v) else None for v in lines[k]]) for k in labels if k in lines]
     return section(
         "Where reading pays: the deferral curve",
         Paragraph(f"Read the replies of the top x % of candidates in some order, decide with those readings, and "
                   f"measure the expected net value before LLM cost as a share of the oracle's (the first "
-                  f"{metrics['landscape']['opportunities']:,} opportunities, steady market, no budget). The "
+                  f"{result.landscape.opportunities:,} opportunities, steady market, no budget). The "
                   "cascade's order is the value of information computed from the TRM's estimate and its measured "
                   "error; the oracle order knows each reading's true gain in hindsight: the best any order can do."
-                  + _deferral_reading(metrics)),
-        chart(deferral_title(curve), "share of candidates read (%)", "expected share of oracle (%)",
-              [f"{100 * x:.0f}" for x in shares], series, len(shares)))
+                  + _deferral_reading(result)),
+        chart(deferral_title(findings.deferral(curve)), "share of candidates read (%)",
+              "expected share of oracle (%)", [f"{100 * x:.0f}" for x in shares], series, len(shares)))
 
 
-def _deferral_reading(metrics: dict) -> str:
-    curve, read = metrics["landscape"]["deferral"], read_share(metrics)
-    alone, full = curve.get("trm_alone"), curve["share_of_oracle_expected"]["voi"][-1]
+def _deferral_reading(result: RunResult) -> str:
+    curve, read = result.landscape.deferral, read_share(result)
+    alone, full = curve.trm_alone, curve.share_of_oracle_expected["voi"][-1]
     text = ""
     if finite(alone) and finite(full):
         text += f" The TRM alone reaches {pct(alone)}; reading every reply, {pct(full)}."
@@ -297,81 +252,66 @@ def _deferral_reading(metrics: dict) -> str:
     return text
 
 
-def deferral_title(curve: dict) -> str:
+def deferral_title(deferral: findings.Deferral) -> str:
     """The finding: how much reading each order needs for most of reading's whole gain."""
-    shares, lines = curve["share_read"], curve["share_of_oracle_expected"]
-    voi = lines.get("voi", [])
-    if len(voi) < 2 or not all(finite(v) for v in (voi[0], voi[-1])) or voi[-1] <= voi[0]:
+    if not deferral.reading_adds:
         return "Reading the replies added nothing here"
-    target = voi[0] + GAIN_SHARE * (voi[-1] - voi[0])
-
-    def needed(name):
-        return next((x for x, v in zip(shares, lines.get(name, [])) if finite(v) and v >= target), None)
-    at_voi, at_random = needed("voi"), needed("random")
-    text = f"{pct(GAIN_SHARE, 0)} of reading's gain: {pct(at_voi, 0)} read in VOI order"
-    return text + (f", {pct(at_random, 0)} at random" if at_random is not None else "")
+    text = f"{pct(findings.GAIN_SHARE, 0)} of reading's gain: {pct(deferral.voi, 0)} read in VOI order"
+    return text + (f", {pct(deferral.random, 0)} at random" if deferral.random is not None else "")
 
 
-def break_even_section(metrics: dict) -> Section | None:
-    grid = (metrics.get("landscape") or {}).get("break_even")
-    if not grid or not grid.get("cells"):
+def break_even_section(result: RunResult) -> Section | None:
+    grid = result.landscape.break_even
+    if not grid.cells:
         return None
-    near_value, near_price = nearest_cell(grid)
-    cells = {(c["conversion_value"], c["llm_price"]): c for c in grid["cells"]}
+    near_value, near_price = findings.nearest_cell(grid)
+    cells = {(c.conversion_value, c.llm_price): c for c in grid.cells}
 
     def cell(value, price):
         c = cells.get((value, price))
         if c is None:
             return "n/a"
-        name = SHORT[c["best"]]
-        return f"**{name}** ★" if (value, price) == (near_value, near_price) else name
-    rows = tuple((money(v, 0), *(cell(v, p) for p in grid["prices"])) for v in grid["values"])
-    default = grid["default"]
+        short = strategy(c.best).short
+        return f"**{short}** ★" if (value, price) == (near_value, near_price) else short
+    rows = tuple((money(v, 0), *(cell(v, p) for p in grid.prices)) for v in grid.values)
+    default = grid.default
     return section(
         "Break-even map: which strategy wins where",
-        Paragraph(f"Expected net value per opportunity of {PHRASE['trm']}, {PHRASE['cascade']} and "
-                  f"{PHRASE['llm']}, replayed on the same opportunities at each LLM price (columns) and value of a "
+        Paragraph(f"Expected net value per opportunity of {phrase('trm')}, {phrase('cascade')} and "
+                  f"{phrase('llm')}, replayed on the same opportunities at each LLM price (columns) and value of a "
                   "placement (rows); each cell names the winner. ★ marks the cell nearest this run "
-                  f"({money(default['conversion_value'], 0)} per placement, {price(default['llm_price'])} per read)."),
-        Table(("Value per placement", *(f"{price(p)} per read" for p in grid["prices"])), rows,
+                  f"({money(default.conversion_value, 0)} per placement, {price(default.llm_price)} per read)."),
+        Table(("Value per placement", *(f"{price(p)} per read" for p in grid.prices)), rows,
               numeric=(0,)),
-        Paragraph(degradation(grid)))
+        Paragraph(degradation_text(findings.degradation(grid))))
 
 
-def degradation(grid: dict) -> str:
+def degradation_text(found: findings.Degradation) -> str:
     """Where the cascade becomes one of its halves, and how far it ever falls below the better of them."""
-    cells = grid["cells"]
-    fewest = min(cells, key=lambda c: c["cascade_share_read"])
-    most = max(cells, key=lambda c: c["cascade_share_read"])
-
-    def at(c):
-        return f"{price(c['llm_price'])} per read and {money(c['conversion_value'], 0)} per placement"
+    def at(c: BreakEvenCell):
+        return f"{price(c.llm_price)} per read and {money(c.conversion_value, 0)} per placement"
     parts = [f"The cascade reads fewer replies as reading gets dearer next to a placement's value: "
-             f"{pct(most['cascade_share_read'], 0)} of candidates at {at(most)}, "
-             f"{pct(fewest['cascade_share_read'], 0)} at {at(fewest)}, where it is nearly the TRM alone."]
-    for name in ("trm", "llm"):
-        wins = [c for c in cells if c["best"] == name]
-        if wins:
-            parts.append(f"{SHORT[name]} wins in {count(len(wins), 'cell')} ("
-                         + ", ".join(at(c) for c in wins[:4]) + (", ..." if len(wins) > 4 else "") + ").")
-    if not any(c["best"] != "cascade" for c in cells):
+             f"{pct(found.most_read.cascade_share_read, 0)} of candidates at {at(found.most_read)}, "
+             f"{pct(found.fewest_read.cascade_share_read, 0)} at {at(found.fewest_read)}, where it is nearly the "
+             "TRM alone."]
+    for key, wins in found.wins.items():
+        parts.append(f"{strategy(key).short} wins in {count(len(wins), 'cell')} ("
+                     + ", ".join(at(c) for c in wins[:4]) + (", ..." if len(wins) > 4 else "") + ").")
+    if found.cascade_everywhere:
         parts.append("The cascade wins in every cell of the map.")
-    worst = max(cells, key=lambda c: max(c["trm"], c["llm"]) - c["cascade"])
-    shortfall = max(worst["trm"], worst["llm"]) - worst["cascade"]
-    if shortfall > 0:
-        parts.append(f"Where it loses, it is at most {money(shortfall)} per opportunity below the better of "
-                     f"{PHRASE['trm']} and {PHRASE['llm']} (at {at(worst)}).")
+    if found.shortfall > 0:
+        parts.append(f"Where it loses, it is at most {money(found.shortfall)} per opportunity below the better of "
+                     f"{phrase('trm')} and {phrase('llm')} (at {at(found.worst)}).")
     return " ".join(parts)
 
 
 # --- the controls ------------------------------------------------------------------------------
 
-def controls_section(settings: dict, metrics: dict, points: int) -> Section:
-    t, sentinel = metrics["thermostat"], metrics["sentinel"]
-    cf = metrics.get("counterfactuals", {})
-    history = t["history"]
-    hurdles = [h["hurdle"] for h in history]
-    events = metrics.get("scenario", {}).get("events", [])
+def controls_section(settings: dict, result: RunResult, points: int) -> Section:
+    t, sentinel = result.thermostat, result.sentinel
+    cf = result.counterfactuals
+    history = t.history
+    events = result.scenario.events
     blocks = [
         Paragraph("Each control is judged in dollars: the run minus the same opportunities replayed without it "
                   "(same candidates, same readings, same outcome draws). Positive means the control earned money."),
@@ -381,18 +321,19 @@ def controls_section(settings: dict, metrics: dict, points: int) -> Section:
         Paragraph(f"**Thermostat (budget pacing).** The cascade reads a reply when its value of information beats "
                   f"hurdle × price. The thermostat moves the hurdle so that the LLM budget lasts the period: it "
                   f"compares the recent spend rate with the rate the rest of the budget allows. It moved "
-                  f"{count(t['moves'], 'time')} and ended at {num(t['final_hurdle'])}. "
+                  f"{count(t.moves, 'time')} and ended at {num(t.final_hurdle)}. "
                   + counterfactual_sentence(cf.get("thermostat"), "with the hurdle held at "
                                             f"{num(settings['thermostat']['initial_hurdle'])} all period")),
-        chart(hurdle_title(history), "opportunity (#)", "hurdle (× LLM price)", [h["opportunity"] for h in history],
-              [("line", "hurdle", hurdles)], points) if history else None,
-        Paragraph(f"**Sentinel (guardrails).** LLM spend {money(sentinel['llm_spent'])} of a "
-                  f"{money(sentinel['llm_budget'])} budget (never exceeded); a circuit breaker hands decisions to the "
+        chart(hurdle_title(findings.hurdle_path(history)), "opportunity (#)", "hurdle (× LLM price)",
+              [h.opportunity for h in history], [("line", "hurdle", [h.hurdle for h in history])], points)
+        if history else None,
+        Paragraph(f"**Sentinel (guardrails).** LLM spend {money(sentinel.llm_spent)} of a "
+                  f"{money(sentinel.llm_budget)} budget (never exceeded); a circuit breaker hands decisions to the "
                   "TRM alone when LLM calls fail and probes half-open before closing; a TRM guard falls back to the "
-                  f"logistic model. Breaker at the end: {sentinel['state']}. "
+                  f"logistic model. Breaker at the end: {sentinel.state}. "
                   + counterfactual_sentence(cf.get("sentinel"), "without the breaker and the TRM guard "
                                             "(budget and latency limit kept)")),
-        sentinel_table(sentinel["events"]),
+        sentinel_table(sentinel.events),
         Paragraph("**Budget.** " + limit_sentence(cf.get("budget"), "LLM budget", "no budget"))
         if cf.get("budget") else None,
         Paragraph("**Latency limit.** " + limit_sentence(cf.get("latency_limit"), "latency limit on LLM rounds",
@@ -415,34 +356,31 @@ def describe_event(event: dict) -> str:
     return at + shown_value(event)
 
 
-def counterfactual_sentence(cf: dict | None, without: str) -> str:
-    if not cf:
+def counterfactual_sentence(cf: Counterfactual | None, without: str) -> str:
+    if cf is None:
         return ""
-    delta = cf["expected_net_value_delta"]
-    verb = "earned" if delta > 0 else "cost" if delta < 0 else "changed nothing in"
+    delta = cf.expected_net_value_delta
     amount = f" {money(abs(delta))} of" if delta else ""
-    return (f"Against the same opportunities replayed {without}, it {verb}{amount} expected net value "
-            f"(realised {signed(cf['net_value_delta'])}; LLM spend {signed(cf['llm_cost_delta'])}).")
+    return (f"Against the same opportunities replayed {without}, it {findings.effect(delta).value}{amount} expected "
+            f"net value (realised {signed(cf.net_value_delta)}; LLM spend {signed(cf.llm_cost_delta)}).")
 
 
-def limit_sentence(cf: dict, limit: str, without_it: str) -> str:
+def limit_sentence(cf: Counterfactual, limit: str, without_it: str) -> str:
     """A limit the operator sets (the budget, the latency limit) can only cost: say how much."""
-    delta, without = cf["expected_net_value_delta"], cf.get("without", {})
-    spent = (f": with {without_it} the cascade would have spent {money(without['llm_cost'])} on "
-             f"{count(without.get('llm_reads', 0), 'read')}" if "llm_cost" in without else "")
-    if delta < 0:
+    delta, without = cf.expected_net_value_delta, cf.without
+    spent = (f": with {without_it} the cascade would have spent {money(without.llm_cost)} on "
+             f"{count(without.llm_reads, 'read')}")
+    if findings.effect(delta) is Effect.COST:
         return (f"The {limit} cost {money(-delta)} of expected net value{spent} (realised "
-                f"{signed(cf['net_value_delta'])}). It is the operator's limit, not a control: this is its price.")
+                f"{signed(cf.net_value_delta)}). It is the operator's limit, not a control: this is its price.")
     return f"The {limit} cost nothing here ({signed(delta)} expected net value against {without_it}{spent})."
 
 
-def hurdle_title(history: list[dict]) -> str:
-    hurdles = [h["hurdle"] for h in history]
-    first, last, high = hurdles[0], hurdles[-1], max(hurdles)
-    if min(hurdles) == high:
-        return f"The hurdle held at {num(first)} all period"
-    peak = next(h["opportunity"] for h in history if h["hurdle"] == high)
-    return (f"The hurdle went from {num(first)} to {num(last)}, peaking at {num(high)} at opportunity {peak:,}")
+def hurdle_title(path: findings.HurdlePath) -> str:
+    if path.peak_at is None:
+        return f"The hurdle held at {num(path.first)} all period"
+    return (f"The hurdle went from {num(path.first)} to {num(path.last)}, peaking at {num(path.high)} at "
+            f"opportunity {path.peak_at:,}")
 
 
 def sentinel_table(events: list[dict], shown: int = EVENT_ROWS):
@@ -456,92 +394,55 @@ def sentinel_table(events: list[dict], shown: int = EVENT_ROWS):
     return Table(("Opportunity", "From", "To", "Reason"), tuple(rows), numeric=(0,))
 
 
-ARCHITECTURE = section("Architecture (as built)", Flow(
-    nodes=(("CFG", "config.py<br/>typed, validated knobs and scenario events"),
-           ("MKT", "funnel/market.py + messages.py<br/>jobs, candidates, replies with hidden factors, exact P(convert)"),
-           ("TRM", "trm/engine.py, training.py, weights.py<br/>TRM on structured fields"),
-           ("LOG", "trm/logistic.py<br/>baseline and TRM fallback"),
-           ("SIM", "funnel/simulation.py<br/>greedy, logistic, TRM, LLM, cascade, oracle"),
-           ("CAS", "funnel/cascade.py<br/>value of information, belief update"),
-           ("LLM", "funnel/reading.py + llm/<br/>reads fields and reply"),
-           ("THM", "funnel/thermostat.py<br/>budget pacing: escalation hurdle"),
-           ("SEN", "funnel/sentinel.py<br/>budget, breaker, latency, TRM guard"),
-           ("LAN", "funnel/landscape.py<br/>deferral curve, break-even map"),
-           ("LED", "funnel/ledger.py<br/>expected and realised money"),
-           ("SUB", "funnel/telemetry.py<br/>trm_calls.json, demo_metrics.json"),
-           ("REP", "report/dossier.py<br/>this dossier (Markdown and HTML)"),
-           ("UI", "ui.py<br/>terminal summary")),
-    edges=(("CFG", "MKT", "", False), ("MKT", "TRM", "recent log: fields, observed 0/1", False),
-           ("MKT", "LOG", "same log", False), ("TRM", "SIM", "P(convert) per candidate", False),
-           ("LOG", "SIM", "", False), ("MKT", "SIM", "opportunities", False),
-           ("SIM", "CAS", "TRM beliefs / what to read", True), ("CAS", "LLM", "replies worth reading", True),
-           ("THM", "CAS", "hurdle", False), ("SIM", "THM", "spend, clock", False),
-           ("SEN", "CAS", "allow / TRM-only fallback", True),
-           ("SIM", "LAN", "first block", False), ("SIM", "LED", "", False), ("LED", "SUB", "", False),
-           ("LAN", "SUB", "", False), ("SUB", "REP", "", False), ("SUB", "UI", "", False))))
-
-
 # --- depth, training, halting --------------------------------------------------------------------
 
-def frontier_section(metrics: dict, training: dict) -> Section | None:
-    frontier = metrics.get("frontier") or []
+def frontier_section(result: RunResult) -> Section | None:
+    frontier = result.frontier
     if not frontier:
         return None
-    oracle = metrics["strategies"]["oracle"]["expected_net_value"]
-    finding, title = depth_verdict(frontier)
+    oracle = result.strategies["oracle"].expected_net_value
+    finding, title = depth_verdict(findings.depth(frontier), frontier)
+    settled = findings.settling(result.training.holdout_after)
     return section(
         "Depth: what recursion bought",
         Paragraph("The TRM alone replayed on the same opportunities at each fixed step cap (no halting, no LLM, no "
                   "controls), in expected net value. Bars start at $0, so equal-looking bars are equal. " + finding),
-        chart(title, "fixed step cap (steps)", "expected net value ($)", [str(r["step_cap"]) for r in frontier],
-              [("bar", FULL["trm"], [r["expected_net_value"] for r in frontier])], len(frontier)),
+        chart(title, "fixed step cap (steps)", "expected net value ($)", [str(r.step_cap) for r in frontier],
+              [("bar", name("trm"), [r.expected_net_value for r in frontier])], len(frontier)),
         Table(("Step cap", "Expected net value", "Share of oracle (expected)", "Pursued", "Compute"),
-              tuple((r["step_cap"], money(r["expected_net_value"]),
-                     pct(r["expected_net_value"] / oracle) if oracle > 0 else "n/a", f"{r['pursued']:,}",
-                     money(r["compute_cost"])) for r in frontier), numeric=tuple(range(5))),
-        Paragraph(held_out_depth(training) + "The benchmark's fair ablation (docs/BENCHMARKS.md), with the same "
+              tuple((r.step_cap, money(r.expected_net_value),
+                     pct(r.expected_net_value / oracle) if oracle > 0 else "n/a", f"{r.pursued:,}",
+                     money(r.compute_cost)) for r in frontier), numeric=tuple(range(5))),
+        Paragraph(held_out_depth(settled) + "The benchmark's fair ablation (docs/BENCHMARKS.md), with the same "
                   "data, validation selection and optimiser steps and parameters within 2 %, found a plain MLP of "
                   "the same size as accurate on this tabular data within seed-to-seed noise; this run does not "
                   "retest that. The TRM's case here is its cost next to an LLM, not accuracy a plain network "
                   "cannot reach."))
 
 
-def depth_verdict(frontier: list[dict]) -> tuple[str, str]:
-    """(a sentence, a chart title): did depth buy more than this run can tell from noise?
-
-    Depth cannot make the TRM worse on average, so a deeper cap that made *less* than a shallower one
-    measures the noise between caps in this run: the yardstick is the largest such drop, and at least
-    DEPTH_TOLERANCE of the best value."""
-    values = [r["expected_net_value"] for r in frontier]
-    best = max(frontier, key=lambda r: r["expected_net_value"])
-    if len(frontier) == 1:
-        return "", f"Expected net value at step cap {best['step_cap']}"
-    drops = [max(values[:i]) - v for i, v in enumerate(values) if i and v < max(values[:i])]
-    noise = max([*drops, DEPTH_TOLERANCE * abs(best["expected_net_value"])])
-    gain = best["expected_net_value"] - values[0]
-    enough = next(r for r in frontier if best["expected_net_value"] - r["expected_net_value"] <= noise)
-    zigzag = f" (deeper caps made up to {money(max(drops))} less than shallower ones)" if drops else ""
-    if enough is frontier[0]:
-        return (f"The best cap ({best['step_cap']}) made {money(gain)} more than step 1, inside this run's noise "
-                f"between caps of {money(noise)}{zigzag}: recursion beyond step 1 bought nothing one run can "
+def depth_verdict(depth: findings.Depth | None, frontier) -> tuple[str, str]:
+    """(a sentence, a chart title) wording what depth bought."""
+    if depth is None:
+        return "", f"Expected net value at step cap {frontier[0].step_cap}"
+    zigzag = (f" (deeper caps made up to {money(depth.largest_drop)} less than shallower ones)"
+              if depth.largest_drop is not None else "")
+    if not depth.paid:
+        return (f"The best cap ({depth.best_cap}) made {money(depth.gain)} more than step 1, inside this run's noise "
+                f"between caps of {money(depth.noise)}{zigzag}: recursion beyond step 1 bought nothing one run can "
                 "tell apart.", "Depth beyond step 1 bought nothing beyond noise")
-    return (f"Depth paid: step cap {enough['step_cap']} is the shallowest within this run's noise between caps "
-            f"({money(noise)}{zigzag}) of the best cap ({best['step_cap']}, {money(gain)} above step 1).",
-            f"Depth paid: step cap {enough['step_cap']} beat step 1 beyond noise")
+    return (f"Depth paid: step cap {depth.enough_cap} is the shallowest within this run's noise between caps "
+            f"({money(depth.noise)}{zigzag}) of the best cap ({depth.best_cap}, {money(depth.gain)} above step 1).",
+            f"Depth paid: step cap {depth.enough_cap} beat step 1 beyond noise")
 
 
-def held_out_depth(training: dict) -> str:
-    after = training.get("holdout_after") or []
-    if not after or after[0]["excess_log_loss"] <= 0:
+def held_out_depth(settled: findings.Settling | None) -> str:
+    if settled is None:
         return ""
-    start, last = after[0]["excess_log_loss"], after[-1]["excess_log_loss"]
-    lowest = min(row["excess_log_loss"] for row in after)
-    settled = next(row for row in after if row["excess_log_loss"] - lowest <= LOG_LOSS_TOLERANCE * lowest)
-    verdict = (f"it was still improving at step {settled['step']}" if settled is after[-1] else
-               f"from step {settled['step']} on it stayed within {pct(LOG_LOSS_TOLERANCE, 0)} of its best "
-               f"({lowest:.4f})")
-    return (f"On held-out pairs, excess log-loss went from {start:.4f} at step 1 to {last:.4f} at step "
-            f"{after[-1]['step']}; {verdict}. ")
+    verdict = (f"it was still improving at step {settled.settled_step}" if settled.still_improving else
+               f"from step {settled.settled_step} on it stayed within {pct(LOG_LOSS_TOLERANCE, 0)} of its best "
+               f"({settled.lowest:.4f})")
+    return (f"On held-out pairs, excess log-loss went from {settled.start:.4f} at step 1 to {settled.last:.4f} at "
+            f"step {settled.last_step}; {verdict}. ")
 
 
 def training_section(training: dict, points: int) -> Section:
@@ -579,10 +480,9 @@ def halting_comparison_section(training: dict) -> Section | None:
     rows = training.get("halting") or []
     if not rows:
         return None
-    helps = [r for r in rows
-             if r["halting_head"] < min(r["random_stopping"], r["fixed_cap_excess"]) * (1 - LOG_LOSS_TOLERANCE)]
+    helps = findings.halting_helps(rows)
     verdict = ("The halting head beat random stopping and the nearest fixed cap by more than "
-               f"{pct(LOG_LOSS_TOLERANCE, 0)} at threshold " + ", ".join(str(r["halt_threshold"]) for r in helps)
+               f"{pct(LOG_LOSS_TOLERANCE, 0)} at threshold " + ", ".join(str(threshold) for threshold in helps)
                if helps else
                "The halting head bought nothing here: at every threshold it was within "
                f"{pct(LOG_LOSS_TOLERANCE, 0)} of (or worse than) random stopping at the same mean depth or the "
@@ -601,161 +501,153 @@ def halting_comparison_section(training: dict) -> Section | None:
 
 # --- many seeds, and the footer ------------------------------------------------------------------
 
-def interval(stat: dict | None, fmt) -> str:
-    """'mean ± half-width' of a mean_ci dict, or its mean alone."""
-    if not isinstance(stat, dict) or not finite(stat.get("mean")):
+def interval(stat: Interval, fmt) -> str:
+    """'mean ± half-width' of an interval, or its mean alone."""
+    if not finite(stat.mean):
         return "n/a"
-    half = stat.get("half_width")
-    return fmt(stat["mean"]) + (f" ± {fmt(half)}" if finite(half) else "")
+    return fmt(stat.mean) + (f" ± {fmt(stat.half_width)}" if finite(stat.half_width) else "")
 
 
-def _ci(stat: dict) -> str:
-    low, high = (stat.get("ci95") or [None, None])
+def _ci(stat: Interval) -> str:
+    low, high = stat.ci95 or (None, None)
     return f"[{money(low, 0)}, {money(high, 0)}]" if finite(low) and finite(high) else "n/a"
 
 
-def evaluation_section(evaluation) -> Section | None:
+def evaluation_section(evaluation: Evaluation | None) -> Section | None:
     """The multi-seed evaluation (`--seeds N`), only when the run made one: means ± 95 % half-widths."""
-    if not isinstance(evaluation, dict) or not isinstance(evaluation.get("strategies"), dict):
+    if evaluation is None:
         return None
     dollars = lambda x: money(x, 0)   # noqa: E731
-    strategies = evaluation["strategies"]
-    rows = tuple((FULL.get(k, k), interval(strategies[k].get("expected_net_value"), dollars),
-                  interval(strategies[k].get("share_of_oracle_expected"), lambda x: pct(x, 1)),
-                  interval(strategies[k].get("net_value"), dollars),
-                  interval(strategies[k].get("llm_reads"), lambda x: num(x, 0)),
-                  interval(strategies[k].get("llm_cost"), money))
-                 for k in ORDER if k in strategies)
-    paired = evaluation.get("paired") or {}
-    controls = evaluation.get("counterfactuals") or {}
+    strategies = evaluation.strategies
+    rows = tuple((name(k), interval(strategies[k].expected_net_value, dollars),
+                  interval(strategies[k].share_of_oracle_expected, lambda x: pct(x, 1)),
+                  interval(strategies[k].net_value, dollars),
+                  interval(strategies[k].llm_reads, lambda x: num(x, 0)),
+                  interval(strategies[k].llm_cost, money))
+                 for k in KEYS if k in strategies)
+    paired, controls = evaluation.paired, evaluation.counterfactuals
     return section(
         "Multi-seed evaluation",
-        Paragraph(f"{evaluation.get('seeds', '?')} seeds, the whole pipeline rerun for each (mean ± the 95 % "
+        Paragraph(f"{evaluation.seeds} seeds, the whole pipeline rerun for each (mean ± the 95 % "
                   "interval's half-width). Paired rows compare two strategies seed by seed on the same jobs and "
                   "the same luck, so their intervals are much tighter than the separate ones."),
-        Bullets(tuple(evaluation.get("verdicts", []))) if evaluation.get("verdicts") else None,
+        Bullets(evaluation.verdicts) if evaluation.verdicts else None,
         Table(("Strategy", "Expected net value", "Share of oracle (expected)", "Realised net value", "LLM reads",
                "LLM cost"), rows, numeric=(1, 2, 3, 4, 5)),
         Table(("Paired difference (expected net value per run)", "Mean ± half-width", "95 % interval"),
               tuple((pair_name(k), interval(v, dollars), _ci(v)) for k, v in paired.items()),
               numeric=(1, 2)) if paired else None,
         Table(("Control (run minus replay without it)", "Mean ± half-width", "95 % interval"),
-              tuple((name, interval(v, dollars), _ci(v)) for name, v in controls.items()),
+              tuple((control, interval(v, dollars), _ci(v)) for control, v in controls.items()),
               numeric=(1, 2)) if controls else None)
 
 
-def footer(metrics: dict) -> Section:
-    run, wall = metrics["run"], metrics.get("wall_clock", {})
-    versions = ", ".join(f"{name} {version}" for name, version in run["versions"].items())
-    lines = [f"Command: `{run['command']}`", f"Seed: {run['seed']}", f"Config hash: `{run['config_hash']}`",
-             f"Versions: {versions}", f"LLM: {llm_label(metrics)}",
-             "The same seed and config give the same report, except for the wall-clock lines below."]
-    if "date" in wall:
-        lines.append(f"Date (wall clock): {wall['date']}")
-    lines += [f"{name.replace('_', ' ')} (wall clock): {num(v, 3)}" for name, v in wall.items() if finite(v)]
+def footer(result: RunResult) -> Section:
+    run, wall = result.run, result.wall_clock
+    versions = ", ".join(f"{package} {version}" for package, version in run.versions.items())
+    lines = [f"Command: `{run.command}`", f"Seed: {run.seed}", f"Config hash: `{run.config_hash}`",
+             f"Versions: {versions}", f"LLM: {llm_label(result)}",
+             "The same seed and config give the same report, except for the wall-clock lines below.",
+             f"Date (wall clock): {wall.date}"]
+    lines += [f"{field.replace('_', ' ')} (wall clock): {num(v, 3)}" for field, v in vars(wall).items() if finite(v)]
     return section("Reproducibility", Bullets(tuple(lines)))
 
 
 # --- "What you changed": each changed key with what this run measured that it drives ----------------
 
-def changes_section(metrics: dict) -> Section | None:
+def changes_section(result: RunResult) -> Section | None:
     """The config file, the keys that differ from the defaults and the flags, each with its measured effect."""
-    changes = metrics.get("changes")
+    changes = result.changes
     if changes is None:
         return None
-    source = (f"Config file: `{changes['config_file']}`." if changes["config_file"]
+    source = (f"Config file: `{changes.config_file}`." if changes.config_file
               else "Config file: none (the shipped defaults, `config/default_config.yaml`).")
-    flags = " ".join(f"`{flag}`" for flag in changes["flags"]) or "none"
-    keys = changes["keys"]
+    flags = " ".join(f"`{flag}`" for flag in changes.flags) or "none"
     table = (Table(("Key", "Default", "This run", "Set by", "Measured effect in this run"),
-                   tuple((f"`{k['key']}`", shown_value(k["default"]), shown_value(k["value"]), f"`{k['set_by']}`",
-                          effect(k["key"], metrics)) for k in keys))
-             if keys else Paragraph("No key differs from the defaults."))
+                   tuple((f"`{k.key}`", shown_value(k.default), shown_value(k.value), f"`{k.set_by}`",
+                          effect_text(findings.drives(k.key), result)) for k in changes.keys))
+             if changes.keys else Paragraph("No key differs from the defaults."))
     return section("What you changed", Paragraph(f"{source} Flags: {flags}."), table)
 
 
-def effect(key: str, metrics: dict) -> str:
-    """What this run measured that the key drives (the longest matching prefix in EFFECTS)."""
-    prefix = max((p for p in EFFECTS if key.startswith(p)), key=len, default=None)
-    return EFFECTS[prefix](metrics) if prefix else "not measured separately by this run"
+def effect_text(drives: Drives | None, result: RunResult) -> str:
+    """The measured figures a changed key drives (findings.drives), in words."""
+    return EFFECT_WORDS[drives](result) if drives else "not measured separately by this run"
 
 
-def _expected(m: dict, keys=CONTENDERS) -> str:
-    return "expected net value: " + ", ".join(f"{PHRASE[k]} {money(m['strategies'][k]['expected_net_value'], 0)}"
+def _expected(r: RunResult, keys=RIVALS) -> str:
+    return "expected net value: " + ", ".join(f"{phrase(k)} {money(r.strategies[k].expected_net_value, 0)}"
                                               for k in keys)
 
 
-def _net_effect(m: dict) -> str:
-    return _expected(m) + f"; best: {PHRASE[ranking(m)[0]]}"
+def _net_effect(r: RunResult) -> str:
+    return _expected(r) + f"; best: {phrase(ranking(r)[0])}"
 
 
-def _cascade_effect(m: dict) -> str:
-    c = m["strategies"]["cascade"]
-    return (f"the cascade read {c['llm_reads']:,} replies ({pct(read_share(m))}) for {money(c['llm_cost'])}; "
-            f"measured TRM error sd {num(m.get('cascade', {}).get('measured_trm_error_sd'))} (logit); "
-            + _expected(m, ("cascade", "trm", "llm")))
+def _cascade_effect(r: RunResult) -> str:
+    c = r.strategies["cascade"]
+    return (f"the cascade read {c.llm_reads:,} replies ({pct(read_share(r))}) for {money(c.llm_cost)}; "
+            f"measured TRM error sd {num(r.cascade.measured_trm_error_sd)} (logit); "
+            + _expected(r, ("cascade", "trm", "llm")))
 
 
-def _llm_effect(m: dict) -> str:
-    s = m["strategies"]
-    return (f"LLM reads: cascade {s['cascade']['llm_reads']:,} for {money(s['cascade']['llm_cost'])}, everyone "
-            f"{s['llm']['llm_reads']:,} for {money(s['llm']['llm_cost'])}; " + _expected(m, ("cascade", "trm", "llm")))
+def _llm_effect(r: RunResult) -> str:
+    s = r.strategies
+    return (f"LLM reads: cascade {s['cascade'].llm_reads:,} for {money(s['cascade'].llm_cost)}, everyone "
+            f"{s['llm'].llm_reads:,} for {money(s['llm'].llm_cost)}; " + _expected(r, ("cascade", "trm", "llm")))
 
 
-def _thermostat_effect(m: dict) -> str:
-    t, cf = m["thermostat"], m.get("counterfactuals", {}).get("thermostat")
-    return (f"hurdle ended at {num(t['final_hurdle'])} after {count(t['moves'], 'move')}"
-            + (f"; {signed(cf['expected_net_value_delta'])} expected against a fixed hurdle" if cf else ""))
+def _thermostat_effect(r: RunResult) -> str:
+    t, cf = r.thermostat, r.counterfactuals.get("thermostat")
+    return (f"hurdle ended at {num(t.final_hurdle)} after {count(t.moves, 'move')}"
+            + (f"; {signed(cf.expected_net_value_delta)} expected against a fixed hurdle" if cf else ""))
 
 
-def _sentinel_effect(m: dict) -> str:
-    s, cf = m["sentinel"], m.get("counterfactuals", {}).get("sentinel")
-    return (f"{count(len(s['events']), 'breaker event')}, breaker {s['state']}, LLM spend {money(s['llm_spent'])} of "
-            f"{money(s['llm_budget'])}" + (f"; {signed(cf['expected_net_value_delta'])} expected against no "
-                                            "guardrails" if cf else ""))
+def _sentinel_effect(r: RunResult) -> str:
+    s, cf = r.sentinel, r.counterfactuals.get("sentinel")
+    return (f"{count(len(s.events), 'breaker event')}, breaker {s.state}, LLM spend {money(s.llm_spent)} of "
+            f"{money(s.llm_budget)}" + (f"; {signed(cf.expected_net_value_delta)} expected against no "
+                                        "guardrails" if cf else ""))
 
 
-def _budget_effect(m: dict) -> str:
-    s, cf = m["sentinel"], m.get("counterfactuals", {}).get("budget")
-    return (f"LLM spend {money(s['llm_spent'])} of {money(s['llm_budget'])}"
-            + (f"; {signed(cf['expected_net_value_delta'])} expected against no budget" if cf else ""))
+def _budget_effect(r: RunResult) -> str:
+    s, cf = r.sentinel, r.counterfactuals.get("budget")
+    return (f"LLM spend {money(s.llm_spent)} of {money(s.llm_budget)}"
+            + (f"; {signed(cf.expected_net_value_delta)} expected against no budget" if cf else ""))
 
 
-def _scenario_effect(m: dict) -> str:
-    cf = m.get("counterfactuals", {})
-    events = m.get("scenario", {}).get("events", [])
+def _scenario_effect(r: RunResult) -> str:
+    cf, events = r.counterfactuals, r.scenario.events
     return (f"{count(len(events), 'event')}; " + "; ".join(describe_event(e) for e in events[:3])
-            + (f"; controls earned (expected): thermostat {signed(cf['thermostat']['expected_net_value_delta'])}, "
-               f"sentinel {signed(cf['sentinel']['expected_net_value_delta'])}" if "thermostat" in cf and "sentinel" in cf
+            + (f"; controls earned (expected): thermostat {signed(cf['thermostat'].expected_net_value_delta)}, "
+               f"sentinel {signed(cf['sentinel'].expected_net_value_delta)}" if "thermostat" in cf and "sentinel" in cf
                else ""))
 
 
-def _compute_effect(m: dict) -> str:
-    s = m["strategies"]
-    return f"compute: TRM {money(s['trm']['compute_cost'])}, greedy {money(s['greedy']['compute_cost'])}"
+def _compute_effect(r: RunResult) -> str:
+    s = r.strategies
+    return f"compute: TRM {money(s['trm'].compute_cost)}, greedy {money(s['greedy'].compute_cost)}"
 
 
-def _cost_effect(m: dict) -> str:
-    s = m["strategies"]
-    return (f"pursued: " + ", ".join(f"{PHRASE[k]} {s[k].get('pursued', 0):,}" for k in ("cascade", "trm", "greedy"))
-            + "; " + _expected(m, ("cascade", "trm", "greedy")))
+def _cost_effect(r: RunResult) -> str:
+    s = r.strategies
+    return ("pursued: " + ", ".join(f"{phrase(k)} {s[k].pursued:,}" for k in ("cascade", "trm", "greedy"))
+            + "; " + _expected(r, ("cascade", "trm", "greedy")))
 
 
-def _training_effect(m: dict) -> str:
-    before, after = m["training"]["holdout_before"][-1], m["training"]["holdout_after"][-1]
-    return (f"held-out excess log-loss at step {after['step']}: {before['excess_log_loss']:.4f} before "
-            f"fine-tuning, {after['excess_log_loss']:.4f} after; TRM alone {money(m['strategies']['trm']['expected_net_value'], 0)} expected")
+def _training_effect(r: RunResult) -> str:
+    before, after = r.training.holdout_before[-1], r.training.holdout_after[-1]
+    return (f"held-out excess log-loss at step {after.step}: {before.excess_log_loss:.4f} before "
+            f"fine-tuning, {after.excess_log_loss:.4f} after; TRM alone "
+            f"{money(r.strategies['trm'].expected_net_value, 0)} expected")
 
 
-def _reader_effect(m: dict) -> str:
-    return f"LLM reader: {llm_label(m)}"
+def _reader_effect(r: RunResult) -> str:
+    return f"LLM reader: {llm_label(r)}"
 
 
-# Config key prefix -> the measured effect shown next to a changed key (a new knob family: one line).
-EFFECTS = {"thermostat.": _thermostat_effect, "sentinel.": _sentinel_effect,
-           "sentinel.llm_budget_per_opportunity": _budget_effect, "scenario.": _scenario_effect,
-           "cascade.": _cascade_effect, "simulation.llm_": _llm_effect, "simulation.outreach_cost": _cost_effect,
-           "simulation.conversion_value": _net_effect, "simulation.trm_": _compute_effect,
-           "simulation.greedy_cost": _compute_effect, "simulation.opportunities": _net_effect,
-           "simulation.seed": _net_effect, "simulation.chunk_size": _thermostat_effect, "market.": _net_effect,
-           "training.": _training_effect, "model.": _training_effect, "llm.": _reader_effect}
+EFFECT_WORDS = {Drives.NET_VALUE: _net_effect, Drives.CASCADE: _cascade_effect, Drives.LLM: _llm_effect,
+                Drives.OUTREACH: _cost_effect, Drives.COMPUTE: _compute_effect,
+                Drives.THERMOSTAT: _thermostat_effect, Drives.SENTINEL: _sentinel_effect,
+                Drives.BUDGET: _budget_effect, Drives.SCENARIO: _scenario_effect, Drives.TRAINING: _training_effect,
+                Drives.READER: _reader_effect}

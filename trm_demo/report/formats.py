@@ -1,13 +1,17 @@
 """The one way figures and strategies are written, in the terminal, both reports and the benchmark page.
 
-A missing or non-finite figure is "n/a" (ASCII: the terminal may not have a UTF-8 locale). Each strategy has
-one full name, one short name and one phrase for sentences (STRATEGY_NAMES), and the multi-seed verdicts are
-written here from the funnel's numbers (`verdicts`).
+A missing or non-finite figure is "n/a" (ASCII: the terminal may not have a UTF-8 locale). Each strategy's
+names are its record's (trm_demo/strategies.py), and the multi-seed verdicts are written here from the paired
+differences' findings (report/findings.py).
 """
 
 from __future__ import annotations
 
 import math
+
+from trm_demo.report.findings import Comparison, Significance, comparisons
+from trm_demo.results import Interval, build
+from trm_demo.strategies import strategy
 
 MISSING = "n/a"
 
@@ -53,48 +57,30 @@ def value(x) -> str:
     return str(x)
 
 
-# --- the strategies' names ----------------------------------------------------------------------------
-
-# key, full name (table rows), short name (narrow tables, the break-even map's cells, paired differences),
-# phrase (in a sentence). In the order a reader compares them: the cascade and its two halves first, the oracle
-# (a yardstick, not a rival) last. The LLM is named for what it does, not for which reader did it: the run's
-# LLM line (terminal) and reproducibility footer (report) say simulated, or the real provider and model.
-STRATEGY_NAMES = (("cascade", "Cascade (TRM + LLM)", "Cascade", "the cascade"),
-                  ("trm", "TRM alone", "TRM alone", "the TRM alone"),
-                  ("llm", "LLM reads everyone", "LLM alone", "the LLM reading everyone"),
-                  ("logistic", "Logistic regression", "Logistic", "the logistic regression"),
-                  ("greedy", "Greedy rule of thumb", "Greedy", "the greedy rule of thumb"),
-                  ("oracle", "Oracle (upper bound)", "Oracle", "the oracle"))
-ORDER = tuple(key for key, _, _, _ in STRATEGY_NAMES)
-FULL = {key: full for key, full, _, _ in STRATEGY_NAMES}
-SHORT = {key: short for key, _, short, _ in STRATEGY_NAMES}
-PHRASE = {key: phrase for key, _, _, phrase in STRATEGY_NAMES}
-
+# --- the strategies' names (their records: trm_demo/strategies.py) --------------------------------------
 
 def pair_name(pair: str) -> str:
     """A paired difference's key as a label: 'cascade-llm' -> 'Cascade − LLM alone' (a minus b)."""
     a, b = pair.split("-")
-    return f"{SHORT.get(a, a)} − {SHORT.get(b, b)}"
+    return f"{strategy(a).short} − {strategy(b).short}"
 
 
 # --- the multi-seed verdicts ----------------------------------------------------------------------------
 
-def verdict(diff: dict, what: str, per: str) -> str:
-    """A sentence chosen by the numbers (diff: a mean_ci dict; what: 'a vs b'): significant only when the
-    interval excludes zero."""
-    mean, half = diff["mean"], diff["half_width"]
-    if half is None:
-        return f"{what}: {signed(mean, 0)} {per} (one seed: no interval)"
-    if abs(mean) <= half:
-        return (f"{what}: no significant difference ({signed(mean, 0)} ± {money(half, 0)} {per} "
-                f"over {diff['n']} seeds)")
-    word = "beats" if mean > 0 else "trails"
-    return (f"{what.replace(' vs ', f' {word} ')} by {money(abs(mean), 0)} ± {money(half, 0)} {per} "
-            f"over {diff['n']} seeds")
+def verdict(diff: Comparison, per: str) -> str:
+    """A paired difference in a sentence: 'a beats b by ...', or no significant difference."""
+    a, b = strategy(diff.a).phrase, strategy(diff.b).phrase
+    if diff.significance is Significance.ONE_SEED:
+        return f"{a} vs {b}: {signed(diff.mean, 0)} {per} (one seed: no interval)"
+    if diff.significance is Significance.NOT_SIGNIFICANT:
+        return (f"{a} vs {b}: no significant difference ({signed(diff.mean, 0)} ± {money(diff.half_width, 0)} "
+                f"{per} over {diff.seeds} seeds)")
+    word = "beats" if diff.significance is Significance.AHEAD else "trails"
+    return (f"{a} {word} {b} by {money(abs(diff.mean), 0)} ± {money(diff.half_width, 0)} {per} "
+            f"over {diff.seeds} seeds")
 
 
 def verdicts(paired: dict) -> list[str]:
     """One sentence per paired difference of expected net value ({'cascade-llm': mean_ci of a - b, ...}), in
     its order."""
-    return [verdict(diff, " vs ".join(PHRASE.get(k, k) for k in pair.split("-")), "expected net value per run")
-            for pair, diff in paired.items()]
+    return [verdict(diff, "expected net value per run") for diff in comparisons(build(dict[str, Interval], paired))]

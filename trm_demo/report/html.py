@@ -15,7 +15,7 @@ from html import escape
 
 from trm_demo.atomic import write_text
 from trm_demo.report.charts import Chart, no_data_note, svg
-from trm_demo.report.document import Bullets, Code, Document, Flow, Paragraph, Table
+from trm_demo.report.document import Bullets, Code, Document, Paragraph, Table
 
 RIGHT = ' class="n"'   # a numeric column, aligned right
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
@@ -71,8 +71,6 @@ def _block(block) -> str:
         return f"<pre><code>{escape(block.text.rstrip())}</code></pre>"
     if isinstance(block, Chart):
         return f"<p><em>{escape(no_data_note(block))}</em></p>" if block.empty else svg(block)
-    if isinstance(block, Flow):
-        return _flow(block)
     raise TypeError(f"no HTML for {type(block).__name__}")
 
 
@@ -82,11 +80,3 @@ def _table(table: Table) -> str:
                        for i, cell in enumerate(row))
     return ('<div class="scroll"><table><thead><tr>' + cells("th", table.header) + "</tr></thead><tbody>"
             + "".join(f"<tr>{cells('td', row)}</tr>" for row in table.rows) + "</tbody></table></div>")
-
-
-def _flow(flow: Flow) -> str:
-    """The flowchart's arrows as a table: laying out a graph would need a script or a drawing library."""
-    names = {node: label.replace("<br/>", ": ", 1).replace("<br/>", ", ") for node, label in flow.nodes}
-    rows = [(names[start], ("↔ " if both else "→ ") + (label or ""), names[end])
-            for start, end, label, both in flow.edges]
-    return _table(Table(("From", "What flows", "To"), tuple(rows)))

@@ -5,8 +5,7 @@
 - solve: one puzzle, the board after every supervision step, changed cells highlighted,
          until the halting head stops it.
 With the global --json, each prints its result as one JSON document on stdout instead (messages stay on stderr).
-Exit codes as in cli.py: 0 success, 1 internal failure, 2 bad input (one line), 130 Ctrl-C, 143 SIGTERM,
-141 stdout closed by its reader.
+`add_puzzle_commands` is their part of the command tree (trm_demo/__main__.py). Exit codes: commands.guarded.
 """
 
 from __future__ import annotations
@@ -25,18 +24,18 @@ from rich.text import Text
 
 from trm_demo import __version__
 from trm_demo.atomic import staged, write_json
-from trm_demo.commands import (HelpFormatter, OneLineParser, UsageError, checkpoint_output,
-                               checkpoint_remedy, global_flags, guarded, number_type, print_json)
+from trm_demo.commands import (HelpFormatter, OneLineParser, checkpoint_output, checkpoint_remedy, global_flags,
+                               number_type, print_json)
+from trm_demo.errors import CheckpointError, UsageError
 from trm_demo.trm.engine import initial_state, sigmoid, supervision_step
 from trm_demo.outputs import check_paths, show_path
-from trm_demo.sudoku.puzzles import CELLS, SIZE, PuzzleError, format_board, held_out_set, is_solution, parse_board, solve
+from trm_demo.sudoku.puzzles import CELLS, SIZE, format_board, held_out_set, is_solution, parse_board, solve
 from trm_demo.ui import Console, first_fitting, message_console, output_console
 from trm_demo.sudoku.baselines import compare_baselines
 from trm_demo.sudoku.evaluate import evaluate_sudoku
 from trm_demo.sudoku.report import write_reasoning_report
 from trm_demo.sudoku.train import PuzzleTraining, sudoku_spec, train_sudoku
-from trm_demo.trm.weights import (SHIPPED_DIR, CheckpointError, describe_source, load_checkpoint, save_checkpoint,
-                                  written_source)
+from trm_demo.trm.weights import SHIPPED_DIR, describe_source, load_checkpoint, save_checkpoint, written_source
 
 DEFAULT_CHECKPOINT = SHIPPED_DIR / "sudoku_trm.npz"
 DEFAULT_TRAIN_OUT = Path("sudoku_trm.npz")   # the working directory: retraining never touches the shipped one
@@ -65,18 +64,14 @@ def _probability(text: str) -> float:
     return value
 
 
-def parse_args(argv: list[str]) -> argparse.Namespace:
-    return parser().parse_args(argv)
-
-
-def parser() -> OneLineParser:
-    """`trm-demo puzzle` and its sub-commands; every flag has help and shows its default."""
+def add_puzzle_commands(p: argparse.ArgumentParser) -> None:
+    """`trm-demo puzzle`'s sub-commands; every flag has help and shows its default."""
     common = global_flags(sub_command=True)
-    p = OneLineParser(prog="trm-demo puzzle", parents=[global_flags()],
-                description="6×6 Sudoku: the same Tiny Recursive Model core, learning to reason step by step. "
-                "Run as `trm-demo puzzle` or `python main.py puzzle`; the global flags (--quiet, --json, --debug) "
-                "go before `puzzle`, between it and the sub-command, or after the sub-command.")
-    sub = p.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
+    p.description = ("6×6 Sudoku: the same Tiny Recursive Model core, learning to reason step by step. "
+                     "Run as `trm-demo puzzle` or `python main.py puzzle`; the global flags (--quiet, --json, --debug) "
+                     "go before `puzzle`, between it and the sub-command, or after the sub-command.")
+    sub = p.add_subparsers(dest="puzzle_command", metavar="{train,eval,solve}", required=True,
+                           parser_class=OneLineParser)
 
     t = sub.add_parser("train", help=COMMANDS["train"], description=COMMANDS["train"],
                        formatter_class=HelpFormatter, parents=[common])
@@ -124,15 +119,11 @@ def parser() -> OneLineParser:
     # exact-solve, 0.9 after 2.0 steps at 99.6 %; the prototype saw the same).
     s.add_argument("--halt-threshold", type=_probability, default=0.9,
                    help="with --stop halt: stop when sigmoid(q) reaches this (default: 0.9)")
-    return p
 
 
-def puzzle_main(argv: list[str]) -> int:
-    def body() -> int:
-        args = parse_args(argv)   # the global flags before or after the sub-command
-        command = {"train": train_command, "eval": eval_command, "solve": solve_command}[args.command]
-        return command(args, argv)
-    return guarded(body, argv, input_errors=(PuzzleError,))
+def puzzle_command(args: argparse.Namespace, argv: list[str]) -> int:
+    command = {"train": train_command, "eval": eval_command, "solve": solve_command}[args.puzzle_command]
+    return command(args, argv)
 
 
 def _check_outputs(outputs: dict[str, Path], inputs: dict[str, Path], argv: list[str],
@@ -185,7 +176,7 @@ def train_command(args, argv) -> int:
                 err.print(text)
 
         model, summary, (train, held_out) = train_sudoku(cfg, on_iteration, on_phase)
-    metadata = {"kind": "sudoku", "command": "python main.py puzzle " + shlex.join(argv), "seed": cfg.seed,
+    metadata = {"kind": "sudoku", "command": "python main.py " + shlex.join(argv), "seed": cfg.seed,
                 "config": summary["config"], "n_parameters": summary["n_parameters"],
                 "final": summary["log"][-1], "wall_clock": summary["wall_clock"], **versions()}
     save_checkpoint(args.out, model, metadata)
@@ -272,7 +263,7 @@ def eval_command(args, argv) -> int:
                    "training": {"command": metadata.get("command"), "seed": metadata["seed"],
                                 "wall_clock": metadata.get("wall_clock"), "config": metadata["config"]},
                    "comparisons": metadata.get("comparisons"),
-                   "command": "python main.py puzzle " + shlex.join(argv), "versions": versions(),
+                   "command": "python main.py " + shlex.join(argv), "versions": versions(),
                    "wall_clock": {"data_seconds": data_seconds, "total_seconds": time.perf_counter() - started}})
     with staged():   # all complete, or none replaced
         write_json(args.export_json, result)

@@ -23,6 +23,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from trm_demo.errors import PuzzleError
+
 SIZE = 6
 BOX_ROWS, BOX_COLS = 2, 3
 CELLS = SIZE * SIZE
@@ -44,10 +46,6 @@ PEERS = [sorted({p for unit in UNITS if cell in unit for p in unit} - {cell}) fo
 
 
 # --- parsing and checking ---
-
-class PuzzleError(ValueError):
-    """A puzzle string that cannot be a 6×6 Sudoku; the message says what to fix."""
-
 
 def parse_board(text: str) -> np.ndarray:
     """'36 chars, 1-6 for givens, 0 or . for blanks' -> (36,) int board; raises PuzzleError."""

@@ -30,6 +30,7 @@ import numpy as np
 
 from trm_demo.trm import engine
 from trm_demo.atomic import atomic_write
+from trm_demo.errors import CheckpointError
 from trm_demo.trm.engine import TRMSpec
 
 FORMAT_VERSION = 1
@@ -51,18 +52,6 @@ SPEC_RANGES = {"n_inputs": (1, None), "hidden_size": (1, None), "expansion": (1,
                "outer_steps": (1, 16), "seq_len": (0, None), "n_classes": (1, None), "n_blocks": (1, 16)}
 DTYPE_RULES = {"float32": lambda dtype: dtype == np.float32, "an integer": lambda dtype: dtype.kind in "iu",
                "text": lambda dtype: dtype.kind == "U"}
-
-
-class CheckpointError(ValueError):
-    """A checkpoint that cannot be used: missing, corrupt, or for another model.
-
-    The message says what is wrong; `fix` says what kind of remedy applies, for the command layer to name
-    the command: "create" (no such file), "recreate" (damaged or not ours), "size" (another model size),
-    "path" (not a readable regular file)."""
-
-    def __init__(self, message: str, fix: str = "recreate"):
-        super().__init__(message)
-        self.fix = fix
 
 
 @dataclass

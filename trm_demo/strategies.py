@@ -1,0 +1,71 @@
+"""The strategies the funnel compares: one record each, the one place a strategy is named.
+
+The simulation records a ledger row for every key here (funnel/simulation.py decides how each picks), the
+multi-seed evaluation averages every key, and the terminal and both reports name each one with its record's
+words. Adding a strategy is one record below, plus the simulation code that decides it. No imports: the funnel
+and the reports both read this module.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+
+class Inputs(Enum):
+    """What a strategy decides with."""
+    FIELDS = "the structured applicant-tracking fields"
+    FIELDS_AND_REPLY = "the fields and the candidate's free-text reply"
+    TRUTH = "the true conversion probability"
+
+
+class Recording(Enum):
+    """How the simulation records a strategy's ledger rows."""
+    ROUND = "one round per block of opportunities, without the controls"
+    TRM_PASS = "per chunk, from the TRM's pass at its validated step cap"
+    CONTROLLED = "per chunk, under the thermostat and the sentinel (and replayed without each)"
+
+
+@dataclass(frozen=True)
+class Strategy:
+    key: str          # the ledger's and the JSON's name
+    name: str         # table rows
+    short: str        # narrow tables, the break-even map's cells, paired differences
+    phrase: str       # in a sentence
+    inputs: Inputs
+    recording: Recording
+    advice: str       # the report's first words when this strategy makes the most expected net value
+    rival: bool = True   # False: a yardstick (the oracle knows the truth), never the advice
+
+
+# In the order a reader compares them: the cascade and its two halves first, the oracle last. The LLM is named
+# for what it does, not for which reader did it: the run's LLM line (terminal) and reproducibility footer
+# (report) say simulated, or the real provider and model.
+STRATEGIES = (
+    Strategy("cascade", "Cascade (TRM + LLM)", "Cascade", "the cascade", Inputs.FIELDS_AND_REPLY,
+             Recording.CONTROLLED, "**Use the cascade: let the TRM score every candidate and pay the LLM to read a "
+             "reply only where reading is worth its price.**"),
+    Strategy("trm", "TRM alone", "TRM alone", "the TRM alone", Inputs.FIELDS, Recording.TRM_PASS,
+             "**Use the TRM alone: at these prices, paying an LLM to read the replies does not pay.**"),
+    Strategy("llm", "LLM reads everyone", "LLM alone", "the LLM reading everyone", Inputs.FIELDS_AND_REPLY,
+             Recording.ROUND, "**Have the LLM read every reply: at this price reading everyone beats being "
+             "selective.**"),
+    Strategy("logistic", "Logistic regression", "Logistic", "the logistic regression", Inputs.FIELDS,
+             Recording.ROUND, "**Use the logistic regression: neither the TRM nor the LLM earned its place in this "
+             "run.**"),
+    Strategy("greedy", "Greedy rule of thumb", "Greedy", "the greedy rule of thumb", Inputs.FIELDS, Recording.ROUND,
+             "**Keep the rule of thumb (greedy): no model earned its place in this run.**"),
+    Strategy("oracle", "Oracle (upper bound)", "Oracle", "the oracle", Inputs.TRUTH, Recording.ROUND,
+             "**Use the oracle.**", rival=False),
+)
+KEYS = tuple(s.key for s in STRATEGIES)
+RIVALS = tuple(s.key for s in STRATEGIES if s.rival)
+_BY_KEY = {s.key: s for s in STRATEGIES}
+
+
+def strategy(key: str) -> Strategy:
+    """The record of `key`; a key this version does not know (a newer run's JSON) is named by its key."""
+    if key in _BY_KEY:
+        return _BY_KEY[key]
+    return Strategy(key, key, key, key, Inputs.FIELDS, Recording.ROUND,
+                    f"**Use {key}: it made the most expected net value in this run.**")
