@@ -66,31 +66,27 @@ def mlp_probability(params: dict, x) -> np.ndarray:
 def fit_mlp(params: dict, x, outcome, cfg_training, passes: int, rng: np.random.Generator) -> tuple[dict, dict]:
     """Train on all but the validation split; return the EMA weights of the pass with the lowest validation log-loss.
 
-    Same AdamW, clipping, batch size, EMA warm-up and decay as training.fit;
-    pass 0 (the initial EMA) is a candidate too, as there."""
-    from trm_demo.trm.training import AdamW, clip_gradients, ema_decay_at, update_ema, validation_split
+    training.fit's loop (train_epochs: its batches, optimiser step, EMA warm-up and decay, and
+    validation selection, pass 0, the initial EMA, a candidate too), one optimiser step per batch."""
+    from trm_demo.trm.optimiser import Optimiser
+    from trm_demo.trm.training import batches, train_epochs, validation_split
     t = cfg_training
     (x_train, t_train), (x_valid, t_valid) = validation_split(x, outcome, t.validation_share)
     ema = {k: v.copy() for k, v in params.items()}
-    optimiser = AdamW(t.learning_rate, t.beta1, t.beta2, t.weight_decay)
-    best = {"epoch": 0, "validation_log_loss": float(log_loss(mlp_probability(ema, x_valid), t_valid).mean())}
-    best_ema = {k: v.copy() for k, v in ema.items()}
-    for epoch in range(1, passes + 1):
-        order = rng.permutation(len(x_train))
-        for start in range(0, len(x_train), t.batch_size):
-            rows = order[start:start + t.batch_size]
+    optimiser = Optimiser.from_knobs(t)
+
+    def train_pass(_: int) -> tuple[dict, None]:
+        for rows in batches(len(x_train), t.batch_size, rng):
             logits, cache = mlp.forward(params, x_train[rows], MLP_ACTIVATION)
             d_logits = (0.5 + 0.5 * np.tanh(0.5 * logits) - t_train[rows, None]) / len(rows)   # d mean BCE / d logit
-            grads = mlp.backward(params, d_logits, MLP_ACTIVATION, cache)
-            clip_gradients(grads, t.grad_clip)
-            decay = ema_decay_at(optimiser.t, t.ema_decay)      # before the step, as supervised_update
-            optimiser.step(params, grads)
-            update_ema(ema, params, decay)
-        loss = float(log_loss(mlp_probability(ema, x_valid), t_valid).mean())
-        if loss < best["validation_log_loss"]:
-            best = {"epoch": epoch, "validation_log_loss": loss}
-            best_ema = {k: v.copy() for k, v in ema.items()}
-    return best_ema, {**best, "optimizer_steps": optimiser.t}
+            optimiser.step(params, ema, mlp.backward(params, d_logits, MLP_ACTIVATION, cache))
+        return {}, None
+
+    def validate() -> dict:
+        return {"validation_log_loss": float(log_loss(mlp_probability(ema, x_valid), t_valid).mean())}
+
+    _, chosen = train_epochs(ema, passes, train_pass, validate)
+    return ema, {**chosen, "optimizer_steps": optimiser.updates}
 
 
 # --- one job: one model, one seed ---

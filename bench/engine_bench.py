@@ -47,7 +47,8 @@ def numpy_step(params: dict, ema: dict, spec, t, lap=lambda phase: None):
     calling lap(phase) after each. The halting target is torch_bench's (any 0/1 target costs the same; fit's own
     needs a full-depth pass per batch, which the throughput figure covers by running fit itself)."""
     from trm_demo.trm.engine import supervision_step, supervision_step_backward
-    from trm_demo.trm.training import AdamW, binary_losses, clip_gradients, update_ema
+    from trm_demo.trm.optimiser import AdamW, clip_gradients, update_ema
+    from trm_demo.trm.training import binary_losses
     optimiser = AdamW(t.learning_rate, t.beta1, t.beta2, t.weight_decay)
 
     def step(x, target, y, z):

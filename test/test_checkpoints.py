@@ -11,6 +11,8 @@
 - The configured 'trm_demo/checkpoints/...' always means the installed file, not a look-alike
   under the working directory.
 - `config` prints the default YAML; config/examples/ ships with the package.
+- A checkpoint records what its run decided (epoch, step cap, halt threshold, features): a reload with
+  --train-epochs 0 repeats the saving run's figures; one without that record is refused with the command.
 """
 
 from __future__ import annotations
@@ -120,6 +122,13 @@ def metadata_field(field: str, value) -> Callable[[dict], None]:
     return json_field("metadata", field, value)
 
 
+def without_metadata(*fields: str) -> Callable[[dict], None]:
+    def change(arrays):
+        header = json.loads(str(arrays["metadata"]))
+        arrays["metadata"] = np.array(json.dumps({k: v for k, v in header.items() if k not in fields}))
+    return change
+
+
 def transposed(key: str) -> Callable[[dict], None]:
     def change(arrays):
         arrays[key] = np.ascontiguousarray(arrays[key].T)
@@ -186,6 +195,17 @@ BAD = {   # id: (writer, fragments of the one error line)
     "unknown entry": (tampered(lambda a: a.update(zzz=np.zeros(1, np.float32))), ("zzz.npy", "never writes")),
     "unknown weight": (tampered(lambda a: a.update({"params/extra": np.zeros(1, np.float32)})),
                        ("params/extra.npy", "never writes")),
+    "written before runs recorded their decisions": (
+        tampered(without_metadata("selected", "halt_threshold", "features")),
+        ("does not record what its run decided", "step cap", "re-running the command in its metadata",
+         "python main.py pretrain")),
+    "trained on other features": (tampered(metadata_field("features", ["asking_salary"])), ("other input features",)),
+    "selected step cap not a number": (tampered(metadata_field("selected", {"epoch": 1, "step_cap": "2",
+                                                                            "validation_log_loss": 0.5})),
+                                       ("malformed metadata", "'selected'")),
+    "selected step cap above the config's depth": (
+        tampered(metadata_field("selected", {"epoch": 1, "step_cap": 99, "validation_log_loss": 0.5})),
+        ("step cap 99", "model.supervision_steps")),
     "FIFO": (fifo, ("not a regular file",)),
     "directory": (lambda source, target: target.mkdir(), ("is a directory",)),
 }
@@ -331,6 +351,33 @@ def test_puzzle_eval_records_and_solve_prints_the_checkpoint_hash(tmp_path, monk
     assert run.code == 0 and f"(sha256 {digest})" in run.err
 
 
+# --- a saved checkpoint reproduces its run ---
+
+def test_a_reload_without_fine_tuning_repeats_the_saving_runs_decisions(tmp_path, monkeypatch, capsys):
+    """`--save-checkpoint` then `--checkpoint` with `--train-epochs 0`: the same step cap (the one the saving run's
+    validation split selected, not full depth) and the same figures for every strategy."""
+    monkeypatch.chdir(tmp_path)
+    saving, reloading = tmp_path / "saving", tmp_path / "reloading"
+    saving.mkdir(), reloading.mkdir()
+    assert run_cli(capsys, tiny_run(saving, "--seed", "11", "--save-checkpoint", saving / "ck.npz")).code == 0
+    run = run_cli(capsys, tiny_run(reloading, "--seed", "11", "--checkpoint", saving / "ck.npz", "--train-epochs", "0"))
+    assert run.code == 0, run.err
+    saved, reloaded = ({name: json.loads((d / name).read_text(encoding="utf-8"))
+                        for name in ("training.json", "demo_metrics.json")} for d in (saving, reloading))
+    selected = saved["training.json"]["selected"]
+    assert selected["step_cap"] < load_config().model.supervision_steps   # full depth would differ from the save
+    assert reloaded["demo_metrics.json"]["strategies"] == saved["demo_metrics.json"]["strategies"]
+    assert reloaded["training.json"]["selected"] == selected
+    _, metadata = load_checkpoint(saving / "ck.npz")
+    assert metadata["selected"] == selected and metadata["halt_threshold"] == load_config().simulation.trm_halt_threshold
+
+
+def test_the_shipped_checkpoint_records_what_its_pretraining_decided():
+    _, metadata = load_checkpoint(SHIPPED_TABULAR)
+    assert pipeline.recorded_decisions(SHIPPED_TABULAR, metadata, load_config().model.supervision_steps) == {
+        "selected": metadata["selected"], "halt_threshold": 1.0}
+
+
 # --- training never replaces a shipped checkpoint unasked ---
 
 @pytest.fixture
@@ -430,7 +477,10 @@ def lookalike(directory: Path) -> Path:
     """A valid but different checkpoint where a cwd-relative reading of the default would find it."""
     path = directory / "trm_demo" / "checkpoints" / "pretrained_trm.npz"
     path.parent.mkdir(parents=True)
-    save_checkpoint(path, init_model(pipeline.model_spec(load_config()), np.random.default_rng(1)), {"kind": "lookalike"})
+    cfg = load_config()
+    nothing_selected = {"epoch": 0, "step_cap": None, "validation_log_loss": None}
+    save_checkpoint(path, init_model(pipeline.model_spec(cfg), np.random.default_rng(1)),
+                    pipeline.checkpoint_metadata(cfg, "lookalike", [], nothing_selected))
     return path
 
 

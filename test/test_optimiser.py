@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from trm_demo.trm.training import AdamW, clip_gradients, ema_decay_at, update_ema
+from trm_demo.trm.optimiser import AdamW, clip_gradients, ema_decay_at, update_ema
 
 
 def test_two_adamw_steps_match_the_hand_computed_values():

@@ -93,7 +93,7 @@ def simulate_and_write(cfg: Config, args, argv: list[str], models: tuple, traini
     model, baseline = models
     if args.save_checkpoint:
         save_checkpoint(args.save_checkpoint, model,
-                        {**checkpoint_metadata(cfg, "fine-tuned", argv), "started_from": model.source})
+                        {**checkpoint_metadata(cfg, "fine-tuned", argv, training["selected"]), "started_from": model.source})
     readings = readings_for(cfg)
     try:
         with call_log(outputs.get("telemetry")) as calls, \

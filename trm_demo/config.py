@@ -18,7 +18,7 @@ import json
 import math
 import os
 import stat
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -26,6 +26,7 @@ from urllib.parse import urlsplit
 import yaml
 
 from trm_demo.errors import ConfigError
+from trm_demo.trm.knobs import TrainingKnobs, knob
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 # In a clone the defaults live in config/; `pip install .` ships the same file as trm_demo/defaults/.
@@ -42,11 +43,6 @@ MAX_YAML_DEPTH = 5             # file > section > knob > event > its fields (sce
 MAX_INT_DIGITS = 100           # int() and repr() of thousands of digits are slow, or fail
 
 
-def knob(lo: float | None = None, hi: float | None = None, *, choices: tuple = (), open_lo: bool = False):
-    """A config field with its allowed range ([lo, hi], or (lo, hi] when open_lo)."""
-    return field(metadata={"lo": lo, "hi": hi, "choices": choices, "open_lo": open_lo})
-
-
 @dataclass(frozen=True)
 class ModelConfig:
     hidden_size: int = knob(2, 512)
@@ -59,20 +55,11 @@ class ModelConfig:
 
 
 @dataclass(frozen=True)
-class TrainingConfig:
+class TrainingConfig(TrainingKnobs):
+    """The training loop's own knobs (trm/knobs.py, listed first in the YAML), then the run's."""
     epochs: int = knob(0, 10_000)
     samples: int = knob(16, 5_000_000)
     holdout_samples: int = knob(16, 1_000_000)
-    batch_size: int = knob(1, 65_536)
-    learning_rate: float = knob(0.0, 1.0, open_lo=True)
-    weight_decay: float = knob(0.0, 1.0)
-    beta1: float = knob(0.0, 0.999999)
-    beta2: float = knob(0.0, 0.999999)
-    grad_clip: float = knob(0.0, 1e6, open_lo=True)
-    ema_decay: float = knob(0.0, 0.999999)
-    halting_weight: float = knob(0.0, 10.0)
-    halting_tolerance: float = knob(0.0, 1.0)
-    validation_share: float = knob(0.0, 0.5)
     from_scratch: bool = knob()
     checkpoint: str = knob()
     pretrain_samples: int = knob(16, 5_000_000)

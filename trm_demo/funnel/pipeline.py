@@ -14,14 +14,15 @@ import numpy as np
 
 from trm_demo import __version__
 from trm_demo.config import Config
-from trm_demo.funnel.market import N_FEATURES, training_log
+from trm_demo.errors import CheckpointError
+from trm_demo.funnel.market import FEATURE_NAMES, N_FEATURES, training_log
 from trm_demo.funnel.reading import readings_for
 from trm_demo.funnel.rng import rng_for
 from trm_demo.funnel.simulation import run_funnel
 from trm_demo.funnel.telemetry import call_log
 from trm_demo.trm.engine import TRMSpec
 from trm_demo.trm.logistic import Logistic, fit_logistic
-from trm_demo.trm.training import TrainingKnobs, evaluate, fit, halting_comparison
+from trm_demo.trm.training import evaluate, fit, halting_comparison
 from trm_demo.trm.weights import (TRM, describe_source, init_model, load_checkpoint, resolve_checkpoint, save_checkpoint,
                                   written_source)
 
@@ -37,10 +38,51 @@ def checkpoint_path(cfg: Config) -> Path:
 
 
 def starting_model(cfg: Config) -> TRM:
+    """The seeded init, or the checkpoint with what its run decided (`TRM.decisions`, checked here)."""
     if cfg.training.from_scratch:
         return init_model(model_spec(cfg), rng_for(cfg.simulation.seed, "init"))
-    model, _ = load_checkpoint(checkpoint_path(cfg), expected=model_spec(cfg))
+    path = checkpoint_path(cfg)
+    model, metadata = load_checkpoint(path, expected=model_spec(cfg))
+    model.decisions = recorded_decisions(path, metadata, cfg.model.supervision_steps)
     return model
+
+
+def run_decisions(cfg: Config, selected: dict) -> dict:
+    """What a checkpoint records of its run, so that a reload with --train-epochs 0 repeats it: the epoch and step
+    cap its validation split selected, the halt threshold it ran at, and the features it read (their scaling is
+    fixed in market.features, nothing fitted)."""
+    return {"selected": selected, "halt_threshold": cfg.simulation.trm_halt_threshold,
+            "features": list(FEATURE_NAMES)}
+
+
+def recorded_decisions(path: Path, metadata: dict, supervision_steps: int) -> dict:
+    """A checkpoint's `run_decisions`, refused with one line if missing, malformed or for other features."""
+    def fail(problem: str, fix: str = "recreate") -> CheckpointError:
+        return CheckpointError(f"checkpoint '{path}' {problem}", fix)
+
+    if not {"selected", "halt_threshold", "features"} <= set(metadata):
+        raise fail("does not record what its run decided (step cap, epoch, halt threshold, features): it predates "
+                   "trm-demo recording them (a fine-tuned one is rebuilt by re-running the command in its metadata)")
+    if metadata["features"] != list(FEATURE_NAMES):
+        raise fail(f"was trained on other input features than this market's {N_FEATURES}")
+    selected, threshold = metadata["selected"], metadata["halt_threshold"]
+    if not (isinstance(selected, dict) and set(selected) == {"epoch", "step_cap", "validation_log_loss"}
+            and _whole(selected["epoch"], 0) and (selected["step_cap"] is None or _whole(selected["step_cap"], 1))
+            and (selected["validation_log_loss"] is None or _number(selected["validation_log_loss"]))
+            and _number(threshold) and 0 <= threshold <= 1):
+        raise fail("has malformed metadata ('selected' or 'halt_threshold')")
+    if (selected["step_cap"] or 0) > supervision_steps:
+        raise fail(f"was selected at step cap {selected['step_cap']}, above this config's model.supervision_steps "
+                   f"({supervision_steps})", fix="size")
+    return {"selected": selected, "halt_threshold": float(threshold)}
+
+
+def _whole(value, lo: int) -> bool:
+    return type(value) is int and value >= lo
+
+
+def _number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 HALTING_THRESHOLDS = (0.5, 0.7, 0.9)   # the halting comparison's operating points (held-out, after fine-tuning)
@@ -57,19 +99,29 @@ def fine_tune(cfg: Config, model: TRM, ui) -> dict:
     before = evaluate(model, *holdout, cap)
     started = time.perf_counter()
     with ui.training_progress(t.epochs, "fine-tuning") as on_epoch:
-        trained = fit(model, x, outcome, training_knobs(cfg), t.epochs, cap, rng_for(seed, "training"),
+        trained = fit(model, x, outcome, t, t.epochs, cap, rng_for(seed, "training"),
                       cfg.simulation.trm_halt_threshold, on_epoch)
     epochs = trained["epochs"]
+    selected = trained["selected"] if t.epochs or not model.decisions else reused_selection(cfg, model, ui)
     seconds = time.perf_counter() - started
     if epochs and "stopped" in epochs[-1]:
         ui.warn(f"training stopped early: {epochs[-1]['stopped']}")
     return {"start": "scratch" if t.from_scratch else "pretrained checkpoint",
             "checkpoint": model.source,
-            "samples": t.samples, "drift": drift, "epochs": epochs, "selected": trained["selected"],
+            "samples": t.samples, "drift": drift, "epochs": epochs, "selected": selected,
             "holdout_before": before, "holdout_after": evaluate(model, *holdout, cap),
             "halting": halting_comparison(model, holdout[0], holdout[2], cap, HALTING_THRESHOLDS,
                                           rng_for(seed, "halting")),
             "parameters": model.n_parameters, "wall_clock": {"seconds": seconds}}
+
+
+def reused_selection(cfg: Config, model: TRM, ui) -> dict:
+    """No fine-tuning: the checkpoint's weights with the epoch and step cap its own run selected, as that run used them."""
+    recorded = model.decisions["halt_threshold"]
+    if recorded != cfg.simulation.trm_halt_threshold:
+        ui.warn(f"the checkpoint's run used simulation.trm_halt_threshold {recorded:g}; this run uses "
+                f"{cfg.simulation.trm_halt_threshold:g}, so its TRM decisions may differ")
+    return model.decisions["selected"]
 
 
 def strategies_for_seed(cfg: Config, ui) -> dict:
@@ -107,11 +159,12 @@ def pretrain(cfg: Config, ui, argv: list[str], path: Path) -> dict:
     model = init_model(model_spec(cfg), rng_for(seed, "init"))
     x, outcome, _ = training_log(rng_for(seed, "pretrain_log"), t.pretrain_samples, 0.0)
     with ui.training_progress(t.pretrain_epochs, "pretraining") as on_epoch:
-        trained = fit(model, x, outcome, training_knobs(cfg), t.pretrain_epochs, cfg.model.supervision_steps,
+        trained = fit(model, x, outcome, t, t.pretrain_epochs, cfg.model.supervision_steps,
                       rng_for(seed, "training"), cfg.simulation.trm_halt_threshold, on_epoch)
     holdout = training_log(rng_for(seed, "holdout"), t.holdout_samples, 0.0)
     quality = evaluate(model, *holdout, cfg.model.supervision_steps)
-    save_checkpoint(path, model, {**checkpoint_metadata(cfg, "pretrained", argv), **trained, "holdout": quality})
+    save_checkpoint(path, model, {**checkpoint_metadata(cfg, "pretrained", argv, trained["selected"]),
+                                  "epochs": trained["epochs"], "holdout": quality})
     ui.message(f"wrote {path} ({model.n_parameters} parameters); held-out excess log-loss "
                f"{quality[0]['excess_log_loss']:.4f} at step 1, {quality[-1]['excess_log_loss']:.4f} "
                f"at step {len(quality)}")
@@ -120,19 +173,11 @@ def pretrain(cfg: Config, ui, argv: list[str], path: Path) -> dict:
             "wall_clock": {"seconds": time.perf_counter() - started}}
 
 
-def checkpoint_metadata(cfg: Config, kind: str, argv: list[str]) -> dict:
+def checkpoint_metadata(cfg: Config, kind: str, argv: list[str], selected: dict) -> dict:
+    """A run's checkpoint header: how it was made (command, seed, config hash, versions) and what it decided."""
     return {"kind": kind, "command": command_line(argv), "seed": cfg.simulation.seed,
             "config_hash": cfg.digest(), "trm_demo": __version__, "numpy": np.__version__,
-            "python": platform.python_version()}
-
-
-def training_knobs(cfg: Config) -> TrainingKnobs:
-    """The config's training section as the plain knobs the TRM package takes (it does not know the config)."""
-    t = cfg.training
-    return TrainingKnobs(batch_size=t.batch_size, learning_rate=t.learning_rate, weight_decay=t.weight_decay,
-                         beta1=t.beta1, beta2=t.beta2, grad_clip=t.grad_clip, ema_decay=t.ema_decay,
-                         halting_weight=t.halting_weight, halting_tolerance=t.halting_tolerance,
-                         validation_share=t.validation_share)
+            "python": platform.python_version(), **run_decisions(cfg, selected)}
 
 
 def command_line(argv: list[str]) -> str:

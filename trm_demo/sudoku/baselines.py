@@ -14,7 +14,8 @@ from trm_demo.report.formats import pct
 from trm_demo.sudoku.evaluate import run_steps, step_metrics
 from trm_demo.sudoku.puzzles import PuzzleSet, augment
 from trm_demo.sudoku.train import N_CLASSES, VOCAB, PuzzleTraining, learning_rate_at, sudoku_spec, train_model
-from trm_demo.trm.training import AdamW, clip_gradients, ema_decay_at, token_losses, update_ema
+from trm_demo.trm.optimiser import Optimiser
+from trm_demo.trm.training import token_losses
 
 FLAT_MLP_ACTIVATION = "relu"
 
@@ -41,7 +42,7 @@ def flat_mlp_logits(params: dict, boards: np.ndarray):
 
 def train_flat_mlp(train: PuzzleSet, cfg: PuzzleTraining, flops_budget: float, hidden: int = 512,
                    batch: int = 128) -> tuple[dict, int]:
-    """Train on augmented puzzles with the same AdamW / clipping / EMA until the TRM's FLOP budget is spent.
+    """Train on augmented puzzles with the same optimiser step (clipping, AdamW, EMA) until the TRM's FLOP budget is spent.
 
     Returns the EMA weights and the iterations taken."""
     rng = np.random.default_rng([cfg.seed, 3])
@@ -49,17 +50,17 @@ def train_flat_mlp(train: PuzzleSet, cfg: PuzzleTraining, flops_budget: float, h
     ema = {k: v.copy() for k, v in params.items()}
     iterations = max(int(flops_budget / (3 * mlp.flops_per_sample(params) * batch)), 1)
     schedule = PuzzleTraining(**{**asdict(cfg), "iterations": iterations})
-    optimiser = AdamW(cfg.learning_rate, cfg.beta1, cfg.beta2, cfg.weight_decay)
+    optimiser = Optimiser.from_knobs(cfg)
     for iteration in range(iterations):
         picks = rng.integers(len(train), size=batch)
         boards, solutions = augment(train.puzzles[picks], train.solutions[picks], rng)
         logits, cache = flat_mlp_logits(params, boards)
         _, _, d_logits, _, _ = token_losses(logits, np.zeros(batch, np.float32), solutions - 1, 0.0)
         grads = mlp.backward(params, d_logits.astype(np.float32).reshape(batch, -1), FLAT_MLP_ACTIVATION, cache)
-        clip_gradients(grads, cfg.grad_clip)
-        optimiser.learning_rate = learning_rate_at(iteration, schedule)
-        optimiser.step(params, grads)
-        update_ema(ema, params, ema_decay_at(iteration, cfg.ema_decay))
+        optimiser.adamw.learning_rate = learning_rate_at(iteration, schedule)
+        if not np.isfinite(optimiser.step(params, ema, grads)):
+            raise FloatingPointError(f"flat MLP: non-finite gradient at iteration {iteration}; "
+                                     "lower --learning-rate or change --seed")
     return ema, iterations
 
 

@@ -6,8 +6,8 @@ supervision step on all slots and one optimiser step. A slot is refilled with a
 fresh (augmented) training puzzle when its halting head says stop (q > 0) or it
 has taken N_sup steps; with probability `explore` a new puzzle must first run a
 random minimum number of steps, so late steps keep being trained. The step,
-its backward pass, the losses, AdamW, clipping and EMA are the engine's and
-training.py's: nothing here re-implements them.
+its backward pass, the losses and the optimiser step (clipping, AdamW, EMA) are
+the engine's, training.py's and optimiser.py's: nothing here re-implements them.
 """
 
 from __future__ import annotations
@@ -21,7 +21,8 @@ import numpy as np
 
 from trm_demo.trm.engine import TRMSpec, initial_state
 from trm_demo.sudoku.puzzles import PuzzleSet, augment, make_split
-from trm_demo.trm.training import AdamW, ema_decay_at, supervised_update
+from trm_demo.trm.optimiser import Optimiser
+from trm_demo.trm.training import supervised_update
 from trm_demo.trm.weights import TRM, init_model
 
 VOCAB = 7            # 0 = blank, 1..6 = digits
@@ -113,13 +114,12 @@ def train_act(model: TRM, train: PuzzleSet, cfg: PuzzleTraining, rng: np.random.
                   np.zeros((n, spec.seq_len, d), np.float32), np.zeros((n, spec.seq_len, d), np.float32),
                   np.zeros(n, np.int64), np.ones(n, np.int64))
     refill(slots, np.arange(n), train, model, cfg, rng)
-    optimiser = AdamW(cfg.learning_rate, cfg.beta1, cfg.beta2, cfg.weight_decay)
+    optimiser = Optimiser.from_knobs(cfg)
     log, window = [], {"loss": 0.0, "halting_loss": 0.0, "solved": 0.0, "finished_steps": 0.0, "finished": 0}
     started = time.perf_counter()
     for iteration in range(cfg.iterations):
-        optimiser.learning_rate = learning_rate_at(iteration, cfg)
-        step = supervised_update(model, optimiser, slots.boards, slots.y, slots.z, slots.targets,
-                                 cfg.halting_weight, cfg.grad_clip, ema_decay_at(iteration, cfg.ema_decay))
+        optimiser.adamw.learning_rate = learning_rate_at(iteration, cfg)
+        step = supervised_update(model, optimiser, slots.boards, slots.y, slots.z, slots.targets, cfg.halting_weight)
         if step.problem:
             raise FloatingPointError(f"non-finite {step.problem} at iteration {iteration}; "
                                      "lower --learning-rate or change --seed")
@@ -140,7 +140,7 @@ def train_act(model: TRM, train: PuzzleSet, cfg: PuzzleTraining, rng: np.random.
                       "halting_loss": window["halting_loss"] / span,
                       "slots_solved": window["solved"] / span,
                       "mean_steps_per_puzzle": window["finished_steps"] / max(window["finished"], 1),
-                      "learning_rate": optimiser.learning_rate, "grad_norm": norm,
+                      "learning_rate": optimiser.adamw.learning_rate, "grad_norm": norm,
                       "seconds": time.perf_counter() - started}
             log.append(record)
             window = {k: 0 * v for k, v in window.items()}

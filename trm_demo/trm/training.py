@@ -1,4 +1,4 @@
-"""Deep supervision: the TRM training loop, AdamW, gradient clipping and EMA.
+"""Deep supervision: the TRM training loop and the epoch loop that keeps the best validated EMA.
 
 As in the paper, each batch starts from the fixed initial (y, z) and takes up
 to N_sup supervision steps. Every step is a full forward/backward through the
@@ -20,30 +20,17 @@ the step cap that reads them best.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
 
 from trm_demo.trm.engine import halting_steps, initial_state, logit, sigmoid, supervision_step, supervision_step_backward
+from trm_demo.trm.knobs import TrainingKnobs
+from trm_demo.trm.optimiser import Optimiser
 from trm_demo.trm.weights import TRM
 
 PROB_EPS = 1e-6   # probabilities in every log are clipped to [eps, 1 - eps]
-
-
-@dataclass(frozen=True)
-class TrainingKnobs:
-    """What `fit` reads: plain numbers, so this package never sees the app's config (which mirrors them)."""
-    batch_size: int
-    learning_rate: float
-    weight_decay: float
-    beta1: float
-    beta2: float
-    grad_clip: float
-    ema_decay: float          # the EMA's target decay, reached after a warm-up (ema_decay_at)
-    halting_weight: float     # weight of the halting head's loss beside the prediction's
-    halting_tolerance: float  # |p_step - p_final| at or below this counts as "settled"
-    validation_share: float   # the last share of the log, never trained on, picks epoch and step cap
 
 
 def softplus(a):
@@ -78,59 +65,6 @@ def token_losses(logits, halt_logits, target, halting_weight):
 
 
 @dataclass
-class AdamW:
-    """Adam with decoupled weight decay (Loshchilov & Hutter), decay on weight matrices only."""
-    learning_rate: float
-    beta1: float
-    beta2: float
-    weight_decay: float
-    eps: float = 1e-8
-    t: int = 0
-    m: dict = field(default_factory=dict)
-    v: dict = field(default_factory=dict)
-
-    def step(self, params: dict, grads: dict) -> None:
-        self.t += 1
-        correction1 = 1 - self.beta1 ** self.t
-        correction2 = 1 - self.beta2 ** self.t
-        for name, p in params.items():
-            g = grads[name]
-            m = self.m.setdefault(name, np.zeros_like(p))
-            v = self.v.setdefault(name, np.zeros_like(p))
-            m *= self.beta1
-            m += (1 - self.beta1) * g
-            v *= self.beta2
-            v += (1 - self.beta2) * g * g
-            if p.ndim >= 2:
-                p *= 1 - self.learning_rate * self.weight_decay
-            p -= self.learning_rate * (m / correction1) / (np.sqrt(v / correction2) + self.eps)
-
-
-def clip_gradients(grads: dict, max_norm: float) -> float:
-    """Scale all gradients so their global norm is at most max_norm; return the norm before clipping."""
-    norm = float(np.sqrt(sum(float(np.sum(g * g)) for g in grads.values())))
-    if np.isfinite(norm) and norm > max_norm:
-        for g in grads.values():
-            g *= max_norm / norm
-    return norm
-
-
-def ema_decay_at(update: int, decay: float) -> float:
-    """EMA decay with a warm-up: (1 + t) / (10 + t), capped at `decay`.
-
-    A flat 0.999 from the first step keeps the starting weights for ~1,000
-    updates; the warm-up forgets them within the first few (Sudoku: 90 % vs
-    99.5 % exact-solve at step 8 without and with it, measured)."""
-    return min(decay, (1.0 + update) / (10.0 + update))
-
-
-def update_ema(ema: dict, params: dict, decay: float) -> None:
-    for name, p in params.items():
-        ema[name] *= decay
-        ema[name] += (1 - decay) * p
-
-
-@dataclass
 class Step:
     """What one supervision step produced; `problem` names a non-finite loss or gradient (then nothing was updated)."""
     y: np.ndarray
@@ -143,9 +77,8 @@ class Step:
     problem: str | None = None
 
 
-def supervised_update(model: TRM, optimiser: AdamW, x, y, z, target, halting_weight: float, grad_clip: float,
-                      ema_decay: float, settled=None) -> Step:
-    """One deep-supervision step and its optimiser step: forward, both losses, backward, clip, AdamW, EMA.
+def supervised_update(model: TRM, optimiser: Optimiser, x, y, z, target, halting_weight: float, settled=None) -> Step:
+    """One deep-supervision step and its optimiser step: forward, both losses, backward, then `Optimiser.step`.
 
     Shared by the tabular loop below (`settled`: its halting target) and the Sudoku ACT loop
     (sudoku/train.py), whose halting target, "board exactly right", comes from the step itself."""
@@ -154,13 +87,60 @@ def supervised_update(model: TRM, optimiser: AdamW, x, y, z, target, halting_wei
         loss, halt_loss, d_logits, d_halt, correct = token_losses(logits, q, target, halting_weight)
     else:
         loss, halt_loss, d_logits, d_halt, correct = binary_losses(logits, q, target, settled, halting_weight)
+    if not np.isfinite(loss):
+        return Step(y, z, q, float(loss), float(halt_loss), correct, float("nan"), "loss")
     grads = supervision_step_backward(d_logits, d_halt, model.params, model.spec, cache)
-    norm = clip_gradients(grads, grad_clip)
-    problem = "loss" if not np.isfinite(loss) else "gradient" if not np.isfinite(norm) else None
-    if problem is None:
-        optimiser.step(model.params, grads)
-        update_ema(model.ema, model.params, ema_decay)
-    return Step(y, z, q, float(loss), float(halt_loss), correct, norm, problem)
+    norm = optimiser.step(model.params, model.ema, grads)
+    return Step(y, z, q, float(loss), float(halt_loss), correct, norm, None if np.isfinite(norm) else "gradient")
+
+
+# --- the epoch loop with validation selection: the tabular TRM's (fit) and the ablation's MLP ---
+
+def batches(n: int, batch_size: int, rng: np.random.Generator):
+    """One epoch's row indices, shuffled, in batches of `batch_size` (the last may be smaller)."""
+    order = rng.permutation(n)
+    for start in range(0, n, batch_size):
+        yield order[start:start + batch_size]
+
+
+def train_epochs(ema: dict, epochs: int, train_epoch: Callable[[int], tuple[dict, str | None]],
+                 validate: Callable[[], dict] | None, on_epoch: Callable[[dict], None] | None = None
+                 ) -> tuple[list[dict], dict | None]:
+    """Train epoch by epoch and keep, in `ema`, the EMA weights of the epoch that validates best.
+
+    train_epoch(epoch) -> (its record, why training must stop or None); a stopped epoch is not
+    validated and ends the loop. validate() -> the EMA's scores, with "validation_log_loss" (lower
+    is better) among them, added to the epoch's record. The starting weights are epoch 0's
+    candidate; a later epoch replaces the choice only with a strictly lower loss. Returns the
+    records and {"epoch", **its scores} of the choice; without `validate`, nothing is selected
+    (None) and the last EMA stays."""
+    chosen = {"epoch": 0, **validate()} if validate else None
+    kept = _copy(ema) if validate else None
+    log = []
+    for epoch in range(1, epochs + 1):
+        started = time.perf_counter()
+        record, stopped = train_epoch(epoch)
+        record = {"epoch": epoch, **record}
+        if validate and not stopped:
+            scores = validate()
+            record.update(scores)
+            if scores["validation_log_loss"] < chosen["validation_log_loss"]:
+                chosen, kept = {"epoch": epoch, **scores}, _copy(ema)
+        record["wall_clock"] = {"seconds": time.perf_counter() - started}
+        if stopped:
+            record["stopped"] = stopped
+        log.append(record)
+        if on_epoch:
+            on_epoch(record)
+        if stopped:
+            break
+    if validate:
+        ema.update(kept)
+    return log, chosen
+
+
+def _copy(weights: dict) -> dict:
+    return {name: w.copy() for name, w in weights.items()}
 
 
 def fit(model: TRM, x: np.ndarray, target: np.ndarray, cfg: TrainingKnobs, epochs: int,
@@ -176,34 +156,23 @@ def fit(model: TRM, x: np.ndarray, target: np.ndarray, cfg: TrainingKnobs, epoch
     If a loss or gradient turns non-finite, training stops before that update is
     applied, so the model keeps its last good weights; the last record says why.
     """
-    spec = model.spec
     (x_train, t_train), (x_valid, t_valid) = validation_split(x, target, cfg.validation_share if epochs else 0.0)
-    validating = len(x_valid) > 0
-    optimiser = AdamW(cfg.learning_rate, cfg.beta1, cfg.beta2, cfg.weight_decay)
+    optimiser = Optimiser.from_knobs(cfg)
     halt_at = logit(halt_threshold)
-    log = []
-    best = {"epoch": 0, "step_cap": None, "validation_log_loss": None}   # None: nothing validated
-    best_ema = {name: w.copy() for name, w in model.ema.items()}
-    if validating:
-        best["step_cap"], best["validation_log_loss"] = _best_cap(model, x_valid, t_valid, supervision_steps)
-    for epoch in range(1, epochs + 1):
-        started = time.perf_counter()
+
+    def train_epoch(epoch: int) -> tuple[dict, str | None]:
         totals = {"loss": 0.0, "halting_loss": 0.0, "settled": 0.0, "grad_norm": 0.0, "steps": 0.0}
         n_updates = n_batches = 0
-        stopped = None
-        order = rng.permutation(len(x_train))
-        for start in range(0, len(x_train), cfg.batch_size):
-            rows = order[start:start + cfg.batch_size]
+        for rows in batches(len(x_train), cfg.batch_size, rng):
             xb, tb = x_train[rows], t_train[rows]
             settled = _settled(model, xb, supervision_steps, cfg.halting_tolerance)
-            y, z = initial_state(model.buffers, spec, len(rows))
+            y, z = initial_state(model.buffers, model.spec, len(rows))
             halt_step = np.full(len(rows), supervision_steps)
             for step in range(1, supervision_steps + 1):
-                result = supervised_update(model, optimiser, xb, y, z, tb, cfg.halting_weight, cfg.grad_clip,
-                                           ema_decay_at(optimiser.t, cfg.ema_decay), settled[step - 1])
+                result = supervised_update(model, optimiser, xb, y, z, tb, cfg.halting_weight, settled[step - 1])
                 if result.problem:
-                    stopped = f"non-finite {result.problem} at epoch {epoch}; kept the last good weights"
-                    break
+                    return _epoch_record(totals, n_updates, n_batches), \
+                        f"non-finite {result.problem} at epoch {epoch}; kept the last good weights"
                 y, z = result.y, result.z
                 halt_step = np.where((halt_step == supervision_steps) & (result.halt_logits >= halt_at), step, halt_step)
                 totals["loss"] += result.loss
@@ -211,35 +180,28 @@ def fit(model: TRM, x: np.ndarray, target: np.ndarray, cfg: TrainingKnobs, epoch
                 totals["grad_norm"] += result.grad_norm
                 totals["settled"] += float(result.correct.mean())
                 n_updates += 1
-            if stopped:
-                break
             totals["steps"] += float(halt_step.mean())
             n_batches += 1
-        record = {"epoch": epoch,
-                  "loss": totals["loss"] / max(n_updates, 1),
-                  "halting_loss": totals["halting_loss"] / max(n_updates, 1),
-                  "settled_share": totals["settled"] / max(n_updates, 1),
-                  "mean_halt_step": totals["steps"] / max(n_batches, 1),
-                  "grad_norm": totals["grad_norm"] / max(n_updates, 1),
-                  "optimizer_steps": n_updates}
-        if validating and not stopped:
-            record["validation_step_cap"], record["validation_log_loss"] = _best_cap(
-                model, x_valid, t_valid, supervision_steps)
-            if best["validation_log_loss"] is None or record["validation_log_loss"] < best["validation_log_loss"]:
-                best = {"epoch": epoch, "step_cap": record["validation_step_cap"],
-                        "validation_log_loss": record["validation_log_loss"]}
-                best_ema = {name: w.copy() for name, w in model.ema.items()}
-        record["wall_clock"] = {"seconds": time.perf_counter() - started}
-        if stopped:
-            record["stopped"] = stopped
-        log.append(record)
-        if on_epoch:
-            on_epoch(record)
-        if stopped:
-            break
-    if validating:
-        model.ema.update(best_ema)
-    return {"epochs": log, "selected": best}
+        return _epoch_record(totals, n_updates, n_batches), None
+
+    def validate() -> dict:
+        cap, loss = _best_cap(model, x_valid, t_valid, supervision_steps)
+        return {"validation_step_cap": cap, "validation_log_loss": loss}
+
+    log, chosen = train_epochs(model.ema, epochs, train_epoch, validate if len(x_valid) else None, on_epoch)
+    selected = ({"epoch": chosen["epoch"], "step_cap": chosen["validation_step_cap"],
+                 "validation_log_loss": chosen["validation_log_loss"]} if chosen else
+                {"epoch": 0, "step_cap": None, "validation_log_loss": None})   # nothing validated
+    return {"epochs": log, "selected": selected}
+
+
+def _epoch_record(totals: dict, n_updates: int, n_batches: int) -> dict:
+    return {"loss": totals["loss"] / max(n_updates, 1),
+            "halting_loss": totals["halting_loss"] / max(n_updates, 1),
+            "settled_share": totals["settled"] / max(n_updates, 1),
+            "mean_halt_step": totals["steps"] / max(n_batches, 1),
+            "grad_norm": totals["grad_norm"] / max(n_updates, 1),
+            "optimizer_steps": n_updates}
 
 
 def _settled(model: TRM, x, supervision_steps: int, tolerance: float) -> np.ndarray:

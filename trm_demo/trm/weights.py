@@ -62,6 +62,10 @@ class TRM:
     ema: dict[str, np.ndarray]
     buffers: dict[str, np.ndarray]
     source: dict | None = None   # {"path", "sha256"} of the checkpoint it was loaded from; None if initialised
+    # What the run that trained these weights decided, as its checkpoint records it, for a reload to repeat
+    # ({"selected": {"epoch", "step_cap", "validation_log_loss"}, "halt_threshold"}); the caller reads it from
+    # the metadata (funnel/pipeline.py). None for fresh weights.
+    decisions: dict | None = None
 
     def infer(self, x, step_cap: int, halt_threshold: float, trajectory: bool = False,
               use_ema: bool = True) -> engine.Inference:
