@@ -22,21 +22,22 @@ CONSTRUCTION_WEIGHTS, renormalised over the constructions each value has):
 
 | construction    | example (fact: value)                                                   | share |
 |-----------------|-------------------------------------------------------------------------|-------|
-| plain           | "I'm on a three-month notice period." (notice: three months)            | 32 %  |
+| plain           | "I'm on a three-month notice period." (notice: three months)            | 30 %  |
 | negation        | "I don't have any other offers at the moment." (offer: none)            | 13 %  |
 | double_negation | "Not that I'm not interested." (intent: open)                           |  5 %  |
-| contrast        | "I had an offer, but it fell through." (offer: none)                    | 12 %  |
-| time            | "I had two offers last spring; nothing on the table now." (offer: none) | 10 %  |
-| hedge           | "Probably about a month, give or take." (notice: one month)             |  8 %  |
-| quantity        | "I'd need three weeks to hand over." (notice: one month)                |  5 %  |
+| contrast        | "I had an offer, but it fell through." (offer: none)                    | 13 %  |
+| time            | "I had two offers last spring; nothing on the table now." (offer: none) | 11 %  |
+| hedge           | "Probably about a month, give or take." (notice: one month)             |  9 %  |
+| quantity        | "I'd need three weeks to hand over." (notice: one month)                |  4 %  |
 | someone_else    | "My colleague just accepted an offer; I'm not in any process." (none)   |  9 %  |
-| filler          | "So, um, I could start right away." (notice: now)                       |  6 %  |
+| filler          | "So, um, I could start right away." (notice: now)                       |  7 %  |
 
-Independently of its construction, a sentence carries one typo with probability
-TYPO_RATE (10 %): two letters swapped or one dropped in a word of five or more
-letters ("ofer", "immediatley"); `Hidden.typo` records which. Pleasantries fill
-a sentence left over and say nothing, some with a keyword in them ("Thanks for
-the offer of a call!", "I can do a call right away.").
+Independently of its construction, a sentence is drawn to carry one typo with
+probability TYPO_RATE (10 %; 9.7 % do, where a word allows one): two letters
+swapped or one dropped in a word of five or more letters ("ofer", "immediatley");
+`Hidden.typo` records which. Pleasantries fill a sentence left over and say
+nothing, some with a keyword in them ("Thanks for the offer of a call!", "I can
+do a call right away.").
 """
 
 from __future__ import annotations
@@ -294,8 +295,8 @@ def write_messages(rng: np.random.Generator, hidden: Hidden, template: dict) -> 
 
 
 def with_typo(sentence: str, which: float, letter: float, kind: float) -> str:
-    """One typo in a word of five letters or more: two neighbouring letters swapped, or one dropped; never the
-    first or the last letter, and never a word of the grammar ("form" for "from" changes what a reader may read)."""
+    """One typo in a word of five letters or more: two neighbouring letters swapped, or one dropped, never the
+    first letter; never a word of the grammar ("form" for "from" would change what a reader may read)."""
     words = list(re.finditer(r"[A-Za-z]{5,}", sentence))
     if not words:
         return sentence
