@@ -6,12 +6,10 @@ import dataclasses
 
 import numpy as np
 
-from trm_demo.config import load_config
 from trm_demo.funnel.market import conversion_logit, expected_hidden_logit, sample_market
 from trm_demo.funnel.messages import CONSTRUCTIONS, FACTS, PLEASANTRIES, Hidden
-from trm_demo.funnel.reading import Readings
-from trm_demo.funnel.simulated_llm import ERROR_RATES, UNREAD, parse_reply, read_facts, read_reply, reading_logit
-from trm_demo.funnel.simulation import Block
+from trm_demo.funnel.simulated_llm import (ERROR_RATES, UNREAD, parse_reply, read_facts, read_reply, reading_logit,
+                                           text_readings)
 
 MARKET = sample_market(np.random.default_rng(5), 4000, 4, 0.3)
 ROWS, COLS = np.repeat(np.arange(4000), 4), np.tile(np.arange(4), 4000)
@@ -24,7 +22,7 @@ def calm_candidates(n: int) -> tuple[dict, np.ndarray]:
     return MARKET.at(rows, np.zeros(len(rows), int)), MARKET.drift[rows]
 
 
-def readings(replies: list[str], errors=None) -> np.ndarray:
+def readings(replies: list[str], errors=ERROR_RATES) -> np.ndarray:
     fields, drift = calm_candidates(len(replies))
     return reading_logit(np.array(replies, dtype=object), fields, drift, errors)
 
@@ -88,7 +86,6 @@ def test_a_misread_takes_the_sentence_at_its_surface():
 
 
 def test_the_simulated_llm_never_reads_the_perfect_reading_or_the_hidden_facts():
-    cfg = load_config()
     n, k = MARKET.p_true.shape
     rng = np.random.default_rng(0)
     scrambled = dataclasses.replace(
@@ -97,11 +94,6 @@ def test_the_simulated_llm_never_reads_the_perfect_reading_or_the_hidden_facts()
         hidden=Hidden(*({f: rng.permutation(v.ravel()).reshape(n, k) for f, v in table.items()}
                         for table in (MARKET.hidden.values, MARKET.hidden.stated, MARKET.hidden.construction,
                                       MARKET.hidden.typo))))
-
-    def read(market):
-        noise = np.random.default_rng(1).standard_normal((n, k))
-        block = Block(np.arange(n), market, np.zeros((n, k)), noise, np.zeros((1, n, k)), np.zeros((1, n, k)),
-                      np.zeros((n, k)))
-        return Readings(cfg).read(block, ROWS, COLS)[0]
-
-    np.testing.assert_array_equal(read(MARKET), read(scrambled))
+    np.testing.assert_array_equal(text_readings(MARKET), text_readings(scrambled))
+    np.testing.assert_array_equal(text_readings(MARKET)[ROWS, COLS],
+                                  reading_logit(MARKET.messages[ROWS, COLS], MARKET.at(ROWS, COLS), MARKET.drift[ROWS]))

@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -297,13 +298,18 @@ def write_messages(rng: np.random.Generator, hidden: Hidden, template: dict) -> 
 def with_typo(sentence: str, which: float, letter: float, kind: float) -> str:
     """One typo in a word of five letters or more: two neighbouring letters swapped, or one dropped, never the
     first letter; never a word of the grammar ("form" for "from" would change what a reader may read)."""
-    words = list(re.finditer(r"[A-Za-z]{5,}", sentence))
+    words = _long_words(sentence)
     if not words:
         return sentence
-    word = words[int(which * len(words))]
-    text = word.group()
+    start, end = words[int(which * len(words))]
+    text = sentence[start:end]
     at = 1 + int(letter * (len(text) - 2))                     # 1 .. len - 2
     typed = text[:at] + text[at + 1] + text[at] + text[at + 2:] if kind < 0.5 else text[:at] + text[at + 1:]
     if typed.lower() in WORDS:
         return sentence
-    return sentence[:word.start()] + typed + sentence[word.end():]
+    return sentence[:start] + typed + sentence[end:]
+
+
+@lru_cache(maxsize=None)   # the grammar has a few hundred sentences
+def _long_words(sentence: str) -> tuple[tuple[int, int], ...]:
+    return tuple(m.span() for m in re.finditer(r"[A-Za-z]{5,}", sentence))

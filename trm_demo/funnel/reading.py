@@ -2,7 +2,7 @@
 
 Simulated (the default): the reply's text read by simulated_llm.py (a reader of the grammar
 with documented error rates per construction; it never sees the hidden facts or
-`Market.read_logit`), plus Gaussian noise `llm_noise` and a bias `llm_bias` on the logit,
+`Market.read_logit`; each block's replies are read once, `Block.text_reading`), plus Gaussian noise `llm_noise` and a bias `llm_bias` on the logit,
 the noise drawn once per candidate with the run's other random numbers; its price is
 `simulation.llm_cost` per read.
 
@@ -25,7 +25,6 @@ from trm_demo.funnel.cascade import logit
 from trm_demo.config import Config
 from trm_demo.llm import OpenAICompatibleReader, Reader, ReadRequest
 from trm_demo.funnel.market import CANDIDATE_FIELDS, JOB_FIELDS
-from trm_demo.funnel.simulated_llm import reading_logit
 
 
 class Readings:
@@ -44,9 +43,8 @@ class Readings:
         """Readings of candidates (rows[i], cols[i]) of `block`: logit (m,), ok (m,) bool, cost (m,) $."""
         sim = self.cfg.simulation
         if not self.real:
-            market, noise = block.market, block.reading_noise[rows, cols]
-            text = reading_logit(market.messages[rows, cols], market.at(rows, cols), market.drift[rows])
-            return (text + sim.llm_noise * noise + sim.llm_bias,
+            noise = block.reading_noise[rows, cols]
+            return (block.text_reading[rows, cols] + sim.llm_noise * noise + sim.llm_bias,
                     np.ones(len(rows), bool), np.full(len(rows), sim.llm_cost))
         keys = [(int(block.ids[r]), int(c)) for r, c in zip(rows, cols)]
         missing = [i for i, key in enumerate(keys) if key not in self.seen]

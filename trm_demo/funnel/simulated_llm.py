@@ -42,7 +42,6 @@ from __future__ import annotations
 
 import re
 import zlib
-from functools import lru_cache
 
 import numpy as np
 
@@ -114,21 +113,21 @@ def read_reply(reply: str, errors: dict = ERROR_RATES) -> tuple[int, ...]:
     return tuple(read)
 
 
-@lru_cache(maxsize=1 << 16)
-def _read_with_default_errors(reply: str) -> tuple[int, ...]:
-    # The cascade, its replays and the landscape read the same replies many times over.
-    return read_reply(reply)
-
-
-def read_facts(replies: np.ndarray, errors: dict | None = None) -> tuple[dict, dict]:
+def read_facts(replies: np.ndarray, errors: dict = ERROR_RATES) -> tuple[dict, dict]:
     """The facts read off each reply: (values, stated) as in messages.Hidden, fact -> (m,) each. replies: (m,) str."""
-    read = np.array([_read_with_default_errors(r) if errors is None else read_reply(r, errors) for r in replies],
-                    dtype=int).reshape(len(replies), len(FACTS))
+    read = np.array([read_reply(r, errors) for r in replies], dtype=int).reshape(len(replies), len(FACTS))
     return ({fact: np.maximum(read[:, i], 0) for i, fact in enumerate(FACTS)},
             {fact: read[:, i] != UNREAD for i, fact in enumerate(FACTS)})
 
 
-def reading_logit(replies: np.ndarray, fields: dict, drift: np.ndarray, errors: dict | None = None) -> np.ndarray:
+def reading_logit(replies: np.ndarray, fields: dict, drift: np.ndarray, errors: dict = ERROR_RATES) -> np.ndarray:
     """The reader's logit of P(convert) for candidates with these replies and fields ((m,) each; Market.at)."""
     values, stated = read_facts(replies, errors)
     return conversion_logit(**fields, drift=drift) + expected_hidden_logit(values, stated, fields, drift)
+
+
+def text_readings(market) -> np.ndarray:
+    """Every candidate's reading from its reply and fields alone (messages, structured fields, drift): (N, K)."""
+    n, k = market.messages.shape
+    rows, cols = np.repeat(np.arange(n), k), np.tile(np.arange(k), n)
+    return reading_logit(market.messages.ravel(), market.at(rows, cols), market.drift[rows]).reshape(n, k)

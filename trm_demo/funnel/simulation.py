@@ -41,6 +41,7 @@ from trm_demo.funnel.market import Market, sample_market, squash
 from trm_demo.funnel.reading import Readings
 from trm_demo.funnel.rng import rng_for
 from trm_demo.funnel.sentinel import Sentinel
+from trm_demo.funnel.simulated_llm import text_readings
 from trm_demo.funnel.telemetry import CallLog
 from trm_demo.funnel.thermostat import Thermostat
 from trm_demo.trm.training import PROB_EPS
@@ -106,13 +107,15 @@ class Block:
     ids: np.ndarray             # (n,) opportunity numbers
     market: Market
     draws: np.ndarray           # (n, K) uniform: converts if draw < p_true
+    text_reading: np.ndarray    # (n, K) the simulated LLM's reading of each reply (logit, before its noise)
     reading_noise: np.ndarray   # (n, K) standard normal: the simulated LLM's error
     trm_path: np.ndarray        # (S, n, K) the TRM's P(convert) after each step
     trm_halt: np.ndarray        # (S, n, K) its halt logits
     logistic: np.ndarray        # (n, K)
 
     def rows(self, part: slice) -> "Block":
-        return Block(self.ids[part], self.market.rows(part), self.draws[part], self.reading_noise[part],
+        return Block(self.ids[part], self.market.rows(part), self.draws[part], self.text_reading[part],
+                     self.reading_noise[part],
                      self.trm_path[:, part], self.trm_halt[:, part], self.logistic[part])
 
 
@@ -141,7 +144,8 @@ def blocks(cfg: Config, tl: Timeline, model: TRM, logistic: Logistic, clock: Pas
         path, halt = _trm_pass(model, market, cfg.model.supervision_steps if start == 0 else step_cap)
         clock.ms += (time.perf_counter() - started) * 1000
         clock.candidates += market.p_true.size
-        yield Block(np.arange(start, stop), market, rngs["outcomes"].random((stop - start, k)),
+        # Every reply is read once here, whoever asks for it later (the run, its replays, the landscape).
+        yield Block(np.arange(start, stop), market, rngs["outcomes"].random((stop - start, k)), text_readings(market),
                     rngs["llm"].standard_normal((stop - start, k)), path, halt, logistic.predict(market.features))
 
 
