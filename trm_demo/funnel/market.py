@@ -32,6 +32,11 @@ squashed into [0.01, 0.99] so no outcome is ever certain:
    Their spread is about 1.0 on the logit scale: the structured fields still
    carry most of the signal (the best structured-only model reaches ~88 % of the
    oracle's expected net value, measured in bench).
+   Each reply states some of the facts through documented constructions
+   (messages.py). `Market.read_logit`, what a perfect reader of fields and reply
+   knows, is evaluation's yardstick, never a reader's input: the simulated LLM
+   reads the text (simulated_llm.py). `replies="blank"` (config world.replies)
+   is the same world with every reply empty.
 
 Base logit 1.3. Drift in [0, 1] moves this period's market away from the
 pretraining period's (drift = 0):
@@ -275,7 +280,8 @@ def features(*, budget_low, budget_high, min_experience, max_experience, work_mo
     return np.stack(np.broadcast_arrays(*(np.asarray(c, np.float32) for c in columns)), axis=-1)
 
 
-def labelled_history(rng: np.random.Generator, n: int, drift: float, replies: str = "text") -> tuple[Market, np.ndarray]:
+def labelled_history(rng: np.random.Generator, n: int, drift: float,
+                     replies: str = "text") -> tuple[Market, np.ndarray]:
     """Historical pairs, one candidate per job, with their replies and OBSERVED outcomes: market (n, 1), outcome (n,)
     0/1 float32. What a keyword reader is fitted on; the tabular models see only its features (training_log)."""
     market = sample_market(rng, n, 1, drift, replies)

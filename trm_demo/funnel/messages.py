@@ -193,8 +193,8 @@ PLEASANTRIES = ("Thanks for reaching out!", "Hope your week is going well.",
 
 def with_filler(fact_phrases: tuple) -> tuple:
     """Each value's phrases plus a filler version of each of its plain ones."""
-    def quiet(sentence: str) -> str:
-        return sentence if sentence.startswith("I ") or sentence.startswith("I'") else sentence[0].lower() + sentence[1:]
+    def quiet(sentence: str) -> str:   # "Honestly, my notice ..." but "Honestly, I could ..."
+        return sentence if sentence.startswith(("I ", "I'")) else sentence[0].lower() + sentence[1:]
     return tuple(phrases + tuple(("filler", filler + quiet(text), None)
                                  for filler in FILLERS for construction, text, _ in phrases if construction == "plain")
                  for phrases in fact_phrases)
@@ -209,7 +209,7 @@ WORDS = frozenset(word for values in TEMPLATES.values() for phrases in values fo
 @dataclass(frozen=True)
 class Hidden:
     """Each candidate's hidden situation (N, K), which facts its reply states and how."""
-    values: dict        # fact -> (N, K) int, an index into SHARES[fact]
+    values: dict        # fact -> (N, K) int, an index into SHARES[fact] (the pleasantry's into PLEASANTRIES)
     stated: dict        # fact -> (N, K) bool
     construction: dict  # fact -> (N, K) int, an index into CONSTRUCTIONS; -1 where the fact is not stated
     typo: dict          # fact -> (N, K) bool: its sentence carries a typo
@@ -270,7 +270,7 @@ def _choose_templates(rng: np.random.Generator, fact: str, values: np.ndarray) -
 
 def write_messages(rng: np.random.Generator, hidden: Hidden, template: dict) -> tuple[np.ndarray, dict]:
     """Each candidate's reply, (N, K) str: its stated facts' sentences and pleasantry in a random order; and
-    fact -> (N, K) bool, the sentences that carry a typo (a drawn typo that would make a word of the grammar is left out)."""
+    fact -> (N, K) bool, the sentences that carry a typo (a drawn typo that would make a grammar word is left out)."""
     shape = hidden.values["intent"].shape
     names = FACTS + ("pleasantry",)
     sentences = np.full((len(names),) + shape, "", dtype=object)
