@@ -2,8 +2,11 @@
 
 1. What reading is worth, and what keywords get of it: expected net value (before
    reading costs) of deciding with the structured fields only (the exact Bayes
-   estimate, an upper bound for any tabular model), with keyword rules on the reply,
-   and with a perfect reading of the reply, as shares of the oracle's.
+   estimate, an upper bound for any tabular model), with the keyword reader fitted
+   on the history's labelled replies (funnel/keyword.py), with the simulated LLM's
+   reading of the text (funnel/simulated_llm.py; overall and per construction) and
+   with a perfect reading of the reply, as shares of the oracle's and of the perfect
+   reading's gain over the fields alone.
 2. The strategies over many seeds (the whole pipeline per seed): expected net value,
    reads, paired differences and each control's counterfactual, at the defaults.
 3. The thermostat where it exists for: a mid-run price rise, a traffic surge and a steady
@@ -15,7 +18,6 @@ Fine-tuning runs once per seed; every scenario replays the same opportunities.
 from __future__ import annotations
 
 import dataclasses
-import re
 import time
 
 import numpy as np
@@ -26,47 +28,27 @@ SCENARIOS = {"steady": [], "price rise x2.5 at 80": [{"at": 80, "llm_price_multi
              "traffic x1.5 from 80": [{"at": 80, "traffic_multiplier": 1.5}]}
 FIXED_HURDLES = (1.0, 1.5, 2.0, 3.0, 5.0, 8.0)
 
-# A keyword reader: the obvious regular expressions for each fact (what a quick rule would do).
-KEYWORDS = {
-    "intent": [(r"actively looking|ready for a move|on the market|interviewing", 0), (r"open", 1),
-               (r"curious|not really looking|not planning", 2)],
-    "offer": [(r"accepted|signed|said yes", 2), (r"offer|answer from me", 1)],
-    "notice": [(r"right away|immediately|no notice", 0), (r"three-month|three months|quarter", 2),
-               (r"one month|four weeks", 1)],
-    "salary": [(r"flexible|negotiable|money isn't", 1), (r"firm", 0)],
-    "remote": [(r"come in|office days", 1), (r"only work fully remote|not able to commute", 0)],
-}
-
-
-def keyword_facts(messages: np.ndarray) -> tuple[dict, dict]:
-    """Facts a keyword rule reads off each reply: (values, stated) like messages.Hidden; first match wins."""
-    shape = messages.shape
-    values = {f: np.zeros(shape, int) for f in KEYWORDS}
-    stated = {f: np.zeros(shape, bool) for f in KEYWORDS}
-    for index, message in np.ndenumerate(messages):
-        lowered = message.lower()
-        for fact, rules in KEYWORDS.items():
-            for pattern, value in rules:
-                if re.search(pattern, lowered):
-                    values[fact][index], stated[fact][index] = value, True
-                    break
-    return values, stated
-
-
 def reading_value(opportunities: int, seed: int) -> dict:
-    from trm_demo.funnel.market import (conversion_logit, expected_hidden_logit, sample_market, squash,
-                                 structured_only_probability)
-    from trm_demo.funnel.messages import Hidden
+    """Expected net value of deciding with each reading, as a share of the oracle's and of a perfect reading's gain
+    over the fields alone; the simulated LLM also per construction (only the facts stated through it are read)."""
     from trm_demo.config import load_config
+    from trm_demo.funnel.keyword import fit_keyword_reader
+    from trm_demo.funnel.market import (expected_hidden_logit, conversion_logit, labelled_history, sample_market,
+                                        squash, structured_only_probability)
+    from trm_demo.funnel.messages import CONSTRUCTIONS, FACTS
+    from trm_demo.funnel.simulated_llm import read_facts
     cfg = load_config()
-    drift, k = cfg.market.drift, cfg.market.candidates_per_opportunity
+    sim, drift, k = cfg.simulation, cfg.market.drift, cfg.market.candidates_per_opportunity
+    history, outcome = labelled_history(np.random.default_rng([seed, 0]), cfg.training.samples, drift)
+    keyword = fit_keyword_reader(_logit(structured_only_probability(history.pairs(), drift))[:, 0],
+                                 history.messages[:, 0], history.urgency, outcome)
     market = sample_market(np.random.default_rng(seed), opportunities, k, drift)
-    fields = market.pairs()
-    structured = conversion_logit(**fields, drift=drift)
+    n, fields = market.n_opportunities, market.pairs()
     bayes = structured_only_probability(fields, drift)
-    values, stated = keyword_facts(market.messages)
-    keyword = squash(structured + expected_hidden_logit(Hidden(values, stated), fields, drift))
-    sim = cfg.simulation
+    urgency = np.broadcast_to(market.urgency[:, None], (n, k)).ravel()
+    read_values, read_stated = (
+        {fact: a.reshape(n, k) for fact, a in table.items()} for table in read_facts(market.messages.ravel()))
+    structured = conversion_logit(**fields, drift=drift)
 
     def value(estimate):
         pick = estimate.argmax(axis=1)
@@ -74,16 +56,42 @@ def reading_value(opportunities: int, seed: int) -> dict:
         pursue = estimate[rows, pick] * sim.conversion_value > sim.outreach_cost
         return float((pursue * (market.p_true[rows, pick] * sim.conversion_value - sim.outreach_cost)).sum())
 
-    oracle = value(market.p_true)
-    shares = {"structured fields only (exact Bayes)": value(bayes) / oracle,
-              "keyword rules on the reply": value(keyword) / oracle,
-              "a perfect reading of the reply": value(squash(market.read_logit)) / oracle}
-    hidden_value = shares["a perfect reading of the reply"] - shares["structured fields only (exact Bayes)"]
-    intent_right = float(np.mean(values["intent"] == market.hidden.values["intent"]))
-    return {"opportunities": opportunities, "candidates": k, "share_of_oracle_expected": shares,
-            "keyword_recovers": (shares["keyword rules on the reply"]
-                                 - shares["structured fields only (exact Bayes)"]) / hidden_value,
-            "keyword_intent_accuracy": intent_right}
+    def knowing(values, stated, through=None):
+        """Decided with these facts, only those stated through `through` (fact -> (n, K) bool) when given."""
+        known = {f: stated[f] & (True if through is None else through[f]) for f in FACTS}
+        return squash(structured + expected_hidden_logit(values, known, fields, drift))
+
+    llm = knowing(read_values, read_stated)
+    noise = np.random.default_rng([seed, 1]).standard_normal((n, k))
+    estimates = {"structured fields only (exact Bayes)": bayes,
+                 "keyword reader (fitted on the history)": squash(
+                     keyword.logit(_logit(bayes).ravel(), market.messages.ravel(), urgency).reshape(n, k)),
+                 "simulated LLM, its reading of the text": llm,
+                 f"simulated LLM with its noise ({sim.llm_noise:g} logit)": squash(_logit(llm) + sim.llm_noise * noise),
+                 "a perfect reading of the reply": squash(market.read_logit)}
+    values = {name: value(e) for name, e in estimates.items()}
+    oracle, fields_only = value(market.p_true), values["structured fields only (exact Bayes)"]
+    perfect = values["a perfect reading of the reply"]
+    truth = market.hidden
+    prior = value(knowing(truth.values, truth.stated, {f: False for f in FACTS}))
+    by_construction = {}
+    for c, name in enumerate(CONSTRUCTIONS):
+        through = {f: truth.construction[f] == c for f in FACTS}
+        facts = np.concatenate([through[f].ravel() for f in FACTS])
+        right = np.concatenate([(read_stated[f] & (read_values[f] == truth.values[f]))[through[f]] for f in FACTS])
+        gain = value(knowing(truth.values, truth.stated, through)) - prior
+        by_construction[name] = {
+            "facts": int(facts.sum()), "llm_read_right": float(right.mean()) if right.size else None,
+            "llm_share_of_perfect_gain": (value(knowing(read_values, read_stated, through)) - prior) / gain
+            if gain > 0 else None}
+    return {"opportunities": opportunities, "candidates": k, "history_replies": cfg.training.samples,
+            "share_of_oracle_expected": {name: v / oracle for name, v in values.items()},
+            "share_of_perfect_gain": {name: (v - fields_only) / (perfect - fields_only) for name, v in values.items()},
+            "by_construction": by_construction}
+
+
+def _logit(p: np.ndarray) -> np.ndarray:
+    return np.log(p / (1 - p))
 
 
 def one_seed(seed: int) -> dict:

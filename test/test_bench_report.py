@@ -21,8 +21,10 @@ def fake_run(seed: int, offset: float = 0.0) -> dict:
 def market_section(seeds: int) -> dict:
     per_seed = [{"default": fake_run(s), "scenarios": {name: fake_run(s, 1.0) for name in SCENARIOS},
                  "fixed": {h: 50.0 + s + h for h in FIXED_HURDLES}} for s in range(1, seeds + 1)]
-    reading = {"opportunities": 10, "candidates": 2, "keyword_recovers": 0.5, "keyword_intent_accuracy": 0.7,
-               "share_of_oracle_expected": {"structured fields only (exact Bayes)": 0.8}}
+    reading = {"opportunities": 10, "candidates": 2, "history_replies": 16,
+               "share_of_oracle_expected": {"structured fields only (exact Bayes)": 0.8},
+               "share_of_perfect_gain": {"structured fields only (exact Bayes)": 0.0},
+               "by_construction": {"plain": {"facts": 3, "llm_read_right": 1.0, "llm_share_of_perfect_gain": 0.9}}}
     stamp = {"command": "python -m bench --only market", "started_at": "2026-12-01T00:00:00+00:00",
              "commit": "abc1234", "cpu": "a CPU"}
     return {"reading": reading, **summarise(per_seed), "seed_list": list(range(1, seeds + 1)), "wall_seconds": 1.0,

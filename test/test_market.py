@@ -230,3 +230,48 @@ def test_drift_outside_zero_one_is_rejected_with_a_hint():
 
 
 # --- difficulty and greedy ------------------------------------------------------------------------
+
+
+# --- the replies and the blank-replies ablation ------------------------------------------------------
+
+def test_a_blank_world_is_the_same_world_with_every_reply_empty():
+    text, blank = (sample_market(rng_for(7, "market"), 300, 4, 0.3, replies) for replies in ("text", "blank"))
+    assert all(np.array_equal(getattr(text, name), getattr(blank, name)) for name in FIELDS)
+    assert (blank.messages == "").all() and (text.messages != "").all()
+    assert not any(v.any() for v in blank.hidden.stated.values())
+    assert all(np.array_equal(text.hidden.values[f], blank.hidden.values[f]) for f in text.hidden.values)
+    # A perfect reading of an empty reply knows only the fields: below the one that reads the text.
+    true_logit = np.log(text.p_true / (1 - text.p_true))
+    assert np.std(true_logit - blank.read_logit) > np.std(true_logit - text.read_logit)
+
+
+def test_unknown_replies_setting_is_rejected_with_the_choices():
+    try:
+        sample_market(rng_for(7, "market"), 10, 3, 0.3, "empty")
+    except ValueError as err:
+        assert "text, blank" in str(err)
+    else:
+        raise AssertionError("replies 'empty' was accepted")
+
+
+def test_world_replies_is_a_validated_knob():
+    from trm_demo.config import ConfigError, load_config
+    assert load_config().world.replies == "text"
+    assert load_config(overrides={"world.replies": "blank"}).world.replies == "blank"
+    try:
+        load_config(overrides={"world.replies": "empty"})
+    except ConfigError as err:
+        assert "world.replies" in str(err)
+    else:
+        raise AssertionError("world.replies 'empty' was accepted")
+
+
+def test_a_slice_of_the_market_keeps_each_candidate_with_its_reply_and_facts():
+    market = sample_market(rng_for(7, "market"), 50, 3, 0.3)
+    part = market.rows(slice(10, 20))
+    assert np.array_equal(part.messages, market.messages[10:20]) and np.array_equal(part.drift, market.drift[10:20])
+    assert all(np.array_equal(part.hidden.construction[f], market.hidden.construction[f][10:20])
+               for f in market.hidden.construction)
+    fields = market.at(np.array([12, 3]), np.array([2, 0]))
+    assert fields["asking_salary"].tolist() == [market.asking_salary[12, 2], market.asking_salary[3, 0]]
+    assert fields["urgency"].tolist() == [market.urgency[12], market.urgency[3]]

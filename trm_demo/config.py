@@ -73,6 +73,11 @@ class MarketConfig:
 
 
 @dataclass(frozen=True)
+class WorldConfig:
+    replies: str = knob(choices=("text", "blank"))
+
+
+@dataclass(frozen=True)
 class SimulationConfig:
     seed: int = knob(0, 2**32 - 1)
     opportunities: int = knob(1, 2_000_000)
@@ -164,6 +169,7 @@ class Config:
     model: ModelConfig
     training: TrainingConfig
     market: MarketConfig
+    world: WorldConfig
     simulation: SimulationConfig
     cascade: CascadeConfig
     thermostat: ThermostatConfig
@@ -190,7 +196,7 @@ class Config:
 
 
 _SECTION_TYPES = {
-    "model": ModelConfig, "training": TrainingConfig, "market": MarketConfig,
+    "model": ModelConfig, "training": TrainingConfig, "market": MarketConfig, "world": WorldConfig,
     "simulation": SimulationConfig, "cascade": CascadeConfig, "thermostat": ThermostatConfig,
     "sentinel": SentinelConfig, "scenario": ScenarioConfig, "subgraph": SubgraphConfig, "report": ReportConfig,
     "llm": LLMConfig,

@@ -32,6 +32,11 @@ squashed into [0.01, 0.99] so no outcome is ever certain:
    Their spread is about 1.0 on the logit scale: the structured fields still
    carry most of the signal (the best structured-only model reaches ~88 % of the
    oracle's expected net value, measured in bench).
+   Each reply states some of the facts through documented constructions
+   (messages.py). `Market.read_logit`, what a perfect reader of fields and reply
+   knows, is evaluation's yardstick, never a reader's input: the simulated LLM
+   reads the text (simulated_llm.py). `replies="blank"` (config world.replies)
+   is the same world with every reply empty.
 
 Base logit 1.3. Drift in [0, 1] moves this period's market away from the
 pretraining period's (drift = 0):
@@ -47,12 +52,15 @@ pretraining period's (drift = 0):
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from dataclasses import dataclass
 
 import numpy as np
 
 from trm_demo.funnel.messages import SHARES, Hidden, sample_hidden, write_messages
+
+REPLIES = ("text", "blank")   # config world.replies: blank = the same world with every reply empty (the ablation)
 
 ONSITE, HYBRID, REMOTE = 0, 1, 2
 JOB_FIELDS = ("budget_low", "budget_high", "min_experience", "max_experience", "work_mode", "urgency")
@@ -74,7 +82,8 @@ class Market:
     distance_km: np.ndarray
     remote_only: np.ndarray
     competing_offers: np.ndarray
-    hidden: Hidden        # (N, K) hidden factors and which of them each reply states
+    drift: np.ndarray     # (N,) how far each job's market has moved from the pretraining period's
+    hidden: Hidden        # (N, K) hidden factors, which of them each reply states and through which construction
     messages: np.ndarray  # (N, K) str, each candidate's reply: what an LLM reads
     features: np.ndarray  # (N, K, F) float32, what the tabular models see (structured fields only)
     p_true: np.ndarray    # (N, K) float64, what only the oracle sees
@@ -92,6 +101,16 @@ class Market:
         """Job and candidate fields as broadcastable (N, 1) / (N, K) arrays, for the functions below."""
         return _as_pairs({name: getattr(self, name) for name in JOB_FIELDS + CANDIDATE_FIELDS})
 
+    def at(self, rows: np.ndarray, cols: np.ndarray) -> dict[str, np.ndarray]:
+        """Job and candidate fields of candidates (rows[i], cols[i]), (m,) each."""
+        return {**{name: getattr(self, name)[rows] for name in JOB_FIELDS},
+                **{name: getattr(self, name)[rows, cols] for name in CANDIDATE_FIELDS}}
+
+    def rows(self, part: slice) -> "Market":
+        """The opportunities of `part`, with their candidates."""
+        return Market(**{name: (value.rows(part) if isinstance(value, Hidden) else value[part])
+                         for name, value in vars(self).items()})
+
 
 def _as_pairs(fields: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     # Jobs (N,) become (N, 1) so that they broadcast against their candidates (N, K).
@@ -99,9 +118,12 @@ def _as_pairs(fields: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
 
 
 def sample_market(rng: np.random.Generator, n_opportunities: int, candidates_per_opportunity: int,
-                  drift: float) -> Market:
+                  drift: float, replies: str = "text") -> Market:
+    """`replies` "blank" empties every reply after drawing it, so the world (and every later draw) is the same."""
     if not 0.0 <= drift <= 1.0:
         raise ValueError(f"market drift must lie in [0, 1] (0 = the pretraining period's market), got {drift}")
+    if replies not in REPLIES:
+        raise ValueError(f"replies must be one of {', '.join(REPLIES)}, got {replies!r}")
     n, k = n_opportunities, candidates_per_opportunity
     # Each role has a going rate; a job's budget sits around it (some employers are stingy,
     # some generous), so whole jobs can be hard: a stingy budget leaves every candidate over it.
@@ -130,11 +152,15 @@ def sample_market(rng: np.random.Generator, n_opportunities: int, candidates_per
                   urgency=urgency, asking_salary=np.round(ask, 1), experience=experience,
                   distance_km=distance_km, remote_only=remote_only, competing_offers=competing_offers)
     pairs = _as_pairs(fields)
-    hidden = sample_hidden(rng, remote_only)
+    hidden, template = sample_hidden(rng, remote_only)
+    messages, typo = write_messages(rng, hidden, template)
+    hidden = dataclasses.replace(hidden, typo=typo)
+    if replies == "blank":
+        hidden, messages = hidden.blank(), np.full(messages.shape, "", dtype=object)
     structured = conversion_logit(**pairs, drift=drift)
     true_logit = structured + hidden_logit(hidden.values, pairs, drift)
-    read_logit = structured + expected_hidden_logit(hidden, pairs, drift)
-    return Market(**fields, hidden=hidden, messages=write_messages(rng, hidden), features=features(**pairs),
+    read_logit = structured + expected_hidden_logit(hidden.values, hidden.stated, pairs, drift)
+    return Market(**fields, drift=np.full(n, drift), hidden=hidden, messages=messages, features=features(**pairs),
                   p_true=squash(true_logit), read_logit=read_logit)
 
 
@@ -187,14 +213,14 @@ def hidden_logit(values: dict, fields: dict, drift: float) -> np.ndarray:
     return total
 
 
-def expected_hidden_logit(hidden: Hidden, fields: dict, drift: float) -> np.ndarray:
-    """What a perfect reader knows: stated facts exactly, unstated ones at the population's mean effect."""
+def expected_hidden_logit(values: dict, stated: dict, fields: dict, drift) -> np.ndarray:
+    """What a reader of these facts knows: stated facts exactly, unstated ones at the population's mean effect."""
     total = 0.2
     for fact, share in SHARES.items():
-        options = np.broadcast_arrays(*_fact_logits(fact, fields, drift), hidden.values[fact])
+        options = np.broadcast_arrays(*_fact_logits(fact, fields, drift), values[fact])
         known = np.choose(options[-1], options[:-1])
         prior = sum(w * o for w, o in zip(share, options[:-1]))
-        total = total + np.where(hidden.stated[fact], known, prior)
+        total = total + np.where(stated[fact], known, prior)
     return total
 
 
@@ -254,9 +280,15 @@ def features(*, budget_low, budget_high, min_experience, max_experience, work_mo
     return np.stack(np.broadcast_arrays(*(np.asarray(c, np.float32) for c in columns)), axis=-1)
 
 
+def labelled_history(rng: np.random.Generator, n: int, drift: float,
+                     replies: str = "text") -> tuple[Market, np.ndarray]:
+    """Historical pairs, one candidate per job, with their replies and OBSERVED outcomes: market (n, 1), outcome (n,)
+    0/1 float32. What a keyword reader is fitted on; the tabular models see only its features (training_log)."""
+    market = sample_market(rng, n, 1, drift, replies)
+    return market, (rng.random(n) < market.p_true[:, 0]).astype(np.float32)
+
+
 def training_log(rng: np.random.Generator, n: int, drift: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Historical pairs with OBSERVED outcomes: x (n, F) float32, outcome (n,) 0/1 float32, p_true (n,)."""
-    market = sample_market(rng, n, 1, drift)
-    p_true = market.p_true[:, 0]
-    outcome = (rng.random(n) < p_true).astype(np.float32)
-    return market.features[:, 0], outcome, p_true
+    market, outcome = labelled_history(rng, n, drift)
+    return market.features[:, 0], outcome, market.p_true[:, 0]

@@ -9,18 +9,42 @@ five hidden factors that the applicant-tracking fields do not:
   salary_flexible  will move on salary (softens an ask over the budget)
   remote_flexible  a remote-only candidate who would still come in now and then
 
-The reply comes from a small grammar: several paraphrases per fact, negations
-that defeat keyword matching ("I'm not actively looking" is *open*, "not really
-looking to move" is *curious*, "no other offers" is *none*, "not flexible on
-the salary" is *firm*), and pleasantries that say nothing. A fact the
-candidate does not mention is not in the reply (`Hidden.stated`): a reader
-knows only the population's share for it. How the factors move the true
+A fact the candidate does not mention is not in the reply (`Hidden.stated`): a
+reader knows only the population's share for it. How the factors move the true
 probability is in market.py (`hidden_logit`).
+
+Each stated fact is one sentence, written through one construction. Real
+replies defeat keyword rules the way these do: the words that a rule matches
+point one way and the sentence means the other (the template's `surface` is
+what a reader who misses the construction takes it to say). Shares are of
+stated facts, measured on 200,000 replies of the default market (the weights in
+CONSTRUCTION_WEIGHTS, renormalised over the constructions each value has):
+
+| construction    | example (fact: value)                                                   | share |
+|-----------------|-------------------------------------------------------------------------|-------|
+| plain           | "I'm on a three-month notice period." (notice: three months)            | 30 %  |
+| negation        | "I don't have any other offers at the moment." (offer: none)            | 13 %  |
+| double_negation | "Not that I'm not interested." (intent: open)                           |  5 %  |
+| contrast        | "I had an offer, but it fell through." (offer: none)                    | 13 %  |
+| time            | "I had two offers last spring; nothing on the table now." (offer: none) | 11 %  |
+| hedge           | "Probably about a month, give or take." (notice: one month)             |  9 %  |
+| quantity        | "I'd need three weeks to hand over." (notice: one month)                |  4 %  |
+| someone_else    | "My colleague just accepted an offer; I'm not in any process." (none)   |  9 %  |
+| filler          | "So, um, I could start right away." (notice: now)                       |  7 %  |
+
+Independently of its construction, a sentence is drawn to carry one typo with
+probability TYPO_RATE (10 %; 9.7 % do, where a word allows one): two letters
+swapped or one dropped in a word of five or more letters ("ofer", "immediatley");
+`Hidden.typo` records which. Pleasantries fill a sentence left over and say
+nothing, some with a keyword in them ("Thanks for the offer of a call!", "I can
+do a call right away.").
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -31,45 +55,180 @@ SHARES = {"intent": (0.35, 0.40, 0.25),      # active, open, curious
           "salary": (0.70, 0.30),            # firm, flexible
           "remote": (0.60, 0.40)}            # remote only, would come in sometimes
 MAX_SENTENCES = 4
+TYPO_RATE = 0.10
 
+CONSTRUCTIONS = ("plain", "negation", "double_negation", "contrast", "time", "hedge", "quantity", "someone_else",
+                 "filler")
+CONSTRUCTION_WEIGHTS = {"plain": 0.28, "negation": 0.12, "double_negation": 0.08, "contrast": 0.12, "time": 0.10,
+                        "hedge": 0.08, "quantity": 0.08, "someone_else": 0.08, "filler": 0.06}
+# Filler: a plain statement behind words that say nothing.
+FILLERS = ("Honestly, ", "So, um, ", "To be fair, ", "Well, you know, ")
+
+# PHRASES[fact][value]: (construction, sentence, surface). `surface` is the value the sentence's keywords point
+# to when the construction is missed (None: nothing readable without it).
 PHRASES = {
-    "intent": (("I'm actively looking for my next role.", "I've been interviewing and would love to hear more.",
-                "Timing is good: I'm ready for a move.", "I'm on the market right now."),
-               ("I'm not actively looking, but I'm open to the right opportunity.",
-                "Happy where I am, though I'd listen to a strong offer.", "Not searching, but open to a chat."),
-               ("Just curious what's out there, to be honest.", "I'm not really looking to move right now.",
-                "I'm not planning a change this year, but thanks for thinking of me.")),
-    "offer": (("I don't have any other offers at the moment.", "No other processes on my side."),
-              ("I have an offer on the table that expires next Friday.",
-               "Another company wants an answer from me by the end of next week.",
-               "I need to decide on another offer within ten days."),
-              ("I've just accepted a position elsewhere, sorry.", "I signed with another company last week.",
-               "I already said yes to another offer.")),
-    "notice": (("I could start right away.", "I'm available immediately.", "No notice period on my side."),
-               ("My notice period is one month.", "I'd need about four weeks to wrap up here."),
-               ("I'm on a three-month notice period.", "I can't leave before the end of the quarter.",
-                "My contract requires three months' notice.")),
-    "salary": (("My salary expectations are firm.", "I'm not flexible on the salary, unfortunately."),
-               ("The salary is negotiable for the right team.", "I'm flexible on compensation.",
-                "Money isn't the main thing for me.")),
-    "remote": (("I can only work fully remote.", "I'm not able to commute to an office."),
-               ("I'd prefer remote, but I could come in a day or two a week.",
-                "Fully remote ideally, though occasional office days are fine.")),
-    "pleasantry": (("Thanks for reaching out!", "Hope your week is going well.",
-                    "I saw your team's talk at a conference last spring.", "Could you send me the job description?",
-                    "My profile should be up to date."),),
+    "intent": (
+        (("plain", "I'm actively looking for my next role.", None),
+         ("plain", "I've been interviewing and would love to hear more.", None),
+         ("plain", "Timing is good: I'm ready for a move.", None),
+         ("negation", "I'm not just browsing: I want to move.", 2),
+         ("double_negation", "It's not as if I'm not looking.", 2),
+         ("contrast", "I was happy here for years, but now I'm ready to go.", 1),
+         ("time", "Last year I was just curious; this time I'm serious about moving.", 2),
+         ("hedge", "I think I'm probably ready for a move, to be honest.", None),
+         ("someone_else", "My colleague is only browsing, but I'm actively looking.", 2)),
+        (("plain", "I'm open to the right opportunity.", None),
+         ("negation", "I'm not actively looking, but I'd hear you out.", 0),
+         ("negation", "Not searching, but open to a chat.", 2),
+         ("double_negation", "Not that I'm not interested.", 2),
+         ("contrast", "Happy where I am, though I'd listen to a strong offer.", 2),
+         ("time", "I wasn't open to moving last year, but I am now.", 2),
+         ("hedge", "I might be open to something, depending on the team.", None),
+         ("someone_else", "Half my team is actively looking; I'm only open to the right thing.", 0)),
+        (("plain", "Just curious what's out there, to be honest.", None),
+         ("negation", "I'm not really looking to move right now.", 0),
+         ("negation", "I'm not planning a change this year, but thanks for thinking of me.", 0),
+         ("double_negation", "It's not that I'm unhappy here.", 0),
+         ("contrast", "Your role sounds great, but I'm not moving anytime soon.", 1),
+         ("time", "I was actively looking last year; these days I'm just browsing.", 0),
+         ("hedge", "I'm maybe a little curious, nothing more.", None),
+         ("someone_else", "My partner is the one ready for a move; I'm only curious.", 0))),
+    "offer": (
+        (("plain", "No other processes on my side.", None),
+         ("negation", "I don't have any other offers at the moment.", 1),
+         ("contrast", "I had an offer, but it fell through.", 1),
+         ("contrast", "I was about to sign elsewhere, but it didn't work out.", 2),
+         ("time", "I had two offers last spring; nothing on the table now.", 1),
+         ("time", "I accepted my current job back in 2021 and I'm still there.", 2),
+         ("hedge", "I don't think anything else is coming my way soon.", None),
+         ("quantity", "Zero other offers right now.", 1),
+         ("someone_else", "My colleague just accepted an offer; I'm not in any process.", 2)),
+        (("plain", "I have an offer on the table that expires next Friday.", None),
+         ("plain", "Another company wants an answer from me by the end of next week.", None),
+         ("negation", "I haven't accepted the other offer yet, but it expires soon.", 2),
+         ("double_negation", "It's not like I have no other offers.", 0),
+         ("contrast", "I turned down one offer, but another is still open until Friday.", 0),
+         ("time", "Last month I had nothing; now there's an offer I must answer soon.", 0),
+         ("hedge", "I'll probably have to decide on another offer within a week or two.", None),
+         ("quantity", "I need to decide on another offer within ten days.", None),
+         ("quantity", "The other offer is good for another 7–10 days.", None),
+         ("someone_else", "My friend turned his offer down, but mine expires next Friday.", 0)),
+        (("plain", "I've just accepted a position elsewhere, sorry.", None),
+         ("plain", "I signed with another company last week.", None),
+         ("negation", "I'm not available anymore: I've committed to another company.", None),
+         ("contrast", "I was weighing two offers, but I've now taken one.", 1),
+         ("time", "I had an offer that expired Friday, and I took it.", 1),
+         ("hedge", "I think I've pretty much committed elsewhere, sorry.", None),
+         ("someone_else", "My colleague is still deciding, but I already said yes to another offer.", 1))),
+    "notice": (
+        (("plain", "I could start right away.", None),
+         ("plain", "I'm available immediately.", None),
+         ("negation", "No notice period on my side.", 1),
+         ("double_negation", "It's not like I can't start next week.", 2),
+         ("contrast", "My notice is normally three months, but they'll let me go now.", 2),
+         ("time", "I used to be on a three-month notice, but I'm free now.", 2),
+         ("hedge", "I could probably start within days, I think.", None),
+         ("quantity", "A few days is all I'd need.", None),
+         ("quantity", "I could start in a week or so.", None),
+         ("someone_else", "My teammate has a three-month notice; I have none.", 2)),
+        (("plain", "My notice period is one month.", None),
+         ("plain", "I'd need about four weeks to wrap up here.", None),
+         ("negation", "I can't start before next month.", None),
+         ("contrast", "My contract says three months, but they'll let me go after one.", 2),
+         ("time", "I had a three-month notice at my last job; here it's a month.", 2),
+         ("hedge", "Probably about a month, give or take.", None),
+         ("quantity", "I'd need three weeks to hand over.", 2),
+         ("quantity", "I'd need 4–6 weeks to wrap up.", None),
+         ("quantity", "Thirty days' notice on my side.", None),
+         ("someone_else", "My manager needs three months' notice; mine is only one.", 2)),
+        (("plain", "I'm on a three-month notice period.", None),
+         ("plain", "My contract requires three months' notice.", None),
+         ("negation", "I can't leave before the end of the quarter.", None),
+         ("contrast", "I'd love to start right away, but my notice is three months.", 0),
+         ("time", "I used to be able to leave in a month; the new contract says a quarter.", 1),
+         ("hedge", "It would probably take me a couple of months, maybe three.", None),
+         ("quantity", "I'd need 2–3 months to leave properly.", None),
+         ("quantity", "Twelve weeks' notice, I'm afraid.", 1),
+         ("someone_else", "My colleague could start right away, but I need the full quarter.", 0))),
+    "salary": (
+        (("plain", "My salary expectations are firm.", None),
+         ("negation", "I'm not flexible on the salary, unfortunately.", 1),
+         ("negation", "The salary is not negotiable for me.", 1),
+         ("contrast", "I'm flexible on a lot of things, but not on the salary.", 1),
+         ("time", "I was flexible on salary at my last move; not this time.", 1),
+         ("hedge", "I'd rather not move on the salary, to be honest.", None),
+         ("someone_else", "My friend took a pay cut to join a startup; I won't.", 1)),
+        (("plain", "The salary is negotiable for the right team.", None),
+         ("plain", "I'm flexible on compensation.", None),
+         ("negation", "Money isn't the main thing for me.", None),
+         ("negation", "I'm not fixed on a number.", 0),
+         ("double_negation", "It's not that I'm not flexible on salary.", 0),
+         ("double_negation", "I wouldn't say my number is non-negotiable.", 0),
+         ("contrast", "My ask is firm on paper, but I'd move for the right team.", 0),
+         ("time", "I used to be firm on salary; these days I'm more relaxed about it.", 0),
+         ("hedge", "I could probably move a bit on the salary.", None),
+         ("someone_else", "My colleague is firm on his number; I'm not.", 0))),
+    "remote": (
+        (("plain", "I can only work fully remote.", None),
+         ("negation", "I'm not able to commute to an office.", 1),
+         ("contrast", "I like your team, but I can't come into an office.", 1),
+         ("time", "I used to come into the office twice a week; now I can only work remote.", 1),
+         ("hedge", "I'd really need it to be fully remote, I think.", None),
+         ("someone_else", "My partner goes into the office daily; I can't.", 1)),
+        (("plain", "Fully remote ideally, though occasional office days are fine.", None),
+         ("negation", "I'm not strictly remote-only: a day in the office is fine.", 0),
+         ("double_negation", "It's not that I could never come in.", 0),
+         ("contrast", "I'd prefer remote, but I could come in a day or two a week.", 0),
+         ("time", "I couldn't come in last year, but now I can once a week.", 0),
+         ("hedge", "I could maybe come in now and then, if needed.", None),
+         ("quantity", "I could do one or two office days a month.", None),
+         ("someone_else", "My colleague refuses any office days; I'm fine with a few.", 0))),
 }
+PLEASANTRIES = ("Thanks for reaching out!", "Hope your week is going well.",
+                "I saw your team's talk at a conference last spring.", "Could you send me the job description?",
+                "My profile should be up to date.", "Thanks for the offer of a call!",
+                "I'm looking forward to hearing from you.", "I'm flexible on when we talk.",
+                "I can do a call right away.", "Happy to chat again next month.")
+
+
+def with_filler(fact_phrases: tuple) -> tuple:
+    """Each value's phrases plus a filler version of each of its plain ones."""
+    def quiet(sentence: str) -> str:   # "Honestly, my notice ..." but "Honestly, I could ..."
+        return sentence if sentence.startswith(("I ", "I'")) else sentence[0].lower() + sentence[1:]
+    return tuple(phrases + tuple(("filler", filler + quiet(text), None)
+                                 for filler in FILLERS for construction, text, _ in phrases if construction == "plain")
+                 for phrases in fact_phrases)
+
+
+TEMPLATES = {fact: with_filler(values) for fact, values in PHRASES.items()}
+WORDS = frozenset(word for values in TEMPLATES.values() for phrases in values for _, text, _ in phrases
+                  for word in re.findall(r"[a-z]+", text.lower())) | frozenset(
+    word for text in PLEASANTRIES for word in re.findall(r"[a-z]+", text.lower()))
 
 
 @dataclass(frozen=True)
 class Hidden:
-    """Each candidate's hidden situation (N, K) and which facts its reply states."""
-    values: dict      # fact -> (N, K) int, an index into SHARES[fact]
-    stated: dict      # fact -> (N, K) bool
+    """Each candidate's hidden situation (N, K), which facts its reply states and how."""
+    values: dict        # fact -> (N, K) int, an index into SHARES[fact] (the pleasantry's into PLEASANTRIES)
+    stated: dict        # fact -> (N, K) bool
+    construction: dict  # fact -> (N, K) int, an index into CONSTRUCTIONS; -1 where the fact is not stated
+    typo: dict          # fact -> (N, K) bool: its sentence carries a typo
+
+    def rows(self, part) -> "Hidden":
+        return Hidden(*({name: v[part] for name, v in table.items()}
+                        for table in (self.values, self.stated, self.construction, self.typo)))
+
+    def blank(self) -> "Hidden":
+        """The same situation behind an empty reply: nothing stated."""
+        nothing = {name: np.zeros_like(v) for name, v in self.stated.items()}
+        return Hidden(self.values, nothing, {name: np.full_like(v, -1) for name, v in self.construction.items()},
+                      nothing)
 
 
-def sample_hidden(rng: np.random.Generator, remote_only: np.ndarray) -> Hidden:
-    """Draw the hidden factors, and which of them the reply mentions. remote_only: (N, K) bool."""
+def sample_hidden(rng: np.random.Generator, remote_only: np.ndarray) -> tuple[Hidden, dict]:
+    """Draw the hidden factors, which of them the reply mentions, and the sentence for each. remote_only: (N, K) bool.
+
+    Returns the Hidden record and each fact's chosen template, fact -> (N, K) int index into TEMPLATES[fact][value]."""
     shape = remote_only.shape
     values = {fact: rng.choice(len(share), size=shape, p=share) for fact, share in SHARES.items()}
     # People mention the unusual almost always and the usual sometimes; intent always.
@@ -85,20 +244,72 @@ def sample_hidden(rng: np.random.Generator, remote_only: np.ndarray) -> Hidden:
                      for f in FACTS[1:] + ("pleasantry",)])
     kept = np.argsort(np.argsort(keys, axis=0), axis=0) < MAX_SENTENCES - 1
     stated = {"intent": mention["intent"], **{f: mention[f] & kept[i] for i, f in enumerate(FACTS[1:])}}
-    values["pleasantry"] = np.zeros(shape, int)
+    values["pleasantry"] = rng.integers(len(PLEASANTRIES), size=shape)
     stated["pleasantry"] = mention["pleasantry"] & kept[-1]
-    return Hidden(values, stated)
+    template, construction = {}, {}
+    for fact in FACTS:
+        template[fact], construction[fact] = _choose_templates(rng, fact, values[fact])
+        construction[fact] = np.where(stated[fact], construction[fact], -1)
+    typo = {fact: stated[fact] & (rng.random(shape) < TYPO_RATE) for fact in FACTS}
+    return Hidden(values, stated, construction, typo), template
 
 
-def write_messages(rng: np.random.Generator, hidden: Hidden) -> np.ndarray:
-    """Each candidate's reply, (N, K) str: its stated facts in a random order, one paraphrase each."""
-    names = FACTS + ("pleasantry",)
+def _choose_templates(rng: np.random.Generator, fact: str, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A template per candidate for its value of `fact`, weighted by construction: (N, K) index and construction."""
+    u = rng.random(values.shape)
+    index, construction = np.zeros(values.shape, int), np.zeros(values.shape, int)
+    for value, phrases in enumerate(TEMPLATES[fact]):
+        kinds = [CONSTRUCTIONS.index(c) for c, _, _ in phrases]
+        per_kind = np.bincount(kinds, minlength=len(CONSTRUCTIONS))
+        weights = np.array([CONSTRUCTION_WEIGHTS[c] / per_kind[k] for k, (c, _, _) in zip(kinds, phrases)])
+        chosen = np.minimum(np.searchsorted(np.cumsum(weights) / weights.sum(), u), len(phrases) - 1)
+        index = np.where(values == value, chosen, index)
+        construction = np.where(values == value, np.asarray(kinds)[chosen], construction)
+    return index, construction
+
+
+def write_messages(rng: np.random.Generator, hidden: Hidden, template: dict) -> tuple[np.ndarray, dict]:
+    """Each candidate's reply, (N, K) str: its stated facts' sentences and pleasantry in a random order; and
+    fact -> (N, K) bool, the sentences that carry a typo (a drawn typo that would make a grammar word is left out)."""
     shape = hidden.values["intent"].shape
+    names = FACTS + ("pleasantry",)
     sentences = np.full((len(names),) + shape, "", dtype=object)
-    for i, name in enumerate(names):
-        for value, paraphrases in enumerate(PHRASES[name]):
-            chosen = np.asarray(paraphrases, dtype=object)[rng.integers(len(paraphrases), size=shape)]
-            sentences[i] = np.where(hidden.stated[name] & (hidden.values[name] == value), chosen, sentences[i])
+    for i, fact in enumerate(FACTS):
+        for value, phrases in enumerate(TEMPLATES[fact]):
+            texts = np.asarray([text for _, text, _ in phrases], dtype=object)
+            here = hidden.stated[fact] & (hidden.values[fact] == value)
+            sentences[i] = np.where(here, texts[np.where(here, template[fact], 0)], sentences[i])
+    sentences[-1] = np.where(hidden.stated["pleasantry"],
+                             np.asarray(PLEASANTRIES, dtype=object)[hidden.values["pleasantry"]], "")
+    where = rng.random((3, sentences[0].size))   # which word, which letter, swap or drop
+    flat, typo = sentences.reshape(len(names), -1), {}
+    for i, fact in enumerate(FACTS):
+        drawn = np.flatnonzero(hidden.typo[fact])
+        before = flat[i, drawn]
+        flat[i, drawn] = [with_typo(text, *u) for text, u in zip(before, where[:, drawn].T.tolist())]
+        typo[fact] = np.zeros(shape, bool)
+        typo[fact].flat[drawn] = flat[i, drawn] != before
     order = np.argsort(rng.random((len(names),) + shape), axis=0)
     shuffled = np.take_along_axis(sentences, order, axis=0).reshape(len(names), -1).T
-    return np.array([" ".join(s for s in row if s) for row in shuffled], dtype=object).reshape(shape)
+    replies = np.array([" ".join(s for s in row if s) for row in shuffled], dtype=object).reshape(shape)
+    return replies, typo
+
+
+def with_typo(sentence: str, which: float, letter: float, kind: float) -> str:
+    """One typo in a word of five letters or more: two neighbouring letters swapped, or one dropped, never the
+    first letter; never a word of the grammar ("form" for "from" would change what a reader may read)."""
+    words = _long_words(sentence)
+    if not words:
+        return sentence
+    start, end = words[int(which * len(words))]
+    text = sentence[start:end]
+    at = 1 + int(letter * (len(text) - 2))                     # 1 .. len - 2
+    typed = text[:at] + text[at + 1] + text[at] + text[at + 2:] if kind < 0.5 else text[:at] + text[at + 1:]
+    if typed.lower() in WORDS:
+        return sentence
+    return sentence[:start] + typed + sentence[end:]
+
+
+@lru_cache(maxsize=None)   # the grammar has a few hundred sentences
+def _long_words(sentence: str) -> tuple[tuple[int, int], ...]:
+    return tuple(m.span() for m in re.finditer(r"[A-Za-z]{5,}", sentence))

@@ -1,8 +1,10 @@
 """The LLM's readings of candidates' replies, for every strategy that reads: simulated, or a real endpoint.
 
-Simulated (the default): what the reply states (market.read_logit) plus Gaussian noise
-`llm_noise` and a bias `llm_bias` on the logit, drawn once per candidate with the run's
-other random numbers; its price is `simulation.llm_cost` per read.
+Simulated (the default): the reply's text read by simulated_llm.py (a reader of the grammar
+with documented error rates per construction; it never sees the hidden facts or
+`Market.read_logit`; each block's replies are read once, `Block.text_reading`), plus Gaussian noise `llm_noise` and a bias `llm_bias` on the logit,
+the noise drawn once per candidate with the run's other random numbers; its price is
+`simulation.llm_cost` per read.
 
 Real (`llm.provider: openai_compatible`): the job's fields, the candidate's fields and
 the reply go to the endpoint (trm_demo/llm); a reading is a probability or a counted
@@ -42,7 +44,7 @@ class Readings:
         sim = self.cfg.simulation
         if not self.real:
             noise = block.reading_noise[rows, cols]
-            return (block.market.read_logit[rows, cols] + sim.llm_noise * noise + sim.llm_bias,
+            return (block.text_reading[rows, cols] + sim.llm_noise * noise + sim.llm_bias,
                     np.ones(len(rows), bool), np.full(len(rows), sim.llm_cost))
         keys = [(int(block.ids[r]), int(c)) for r, c in zip(rows, cols)]
         missing = [i for i, key in enumerate(keys) if key not in self.seen]

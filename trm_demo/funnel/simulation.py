@@ -11,8 +11,8 @@ expected value: the yardstick for comparisons, free of outcome luck.
             competing offers and the reply. No probability, so it never skips a job it can fill.
   logistic  logistic regression on the recent log's structured fields (logistic.py).
   trm       the fine-tuned TRM on the same fields, at its validated step cap.
-  llm       reads every candidate's fields and reply (simulated by default: the reader's
-            logit = what the reply states + Gaussian noise `llm_noise` + `llm_bias`).
+  llm       reads every candidate's fields and reply (simulated by default: simulated_llm.py reads
+            the text, plus Gaussian noise `llm_noise` + `llm_bias` on its logit).
   cascade   the TRM first, the LLM only where the reading is worth its price (cascade.py),
             under the thermostat (budget pacing) and the sentinel (guardrails).
   oracle    the true probability: the upper bound.
@@ -41,6 +41,7 @@ from trm_demo.funnel.market import Market, sample_market, squash
 from trm_demo.funnel.reading import Readings
 from trm_demo.funnel.rng import rng_for
 from trm_demo.funnel.sentinel import Sentinel
+from trm_demo.funnel.simulated_llm import text_readings
 from trm_demo.funnel.telemetry import CallLog
 from trm_demo.funnel.thermostat import Thermostat
 from trm_demo.strategies import KEYS
@@ -106,13 +107,15 @@ class Block:
     ids: np.ndarray             # (n,) opportunity numbers
     market: Market
     draws: np.ndarray           # (n, K) uniform: converts if draw < p_true
+    text_reading: np.ndarray    # (n, K) the simulated LLM's reading of each reply (logit, before its noise)
     reading_noise: np.ndarray   # (n, K) standard normal: the simulated LLM's error
     trm_path: np.ndarray        # (S, n, K) the TRM's P(convert) after each step
     trm_halt: np.ndarray        # (S, n, K) its halt logits
     logistic: np.ndarray        # (n, K)
 
     def rows(self, part: slice) -> "Block":
-        return Block(self.ids[part], _slice(self.market, part), self.draws[part], self.reading_noise[part],
+        return Block(self.ids[part], self.market.rows(part), self.draws[part], self.text_reading[part],
+                     self.reading_noise[part],
                      self.trm_path[:, part], self.trm_halt[:, part], self.logistic[part])
 
 
@@ -136,12 +139,13 @@ def blocks(cfg: Config, tl: Timeline, model: TRM, logistic: Logistic, clock: Pas
     rngs = {purpose: rng_for(cfg.simulation.seed, purpose) for purpose in ("market", "outcomes", "llm")}
     cuts = sorted({0, tl.n, *range(0, tl.n, FUNNEL_BLOCK), *np.flatnonzero(np.diff(tl.drift) != 0) + 1})
     for start, stop in zip(cuts, cuts[1:]):
-        market = sample_market(rngs["market"], stop - start, k, float(tl.drift[start]))
+        market = sample_market(rngs["market"], stop - start, k, float(tl.drift[start]), cfg.world.replies)
         started = time.perf_counter()
         path, halt = _trm_pass(model, market, cfg.model.supervision_steps if start == 0 else step_cap)
         clock.ms += (time.perf_counter() - started) * 1000
         clock.candidates += market.p_true.size
-        yield Block(np.arange(start, stop), market, rngs["outcomes"].random((stop - start, k)),
+        # Every reply is read once here, whoever asks for it later (the run, its replays, the landscape).
+        yield Block(np.arange(start, stop), market, rngs["outcomes"].random((stop - start, k)), text_readings(market),
                     rngs["llm"].standard_normal((stop - start, k)), path, halt, logistic.predict(market.features))
 
 
@@ -456,14 +460,3 @@ def _log_calls(calls: CallLog, part: Block, trm: TRMDecision, chunk: CascadeChun
 def _shown(p: np.ndarray) -> np.ndarray:
     """Probabilities as written: clipped away from 0 and 1 (a log-loss of them stays finite), 6 decimals."""
     return np.round(np.clip(p, PROB_EPS, 1 - PROB_EPS), 6).ravel()
-
-
-def _slice(market: Market, rows: slice) -> Market:
-    return Market(**{name: _rows(getattr(market, name), rows) for name in market.__dataclass_fields__})
-
-
-def _rows(value, rows: slice):
-    if isinstance(value, np.ndarray):
-        return value[rows]
-    return type(value)({name: v[rows] for name, v in value.values.items()},
-                       {name: v[rows] for name, v in value.stated.items()})

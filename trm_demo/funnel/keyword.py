@@ -1,0 +1,117 @@
+"""The keyword reader: what a practitioner writes first, at its best, and free to run.
+
+Keyword flags on the reply go into a logistic regression beside a fields-only logit
+(the TRM's, or the exact structured rules'), with weights fitted on labelled replies
+of the history (each reply's observed 0/1 outcome, market.labelled_history):
+
+- each keyword (KEYWORDS: the words a practitioner lifts from a few hundred replies)
+  is flagged in one context, the first that applies to its clause (a clause ends at
+  , : ; . ! ? or before "but"/"though"): *someone_else* (the clause is about "my
+  colleague", "my friend", ...), *past* ("used to", "last year", "had", ...),
+  *conceded* (a later clause of the sentence starts with "but"/"though": what
+  follows it counts), *negated* (a negation cue within the four words before it,
+  the NegEx rule), else *affirmed*;
+- each flag also enters multiplied by the job's urgency (offers and notice matter
+  more when a job is urgent: the practitioner knows that much of the business);
+- the L2 penalty is chosen on a held-out fifth of the history.
+
+Measured (20,000 default opportunities x 3 seeds, a history of 4,096 replies): it
+recovers 73 % of a perfect reading's gain over the fields alone (negation handling
+alone: 39 %; on the round-2 grammar, before the constructions: 90 %).
+What it misses is what the constructions carry: double negation, scope beyond
+four words, a cue in one clause and the fact in another, typos ("ofer").
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from trm_demo.trm.logistic import Logistic, fit_logistic
+
+KEYWORDS = {
+    "looking": r"actively looking|looking|interviewing|on the market|ready for a move|want to move|moving",
+    "open": r"open|listen|hear you out|interested",
+    "curious": r"curious|browsing|happy where|happy here|not planning",
+    "offer": r"offers?\b|processes|process\b",
+    "accepted": r"accepted|signed|said yes|committed|taken|took",
+    "deadline": r"expires?|deadline|decide|answer|within",
+    "fell_through": r"fell through|turned (?:it |his |one )?(?:offer )?down|didn't work out",
+    "start_now": r"right away|immediately|no notice|days\b|a week\b|free now",
+    "one_month": r"one month|a month|four weeks|weeks|thirty days|after one",
+    "three_months": r"three months|three-month|quarter|2–3 months|months",
+    "flexible": r"flexible|negotiable|relaxed|move on the salary|move a bit|isn't the main thing",
+    "firm": r"firm|fixed|non-negotiable|won't",
+    "remote_only": r"only work|fully remote|remote-only|commute|can't come",
+    "comes_in": r"come in|office days?|once a week|a day or two",
+}
+NEGATION = re.compile(r"\b(?:not|no|never|none|nothing|without|zero|neither|nor|cannot)\b|n't\b")
+PAST = re.compile(r"\b(?:used to|last (?:year|month|spring)|back in|had|was|wasn't|at my last)\b")
+SOMEONE_ELSE = re.compile(r"\bmy (?:colleague|friend|partner|manager|teammate|team|old)\b|\bhalf my team\b")
+SENTENCE = re.compile(r"[.!?;]")
+CLAUSE = re.compile(r"[,:]|\b(?=but\b|though\b)")
+CONTEXTS = ("affirmed", "negated", "conceded", "past", "someone_else")
+SCOPE_WORDS = 4
+L2_GRID = (1e-3, 3e-3, 1e-2, 3e-2)   # measured: 3e-3 to 1e-2 fit 4,096 replies best; the history's split chooses
+VALIDATION_SHARE = 0.2
+PATTERNS = {name: re.compile(rf"\b(?:{pattern})") for name, pattern in KEYWORDS.items()}
+
+
+def context_of(clause: str, start: int, conceded: bool) -> str:
+    """Where a keyword at `start` of the clause stands: the first of someone else's situation, the past, a clause
+    a later "but" overrides, a negation within SCOPE_WORDS words before it; else affirmed."""
+    before = " ".join(clause[:start].split()[-SCOPE_WORDS:])
+    if SOMEONE_ELSE.search(clause):
+        return "someone_else"
+    if PAST.search(clause):
+        return "past"
+    if conceded:
+        return "conceded"
+    return "negated" if NEGATION.search(before) else "affirmed"
+
+
+def keyword_flags(replies: np.ndarray) -> np.ndarray:
+    """(m,) str -> (m, contexts x keywords) 0/1: keyword k seen in context c at column c x keywords + k."""
+    names = list(KEYWORDS)
+    out = np.zeros((len(replies), len(CONTEXTS) * len(names)))
+    for i, reply in enumerate(replies):
+        for sentence in SENTENCE.split(reply.lower()):
+            clauses = CLAUSE.split(sentence)
+            for at, clause in enumerate(clauses):
+                conceded = any(c.lstrip().startswith(("but", "though")) for c in clauses[at + 1:])
+                for j, pattern in enumerate(PATTERNS.values()):
+                    for match in pattern.finditer(clause):
+                        out[i, CONTEXTS.index(context_of(clause, match.start(), conceded)) * len(names) + j] = 1
+    return out
+
+
+def design(base_logit: np.ndarray, replies: np.ndarray, urgency: np.ndarray) -> np.ndarray:
+    """The regression's inputs: the fields-only logit, the flags and the flags x urgency. (m,) each -> (m, 1 + 2F)"""
+    flags = keyword_flags(replies)
+    return np.c_[base_logit, flags, flags * urgency[:, None]]
+
+
+@dataclass(frozen=True)
+class KeywordReader:
+    model: Logistic
+
+    def logit(self, base_logit: np.ndarray, replies: np.ndarray, urgency: np.ndarray) -> np.ndarray:
+        """The reader's logit of P(convert), (m,) from (m,) each."""
+        x = design(base_logit, replies, urgency)
+        return x @ self.model.weights + self.model.bias
+
+
+def fit_keyword_reader(base_logit: np.ndarray, replies: np.ndarray, urgency: np.ndarray,
+                       outcome: np.ndarray) -> KeywordReader:
+    """Weights fitted on labelled replies of the history (outcome (m,) observed 0/1), the L2 penalty chosen on its
+    last VALIDATION_SHARE by held-out log-loss, then refitted on all of it."""
+    x = design(base_logit, replies, urgency)
+    cut = int(len(x) * (1 - VALIDATION_SHARE))
+
+    def held_out_loss(l2: float) -> float:
+        p = np.clip(fit_logistic(x[:cut], outcome[:cut], l2).predict(x[cut:]), 1e-6, 1 - 1e-6)
+        return float(-np.mean(outcome[cut:] * np.log(p) + (1 - outcome[cut:]) * np.log(1 - p)))
+
+    return KeywordReader(fit_logistic(x, outcome, min(L2_GRID, key=held_out_loss)))

@@ -1,0 +1,133 @@
+"""The simulated LLM: it reads the reply's text, as a reader who knows the grammar, and errs per construction.
+
+A reading comes from the reply itself and the structured fields, never from the
+hidden facts or the market's perfect reading (`Market.read_logit`):
+
+1. Split the reply into sentences and correct typos: a word outside the grammar's
+   vocabulary that is one dropped letter or one swap of neighbouring letters away
+   from a word of it is read as that word ("ofer" -> "offer").
+2. Look each sentence up among the grammar's templates (messages.TEMPLATES): it
+   gives the fact, the value and the construction. A pleasantry or an unknown
+   sentence says nothing.
+3. Err as an LLM does, more where the construction is harder: with probability
+   ERROR_RATES[construction] the reader misses the construction and takes the
+   sentence at its surface (the value its keywords point to: "It's not like I have
+   no other offers" read as *no offers*), or reads nothing where the words point
+   nowhere. Whether a given reply is misread is fixed by its text (a hash), as a
+   model at temperature 0 reads the same reply the same way every time.
+
+   | construction    | error rate |
+   |-----------------|------------|
+   | plain           | 2 %        |
+   | negation        | 6 %        |
+   | double_negation | 30 %       |
+   | contrast        | 12 %       |
+   | time            | 10 %       |
+   | hedge           | 6 %        |
+   | quantity        | 8 %        |
+   | someone_else    | 15 %       |
+   | filler          | 3 %        |
+
+   A typo adds no error of its own beyond a correction that lands on the wrong word.
+4. The reading's logit: the market's documented rules on the structured fields
+   (market.conversion_logit) plus, for each fact read, its documented effect, and
+   for each fact not read the population's mean effect (market.expected_hidden_logit).
+   reading.py adds the `llm_noise` and `llm_bias` knobs on top.
+
+With every error rate at zero the reading equals the perfect reading; with an empty
+reply it is the fields-only prior.
+"""
+
+from __future__ import annotations
+
+import re
+import zlib
+
+import numpy as np
+
+from trm_demo.funnel.market import conversion_logit, expected_hidden_logit
+from trm_demo.funnel.messages import FACTS, PLEASANTRIES, TEMPLATES, WORDS
+
+ERROR_RATES = {"plain": 0.02, "negation": 0.06, "double_negation": 0.30, "contrast": 0.12, "time": 0.10,
+               "hedge": 0.06, "quantity": 0.08, "someone_else": 0.15, "filler": 0.03}
+UNREAD = -1
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+
+
+def _near_misses(word: str) -> set[str]:
+    """The words one dropped letter or one neighbour swap away, inside the word (the typos messages.py writes)."""
+    dropped = {word[:at] + word[at + 1:] for at in range(1, len(word) - 1)}
+    swapped = {word[:at] + word[at + 1] + word[at] + word[at + 2:] for at in range(1, len(word) - 1)}
+    return (dropped | swapped) - WORDS
+
+
+def _corrections() -> dict[str, tuple[str, ...]]:
+    """typo -> the grammar's words it may stand for ("thre": "there" or "three"; the sentence decides)."""
+    out: dict[str, tuple[str, ...]] = {}
+    for word in sorted(WORDS):
+        if len(word) >= 5:
+            for typo in _near_misses(word):
+                out[typo] = out.get(typo, ()) + (word,)
+    return out
+
+
+CORRECTIONS = _corrections()
+
+
+def _readings_of(sentence: str) -> list[str]:
+    """The sentence in lower case with each typo corrected, every way its typos may be read."""
+    keys = [""]
+    for piece in re.split(r"([a-z]+)", sentence.lower()):
+        keys = [key + word for key in keys for word in CORRECTIONS.get(piece, (piece,))]
+    return keys
+
+
+# Every sentence the grammar writes -> (fact, value, construction, surface); a pleasantry -> None.
+MEANINGS = {**{text.lower(): (fact, value, construction, surface)
+               for fact, values in TEMPLATES.items() for value, phrases in enumerate(values)
+               for construction, text, surface in phrases},
+            **{text.lower(): None for text in PLEASANTRIES}}
+
+
+def parse_reply(reply: str) -> dict:
+    """What each sentence of the reply says: fact -> (value, construction, surface), without errors."""
+    found = {}
+    for sentence in _SENTENCE_END.split(reply.strip()):
+        lowered = sentence.lower()
+        key = lowered if lowered in MEANINGS else next((k for k in _readings_of(sentence) if k in MEANINGS), None)
+        meaning = MEANINGS.get(key)
+        if meaning is not None:
+            fact, *said = meaning
+            found[fact] = tuple(said)
+    return found
+
+
+def read_reply(reply: str, errors: dict = ERROR_RATES) -> tuple[int, ...]:
+    """The value the reader takes each fact (FACTS order) to have, UNREAD where it reads none."""
+    read = [UNREAD] * len(FACTS)
+    for fact, (value, construction, surface) in parse_reply(reply).items():
+        draw = zlib.crc32(f"{fact}|{reply}".encode()) / 2**32   # fixed by the text: the same reply reads the same
+        missed = draw < errors[construction]
+        read[FACTS.index(fact)] = (UNREAD if surface is None else surface) if missed else value
+    return tuple(read)
+
+
+def read_facts(replies: np.ndarray, errors: dict = ERROR_RATES) -> tuple[dict, dict]:
+    """The facts read off each reply: (values, stated) as in messages.Hidden, fact -> (m,) each. replies: (m,) str."""
+    read = np.array([read_reply(r, errors) for r in replies], dtype=int).reshape(len(replies), len(FACTS))
+    return ({fact: np.maximum(read[:, i], 0) for i, fact in enumerate(FACTS)},
+            {fact: read[:, i] != UNREAD for i, fact in enumerate(FACTS)})
+
+
+def reading_logit(replies: np.ndarray, fields: dict, drift: np.ndarray, errors: dict = ERROR_RATES) -> np.ndarray:
+    """The reader's logit of P(convert) for candidates with these replies and fields ((m,) each; Market.at)."""
+    values, stated = read_facts(replies, errors)
+    return conversion_logit(**fields, drift=drift) + expected_hidden_logit(values, stated, fields, drift)
+
+
+def text_readings(market) -> np.ndarray:
+    """Every candidate's reading from its reply and fields alone (messages, structured fields, drift): (N, K)."""
+    n, k = market.messages.shape
+    rows, cols = np.repeat(np.arange(n), k), np.tile(np.arange(k), n)
+    return reading_logit(market.messages.ravel(), market.at(rows, cols), market.drift[rows]).reshape(n, k)
