@@ -150,9 +150,6 @@ MUST_NOT_LOAD = {
     "--help": ("trm_demo.sudoku",),
     "pretrain --help": ("trm_demo.sudoku",),
 }
-# The one funnel module `puzzle` loads today: report/charts.py takes its series downsampling from
-# funnel/telemetry.py (an import docs/ARCHITECTURE.md allows the report); nothing else of the funnel comes with it.
-REPORT_READS = {"trm_demo.funnel", "trm_demo.funnel.telemetry"}
 # And the one trm module `config` loads: config.py's TrainingConfig extends trm/knobs.py's TrainingKnobs (plain
 # dataclass fields, no NumPy, no model; allowed by docs/ARCHITECTURE.md).
 CONFIG_READS = {"trm_demo.trm", "trm_demo.trm.knobs"}
@@ -164,7 +161,7 @@ def test_each_command_loads_only_the_layers_it_uses(command, tmp_path):
     done = subprocess.run([sys.executable, "-c", LOADED_BY, str(loaded), *command.split()], cwd=tmp_path,
                           env=subprocess_env(), capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
-    modules = set(json.loads(loaded.read_text())) - REPORT_READS - CONFIG_READS
+    modules = set(json.loads(loaded.read_text())) - CONFIG_READS
     banned = MUST_NOT_LOAD[command]
     assert sorted(m for m in modules if m.split(".")[0] == "trm_demo") != [], "the command did not run"
     assert [m for m in sorted(modules) if any(m == b or m.startswith(b + ".") for b in banned)] == []

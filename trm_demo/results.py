@@ -16,6 +16,18 @@ from dataclasses import dataclass
 from typing import Any
 
 
+def downsample(values, max_points: int) -> list:
+    """At most max_points evenly spaced items, always keeping the first and the last: a result's long series
+    (the hurdle's path) and a chart's points. Pure Python, so the reports need no NumPy: the picks are
+    NumPy's linspace(0, n - 1, max_points) rounded half to even, as before."""
+    values = list(values)
+    if len(values) <= max_points:
+        return values
+    step = (len(values) - 1) / (max_points - 1)
+    picks = sorted({round(i * step) for i in range(max_points - 1)} | {len(values) - 1})
+    return [values[i] for i in picks]
+
+
 # --- one run ------------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from trm_demo.atomic import atomic_file
 from trm_demo.process import numerics
 from trm_demo.results import (CascadeSummary, Changes, Counterfactual, DepthPoint, Evaluation, HoldoutPoint,
                               HurdleMove, Landscape, RunInfo, RunResult, Scenario, Selection, SentinelSummary,
-                              StrategyResult, ThermostatSummary, TrainingSummary, WallClock, build)
+                              StrategyResult, ThermostatSummary, TrainingSummary, WallClock, build, downsample)
 
 
 class CallLog:
@@ -73,15 +73,6 @@ def call_log(path: str | Path | None) -> Iterator[CallLog]:
         log = CallLog(handle)
         yield log
         handle.write("\n]\n" if log.records else "[]\n")
-
-
-def downsample(values, max_points: int) -> list:
-    """At most max_points evenly spaced items, always keeping the first and the last."""
-    values = list(values)
-    if len(values) <= max_points:
-        return values
-    picks = np.unique(np.linspace(0, len(values) - 1, max_points).round().astype(int))
-    return [values[i] for i in picks]
 
 
 def run_metrics(cfg, result, training: dict, landscape: dict, command: str, wall_clock: dict,

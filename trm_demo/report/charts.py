@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from html import escape
 
 from trm_demo.report.formats import finite
-from trm_demo.funnel.telemetry import downsample
+from trm_demo.results import downsample
 
 # Okabe–Ito blue, vermilion, bluish green, reddish purple, black: distinct in every common
 # colour-vision deficiency, all dark enough on white.
