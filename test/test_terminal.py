@@ -40,7 +40,7 @@ RESULT = RunResult(
                              events=({"opportunity": 140, "state": "open", "from": "closed",
                                       "reason": "50% of the last 20 LLM calls failed"},)),
     frontier=(),
-    landscape=Landscape(500, DeferralCurve((), {}, None, ""), BreakEvenMap((), (), (), Economics(100.0, 0.2))),
+    landscape=Landscape(500, DeferralCurve((), {}, None, ""), BreakEvenMap((), (), (), 1, Economics(100.0, 0.2))),
     training=TrainingSummary("scratch", 0, Selection(None, None, None), (), ()),
     wall_clock=WallClock(0.0, 0.0, 0.0, 0.0, ""),
     changes=Changes("my.yaml", ("--config",),
@@ -76,9 +76,9 @@ def test_the_rows_come_in_the_cascades_order():
 def test_the_lines_under_the_table_give_the_controls_dollars_and_say_the_llm_is_simulated():
     text = " ".join(summary(120).split())
     assert "Expected = from the true P(convert)" in text and "Realised = on the drawn outcomes" in text
-    assert "the LLM read 302 replies (18.9% of candidates); LLM spend $89.80 of a $90.00 budget" in text
-    assert "hurdle 9.19 x price after 1 move;" in text and "+$54.27 expected (+$99.80 realised)" in text
-    assert "Sentinel: 1 event, breaker closed; vs no breaker or TRM guard: -$21.64 expected" in text
+    assert "the LLM read 302 replies (18.9% of candidates); LLM spend per run: $89.80 of a $90.00 budget" in text
+    assert "hurdle 9.19 x price after 1 move;" in text and "per run: +$54.27 expected (+$99.80 realised)" in text
+    assert "Sentinel: 1 event, breaker closed; vs no breaker or TRM guard, per run: -$21.64 expected" in text
     assert "opportunity 140: closed -> open (50% of the last 20 LLM calls failed)" in text
     assert "-$171.27 expected" in text and "LLM: simulated" in text
 
@@ -118,7 +118,7 @@ def test_the_seeds_table_fits_80_columns_with_intervals_and_verdicts():
         assert all(len(line) <= width for line in text.splitlines()) and "…" not in text
         assert "$10,311 ± 211" in text and "92.3% ± 1.3%" in text and "Over 10 seeds" in text
         assert "the cascade beats the LLM reading everyone by $1,203" in " ".join(text.split())
-        assert "thermostat +$31.50 ± 29.50" in " ".join(text.split())
+        assert "thermostat +$31.50 ± $29.50" in " ".join(text.split())
 
 
 def test_the_puzzle_eval_table_splits_to_fit_80_columns():

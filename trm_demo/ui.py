@@ -109,8 +109,8 @@ class UI:
         self._print_fitting(f"Over {evaluation.seeds} seeds, $ per run (mean ± 95% CI half-width)",
                             EVALUATION_COLUMNS, evaluation.strategies)
         if evaluation.counterfactuals:
-            self.out.print("Controls over the seeds (run minus replay without it, expected): " + "; ".join(
-                f"{control} {plus_minus(stat.mean, stat.half_width, Per.RUN, 2, sign=True)}"
+            self.out.print("Controls over the seeds (run minus replay without it, expected, per run): " + "; ".join(
+                f"{control} {plus_minus(stat.mean, stat.half_width, Per.CELL, 2, sign=True)}"
                 for control, stat in evaluation.counterfactuals.items()))
         for sentence in evaluation.verdicts:
             self.out.print(sentence)
@@ -171,7 +171,7 @@ class UI:
 
 def map_table(grid: BreakEvenMap, cells: dict, here: tuple, prices: tuple) -> Table:
     """The break-even map's winners at these prices: a short name, ≈ when its lead is not significant, ★ here."""
-    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+    table = Table(box=box.SQUARE, pad_edge=False)
     table.add_column("$/placement", justify="right", no_wrap=True)
     for p in prices:
         table.add_column(price(p, Per.CELL), no_wrap=True)
@@ -214,9 +214,9 @@ def summary_lines(result: RunResult) -> list[str]:
     read = f" ({pct(read_here)} of candidates)" if finite(read_here) else ""
     lines = [
         "Expected = from the true P(convert), no outcome luck; Realised = on the drawn outcomes.",
-        f"Cascade: the LLM read {cascade.llm_reads:,} replies{read}; LLM spend {money(sentinel.llm_spent, Per.RUN)} "
-        f"of a {money(sentinel.llm_budget, Per.RUN)} budget "
-        f"({money(sentinel.llm_budget / max(result.run.planned_opportunities, 1), Per.OPPORTUNITY)}).",
+        f"Cascade: the LLM read {cascade.llm_reads:,} replies{read}; LLM spend per run: {money(sentinel.llm_spent, Per.CELL)} "
+        f"of a {money(sentinel.llm_budget, Per.CELL)} budget "
+        f"({money(sentinel.llm_budget / max(result.run.planned_opportunities, 1), Per.OPPORTUNITY, 2)}).",
         f"Thermostat: hurdle {num(thermostat.final_hurdle)} x price after {count(thermostat.moves, 'move')}"
         + _versus(cf.get("thermostat"), "a fixed hurdle"),
         f"Sentinel: {count(len(sentinel.events), 'event')}, breaker {sentinel.state}"
@@ -236,11 +236,11 @@ def summary_lines(result: RunResult) -> list[str]:
 
 
 def _versus(cf: Counterfactual | None, without: str) -> str:
-    """'; vs <without>: +$54.27 expected (+$99.80 realised)': what a control earned, in dollars."""
+    """'; vs <without>, per run: +$54.27 expected (+$99.80 realised)': what a control earned, in dollars."""
     if cf is None:
         return ""
-    return (f"; vs {without}: {signed(cf.expected_net_value_delta, Per.RUN, 2)} expected "
-            f"({signed(cf.net_value_delta, Per.RUN, 2)} realised)")
+    return (f"; vs {without}, per run: {signed(cf.expected_net_value_delta, Per.CELL, 2)} expected "
+            f"({signed(cf.net_value_delta, Per.CELL, 2)} realised)")
 
 
 def llm_line(llm: dict) -> str:

@@ -449,7 +449,7 @@ def frontier_section(result: RunResult) -> Section | None:
     return section(
         "Depth: what recursion bought",
         Paragraph(f"The TRM alone replayed on the first {n:,} opportunities at each fixed step cap (no halting, no "
-                  "LLM, no controls), in expected net value per opportunity. Bars start at $0, so equal-looking "
+                  "LLM, no controls), in expected net value per opportunity. Bars start at zero, so equal-looking "
                   "bars are equal. " + finding),
         chart(title, "fixed step cap (steps)", "expected net value ($ per opportunity)",
               [str(r.step_cap) for r in frontier],
