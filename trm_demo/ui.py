@@ -135,7 +135,7 @@ class UI:
         self.out.print(f"At ★ ({money(c.conversion_value, Per.PLACEMENT, 0)}, {price(c.llm_price)}), expected net "
                        "value in $ per opportunity: " + "; ".join(
                            f"{strategy(key).short} {plus_minus(stat.mean, stat.half_width, Per.CELL)}"
-                           for key, stat in c.per_opportunity.items()))
+                           for key, stat in c.per_opportunity.items()) + "; " + lead_sentence(c))
 
     def _print_fitting(self, title: str, columns: tuple, rows: dict) -> None:
         """The first layout that fits the terminal: full names and headers; short ones explained under
@@ -171,7 +171,7 @@ class UI:
 
 def map_table(grid: BreakEvenMap, cells: dict, here: tuple, prices: tuple) -> Table:
     """The break-even map's winners at these prices: a short name, ≈ when its lead is not significant, ★ here."""
-    table = Table(box=box.SQUARE, pad_edge=False)
+    table = Table(box=box.SQUARE)
     table.add_column("$/placement", justify="right", no_wrap=True)
     for p in prices:
         table.add_column(price(p, Per.CELL), no_wrap=True)
@@ -183,6 +183,16 @@ def map_table(grid: BreakEvenMap, cells: dict, here: tuple, prices: tuple) -> Ta
             row.append(strategy(c.best).short + (" ≈" if unsure else "") + (" ★" if (value, p) == here else ""))
         table.add_row(money(value, Per.CELL, 0), *row)
     return table
+
+
+def lead_sentence(c) -> str:
+    """The cell's winner against its runner-up, seed by seed: the map's one paired figure."""
+    found = lead(c)
+    first, second = strategy(found.a).short, strategy(found.b).short
+    if found.significance is Significance.ONE_SEED:
+        return f"{first} ahead of {second} by {money(found.mean, Per.OPPORTUNITY)} (one seed)"
+    return (f"{first} − {second} {plus_minus(found.mean, found.half_width, Per.OPPORTUNITY, sign=True)} paired "
+            f"over {found.seeds} seeds" + ("" if found.significance is Significance.AHEAD else " (not significant)"))
 
 
 def first_fitting(out: console.Console, layouts: list[list[Table]]) -> list[Table]:

@@ -289,7 +289,7 @@ def break_even_section(result: RunResult) -> Section | None:
         Table(("Value per placement", *prices),
               tuple((money(v, Per.PLACEMENT, 0), *(winner(v, p) for p in grid.prices)) for v in grid.values),
               numeric=(0,)),
-        Paragraph(degradation_text(findings.degradation(grid))),
+        Paragraph(degradation_text(findings.degradation(grid)) + here_text(cells[here])),
         *by_value)
 
 
@@ -310,6 +310,17 @@ def degradation_text(found: findings.Degradation) -> str:
         parts.append(f"Where it loses, it is at most {money(found.shortfall, Per.OPPORTUNITY)} below the best "
                      f"other rival ({phrase(found.worst_rival)}, at {at(found.worst)}).")
     return " ".join(parts)
+
+
+def here_text(c: BreakEvenCell) -> str:
+    """This run's cell: its winner's lead over the runner-up, paired over the map's seeds."""
+    found = findings.lead(c)
+    words = (f" At this run's economics {phrase(found.a)} leads {phrase(found.b)} by "
+             f"{plus_minus(found.mean, found.half_width, Per.OPPORTUNITY)}")
+    if found.significance is Significance.ONE_SEED:
+        return words + " on one seed."
+    return words + f" paired over {found.seeds} seeds" + (
+        "." if found.significance is Significance.AHEAD else ": not a significant lead.")
 
 
 def map_seeds(grid) -> str:
