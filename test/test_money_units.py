@@ -5,7 +5,8 @@ unit fails here, wherever it is added.
 The rule a reader can check by eye: a figure is labelled when its unit follows it ("$90.00 per run",
 "$741 ± $88 per run", "[-$47, +$173] per run"), or when its sentence declares the unit before it ("LLM spend per
 run: $89.80 of a $90.00 budget", "in $ per opportunity: ..."); a table cell is labelled when its column header or
-the table's first header cell (Markdown) or its title (terminal) names the unit.
+the table's first header cell (Markdown; it may name the units of the column headers too) or its title
+(terminal) names the unit.
 """
 
 from __future__ import annotations
@@ -53,7 +54,7 @@ def unlabelled_in_markdown(markdown: str) -> list[str]:
             header, body = rows[0], rows[1:]
             for row in [header, *body]:
                 for column, cell in enumerate(row):
-                    named = row is not header and re.search(UNIT, header[column] + " " + header[0])
+                    named = re.search(UNIT, header[0] if row is header else header[column] + " " + header[0])
                     if not named and re.search(FIGURE, LABELLED.sub("", cell)):
                         bad.append(f"{header[column]!r}: {cell!r}")
         else:

@@ -283,11 +283,11 @@ def test_the_break_even_table_marks_the_cell_nearest_the_default(run):
     metrics["landscape"]["break_even"] = grid({(40.0, 3.0): "trm", (100.0, 0.01): "llm"}, default=(100.0, 0.2))
     table = section_text(render(run, metrics), "Break-even map: which strategy wins where")
     assert table.count("★") == 2   # the note and the one marked cell
-    assert "| $100 per placement | LLM alone | **Cascade** ★ | Cascade |" in table
-    assert "| $40 per placement | Cascade | Cascade | TRM alone |" in table
+    assert "| $100 | LLM alone | **Cascade** ★ | Cascade |" in table
+    assert "| $40 | Cascade | Cascade | TRM alone |" in table
     assert "TRM alone wins in 1 cell" in table and "LLM alone wins in 1 cell" in table
     metrics["landscape"]["break_even"]["default"] = {"conversion_value": 45.0, "llm_price": 2.0}
-    assert "| $40 per placement | Cascade | Cascade | **TRM alone** ★ |" in render(run, metrics)
+    assert "| $40 | Cascade | Cascade | **TRM alone** ★ |" in render(run, metrics)
 
 
 def test_the_cascades_degradation_is_found_on_the_map(run):

@@ -286,9 +286,9 @@ def break_even_section(result: RunResult) -> Section | None:
                   "at each LLM price (columns, $ per read) and value of a placement (rows, $ per placement). Each "
                   "cell names the rival with the highest " + map_seeds(grid) + " ★ marks this run's economics ("
                   f"{money(grid.default.conversion_value, Per.PLACEMENT, 0)}, {price(grid.default.llm_price)})."),
-        Table(("Value per placement", *prices),
-              tuple((money(v, Per.PLACEMENT, 0), *(winner(v, p) for p in grid.prices)) for v in grid.values),
-              numeric=(0,)),
+        Table(("Value ($ per placement) by LLM price ($ per read)", *(price(p, Per.CELL) for p in grid.prices)),
+              tuple((money(v, Per.CELL, 0), *(winner(v, p) for p in grid.prices)) for v in grid.values),
+              numeric=tuple(range(len(prices) + 1))),   # numeric: right-aligned and never wrapped on a phone
         Paragraph(degradation_text(findings.degradation(grid)) + here_text(cells[here])),
         *by_value)
 
