@@ -134,7 +134,7 @@ class UI:
         c = cells[here]
         self.out.print(f"At ★ ({money(c.conversion_value, Per.PLACEMENT, 0)}, {price(c.llm_price)}), expected net "
                        "value in $ per opportunity: " + "; ".join(
-                           f"{strategy(key).short} {plus_minus(stat.mean, stat.half_width, Per.CELL)}"
+                           f"{strategy(key).short} {plus_minus(stat.mean, stat.half_width, Per.CELL, 2)}"
                            for key, stat in c.per_opportunity.items()) + "; " + lead_sentence(c))
 
     def _print_fitting(self, title: str, columns: tuple, rows: dict) -> None:
@@ -190,8 +190,8 @@ def lead_sentence(c) -> str:
     found = lead(c)
     first, second = strategy(found.a).short, strategy(found.b).short
     if found.significance is Significance.ONE_SEED:
-        return f"{first} ahead of {second} by {money(found.mean, Per.OPPORTUNITY)} (one seed)"
-    return (f"{first} − {second} {plus_minus(found.mean, found.half_width, Per.OPPORTUNITY, sign=True)} paired "
+        return f"{first} ahead of {second} by {money(found.mean, Per.OPPORTUNITY, 2)} (one seed)"
+    return (f"{first} − {second} {plus_minus(found.mean, found.half_width, Per.OPPORTUNITY, 2, sign=True)} paired "
             f"over {found.seeds} seeds" + ("" if found.significance is Significance.AHEAD else " (not significant)"))
 
 

@@ -286,7 +286,7 @@ def break_even_section(result: RunResult) -> Section | None:
                   "at each LLM price (columns, $ per read) and value of a placement (rows, $ per placement). Each "
                   "cell names the rival with the highest " + map_seeds(grid) + " ★ marks this run's economics ("
                   f"{money(grid.default.conversion_value, Per.PLACEMENT, 0)}, {price(grid.default.llm_price)})."),
-        Table(("Value ($ per placement) by LLM price ($ per read)", *(price(p, Per.CELL) for p in grid.prices)),
+        Table(("$ per placement ╲ $ per read", *(price(p, Per.CELL) for p in grid.prices)),
               tuple((money(v, Per.CELL, 0), *(winner(v, p) for p in grid.prices)) for v in grid.values),
               numeric=tuple(range(len(prices) + 1))),   # numeric: right-aligned and never wrapped on a phone
         Paragraph(degradation_text(findings.degradation(grid)) + here_text(cells[here])),
@@ -307,7 +307,7 @@ def degradation_text(found: findings.Degradation) -> str:
     if found.cascade_everywhere:
         parts.append("The cascade wins in every cell of the map.")
     if found.shortfall > 0:
-        parts.append(f"Where it loses, it is at most {money(found.shortfall, Per.OPPORTUNITY)} below the best "
+        parts.append(f"Where it loses, it is at most {money(found.shortfall, Per.OPPORTUNITY, 2)} below the best "
                      f"other rival ({phrase(found.worst_rival)}, at {at(found.worst)}).")
     return " ".join(parts)
 
@@ -316,7 +316,7 @@ def here_text(c: BreakEvenCell) -> str:
     """This run's cell: its winner's lead over the runner-up, paired over the map's seeds."""
     found = findings.lead(c)
     words = (f" At this run's economics {phrase(found.a)} leads {phrase(found.b)} by "
-             f"{plus_minus(found.mean, found.half_width, Per.OPPORTUNITY)}")
+             f"{plus_minus(found.mean, found.half_width, Per.OPPORTUNITY, 2)}")
     if found.significance is Significance.ONE_SEED:
         return words + " on one seed."
     return words + f" paired over {found.seeds} seeds" + (
@@ -342,7 +342,7 @@ def winner_cell(c: BreakEvenCell, here: bool) -> str:
 
 def rival_cell(c: BreakEvenCell, key: str) -> str:
     stat = c.per_opportunity[key]
-    text = plus_minus(stat.mean, stat.half_width, Per.CELL)
+    text = plus_minus(stat.mean, stat.half_width, Per.CELL, 2)
     return f"**{text}**" if key == c.best else text
 
 
