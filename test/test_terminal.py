@@ -4,10 +4,13 @@ import io
 
 import pytest
 
+from trm_demo.config import load_config
+from trm_demo.funnel.landscape import break_even_map, grid
+from trm_demo.report.formats import Per, price
 from trm_demo.results import (BreakEvenMap, CascadeSummary, ChangedKey, Changes, Counterfactual, DeferralCurve,
                               Economics, Evaluation, Interval, Landscape, Replay, RunInfo, RunResult, Scenario,
                               Selection, SentinelSummary, StrategyIntervals, StrategyResult, ThermostatSummary,
-                              TrainingSummary, WallClock)
+                              TrainingSummary, WallClock, build)
 from trm_demo.strategies import KEYS
 from trm_demo.sudoku.cli import print_eval_table
 from trm_demo.ui import UI, Console, config_line
@@ -134,3 +137,20 @@ def test_the_puzzle_eval_table_splits_to_fit_80_columns():
         text = console.file.getvalue()
         assert all(len(line) <= width for line in text.splitlines()) and "…" not in text
         assert text.count("┏") == tables and text.count("99.6%") == 7
+
+
+def test_the_break_even_map_fits_80_columns_with_every_price_and_the_runs_cell():
+    cfg = load_config()
+    prices, values = grid(cfg)
+    per_seed = [[{"conversion_value": v, "llm_price": p, "cascade_share_read": 0.2,
+                  "per_opportunity": {k: {"trm": 40.0 + i, "cascade": 40.0 + (2 if p < 1 else -1) + i}.get(k, 10.0)
+                                      for k in KEYS}} for v in values for p in prices] for i in range(5)]
+    grid_ = build(BreakEvenMap, break_even_map(per_seed, cfg))
+    result = dataclasses.replace(RESULT, landscape=dataclasses.replace(RESULT.landscape, break_even=grid_))
+    for width in (80, 160):
+        text = summary(width, result=result)
+        assert all(len(line) <= width for line in text.splitlines()) and "…" not in text
+        table = text[text.index("Break-even map"):]
+        assert all(price(p, Per.CELL) in table for p in prices) and table.count("★") == 3   # the title, the cell and its line
+        assert "TRM alone" in table and "mean over 5 seeds" in table
+        assert "Cascade − TRM alone +$2.00 ± $0.00 per opportunity paired over 5 seeds" in " ".join(table.split())
