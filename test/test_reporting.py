@@ -325,7 +325,8 @@ def test_a_control_earned_or_cost_by_the_sign_of_its_counterfactual(run):
     metrics["counterfactuals"]["thermostat"].update(expected_net_value_delta=-12.5, net_value_delta=3.0)
     metrics["scenario"]["events"] = []
     text = section_text(render(run, metrics), "Controls")
-    assert "it cost $12.50 per run of expected net value (realised +$3.00 per run" in text   # the wording of one finding
+    # the wording of one finding
+    assert "it cost $12.50 per run of expected net value (realised +$3.00 per run" in text
     assert "No scenario events: a steady market." in text
 
 

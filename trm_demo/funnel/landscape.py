@@ -125,7 +125,7 @@ def break_even_map(per_seed: list[list[dict]], cfg: Config) -> dict:
     from two seeds on; one seed has none)."""
     prices, values = grid(cfg)
     cells = []
-    for at, seeds in enumerate(zip(*per_seed)):
+    for seeds in zip(*per_seed):
         value = {key: [seed["per_opportunity"][key] for seed in seeds] for key in KEYS}
         ranked = sorted(RIVALS, key=lambda key: -np.mean(value[key]))
         best, runner_up = ranked[:2]
