@@ -6,7 +6,7 @@ Each `*_table(results)` returns (title, headers, rows, notes), or None when its 
 from __future__ import annotations
 
 from trm_demo.funnel.evaluation import t95
-from trm_demo.report.formats import money, num, pair_name, pct
+from trm_demo.report.formats import Per, money, num, pair_name, pct
 from trm_demo.strategies import KEYS, strategy
 
 UNSTABLE = 3.0   # slowest / fastest repeat above this: the figure is not to be trusted
@@ -44,7 +44,7 @@ def stable(*timings: dict) -> bool:
 def ci(stat: dict | None, digits: int, scale: float = 1.0, suffix: str = "", dollars: bool = False) -> str:
     if stat is None or stat.get("mean") is None:
         return "-"
-    mean = (money if dollars else num)(stat["mean"] * scale, digits)
+    mean = money(stat["mean"] * scale, Per.CELL, digits) if dollars else num(stat["mean"] * scale, digits)
     half = stat.get("half_width")
     return mean + ("" if half is None else f" ± {num(half * scale, digits)}") + suffix
 

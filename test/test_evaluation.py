@@ -47,9 +47,9 @@ def test_every_strategy_is_one_record_and_the_verdicts_use_its_phrase():
     assert [s.key for s in STRATEGIES if not s.rival] == ["oracle"]
     stat = {"mean": 50.0, "ci95": [42.0, 58.0], "half_width": 8.0, "n": 10}
     assert verdicts({"cascade-llm": stat, "trm-greedy": {**stat, "mean": -2.0}}) == [
-        "the cascade beats the LLM reading everyone by $50 ± $8 expected net value per run over 10 seeds",
-        "the TRM alone vs the greedy rule of thumb: no significant difference (-$2 ± $8 expected net value per run "
-        "over 10 seeds)"]
+        "the cascade beats the LLM reading everyone by $50 ± $8 per run of expected net value over 10 seeds",
+        "the TRM alone vs the greedy rule of thumb: no significant difference in expected net value (-$2 ± $8 per "
+        "run over 10 seeds)"]
     assert strategy("keyword").phrase == "keyword"   # a key this version does not know is named by itself
 
 

@@ -87,9 +87,18 @@ def section_text(text: str, heading: str) -> str:
 def grid(best: dict, default=(100.0, 0.2)) -> dict:
     """A break-even map over 3 prices x 2 values whose winners are `best[(value, price)]` (cascade elsewhere)."""
     prices, values = [0.01, 0.3, 3.0], [40.0, 100.0]
-    cells = [{"conversion_value": v, "llm_price": p, "trm": 1.0, "cascade": 2.0, "llm": 1.5,
-              "cascade_share_read": 0.3, "best": best.get((v, p), "cascade")} for v in values for p in prices]
-    return {"prices": prices, "values": values, "cells": cells,
+    def one(x):   # one seed: no interval
+        return {"mean": x, "ci95": None, "half_width": None, "n": 1}
+
+    def cell(v, p):
+        winner = best.get((v, p), "cascade")
+        values = {"trm": 1.0, "cascade": 2.0, "llm": 1.5, "logistic": 0.9, "greedy": 0.5, "oracle": 3.0}
+        if winner != "cascade":
+            values[winner] = 2.5
+        return {"conversion_value": v, "llm_price": p, "per_opportunity": {k: one(x) for k, x in values.items()},
+                "cascade_share_read": 0.3, "best": winner, "runner_up": "cascade" if winner != "cascade" else "llm",
+                "lead_per_opportunity": one(0.5)}
+    return {"prices": prices, "values": values, "cells": [cell(v, p) for v in values for p in prices], "seeds": 1,
             "default": {"conversion_value": default[0], "llm_price": default[1]}}
 
 
@@ -160,8 +169,8 @@ def test_a_real_llm_gets_a_section_on_its_cost_latency_and_calibration(run):
 
 def test_the_strategy_table_puts_expected_and_realised_side_by_side_for_all_six(run):
     table = section_text(render(run), "Strategies")
-    assert ("| Strategy | Expected net value | Share of oracle (expected) | Realised net value | LLM reads | "
-            "LLM cost |") in table
+    assert ("| Strategy | Expected net value ($ per run) | Share of oracle (expected) | Realised net value ($ per "
+            "run) | LLM reads | LLM cost ($ per run) |") in table
     rows = [line for line in table.splitlines() if line.startswith("| ") and "---" not in line][1:]
     assert [row.split(" | ")[0] for row in rows] == [
         "| Cascade (TRM + LLM)", "| TRM alone", "| LLM reads everyone", "| Logistic regression",
@@ -185,7 +194,7 @@ def test_the_first_paragraph_names_the_strategy_with_the_highest_expected_net_va
     assert findings.ranking(result)[:2] == [winner, others[0]]
     text = advice(result)
     assert text.startswith(words)
-    assert "$500 more than" in text
+    assert "$500 per run more than" in text
     assert render(run, metrics).split("\n\n")[1] == text
     assert headline(result).startswith("**" + {"cascade": "Cascade", "trm": "TRM alone", "llm": "LLM reads",
                                               "logistic": "Logistic", "greedy": "Greedy"}[winner])
@@ -198,7 +207,7 @@ def test_the_advice_renders_whichever_strategy_wins_even_one_this_version_does_n
     assert findings.ranking(result)[0] == "router_topk"
     text = advice(result)
     assert text.startswith("**Use router_topk: it made the most expected net value in this run.**")
-    assert "$700 more than" in text
+    assert "$700 per run more than" in text
     assert render(run, metrics).split("\n\n")[1] == text
 
 
@@ -246,7 +255,7 @@ def test_the_headline_quotes_realised_values_beside_the_expected_ones(run):
     s = run["metrics"]["strategies"]
     text = headline(typed(run["metrics"]))
     assert "made the most expected net value" in text and "Realised on this run's drawn outcomes" in text
-    assert f"the cascade ${s['cascade']['net_value']:,.2f}" in text
+    assert f"the cascade ${s['cascade']['net_value']:,.2f} per run" in text
     assert "the oracle knows the true probability" in text
 
 
@@ -288,7 +297,8 @@ def test_the_cascades_degradation_is_found_on_the_map(run):
     assert {k: [(c.conversion_value, c.llm_price) for c in cells] for k, cells in found.wins.items()} == {
         "trm": [(40.0, 3.0)], "llm": [(100.0, 0.01)]}
     assert not found.cascade_everywhere
-    assert found.shortfall == pytest.approx(-0.5)   # 2.0 per opportunity, above the better half's 1.5 everywhere
+    assert found.shortfall == pytest.approx(0.5)   # 2.5 where a rival wins against the cascade's 2.0
+    assert found.worst_rival in ("trm", "llm")
     table = section_text(render(run), "Break-even map: which strategy wins where")
     assert "where it is nearly the TRM alone" in table
     assert findings.degradation(typed(run["metrics"]).landscape.break_even).cascade_everywhere == \
@@ -304,7 +314,7 @@ def test_controls_list_the_scenario_and_each_controls_dollars(run):
         assert f"at opportunity {event['at']:,}:" in text
     for name in ("thermostat", "sentinel"):
         delta = cf[name]["expected_net_value_delta"]
-        assert (f"{'earned' if delta > 0 else 'cost'} ${abs(delta):,.2f} of expected net value" in text
+        assert (f"{'earned' if delta > 0 else 'cost'} ${abs(delta):,.2f} per run of expected net value" in text
                 or (delta == 0 and "changed nothing" in text))
     assert "**Budget.**" in text and "## " not in text
 
@@ -315,7 +325,8 @@ def test_a_control_earned_or_cost_by_the_sign_of_its_counterfactual(run):
     metrics["counterfactuals"]["thermostat"].update(expected_net_value_delta=-12.5, net_value_delta=3.0)
     metrics["scenario"]["events"] = []
     text = section_text(render(run, metrics), "Controls")
-    assert "it cost $12.50 of expected net value (realised +$3.00" in text   # the wording of one finding
+    # the wording of one finding
+    assert "it cost $12.50 per run of expected net value (realised +$3.00 per run" in text
     assert "No scenario events: a steady market." in text
 
 

@@ -4,10 +4,13 @@ import io
 
 import pytest
 
+from trm_demo.config import load_config
+from trm_demo.funnel.landscape import break_even_map, grid
+from trm_demo.report.formats import Per, price
 from trm_demo.results import (BreakEvenMap, CascadeSummary, ChangedKey, Changes, Counterfactual, DeferralCurve,
                               Economics, Evaluation, Interval, Landscape, Replay, RunInfo, RunResult, Scenario,
                               Selection, SentinelSummary, StrategyIntervals, StrategyResult, ThermostatSummary,
-                              TrainingSummary, WallClock)
+                              TrainingSummary, WallClock, build)
 from trm_demo.strategies import KEYS
 from trm_demo.sudoku.cli import print_eval_table
 from trm_demo.ui import UI, Console, config_line
@@ -40,7 +43,7 @@ RESULT = RunResult(
                              events=({"opportunity": 140, "state": "open", "from": "closed",
                                       "reason": "50% of the last 20 LLM calls failed"},)),
     frontier=(),
-    landscape=Landscape(500, DeferralCurve((), {}, None, ""), BreakEvenMap((), (), (), Economics(100.0, 0.2))),
+    landscape=Landscape(500, DeferralCurve((), {}, None, ""), BreakEvenMap((), (), (), 1, Economics(100.0, 0.2))),
     training=TrainingSummary("scratch", 0, Selection(None, None, None), (), ()),
     wall_clock=WallClock(0.0, 0.0, 0.0, 0.0, ""),
     changes=Changes("my.yaml", ("--config",),
@@ -76,9 +79,9 @@ def test_the_rows_come_in_the_cascades_order():
 def test_the_lines_under_the_table_give_the_controls_dollars_and_say_the_llm_is_simulated():
     text = " ".join(summary(120).split())
     assert "Expected = from the true P(convert)" in text and "Realised = on the drawn outcomes" in text
-    assert "the LLM read 302 replies (18.9% of candidates); LLM spend $89.80 of a $90.00 budget" in text
-    assert "hurdle 9.19 x price after 1 move;" in text and "+$54.27 expected (+$99.80 realised)" in text
-    assert "Sentinel: 1 event, breaker closed; vs no breaker or TRM guard: -$21.64 expected" in text
+    assert "the LLM read 302 replies (18.9% of candidates); LLM spend per run: $89.80 of a $90.00 budget" in text
+    assert "hurdle 9.19 x price after 1 move;" in text and "per run: +$54.27 expected (+$99.80 realised)" in text
+    assert "Sentinel: 1 event, breaker closed; vs no breaker or TRM guard, per run: -$21.64 expected" in text
     assert "opportunity 140: closed -> open (50% of the last 20 LLM calls failed)" in text
     assert "-$171.27 expected" in text and "LLM: simulated" in text
 
@@ -118,7 +121,7 @@ def test_the_seeds_table_fits_80_columns_with_intervals_and_verdicts():
         assert all(len(line) <= width for line in text.splitlines()) and "…" not in text
         assert "$10,311 ± 211" in text and "92.3% ± 1.3%" in text and "Over 10 seeds" in text
         assert "the cascade beats the LLM reading everyone by $1,203" in " ".join(text.split())
-        assert "thermostat +$31.50 ± 29.50" in " ".join(text.split())
+        assert "thermostat +$31.50 ± $29.50" in " ".join(text.split())
 
 
 def test_the_puzzle_eval_table_splits_to_fit_80_columns():
@@ -134,3 +137,20 @@ def test_the_puzzle_eval_table_splits_to_fit_80_columns():
         text = console.file.getvalue()
         assert all(len(line) <= width for line in text.splitlines()) and "…" not in text
         assert text.count("┏") == tables and text.count("99.6%") == 7
+
+
+def test_the_break_even_map_fits_80_columns_with_every_price_and_the_runs_cell():
+    cfg = load_config()
+    prices, values = grid(cfg)
+    per_seed = [[{"conversion_value": v, "llm_price": p, "cascade_share_read": 0.2,
+                  "per_opportunity": {k: {"trm": 40.0 + i, "cascade": 40.0 + (2 if p < 1 else -1) + i}.get(k, 10.0)
+                                      for k in KEYS}} for v in values for p in prices] for i in range(5)]
+    grid_ = build(BreakEvenMap, break_even_map(per_seed, cfg))
+    result = dataclasses.replace(RESULT, landscape=dataclasses.replace(RESULT.landscape, break_even=grid_))
+    for width in (80, 160):
+        text = summary(width, result=result)
+        assert all(len(line) <= width for line in text.splitlines()) and "…" not in text
+        table = text[text.index("Break-even map"):]
+        assert all(price(p, Per.CELL) in table for p in prices) and table.count("★") == 3   # the title, the cell and its line
+        assert "TRM alone" in table and "mean over 5 seeds" in table
+        assert "Cascade − TRM alone +$2.00 ± $0.00 per opportunity paired over 5 seeds" in " ".join(table.split())

@@ -21,7 +21,7 @@ from trm_demo.commands import checkpoint_output, checkpoint_remedy, number_type,
 from trm_demo.config import Config, knob_range, load_config, shown_path
 from trm_demo.errors import CheckpointError, ConfigError, UsageError
 from trm_demo.funnel.evaluation import evaluate_seeds
-from trm_demo.funnel.landscape import landscape
+from trm_demo.funnel.landscape import break_even_map, break_even_values, landscape
 from trm_demo.funnel.memory import check_memory
 from trm_demo.funnel.pipeline import (checkpoint_metadata, checkpoint_path, command_line, fine_tune, fit_baseline,
                                       pretrain, starting_model, step_cap, strategies_for_seed)
@@ -103,7 +103,6 @@ def simulate_and_write(cfg: Config, args, argv: list[str], models: tuple, traini
             simulation_seconds = time.perf_counter() - simulation_started
     finally:
         readings.close()   # the real reader's cache holds only whole rows, whatever stopped the run
-    where_each_wins = landscape(*result.sample, cfg, rng_for(cfg.simulation.seed, "landscape"))
     evaluation = None
     if args.seeds:
         seeds = [cfg.simulation.seed + i for i in range(args.seeds)]
@@ -111,6 +110,11 @@ def simulate_and_write(cfg: Config, args, argv: list[str], models: tuple, traini
             evaluation = evaluate_seeds(cfg, seeds, partial(strategies_for_seed, ui=UI(quiet=True)),
                                         on_done=on_done)
         evaluation["verdicts"] = verdicts(evaluation["paired"])   # the sentences: report's words
+        maps = evaluation.pop("break_even")                        # each seed's map, this run's seed first
+    else:
+        maps = [break_even_values(*result.sample, cfg)]
+    where_each_wins = landscape(*result.sample, cfg, rng_for(cfg.simulation.seed, "landscape"),
+                                break_even_map(maps, cfg))
     changes = config_changes(cfg.to_dict(), load_config().to_dict(), shown_path(args.config) if args.config else None,
                              flag_keys(args), [a for a in argv if a.startswith("--")])
     metrics = run_metrics(cfg, result, training, where_each_wins, command_line(argv), {

@@ -151,30 +151,33 @@ class DeferralCurve:
 
 @dataclass(frozen=True)
 class BreakEvenCell:
-    conversion_value: float
-    llm_price: float
-    trm: float                  # expected net value per opportunity
-    cascade: float
-    llm: float
-    cascade_share_read: float
-    best: str
+    """One (value per placement, LLM price) of the map: every strategy's expected net value per opportunity, as a
+    mean over the map's seeds (one seed: no interval)."""
+    conversion_value: float                # $ per placement
+    llm_price: float                       # $ per read
+    per_opportunity: dict[str, Interval]   # strategy key -> expected net value, $ per opportunity
+    cascade_share_read: float              # share of candidates the cascade read (mean over the seeds)
+    best: str                              # the rival with the highest mean
+    runner_up: str
+    lead_per_opportunity: Interval         # best minus runner-up, $ per opportunity, paired seed by seed
 
     def value_of(self, key: str) -> float:
-        return getattr(self, key)
+        return self.per_opportunity[key].mean
 
 
 @dataclass(frozen=True)
 class Economics:
-    conversion_value: float
-    llm_price: float
+    conversion_value: float     # $ per placement
+    llm_price: float            # $ per read
 
 
 @dataclass(frozen=True)
 class BreakEvenMap:
-    prices: tuple[float, ...]
-    values: tuple[float, ...]
+    prices: tuple[float, ...]   # $ per read
+    values: tuple[float, ...]   # $ per placement
     cells: tuple[BreakEvenCell, ...]
-    default: Economics          # this run's economics
+    seeds: int                  # the seeds each cell averages (--seeds, else 1: this run's)
+    default: Economics          # this run's economics: a cell of the map
 
 
 @dataclass(frozen=True)

@@ -14,9 +14,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from trm_demo.report.changes import shown_value
-from trm_demo.report.findings import read_share
-from trm_demo.report.formats import MISSING, count, finite, money, num, pct, signed
-from trm_demo.results import Changes, Counterfactual, Evaluation, Interval, RunResult
+from trm_demo.report.findings import Significance, lead, nearest_cell, read_share
+from trm_demo.report.formats import MISSING, Per, count, finite, money, num, pct, plus_minus, price, signed
+from trm_demo.results import BreakEvenMap, Changes, Counterfactual, Evaluation, Interval, RunResult
 from trm_demo.strategies import KEYS, strategy
 
 class Console(console.Console):
@@ -94,24 +94,48 @@ class UI:
 
     def summary(self, result: RunResult, outputs: dict) -> None:
         """The strategy table in the widest layout that fits; with --quiet nothing else."""
-        self._print_fitting("Expected net value by strategy (TRM -> LLM cascade vs baselines)", SUMMARY_COLUMNS,
-                            result.strategies)
+        self._print_fitting(f"Expected net value by strategy, $ per run of {result.run.opportunities:,} "
+                            "opportunities (TRM -> LLM cascade vs baselines)", SUMMARY_COLUMNS, result.strategies)
         if self.quiet:
             return
         for line in summary_lines(result):
             self.out.print(line)
         if result.evaluation is not None:
             self._evaluation(result.evaluation)
+        self._break_even(result.landscape.break_even)
         self.out.print("Wrote: " + ", ".join(str(p) for p in outputs.values()))
 
     def _evaluation(self, evaluation: Evaluation) -> None:
-        self._print_fitting(f"Over {evaluation.seeds} seeds (mean ± 95% CI half-width)", EVALUATION_COLUMNS,
-                            evaluation.strategies)
+        self._print_fitting(f"Over {evaluation.seeds} seeds, $ per run (mean ± 95% CI half-width)",
+                            EVALUATION_COLUMNS, evaluation.strategies)
         if evaluation.counterfactuals:
-            self.out.print("Controls over the seeds (run minus replay without it, expected): " + "; ".join(
-                f"{control} {_interval(_signed_money)(stat)}" for control, stat in evaluation.counterfactuals.items()))
+            self.out.print("Controls over the seeds (run minus replay without it, expected, per run): " + "; ".join(
+                f"{control} {plus_minus(stat.mean, stat.half_width, Per.CELL, 2, sign=True)}"
+                for control, stat in evaluation.counterfactuals.items()))
         for sentence in evaluation.verdicts:
             self.out.print(sentence)
+
+    def _break_even(self, grid: BreakEvenMap) -> None:
+        """The map's winner at each value per placement (rows) and LLM price (columns), in the widest layout that
+        fits (all prices, else two tables of half each), and this run's cell with every strategy's figure."""
+        if not grid.cells:
+            return
+        here = nearest_cell(grid)
+        cells = {(c.conversion_value, c.llm_price): c for c in grid.cells}
+        half = (len(grid.prices) + 1) // 2
+        layouts = [[map_table(grid, cells, here, prices) for prices in groups]
+                   for groups in ((grid.prices,), (grid.prices[:half], grid.prices[half:]))]
+        sure = (f"mean over {grid.seeds} seeds, ≈ no significant winner" if grid.seeds > 1
+                else "one seed: --seeds 5 for intervals")
+        self.out.print(f"Break-even map: the winner by expected net value at each value ($ per placement, rows) and "
+                       f"LLM price ($ per read, columns); ★ this run, {sure}", style="table.title")
+        for table in first_fitting(self.out, layouts):
+            self.out.print(table)
+        c = cells[here]
+        self.out.print(f"At ★ ({money(c.conversion_value, Per.PLACEMENT, 0)}, {price(c.llm_price)}), expected net "
+                       "value in $ per opportunity: " + "; ".join(
+                           f"{strategy(key).short} {plus_minus(stat.mean, stat.half_width, Per.CELL, 2)}"
+                           for key, stat in c.per_opportunity.items()) + "; " + lead_sentence(c))
 
     def _print_fitting(self, title: str, columns: tuple, rows: dict) -> None:
         """The first layout that fits the terminal: full names and headers; short ones explained under
@@ -145,6 +169,32 @@ class UI:
         return table
 
 
+def map_table(grid: BreakEvenMap, cells: dict, here: tuple, prices: tuple) -> Table:
+    """The break-even map's winners at these prices: a short name, ≈ when its lead is not significant, ★ here."""
+    table = Table(box=box.SQUARE)
+    table.add_column("$/placement", justify="right", no_wrap=True)
+    for p in prices:
+        table.add_column(price(p, Per.CELL), no_wrap=True)
+    for value in grid.values:
+        row = []
+        for p in prices:
+            c = cells[(value, p)]
+            unsure = lead(c).significance is Significance.NOT_SIGNIFICANT
+            row.append(strategy(c.best).short + (" ≈" if unsure else "") + (" ★" if (value, p) == here else ""))
+        table.add_row(money(value, Per.CELL, 0), *row)
+    return table
+
+
+def lead_sentence(c) -> str:
+    """The cell's winner against its runner-up, seed by seed: the map's one paired figure."""
+    found = lead(c)
+    first, second = strategy(found.a).short, strategy(found.b).short
+    if found.significance is Significance.ONE_SEED:
+        return f"{first} ahead of {second} by {money(found.mean, Per.OPPORTUNITY, 2)} (one seed)"
+    return (f"{first} − {second} {plus_minus(found.mean, found.half_width, Per.OPPORTUNITY, 2, sign=True)} paired "
+            f"over {found.seeds} seeds" + ("" if found.significance is Significance.AHEAD else " (not significant)"))
+
+
 def first_fitting(out: console.Console, layouts: list[list[Table]]) -> list[Table]:
     """The first layout (a list of tables, most detailed first) whose every table fits the width; else the last."""
     # measured unconstrained: rich's own measure is capped at the width, where it truncates with "…"
@@ -174,8 +224,9 @@ def summary_lines(result: RunResult) -> list[str]:
     read = f" ({pct(read_here)} of candidates)" if finite(read_here) else ""
     lines = [
         "Expected = from the true P(convert), no outcome luck; Realised = on the drawn outcomes.",
-        f"Cascade: the LLM read {cascade.llm_reads:,} replies{read}; LLM spend {money(sentinel.llm_spent)} "
-        f"of a {money(sentinel.llm_budget)} budget.",
+        f"Cascade: the LLM read {cascade.llm_reads:,} replies{read}; LLM spend per run: {money(sentinel.llm_spent, Per.CELL)} "
+        f"of a {money(sentinel.llm_budget, Per.CELL)} budget "
+        f"({money(sentinel.llm_budget / max(result.run.planned_opportunities, 1), Per.OPPORTUNITY, 2)}).",
         f"Thermostat: hurdle {num(thermostat.final_hurdle)} x price after {count(thermostat.moves, 'move')}"
         + _versus(cf.get("thermostat"), "a fixed hurdle"),
         f"Sentinel: {count(len(sentinel.events), 'event')}, breaker {sentinel.state}"
@@ -195,15 +246,11 @@ def summary_lines(result: RunResult) -> list[str]:
 
 
 def _versus(cf: Counterfactual | None, without: str) -> str:
-    """'; vs <without>: +$54.27 expected (+$99.80 realised)': what a control earned, in dollars."""
+    """'; vs <without>, per run: +$54.27 expected (+$99.80 realised)': what a control earned, in dollars."""
     if cf is None:
         return ""
-    return (f"; vs {without}: {_signed_money(cf.expected_net_value_delta)} expected "
-            f"({_signed_money(cf.net_value_delta)} realised)")
-
-
-def _signed_money(x) -> str:
-    return signed(x, 2)
+    return (f"; vs {without}, per run: {signed(cf.expected_net_value_delta, Per.CELL, 2)} expected "
+            f"({signed(cf.net_value_delta, Per.CELL, 2)} realised)")
 
 
 def llm_line(llm: dict) -> str:
@@ -228,7 +275,7 @@ def _pct(x) -> str:
 
 
 def _money(x) -> str:
-    return money(x, 2)
+    return money(x, Per.CELL, 2)
 
 
 # full header, short header, metric, format: a new column is one line here
@@ -237,6 +284,7 @@ SUMMARY_COLUMNS = (("Expected Net", "Expected", "expected_net_value", _money),
                    ("Realised Net", "Realised", "net_value", _money),
                    ("LLM Reads", "Reads", "llm_reads", lambda x: f"{x:,}" if isinstance(x, int) else num(x, 0)),
                    ("LLM Cost", "LLM $", "llm_cost", _money))
-EVALUATION_COLUMNS = (("Expected Net", "Expected", "expected_net_value", _interval(lambda x: money(x, 0))),
+EVALUATION_COLUMNS = (("Expected Net", "Expected", "expected_net_value",
+                       _interval(lambda x: money(x, Per.CELL, 0))),
                       ("% of Oracle (exp.)", "Oracle%", "share_of_oracle_expected", _interval(lambda x: pct(x, 1))),
                       ("LLM Reads", "Reads", "llm_reads", _interval(lambda x: num(x, 0))))

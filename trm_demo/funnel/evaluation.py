@@ -83,7 +83,8 @@ def summarise(per_seed: list[dict]) -> dict:
 
 def evaluate_seeds(cfg: Config, seeds: list[int], run_one: Callable[[Config], dict], workers: int | None = None,
                    on_done: Callable[[int], None] | None = None) -> dict:
-    """Run `run_one` (config -> metrics["strategies"]) for every seed, in parallel; summarise in seed order."""
+    """Run `run_one` (config -> {"strategies", "counterfactuals"[, "break_even"]}) for every seed, in parallel;
+    summarise in seed order (each seed's break-even map is handed up as it is: landscape.py averages it)."""
     configs = [cfg.replace(**{"simulation.seed": s}) for s in seeds]
     workers = workers or min(len(seeds), os.cpu_count() or 1)
     results: list[dict] = []
@@ -96,6 +97,8 @@ def evaluate_seeds(cfg: Config, seeds: list[int], run_one: Callable[[Config], di
         results = _in_worker_processes(run_one, configs, workers, on_done)
     summary = summarise(results)
     summary["seed_list"] = list(seeds)
+    if all("break_even" in r for r in results):   # each seed's map, for landscape.break_even_map
+        summary["break_even"] = [r["break_even"] for r in results]
     return summary
 
 

@@ -11,8 +11,11 @@ oracle's. Orders: the cascade's value of information (from the TRM's beliefs
 only), random, and the oracle's (each candidate's true gain from being read, in
 hindsight): how close VOI gets to the best possible order.
 
-Break-even map: over LLM price x conversion value, which of TRM alone, the
-cascade and the LLM reading everyone makes the most expected net value.
+Break-even map: over LLM price x value of a placement, every strategy's expected net value
+per opportunity (the strategies are the ledger's: decide_block decides each as the run does,
+so a new strategy appears here without a line of this module), and which rival wins. The grid
+is the run's own price and value times fixed steps, so the run's cell is on it. Over --seeds,
+each cell holds the mean over the seeds and the winner's paired lead over the runner-up.
 """
 
 from __future__ import annotations
@@ -23,18 +26,25 @@ import numpy as np
 
 from trm_demo.funnel.cascade import belief_from_estimate, combine, expected_probability, value_of_reading
 from trm_demo.config import Config
-from trm_demo.funnel.market import squash
+from trm_demo.funnel.evaluation import mean_ci
+from trm_demo.funnel.ledger import Ledger
 from trm_demo.funnel.reading import Readings
-from trm_demo.funnel.simulation import Block, Timeline, decide, read_everyone, run_cascade, settle, world_for
+from trm_demo.funnel.simulation import (Block, Timeline, decide, decide_block, read_everyone, settle, trm_estimate,
+                                        world_for)
+from trm_demo.strategies import KEYS, RIVALS
 
 SHARES_READ = tuple(np.round(np.linspace(0.0, 1.0, 11), 2))
-PRICES = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0)
-VALUES = (40.0, 70.0, 100.0, 200.0, 400.0)
+# The map's axes, as multiples of the run's own LLM price and value per placement (1.0: the run's cell).
+# With the shipped $0.20 and $100: $0.01 to $3.00 per read, $40 to $400 per placement.
+PRICE_STEPS = (0.05, 0.15, 0.5, 1.0, 2.0, 5.0, 15.0)
+VALUE_STEPS = (0.4, 0.7, 1.0, 2.0, 4.0)
 
 
-def landscape(block: Block, trm: np.ndarray, cfg: Config, rng: np.random.Generator) -> dict:
-    return {"opportunities": int(len(block.ids)), "deferral": deferral_curve(block, trm, cfg, rng),
-            "break_even": break_even_map(block, trm, cfg)}
+def landscape(block: Block, step_cap: int, cfg: Config, rng: np.random.Generator, break_even: dict) -> dict:
+    """break_even: break_even_map of this run's seed, or of every seed of --seeds."""
+    return {"opportunities": int(len(block.ids)),
+            "deferral": deferral_curve(block, trm_estimate(block, cfg, step_cap).estimate, cfg, rng),
+            "break_even": break_even}
 
 
 def _expected_value(block: Block, estimate, cfg: Config) -> float:
@@ -80,30 +90,49 @@ def _per_opportunity_value(block: Block, estimate, cfg: Config) -> np.ndarray:
     return money["expected_value"] - money["outreach_cost"]
 
 
-def break_even_map(block: Block, trm: np.ndarray, cfg: Config) -> dict:
-    """Expected net value per opportunity of TRM alone, the cascade and LLM-only at each price and value."""
-    cells = []
-    for value in VALUES:
-        for price in PRICES:
-            sim = dataclasses.replace(cfg.simulation, llm_cost=price, conversion_value=value)
-            cell_cfg = dataclasses.replace(cfg, simulation=sim)
-            cells.append({"conversion_value": value, "llm_price": price,
-                          **_three_strategies(block, trm, cell_cfg)})
-    for cell in cells:
-        cell["best"] = max(("trm", "cascade", "llm"), key=lambda name: cell[name])
-    return {"prices": list(PRICES), "values": list(VALUES), "cells": cells,
-            "default": {"conversion_value": cfg.simulation.conversion_value, "llm_price": cfg.simulation.llm_cost}}
-
-
-def _three_strategies(block: Block, trm: np.ndarray, cfg: Config) -> dict:
-    n, k = trm.shape
+def grid(cfg: Config) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """The map's LLM prices and values per placement: the run's own times PRICE_STEPS and VALUE_STEPS."""
     sim = cfg.simulation
+    return (tuple(round(sim.llm_cost * step, 6) for step in PRICE_STEPS),
+            tuple(round(sim.conversion_value * step, 6) for step in VALUE_STEPS))
+
+
+def break_even_values(block: Block, step_cap: int, cfg: Config) -> list[dict]:
+    """One seed's map: at each (value, price) cell, every strategy's expected net value per opportunity on the
+    block, on a steady market with no budget and no controls, decided as the run decides (decide_block)."""
+    n = len(block.ids)
     steady = Timeline(np.linspace(1 / n, 1.0, n), np.ones(n), np.zeros(n, bool), np.full(n, cfg.market.drift))
-    world = world_for(cfg, np.inf, thermostat_on=False, guardrails_on=False, latency_limit_on=False)
-    simulated = Readings(cfg)
-    chunk = run_cascade(world, block, steady, trm, np.full(n, "", dtype=object), cfg, simulated)
-    llm = squash(read_everyone(block, simulated)[0])
-    return {"trm": _expected_value(block, trm, cfg) / n,
-            "cascade": (_expected_value(block, chunk.estimate, cfg) - chunk.llm_cost.sum()) / n,
-            "llm": (_expected_value(block, llm, cfg) - sim.llm_cost * k * n) / n,
-            "cascade_share_read": float(chunk.read.mean())}
+    prices, values = grid(cfg)
+    cells = []
+    for value in values:
+        for price in prices:
+            # One chunk: without controls nothing acts between chunks, and one call per cell keeps the map cheap.
+            sim = dataclasses.replace(cfg.simulation, llm_cost=price, conversion_value=value, chunk_size=n)
+            cell_cfg = dataclasses.replace(cfg, simulation=sim)
+            world = world_for(cell_cfg, np.inf, thermostat_on=False, guardrails_on=False, latency_limit_on=False)
+            ledger = Ledger(KEYS, n)
+            decide_block(ledger, block, steady, cell_cfg, Readings(cell_cfg), step_cap, {"run": world})
+            totals = ledger.summary()
+            cells.append({"conversion_value": value, "llm_price": price,
+                          "per_opportunity": {key: totals[key]["expected_net_value"] / n for key in KEYS},
+                          "cascade_share_read": totals["cascade"]["llm_reads"] / block.market.p_true.size})
+    return cells
+
+
+def break_even_map(per_seed: list[list[dict]], cfg: Config) -> dict:
+    """The map over seeds (one list of break_even_values per seed, same grid): each strategy's mean expected net
+    value per opportunity, the rival with the highest mean, and its paired lead over the runner-up (an interval
+    from two seeds on; one seed has none)."""
+    prices, values = grid(cfg)
+    cells = []
+    for seeds in zip(*per_seed):
+        value = {key: [seed["per_opportunity"][key] for seed in seeds] for key in KEYS}
+        ranked = sorted(RIVALS, key=lambda key: -np.mean(value[key]))
+        best, runner_up = ranked[:2]
+        cells.append({"conversion_value": seeds[0]["conversion_value"], "llm_price": seeds[0]["llm_price"],
+                      "per_opportunity": {key: mean_ci(v) for key, v in value.items()},
+                      "cascade_share_read": float(np.mean([seed["cascade_share_read"] for seed in seeds])),
+                      "best": best, "runner_up": runner_up,
+                      "lead_per_opportunity": mean_ci(np.subtract(value[best], value[runner_up]))})
+    return {"prices": list(prices), "values": list(values), "cells": cells, "seeds": len(per_seed),
+            "default": {"conversion_value": cfg.simulation.conversion_value, "llm_price": cfg.simulation.llm_cost}}

@@ -15,6 +15,7 @@ import numpy as np
 from trm_demo import __version__
 from trm_demo.config import Config
 from trm_demo.errors import CheckpointError
+from trm_demo.funnel.landscape import break_even_values
 from trm_demo.funnel.market import FEATURE_NAMES, N_FEATURES, training_log
 from trm_demo.funnel.reading import readings_for
 from trm_demo.funnel.rng import rng_for
@@ -125,7 +126,8 @@ def reused_selection(cfg: Config, model: TRM, ui) -> dict:
 
 
 def strategies_for_seed(cfg: Config, ui) -> dict:
-    """One seed of the multi-seed evaluation: the whole pipeline, nothing written; totals and counterfactuals.
+    """One seed of the multi-seed evaluation: the whole pipeline, nothing written; totals, counterfactuals and
+    the seed's break-even map (landscape.break_even_values).
     `ui` is the caller's, sent to the worker process (a quiet one: several workers' progress would garble)."""
     model = starting_model(cfg)
     training = fine_tune(cfg, model, ui)
@@ -135,7 +137,8 @@ def strategies_for_seed(cfg: Config, ui) -> dict:
             result = run_funnel(cfg, model, fit_baseline(cfg), calls, step_cap(cfg, training), readings=readings)
     finally:
         readings.close()
-    return {"strategies": result.ledger.summary(), "counterfactuals": result.counterfactuals}
+    return {"strategies": result.ledger.summary(), "counterfactuals": result.counterfactuals,
+            "break_even": break_even_values(*result.sample, cfg)}
 
 
 def fit_baseline(cfg: Config) -> Logistic:

@@ -310,7 +310,7 @@ class FunnelResult:
     timeline: Timeline
     error_sd: float            # the TRM's error spread the cascade measured from its readings
     pass_ms_per_candidate: float
-    sample: tuple              # (first Block, the TRM's estimates on it): for the landscape
+    sample: tuple              # (first Block, the step cap): for the landscape
     readings: Readings         # the LLM's readings: who read, what it cost, how well calibrated
 
 
@@ -333,34 +333,45 @@ def run_funnel(cfg: Config, model: TRM, logistic: Logistic, calls: CallLog, step
     for block in blocks(cfg, tl, model, logistic, clock, step_cap):
         if sample is None:
             head = block.rows(slice(0, LANDSCAPE_OPPORTUNITIES))
-            sample, frontier = (head, trm_estimate(head, cfg, step_cap).estimate), depth_frontier(head, cfg)
-        _record_baselines(ledger, block, tl, cfg, readings)
-        for start in range(0, len(block.ids), sim.chunk_size):
-            part = block.rows(slice(start, start + sim.chunk_size))
-            trm = trm_estimate(part, cfg, step_cap)
-            for name, world in worlds.items():
-                fallback = world.sentinel.trm_guard(trm.estimate, trm.latency)
-                base = np.where((fallback != "")[:, None], part.logistic, trm.estimate)
-                chunk = run_cascade(world, part, tl, base, fallback, cfg, readings)
-                pick, pursue = decide(chunk.estimate, sim.conversion_value, sim.outreach_cost)
-                decision = Decision(pick, pursue, settle(part, pick, pursue, cfg))
-                compute = trm.cost + chunk.llm_cost
-                _add_totals(world, decision.money, compute, chunk)
-                world.thermostat.update(int(part.ids[-1]) + 1, float(tl.clock[part.ids[-1]]), world.sentinel.spent)
-                if name == "run":
-                    ledger.record("cascade", part.ids, compute_cost=compute, llm_cost=chunk.llm_cost,
-                                  llm_reads=chunk.read.sum(axis=1), steps=trm.steps.max(axis=1),
-                                  latency_ms=trm.latency + chunk.waited_ms, fallback=chunk.fallback != "",
-                                  **decision.money)
-                    _log_calls(calls, part, trm, chunk, decision, world, clock.ms_per_candidate)
-            trm_pick, trm_pursue = decide(trm.estimate, sim.conversion_value, sim.outreach_cost)
-            ledger.record("trm", part.ids, compute_cost=trm.cost, steps=trm.steps.max(axis=1), latency_ms=trm.latency,
-                          **settle(part, trm_pick, trm_pursue, cfg))
-            if on_progress:
-                on_progress(int(part.ids[-1]) + 1)
+            sample, frontier = (head, step_cap), depth_frontier(head, cfg)
+        decide_block(ledger, block, tl, cfg, readings, step_cap, worlds, calls, clock.ms_per_candidate, on_progress)
     run = worlds["run"]
     return FunnelResult(ledger, run.thermostat, run.sentinel, _counterfactuals(worlds), frontier, tl,
                         float(np.sqrt(run.spread.error_var)), clock.ms_per_candidate, sample, readings)
+
+
+def decide_block(ledger: Ledger, block: Block, tl: Timeline, cfg: Config, readings: Readings, step_cap: int,
+                 worlds: dict[str, World], calls: CallLog | None = None, pass_ms: float = 0.0,
+                 on_progress: Callable[[int], None] | None = None) -> None:
+    """Every strategy on one block, into the ledger: the one-round strategies, then chunk by chunk the TRM and
+    the cascade in every world (the "run" world's cascade is the ledger's). The run and the break-even map
+    (landscape.py) both decide through here, so the map has every strategy the run has."""
+    sim = cfg.simulation
+    _record_baselines(ledger, block, tl, cfg, readings)
+    for start in range(0, len(block.ids), sim.chunk_size):
+        part = block.rows(slice(start, start + sim.chunk_size))
+        trm = trm_estimate(part, cfg, step_cap)
+        for name, world in worlds.items():
+            fallback = world.sentinel.trm_guard(trm.estimate, trm.latency)
+            base = np.where((fallback != "")[:, None], part.logistic, trm.estimate)
+            chunk = run_cascade(world, part, tl, base, fallback, cfg, readings)
+            pick, pursue = decide(chunk.estimate, sim.conversion_value, sim.outreach_cost)
+            decision = Decision(pick, pursue, settle(part, pick, pursue, cfg))
+            compute = trm.cost + chunk.llm_cost
+            _add_totals(world, decision.money, compute, chunk)
+            world.thermostat.update(int(part.ids[-1]) + 1, float(tl.clock[part.ids[-1]]), world.sentinel.spent)
+            if name == "run":
+                ledger.record("cascade", part.ids, compute_cost=compute, llm_cost=chunk.llm_cost,
+                              llm_reads=chunk.read.sum(axis=1), steps=trm.steps.max(axis=1),
+                              latency_ms=trm.latency + chunk.waited_ms, fallback=chunk.fallback != "",
+                              **decision.money)
+                if calls is not None:
+                    _log_calls(calls, part, trm, chunk, decision, world, pass_ms)
+        trm_pick, trm_pursue = decide(trm.estimate, sim.conversion_value, sim.outreach_cost)
+        ledger.record("trm", part.ids, compute_cost=trm.cost, steps=trm.steps.max(axis=1), latency_ms=trm.latency,
+                      **settle(part, trm_pick, trm_pursue, cfg))
+        if on_progress:
+            on_progress(int(part.ids[-1]) + 1)
 
 
 def world_for(cfg: Config, budget: float, thermostat_on: bool = True, guardrails_on: bool = True,

@@ -19,15 +19,10 @@ from trm_demo.report.changes import shown_value
 from trm_demo.report.charts import chart
 from trm_demo.report.document import Bullets, Code, Document, Paragraph, Section, Table, section, to_markdown
 from trm_demo.report.findings import LOG_LOSS_TOLERANCE, Drives, Effect, Significance, Span, ranking, read_share
-from trm_demo.report.formats import count, finite, money, num, pair_name, pct, signed
+from trm_demo.report.formats import Per, count, finite, money, num, pair_name, pct, plus_minus, price, signed
 from trm_demo.report.html import write_html
 from trm_demo.results import BreakEvenCell, Counterfactual, Evaluation, Interval, RunResult
 from trm_demo.strategies import KEYS, RIVALS, strategy
-
-
-def price(x) -> str:
-    """An LLM price per read: cents, not the 4 places money() gives compute costs below $1."""
-    return money(x, 2) if finite(x) and abs(x) >= 0.01 else money(x)
 
 
 def name(key: str) -> str:
@@ -89,11 +84,12 @@ def advice(result: RunResult) -> str:
              if finite(best.share_of_oracle_expected) else "")
     margin = best.expected_net_value - runner.expected_net_value
     why = (f" In this simulated funnel of {run.opportunities:,} jobs it made the most expected net value "
-           f"({money(best.expected_net_value, 0)}{share}), {money(margin, 0)} more than {phrase(second)}.")
+           f"({money(best.expected_net_value, Per.RUN, 0)}{share}), {money(margin, Per.RUN, 0)} more than "
+           f"{phrase(second)}.")
     if first == "cascade":
         read = read_share(result)
         why += (f" The LLM read {pct(read)} of the candidates," if finite(read) else " The LLM read") + \
-               f" for {money(best.llm_cost)}."
+               f" for {money(best.llm_cost, Per.RUN)}."
     return strategy(first).advice + why + where_it_changes(result) + _doubt(result, first, second)
 
 
@@ -102,9 +98,9 @@ def _doubt(result: RunResult, first: str, second: str) -> str:
     if lead is not None:
         if lead.significance is Significance.NOT_SIGNIFICANT:
             return (f" Across {result.evaluation.seeds} seeds the two are not significantly apart "
-                    f"({money(lead.mean, 0)} ± {money(lead.half_width, 0)}): either will do.")
-        return (f" Across {result.evaluation.seeds} seeds it leads by {money(lead.mean, 0)} ± "
-                f"{money(lead.half_width, 0)} per run.")
+                    f"({plus_minus(lead.mean, lead.half_width, Per.RUN, 0)}): either will do.")
+        return (f" Across {result.evaluation.seeds} seeds it leads by "
+                f"{plus_minus(lead.mean, lead.half_width, Per.RUN, 0)}.")
     if result.evaluation is not None:
         return ""
     return " One seed: `--seeds 10` gives paired 95 % intervals."
@@ -116,10 +112,10 @@ def where_it_changes(result: RunResult) -> str:
     where = findings.where_it_changes(result.landscape.break_even)
     if where is None:
         return ""
-    price_text = _span(where.by_price, lambda x: f"{price(x)} per read")
-    value_text = _span(where.by_value, lambda x: f"{money(x, 0)} per placement")
-    return (f" On the break-even map, at {money(where.value, 0)} per placement {price_text}; "
-            f"at {price(where.price)} per read {value_text}.")
+    price_text = _span(where.by_price, price)
+    value_text = _span(where.by_value, lambda x: money(x, Per.PLACEMENT, 0))
+    return (f" On the break-even map, at {money(where.value, Per.PLACEMENT, 0)} {price_text}; "
+            f"at {price(where.price)} {value_text}.")
 
 
 def _span(span: Span, unit) -> str:
@@ -138,20 +134,20 @@ def headline(result: RunResult) -> str:
     s, run = result.strategies, result.run
     first = ranking(result)[0]
     others = [k for k in ("cascade", "trm", "llm") if k != first][:2]
-    lead = (f"**{name(first)} made the most expected net value: {money(s[first].expected_net_value)}"
+    lead = (f"**{name(first)} made the most expected net value: {money(s[first].expected_net_value, Per.RUN)}"
             + (f", {pct(s[first].share_of_oracle_expected)} of the oracle's" if
                finite(s[first].share_of_oracle_expected) else "")
-            + "; " + " and ".join(f"{money(s[first].expected_net_value - s[k].expected_net_value)} more than "
+            + "; " + " and ".join(f"{money(s[first].expected_net_value - s[k].expected_net_value, Per.RUN)} more than "
                                   f"{phrase(k)}" for k in others) + ".**")
     lines = [lead,
              "Realised on this run's drawn outcomes (luck included): " +
-             ", ".join(f"{phrase(k)} {money(s[k].net_value)}" for k in KEYS if k in s) + "."]
+             ", ".join(f"{phrase(k)} {money(s[k].net_value, Per.RUN)}" for k in KEYS if k in s) + "."]
     cascade, llm = s["cascade"], s["llm"]
     read = read_share(result)
     if finite(read):
         lines.append(f"The cascade had the LLM read {cascade.llm_reads:,} replies ({pct(read)} of the candidates) "
-                     f"for {money(cascade.llm_cost)}; reading everyone cost {money(llm.llm_cost)}. The TRM's "
-                     f"own compute for every candidate was {money(s['trm'].compute_cost)}.")
+                     f"for {money(cascade.llm_cost, Per.RUN)}; reading everyone cost {money(llm.llm_cost, Per.RUN)}. "
+                     f"The TRM's own compute for every candidate was {money(s['trm'].compute_cost, Per.RUN)}.")
     lines.append("Share of the oracle's expected net value (the oracle knows the true probability: the upper "
                  "bound, not a rival): " + ", ".join(f"{phrase(k)} {pct(s[k].share_of_oracle_expected)}"
                                                      for k in RIVALS if k in s) + ".")
@@ -170,14 +166,17 @@ def headline(result: RunResult) -> str:
 
 def strategy_section(result: RunResult) -> Section:
     s = result.strategies
-    rows = tuple((name(k), money(r.expected_net_value), pct(r.share_of_oracle_expected),
-                  money(r.net_value), f"{r.llm_reads:,}", money(r.llm_cost),
-                  money(r.total_cost), pct(r.success_rate), num(r.roi))
+    rows = tuple((name(k), money(r.expected_net_value, Per.CELL), pct(r.share_of_oracle_expected),
+                  money(r.net_value, Per.CELL), f"{r.llm_reads:,}", money(r.llm_cost, Per.CELL),
+                  money(r.total_cost, Per.CELL), pct(r.success_rate), num(r.roi))
                  for k, r in ((k, s[k]) for k in KEYS if k in s))
     return section(
         "Strategies",
-        Table(("Strategy", "Expected net value", "Share of oracle (expected)", "Realised net value", "LLM reads",
-               "LLM cost", "Total cost", "Success rate", "ROI"), rows, numeric=tuple(range(1, 9))),
+        Table(("Strategy", "Expected net value ($ per run)", "Share of oracle (expected)",
+               "Realised net value ($ per run)", "LLM reads", "LLM cost ($ per run)", "Total cost ($ per run)",
+               "Success rate", "ROI"), rows, numeric=tuple(range(1, 9))),
+        Paragraph(f"Money in this table is per run: totals over the run's {result.run.opportunities:,} "
+                  "opportunities. Rates (the break-even map, the budget, the depth frontier) are per opportunity."),
         Paragraph("**Expected net value** counts each pursued candidate at its true conversion probability times "
                   "the value of a placement, minus every cost: the yardstick, free of outcome luck. **Realised** is "
                   "the same on the outcomes this run drew. All six strategies share one decision rule (pursue the "
@@ -215,8 +214,8 @@ def llm_reader_section(result: RunResult) -> Section | None:
         Paragraph(f"**{llm.get('model')}** at {llm.get('host')} ({llm.get('provider')}, prompt "
                   f"{llm.get('prompt_version')}): {count(stats.get('reads', 0), 'read')}, "
                   f"{count(stats.get('hits', 0), 'cache hit')} and {count(stats.get('misses', 0), 'call')} to the "
-                  f"endpoint; failures: {failures}. This run paid {money(stats.get('spend', 0.0))} (a cache hit "
-                  f"is free); at its usage tokens the readings cost {money(llm.get('charged', 0.0))}, which the "
+                  f"endpoint; failures: {failures}. This run paid {money(stats.get('spend', 0.0), Per.RUN)} (a cache hit "
+                  f"is free); at its usage tokens the readings cost {money(llm.get('charged', 0.0), Per.RUN)}, which the "
                   f"ledger charges. Latency of the calls: {timing} (wall clock, reported only; no decision depends "
                   "on it)."),
         Paragraph("Calibration against the true probability (which the simulation knows): a well calibrated "
@@ -264,32 +263,40 @@ def break_even_section(result: RunResult) -> Section | None:
     grid = result.landscape.break_even
     if not grid.cells:
         return None
-    near_value, near_price = findings.nearest_cell(grid)
+    here = findings.nearest_cell(grid)
     cells = {(c.conversion_value, c.llm_price): c for c in grid.cells}
+    keys = [key for key in KEYS if key in grid.cells[0].per_opportunity]   # every strategy the map decided
 
-    def cell(value, price):
-        c = cells.get((value, price))
-        if c is None:
-            return "n/a"
-        short = strategy(c.best).short
-        return f"**{short}** ★" if (value, price) == (near_value, near_price) else short
-    rows = tuple((money(v, 0), *(cell(v, p) for p in grid.prices)) for v in grid.values)
-    default = grid.default
+    def winner(value, price_):
+        c = cells.get((value, price_))
+        return "n/a" if c is None else winner_cell(c, (value, price_) == here)
+    prices = tuple(price(p) for p in grid.prices)
+    by_value = []   # the rivals as rows of each row's cells
+    for value in grid.values:
+        by_value += [Paragraph(f"**At {money(value, Per.PLACEMENT, 0)}**: expected net value, $ per opportunity"
+                               f"{' (mean ± 95 % half-width over the seeds)' if grid.seeds > 1 else ''}; the "
+                               "cell's winner in bold."),
+                     Table(("Strategy ($ per opportunity)", *prices), tuple((name(key), *(rival_cell(cells[(value, p)], key)
+                                                                      for p in grid.prices)) for key in keys),
+                           numeric=tuple(range(1, len(prices) + 1)))]
     return section(
         "Break-even map: which strategy wins where",
-        Paragraph(f"Expected net value per opportunity of {phrase('trm')}, {phrase('cascade')} and "
-                  f"{phrase('llm')}, replayed on the same opportunities at each LLM price (columns) and value of a "
-                  "placement (rows); each cell names the winner. ★ marks the cell nearest this run "
-                  f"({money(default.conversion_value, 0)} per placement, {price(default.llm_price)} per read)."),
-        Table(("Value per placement", *(f"{price(p)} per read" for p in grid.prices)), rows,
-              numeric=(0,)),
-        Paragraph(degradation_text(findings.degradation(grid))))
+        Paragraph(f"Every strategy's expected net value per opportunity, replayed on the first "
+                  f"{result.landscape.opportunities:,} opportunities on a steady market without budget or controls, "
+                  "at each LLM price (columns, $ per read) and value of a placement (rows, $ per placement). Each "
+                  "cell names the rival with the highest " + map_seeds(grid) + " ★ marks this run's economics ("
+                  f"{money(grid.default.conversion_value, Per.PLACEMENT, 0)}, {price(grid.default.llm_price)})."),
+        Table(("$ per placement ╲ $ per read", *(price(p, Per.CELL) for p in grid.prices)),
+              tuple((money(v, Per.CELL, 0), *(winner(v, p) for p in grid.prices)) for v in grid.values),
+              numeric=tuple(range(len(prices) + 1))),   # numeric: right-aligned and never wrapped on a phone
+        Paragraph(degradation_text(findings.degradation(grid)) + here_text(cells[here])),
+        *by_value)
 
 
 def degradation_text(found: findings.Degradation) -> str:
-    """Where the cascade becomes one of its halves, and how far it ever falls below the better of them."""
+    """Where the cascade becomes one of its halves, and how far it ever falls below the best other rival."""
     def at(c: BreakEvenCell):
-        return f"{price(c.llm_price)} per read and {money(c.conversion_value, 0)} per placement"
+        return f"{price(c.llm_price)} and {money(c.conversion_value, Per.PLACEMENT, 0)}"
     parts = [f"The cascade reads fewer replies as reading gets dearer next to a placement's value: "
              f"{pct(found.most_read.cascade_share_read, 0)} of candidates at {at(found.most_read)}, "
              f"{pct(found.fewest_read.cascade_share_read, 0)} at {at(found.fewest_read)}, where it is nearly the "
@@ -300,12 +307,51 @@ def degradation_text(found: findings.Degradation) -> str:
     if found.cascade_everywhere:
         parts.append("The cascade wins in every cell of the map.")
     if found.shortfall > 0:
-        parts.append(f"Where it loses, it is at most {money(found.shortfall)} per opportunity below the better of "
-                     f"{phrase('trm')} and {phrase('llm')} (at {at(found.worst)}).")
+        parts.append(f"Where it loses, it is at most {money(found.shortfall, Per.OPPORTUNITY, 2)} below the best "
+                     f"other rival ({phrase(found.worst_rival)}, at {at(found.worst)}).")
     return " ".join(parts)
 
 
+def here_text(c: BreakEvenCell) -> str:
+    """This run's cell: its winner's lead over the runner-up, paired over the map's seeds."""
+    found = findings.lead(c)
+    words = (f" At this run's economics {phrase(found.a)} leads {phrase(found.b)} by "
+             f"{plus_minus(found.mean, found.half_width, Per.OPPORTUNITY, 2)}")
+    if found.significance is Significance.ONE_SEED:
+        return words + " on one seed."
+    return words + f" paired over {found.seeds} seeds" + (
+        "." if found.significance is Significance.AHEAD else ": not a significant lead.")
+
+
+def map_seeds(grid) -> str:
+    """How sure a cell's winner is: its paired lead over the runner-up over the map's seeds, or one seed."""
+    if grid.seeds < 2:
+        return ("expected net value on this run's seed: one seed, no intervals (`--seeds 5` gives each cell's "
+                "paired lead).")
+    return (f"mean over {grid.seeds} seeds; ≈ marks a cell whose winner's paired lead over the runner-up is inside "
+            "its 95 % interval (no significant winner).")
+
+
+def winner_cell(c: BreakEvenCell, here: bool) -> str:
+    """The winner's short name, ≈ when its lead over the runner-up is not significant, ★ on this run's cell."""
+    text = strategy(c.best).short
+    if findings.lead(c).significance is Significance.NOT_SIGNIFICANT:
+        text += " ≈"
+    return f"**{text}** ★" if here else text
+
+
+def rival_cell(c: BreakEvenCell, key: str) -> str:
+    stat = c.per_opportunity[key]
+    text = plus_minus(stat.mean, stat.half_width, Per.CELL, 2)
+    return f"**{text}**" if key == c.best else text
+
+
 # --- the controls ------------------------------------------------------------------------------
+
+def budget_rate(settings: dict) -> str:
+    """The LLM budget as the operator sets it: a rate per opportunity of the period."""
+    return money(settings["sentinel"]["llm_budget_per_opportunity"], Per.OPPORTUNITY)
+
 
 def controls_section(settings: dict, result: RunResult, points: int) -> Section:
     t, sentinel = result.thermostat, result.sentinel
@@ -327,8 +373,9 @@ def controls_section(settings: dict, result: RunResult, points: int) -> Section:
         chart(hurdle_title(findings.hurdle_path(history)), "opportunity (#)", "hurdle (× LLM price)",
               [h.opportunity for h in history], [("line", "hurdle", [h.hurdle for h in history])], points)
         if history else None,
-        Paragraph(f"**Sentinel (guardrails).** LLM spend {money(sentinel.llm_spent)} of a "
-                  f"{money(sentinel.llm_budget)} budget (never exceeded); a circuit breaker hands decisions to the "
+        Paragraph(f"**Sentinel (guardrails).** LLM spend {money(sentinel.llm_spent, Per.RUN)} of a "
+                  f"{money(sentinel.llm_budget, Per.RUN)} budget ({budget_rate(settings)}, never exceeded); a "
+                  "circuit breaker hands decisions to the "
                   "TRM alone when LLM calls fail and probes half-open before closing; a TRM guard falls back to the "
                   f"logistic model. Breaker at the end: {sentinel.state}. "
                   + counterfactual_sentence(cf.get("sentinel"), "without the breaker and the TRM guard "
@@ -360,20 +407,23 @@ def counterfactual_sentence(cf: Counterfactual | None, without: str) -> str:
     if cf is None:
         return ""
     delta = cf.expected_net_value_delta
-    amount = f" {money(abs(delta))} of" if delta else ""
+    amount = f" {money(abs(delta), Per.RUN)} of" if delta else ""
     return (f"Against the same opportunities replayed {without}, it {findings.effect(delta).value}{amount} expected "
-            f"net value (realised {signed(cf.net_value_delta)}; LLM spend {signed(cf.llm_cost_delta)}).")
+            f"net value (realised {signed(cf.net_value_delta, Per.RUN)}; LLM spend "
+            f"{signed(cf.llm_cost_delta, Per.RUN)}).")
 
 
 def limit_sentence(cf: Counterfactual, limit: str, without_it: str) -> str:
     """A limit the operator sets (the budget, the latency limit) can only cost: say how much."""
     delta, without = cf.expected_net_value_delta, cf.without
-    spent = (f": with {without_it} the cascade would have spent {money(without.llm_cost)} on "
+    spent = (f": with {without_it} the cascade would have spent {money(without.llm_cost, Per.RUN)} on "
              f"{count(without.llm_reads, 'read')}")
     if findings.effect(delta) is Effect.COST:
-        return (f"The {limit} cost {money(-delta)} of expected net value{spent} (realised "
-                f"{signed(cf.net_value_delta)}). It is the operator's limit, not a control: this is its price.")
-    return f"The {limit} cost nothing here ({signed(delta)} expected net value against {without_it}{spent})."
+        return (f"The {limit} cost {money(-delta, Per.RUN)} of expected net value{spent} (realised "
+                f"{signed(cf.net_value_delta, Per.RUN)}). It is the operator's limit, not a control: this is its "
+                "price.")
+    return (f"The {limit} cost nothing here ({signed(delta, Per.RUN)} of expected net value against "
+            f"{without_it}{spent}).")
 
 
 def hurdle_title(path: findings.HurdlePath) -> str:
@@ -400,19 +450,26 @@ def frontier_section(result: RunResult) -> Section | None:
     frontier = result.frontier
     if not frontier:
         return None
-    oracle = result.strategies["oracle"].expected_net_value
-    finding, title = depth_verdict(findings.depth(frontier), frontier)
+    n = frontier[0].opportunities   # the landscape's sample: rates per opportunity, comparable with the run's
+
+    def rate(x) -> str:
+        return money(x / n, Per.OPPORTUNITY)
+    oracle_rate = result.strategies["oracle"].expected_net_value / result.run.opportunities
+    finding, title = depth_verdict(findings.depth(frontier), frontier, rate)
     settled = findings.settling(result.training.holdout_after)
     return section(
         "Depth: what recursion bought",
-        Paragraph("The TRM alone replayed on the same opportunities at each fixed step cap (no halting, no LLM, no "
-                  "controls), in expected net value. Bars start at $0, so equal-looking bars are equal. " + finding),
-        chart(title, "fixed step cap (steps)", "expected net value ($)", [str(r.step_cap) for r in frontier],
-              [("bar", name("trm"), [r.expected_net_value for r in frontier])], len(frontier)),
-        Table(("Step cap", "Expected net value", "Share of oracle (expected)", "Pursued", "Compute"),
-              tuple((r.step_cap, money(r.expected_net_value),
-                     pct(r.expected_net_value / oracle) if oracle > 0 else "n/a", f"{r.pursued:,}",
-                     money(r.compute_cost)) for r in frontier), numeric=tuple(range(5))),
+        Paragraph(f"The TRM alone replayed on the first {n:,} opportunities at each fixed step cap (no halting, no "
+                  "LLM, no controls), in expected net value per opportunity. Bars start at zero, so equal-looking "
+                  "bars are equal. " + finding),
+        chart(title, "fixed step cap (steps)", "expected net value ($ per opportunity)",
+              [str(r.step_cap) for r in frontier],
+              [("bar", name("trm"), [r.expected_net_value / n for r in frontier])], len(frontier)),
+        Table(("Step cap", "Expected net value ($ per opportunity)", "Share of oracle (expected)", "Pursued",
+               "Compute ($ per opportunity)"),
+              tuple((r.step_cap, money(r.expected_net_value / n, Per.CELL),
+                     pct(r.expected_net_value / n / oracle_rate) if oracle_rate > 0 else "n/a", f"{r.pursued:,}",
+                     money(r.compute_cost / n, Per.CELL)) for r in frontier), numeric=tuple(range(5))),
         Paragraph(held_out_depth(settled) + "The benchmark's fair ablation (docs/BENCHMARKS.md), with the same "
                   "data, validation selection and optimiser steps and parameters within 2 %, found a plain MLP of "
                   "the same size as accurate on this tabular data within seed-to-seed noise; this run does not "
@@ -420,18 +477,18 @@ def frontier_section(result: RunResult) -> Section | None:
                   "cannot reach."))
 
 
-def depth_verdict(depth: findings.Depth | None, frontier) -> tuple[str, str]:
-    """(a sentence, a chart title) wording what depth bought."""
+def depth_verdict(depth: findings.Depth | None, frontier, rate) -> tuple[str, str]:
+    """(a sentence, a chart title) wording what depth bought; rate: a total on the frontier's sample in words."""
     if depth is None:
         return "", f"Expected net value at step cap {frontier[0].step_cap}"
-    zigzag = (f" (deeper caps made up to {money(depth.largest_drop)} less than shallower ones)"
+    zigzag = (f" (deeper caps made up to {rate(depth.largest_drop)} less than shallower ones)"
               if depth.largest_drop is not None else "")
     if not depth.paid:
-        return (f"The best cap ({depth.best_cap}) made {money(depth.gain)} more than step 1, inside this run's noise "
-                f"between caps of {money(depth.noise)}{zigzag}: recursion beyond step 1 bought nothing one run can "
+        return (f"The best cap ({depth.best_cap}) made {rate(depth.gain)} more than step 1, inside this run's noise "
+                f"between caps of {rate(depth.noise)}{zigzag}: recursion beyond step 1 bought nothing one run can "
                 "tell apart.", "Depth beyond step 1 bought nothing beyond noise")
     return (f"Depth paid: step cap {depth.enough_cap} is the shallowest within this run's noise between caps "
-            f"({money(depth.noise)}{zigzag}) of the best cap ({depth.best_cap}, {money(depth.gain)} above step 1).",
+            f"({rate(depth.noise)}{zigzag}) of the best cap ({depth.best_cap}, {rate(depth.gain)} above step 1).",
             f"Depth paid: step cap {depth.enough_cap} beat step 1 beyond noise")
 
 
@@ -510,20 +567,20 @@ def interval(stat: Interval, fmt) -> str:
 
 def _ci(stat: Interval) -> str:
     low, high = stat.ci95 or (None, None)
-    return f"[{money(low, 0)}, {money(high, 0)}]" if finite(low) and finite(high) else "n/a"
+    return f"[{money(low, Per.CELL, 0)}, {money(high, Per.CELL, 0)}]" if finite(low) and finite(high) else "n/a"
 
 
 def evaluation_section(evaluation: Evaluation | None) -> Section | None:
     """The multi-seed evaluation (`--seeds N`), only when the run made one: means ± 95 % half-widths."""
     if evaluation is None:
         return None
-    dollars = lambda x: money(x, 0)   # noqa: E731
+    dollars = lambda x: money(x, Per.CELL, 0)   # noqa: E731
     strategies = evaluation.strategies
     rows = tuple((name(k), interval(strategies[k].expected_net_value, dollars),
                   interval(strategies[k].share_of_oracle_expected, lambda x: pct(x, 1)),
                   interval(strategies[k].net_value, dollars),
                   interval(strategies[k].llm_reads, lambda x: num(x, 0)),
-                  interval(strategies[k].llm_cost, money))
+                  interval(strategies[k].llm_cost, lambda x: money(x, Per.CELL)))
                  for k in KEYS if k in strategies)
     paired, controls = evaluation.paired, evaluation.counterfactuals
     return section(
@@ -532,12 +589,13 @@ def evaluation_section(evaluation: Evaluation | None) -> Section | None:
                   "interval's half-width). Paired rows compare two strategies seed by seed on the same jobs and "
                   "the same luck, so their intervals are much tighter than the separate ones."),
         Bullets(evaluation.verdicts) if evaluation.verdicts else None,
-        Table(("Strategy", "Expected net value", "Share of oracle (expected)", "Realised net value", "LLM reads",
-               "LLM cost"), rows, numeric=(1, 2, 3, 4, 5)),
-        Table(("Paired difference (expected net value per run)", "Mean ± half-width", "95 % interval"),
+        Table(("Strategy", "Expected net value ($ per run)", "Share of oracle (expected)",
+               "Realised net value ($ per run)", "LLM reads", "LLM cost ($ per run)"), rows,
+              numeric=(1, 2, 3, 4, 5)),
+        Table(("Paired difference (expected net value, $ per run)", "Mean ± half-width", "95 % interval"),
               tuple((pair_name(k), interval(v, dollars), _ci(v)) for k, v in paired.items()),
               numeric=(1, 2)) if paired else None,
-        Table(("Control (run minus replay without it)", "Mean ± half-width", "95 % interval"),
+        Table(("Control (run minus replay without it, $ per run)", "Mean ± half-width", "95 % interval"),
               tuple((control, interval(v, dollars), _ci(v)) for control, v in controls.items()),
               numeric=(1, 2)) if controls else None)
 
@@ -576,7 +634,7 @@ def effect_text(drives: Drives | None, result: RunResult) -> str:
 
 
 def _expected(r: RunResult, keys=RIVALS) -> str:
-    return "expected net value: " + ", ".join(f"{phrase(k)} {money(r.strategies[k].expected_net_value, 0)}"
+    return "expected net value: " + ", ".join(f"{phrase(k)} {money(r.strategies[k].expected_net_value, Per.RUN, 0)}"
                                               for k in keys)
 
 
@@ -586,47 +644,50 @@ def _net_effect(r: RunResult) -> str:
 
 def _cascade_effect(r: RunResult) -> str:
     c = r.strategies["cascade"]
-    return (f"the cascade read {c.llm_reads:,} replies ({pct(read_share(r))}) for {money(c.llm_cost)}; "
+    return (f"the cascade read {c.llm_reads:,} replies ({pct(read_share(r))}) for {money(c.llm_cost, Per.RUN)}; "
             f"measured TRM error sd {num(r.cascade.measured_trm_error_sd)} (logit); "
             + _expected(r, ("cascade", "trm", "llm")))
 
 
 def _llm_effect(r: RunResult) -> str:
     s = r.strategies
-    return (f"LLM reads: cascade {s['cascade'].llm_reads:,} for {money(s['cascade'].llm_cost)}, everyone "
-            f"{s['llm'].llm_reads:,} for {money(s['llm'].llm_cost)}; " + _expected(r, ("cascade", "trm", "llm")))
+    return (f"LLM reads: cascade {s['cascade'].llm_reads:,} for {money(s['cascade'].llm_cost, Per.RUN)}, everyone "
+            f"{s['llm'].llm_reads:,} for {money(s['llm'].llm_cost, Per.RUN)}; "
+            + _expected(r, ("cascade", "trm", "llm")))
 
 
 def _thermostat_effect(r: RunResult) -> str:
     t, cf = r.thermostat, r.counterfactuals.get("thermostat")
     return (f"hurdle ended at {num(t.final_hurdle)} after {count(t.moves, 'move')}"
-            + (f"; {signed(cf.expected_net_value_delta)} expected against a fixed hurdle" if cf else ""))
+            + (f"; {signed(cf.expected_net_value_delta, Per.RUN)} expected against a fixed hurdle" if cf else ""))
 
 
 def _sentinel_effect(r: RunResult) -> str:
     s, cf = r.sentinel, r.counterfactuals.get("sentinel")
-    return (f"{count(len(s.events), 'breaker event')}, breaker {s.state}, LLM spend {money(s.llm_spent)} of "
-            f"{money(s.llm_budget)}" + (f"; {signed(cf.expected_net_value_delta)} expected against no "
+    return (f"{count(len(s.events), 'breaker event')}, breaker {s.state}, LLM spend {money(s.llm_spent, Per.RUN)} "
+            f"of {money(s.llm_budget, Per.RUN)}" + (f"; {signed(cf.expected_net_value_delta, Per.RUN)} expected "
+                                                     "against no "
                                         "guardrails" if cf else ""))
 
 
 def _budget_effect(r: RunResult) -> str:
     s, cf = r.sentinel, r.counterfactuals.get("budget")
-    return (f"LLM spend {money(s.llm_spent)} of {money(s.llm_budget)}"
-            + (f"; {signed(cf.expected_net_value_delta)} expected against no budget" if cf else ""))
+    return (f"LLM spend {money(s.llm_spent, Per.RUN)} of {money(s.llm_budget, Per.RUN)}"
+            + (f"; {signed(cf.expected_net_value_delta, Per.RUN)} expected against no budget" if cf else ""))
 
 
 def _scenario_effect(r: RunResult) -> str:
     cf, events = r.counterfactuals, r.scenario.events
     return (f"{count(len(events), 'event')}; " + "; ".join(describe_event(e) for e in events[:3])
-            + (f"; controls earned (expected): thermostat {signed(cf['thermostat'].expected_net_value_delta)}, "
-               f"sentinel {signed(cf['sentinel'].expected_net_value_delta)}" if "thermostat" in cf and "sentinel" in cf
+            + (f"; controls earned (expected): thermostat {signed(cf['thermostat'].expected_net_value_delta, Per.RUN)}, "
+               f"sentinel {signed(cf['sentinel'].expected_net_value_delta, Per.RUN)}"
+               if "thermostat" in cf and "sentinel" in cf
                else ""))
 
 
 def _compute_effect(r: RunResult) -> str:
     s = r.strategies
-    return f"compute: TRM {money(s['trm'].compute_cost)}, greedy {money(s['greedy'].compute_cost)}"
+    return f"compute: TRM {money(s['trm'].compute_cost, Per.RUN)}, greedy {money(s['greedy'].compute_cost, Per.RUN)}"
 
 
 def _cost_effect(r: RunResult) -> str:
@@ -639,7 +700,7 @@ def _training_effect(r: RunResult) -> str:
     before, after = r.training.holdout_before[-1], r.training.holdout_after[-1]
     return (f"held-out excess log-loss at step {after.step}: {before.excess_log_loss:.4f} before "
             f"fine-tuning, {after.excess_log_loss:.4f} after; TRM alone "
-            f"{money(r.strategies['trm'].expected_net_value, 0)} expected")
+            f"{money(r.strategies['trm'].expected_net_value, Per.RUN, 0)} expected")
 
 
 def _reader_effect(r: RunResult) -> str:

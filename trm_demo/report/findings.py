@@ -151,26 +151,37 @@ def where_it_changes(grid: BreakEvenMap) -> WhereItChanges | None:
     return WhereItChanges(value, price, span(by_price, "llm_price", price), span(by_value, "conversion_value", value))
 
 
+def lead(cell: BreakEvenCell) -> Comparison:
+    """The cell's winner against its runner-up, paired over the map's seeds ($ per opportunity)."""
+    return comparison(f"{cell.best}-{cell.runner_up}", cell.lead_per_opportunity)
+
+
 @dataclass(frozen=True)
 class Degradation:
-    """Where the cascade becomes one of its halves, and how far it ever falls below the better of them."""
+    """Where the cascade becomes one of its halves, and how far it ever falls below the best other rival."""
     most_read: BreakEvenCell
     fewest_read: BreakEvenCell
-    wins: dict[str, tuple[BreakEvenCell, ...]]   # "trm", "llm" -> the cells it wins (only those that win any)
+    wins: dict[str, tuple[BreakEvenCell, ...]]   # rival other than the cascade -> the cells it wins (only those that win any)
     cascade_everywhere: bool
-    worst: BreakEvenCell                         # the cell where the cascade is furthest below the better half
-    shortfall: float                             # per opportunity; <= 0: the cascade never fell below
+    worst: BreakEvenCell                         # the cell where the cascade is furthest below the best other rival
+    worst_rival: str                             # that rival
+    shortfall: float                             # $ per opportunity; <= 0: the cascade never fell below
 
 
 def degradation(grid: BreakEvenMap) -> Degradation:
     cells = grid.cells
-    wins = {name: tuple(c for c in cells if c.best == name) for name in ("trm", "llm")}
-    worst = max(cells, key=lambda c: max(c.trm, c.llm) - c.cascade)
+    others = [key for key in RIVALS if key != "cascade" and all(key in c.per_opportunity for c in cells)]
+    wins = {key: tuple(c for c in cells if c.best == key) for key in others}
+
+    def best_other(c: BreakEvenCell) -> str:
+        return max(others, key=c.value_of)
+    worst = max(cells, key=lambda c: c.value_of(best_other(c)) - c.value_of("cascade"))
+    rival = best_other(worst)
     return Degradation(most_read=max(cells, key=lambda c: c.cascade_share_read),
                        fewest_read=min(cells, key=lambda c: c.cascade_share_read),
-                       wins={name: won for name, won in wins.items() if won},
-                       cascade_everywhere=all(c.best == "cascade" for c in cells),
-                       worst=worst, shortfall=max(worst.trm, worst.llm) - worst.cascade)
+                       wins={key: won for key, won in wins.items() if won},
+                       cascade_everywhere=all(c.best == "cascade" for c in cells), worst=worst, worst_rival=rival,
+                       shortfall=worst.value_of(rival) - worst.value_of("cascade"))
 
 
 # --- the deferral curve ------------------------------------------------------------------------------------

@@ -5,7 +5,7 @@ inline marks, so a converter would be more code to trust than this, and the HTML
 the same data as the Markdown instead of being re-parsed from it. The page needs nothing
 else: inline CSS, charts as inline SVG (charts.svg), no script, and a Content-Security-Policy
 that forbids every remote load. It reads on a phone (viewport, max-width, tables that scroll
-sideways) and prints (no backgrounds, charts kept whole).
+sideways, with a shadow on an edge that has more table beyond it) and prints (no backgrounds, charts kept whole).
 """
 
 from __future__ import annotations
@@ -24,7 +24,13 @@ body { font: 16px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; 
        background: #fff; margin: 0 auto; padding: 1rem; max-width: 60rem; }
 h1 { font-size: 1.6rem; line-height: 1.25; } h2 { font-size: 1.25rem; margin-top: 2rem;
      border-bottom: 1px solid #ccc; }
-.scroll { overflow-x: auto; -webkit-overflow-scrolling: touch; }
+.scroll { overflow-x: auto; -webkit-overflow-scrolling: touch;
+          /* the hint that a table goes on (phones hide scrollbars): a shadow on each edge with more table
+             beyond it, covered by a white band that scrolls with the table once that edge is reached */
+          background: linear-gradient(to right, #fff 30%, #fff0) left / 2rem 100% no-repeat local,
+                      linear-gradient(to left, #fff 30%, #fff0) right / 2rem 100% no-repeat local,
+                      radial-gradient(farthest-side at 0 50%, #0003, #0000) left / 0.75rem 100% no-repeat scroll,
+                      radial-gradient(farthest-side at 100% 50%, #0003, #0000) right / 0.75rem 100% no-repeat scroll; }
 table { border-collapse: collapse; font-variant-numeric: tabular-nums; margin: 0.5rem 0; }
 th, td { border: 1px solid #ccc; padding: 0.25rem 0.5rem; text-align: left; vertical-align: top; }
 td.n, th.n { text-align: right; } td.n { white-space: nowrap; }   /* headers wrap: wide tables fit a desktop */
@@ -32,7 +38,7 @@ thead th { background: #f0f0f0; }
 code, pre { font-family: ui-monospace, Menlo, Consolas, monospace; font-size: 0.9em; }
 pre { background: #f6f6f6; padding: 0.75rem; overflow-x: auto; }
 svg.chart { width: 100%; height: auto; max-width: 40rem; display: block; margin: 1rem 0; }
-@media print { body { max-width: none; } pre, thead th { background: none; }
+@media print { body { max-width: none; } pre, thead th, .scroll { background: none; }
                svg.chart, table { break-inside: avoid; } .scroll { overflow: visible; } }
 """
 

@@ -1,0 +1,85 @@
+"""The break-even map (funnel/landscape.py): every strategy the run has, on a grid that holds the run's own price and
+value, decided as the run decides; over seeds, each cell's winner with its paired lead over the runner-up."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from trm_demo.config import load_config
+from trm_demo.funnel import pipeline
+from trm_demo.funnel.landscape import break_even_map, break_even_values, grid
+from trm_demo.funnel.rng import rng_for
+from trm_demo.funnel.simulation import run_funnel
+from trm_demo.funnel.telemetry import call_log
+from trm_demo.report.findings import Significance, lead
+from trm_demo.results import BreakEvenMap, build
+from trm_demo.strategies import KEYS, RIVALS
+from trm_demo.trm.weights import init_model
+
+
+@pytest.fixture(scope="module")
+def steady_run():
+    """A small run on a steady market: the map's cell at the run's economics must be the run itself."""
+    cfg = load_config(overrides={"simulation.opportunities": 60, "scenario.events": [], "training.samples": 256,
+                                 "simulation.llm_cost": 0.25, "simulation.conversion_value": 90.0})
+    model = init_model(pipeline.model_spec(cfg), rng_for(cfg.simulation.seed, "init"))
+    with call_log(None) as calls:
+        result = run_funnel(cfg, model, pipeline.fit_baseline(cfg), calls, 2)
+    return cfg, result
+
+
+def test_the_grid_holds_the_runs_own_price_and_value(steady_run):
+    cfg, _ = steady_run
+    prices, values = grid(cfg)
+    assert 0.25 in prices and 90.0 in values
+    assert prices == tuple(sorted(prices)) and values == tuple(sorted(values))
+
+
+def test_the_map_has_every_strategy_and_its_own_cell_is_the_run(steady_run):
+    cfg, result = steady_run
+    cells = break_even_values(*result.sample, cfg)
+    assert len(cells) == len(grid(cfg)[0]) * len(grid(cfg)[1])
+    assert all(set(c["per_opportunity"]) == set(KEYS) for c in cells)
+    here = next(c for c in cells if (c["conversion_value"], c["llm_price"]) == (90.0, 0.25))
+    totals = result.ledger.summary()
+    # On a steady market the strategies without controls decide the map's cell exactly as they decided the run.
+    for key in ("trm", "llm", "logistic", "greedy", "oracle"):
+        assert here["per_opportunity"][key] == pytest.approx(totals[key]["expected_net_value"] / 60)
+
+
+def test_a_dearer_read_never_makes_reading_everyone_worth_more(steady_run):
+    cfg, result = steady_run
+    cells = break_even_values(*result.sample, cfg)
+    at_90 = sorted((c for c in cells if c["conversion_value"] == 90.0), key=lambda c: c["llm_price"])
+    llm = [c["per_opportunity"]["llm"] for c in at_90]
+    assert all(a > b for a, b in zip(llm, llm[1:]))
+    assert [c["cascade_share_read"] for c in at_90] == sorted((c["cascade_share_read"] for c in at_90), reverse=True)
+
+
+def seed_map(cfg, values: dict[str, float]) -> list[dict]:
+    prices, worth = grid(cfg)
+    return [{"conversion_value": v, "llm_price": p, "per_opportunity": {k: values.get(k, 0.0) for k in KEYS},
+             "cascade_share_read": 0.1} for v in worth for p in prices]
+
+
+def test_over_seeds_each_cell_names_the_best_mean_and_whether_its_paired_lead_is_significant():
+    cfg = load_config()
+    steady = [seed_map(cfg, {"cascade": 10.0 + i, "trm": 9.0 + i, "llm": 2.0}) for i in range(5)]
+    close = [seed_map(cfg, {"cascade": 10.0 + (-1) ** i, "trm": 10.3, "llm": 2.0}) for i in range(5)]
+    for per_seed, winner, significance in ((steady, "cascade", Significance.AHEAD),
+                                           (close, "trm", Significance.NOT_SIGNIFICANT)):
+        found = build(BreakEvenMap, break_even_map(per_seed, cfg))
+        assert found.seeds == 5 and all(c.best == winner for c in found.cells)
+        cell = found.cells[0]
+        assert cell.per_opportunity[winner].n == 5
+        assert lead(cell).significance is significance
+    one = build(BreakEvenMap, break_even_map(steady[:1], cfg))
+    assert lead(one.cells[0]).significance is Significance.ONE_SEED
+
+
+def test_the_winner_is_a_rival_never_the_oracle():
+    cfg = load_config()
+    found = break_even_map([seed_map(cfg, {"oracle": 99.0, "greedy": 1.0})], cfg)
+    assert {c["best"] for c in found["cells"]} == {"greedy"} and "oracle" not in RIVALS
+    assert np.isclose(found["cells"][0]["per_opportunity"]["oracle"]["mean"], 99.0)
