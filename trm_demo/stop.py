@@ -117,10 +117,17 @@ def worker_signals() -> None:
 
 
 def exit_code(stop: KeyboardInterrupt) -> int:
-    """One line on stderr for Ctrl-C or SIGTERM; the exit code the shell would give for that signal."""
+    """One line on stderr for Ctrl-C or SIGTERM; the exit code the shell would give for that signal.
+
+    The cleanup is done by now; a second Ctrl-C or SIGTERM (while Python ends the LLM reader's threads) ends
+    the process at once with the same code, instead of a traceback from the interpreter's shutdown."""
     terminated = isinstance(stop, Terminated)
     print(f"{'terminated' if terminated else 'interrupted'}: {INTERRUPTED}", file=sys.stderr)
-    return EXIT_SIGTERM if terminated else EXIT_SIGINT
+    code = EXIT_SIGTERM if terminated else EXIT_SIGINT
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        if signal.getsignal(signum) not in (signal.SIG_IGN, None):
+            signal.signal(signum, lambda *_: os._exit(code))
+    return code
 
 
 def broken_pipe() -> int:

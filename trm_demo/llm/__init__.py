@@ -17,7 +17,7 @@ How the pieces fit:
     reader.stats: hits, misses, failures by reason, spend, latencies         stats.py
 
 A failed read is a Reading with probability None and a reason ("timeout", "connection",
-"rate limited", "http 500", "bad response", "unparseable", "out of range"): never an exception
+"rate limited", "http 500", "bad response", "unparseable", "out of range", "stopped"): never an exception
 and never a made-up probability, so the caller's circuit breaker can count failures and decide
 with the TRM alone. The simulated reader (llm.provider: simulated, the default) is vectorised
 with the market in trm_demo/funnel/reading.py; nothing touches the network unless llm.provider is
@@ -27,10 +27,10 @@ TRM_DEMO_LLM_API_KEY, else OPENAI_API_KEY, and is only ever put in the Authoriza
 """
 
 from .cache import CacheError, ReadingCache, request_key
-from .client import OpenAICompatibleReader, Reader, api_key_from_env
+from .client import OpenAICompatibleReader, Reader, ReaderError, api_key_from_env
 from .pricing import Prices
 from .request import ReadRequest, Reading
 from .stats import ReaderStats
 
-__all__ = ["CacheError", "OpenAICompatibleReader", "Prices", "ReadRequest", "Reader", "Reading", "ReaderStats",
+__all__ = ["CacheError", "OpenAICompatibleReader", "Prices", "ReadRequest", "Reader", "ReaderError", "Reading", "ReaderStats",
            "ReadingCache", "api_key_from_env", "request_key"]
