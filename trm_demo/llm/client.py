@@ -5,8 +5,9 @@ first generated token's top_logprobs (parse.p_yes_from_logprobs). A server that
 returns no logprobs (or answers 400 to the parameter) is asked the number
 question instead, and the reply is parsed strictly (parse.parse_probability);
 once a server has answered without logprobs the reader asks it for numbers
-directly. Calls are retried on timeouts, dropped connections, 429 and 5xx
-(retry.py); every request yields one Reading, failures included.
+directly. Calls are retried on dropped connections, 429 and 5xx (retry.py)
+while the read's deadline allows; every request yields one Reading, failures
+included.
 
 Deliberate limits: http.client, not urllib, so that no environment proxy and no
 redirect ever sees the Authorization header (a 3xx is a failure "http 30x").
