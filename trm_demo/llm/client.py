@@ -132,7 +132,7 @@ class OpenAICompatibleReader:
         self._logprobs = True   # until the server shows it does not return them
         self._stop = threading.Event()
         self._lock = threading.Lock()
-        self._in_flight: dict[int, socket.socket | None] = {}   # one per exchange: its socket once connected
+        self._in_flight: set[_Exchange] = set()
 
     @classmethod
     def from_config(cls, cfg, environ: Mapping[str, str] = os.environ) -> "OpenAICompatibleReader":
@@ -206,8 +206,8 @@ class OpenAICompatibleReader:
         """No request is sent after this; every socket in flight is shut down (its read fails as "stopped")."""
         self._stop.set()
         with self._lock:
-            for sock in self._in_flight.values():
-                _shut(sock)
+            for exchange in self._in_flight:
+                _shut(exchange.sock)
 
     def _read(self, request: ReadRequest, timeout_s: float | None = None) -> Reading:
         start = time.monotonic()
@@ -264,31 +264,33 @@ class OpenAICompatibleReader:
             headers["Authorization"] = f"Bearer {self._api_key.reveal()}"
         kind = http.client.HTTPSConnection if self._https else http.client.HTTPConnection
         connection = kind(self._host, self._port, timeout=left)   # bounds the connect and each wait for bytes ...
-        exchange = id(connection)
-        watchdog = threading.Timer(left, self._cut, [exchange])   # ... and this the whole exchange
+        exchange = _Exchange()
+        watchdog = threading.Timer(left, self._expire, [exchange])   # ... and this the whole exchange
         watchdog.daemon = True
         with self._lock:
-            self._in_flight[exchange] = None
+            self._in_flight.add(exchange)
         watchdog.start()
         try:
             connection.connect()
             with self._lock:   # the socket itself: the response keeps it after the connection lets it go
-                self._in_flight[exchange] = connection.sock
+                exchange.sock = connection.sock
             if self._stop.is_set():
                 return _Attempt(failure=STOPPED)
             connection.request("POST", self._path, body=body, headers=headers)
             response = connection.getresponse()
             data = response.read(MAX_RESPONSE_BYTES)
             status, retry_after = response.status, response.getheader("Retry-After")
+        except TimeoutError:   # the socket's own timeout, set to what was left: the deadline
+            return _Attempt(failure=self._cut_short(exchange) or TIMEOUT)
         except (OSError, http.client.HTTPException):
-            return _Attempt(failure=self._cut_by(deadline) or CONNECTION)
+            return _Attempt(failure=self._cut_short(exchange) or CONNECTION)
         finally:
             watchdog.cancel()
             with self._lock:
-                self._in_flight.pop(exchange, None)
+                self._in_flight.discard(exchange)
             connection.close()
-        if self._cut_by(deadline):   # a socket shut down mid-body reads as a short body, not an error
-            return _Attempt(failure=self._cut_by(deadline))
+        if self._cut_short(exchange):   # a socket shut down mid-body reads as a short body, not an error
+            return _Attempt(failure=self._cut_short(exchange))
         if status != 200:
             return _Attempt(status=status, failure=http_failure(status), retry_after=retry_after_s(retry_after))
         try:   # numbers with more digits than any count or logprob needs, and deep nesting, are bad responses
@@ -300,16 +302,25 @@ class OpenAICompatibleReader:
             return _Attempt(status=status, failure=BAD_RESPONSE)
         return _Attempt(status=status, choice=choice, usage=usage_tokens(payload))
 
-    def _cut_by(self, deadline: float) -> str | None:
-        """Why an exchange was cut short, if it was: a stop, or its deadline (then its socket was shut down)."""
+    def _cut_short(self, exchange: "_Exchange") -> str | None:
+        """Why an exchange's socket was shut down under it, if it was: a stop, or its deadline."""
         if self._stop.is_set():
             return STOPPED
-        return TIMEOUT if time.monotonic() >= deadline - 0.01 else None
+        return TIMEOUT if exchange.expired else None
 
-    def _cut(self, exchange: int) -> None:
+    def _expire(self, exchange: "_Exchange") -> None:
         """The watchdog: the exchange's deadline passed."""
         with self._lock:
-            _shut(self._in_flight.get(exchange))
+            exchange.expired = True
+            _shut(exchange.sock)
+
+
+class _Exchange:
+    """One HTTP exchange in flight: its socket once connected, and whether its deadline cut it."""
+
+    def __init__(self):
+        self.sock: socket.socket | None = None
+        self.expired = False
 
 
 def _shut(sock: socket.socket | None) -> None:
