@@ -223,8 +223,8 @@ def llm_line(llm: dict) -> str:
     if llm.get("real"):
         failed = f"; FAILED {llm.get('failed_reads', 0):,} of {llm.get('candidates_read', 0):,} reads" \
             if not llm.get("verdicts_valid", True) else ""
-        return (f"LLM: real ({llm.get('provider')}, model {llm.get('model')}{failed}; the scenario's LLM price and "
-                "outage events are not applied to a real reader)")
+        return (f"LLM: real ({llm.get('provider')}, model {llm.get('model')}){failed}; the scenario's LLM price and "
+                "outage events are not applied to it")
     return (f"LLM: simulated (reading = what the reply states + noise sd {num(llm.get('noise_logit_sd'))}, "
             f"bias {num(llm.get('bias_logit'))}, logit scale)")
 
