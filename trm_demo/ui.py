@@ -93,10 +93,7 @@ class UI:
             yield lambda done: update(done, "")
 
     def summary(self, result: RunResult, outputs: dict) -> None:
-        """The strategy table in the widest layout that fits; with --quiet nothing else (but a failed LLM)."""
-        failure = llm_failure(result.run.llm)
-        if failure:   # on stderr even with --quiet: the table below judges an outage, not a reader
-            self.warn(failure)
+        """The strategy table in the widest layout that fits; with --quiet nothing else."""
         self._print_fitting("Expected net value by strategy (TRM -> LLM cascade vs baselines)", SUMMARY_COLUMNS,
                             result.strategies)
         if self.quiet:

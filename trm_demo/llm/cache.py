@@ -65,7 +65,7 @@ class ReadingCache:
         self._lock = threading.Lock()
         _check_plain_file(self.path)
         try:
-            self._db = sqlite3.connect(self.path, check_same_thread=False, timeout=2.0)
+            self._db = sqlite3.connect(self.path, check_same_thread=False)
         except sqlite3.Error as err:   # a directory, a missing or unreadable directory
             raise self._error(err) from None
         try:
