@@ -47,6 +47,7 @@ class Reply:
     body: object = None          # a dict is sent as JSON, bytes as they are
     headers: dict = field(default_factory=dict)
     delay_s: float = 0.0         # sleep before answering (cut short when the test ends)
+    drip_s: float = 0.0          # send the body one byte at a time, this long apart (a drip)
 
 
 def completion(content: str = "yes", logprobs=None, usage=(50, 1)) -> Reply:
@@ -104,7 +105,14 @@ class FakeServer:
                         self.send_header(name, value)
                     self.send_header("Content-Length", str(len(data)))
                     self.end_headers()
-                    self.wfile.write(data)
+                    if reply.drip_s:
+                        for i in range(len(data)):
+                            self.wfile.write(data[i:i + 1])
+                            self.wfile.flush()
+                            if fake.done.wait(reply.drip_s):
+                                break
+                    else:
+                        self.wfile.write(data)
                 except (BrokenPipeError, ConnectionResetError):
                     pass   # the client gave up (a timeout test)
                 finally:
@@ -239,10 +247,53 @@ def test_a_hang_past_the_timeout_is_a_timeout_failure(server):
     assert 0.3 <= time.monotonic() - start < 1.5
 
 
-def test_a_timeout_is_retried(server):
+def test_timeout_s_bounds_the_whole_read_retries_included(server):
     server.script = lambda body, n: Reply(delay_s=5.0, body={}) if n == 0 else yes_no_logprobs(0.4)
-    [reading] = make_reader(server, timeout_s=0.3, retries=1).read_many(requests(1))
-    assert reading.probability == pytest.approx(0.4) and reading.latency_ms >= 300
+    start = time.monotonic()
+    [reading] = make_reader(server, timeout_s=0.3, retries=2).read_many(requests(1))
+    assert reading.failure == "timeout" and len(server.seen) == 1 and time.monotonic() - start < 1.5
+
+
+# --- hostile servers: each is a counted failure, in bounded time, never an exception ---
+
+def test_a_drip_of_one_byte_every_0_2_s_ends_at_the_deadline(server):
+    # Before: each byte reset the socket's timeout, and the read was still running after 25 s.
+    server.script = lambda body, n: Reply(body=yes_no_logprobs(0.5).body, drip_s=0.2)
+    start = time.monotonic()
+    [reading] = make_reader(server, timeout_s=1.0, retries=2).read_many(requests(1))
+    assert reading.failure == "timeout" and time.monotonic() - start < 2.0
+
+
+def test_a_retry_after_longer_than_the_deadline_fails_the_read_now(server):
+    # Before: `503` with `Retry-After: 59` kept the run waiting 59 s per read.
+    server.script = lambda body, n: Reply(503, {}, {"Retry-After": "59"})
+    start = time.monotonic()
+    [reading] = make_reader(server, timeout_s=1.0, retries=2).read_many(requests(1))
+    assert reading.failure == "http 503" and len(server.seen) == 1 and time.monotonic() - start < 1.0
+
+
+@pytest.mark.parametrize("body", [
+    b"[" * 100_000,                                                          # before: RecursionError, exit 1
+    json.dumps({"choices": [{"logprobs": {"content": [{"token": "Yes", "logprob": 0, "top_logprobs": []}]}}]})
+    .replace('"logprob": 0', '"logprob": -' + "9" * 400).encode(),         # before: OverflowError, exit 1
+    json.dumps({**yes_no_logprobs(0.5).body, "usage": {"prompt_tokens": 0}})
+    .replace('"prompt_tokens": 0', '"prompt_tokens": ' + "9" * 400).encode(),   # before: OverflowError, exit 1
+], ids=["nested", "huge-logprob", "huge-usage"])
+def test_hostile_bodies_are_a_counted_bad_response(server, body):
+    server.script = lambda b, n: Reply(body=body)
+    reader = make_reader(server, retries=0)
+    [reading] = reader.read_many(requests(1))
+    assert reading.failure == "bad response" and reader.stats.failures == {"bad response": 1}
+
+
+def test_stop_cuts_reads_in_flight_and_sends_nothing_after_it(server):
+    server.script = lambda body, n: Reply(delay_s=30.0, body={})
+    reader = make_reader(server, timeout_s=30.0, retries=2, concurrency=2)
+    threading.Timer(0.3, reader.stop).start()
+    start = time.monotonic()
+    readings = reader.read_many(requests(6))
+    assert time.monotonic() - start < 1.5
+    assert {r.failure for r in readings} == {"stopped"} and len(server.seen) == 2   # the two in flight, no more
 
 
 def test_an_outage_gives_one_counted_failure_per_request_and_recovery_reads_again(server):
@@ -392,6 +443,18 @@ def test_the_api_key_goes_in_the_header_and_nowhere_else(server, tmp_path, monke
     assert SECRET not in repr(err.value) and SECRET not in str(err.value)
 
 
+@pytest.mark.parametrize("bad", ["\r", "\n", "\t", "\x7f", "\x1b", " ", "é"])
+def test_a_key_a_header_cannot_carry_is_one_line_naming_the_variable_exit_2(server, tmp_path, monkeypatch, capsys,
+                                                                            bad):
+    # Before: `internal error: ValueError ...`, exit 1.
+    monkeypatch.setenv("OPENAI_API_KEY", f"{SECRET[:6]}{bad}{SECRET[6:]}")
+    monkeypatch.delenv("TRM_DEMO_LLM_API_KEY", raising=False)
+    code, err = run_failing(server, tmp_path, monkeypatch, capsys)
+    assert code == 2 and err.startswith("error: the API key in the environment variable OPENAI_API_KEY")
+    assert "visible ASCII" in err and err.count("\n") == 1 and SECRET[6:] not in err
+    assert server.seen == [] and not (tmp_path / "demo_metrics.json").exists()
+
+
 def test_the_key_comes_from_trm_demo_llm_api_key_else_openai_api_key():
     assert api_key_from_env({"TRM_DEMO_LLM_API_KEY": "a", "OPENAI_API_KEY": "b"}).reveal() == "a"
     assert api_key_from_env({"TRM_DEMO_LLM_API_KEY": " ", "OPENAI_API_KEY": "b\n"}).reveal() == "b"
@@ -491,19 +554,34 @@ def answer_from_the_reply(body: dict, n: int) -> Reply:
     return yes_no_logprobs(p)
 
 
-def run_against(server, tmp_path, monkeypatch, capsys, extra: str = ""):
+def run_main(server, tmp_path, monkeypatch, capsys, extra: str = "", cache=None, flags=()):
+    """main() on a tiny config against `server` (a FakeServer or a URL): (exit code, stdout, stderr)."""
     from trm_demo.__main__ import main
-    monkeypatch.setenv("TRM_DEMO_LLM_API_KEY", SECRET)
+    if "OPENAI_API_KEY" not in os.environ:
+        monkeypatch.setenv("TRM_DEMO_LLM_API_KEY", SECRET)
     monkeypatch.chdir(tmp_path)
     (tmp_path / "assets").mkdir(exist_ok=True)
     (tmp_path / "tiny.yaml").write_text(
         "simulation: {opportunities: 12}\ntraining: {epochs: 1, samples: 256, holdout_samples: 256}\n"
-        f"llm: {{cache_path: {tmp_path / 'cache.sqlite'}, retries: 0, input_price_per_million: 2.0, "
+        f"llm: {{cache_path: '{cache or tmp_path / 'cache.sqlite'}', retries: 0, input_price_per_million: 2.0, "
         "output_price_per_million: 8.0}\n" + extra, encoding="utf-8")
     code = main(["--config", "tiny.yaml", "--quiet", "--llm-provider", "openai_compatible",
-                 "--llm-base-url", server.url, "--llm-model", MODEL])
-    capsys.readouterr()
+                 "--llm-base-url", getattr(server, "url", server), "--llm-model", MODEL, *flags])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def run_against(server, tmp_path, monkeypatch, capsys, extra: str = ""):
+    code, _, _ = run_main(server, tmp_path, monkeypatch, capsys, extra)
     return code, json.loads((tmp_path / "demo_metrics.json").read_text())
+
+
+def run_failing(server, tmp_path, monkeypatch, capsys, extra: str = "", **kw):
+    """A run that must stop before the work: (exit code, stderr); nothing written."""
+    code, _, err = run_main(server, tmp_path, monkeypatch, capsys, extra, **kw)
+    assert not (tmp_path / "demo_metrics.json").exists() and not any((tmp_path / "assets").iterdir()), \
+        "a refused run wrote an output"
+    return code, err
 
 
 def test_a_run_reads_with_the_endpoint_and_a_rerun_is_free_and_identical(server, tmp_path, monkeypatch, capsys):
@@ -512,13 +590,13 @@ def test_a_run_reads_with_the_endpoint_and_a_rerun_is_free_and_identical(server,
     assert code == 0
     llm = first["run"]["llm"]
     assert llm["real"] and llm["model"] == MODEL and llm["host"].startswith("127.0.0.1:")
-    calls = len(server.seen)
+    calls = len(server.seen) - 1   # the first is the test read before the run
     # every candidate the LLM-alone strategy reads, once: the cascade and its replays reuse those readings
     assert calls == first["strategies"]["llm"]["llm_reads"] == 12 * first["run"]["candidates_per_opportunity"]
     assert first["strategies"]["llm"]["llm_cost"] > 0          # charged from the usage tokens
     decisions = (tmp_path / "trm_calls.json").read_text()
     code, second = run_against(server, tmp_path, monkeypatch, capsys)
-    assert code == 0 and len(server.seen) == calls, "a rerun must be served by the cache"
+    assert code == 0 and len(server.seen) == calls + 1, "a rerun (its test read too) must be served by the cache"
     assert second["run"]["llm"]["stats"]["hits"] == calls and second["run"]["llm"]["stats"]["spend"] == 0
     assert _without_wall_clock(second["strategies"]) == _without_wall_clock(first["strategies"])
     assert (tmp_path / "trm_calls.json").read_text().replace(" ", "") != "" and \
@@ -529,14 +607,135 @@ def test_a_run_reads_with_the_endpoint_and_a_rerun_is_free_and_identical(server,
 
 
 def test_an_endpoint_outage_opens_the_breaker_and_the_tabular_models_decide(server, tmp_path, monkeypatch, capsys):
-    server.script = lambda body, n: Reply(503, {"error": "down"})
-    code, metrics = run_against(server, tmp_path, monkeypatch, capsys, "sentinel: {breaker_window: 4}\n")
+    server.script = lambda body, n: yes_no_logprobs(0.5) if n == 0 else Reply(503, {"error": "down"})   # after the test read
+    code, out, err = run_main(server, tmp_path, monkeypatch, capsys, "sentinel: {breaker_window: 4}\n")
+    metrics = json.loads((tmp_path / "demo_metrics.json").read_text())
     assert code == 0
     states = [e["state"] for e in metrics["sentinel"]["events"]]
     assert "open" in states
     assert metrics["run"]["llm"]["stats"]["failures"]
     # the cascade fell back to the TRM: it still decided every opportunity
     assert metrics["strategies"]["cascade"]["attempts"] == metrics["run"]["opportunities"]
+    # Before: exit 0, `LLM: real (...)` and "Use the TRM alone: at these prices, paying an LLM ... does not pay."
+    llm = metrics["run"]["llm"]
+    assert llm["failed_reads"] == llm["candidates_read"] > 0 and not llm["verdicts_valid"]
+    assert f"warning: the LLM failed {llm['failed_reads']:,} of {llm['candidates_read']:,} reads (http 503" in err
+    first = (tmp_path / "assets" / "trm_executive_report.md").read_text().split("\n\n")[1]
+    assert first.startswith("**The LLM failed") and "no verdict involving it" in first and "prices" not in first
+
+
+def test_a_server_that_is_not_there_stops_the_run_in_seconds_exit_2(tmp_path, monkeypatch, capsys):
+    # Before: 305 s of silent failures, exit 0, advice drawn from them.
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{sock.getsockname()[1]}/v1"
+    start = time.monotonic()
+    code, err = run_failing(url, tmp_path, monkeypatch, capsys)
+    assert code == 2 and time.monotonic() - start < 10
+    assert err == (f"error: the LLM at llm.base_url '{url}' (llm.model '{MODEL}') failed a test read (connection): "
+                   "nothing answered there: start the server, or fix llm.base_url; or set llm.provider: simulated\n")
+    assert not (tmp_path / "cache.sqlite").exists()
+
+
+def test_an_unknown_model_or_path_fails_the_test_read_exit_2(server, tmp_path, monkeypatch, capsys):
+    server.script = lambda body, n: Reply(404, {"error": "model not found"})
+    code, err = run_failing(server, tmp_path, monkeypatch, capsys)
+    assert code == 2 and "failed a test read (http 404)" in err and "llm.model" in err and len(server.seen) == 1
+
+
+def test_a_real_reader_gets_no_simulated_scenario_and_one_ledger_for_its_cost(server, tmp_path, monkeypatch, capsys):
+    # Before: the outage billed the LLM alone $100 (charged 0.0), and the spend line disagreed with the table.
+    server.script = answer_from_the_reply
+    code, metrics = run_against(server, tmp_path, monkeypatch, capsys,
+                                "scenario: {events: [{at: 2, llm_outage: 5}, {at: 6, llm_price_multiplier: 2.5}]}\n")
+    assert code == 0
+    llm, strategies = metrics["run"]["llm"], metrics["strategies"]
+    assert llm["stats"]["failures"] == {} and strategies["llm"]["llm_cost"] == pytest.approx(llm["charged"])
+    assert metrics["sentinel"]["llm_spent"] == pytest.approx(strategies["cascade"]["llm_cost"])
+    assert "not applied to a real one" in (tmp_path / "assets" / "trm_executive_report.md").read_text()
+
+
+def test_a_password_in_the_base_url_is_refused_and_never_shown(server, tmp_path, monkeypatch, capsys):
+    url = server.url.replace("http://", "http://user:hunter2@")
+    code, err = run_failing(url, tmp_path, monkeypatch, capsys)
+    assert code == 2 and "hunter2" not in err and "http://user:***@127.0.0.1" in err and server.seen == []
+    code, err = run_failing(url.replace("http", "ftp", 1), tmp_path, monkeypatch, capsys)   # the other message too
+    assert code == 2 and "hunter2" not in err
+
+
+# --- the cache is an output: checked with the others, and every failure is one line ---
+
+def _cache_cases(tmp_path):
+    (tmp_path / "junk").write_bytes(b"not a database at all, just some bytes" * 100)
+    good = tmp_path / "good.sqlite"
+    ReadingCache(good, MODEL, "v1").close()
+    corrupt = tmp_path / "corrupt.sqlite"
+    corrupt.write_bytes(good.read_bytes()[:100] + b"\xff" * 4000)
+    other = tmp_path / "other.sqlite"
+    with sqlite3.connect(other) as db:
+        db.execute("PRAGMA user_version = 7")
+    foreign = tmp_path / "foreign.sqlite"
+    with sqlite3.connect(foreign) as db:
+        db.execute("CREATE TABLE readings (x)")
+    (tmp_path / "adir").mkdir()
+    (tmp_path / "target").write_text("")
+    (tmp_path / "link.sqlite").symlink_to(tmp_path / "target")
+    os.link(good, tmp_path / "hard.sqlite")
+    return {"junk": "cannot be used", "corrupt.sqlite": "cannot be used", "other.sqlite": "schema version 7",
+            "foreign.sqlite": "not an LLM cache", "adir": "a directory", "link.sqlite": "symbolic link",
+            "hard.sqlite": "hard link", "missing/cache.sqlite": "does not exist",
+            "demo_metrics.json": "--export-json", "tiny.yaml": "the input --config"}
+
+
+def test_every_unusable_cache_is_one_line_naming_llm_cache_path_exit_2(server, tmp_path, monkeypatch, capsys):
+    # Before: `internal error: CacheError ...`, exit 1 (13 cases); `cache_path: demo_metrics.json` was overwritten.
+    cases = _cache_cases(tmp_path)
+    (tmp_path / "demo_metrics.json").write_text("{}")
+    for name, fragment in cases.items():
+        before = {p: p.read_bytes() for p in tmp_path.rglob("*")
+                  if p.is_file() and not p.is_symlink() and p.name != "tiny.yaml"}   # run_main writes that one
+        code, _, err = run_main(server, tmp_path, monkeypatch, capsys, cache=tmp_path / name)
+        assert code == 2 and "llm.cache_path" in err and fragment in err and err.count("\n") == 1, (name, err)
+        assert {p: p.read_bytes() for p in before} == before, f"{name}: a refused run changed a file"
+    assert (tmp_path / "target").read_text() == "" and server.seen == []
+
+
+def test_a_read_only_cache_directory_is_one_line_exit_2(server, tmp_path, monkeypatch, capsys):
+    locked = tmp_path / "ro"
+    locked.mkdir()
+    locked.chmod(0o500)
+    try:
+        if os.access(locked, os.W_OK):
+            pytest.skip("running as root: a read-only directory is writable")
+        code, _, err = run_main(server, tmp_path, monkeypatch, capsys, cache=locked / "cache.sqlite")
+        assert code == 2 and "llm.cache_path" in err and "not writable" in err
+    finally:
+        locked.chmod(0o700)
+
+
+def test_a_cache_locked_by_another_process_is_one_line_exit_2(server, tmp_path, monkeypatch, capsys):
+    path = tmp_path / "cache.sqlite"
+    ReadingCache(path, MODEL, "v1").close()
+    holder = sqlite3.connect(path)
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        code, _, err = run_main(server, tmp_path, monkeypatch, capsys, cache=path)
+    finally:
+        holder.rollback()
+        holder.close()
+    assert code == 2 and "llm.cache_path" in err and "locked" in err
+
+
+def test_cache_rows_that_are_not_readings_are_skipped_and_counted(tmp_path):
+    # Before: a probability 'abc' crashed the run with a TypeError.
+    path = tmp_path / "cache.sqlite"
+    cache = ReadingCache(path, MODEL, "v1")
+    with sqlite3.connect(path) as db:
+        db.executemany("INSERT INTO readings VALUES (?, ?, 'logprobs', 1, 1, 0.0, 1.0)",
+                       [("abc", "abc"), ("negative", -0.5), ("big", 7.0), ("ok", 0.25)])
+    assert [cache.get(k) is None for k in ("abc", "negative", "big", "ok")] == [True, True, True, False]
+    assert cache.skipped == 3 and cache.get("ok").probability == 0.25
+    cache.close()
 
 
 def _decisions(path) -> list:

@@ -35,7 +35,7 @@ from trm_demo.report.dossier import write_report
 from trm_demo.report.formats import verdicts
 from trm_demo.results import RunResult
 from trm_demo.trm.weights import save_checkpoint
-from trm_demo.ui import UI
+from trm_demo.ui import UI, llm_failure
 
 # flag -> config key it overrides
 FLAG_KEYS = {"seed": "simulation.seed", "train_epochs": "training.epochs", "train_samples": "training.samples",
@@ -57,12 +57,19 @@ def run_command(args, argv: list[str], started: float) -> int:
                          f"{2**32 - 1}; lower --seed or --seeds")
     outputs, prepare_outputs = check_outputs(cfg, args)   # only looks: a refused run has changed nothing
     model = checked_starting_model(cfg)   # the checkpoint, validated ...
-    prepare_outputs()   # ... before anything on disk changes (default directories, stale temps)
-    ui = UI(quiet=args.quiet)
-    training = fine_tune(cfg, model, ui)
-    baseline = fit_baseline(cfg)
-    with staged():   # every output completed as a temp first, then all renamed together
-        metrics = simulate_and_write(cfg, args, argv, (model, baseline), training, outputs, ui, started)
+    readings = readings_for(cfg)   # ... and a real LLM's test read (a server that is not there stops the run here) ...
+    try:
+        prepare_outputs()   # ... before anything on disk changes (default directories, stale temps)
+        ui = UI(quiet=args.quiet)
+        training = fine_tune(cfg, model, ui)
+        baseline = fit_baseline(cfg)
+        with staged():   # every output completed as a temp first, then all renamed together
+            metrics = simulate_and_write(cfg, args, argv, (model, baseline, readings), training, outputs, ui,
+                                         started)
+    finally:
+        readings.close()   # the real reader's cache holds only whole rows, whatever stopped the run
+    if llm_failure(metrics.run.llm):   # on stderr, even with --quiet or --json: the table judges an outage
+        ui.warn(llm_failure(metrics.run.llm))
     if args.json:
         print_json(metrics.to_dict())
     else:
@@ -90,19 +97,15 @@ def checked_starting_model(cfg: Config):
 
 def simulate_and_write(cfg: Config, args, argv: list[str], models: tuple, training: dict, outputs: dict,
                        ui: UI, started: float) -> RunResult:
-    model, baseline = models
+    model, baseline, readings = models
     if args.save_checkpoint:
         save_checkpoint(args.save_checkpoint, model,
                         {**checkpoint_metadata(cfg, "fine-tuned", argv, training["selected"]), "started_from": model.source})
-    readings = readings_for(cfg)
-    try:
-        with call_log(outputs.get("telemetry")) as calls, \
-                ui.simulation_progress(cfg.simulation.opportunities) as progress:
-            simulation_started = time.perf_counter()
-            result = run_funnel(cfg, model, baseline, calls, step_cap(cfg, training), progress, readings)
-            simulation_seconds = time.perf_counter() - simulation_started
-    finally:
-        readings.close()   # the real reader's cache holds only whole rows, whatever stopped the run
+    with call_log(outputs.get("telemetry")) as calls, \
+            ui.simulation_progress(cfg.simulation.opportunities) as progress:
+        simulation_started = time.perf_counter()
+        result = run_funnel(cfg, model, baseline, calls, step_cap(cfg, training), progress, readings)
+        simulation_seconds = time.perf_counter() - simulation_started
     evaluation = None
     if args.seeds:
         seeds = [cfg.simulation.seed + i for i in range(args.seeds)]
@@ -237,7 +240,8 @@ def load_config_for(args) -> Config:
 
 OUTPUT_FLAGS = {"metrics": "--export-json", "training_log": "--export-training-log", "report": "--export-report",
                 "html": "--export-html",
-                "telemetry": "--telemetry", "checkpoint": "--save-checkpoint", "pretrained": "--out"}
+                "telemetry": "--telemetry", "checkpoint": "--save-checkpoint", "pretrained": "--out",
+                "llm_cache": "llm.cache_path"}
 
 
 def check_outputs(cfg: Config, args) -> tuple[dict[str, Path], Callable[[], None]]:
@@ -256,12 +260,14 @@ def check_outputs(cfg: Config, args) -> tuple[dict[str, Path], Callable[[], None
             outputs["telemetry"] = cfg.subgraph.path
         if args.save_checkpoint:
             outputs["checkpoint"] = checkpoint_output(args, args.save_checkpoint, "--save-checkpoint")
+        if cfg.llm.provider != "simulated":   # the real reader's cache is written like any output
+            outputs["llm_cache"] = cfg.llm.cache_path
     inputs = {"--config": args.config} if args.config else {}
     if args.command != "pretrain" and not cfg.training.from_scratch:
         inputs["--checkpoint"] = checkpoint_path(cfg)
     # A default directory (e.g. the shipped `assets/` when run from elsewhere) is created; a flagged one is not.
-    may_create = {Path(raw).parent for name, raw in outputs.items()
-                  if getattr(args, OUTPUT_FLAGS[name].lstrip("-").replace("-", "_"), None) is None}
+    may_create = {Path(raw).parent for name, raw in outputs.items() if name != "llm_cache"
+                  and getattr(args, OUTPUT_FLAGS[name].lstrip("-").replace("-", "_"), None) is None}
     replace_shipped = {"--out", "--save-checkpoint"} if args.replace_shipped else set()
     # the paths as typed: check_paths sees a trailing '/' that Path() would drop
     prepare = check_paths({OUTPUT_FLAGS[name]: raw for name, raw in outputs.items()}, inputs, may_create,

@@ -498,14 +498,31 @@ def _check_relations(c: Config) -> None:
 def _check_llm(llm: LLMConfig) -> None:
     if not llm.cache_path.strip():
         raise ConfigError("config key 'llm.cache_path' must be a file path, got an empty string")
+    # The URL is shown in the terminal, the JSON and the reports: never a password. (The reader sends no user-info.)
+    if "@" in llm.base_url.partition("://")[2].partition("/")[0]:
+        raise ConfigError(f"config key 'llm.base_url' must not carry a user name or password (got "
+                          f"{_show(redacted_url(llm.base_url))}); the reader sends the key from the environment "
+                          "variable TRM_DEMO_LLM_API_KEY (or OPENAI_API_KEY) as a Bearer token")
     if llm.provider != "openai_compatible":
         return   # the simulated reader uses neither the endpoint nor the model name
     if not _is_http_url(llm.base_url):
         raise ConfigError(f"config key 'llm.base_url' must be an http:// or https:// URL with a host when "
-                          f"llm.provider is openai_compatible, got {_show(llm.base_url)}")
+                          f"llm.provider is openai_compatible, got {_show(redacted_url(llm.base_url))}")
     if not llm.model.strip():
         raise ConfigError("config key 'llm.model' must name the model to call when llm.provider is "
                           "openai_compatible, e.g. 'llama3.1:8b'; got an empty string")
+
+
+def redacted_url(text: str) -> str:
+    """'http://user:***@host/v1' for 'http://user:secret@host/v1': what a message may show of a URL."""
+    scheme, at, rest = text.partition("://")
+    if not at:
+        return text
+    netloc, slash, path = rest.partition("/")
+    user, sign, host = netloc.rpartition("@")
+    if not sign:
+        return text
+    return f"{scheme}://{user.partition(':')[0]}:***@{host}{slash}{path}"
 
 
 def _is_http_url(text: str) -> bool:

@@ -40,14 +40,36 @@ class Terminated(KeyboardInterrupt):
     """SIGTERM, raised where the program is, so that cleanup runs as on Ctrl-C."""
 
 
-def _raise_terminated(signum, frame):
-    raise Terminated
+_stopping: dict = {"code": None, "said": False}   # set by the first stop; read by a second one
+
+
+def _first_stop(signum, frame):
+    """The first Ctrl-C or SIGTERM is raised where the program is, so that its cleanup runs. A second one, while
+    that cleanup (or Python's wait for the LLM reader's threads) runs, ends the process at once with the same
+    line and code, instead of a traceback from inside the cleanup: every output is still its previous version
+    or complete (renames are atomic), and the next run removes a temp left behind."""
+    stop = Terminated if signum == signal.SIGTERM else KeyboardInterrupt
+    _stopping["code"] = EXIT_SIGTERM if stop is Terminated else EXIT_SIGINT
+    for other in (signal.SIGINT, signal.SIGTERM):
+        if signal.getsignal(other) is _first_stop:
+            signal.signal(other, _second_stop)
+    raise stop
+
+
+def _second_stop(signum, frame):
+    code = _stopping["code"]
+    if not _stopping["said"]:
+        print(f"{'terminated' if code == EXIT_SIGTERM else 'interrupted'}: {INTERRUPTED}", file=sys.stderr)
+    os._exit(code)
 
 
 def install() -> None:
-    """SIGTERM like Ctrl-C; stdout and stderr that never crash on a character they cannot encode."""
+    """SIGTERM like Ctrl-C (both through _first_stop); stdout and stderr that never crash on a character they
+    cannot encode."""
     if signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
-        signal.signal(signal.SIGTERM, _raise_terminated)
+        signal.signal(signal.SIGTERM, _first_stop)
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        signal.signal(signal.SIGINT, _first_stop)
     for stream in (sys.stdout, sys.stderr):
         if hasattr(stream, "reconfigure"):
             stream.reconfigure(errors="trm_demo_ascii")
@@ -120,6 +142,7 @@ def exit_code(stop: KeyboardInterrupt) -> int:
     """One line on stderr for Ctrl-C or SIGTERM; the exit code the shell would give for that signal."""
     terminated = isinstance(stop, Terminated)
     print(f"{'terminated' if terminated else 'interrupted'}: {INTERRUPTED}", file=sys.stderr)
+    _stopping["said"] = True
     return EXIT_SIGTERM if terminated else EXIT_SIGINT
 
 

@@ -253,9 +253,22 @@ def _versus(cf: Counterfactual | None, without: str) -> str:
             f"({signed(cf.net_value_delta, Per.CELL, 2)} realised)")
 
 
+def llm_failure(llm: dict) -> str:
+    """'' for a reader that answered; else what failed, and that the LLM's verdicts are not valid."""
+    if not llm.get("real") or llm.get("verdicts_valid", True):
+        return ""
+    reasons = ", ".join(f"{reason} {n:,}" for reason, n in llm.get("stats", {}).get("failures", {}).items())
+    return (f"the LLM failed {llm.get('failed_reads', 0):,} of {llm.get('candidates_read', 0):,} reads ({reasons}): "
+            "every verdict involving the LLM (the cascade, the LLM alone) is not valid in this run; check the "
+            "server at llm.base_url and rerun")
+
+
 def llm_line(llm: dict) -> str:
     if llm.get("real"):
-        return f"LLM: real ({llm.get('provider')}, model {llm.get('model')})"
+        failed = f"; FAILED {llm.get('failed_reads', 0):,} of {llm.get('candidates_read', 0):,} reads" \
+            if not llm.get("verdicts_valid", True) else ""
+        return (f"LLM: real ({llm.get('provider')}, model {llm.get('model')}){failed}; the scenario's LLM price and "
+                "outage events are not applied to it")
     return (f"LLM: simulated (reading = what the reply states + noise sd {num(llm.get('noise_logit_sd'))}, "
             f"bias {num(llm.get('bias_logit'))}, logit scale)")
 

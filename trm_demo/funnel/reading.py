@@ -14,17 +14,42 @@ reading and the endpoint is asked once (its SQLite cache makes a rerun free). A 
 read is charged, in the ledger, at its usage tokens x the configured token prices
 (also on a cache hit: that is what the reading costs in production; what this run
 paid is reported beside it). The cascade still decides with `simulation.llm_cost` as
-its expected price per read, and the budget reserves that much per read.
+its expected price per read, and the budget reserves that much per read, then books
+what the read was charged, so the table's LLM cost and the spend line are one figure.
+
+A real reader fails loudly. Before the run one test read (through the cache, with a
+short deadline) must succeed, else the run stops with one line naming llm.base_url and
+what to do (exit 2, nothing written). When more than MAX_FAILED_SHARE of the run's reads
+fail, `report()` says the verdicts involving the LLM are not valid, and the terminal and
+the dossier's first paragraph say so instead of advising. The scenario's LLM events
+(`llm_price_multiplier`, `llm_outage`) simulate a reader's price and outages: a real
+reader has its own, so they are not applied to it (the report says so).
 """
 
 from __future__ import annotations
+
+from contextlib import contextmanager
+from pathlib import Path
 
 import numpy as np
 
 from trm_demo.funnel.cascade import logit
 from trm_demo.config import Config
-from trm_demo.llm import OpenAICompatibleReader, Reader, ReadRequest
+from trm_demo.errors import ConfigError
+from trm_demo.llm import CacheError, OpenAICompatibleReader, Reader, ReaderError, ReadRequest
 from trm_demo.funnel.market import CANDIDATE_FIELDS, JOB_FIELDS
+
+# Above this share of failed reads the run's LLM verdicts are not valid: they would judge the outage, not the reader.
+MAX_FAILED_SHARE = 0.2
+# What a failed test read means, and what to do about it.
+PROBE_FIXES = {"connection": "nothing answered there: start the server, or fix llm.base_url",
+               "timeout": "no answer within the test read's deadline: check the server, or raise llm.timeout_s",
+               "http 401": "the server refused the API key: set TRM_DEMO_LLM_API_KEY (or OPENAI_API_KEY)",
+               "http 403": "the server refused the API key: set TRM_DEMO_LLM_API_KEY (or OPENAI_API_KEY)",
+               "http 404": "no chat-completions endpoint or no such model there: fix llm.base_url (it usually ends "
+                           "in /v1) or llm.model"}
+PROBE_REQUEST = ReadRequest({"title": "software engineer", "work mode": "remote"},
+                            {"years of experience": 5}, "Yes, I am interested; happy to talk this week.")
 
 
 class Readings:
@@ -50,7 +75,9 @@ class Readings:
         missing = [i for i, key in enumerate(keys) if key not in self.seen]
         if missing:
             requests = [request_for(block, rows[i], cols[i]) for i in missing]
-            for i, reading in zip(missing, self.reader.read_many(requests)):
+            with bad_input(self.cfg):
+                answers = self.reader.read_many(requests)
+            for i, reading in zip(missing, answers):
                 p = min(max(reading.probability, 1e-6), 1 - 1e-6) if reading.ok else 0.5
                 cost = (reading.input_tokens * self.cfg.llm.input_price_per_million
                         + reading.output_tokens * self.cfg.llm.output_price_per_million) / 1e6
@@ -69,6 +96,7 @@ class Readings:
         if not self.real:
             return {"provider": "simulated", "real": False, "model": "simulated reader",
                     "noise_logit_sd": self.cfg.simulation.llm_noise, "bias_logit": self.cfg.simulation.llm_bias}
+        failed = sum(not v[1] for v in self.seen.values())
         readings = np.array([(1 / (1 + np.exp(-v[0])), v[3]) for v in self.seen.values() if v[1]]).reshape(-1, 2)
         edges = np.linspace(0.0, 1.0, 6)
         bucket = np.clip(np.digitize(readings[:, 0], edges) - 1, 0, 4)
@@ -76,15 +104,46 @@ class Readings:
                   "mean_reading": float(readings[bucket == b, 0].mean()) if (bucket == b).any() else None,
                   "mean_true_probability": float(readings[bucket == b, 1].mean()) if (bucket == b).any() else None}
                  for b in range(5)]
+        share = failed / len(self.seen) if self.seen else 0.0
         return {**self.reader.describe(), "real": True, "stats": self.reader.stats.to_dict(),
-                "charged": float(sum(v[2] for v in self.seen.values())), "calibration": table}
+                "charged": float(sum(v[2] for v in self.seen.values())), "calibration": table,
+                "candidates_read": len(self.seen), "failed_reads": failed, "failed_share": share,
+                "verdicts_valid": share <= MAX_FAILED_SHARE, "scenario_llm_events": False,
+                "cache_rows_skipped": getattr(self.reader.cache, "skipped", 0)}
 
 
 def readings_for(cfg: Config) -> Readings:
-    """The reader llm.provider asks for: simulated (no network), or the configured endpoint."""
+    """The reader llm.provider asks for: simulated (no network), or the configured endpoint after a test read."""
     if cfg.llm.provider == "simulated":
         return Readings(cfg)
-    return Readings(cfg, OpenAICompatibleReader.from_config(cfg.llm))
+    cache = Path(cfg.llm.cache_path)
+    existed = cache.exists()
+    with bad_input(cfg):
+        reader = OpenAICompatibleReader.from_config(cfg.llm)
+    try:
+        with bad_input(cfg):
+            probe = reader.probe(PROBE_REQUEST)
+    except BaseException:
+        reader.close()
+        raise
+    if not probe.ok:
+        reader.close()
+        if not existed:
+            cache.unlink(missing_ok=True)   # a refused run leaves nothing behind
+        fix = PROBE_FIXES.get(probe.failure, "its reply could not be read as a probability: check that llm.model "
+                                             "is a chat model the server serves")
+        raise ConfigError(f"the LLM at llm.base_url '{cfg.llm.base_url}' (llm.model {cfg.llm.model!r}) failed a "
+                          f"test read ({probe.failure}): {fix}; or set llm.provider: simulated")
+    return Readings(cfg, reader)
+
+
+@contextmanager
+def bad_input(cfg: Config):
+    """The reader's own errors (its cache, its API key, its URL) as one line for the user: exit 2."""
+    try:
+        yield
+    except (CacheError, ReaderError) as err:
+        raise ConfigError(str(err)) from None
 
 
 def request_for(block, row: int, col: int) -> ReadRequest:

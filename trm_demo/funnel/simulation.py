@@ -68,9 +68,10 @@ class Timeline:
         return len(self.clock)
 
 
-def timeline(cfg: Config) -> Timeline:
+def timeline(cfg: Config, llm_events: bool = True) -> Timeline:
     """Apply the scenario to the planned period. More traffic means more opportunities than planned
-    in the same period (and budget): the run then decides more opportunities than `opportunities`."""
+    in the same period (and budget): the run then decides more opportunities than `opportunities`.
+    llm_events False: the LLM's price and outage events are left out (a real reader has its own)."""
     planned = cfg.simulation.opportunities
     events = cfg.scenario.events
     traffic = [(e["at"], e["traffic_multiplier"]) for e in events if "traffic_multiplier" in e]
@@ -90,6 +91,8 @@ def timeline(cfg: Config) -> Timeline:
     n = len(steps)
     price, outage, drift = np.ones(n), np.zeros(n, bool), np.full(n, cfg.market.drift)
     for e in events:
+        if not llm_events and ("llm_price_multiplier" in e or "llm_outage" in e):
+            continue
         if "llm_price_multiplier" in e:
             price[e["at"]:] = e["llm_price_multiplier"]
         if "llm_outage" in e:
@@ -284,6 +287,8 @@ def run_cascade(world: World, block: Block, tl: Timeline, base: np.ndarray, fall
         reading, answered, cost = readings.read(block, wanted, cols)
         failed = outage[wanted] | ~answered
         charged = np.where(outage[wanted], price[wanted], cost * tl.price_multiplier[block.ids[wanted]])
+        if readings.real:   # the reservation becomes what the read was charged: one figure for spend and cost
+            world.sentinel.book(charged - price[wanted])
         world.sentinel.record_calls(int(block.ids[0]), failed)
         chunk.read[wanted, cols] = True
         chunk.failed[wanted, cols] = failed
@@ -319,7 +324,7 @@ def run_funnel(cfg: Config, model: TRM, logistic: Logistic, calls: CallLog, step
     """Decide every opportunity with every strategy; the cascade also in replays without each control.
     `readings`: the LLM (reading.py); None reads with the simulated LLM."""
     readings = readings or Readings(cfg)
-    tl = timeline(cfg)
+    tl = timeline(cfg, llm_events=not readings.real)
     sim = cfg.simulation
     budget = cfg.sentinel.llm_budget_per_opportunity * sim.opportunities
     # The run, and the same period replayed without each control: the thermostat held at its initial

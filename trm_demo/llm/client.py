@@ -5,12 +5,19 @@ first generated token's top_logprobs (parse.p_yes_from_logprobs). A server that
 returns no logprobs (or answers 400 to the parameter) is asked the number
 question instead, and the reply is parsed strictly (parse.parse_probability);
 once a server has answered without logprobs the reader asks it for numbers
-directly. Calls are retried on timeouts, dropped connections, 429 and 5xx
-(retry.py); every request yields one Reading, failures included.
+directly. Calls are retried on dropped connections, 429 and 5xx (retry.py)
+while the read's deadline allows; every request yields one Reading, failures
+included.
 
 Deliberate limits: http.client, not urllib, so that no environment proxy and no
-redirect ever sees the Authorization header (a 3xx is a failure "http 30x");
-timeout_s bounds the connect and each read from the socket, not a slow drip.
+redirect ever sees the Authorization header (a 3xx is a failure "http 30x").
+
+Deadlines and stops: timeout_s bounds a whole read (connect, headers, body, retries and
+their waits together). A watchdog shuts the socket down at the deadline, so a server
+that drips one byte at a time cannot stretch it, and a Retry-After longer than what is
+left fails the read at once. `stop()` (read_many calls it on Ctrl-C or SIGTERM) shuts
+every socket in flight down and no request is sent after it: a worker checks the stop
+before every send.
 """
 
 from __future__ import annotations
@@ -22,6 +29,8 @@ import itertools
 import json
 import os
 import random
+import socket
+import threading
 import time
 from dataclasses import dataclass
 from typing import Mapping, Protocol
@@ -30,7 +39,7 @@ from urllib.parse import urlsplit
 from . import parse, prompt
 from .cache import ReadingCache, request_key
 from .pricing import Prices, usage_tokens
-from .request import BAD_RESPONSE, CONNECTION, TIMEOUT, ReadRequest, Reading, http_failure
+from .request import BAD_RESPONSE, CONNECTION, STOPPED, TIMEOUT, ReadRequest, Reading, http_failure
 from .retry import backoff_s, retry_after_s, retryable
 from .stats import ReaderStats
 
@@ -39,6 +48,14 @@ KEY_VARIABLES = ("TRM_DEMO_LLM_API_KEY", "OPENAI_API_KEY")
 YES_NO = {"temperature": 0, "max_tokens": 1, "logprobs": True, "top_logprobs": 5}
 NUMBER = {"temperature": 0, "max_tokens": 8}
 MAX_RESPONSE_BYTES = 1 << 20   # a one-token completion is ~1 KB; a runaway body is cut and fails as "bad response"
+MAX_DIGITS = 15                # a token count or a logprob never needs more; 400 digits would overflow a float
+PROBE_TIMEOUT_S = 10.0         # the start-up test read: a server that is not there is found in seconds, not minutes
+# What an API key may hold: it goes into an HTTP header, so visible ASCII only (RFC 9110 field value, no spaces).
+KEY_CHARACTERS = "visible ASCII characters ('!' to '~'), no spaces, tabs, line breaks or other control characters"
+
+
+class ReaderError(ValueError):
+    """A setting the real reader cannot use (the API key): one line naming the variable, never its value."""
 
 
 class Secret:
@@ -59,10 +76,10 @@ def api_key_from_env(environ: Mapping[str, str]) -> Secret | None:
     for name in KEY_VARIABLES:
         value = environ.get(name, "").strip()
         if value:
-            if not (value.isascii() and value.isprintable() and " " not in value):
+            if not all("!" <= char <= "~" for char in value):
                 # http.client would reject it with the key in the message: refuse first, without it.
-                raise ValueError(f"the API key in {name} has characters an HTTP header cannot carry "
-                                 "(spaces or control characters); set it again")
+                raise ReaderError(f"the API key in the environment variable {name} has a character an HTTP header "
+                                  f"cannot carry; it may hold only {KEY_CHARACTERS}: set it again")
             return Secret(value)
     return None
 
@@ -99,7 +116,7 @@ class OpenAICompatibleReader:
         # http.client sends the path as is: non-ASCII or spaces would fail in a worker thread, so refuse them here.
         plain = base_url.isascii() and base_url.isprintable() and " " not in base_url
         if url.scheme not in ("http", "https") or not url.hostname or not plain or not model:
-            raise ValueError("an OpenAI-compatible reader needs an http(s) base URL with a host (ASCII, no spaces) "
+            raise ReaderError("an OpenAI-compatible reader needs an http(s) base URL with a host (ASCII, no spaces) "
                              "and a model name")
         prompt.template(prompt_version)   # a missing template fails now, not on the first read
         self.base_url, self.model, self.prompt_version = base_url.rstrip("/"), model, prompt_version
@@ -113,6 +130,9 @@ class OpenAICompatibleReader:
         self._path = url.path.rstrip("/") + "/chat/completions"
         self._rng = rng or random.Random()
         self._logprobs = True   # until the server shows it does not return them
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._in_flight: set[_Exchange] = set()
 
     @classmethod
     def from_config(cls, cfg, environ: Mapping[str, str] = os.environ) -> "OpenAICompatibleReader":
@@ -164,18 +184,38 @@ class OpenAICompatibleReader:
                 if readings[i].ok and self.cache is not None:
                     self.cache.put(keys[i], readings[i])
                 self.stats.record(readings[i])
-        except BaseException:
+        except BaseException:   # Ctrl-C, SIGTERM: nothing more is sent, and what is in flight is cut
+            self.stop()
             pool.shutdown(wait=False, cancel_futures=True)
             raise
         pool.shutdown()
         return readings
 
-    def _read(self, request: ReadRequest) -> Reading:
+    def probe(self, request: ReadRequest) -> Reading:
+        """One test read before the run, through the cache and with a short deadline; not counted in `stats`."""
+        key = self.key(request)
+        hit = self.cache.get(key) if self.cache is not None else None
+        if hit is not None:
+            return hit
+        reading = self._read(request, min(self.timeout_s, PROBE_TIMEOUT_S))
+        if reading.ok and self.cache is not None:
+            self.cache.put(key, reading)
+        return reading
+
+    def stop(self) -> None:
+        """No request is sent after this; every socket in flight is shut down (its read fails as "stopped")."""
+        self._stop.set()
+        with self._lock:
+            for exchange in self._in_flight:
+                _shut(exchange.sock)
+
+    def _read(self, request: ReadRequest, timeout_s: float | None = None) -> Reading:
         start = time.monotonic()
+        deadline = start + (timeout_s or self.timeout_s)
         attempts = []
         probability, failure, method = None, None, ""
         if self._logprobs:
-            attempt = self._call(prompt.messages(request, self.prompt_version, "yes_no"), YES_NO)
+            attempt = self._call(prompt.messages(request, self.prompt_version, "yes_no"), YES_NO, deadline)
             attempts.append(attempt)
             if attempt.failure is None:
                 probability, method = parse.p_yes_from_logprobs(attempt.choice), "logprobs"
@@ -186,7 +226,7 @@ class OpenAICompatibleReader:
             else:
                 failure = attempt.failure
         if probability is None and failure is None:
-            attempt = self._call(prompt.messages(request, self.prompt_version, "number"), NUMBER)
+            attempt = self._call(prompt.messages(request, self.prompt_version, "number"), NUMBER, deadline)
             attempts.append(attempt)
             failure = attempt.failure
             if failure is None:
@@ -198,47 +238,110 @@ class OpenAICompatibleReader:
                        output_tokens=output_tokens, cost=self.prices.cost(input_tokens, output_tokens),
                        latency_ms=(time.monotonic() - start) * 1000.0, method=method if failure is None else "")
 
-    def _call(self, messages: list[dict], parameters: dict) -> _Attempt:
-        """POST with retries: Retry-After when the server sends one, else full-jitter backoff."""
+    def _call(self, messages: list[dict], parameters: dict, deadline: float) -> _Attempt:
+        """POST with retries until the deadline: Retry-After when the server sends one, else full-jitter backoff."""
         body = json.dumps({"model": self.model, "messages": messages, **parameters}).encode("utf-8")
         for number in itertools.count():
-            attempt = self._post(body)
+            attempt = self._post(body, deadline)
             if attempt.failure is None or not retryable(attempt.status) or number >= self.retries:
                 return attempt
             wait = attempt.retry_after
             if wait is None:
                 wait = backoff_s(number, self.backoff_base_s, self.backoff_cap_s, self._rng)
-            if wait > self.max_wait_s:   # a server asking for minutes is down for this run: fail now
+            if wait > min(self.max_wait_s, deadline - time.monotonic()):   # it would end past the deadline: fail now
                 return attempt
-            time.sleep(wait)
+            if self._stop.wait(wait):
+                return _Attempt(failure=STOPPED)
 
-    def _post(self, body: bytes) -> _Attempt:
+    def _post(self, body: bytes, deadline: float) -> _Attempt:
+        left = deadline - time.monotonic()
+        if self._stop.is_set():   # checked before every send: nothing leaves after a stop
+            return _Attempt(failure=STOPPED)
+        if left <= 0:
+            return _Attempt(failure=TIMEOUT)
         headers = {"Content-Type": "application/json", "Accept": "application/json"}
         if self._api_key is not None:
             headers["Authorization"] = f"Bearer {self._api_key.reveal()}"
         kind = http.client.HTTPSConnection if self._https else http.client.HTTPConnection
-        connection = kind(self._host, self._port, timeout=self.timeout_s)
+        connection = kind(self._host, self._port, timeout=left)   # bounds the connect and each wait for bytes ...
+        exchange = _Exchange()
+        watchdog = threading.Timer(left, self._expire, [exchange])   # ... and this the whole exchange
+        watchdog.daemon = True
+        with self._lock:
+            self._in_flight.add(exchange)
+        watchdog.start()
         try:
+            connection.connect()
+            with self._lock:   # the socket itself: the response keeps it after the connection lets it go
+                exchange.sock = connection.sock
+            if self._stop.is_set():
+                return _Attempt(failure=STOPPED)
             connection.request("POST", self._path, body=body, headers=headers)
             response = connection.getresponse()
             data = response.read(MAX_RESPONSE_BYTES)
             status, retry_after = response.status, response.getheader("Retry-After")
-        except TimeoutError:
-            return _Attempt(failure=TIMEOUT)
+        except TimeoutError:   # the socket's own timeout, set to what was left: the deadline
+            return _Attempt(failure=self._cut_short(exchange) or TIMEOUT)
         except (OSError, http.client.HTTPException):
-            return _Attempt(failure=CONNECTION)
+            return _Attempt(failure=self._cut_short(exchange) or CONNECTION)
         finally:
+            watchdog.cancel()
+            with self._lock:
+                self._in_flight.discard(exchange)
             connection.close()
+        if self._cut_short(exchange):   # a socket shut down mid-body reads as a short body, not an error
+            return _Attempt(failure=self._cut_short(exchange))
         if status != 200:
             return _Attempt(status=status, failure=http_failure(status), retry_after=retry_after_s(retry_after))
-        try:
-            payload = json.loads(data)
+        try:   # numbers with more digits than any count or logprob needs, and deep nesting, are bad responses
+            payload = json.loads(data, parse_int=_bounded_int, parse_float=_bounded_float)
             choice = payload["choices"][0]
-        except (ValueError, KeyError, IndexError, TypeError):
+        except (ValueError, KeyError, IndexError, TypeError, RecursionError):
             return _Attempt(status=status, failure=BAD_RESPONSE)
         if not isinstance(choice, dict):
             return _Attempt(status=status, failure=BAD_RESPONSE)
         return _Attempt(status=status, choice=choice, usage=usage_tokens(payload))
+
+    def _cut_short(self, exchange: "_Exchange") -> str | None:
+        """Why an exchange's socket was shut down under it, if it was: a stop, or its deadline."""
+        if self._stop.is_set():
+            return STOPPED
+        return TIMEOUT if exchange.expired else None
+
+    def _expire(self, exchange: "_Exchange") -> None:
+        """The watchdog: the exchange's deadline passed."""
+        with self._lock:
+            exchange.expired = True
+            _shut(exchange.sock)
+
+
+class _Exchange:
+    """One HTTP exchange in flight: its socket once connected, and whether its deadline cut it."""
+
+    def __init__(self):
+        self.sock: socket.socket | None = None
+        self.expired = False
+
+
+def _shut(sock: socket.socket | None) -> None:
+    """End an exchange from another thread: a blocked recv returns at once (close alone would not wake it)."""
+    if sock is not None:
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass   # already closed
+
+
+def _bounded_int(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_DIGITS:
+        raise ValueError("a number longer than any count or logprob")
+    return int(text)
+
+
+def _bounded_float(text: str) -> float:
+    if len(text) > 2 * MAX_DIGITS + 8:   # digits, a point, a sign and an exponent
+        raise ValueError("a number longer than any count or logprob")
+    return float(text)
 
 
 def _content(choice: dict) -> str:

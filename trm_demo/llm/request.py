@@ -17,6 +17,7 @@ RATE_LIMITED = "rate limited"        # 429 after the last retry (or a Retry-Afte
 BAD_RESPONSE = "bad response"        # a 200 whose body is not a chat-completions JSON object
 UNPARSEABLE = "unparseable"          # the reply is empty or not a single number
 OUT_OF_RANGE = "out of range"        # a number outside [0, 1]
+STOPPED = "stopped"                  # Ctrl-C or SIGTERM came first: the read was cut or never sent
 
 
 def http_failure(status: int) -> str:

@@ -78,6 +78,10 @@ def llm_label(result: RunResult) -> str:
 def advice(result: RunResult) -> str:
     """The first paragraph, for a reader who will read only it: what to do, why, and where that changes."""
     s, run = result.strategies, result.run
+    if run.llm.get("real") and not run.llm.get("verdicts_valid", True):   # no advice from an outage
+        return (f"**The LLM failed {run.llm.get('failed_reads', 0):,} of {run.llm.get('candidates_read', 0):,} "
+                "reads: no verdict involving it (the cascade, the LLM alone) is valid in this run.** Check the "
+                "server at llm.base_url and rerun; the section \"The LLM reader\" lists the failures.")
     first, second = ranking(result)[:2]
     best, runner = s[first], s[second]
     share = (f", {pct(best.share_of_oracle_expected)} of what a perfect-information oracle would make"
@@ -217,7 +221,8 @@ def llm_reader_section(result: RunResult) -> Section | None:
                   f"endpoint; failures: {failures}. This run paid {money(stats.get('spend', 0.0), Per.RUN)} (a cache hit "
                   f"is free); at its usage tokens the readings cost {money(llm.get('charged', 0.0), Per.RUN)}, which the "
                   f"ledger charges. Latency of the calls: {timing} (wall clock, reported only; no decision depends "
-                  "on it)."),
+                  "on it). The scenario's LLM price and outage events simulate a reader's: they are not applied "
+                  "to a real one."),
         Paragraph("Calibration against the true probability (which the simulation knows): a well calibrated "
                   "reader's mean reading matches the mean true probability in every bucket."),
         Table(("Reading bucket", "Readings", "Mean reading", "Mean true probability"), rows, numeric=(1, 2, 3)))
