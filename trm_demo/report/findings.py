@@ -40,10 +40,10 @@ def ranking(result: RunResult) -> list[str]:
     return sorted(rivals, key=lambda k: -s[k].expected_net_value)
 
 
-def read_share(result: RunResult) -> float:
-    """The share of all candidates whose reply the cascade read."""
+def read_share(result: RunResult, key: str = "cascade") -> float:
+    """The share of all candidates whose reply the strategy (the cascade by default) had the LLM read."""
     candidates = result.run.candidates
-    return result.strategies["cascade"].llm_reads / candidates if candidates else math.nan
+    return result.strategies[key].llm_reads / candidates if candidates else math.nan
 
 
 # --- a paired difference over seeds ---------------------------------------------------------------------
@@ -140,6 +140,11 @@ class WhereItChanges:
     price: float
     by_price: Span        # along the LLM price at that value
     by_value: Span        # along the value at that price
+
+
+def on_the_map(grid: BreakEvenMap) -> tuple[str, ...]:
+    """The rivals the break-even map's cells compare (a cell holds each one's expected net value)."""
+    return tuple(k for k in RIVALS if grid.cells and isinstance(getattr(grid.cells[0], k, None), float))
 
 
 def where_it_changes(grid: BreakEvenMap) -> WhereItChanges | None:
@@ -295,6 +300,7 @@ class Drives(Enum):
     SCENARIO = "the events and what the controls earned"
     TRAINING = "held-out excess log-loss and the TRM's expected net value"
     READER = "which LLM reader read"
+    RIVALS = "the shortlist rivals' reads and expected net value"
 
 
 # Config key prefix -> what it drives; the longest matching prefix wins (a new knob family: one line).
@@ -305,7 +311,7 @@ DRIVEN_BY = {"thermostat.": Drives.THERMOSTAT, "sentinel.": Drives.SENTINEL,
              "simulation.greedy_cost": Drives.COMPUTE, "simulation.opportunities": Drives.NET_VALUE,
              "simulation.seed": Drives.NET_VALUE, "simulation.chunk_size": Drives.THERMOSTAT,
              "market.": Drives.NET_VALUE, "training.": Drives.TRAINING, "model.": Drives.TRAINING,
-             "llm.": Drives.READER}
+             "llm.": Drives.READER, "rivals.": Drives.RIVALS}
 
 
 def drives(key: str) -> Drives | None:
