@@ -253,6 +253,17 @@ def test_the_first_paragraph_asks_for_seeds_or_quotes_the_paired_lead(run):
     assert "Across 3 seeds it leads by $100 ± $40 per run." in advice(typed(metrics))   # the wording of one
 
 
+def test_a_rival_that_beats_the_cascade_quotes_the_cascade_minus_rival_pair_turned_round(run):
+    metrics = with_evaluation(with_expected(run["metrics"], keyword=top(run["metrics"]) + 400.0,
+                                            cascade=top(run["metrics"])))
+    metrics["evaluation"]["paired"]["cascade-keyword"] = {"mean": -452.0, "ci95": [-500.0, -404.0],
+                                                          "half_width": 48.0, "n": 20}
+    lead = findings.lead_over_seeds(typed(metrics), "keyword", "cascade")
+    assert (lead.a, lead.b, lead.mean, lead.significance) == ("keyword", "cascade", 452.0, Significance.AHEAD)
+    text = advice(typed(metrics))
+    assert text.startswith("**Use the keyword reader") and "Across 3 seeds it leads by $452 ± $48 per run." in text
+
+
 def test_the_headline_quotes_realised_values_beside_the_expected_ones(run):
     s = run["metrics"]["strategies"]
     text = headline(typed(run["metrics"]))

@@ -4,10 +4,11 @@ One run of 200 opportunities is a small sample. This reruns the whole pipeline
 (fine-tuning included) for seeds s, s+1, ..., s+N-1 in parallel processes and
 reports, per strategy, the mean and a 95 % confidence interval (Student's t)
 of each measure, plus the *paired* per-seed differences of expected net value
-(the cascade minus each rival: keyword, llm_shortlist, router_topk, LLM, TRM; TRM - logistic, TRM - greedy) and each control's
-counterfactual: with common random numbers both sides face the same jobs in
-each seed, so a paired interval is much tighter than the two separate ones. Each seed's result depends only on its seed, so the table
-is the same whatever the number of processes.
+(the cascade minus each rival: keyword, llm_shortlist, router_topk, LLM, TRM;
+TRM - logistic, TRM - greedy) and each control's counterfactual: with common
+random numbers both sides face the same jobs in each seed, so a paired interval
+is much tighter than the two separate ones. Each seed's result depends only on
+its seed, so the table is the same whatever the number of processes.
 
 The workers are a concurrent.futures.ProcessPoolExecutor, not a
 multiprocessing.Pool: when a worker dies (killed, or by the out-of-memory

@@ -1,4 +1,4 @@
-"""The conversion funnel: six strategies decide every opportunity on the same random numbers.
+"""The conversion funnel: every strategy decides every opportunity on the same random numbers.
 
 All share one decision rule: pursue the candidate with the best estimated P(convert)
 if its expected value beats the outreach cost, else skip the job. One uniform draw
@@ -6,16 +6,18 @@ per (opportunity, candidate) settles every strategy's outcome (common random
 numbers), and because the true probability is known every decision also has an
 expected value: the yardstick for comparisons, free of outcome luck.
 
-  greedy    a recruiter's rule of thumb: the cheapest candidate (ask / budget) among those
-            within budget and with the minimum experience; ignores distance, remote-only,
-            competing offers and the reply. No probability, so it never skips a job it can fill.
-  logistic  logistic regression on the recent log's structured fields (logistic.py).
-  trm       the fine-tuned TRM on the same fields, at its validated step cap.
-  llm       reads every candidate's fields and reply (simulated by default: simulated_llm.py reads
-            the text, plus Gaussian noise `llm_noise` + `llm_bias` on its logit).
-  cascade   the TRM first, the LLM only where the reading is worth its price (cascade.py),
-            under the thermostat (budget pacing) and the sentinel (guardrails).
-  oracle    the true probability: the upper bound.
+  greedy         a recruiter's rule of thumb: the cheapest candidate (ask / budget) among those
+                 within budget and with the minimum experience; ignores distance, remote-only,
+                 competing offers and the reply. No probability, so it never skips a job it can fill.
+  logistic       logistic regression on the recent log's structured fields (logistic.py).
+  trm            the fine-tuned TRM on the same fields, at its validated step cap.
+  cascade        the TRM first, the LLM only where the reading is worth its price (cascade.py),
+                 under the thermostat (budget pacing) and the sentinel (guardrails).
+  the rivals     keyword, llm_shortlist, router_topk and llm (reads everyone): see "the rivals" below.
+  oracle         the true probability: the upper bound.
+
+The LLM is simulated by default (simulated_llm.py reads the text, plus Gaussian noise `llm_noise` +
+`llm_bias` on its logit).
 
 The run's controls are replayed on the same opportunities without each of them
 (the thermostat held at its initial hurdle; the sentinel off), so the report can
@@ -438,7 +440,9 @@ def _record_baselines(ledger: Ledger, block: Block, cfg: Config, trm: TRMDecisio
 #                  its readings (the TRM's estimate where a read failed or was not allowed).
 #   router_topk    reads each job's top `rivals.router_k` by the TRM and decides with the cascade's belief: the
 #                  TRM's, combined with the reading (cascade.combine), over every candidate.
-# Those that read do so in one round per job (the reads run in parallel), charged as the cascade's are.
+# Those that read do so in one round per job (the reads run in parallel), each under its own sentinel (world_for:
+# the cascade's latency limit, breaker and, if its record is `budgeted`, budget), charged as the cascade's reads
+# are. The keyword reader's compute is the TRM's: its regular expressions are priced at nothing.
 
 def keyword_reader_for(cfg: Config, model: TRM, step_cap: int) -> KeywordReader:
     """The keyword reader fitted on the run's labelled history, the stream the TRM was fine-tuned on (the same rows
@@ -453,7 +457,8 @@ def keyword_reader_for(cfg: Config, model: TRM, step_cap: int) -> KeywordReader:
 def keyword_estimate(keyword: KeywordReader, block: Block, trm: np.ndarray) -> np.ndarray:
     """The keyword reader's P(convert) of each candidate from the TRM's and its reply. (n, K) -> (n, K)"""
     n, k = trm.shape
-    reading = keyword.logit(_fields_logit(trm).ravel(), block.market.messages.ravel(), np.repeat(block.market.urgency, k))
+    m = block.market
+    reading = keyword.logit(_fields_logit(trm).ravel(), m.messages.ravel(), np.repeat(m.urgency, k))     # (n K,)
     return sigmoid(reading).reshape(n, k)
 
 

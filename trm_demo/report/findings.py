@@ -83,10 +83,16 @@ def comparisons(paired: dict[str, Interval]) -> list[Comparison]:
 
 
 def lead_over_seeds(result: RunResult, first: str, second: str) -> Comparison | None:
-    """The winner's paired lead over the runner-up across the seeds, when the evaluation measured that pair."""
+    """The winner's paired lead over the runner-up across the seeds, when the evaluation measured that pair (either
+    way round)."""
     if result.evaluation is None:
         return None
-    diff = result.evaluation.paired.get(f"{first}-{second}")
+    paired = result.evaluation.paired
+    diff = paired.get(f"{first}-{second}")
+    if diff is None and f"{second}-{first}" in paired:   # measured the other way round: the cascade minus a rival
+        other = paired[f"{second}-{first}"]
+        diff = Interval(-other.mean if known(other.mean) else None,
+                        (-other.ci95[1], -other.ci95[0]) if other.ci95 else None, other.half_width, other.n)
     if diff is None or not (known(diff.mean) and known(diff.half_width)):
         return None
     return comparison(f"{first}-{second}", diff)
