@@ -38,19 +38,19 @@ def test_the_grid_holds_the_runs_own_price_and_value(steady_run):
 
 def test_the_map_has_every_strategy_and_its_own_cell_is_the_run(steady_run):
     cfg, result = steady_run
-    cells = break_even_values(*result.sample, cfg)
+    cells = break_even_values(*result.sample, cfg, result.keyword)
     assert len(cells) == len(grid(cfg)[0]) * len(grid(cfg)[1])
     assert all(set(c["per_opportunity"]) == set(KEYS) for c in cells)
     here = next(c for c in cells if (c["conversion_value"], c["llm_price"]) == (90.0, 0.25))
     totals = result.ledger.summary()
     # On a steady market the strategies without controls decide the map's cell exactly as they decided the run.
-    for key in ("trm", "llm", "logistic", "greedy", "oracle"):
+    for key in ("trm", "keyword", "llm", "logistic", "greedy", "oracle"):
         assert here["per_opportunity"][key] == pytest.approx(totals[key]["expected_net_value"] / 60)
 
 
 def test_a_dearer_read_never_makes_reading_everyone_worth_more(steady_run):
     cfg, result = steady_run
-    cells = break_even_values(*result.sample, cfg)
+    cells = break_even_values(*result.sample, cfg, result.keyword)
     at_90 = sorted((c for c in cells if c["conversion_value"] == 90.0), key=lambda c: c["llm_price"])
     llm = [c["per_opportunity"]["llm"] for c in at_90]
     assert all(a > b for a, b in zip(llm, llm[1:]))

@@ -50,7 +50,7 @@ def test_every_strategy_is_one_record_and_the_verdicts_use_its_phrase():
         "the cascade beats the LLM reading everyone by $50 ± $8 per run of expected net value over 10 seeds",
         "the TRM alone vs the greedy rule of thumb: no significant difference in expected net value (-$2 ± $8 per "
         "run over 10 seeds)"]
-    assert strategy("keyword").phrase == "keyword"   # a key this version does not know is named by itself
+    assert strategy("newcomer").phrase == "newcomer"   # a key this version does not know is named by itself
 
 
 def test_parallel_and_serial_evaluation_give_identical_results():

@@ -3,7 +3,7 @@
 Byte for byte wherever the reference numerics run (any x86-64 CPU with AVX2,
 see trm_demo/process.py); on other CPUs the TRM's fine-tuning rounds
 differently and may make other decisions, so there only the rows that no
-training touches (greedy, LLM, oracle) are compared.
+training touches (greedy, oracle) are compared.
 
 Each sample is its own test and its command runs once (the two tests share the
 run), so a stale sample is named, and on a CPU without the reference numerics
@@ -17,7 +17,7 @@ import pytest
 from trm_demo.report import docs
 from trm_demo.process import numerics
 
-UNTRAINED_ROWS = ("Greedy rule of thumb", "LLM reads everyone", "Oracle (upper bound)")
+UNTRAINED_ROWS = ("Greedy rule of thumb", "Oracle (upper bound)")   # the LLM falls back to the TRM: trained
 FUNNEL_SAMPLES = [name for name, args in docs.SAMPLES.items() if args[0] != "puzzle"]
 
 

@@ -23,6 +23,7 @@ from trm_demo.report.dossier import advice, headline, render_report, report_docu
 from trm_demo.report.findings import Drives, Effect, Significance
 from trm_demo.report.formats import verdicts
 from trm_demo.results import DeferralCurve, DepthPoint, RunResult
+from trm_demo.strategies import strategy
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import mermaid_check  # noqa: E402
@@ -126,7 +127,8 @@ def test_report_has_every_section_and_labels_the_llm_simulated(run):
                     "## Reproducibility"):
         assert heading in text
     assert "The LLM here is **simulated**" in text and "- LLM: simulated" in text
-    assert "structured applicant-tracking fields only" in text and "reading prose is what one pays an LLM for" in text
+    assert "the logistic regression and the greedy rule of thumb decide with the structured applicant-tracking " \
+           "fields." in text and "The rivals are held to the cascade's terms." in text
     assert f"`{run['metrics']['run']['config_hash']}`" in text
     assert "ablation (docs/BENCHMARKS.md)" in text
     assert "## Multi-seed evaluation" not in text    # absent section, skipped
@@ -167,14 +169,15 @@ def test_a_real_llm_gets_a_section_on_its_cost_latency_and_calibration(run):
 
 # --- the strategies table: expected net value first, realised beside it ---
 
-def test_the_strategy_table_puts_expected_and_realised_side_by_side_for_all_six(run):
+def test_the_strategy_table_puts_expected_and_realised_side_by_side_for_every_strategy(run):
     table = section_text(render(run), "Strategies")
     assert ("| Strategy | Expected net value ($ per run) | Share of oracle (expected) | Realised net value ($ per "
             "run) | LLM reads | LLM cost ($ per run) |") in table
     rows = [line for line in table.splitlines() if line.startswith("| ") and "---" not in line][1:]
     assert [row.split(" | ")[0] for row in rows] == [
-        "| Cascade (TRM + LLM)", "| TRM alone", "| LLM reads everyone", "| Logistic regression",
-        "| Greedy rule of thumb", "| Oracle (upper bound)"]
+        "| Cascade (TRM + LLM)", "| TRM alone", "| Keyword reader + TRM", "| LLM reads the TRM's top k",
+        "| Top-k router (TRM + LLM)", "| LLM reads everyone", "| Logistic regression", "| Greedy rule of thumb",
+        "| Oracle (upper bound)"]
     cascade = run["metrics"]["strategies"]["cascade"]
     assert f"| {cascade['llm_reads']:,} |" in rows[0]
 
@@ -183,10 +186,13 @@ def test_the_strategy_table_puts_expected_and_realised_side_by_side_for_all_six(
 
 @pytest.mark.parametrize("winner, words", [
     ("cascade", "**Use the cascade"), ("trm", "**Use the TRM alone"), ("llm", "**Have the LLM read every reply"),
+    ("keyword", "**Use the keyword reader"), ("llm_shortlist", "**Have the LLM read each job's shortlist"),
+    ("router_topk", "**Read each job's top k candidates by the TRM"),
     ("logistic", "**Use the logistic regression"), ("greedy", "**Keep the rule of thumb (greedy)")])
 def test_the_first_paragraph_names_the_strategy_with_the_highest_expected_net_value(run, winner, words):
     best = top(run["metrics"])
-    others = [k for k in ("cascade", "trm", "llm", "logistic", "greedy") if k != winner]
+    others = [k for k in ("cascade", "trm", "keyword", "llm_shortlist", "router_topk", "llm", "logistic", "greedy")
+              if k != winner]
     metrics = with_expected(run["metrics"], **{winner: best + 500.0, others[0]: best},
                             **{k: best - 1000.0 for k in others[1:]})
     metrics["strategies"]["oracle"]["expected_net_value"] = 1e9   # the yardstick is never the advice
@@ -197,16 +203,20 @@ def test_the_first_paragraph_names_the_strategy_with_the_highest_expected_net_va
     assert "$500 per run more than" in text
     assert render(run, metrics).split("\n\n")[1] == text
     assert headline(result).startswith("**" + {"cascade": "Cascade", "trm": "TRM alone", "llm": "LLM reads",
-                                              "logistic": "Logistic", "greedy": "Greedy"}[winner])
+                                              "keyword": "Keyword", "llm_shortlist": "LLM reads the TRM",
+                                              "router_topk": "Top-k", "logistic": "Logistic",
+                                              "greedy": "Greedy"}[winner])
+    # A winner that read says how much.
+    assert ("The LLM read" in text) == (winner in ("cascade", "llm", "llm_shortlist", "router_topk"))
 
 
 def test_the_advice_renders_whichever_strategy_wins_even_one_this_version_does_not_know(run):
     metrics = copy.deepcopy(run["metrics"])
-    metrics["strategies"]["router_topk"] = {**metrics["strategies"]["trm"], "expected_net_value": top(metrics) + 700.0}
+    metrics["strategies"]["newcomer"] = {**metrics["strategies"]["trm"], "expected_net_value": top(metrics) + 700.0}
     result = typed(metrics)
-    assert findings.ranking(result)[0] == "router_topk"
+    assert findings.ranking(result)[0] == "newcomer"
     text = advice(result)
-    assert text.startswith("**Use router_topk: it made the most expected net value in this run.**")
+    assert text.startswith("**Use newcomer: it made the most expected net value in this run.**")
     assert "$700 per run more than" in text
     assert render(run, metrics).split("\n\n")[1] == text
 
@@ -249,6 +259,17 @@ def test_the_first_paragraph_asks_for_seeds_or_quotes_the_paired_lead(run):
                                                                "half_width": 40.0, "n": 3}
         assert findings.lead_over_seeds(typed(metrics), first, second).significance is significance
     assert "Across 3 seeds it leads by $100 ± $40 per run." in advice(typed(metrics))   # the wording of one
+
+
+def test_a_rival_that_beats_the_cascade_quotes_the_cascade_minus_rival_pair_turned_round(run):
+    metrics = with_evaluation(with_expected(run["metrics"], keyword=top(run["metrics"]) + 400.0,
+                                            cascade=top(run["metrics"])))
+    metrics["evaluation"]["paired"]["cascade-keyword"] = {"mean": -452.0, "ci95": [-500.0, -404.0],
+                                                          "half_width": 48.0, "n": 20}
+    lead = findings.lead_over_seeds(typed(metrics), "keyword", "cascade")
+    assert (lead.a, lead.b, lead.mean, lead.significance) == ("keyword", "cascade", 452.0, Significance.AHEAD)
+    text = advice(typed(metrics))
+    assert text.startswith("**Use the keyword reader") and "Across 3 seeds it leads by $452 ± $48 per run." in text
 
 
 def test_the_headline_quotes_realised_values_beside_the_expected_ones(run):

@@ -115,7 +115,7 @@ def simulate_and_write(cfg: Config, args, argv: list[str], models: tuple, traini
         evaluation["verdicts"] = verdicts(evaluation["paired"])   # the sentences: report's words
         maps = evaluation.pop("break_even")                        # each seed's map, this run's seed first
     else:
-        maps = [break_even_values(*result.sample, cfg)]
+        maps = [break_even_values(*result.sample, cfg, result.keyword)]
     where_each_wins = landscape(*result.sample, cfg, rng_for(cfg.simulation.seed, "landscape"),
                                 break_even_map(maps, cfg))
     changes = config_changes(cfg.to_dict(), load_config().to_dict(), shown_path(args.config) if args.config else None,

@@ -104,6 +104,12 @@ class CascadeConfig:
 
 
 @dataclass(frozen=True)
+class RivalsConfig:
+    shortlist_k: int = knob(1, 16)
+    router_k: int = knob(1, 16)
+
+
+@dataclass(frozen=True)
 class ThermostatConfig:
     enabled: bool = knob()
     initial_hurdle: float = knob(0.0, 1e6, open_lo=True)
@@ -172,6 +178,7 @@ class Config:
     world: WorldConfig
     simulation: SimulationConfig
     cascade: CascadeConfig
+    rivals: RivalsConfig
     thermostat: ThermostatConfig
     sentinel: SentinelConfig
     scenario: ScenarioConfig
@@ -197,7 +204,8 @@ class Config:
 
 _SECTION_TYPES = {
     "model": ModelConfig, "training": TrainingConfig, "market": MarketConfig, "world": WorldConfig,
-    "simulation": SimulationConfig, "cascade": CascadeConfig, "thermostat": ThermostatConfig,
+    "simulation": SimulationConfig, "cascade": CascadeConfig, "rivals": RivalsConfig,
+    "thermostat": ThermostatConfig,
     "sentinel": SentinelConfig, "scenario": ScenarioConfig, "subgraph": SubgraphConfig, "report": ReportConfig,
     "llm": LLMConfig,
 }

@@ -22,7 +22,9 @@ class Inputs(Enum):
 class Recording(Enum):
     """How the simulation records a strategy's ledger rows."""
     ROUND = "one round per block of opportunities, without the controls"
-    TRM_PASS = "per chunk, from the TRM's pass at its validated step cap"
+    TRM_PASS = "from the TRM's pass at its validated step cap, without the controls"
+    SHORTLIST = ("per chunk, from the TRM's pass: each job's top k by the TRM read in one round under the "
+                 "strategy's own sentinel (the cascade's budget, latency limit and breaker)")
     CONTROLLED = "per chunk, under the thermostat and the sentinel (and replayed without each)"
 
 
@@ -36,6 +38,7 @@ class Strategy:
     recording: Recording
     advice: str       # the report's first words when this strategy makes the most expected net value
     rival: bool = True   # False: a yardstick (the oracle knows the truth), never the advice
+    budgeted: bool = True   # its LLM spend is held to the cascade's budget (False: reading everyone is what it is)
 
 
 # In the order a reader compares them: the cascade and its two halves first, the oracle last. The LLM is named
@@ -47,9 +50,22 @@ STRATEGIES = (
              "reply only where reading is worth its price.**"),
     Strategy("trm", "TRM alone", "TRM alone", "the TRM alone", Inputs.FIELDS, Recording.TRM_PASS,
              "**Use the TRM alone: at these prices, paying an LLM to read the replies does not pay.**"),
+    Strategy("keyword", "Keyword reader + TRM", "Keywords", "the keyword reader",
+             Inputs.FIELDS_AND_REPLY, Recording.TRM_PASS,
+             "**Use the keyword reader: a logistic regression on the TRM's score and keyword flags of every reply, "
+             "fitted on labelled replies of the history, reads well enough for free; paying an LLM to read does not "
+             "beat it here.**"),
+    Strategy("llm_shortlist", "LLM reads the TRM's top k", "LLM top k", "the LLM reading the TRM's shortlist",
+             Inputs.FIELDS_AND_REPLY, Recording.SHORTLIST,
+             "**Have the LLM read each job's shortlist (the TRM's top k candidates) and decide on its readings: at "
+             "this price a fixed shortlist beats choosing each read by its value.**"),
+    Strategy("router_topk", "Top-k router (TRM + LLM)", "Top-k router", "the top-k router",
+             Inputs.FIELDS_AND_REPLY, Recording.SHORTLIST,
+             "**Read each job's top k candidates by the TRM and combine each reading with the TRM's belief: a fixed "
+             "shortlist does as well as choosing each read by its value.**"),
     Strategy("llm", "LLM reads everyone", "LLM alone", "the LLM reading everyone", Inputs.FIELDS_AND_REPLY,
-             Recording.ROUND, "**Have the LLM read every reply: at this price reading everyone beats being "
-             "selective.**"),
+             Recording.SHORTLIST, "**Have the LLM read every reply: at this price reading everyone beats being "
+             "selective.**", budgeted=False),
     Strategy("logistic", "Logistic regression", "Logistic", "the logistic regression", Inputs.FIELDS,
              Recording.ROUND, "**Use the logistic regression: neither the TRM nor the LLM earned its place in this "
              "run.**"),

@@ -4,10 +4,11 @@ One run of 200 opportunities is a small sample. This reruns the whole pipeline
 (fine-tuning included) for seeds s, s+1, ..., s+N-1 in parallel processes and
 reports, per strategy, the mean and a 95 % confidence interval (Student's t)
 of each measure, plus the *paired* per-seed differences of expected net value
-(cascade - LLM, cascade - TRM, TRM - logistic, TRM - greedy) and each control's
-counterfactual: with common random numbers both sides face the same jobs in
-each seed, so a paired interval is much tighter than the two separate ones. Each seed's result depends only on its seed, so the table
-is the same whatever the number of processes.
+(the cascade minus each rival: keyword, llm_shortlist, router_topk, LLM, TRM;
+TRM - logistic, TRM - greedy) and each control's counterfactual: with common
+random numbers both sides face the same jobs in each seed, so a paired interval
+is much tighter than the two separate ones. Each seed's result depends only on
+its seed, so the table is the same whatever the number of processes.
 
 The workers are a concurrent.futures.ProcessPoolExecutor, not a
 multiprocessing.Pool: when a worker dies (killed, or by the out-of-memory
@@ -44,7 +45,8 @@ from trm_demo.stop import worker_signals
 from trm_demo.strategies import KEYS
 
 MEASURES = ("expected_net_value", "net_value", "share_of_oracle_expected", "llm_reads", "llm_cost")
-PAIRS = (("cascade", "llm"), ("cascade", "trm"), ("trm", "llm"), ("trm", "logistic"), ("trm", "greedy"))
+PAIRS = (("cascade", "keyword"), ("cascade", "llm_shortlist"), ("cascade", "router_topk"), ("cascade", "llm"),
+         ("cascade", "trm"), ("trm", "llm"), ("trm", "logistic"), ("trm", "greedy"))
 # Two-sided 95 % Student-t quantiles by degrees of freedom; beyond 30 the normal 1.96 is close enough.
 _T95 = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145,
         2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048,

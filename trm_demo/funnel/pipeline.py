@@ -138,7 +138,7 @@ def strategies_for_seed(cfg: Config, ui) -> dict:
     finally:
         readings.close()
     return {"strategies": result.ledger.summary(), "counterfactuals": result.counterfactuals,
-            "break_even": break_even_values(*result.sample, cfg)}
+            "break_even": break_even_values(*result.sample, cfg, result.keyword)}
 
 
 def fit_baseline(cfg: Config) -> Logistic:

@@ -1,4 +1,4 @@
-"""The conversion funnel: six strategies decide every opportunity on the same random numbers.
+"""The conversion funnel: every strategy decides every opportunity on the same random numbers.
 
 All share one decision rule: pursue the candidate with the best estimated P(convert)
 if its expected value beats the outreach cost, else skip the job. One uniform draw
@@ -6,16 +6,18 @@ per (opportunity, candidate) settles every strategy's outcome (common random
 numbers), and because the true probability is known every decision also has an
 expected value: the yardstick for comparisons, free of outcome luck.
 
-  greedy    a recruiter's rule of thumb: the cheapest candidate (ask / budget) among those
-            within budget and with the minimum experience; ignores distance, remote-only,
-            competing offers and the reply. No probability, so it never skips a job it can fill.
-  logistic  logistic regression on the recent log's structured fields (logistic.py).
-  trm       the fine-tuned TRM on the same fields, at its validated step cap.
-  llm       reads every candidate's fields and reply (simulated by default: simulated_llm.py reads
-            the text, plus Gaussian noise `llm_noise` + `llm_bias` on its logit).
-  cascade   the TRM first, the LLM only where the reading is worth its price (cascade.py),
-            under the thermostat (budget pacing) and the sentinel (guardrails).
-  oracle    the true probability: the upper bound.
+  greedy         a recruiter's rule of thumb: the cheapest candidate (ask / budget) among those
+                 within budget and with the minimum experience; ignores distance, remote-only,
+                 competing offers and the reply. No probability, so it never skips a job it can fill.
+  logistic       logistic regression on the recent log's structured fields (logistic.py).
+  trm            the fine-tuned TRM on the same fields, at its validated step cap.
+  cascade        the TRM first, the LLM only where the reading is worth its price (cascade.py),
+                 under the thermostat (budget pacing) and the sentinel (guardrails).
+  the rivals     keyword, llm_shortlist, router_topk and llm (reads everyone): see "the rivals" below.
+  oracle         the true probability: the upper bound.
+
+The LLM is simulated by default (simulated_llm.py reads the text, plus Gaussian noise `llm_noise` +
+`llm_bias` on its logit).
 
 The run's controls are replayed on the same opportunities without each of them
 (the thermostat held at its initial hurdle; the sentinel off), so the report can
@@ -32,19 +34,21 @@ from typing import Callable, NamedTuple
 
 import numpy as np
 
-from trm_demo.funnel.cascade import ErrorSpread, belief_from_estimate, combine, expected_probability, value_of_reading
+from trm_demo.funnel.cascade import (ErrorSpread, belief_from_estimate, combine, expected_probability, logit,
+                                     value_of_reading)
 from trm_demo.config import Config
 from trm_demo.funnel.ledger import Ledger
-from trm_demo.trm.engine import halting_steps
+from trm_demo.trm.engine import halting_steps, sigmoid
 from trm_demo.trm.logistic import Logistic
-from trm_demo.funnel.market import Market, sample_market, squash
+from trm_demo.funnel.keyword import KeywordReader, fit_keyword_reader
+from trm_demo.funnel.market import Market, labelled_history, sample_market, squash
 from trm_demo.funnel.reading import Readings
 from trm_demo.funnel.rng import rng_for
 from trm_demo.funnel.sentinel import Sentinel
 from trm_demo.funnel.simulated_llm import text_readings
 from trm_demo.funnel.telemetry import CallLog
 from trm_demo.funnel.thermostat import Thermostat
-from trm_demo.strategies import KEYS
+from trm_demo.strategies import KEYS, STRATEGIES, Recording
 from trm_demo.trm.training import PROB_EPS
 from trm_demo.trm.weights import TRM
 
@@ -234,11 +238,17 @@ class TRMDecision(NamedTuple):
 def trm_estimate(block: Block, cfg: Config, step_cap: int) -> TRMDecision:
     """The TRM at its step cap (and halting threshold): estimates, steps, cost and modelled latency."""
     sim = cfg.simulation
-    steps, _ = halting_steps(block.trm_halt, step_cap, sim.trm_halt_threshold)            # (n, K)
-    estimate = np.take_along_axis(block.trm_path, steps[None] - 1, axis=0)[0]
+    estimate, steps = at_step_cap(block.trm_path, block.trm_halt, step_cap, sim.trm_halt_threshold)
     cost = (sim.trm_base_cost + sim.trm_cost_per_step * steps).sum(axis=1)
     latency = sim.trm_latency_base_ms + sim.trm_latency_per_step_ms * steps.max(axis=1)
     return TRMDecision(estimate, steps, cost, latency)
+
+
+def at_step_cap(path: np.ndarray, halt: np.ndarray, step_cap: int, halt_threshold: float):
+    """The TRM's P(convert) where halting stops it within the step cap: (S, n, K) path and halt logits ->
+    (n, K) estimate and steps."""
+    steps, _ = halting_steps(halt, step_cap, halt_threshold)
+    return np.take_along_axis(path, steps[None] - 1, axis=0)[0], steps
 
 
 def read_everyone(block: Block, readings: Readings) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -316,6 +326,7 @@ class FunnelResult:
     error_sd: float            # the TRM's error spread the cascade measured from its readings
     pass_ms_per_candidate: float
     sample: tuple              # (first Block, the step cap): for the landscape
+    keyword: KeywordReader     # the keyword reader fitted on the run's history: the map decides with it too
     readings: Readings         # the LLM's readings: who read, what it cost, how well calibrated
 
 
@@ -333,26 +344,30 @@ def run_funnel(cfg: Config, model: TRM, logistic: Logistic, calls: CallLog, step
     worlds = {"run": world_for(cfg, budget), "thermostat": world_for(cfg, budget, thermostat_on=False),
               "sentinel": world_for(cfg, budget, guardrails_on=False),
               "latency_limit": world_for(cfg, budget, latency_limit_on=False), "budget": world_for(cfg, np.inf)}
+    rivals = rival_worlds(cfg, budget)
+    keyword = keyword_reader_for(cfg, model, step_cap)
     ledger = Ledger(KEYS, tl.n)
     clock, sample, frontier = PassClock(), None, None
     for block in blocks(cfg, tl, model, logistic, clock, step_cap):
         if sample is None:
             head = block.rows(slice(0, LANDSCAPE_OPPORTUNITIES))
             sample, frontier = (head, step_cap), depth_frontier(head, cfg)
-        decide_block(ledger, block, tl, cfg, readings, step_cap, worlds, calls, clock.ms_per_candidate, on_progress)
+        decide_block(ledger, block, tl, cfg, readings, step_cap, worlds, rivals, keyword, calls,
+                     clock.ms_per_candidate, on_progress)
     run = worlds["run"]
     return FunnelResult(ledger, run.thermostat, run.sentinel, _counterfactuals(worlds), frontier, tl,
-                        float(np.sqrt(run.spread.error_var)), clock.ms_per_candidate, sample, readings)
+                        float(np.sqrt(run.spread.error_var)), clock.ms_per_candidate, sample, keyword, readings)
 
 
 def decide_block(ledger: Ledger, block: Block, tl: Timeline, cfg: Config, readings: Readings, step_cap: int,
-                 worlds: dict[str, World], calls: CallLog | None = None, pass_ms: float = 0.0,
+                 worlds: dict[str, World], rivals: dict[str, World], keyword: KeywordReader,
+                 calls: CallLog | None = None, pass_ms: float = 0.0,
                  on_progress: Callable[[int], None] | None = None) -> None:
     """Every strategy on one block, into the ledger: the one-round strategies, then chunk by chunk the TRM and
     the cascade in every world (the "run" world's cascade is the ledger's). The run and the break-even map
     (landscape.py) both decide through here, so the map has every strategy the run has."""
     sim = cfg.simulation
-    _record_baselines(ledger, block, tl, cfg, readings)
+    _record_baselines(ledger, block, cfg, trm_estimate(block, cfg, step_cap), keyword)
     for start in range(0, len(block.ids), sim.chunk_size):
         part = block.rows(slice(start, start + sim.chunk_size))
         trm = trm_estimate(part, cfg, step_cap)
@@ -375,8 +390,16 @@ def decide_block(ledger: Ledger, block: Block, tl: Timeline, cfg: Config, readin
         trm_pick, trm_pursue = decide(trm.estimate, sim.conversion_value, sim.outreach_cost)
         ledger.record("trm", part.ids, compute_cost=trm.cost, steps=trm.steps.max(axis=1), latency_ms=trm.latency,
                       **settle(part, trm_pick, trm_pursue, cfg))
+        _record_rivals(ledger, part, trm, tl, cfg, readings, rivals)
         if on_progress:
             on_progress(int(part.ids[-1]) + 1)
+
+
+def rival_worlds(cfg: Config, budget: float, **controls) -> dict[str, World]:
+    """The rivals that read, each under its own sentinel: the cascade's latency limit, breaker and (if its record
+    says so) budget; `controls` as world_for's (the break-even map turns them off)."""
+    return {s.key: world_for(cfg, budget if s.budgeted else np.inf, **controls) for s in STRATEGIES
+            if s.recording is Recording.SHORTLIST}
 
 
 def world_for(cfg: Config, budget: float, thermostat_on: bool = True, guardrails_on: bool = True,
@@ -415,27 +438,125 @@ def _counterfactuals(worlds: dict[str, World]) -> dict:
     return out
 
 
-def _record_baselines(ledger: Ledger, block: Block, tl: Timeline, cfg: Config, readings: Readings) -> None:
-    """greedy, logistic, llm (reads everything, one round) and the oracle on one block."""
+def _record_baselines(ledger: Ledger, block: Block, cfg: Config, trm: TRMDecision, keyword: KeywordReader) -> None:
+    """greedy, logistic, keyword and the oracle on one block: none of them reads through the LLM."""
     sim, (n, k) = cfg.simulation, block.market.p_true.shape
-    logits, answered, cost = read_everyone(block, readings)
-    outage = tl.outage[block.ids]
-    # The LLM alone has no other estimate: a candidate whose reading failed cannot be picked, and an
-    # opportunity with no reading (outage), or whose one round would wait past the latency limit, is skipped.
-    estimate = np.where(answered & ~outage[:, None], squash(logits), -np.inf)
-    can_read = ~outage & (sim.llm_latency_ms <= cfg.sentinel.max_latency_ms if cfg.sentinel.enabled else True)
-    llm_pick, llm_pursue = decide(estimate, sim.conversion_value, sim.outreach_cost)
-    llm_cost = np.where(outage, sim.llm_cost * k, cost.sum(axis=1)) * tl.price_multiplier[block.ids]
     choices = {
         "greedy": (*greedy_choice(block.market), np.full(n, sim.greedy_cost * k), {}),
         "logistic": (*decide(block.logistic, sim.conversion_value, sim.outreach_cost), np.zeros(n), {}),
-        "llm": (llm_pick, llm_pursue & can_read, llm_cost,
-                {"llm_cost": llm_cost, "llm_reads": np.full(n, k),
-                 "latency_ms": np.where(tl.outage[block.ids], sim.llm_timeout_ms, sim.llm_latency_ms)}),
+        # The keyword reader runs on the TRM's score: it costs what the TRM costs, its regular expressions nothing.
+        "keyword": (*decide(keyword_estimate(keyword, block, trm.estimate), sim.conversion_value, sim.outreach_cost),
+                    trm.cost, {"steps": trm.steps.max(axis=1), "latency_ms": trm.latency}),
         "oracle": (*decide(block.market.p_true, sim.conversion_value, sim.outreach_cost), np.zeros(n), {}),
     }
     for name, (pick, pursue, compute, extra) in choices.items():
         ledger.record(name, block.ids, compute_cost=compute, **extra, **settle(block, pick, pursue, cfg))
+
+
+# --- the rivals, at their best under the cascade's budget, scenario and fallback ---
+#
+#   keyword        the keyword reader (keyword.py) on the TRM's logit and the reply, fitted on the run's labelled
+#                  history: free to run, so it reads every reply, and decides alone.
+#   llm            the LLM reads every candidate; where a read fails (an outage, a failed call) or the sentinel
+#                  holds it back (breaker, latency limit), the TRM's estimate stands in.
+#   llm_shortlist  the LLM reads each job's top `rivals.shortlist_k` candidates by the TRM and picks among them on
+#                  its readings (the TRM's estimate where a read failed or was not allowed).
+#   router_topk    reads each job's top `rivals.router_k` by the TRM and decides with the cascade's belief: the
+#                  TRM's, combined with the reading (cascade.combine), over every candidate.
+# Those that read do so in one round per job (the reads run in parallel), each under its own sentinel (world_for:
+# the cascade's latency limit, breaker and, if its record is `budgeted`, budget), charged as the cascade's reads
+# are. The keyword reader's compute is the TRM's: its regular expressions are priced at nothing.
+
+def keyword_reader_for(cfg: Config, model: TRM, step_cap: int) -> KeywordReader:
+    """The keyword reader fitted on the run's labelled history, the stream the TRM was fine-tuned on (the same rows
+    and outcomes, with their replies), beside the TRM's logit at the run's step cap."""
+    sim = cfg.simulation
+    history, outcome = labelled_history(rng_for(sim.seed, "recent_log"), cfg.training.samples, cfg.market.drift,
+                                        cfg.world.replies)
+    trm, _ = at_step_cap(*_trm_pass(model, history, step_cap), step_cap, sim.trm_halt_threshold)    # (m, 1)
+    return fit_keyword_reader(_fields_logit(trm[:, 0]), history.messages[:, 0], history.urgency, outcome)
+
+
+def keyword_estimate(keyword: KeywordReader, block: Block, trm: np.ndarray) -> np.ndarray:
+    """The keyword reader's P(convert) of each candidate from the TRM's and its reply. (n, K) -> (n, K)"""
+    n, k = trm.shape
+    m = block.market
+    reading = keyword.logit(_fields_logit(trm).ravel(), m.messages.ravel(), np.repeat(m.urgency, k))     # (n K,)
+    return sigmoid(reading).reshape(n, k)
+
+
+def _fields_logit(p: np.ndarray) -> np.ndarray:
+    return logit(np.clip(p, PROB_EPS, 1 - PROB_EPS))
+
+
+class TopK(NamedTuple):
+    """One round of reads of each job's top k candidates by the TRM, on a chunk: (n, K) or (n,) arrays."""
+    shortlist: np.ndarray   # (n, K) bool: among the job's top k
+    read: np.ndarray        # (n, K) bool: a read was attempted
+    reading: np.ndarray     # (n, K) the reading's logit; NaN where none came (not read, failed, outage)
+    llm_cost: np.ndarray    # (n,)
+    waited_ms: np.ndarray   # (n,)
+
+
+def read_top_k(world: World, part: Block, base: np.ndarray, k: int, tl: Timeline, cfg: Config,
+               readings: Readings) -> TopK:
+    """Each job's top k by `base` (the TRM's estimate), read job by job, best first, as far as the rival's
+    sentinel allows: the latency limit, the breaker (none while open; one probe when half-open), the budget."""
+    sim, (n, K) = cfg.simulation, base.shape
+    top = np.argsort(-base, axis=1, kind="stable")[:, :k]                                # (n, k)
+    shortlist = np.zeros((n, K), bool)
+    np.put_along_axis(shortlist, top, True, axis=1)
+    rows, cols = np.repeat(np.arange(n), top.shape[1]), top.ravel()
+    price = sim.llm_cost * tl.price_multiplier[part.ids]                                 # (n,)
+    wanted = np.flatnonzero(world.sentinel.round_fits(np.zeros(n), np.zeros(n, bool))[rows])
+    wanted = wanted[:world.sentinel.reads_allowed(int(part.ids[0]))]
+    wanted = wanted[world.sentinel.affordable(price[rows[wanted]])]
+    rows, cols = rows[wanted], cols[wanted]
+    world.sentinel.book(price[rows])
+    # As the cascade's: an outage fails the call without an answer, and the timed-out call is still billed.
+    reading, answered, cost = readings.read(part, rows, cols)
+    outage = tl.outage[part.ids[rows]]
+    failed = outage | ~answered
+    world.sentinel.record_calls(int(part.ids[0]), failed)
+    out = TopK(shortlist, np.zeros((n, K), bool), np.full((n, K), np.nan), np.zeros(n), np.zeros(n))
+    out.read[rows, cols] = True
+    out.reading[rows[~failed], cols[~failed]] = reading[~failed]
+    np.add.at(out.llm_cost, rows, np.where(outage, price[rows], cost * tl.price_multiplier[part.ids[rows]]))
+    np.maximum.at(out.waited_ms, rows, np.where(failed, sim.llm_timeout_ms, sim.llm_latency_ms))
+    return out
+
+
+def shortlist_estimate(top: TopK, base: np.ndarray) -> np.ndarray:
+    """llm_shortlist's (and the LLM reading everyone's, whose shortlist is everyone): the reading where one came,
+    the TRM's estimate where not; only the shortlist may be picked. (n, K)"""
+    return np.where(top.shortlist, np.where(np.isnan(top.reading), base, squash(top.reading)), -np.inf)
+
+
+def router_estimate(world: World, top: TopK, base: np.ndarray) -> np.ndarray:
+    """router_topk's: the cascade's belief from the TRM's estimate, combined with each reading that came. (n, K)"""
+    mean, var = belief_from_estimate(base, world.spread.error_var)
+    came = ~np.isnan(top.reading)
+    world.spread.add(top.reading[came] - mean[came])
+    mean[came], var[came] = combine(mean[came], var[came], top.reading[came], world.spread.reading_var)
+    return expected_probability(mean, var)
+
+
+def _record_rivals(ledger: Ledger, part: Block, trm: TRMDecision, tl: Timeline, cfg: Config, readings: Readings,
+                   rivals: dict[str, World]) -> None:
+    """llm, llm_shortlist and router_topk on one chunk; a decision none of whose reads came is recorded as a
+    fallback (the TRM, or the logistic model where the TRM guard trips, decided)."""
+    sim = cfg.simulation
+    k = {"llm": part.market.n_candidates, "llm_shortlist": cfg.rivals.shortlist_k, "router_topk": cfg.rivals.router_k}
+    for name, world in rivals.items():
+        guarded = world.sentinel.trm_guard(trm.estimate, trm.latency) != ""
+        base = np.where(guarded[:, None], part.logistic, trm.estimate)
+        top = read_top_k(world, part, base, k[name], tl, cfg, readings)
+        estimate = router_estimate(world, top, base) if name == "router_topk" else shortlist_estimate(top, base)
+        pick, pursue = decide(estimate, sim.conversion_value, sim.outreach_cost)
+        ledger.record(name, part.ids, compute_cost=trm.cost + top.llm_cost, llm_cost=top.llm_cost,
+                      llm_reads=top.read.sum(axis=1), steps=trm.steps.max(axis=1),
+                      latency_ms=trm.latency + top.waited_ms,
+                      fallback=guarded | np.isnan(top.reading).all(axis=1), **settle(part, pick, pursue, cfg))
 
 
 def depth_frontier(block: Block, cfg: Config) -> list[dict]:

@@ -22,7 +22,7 @@ from trm_demo.report.findings import LOG_LOSS_TOLERANCE, Drives, Effect, Signifi
 from trm_demo.report.formats import Per, count, finite, money, num, pair_name, pct, plus_minus, price, signed
 from trm_demo.report.html import write_html
 from trm_demo.results import BreakEvenCell, Counterfactual, Evaluation, Interval, RunResult
-from trm_demo.strategies import KEYS, RIVALS, strategy
+from trm_demo.strategies import KEYS, RIVALS, Inputs, strategy
 
 
 def name(key: str) -> str:
@@ -55,7 +55,7 @@ def render_report(settings: dict, result: RunResult, training: dict) -> str:
 def report_document(settings: dict, result: RunResult, training: dict) -> Document:
     points = settings["report"]["max_chart_points"]
     sections = [changes_section(result),
-                section("Headline", Paragraph(headline(result))), strategy_section(result),
+                section("Headline", Paragraph(headline(result))), strategy_section(result, settings.get("rivals", {})),
                 llm_reader_section(result), deferral_section(result), break_even_section(result),
                 controls_section(settings, result, points),
                 frontier_section(result), training_section(training, points),
@@ -90,8 +90,8 @@ def advice(result: RunResult) -> str:
     why = (f" In this simulated funnel of {run.opportunities:,} jobs it made the most expected net value "
            f"({money(best.expected_net_value, Per.RUN, 0)}{share}), {money(margin, Per.RUN, 0)} more than "
            f"{phrase(second)}.")
-    if first == "cascade":
-        read = read_share(result)
+    if best.llm_reads:
+        read = read_share(result, first)
         why += (f" The LLM read {pct(read)} of the candidates," if finite(read) else " The LLM read") + \
                f" for {money(best.llm_cost, Per.RUN)}."
     return strategy(first).advice + why + where_it_changes(result) + _doubt(result, first, second)
@@ -112,7 +112,8 @@ def _doubt(result: RunResult, first: str, second: str) -> str:
 
 def where_it_changes(result: RunResult) -> str:
     """From the break-even map: along the LLM price at this run's value per placement (and along the value
-    at this price), the range where this run's winner holds and who wins next to it."""
+    at this price), the range where this run's winner holds and who wins next to it (the map decides every
+    strategy as the run does)."""
     where = findings.where_it_changes(result.landscape.break_even)
     if where is None:
         return ""
@@ -168,8 +169,9 @@ def headline(result: RunResult) -> str:
 
 # --- what was compared -------------------------------------------------------------------------
 
-def strategy_section(result: RunResult) -> Section:
+def strategy_section(result: RunResult, rivals: dict) -> Section:
     s = result.strategies
+    keys = [k for k in KEYS if k in s]
     rows = tuple((name(k), money(r.expected_net_value, Per.CELL), pct(r.share_of_oracle_expected),
                   money(r.net_value, Per.CELL), f"{r.llm_reads:,}", money(r.llm_cost, Per.CELL),
                   money(r.total_cost, Per.CELL), pct(r.success_rate), num(r.roi))
@@ -183,14 +185,45 @@ def strategy_section(result: RunResult) -> Section:
                   "opportunities. Rates (the break-even map, the budget, the depth frontier) are per opportunity."),
         Paragraph("**Expected net value** counts each pursued candidate at its true conversion probability times "
                   "the value of a placement, minus every cost: the yardstick, free of outcome luck. **Realised** is "
-                  "the same on the outcomes this run drew. All six strategies share one decision rule (pursue the "
-                  "best candidate when its expected value beats the outreach cost) and the same random numbers; "
-                  "they differ only in the estimate they decide with."),
-        Paragraph("The TRM, the logistic regression and greedy see the structured applicant-tracking fields only. "
-                  "The LLM reads the fields and the candidate's free-text reply, where intent, competing offers, "
-                  "notice period and flexibility are stated: reading prose is what one pays an LLM for. The LLM "
-                  f"here is **{llm_label(result)}**" + _llm_detail(result) + "."),
+                  f"the same on the outcomes this run drew. All {len(keys)} strategies share one decision rule "
+                  "(pursue the best candidate when its expected value beats the outreach cost; greedy ranks by its "
+                  "rule of thumb) and the same random numbers; they differ only in the estimate they decide with."),
+        Paragraph(_who_sees_what(keys)
+                  + " The replies state intent, competing offers, notice period and flexibility. The LLM here is "
+                  f"**{llm_label(result)}**" + _llm_detail(result) + "."),
+        Paragraph(_rivals_text(rivals)),
         Bullets(tuple(f"**{term}** = {text}" for term, text in result.definitions.items())))
+
+
+def _who_sees_what(keys: list[str]) -> str:
+    """One sentence per kind of input (the records' `inputs`): which strategies decide with it."""
+    sentences = []
+    for inputs in Inputs:
+        who = [phrase(k) for k in keys if strategy(k).inputs is inputs]
+        if who:
+            text = _listed(who)
+            sentences.append(f"{text[0].upper()}{text[1:]} {'decides' if len(who) == 1 else 'decide'} with "
+                             f"{inputs.value}.")
+    return " ".join(sentences)
+
+
+def _listed(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def _rivals_text(rivals: dict) -> str:
+    """How the cascade's rivals that read are held to its terms (`rivals`: the config's section)."""
+    return ("The rivals are held to the cascade's terms. The keyword reader is a logistic regression on the TRM's "
+            "logit and keyword flags of the reply (negation, the past, someone else, a conceded clause), fitted "
+            "on the labelled replies of the history the TRM was fine-tuned on; it costs what the TRM costs. The "
+            f"LLM reading the TRM's shortlist reads each job's top {rivals.get('shortlist_k', 'k')} candidates by "
+            "the TRM and picks among them on its readings; the top-k router reads each job's top "
+            f"{rivals.get('router_k', 'k')} and decides with the cascade's belief (the TRM's, combined with the "
+            "reading) over every candidate. Both read under their own sentinel with the cascade's budget, latency "
+            "limit and breaker; the LLM reading everyone has the sentinel's latency limit and breaker but no "
+            "budget (reading everyone is what it is). Every one of them pays the scenario's price, and where a "
+            "read fails (an outage, a failed call) or is held back, the TRM's estimate stands in, as in the "
+            "cascade.")
 
 
 def _llm_detail(result: RunResult) -> str:
@@ -661,6 +694,13 @@ def _llm_effect(r: RunResult) -> str:
             + _expected(r, ("cascade", "trm", "llm")))
 
 
+def _rivals_effect(r: RunResult) -> str:
+    s = r.strategies
+    return ("LLM reads: " + ", ".join(f"{phrase(k)} {s[k].llm_reads:,} for {money(s[k].llm_cost, Per.RUN)}"
+                                      for k in ("cascade", "llm_shortlist", "router_topk"))
+            + "; " + _expected(r, ("cascade", "llm_shortlist", "router_topk")))
+
+
 def _thermostat_effect(r: RunResult) -> str:
     t, cf = r.thermostat, r.counterfactuals.get("thermostat")
     return (f"hurdle ended at {num(t.final_hurdle)} after {count(t.moves, 'move')}"
@@ -716,4 +756,4 @@ EFFECT_WORDS = {Drives.NET_VALUE: _net_effect, Drives.CASCADE: _cascade_effect, 
                 Drives.OUTREACH: _cost_effect, Drives.COMPUTE: _compute_effect,
                 Drives.THERMOSTAT: _thermostat_effect, Drives.SENTINEL: _sentinel_effect,
                 Drives.BUDGET: _budget_effect, Drives.SCENARIO: _scenario_effect, Drives.TRAINING: _training_effect,
-                Drives.READER: _reader_effect}
+                Drives.READER: _reader_effect, Drives.RIVALS: _rivals_effect}

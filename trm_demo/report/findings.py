@@ -40,10 +40,10 @@ def ranking(result: RunResult) -> list[str]:
     return sorted(rivals, key=lambda k: -s[k].expected_net_value)
 
 
-def read_share(result: RunResult) -> float:
-    """The share of all candidates whose reply the cascade read."""
+def read_share(result: RunResult, key: str = "cascade") -> float:
+    """The share of all candidates whose reply the strategy (the cascade by default) had the LLM read."""
     candidates = result.run.candidates
-    return result.strategies["cascade"].llm_reads / candidates if candidates else math.nan
+    return result.strategies[key].llm_reads / candidates if candidates else math.nan
 
 
 # --- a paired difference over seeds ---------------------------------------------------------------------
@@ -83,10 +83,16 @@ def comparisons(paired: dict[str, Interval]) -> list[Comparison]:
 
 
 def lead_over_seeds(result: RunResult, first: str, second: str) -> Comparison | None:
-    """The winner's paired lead over the runner-up across the seeds, when the evaluation measured that pair."""
+    """The winner's paired lead over the runner-up across the seeds, when the evaluation measured that pair (either
+    way round)."""
     if result.evaluation is None:
         return None
-    diff = result.evaluation.paired.get(f"{first}-{second}")
+    paired = result.evaluation.paired
+    diff = paired.get(f"{first}-{second}")
+    if diff is None and f"{second}-{first}" in paired:   # measured the other way round: the cascade minus a rival
+        other = paired[f"{second}-{first}"]
+        diff = Interval(-other.mean if known(other.mean) else None,
+                        (-other.ci95[1], -other.ci95[0]) if other.ci95 else None, other.half_width, other.n)
     if diff is None or not (known(diff.mean) and known(diff.half_width)):
         return None
     return comparison(f"{first}-{second}", diff)
@@ -306,6 +312,7 @@ class Drives(Enum):
     SCENARIO = "the events and what the controls earned"
     TRAINING = "held-out excess log-loss and the TRM's expected net value"
     READER = "which LLM reader read"
+    RIVALS = "the shortlist rivals' reads and expected net value"
 
 
 # Config key prefix -> what it drives; the longest matching prefix wins (a new knob family: one line).
@@ -316,7 +323,7 @@ DRIVEN_BY = {"thermostat.": Drives.THERMOSTAT, "sentinel.": Drives.SENTINEL,
              "simulation.greedy_cost": Drives.COMPUTE, "simulation.opportunities": Drives.NET_VALUE,
              "simulation.seed": Drives.NET_VALUE, "simulation.chunk_size": Drives.THERMOSTAT,
              "market.": Drives.NET_VALUE, "training.": Drives.TRAINING, "model.": Drives.TRAINING,
-             "llm.": Drives.READER}
+             "llm.": Drives.READER, "rivals.": Drives.RIVALS}
 
 
 def drives(key: str) -> Drives | None:
