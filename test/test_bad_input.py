@@ -199,7 +199,7 @@ CASES = [
     Case("NaN", knob("simulation", "llm_noise", ".nan"), ("'simulation.llm_noise'", "finite", "nan")),
     Case("infinity", knob("sentinel", "llm_budget_per_opportunity", ".inf"),
          ("'sentinel.llm_budget_per_opportunity'", "finite", "inf")),
-    Case("minus infinity", knob("thermostat", "gain", "-.inf"), ("'thermostat.gain'", "-inf")),
+    Case("minus infinity", knob("thermostat", "max_hurdle", "-.inf"), ("'thermostat.max_hurdle'", "-inf")),
     Case("NaN for a whole number", knob("simulation", "opportunities", ".nan"), ("'simulation.opportunities'",)),
     # --- counts and costs that make no sense ---
     Case("negative cost", knob("simulation", "outreach_cost", "-5"), ("'simulation.outreach_cost'", "[0, ", "-5")),

@@ -14,7 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from trm_demo.report.changes import shown_value
-from trm_demo.report.findings import read_share
+from trm_demo.report.findings import ONE_SEED_HINT, read_share
 from trm_demo.report.formats import MISSING, count, finite, money, num, pct, signed
 from trm_demo.results import Changes, Counterfactual, Evaluation, Interval, RunResult
 from trm_demo.strategies import KEYS, strategy
@@ -177,7 +177,7 @@ def summary_lines(result: RunResult) -> list[str]:
         f"Cascade: the LLM read {cascade.llm_reads:,} replies{read}; LLM spend {money(sentinel.llm_spent)} "
         f"of a {money(sentinel.llm_budget)} budget.",
         f"Thermostat: hurdle {num(thermostat.final_hurdle)} x price after {count(thermostat.moves, 'move')}"
-        + _versus(cf.get("thermostat"), "a fixed hurdle"),
+        + _versus(cf.get("thermostat"), "the hurdle fixed at its floor"),
         f"Sentinel: {count(len(sentinel.events), 'event')}, breaker {sentinel.state}"
         + _versus(cf.get("sentinel"), "no breaker or TRM guard"),
     ]
@@ -195,11 +195,11 @@ def summary_lines(result: RunResult) -> list[str]:
 
 
 def _versus(cf: Counterfactual | None, without: str) -> str:
-    """'; vs <without>: +$54.27 expected (+$99.80 realised)': what a control earned, in dollars."""
+    """'; vs <without>: +$54.27 expected (+$99.80 realised; one seed: ...)': the run minus the replay, in dollars."""
     if cf is None:
         return ""
     return (f"; vs {without}: {_signed_money(cf.expected_net_value_delta)} expected "
-            f"({_signed_money(cf.net_value_delta)} realised)")
+            f"({_signed_money(cf.net_value_delta)} realised; {ONE_SEED_HINT})")
 
 
 def _signed_money(x) -> str:

@@ -99,7 +99,8 @@ def _three_strategies(block: Block, trm: np.ndarray, cfg: Config) -> dict:
     n, k = trm.shape
     sim = cfg.simulation
     steady = Timeline(np.linspace(1 / n, 1.0, n), np.ones(n), np.zeros(n, bool), np.full(n, cfg.market.drift))
-    world = world_for(cfg, np.inf, thermostat_on=False, guardrails_on=False, latency_limit_on=False)
+    world = world_for(cfg, np.inf, fixed_hurdle=cfg.thermostat.initial_hurdle, guardrails_on=False,
+                      latency_limit_on=False)
     simulated = Readings(cfg)
     chunk = run_cascade(world, block, steady, trm, np.full(n, "", dtype=object), cfg, simulated)
     llm = squash(read_everyone(block, simulated)[0])
