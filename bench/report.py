@@ -383,8 +383,9 @@ def thermostat_table(r: dict):
     notes = [f"The cascade's expected net value with the thermostat minus with the hurdle fixed at {_seeds(c)}, "
              f"per scenario (the fixed policy knows the shock: a strong rival). Grid: "
              f"{', '.join(num(h) for h in c['fixed_hurdle_grid'])}; in brackets the best on the evaluation seeds "
-             f"(hindsight). The floor is `thermostat.min_hurdle` ({num(c['thermostat_floor'])}), the hurdle the run's "
-             "own replay holds. Target (issue 21): ≥ $0 per opportunity under shocks, ≥ −$0.10 on a steady market."]
+             f"(hindsight). The floor is `thermostat.min_hurdle` ({num(c['thermostat_floor'])}), the best fixed hurdle "
+             "on the steady market; `thermostat.replay_hurdle`, the hurdle the run's own replay holds, is the best on "
+             "the default events. Target (issue 21): ≥ $0 per opportunity under shocks, ≥ −$0.10 on a steady market."]
     return ("The thermostat against the best fixed hurdle", [
         "scenario", "best fixed hurdle, held out (hindsight)", "thermostat: expected net value per run",
         "thermostat − best fixed, per run", "per opportunity", "thermostat − its floor, per run", "target"],

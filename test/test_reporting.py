@@ -316,7 +316,7 @@ def test_a_control_is_given_as_a_signed_figure_of_one_seed(run):
     metrics["counterfactuals"]["thermostat"].update(expected_net_value_delta=-12.5, net_value_delta=3.0)
     metrics["scenario"]["events"] = []
     text = section_text(render(run, metrics), "Controls")
-    assert ("with the hurdle held at 3.00 all period: -$12.50 expected net value (realised +$3.00" in text
+    assert ("(the best fixed hurdle on held-out seeds): -$12.50 expected net value (realised +$3.00" in text
             and "one seed: `--seeds 10` for an interval" in text)   # a figure and the hint, never a verdict
     assert "No scenario events: a steady market." in text
 

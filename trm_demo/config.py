@@ -109,6 +109,7 @@ class ThermostatConfig:
     initial_hurdle: float = knob(0.0, 1e6, open_lo=True)
     min_hurdle: float = knob(0.0, 1e6, open_lo=True)
     max_hurdle: float = knob(0.0, 1e6, open_lo=True)
+    replay_hurdle: float = knob(0.0, 1e6, open_lo=True)
     window: int = knob(1, 10_000_000)
     warmup: int = knob(0, 10_000_000)
 

@@ -177,7 +177,7 @@ def summary_lines(result: RunResult) -> list[str]:
         f"Cascade: the LLM read {cascade.llm_reads:,} replies{read}; LLM spend {money(sentinel.llm_spent)} "
         f"of a {money(sentinel.llm_budget)} budget.",
         f"Thermostat: hurdle {num(thermostat.final_hurdle)} x price after {count(thermostat.moves, 'move')}"
-        + _versus(cf.get("thermostat"), "the hurdle fixed at its floor"),
+        + _versus(cf.get("thermostat"), "the best fixed hurdle"),
         f"Sentinel: {count(len(sentinel.events), 'event')}, breaker {sentinel.state}"
         + _versus(cf.get("sentinel"), "no breaker or TRM guard"),
     ]

@@ -18,8 +18,8 @@ expected value: the yardstick for comparisons, free of outcome luck.
   oracle    the true probability: the upper bound.
 
 The run's controls are replayed on the same opportunities without each of them
-(the hurdle held at the best fixed hurdle chosen on held-out seeds, the thermostat's
-floor; the sentinel off), so the report can say what each earned, in expected dollars. Scenario events (config `scenario`)
+(the hurdle held at the best fixed hurdle chosen on held-out seeds, `thermostat.replay_hurdle`;
+the sentinel off), so the report can say what each earned, in expected dollars. Scenario events (config `scenario`)
 change the LLM price, cut the LLM off, move the market or change traffic mid-run.
 No decision depends on the wall clock.
 """
@@ -325,12 +325,12 @@ def run_funnel(cfg: Config, model: TRM, logistic: Logistic, calls: CallLog, step
     tl = timeline(cfg)
     sim = cfg.simulation
     budget = cfg.sentinel.llm_budget_per_opportunity * sim.opportunities
-    # The run, and the same period replayed without each control: the hurdle held at the thermostat's
-    # floor (the best fixed hurdle on held-out seeds, config thermostat.min_hurdle); the sentinel's reactive
-    # guardrails (breaker, TRM guard) off; and without each of the two limits the operator sets, which can
-    # only cost: the latency limit and the budget.
+    # The run, and the same period replayed without each control: the hurdle held at the best fixed hurdle
+    # chosen on held-out seeds (config thermostat.replay_hurdle); the sentinel's reactive guardrails (breaker,
+    # TRM guard) off; and without each of the two limits the operator sets, which can only cost: the latency
+    # limit and the budget.
     worlds = {"run": world_for(cfg, budget),
-              "thermostat": world_for(cfg, budget, fixed_hurdle=cfg.thermostat.min_hurdle),
+              "thermostat": world_for(cfg, budget, fixed_hurdle=cfg.thermostat.replay_hurdle),
               "sentinel": world_for(cfg, budget, guardrails_on=False),
               "latency_limit": world_for(cfg, budget, latency_limit_on=False), "budget": world_for(cfg, np.inf)}
     ledger = Ledger(KEYS, tl.n)

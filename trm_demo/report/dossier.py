@@ -314,9 +314,9 @@ def controls_section(settings: dict, result: RunResult, points: int) -> Section:
     events = result.scenario.events
     blocks = [
         Paragraph("Each control is judged in dollars: the run minus the same opportunities replayed without it "
-                  "(same candidates, same readings, same outcome draws); the thermostat against the hurdle held at "
-                  "its floor, the best fixed hurdle chosen on held-out seeds. Positive means the run made more with "
-                  f"the control. This run is {findings.ONE_SEED_HINT}; `python -m bench --only controls` measures "
+                  "(same candidates, same readings, same outcome draws); the thermostat against the best fixed "
+                  "hurdle chosen on held-out seeds (`thermostat.replay_hurdle`). Positive means the run made more "
+                  f"with the control. This run is {findings.ONE_SEED_HINT}; `python -m bench --only controls` measures "
                   "each control against its best fixed policy over seeds, steady and under each shock "
                   "(docs/BENCHMARKS.md)."),
         Paragraph("**Scenario.** " + (f"{count(len(events), 'event')} during the period:" if events
@@ -324,12 +324,13 @@ def controls_section(settings: dict, result: RunResult, points: int) -> Section:
         Bullets(tuple(describe_event(e) for e in events)) if events else None,
         Paragraph(f"**Thermostat (budget pacing).** The cascade reads a reply when its value of information beats "
                   f"hurdle × price. The thermostat keeps the hurdle at its floor "
-                  f"({num(settings['thermostat']['min_hurdle'])}, the best fixed hurdle on held-out seeds) and "
+                  f"({num(settings['thermostat']['min_hurdle'])}, the best fixed hurdle on a steady market) and "
                   f"raises it to the budget's shadow price when the budget binds: the hurdle at which the rest of "
                   f"the budget buys the reads the rest of the period would want, from the VOIs seen so far. It "
                   f"moved {count(t.moves, 'time')} and ended at {num(t.final_hurdle)}. "
                   + counterfactual_sentence(cf.get("thermostat"), "with the hurdle held at "
-                                            f"{num(settings['thermostat']['min_hurdle'])} all period")),
+                                            f"{num(settings['thermostat']['replay_hurdle'])} all period (the best "
+                                            "fixed hurdle on held-out seeds)")),
         chart(hurdle_title(findings.hurdle_path(history)), "opportunity (#)", "hurdle (× LLM price)",
               [h.opportunity for h in history], [("line", "hurdle", [h.hurdle for h in history])], points)
         if history else None,
@@ -605,7 +606,7 @@ def _llm_effect(r: RunResult) -> str:
 def _thermostat_effect(r: RunResult) -> str:
     t, cf = r.thermostat, r.counterfactuals.get("thermostat")
     return (f"hurdle ended at {num(t.final_hurdle)} after {count(t.moves, 'move')}"
-            + (f"; {signed(cf.expected_net_value_delta)} expected against the hurdle fixed at its floor "
+            + (f"; {signed(cf.expected_net_value_delta)} expected against the best fixed hurdle "
                f"({findings.ONE_SEED_HINT})" if cf else ""))
 
 
