@@ -101,7 +101,7 @@ def targets_table(r: dict):
                  for peak in million[:1]]
     c = ok(r, "controls")
     if c:
-        rows += [["controls", f"thermostat − best held-out fixed hurdle ≥ {money(v['target_per_opportunity'])} per "
+        rows += [["controls", f"thermostat − best held-out fixed hurdle ≥ {money(v['target_per_opportunity'], 2)} per "
                   f"opportunity ({name})", ci(v["thermostat_minus_best_fixed"]["per_opportunity"], 2, dollars=True),
                   verdict(v["target_met"])] for name, v in c["scenarios"].items()]
     return ("Targets", ["area", "target", "measured", "verdict"], rows, []) if rows else None
@@ -405,6 +405,13 @@ def limits_table(r: dict):
              "insurance: its premium is the steady row, its payout the row of the shock it is for (the outage for "
              "the breaker and the latency limit; any shock that raises spend for the budget). Timed-out calls are "
              "billed, so the breaker's payout includes the calls it does not make."]
+    steady, shocks = c["scenarios"]["steady"]["limits"], {"sentinel": "LLM outage 130-154",
+                                                           "latency_limit": "LLM outage 130-154",
+                                                           "budget": "price rise x2.5 at 80"}
+    notes += [f"{control.replace('_', ' ')}: on a steady market {ci(steady[control]['on_minus_off']['per_run'], 0, dollars=True)}"
+              f" per run (the premium); under {shock} "
+              f"{ci(c['scenarios'][shock]['limits'][control]['on_minus_off']['per_run'], 0, dollars=True)} (the payout)."
+              for control, shock in shocks.items() if shock in c["scenarios"]]
     return ("The sentinel, the latency limit and the budget against their best fixed setting", [
         "scenario", "control", "best fixed, held out", "on − off, per run", "per opportunity", "LLM spend, on − off"],
         rows, notes)
