@@ -35,8 +35,8 @@ PROFILES = {"repeats": (5, 3),                 # timing repeats per figure (medi
             "sizes": ("10k,100k,1M", "10k"),
             "what_if_size": (10_000, 0),       # 0 = skip the simulation what-ifs
             "e2e_repeats": (3, 1), "seeds": (20, 3), "reading_opportunities": (20_000, 2_000),
-            "controls_seeds": (20, 2),         # evaluation seeds 1..N of the controls section
-            "controls_choosing_seeds": (10, 2)}   # held-out seeds 101.. that choose each best fixed setting
+            "controls_seeds": (20, 1),         # evaluation seeds 1..N of the controls section
+            "controls_choosing_seeds": (10, 1)}   # held-out seeds 101.. that choose each best fixed setting
 
 
 def engine(s: dict) -> dict:
@@ -80,7 +80,7 @@ SECTIONS = {f.__name__: f for f in (engine, ablation, simulation, end_to_end, ma
 def parse_args(argv):
     p = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--quick", action="store_true", help="~40 s smoke run; writes bench/results-quick.json only")
+    p.add_argument("--quick", action="store_true", help="~40 s smoke run (plus two controls seeds); writes bench/results-quick.json only")
     p.add_argument("--only", help=f"comma-separated sections from {','.join(SECTIONS)} (default: all)")
     p.add_argument("--seeds", type=int, help="seeds in the multi-seed table (default 20; --quick 3)")
     p.add_argument("--repeats", type=int, help="timing repeats per figure (default 5; --quick 3)")
