@@ -61,7 +61,8 @@ class Thermostat:
 
     def _shadow_hurdle(self, opportunity: int, elapsed: float, spent: float) -> float | None:
         """The hurdle that spends the rest of the budget on the rest of the period; None when undefined."""
-        if not np.isfinite(self.budget) or not self._vois or not 0.0 < elapsed < 1.0 or self._predicted <= 0:
+        if (not np.isfinite(self.budget) or not self._vois or not 0.0 < elapsed < 1.0 or self._predicted <= 0
+                or self._price <= 0):   # no budget, nothing seen yet, the period over, or free reads: nothing to pace
             return None
         recent = np.concatenate(self._vois)                                            # (window x K,)
         seen = len(recent) / len(self._vois[-1])                                       # opportunities in the window
