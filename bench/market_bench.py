@@ -9,24 +9,17 @@
    reading's gain over the fields alone.
 2. The strategies over many seeds (the whole pipeline per seed): expected net value,
    reads, paired differences and each control's counterfactual, at the defaults.
-3. The thermostat where it exists for: a mid-run price rise, a traffic surge and a steady
-   market, against the fixed initial hurdle, and on the steady market against every
-   fixed hurdle of a grid (the best one in hindsight).
-Fine-tuning runs once per seed; every scenario replays the same opportunities.
+Fine-tuning runs once per seed. The controls against their best fixed policies: controls_bench.py.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import time
 
 import numpy as np
 
 from bench.measure import in_processes
 
-SCENARIOS = {"steady": [], "price rise x2.5 at 80": [{"at": 80, "llm_price_multiplier": 2.5}],
-             "traffic x1.5 from 80": [{"at": 80, "traffic_multiplier": 1.5}]}
-FIXED_HURDLES = (1.0, 1.5, 2.0, 3.0, 5.0, 8.0)
 
 def reading_value(opportunities: int, seed: int) -> dict:
     """Expected net value of deciding with each reading, as a share of the oracle's and of a perfect reading's gain
@@ -95,7 +88,7 @@ def _logit(p: np.ndarray) -> np.ndarray:
 
 
 def one_seed(seed: int) -> dict:
-    """Fine-tune once; replay the period under every scenario and fixed hurdle."""
+    """Fine-tune once; the default run."""
     from trm_demo.config import load_config
     from trm_demo.funnel import pipeline
     from trm_demo.funnel.simulation import run_funnel
@@ -111,34 +104,12 @@ def one_seed(seed: int) -> dict:
             result = run_funnel(c, model, baseline, calls, cap)
         return {"strategies": result.ledger.summary(), "counterfactuals": result.counterfactuals}
 
-    out = {"default": run(cfg), "scenarios": {}, "fixed": {}}
-    for name, events in SCENARIOS.items():
-        c = dataclasses.replace(cfg, scenario=dataclasses.replace(cfg.scenario, events=tuple(events)))
-        out["scenarios"][name] = run(c)
-    steady = dataclasses.replace(cfg, scenario=dataclasses.replace(cfg.scenario, events=()))
-    for hurdle in FIXED_HURDLES:
-        fixed = dataclasses.replace(steady, thermostat=dataclasses.replace(
-            steady.thermostat, enabled=False, initial_hurdle=hurdle, min_hurdle=min(hurdle, 1.0),
-            max_hurdle=max(hurdle, steady.thermostat.max_hurdle)))
-        out["fixed"][hurdle] = run(fixed)["strategies"]["cascade"]["expected_net_value"]
-    return out
+    return {"default": run(cfg)}
 
 
 def summarise(per_seed: list[dict]) -> dict:
-    from trm_demo.funnel.evaluation import mean_ci, summarise as evaluation_summary
-    scenarios = {}
-    for name in SCENARIOS:
-        runs = [s["scenarios"][name] for s in per_seed]
-        scenarios[name] = {"thermostat_delta": mean_ci([r["counterfactuals"]["thermostat"]["expected_net_value_delta"]
-                                                        for r in runs]),
-                           "cascade": mean_ci([r["strategies"]["cascade"]["expected_net_value"] for r in runs])}
-    thermostat_steady = [s["scenarios"]["steady"]["strategies"]["cascade"]["expected_net_value"] for s in per_seed]
-    fixed = {h: mean_ci([s["fixed"][h] for s in per_seed]) for h in FIXED_HURDLES}
-    best = max(FIXED_HURDLES, key=lambda h: fixed[h]["mean"])
-    return {"default": evaluation_summary([s["default"] for s in per_seed]), "scenarios": scenarios,
-            "fixed_hurdles": {str(h): v for h, v in fixed.items()}, "best_fixed_hurdle": best,
-            "thermostat_minus_best_fixed": mean_ci([t - s["fixed"][best]
-                                                    for t, s in zip(thermostat_steady, per_seed)])}
+    from trm_demo.funnel.evaluation import summarise as evaluation_summary
+    return {"default": evaluation_summary([s["default"] for s in per_seed])}
 
 
 def run(seeds: int, opportunities: int) -> dict:

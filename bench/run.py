@@ -1,6 +1,7 @@
 """The benchmark command: python -m bench [--quick] [--only SECTIONS] (or python bench/run.py).
 
-Sections, in order: engine (with PyTorch), ablation, simulation, end-to-end, the market over seeds. Prints the page,
+Sections, in order: engine (with PyTorch), ablation, simulation, end-to-end, the market over seeds, the controls
+against their best fixed policies. Prints the page,
 writes bench/results.json and regenerates docs/BENCHMARKS.md; `--only` re-measures some sections and keeps the
 others' last figures (each section records the command and date that measured it). A --quick smoke run writes
 bench/results-quick.json only, so that smoke figures never replace the page. A section that fails is recorded
@@ -33,7 +34,9 @@ PROFILES = {"repeats": (5, 3),                 # timing repeats per figure (medi
             "ablation_epochs": (10, 1),        # TRM epochs; the validation split keeps the best one
             "sizes": ("10k,100k,1M", "10k"),
             "what_if_size": (10_000, 0),       # 0 = skip the simulation what-ifs
-            "e2e_repeats": (3, 1), "seeds": (20, 3), "reading_opportunities": (20_000, 2_000)}
+            "e2e_repeats": (3, 1), "seeds": (20, 3), "reading_opportunities": (20_000, 2_000),
+            "controls_seeds": (20, 1),         # evaluation seeds 1..N of the controls section
+            "controls_choosing_seeds": (10, 1)}   # held-out seeds 101.. that choose each best fixed setting
 
 
 def engine(s: dict) -> dict:
@@ -66,13 +69,18 @@ def market(s: dict) -> dict:
     return run(s["seeds"], s["reading_opportunities"])
 
 
-SECTIONS = {f.__name__: f for f in (engine, ablation, simulation, end_to_end, market)}
+def controls(s: dict) -> dict:
+    from bench.controls_bench import run
+    return run(s["controls_seeds"], s["controls_choosing_seeds"])
+
+
+SECTIONS = {f.__name__: f for f in (engine, ablation, simulation, end_to_end, market, controls)}
 
 
 def parse_args(argv):
     p = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--quick", action="store_true", help="~40 s smoke run; writes bench/results-quick.json only")
+    p.add_argument("--quick", action="store_true", help="~40 s smoke run (plus two controls seeds); writes bench/results-quick.json only")
     p.add_argument("--only", help=f"comma-separated sections from {','.join(SECTIONS)} (default: all)")
     p.add_argument("--seeds", type=int, help="seeds in the multi-seed table (default 20; --quick 3)")
     p.add_argument("--repeats", type=int, help="timing repeats per figure (default 5; --quick 3)")

@@ -199,7 +199,7 @@ CASES = [
     Case("NaN", knob("simulation", "llm_noise", ".nan"), ("'simulation.llm_noise'", "finite", "nan")),
     Case("infinity", knob("sentinel", "llm_budget_per_opportunity", ".inf"),
          ("'sentinel.llm_budget_per_opportunity'", "finite", "inf")),
-    Case("minus infinity", knob("thermostat", "gain", "-.inf"), ("'thermostat.gain'", "-inf")),
+    Case("minus infinity", knob("thermostat", "max_hurdle", "-.inf"), ("'thermostat.max_hurdle'", "-inf")),
     Case("NaN for a whole number", knob("simulation", "opportunities", ".nan"), ("'simulation.opportunities'",)),
     # --- counts and costs that make no sense ---
     Case("negative cost", knob("simulation", "outreach_cost", "-5"), ("'simulation.outreach_cost'", "[0, ", "-5")),
@@ -223,7 +223,7 @@ CASES = [
     Case("EMA decay 1", knob("training", "ema_decay", "1.0"), ("'training.ema_decay'", "0.999999")),
     # --- min > max ---
     Case("initial hurdle outside bounds", knob("thermostat", "initial_hurdle", "50"),
-         ("'thermostat.initial_hurdle'", "[1.0, 20.0]", "50")),
+         ("'thermostat.initial_hurdle'", "[3.0, 20.0]", "50")),
     Case("scenario events not a list", knob("scenario", "events", "3"), ("'scenario.events'", "list", "3")),
     Case("scenario event with two changes", config_text("scenario:\n  events:\n    - at: 5\n      drift: 0.5\n      llm_outage: 3\n"),
          ("'scenario.events[0]'", "exactly one of")),

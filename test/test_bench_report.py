@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 
 from bench import report
-from bench.market_bench import FIXED_HURDLES, SCENARIOS, summarise
+from bench import controls_bench
+from bench.market_bench import summarise
 from bench.measure import machine
 from trm_demo.funnel.evaluation import MEASURES
 from trm_demo.strategies import KEYS as STRATEGIES
@@ -19,8 +20,7 @@ def fake_run(seed: int, offset: float = 0.0) -> dict:
 
 
 def market_section(seeds: int) -> dict:
-    per_seed = [{"default": fake_run(s), "scenarios": {name: fake_run(s, 1.0) for name in SCENARIOS},
-                 "fixed": {h: 50.0 + s + h for h in FIXED_HURDLES}} for s in range(1, seeds + 1)]
+    per_seed = [{"default": fake_run(s)} for s in range(1, seeds + 1)]
     reading = {"opportunities": 10, "candidates": 2, "history_replies": 16,
                "share_of_oracle_expected": {"structured fields only (exact Bayes)": 0.8},
                "share_of_perfect_gain": {"structured fields only (exact Bayes)": 0.0},
@@ -31,12 +31,27 @@ def market_section(seeds: int) -> dict:
             "measured_by": stamp}
 
 
+def controls_section(seeds: int) -> dict:
+    def one(seed: int) -> dict:
+        scenario = {"opportunities": 200, "thermostat": 60.0 + seed,
+                    "fixed": {h: 50.0 + seed + h for h in controls_bench.FIXED_HURDLES},
+                    "limits": {c: {"on": 60.0 + seed, "off": 61.0, "llm_cost_delta": -1.0}
+                               for c in controls_bench.LIMITS}}
+        return {name: scenario for name in (*controls_bench.SHOCKS, controls_bench.DEFAULT)}
+    choosing, evaluating = [101, 102], list(range(1, seeds + 1))
+    return {"scenarios": controls_bench.summarise([one(s) for s in choosing], [one(s) for s in evaluating], 3.0),
+            "thermostat_floor": 3.0, "fixed_hurdle_grid": list(controls_bench.FIXED_HURDLES),
+            "choosing_seeds": choosing, "evaluation_seeds": evaluating, "wall_seconds": 1.0}
+
+
 @pytest.mark.parametrize("seeds", [1, 3])
-def test_the_market_tables_render_with_one_seed_or_several(seeds):
-    results = {"machine": machine(), "market": market_section(seeds),
+def test_the_market_and_controls_tables_render_with_one_seed_or_several(seeds):
+    results = {"machine": machine(), "market": market_section(seeds), "controls": controls_section(seeds),
                "meta": {"command": "python -m bench", "started_at": "2026-12-02T00:00:00+00:00", "total_seconds": 5}}
     page = report.markdown(results)
-    for heading in ("## What reading the reply is worth", "## Multi-seed quality", "## The thermostat where it exists for"):
+    for heading in ("## What reading the reply is worth", "## Multi-seed quality",
+                    "## The thermostat against the best fixed hurdle",
+                    "## The sentinel, the latency limit and the budget against their best fixed setting"):
         assert heading in page
     assert ("one seed: no interval" in page) == (seeds == 1)
     assert "market by `python -m bench --only market` on 2026-12-01 00:00:00+00:00 (commit abc1234, a CPU)" in page

@@ -63,7 +63,6 @@ def funnel_setups(draw):
         "thermostat.enabled": draw(st.sampled_from([True, True, True, False])),
         "thermostat.min_hurdle": hurdle_min, "thermostat.max_hurdle": hurdle_max,
         "thermostat.initial_hurdle": draw(st.floats(hurdle_min, hurdle_max)),
-        "thermostat.gain": draw(st.floats(0.0, 5.0)), "thermostat.deadband": draw(unit),
         "thermostat.window": draw(st.integers(1, 50)), "thermostat.warmup": draw(st.integers(0, 100)),
         "sentinel.enabled": draw(st.sampled_from([True, True, True, False])),
         "sentinel.llm_budget_per_opportunity": draw(st.one_of(st.just(0.0), money, st.floats(0.0, 5.0))),

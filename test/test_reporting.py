@@ -335,19 +335,20 @@ def test_controls_list_the_scenario_and_each_controls_dollars(run):
         assert f"at opportunity {event['at']:,}:" in text
     for name in ("thermostat", "sentinel"):
         delta = cf[name]["expected_net_value_delta"]
-        assert (f"{'earned' if delta > 0 else 'cost'} ${abs(delta):,.2f} per run of expected net value" in text
-                or (delta == 0 and "changed nothing" in text))
+        assert f"{'+' if delta >= 0 else '-'}${abs(delta):,.2f} per run expected net value" in text
+    assert "earned" not in text, "one seed never says earned"
+    assert "one seed: `--seeds 10` for an interval" in text
     assert "**Budget.**" in text and "## " not in text
 
 
-def test_a_control_earned_or_cost_by_the_sign_of_its_counterfactual(run):
+def test_a_control_is_given_as_a_signed_figure_of_one_seed(run):
     assert [findings.effect(d) for d in (-12.5, 0.0, 1380.0)] == [Effect.COST, Effect.NOTHING, Effect.EARNED]
     metrics = copy.deepcopy(run["metrics"])
     metrics["counterfactuals"]["thermostat"].update(expected_net_value_delta=-12.5, net_value_delta=3.0)
     metrics["scenario"]["events"] = []
     text = section_text(render(run, metrics), "Controls")
-    # the wording of one finding
-    assert "it cost $12.50 per run of expected net value (realised +$3.00 per run" in text
+    assert ("(the best fixed hurdle on held-out seeds): -$12.50 per run expected net value (realised +$3.00 per run"
+            in text and "one seed: `--seeds 10` for an interval" in text)   # a figure and the hint, never a verdict
     assert "No scenario events: a steady market." in text
 
 
@@ -367,7 +368,7 @@ def test_sentinel_events_are_tabled_with_their_transitions_or_none_said(run):
 def test_the_hurdle_chart_title_says_where_it_went(run):
     metrics = copy.deepcopy(run["metrics"])
     metrics["thermostat"]["history"] = [{"opportunity": 10 * (i + 1), "elapsed": 0.1 * (i + 1), "spent": 1.0,
-                                         "rate_ratio": 1.0, "hurdle": h, "action": "hold"}
+                                         "shadow_hurdle": 1.0, "hurdle": h, "action": "hold"}
                                         for i, h in enumerate([1.0, 2.0, 6.0, 3.0])]
     assert findings.hurdle_path(typed(metrics).thermostat.history) == findings.HurdlePath(1.0, 3.0, 6.0, 30)
     assert "The hurdle went from 1.00 to 3.00, peaking at 6.00 at opportunity 30" in render(run, metrics)
@@ -451,7 +452,7 @@ def test_huge_series_are_downsampled_and_the_report_stays_small(run, tmp_path):
     n = 100_000
     metrics = copy.deepcopy(run["metrics"])
     metrics["thermostat"]["history"] = [{"opportunity": i + 1, "elapsed": (i + 1) / n, "spent": i * 0.01,
-                                         "rate_ratio": None if i < 20 else 1.0 + (i % 7) / 10,
+                                         "shadow_hurdle": None if i < 20 else 1.0 + (i % 7) / 10,
                                          "hurdle": 1.0 + (i % 97) / 10, "action": "hold"} for i in range(n)]
     metrics["sentinel"]["events"] = [{"opportunity": i, "state": ("open", "half_open")[i % 2],
                                       "from": ("half_open", "open")[i % 2], "reason": "flapping"} for i in range(n)]
@@ -511,7 +512,7 @@ def test_what_you_changed_shows_scenario_events_as_yaml_with_their_effect(run):
         {"key": "cascade.assumed_reading_noise", "default": 0.3, "value": 0.5, "set_by": "my.yaml"}]}
     text = section_text(render(run, metrics), "What you changed")
     assert "| `scenario.events` | [{at: 80, llm_price_multiplier: 2.5}] | [] | `my.yaml` |" in text
-    assert "controls earned (expected): thermostat" in text
+    assert "each control against its replay (expected, one seed: `--seeds 10` for an interval): thermostat" in text
     assert "| `simulation.llm_cost` | 0.2 | 0.05 | `my.yaml` | LLM reads: cascade" in text
     assert "measured TRM error sd" in text
 

@@ -80,7 +80,8 @@ def test_the_lines_under_the_table_give_the_controls_dollars_and_say_the_llm_is_
     text = " ".join(summary(120).split())
     assert "Expected = from the true P(convert)" in text and "Realised = on the drawn outcomes" in text
     assert "the LLM read 302 replies (18.9% of candidates); LLM spend per run: $89.80 of a $90.00 budget" in text
-    assert "hurdle 9.19 x price after 1 move;" in text and "per run: +$54.27 expected (+$99.80 realised)" in text
+    assert "hurdle 9.19 x price after 1 move; vs the best fixed hurdle, per run:" in text
+    assert "+$54.27 expected (+$99.80 realised; one seed: `--seeds 10` for an interval)" in text
     assert "Sentinel: 1 event, breaker closed; vs no breaker or TRM guard, per run: -$21.64 expected" in text
     assert "opportunity 140: closed -> open (50% of the last 20 LLM calls failed)" in text
     assert "-$171.27 expected" in text and "LLM: simulated" in text

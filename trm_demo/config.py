@@ -115,8 +115,7 @@ class ThermostatConfig:
     initial_hurdle: float = knob(0.0, 1e6, open_lo=True)
     min_hurdle: float = knob(0.0, 1e6, open_lo=True)
     max_hurdle: float = knob(0.0, 1e6, open_lo=True)
-    gain: float = knob(0.0, 10.0)
-    deadband: float = knob(0.0, 1.0)
+    replay_hurdle: float = knob(0.0, 1e6, open_lo=True)
     window: int = knob(1, 10_000_000)
     warmup: int = knob(0, 10_000_000)
 

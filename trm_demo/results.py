@@ -109,7 +109,7 @@ class HurdleMove:
     opportunity: int
     elapsed: float
     spent: float
-    rate_ratio: float | None
+    shadow_hurdle: float | None
     hurdle: float
     action: str
 

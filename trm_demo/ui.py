@@ -14,7 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from trm_demo.report.changes import shown_value
-from trm_demo.report.findings import Significance, lead, nearest_cell, read_share
+from trm_demo.report.findings import ONE_SEED_HINT, Significance, lead, nearest_cell, read_share
 from trm_demo.report.formats import MISSING, Per, count, finite, money, num, pct, plus_minus, price, signed
 from trm_demo.results import BreakEvenMap, Changes, Counterfactual, Evaluation, Interval, RunResult
 from trm_demo.strategies import KEYS, strategy
@@ -228,7 +228,7 @@ def summary_lines(result: RunResult) -> list[str]:
         f"of a {money(sentinel.llm_budget, Per.CELL)} budget "
         f"({money(sentinel.llm_budget / max(result.run.planned_opportunities, 1), Per.OPPORTUNITY, 2)}).",
         f"Thermostat: hurdle {num(thermostat.final_hurdle)} x price after {count(thermostat.moves, 'move')}"
-        + _versus(cf.get("thermostat"), "a fixed hurdle"),
+        + _versus(cf.get("thermostat"), "the best fixed hurdle"),
         f"Sentinel: {count(len(sentinel.events), 'event')}, breaker {sentinel.state}"
         + _versus(cf.get("sentinel"), "no breaker or TRM guard"),
     ]
@@ -246,11 +246,11 @@ def summary_lines(result: RunResult) -> list[str]:
 
 
 def _versus(cf: Counterfactual | None, without: str) -> str:
-    """'; vs <without>, per run: +$54.27 expected (+$99.80 realised)': what a control earned, in dollars."""
+    """'; vs <without>, per run: +$54.27 expected (+$99.80 realised; one seed: ...)': the run minus the replay."""
     if cf is None:
         return ""
     return (f"; vs {without}, per run: {signed(cf.expected_net_value_delta, Per.CELL, 2)} expected "
-            f"({signed(cf.net_value_delta, Per.CELL, 2)} realised)")
+            f"({signed(cf.net_value_delta, Per.CELL, 2)} realised; {ONE_SEED_HINT})")
 
 
 def llm_failure(llm: dict) -> str:

@@ -110,7 +110,7 @@ def break_even_values(block: Block, step_cap: int, cfg: Config, keyword: Keyword
             # One chunk: without controls nothing acts between chunks, and one call per cell keeps the map cheap.
             sim = dataclasses.replace(cfg.simulation, llm_cost=price, conversion_value=value, chunk_size=n)
             cell_cfg = dataclasses.replace(cfg, simulation=sim)
-            off = {"thermostat_on": False, "guardrails_on": False, "latency_limit_on": False}
+            off = {"fixed_hurdle": cfg.thermostat.initial_hurdle, "guardrails_on": False, "latency_limit_on": False}
             ledger = Ledger(KEYS, n)
             decide_block(ledger, block, steady, cell_cfg, Readings(cell_cfg), step_cap,
                          {"run": world_for(cell_cfg, np.inf, **off)}, rival_worlds(cell_cfg, np.inf, **off), keyword)

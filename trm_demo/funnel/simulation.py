@@ -20,14 +20,15 @@ The LLM is simulated by default (simulated_llm.py reads the text, plus Gaussian 
 `llm_bias` on its logit).
 
 The run's controls are replayed on the same opportunities without each of them
-(the thermostat held at its initial hurdle; the sentinel off), so the report can
-say what each earned, in expected dollars. Scenario events (config `scenario`)
+(the hurdle held at the best fixed hurdle chosen on held-out seeds, `thermostat.replay_hurdle`;
+the sentinel off), so the report can say what each earned, in expected dollars. Scenario events (config `scenario`)
 change the LLM price, cut the LLM off, move the market or change traffic mid-run.
 No decision depends on the wall clock.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass, field
 from typing import Callable, NamedTuple
@@ -36,7 +37,7 @@ import numpy as np
 
 from trm_demo.funnel.cascade import (ErrorSpread, belief_from_estimate, combine, expected_probability, logit,
                                      value_of_reading)
-from trm_demo.config import Config
+from trm_demo.config import Config, ThermostatConfig
 from trm_demo.funnel.ledger import Ledger
 from trm_demo.trm.engine import halting_steps, sigmoid
 from trm_demo.trm.logistic import Logistic
@@ -281,6 +282,8 @@ def run_cascade(world: World, block: Block, tl: Timeline, base: np.ndarray, fall
             break
         voi = np.where(chunk.read[active], 0.0, value_of_reading(mean[active], var[active], reading_var,
                                                                  sim.conversion_value, sim.outreach_cost))
+        if round_ == 0:   # every candidate's VOI before any reading: what the thermostat paces the budget on
+            world.thermostat.observe(voi, price)
         best, gain = np.zeros(n, int), np.zeros(n)
         best[active] = voi.argmax(axis=1)
         gain[active] = voi[np.arange(len(active)), best[active]]
@@ -338,10 +341,12 @@ def run_funnel(cfg: Config, model: TRM, logistic: Logistic, calls: CallLog, step
     tl = timeline(cfg, llm_events=not readings.real)
     sim = cfg.simulation
     budget = cfg.sentinel.llm_budget_per_opportunity * sim.opportunities
-    # The run, and the same period replayed without each control: the thermostat held at its initial
-    # hurdle; the sentinel's reactive guardrails (breaker, TRM guard) off; and without each of the two
-    # limits the operator sets, which can only cost: the latency limit and the budget.
-    worlds = {"run": world_for(cfg, budget), "thermostat": world_for(cfg, budget, thermostat_on=False),
+    # The run, and the same period replayed without each control: the hurdle held at the best fixed hurdle
+    # chosen on held-out seeds (config thermostat.replay_hurdle); the sentinel's reactive guardrails (breaker,
+    # TRM guard) off; and without each of the two limits the operator sets, which can only cost: the latency
+    # limit and the budget.
+    worlds = {"run": world_for(cfg, budget),
+              "thermostat": world_for(cfg, budget, fixed_hurdle=cfg.thermostat.replay_hurdle),
               "sentinel": world_for(cfg, budget, guardrails_on=False),
               "latency_limit": world_for(cfg, budget, latency_limit_on=False), "budget": world_for(cfg, np.inf)}
     rivals = rival_worlds(cfg, budget)
@@ -402,17 +407,18 @@ def rival_worlds(cfg: Config, budget: float, **controls) -> dict[str, World]:
             if s.recording is Recording.SHORTLIST}
 
 
-def world_for(cfg: Config, budget: float, thermostat_on: bool = True, guardrails_on: bool = True,
+def world_for(cfg: Config, budget: float, fixed_hurdle: float | None = None, guardrails_on: bool = True,
               latency_limit_on: bool = True) -> World:
+    """The cascade's state for one replay; `fixed_hurdle`: the thermostat off, holding that hurdle all period."""
     sim = cfg.simulation
-    thermostat_cfg = cfg.thermostat if thermostat_on else _disabled(cfg.thermostat)
+    thermostat_cfg = cfg.thermostat if fixed_hurdle is None else _held_at(cfg.thermostat, fixed_hurdle)
     sentinel = Sentinel(cfg.sentinel, budget, sim.llm_latency_ms, sim.llm_timeout_ms, guardrails_on, latency_limit_on)
     return World(Thermostat(thermostat_cfg, budget), sentinel,
                  ErrorSpread(cfg.cascade.prior_error_sd ** 2, cfg.cascade.assumed_reading_noise ** 2))
 
 
-def _disabled(section):
-    return type(section)(**{**section.__dict__, "enabled": False})
+def _held_at(thermostat: ThermostatConfig, hurdle: float) -> ThermostatConfig:
+    return dataclasses.replace(thermostat, enabled=False, initial_hurdle=hurdle)
 
 
 def _add_totals(world: World, money: dict, compute: np.ndarray, chunk: CascadeChunk) -> None:

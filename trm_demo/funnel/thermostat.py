@@ -1,25 +1,29 @@
-"""Thermostat: paces the cascade's LLM spend over the period by moving its escalation hurdle.
+"""Thermostat: paces the cascade's LLM spend by raising its escalation hurdle to the budget's shadow price.
 
-The cascade reads a candidate when the value of that reading beats hurdle x price.
-With a known price and no budget, hurdle 1 is optimal and needs no controller.
-What a controller is for is the classic budget-pacing problem: the period has an
-LLM budget, and spending it on the first opportunities that come leaves none for
-later ones (after a price rise, or when more opportunities arrive than planned).
-So, between chunks, it compares the recent spend rate (the last `window`
-opportunities, per unit of the period's clock) with the rate the rest of the
-budget allows over the rest of the period:
+The cascade reads a candidate when the value of that reading (VOI) beats hurdle x price.
+Two things set the right hurdle:
 
-  ratio = recent rate / ((budget - spent) / (1 - elapsed))
-  ratio above 1 + deadband   raise the hurdle by the factor min(1 + gain x (ratio - 1), 2)
-  ratio below 1 - deadband   lower it by the factor min(1 + gain x (1 - ratio), 2)
+  the floor     `min_hurdle`, the best fixed hurdle chosen on held-out seeds (see the config):
+                above 1 because the cascade's VOI is optimistic (its belief's error spread),
+                and a practitioner would tune it so. With a budget that does not bind, this
+                is where the hurdle stays.
+  the shadow    when the budget binds, a read is worth taking only if it beats the reads the
+  price         money would buy later. The shadow hurdle is the one at which the rest of the
+                budget buys the reads the rest of the period would want: from the VOIs of the
+                last `window` opportunities (each candidate's VOI before any reading), the
+                price now, and the opportunities still to come at the pace seen so far,
 
-always within [min_hurdle, max_hurdle]. It needs no model of the market: only
-its own spend and the clock, which any deployment has. On a steady market whose
-spend stays under the budget it sits at min_hurdle (the best fixed hurdle when
-the budget does not bind); on a steady market that spends too fast it moves
-until the rates agree within the deadband, then holds.
-(The other drift, value per reading moving away from predicted VOI, is corrected
-inside the cascade, which re-estimates the TRM's error spread from its readings.)
+                  find h:  remaining budget = remaining opportunities x price x c
+                                              x (reads per opportunity with VOI > h x price)
+
+                where c = spend so far / the spend those VOIs predicted at the hurdles used
+                (later rounds of the cascade read after earlier readings moved the belief).
+
+hurdle = min(max(floor, shadow), max_hurdle), from `warmup` opportunities on (before: `initial_hurdle`).
+It needs no model of the market: only the VOIs the cascade computed, its own spend, the
+price and the clock, which any deployment has. A price rise raises the shadow (each read
+costs more of what is left), a traffic surge too (more opportunities share it), a drift
+shows in the window's VOIs.
 """
 
 from __future__ import annotations
@@ -31,47 +35,51 @@ from trm_demo.config import ThermostatConfig
 RAISE, LOWER, HOLD = "raise", "lower", "hold"
 
 
-MAX_STEP = 2.0   # the hurdle at most doubles or halves per move: one noisy chunk cannot swing it far
-MAX_RATIO = 100.0   # a spend rate this far over what the budget allows moves the hurdle as much as any
-
-
 class Thermostat:
     def __init__(self, cfg: ThermostatConfig, budget: float):
         self.cfg = cfg
         self.budget = budget
         self.hurdle = cfg.initial_hurdle
         self.history: list[dict] = []
-        self._seen: list[tuple[int, float, float]] = []   # (opportunity, clock, spent) after each chunk
+        self._vois: list[np.ndarray] = []      # per opportunity seen, (K,) VOI of each candidate, $
+        self._price = np.nan                   # the LLM price of the last opportunity seen, $ per read
+        self._predicted = 0.0                  # spend those VOIs predicted at the hurdle and price in force
+
+    def observe(self, voi: np.ndarray, price: np.ndarray) -> None:
+        """Before reading a chunk: (n, K) VOI of each candidate ($) and (n,) price per read."""
+        self._vois = (self._vois + list(voi))[-self.cfg.window:]
+        self._price = float(price[-1])
+        self._predicted += float((price[:, None] * (voi > self.hurdle * price[:, None])).sum())
 
     def update(self, opportunity: int, elapsed: float, spent: float) -> str:
         """Between chunks: `elapsed` is the share of the period gone by (0..1], `spent` the LLM spend so far."""
-        self._seen.append((opportunity, elapsed, spent))
-        ratio = self._rate_ratio()
-        action = self._decide(opportunity, ratio)
+        shadow = self._shadow_hurdle(opportunity, elapsed, spent)
+        action = self._decide(opportunity, shadow)
         self.history.append({"opportunity": int(opportunity), "elapsed": float(elapsed), "spent": float(spent),
-                             "rate_ratio": ratio, "hurdle": self.hurdle, "action": action})
+                             "shadow_hurdle": shadow, "hurdle": self.hurdle, "action": action})
         return action
 
-    def _rate_ratio(self) -> float | None:
-        """Recent spend rate / the rate the rest of the budget allows; None when undefined."""
-        opportunity, clock, spent = self._seen[-1]
-        past = next((s for s in reversed(self._seen[:-1]) if opportunity - s[0] >= self.cfg.window), None)
-        if past is None or not np.isfinite(self.budget) or clock >= 1.0 or clock <= past[1]:
+    def _shadow_hurdle(self, opportunity: int, elapsed: float, spent: float) -> float | None:
+        """The hurdle that spends the rest of the budget on the rest of the period; None when undefined."""
+        if (not np.isfinite(self.budget) or not self._vois or not 0.0 < elapsed < 1.0 or self._predicted <= 0
+                or self._price <= 0):   # no budget, nothing seen yet, the period over, or free reads: nothing to pace
             return None
-        recent = (spent - past[2]) / (clock - past[1])
-        allowed = max(self.budget - spent, 0.0) / (1.0 - clock)
-        # Nothing left but still spending: as far over pace as it gets (a finite number, for the JSON).
-        return min(recent / allowed, MAX_RATIO) if allowed > 0 else (MAX_RATIO if recent > 0 else 1.0)
+        recent = np.concatenate(self._vois)                                            # (window x K,)
+        seen = len(recent) / len(self._vois[-1])                                       # opportunities in the window
+        to_come = opportunity * (1.0 - elapsed) / elapsed                               # at the pace seen so far
+        correction = spent / self._predicted
+        reads_wanted = max(self.budget - spent, 0.0) / (self._price * max(correction, 1e-9))   # the budget's reads
+        affordable_share = reads_wanted / to_come * seen   # of the window's VOIs, how many the budget could buy
+        ranked = np.sort(recent)[::-1]
+        if affordable_share >= len(ranked):
+            return 0.0
+        return float(ranked[int(affordable_share)] / self._price)
 
-    def _decide(self, opportunity: int, ratio: float | None) -> str:
+    def _decide(self, opportunity: int, shadow: float | None) -> str:
         c = self.cfg
-        if not c.enabled or ratio is None or opportunity < c.warmup:
+        if not c.enabled or shadow is None or opportunity < c.warmup:
             return HOLD
-        error = ratio - 1.0
-        if abs(error) <= c.deadband:
-            return HOLD
-        factor = min(1.0 + c.gain * abs(error), MAX_STEP)
-        moved = min(max(self.hurdle * factor if error > 0 else self.hurdle / factor, c.min_hurdle), c.max_hurdle)
+        moved = min(max(c.min_hurdle, shadow), c.max_hurdle)
         if moved == self.hurdle:
             return HOLD
         action = RAISE if moved > self.hurdle else LOWER

@@ -398,16 +398,23 @@ def controls_section(settings: dict, result: RunResult, points: int) -> Section:
     events = result.scenario.events
     blocks = [
         Paragraph("Each control is judged in dollars: the run minus the same opportunities replayed without it "
-                  "(same candidates, same readings, same outcome draws). Positive means the control earned money."),
+                  "(same candidates, same readings, same outcome draws); the thermostat against the best fixed "
+                  "hurdle chosen on held-out seeds (`thermostat.replay_hurdle`). Positive means the run made more "
+                  f"with the control. This run is {findings.ONE_SEED_HINT}; `python -m bench --only controls` measures "
+                  "each control against its best fixed policy over seeds, steady and under each shock "
+                  "(docs/BENCHMARKS.md)."),
         Paragraph("**Scenario.** " + (f"{count(len(events), 'event')} during the period:" if events
                                       else "No scenario events: a steady market.")),
         Bullets(tuple(describe_event(e) for e in events)) if events else None,
         Paragraph(f"**Thermostat (budget pacing).** The cascade reads a reply when its value of information beats "
-                  f"hurdle × price. The thermostat moves the hurdle so that the LLM budget lasts the period: it "
-                  f"compares the recent spend rate with the rate the rest of the budget allows. It moved "
-                  f"{count(t.moves, 'time')} and ended at {num(t.final_hurdle)}. "
+                  f"hurdle × price. The thermostat keeps the hurdle at its floor "
+                  f"({num(settings['thermostat']['min_hurdle'])}, the best fixed hurdle on a steady market) and "
+                  f"raises it to the budget's shadow price when the budget binds: the hurdle at which the rest of "
+                  f"the budget buys the reads the rest of the period would want, from the VOIs seen so far. It "
+                  f"moved {count(t.moves, 'time')} and ended at {num(t.final_hurdle)}. "
                   + counterfactual_sentence(cf.get("thermostat"), "with the hurdle held at "
-                                            f"{num(settings['thermostat']['initial_hurdle'])} all period")),
+                                            f"{num(settings['thermostat']['replay_hurdle'])} all period (the best "
+                                            "fixed hurdle on held-out seeds)")),
         chart(hurdle_title(findings.hurdle_path(history)), "opportunity (#)", "hurdle (× LLM price)",
               [h.opportunity for h in history], [("line", "hurdle", [h.hurdle for h in history])], points)
         if history else None,
@@ -444,11 +451,9 @@ def describe_event(event: dict) -> str:
 def counterfactual_sentence(cf: Counterfactual | None, without: str) -> str:
     if cf is None:
         return ""
-    delta = cf.expected_net_value_delta
-    amount = f" {money(abs(delta), Per.RUN)} of" if delta else ""
-    return (f"Against the same opportunities replayed {without}, it {findings.effect(delta).value}{amount} expected "
-            f"net value (realised {signed(cf.net_value_delta, Per.RUN)}; LLM spend "
-            f"{signed(cf.llm_cost_delta, Per.RUN)}).")
+    return (f"Against the same opportunities replayed {without}: {signed(cf.expected_net_value_delta, Per.RUN)} "
+            f"expected net value (realised {signed(cf.net_value_delta, Per.RUN)}; LLM spend "
+            f"{signed(cf.llm_cost_delta, Per.RUN)}; {findings.ONE_SEED_HINT}).")
 
 
 def limit_sentence(cf: Counterfactual, limit: str, without_it: str) -> str:
@@ -704,7 +709,8 @@ def _rivals_effect(r: RunResult) -> str:
 def _thermostat_effect(r: RunResult) -> str:
     t, cf = r.thermostat, r.counterfactuals.get("thermostat")
     return (f"hurdle ended at {num(t.final_hurdle)} after {count(t.moves, 'move')}"
-            + (f"; {signed(cf.expected_net_value_delta, Per.RUN)} expected against a fixed hurdle" if cf else ""))
+            + (f"; {signed(cf.expected_net_value_delta, Per.RUN)} expected against the best fixed hurdle "
+               f"({findings.ONE_SEED_HINT})" if cf else ""))
 
 
 def _sentinel_effect(r: RunResult) -> str:
@@ -724,9 +730,9 @@ def _budget_effect(r: RunResult) -> str:
 def _scenario_effect(r: RunResult) -> str:
     cf, events = r.counterfactuals, r.scenario.events
     return (f"{count(len(events), 'event')}; " + "; ".join(describe_event(e) for e in events[:3])
-            + (f"; controls earned (expected): thermostat {signed(cf['thermostat'].expected_net_value_delta, Per.RUN)}, "
-               f"sentinel {signed(cf['sentinel'].expected_net_value_delta, Per.RUN)}"
-               if "thermostat" in cf and "sentinel" in cf
+            + (f"; each control against its replay (expected, {findings.ONE_SEED_HINT}): thermostat "
+               f"{signed(cf['thermostat'].expected_net_value_delta, Per.RUN)}, sentinel "
+               f"{signed(cf['sentinel'].expected_net_value_delta, Per.RUN)}" if "thermostat" in cf and "sentinel" in cf
                else ""))
 
 

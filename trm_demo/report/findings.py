@@ -272,6 +272,11 @@ def halting_helps(rows: list[dict]) -> list[float]:
 
 # --- the controls: what a counterfactual's sign says, where the hurdle went ------------------------------
 
+# A run's counterfactual is one seed: its figure is given, never called earned, and the reader is told how to get
+# an interval (the dossier, the terminal).
+ONE_SEED_HINT = "one seed: `--seeds 10` for an interval"
+
+
 class Effect(Enum):
     EARNED = "earned"
     COST = "cost"
@@ -306,10 +311,10 @@ class Drives(Enum):
     LLM = "the LLM's reads and spend"
     OUTREACH = "how many candidates each strategy pursued"
     COMPUTE = "compute cost"
-    THERMOSTAT = "the hurdle and what the thermostat earned"
-    SENTINEL = "the breaker, LLM spend and what the guardrails earned"
+    THERMOSTAT = "the hurdle and the thermostat against its fixed floor"
+    SENTINEL = "the breaker, LLM spend and the guardrails against none"
     BUDGET = "LLM spend and what the budget cost"
-    SCENARIO = "the events and what the controls earned"
+    SCENARIO = "the events and each control against its replay"
     TRAINING = "held-out excess log-loss and the TRM's expected net value"
     READER = "which LLM reader read"
     RIVALS = "the shortlist rivals' reads and expected net value"
