@@ -476,7 +476,7 @@ def test_what_you_changed_shows_scenario_events_as_yaml_with_their_effect(run):
         {"key": "scenario.events", "default": [{"at": 80, "llm_price_multiplier": 2.5}], "value": [],
          "set_by": "my.yaml"},
         {"key": "simulation.llm_cost", "default": 0.2, "value": 0.05, "set_by": "my.yaml"},
-        {"key": "cascade.assumed_reading_noise", "default": 0.3, "value": 0.5, "set_by": "my.yaml"}]}
+        {"key": "cascade.calibration_reads", "default": 512, "value": 256, "set_by": "my.yaml"}]}
     text = section_text(render(run, metrics), "What you changed")
     assert "| `scenario.events` | [{at: 80, llm_price_multiplier: 2.5}] | [] | `my.yaml` |" in text
     assert "controls earned (expected): thermostat" in text

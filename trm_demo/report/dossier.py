@@ -587,7 +587,9 @@ def _net_effect(r: RunResult) -> str:
 def _cascade_effect(r: RunResult) -> str:
     c = r.strategies["cascade"]
     return (f"the cascade read {c.llm_reads:,} replies ({pct(read_share(r))}) for {money(c.llm_cost)}; "
-            f"measured TRM error sd {num(r.cascade.measured_trm_error_sd)} (logit); "
+            f"measured TRM error sd {num(r.cascade.measured_trm_error_sd)}, reader bias "
+            f"{num(r.cascade.reader_bias)} and noise sd {num(r.cascade.reader_noise_sd)} (logit, fitted on "
+            f"{r.cascade.calibration_outcomes:,} outcomes); "
             + _expected(r, ("cascade", "trm", "llm")))
 
 
