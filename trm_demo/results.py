@@ -137,7 +137,7 @@ class DepthPoint:
 @dataclass(frozen=True)
 class DeferralCurve:
     share_read: tuple[float, ...]
-    share_of_oracle_expected: dict[str, tuple[float | None, ...]]   # order ("voi", "random", "oracle") -> curve
+    share_of_oracle_expected: dict[str, tuple[float | None, ...]]   # order ("voi", "top_k", "random", "oracle") -> curve
     trm_alone: float | None
     note: str
 

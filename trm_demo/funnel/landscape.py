@@ -8,8 +8,8 @@ would read every candidate of the block many times over).
 Deferral curve: read the top x % of candidates in some order, decide with the
 readings, and measure the expected net value before LLM cost as a share of the
 oracle's. Orders: the cascade's value of information (from the TRM's beliefs and
-the run's set-up trust, calibration.py: each candidate's TRM error, the reader's
-noise and bias), each job's top candidates by the TRM first (the router a
+the run's set-up trust, calibration.py: the TRM's error, the reader's noise and
+bias), each job's top candidates by the TRM first (the router a
 practitioner writes: every job's best, then every job's second, ...), random, and
 the oracle's (each candidate's true gain from being read, in hindsight): how close
 VOI gets to the best possible order.
@@ -49,7 +49,7 @@ def _expected_value(block: Block, estimate, cfg: Config) -> float:
 
 def deferral_curve(block: Block, trm: np.ndarray, trust: Trust, cfg: Config, rng: np.random.Generator) -> dict:
     sim, reading_var = cfg.simulation, trust.reading_var
-    mean, var = belief_from_estimate(trm, trust.error_var(block.market.features))
+    mean, var = belief_from_estimate(trm, trust.error_var)
     readings = read_everyone(block, Readings(cfg))[0]       # the simulated reader (see landscape())
     read_mean, read_var = combine(mean, var, readings - trust.bias, reading_var)
     after = expected_probability(read_mean, read_var)                     # (n, K) belief if read

@@ -250,12 +250,12 @@ def read_everyone(block: Block, readings: Readings) -> tuple[np.ndarray, np.ndar
 def run_cascade(world: World, block: Block, tl: Timeline, base: np.ndarray, fallback: np.ndarray,
                 cfg: Config, readings: Readings) -> CascadeChunk:
     """Read in rounds, highest value of information first, while it beats hurdle x price (cascade.py), with the
-    world's fitted trust (calibration.py): each candidate's TRM error, the reader's noise and bias."""
+    world's fitted trust (calibration.py): the TRM's error, the reader's noise and bias."""
     sim, trust = cfg.simulation, world.calibration.trust
     reading_var = trust.reading_var
     n, k = base.shape
     rows = np.arange(n)
-    mean, var = belief_from_estimate(base, trust.error_var(block.market.features))
+    mean, var = belief_from_estimate(base, trust.error_var)
     price = sim.llm_cost * tl.price_multiplier[block.ids]                                   # (n,)
     outage = tl.outage[block.ids]
     chunk = CascadeChunk(np.zeros((n, k)), np.zeros((n, k), bool), np.full((n, k), np.nan),
@@ -382,7 +382,7 @@ def _learn(calibration: Calibration, part: Block, base: np.ndarray, chunk: Casca
         return
     pursued = decision.pursue[rows] & (decision.pick[rows] == cols)
     outcome = np.where(pursued, decision.money["converted"][rows], np.nan)
-    calibration.add(part.market.features[rows, cols], base[rows, cols], chunk.reading_logit[rows, cols], outcome)
+    calibration.add(base[rows, cols], chunk.reading_logit[rows, cols], outcome)
     calibration.refit()
 
 
