@@ -38,6 +38,7 @@ from trm_demo.funnel.simulated_llm import text_readings
 
 SHARES = np.linspace(0.0, 0.98, 50)   # the grid of w, the TRM's share of the gap's spread
 MIN_VAR = 0.01                        # floor on either variance (logit^2): a zero would divide by zero
+WINDOW = 2048                         # readings kept for the fit, the latest: memory and refit time stay flat
 
 
 @dataclass(frozen=True)
@@ -92,26 +93,22 @@ def fit_trust(p: np.ndarray, reading: np.ndarray, outcome: np.ndarray, start: Tr
 
 @dataclass
 class Calibration:
-    """The readings with known gaps (and outcomes, where pursued) and the trust fitted on them; one per world."""
+    """The latest WINDOW readings with known gaps (and outcomes, where pursued) and the trust fitted on them;
+    one per world. data: (3, m) rows: the TRM's P(convert), the reading (logit), the outcome (NaN: not observed)."""
     trust: Trust
-    p: list = field(default_factory=list)
-    reading: list = field(default_factory=list)
-    outcome: list = field(default_factory=list)
+    data: np.ndarray = field(default_factory=lambda: np.zeros((3, 0)))
 
     def add(self, p: np.ndarray, reading: np.ndarray, outcome: np.ndarray) -> None:
         """Readings (m,) with their candidates' TRM P(convert) (m,) and outcomes (m,) (NaN: not observed)."""
-        for store, values in ((self.p, p), (self.reading, reading), (self.outcome, outcome)):
-            store.append(np.asarray(values, float))
+        self.data = np.concatenate([self.data, np.stack([p, reading, outcome]).astype(float)], axis=1)[:, -WINDOW:]
 
     def refit(self, rounds: int = 1) -> Trust:
-        if self.reading:
-            data = [np.concatenate(store) for store in (self.p, self.reading, self.outcome)]
-            for _ in range(rounds):
-                self.trust = fit_trust(*data, self.trust)
+        for _ in range(rounds):
+            self.trust = fit_trust(*self.data, self.trust)
         return self.trust
 
     def copy(self) -> "Calibration":
-        return Calibration(self.trust, list(self.p), list(self.reading), list(self.outcome))
+        return Calibration(self.trust, self.data)   # add() builds a new array: the copies never share a write
 
 
 # --- the set-up: the reader reads part of the history ---
