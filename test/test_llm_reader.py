@@ -513,8 +513,10 @@ def test_a_run_reads_with_the_endpoint_and_a_rerun_is_free_and_identical(server,
     llm = first["run"]["llm"]
     assert llm["real"] and llm["model"] == MODEL and llm["host"].startswith("127.0.0.1:")
     calls = len(server.seen)
-    # every candidate the LLM-alone strategy reads, once: the cascade and its replays reuse those readings
-    assert calls == first["strategies"]["llm"]["llm_reads"] == 12 * first["run"]["candidates_per_opportunity"]
+    # every candidate the LLM-alone strategy reads, once (the cascade and its replays reuse those readings), and
+    # the history replies the calibration reads once at set-up
+    assert first["strategies"]["llm"]["llm_reads"] == 12 * first["run"]["candidates_per_opportunity"]
+    assert calls == first["strategies"]["llm"]["llm_reads"] + first["cascade"]["setup_reads"]
     assert first["strategies"]["llm"]["llm_cost"] > 0          # charged from the usage tokens
     decisions = (tmp_path / "trm_calls.json").read_text()
     code, second = run_against(server, tmp_path, monkeypatch, capsys)
@@ -529,8 +531,10 @@ def test_a_run_reads_with_the_endpoint_and_a_rerun_is_free_and_identical(server,
 
 
 def test_an_endpoint_outage_opens_the_breaker_and_the_tabular_models_decide(server, tmp_path, monkeypatch, capsys):
-    server.script = lambda body, n: Reply(503, {"error": "down"})
-    code, metrics = run_against(server, tmp_path, monkeypatch, capsys, "sentinel: {breaker_window: 4}\n")
+    # the endpoint answers the calibration's 8 set-up reads (so the cascade trusts it), then goes down
+    server.script = lambda body, n: answer_from_the_reply(body, n) if n < 8 else Reply(503, {"error": "down"})
+    code, metrics = run_against(server, tmp_path, monkeypatch, capsys,
+                                "sentinel: {breaker_window: 4}\ncascade: {calibration_reads: 8}\n")
     assert code == 0
     states = [e["state"] for e in metrics["sentinel"]["events"]]
     assert "open" in states

@@ -129,12 +129,11 @@ class SetUp(NamedTuple):
 
 def set_up(cfg: Config, model, step_cap: int, readings) -> SetUp:
     """The reader reads the last `cascade.calibration_reads` replies of the recent log's validation split (the
-    TRM never trained on them; all of the log when there is no fine-tuning) and the trust is fitted on their
-    outcomes. The same rows, outcomes and reader as the run's, so a biased or noisy reader shows here first."""
+    TRM never trained on them) and the trust is fitted on their outcomes. The same rows, outcomes and reader as the run's, so a biased or noisy reader shows here first."""
     seed, t = cfg.simulation.seed, cfg.training
     history, outcome = labelled_history(rng_for(seed, "recent_log"), t.samples, cfg.market.drift, cfg.world.replies)
-    held_out = int(round(t.samples * t.validation_share)) if t.epochs else t.samples
-    take = min(cfg.cascade.calibration_reads, held_out)
+    # The validation split's rows even without fine-tuning, so that reloading a checkpoint repeats its run.
+    take = min(cfg.cascade.calibration_reads, int(round(t.samples * t.validation_share)))
     market, outcome = history.rows(slice(t.samples - take, t.samples)), outcome[t.samples - take:]
     p = model.infer(market.features[:, 0], step_cap, cfg.simulation.trm_halt_threshold).answer
     replies = HistoryReplies(-1 - np.arange(take), market, text_readings(market),
