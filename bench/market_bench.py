@@ -9,6 +9,7 @@
    reading's gain over the fields alone.
 2. The strategies over many seeds (the whole pipeline per seed): expected net value,
    reads, paired differences and each control's counterfactual, at the defaults.
+3. The reader sweep (`reader_sweep`, issue 21): cascade - TRM alone for readers of noise 0-2 and bias +-1.
 Fine-tuning runs once per seed. The controls against their best fixed policies: controls_bench.py.
 """
 
@@ -105,6 +106,44 @@ def one_seed(seed: int) -> dict:
         return {"strategies": result.ledger.summary(), "counterfactuals": result.counterfactuals}
 
     return {"default": run(cfg)}
+
+
+READER_NOISE = (0.0, 0.3, 1.0, 2.0)   # simulation.llm_noise of the reader sweep
+READER_BIAS = (-1.0, 0.0, 1.0)        # simulation.llm_bias
+
+
+def reader_sweep_seed(seed: int) -> dict:
+    """Fine-tune once; the cascade minus the TRM alone for every reader of the sweep (same opportunities)."""
+    from trm_demo.config import load_config
+    from trm_demo.funnel import pipeline
+    from trm_demo.funnel.simulation import run_funnel
+    from trm_demo.funnel.telemetry import call_log
+    from trm_demo.ui import UI
+    cfg = load_config().replace(**{"simulation.seed": seed})
+    model = pipeline.starting_model(cfg)
+    cap = pipeline.step_cap(cfg, pipeline.fine_tune(cfg, model, UI(quiet=True)))
+    baseline, out = pipeline.fit_baseline(cfg), {}
+    for noise in READER_NOISE:
+        for bias in READER_BIAS:
+            c = cfg.replace(**{"simulation.llm_noise": noise, "simulation.llm_bias": bias})
+            with call_log(None) as calls:
+                s = run_funnel(c, model, baseline, calls, cap).ledger.summary()
+            out[f"{noise:g},{bias:g}"] = {"cascade_minus_trm": s["cascade"]["expected_net_value"]
+                                          - s["trm"]["expected_net_value"],
+                                          "cascade": s["cascade"]["expected_net_value"]}
+    return out
+
+
+def reader_sweep(seeds: list[int]) -> dict:
+    """Issue 21's reader sweep: cascade - TRM alone ($ per run, paired 95 % interval) for every reader noise x bias,
+    and each reader's cascade minus the default reader's; the cascade calibrates on outcomes (calibration.py)."""
+    from trm_demo.funnel.evaluation import mean_ci
+    per_seed = in_processes(reader_sweep_seed, list(seeds))
+    default = [s["0.3,0"]["cascade"] for s in per_seed]
+    return {"seed_list": list(seeds), "readers": {
+        key: {"cascade_minus_trm": mean_ci([s[key]["cascade_minus_trm"] for s in per_seed]),
+              "cascade_minus_default_reader": mean_ci([s[key]["cascade"] - d for s, d in zip(per_seed, default)])}
+        for key in per_seed[0]}}
 
 
 def summarise(per_seed: list[dict]) -> dict:

@@ -1,11 +1,9 @@
 """The cascade's value of information, belief updates and the funnel's strategies."""
 
 import numpy as np
-import pytest
 from hypothesis import given, settings, strategies as st
 
-from trm_demo.funnel.cascade import (ErrorSpread, belief_from_estimate, combine, expected_probability, logit,
-                              value_of_reading)
+from trm_demo.funnel.cascade import belief_from_estimate, combine, expected_probability, logit, value_of_reading
 
 VALUE, OUTREACH = 100.0, 20.0
 
@@ -56,10 +54,3 @@ def test_a_belief_keeps_the_trms_probability_and_a_reading_narrows_it():
     assert ((post_mean - mean) * (2.0 - post_mean) >= 0).all()
     assert (np.abs(post_mean - 2.0) < np.abs(post_mean - mean)).all()
 
-
-def test_error_spread_learns_the_trms_error_from_readings():
-    rng = np.random.default_rng(0)
-    spread = ErrorSpread(prior_var=4.0, reading_var=0.09, prior_weight=10)
-    true_error_sd = 0.8
-    spread.add(true_error_sd * rng.standard_normal(20_000) + 0.3 * rng.standard_normal(20_000))
-    assert spread.error_var == pytest.approx(true_error_sd ** 2, rel=0.05)

@@ -591,8 +591,10 @@ def test_a_run_reads_with_the_endpoint_and_a_rerun_is_free_and_identical(server,
     llm = first["run"]["llm"]
     assert llm["real"] and llm["model"] == MODEL and llm["host"].startswith("127.0.0.1:")
     calls = len(server.seen) - 1   # the first is the test read before the run
-    # every candidate the LLM-alone strategy reads, once: the cascade and its replays reuse those readings
-    assert calls == first["strategies"]["llm"]["llm_reads"] == 12 * first["run"]["candidates_per_opportunity"]
+    # every candidate the LLM-alone strategy reads, once (the cascade and its replays reuse those readings), and
+    # the history replies the calibration reads once at set-up
+    assert first["strategies"]["llm"]["llm_reads"] == 12 * first["run"]["candidates_per_opportunity"]
+    assert calls == first["strategies"]["llm"]["llm_reads"] + first["cascade"]["setup_reads"]
     assert first["strategies"]["llm"]["llm_cost"] > 0          # charged from the usage tokens
     decisions = (tmp_path / "trm_calls.json").read_text()
     code, second = run_against(server, tmp_path, monkeypatch, capsys)
@@ -607,8 +609,11 @@ def test_a_run_reads_with_the_endpoint_and_a_rerun_is_free_and_identical(server,
 
 
 def test_an_endpoint_outage_opens_the_breaker_and_the_tabular_models_decide(server, tmp_path, monkeypatch, capsys):
-    server.script = lambda body, n: yes_no_logprobs(0.5) if n == 0 else Reply(503, {"error": "down"})   # after the test read
-    code, out, err = run_main(server, tmp_path, monkeypatch, capsys, "sentinel: {breaker_window: 4}\n")
+    # the endpoint answers the test read and the calibration's 8 set-up reads (so the cascade trusts it), then
+    # goes down
+    server.script = lambda body, n: answer_from_the_reply(body, n) if n < 9 else Reply(503, {"error": "down"})
+    code, out, err = run_main(server, tmp_path, monkeypatch, capsys,
+                              "sentinel: {breaker_window: 4}\ncascade: {calibration_reads: 8}\n")
     metrics = json.loads((tmp_path / "demo_metrics.json").read_text())
     assert code == 0
     states = [e["state"] for e in metrics["sentinel"]["events"]]
@@ -618,7 +623,9 @@ def test_an_endpoint_outage_opens_the_breaker_and_the_tabular_models_decide(serv
     assert metrics["strategies"]["cascade"]["attempts"] == metrics["run"]["opportunities"]
     # Before: exit 0, `LLM: real (...)` and "Use the TRM alone: at these prices, paying an LLM ... does not pay."
     llm = metrics["run"]["llm"]
-    assert llm["failed_reads"] == llm["candidates_read"] > 0 and not llm["verdicts_valid"]
+    # every read failed but the set-up's (answered before the outage)
+    assert llm["failed_reads"] == llm["candidates_read"] - metrics["cascade"]["setup_reads"] > 0
+    assert not llm["verdicts_valid"]
     assert f"warning: the LLM failed {llm['failed_reads']:,} of {llm['candidates_read']:,} reads (http 503" in err
     first = (tmp_path / "assets" / "trm_executive_report.md").read_text().split("\n\n")[1]
     assert first.startswith("**The LLM failed") and "no verdict involving it" in first and "prices" not in first
@@ -650,7 +657,9 @@ def test_a_real_reader_gets_no_simulated_scenario_and_one_ledger_for_its_cost(se
                                 "scenario: {events: [{at: 2, llm_outage: 5}, {at: 6, llm_price_multiplier: 2.5}]}\n")
     assert code == 0
     llm, strategies = metrics["run"]["llm"], metrics["strategies"]
-    assert llm["stats"]["failures"] == {} and strategies["llm"]["llm_cost"] == pytest.approx(llm["charged"])
+    # what the endpoint charged: the LLM alone's reads (which the cascade reuses) and the calibration's set-up reads
+    assert llm["stats"]["failures"] == {}
+    assert strategies["llm"]["llm_cost"] + metrics["cascade"]["setup_cost"] == pytest.approx(llm["charged"])
     assert metrics["sentinel"]["llm_spent"] == pytest.approx(strategies["cascade"]["llm_cost"])
     assert "not applied to a real one" in (tmp_path / "assets" / "trm_executive_report.md").read_text()
 

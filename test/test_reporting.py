@@ -282,10 +282,11 @@ def test_the_headline_quotes_realised_values_beside_the_expected_ones(run):
 
 # --- where reading pays, and the break-even map ---
 
-def test_the_deferral_chart_has_the_three_orders_and_a_finding_title(run):
+def test_the_deferral_chart_has_the_four_orders_and_a_finding_title(run):
     block = next(b for b in mermaid_blocks(render(run)) if "share of candidates read (%)" in b)
-    assert len(SERIES.findall(block)) == 3
+    assert len(SERIES.findall(block)) == 4
     assert '"VOI order (the cascade\'s)"' in block and '"random order"' in block and '"oracle order' in block
+    assert '"each job\'s top by TRM first"' in block
     assert X_AXIS.search(block).group(1).startswith('"0", "10"')
     assert re.search(r'title "(90% of reading\'s gain: \d+% read in VOI order(, \d+% at random)?|Reading the '
                      r'replies added nothing here)', block)
@@ -509,7 +510,7 @@ def test_what_you_changed_shows_scenario_events_as_yaml_with_their_effect(run):
         {"key": "scenario.events", "default": [{"at": 80, "llm_price_multiplier": 2.5}], "value": [],
          "set_by": "my.yaml"},
         {"key": "simulation.llm_cost", "default": 0.2, "value": 0.05, "set_by": "my.yaml"},
-        {"key": "cascade.assumed_reading_noise", "default": 0.3, "value": 0.5, "set_by": "my.yaml"}]}
+        {"key": "cascade.calibration_reads", "default": 512, "value": 256, "set_by": "my.yaml"}]}
     text = section_text(render(run, metrics), "What you changed")
     assert "| `scenario.events` | [{at: 80, llm_price_multiplier: 2.5}] | [] | `my.yaml` |" in text
     assert "each control against its replay (expected, one seed: `--seeds 10` for an interval): thermostat" in text

@@ -5,6 +5,7 @@ top k."""
 import numpy as np
 import pytest
 
+from trm_demo.funnel.calibration import Calibration, prior_trust
 from trm_demo.config import load_config
 from trm_demo.funnel import pipeline
 from trm_demo.funnel.reading import Readings
@@ -62,7 +63,7 @@ def test_the_llm_shortlist_reads_and_picks_only_the_trms_top_k():
     tl, readings = timeline(cfg), Readings(cfg)
     block = next(blocks(cfg, tl, model, pipeline.fit_baseline(cfg), PassClock(), cfg.model.supervision_steps))
     trm = trm_estimate(block, cfg, cfg.model.supervision_steps).estimate
-    top = read_top_k(world_for(cfg, 300.0), block, trm, 3, tl, cfg, readings)
+    top = read_top_k(world_for(cfg, 300.0, Calibration(prior_trust(cfg.cascade.prior_error_sd))), block, trm, 3, tl, cfg, readings)
     third = -np.sort(-trm, axis=1)[:, 2:3]                       # each job's third-best TRM estimate
     assert np.array_equal(top.read, trm >= third)                # ties are measure-zero for float estimates
     assert np.array_equal(top.shortlist, top.read)

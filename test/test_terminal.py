@@ -37,7 +37,7 @@ RESULT = RunResult(
     strategies={key: totals(**{**ROW, "llm_reads": 302 if key == "cascade" else ROW["llm_reads"]}) for key in KEYS},
     counterfactuals={"thermostat": control(54.27, 99.8), "sentinel": control(-21.64, 280.1),
                      "budget": control(-171.27, 352.8)},
-    scenario=Scenario(()), cascade=CascadeSummary(2, 0.8, 0.3),
+    scenario=Scenario(()), cascade=CascadeSummary(2, 0.8, 0.0, 0.3, 600, 450, 512, 102.4),
     thermostat=ThermostatSummary(final_hurdle=9.19, moves=1, history=()),
     sentinel=SentinelSummary("closed", llm_spent=89.8, llm_budget=90.0,
                              events=({"opportunity": 140, "state": "open", "from": "closed",

@@ -100,7 +100,7 @@ class SimulationConfig:
 @dataclass(frozen=True)
 class CascadeConfig:
     prior_error_sd: float = knob(0.0, 10.0, open_lo=True)
-    assumed_reading_noise: float = knob(0.0, 10.0, open_lo=True)
+    calibration_reads: int = knob(0, 100_000)
 
 
 @dataclass(frozen=True)

@@ -100,8 +100,13 @@ class Scenario:
 @dataclass(frozen=True)
 class CascadeSummary:
     step_cap: int
-    measured_trm_error_sd: float
-    assumed_reading_noise: float
+    measured_trm_error_sd: float   # the TRM's error spread (logit), fitted on outcomes by the end of the run
+    reader_bias: float             # the reader's fitted bias (logit), by the end of the run
+    reader_noise_sd: float         # the reader's fitted noise (logit), by the end of the run
+    calibration_readings: int      # readings the fit used (set-up and run), of which with an outcome:
+    calibration_outcomes: int
+    setup_reads: int               # history replies the reader read at set-up (calibration.set_up)
+    setup_cost: float              # what they cost, $ (once per deployment; not in the run's figures)
 
 
 @dataclass(frozen=True)
@@ -144,7 +149,7 @@ class DepthPoint:
 @dataclass(frozen=True)
 class DeferralCurve:
     share_read: tuple[float, ...]
-    share_of_oracle_expected: dict[str, tuple[float | None, ...]]   # order ("voi", "random", "oracle") -> curve
+    share_of_oracle_expected: dict[str, tuple[float | None, ...]]   # order ("voi", "top_k", "random", "oracle") -> curve
     trm_alone: float | None
     note: str
 

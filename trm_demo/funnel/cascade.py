@@ -1,14 +1,13 @@
 """The TRM -> LLM cascade: read a candidate's reply only where the reading is worth its price.
 
 The TRM sees the structured fields; the LLM reads fields and reply. A deployment
-knows neither the truth nor the hidden factors, only the TRM's estimate and,
-from its log of past readings, how far readings land from the TRM. So every
+knows neither the truth nor the hidden factors, only the TRM's estimate and
+what readings with known outcomes taught it (calibration.py). So every
 estimate is a Gaussian belief about the true conversion logit:
 
     before reading  logit ~ N(mean, error_var)   mean from the TRM's P(convert),
-                    error_var = the TRM's error spread (readings' spread around the
-                    TRM minus the reader's own noise, re-estimated as readings arrive)
-    a reading r     r = logit + noise, noise ~ N(0, reading_var)
+                    error_var the TRM's error variance for this candidate (fitted)
+    a reading r     r = logit + bias + noise, noise ~ N(0, reading_var) (both fitted)
     after reading   the inverse-variance combination of the two: a noisy reading never
                     simply replaces the TRM (measured: replacing loses money).
 
@@ -24,8 +23,6 @@ multiplier); beliefs update and VOI is recomputed before the next round.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-
 import numpy as np
 
 from trm_demo.trm.engine import sigmoid
@@ -43,10 +40,11 @@ def expected_probability(mean, var):
     return sigmoid(mean / np.sqrt(1.0 + math.pi * var / 8.0))
 
 
-def belief_from_estimate(p, error_var: float):
-    """The Gaussian belief whose expected probability is the TRM's (calibrated) P(convert)."""
-    p = np.clip(p, 1e-6, 1 - 1e-6)
-    return logit(p) * math.sqrt(1.0 + math.pi * error_var / 8.0), np.full(np.shape(p), error_var)
+def belief_from_estimate(p, error_var):
+    """The Gaussian belief whose expected probability is the TRM's (calibrated) P(convert): mean, var.
+    error_var: a number, or one per candidate (broadcast against p)."""
+    p, var = np.broadcast_arrays(np.clip(p, 1e-6, 1 - 1e-6), np.asarray(error_var, float))
+    return logit(p) * np.sqrt(1.0 + math.pi * var / 8.0), var.copy()
 
 
 def combine(mean, var, reading, reading_var: float):
@@ -73,25 +71,3 @@ def value_of_reading(mean, var, reading_var: float, conversion_value: float, out
     after = expected_probability(post_mean, post_var) * conversion_value - outreach_cost
     expected = (np.maximum(other[..., None], after) * _WEIGHTS).sum(axis=-1)            # (N, K)
     return np.maximum(expected - now[:, None], 0.0)
-
-
-@dataclass
-class ErrorSpread:
-    """How far readings land from the TRM, from the log of readings: the TRM's error variance.
-
-    var(reading - TRM mean) = error_var + reading_var, so error_var is the excess over the
-    reader's own noise. Starts from a prior worth `prior_weight` readings."""
-    prior_var: float
-    reading_var: float
-    prior_weight: float = 50.0
-    total: float = 0.0
-    count: int = 0
-
-    def add(self, gaps: np.ndarray) -> None:
-        self.total += float(np.sum(np.square(gaps)))
-        self.count += int(np.size(gaps))
-
-    @property
-    def error_var(self) -> float:
-        seen = (self.prior_var + self.reading_var) * self.prior_weight + self.total
-        return max(seen / (self.prior_weight + self.count) - self.reading_var, 0.05)

@@ -7,9 +7,12 @@ would read every candidate of the block many times over).
 
 Deferral curve: read the top x % of candidates in some order, decide with the
 readings, and measure the expected net value before LLM cost as a share of the
-oracle's. Orders: the cascade's value of information (from the TRM's beliefs
-only), random, and the oracle's (each candidate's true gain from being read, in
-hindsight): how close VOI gets to the best possible order.
+oracle's. Orders: the cascade's value of information (from the TRM's beliefs and
+the run's set-up trust, calibration.py: the TRM's error, the reader's noise and
+bias), each job's top candidates by the TRM first (the router a
+practitioner writes: every job's best, then every job's second, ...), random, and
+the oracle's (each candidate's true gain from being read, in hindsight): how close
+VOI gets to the best possible order.
 
 Break-even map: over LLM price x value of a placement, every strategy's expected net value
 per opportunity (the strategies are the ledger's: decide_block decides each as the run does,
@@ -24,6 +27,7 @@ import dataclasses
 
 import numpy as np
 
+from trm_demo.funnel.calibration import Calibration, Trust
 from trm_demo.funnel.cascade import belief_from_estimate, combine, expected_probability, value_of_reading
 from trm_demo.config import Config
 from trm_demo.funnel.evaluation import mean_ci
@@ -41,10 +45,11 @@ PRICE_STEPS = (0.05, 0.15, 0.5, 1.0, 2.0, 5.0, 15.0)
 VALUE_STEPS = (0.4, 0.7, 1.0, 2.0, 4.0)
 
 
-def landscape(block: Block, step_cap: int, cfg: Config, rng: np.random.Generator, break_even: dict) -> dict:
-    """break_even: break_even_map of this run's seed, or of every seed of --seeds."""
+def landscape(block: Block, step_cap: int, trust: Trust, cfg: Config, rng: np.random.Generator,
+              break_even: dict) -> dict:
+    """break_even: break_even_map of this run's seed, or of every seed of --seeds; trust: the run's set-up trust."""
     return {"opportunities": int(len(block.ids)),
-            "deferral": deferral_curve(block, trm_estimate(block, cfg, step_cap).estimate, cfg, rng),
+            "deferral": deferral_curve(block, trm_estimate(block, cfg, step_cap).estimate, trust, cfg, rng),
             "break_even": break_even}
 
 
@@ -54,11 +59,11 @@ def _expected_value(block: Block, estimate, cfg: Config) -> float:
     return float(money["expected_value"].sum() - money["outreach_cost"].sum())
 
 
-def deferral_curve(block: Block, trm: np.ndarray, cfg: Config, rng: np.random.Generator) -> dict:
-    sim, reading_var = cfg.simulation, cfg.cascade.assumed_reading_noise ** 2
-    mean, var = belief_from_estimate(trm, cfg.cascade.prior_error_sd ** 2)
+def deferral_curve(block: Block, trm: np.ndarray, trust: Trust, cfg: Config, rng: np.random.Generator) -> dict:
+    sim, reading_var = cfg.simulation, trust.reading_var
+    mean, var = belief_from_estimate(trm, trust.error_var)
     readings = read_everyone(block, Readings(cfg))[0]       # the simulated reader (see landscape())
-    read_mean, read_var = combine(mean, var, readings, reading_var)
+    read_mean, read_var = combine(mean, var, readings - trust.bias, reading_var)
     after = expected_probability(read_mean, read_var)                     # (n, K) belief if read
     oracle = _expected_value(block, block.market.p_true, cfg)
     # Each candidate's true gain from being read alone: the oracle's order.
@@ -69,7 +74,7 @@ def deferral_curve(block: Block, trm: np.ndarray, cfg: Config, rng: np.random.Ge
         one[:, j] = after[:, j]
         gains[:, j] = _per_opportunity_value(block, one, cfg) - _per_opportunity_value(block, trm, cfg)
     orders = {"voi": -value_of_reading(mean, var, reading_var, sim.conversion_value, sim.outreach_cost).ravel(),
-              "random": rng.random(trm.size), "oracle": -gains.ravel()}
+              "top_k": top_k_order(trm).ravel(), "random": rng.random(trm.size), "oracle": -gains.ravel()}
     curves = {}
     for name, key in orders.items():
         rank = np.argsort(key, kind="stable")
@@ -85,6 +90,13 @@ def deferral_curve(block: Block, trm: np.ndarray, cfg: Config, rng: np.random.Ge
             "note": "expected net value before LLM cost, as a share of the oracle's"}
 
 
+def top_k_order(trm: np.ndarray) -> np.ndarray:
+    """Each candidate's place in the router's order: its rank by the TRM within its job, then by the TRM across
+    jobs (every job's best before any job's second). (n, K) -> (n, K), smaller first."""
+    rank = np.argsort(np.argsort(-trm, axis=1, kind="stable"), axis=1)          # 0 = the job's best
+    return rank - trm                                                          # P in (0, 1) breaks ties only
+
+
 def _per_opportunity_value(block: Block, estimate, cfg: Config) -> np.ndarray:
     pick, pursue = decide(estimate, cfg.simulation.conversion_value, cfg.simulation.outreach_cost)
     money = settle(block, pick, pursue, cfg)
@@ -98,7 +110,8 @@ def grid(cfg: Config) -> tuple[tuple[float, ...], tuple[float, ...]]:
             tuple(round(sim.conversion_value * step, 6) for step in VALUE_STEPS))
 
 
-def break_even_values(block: Block, step_cap: int, cfg: Config, keyword: KeywordReader) -> list[dict]:
+def break_even_values(block: Block, step_cap: int, trust: Trust, cfg: Config,
+                      keyword: KeywordReader) -> list[dict]:
     """One seed's map: at each (value, price) cell, every strategy's expected net value per opportunity on the
     block, on a steady market with no budget and no controls, decided as the run decides (decide_block)."""
     n = len(block.ids)
@@ -113,7 +126,8 @@ def break_even_values(block: Block, step_cap: int, cfg: Config, keyword: Keyword
             off = {"fixed_hurdle": cfg.thermostat.initial_hurdle, "guardrails_on": False, "latency_limit_on": False}
             ledger = Ledger(KEYS, n)
             decide_block(ledger, block, steady, cell_cfg, Readings(cell_cfg), step_cap,
-                         {"run": world_for(cell_cfg, np.inf, **off)}, rival_worlds(cell_cfg, np.inf, **off), keyword)
+                         {"run": world_for(cell_cfg, np.inf, Calibration(trust), **off)},
+                         rival_worlds(cell_cfg, np.inf, Calibration(trust), **off), keyword)
             totals = ledger.summary()
             cells.append({"conversion_value": value, "llm_price": price,
                           "per_opportunity": {key: totals[key]["expected_net_value"] / n for key in KEYS},

@@ -7,7 +7,8 @@ part (say, the market or the conversion outcomes).
 
 import numpy as np
 
-PURPOSES = ("init", "pretrain_log", "recent_log", "holdout", "market", "outcomes", "llm", "training", "halting", "landscape")
+PURPOSES = ("init", "pretrain_log", "recent_log", "holdout", "market", "outcomes", "llm", "training", "halting", "landscape",
+            "history_llm")
 
 
 def rng_for(seed: int, purpose: str) -> np.random.Generator:

@@ -35,8 +35,8 @@ from typing import Callable, NamedTuple
 
 import numpy as np
 
-from trm_demo.funnel.cascade import (ErrorSpread, belief_from_estimate, combine, expected_probability, logit,
-                                     value_of_reading)
+from trm_demo.funnel.calibration import Calibration, SetUp, Trust, set_up
+from trm_demo.funnel.cascade import belief_from_estimate, combine, expected_probability, logit, value_of_reading
 from trm_demo.config import Config, ThermostatConfig
 from trm_demo.funnel.ledger import Ledger
 from trm_demo.trm.engine import halting_steps, sigmoid
@@ -211,7 +211,7 @@ class World:
     """The cascade's state in one replay of the period."""
     thermostat: Thermostat
     sentinel: Sentinel
-    spread: ErrorSpread
+    calibration: Calibration   # its trust in the reader and the TRM, refitted on the readings it makes
     totals: dict = field(default_factory=lambda: {"expected_net_value": 0.0, "net_value": 0.0, "llm_cost": 0.0,
                                                   "llm_reads": 0, "llm_failures": 0})
 
@@ -226,6 +226,7 @@ class CascadeChunk:
     llm_cost: np.ndarray      # (n,)
     waited_ms: np.ndarray     # (n,) time on LLM rounds
     fallback: np.ndarray      # (n,) "" or why the decision fell back: trm_non_finite, trm_latency (logistic decides), llm_breaker_open (no reads)
+    reading_logit: np.ndarray  # (n, K) the reading as the reader gave it (logit, NaN where none): calibration's data
 
 
 class TRMDecision(NamedTuple):
@@ -261,15 +262,17 @@ def read_everyone(block: Block, readings: Readings) -> tuple[np.ndarray, np.ndar
 
 def run_cascade(world: World, block: Block, tl: Timeline, base: np.ndarray, fallback: np.ndarray,
                 cfg: Config, readings: Readings) -> CascadeChunk:
-    """Read in rounds, highest value of information first, while it beats hurdle x price (cascade.py)."""
-    sim, reading_var = cfg.simulation, cfg.cascade.assumed_reading_noise ** 2
+    """Read in rounds, highest value of information first, while it beats hurdle x price (cascade.py), with the
+    world's fitted trust (calibration.py): the TRM's error, the reader's noise and bias."""
+    sim, trust = cfg.simulation, world.calibration.trust
+    reading_var = trust.reading_var
     n, k = base.shape
     rows = np.arange(n)
-    mean, var = belief_from_estimate(base, world.spread.error_var)
+    mean, var = belief_from_estimate(base, trust.error_var)
     price = sim.llm_cost * tl.price_multiplier[block.ids]                                   # (n,)
     outage = tl.outage[block.ids]
     chunk = CascadeChunk(np.zeros((n, k)), np.zeros((n, k), bool), np.full((n, k), np.nan),
-                         np.zeros((n, k), bool), np.zeros(n), np.zeros(n), fallback)
+                         np.zeros((n, k), bool), np.zeros(n), np.zeros(n), fallback, np.full((n, k), np.nan))
     failed_before = np.zeros(n, bool)
     # Jobs still worth a look: one whose best VOI missed the hurdle, or whose next round would not fit the
     # latency limit, stays that way (no new reading changes its beliefs; waits only grow): skip it.
@@ -309,9 +312,9 @@ def run_cascade(world: World, block: Block, tl: Timeline, base: np.ndarray, fall
         chunk.waited_ms[wanted] += np.where(failed, sim.llm_timeout_ms, sim.llm_latency_ms)
         failed_before[wanted] |= failed
         ok, ok_cols, reading = wanted[~failed], cols[~failed], reading[~failed]
-        world.spread.add(reading - mean[ok, ok_cols])
-        mean[ok, ok_cols], var[ok, ok_cols] = combine(mean[ok, ok_cols], var[ok, ok_cols], reading, reading_var)
-        chunk.reading[ok, ok_cols] = squash(reading)
+        mean[ok, ok_cols], var[ok, ok_cols] = combine(mean[ok, ok_cols], var[ok, ok_cols], reading - trust.bias,
+                                                      reading_var)
+        chunk.reading[ok, ok_cols], chunk.reading_logit[ok, ok_cols] = squash(reading), reading
     chunk.estimate = expected_probability(mean, var)
     return chunk
 
@@ -326,9 +329,10 @@ class FunnelResult:
     counterfactuals: dict      # control -> {"expected_net_value_delta", ...}: the run minus a replay without it
     frontier: list[dict]       # the TRM at each fixed step cap, in expected net value, on the landscape's sample
     timeline: Timeline
-    error_sd: float            # the TRM's error spread the cascade measured from its readings
+    trust: Trust               # the run's trust in the reader and the TRM by the end of the period (calibration.py)
+    setup: SetUp               # the set-up fit: the history replies read, their cost, the trust the run started from
     pass_ms_per_candidate: float
-    sample: tuple              # (first Block, the step cap): for the landscape
+    sample: tuple              # (first Block, the step cap, the set-up trust): for the landscape
     keyword: KeywordReader     # the keyword reader fitted on the run's history: the map decides with it too
     readings: Readings         # the LLM's readings: who read, what it cost, how well calibrated
 
@@ -341,27 +345,30 @@ def run_funnel(cfg: Config, model: TRM, logistic: Logistic, calls: CallLog, step
     tl = timeline(cfg, llm_events=not readings.real)
     sim = cfg.simulation
     budget = cfg.sentinel.llm_budget_per_opportunity * sim.opportunities
+    setup = set_up(cfg, model, step_cap, readings)
+    trusted = setup.calibration
     # The run, and the same period replayed without each control: the hurdle held at the best fixed hurdle
     # chosen on held-out seeds (config thermostat.replay_hurdle); the sentinel's reactive guardrails (breaker,
     # TRM guard) off; and without each of the two limits the operator sets, which can only cost: the latency
-    # limit and the budget.
-    worlds = {"run": world_for(cfg, budget),
-              "thermostat": world_for(cfg, budget, fixed_hurdle=cfg.thermostat.replay_hurdle),
-              "sentinel": world_for(cfg, budget, guardrails_on=False),
-              "latency_limit": world_for(cfg, budget, latency_limit_on=False), "budget": world_for(cfg, np.inf)}
-    rivals = rival_worlds(cfg, budget)
+    # limit and the budget. Every world starts from the same set-up trust and refits its own copy.
+    worlds = {"run": world_for(cfg, budget, trusted),
+              "thermostat": world_for(cfg, budget, trusted, fixed_hurdle=cfg.thermostat.replay_hurdle),
+              "sentinel": world_for(cfg, budget, trusted, guardrails_on=False),
+              "latency_limit": world_for(cfg, budget, trusted, latency_limit_on=False),
+              "budget": world_for(cfg, np.inf, trusted)}
+    rivals = rival_worlds(cfg, budget, trusted)
     keyword = keyword_reader_for(cfg, model, step_cap)
     ledger = Ledger(KEYS, tl.n)
     clock, sample, frontier = PassClock(), None, None
     for block in blocks(cfg, tl, model, logistic, clock, step_cap):
         if sample is None:
             head = block.rows(slice(0, LANDSCAPE_OPPORTUNITIES))
-            sample, frontier = (head, step_cap), depth_frontier(head, cfg)
+            sample, frontier = (head, step_cap, trusted.trust), depth_frontier(head, cfg)
         decide_block(ledger, block, tl, cfg, readings, step_cap, worlds, rivals, keyword, calls,
                      clock.ms_per_candidate, on_progress)
     run = worlds["run"]
     return FunnelResult(ledger, run.thermostat, run.sentinel, _counterfactuals(worlds), frontier, tl,
-                        float(np.sqrt(run.spread.error_var)), clock.ms_per_candidate, sample, keyword, readings)
+                        run.calibration.trust, setup, clock.ms_per_candidate, sample, keyword, readings)
 
 
 def decide_block(ledger: Ledger, block: Block, tl: Timeline, cfg: Config, readings: Readings, step_cap: int,
@@ -382,6 +389,7 @@ def decide_block(ledger: Ledger, block: Block, tl: Timeline, cfg: Config, readin
             chunk = run_cascade(world, part, tl, base, fallback, cfg, readings)
             pick, pursue = decide(chunk.estimate, sim.conversion_value, sim.outreach_cost)
             decision = Decision(pick, pursue, settle(part, pick, pursue, cfg))
+            _learn(world.calibration, base, chunk, decision)
             compute = trm.cost + chunk.llm_cost
             _add_totals(world, decision.money, compute, chunk)
             world.thermostat.update(int(part.ids[-1]) + 1, float(tl.clock[part.ids[-1]]), world.sentinel.spent)
@@ -400,21 +408,32 @@ def decide_block(ledger: Ledger, block: Block, tl: Timeline, cfg: Config, readin
             on_progress(int(part.ids[-1]) + 1)
 
 
-def rival_worlds(cfg: Config, budget: float, **controls) -> dict[str, World]:
+def rival_worlds(cfg: Config, budget: float, calibration: Calibration, **controls) -> dict[str, World]:
     """The rivals that read, each under its own sentinel: the cascade's latency limit, breaker and (if its record
     says so) budget; `controls` as world_for's (the break-even map turns them off)."""
-    return {s.key: world_for(cfg, budget if s.budgeted else np.inf, **controls) for s in STRATEGIES
+    return {s.key: world_for(cfg, budget if s.budgeted else np.inf, calibration, **controls) for s in STRATEGIES
             if s.recording is Recording.SHORTLIST}
 
 
-def world_for(cfg: Config, budget: float, fixed_hurdle: float | None = None, guardrails_on: bool = True,
-              latency_limit_on: bool = True) -> World:
+def _learn(calibration: Calibration, base: np.ndarray, chunk: CascadeChunk, decision: Decision) -> None:
+    """The chunk's readings refit the trust: every one's gap to the TRM, and the outcome where it was pursued.
+    Readings beside the logistic model's estimate (the TRM guard decided) say nothing of the TRM: left out."""
+    rows, cols = np.nonzero(~np.isnan(chunk.reading_logit) & (chunk.fallback == "")[:, None])
+    if rows.size == 0:
+        return
+    pursued = decision.pursue[rows] & (decision.pick[rows] == cols)
+    outcome = np.where(pursued, decision.money["converted"][rows], np.nan)
+    calibration.add(base[rows, cols], chunk.reading_logit[rows, cols], outcome)
+    calibration.refit()
+
+
+def world_for(cfg: Config, budget: float, calibration: Calibration, fixed_hurdle: float | None = None,
+              guardrails_on: bool = True, latency_limit_on: bool = True) -> World:
     """The cascade's state for one replay; `fixed_hurdle`: the thermostat off, holding that hurdle all period."""
     sim = cfg.simulation
     thermostat_cfg = cfg.thermostat if fixed_hurdle is None else _held_at(cfg.thermostat, fixed_hurdle)
     sentinel = Sentinel(cfg.sentinel, budget, sim.llm_latency_ms, sim.llm_timeout_ms, guardrails_on, latency_limit_on)
-    return World(Thermostat(thermostat_cfg, budget), sentinel,
-                 ErrorSpread(cfg.cascade.prior_error_sd ** 2, cfg.cascade.assumed_reading_noise ** 2))
+    return World(Thermostat(thermostat_cfg, budget), sentinel, calibration.copy())
 
 
 def _held_at(thermostat: ThermostatConfig, hurdle: float) -> ThermostatConfig:
@@ -539,11 +558,12 @@ def shortlist_estimate(top: TopK, base: np.ndarray) -> np.ndarray:
 
 
 def router_estimate(world: World, top: TopK, base: np.ndarray) -> np.ndarray:
-    """router_topk's: the cascade's belief from the TRM's estimate, combined with each reading that came. (n, K)"""
-    mean, var = belief_from_estimate(base, world.spread.error_var)
+    """router_topk's: the cascade's belief from the TRM's estimate, combined with each reading that came (its bias
+    removed), at the set-up trust (calibration.py; the router does not refit it in the run). (n, K)"""
+    trust = world.calibration.trust
+    mean, var = belief_from_estimate(base, trust.error_var)
     came = ~np.isnan(top.reading)
-    world.spread.add(top.reading[came] - mean[came])
-    mean[came], var[came] = combine(mean[came], var[came], top.reading[came], world.spread.reading_var)
+    mean[came], var[came] = combine(mean[came], var[came], top.reading[came] - trust.bias, trust.reading_var)
     return expected_probability(mean, var)
 
 

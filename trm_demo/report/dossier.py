@@ -264,15 +264,17 @@ def llm_reader_section(result: RunResult) -> Section | None:
 def deferral_section(result: RunResult) -> Section:
     curve = result.landscape.deferral
     shares, lines = curve.share_read, curve.share_of_oracle_expected
-    labels = {"voi": "VOI order (the cascade's)", "random": "random order", "oracle": "oracle order (hindsight)"}
+    labels = {"voi": "VOI order (the cascade's)", "top_k": "each job's top by TRM first", "random": "random order",
+              "oracle": "oracle order (hindsight)"}
     series = [("line", labels[k], [100 * v if finite(v) else None for v in lines[k]]) for k in labels if k in lines]
     return section(
         "Where reading pays: the deferral curve",
         Paragraph(f"Read the replies of the top x % of candidates in some order, decide with those readings, and "
                   f"measure the expected net value before LLM cost as a share of the oracle's (the first "
                   f"{result.landscape.opportunities:,} opportunities, steady market, no budget). The "
-                  "cascade's order is the value of information computed from the TRM's estimate and its measured "
-                  "error; the oracle order knows each reading's true gain in hindsight: the best any order can do."
+                  "cascade's order is the value of information computed from the TRM's estimate and its error "
+                  "fitted on outcomes; the router's reads every job's best candidate by the "
+                  "TRM, then every job's second, ...; the oracle order knows each reading's true gain in hindsight: the best any order can do."
                   + _deferral_reading(result)),
         chart(deferral_title(findings.deferral(curve)), "share of candidates read (%)",
               "expected share of oracle (%)", [f"{100 * x:.0f}" for x in shares], series, len(shares)))
@@ -688,7 +690,9 @@ def _net_effect(r: RunResult) -> str:
 def _cascade_effect(r: RunResult) -> str:
     c = r.strategies["cascade"]
     return (f"the cascade read {c.llm_reads:,} replies ({pct(read_share(r))}) for {money(c.llm_cost, Per.RUN)}; "
-            f"measured TRM error sd {num(r.cascade.measured_trm_error_sd)} (logit); "
+            f"measured TRM error sd {num(r.cascade.measured_trm_error_sd)}, reader bias "
+            f"{num(r.cascade.reader_bias)} and noise sd {num(r.cascade.reader_noise_sd)} (logit, fitted on "
+            f"{r.cascade.calibration_outcomes:,} outcomes); "
             + _expected(r, ("cascade", "trm", "llm")))
 
 

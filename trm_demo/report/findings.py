@@ -284,6 +284,7 @@ class Effect(Enum):
 
 
 def effect(delta: float) -> Effect:
+    delta = round(delta, 2)   # what the report shows: a float sum's 1e-13 is "changed nothing", not "cost $0.00"
     return Effect.EARNED if delta > 0 else Effect.COST if delta < 0 else Effect.NOTHING
 
 
