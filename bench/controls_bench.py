@@ -22,6 +22,7 @@ from __future__ import annotations
 import dataclasses
 import time
 
+from bench.market_bench import fine_tuned
 from bench.measure import in_processes
 
 SHOCKS = {"steady": (),
@@ -38,19 +39,10 @@ PER_OPPORTUNITY_TARGET = {"steady": -0.10, "shock": 0.0}   # issue 21: thermosta
 
 def one_seed(seed: int) -> dict:
     """Fine-tune once; every scenario with the thermostat and with each fixed hurdle."""
-    from trm_demo.config import load_config
-    from trm_demo.funnel import pipeline
-    from trm_demo.funnel.simulation import run_funnel
-    from trm_demo.funnel.telemetry import call_log
-    from trm_demo.ui import UI
-    cfg = load_config().replace(**{"simulation.seed": seed})
-    model = pipeline.starting_model(cfg)
-    training = pipeline.fine_tune(cfg, model, UI(quiet=True))
-    baseline, cap = pipeline.fit_baseline(cfg), pipeline.step_cap(cfg, training)
+    cfg, run_funnel = fine_tuned(seed)
 
     def run(c):
-        with call_log(None) as calls:
-            result = run_funnel(c, model, baseline, calls, cap)
+        result = run_funnel(c)
         return result.ledger.summary()["cascade"]["expected_net_value"], result
 
     out = {}

@@ -88,8 +88,9 @@ def _logit(p: np.ndarray) -> np.ndarray:
     return np.log(p / (1 - p))
 
 
-def one_seed(seed: int) -> dict:
-    """Fine-tune once; the default run."""
+def fine_tuned(seed: int):
+    """The default config at `seed` and a function that runs the funnel on any config with that seed's model,
+    fine-tuned once (imports here: these run in spawned workers)."""
     from trm_demo.config import load_config
     from trm_demo.funnel import pipeline
     from trm_demo.funnel.simulation import run_funnel
@@ -102,10 +103,16 @@ def one_seed(seed: int) -> dict:
 
     def run(c):
         with call_log(None) as calls:
-            result = run_funnel(c, model, baseline, calls, cap)
-        return {"strategies": result.ledger.summary(), "counterfactuals": result.counterfactuals}
+            return run_funnel(c, model, baseline, calls, cap)
 
-    return {"default": run(cfg)}
+    return cfg, run
+
+
+def one_seed(seed: int) -> dict:
+    """Fine-tune once; the default run."""
+    cfg, run = fine_tuned(seed)
+    result = run(cfg)
+    return {"default": {"strategies": result.ledger.summary(), "counterfactuals": result.counterfactuals}}
 
 
 READER_NOISE = (0.0, 0.3, 1.0, 2.0)   # simulation.llm_noise of the reader sweep

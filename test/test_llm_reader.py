@@ -125,9 +125,8 @@ class FakeServer:
         return Handler
 
 
-@pytest.fixture
-def server():
-    fake = FakeServer()
+def serving(fake: "FakeServer"):
+    """Serve `fake` on a thread for one test (a generator for a fixture), then shut it down."""
     # A short poll interval: shutdown() waits for one, and every test starts its own server.
     thread = threading.Thread(target=fake.httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
     thread.start()
@@ -135,6 +134,11 @@ def server():
     fake.done.set()
     fake.httpd.shutdown()
     fake.httpd.server_close()
+
+
+@pytest.fixture
+def server():
+    yield from serving(FakeServer())
 
 
 def make_reader(server, tmp_path=None, **kw) -> OpenAICompatibleReader:

@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import signal
 import subprocess
-import threading
 import time
 
 import pytest
 
-from test_llm_reader import MODEL, SECRET, FakeServer, Reply, yes_no_logprobs
+from test_llm_reader import MODEL, SECRET, FakeServer, Reply, serving, yes_no_logprobs
 from test_stop_signals import STOPPED, STOPS, python_main
 from test_cli import subprocess_env
 
@@ -24,12 +23,7 @@ from test_cli import subprocess_env
 def hanging_server():
     fake = FakeServer()
     fake.script = lambda body, n: yes_no_logprobs(0.5) if n == 0 else Reply(delay_s=60.0, body={})
-    thread = threading.Thread(target=fake.httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
-    thread.start()
-    yield fake
-    fake.done.set()
-    fake.httpd.shutdown()
-    fake.httpd.server_close()
+    yield from serving(fake)
 
 
 def start_run(server: FakeServer, tmp_path) -> subprocess.Popen:
