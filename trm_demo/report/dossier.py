@@ -119,7 +119,10 @@ def where_it_changes(result: RunResult) -> str:
         return ""
     price_text = _span(where.by_price, price)
     value_text = _span(where.by_value, lambda x: money(x, Per.PLACEMENT, 0))
-    return (f" On the break-even map, at {money(where.value, Per.PLACEMENT, 0)} {price_text}; "
+    # The map replays a steady market without the budget or the scenario: say so, or its winner at this run's
+    # own price can read as contradicting the run's.
+    return (f" On the break-even map (a steady market, no budget, no scenario), at "
+            f"{money(where.value, Per.PLACEMENT, 0)} {price_text}; "
             f"at {price(where.price)} {value_text}.")
 
 
