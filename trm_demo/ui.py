@@ -269,8 +269,8 @@ def llm_line(llm: dict) -> str:
             if not llm.get("verdicts_valid", True) else ""
         return (f"LLM: real ({llm.get('provider')}, model {llm.get('model')}){failed}; the scenario's LLM price and "
                 "outage events are not applied to it")
-    return (f"LLM: simulated (reading = what the reply states + noise sd {num(llm.get('noise_logit_sd'))}, "
-            f"bias {num(llm.get('bias_logit'))}, logit scale)")
+    return (f"LLM: simulated (reads the text with per-construction errors, then noise sd "
+            f"{num(llm.get('noise_logit_sd'))}, bias {num(llm.get('bias_logit'))}, logit scale)")
 
 
 def _interval(fmt):

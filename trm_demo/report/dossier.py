@@ -233,7 +233,8 @@ def _llm_detail(result: RunResult) -> str:
     llm = result.run.llm
     if llm.get("real") or not finite(llm.get("noise_logit_sd")):
         return ""
-    return (f": its reading of a reply is what the reply states plus Gaussian noise of sd "
+    return (f": it reads the reply's text, misreading each construction (negation, contrast, "
+            f"time, ...) at its documented rate (funnel/simulated_llm.py), then adds Gaussian noise of sd "
             f"{num(llm['noise_logit_sd'])} on the logit scale and a bias of {num(llm.get('bias_logit', 0.0))}")
 
 
