@@ -26,7 +26,7 @@ def reading_value(opportunities: int, seed: int) -> dict:
     """Expected net value of deciding with each reading, as a share of the oracle's and of a perfect reading's gain
     over the fields alone; the simulated LLM also per construction (only the facts stated through it are read)."""
     from trm_demo.config import load_config
-    from trm_demo.funnel.keyword import fit_keyword_reader
+    from trm_demo.funnel.keyword import fit_keyword_reader, keyword_flags
     from trm_demo.funnel.market import (expected_hidden_logit, conversion_logit, labelled_history, sample_market,
                                         squash, structured_only_probability)
     from trm_demo.funnel.messages import CONSTRUCTIONS, FACTS
@@ -59,7 +59,7 @@ def reading_value(opportunities: int, seed: int) -> dict:
     noise = np.random.default_rng([seed, 1]).standard_normal((n, k))
     estimates = {"structured fields only (exact Bayes)": bayes,
                  "keyword reader (fitted on the history)": squash(
-                     keyword.logit(_logit(bayes).ravel(), market.messages.ravel(), urgency).reshape(n, k)),
+                     keyword.logit(_logit(bayes).ravel(), keyword_flags(market.messages.ravel()), urgency).reshape(n, k)),
                  "simulated LLM, its reading of the text": llm,
                  f"simulated LLM with its noise ({sim.llm_noise:g} logit)": squash(_logit(llm) + sim.llm_noise * noise),
                  "a perfect reading of the reply": squash(market.read_logit)}

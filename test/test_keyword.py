@@ -39,7 +39,7 @@ def test_fitted_on_the_history_it_reads_more_than_the_fields_and_less_than_a_per
     market = sample_market(np.random.default_rng(1), 1000, 4, 0.3)
     fields_only = structured_only_probability(market.pairs(), 0.3).ravel()
     urgency = np.repeat(market.urgency, 4)
-    keyword = squash(reader.logit(logit(fields_only), market.messages.ravel(), urgency))
+    keyword = squash(reader.logit(logit(fields_only), keyword_flags(market.messages.ravel()), urgency))
     truth = market.p_true.ravel()
     losses = [cross_entropy(p, truth) for p in (fields_only, keyword, squash(market.read_logit).ravel())]
     assert losses[0] > losses[1] > losses[2]
