@@ -12,6 +12,8 @@ thermostat all get exercised. Whatever happens:
 
 from __future__ import annotations
 
+import io
+import json
 import math
 import os
 
@@ -24,7 +26,7 @@ from trm_demo.config import load_config
 from trm_demo.funnel.rng import rng_for
 from trm_demo.funnel.simulation import run_funnel
 from trm_demo.strategies import KEYS, STRATEGIES, Inputs, Recording
-from trm_demo.funnel.telemetry import call_log
+from trm_demo.funnel.telemetry import CallLog
 from trm_demo.trm.weights import init_model
 
 SLACK = 1e-9   # summing per-candidate costs in another order may differ by a few ulps
@@ -86,8 +88,8 @@ def funnel_setups(draw):
 def test_guardrails_hold_on_any_config_market_and_scenario(setup):
     cfg, model, step_cap = setup
     baseline = pipeline.fit_baseline(cfg.replace(**{"training.samples": 64}))
-    with call_log(None) as calls:    # telemetry off: nothing is written
-        result = run_funnel(cfg, model, baseline, calls, step_cap)
+    telemetry = io.StringIO()     # the per-call rows, in memory: the ledger keeps only totals
+    result = run_funnel(cfg, model, baseline, CallLog(telemetry), step_cap)
     ledger, n = result.ledger, result.timeline.n
     for e in result.sentinel.events:
         event(f"sentinel: {e['state']}")
@@ -106,7 +108,8 @@ def test_guardrails_hold_on_any_config_market_and_scenario(setup):
             assert summary[record.key]["llm_cost"] <= budget + SLACK * max(budget, 1.0), record.key
 
     # Every TRM decision's steps stay within the step cap.
-    steps = ledger.series("cascade", "steps")
+    steps = np.array([call["steps"] for call in json.loads(telemetry.getvalue() + "\n]")])
+    assert len(steps) == n * cfg.market.candidates_per_opportunity
     assert np.all((steps >= 1) & (steps <= step_cap))
 
     # The thermostat never leaves its bounds.
@@ -130,18 +133,10 @@ def test_guardrails_hold_on_any_config_market_and_scenario(setup):
             assert summary[record.key]["llm_reads"] == 0 and summary[record.key]["llm_cost"] == 0
         assert (summary[record.key]["avg_steps"] is None) == (record.recording is Recording.ROUND)
 
-    # The ledger's totals are the sums of its entries: one entry per opportunity, per strategy.
+    # The ledger counts one decision per opportunity, per strategy (its sums are pinned in test_ledger.py).
     for strategy in KEYS:
         totals = ledger.totals(strategy)
-        column = {name: ledger.series(strategy, name) for name in
-                  ("opportunity", "pursued", "converted", "value", "compute_cost", "outreach_cost", "fallback")}
-        assert np.array_equal(column["opportunity"], np.arange(n))
         assert totals["attempts"] == n
-        assert totals["pursued"] == column["pursued"].sum()
-        assert totals["conversions"] == column["converted"].sum()
-        assert not np.any(column["converted"] & ~column["pursued"])
-        for name in ("value", "compute_cost", "outreach_cost"):
-            total = "total_value" if name == "value" else name
-            assert math.isclose(totals[total], column[name].sum(), rel_tol=1e-12, abs_tol=1e-9)
+        assert 0 <= totals["conversions"] <= totals["pursued"] <= n
         assert math.isclose(totals["net_value"], totals["total_value"] - totals["total_cost"],
                             rel_tol=1e-12, abs_tol=1e-9)

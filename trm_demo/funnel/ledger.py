@@ -1,8 +1,11 @@
-"""The ledger: every strategy's decision on every opportunity, and the money it made or lost.
+"""The ledger: every strategy's running totals of decisions and the money they made or lost.
 
-One entry per (strategy, opportunity) in NumPy columns preallocated for the whole
-run: about 43 bytes per entry (more with steps, latency and LLM columns), with no
-Python object per entry. Definitions used everywhere (report, UI, evaluation):
+The product reads only the totals (`summary()`), so the ledger keeps running
+sums and counts per strategy, a few dozen numbers whatever the run's length;
+the per-decision rows live only in the telemetry (telemetry.py). Money sums are
+exact: each chunk's values are summed with math.fsum and the chunk sums are kept
+as Shewchuk partials, so the totals do not depend on how the run was chunked.
+Definitions used everywhere (report, UI, evaluation):
   total_cost         = compute_cost + outreach_cost  (compute_cost includes llm_cost)
   net_value          = total_value - total_cost      (on the drawn outcomes)
   expected_net_value = sum of expected_value - total_cost (from the true P(convert): the yardstick)
@@ -11,19 +14,21 @@ Python object per entry. Definitions used everywhere (report, UI, evaluation):
 
 from __future__ import annotations
 
+import math
 from typing import Sequence
 
 import numpy as np
 
 # Columns every record fills, and the optional ones only some strategies have
-# (greedy and the oracle take no steps). Optional columns are allocated on first
-# use and hold NaN where a chunk did not report them, so averages skip those.
+# (greedy and the oracle take no steps); an optional column's average covers the
+# chunks that reported it.
 _REQUIRED = {"opportunity": np.int64, "pursued": np.bool_, "converted": np.bool_,
              "value": np.float64, "expected_value": np.float64, "compute_cost": np.float64,
              "outreach_cost": np.float64, "fallback": np.bool_}
 # llm_cost is the part of compute_cost paid for LLM reads; llm_reads counts candidates read.
 _OPTIONAL = {"steps": np.float32, "latency_ms": np.float64, "llm_cost": np.float64, "llm_reads": np.float64}
 _DTYPES = {**_REQUIRED, **_OPTIONAL}
+_SUMMED = [name for name in _DTYPES if name != "opportunity"]
 
 
 class Ledger:
@@ -32,17 +37,18 @@ class Ledger:
             raise ValueError(f"ledger capacity must be >= 0 (the number of opportunities), got {capacity}")
         self.strategies = list(strategies)
         self.capacity = capacity
-        self._columns = {s: {name: np.zeros(capacity, dtype) for name, dtype in _REQUIRED.items()}
-                         for s in self.strategies}
+        # per strategy and column: the exact sum's partials and how many entries reported it
+        self._sums = {s: {name: [] for name in _SUMMED} for s in self.strategies}
+        self._counts = {s: dict.fromkeys(_SUMMED, 0) for s in self.strategies}
         self._count = dict.fromkeys(self.strategies, 0)
 
     def record(self, strategy: str, opportunity, pursued, converted, value, compute_cost, outreach_cost,
                expected_value, steps=None, latency_ms=None, fallback=None, llm_cost=None, llm_reads=None) -> None:
-        """Append one chunk of decisions (one entry per opportunity) for `strategy`.
+        """Add one chunk of decisions (one entry per opportunity) for `strategy` to its totals.
 
         expected_value: P(convert) of the pursued candidate x conversion value (0 when skipped),
         from the true probability: the yardstick free of outcome luck."""
-        columns = self._strategy_columns(strategy)
+        sums, counts = self._strategy_sums(strategy)
         if fallback is None:
             fallback = np.zeros(np.size(opportunity), bool)
         chunk = {"opportunity": opportunity, "pursued": pursued, "converted": converted, "value": value,
@@ -66,40 +72,30 @@ class Ledger:
             raise ValueError(f"{strategy!r} recorded value on an opportunity that did not convert; "
                              "only conversions earn value")
         for name, data in chunk.items():
-            if name not in columns:
-                columns[name] = np.full(self.capacity, np.nan, _OPTIONAL[name])
-            columns[name][start:start + size] = data
+            if name != "opportunity":
+                _add_exact(sums[name], math.fsum(data.astype(np.float64).tolist()))
+                counts[name] += size
         self._count[strategy] = start + size
 
-    def series(self, strategy: str, field: str) -> np.ndarray:
-        """The recorded column (a read-only view), e.g. for charts; optional columns never recorded are all NaN."""
-        columns = self._strategy_columns(strategy)
-        if field not in _DTYPES:
-            raise KeyError(f"unknown ledger field {field!r}; fields are: {', '.join(_DTYPES)}")
-        data = columns.get(field)
-        if data is None:
-            return np.full(self._count[strategy], np.nan, _OPTIONAL[field])
-        view = data[:self._count[strategy]].view()
-        view.flags.writeable = False
-        return view
-
     def totals(self, strategy: str) -> dict:
-        c = {name: self.series(strategy, name) for name in _DTYPES}
-        attempts, pursued, conversions = len(c["pursued"]), int(c["pursued"].sum()), int(c["converted"].sum())
-        total_value, compute, outreach = (float(c[name].sum()) for name in ("value", "compute_cost", "outreach_cost"))
+        sums, counts = self._strategy_sums(strategy)
+        total = {name: math.fsum(partials) for name, partials in sums.items()}
+        attempts, pursued, conversions = self._count[strategy], int(total["pursued"]), int(total["converted"])
+        total_value, compute, outreach = total["value"], total["compute_cost"], total["outreach_cost"]
         total_cost = compute + outreach
         net_value = total_value - total_cost
-        expected_net_value = float(c["expected_value"].sum()) - total_cost
+        expected_net_value = total["expected_value"] - total_cost
         return {
             "attempts": attempts, "pursued": pursued, "skipped": attempts - pursued, "conversions": conversions,
             "total_value": total_value, "compute_cost": compute, "outreach_cost": outreach,
             "total_cost": total_cost, "net_value": net_value, "expected_net_value": expected_net_value,
-            "llm_cost": float(np.nansum(c["llm_cost"])), "llm_reads": int(np.nansum(c["llm_reads"])),
+            "llm_cost": total["llm_cost"], "llm_reads": int(total["llm_reads"]),
             "success_rate": conversions / attempts if attempts else None,
             "conversion_rate": conversions / pursued if pursued else None,
             "roi": net_value / total_cost if total_cost > 0 else None,
-            "avg_steps": _mean_recorded(c["steps"]), "avg_latency_ms": _mean_recorded(c["latency_ms"]),
-            "fallback_decisions": int(c["fallback"].sum()),
+            "avg_steps": total["steps"] / counts["steps"] if counts["steps"] else None,
+            "avg_latency_ms": total["latency_ms"] / counts["latency_ms"] if counts["latency_ms"] else None,
+            "fallback_decisions": int(total["fallback"]),
         }
 
     def summary(self, oracle: str = "oracle") -> dict[str, dict]:
@@ -112,12 +108,23 @@ class Ledger:
                 row[share] = row[key] / best if best > 0 else None
         return rows
 
-    def _strategy_columns(self, strategy: str) -> dict[str, np.ndarray]:
-        if strategy not in self._columns:
+    def _strategy_sums(self, strategy: str) -> tuple[dict[str, list], dict[str, int]]:
+        if strategy not in self._sums:
             raise KeyError(f"unknown strategy {strategy!r}; the ledger was created for: {', '.join(self.strategies)}")
-        return self._columns[strategy]
+        return self._sums[strategy], self._counts[strategy]
 
 
-def _mean_recorded(column: np.ndarray) -> float | None:
-    recorded = column[~np.isnan(column)]
-    return float(recorded.mean(dtype=np.float64)) if len(recorded) else None
+def _add_exact(partials: list[float], x: float) -> None:
+    """Add x to the non-overlapping partials whose exact sum is the running total (Shewchuk's algorithm, the one
+    math.fsum uses): the list stays a few floats long however many chunks are added."""
+    i = 0
+    for y in partials:
+        if abs(x) < abs(y):
+            x, y = y, x
+        hi = x + y
+        lo = y - (hi - x)
+        if lo:
+            partials[i] = lo
+            i += 1
+        x = hi
+    partials[i:] = [x]
