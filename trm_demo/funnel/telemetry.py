@@ -6,6 +6,15 @@ completes (see atomic.py). The result is one JSON array, one record per line,
 that a dashboard or an indexer can ingest as is. Measured (wall-clock) values
 sit under each record's "wall_clock" key so that reproducibility checks can
 drop them; everything else is the same for the same seed and config.
+
+Size: a record is about 400 bytes, so a million opportunities (10 M calls) would
+write ~3.8 GB. The file therefore holds the first FULL_CALLS calls in full and
+then a systematic sample, every SAMPLE_EVERY-th call after them: at most
+FULL_CALLS + (calls - FULL_CALLS) / SAMPLE_EVERY records (~40 MB + ~4 MB per
+million calls beyond). When the sample kicked in, the array's last element is
+{"telemetry": {"calls": ..., "written": ..., "full_calls": ..., "sample_every": ...}}
+so a reader knows the counts; a run below FULL_CALLS writes every call and no
+such element.
 """
 
 from __future__ import annotations
@@ -26,10 +35,19 @@ from trm_demo.results import (CascadeSummary, Changes, Counterfactual, DepthPoin
                               StrategyResult, ThermostatSummary, TrainingSummary, WallClock, build, downsample)
 
 
+FULL_CALLS = 100_000   # calls written in full (~40 MB), enough for every run up to 10,000 opportunities
+SAMPLE_EVERY = 100     # beyond them, one call in this many (a systematic sample, by call number)
+
+
 class CallLog:
     def __init__(self, handle: IO | None):
         self._handle = handle
-        self.records = 0
+        self.records = 0   # written
+        self.calls = 0     # seen
+
+    @property
+    def sampled(self) -> bool:
+        return self.calls > self.records
 
     @property
     def enabled(self) -> bool:
@@ -43,6 +61,13 @@ class CallLog:
         string template: about 3x faster than a json.dumps per record (the
         telemetry was a fifth of the simulation's time)."""
         if self._handle is None:
+            return
+        number = self.calls + np.arange(len(next(iter(calls.values()))))
+        self.calls += len(number)
+        kept = (number < FULL_CALLS) | ((number - FULL_CALLS) % SAMPLE_EVERY == 0)
+        if not kept.all():
+            calls = {name: column[kept] for name, column in calls.items()}
+        if not kept.any():
             return
         template = ("{" + ", ".join(f'"{name}": %s' for name in calls) + ", " + json.dumps(context)[1:-1]
                     + f', "wall_clock": {{"pass_ms_per_candidate": {pass_ms_per_candidate:.4f}}}}}')
@@ -72,6 +97,9 @@ def call_log(path: str | Path | None) -> Iterator[CallLog]:
     with atomic_file(path) as handle:
         log = CallLog(handle)
         yield log
+        if log.sampled:
+            counts = {"calls": log.calls, "written": log.records, "full_calls": FULL_CALLS, "sample_every": SAMPLE_EVERY}
+            handle.write(",\n" + json.dumps({"telemetry": counts}))
         handle.write("\n]\n" if log.records else "[]\n")
 
 
