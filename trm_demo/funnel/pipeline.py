@@ -23,7 +23,7 @@ from trm_demo.funnel.simulation import run_funnel
 from trm_demo.funnel.telemetry import call_log
 from trm_demo.trm.engine import TRMSpec
 from trm_demo.trm.logistic import Logistic, fit_logistic
-from trm_demo.trm.training import evaluate, fit, halting_comparison
+from trm_demo.trm.training import evaluate, fit, full_depth, halting_comparison
 from trm_demo.trm.weights import (TRM, describe_source, init_model, load_checkpoint, resolve_checkpoint, save_checkpoint,
                                   written_source)
 
@@ -105,14 +105,15 @@ def fine_tune(cfg: Config, model: TRM, ui) -> dict:
     epochs = trained["epochs"]
     selected = trained["selected"] if t.epochs or not model.decisions else reused_selection(cfg, model, ui)
     seconds = time.perf_counter() - started
+    after = full_depth(model, holdout[0], cap)   # one held-out pass for the quality figures and the halting comparison
     if epochs and "stopped" in epochs[-1]:
         ui.warn(f"training stopped early: {epochs[-1]['stopped']}")
     return {"start": "scratch" if t.from_scratch else "pretrained checkpoint",
             "checkpoint": model.source,
             "samples": t.samples, "drift": drift, "epochs": epochs, "selected": selected,
-            "holdout_before": before, "holdout_after": evaluate(model, *holdout, cap),
+            "holdout_before": before, "holdout_after": evaluate(model, *holdout, cap, after),
             "halting": halting_comparison(model, holdout[0], holdout[2], cap, HALTING_THRESHOLDS,
-                                          rng_for(seed, "halting")),
+                                          rng_for(seed, "halting"), after),
             "parameters": model.n_parameters, "wall_clock": {"seconds": seconds}}
 
 

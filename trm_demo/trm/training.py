@@ -25,7 +25,7 @@ from typing import Callable
 
 import numpy as np
 
-from trm_demo.trm.engine import halting_steps, initial_state, logit, sigmoid, supervision_step, supervision_step_backward
+from trm_demo.trm.engine import Inference, halting_steps, initial_state, logit, sigmoid, supervision_step, supervision_step_backward
 from trm_demo.trm.knobs import TrainingKnobs
 from trm_demo.trm.optimiser import Optimiser
 from trm_demo.trm.weights import TRM
@@ -89,7 +89,8 @@ def supervised_update(model: TRM, optimiser: Optimiser, x, y, z, target, halting
         loss, halt_loss, d_logits, d_halt, correct = binary_losses(logits, q, target, settled, halting_weight)
     if not np.isfinite(loss):
         return Step(y, z, q, float(loss), float(halt_loss), correct, float("nan"), "loss")
-    grads = supervision_step_backward(d_logits, d_halt, model.params, model.spec, cache)
+    grads = supervision_step_backward(d_logits, d_halt, model.params, model.spec, cache,
+                                      optimiser.zero_grads(model.params, model.ema))
     norm = optimiser.step(model.params, model.ema, grads)
     return Step(y, z, q, float(loss), float(halt_loss), correct, norm, None if np.isfinite(norm) else "gradient")
 
@@ -225,13 +226,20 @@ def _best_cap(model: TRM, x, outcome, supervision_steps: int) -> tuple[int, floa
     return cap + 1, float(losses[cap].mean())
 
 
-def evaluate(model: TRM, x: np.ndarray, outcome: np.ndarray, p_true: np.ndarray, step_cap: int) -> list[dict]:
-    """Held-out quality of the EMA model after each supervision step 1..step_cap."""
-    path = model.infer(x, step_cap, halt_threshold=1.0, trajectory=True).trajectory
+def evaluate(model: TRM, x: np.ndarray, outcome: np.ndarray, p_true: np.ndarray, step_cap: int,
+             inferred: Inference | None = None) -> list[dict]:
+    """Held-out quality of the EMA model after each supervision step 1..step_cap (`inferred`: `full_depth(model, x,
+    step_cap)` if the caller has it, so one pass serves this and `halting_comparison`)."""
+    path = (inferred or full_depth(model, x, step_cap)).trajectory
     loss, excess = log_loss(path, outcome).mean(axis=1), excess_log_loss(path, p_true).mean(axis=1)
     accuracy = ((path >= 0.5) == (outcome > 0.5)).mean(axis=1)
     return [{"step": s + 1, "log_loss": float(loss[s]), "excess_log_loss": float(excess[s]),
              "accuracy": float(accuracy[s])} for s in range(step_cap)]
+
+
+def full_depth(model: TRM, x: np.ndarray, step_cap: int) -> Inference:
+    """The EMA model's answer and halt logit after every step 1..step_cap, every sample run to the cap."""
+    return model.infer(x, step_cap, halt_threshold=1.0, trajectory=True)
 
 
 def log_loss(p_model, outcome):
@@ -253,14 +261,14 @@ def validation_split(x, target, share: float) -> tuple[tuple, tuple]:
 
 
 def halting_comparison(model: TRM, x: np.ndarray, p_true: np.ndarray, step_cap: int, thresholds: tuple,
-                       rng: np.random.Generator) -> list[dict]:
+                       rng: np.random.Generator, inferred: Inference | None = None) -> list[dict]:
     """Does the halting head stop at the right place? Held-out excess log-loss of three ways to spend depth.
 
     For each halt threshold: the head's own stopping; random stopping with the same
     steps, shuffled across samples (same mean depth, no knowledge of the sample);
     and the fixed cap nearest that mean depth. All read off one full-depth pass.
     """
-    result = model.infer(x, step_cap, halt_threshold=1.0, trajectory=True)
+    result = inferred or full_depth(model, x, step_cap)
     excess = excess_log_loss(result.trajectory, p_true)                           # (S, B)
     columns = np.arange(len(x))
     rows = []
