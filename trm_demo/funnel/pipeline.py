@@ -120,6 +120,12 @@ def memo_inputs(cfg: Config) -> dict:
             "seed": cfg.simulation.seed, "halt_threshold": cfg.simulation.trm_halt_threshold}
 
 
+def trains_halting(cfg: Config) -> bool:
+    """Fine-tuning trains the halting head only for a run that halts with it (threshold below 1.0); pretraining
+    always does, so a checkpoint serves any threshold."""
+    return cfg.simulation.trm_halt_threshold < 1.0
+
+
 def _fine_tune(cfg: Config, model: TRM, ui) -> dict:
     seed, t, drift = cfg.simulation.seed, cfg.training, cfg.market.drift
     x, outcome, _ = training_log(rng_for(seed, "recent_log"), t.samples, drift)
@@ -129,7 +135,7 @@ def _fine_tune(cfg: Config, model: TRM, ui) -> dict:
     started = time.perf_counter()
     with ui.training_progress(t.epochs, "fine-tuning") as on_epoch:
         trained = fit(model, x, outcome, t, t.epochs, cap, rng_for(seed, "training"),
-                      cfg.simulation.trm_halt_threshold, on_epoch)
+                      cfg.simulation.trm_halt_threshold, on_epoch, train_halting=trains_halting(cfg))
     selected = trained["selected"] if t.epochs or not model.decisions else reused_selection(cfg, model, ui)
     seconds = time.perf_counter() - started
     after = full_depth(model, holdout[0], cap)   # one held-out pass for the quality figures and the halting comparison
