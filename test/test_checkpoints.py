@@ -546,3 +546,40 @@ def test_a_saved_checkpoint_has_exactly_the_entries_the_loader_accepts(tmp_path)
                                                           weight_shapes(spec).items() for name in names}
     assert written == expected
     load_checkpoint(tmp_path / "m.npz", expected=spec)
+
+
+def test_a_rerun_reuses_the_memoised_fine_tuning_with_identical_outputs_and_rebuilds_a_damaged_memo(tmp_path,
+                                                                                                 capsys):
+    from trm_demo import memo
+    config = tiny_config(tmp_path)
+
+    def outputs(name: str, *extra: str) -> dict:
+        (tmp_path / name).mkdir()
+        run = run_cli(capsys, ["--config", config, *TINY_FLAGS, *output_flags(tmp_path / name), *extra])
+        assert run.code == 0 and "Traceback" not in run.err, run.err
+        return {"metrics": without_clocks(json.loads((tmp_path / name / "demo_metrics.json").read_text())),
+                "training": without_clocks(json.loads((tmp_path / name / "training.json").read_text())),
+                "err": run.err}
+
+    first = outputs("first")
+    entries = list(memo.CACHE_DIR.glob("fine_tuned-*.npz"))
+    assert len(entries) == 1
+    assert load_checkpoint(entries[0])[1]["kind"] == "fine-tuning memo"
+    rerun = outputs("rerun")
+    assert (rerun["metrics"], rerun["training"]) == (first["metrics"], first["training"])
+    entries[0].write_bytes(entries[0].read_bytes()[:500])                   # a truncated memo
+    damaged = outputs("damaged")
+    assert damaged["err"].count("fine-tuning memo unusable") == 1
+    assert (damaged["metrics"], damaged["training"]) == (first["metrics"], first["training"])
+    assert load_checkpoint(entries[0])[1]["kind"] == "fine-tuning memo"     # rebuilt
+    entries[0].unlink()
+    assert outputs("no-cache", "--no-cache")["training"] == first["training"]
+    assert not entries[0].exists()
+
+
+def without_clocks(data):
+    """A run's JSON without what the clock decides (durations, dates) or the command line that names its paths."""
+    if isinstance(data, dict):
+        return {k: without_clocks(v) for k, v in data.items()
+                if k not in ("wall_clock", "timings", "seconds", "date", "command", "config_hash")}
+    return [without_clocks(v) for v in data] if isinstance(data, list) else data

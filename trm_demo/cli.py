@@ -61,7 +61,7 @@ def run_command(args, argv: list[str], started: float) -> int:
     try:
         prepare_outputs()   # ... before anything on disk changes (default directories, stale temps)
         ui = UI(quiet=args.quiet)
-        training = fine_tune(cfg, model, ui)
+        training = fine_tune(cfg, model, ui, use_memo=not args.no_cache)
         baseline = fit_baseline(cfg)
         with staged():   # every output completed as a temp first, then all renamed together
             metrics = simulate_and_write(cfg, args, argv, (model, baseline, readings), training, outputs, ui,
@@ -173,6 +173,8 @@ def add_run_flags(p: argparse.ArgumentParser) -> None:
                    help="also rerun the whole pipeline for N seeds (seed, seed+1, ...) in parallel and report "
                    "means with 95%% confidence intervals (default: off)")
     p.add_argument("--from-scratch", action="store_true", help="ignore the checkpoint; start from the seeded init")
+    p.add_argument("--no-cache", action="store_true",
+                   help="fine-tune even if .trm_demo_cache/ holds the result of identical inputs (trm_demo/memo.py)")
 
 
 def add_pretrain_flags(p: argparse.ArgumentParser) -> None:

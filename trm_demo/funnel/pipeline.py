@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from trm_demo import __version__
+from trm_demo import __version__, memo
 from trm_demo.config import Config
 from trm_demo.errors import CheckpointError
 from trm_demo.funnel.landscape import break_even_values
@@ -23,7 +23,7 @@ from trm_demo.funnel.simulation import run_funnel
 from trm_demo.funnel.telemetry import call_log
 from trm_demo.trm.engine import TRMSpec
 from trm_demo.trm.logistic import Logistic, fit_logistic
-from trm_demo.trm.training import evaluate, fit, halting_comparison
+from trm_demo.trm.training import evaluate, fit, full_depth, halting_comparison
 from trm_demo.trm.weights import (TRM, describe_source, init_model, load_checkpoint, resolve_checkpoint, save_checkpoint,
                                   written_source)
 
@@ -89,30 +89,62 @@ def _number(value) -> bool:
 HALTING_THRESHOLDS = (0.5, 0.7, 0.9)   # the halting comparison's operating points (held-out, after fine-tuning)
 
 
-def fine_tune(cfg: Config, model: TRM, ui) -> dict:
-    """Fine-tune on this period's recent log; measure held-out quality before and after."""
+def fine_tune(cfg: Config, model: TRM, ui, use_memo: bool = False) -> dict:
+    """Fine-tune on this period's recent log; measure held-out quality before and after.
+
+    use_memo: a rerun of the same inputs reads the weights and this record from the memo (trm_demo/memo.py)
+    instead of training; the record is the same but for its wall clock."""
+    if model.source:
+        ui.message(describe_source(model.source))
+    started = time.perf_counter()
+    key = memo.memo_key(model.source, memo_inputs(cfg)) if use_memo and cfg.training.epochs else None
+    record = memo.recall(model, key, ui.warn) if key else None
+    if record:
+        ui.message(f"reused the fine-tuned weights of an identical earlier run ({memo.entry_path(key)}; "
+                   f"--no-cache trains again)")
+        record = {**record, "checkpoint": model.source, "wall_clock": {"seconds": time.perf_counter() - started}}
+    else:
+        record = _fine_tune(cfg, model, ui)
+        if key:
+            memo.remember(model, key, {k: v for k, v in record.items() if k != "wall_clock"}, ui.warn)
+    epochs = record["epochs"]
+    if epochs and "stopped" in epochs[-1]:
+        ui.warn(f"training stopped early: {epochs[-1]['stopped']}")
+    return record
+
+
+def memo_inputs(cfg: Config) -> dict:
+    """Every config value fine-tuning reads: the model and training sections, the market, the seed and threshold."""
+    data = cfg.to_dict()
+    return {"model": data["model"], "training": data["training"], "market": data["market"],
+            "seed": cfg.simulation.seed, "halt_threshold": cfg.simulation.trm_halt_threshold}
+
+
+def trains_halting(cfg: Config) -> bool:
+    """Fine-tuning trains the halting head only for a run that halts with it (threshold below 1.0); pretraining
+    always does, so a checkpoint serves any threshold."""
+    return cfg.simulation.trm_halt_threshold < 1.0
+
+
+def _fine_tune(cfg: Config, model: TRM, ui) -> dict:
     seed, t, drift = cfg.simulation.seed, cfg.training, cfg.market.drift
     x, outcome, _ = training_log(rng_for(seed, "recent_log"), t.samples, drift)
     holdout = training_log(rng_for(seed, "holdout"), t.holdout_samples, drift)
     cap = cfg.model.supervision_steps
-    if model.source:
-        ui.message(describe_source(model.source))
     before = evaluate(model, *holdout, cap)
     started = time.perf_counter()
     with ui.training_progress(t.epochs, "fine-tuning") as on_epoch:
         trained = fit(model, x, outcome, t, t.epochs, cap, rng_for(seed, "training"),
-                      cfg.simulation.trm_halt_threshold, on_epoch)
-    epochs = trained["epochs"]
+                      cfg.simulation.trm_halt_threshold, on_epoch, train_halting=trains_halting(cfg))
     selected = trained["selected"] if t.epochs or not model.decisions else reused_selection(cfg, model, ui)
     seconds = time.perf_counter() - started
-    if epochs and "stopped" in epochs[-1]:
-        ui.warn(f"training stopped early: {epochs[-1]['stopped']}")
+    after = full_depth(model, holdout[0], cap)   # one held-out pass for the quality figures and the halting comparison
     return {"start": "scratch" if t.from_scratch else "pretrained checkpoint",
             "checkpoint": model.source,
-            "samples": t.samples, "drift": drift, "epochs": epochs, "selected": selected,
-            "holdout_before": before, "holdout_after": evaluate(model, *holdout, cap),
+            "samples": t.samples, "drift": drift, "epochs": trained["epochs"], "selected": selected,
+            "holdout_before": before, "holdout_after": evaluate(model, *holdout, cap, after),
             "halting": halting_comparison(model, holdout[0], holdout[2], cap, HALTING_THRESHOLDS,
-                                          rng_for(seed, "halting")),
+                                          rng_for(seed, "halting"), after),
             "parameters": model.n_parameters, "wall_clock": {"seconds": seconds}}
 
 

@@ -86,22 +86,28 @@ def rms_norm_backward(d_out, gain, cache):
 def mlp(h, w_in, w_out, activation):
     # h: (..., E) -> (..., E); SwiGLU: w_in holds the gate and the up projection side by side
     pre = h @ w_in
-    hidden = _swiglu(pre) if activation == "swiglu" else _gelu(pre)
-    return hidden @ w_out, (h, pre, hidden)
+    if activation == "swiglu":
+        hidden, gate_cache = _swiglu(pre)
+    else:
+        hidden, gate_cache = _gelu(pre), None
+    return hidden @ w_out, (h, pre, hidden, gate_cache)
 
 
 def mlp_backward(d_out, w_in, w_out, activation, cache):
-    h, pre, hidden = cache
+    h, pre, hidden, gate_cache = cache
     d_hidden = d_out @ w_out.T
-    d_pre = _swiglu_backward(d_hidden, pre) if activation == "swiglu" else d_hidden * _gelu_grad(pre)
+    d_pre = _swiglu_backward(d_hidden, pre, gate_cache) if activation == "swiglu" else d_hidden * _gelu_grad(pre)
     d_w_out = _outer_sum(hidden, d_out)
     d_w_in = _outer_sum(h, d_pre)
     return d_pre @ w_in.T, d_w_in, d_w_out
 
 
 def _swiglu(pre):
+    # -> hidden, and (sigmoid(gate), silu(gate)) for the backward pass, which would otherwise recompute them
     gate, up = _halves(pre)
-    return gate * sigmoid(gate) * up
+    sig = sigmoid(gate)
+    silu = gate * sig
+    return silu * up, (sig, silu)
 
 
 def _halves(pre):
@@ -109,10 +115,9 @@ def _halves(pre):
     return pre[..., :half], pre[..., half:]
 
 
-def _swiglu_backward(d_hidden, pre):
+def _swiglu_backward(d_hidden, pre, gate_cache):
     gate, up = _halves(pre)
-    sig = sigmoid(gate)
-    silu = gate * sig
+    sig, silu = gate_cache
     d_gate = d_hidden * up * sig * (1.0 + gate * (1.0 - sig))
     return np.concatenate([d_gate, d_hidden * silu], axis=-1)
 
@@ -221,10 +226,11 @@ def _least_sure_cell(params, y):
     return (y @ params["halt.w"])[..., 0].argmin(axis=1)
 
 
-def supervision_step_backward(d_logits, d_halt_logits, params, spec: TRMSpec, cache):
-    """Gradients of every parameter, given the loss gradients of both heads."""
+def supervision_step_backward(d_logits, d_halt_logits, params, spec: TRMSpec, cache, grads: dict | None = None):
+    """Gradients of every parameter, given the loss gradients of both heads, added into `grads` (zeros, e.g.
+    the optimiser's flat buffer: Optimiser.zero_grads) or into new arrays."""
     embed_cache, tape, y, halt_input, cell = cache
-    grads = {name: np.zeros_like(value) for name, value in params.items()}
+    grads = {name: np.zeros_like(value) for name, value in params.items()} if grads is None else grads
     grads["halt.w"] += halt_input.T @ d_halt_logits[:, None]
     grads["halt.b"] += d_halt_logits.sum(keepdims=True)
     d_y = answer_head_backward(d_logits, params, spec, y, grads)

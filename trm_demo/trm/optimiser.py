@@ -29,30 +29,40 @@ class AdamW:
     m: dict = field(default_factory=dict)
     v: dict = field(default_factory=dict)
 
-    def step(self, params: dict, grads: dict) -> None:
+    def step(self, params: dict, grads: dict, shrink: dict | None = None) -> None:
+        """Update every array of `params` in place. shrink[name], if given, is its weight-decay factor (one per
+        entry for a flat buffer); by default matrices shrink by 1 - lr * weight_decay and the rest not at all."""
         self.t += 1
         correction1 = 1 - self.beta1 ** self.t
         correction2 = 1 - self.beta2 ** self.t
         for name, p in params.items():
             g = grads[name]
-            m = self.m.setdefault(name, np.zeros_like(p))
-            v = self.v.setdefault(name, np.zeros_like(p))
+            if name not in self.m:   # not setdefault: its default argument built two arrays per tensor per step
+                self.m[name], self.v[name] = np.zeros_like(p), np.zeros_like(p)
+            m, v = self.m[name], self.v[name]
             m *= self.beta1
             m += (1 - self.beta1) * g
             v *= self.beta2
             v += (1 - self.beta2) * g * g
-            if p.ndim >= 2:
+            if shrink is not None:
+                p *= shrink[name]
+            elif p.ndim >= 2:
                 p *= 1 - self.learning_rate * self.weight_decay
             p -= self.learning_rate * (m / correction1) / (np.sqrt(v / correction2) + self.eps)
 
 
 def clip_gradients(grads: dict, max_norm: float) -> float:
     """Scale all gradients so their global norm is at most max_norm; return the norm before clipping."""
-    norm = float(np.sqrt(sum(float(np.sum(g * g)) for g in grads.values())))
+    norm = global_norm(grads)
     if np.isfinite(norm) and norm > max_norm:
         for g in grads.values():
             g *= max_norm / norm
     return norm
+
+
+def global_norm(grads: dict) -> float:
+    # one float32 sum per tensor, then a Python sum: the flat step keeps this exact rounding
+    return float(np.sqrt(sum(float(np.sum(g * g)) for g in grads.values())))
 
 
 def ema_decay_at(update: int, decay: float) -> float:
@@ -70,12 +80,66 @@ def update_ema(ema: dict, params: dict, decay: float) -> None:
         ema[name] += (1 - decay) * p
 
 
+class FlatState:
+    """Parameters, their EMA, the gradients and AdamW's moments, each one contiguous buffer with one view per tensor.
+
+    Clipping, AdamW and the EMA then run once over the buffer instead of once per tensor (one step's optimiser
+    work 360 µs per tensor against 51 µs flat, measured in issue 24); every entry is rounded as before, so the
+    weights are bit for bit the same."""
+
+    def __init__(self, params: dict, ema: dict):
+        self.params, self.ema = _flatten(params), _flatten(ema)
+        self.views = (dict(params), dict(ema))
+        self.grads = np.zeros_like(self.params)
+        self.grad_views = _views(self.grads, params)
+        self.is_matrix = np.concatenate([np.full(p.size, p.ndim >= 2) for p in params.values()])
+        self._shrink = (None, None)   # (learning rate, factors): rebuilt when a schedule changes the rate
+
+    def bind(self, params: dict, ema: dict) -> None:
+        """Make `params` and `ema` views of the buffers again if the caller replaced an array (values kept)."""
+        for weights, views in zip((params, ema), self.views):
+            for name, view in views.items():
+                if weights[name] is not view:
+                    view[...] = weights[name]
+                    weights[name] = view
+
+    def gather(self, grads: dict) -> np.ndarray:
+        """The gradient buffer holding `grads` (no copy when they are already its views: `Optimiser.zero_grads`)."""
+        for name, view in self.grad_views.items():
+            if grads[name] is not view:
+                view[...] = grads[name]
+        return self.grads
+
+    def shrink(self, adamw: AdamW) -> np.ndarray:
+        """Weight-decay factor per entry: float32(1 - lr * wd) on matrices, exactly 1 elsewhere (x * 1 == x)."""
+        if self._shrink[0] != adamw.learning_rate:
+            factor = self.params.dtype.type(1 - adamw.learning_rate * adamw.weight_decay)
+            self._shrink = (adamw.learning_rate, np.where(self.is_matrix, factor, self.params.dtype.type(1)))
+        return self._shrink[1]
+
+
+def _flatten(weights: dict) -> np.ndarray:
+    """One new buffer holding every array of `weights`, which become views of it (same values)."""
+    buffer = np.concatenate([w.ravel() for w in weights.values()])
+    weights.update(_views(buffer, weights))
+    return buffer
+
+
+def _views(buffer: np.ndarray, like: dict) -> dict:
+    views, start = {}, 0
+    for name, w in like.items():
+        views[name] = buffer[start:start + w.size].reshape(w.shape)
+        start += w.size
+    return views
+
+
 @dataclass
 class Optimiser:
     """AdamW with global-norm clipping and a warmed-up EMA of the weights (the copy inference reads)."""
     adamw: AdamW
     grad_clip: float
     ema_decay: float   # the EMA's target decay, reached after the warm-up of ema_decay_at
+    flat: FlatState | None = field(default=None, repr=False)   # built at the first step
 
     @classmethod
     def from_knobs(cls, knobs) -> "Optimiser":
@@ -87,13 +151,32 @@ class Optimiser:
     def updates(self) -> int:
         return self.adamw.t
 
-    def step(self, params: dict, ema: dict, grads: dict) -> float:
-        """Clip `grads` in place, then AdamW on `params` and the EMA into `ema`; return the norm before clipping.
+    def zero_grads(self, params: dict, ema: dict) -> dict:
+        """Zeroed gradients as views of the flat buffer, for a backward pass to add into (no copy at the step)."""
+        self._bind(params, ema)
+        self.flat.grads.fill(0)
+        return dict(self.flat.grad_views)
 
-        A non-finite norm changes nothing: the caller decides whether to stop."""
-        norm = clip_gradients(grads, self.grad_clip)
+    def step(self, params: dict, ema: dict, grads: dict) -> float:
+        """Clip `grads`, then AdamW on `params` and the EMA into `ema`; return the norm before clipping.
+
+        `params` and `ema` become views of the optimiser's flat buffers (FlatState). A non-finite norm
+        changes nothing: the caller decides whether to stop."""
+        self._bind(params, ema)
+        flat = self.flat
+        g = flat.gather(grads)
+        norm = global_norm(flat.grad_views)
         if np.isfinite(norm):
+            if norm > self.grad_clip:
+                g *= self.grad_clip / norm
             decay = ema_decay_at(self.adamw.t, self.ema_decay)   # t: updates already taken (the convention above)
-            self.adamw.step(params, grads)
-            update_ema(ema, params, decay)
+            self.adamw.step({"flat": flat.params}, {"flat": g}, {"flat": flat.shrink(self.adamw)})
+            flat.ema *= decay
+            flat.ema += (1 - decay) * flat.params
         return norm
+
+    def _bind(self, params: dict, ema: dict) -> None:
+        if self.flat is None:
+            self.flat = FlatState(params, ema)
+        else:
+            self.flat.bind(params, ema)

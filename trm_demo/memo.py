@@ -1,0 +1,74 @@
+"""A memo of the fine-tuned model: a rerun of the same inputs reuses the weights instead of training again.
+
+Fine-tuning is a pure function of the starting checkpoint's bytes, the model and training knobs, the market the
+logs are drawn from, the seed, the training code and the numerics that round it (NumPy, the BLAS kernel and
+threads, the SIMD level: process.numerics). The key is a SHA-256 over all of them, so any change trains afresh.
+The entry is a checkpoint file (weights.save_checkpoint: written atomically) under `.trm_demo_cache/` in the
+working directory, holding the fine-tuned weights and fine_tune's record (everything but its wall clock);
+it is read back with every check of weights.load_checkpoint plus its key. A damaged or foreign entry is
+reported in one line and rebuilt; `--no-cache` skips the memo.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+
+from trm_demo import __version__, process
+from trm_demo.errors import CheckpointError, OutputPathError
+from trm_demo.outputs import check_paths, package_directories
+from trm_demo.trm import engine, optimiser, training, weights
+from trm_demo.trm.weights import TRM
+
+CACHE_DIR = Path(".trm_demo_cache")   # in the working directory, like the run's other outputs (git-ignored)
+# The code whose rounding the weights depend on: a change to any of it is a new key.
+TRAINING_CODE = [Path(m.__file__) for m in (engine, optimiser, training, weights)]
+
+
+def memo_key(source: dict | None, inputs: dict) -> str:
+    """SHA-256 of what fine-tuning reads: the checkpoint's digest (None: the seeded init), `inputs` (config
+    sections and seed, JSON-able), the training code and the numerics."""
+    digest = hashlib.sha256()
+    stamp = {"checkpoint": source and source["sha256"], "inputs": inputs, "trm_demo": __version__,
+             "numpy": np.__version__, "numerics": process.numerics()}
+    digest.update(json.dumps(stamp, sort_keys=True).encode())
+    for path in TRAINING_CODE:
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def entry_path(key: str) -> Path:
+    return CACHE_DIR / f"fine_tuned-{key[:32]}.npz"
+
+
+def recall(model: TRM, key: str, warn) -> dict | None:
+    """fine_tune's record from the memo, with `model`'s weights replaced by the memo's; None on a miss.
+    An entry that fails a check is named in one `warn` line and treated as a miss (then rebuilt)."""
+    path = entry_path(key)
+    if not path.exists():
+        return None
+    try:
+        cached, metadata = weights.load_checkpoint(path, expected=model.spec)
+        if metadata.get("memo_key") != key or not isinstance(metadata.get("fine_tune"), dict):
+            raise CheckpointError(f"checkpoint '{path}' is not the memo of this run's fine-tuning")
+    except CheckpointError as err:
+        warn(f"fine-tuning memo unusable, training again and replacing it: {err}")
+        return None
+    model.params, model.ema = cached.params, cached.ema
+    return metadata["fine_tune"]
+
+
+def remember(model: TRM, key: str, record: dict, warn) -> None:
+    """Store the fine-tuned weights and `record` under `key`; a cache folder that cannot be written (or that
+    the output rules refuse) costs one `warn` line, never the run."""
+    path = entry_path(key)
+    try:
+        if path.parent.resolve() not in package_directories():   # never a folder among trm-demo's own files
+            path.parent.mkdir(exist_ok=True)
+        check_paths({"the fine-tuning memo": path}, {})   # the run's output rules: a regular file, writable, ...
+        weights.save_checkpoint(path, model, {"kind": "fine-tuning memo", "memo_key": key, "fine_tune": record})
+    except (OSError, OutputPathError) as err:
+        warn(f"fine-tuning memo not written ({err}); pass --no-cache to skip it")
