@@ -480,7 +480,7 @@ def lookalike(directory: Path) -> Path:
     cfg = load_config()
     nothing_selected = {"epoch": 0, "step_cap": None, "validation_log_loss": None}
     save_checkpoint(path, init_model(pipeline.model_spec(cfg), np.random.default_rng(1)),
-                    pipeline.checkpoint_metadata(cfg, "lookalike", [], nothing_selected))
+                    pipeline.checkpoint_metadata(cfg, "lookalike", "trm-demo", nothing_selected))
     return path
 
 
