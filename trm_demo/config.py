@@ -216,13 +216,14 @@ def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None
     merged = read_yaml(DEFAULT_CONFIG_PATH)
     if path is not None:
         merged = _merge(merged, read_yaml(Path(path)))
-        if overrides:   # a bad value under a key a flag overrides is still a bad file: refused, not hidden
-            try:
-                build_config(merged, relations=False)
-            except ConfigError as err:
-                raise ConfigError(f"{err} {IN_FILE} '{_show_path(Path(path))}' (a flag overrides the key, but "
-                                  "the file's own value must be valid too)") from None
-    return build_config(_merge(merged, _nest(overrides or {})))
+    config = build_config(_merge(merged, _nest(overrides or {})))
+    if path is not None and overrides:   # a bad value under a key a flag overrides is still a bad file
+        try:
+            build_config(merged, relations=False)
+        except ConfigError as err:
+            raise ConfigError(f"{err} {IN_FILE} '{_show_path(Path(path))}' (a flag overrides the key, but "
+                              "the file's own value must be valid too)") from None
+    return config
 
 
 def knob_range(key: str) -> tuple:

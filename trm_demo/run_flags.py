@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import argparse
 import os
+from pathlib import Path
 from typing import Callable
 
 from trm_demo.commands import number_type
-from trm_demo.config import IN_FILE, knob_range, load_config
+from trm_demo.config import IN_FILE, knob_range, load_config, read_yaml
 
 # flag -> (config key it overrides, what it takes): the one table of the flags that set a knob
 FLAG_KEYS = {"seed": ("simulation.seed", "N"), "train_epochs": ("training.epochs", "N"),
@@ -132,12 +133,15 @@ def flag_keys(args) -> dict[str, str]:
 
 def with_flag(message: str, args) -> str:
     """A config error about a key a flag can set, naming that flag: "(set by --seed)" when the user typed it,
-    else how to set it ("; give it with --llm-model NAME, or llm.model in --config")."""
+    else, if the value is the shipped default's, how to set it ("; give it with --llm-model NAME, or llm.model
+    in --config")."""
     typed = given(args)
+    in_file = {f"{section}.{key}" for section, knobs in (read_yaml(Path(args.config)) if args.config else {}).items()
+               if isinstance(knobs, dict) for key in knobs}
     for name, (key, metavar) in FLAG_KEYS.items():
         if f"'{key}'" in message:
             if name in typed and IN_FILE not in message:
                 return f"{message} (set by {flag_name(name)})"
-            if name not in typed and hasattr(args, name):   # a flag of this command
+            if name not in typed and key not in in_file and hasattr(args, name):   # a flag of this command
                 return f"{message}; give it with {flag_name(name)} {metavar}, or {key} in --config"
     return message
