@@ -322,6 +322,17 @@ def end_to_end_table(r: dict):
                   [[e["command"], ms(e["seconds"]["median"]), span(e["seconds"])]], [])
 
 
+def readme_table(r: dict):
+    e = ok(r, "readme")
+    m = r.get("machine", {})
+    return e and ("README times", ["command", "wall", "CPU (user + sys)"],
+                  [[f"`{name}`", f"{t['wall_seconds']:.1f} s", f"{t['cpu_seconds']:.1f} s"]
+                   for name, t in e["rows"].items()],
+                  [f"One fresh process each on {m.get('cpu_model', '?')}, {m.get('cores_usable', '?')} usable cores, "
+                   f"load average {m.get('load_average_at_start', '?')} at the start: the README quotes these rows. "
+                   "On a shared machine wall time waits for other work; CPU time is the command's own."])
+
+
 def reading_table(r: dict):
     m = ok(r, "market")
     if not m:
@@ -419,7 +430,7 @@ def limits_table(r: dict):
 
 TABLES = (targets_table, machine_table, engine_table, phases_table, profile_table,
           ablation_table, halting_table, simulation_table, what_if_table, end_to_end_table, reading_table, quality_table,
-          thermostat_table, limits_table)
+          thermostat_table, limits_table, readme_table)
 
 
 def markdown(results: dict) -> str:

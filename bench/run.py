@@ -1,7 +1,8 @@
 """The benchmark command: python -m bench [--quick] [--only SECTIONS] (or python bench/run.py).
 
 Sections, in order: engine (with PyTorch), ablation, simulation, end-to-end, the market over seeds, the controls
-against their best fixed policies. Prints the page,
+against their best fixed policies, and the times the README states (readme: the default run, puzzle eval, the
+test suite). Prints the page,
 writes bench/results.json and regenerates docs/BENCHMARKS.md; `--only` re-measures some sections and keeps the
 others' last figures (each section records the command and date that measured it). A --quick smoke run writes
 bench/results-quick.json only, so that smoke figures never replace the page. A section that fails is recorded
@@ -74,7 +75,12 @@ def controls(s: dict) -> dict:
     return run(s["controls_seeds"], s["controls_choosing_seeds"])
 
 
-SECTIONS = {f.__name__: f for f in (engine, ablation, simulation, end_to_end, market, controls)}
+def readme(s: dict) -> dict:
+    from bench.readme_bench import run
+    return run(tests=not s["quick"])
+
+
+SECTIONS = {f.__name__: f for f in (engine, ablation, simulation, end_to_end, market, controls, readme)}
 
 
 def parse_args(argv):

@@ -198,7 +198,7 @@ BAD = {   # id: (writer, fragments of the one error line)
     "written before runs recorded their decisions": (
         tampered(without_metadata("selected", "halt_threshold", "features")),
         ("does not record what its run decided", "step cap", "re-running the command in its metadata",
-         "python main.py pretrain")),
+         "trm-demo pretrain")),
     "trained on other features": (tampered(metadata_field("features", ["asking_salary"])), ("other input features",)),
     "selected step cap not a number": (tampered(metadata_field("selected", {"epoch": 1, "step_cap": "2",
                                                                             "validation_log_loss": 0.5})),
@@ -480,7 +480,7 @@ def lookalike(directory: Path) -> Path:
     cfg = load_config()
     nothing_selected = {"epoch": 0, "step_cap": None, "validation_log_loss": None}
     save_checkpoint(path, init_model(pipeline.model_spec(cfg), np.random.default_rng(1)),
-                    pipeline.checkpoint_metadata(cfg, "lookalike", [], nothing_selected))
+                    pipeline.checkpoint_metadata(cfg, "lookalike", "trm-demo", nothing_selected))
     return path
 
 
@@ -512,7 +512,9 @@ def test_a_checkpoint_typed_on_the_command_line_is_from_the_working_directory(tm
 def test_config_command_prints_the_default_yaml_to_copy(tmp_path, capsys):
     run = run_cli(capsys, ["config"])
     assert run.code == 0 and run.err == ""
-    assert run.out == DEFAULT_CONFIG_PATH.read_text(encoding="utf-8")
+    # the file as shipped, its "run `python main.py --config my.yaml`" as this process was started (in-process:
+    # the installed name)
+    assert run.out == DEFAULT_CONFIG_PATH.read_text(encoding="utf-8").replace("`python main.py ", "`trm-demo ")
     (tmp_path / "mine.yaml").write_text(run.out, encoding="utf-8")
     assert load_config(tmp_path / "mine.yaml") == load_config()
 

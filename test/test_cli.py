@@ -146,9 +146,13 @@ NO_FUNNEL = ("trm_demo.funnel", "trm_demo.llm", "trm_demo.config", "trm_demo.cli
 MUST_NOT_LOAD = {
     "puzzle eval --help": NO_FUNNEL,
     "puzzle solve .4....5.6.2....6.14........23...2... --max-steps 1": NO_FUNNEL,
-    "config": ("trm_demo.trm", "trm_demo.funnel", "trm_demo.llm", "trm_demo.sudoku", "trm_demo.cli", "numpy"),
-    "--help": ("trm_demo.sudoku",),
-    "pretrain --help": ("trm_demo.sudoku",),
+    "config": ("trm_demo.trm", "trm_demo.funnel", "trm_demo.llm", "trm_demo.sudoku", "trm_demo.cli", "numpy",
+               "rich", "http", "ssl"),
+    # the flags' help reads the shipped YAML for their defaults, nothing else
+    "--help": ("trm_demo.sudoku", "trm_demo.funnel", "trm_demo.llm", "trm_demo.cli", "numpy", "rich", "http", "ssl"),
+    "pretrain --help": ("trm_demo.sudoku", "trm_demo.funnel", "trm_demo.llm", "numpy", "rich", "http", "ssl"),
+    # a simulated run draws the table (rich) but never loads the LLM client or its http/ssl stack
+    "--quiet --opportunities 20 --train-epochs 0": ("trm_demo.llm", "http", "ssl", "trm_demo.sudoku"),
 }
 # And the one trm module `config` loads: config.py's TrainingConfig extends trm/knobs.py's TrainingKnobs (plain
 # dataclass fields, no NumPy, no model; allowed by docs/ARCHITECTURE.md).
@@ -171,13 +175,17 @@ def test_each_command_loads_only_the_layers_it_uses(command, tmp_path):
 
 def test_files_are_written_where_the_flags_say(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "argv", ["main.py"])   # as `python main.py ...` starts it
     out = tmp_path / "out"
     out.mkdir()
-    run = run_cli(capsys, ["--config", tiny_config(tmp_path), *TINY_FLAGS, *output_flags(out),
-                           "--save-checkpoint", out / "tuned.npz"])
+    argv = [str(a) for a in ["--config", tiny_config(tmp_path), *TINY_FLAGS, *output_flags(out),
+                             "--save-checkpoint", out / "tuned.npz"]]
+    run = run_cli(capsys, argv)
     assert run.code == 0, run.err
     assert sorted(p.name for p in out.iterdir()) == sorted([*OUTPUTS.values(), "tuned.npz"])
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "tiny.yaml"], "wrote outside the flagged paths"
+    # Besides the flagged paths, only the documented fine-tuning memo (trm_demo/memo.py) in the working directory.
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".trm_demo_cache", "out", "tiny.yaml"], \
+        "wrote outside the flagged paths"
     metrics = strict_json((out / "demo_metrics.json").read_text())
     assert metrics["run"]["opportunities"] == 30
     assert len(strict_json((out / "training.json").read_text())["epochs"]) == 1
@@ -186,9 +194,40 @@ def test_files_are_written_where_the_flags_say(tmp_path, monkeypatch, capsys):
     assert (out / "report.md").read_text(encoding="utf-8").startswith("#")
     model, metadata = load_checkpoint(out / "tuned.npz", expected=pipeline.model_spec(load_config()))
     assert metadata["kind"] == "fine-tuned"
+    # The command recorded is the one that ran, as typed: the report's footer and the checkpoint repeat it.
+    assert metrics["run"]["command"] == metadata["command"] == "python main.py " + " ".join(argv)
     # Every written path is listed in the summary.
     for name in OUTPUTS.values():
         assert name in run.out
+
+
+# A stand-in for the script `pip install .` writes from pyproject's [project.scripts].
+INSTALLED_SCRIPT = "import sys\nfrom trm_demo.__main__ import launch\nsys.exit(launch())\n"
+
+
+@pytest.mark.parametrize("how", ["installed", "python -m trm_demo", "python main.py"])
+def test_config_prints_a_run_line_that_works_where_the_user_stands(how, tmp_path):
+    script = tmp_path / "trm-demo"
+    script.write_text(INSTALLED_SCRIPT)
+    argv = {"installed": [str(script)], "python -m trm_demo": ["-m", "trm_demo"], "python main.py": ["main.py"]}[how]
+    cwd = REPO_ROOT if how == "python main.py" else tmp_path
+    done = subprocess.run([sys.executable, *argv, "config"], cwd=cwd, env=subprocess_env(), capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    expected = {"installed": "trm-demo", "python -m trm_demo": "python -m trm_demo",
+                "python main.py": "python main.py"}[how]
+    assert f"run `{expected} --config my.yaml`" in done.stdout.splitlines()[1]
+    if how != "python main.py":
+        assert "python main.py" not in done.stdout, "an installed user has no main.py"
+
+
+def test_make_dirs_creates_the_missing_directories_of_a_flagged_output(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    report = tmp_path / "new" / "dir" / "report.md"
+    run = run_cli(capsys, [*tiny_args(tmp_path), "--export-report", report, "--export-html", tmp_path / "r.html",
+                           "--make-dirs", "--quiet"])
+    assert run.code == 0, run.err
+    assert report.read_text(encoding="utf-8").startswith("#")
 
 
 def test_json_flag_prints_only_valid_json_on_stdout(tmp_path, monkeypatch, capsys):

@@ -540,7 +540,7 @@ def test_the_default_config_is_simulated_and_touches_no_network():
     ({"llm.provider": "openai_compatible", "llm.model": "m", "llm.base_url": "http://h/v1 beta"}, "'llm.base_url'"),
     ({"llm.provider": "openai", "llm.model": "m"}, "must be one of simulated, openai_compatible"),
     ({"llm.prompt_version": "v0"}, "'llm.prompt_version' must be one of v1"),
-    ({"llm.concurrency": 0}, "'llm.concurrency' is out of range"),
+    ({"llm.concurrency": 0}, "'llm.concurrency' must be ≥ 1"),
     ({"llm.cache_path": ""}, "'llm.cache_path' must be a file path"),
 ])
 def test_llm_config_errors_are_one_line(overrides, fragment):

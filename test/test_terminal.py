@@ -95,8 +95,8 @@ def test_a_real_llm_is_named_as_real():
 
 def test_plurals_and_the_config_line():
     text = " ".join(summary(120).split())
-    assert ("Config: my.yaml; 2 keys differ from the defaults: simulation.llm_cost 0.05 (default 0.2), "
-            "scenario.events [] (default [{at: 80, llm_price_multiplier: 2.5}])") in text
+    assert ("Config: my.yaml; 2 keys differ from the defaults: simulation.llm_cost 0.05 (default: 0.2), "
+            "scenario.events [] (default: [{at: 80, llm_price_multiplier: 2.5}])") in text
     assert config_line(Changes(None, (), ())) == \
         "Config: shipped defaults; no key differs from the defaults"
 

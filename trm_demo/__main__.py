@@ -22,7 +22,7 @@ from typing import Callable
 
 from trm_demo import __version__, stop
 from trm_demo.commands import (GLOBAL_FLAGS, HelpFormatter, OneLineParser, add_config_flags, global_flags, guarded,
-                               print_config)
+                               invocation, print_config, suggest_flag)
 from trm_demo.errors import UsageError
 
 # What to type instead of another command's flag (the line names the flag and the commands that take it).
@@ -72,6 +72,11 @@ def _funnel():
     return cli
 
 
+def _flags():
+    from trm_demo import run_flags   # late: the YAML loader, for the flags' defaults; not the funnel
+    return run_flags
+
+
 def _puzzle():
     from trm_demo.sudoku import cli   # late: only `puzzle` loads the Sudoku proof
     return cli
@@ -102,24 +107,24 @@ class CommandParser(OneLineParser):
 
 COMMANDS = {
     "run": ("fine-tune the TRM and simulate the funnel (the default: `trm-demo [run] [flags]`)",
-            lambda p: _funnel().add_run_flags(p)),
-    "pretrain": ("train the tabular TRM checkpoint from scratch (see --out)", lambda p: _funnel().add_pretrain_flags(p)),
+            lambda p: _flags().add_run_flags(p)),
+    "pretrain": ("train the tabular TRM checkpoint from scratch (see --out)", lambda p: _flags().add_pretrain_flags(p)),
     "puzzle": ("the 6x6 Sudoku reasoning proof: train, eval, solve", lambda p: _puzzle().add_puzzle_commands(p)),
     "config": ("print the default YAML (or a shipped example) to copy", add_config_flags),
 }
 
 
-# `trm-demo --help` is run's help: it names the other commands.
-DEFAULT_COMMAND = {"prog": "trm-demo [run]", "epilog": "other commands: " + "; ".join(
-    f"{name}: {text} (`trm-demo {name} --help`)" for name, (text, _) in COMMANDS.items() if name != "run")}
-
-
 def command_tree() -> OneLineParser:
-    tree = OneLineParser(prog="trm-demo", formatter_class=HelpFormatter, parents=[global_flags()])
+    """The tree, named as the user invoked it (`trm-demo`, `python main.py`, `python -m trm_demo`).
+    `trm-demo --help` is run's help: it names the other commands."""
+    prog = invocation()
+    tree = OneLineParser(prog=prog, formatter_class=HelpFormatter, parents=[global_flags()])
     sub = tree.add_subparsers(dest="command", required=True, parser_class=CommandParser)
     for name, (text, flags) in COMMANDS.items():
+        default_command = {"prog": f"{prog} [run]", "epilog": "other commands: " + "; ".join(
+            f"{other}: {about} (`{prog} {other} --help`)" for other, (about, _) in COMMANDS.items() if other != "run")}
         sub.add_parser(name, help=text, description=text, flags=flags, formatter_class=HelpFormatter,
-                       parents=[global_flags(sub_command=True)], **(DEFAULT_COMMAND if name == "run" else {}))
+                       parents=[global_flags(sub_command=True)], **(default_command if name == "run" else {}))
     sub.choices["run"].add_argument("--version", action="version", version=f"trm-demo {__version__}")
     return tree
 
@@ -144,17 +149,22 @@ def with_command(argv: list[str]) -> list[str]:
 
 def not_taken(tree: OneLineParser, args: argparse.Namespace, extras: list[str]) -> str:
     """One line for words the chosen command does not take: a command after flags, another command's flag
-    (naming the commands that take it), or argparse's 'unrecognized arguments'."""
+    (naming the commands that take it), an unknown flag (with the nearest one it takes), or argparse's
+    'unrecognized arguments'."""
     command = " ".join(filter(None, (args.command, getattr(args, "puzzle_command", None))))
-    first = extras[0]
+    prog, first = invocation(), extras[0]
     if first in COMMANDS:
         return (f"`{first}` must come before the other flags (only the global flags {', '.join(GLOBAL_FLAGS)} "
-                f"may precede it): `trm-demo {first} ...`")
+                f"may precede it): `{prog} {first} ...`")
     flag = first.split("=")[0]
-    owners = [name for name, flags in flags_by_command(tree).items() if flag in flags]
+    by_command = flags_by_command(tree)
+    owners = [name for name, flags in by_command.items() if flag in flags]
+    help_hint = f"see `{prog} {command} --help` for the flags it takes"
     if first.startswith("-") and owners and command not in owners:
-        hint = INSTEAD.get((command, flag), f"see `trm-demo {command} --help` for the flags it takes")
+        hint = INSTEAD.get((command, flag), help_hint)
         return f"{flag} does not apply to `{command}` (it is a flag of {', '.join(f'`{o}`' for o in owners)}); {hint}"
+    if flag.startswith("--") and not owners:
+        return f"unknown flag {flag}{suggest_flag(flag, by_command.get(command, ()))}; {help_hint}"
     return f"unrecognized arguments: {' '.join(extras)} (see --help)"
 
 

@@ -10,7 +10,10 @@ late, in the functions that need them.
 from __future__ import annotations
 
 import argparse
+import difflib
 import math
+import os
+import shlex
 import sys
 from pathlib import Path
 from typing import Callable
@@ -23,6 +26,29 @@ from trm_demo.stop import broken_pipe, environment_error, exit_code
 # Flags every command takes, before or after its sub-command: `--quiet puzzle eval` = `puzzle eval --quiet`,
 # `--json puzzle eval` = `puzzle --json eval` = `puzzle eval --json`.
 GLOBAL_FLAGS = ("--quiet", "--json", "--debug")
+
+
+def invocation() -> str:
+    """The command as the user started it, so that every command we print works where they stand: `trm-demo`
+    (the installed script), `python -m trm_demo`, or `python main.py` with main.py's path as they typed it."""
+    spec = getattr(sys.modules.get("__main__"), "__spec__", None)
+    if spec is not None and spec.name == "trm_demo.__main__":
+        return "python -m trm_demo"
+    script = sys.argv[0] if sys.argv else ""
+    if os.path.basename(script) == "main.py":
+        return f"python {shlex.quote(script)}"
+    return "trm-demo"
+
+
+def command_text(argv: list[str]) -> str:
+    """The whole command line as one string to paste (run metadata, checkpoint headers, the report's footer)."""
+    return " ".join([invocation(), shlex.join(argv)]).strip()
+
+
+def suggest_flag(word: str, flags) -> str:
+    """' (did you mean --seed?)' for '--seedz', or ''."""
+    close = difflib.get_close_matches(word, sorted(flags), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]}?)" if close else ""
 
 
 def global_flags(sub_command: bool = False) -> argparse.ArgumentParser:
@@ -104,8 +130,12 @@ def number_type(kind, lo, hi):
                        else f"is not {noun}")
             raise argparse.ArgumentTypeError(f"{_clip(text)!r} {problem}; allowed: {allowed}") from None
         # only a float can be NaN or infinite; comparing an int of any size with lo and hi is exact
-        if (kind is float and not math.isfinite(value)) or not lo <= value <= hi:
-            raise argparse.ArgumentTypeError(f"{_clip(text)!r} is out of range; allowed: {allowed}")
+        if kind is float and not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"{_clip(text)!r} is not a finite number; allowed: {allowed}")
+        if not lo <= value <= hi:
+            bound = f"≥ {lo:,}" if value < lo else f"≤ {hi:,}"
+            raise argparse.ArgumentTypeError(f"{_clip(text)!r} is out of range: it must be {bound}; "
+                                             f"allowed: {allowed}")
         return value
     parse.allowed = allowed
     return parse
@@ -142,7 +172,7 @@ def checkpoint_output(args, path: str, flag: str) -> str:
 
 def add_config_flags(p: argparse.ArgumentParser) -> None:
     p.description = ("Print the default configuration (every knob, its range and meaning) as YAML, e.g. "
-                     "`trm-demo config > my.yaml`, then `--config my.yaml`.")
+                     f"`{invocation()} config > my.yaml`, then `{invocation()} --config my.yaml`.")
     p.add_argument("example", nargs="?", metavar="EXAMPLE",
                    help="print this shipped example instead, a partial file overriding the defaults: one of "
                    f"{', '.join(config_examples())} (default: the whole default configuration)")
@@ -159,8 +189,14 @@ def print_config(args: argparse.Namespace) -> int:
     if args.json:
         print_json(read_yaml(path))
     else:
-        sys.stdout.write(path.read_text(encoding="utf-8"))
+        sys.stdout.write(as_invoked(path.read_text(encoding="utf-8")))
     return 0
+
+
+def as_invoked(yaml_text: str) -> str:
+    """The shipped YAML's own "run `python main.py --config my.yaml`" as the user runs trm-demo, so the line
+    they copy works where they stand (an installed user has no main.py)."""
+    return yaml_text.replace("`python main.py ", f"`{invocation()} ")
 
 
 def config_examples() -> dict[str, Path]:

@@ -40,6 +40,7 @@ MIN_AMOUNT = 1e-9              # dollars: the smallest non-zero cost
 MAX_CONFIG_BYTES = 1024 * 1024
 MAX_YAML_NODES = 10_000
 MAX_YAML_DEPTH = 5             # file > section > knob > event > its fields (scenario.events); one more is refused
+IN_FILE = "in the config file"   # how a message says the value is the file's, not a flag's
 MAX_INT_DIGITS = 100           # int() and repr() of thousands of digits are slow, or fail
 
 
@@ -215,7 +216,14 @@ def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None
     merged = read_yaml(DEFAULT_CONFIG_PATH)
     if path is not None:
         merged = _merge(merged, read_yaml(Path(path)))
-    return build_config(_merge(merged, _nest(overrides or {})))
+    config = build_config(_merge(merged, _nest(overrides or {})))
+    if path is not None and overrides:   # a bad value under a key a flag overrides is still a bad file
+        try:
+            build_config(merged, relations=False)
+        except ConfigError as err:
+            raise ConfigError(f"{err} {IN_FILE} '{_show_path(Path(path))}' (a flag overrides the key, but "
+                              "the file's own value must be valid too)") from None
+    return config
 
 
 def knob_range(key: str) -> tuple:
@@ -225,7 +233,8 @@ def knob_range(key: str) -> tuple:
     return meta["lo"], meta["hi"]
 
 
-def build_config(raw: dict) -> Config:
+def build_config(raw: dict, relations: bool = True) -> Config:
+    """Every knob checked; with `relations` also the checks across knobs (a file that flags complete skips them)."""
     sections = {}
     for name, cls in _SECTION_TYPES.items():
         values = raw.get(name)
@@ -234,7 +243,8 @@ def build_config(raw: dict) -> Config:
         sections[name] = cls(**{f.name: _check(f"{name}.{f.name}", values.get(f.name, _MISSING), f)
                                 for f in dataclasses.fields(cls)})
     config = Config(**sections)
-    _check_relations(config)
+    if relations:
+        _check_relations(config)
     return config
 
 
@@ -370,7 +380,7 @@ class _StrictLoader(yaml.SafeLoader):
             if not (isinstance(key, yaml.ScalarNode) and key.tag == "tag:yaml.org,2002:str"):
                 name = _show(key.value) if isinstance(key, yaml.ScalarNode) else f"a {key.id}"
                 raise _Refused(f"has the key {name} at line {line}, which YAML reads as {_yaml_kind(key.tag)}, "
-                               "not a name; use the section and knob names of config/default_config.yaml")
+                               "not a name; use the section and knob names the `config` command prints")
             dotted = ".".join([*self._path, key.value])
             if key.value in first_line:
                 raise _Refused(f"repeats the key '{dotted}' at line {line} (first given at line "
@@ -417,7 +427,7 @@ def _nest(dotted: dict[str, Any]) -> dict:
 
 def _check(key: str, value: Any, f: dataclasses.Field) -> Any:
     if value is _MISSING:
-        raise ConfigError(f"config key '{key}' is missing; add it (see config/default_config.yaml)")
+        raise ConfigError(f"config key '{key}' is missing; add it (the `config` command prints every key)")
     meta = f.metadata
     kind = f.type if isinstance(f.type, str) else f.type.__name__
     if kind == "bool":
@@ -434,7 +444,8 @@ def _check(key: str, value: Any, f: dataclasses.Field) -> Any:
         return value
     # Numbers. bool is a subclass of int in Python, so reject it explicitly.
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ConfigError(f"config key '{key}' must be a number{_range_text(meta)}, got {_show(value)}")
+        raise ConfigError(f"config key '{key}' must be a number{_range_text(meta)}, got {_show(value)}"
+                          f"{_quoted_number(value)}")
     # A Python int is always finite, and may be too large for a float: only floats are tested.
     if isinstance(value, float) and not math.isfinite(value):
         raise ConfigError(f"config key '{key}' must be a finite number{_range_text(meta)}, got {_show(value)}")
@@ -446,7 +457,7 @@ def _check(key: str, value: Any, f: dataclasses.Field) -> Any:
     lo, hi = meta["lo"], meta["hi"]
     too_low = lo is not None and (value <= lo if meta["open_lo"] else value < lo)
     if too_low or (hi is not None and value > hi):
-        raise ConfigError(f"config key '{key}' is out of range{_range_text(meta)}, got {_show(value)}")
+        raise ConfigError(f"config key '{key}' {_bound_words(meta, too_low)}, got {_show(value)}")
     return float(value) if kind == "float" else value
 
 
@@ -549,8 +560,27 @@ def _range_text(meta: dict) -> str:
     return f" in {'(' if meta['open_lo'] else '['}{_number_text(lo)}, {_number_text(hi)}]"
 
 
+def _bound_words(meta: dict, too_low: bool) -> str:
+    """The bound a value broke, in words, then the whole range: "must be ≥ 0 (allowed: [0, 1,000,000])"."""
+    lo, hi = meta["lo"], meta["hi"]
+    bound = (f"must be {'>' if meta['open_lo'] else '≥'} {_number_text(lo)}" if too_low
+             else f"must be ≤ {_number_text(hi)}")
+    return f"{bound} (allowed:{_range_text(meta).removeprefix(' in')})"
+
+
+def _quoted_number(value: Any) -> str:
+    """'"0.1"' in YAML is text: say so, as it looks like the number it is not."""
+    try:
+        float(value)
+    except (TypeError, ValueError):
+        return ""
+    return " (a quoted string: remove the quotes to give a number)" if isinstance(value, str) else ""
+
+
 def _number_text(x: float) -> str:
-    return f"{x:,}" if float(x).is_integer() and abs(x) >= 1000 else f"{x:g}"
+    if float(x).is_integer() and abs(x) >= 1000:
+        return f"{int(x):,}"   # 1,000,000 not 1,000,000.0
+    return f"{x:g}"
 
 
 def _suggest(name: str, options) -> str:

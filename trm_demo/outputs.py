@@ -49,10 +49,12 @@ def package_directories() -> list[Path]:
 
 
 def check_paths(outputs: dict[str, str | Path], inputs: dict[str, str | Path],
-                may_create: set[Path] = frozenset(), replace_shipped: set[str] = frozenset()) -> Callable[[], None]:
+                may_create: set[Path] = frozenset(), replace_shipped: set[str] = frozenset(),
+                make_dirs: str | None = None) -> Callable[[], None]:
     """outputs and inputs: flag -> path as typed. Changes nothing; returns `prepare`, to call once every input
     has been validated. Directories in may_create (shipped defaults such as `assets/`) are created by `prepare`.
-    replace_shipped: flags whose path may be a shipped checkpoint (commands.checkpoint_output allowed it)."""
+    replace_shipped: flags whose path may be a shipped checkpoint (commands.checkpoint_output allowed it).
+    make_dirs: the command's flag that creates missing directories, named in the refusal of one."""
     seen: dict[object, str] = {}
     for flag, path in inputs.items():
         key = _identity(Path(path))
@@ -63,7 +65,7 @@ def check_paths(outputs: dict[str, str | Path], inputs: dict[str, str | Path],
         where = f"{flag} '{show_path(raw)}'"
         _check_names_a_file(where, raw)
         path = Path(raw)
-        _check_one(where, path, may_create)
+        _check_one(where, path, may_create, make_dirs)
         if not (flag in replace_shipped and _is_shipped(path)):
             own.refuse(where, flag, path)
         key = _identity(path)
@@ -154,7 +156,7 @@ def _identity(path: Path):
         return None   # unreadable input: its own loader reports it; outputs are checked by _check_one
 
 
-def _check_one(where: str, path: Path, may_create: set[Path]) -> None:
+def _check_one(where: str, path: Path, may_create: set[Path], make_dirs: str | None) -> None:
     directory = path.parent
     try:
         info = path.stat()
@@ -168,7 +170,7 @@ def _check_one(where: str, path: Path, may_create: set[Path]) -> None:
         return   # created, then tried, by prepare
     if not directory.is_dir():
         raise OutputPathError(f"{where}: directory '{show_path(directory)}' does not exist; "
-                              "create it or choose another path")
+                              f"create it{f', add {make_dirs}' if make_dirs else ''} or choose another path")
     _check_name_length(where, path)
     if not os.access(directory, os.W_OK | os.X_OK):   # a first look; prepare tries it for real
         raise OutputPathError(f"{where}: directory '{show_path(directory)}' is not writable; choose another path")

@@ -212,7 +212,7 @@ def config_line(changes: Changes | None) -> str:
     if not keys:
         return f"Config: {source}; no key differs from the defaults"
     return (f"Config: {source}; {count(len(keys), 'key')} {'differs' if len(keys) == 1 else 'differ'} from the "
-            "defaults: " + ", ".join(f"{k.key} {shown_value(k.value)} (default {shown_value(k.default)})"
+            "defaults: " + ", ".join(f"{k.key} {shown_value(k.value)} (default: {shown_value(k.default)})"
                                       for k in keys))
 
 

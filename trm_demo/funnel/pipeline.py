@@ -184,7 +184,7 @@ def step_cap(cfg: Config, training: dict) -> int:
     return training["selected"]["step_cap"] or cfg.model.supervision_steps
 
 
-def pretrain(cfg: Config, ui, argv: list[str], path: Path) -> dict:
+def pretrain(cfg: Config, ui, command: str, path: Path) -> dict:
     """A checkpoint from scratch (the shipped one was made so): seeded init, last period's (drift 0) log.
     Returns what it wrote (the result `pretrain --json` prints): the checkpoint's path and SHA-256, its size,
     the training seed and log, every epoch's record, the epoch and step cap the validation split selected,
@@ -198,7 +198,7 @@ def pretrain(cfg: Config, ui, argv: list[str], path: Path) -> dict:
                       rng_for(seed, "training"), cfg.simulation.trm_halt_threshold, on_epoch)
     holdout = training_log(rng_for(seed, "holdout"), t.holdout_samples, 0.0)
     quality = evaluate(model, *holdout, cfg.model.supervision_steps)
-    save_checkpoint(path, model, {**checkpoint_metadata(cfg, "pretrained", argv, trained["selected"]),
+    save_checkpoint(path, model, {**checkpoint_metadata(cfg, "pretrained", command, trained["selected"]),
                                   "epochs": trained["epochs"], "holdout": quality})
     ui.message(f"wrote {path} ({model.n_parameters} parameters); held-out excess log-loss "
                f"{quality[0]['excess_log_loss']:.4f} at step 1, {quality[-1]['excess_log_loss']:.4f} "
@@ -208,12 +208,9 @@ def pretrain(cfg: Config, ui, argv: list[str], path: Path) -> dict:
             "wall_clock": {"seconds": time.perf_counter() - started}}
 
 
-def checkpoint_metadata(cfg: Config, kind: str, argv: list[str], selected: dict) -> dict:
+def checkpoint_metadata(cfg: Config, kind: str, command: str, selected: dict) -> dict:
     """A run's checkpoint header: how it was made (command, seed, config hash, versions) and what it decided."""
-    return {"kind": kind, "command": command_line(argv), "seed": cfg.simulation.seed,
+    return {"kind": kind, "command": command, "seed": cfg.simulation.seed,
             "config_hash": cfg.digest(), "trm_demo": __version__, "numpy": np.__version__,
             "python": platform.python_version(), **run_decisions(cfg, selected)}
 
-
-def command_line(argv: list[str]) -> str:
-    return " ".join(["python main.py", *argv])

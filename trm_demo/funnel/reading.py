@@ -30,14 +30,17 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from trm_demo.funnel.cascade import logit
 from trm_demo.config import Config
 from trm_demo.errors import ConfigError
-from trm_demo.llm import CacheError, OpenAICompatibleReader, Reader, ReaderError, ReadRequest
 from trm_demo.funnel.market import CANDIDATE_FIELDS, JOB_FIELDS
+
+if TYPE_CHECKING:
+    from trm_demo.llm import Reader, ReadRequest
 
 # Above this share of failed reads the run's LLM verdicts are not valid: they would judge the outage, not the reader.
 MAX_FAILED_SHARE = 0.2
@@ -48,8 +51,9 @@ PROBE_FIXES = {"connection": "nothing answered there: start the server, or fix l
                "http 403": "the server refused the API key: set TRM_DEMO_LLM_API_KEY (or OPENAI_API_KEY)",
                "http 404": "no chat-completions endpoint or no such model there: fix llm.base_url (it usually ends "
                            "in /v1) or llm.model"}
-PROBE_REQUEST = ReadRequest({"title": "software engineer", "work mode": "remote"},
-                            {"years of experience": 5}, "Yes, I am interested; happy to talk this week.")
+# The test read's request: job fields, candidate fields, reply.
+PROBE_REQUEST = ({"title": "software engineer", "work mode": "remote"}, {"years of experience": 5},
+                 "Yes, I am interested; happy to talk this week.")
 
 
 class Readings:
@@ -116,13 +120,15 @@ def readings_for(cfg: Config) -> Readings:
     """The reader llm.provider asks for: simulated (no network), or the configured endpoint after a test read."""
     if cfg.llm.provider == "simulated":
         return Readings(cfg)
+    # Here, not at the top: only a real provider loads the LLM client and its http/ssl stack.
+    from trm_demo.llm import OpenAICompatibleReader, ReadRequest
     cache = Path(cfg.llm.cache_path)
     existed = cache.exists()
     with bad_input(cfg):
         reader = OpenAICompatibleReader.from_config(cfg.llm)
     try:
         with bad_input(cfg):
-            probe = reader.probe(PROBE_REQUEST)
+            probe = reader.probe(ReadRequest(*PROBE_REQUEST))
     except BaseException:
         reader.close()
         raise
@@ -140,6 +146,7 @@ def readings_for(cfg: Config) -> Readings:
 @contextmanager
 def bad_input(cfg: Config):
     """The reader's own errors (its cache, its API key, its URL) as one line for the user: exit 2."""
+    from trm_demo.llm import CacheError, ReaderError   # a real reader's errors: the client is loaded already
     try:
         yield
     except (CacheError, ReaderError) as err:
@@ -148,6 +155,7 @@ def bad_input(cfg: Config):
 
 def request_for(block, row: int, col: int) -> ReadRequest:
     """The job's and the candidate's fields as plain scalars, and the candidate's reply."""
+    from trm_demo.llm import ReadRequest   # a real reader's request: the client is loaded already
     m = block.market
     job = {name: _plain(getattr(m, name)[row]) for name in JOB_FIELDS}
     job["work_mode"] = ("onsite", "hybrid", "remote")[int(m.work_mode[row])]

@@ -33,6 +33,8 @@ def shown_value(x) -> str:
         return "{" + ", ".join(f"{k}: {shown_value(v)}" for k, v in x.items()) + "}"
     if isinstance(x, (list, tuple)):
         return "[" + ", ".join(shown_value(v) for v in x) + "]"
+    if x == "":
+        return "empty"   # not a blank that reads as a missing word: "(default: empty)"
     return value(x)
 
 

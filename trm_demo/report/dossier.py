@@ -668,7 +668,7 @@ def changes_section(result: RunResult) -> Section | None:
     if changes is None:
         return None
     source = (f"Config file: `{changes.config_file}`." if changes.config_file
-              else "Config file: none (the shipped defaults, `config/default_config.yaml`).")
+              else "Config file: none (the shipped defaults; the `config` command prints them).")
     flags = " ".join(f"`{flag}`" for flag in changes.flags) or "none"
     table = (Table(("Key", "Default", "This run", "Set by", "Measured effect in this run"),
                    tuple((f"`{k.key}`", shown_value(k.default), shown_value(k.value), f"`{k.set_by}`",

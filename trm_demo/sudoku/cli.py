@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import platform
-import shlex
 import time
 from pathlib import Path
 from typing import Callable
@@ -24,8 +23,8 @@ from rich.text import Text
 
 from trm_demo import __version__
 from trm_demo.atomic import staged, write_json
-from trm_demo.commands import (HelpFormatter, OneLineParser, checkpoint_output, checkpoint_remedy, global_flags,
-                               number_type, print_json)
+from trm_demo.commands import (HelpFormatter, OneLineParser, checkpoint_output, checkpoint_remedy, command_text,
+                               global_flags, invocation, number_type, print_json)
 from trm_demo.errors import CheckpointError, UsageError
 from trm_demo.trm.engine import initial_state, sigmoid, supervision_step
 from trm_demo.outputs import check_paths, show_path
@@ -39,7 +38,6 @@ from trm_demo.trm.weights import SHIPPED_DIR, describe_source, load_checkpoint, 
 
 DEFAULT_CHECKPOINT = SHIPPED_DIR / "sudoku_trm.npz"
 DEFAULT_TRAIN_OUT = Path("sudoku_trm.npz")   # the working directory: retraining never touches the shipped one
-TRAIN_HINT = "`python main.py puzzle train` and pass --checkpoint sudoku_trm.npz"
 DEFAULT_REPORT = Path("assets") / "trm_reasoning_report.md"
 # Upper bounds of the numeric flags: generous next to the defaults (2,500 iterations, 128 slots,
 # 3,000 + 500 puzzles, 16 steps), and low enough that no flag can make a run take days or
@@ -176,7 +174,7 @@ def train_command(args, argv) -> int:
                 err.print(text)
 
         model, summary, (train, held_out) = train_sudoku(cfg, on_iteration, on_phase)
-    metadata = {"kind": "sudoku", "command": "python main.py " + shlex.join(argv), "seed": cfg.seed,
+    metadata = {"kind": "sudoku", "command": command_text(argv), "seed": cfg.seed,
                 "config": summary["config"], "n_parameters": summary["n_parameters"],
                 "final": summary["log"][-1], "wall_clock": summary["wall_clock"], **versions()}
     save_checkpoint(args.out, model, metadata)
@@ -202,19 +200,23 @@ def train_command(args, argv) -> int:
 
 # --- eval ---
 
+def train_hint() -> str:
+    return f"`{invocation()} puzzle train` and pass --checkpoint sudoku_trm.npz"
+
+
 def load_sudoku_model(path: Path):
     """The checkpoint's own checks (weights.py), then the Sudoku shape of model and metadata eval relies on."""
     try:
         model, metadata = load_checkpoint(path)
     except CheckpointError as err:
-        raise checkpoint_remedy(err, TRAIN_HINT) from None
+        raise checkpoint_remedy(err, train_hint()) from None
     expected = sudoku_spec(model.spec.hidden_size, model.spec.n_cycles, model.spec.outer_steps, model.spec.expansion)
     if model.spec != expected or metadata.get("kind") != "sudoku":
         raise CheckpointError(f"checkpoint '{path}' is not a 6×6 Sudoku model; "
-                              "pass a checkpoint written by `python main.py puzzle train`")
+                              f"pass a checkpoint written by `{invocation()} puzzle train`")
     problem = _sudoku_metadata_problem(metadata)
     if problem:
-        raise CheckpointError(f"checkpoint '{path}' has malformed metadata ({problem}); recreate it with {TRAIN_HINT}")
+        raise CheckpointError(f"checkpoint '{path}' has malformed metadata ({problem}); recreate it with {train_hint()}")
     return model, metadata
 
 
@@ -263,7 +265,7 @@ def eval_command(args, argv) -> int:
                    "training": {"command": metadata.get("command"), "seed": metadata["seed"],
                                 "wall_clock": metadata.get("wall_clock"), "config": metadata["config"]},
                    "comparisons": metadata.get("comparisons"),
-                   "command": "python main.py " + shlex.join(argv), "versions": versions(),
+                   "command": command_text(argv), "versions": versions(),
                    "wall_clock": {"data_seconds": data_seconds, "total_seconds": time.perf_counter() - started}})
     with staged():   # all complete, or none replaced
         write_json(args.export_json, result)
