@@ -9,7 +9,7 @@ from trm_demo.funnel.calibration import fit_trust, prior_trust, set_up
 from trm_demo.funnel.cascade import value_of_reading, belief_from_estimate
 from trm_demo.funnel.evaluation import mean_ci
 from trm_demo.funnel.reading import Readings
-from trm_demo.funnel.simulation import run_funnel
+from trm_demo.funnel.simulation import history_beliefs, run_funnel
 from trm_demo.funnel.telemetry import call_log
 from trm_demo.ui import UI
 
@@ -61,7 +61,8 @@ def test_the_set_up_fit_finds_the_readers_bias_in_the_history():
     fitted_bias = {}
     for bias in (0.0, -1.0):
         c = cfg.replace(**{"simulation.llm_bias": bias})
-        setup = set_up(c, model, cap, Readings(c))
+        keyword, labelled = history_beliefs(c, model, cap)
+        setup = set_up(c, labelled, Readings(c))
         fitted_bias[bias] = setup.calibration.trust.bias
     assert fitted_bias[-1.0] - fitted_bias[0.0] == pytest.approx(-1.0, abs=0.2)
     assert abs(fitted_bias[0.0]) < 0.5

@@ -23,13 +23,17 @@ def funnel(**overrides):
         return cfg, run_funnel(cfg, model, pipeline.fit_baseline(cfg), calls, cfg.model.supervision_steps).ledger
 
 
-def test_in_an_outage_every_reader_decides_as_the_trm_does():
+def test_in_an_outage_every_reader_decides_as_its_base_does():
+    """The LLM rivals fall back to the TRM; the router and the cascade to their base belief, the keyword reader's."""
     cfg, ledger = funnel(**{"scenario.events": [{"at": 0, "llm_outage": OPPORTUNITIES}]})
-    trm = ledger.series("trm", "expected_value")
+    trm, keyword = ledger.series("trm", "expected_value"), ledger.series("keyword", "expected_value")
+    assert not np.array_equal(trm, keyword)
     k = {"llm": cfg.market.candidates_per_opportunity, "llm_shortlist": cfg.rivals.shortlist_k,
          "router_topk": cfg.rivals.router_k}
+    assert np.array_equal(ledger.series("cascade", "expected_value"), keyword)
     for name in k:
-        assert np.array_equal(ledger.series(name, "expected_value"), trm), name
+        base = keyword if name == "router_topk" else trm
+        assert np.array_equal(ledger.series(name, "expected_value"), base), name
         assert ledger.series(name, "fallback").all(), name
         # the breaker opened after the first failed round: the LLM was not called for every job's k
         assert 0 < ledger.totals(name)["llm_reads"] < OPPORTUNITIES * k[name] / 2, name

@@ -32,7 +32,7 @@ import numpy as np
 
 from trm_demo.config import Config
 from trm_demo.funnel.cascade import belief_from_estimate, combine, expected_probability
-from trm_demo.funnel.market import Market, labelled_history
+from trm_demo.funnel.market import Market
 from trm_demo.funnel.rng import rng_for
 from trm_demo.funnel.simulated_llm import text_readings
 
@@ -121,25 +121,28 @@ class HistoryReplies(NamedTuple):
     reading_noise: np.ndarray   # (m, 1) standard normal
 
 
+class Labelled(NamedTuple):
+    """The history rows the reader reads at set-up, with what is known of them before reading."""
+    market: Market              # (m, 1)
+    outcome: np.ndarray         # (m,) observed 0/1
+    base: np.ndarray            # (m,) the base belief's P(convert): the keyword reader's, fitted without these rows
+
+
 class SetUp(NamedTuple):
     calibration: Calibration
     reads: int                  # history replies read
     cost: float                 # what those reads cost, $ (once per deployment, not per opportunity)
 
 
-def set_up(cfg: Config, model, step_cap: int, readings) -> SetUp:
-    """The reader reads the last `cascade.calibration_reads` replies of the recent log's validation split (the
-    TRM never trained on them) and the trust is fitted on their outcomes. The same rows, outcomes and reader as the run's, so a biased or noisy reader shows here first."""
-    seed, t = cfg.simulation.seed, cfg.training
-    history, outcome = labelled_history(rng_for(seed, "recent_log"), t.samples, cfg.market.drift, cfg.world.replies)
-    # The validation split's rows even without fine-tuning, so that reloading a checkpoint repeats its run.
-    take = min(cfg.cascade.calibration_reads, int(round(t.samples * t.validation_share)))
-    market, outcome = history.rows(slice(t.samples - take, t.samples)), outcome[t.samples - take:]
-    p = model.infer(market.features[:, 0], step_cap, cfg.simulation.trm_halt_threshold).answer
-    replies = HistoryReplies(-1 - np.arange(take), market, text_readings(market),
-                             rng_for(seed, "history_llm").standard_normal((take, 1)))
+def set_up(cfg: Config, rows: Labelled, readings) -> SetUp:
+    """The reader reads the set-up rows (the last `cascade.calibration_reads` replies of the recent log's validation
+    split: simulation.history_beliefs) and the trust is fitted on their outcomes. The same rows, outcomes and reader
+    as the run's, so a biased or noisy reader shows here first."""
+    take = len(rows.outcome)
+    replies = HistoryReplies(-1 - np.arange(take), rows.market, text_readings(rows.market),
+                             rng_for(cfg.simulation.seed, "history_llm").standard_normal((take, 1)))
     reading, ok, cost = readings.read(replies, np.arange(take), np.zeros(take, int))
     calibration = Calibration(prior_trust(cfg.cascade.prior_error_sd))
-    calibration.add(p[ok], reading[ok], outcome[ok])
+    calibration.add(rows.base[ok], reading[ok], rows.outcome[ok])
     calibration.refit(rounds=3)
     return SetUp(calibration, take, float(cost.sum()))
