@@ -11,8 +11,9 @@ expected value: the yardstick for comparisons, free of outcome luck.
                  competing offers and the reply. No probability, so it never skips a job it can fill.
   logistic       logistic regression on the recent log's structured fields (logistic.py).
   trm            the fine-tuned TRM on the same fields, at its validated step cap.
-  cascade        the TRM first, the LLM only where the reading is worth its price (cascade.py),
-                 under the thermostat (budget pacing) and the sentinel (guardrails).
+  cascade        the keyword reader's belief (the TRM's logit + keyword flags of the reply, free) decides;
+                 the LLM reads only where the reading is worth its price (cascade.py), under the
+                 thermostat (budget pacing) and the sentinel (guardrails).
   the rivals     keyword, llm_shortlist, router_topk and llm (reads everyone): see "the rivals" below.
   oracle         the true probability: the upper bound.
 
@@ -267,7 +268,8 @@ def read_everyone(block: Block, readings: Readings) -> tuple[np.ndarray, np.ndar
 def run_cascade(world: World, block: Block, tl: Timeline, base: np.ndarray, fallback: np.ndarray,
                 cfg: Config, readings: Readings) -> CascadeChunk:
     """Read in rounds, highest value of information first, while it beats hurdle x price (cascade.py), with the
-    world's fitted trust (calibration.py): the TRM's error, the reader's noise and bias."""
+    world's fitted trust (calibration.py): the base belief's error, the reader's noise and bias. base (n, K): the
+    keyword reader's P(convert) (the logistic model's where the TRM guard tripped)."""
     sim, trust = cfg.simulation, world.calibration.trust
     reading_var = trust.reading_var
     n, k = base.shape
@@ -494,8 +496,9 @@ def _record_baselines(ledger: Ledger, block: Block, cfg: Config, trm: TRMDecisio
 #                  holds it back (breaker, latency limit), the TRM's estimate stands in.
 #   llm_shortlist  the LLM reads each job's top `rivals.shortlist_k` candidates by the TRM and picks among them on
 #                  its readings (the TRM's estimate where a read failed or was not allowed).
-#   router_topk    reads each job's top `rivals.router_k` by the TRM and decides with the cascade's belief: the
-#                  TRM's, combined with the reading (cascade.combine), over every candidate.
+#   router_topk    reads each job's top `rivals.router_k` by the cascade's base belief (the keyword reader's) and
+#                  decides with the cascade's belief: that base combined with the reading (cascade.combine), over
+#                  every candidate, at a trust refitted in the run as the cascade's: only VOI vs top k differs.
 # Those that read do so in one round per job (the reads run in parallel), each under its own sentinel (world_for:
 # the cascade's latency limit, breaker and, if its record is `budgeted`, budget), charged as the cascade's reads
 # are. The keyword reader's compute is the TRM's: its regular expressions are priced at nothing.
@@ -543,7 +546,7 @@ class TopK(NamedTuple):
 
 def read_top_k(world: World, part: Block, base: np.ndarray, k: int, tl: Timeline, cfg: Config,
                readings: Readings) -> TopK:
-    """Each job's top k by `base` (the TRM's estimate), read job by job, best first, as far as the rival's
+    """Each job's top k by `base` (the TRM's estimate, or the router's base belief), read job by job, best first, as far as the rival's
     sentinel allows: the latency limit, the breaker (none while open; one probe when half-open), the budget."""
     sim, (n, K) = cfg.simulation, base.shape
     top = np.argsort(-base, axis=1, kind="stable")[:, :k]                                # (n, k)
