@@ -9,7 +9,7 @@ from trm_demo.funnel.calibration import fit_trust, prior_trust, set_up
 from trm_demo.funnel.cascade import value_of_reading, belief_from_estimate
 from trm_demo.funnel.evaluation import mean_ci
 from trm_demo.funnel.reading import Readings
-from trm_demo.funnel.simulation import run_funnel
+from trm_demo.funnel.simulation import history_beliefs, run_funnel
 from trm_demo.funnel.telemetry import call_log
 from trm_demo.ui import UI
 
@@ -61,7 +61,8 @@ def test_the_set_up_fit_finds_the_readers_bias_in_the_history():
     fitted_bias = {}
     for bias in (0.0, -1.0):
         c = cfg.replace(**{"simulation.llm_bias": bias})
-        setup = set_up(c, model, cap, Readings(c))
+        keyword, labelled = history_beliefs(c, model, cap)
+        setup = set_up(c, labelled, Readings(c))
         fitted_bias[bias] = setup.calibration.trust.bias
     assert fitted_bias[-1.0] - fitted_bias[0.0] == pytest.approx(-1.0, abs=0.2)
     assert abs(fitted_bias[0.0]) < 0.5
@@ -76,14 +77,15 @@ class NoSignal(Readings):
                 np.full(len(rows), self.cfg.simulation.llm_cost))
 
 
-def test_the_cascade_degrades_into_the_trm_alone_for_a_bad_or_biased_reader():
+def test_the_cascade_degrades_into_the_keyword_reader_for_a_bad_or_biased_reader():
     """Over a few seeds, no reader in the sweep (noise 0-2, bias +-1, no signal at all) leaves the cascade
-    significantly below the TRM alone (the paired interval's upper end is above zero)."""
+    significantly below the keyword reader, its base belief, or the TRM alone (each paired interval's upper end is
+    above zero)."""
     readers = {"noise 0, bias -1": {"simulation.llm_noise": 0.0, "simulation.llm_bias": -1.0},
                "noise 2, bias +1": {"simulation.llm_noise": 2.0, "simulation.llm_bias": 1.0},
                "noise 2, bias -1": {"simulation.llm_noise": 2.0, "simulation.llm_bias": -1.0},
                "no signal": {}}
-    gaps = {name: [] for name in readers}
+    gaps = {(name, rival): [] for name in readers for rival in ("trm", "keyword")}
     for seed in (600, 601, 602):
         cfg = load_config().replace(**{"simulation.seed": seed})
         model = pipeline.starting_model(cfg)
@@ -94,6 +96,25 @@ def test_the_cascade_degrades_into_the_trm_alone_for_a_bad_or_biased_reader():
             with call_log(None) as calls:
                 summary = run_funnel(c, model, baseline, calls, cap,
                                      readings=NoSignal(c) if name == "no signal" else Readings(c)).ledger.summary()
-            gaps[name].append(summary["cascade"]["expected_net_value"] - summary["trm"]["expected_net_value"])
+            for rival in ("trm", "keyword"):
+                gaps[name, rival].append(summary["cascade"]["expected_net_value"]
+                                         - summary[rival]["expected_net_value"])
     for name, gap in gaps.items():
         assert mean_ci(gap)["ci95"][1] > 0, (name, gap)
+
+
+def test_with_a_reader_without_signal_the_cascade_decides_as_the_keyword_reader():
+    """The reader is trusted with nothing it has not shown: the set-up fit sees a no-signal reader's 512 readings
+    predict no outcome, so the cascade reads (almost) nobody and decides as its base, the keyword reader (measured
+    on seed 603: 0 reads, every decision the keyword reader's)."""
+    cfg = load_config().replace(**{"simulation.seed": 603})
+    model = pipeline.starting_model(cfg)
+    cap = pipeline.step_cap(cfg, pipeline.fine_tune(cfg, model, UI(quiet=True)))
+    with call_log(None) as calls:
+        ledger = run_funnel(cfg, model, pipeline.fit_baseline(cfg), calls, cap, readings=NoSignal(cfg)).ledger
+    summary = ledger.summary()
+    gross = {key: summary[key]["expected_net_value"] + summary[key]["total_cost"] for key in ("cascade", "keyword", "trm")}
+    # before what reading cost, the cascade's picks are worth what the keyword reader's are (the ledger keeps totals)
+    assert abs(gross["cascade"] - gross["keyword"]) <= 0.01 * abs(gross["keyword"])
+    assert ledger.totals("cascade")["llm_reads"] <= 0.05 * cfg.simulation.opportunities * 8
+    assert gross["keyword"] != gross["trm"]

@@ -23,19 +23,26 @@ def funnel(**overrides):
         return cfg, run_funnel(cfg, model, pipeline.fit_baseline(cfg), calls, cfg.model.supervision_steps).ledger
 
 
-def test_in_an_outage_every_reader_decides_as_the_trm_does():
+def test_in_an_outage_every_reader_decides_as_its_base_does():
+    """The LLM rivals fall back to the TRM; the router and the cascade to their base belief, the keyword reader's."""
     cfg, ledger = funnel(**{"scenario.events": [{"at": 0, "llm_outage": OPPORTUNITIES}]})
     summary = ledger.summary()
-    trm = summary["trm"]
+    trm, keyword = summary["trm"], summary["keyword"]
+    assert trm["expected_net_value"] != keyword["expected_net_value"]
     k = {"llm": cfg.market.candidates_per_opportunity, "llm_shortlist": cfg.rivals.shortlist_k,
          "router_topk": cfg.rivals.router_k}
+
+    def same_picks(row, base):   # the same pursuits, conversions and expected value (before LLM cost)
+        return (row["pursued"], row["conversions"], row["total_value"]) == (
+            base["pursued"], base["conversions"], base["total_value"]) and \
+            row["expected_net_value"] + row["total_cost"] == pytest.approx(
+                base["expected_net_value"] + base["total_cost"], abs=1e-9)
+
+    assert same_picks(summary["cascade"], keyword)
     for name in k:
-        row = summary[name]   # the TRM's picks: the same pursuits, conversions and expected value
-        assert (row["pursued"], row["conversions"], row["total_value"]) == (
-            trm["pursued"], trm["conversions"], trm["total_value"]), name
-        assert row["expected_net_value"] + row["total_cost"] == pytest.approx(
-            trm["expected_net_value"] + trm["total_cost"], abs=1e-9), name
-        assert row["fallback_decisions"] == OPPORTUNITIES, name
+        base = keyword if name == "router_topk" else trm
+        assert same_picks(summary[name], base), name
+        assert summary[name]["fallback_decisions"] == OPPORTUNITIES, name
         # the breaker opened after the first failed round: the LLM was not called for every job's k
         assert 0 < ledger.totals(name)["llm_reads"] < OPPORTUNITIES * k[name] / 2, name
 

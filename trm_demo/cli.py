@@ -110,7 +110,7 @@ def simulate_and_write(cfg: Config, args, argv: list[str], models: tuple, traini
     else:
         maps = [break_even_values(*result.sample, cfg, result.keyword)]
     where_each_wins = landscape(*result.sample, cfg, rng_for(cfg.simulation.seed, "landscape"),
-                                break_even_map(maps, cfg))
+                                break_even_map(maps, cfg), result.keyword)
     changes = config_changes(cfg.to_dict(), load_config().to_dict(), shown_path(args.config) if args.config else None,
                              flag_keys(args), [a for a in argv if a.startswith("--")])
     metrics = run_metrics(cfg, result, training, where_each_wins, command_text(argv), {

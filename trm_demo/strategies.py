@@ -46,8 +46,8 @@ class Strategy:
 # (report) say simulated, or the real provider and model.
 STRATEGIES = (
     Strategy("cascade", "Cascade (TRM + LLM)", "Cascade", "the cascade", Inputs.FIELDS_AND_REPLY,
-             Recording.CONTROLLED, "**Use the cascade: let the TRM score every candidate and pay the LLM to read a "
-             "reply only where reading is worth its price.**"),
+             Recording.CONTROLLED, "**Use the cascade: let the TRM and the free keyword reader score every candidate "
+             "and pay the LLM to read a reply only where reading is worth its price.**"),
     Strategy("trm", "TRM alone", "TRM alone", "the TRM alone", Inputs.FIELDS, Recording.TRM_PASS,
              "**Use the TRM alone: at these prices, paying an LLM to read the replies does not pay.**"),
     Strategy("keyword", "Keyword reader + TRM", "Keywords", "the keyword reader",
@@ -61,8 +61,8 @@ STRATEGIES = (
              "this price a fixed shortlist beats choosing each read by its value.**"),
     Strategy("router_topk", "Top-k router (TRM + LLM)", "Top-k router", "the top-k router",
              Inputs.FIELDS_AND_REPLY, Recording.SHORTLIST,
-             "**Read each job's top k candidates by the TRM and combine each reading with the TRM's belief: a fixed "
-             "shortlist does as well as choosing each read by its value.**"),
+             "**Read each job's top k candidates by the keyword reader and combine each reading with its belief: a "
+             "fixed shortlist does as well as choosing each read by its value.**"),
     Strategy("llm", "LLM reads everyone", "LLM alone", "the LLM reading everyone", Inputs.FIELDS_AND_REPLY,
              Recording.SHORTLIST, "**Have the LLM read every reply: at this price reading everyone beats being "
              "selective.**", budgeted=False),

@@ -1,15 +1,17 @@
-"""The TRM -> LLM cascade: read a candidate's reply only where the reading is worth its price.
+"""The TRM -> keyword reader -> LLM cascade: read a candidate's reply only where the reading is worth its price.
 
-The TRM sees the structured fields; the LLM reads fields and reply. A deployment
-knows neither the truth nor the hidden factors, only the TRM's estimate and
-what readings with known outcomes taught it (calibration.py). So every
-estimate is a Gaussian belief about the true conversion logit:
+The TRM sees the structured fields; the free keyword reader (keyword.py) adds keyword
+flags of the reply to the TRM's logit; the LLM reads fields and reply. A deployment
+knows neither the truth nor the hidden factors, only the keyword reader's estimate
+(the best free belief: it decides everything the LLM is not paid to read) and what
+readings with known outcomes taught it (calibration.py). So every estimate is a
+Gaussian belief about the true conversion logit:
 
-    before reading  logit ~ N(mean, error_var)   mean from the TRM's P(convert),
-                    error_var the TRM's error variance for this candidate (fitted)
+    before reading  logit ~ N(mean, error_var)   mean from the keyword reader's P(convert),
+                    error_var its error variance (fitted)
     a reading r     r = logit + bias + noise, noise ~ N(0, reading_var) (both fitted)
     after reading   the inverse-variance combination of the two: a noisy reading never
-                    simply replaces the TRM (measured: replacing loses money).
+                    simply replaces the base belief (measured: replacing loses money).
 
 Value of information of reading candidate j: the expected net value of the job's
 decision after seeing r_j (averaged over r_j's predictive distribution by
@@ -41,7 +43,7 @@ def expected_probability(mean, var):
 
 
 def belief_from_estimate(p, error_var):
-    """The Gaussian belief whose expected probability is the TRM's (calibrated) P(convert): mean, var.
+    """The Gaussian belief whose expected probability is the base's (calibrated) P(convert): mean, var.
     error_var: a number, or one per candidate (broadcast against p)."""
     p, var = np.broadcast_arrays(np.clip(p, 1e-6, 1 - 1e-6), np.asarray(error_var, float))
     return logit(p) * np.sqrt(1.0 + math.pi * var / 8.0), var.copy()

@@ -112,6 +112,7 @@ def design(base_logit: np.ndarray, flags: np.ndarray, urgency: np.ndarray) -> np
 @dataclass(frozen=True)
 class KeywordReader:
     model: Logistic
+    l2: float   # the penalty it was fitted with (a refit on part of the history reuses it)
 
     def logit(self, base_logit: np.ndarray, flags: np.ndarray, urgency: np.ndarray) -> np.ndarray:
         """The reader's logit of P(convert), (m,) from the fields-only logit (m,), the replies' keyword_flags
@@ -122,9 +123,9 @@ class KeywordReader:
 
 
 def fit_keyword_reader(base_logit: np.ndarray, replies: np.ndarray, urgency: np.ndarray,
-                       outcome: np.ndarray) -> KeywordReader:
-    """Weights fitted on labelled replies of the history (outcome (m,) observed 0/1), the L2 penalty chosen on its
-    last VALIDATION_SHARE by held-out log-loss, then refitted on all of it."""
+                       outcome: np.ndarray, l2: float | None = None) -> KeywordReader:
+    """Weights fitted on labelled replies of the history (outcome (m,) observed 0/1), the L2 penalty (unless given)
+    chosen on its last VALIDATION_SHARE by held-out log-loss, then refitted on all of it."""
     everything = design(base_logit, keyword_flags(replies), urgency)
     # A column no reply of the history sets keeps weight 0 under the penalty: left out of the Newton steps (107 of
     # 141 columns are set in 4,096 replies: the fit is 1.7x faster).
@@ -136,7 +137,8 @@ def fit_keyword_reader(base_logit: np.ndarray, replies: np.ndarray, urgency: np.
         p = np.clip(fit_logistic(x[:cut], outcome[:cut], l2).predict(x[cut:]), 1e-6, 1 - 1e-6)
         return float(-np.mean(outcome[cut:] * np.log(p) + (1 - outcome[cut:]) * np.log(1 - p)))
 
-    fitted = fit_logistic(x, outcome, min(L2_GRID, key=held_out_loss))
+    l2 = min(L2_GRID, key=held_out_loss) if l2 is None else l2
+    fitted = fit_logistic(x, outcome, l2)
     weights = np.zeros(everything.shape[1])
     weights[used] = fitted.weights
-    return KeywordReader(Logistic(weights, fitted.bias))
+    return KeywordReader(Logistic(weights, fitted.bias), l2)

@@ -34,8 +34,8 @@ from trm_demo.funnel.evaluation import mean_ci
 from trm_demo.funnel.ledger import Ledger
 from trm_demo.funnel.reading import Readings
 from trm_demo.funnel.keyword import KeywordReader
-from trm_demo.funnel.simulation import (Block, Timeline, decide, decide_block, read_everyone, rival_worlds, settle,
-                                        trm_estimate, world_for)
+from trm_demo.funnel.simulation import (Block, Timeline, decide, decide_block, keyword_estimate, read_everyone,
+                                        rival_worlds, settle, trm_estimate, world_for)
 from trm_demo.strategies import KEYS, RIVALS
 
 SHARES_READ = tuple(np.round(np.linspace(0.0, 1.0, 11), 2))
@@ -46,10 +46,12 @@ VALUE_STEPS = (0.4, 0.7, 1.0, 2.0, 4.0)
 
 
 def landscape(block: Block, step_cap: int, trust: Trust, cfg: Config, rng: np.random.Generator,
-              break_even: dict) -> dict:
-    """break_even: break_even_map of this run's seed, or of every seed of --seeds; trust: the run's set-up trust."""
+              break_even: dict, keyword: KeywordReader) -> dict:
+    """break_even: break_even_map of this run's seed, or of every seed of --seeds; trust: the run's set-up trust;
+    keyword: the run's keyword reader, the cascade's base belief."""
+    trm = trm_estimate(block, cfg, step_cap).estimate
     return {"opportunities": int(len(block.ids)),
-            "deferral": deferral_curve(block, trm_estimate(block, cfg, step_cap).estimate, trust, cfg, rng),
+            "deferral": deferral_curve(block, keyword_estimate(keyword, block, trm), trust, cfg, rng, trm),
             "break_even": break_even}
 
 
@@ -59,42 +61,44 @@ def _expected_value(block: Block, estimate, cfg: Config) -> float:
     return float(money["expected_value"].sum() - money["outreach_cost"].sum())
 
 
-def deferral_curve(block: Block, trm: np.ndarray, trust: Trust, cfg: Config, rng: np.random.Generator) -> dict:
+def deferral_curve(block: Block, base: np.ndarray, trust: Trust, cfg: Config, rng: np.random.Generator,
+                   trm: np.ndarray) -> dict:
+    """base (n, K): the cascade's base belief (the keyword reader's P(convert)); trm (n, K): the TRM's, for its row."""
     sim, reading_var = cfg.simulation, trust.reading_var
-    mean, var = belief_from_estimate(trm, trust.error_var)
+    mean, var = belief_from_estimate(base, trust.error_var)
     readings = read_everyone(block, Readings(cfg))[0]       # the simulated reader (see landscape())
     read_mean, read_var = combine(mean, var, readings - trust.bias, reading_var)
     after = expected_probability(read_mean, read_var)                     # (n, K) belief if read
     oracle = _expected_value(block, block.market.p_true, cfg)
     # Each candidate's true gain from being read alone: the oracle's order.
-    base = _expected_value(block, trm, cfg)
-    gains = np.zeros(trm.shape)
-    for j in range(trm.shape[1]):
-        one = trm.copy()
+    gains = np.zeros(base.shape)
+    for j in range(base.shape[1]):
+        one = base.copy()
         one[:, j] = after[:, j]
-        gains[:, j] = _per_opportunity_value(block, one, cfg) - _per_opportunity_value(block, trm, cfg)
+        gains[:, j] = _per_opportunity_value(block, one, cfg) - _per_opportunity_value(block, base, cfg)
     orders = {"voi": -value_of_reading(mean, var, reading_var, sim.conversion_value, sim.outreach_cost).ravel(),
-              "top_k": top_k_order(trm).ravel(), "random": rng.random(trm.size), "oracle": -gains.ravel()}
+              "top_k": top_k_order(base).ravel(), "random": rng.random(base.size), "oracle": -gains.ravel()}
     curves = {}
     for name, key in orders.items():
         rank = np.argsort(key, kind="stable")
         shares = []
         for share in SHARES_READ:
-            chosen = np.zeros(trm.size, bool)
-            chosen[rank[:int(round(share * trm.size))]] = True
-            estimate = np.where(chosen.reshape(trm.shape), after, trm)
+            chosen = np.zeros(base.size, bool)
+            chosen[rank[:int(round(share * base.size))]] = True
+            estimate = np.where(chosen.reshape(base.shape), after, base)
             shares.append(_expected_value(block, estimate, cfg) / oracle if oracle > 0 else None)
         curves[name] = shares
     return {"share_read": list(SHARES_READ), "share_of_oracle_expected": curves,
-            "trm_alone": base / oracle if oracle > 0 else None,
-            "note": "expected net value before LLM cost, as a share of the oracle's"}
+            "trm_alone": _expected_value(block, trm, cfg) / oracle if oracle > 0 else None,
+            "note": "expected net value before LLM cost, as a share of the oracle's; at 0 % read: the base belief "
+                    "(the keyword reader)"}
 
 
-def top_k_order(trm: np.ndarray) -> np.ndarray:
-    """Each candidate's place in the router's order: its rank by the TRM within its job, then by the TRM across
+def top_k_order(base: np.ndarray) -> np.ndarray:
+    """Each candidate's place in the router's order: its rank by the base belief within its job, then by it across
     jobs (every job's best before any job's second). (n, K) -> (n, K), smaller first."""
-    rank = np.argsort(np.argsort(-trm, axis=1, kind="stable"), axis=1)          # 0 = the job's best
-    return rank - trm                                                          # P in (0, 1) breaks ties only
+    rank = np.argsort(np.argsort(-base, axis=1, kind="stable"), axis=1)         # 0 = the job's best
+    return rank - base                                                         # P in (0, 1) breaks ties only
 
 
 def _per_opportunity_value(block: Block, estimate, cfg: Config) -> np.ndarray:

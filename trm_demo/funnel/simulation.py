@@ -11,8 +11,9 @@ expected value: the yardstick for comparisons, free of outcome luck.
                  competing offers and the reply. No probability, so it never skips a job it can fill.
   logistic       logistic regression on the recent log's structured fields (logistic.py).
   trm            the fine-tuned TRM on the same fields, at its validated step cap.
-  cascade        the TRM first, the LLM only where the reading is worth its price (cascade.py),
-                 under the thermostat (budget pacing) and the sentinel (guardrails).
+  cascade        the keyword reader's belief (the TRM's logit + keyword flags of the reply, free) decides;
+                 the LLM reads only where the reading is worth its price (cascade.py), under the
+                 thermostat (budget pacing) and the sentinel (guardrails).
   the rivals     keyword, llm_shortlist, router_topk and llm (reads everyone): see "the rivals" below.
   oracle         the true probability: the upper bound.
 
@@ -35,7 +36,7 @@ from typing import Callable, NamedTuple
 
 import numpy as np
 
-from trm_demo.funnel.calibration import Calibration, SetUp, Trust, set_up
+from trm_demo.funnel.calibration import Calibration, Labelled, SetUp, Trust, set_up
 from trm_demo.funnel.cascade import belief_from_estimate, combine, expected_probability, logit, value_of_reading
 from trm_demo.config import Config, ThermostatConfig
 from trm_demo.funnel.ledger import Ledger
@@ -267,7 +268,8 @@ def read_everyone(block: Block, readings: Readings) -> tuple[np.ndarray, np.ndar
 def run_cascade(world: World, block: Block, tl: Timeline, base: np.ndarray, fallback: np.ndarray,
                 cfg: Config, readings: Readings) -> CascadeChunk:
     """Read in rounds, highest value of information first, while it beats hurdle x price (cascade.py), with the
-    world's fitted trust (calibration.py): the TRM's error, the reader's noise and bias."""
+    world's fitted trust (calibration.py): the base belief's error, the reader's noise and bias. base (n, K): the
+    keyword reader's P(convert) (the logistic model's where the TRM guard tripped)."""
     sim, trust = cfg.simulation, world.calibration.trust
     reading_var = trust.reading_var
     n, k = base.shape
@@ -349,7 +351,8 @@ def run_funnel(cfg: Config, model: TRM, logistic: Logistic, calls: CallLog, step
     tl = timeline(cfg, llm_events=not readings.real)
     sim = cfg.simulation
     budget = cfg.sentinel.llm_budget_per_opportunity * sim.opportunities
-    setup = set_up(cfg, model, step_cap, readings)
+    keyword, labelled = history_beliefs(cfg, model, step_cap)
+    setup = set_up(cfg, labelled, readings)
     trusted = setup.calibration
     # The run, and the same period replayed without each control: the hurdle held at the best fixed hurdle
     # chosen on held-out seeds (config thermostat.replay_hurdle); the sentinel's reactive guardrails (breaker,
@@ -361,7 +364,6 @@ def run_funnel(cfg: Config, model: TRM, logistic: Logistic, calls: CallLog, step
               "latency_limit": world_for(cfg, budget, trusted, latency_limit_on=False),
               "budget": world_for(cfg, np.inf, trusted)}
     rivals = rival_worlds(cfg, budget, trusted)
-    keyword = keyword_reader_for(cfg, model, step_cap)
     ledger = Ledger(KEYS, tl.n)
     clock, sample, frontier = PassClock(), None, None
     for block in blocks(cfg, tl, model, logistic, clock, step_cap):
@@ -383,17 +385,19 @@ def decide_block(ledger: Ledger, block: Block, tl: Timeline, cfg: Config, readin
     the cascade in every world (the "run" world's cascade is the ledger's). The run and the break-even map
     (landscape.py) both decide through here, so the map has every strategy the run has."""
     sim = cfg.simulation
-    _record_baselines(ledger, block, cfg, trm_estimate(block, cfg, step_cap), keyword)
+    whole = trm_estimate(block, cfg, step_cap)
+    believed = keyword_estimate(keyword, block, whole.estimate)     # (n, K) the base belief of those that read
+    _record_baselines(ledger, block, cfg, whole, believed)
     for start in range(0, len(block.ids), sim.chunk_size):
         part = block.rows(slice(start, start + sim.chunk_size))
-        trm = trm_estimate(part, cfg, step_cap)
+        trm, belief = trm_estimate(part, cfg, step_cap), believed[start:start + sim.chunk_size]
         for name, world in worlds.items():
             fallback = world.sentinel.trm_guard(trm.estimate, trm.latency)
-            base = np.where((fallback != "")[:, None], part.logistic, trm.estimate)
+            base = np.where((fallback != "")[:, None], part.logistic, belief)
             chunk = run_cascade(world, part, tl, base, fallback, cfg, readings)
             pick, pursue = decide(chunk.estimate, sim.conversion_value, sim.outreach_cost)
             decision = Decision(pick, pursue, settle(part, pick, pursue, cfg))
-            _learn(world.calibration, base, chunk, decision)
+            _learn(world.calibration, base, chunk.reading_logit, chunk.fallback == "", decision)
             compute = trm.cost + chunk.llm_cost
             _add_totals(world, decision.money, compute, chunk)
             world.thermostat.update(int(part.ids[-1]) + 1, float(tl.clock[part.ids[-1]]), world.sentinel.spent)
@@ -407,7 +411,7 @@ def decide_block(ledger: Ledger, block: Block, tl: Timeline, cfg: Config, readin
         trm_pick, trm_pursue = decide(trm.estimate, sim.conversion_value, sim.outreach_cost)
         ledger.record("trm", part.ids, compute_cost=trm.cost, steps=trm.steps.max(axis=1), latency_ms=trm.latency,
                       **settle(part, trm_pick, trm_pursue, cfg))
-        _record_rivals(ledger, part, trm, tl, cfg, readings, rivals)
+        _record_rivals(ledger, part, trm, belief, tl, cfg, readings, rivals)
         if on_progress:
             on_progress(int(part.ids[-1]) + 1)
 
@@ -419,15 +423,17 @@ def rival_worlds(cfg: Config, budget: float, calibration: Calibration, **control
             if s.recording is Recording.SHORTLIST}
 
 
-def _learn(calibration: Calibration, base: np.ndarray, chunk: CascadeChunk, decision: Decision) -> None:
-    """The chunk's readings refit the trust: every one's gap to the TRM, and the outcome where it was pursued.
-    Readings beside the logistic model's estimate (the TRM guard decided) say nothing of the TRM: left out."""
-    rows, cols = np.nonzero(~np.isnan(chunk.reading_logit) & (chunk.fallback == "")[:, None])
+def _learn(calibration: Calibration, base: np.ndarray, reading_logit: np.ndarray, on_base: np.ndarray,
+           decision: Decision) -> None:
+    """The chunk's readings (n, K) logits, NaN where none, refit the trust: every one's gap to the base belief, and
+    the outcome where it was pursued. Readings beside the logistic model's estimate (the TRM guard decided: on_base
+    (n,) False) say nothing of the base belief: left out."""
+    rows, cols = np.nonzero(~np.isnan(reading_logit) & on_base[:, None])
     if rows.size == 0:
         return
     pursued = decision.pursue[rows] & (decision.pick[rows] == cols)
     outcome = np.where(pursued, decision.money["converted"][rows], np.nan)
-    calibration.add(base[rows, cols], chunk.reading_logit[rows, cols], outcome)
+    calibration.add(base[rows, cols], reading_logit[rows, cols], outcome)
     calibration.refit()
 
 
@@ -467,14 +473,14 @@ def _counterfactuals(worlds: dict[str, World]) -> dict:
     return out
 
 
-def _record_baselines(ledger: Ledger, block: Block, cfg: Config, trm: TRMDecision, keyword: KeywordReader) -> None:
+def _record_baselines(ledger: Ledger, block: Block, cfg: Config, trm: TRMDecision, keyword: np.ndarray) -> None:
     """greedy, logistic, keyword and the oracle on one block: none of them reads through the LLM."""
     sim, (n, k) = cfg.simulation, block.market.p_true.shape
     choices = {
         "greedy": (*greedy_choice(block.market), np.full(n, sim.greedy_cost * k), {}),
         "logistic": (*decide(block.logistic, sim.conversion_value, sim.outreach_cost), np.zeros(n), {}),
         # The keyword reader runs on the TRM's score: it costs what the TRM costs, its regular expressions nothing.
-        "keyword": (*decide(keyword_estimate(keyword, block, trm.estimate), sim.conversion_value, sim.outreach_cost),
+        "keyword": (*decide(keyword, sim.conversion_value, sim.outreach_cost),
                     trm.cost, {"steps": trm.steps.max(axis=1), "latency_ms": trm.latency}),
         "oracle": (*decide(block.market.p_true, sim.conversion_value, sim.outreach_cost), np.zeros(n), {}),
     }
@@ -490,20 +496,30 @@ def _record_baselines(ledger: Ledger, block: Block, cfg: Config, trm: TRMDecisio
 #                  holds it back (breaker, latency limit), the TRM's estimate stands in.
 #   llm_shortlist  the LLM reads each job's top `rivals.shortlist_k` candidates by the TRM and picks among them on
 #                  its readings (the TRM's estimate where a read failed or was not allowed).
-#   router_topk    reads each job's top `rivals.router_k` by the TRM and decides with the cascade's belief: the
-#                  TRM's, combined with the reading (cascade.combine), over every candidate.
+#   router_topk    reads each job's top `rivals.router_k` by the cascade's base belief (the keyword reader's) and
+#                  decides with the cascade's belief: that base combined with the reading (cascade.combine), over
+#                  every candidate, at a trust refitted in the run as the cascade's: only VOI vs top k differs.
 # Those that read do so in one round per job (the reads run in parallel), each under its own sentinel (world_for:
 # the cascade's latency limit, breaker and, if its record is `budgeted`, budget), charged as the cascade's reads
 # are. The keyword reader's compute is the TRM's: its regular expressions are priced at nothing.
 
-def keyword_reader_for(cfg: Config, model: TRM, step_cap: int) -> KeywordReader:
+def history_beliefs(cfg: Config, model: TRM, step_cap: int) -> tuple[KeywordReader, Labelled]:
     """The keyword reader fitted on the run's labelled history, the stream the TRM was fine-tuned on (the same rows
-    and outcomes, with their replies), beside the TRM's logit at the run's step cap."""
-    sim = cfg.simulation
-    history, outcome = labelled_history(rng_for(sim.seed, "recent_log"), cfg.training.samples, cfg.market.drift,
+    and outcomes, with their replies), beside the TRM's logit at the run's step cap; and the rows the reader reads
+    at set-up (calibration.set_up: the last `cascade.calibration_reads` of the validation split, the TRM never
+    trained on them) with their keyword belief from a reader refitted without them: an in-sample belief would look
+    surer than it is, and the trust fitted on it would undervalue every reading."""
+    sim, t = cfg.simulation, cfg.training
+    history, outcome = labelled_history(rng_for(sim.seed, "recent_log"), t.samples, cfg.market.drift,
                                         cfg.world.replies)
     trm, _ = at_step_cap(*_trm_pass(model, history, step_cap), step_cap, sim.trm_halt_threshold)    # (m, 1)
-    return fit_keyword_reader(_fields_logit(trm[:, 0]), history.messages[:, 0], history.urgency, outcome)
+    fields, replies, urgency = _fields_logit(trm[:, 0]), history.messages[:, 0], history.urgency
+    keyword = fit_keyword_reader(fields, replies, urgency, outcome)
+    # The validation split's rows even without fine-tuning, so that reloading a checkpoint repeats its run.
+    cut = t.samples - min(cfg.cascade.calibration_reads, int(round(t.samples * t.validation_share)))
+    held = fit_keyword_reader(fields[:cut], replies[:cut], urgency[:cut], outcome[:cut], keyword.l2)
+    base = sigmoid(held.logit(fields[cut:], keyword_flags(replies[cut:]), urgency[cut:]))
+    return keyword, Labelled(history.rows(slice(cut, t.samples)), outcome[cut:], base)
 
 
 def keyword_estimate(keyword: KeywordReader, block: Block, trm: np.ndarray) -> np.ndarray:
@@ -530,7 +546,7 @@ class TopK(NamedTuple):
 
 def read_top_k(world: World, part: Block, base: np.ndarray, k: int, tl: Timeline, cfg: Config,
                readings: Readings) -> TopK:
-    """Each job's top k by `base` (the TRM's estimate), read job by job, best first, as far as the rival's
+    """Each job's top k by `base` (the TRM's estimate, or the router's base belief), read job by job, best first, as far as the rival's
     sentinel allows: the latency limit, the breaker (none while open; one probe when half-open), the budget."""
     sim, (n, K) = cfg.simulation, base.shape
     top = np.argsort(-base, axis=1, kind="stable")[:, :k]                                # (n, k)
@@ -563,8 +579,8 @@ def shortlist_estimate(top: TopK, base: np.ndarray) -> np.ndarray:
 
 
 def router_estimate(world: World, top: TopK, base: np.ndarray) -> np.ndarray:
-    """router_topk's: the cascade's belief from the TRM's estimate, combined with each reading that came (its bias
-    removed), at the set-up trust (calibration.py; the router does not refit it in the run). (n, K)"""
+    """router_topk's: the cascade's belief from its base estimate (the keyword reader's), combined with each reading
+    that came (its bias removed), at the world's trust (calibration.py: refitted in the run as the cascade's). (n, K)"""
     trust = world.calibration.trust
     mean, var = belief_from_estimate(base, trust.error_var)
     came = ~np.isnan(top.reading)
@@ -572,22 +588,27 @@ def router_estimate(world: World, top: TopK, base: np.ndarray) -> np.ndarray:
     return expected_probability(mean, var)
 
 
-def _record_rivals(ledger: Ledger, part: Block, trm: TRMDecision, tl: Timeline, cfg: Config, readings: Readings,
-                   rivals: dict[str, World]) -> None:
+def _record_rivals(ledger: Ledger, part: Block, trm: TRMDecision, belief: np.ndarray, tl: Timeline, cfg: Config,
+                   readings: Readings, rivals: dict[str, World]) -> None:
     """llm, llm_shortlist and router_topk on one chunk; a decision none of whose reads came is recorded as a
-    fallback (the TRM, or the logistic model where the TRM guard trips, decided)."""
+    fallback (the TRM, the router's base belief, or the logistic model where the TRM guard trips, decided).
+    belief (n, K): the cascade's base belief, the router's (it ranks and decides with it)."""
     sim = cfg.simulation
     k = {"llm": part.market.n_candidates, "llm_shortlist": cfg.rivals.shortlist_k, "router_topk": cfg.rivals.router_k}
     for name, world in rivals.items():
         guarded = world.sentinel.trm_guard(trm.estimate, trm.latency) != ""
-        base = np.where(guarded[:, None], part.logistic, trm.estimate)
+        router = name == "router_topk"
+        base = np.where(guarded[:, None], part.logistic, belief if router else trm.estimate)
         top = read_top_k(world, part, base, k[name], tl, cfg, readings)
-        estimate = router_estimate(world, top, base) if name == "router_topk" else shortlist_estimate(top, base)
+        estimate = router_estimate(world, top, base) if router else shortlist_estimate(top, base)
         pick, pursue = decide(estimate, sim.conversion_value, sim.outreach_cost)
+        money = settle(part, pick, pursue, cfg)
+        if router:
+            _learn(world.calibration, base, top.reading, ~guarded, Decision(pick, pursue, money))
         ledger.record(name, part.ids, compute_cost=trm.cost + top.llm_cost, llm_cost=top.llm_cost,
                       llm_reads=top.read.sum(axis=1), steps=trm.steps.max(axis=1),
                       latency_ms=trm.latency + top.waited_ms,
-                      fallback=guarded | np.isnan(top.reading).all(axis=1), **settle(part, pick, pursue, cfg))
+                      fallback=guarded | np.isnan(top.reading).all(axis=1), **money)
 
 
 def depth_frontier(block: Block, cfg: Config) -> list[dict]:
