@@ -70,6 +70,8 @@ def funnel_setups(draw):
         "sentinel.breaker_window": draw(st.integers(1, 30)),
         "sentinel.breaker_failure_rate": draw(st.floats(0.01, 1.0)),
         "sentinel.breaker_cooldown": draw(st.integers(1, 50)),
+        "sentinel.breaker_probes": draw(st.integers(1, 4)),
+        "sentinel.latency_cost_per_s": draw(st.one_of(st.just(0.0), money, st.floats(0.0, 10.0))),
         "scenario.events": events,
     }
     cfg = load_config(overrides=overrides)
@@ -104,6 +106,19 @@ def test_guardrails_hold_on_any_config_market_and_scenario(setup):
     for record in STRATEGIES:
         if record.budgeted:
             assert summary[record.key]["llm_cost"] <= budget + SLACK * max(budget, 1.0), record.key
+
+    # Waiting is charged once per second waited on the LLM, by every strategy that reads, inside its compute cost:
+    # the LLM wait is the decision's latency beyond the TRM's, which the TRM alone records.
+    trm_latency = ledger.series("trm", "latency_ms")
+    for record in STRATEGIES:
+        waiting = ledger.series(record.key, "latency_cost")
+        if record.inputs is not Inputs.FIELDS_AND_REPLY or record.key == "keyword":
+            assert np.all(np.isnan(waiting) | (waiting == 0)), record.key
+            continue
+        waited_s = (ledger.series(record.key, "latency_ms") - trm_latency) / 1000.0
+        assert np.allclose(waiting, cfg.sentinel.latency_cost_per_s * waited_s, rtol=1e-9, atol=1e-9), record.key
+        assert np.all(ledger.series(record.key, "compute_cost") >= waiting + ledger.series(record.key, "llm_cost")
+                      - SLACK * np.maximum(1.0, waiting)), record.key
 
     # Every TRM decision's steps stay within the step cap.
     steps = ledger.series("cascade", "steps")

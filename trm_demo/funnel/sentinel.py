@@ -3,11 +3,17 @@
   budget      the period's LLM budget (per opportunity x opportunities planned): a read is
               approved only if it still fits, so spend never exceeds it, exactly;
   latency     a decision may wait at most `max_latency_ms` on LLM rounds (the reads of one
-              round run in parallel and count once; a failed round waits the timeout);
-  breaker     LLM failures: when the failure share of the last `breaker_window` calls
-              reaches `breaker_failure_rate` it opens and the TRM alone decides; after
-              `breaker_cooldown` opportunities it goes half-open and lets one probe read
-              through: success closes it, failure reopens it;
+              round run in parallel and count once; a failed round waits the timeout); each second
+              waited costs `latency_cost_per_s` (simulation.waiting_cost books it);
+  breaker     LLM failures: when the failure share of the last `breaker_window` calls (or of
+              a larger round, judged whole) reaches `breaker_failure_rate` it opens and the
+              TRM alone decides; after `breaker_cooldown` opportunities it goes half-open and
+              lets `breaker_probes` reads through (the round's highest VOI): one answer closes
+              it, none reopens it. Why it barely earns: a failed call costs its price and its
+              wait, a blocked read that would have answered costs its whole VOI (at least
+              hurdle x price), so the breaker pays only where it is sure the LLM is down; an
+              outage ending mid-chunk is where its probes can miss (several probes, and a
+              round judged whole, cut that loss; an exponential cool-down would lengthen it);
   TRM guard   a non-finite TRM output or a modelled TRM latency above `trm_max_latency_ms`
               hands the decision to the logistic model.
 Every transition goes into `events`; every fallback decision carries its reason in the
@@ -51,7 +57,7 @@ class Sentinel:
         if not self.guardrails or self.state == CLOSED:
             return None
         if self.state == OPEN and opportunity - self._opened_at >= self.cfg.breaker_cooldown:
-            self._enter(HALF_OPEN, opportunity, "cooldown over: one probe read")
+            self._enter(HALF_OPEN, opportunity, "cooldown over: probe reads")
         return self.cfg.breaker_probes if self.state == HALF_OPEN else 0
 
     def affordable(self, costs: np.ndarray) -> np.ndarray:
