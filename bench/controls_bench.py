@@ -34,6 +34,11 @@ DEFAULT = "default events (price x2.5 at 80, outage 130-154)"
 FIXED_HURDLES = (1.0, 1.5, 2.0, 3.0, 4.0, 5.0, 7.0, 10.0)
 LIMITS = ("sentinel", "latency_limit", "budget")   # the run's on/off replays (simulation.run_funnel)
 CHOOSING_SEEDS = tuple(range(101, 111))            # held out: the best fixed setting is chosen here only
+# The limits again with waiting priced at $1 per second (sentinel.latency_cost_per_s; the default prices a recruiter's
+# wait, $0.01/s): where latency is worth that much, does the latency limit earn?
+WAITING_PRICE = 1.0
+WAITING_PRICED = {f"steady, waiting at ${WAITING_PRICE:g}/s": (),
+                  f"LLM outage 130-154, waiting at ${WAITING_PRICE:g}/s": SHOCKS["LLM outage 130-154"]}
 PER_OPPORTUNITY_TARGET = {"steady": -0.10, "shock": 0.0}   # issue 21: thermostat - best held-out fixed hurdle
 
 
@@ -45,7 +50,17 @@ def one_seed(seed: int) -> dict:
         result = run_funnel(c)
         return result.ledger.summary()["cascade"]["expected_net_value"], result
 
+    def limits(value, result):
+        cf = result.counterfactuals
+        return {c: {"on": value, "off": cf[c]["without"]["expected_net_value"],
+                    "llm_cost_delta": cf[c]["llm_cost_delta"]} for c in LIMITS}
+
     out = {}
+    for name, events in WAITING_PRICED.items():
+        priced = dataclasses.replace(cfg, scenario=dataclasses.replace(cfg.scenario, events=tuple(events)),
+                                     sentinel=dataclasses.replace(cfg.sentinel, latency_cost_per_s=WAITING_PRICE))
+        value, result = run(priced)
+        out[name] = {"opportunities": result.timeline.n, "limits": limits(value, result)}
     for name, events in {**SHOCKS, DEFAULT: cfg.scenario.events}.items():
         shocked = dataclasses.replace(cfg, scenario=dataclasses.replace(cfg.scenario, events=tuple(events)))
         value, result = run(shocked)
@@ -55,10 +70,8 @@ def one_seed(seed: int) -> dict:
                                        min_hurdle=min(hurdle, shocked.thermostat.min_hurdle),
                                        max_hurdle=max(hurdle, shocked.thermostat.max_hurdle))
             fixed[hurdle] = run(dataclasses.replace(shocked, thermostat=held))[0]
-        cf = result.counterfactuals
         out[name] = {"opportunities": result.timeline.n, "thermostat": value, "fixed": fixed,
-                     "limits": {c: {"on": value, "off": cf[c]["without"]["expected_net_value"],
-                                    "llm_cost_delta": cf[c]["llm_cost_delta"]} for c in LIMITS}}
+                     "limits": limits(value, result)}
     return out
 
 
@@ -66,10 +79,8 @@ def summarise(choosing: list[dict], evaluating: list[dict], floor: float) -> dic
     """Per scenario: the best fixed settings on the choosing seeds, the controls against them on the others."""
     from trm_demo.funnel.evaluation import mean_ci
     scenarios = {}
-    for name in (*SHOCKS, DEFAULT):
+    for name in (*WAITING_PRICED, *SHOCKS, DEFAULT):
         held, runs = [s[name] for s in choosing], [s[name] for s in evaluating]
-        best = max(FIXED_HURDLES, key=lambda h: sum(s["fixed"][h] for s in held))
-        hindsight = max(FIXED_HURDLES, key=lambda h: sum(s["fixed"][h] for s in runs))
 
         def paired(a, b):
             diffs = [(a(r), b(r), r["opportunities"]) for r in runs]
@@ -82,6 +93,11 @@ def summarise(choosing: list[dict], evaluating: list[dict], floor: float) -> dic
             limits[c] = {"best_fixed": fixed_choice,
                          "on_minus_off": paired(lambda r: r["limits"][c]["on"], lambda r: r["limits"][c]["off"]),
                          "llm_cost_delta": mean_ci([r["limits"][c]["llm_cost_delta"] for r in runs])}
+        if name in WAITING_PRICED:   # the limits only: no thermostat grid at this price
+            scenarios[name] = {"limits": limits}
+            continue
+        best = max(FIXED_HURDLES, key=lambda h: sum(s["fixed"][h] for s in held))
+        hindsight = max(FIXED_HURDLES, key=lambda h: sum(s["fixed"][h] for s in runs))
         target = PER_OPPORTUNITY_TARGET["steady" if name == "steady" else "shock"]
         versus_best = paired(lambda r: r["thermostat"], lambda r: r["fixed"][best])
         scenarios[name] = {

@@ -103,7 +103,7 @@ def targets_table(r: dict):
     if c:
         rows += [["controls", "thermostat − best held-out fixed hurdle ≥ "
                   f"{money(v['target_per_opportunity'], Per.OPPORTUNITY, 2)} ({name})", ci(v["thermostat_minus_best_fixed"]["per_opportunity"], 2, dollars=True),
-                  verdict(v["target_met"])] for name, v in c["scenarios"].items()]
+                  verdict(v["target_met"])] for name, v in c["scenarios"].items() if "thermostat" in v]
     return ("Targets", ["area", "target", "measured", "verdict"], rows, []) if rows else None
 
 
@@ -390,7 +390,7 @@ def thermostat_table(r: dict):
              ci(v["thermostat"], 0, dollars=True), ci(v["thermostat_minus_best_fixed"]["per_run"], 0, dollars=True),
              ci(v["thermostat_minus_best_fixed"]["per_opportunity"], 2, dollars=True),
              ci(v["thermostat_minus_floor"]["per_run"], 0, dollars=True), verdict(v["target_met"])]
-            for name, v in c["scenarios"].items()]
+            for name, v in c["scenarios"].items() if "thermostat" in v]
     notes = [f"The cascade's expected net value with the thermostat minus with the hurdle fixed at {_seeds(c)}, "
              f"per scenario (the fixed policy knows the shock: a strong rival). Grid: "
              f"{', '.join(num(h) for h in c['fixed_hurdle_grid'])}; in brackets the best on the evaluation seeds "
@@ -415,7 +415,8 @@ def limits_table(r: dict):
              "Where on − off is below zero on the steady market and the held-out choice is off, the control is "
              "insurance: its premium is the steady row, its payout the row of the shock it is for (the outage for "
              "the breaker and the latency limit; any shock that raises spend for the budget). Timed-out calls are "
-             "billed, so the breaker's payout includes the calls it does not make."]
+             "billed and waited for (sentinel.latency_cost_per_s prices each second waited on the LLM; the rows "
+             "\"waiting at $1/s\" price it high), so the breaker's payout includes the calls it does not make."]
     steady, shocks = c["scenarios"]["steady"]["limits"], {"sentinel": "LLM outage 130-154",
                                                            "latency_limit": "LLM outage 130-154",
                                                            "budget": "price rise x2.5 at 80"}

@@ -37,7 +37,8 @@ def controls_section(seeds: int) -> dict:
                     "fixed": {h: 50.0 + seed + h for h in controls_bench.FIXED_HURDLES},
                     "limits": {c: {"on": 60.0 + seed, "off": 61.0, "llm_cost_delta": -1.0}
                                for c in controls_bench.LIMITS}}
-        return {name: scenario for name in (*controls_bench.SHOCKS, controls_bench.DEFAULT)}
+        names = (*controls_bench.WAITING_PRICED, *controls_bench.SHOCKS, controls_bench.DEFAULT)
+        return {name: scenario for name in names}
     choosing, evaluating = [101, 102], list(range(1, seeds + 1))
     return {"scenarios": controls_bench.summarise([one(s) for s in choosing], [one(s) for s in evaluating], 3.0),
             "thermostat_floor": 3.0, "fixed_hurdle_grid": list(controls_bench.FIXED_HURDLES),

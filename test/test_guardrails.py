@@ -18,6 +18,7 @@ import math
 import os
 
 import numpy as np
+import pytest
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
@@ -72,6 +73,8 @@ def funnel_setups(draw):
         "sentinel.breaker_window": draw(st.integers(1, 30)),
         "sentinel.breaker_failure_rate": draw(st.floats(0.01, 1.0)),
         "sentinel.breaker_cooldown": draw(st.integers(1, 50)),
+        "sentinel.breaker_probes": draw(st.integers(1, 4)),
+        "sentinel.latency_cost_per_s": draw(st.one_of(st.just(0.0), money, st.floats(0.0, 10.0))),
         "scenario.events": events,
     }
     cfg = load_config(overrides=overrides)
@@ -106,6 +109,23 @@ def test_guardrails_hold_on_any_config_market_and_scenario(setup):
     for record in STRATEGIES:
         if record.budgeted:
             assert summary[record.key]["llm_cost"] <= budget + SLACK * max(budget, 1.0), record.key
+
+    # Waiting is charged once per second waited on the LLM, by every strategy that reads, inside its compute cost:
+    # the LLM wait is the decision's latency beyond the TRM's, which the TRM alone records.
+    # The ledger keeps totals, and the charge is linear in the wait: the totals must agree.
+    def waited_ms(key):
+        t = ledger.totals(key)
+        return t["avg_latency_ms"] * t["attempts"]
+
+    for record in STRATEGIES:
+        t = ledger.totals(record.key)
+        waiting = t["latency_cost"]
+        if record.inputs is not Inputs.FIELDS_AND_REPLY or record.key == "keyword":
+            assert waiting == 0, record.key
+            continue
+        waited_s = (waited_ms(record.key) - waited_ms("trm")) / 1000.0
+        assert waiting == pytest.approx(cfg.sentinel.latency_cost_per_s * waited_s, rel=1e-9, abs=1e-9), record.key
+        assert t["compute_cost"] >= waiting + t["llm_cost"] - SLACK * max(1.0, waiting), record.key
 
     # Every TRM decision's steps stay within the step cap.
     steps = np.array([call["steps"] for call in json.loads(telemetry.getvalue() + "\n]")])

@@ -129,6 +129,8 @@ class SentinelConfig:
     breaker_window: int = knob(1, 100_000)
     breaker_failure_rate: float = knob(0.0, 1.0, open_lo=True)
     breaker_cooldown: int = knob(1, 10_000_000)
+    breaker_probes: int = knob(1, 1000)
+    latency_cost_per_s: float = knob(0.0, 1e6)
     trm_max_latency_ms: float = knob(0.0, 1e9, open_lo=True)
 
 

@@ -6,7 +6,7 @@ the per-decision rows live only in the telemetry (telemetry.py). Money sums are
 exact: each chunk's values are summed with math.fsum and the chunk sums are kept
 as Shewchuk partials, so the totals do not depend on how the run was chunked.
 Definitions used everywhere (report, UI, evaluation):
-  total_cost         = compute_cost + outreach_cost  (compute_cost includes llm_cost)
+  total_cost         = compute_cost + outreach_cost  (compute_cost includes llm_cost and latency_cost)
   net_value          = total_value - total_cost      (on the drawn outcomes)
   expected_net_value = sum of expected_value - total_cost (from the true P(convert): the yardstick)
   ROI                = net_value / total_cost
@@ -25,8 +25,10 @@ import numpy as np
 _REQUIRED = {"opportunity": np.int64, "pursued": np.bool_, "converted": np.bool_,
              "value": np.float64, "expected_value": np.float64, "compute_cost": np.float64,
              "outreach_cost": np.float64, "fallback": np.bool_}
-# llm_cost is the part of compute_cost paid for LLM reads; llm_reads counts candidates read.
-_OPTIONAL = {"steps": np.float32, "latency_ms": np.float64, "llm_cost": np.float64, "llm_reads": np.float64}
+# llm_cost is the part of compute_cost paid for LLM reads, latency_cost the part paid for waiting on them
+# (sentinel.latency_cost_per_s); llm_reads counts candidates read.
+_OPTIONAL = {"steps": np.float32, "latency_ms": np.float64, "llm_cost": np.float64, "llm_reads": np.float64,
+             "latency_cost": np.float64}
 _DTYPES = {**_REQUIRED, **_OPTIONAL}
 _SUMMED = [name for name in _DTYPES if name != "opportunity"]
 
@@ -43,7 +45,8 @@ class Ledger:
         self._count = dict.fromkeys(self.strategies, 0)
 
     def record(self, strategy: str, opportunity, pursued, converted, value, compute_cost, outreach_cost,
-               expected_value, steps=None, latency_ms=None, fallback=None, llm_cost=None, llm_reads=None) -> None:
+               expected_value, steps=None, latency_ms=None, fallback=None, llm_cost=None, llm_reads=None,
+               latency_cost=None) -> None:
         """Add one chunk of decisions (one entry per opportunity) for `strategy` to its totals.
 
         expected_value: P(convert) of the pursued candidate x conversion value (0 when skipped),
@@ -54,7 +57,7 @@ class Ledger:
         chunk = {"opportunity": opportunity, "pursued": pursued, "converted": converted, "value": value,
                  "expected_value": expected_value, "compute_cost": compute_cost, "outreach_cost": outreach_cost,
                  "fallback": fallback, "steps": steps, "latency_ms": latency_ms, "llm_cost": llm_cost,
-                 "llm_reads": llm_reads}
+                 "llm_reads": llm_reads, "latency_cost": latency_cost}
         chunk = {name: np.asarray(data, _DTYPES[name])
                  for name, data in chunk.items() if data is not None}
         size = np.size(chunk["opportunity"])
@@ -89,7 +92,8 @@ class Ledger:
             "attempts": attempts, "pursued": pursued, "skipped": attempts - pursued, "conversions": conversions,
             "total_value": total_value, "compute_cost": compute, "outreach_cost": outreach,
             "total_cost": total_cost, "net_value": net_value, "expected_net_value": expected_net_value,
-            "llm_cost": total["llm_cost"], "llm_reads": int(total["llm_reads"]),
+            "llm_cost": total["llm_cost"], "latency_cost": total["latency_cost"],
+            "llm_reads": int(total["llm_reads"]),
             "success_rate": conversions / attempts if attempts else None,
             "conversion_rate": conversions / pursued if pursued else None,
             "roi": net_value / total_cost if total_cost > 0 else None,

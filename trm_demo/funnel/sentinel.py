@@ -3,11 +3,17 @@
   budget      the period's LLM budget (per opportunity x opportunities planned): a read is
               approved only if it still fits, so spend never exceeds it, exactly;
   latency     a decision may wait at most `max_latency_ms` on LLM rounds (the reads of one
-              round run in parallel and count once; a failed round waits the timeout);
-  breaker     LLM failures: when the failure share of the last `breaker_window` calls
-              reaches `breaker_failure_rate` it opens and the TRM alone decides; after
-              `breaker_cooldown` opportunities it goes half-open and lets one probe read
-              through: success closes it, failure reopens it;
+              round run in parallel and count once; a failed round waits the timeout); each second
+              waited costs `latency_cost_per_s` (simulation.waiting_cost books it);
+  breaker     LLM failures: when the failure share of the last `breaker_window` calls (or of
+              a larger round, judged whole) reaches `breaker_failure_rate` it opens and the
+              TRM alone decides; after `breaker_cooldown` opportunities it goes half-open and
+              lets `breaker_probes` reads through (the round's highest VOI): one answer closes
+              it, none reopens it. Why it barely earns: a failed call costs its price and its
+              wait, a blocked read that would have answered costs its whole VOI (at least
+              hurdle x price), so the breaker pays only where it is sure the LLM is down; an
+              outage ending mid-chunk is where its probes can miss (several probes, and a
+              round judged whole, cut that loss; an exponential cool-down would lengthen it);
   TRM guard   a non-finite TRM output or a modelled TRM latency above `trm_max_latency_ms`
               hands the decision to the logistic model.
 Every transition goes into `events`; every fallback decision carries its reason in the
@@ -46,12 +52,13 @@ class Sentinel:
     # --- before reading ---
 
     def reads_allowed(self, opportunity: int) -> int | None:
-        """How many reads the breaker lets through now: None = no limit, 0 = TRM alone, 1 = a half-open probe."""
+        """How many reads the breaker lets through now: None = no limit, 0 = TRM alone, `breaker_probes` when
+        half-open (the highest-VOI reads: the caller ranks them)."""
         if not self.guardrails or self.state == CLOSED:
             return None
         if self.state == OPEN and opportunity - self._opened_at >= self.cfg.breaker_cooldown:
-            self._enter(HALF_OPEN, opportunity, "cooldown over: one probe read")
-        return 1 if self.state == HALF_OPEN else 0
+            self._enter(HALF_OPEN, opportunity, "cooldown over: probe reads")
+        return self.cfg.breaker_probes if self.state == HALF_OPEN else 0
 
     def affordable(self, costs: np.ndarray) -> np.ndarray:
         """Which of these reads, in this order, fit in what is left of the budget (a prefix). (R,) -> (R,) bool"""
@@ -80,15 +87,18 @@ class Sentinel:
             return
         self._calls.extend(bool(f) for f in failed)
         if self.state == HALF_OPEN:
-            if failed.any():
-                self._open(opportunity, "the half-open probe failed")
-            else:
-                self._enter(CLOSED, opportunity, "the half-open probe succeeded")
+            if failed.all():
+                self._open(opportunity, "the half-open probes failed")
+            else:   # one answer is enough: the LLM is back
+                self._enter(CLOSED, opportunity, "a half-open probe succeeded")
                 self._calls.clear()
             return
-        rate = sum(self._calls) / len(self._calls)
-        if self.state == CLOSED and len(self._calls) == self._calls.maxlen and rate >= self.cfg.breaker_failure_rate:
-            self._open(opportunity, f"{rate:.0%} of the last {len(self._calls)} LLM calls failed")
+        # A round's calls run in parallel and end together: a round larger than the window is judged whole, so
+        # the order its calls are listed in cannot open the breaker on half a round (an outage ending mid-chunk).
+        judged = failed if len(failed) > len(self._calls) else self._calls
+        rate = sum(judged) / len(judged)
+        if self.state == CLOSED and len(judged) >= self._calls.maxlen and rate >= self.cfg.breaker_failure_rate:
+            self._open(opportunity, f"{rate:.0%} of the last {len(judged)} LLM calls failed")
 
     def trm_guard(self, estimate: np.ndarray, latency_ms: np.ndarray) -> np.ndarray:
         """Which opportunities the TRM may not decide, (n, K) estimates and (n,) latency -> (n,) reason or ''."""

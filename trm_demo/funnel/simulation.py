@@ -398,11 +398,12 @@ def decide_block(ledger: Ledger, block: Block, tl: Timeline, cfg: Config, readin
             pick, pursue = decide(chunk.estimate, sim.conversion_value, sim.outreach_cost)
             decision = Decision(pick, pursue, settle(part, pick, pursue, cfg))
             _learn(world.calibration, base, chunk.reading_logit, chunk.fallback == "", decision)
-            compute = trm.cost + chunk.llm_cost
+            compute = trm.cost + chunk.llm_cost + waiting_cost(cfg, chunk.waited_ms)
             _add_totals(world, decision.money, compute, chunk)
             world.thermostat.update(int(part.ids[-1]) + 1, float(tl.clock[part.ids[-1]]), world.sentinel.spent)
             if name == "run":
                 ledger.record("cascade", part.ids, compute_cost=compute, llm_cost=chunk.llm_cost,
+                              latency_cost=waiting_cost(cfg, chunk.waited_ms),
                               llm_reads=chunk.read.sum(axis=1), steps=trm.steps.max(axis=1),
                               latency_ms=trm.latency + chunk.waited_ms, fallback=chunk.fallback != "",
                               **decision.money)
@@ -444,6 +445,11 @@ def world_for(cfg: Config, budget: float, calibration: Calibration, fixed_hurdle
     thermostat_cfg = cfg.thermostat if fixed_hurdle is None else _held_at(cfg.thermostat, fixed_hurdle)
     sentinel = Sentinel(cfg.sentinel, budget, sim.llm_latency_ms, sim.llm_timeout_ms, guardrails_on, latency_limit_on)
     return World(Thermostat(thermostat_cfg, budget), sentinel, calibration.copy())
+
+
+def waiting_cost(cfg: Config, waited_ms: np.ndarray) -> np.ndarray:
+    """What the decisions' wait on LLM rounds costs, $ (sentinel.latency_cost_per_s): part of their compute cost."""
+    return cfg.sentinel.latency_cost_per_s * waited_ms / 1000.0
 
 
 def _held_at(thermostat: ThermostatConfig, hurdle: float) -> ThermostatConfig:
@@ -605,7 +611,9 @@ def _record_rivals(ledger: Ledger, part: Block, trm: TRMDecision, belief: np.nda
         money = settle(part, pick, pursue, cfg)
         if router:
             _learn(world.calibration, base, top.reading, ~guarded, Decision(pick, pursue, money))
-        ledger.record(name, part.ids, compute_cost=trm.cost + top.llm_cost, llm_cost=top.llm_cost,
+        waiting = waiting_cost(cfg, top.waited_ms)
+        ledger.record(name, part.ids, compute_cost=trm.cost + top.llm_cost + waiting, llm_cost=top.llm_cost,
+                      latency_cost=waiting,
                       llm_reads=top.read.sum(axis=1), steps=trm.steps.max(axis=1),
                       latency_ms=trm.latency + top.waited_ms,
                       fallback=guarded | np.isnan(top.reading).all(axis=1), **money)
