@@ -19,7 +19,8 @@ from trm_demo.config import load_config
 from trm_demo.funnel.evaluation import summarise
 from trm_demo.report import findings
 from trm_demo.report.charts import PALETTE, chart, decimal, mermaid, quote
-from trm_demo.report.dossier import advice, headline, render_report, report_document
+from trm_demo.report import advice
+from trm_demo.report.dossier import first_paragraph, headline, render_report, report_document
 from trm_demo.report.findings import Drives, Effect, Significance
 from trm_demo.report.formats import verdicts
 from trm_demo.results import DeferralCurve, DepthPoint, RunResult
@@ -198,9 +199,9 @@ def test_the_first_paragraph_names_the_strategy_with_the_highest_expected_net_va
     metrics["strategies"]["oracle"]["expected_net_value"] = 1e9   # the yardstick is never the advice
     result = typed(metrics)
     assert findings.ranking(result)[:2] == [winner, others[0]]
-    text = advice(result)
+    text = first_paragraph(result)
     assert text.startswith(words)
-    assert "$500 per run more than" in text
+    assert "($500.00 per run) more expected net value than" in text
     assert render(run, metrics).split("\n\n")[1] == text
     assert headline(result).startswith("**" + {"cascade": "Cascade", "trm": "TRM alone", "llm": "LLM reads",
                                               "keyword": "Keyword", "llm_shortlist": "LLM reads the TRM",
@@ -215,9 +216,9 @@ def test_the_advice_renders_whichever_strategy_wins_even_one_this_version_does_n
     metrics["strategies"]["newcomer"] = {**metrics["strategies"]["trm"], "expected_net_value": top(metrics) + 700.0}
     result = typed(metrics)
     assert findings.ranking(result)[0] == "newcomer"
-    text = advice(result)
-    assert text.startswith("**Use newcomer: it made the most expected net value in this run.**")
-    assert "$700 per run more than" in text
+    text = first_paragraph(result)
+    assert text.startswith("**Use newcomer: it made the most expected net value in this run. It made")
+    assert "($700.00 per run) more expected net value than" in text
     assert render(run, metrics).split("\n\n")[1] == text
 
 
@@ -230,7 +231,7 @@ def test_where_the_winner_changes_is_read_off_the_break_even_map(run):
     assert where.by_value == findings.Span("cascade", 100.0, 100.0, False, findings.Neighbour("trm", 40.0), None)
     # the wording of that finding
     assert ("at $100 per placement the cascade wins from $0.01 per read to $0.30 per read, the TRM alone at "
-            "$3.00 per read") in advice(typed(metrics))
+            "$3.00 per read") in first_paragraph(typed(metrics))
     metrics["landscape"]["break_even"] = grid({})
     assert findings.where_it_changes(typed(metrics).landscape.break_even).by_price == findings.Span(
         "cascade", 0.01, 3.0, True, None, None)
@@ -251,14 +252,14 @@ def with_evaluation(metrics: dict, bumps=(0.0, 50.0, 100.0)) -> dict:
 
 def test_the_first_paragraph_asks_for_seeds_or_quotes_the_paired_lead(run):
     assert findings.lead_over_seeds(typed(run["metrics"]), "cascade", "trm") is None
-    assert "`--seeds 10`" in advice(typed(run["metrics"]))
+    assert "one seed: run `--seeds 10` for an interval" in first_paragraph(typed(run["metrics"]))
     metrics = with_evaluation(run["metrics"])
     first, second = findings.ranking(typed(metrics))[:2]
     for mean, significance in ((10.0, Significance.NOT_SIGNIFICANT), (100.0, Significance.AHEAD)):
         metrics["evaluation"]["paired"][f"{first}-{second}"] = {"mean": mean, "ci95": [mean - 40.0, mean + 40.0],
                                                                "half_width": 40.0, "n": 3}
         assert findings.lead_over_seeds(typed(metrics), first, second).significance is significance
-    assert "Across 3 seeds it leads by $100 ± $40 per run." in advice(typed(metrics))   # the wording of one
+    assert "($100 ± $40 per run, 95 % interval) more expected net value than" in first_paragraph(typed(metrics))
 
 
 def test_a_rival_that_beats_the_cascade_quotes_the_cascade_minus_rival_pair_turned_round(run):
@@ -268,8 +269,9 @@ def test_a_rival_that_beats_the_cascade_quotes_the_cascade_minus_rival_pair_turn
                                                           "half_width": 48.0, "n": 20}
     lead = findings.lead_over_seeds(typed(metrics), "keyword", "cascade")
     assert (lead.a, lead.b, lead.mean, lead.significance) == ("keyword", "cascade", 452.0, Significance.AHEAD)
-    text = advice(typed(metrics))
-    assert text.startswith("**Use the keyword reader") and "Across 3 seeds it leads by $452 ± $48 per run." in text
+    text = first_paragraph(typed(metrics))
+    assert text.startswith("**Use the keyword reader") and "Across 20 seeds it made" in text
+    assert "($452 ± $48 per run, 95 % interval)" in text
 
 
 def test_the_headline_quotes_realised_values_beside_the_expected_ones(run):
@@ -537,3 +539,65 @@ def test_multi_seed_evaluation_renders_when_present(run):
 def test_the_html_and_markdown_share_one_document(run):
     doc = report_document(run["cfg"].to_dict(), typed(run["metrics"]), run["training"])
     assert [s.heading for s in doc.sections] == re.findall(r"^## (.+)$", render(run), re.MULTILINE)
+
+
+# --- the advice: every number it quotes is the metrics' own ---
+
+FIGURE = re.compile(r"(-?)\$([\d,.]+)(?: ± \$([\d,.]+))? per (run|opportunity)")
+
+
+def quoted(text: str) -> list[tuple[str, float, int]]:
+    """(unit, value, decimal places) of every money figure in the text; a 'mean ± half-width' gives both."""
+    out = []
+    for sign, mean, half, unit in FIGURE.findall(text):
+        for figure, signed_ in ((mean, sign), (half, "")):
+            if figure:
+                places = len(figure.split(".")[1]) if "." in figure else 0
+                out.append((unit, float(signed_ + figure.replace(",", "")), places))
+    return out
+
+
+def assert_quotes_only(text: str, allowed: dict[str, list[float]]) -> None:
+    figures = quoted(text)
+    assert figures, text
+    for unit, shown, places in figures:
+        assert any(abs(shown - x) <= 0.5 * 10 ** -places + 1e-9 for x in allowed[unit]), (unit, shown, text)
+
+
+def test_every_number_the_advice_quotes_is_the_winners_lead_from_the_metrics(run):
+    s, n = run["metrics"]["strategies"], run["metrics"]["run"]["opportunities"]
+    values = sorted((r["expected_net_value"] for k, r in s.items() if k != "oracle"), reverse=True)
+    margin = values[0] - values[1]
+    sentence = advice.sentence(typed(run["metrics"]))
+    assert_quotes_only(sentence, {"run": [margin], "opportunity": [margin / n]})
+    assert "one seed: run `--seeds 10` for an interval" in sentence
+    # With seeds the interval replaces the seed's figure, per run and per opportunity.
+    metrics = with_evaluation(run["metrics"])
+    first, second = findings.ranking(typed(metrics))[:2]
+    metrics["evaluation"]["paired"][f"{first}-{second}"] = {"mean": 123.0, "ci95": [100.0, 146.0],
+                                                           "half_width": 23.0, "n": 3}
+    sentence = advice.sentence(typed(metrics))
+    assert_quotes_only(sentence, {"run": [123.0, 23.0], "opportunity": [123.0 / n, 23.0 / n]})
+    assert "Across 3 seeds it made" in sentence and "95 % interval" in sentence
+    # The report's first paragraph opens with the same sentence, in bold.
+    assert render(run, metrics).split("\n\n")[1].startswith(f"**{sentence}**")
+
+
+def test_a_controls_effect_is_a_figure_on_one_seed_and_a_verb_over_seeds(run):
+    metrics = copy.deepcopy(run["metrics"])
+    n = metrics["run"]["opportunities"]
+    metrics["counterfactuals"]["thermostat"].update(expected_net_value_delta=74.91, net_value_delta=-20.0)
+    text = advice.control_effect(typed(metrics), "thermostat")
+    assert text.startswith(f"+${74.91 / n:.2f} per opportunity (+$74.91 per run) of expected net value on this seed")
+    assert "realised on this seed's outcomes: -$20.00 per run; run `--seeds 10` for an interval" in text
+    assert "earned" not in text and "cost" not in text
+    metrics = with_evaluation(metrics)
+    for mean, half, verb in ((62.91, 109.97, "no measurable effect: +$"), (62.91, 10.0, "earned $"),
+                             (-62.91, 10.0, "cost $")):
+        metrics["evaluation"]["counterfactuals"]["thermostat"] = {"mean": mean, "ci95": [mean - half, mean + half],
+                                                                   "half_width": half, "n": 5}
+        text = advice.control_effect(typed(metrics), "thermostat")
+        assert text.startswith(verb), text
+        assert f"${abs(mean):.2f} ± ${half:.2f} per run) of expected net value over 5 seeds" in text
+        assert "this seed: " in text
+    assert advice.control_effect(typed(metrics), "no such control") is None

@@ -30,6 +30,7 @@ from trm_demo.funnel.rng import rng_for
 from trm_demo.funnel.simulation import run_funnel
 from trm_demo.funnel.telemetry import call_log, run_metrics
 from trm_demo.outputs import check_paths
+from trm_demo.report import glossary
 from trm_demo.report.changes import config_changes
 from trm_demo.report.dossier import write_report
 from trm_demo.report.formats import verdicts
@@ -143,6 +144,7 @@ def add_run_flags(p: argparse.ArgumentParser) -> None:
     if numeric, the knob's own range."""
     p.description = ("Tiny Recursive Model vs greedy vs a simulated LLM in a recruiting conversion funnel. Every "
                      "knob lives in config/default_config.yaml; flags override it.")
+    p.epilog = f"{p.epilog or ''} {glossary.help_text()}".strip()   # the summary's words, defined
     default = shipped_default()
     add_training_flags(p, default)
     p.add_argument("--train-epochs", type=config_number("training.epochs"), metavar="N",

@@ -14,7 +14,7 @@ from __future__ import annotations
 import yaml
 
 from trm_demo.atomic import write_text
-from trm_demo.report import findings
+from trm_demo.report import advice, findings
 from trm_demo.report.changes import shown_value
 from trm_demo.report.charts import chart
 from trm_demo.report.document import Bullets, Code, Document, Paragraph, Section, Table, section, to_markdown
@@ -64,7 +64,7 @@ def report_document(settings: dict, result: RunResult, training: dict) -> Docume
                         Paragraph("The effective knobs of this run (defaults, config file and flags merged):"),
                         Code(yaml.safe_dump(settings, sort_keys=False), "yaml")),
                 footer(result)]
-    return Document("TRM executive report", (Paragraph(advice(result)),), tuple(s for s in sections if s))
+    return Document("TRM executive report", (Paragraph(first_paragraph(result)),), tuple(s for s in sections if s))
 
 
 def llm_label(result: RunResult) -> str:
@@ -75,39 +75,24 @@ def llm_label(result: RunResult) -> str:
 
 # --- the first paragraph and the headline ------------------------------------------------------
 
-def advice(result: RunResult) -> str:
-    """The first paragraph, for a reader who will read only it: what to do, why, and where that changes."""
+def first_paragraph(result: RunResult) -> str:
+    """For a reader who will read only it: the advice (the terminal's sentence, in bold), why, and where it
+    changes."""
+    text = f"**{advice.sentence(result)}**"
     s, run = result.strategies, result.run
-    if run.llm.get("real") and not run.llm.get("verdicts_valid", True):   # no advice from an outage
-        return (f"**The LLM failed {run.llm.get('failed_reads', 0):,} of {run.llm.get('candidates_read', 0):,} "
-                "reads: no verdict involving it (the cascade, the LLM alone) is valid in this run.** Check the "
-                "server at llm.base_url and rerun; the section \"The LLM reader\" lists the failures.")
-    first, second = ranking(result)[:2]
-    best, runner = s[first], s[second]
+    if run.llm.get("real") and not run.llm.get("verdicts_valid", True):
+        return text + " The section \"The LLM reader\" lists the failures."
+    first = advice.recommendation(result).best
+    best = s[first]
     share = (f", {pct(best.share_of_oracle_expected)} of what a perfect-information oracle would make"
              if finite(best.share_of_oracle_expected) else "")
-    margin = best.expected_net_value - runner.expected_net_value
-    why = (f" In this simulated funnel of {run.opportunities:,} jobs it made the most expected net value "
-           f"({money(best.expected_net_value, Per.RUN, 0)}{share}), {money(margin, Per.RUN, 0)} more than "
-           f"{phrase(second)}.")
+    text += (f" In this simulated funnel of {run.opportunities:,} jobs it made "
+             f"{money(best.expected_net_value, Per.RUN, 0)} of expected net value{share}.")
     if best.llm_reads:
         read = read_share(result, first)
-        why += (f" The LLM read {pct(read)} of the candidates," if finite(read) else " The LLM read") + \
-               f" for {money(best.llm_cost, Per.RUN)}."
-    return strategy(first).advice + why + where_it_changes(result) + _doubt(result, first, second)
-
-
-def _doubt(result: RunResult, first: str, second: str) -> str:
-    lead = findings.lead_over_seeds(result, first, second)
-    if lead is not None:
-        if lead.significance is Significance.NOT_SIGNIFICANT:
-            return (f" Across {result.evaluation.seeds} seeds the two are not significantly apart "
-                    f"({plus_minus(lead.mean, lead.half_width, Per.RUN, 0)}): either will do.")
-        return (f" Across {result.evaluation.seeds} seeds it leads by "
-                f"{plus_minus(lead.mean, lead.half_width, Per.RUN, 0)}.")
-    if result.evaluation is not None:
-        return ""
-    return " One seed: `--seeds 10` gives paired 95 % intervals."
+        text += (f" The LLM read {pct(read)} of the candidates," if finite(read) else " The LLM read") + \
+            f" for {money(best.llm_cost, Per.RUN)}."
+    return text + where_it_changes(result)
 
 
 def where_it_changes(result: RunResult) -> str:
@@ -121,7 +106,11 @@ def where_it_changes(result: RunResult) -> str:
     value_text = _span(where.by_value, lambda x: money(x, Per.PLACEMENT, 0))
     # The map replays a steady market without the budget or the scenario: say so, or its winner at this run's
     # own price can read as contradicting the run's.
-    return (f" On the break-even map (a steady market, no budget, no scenario), at "
+    run = result.landscape.break_even.default
+    nearest = ("" if (where.value, where.price) == (run.conversion_value, run.llm_price) else
+               f" (the map's point nearest this run's {money(run.conversion_value, Per.PLACEMENT, 0)} and "
+               f"{price(run.llm_price)})")
+    return (f" On the break-even map (a steady market, no budget, no scenario){nearest}, at "
             f"{money(where.value, Per.PLACEMENT, 0)} {price_text}; "
             f"at {price(where.price)} {value_text}.")
 
