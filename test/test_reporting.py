@@ -21,7 +21,7 @@ from trm_demo.report import findings
 from trm_demo.report.charts import PALETTE, chart, decimal, mermaid, quote
 from trm_demo.report import advice
 from trm_demo.report.dossier import first_paragraph, headline, render_report, report_document
-from trm_demo.report.findings import Drives, Effect, Significance
+from trm_demo.report.findings import Drives, Significance
 from trm_demo.report.formats import verdicts
 from trm_demo.results import DeferralCurve, DepthPoint, RunResult
 from trm_demo.strategies import strategy
@@ -290,7 +290,7 @@ def test_the_deferral_chart_has_the_four_orders_and_a_finding_title(run):
     assert '"VOI order (the cascade\'s)"' in block and '"random order"' in block and '"oracle order' in block
     assert '"each job\'s top by TRM first"' in block
     assert X_AXIS.search(block).group(1).startswith('"0", "10"')
-    assert re.search(r'title "(90% of reading\'s gain: \d+% read in VOI order(, \d+% at random)?|Reading the '
+    assert re.search(r'title "(Reading \d+% in the cascade\'s order gets 90% of the gain(; at random, \d+%)?|Reading the '
                      r'replies added nothing here)', block)
 
 
@@ -338,20 +338,20 @@ def test_controls_list_the_scenario_and_each_controls_dollars(run):
         assert f"at opportunity {event['at']:,}:" in text
     for name in ("thermostat", "sentinel"):
         delta = cf[name]["expected_net_value_delta"]
-        assert f"{'+' if delta >= 0 else '-'}${abs(delta):,.2f} per run expected net value" in text
+        assert f"({'+' if delta >= 0 else '-'}${abs(delta):,.2f} per run) of expected net value on this seed" in text
     assert "earned" not in text, "one seed never says earned"
-    assert "one seed: `--seeds 10` for an interval" in text
+    assert "one seed: run `--seeds 10` for an interval" in text
     assert "**Budget.**" in text and "## " not in text
 
 
 def test_a_control_is_given_as_a_signed_figure_of_one_seed(run):
-    assert [findings.effect(d) for d in (-12.5, 0.0, 1380.0)] == [Effect.COST, Effect.NOTHING, Effect.EARNED]
     metrics = copy.deepcopy(run["metrics"])
     metrics["counterfactuals"]["thermostat"].update(expected_net_value_delta=-12.5, net_value_delta=3.0)
     metrics["scenario"]["events"] = []
     text = section_text(render(run, metrics), "Controls")
-    assert ("(the best fixed hurdle on held-out seeds): -$12.50 per run expected net value (realised +$3.00 per run"
-            in text and "one seed: `--seeds 10` for an interval" in text)   # a figure and the hint, never a verdict
+    assert ("(the best fixed hurdle on held-out seeds): -$0.21 per opportunity (-$12.50 per run) of expected net value "
+            "on this seed (realised on this seed's outcomes: +$3.00 per run; run `--seeds 10` for an interval)"
+            in text)   # a figure and the hint, never a verdict
     assert "No scenario events: a steady market." in text
 
 
@@ -515,7 +515,7 @@ def test_what_you_changed_shows_scenario_events_as_yaml_with_their_effect(run):
         {"key": "cascade.calibration_reads", "default": 512, "value": 256, "set_by": "my.yaml"}]}
     text = section_text(render(run, metrics), "What you changed")
     assert "| `scenario.events` | [{at: 80, llm_price_multiplier: 2.5}] | [] | `my.yaml` |" in text
-    assert "each control against its replay (expected, one seed: `--seeds 10` for an interval): thermostat" in text
+    assert "each control against its replay (expected, one seed: run `--seeds 10` for an interval): thermostat" in text
     assert "| `simulation.llm_cost` | 0.2 | 0.05 | `my.yaml` | LLM reads: cascade" in text
     assert "measured TRM error sd" in text
 
@@ -601,3 +601,22 @@ def test_a_controls_effect_is_a_figure_on_one_seed_and_a_verb_over_seeds(run):
         assert f"${abs(mean):.2f} ± ${half:.2f} per run) of expected net value over 5 seeds" in text
         assert "this seed: " in text
     assert advice.control_effect(typed(metrics), "no such control") is None
+
+
+def test_the_training_charts_title_the_runs_step_cap_from_zero_and_keep_each_loss_on_its_own_axis(run):
+    training = copy.deepcopy(run["training"])
+    training["selected"] = {**(training.get("selected") or {}), "step_cap": 1, "epoch": 1}
+    steps = [r["step"] for r in training["holdout_after"]]
+    training["holdout_before"] = [{**r, "excess_log_loss": 0.0594 + 0.0001 * i} for i, r in
+                                  enumerate(training["holdout_before"])]
+    training["holdout_after"] = [{**r, "excess_log_loss": 0.0604 - 0.0003 * i} for i, r in
+                                 enumerate(training["holdout_after"])]
+    for e in training["epochs"]:
+        e["halting_loss"] = 0.1
+    blocks = mermaid_blocks(render(run, training=training))
+    holdout = next(b for b in blocks if "supervision step (#)" in b)
+    assert 'title "At step cap 1 (the run\'s), fine-tuning did not cut the excess: 0.0594 to 0.0604"' in holdout
+    assert Y_AXIS.search(holdout).group(1) == "0", "a 0.001 change must not fill the axis"
+    assert len(steps) > 1
+    losses = [b for b in blocks if "epoch (#)" in b]
+    assert [len(SERIES.findall(b)) for b in losses] == [1, 1]   # loss and halting loss: two charts

@@ -79,7 +79,7 @@ def test_the_rows_come_in_the_cascades_order():
 def test_the_lines_under_the_table_give_the_controls_dollars_and_say_the_llm_is_simulated():
     text = " ".join(summary(120).split())
     assert "Expected = at the true conversion probabilities" in text and "Realised = on the drawn outcomes" in text
-    assert "the LLM read 302 replies (18.9% of candidates); LLM spend $89.80 of a $90.00 budget per run" in text
+    assert "the LLM read 302 replies (18.9% of candidates); LLM spend per run: $89.80 of a $90.00 budget" in text
     assert "escalation threshold ended at 9.19 x the LLM price after 1 move; against the best fixed threshold:" in text
     assert ("+$0.27 per opportunity (+$54.27 per run) of expected net value on this seed (realised on this seed's "
             "outcomes: +$99.80 per run; run `--seeds 10` for an interval)") in text

@@ -14,11 +14,11 @@ from __future__ import annotations
 import yaml
 
 from trm_demo.atomic import write_text
-from trm_demo.report import advice, findings
+from trm_demo.report import advice, findings, glossary
 from trm_demo.report.changes import shown_value
 from trm_demo.report.charts import chart
 from trm_demo.report.document import Bullets, Code, Document, Paragraph, Section, Table, section, to_markdown
-from trm_demo.report.findings import LOG_LOSS_TOLERANCE, Drives, Effect, Significance, Span, ranking, read_share
+from trm_demo.report.findings import LOG_LOSS_TOLERANCE, Drives, Significance, Span, ranking, read_share
 from trm_demo.report.formats import Per, count, finite, money, num, pair_name, pct, plus_minus, price, signed
 from trm_demo.report.html import write_html
 from trm_demo.results import BreakEvenCell, Counterfactual, Evaluation, Interval, RunResult
@@ -60,6 +60,7 @@ def report_document(settings: dict, result: RunResult, training: dict) -> Docume
                 controls_section(settings, result, points),
                 frontier_section(result), training_section(training, points),
                 halting_comparison_section(training), evaluation_section(result.evaluation),
+                section("Glossary", Bullets(tuple(f"**{term}**: {text}." for term, text in glossary.TERMS))),
                 section("Configuration snapshot",
                         Paragraph("The effective knobs of this run (defaults, config file and flags merged):"),
                         Code(yaml.safe_dump(settings, sort_keys=False), "yaml")),
@@ -144,7 +145,8 @@ def headline(result: RunResult) -> str:
     if finite(read):
         lines.append(f"The cascade had the LLM read {cascade.llm_reads:,} replies ({pct(read)} of the candidates) "
                      f"for {money(cascade.llm_cost, Per.RUN)}; reading everyone cost {money(llm.llm_cost, Per.RUN)}. "
-                     f"The TRM's own compute for every candidate was {money(s['trm'].compute_cost, Per.RUN)}.")
+                     f"The TRM's compute over all {run.candidates:,} candidates was "
+                     f"{money(s['trm'].compute_cost, Per.RUN)} ({money(s['trm'].compute_cost / max(run.candidates, 1), Per.CANDIDATE, 6)}).")
     lines.append("Share of the oracle's expected net value (the oracle knows the true probability: the upper "
                  "bound, not a rival): " + ", ".join(f"{phrase(k)} {pct(s[k].share_of_oracle_expected)}"
                                                      for k in RIVALS if k in s) + ".")
@@ -270,7 +272,8 @@ def deferral_section(result: RunResult) -> Section:
                   "TRM, then every job's second, ...; the oracle order knows each reading's true gain in hindsight: the best any order can do."
                   + _deferral_reading(result)),
         chart(deferral_title(findings.deferral(curve)), "share of candidates read (%)",
-              "expected share of oracle (%)", [f"{100 * x:.0f}" for x in shares], series, len(shares)))
+              "share of the oracle's value before LLM cost (%)", [f"{100 * x:.0f}" for x in shares], series,
+              len(shares)))
 
 
 def _deferral_reading(result: RunResult) -> str:
@@ -279,6 +282,11 @@ def _deferral_reading(result: RunResult) -> str:
     text = ""
     if finite(alone) and finite(full):
         text += f" The TRM alone reaches {pct(alone)}; reading every reply, {pct(full)}."
+    llm = result.strategies.get("llm")
+    if llm is not None and finite(llm.share_of_oracle_expected):   # the two figures a reader sets side by side
+        text += (f" These shares are before LLM cost, on the landscape's steady market; the strategy table's "
+                 f"{pct(llm.share_of_oracle_expected)} for the LLM reading everyone is after every cost, in the run "
+                 "(budget, scenario and fallback included).")
     if finite(read):
         text += f" In the run the cascade read {pct(read)} of the candidates."
     return text
@@ -288,8 +296,8 @@ def deferral_title(deferral: findings.Deferral) -> str:
     """The finding: how much reading each order needs for most of reading's whole gain."""
     if not deferral.reading_adds:
         return "Reading the replies added nothing here"
-    text = f"{pct(findings.GAIN_SHARE, 0)} of reading's gain: {pct(deferral.voi, 0)} read in VOI order"
-    return text + (f", {pct(deferral.random, 0)} at random" if deferral.random is not None else "")
+    text = f"Reading {pct(deferral.voi, 0)} in the cascade's order gets {pct(findings.GAIN_SHARE, 0)} of the gain"
+    return text + (f"; at random, {pct(deferral.random, 0)}" if deferral.random is not None else "")
 
 
 def break_even_section(result: RunResult) -> Section | None:
@@ -395,7 +403,7 @@ def controls_section(settings: dict, result: RunResult, points: int) -> Section:
         Paragraph("Each control is judged in dollars: the run minus the same opportunities replayed without it "
                   "(same candidates, same readings, same outcome draws); the thermostat against the best fixed "
                   "hurdle chosen on held-out seeds (`thermostat.replay_hurdle`). Positive means the run made more "
-                  f"with the control. This run is {findings.ONE_SEED_HINT}; `python -m bench --only controls` measures "
+                  f"with the control. This run is {advice.ONE_SEED}; `python -m bench --only controls` measures "
                   "each control against its best fixed policy over seeds, steady and under each shock "
                   "(docs/BENCHMARKS.md)."),
         Paragraph("**Scenario.** " + (f"{count(len(events), 'event')} during the period:" if events
@@ -407,7 +415,7 @@ def controls_section(settings: dict, result: RunResult, points: int) -> Section:
                   f"raises it to the budget's shadow price when the budget binds: the hurdle at which the rest of "
                   f"the budget buys the reads the rest of the period would want, from the VOIs seen so far. It "
                   f"moved {count(t.moves, 'time')} and ended at {num(t.final_hurdle)}. "
-                  + counterfactual_sentence(cf.get("thermostat"), "with the hurdle held at "
+                  + counterfactual_sentence(result, "thermostat", "with the hurdle held at "
                                             f"{num(settings['thermostat']['replay_hurdle'])} all period (the best "
                                             "fixed hurdle on held-out seeds)")),
         chart(hurdle_title(findings.hurdle_path(history)), "opportunity (#)", "hurdle (× LLM price)",
@@ -418,12 +426,12 @@ def controls_section(settings: dict, result: RunResult, points: int) -> Section:
                   "circuit breaker hands decisions to the "
                   "TRM alone when LLM calls fail and probes half-open before closing; a TRM guard falls back to the "
                   f"logistic model. Breaker at the end: {sentinel.state}. "
-                  + counterfactual_sentence(cf.get("sentinel"), "without the breaker and the TRM guard "
+                  + counterfactual_sentence(result, "sentinel", "without the breaker and the TRM guard "
                                             "(budget and latency limit kept)")),
         sentinel_table(sentinel.events),
-        Paragraph("**Budget.** " + limit_sentence(cf.get("budget"), "LLM budget", "no budget"))
+        Paragraph("**Budget.** " + limit_sentence(result, "budget", "LLM budget", "no budget"))
         if cf.get("budget") else None,
-        Paragraph("**Latency limit.** " + limit_sentence(cf.get("latency_limit"), "latency limit on LLM rounds",
+        Paragraph("**Latency limit.** " + limit_sentence(result, "latency_limit", "latency limit on LLM rounds",
                                                         "no latency limit"))
         if cf.get("latency_limit") else None,
     ]
@@ -443,25 +451,20 @@ def describe_event(event: dict) -> str:
     return at + shown_value(event)
 
 
-def counterfactual_sentence(cf: Counterfactual | None, without: str) -> str:
+def counterfactual_sentence(result: RunResult, control: str, without: str) -> str:
+    cf = result.counterfactuals.get(control)
     if cf is None:
         return ""
-    return (f"Against the same opportunities replayed {without}: {signed(cf.expected_net_value_delta, Per.RUN)} "
-            f"expected net value (realised {signed(cf.net_value_delta, Per.RUN)}; LLM spend "
-            f"{signed(cf.llm_cost_delta, Per.RUN)}; {findings.ONE_SEED_HINT}).")
+    return (f"Against the same opportunities replayed {without}: {advice.control_effect(result, control)}; LLM "
+            f"spend {signed(cf.llm_cost_delta, Per.RUN)}.")
 
 
-def limit_sentence(cf: Counterfactual, limit: str, without_it: str) -> str:
-    """A limit the operator sets (the budget, the latency limit) can only cost: say how much."""
-    delta, without = cf.expected_net_value_delta, cf.without
-    spent = (f": with {without_it} the cascade would have spent {money(without.llm_cost, Per.RUN)} on "
-             f"{count(without.llm_reads, 'read')}")
-    if findings.effect(delta) is Effect.COST:
-        return (f"The {limit} cost {money(-delta, Per.RUN)} of expected net value{spent} (realised "
-                f"{signed(cf.net_value_delta, Per.RUN)}). It is the operator's limit, not a control: this is its "
-                "price.")
-    return (f"The {limit} cost nothing here ({signed(delta, Per.RUN)} of expected net value against "
-            f"{without_it}{spent}).")
+def limit_sentence(result: RunResult, control: str, limit: str, without_it: str) -> str:
+    """A limit the operator sets (the budget, the latency limit): its effect against none, and what none spends."""
+    without = result.counterfactuals[control].without
+    return (f"The {limit} against {without_it}: {advice.control_effect(result, control)}. With {without_it} the "
+            f"cascade would have spent {money(without.llm_cost, Per.RUN)} on {count(without.llm_reads, 'read')}. "
+            "It is the operator's limit, not a control: this is its price.")
 
 
 def hurdle_title(path: findings.HurdlePath) -> str:
@@ -545,7 +548,6 @@ def training_section(training: dict, points: int) -> Section:
     start = "scratch" if training["start"] == "scratch" else f"the {training['start']}"
     tuned = (f"fine-tuned for {count(len(epochs), 'epoch')} on {training['samples']:,} recent outcomes"
              if epochs else "not fine-tuned")
-    last_before, last_after = before[-1]["excess_log_loss"], after[-1]["excess_log_loss"]
     selected = training.get("selected") or {}
     return section(
         "Training",
@@ -559,15 +561,30 @@ def training_section(training: dict, points: int) -> Section:
                   f"{selected['step_cap']}: the shallowest cap within one standard error of the best "
                   "validation log-loss.") if selected.get("step_cap") is not None else None,
         chart(f"Fine-tuning loss went from {epochs[0]['loss']:.3f} to {epochs[-1]['loss']:.3f}", "epoch (#)",
-              "loss (nats per pair)", [e["epoch"] for e in epochs],
-              [("line", "loss", [e["loss"] for e in epochs]),
-               ("line", "halting loss", [e["halting_loss"] for e in epochs])], points)
+              "loss (nats per pair)", [e["epoch"] for e in epochs], [("line", "loss", [e["loss"] for e in epochs])],
+              points, y_range=(0.0, max(e["loss"] for e in epochs)))
         if epochs else Paragraph("No loss chart: no fine-tuning epochs ran."),
-        chart(f"Fine-tuning {'cut' if last_after < last_before else 'did not cut'} held-out excess log-loss at "
-              f"step {after[-1]['step']}: {last_before:.4f} to {last_after:.4f}", "supervision step (#)",
-              "excess log-loss (nats)", [str(r["step"]) for r in after],
-              [("line", "before fine-tuning", [r["excess_log_loss"] for r in before]),
-               ("line", "after fine-tuning", [r["excess_log_loss"] for r in after])], points))
+        # a loss of another kind gets its own chart (one axis, one quantity); a head that is off learns nothing
+        chart(f"Halting loss went from {epochs[0]['halting_loss']:.3f} to {epochs[-1]['halting_loss']:.3f}",
+              "epoch (#)", "halting loss (nats per pair)", [e["epoch"] for e in epochs],
+              [("line", "halting loss", [e["halting_loss"] for e in epochs])], points,
+              y_range=(0.0, max(e["halting_loss"] for e in epochs)))
+        if epochs and any(e["halting_loss"] for e in epochs) else None,
+        holdout_chart(before, after, selected.get("step_cap"), points))
+
+
+def holdout_chart(before: list[dict], after: list[dict], step_cap: int | None, points: int):
+    """Held-out excess log-loss by step, before and after fine-tuning, titled at the step the run decides with (its
+    selected step cap), on an axis from zero: a 0.001 change looks like one."""
+    at = next((i for i, r in enumerate(after) if r["step"] == step_cap), len(after) - 1)
+    was, now = before[at]["excess_log_loss"], after[at]["excess_log_loss"]
+    where = f"At step cap {after[at]['step']} (the run's)" if step_cap is not None else f"At step {after[at]['step']}"
+    return chart(f"{where}, fine-tuning {'cut' if now < was else 'did not cut'} the excess: "
+                 f"{was:.4f} to {now:.4f}", "supervision step (#)", "held-out excess log-loss (nats)",
+                 [str(r["step"]) for r in after],
+                 [("line", "before fine-tuning", [r["excess_log_loss"] for r in before]),
+                  ("line", "after fine-tuning", [r["excess_log_loss"] for r in after])], points,
+                 y_range=(0.0, max(r["excess_log_loss"] for r in before + after)))
 
 
 def halting_comparison_section(training: dict) -> Section | None:
@@ -707,7 +724,7 @@ def _thermostat_effect(r: RunResult) -> str:
     t, cf = r.thermostat, r.counterfactuals.get("thermostat")
     return (f"hurdle ended at {num(t.final_hurdle)} after {count(t.moves, 'move')}"
             + (f"; {signed(cf.expected_net_value_delta, Per.RUN)} expected against the best fixed hurdle "
-               f"({findings.ONE_SEED_HINT})" if cf else ""))
+               f"({advice.ONE_SEED})" if cf else ""))
 
 
 def _sentinel_effect(r: RunResult) -> str:
@@ -727,7 +744,7 @@ def _budget_effect(r: RunResult) -> str:
 def _scenario_effect(r: RunResult) -> str:
     cf, events = r.counterfactuals, r.scenario.events
     return (f"{count(len(events), 'event')}; " + "; ".join(describe_event(e) for e in events[:3])
-            + (f"; each control against its replay (expected, {findings.ONE_SEED_HINT}): thermostat "
+            + (f"; each control against its replay (expected, {advice.ONE_SEED}): thermostat "
                f"{signed(cf['thermostat'].expected_net_value_delta, Per.RUN)}, sentinel "
                f"{signed(cf['sentinel'].expected_net_value_delta, Per.RUN)}" if "thermostat" in cf and "sentinel" in cf
                else ""))
