@@ -25,7 +25,7 @@ from trm_demo.results import RunResult
 from trm_demo.ui import UI
 
 FIGURE = r"[+\-−]?\$\d[\d,]*(?:\.\d+)?"
-UNIT = r" per (?:run|opportunity|read|placement)\b"
+UNIT = r" per (?:run|opportunity|read|placement|candidate)\b"
 # A figure with its unit after it: alone, with a half-width, or as an interval.
 LABELLED = re.compile(rf"(?:{FIGURE}(?: ± {FIGURE})?|\[{FIGURE}, {FIGURE}\]){UNIT}")
 # A unit declared before the figures of a sentence: "per run: ...", "in $ per opportunity: ...".

@@ -19,8 +19,9 @@ from trm_demo.config import load_config
 from trm_demo.funnel.evaluation import summarise
 from trm_demo.report import findings
 from trm_demo.report.charts import PALETTE, chart, decimal, mermaid, quote
-from trm_demo.report.dossier import advice, headline, render_report, report_document
-from trm_demo.report.findings import Drives, Effect, Significance
+from trm_demo.report import advice
+from trm_demo.report.dossier import first_paragraph, headline, render_report, report_document
+from trm_demo.report.findings import Drives, Significance
 from trm_demo.report.formats import verdicts
 from trm_demo.results import DeferralCurve, DepthPoint, RunResult
 from trm_demo.strategies import strategy
@@ -187,7 +188,7 @@ def test_the_strategy_table_puts_expected_and_realised_side_by_side_for_every_st
 @pytest.mark.parametrize("winner, words", [
     ("cascade", "**Use the cascade"), ("trm", "**Use the TRM alone"), ("llm", "**Have the LLM read every reply"),
     ("keyword", "**Use the keyword reader"), ("llm_shortlist", "**Have the LLM read each job's shortlist"),
-    ("router_topk", "**Read each job's top k candidates by the TRM"),
+    ("router_topk", "**Read each job's top k candidates by the keyword reader"),
     ("logistic", "**Use the logistic regression"), ("greedy", "**Keep the rule of thumb (greedy)")])
 def test_the_first_paragraph_names_the_strategy_with_the_highest_expected_net_value(run, winner, words):
     best = top(run["metrics"])
@@ -198,9 +199,9 @@ def test_the_first_paragraph_names_the_strategy_with_the_highest_expected_net_va
     metrics["strategies"]["oracle"]["expected_net_value"] = 1e9   # the yardstick is never the advice
     result = typed(metrics)
     assert findings.ranking(result)[:2] == [winner, others[0]]
-    text = advice(result)
+    text = first_paragraph(result)
     assert text.startswith(words)
-    assert "$500 per run more than" in text
+    assert "($500.00 per run) more expected net value than" in text
     assert render(run, metrics).split("\n\n")[1] == text
     assert headline(result).startswith("**" + {"cascade": "Cascade", "trm": "TRM alone", "llm": "LLM reads",
                                               "keyword": "Keyword", "llm_shortlist": "LLM reads the TRM",
@@ -215,9 +216,9 @@ def test_the_advice_renders_whichever_strategy_wins_even_one_this_version_does_n
     metrics["strategies"]["newcomer"] = {**metrics["strategies"]["trm"], "expected_net_value": top(metrics) + 700.0}
     result = typed(metrics)
     assert findings.ranking(result)[0] == "newcomer"
-    text = advice(result)
-    assert text.startswith("**Use newcomer: it made the most expected net value in this run.**")
-    assert "$700 per run more than" in text
+    text = first_paragraph(result)
+    assert text.startswith("**Use newcomer: it made the most expected net value in this run. It made")
+    assert "($700.00 per run) more expected net value than" in text
     assert render(run, metrics).split("\n\n")[1] == text
 
 
@@ -230,7 +231,7 @@ def test_where_the_winner_changes_is_read_off_the_break_even_map(run):
     assert where.by_value == findings.Span("cascade", 100.0, 100.0, False, findings.Neighbour("trm", 40.0), None)
     # the wording of that finding
     assert ("at $100 per placement the cascade wins from $0.01 per read to $0.30 per read, the TRM alone at "
-            "$3.00 per read") in advice(typed(metrics))
+            "$3.00 per read") in first_paragraph(typed(metrics))
     metrics["landscape"]["break_even"] = grid({})
     assert findings.where_it_changes(typed(metrics).landscape.break_even).by_price == findings.Span(
         "cascade", 0.01, 3.0, True, None, None)
@@ -251,14 +252,14 @@ def with_evaluation(metrics: dict, bumps=(0.0, 50.0, 100.0)) -> dict:
 
 def test_the_first_paragraph_asks_for_seeds_or_quotes_the_paired_lead(run):
     assert findings.lead_over_seeds(typed(run["metrics"]), "cascade", "trm") is None
-    assert "`--seeds 10`" in advice(typed(run["metrics"]))
+    assert "one seed: run `--seeds 10` for an interval" in first_paragraph(typed(run["metrics"]))
     metrics = with_evaluation(run["metrics"])
     first, second = findings.ranking(typed(metrics))[:2]
     for mean, significance in ((10.0, Significance.NOT_SIGNIFICANT), (100.0, Significance.AHEAD)):
         metrics["evaluation"]["paired"][f"{first}-{second}"] = {"mean": mean, "ci95": [mean - 40.0, mean + 40.0],
                                                                "half_width": 40.0, "n": 3}
         assert findings.lead_over_seeds(typed(metrics), first, second).significance is significance
-    assert "Across 3 seeds it leads by $100 ± $40 per run." in advice(typed(metrics))   # the wording of one
+    assert "($100 ± $40 per run, 95 % interval) more expected net value than" in first_paragraph(typed(metrics))
 
 
 def test_a_rival_that_beats_the_cascade_quotes_the_cascade_minus_rival_pair_turned_round(run):
@@ -268,8 +269,9 @@ def test_a_rival_that_beats_the_cascade_quotes_the_cascade_minus_rival_pair_turn
                                                           "half_width": 48.0, "n": 20}
     lead = findings.lead_over_seeds(typed(metrics), "keyword", "cascade")
     assert (lead.a, lead.b, lead.mean, lead.significance) == ("keyword", "cascade", 452.0, Significance.AHEAD)
-    text = advice(typed(metrics))
-    assert text.startswith("**Use the keyword reader") and "Across 3 seeds it leads by $452 ± $48 per run." in text
+    text = first_paragraph(typed(metrics))
+    assert text.startswith("**Use the keyword reader") and "Across 20 seeds it made" in text
+    assert "($452 ± $48 per run, 95 % interval)" in text
 
 
 def test_the_headline_quotes_realised_values_beside_the_expected_ones(run):
@@ -288,7 +290,7 @@ def test_the_deferral_chart_has_the_four_orders_and_a_finding_title(run):
     assert '"VOI order (the cascade\'s)"' in block and '"random order"' in block and '"oracle order' in block
     assert '"each job\'s top by TRM first"' in block
     assert X_AXIS.search(block).group(1).startswith('"0", "10"')
-    assert re.search(r'title "(90% of reading\'s gain: \d+% read in VOI order(, \d+% at random)?|Reading the '
+    assert re.search(r'title "(Reading \d+% in the cascade\'s order gets 90% of the gain(; at random, \d+%)?|Reading the '
                      r'replies added nothing here)', block)
 
 
@@ -336,20 +338,20 @@ def test_controls_list_the_scenario_and_each_controls_dollars(run):
         assert f"at opportunity {event['at']:,}:" in text
     for name in ("thermostat", "sentinel"):
         delta = cf[name]["expected_net_value_delta"]
-        assert f"{'+' if delta >= 0 else '-'}${abs(delta):,.2f} per run expected net value" in text
+        assert f"({'+' if delta >= 0 else '-'}${abs(delta):,.2f} per run) of expected net value on this seed" in text
     assert "earned" not in text, "one seed never says earned"
-    assert "one seed: `--seeds 10` for an interval" in text
+    assert "one seed: run `--seeds 10` for an interval" in text
     assert "**Budget.**" in text and "## " not in text
 
 
 def test_a_control_is_given_as_a_signed_figure_of_one_seed(run):
-    assert [findings.effect(d) for d in (-12.5, 0.0, 1380.0)] == [Effect.COST, Effect.NOTHING, Effect.EARNED]
     metrics = copy.deepcopy(run["metrics"])
     metrics["counterfactuals"]["thermostat"].update(expected_net_value_delta=-12.5, net_value_delta=3.0)
     metrics["scenario"]["events"] = []
     text = section_text(render(run, metrics), "Controls")
-    assert ("(the best fixed hurdle on held-out seeds): -$12.50 per run expected net value (realised +$3.00 per run"
-            in text and "one seed: `--seeds 10` for an interval" in text)   # a figure and the hint, never a verdict
+    assert ("(the best fixed hurdle on held-out seeds): -$0.21 per opportunity (-$12.50 per run) of expected net value "
+            "on this seed (realised on this seed's outcomes: +$3.00 per run; run `--seeds 10` for an interval)"
+            in text)   # a figure and the hint, never a verdict
     assert "No scenario events: a steady market." in text
 
 
@@ -513,7 +515,7 @@ def test_what_you_changed_shows_scenario_events_as_yaml_with_their_effect(run):
         {"key": "cascade.calibration_reads", "default": 512, "value": 256, "set_by": "my.yaml"}]}
     text = section_text(render(run, metrics), "What you changed")
     assert "| `scenario.events` | [{at: 80, llm_price_multiplier: 2.5}] | [] | `my.yaml` |" in text
-    assert "each control against its replay (expected, one seed: `--seeds 10` for an interval): thermostat" in text
+    assert "each control against its replay (expected, one seed: run `--seeds 10` for an interval): thermostat" in text
     assert "| `simulation.llm_cost` | 0.2 | 0.05 | `my.yaml` | LLM reads: cascade" in text
     assert "measured TRM error sd" in text
 
@@ -537,3 +539,84 @@ def test_multi_seed_evaluation_renders_when_present(run):
 def test_the_html_and_markdown_share_one_document(run):
     doc = report_document(run["cfg"].to_dict(), typed(run["metrics"]), run["training"])
     assert [s.heading for s in doc.sections] == re.findall(r"^## (.+)$", render(run), re.MULTILINE)
+
+
+# --- the advice: every number it quotes is the metrics' own ---
+
+FIGURE = re.compile(r"(-?)\$([\d,.]+)(?: ± \$([\d,.]+))? per (run|opportunity)")
+
+
+def quoted(text: str) -> list[tuple[str, float, int]]:
+    """(unit, value, decimal places) of every money figure in the text; a 'mean ± half-width' gives both."""
+    out = []
+    for sign, mean, half, unit in FIGURE.findall(text):
+        for figure, signed_ in ((mean, sign), (half, "")):
+            if figure:
+                places = len(figure.split(".")[1]) if "." in figure else 0
+                out.append((unit, float(signed_ + figure.replace(",", "")), places))
+    return out
+
+
+def assert_quotes_only(text: str, allowed: dict[str, list[float]]) -> None:
+    figures = quoted(text)
+    assert figures, text
+    for unit, shown, places in figures:
+        assert any(abs(shown - x) <= 0.5 * 10 ** -places + 1e-9 for x in allowed[unit]), (unit, shown, text)
+
+
+def test_every_number_the_advice_quotes_is_the_winners_lead_from_the_metrics(run):
+    s, n = run["metrics"]["strategies"], run["metrics"]["run"]["opportunities"]
+    values = sorted((r["expected_net_value"] for k, r in s.items() if k != "oracle"), reverse=True)
+    margin = values[0] - values[1]
+    sentence = advice.sentence(typed(run["metrics"]))
+    assert_quotes_only(sentence, {"run": [margin], "opportunity": [margin / n]})
+    assert "one seed: run `--seeds 10` for an interval" in sentence
+    # With seeds the interval replaces the seed's figure, per run and per opportunity.
+    metrics = with_evaluation(run["metrics"])
+    first, second = findings.ranking(typed(metrics))[:2]
+    metrics["evaluation"]["paired"][f"{first}-{second}"] = {"mean": 123.0, "ci95": [100.0, 146.0],
+                                                           "half_width": 23.0, "n": 3}
+    sentence = advice.sentence(typed(metrics))
+    assert_quotes_only(sentence, {"run": [123.0, 23.0], "opportunity": [123.0 / n, 23.0 / n]})
+    assert "Across 3 seeds it made" in sentence and "95 % interval" in sentence
+    # The report's first paragraph opens with the same sentence, in bold.
+    assert render(run, metrics).split("\n\n")[1].startswith(f"**{sentence}**")
+
+
+def test_a_controls_effect_is_a_figure_on_one_seed_and_a_verb_over_seeds(run):
+    metrics = copy.deepcopy(run["metrics"])
+    n = metrics["run"]["opportunities"]
+    metrics["counterfactuals"]["thermostat"].update(expected_net_value_delta=74.91, net_value_delta=-20.0)
+    text = advice.control_effect(typed(metrics), "thermostat")
+    assert text.startswith(f"+${74.91 / n:.2f} per opportunity (+$74.91 per run) of expected net value on this seed")
+    assert "realised on this seed's outcomes: -$20.00 per run; run `--seeds 10` for an interval" in text
+    assert "earned" not in text and "cost" not in text
+    metrics = with_evaluation(metrics)
+    for mean, half, verb in ((62.91, 109.97, "no measurable effect: +$"), (62.91, 10.0, "earned $"),
+                             (-62.91, 10.0, "cost $")):
+        metrics["evaluation"]["counterfactuals"]["thermostat"] = {"mean": mean, "ci95": [mean - half, mean + half],
+                                                                   "half_width": half, "n": 5}
+        text = advice.control_effect(typed(metrics), "thermostat")
+        assert text.startswith(verb), text
+        assert f"${abs(mean):.2f} ± ${half:.2f} per run) of expected net value over 5 seeds" in text
+        assert "this seed: " in text
+    assert advice.control_effect(typed(metrics), "no such control") is None
+
+
+def test_the_training_charts_title_the_runs_step_cap_from_zero_and_keep_each_loss_on_its_own_axis(run):
+    training = copy.deepcopy(run["training"])
+    training["selected"] = {**(training.get("selected") or {}), "step_cap": 1, "epoch": 1}
+    steps = [r["step"] for r in training["holdout_after"]]
+    training["holdout_before"] = [{**r, "excess_log_loss": 0.0594 + 0.0001 * i} for i, r in
+                                  enumerate(training["holdout_before"])]
+    training["holdout_after"] = [{**r, "excess_log_loss": 0.0604 - 0.0003 * i} for i, r in
+                                 enumerate(training["holdout_after"])]
+    for e in training["epochs"]:
+        e["halting_loss"] = 0.1
+    blocks = mermaid_blocks(render(run, training=training))
+    holdout = next(b for b in blocks if "supervision step (#)" in b)
+    assert 'title "At step cap 1 (the run\'s), fine-tuning did not cut the excess: 0.0594 to 0.0604"' in holdout
+    assert Y_AXIS.search(holdout).group(1) == "0", "a 0.001 change must not fill the axis"
+    assert len(steps) > 1
+    losses = [b for b in blocks if "epoch (#)" in b]
+    assert [len(SERIES.findall(b)) for b in losses] == [1, 1]   # loss and halting loss: two charts

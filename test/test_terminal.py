@@ -78,13 +78,52 @@ def test_the_rows_come_in_the_cascades_order():
 
 def test_the_lines_under_the_table_give_the_controls_dollars_and_say_the_llm_is_simulated():
     text = " ".join(summary(120).split())
-    assert "Expected = from the true P(convert)" in text and "Realised = on the drawn outcomes" in text
+    assert "Expected = at the true conversion probabilities" in text and "Realised = on the drawn outcomes" in text
     assert "the LLM read 302 replies (18.9% of candidates); LLM spend per run: $89.80 of a $90.00 budget" in text
-    assert "hurdle 9.19 x price after 1 move; vs the best fixed hurdle, per run:" in text
-    assert "+$54.27 expected (+$99.80 realised; one seed: `--seeds 10` for an interval)" in text
-    assert "Sentinel: 1 event, breaker closed; vs no breaker or TRM guard, per run: -$21.64 expected" in text
-    assert "opportunity 140: closed -> open (50% of the last 20 LLM calls failed)" in text
-    assert "-$171.27 expected" in text and "LLM: simulated" in text
+    assert "escalation threshold ended at 9.19 x the LLM price after 1 move; against the best fixed threshold:" in text
+    assert ("+$0.27 per opportunity (+$54.27 per run) of expected net value on this seed (realised on this seed's "
+            "outcomes: +$99.80 per run; run `--seeds 10` for an interval)") in text
+    assert ("LLM outage guard: 1 event, LLM in use at the end; against no outage guard or TRM fallback: -$0.11 per "
+            "opportunity (-$21.64 per run)") in text
+    assert "opportunity 140: LLM in use -> LLM switched off (TRM decides) (50% of the last 20 LLM calls failed)" in text
+    assert "LLM budget: against no budget: -$0.86 per opportunity (-$171.27 per run)" in text and "LLM: simulated" in text
+
+
+@pytest.mark.parametrize("width", [80, 120])
+def test_the_advice_is_the_first_line_after_the_table_and_the_main_lines_speak_plainly(width):
+    from trm_demo.report import advice
+    text = summary(width)
+    after = text.split("Oracle (upper bound)" if width > 100 else "Oracle ", 1)[1].split("\n", 2)[-1]
+    lines = after.splitlines()
+    if width <= 100:   # the narrow layout's key to its short names comes first
+        assert "Cascade = " not in lines[0] and "Expected = Expected" not in lines[0]
+        lines = lines[lines.index(next(line for line in lines if line.startswith("Advice: "))):]
+    assert " ".join(" ".join(lines).split()).startswith("Advice: " + " ".join(advice.sentence(RESULT).split()))
+    for jargon in ("hurdle", "breaker", "half_open", "TRM guard", "logit", "P(convert)"):
+        assert jargon not in text
+
+
+def test_control_characters_a_user_typed_never_reach_the_terminal():
+    hostile = "evil\x1b]0;pwned\x07\x1b[2J\nforged line\x9b"
+    real = {"provider": "openai_compatible", "real": True, "model": hostile}
+    result = dataclasses.replace(RESULT, run=dataclasses.replace(RESULT.run, llm=real),
+                                 changes=Changes(hostile + ".yaml", (), (ChangedKey("llm.model", "", hostile, "x"),)))
+    text = summary(120, result=result)
+    assert not any(ch in text for ch in "\x1b\x07\x9b") and "\nforged line" not in text
+    assert "evil\\x1b]0;pwned\\x07" in text   # shown as escapes, so the user sees what was typed
+    ui = UI()
+    ui.err = Console(file=io.StringIO(), width=120, stderr=True)
+    ui.warn("file " + hostile)
+    assert "\x1b" not in ui.err.file.getvalue()
+
+
+def test_help_defines_the_terms_the_summary_uses(capsys):
+    from trm_demo.__main__ import main
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    for term in ("Escalation threshold:", "LLM outage guard:", "Expected net value:", "Spend pacing:", "Logit:"):
+        assert term in text
 
 
 def test_a_real_llm_is_named_as_real():

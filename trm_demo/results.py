@@ -62,6 +62,7 @@ class StrategyResult:
     net_value: float
     expected_net_value: float
     llm_cost: float
+    latency_cost: float     # the part of compute_cost paid for waiting on the LLM (sentinel.latency_cost_per_s)
     llm_reads: int
     success_rate: float | None
     conversion_rate: float | None

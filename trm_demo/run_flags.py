@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Callable
 
 from trm_demo.commands import number_type
+from trm_demo.report import glossary
 from trm_demo.config import IN_FILE, knob_range, load_config, read_yaml
 
 # flag -> (config key it overrides, what it takes): the one table of the flags that set a knob
@@ -42,6 +43,7 @@ def add_run_flags(p: argparse.ArgumentParser) -> None:
     if numeric, the knob's own range."""
     p.description = ("Tiny Recursive Model vs greedy vs a simulated LLM in a recruiting conversion funnel. Every "
                      f"knob has its value in {SHIPPED_CONFIG}; --config and the flags override it.")
+    p.epilog = f"{p.epilog or ''} {glossary.help_text()}".strip()   # the summary's words, defined
     default = shipped_default()
     add_training_flags(p, default)
     p.add_argument("--train-epochs", type=config_number("training.epochs"), metavar="N",

@@ -14,10 +14,19 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from trm_demo.report.changes import shown_value
-from trm_demo.report.findings import ONE_SEED_HINT, Significance, lead, nearest_cell, read_share
+from trm_demo.report import advice
+from trm_demo.report.findings import Significance, lead, nearest_cell, read_share
 from trm_demo.report.formats import MISSING, Per, count, finite, money, num, pct, plus_minus, price, signed
-from trm_demo.results import BreakEvenMap, Changes, Counterfactual, Evaluation, Interval, RunResult
+from trm_demo.results import BreakEvenMap, Changes, Evaluation, Interval, RunResult
 from trm_demo.strategies import KEYS, strategy
+
+def plain(text, keep: str = "") -> str:
+    """What a user typed (a file name, a model name, a config value), safe to print: a control character (an
+    escape sequence that retitles or clears the terminal, a newline that forges a line) is shown as its escape,
+    never sent; `keep`: the ones the program's own text may hold."""
+    return "".join(ch if ch.isprintable() or ch in keep else ch.encode("unicode_escape").decode("ascii")
+                   for ch in str(text))
+
 
 class Console(console.Console):
     """rich's Console, except that text prints as written (no markup: a path may hold "[/x]"), and a closed
@@ -57,10 +66,10 @@ class UI:
 
     def message(self, text: str) -> None:
         if not self.quiet:
-            self.err.print(text)
+            self.err.print(plain(text, keep="\n"))
 
     def warn(self, text: str) -> None:
-        self.err.print(f"warning: {text}")
+        self.err.print("warning: " + plain(text, keep="\n"))
 
     @contextmanager
     def _progress(self, total: int, description: str, field: str):
@@ -103,7 +112,7 @@ class UI:
         if result.evaluation is not None:
             self._evaluation(result.evaluation)
         self._break_even(result.landscape.break_even)
-        self.out.print("Wrote: " + ", ".join(str(p) for p in outputs.values()))
+        self.out.print("Wrote: " + ", ".join(plain(p) for p in outputs.values()))
 
     def _evaluation(self, evaluation: Evaluation) -> None:
         self._print_fitting(f"Over {evaluation.seeds} seeds, $ per run (mean ± 95% CI half-width)",
@@ -150,10 +159,10 @@ class UI:
         self.out.print(title, style="table.title")
         for table in tables:
             self.out.print(table)
-        if tables is not layouts[0]:
-            named = [strategy(key) for key in KEYS]
-            self.out.print("; ".join(f"{s.short} = {s.name}" for s in named if s.name != s.short)
-                           + "; " + "; ".join(f"{c[1]} = {c[0]}" for c in columns if c[0] != c[1]))
+        if tables is not layouts[0]:   # a short name the full one begins with ("Cascade") needs no key
+            named = [strategy(key) for key in KEYS if key in rows]
+            self.out.print("; ".join([f"{s.short} = {s.name}" for s in named if not s.name.startswith(s.short)]
+                                     + [f"{c[1]} = {c[0]}" for c in columns if not c[0].startswith(c[1])]))
 
     @staticmethod
     def _table(columns: tuple, rows: dict, wide: bool) -> Table:
@@ -207,50 +216,53 @@ def config_line(changes: Changes | None) -> str:
     """One line: the config file and the keys that differ from the shipped defaults."""
     if changes is None:
         return "Config: not recorded"
-    source = changes.config_file or "shipped defaults"
+    source = plain(changes.config_file or "shipped defaults")
     keys = changes.keys
     if not keys:
         return f"Config: {source}; no key differs from the defaults"
     return (f"Config: {source}; {count(len(keys), 'key')} {'differs' if len(keys) == 1 else 'differ'} from the "
-            "defaults: " + ", ".join(f"{k.key} {shown_value(k.value)} (default: {shown_value(k.default)})"
+            "defaults: " + ", ".join(plain(f"{k.key} {shown_value(k.value)} (default: {shown_value(k.default)})")
                                       for k in keys))
 
 
 def summary_lines(result: RunResult) -> list[str]:
-    """The lines under the table: the yardstick, the cascade's reads and spend, each control's dollars, the LLM."""
+    """The lines under the table: the advice first, then the yardstick, the cascade's reads and spend, each control's
+    dollars, the LLM. Plain words: the terms are defined in `--help` (GLOSSARY)."""
     cascade, thermostat, sentinel = result.strategies["cascade"], result.thermostat, result.sentinel
-    cf = result.counterfactuals
     read_here = read_share(result)
     read = f" ({pct(read_here)} of candidates)" if finite(read_here) else ""
     lines = [
-        "Expected = from the true P(convert), no outcome luck; Realised = on the drawn outcomes.",
+        "Advice: " + advice.sentence(result),
+        "Expected = at the true conversion probabilities (no outcome luck); Realised = on the drawn outcomes.",
         f"Cascade: the LLM read {cascade.llm_reads:,} replies{read}; LLM spend per run: {money(sentinel.llm_spent, Per.CELL)} "
         f"of a {money(sentinel.llm_budget, Per.CELL)} budget "
         f"({money(sentinel.llm_budget / max(result.run.planned_opportunities, 1), Per.OPPORTUNITY, 2)}).",
-        f"Thermostat: hurdle {num(thermostat.final_hurdle)} x price after {count(thermostat.moves, 'move')}"
-        + _versus(cf.get("thermostat"), "the best fixed hurdle"),
-        f"Sentinel: {count(len(sentinel.events), 'event')}, breaker {sentinel.state}"
-        + _versus(cf.get("sentinel"), "no breaker or TRM guard"),
+        f"Spend pacing: escalation threshold ended at {num(thermostat.final_hurdle)} x the LLM price after "
+        f"{count(thermostat.moves, 'move')}" + _versus(result, "thermostat", "the best fixed threshold"),
+        f"LLM outage guard: {count(len(sentinel.events), 'event')}, {GUARD_STATES.get(sentinel.state, sentinel.state)} "
+        "at the end" + _versus(result, "sentinel", "no outage guard or TRM fallback"),
     ]
     events = sentinel.events
-    lines += [f"  opportunity {e['opportunity']:,}: {e.get('from', '?')} -> {e['state']} ({e.get('reason', '')})"
-              for e in events[:5]]
+    lines += [f"  opportunity {e['opportunity']:,}: {GUARD_STATES.get(e.get('from'), e.get('from', '?'))} -> "
+              f"{GUARD_STATES.get(e['state'], e['state'])} ({plain(e.get('reason', ''))})" for e in events[:5]]
     if len(events) > 5:
-        lines.append(f"  ... {count(len(events) - 5, 'more sentinel event')} in the report")
-    if cf.get("budget"):
-        lines.append("Budget" + _versus(cf["budget"], "no budget").replace(";", ":", 1))
-    if cf.get("latency_limit"):
-        lines.append("Latency limit" + _versus(cf["latency_limit"], "none").replace(";", ":", 1))
+        lines.append(f"  ... {count(len(events) - 5, 'more guard event')} in the report")
+    lines += [label + ":" + _versus(result, control, without)[1:] for control, label, without in
+              (("budget", "LLM budget", "no budget"), ("latency_limit", "Latency limit", "no latency limit"))
+              if control in result.counterfactuals]
     lines += [llm_line(result.run.llm), config_line(result.changes)]
     return lines
 
 
-def _versus(cf: Counterfactual | None, without: str) -> str:
-    """'; vs <without>, per run: +$54.27 expected (+$99.80 realised; one seed: ...)': the run minus the replay."""
-    if cf is None:
-        return ""
-    return (f"; vs {without}, per run: {signed(cf.expected_net_value_delta, Per.CELL, 2)} expected "
-            f"({signed(cf.net_value_delta, Per.CELL, 2)} realised; {ONE_SEED_HINT})")
+# The guard's states in words (the JSON keeps the circuit breaker's own names).
+GUARD_STATES = {"closed": "LLM in use", "open": "LLM switched off (TRM decides)",
+                "half_open": "trying the LLM again"}
+
+
+def _versus(result: RunResult, control: str, without: str) -> str:
+    """'; against <without>: +$1.47 per opportunity (+$88.05 per run) of expected net value on this seed (...)'."""
+    effect = advice.control_effect(result, control)
+    return f"; against {without}: {effect}" if effect else ""
 
 
 def llm_failure(llm: dict) -> str:
@@ -267,10 +279,9 @@ def llm_line(llm: dict) -> str:
     if llm.get("real"):
         failed = f"; FAILED {llm.get('failed_reads', 0):,} of {llm.get('candidates_read', 0):,} reads" \
             if not llm.get("verdicts_valid", True) else ""
-        return (f"LLM: real ({llm.get('provider')}, model {llm.get('model')}){failed}; the scenario's LLM price and "
-                "outage events are not applied to it")
-    return (f"LLM: simulated (reads the text with per-construction errors, then noise sd "
-            f"{num(llm.get('noise_logit_sd'))}, bias {num(llm.get('bias_logit'))}, logit scale)")
+        return (f"LLM: real ({plain(llm.get('provider'))}, model {plain(llm.get('model'))}){failed}; the scenario's "
+                "LLM price and outage events are not applied to it")
+    return "LLM: simulated (reads the reply's text, misreading some phrasings at documented rates, plus noise)"
 
 
 def _interval(fmt):

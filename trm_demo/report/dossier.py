@@ -14,11 +14,11 @@ from __future__ import annotations
 import yaml
 
 from trm_demo.atomic import write_text
-from trm_demo.report import findings
+from trm_demo.report import advice, findings, glossary
 from trm_demo.report.changes import shown_value
 from trm_demo.report.charts import chart
 from trm_demo.report.document import Bullets, Code, Document, Paragraph, Section, Table, section, to_markdown
-from trm_demo.report.findings import LOG_LOSS_TOLERANCE, Drives, Effect, Significance, Span, ranking, read_share
+from trm_demo.report.findings import LOG_LOSS_TOLERANCE, Drives, Significance, Span, ranking, read_share
 from trm_demo.report.formats import Per, count, finite, money, num, pair_name, pct, plus_minus, price, signed
 from trm_demo.report.html import write_html
 from trm_demo.results import BreakEvenCell, Counterfactual, Evaluation, Interval, RunResult
@@ -60,11 +60,12 @@ def report_document(settings: dict, result: RunResult, training: dict) -> Docume
                 controls_section(settings, result, points),
                 frontier_section(result), training_section(training, points),
                 halting_comparison_section(training), evaluation_section(result.evaluation),
+                section("Glossary", Bullets(tuple(f"**{term}**: {text}." for term, text in glossary.TERMS))),
                 section("Configuration snapshot",
                         Paragraph("The effective knobs of this run (defaults, config file and flags merged):"),
                         Code(yaml.safe_dump(settings, sort_keys=False), "yaml")),
                 footer(result)]
-    return Document("TRM executive report", (Paragraph(advice(result)),), tuple(s for s in sections if s))
+    return Document("TRM executive report", (Paragraph(first_paragraph(result)),), tuple(s for s in sections if s))
 
 
 def llm_label(result: RunResult) -> str:
@@ -75,39 +76,24 @@ def llm_label(result: RunResult) -> str:
 
 # --- the first paragraph and the headline ------------------------------------------------------
 
-def advice(result: RunResult) -> str:
-    """The first paragraph, for a reader who will read only it: what to do, why, and where that changes."""
+def first_paragraph(result: RunResult) -> str:
+    """For a reader who will read only it: the advice (the terminal's sentence, in bold), why, and where it
+    changes."""
+    text = f"**{advice.sentence(result)}**"
     s, run = result.strategies, result.run
-    if run.llm.get("real") and not run.llm.get("verdicts_valid", True):   # no advice from an outage
-        return (f"**The LLM failed {run.llm.get('failed_reads', 0):,} of {run.llm.get('candidates_read', 0):,} "
-                "reads: no verdict involving it (the cascade, the LLM alone) is valid in this run.** Check the "
-                "server at llm.base_url and rerun; the section \"The LLM reader\" lists the failures.")
-    first, second = ranking(result)[:2]
-    best, runner = s[first], s[second]
+    if run.llm.get("real") and not run.llm.get("verdicts_valid", True):
+        return text + " The section \"The LLM reader\" lists the failures."
+    first = advice.recommendation(result).best
+    best = s[first]
     share = (f", {pct(best.share_of_oracle_expected)} of what a perfect-information oracle would make"
              if finite(best.share_of_oracle_expected) else "")
-    margin = best.expected_net_value - runner.expected_net_value
-    why = (f" In this simulated funnel of {run.opportunities:,} jobs it made the most expected net value "
-           f"({money(best.expected_net_value, Per.RUN, 0)}{share}), {money(margin, Per.RUN, 0)} more than "
-           f"{phrase(second)}.")
+    text += (f" In this simulated funnel of {run.opportunities:,} jobs it made "
+             f"{money(best.expected_net_value, Per.RUN, 0)} of expected net value{share}.")
     if best.llm_reads:
         read = read_share(result, first)
-        why += (f" The LLM read {pct(read)} of the candidates," if finite(read) else " The LLM read") + \
-               f" for {money(best.llm_cost, Per.RUN)}."
-    return strategy(first).advice + why + where_it_changes(result) + _doubt(result, first, second)
-
-
-def _doubt(result: RunResult, first: str, second: str) -> str:
-    lead = findings.lead_over_seeds(result, first, second)
-    if lead is not None:
-        if lead.significance is Significance.NOT_SIGNIFICANT:
-            return (f" Across {result.evaluation.seeds} seeds the two are not significantly apart "
-                    f"({plus_minus(lead.mean, lead.half_width, Per.RUN, 0)}): either will do.")
-        return (f" Across {result.evaluation.seeds} seeds it leads by "
-                f"{plus_minus(lead.mean, lead.half_width, Per.RUN, 0)}.")
-    if result.evaluation is not None:
-        return ""
-    return " One seed: `--seeds 10` gives paired 95 % intervals."
+        text += (f" The LLM read {pct(read)} of the candidates," if finite(read) else " The LLM read") + \
+            f" for {money(best.llm_cost, Per.RUN)}."
+    return text + where_it_changes(result)
 
 
 def where_it_changes(result: RunResult) -> str:
@@ -121,7 +107,11 @@ def where_it_changes(result: RunResult) -> str:
     value_text = _span(where.by_value, lambda x: money(x, Per.PLACEMENT, 0))
     # The map replays a steady market without the budget or the scenario: say so, or its winner at this run's
     # own price can read as contradicting the run's.
-    return (f" On the break-even map (a steady market, no budget, no scenario), at "
+    run = result.landscape.break_even.default
+    nearest = ("" if (where.value, where.price) == (run.conversion_value, run.llm_price) else
+               f" (the map's point nearest this run's {money(run.conversion_value, Per.PLACEMENT, 0)} and "
+               f"{price(run.llm_price)})")
+    return (f" On the break-even map (a steady market, no budget, no scenario){nearest}, at "
             f"{money(where.value, Per.PLACEMENT, 0)} {price_text}; "
             f"at {price(where.price)} {value_text}.")
 
@@ -155,7 +145,8 @@ def headline(result: RunResult) -> str:
     if finite(read):
         lines.append(f"The cascade had the LLM read {cascade.llm_reads:,} replies ({pct(read)} of the candidates) "
                      f"for {money(cascade.llm_cost, Per.RUN)}; reading everyone cost {money(llm.llm_cost, Per.RUN)}. "
-                     f"The TRM's own compute for every candidate was {money(s['trm'].compute_cost, Per.RUN)}.")
+                     f"The TRM's compute over all {run.candidates:,} candidates was "
+                     f"{money(s['trm'].compute_cost, Per.RUN)} ({money(s['trm'].compute_cost / max(run.candidates, 1), Per.CANDIDATE, 6)}).")
     lines.append("Share of the oracle's expected net value (the oracle knows the true probability: the upper "
                  "bound, not a rival): " + ", ".join(f"{phrase(k)} {pct(s[k].share_of_oracle_expected)}"
                                                      for k in RIVALS if k in s) + ".")
@@ -281,7 +272,8 @@ def deferral_section(result: RunResult) -> Section:
                   "TRM, then every job's second, ...; the oracle order knows each reading's true gain in hindsight: the best any order can do."
                   + _deferral_reading(result)),
         chart(deferral_title(findings.deferral(curve)), "share of candidates read (%)",
-              "expected share of oracle (%)", [f"{100 * x:.0f}" for x in shares], series, len(shares)))
+              "share of the oracle's value before LLM cost (%)", [f"{100 * x:.0f}" for x in shares], series,
+              len(shares)))
 
 
 def _deferral_reading(result: RunResult) -> str:
@@ -290,6 +282,11 @@ def _deferral_reading(result: RunResult) -> str:
     text = ""
     if finite(alone) and finite(full):
         text += f" The TRM alone reaches {pct(alone)}; reading every reply, {pct(full)}."
+    llm = result.strategies.get("llm")
+    if llm is not None and finite(llm.share_of_oracle_expected):   # the two figures a reader sets side by side
+        text += (f" These shares are before LLM cost, on the landscape's steady market; the strategy table's "
+                 f"{pct(llm.share_of_oracle_expected)} for the LLM reading everyone is after every cost, in the run "
+                 "(budget, scenario and fallback included).")
     if finite(read):
         text += f" In the run the cascade read {pct(read)} of the candidates."
     return text
@@ -299,8 +296,8 @@ def deferral_title(deferral: findings.Deferral) -> str:
     """The finding: how much reading each order needs for most of reading's whole gain."""
     if not deferral.reading_adds:
         return "Reading the replies added nothing here"
-    text = f"{pct(findings.GAIN_SHARE, 0)} of reading's gain: {pct(deferral.voi, 0)} read in VOI order"
-    return text + (f", {pct(deferral.random, 0)} at random" if deferral.random is not None else "")
+    text = f"Reading {pct(deferral.voi, 0)} in the cascade's order gets {pct(findings.GAIN_SHARE, 0)} of the gain"
+    return text + (f"; at random, {pct(deferral.random, 0)}" if deferral.random is not None else "")
 
 
 def break_even_section(result: RunResult) -> Section | None:
@@ -406,7 +403,7 @@ def controls_section(settings: dict, result: RunResult, points: int) -> Section:
         Paragraph("Each control is judged in dollars: the run minus the same opportunities replayed without it "
                   "(same candidates, same readings, same outcome draws); the thermostat against the best fixed "
                   "hurdle chosen on held-out seeds (`thermostat.replay_hurdle`). Positive means the run made more "
-                  f"with the control. This run is {findings.ONE_SEED_HINT}; `python -m bench --only controls` measures "
+                  f"with the control. This run is {advice.ONE_SEED}; `python -m bench --only controls` measures "
                   "each control against its best fixed policy over seeds, steady and under each shock "
                   "(docs/BENCHMARKS.md)."),
         Paragraph("**Scenario.** " + (f"{count(len(events), 'event')} during the period:" if events
@@ -418,7 +415,7 @@ def controls_section(settings: dict, result: RunResult, points: int) -> Section:
                   f"raises it to the budget's shadow price when the budget binds: the hurdle at which the rest of "
                   f"the budget buys the reads the rest of the period would want, from the VOIs seen so far. It "
                   f"moved {count(t.moves, 'time')} and ended at {num(t.final_hurdle)}. "
-                  + counterfactual_sentence(cf.get("thermostat"), "with the hurdle held at "
+                  + counterfactual_sentence(result, "thermostat", "with the hurdle held at "
                                             f"{num(settings['thermostat']['replay_hurdle'])} all period (the best "
                                             "fixed hurdle on held-out seeds)")),
         chart(hurdle_title(findings.hurdle_path(history)), "opportunity (#)", "hurdle (× LLM price)",
@@ -429,12 +426,12 @@ def controls_section(settings: dict, result: RunResult, points: int) -> Section:
                   "circuit breaker hands decisions to the "
                   "TRM alone when LLM calls fail and probes half-open before closing; a TRM guard falls back to the "
                   f"logistic model. Breaker at the end: {sentinel.state}. "
-                  + counterfactual_sentence(cf.get("sentinel"), "without the breaker and the TRM guard "
+                  + counterfactual_sentence(result, "sentinel", "without the breaker and the TRM guard "
                                             "(budget and latency limit kept)")),
         sentinel_table(sentinel.events),
-        Paragraph("**Budget.** " + limit_sentence(cf.get("budget"), "LLM budget", "no budget"))
+        Paragraph("**Budget.** " + limit_sentence(result, "budget", "LLM budget", "no budget"))
         if cf.get("budget") else None,
-        Paragraph("**Latency limit.** " + limit_sentence(cf.get("latency_limit"), "latency limit on LLM rounds",
+        Paragraph("**Latency limit.** " + limit_sentence(result, "latency_limit", "latency limit on LLM rounds",
                                                         "no latency limit"))
         if cf.get("latency_limit") else None,
     ]
@@ -454,25 +451,20 @@ def describe_event(event: dict) -> str:
     return at + shown_value(event)
 
 
-def counterfactual_sentence(cf: Counterfactual | None, without: str) -> str:
+def counterfactual_sentence(result: RunResult, control: str, without: str) -> str:
+    cf = result.counterfactuals.get(control)
     if cf is None:
         return ""
-    return (f"Against the same opportunities replayed {without}: {signed(cf.expected_net_value_delta, Per.RUN)} "
-            f"expected net value (realised {signed(cf.net_value_delta, Per.RUN)}; LLM spend "
-            f"{signed(cf.llm_cost_delta, Per.RUN)}; {findings.ONE_SEED_HINT}).")
+    return (f"Against the same opportunities replayed {without}: {advice.control_effect(result, control)}; LLM "
+            f"spend {signed(cf.llm_cost_delta, Per.RUN)}.")
 
 
-def limit_sentence(cf: Counterfactual, limit: str, without_it: str) -> str:
-    """A limit the operator sets (the budget, the latency limit) can only cost: say how much."""
-    delta, without = cf.expected_net_value_delta, cf.without
-    spent = (f": with {without_it} the cascade would have spent {money(without.llm_cost, Per.RUN)} on "
-             f"{count(without.llm_reads, 'read')}")
-    if findings.effect(delta) is Effect.COST:
-        return (f"The {limit} cost {money(-delta, Per.RUN)} of expected net value{spent} (realised "
-                f"{signed(cf.net_value_delta, Per.RUN)}). It is the operator's limit, not a control: this is its "
-                "price.")
-    return (f"The {limit} cost nothing here ({signed(delta, Per.RUN)} of expected net value against "
-            f"{without_it}{spent}).")
+def limit_sentence(result: RunResult, control: str, limit: str, without_it: str) -> str:
+    """A limit the operator sets (the budget, the latency limit): its effect against none, and what none spends."""
+    without = result.counterfactuals[control].without
+    return (f"The {limit} against {without_it}: {advice.control_effect(result, control)}. With {without_it} the "
+            f"cascade would have spent {money(without.llm_cost, Per.RUN)} on {count(without.llm_reads, 'read')}. "
+            "It is the operator's limit, not a control: this is its price.")
 
 
 def hurdle_title(path: findings.HurdlePath) -> str:
@@ -556,7 +548,6 @@ def training_section(training: dict, points: int) -> Section:
     start = "scratch" if training["start"] == "scratch" else f"the {training['start']}"
     tuned = (f"fine-tuned for {count(len(epochs), 'epoch')} on {training['samples']:,} recent outcomes"
              if epochs else "not fine-tuned")
-    last_before, last_after = before[-1]["excess_log_loss"], after[-1]["excess_log_loss"]
     selected = training.get("selected") or {}
     return section(
         "Training",
@@ -570,15 +561,30 @@ def training_section(training: dict, points: int) -> Section:
                   f"{selected['step_cap']}: the shallowest cap within one standard error of the best "
                   "validation log-loss.") if selected.get("step_cap") is not None else None,
         chart(f"Fine-tuning loss went from {epochs[0]['loss']:.3f} to {epochs[-1]['loss']:.3f}", "epoch (#)",
-              "loss (nats per pair)", [e["epoch"] for e in epochs],
-              [("line", "loss", [e["loss"] for e in epochs]),
-               ("line", "halting loss", [e["halting_loss"] for e in epochs])], points)
+              "loss (nats per pair)", [e["epoch"] for e in epochs], [("line", "loss", [e["loss"] for e in epochs])],
+              points, y_range=(0.0, max(e["loss"] for e in epochs)))
         if epochs else Paragraph("No loss chart: no fine-tuning epochs ran."),
-        chart(f"Fine-tuning {'cut' if last_after < last_before else 'did not cut'} held-out excess log-loss at "
-              f"step {after[-1]['step']}: {last_before:.4f} to {last_after:.4f}", "supervision step (#)",
-              "excess log-loss (nats)", [str(r["step"]) for r in after],
-              [("line", "before fine-tuning", [r["excess_log_loss"] for r in before]),
-               ("line", "after fine-tuning", [r["excess_log_loss"] for r in after])], points))
+        # a loss of another kind gets its own chart (one axis, one quantity); a head that is off learns nothing
+        chart(f"Halting loss went from {epochs[0]['halting_loss']:.3f} to {epochs[-1]['halting_loss']:.3f}",
+              "epoch (#)", "halting loss (nats per pair)", [e["epoch"] for e in epochs],
+              [("line", "halting loss", [e["halting_loss"] for e in epochs])], points,
+              y_range=(0.0, max(e["halting_loss"] for e in epochs)))
+        if epochs and any(e["halting_loss"] for e in epochs) else None,
+        holdout_chart(before, after, selected.get("step_cap"), points))
+
+
+def holdout_chart(before: list[dict], after: list[dict], step_cap: int | None, points: int):
+    """Held-out excess log-loss by step, before and after fine-tuning, titled at the step the run decides with (its
+    selected step cap), on an axis from zero: a 0.001 change looks like one."""
+    at = next((i for i, r in enumerate(after) if r["step"] == step_cap), len(after) - 1)
+    was, now = before[at]["excess_log_loss"], after[at]["excess_log_loss"]
+    where = f"At step cap {after[at]['step']} (the run's)" if step_cap is not None else f"At step {after[at]['step']}"
+    return chart(f"{where}, fine-tuning {'cut' if now < was else 'did not cut'} the excess: "
+                 f"{was:.4f} to {now:.4f}", "supervision step (#)", "held-out excess log-loss (nats)",
+                 [str(r["step"]) for r in after],
+                 [("line", "before fine-tuning", [r["excess_log_loss"] for r in before]),
+                  ("line", "after fine-tuning", [r["excess_log_loss"] for r in after])], points,
+                 y_range=(0.0, max(r["excess_log_loss"] for r in before + after)))
 
 
 def halting_comparison_section(training: dict) -> Section | None:
@@ -718,7 +724,7 @@ def _thermostat_effect(r: RunResult) -> str:
     t, cf = r.thermostat, r.counterfactuals.get("thermostat")
     return (f"hurdle ended at {num(t.final_hurdle)} after {count(t.moves, 'move')}"
             + (f"; {signed(cf.expected_net_value_delta, Per.RUN)} expected against the best fixed hurdle "
-               f"({findings.ONE_SEED_HINT})" if cf else ""))
+               f"({advice.ONE_SEED})" if cf else ""))
 
 
 def _sentinel_effect(r: RunResult) -> str:
@@ -738,7 +744,7 @@ def _budget_effect(r: RunResult) -> str:
 def _scenario_effect(r: RunResult) -> str:
     cf, events = r.counterfactuals, r.scenario.events
     return (f"{count(len(events), 'event')}; " + "; ".join(describe_event(e) for e in events[:3])
-            + (f"; each control against its replay (expected, {findings.ONE_SEED_HINT}): thermostat "
+            + (f"; each control against its replay (expected, {advice.ONE_SEED}): thermostat "
                f"{signed(cf['thermostat'].expected_net_value_delta, Per.RUN)}, sentinel "
                f"{signed(cf['sentinel'].expected_net_value_delta, Per.RUN)}" if "thermostat" in cf and "sentinel" in cf
                else ""))

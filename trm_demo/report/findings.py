@@ -270,23 +270,7 @@ def halting_helps(rows: list[dict]) -> list[float]:
             if r["halting_head"] < min(r["random_stopping"], r["fixed_cap_excess"]) * (1 - LOG_LOSS_TOLERANCE)]
 
 
-# --- the controls: what a counterfactual's sign says, where the hurdle went ------------------------------
-
-# A run's counterfactual is one seed: its figure is given, never called earned, and the reader is told how to get
-# an interval (the dossier, the terminal).
-ONE_SEED_HINT = "one seed: `--seeds 10` for an interval"
-
-
-class Effect(Enum):
-    EARNED = "earned"
-    COST = "cost"
-    NOTHING = "changed nothing in"
-
-
-def effect(delta: float) -> Effect:
-    delta = round(delta, 2)   # what the report shows: a float sum's 1e-13 is "changed nothing", not "cost $0.00"
-    return Effect.EARNED if delta > 0 else Effect.COST if delta < 0 else Effect.NOTHING
-
+# --- the controls: where the hurdle went ------------------------------
 
 @dataclass(frozen=True)
 class HurdlePath:

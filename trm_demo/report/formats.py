@@ -28,6 +28,7 @@ class Per(Enum):
     RUN = " per run"
     OPPORTUNITY = " per opportunity"
     READ = " per read"
+    CANDIDATE = " per candidate"
     PLACEMENT = " per placement"
     CELL = ""
 
