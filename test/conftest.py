@@ -13,7 +13,8 @@ prepare_process()
 
 
 @pytest.fixture(autouse=True)
-def own_fine_tuning_memo(tmp_path, monkeypatch):
+def own_fine_tuning_memo(tmp_path_factory, monkeypatch):
     """Each test's runs memoise fine-tuning in its own folder: none reuses another test's (monkeypatched) training."""
     from trm_demo import memo
-    monkeypatch.setattr(memo, "CACHE_DIR", tmp_path / ".trm_demo_cache")
+    monkeypatch.setattr(memo, "CACHE_DIR", tmp_path_factory.mktemp("memo") / ".trm_demo_cache")   # not in tmp_path:
+    # tests list what a run wrote there
