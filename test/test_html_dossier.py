@@ -105,9 +105,9 @@ def test_what_you_changed_names_the_file_the_key_and_its_measured_effect(run):
     markdown = run["markdown"]
     assert f"Config file: `{run['dir'] / 'my.yaml'}`" in markdown
     row = next(line for line in markdown.splitlines() if line.startswith("| `simulation.llm_cost`"))
-    assert "| 0.2 | 0.05 |" in row and "LLM reads: cascade" in row
+    assert "| `0.2` | `0.05` |" in row and "LLM reads: cascade" in row
     row = next(line for line in markdown.splitlines() if line.startswith("| `scenario.events`"))
-    assert "| [{at: 80, llm_price_multiplier: 2.5}, {at: 130, llm_outage: 25}] | [] |" in row
+    assert "| `[{at: 80, llm_price_multiplier: 2.5}, {at: 130, llm_outage: 25}]` | `[]` |" in row
     assert "No scenario events: a steady market." in markdown
     assert "`training.epochs` | 5 | 1 | `--train-epochs`" in markdown
 

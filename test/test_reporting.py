@@ -21,6 +21,7 @@ from trm_demo.report import findings
 from trm_demo.report.charts import PALETTE, chart, decimal, mermaid, quote
 from trm_demo.report import advice
 from trm_demo.report.dossier import first_paragraph, headline, render_report, report_document
+from trm_demo.report.html import to_html
 from trm_demo.report.findings import Drives, Significance
 from trm_demo.report.formats import verdicts
 from trm_demo.results import DeferralCurve, DepthPoint, RunResult
@@ -148,7 +149,7 @@ def test_a_real_llm_is_labelled_real(run):
     metrics = copy.deepcopy(run["metrics"])
     metrics["run"]["llm"] = {"provider": "openai_compatible", "real": True, "model": "llama3.1:8b"}
     text = render(run, metrics)
-    assert "**real (openai_compatible, llama3.1:8b)**" in text and "The LLM here is **simulated**" not in text
+    assert "**real (openai\\_compatible, llama3.1:8b)**" in text and "The LLM here is **simulated**" not in text
 
 
 def test_a_real_llm_gets_a_section_on_its_cost_latency_and_calibration(run):
@@ -514,9 +515,9 @@ def test_what_you_changed_shows_scenario_events_as_yaml_with_their_effect(run):
         {"key": "simulation.llm_cost", "default": 0.2, "value": 0.05, "set_by": "my.yaml"},
         {"key": "cascade.calibration_reads", "default": 512, "value": 256, "set_by": "my.yaml"}]}
     text = section_text(render(run, metrics), "What you changed")
-    assert "| `scenario.events` | [{at: 80, llm_price_multiplier: 2.5}] | [] | `my.yaml` |" in text
+    assert "| `scenario.events` | `[{at: 80, llm_price_multiplier: 2.5}]` | `[]` | `my.yaml` |" in text
     assert "each control against its replay (expected, one seed: run `--seeds 10` for an interval): thermostat" in text
-    assert "| `simulation.llm_cost` | 0.2 | 0.05 | `my.yaml` | LLM reads: cascade" in text
+    assert "| `simulation.llm_cost` | `0.2` | `0.05` | `my.yaml` | LLM reads: cascade" in text
     assert "measured TRM error sd" in text
 
 
@@ -620,3 +621,56 @@ def test_the_training_charts_title_the_runs_step_cap_from_zero_and_keep_each_los
     assert len(steps) > 1
     losses = [b for b in blocks if "epoch (#)" in b]
     assert [len(SERIES.findall(b)) for b in losses] == [1, 1]   # loss and halting loss: two charts
+
+
+# --- what a user typed, shown in the Markdown ---
+
+HOSTILE = "a|b `tick` ``two`` ]] <script>alert(1)</script> **bold** [link](x) \x1b]0;title\x07\n## Injected\n```mermaid\nxychart-beta\n"
+
+
+def with_typed(run, value: str):
+    """The run's metrics and settings with `value` wherever a user's text is shown: file, flags, key, command, LLM."""
+    metrics = copy.deepcopy(run["metrics"])
+    metrics["changes"] = {"config_file": "my " + value + ".yaml", "flags": ["--llm-model", "--x`" + value],
+                          "keys": [{"key": "llm.model" + value, "default": "", "value": value,
+                                    "set_by": "--llm-model" + value}]}
+    metrics["run"]["command"] = "python main.py --llm-model '" + value + "'"
+    metrics["run"]["llm"] = {**metrics["run"]["llm"], "real": True, "provider": "openai_compatible",
+                             "model": value, "host": "127.0.0.1" + value, "prompt_version": value,
+                             "stats": {"failures": {value: 1}}, "calibration": []}
+    settings = run["cfg"].to_dict()
+    settings["llm"]["model"] = value
+    return settings, typed(metrics)
+
+
+def test_hostile_values_stay_inside_their_cell_code_span_and_fence_and_the_report_still_parses(run, tmp_path):
+    settings, result = with_typed(run, HOSTILE)
+    text = render_report(settings, result, run["training"])
+    clean = render_report(*with_typed(run, "plain"), run["training"])
+    # No block appears that the run did not make: headings, Mermaid blocks and fences are the clean report's.
+    assert [line for line in text.splitlines() if line.startswith("#")] == \
+        [line for line in clean.splitlines() if line.startswith("#")]
+    assert mermaid_blocks(text) == mermaid_blocks(clean)
+    assert len(re.findall(r"^`{3,}", text, re.M)) == len(re.findall(r"^`{3,}", clean, re.M))
+    assert "\x1b" not in text and "\x07" not in text and "## Injected" not in text.replace("\\n## Injected", "")
+    # Every row of the changes table has its five cells: a | inside a value is escaped.
+    table = [line for line in section_text(text, "What you changed").splitlines() if line.startswith("|")]
+    assert [len(re.split(r"(?<!\\)\|", line)) - 2 for line in table] == [5] * len(table)
+    # A tag or a mark outside a code span is escaped (Markdown renders it as text).
+    prose = re.sub(r"^(`{3,})[^\n]*\n.*?^\1$", "", text, flags=re.M | re.S)   # fenced blocks hold text verbatim
+    outside = re.sub(r"(`+).*?\1", "", prose.replace("\\`", ""))
+    assert not re.search(r"(?<!\\)<script", outside) and not re.search(r"(?<!\\)\*(?<!\\)\*bold", outside)
+    assert_parses(tmp_path, text)   # the real Mermaid parses every block
+    # The HTML twin reads the escapes back: the user's text, as typed, and no tag.
+    html = to_html(report_document(settings, result, run["training"]))
+    assert "<script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "a|b `tick` ``two`` ]]" in html.replace("&#x27;", "'")
+
+
+def test_hostile_chart_labels_parse_with_the_real_mermaid(tmp_path):
+    label = 'x]] "q" `b` <script>; %%{init: {}}%% #quot; \nline2 --> [1, 2]'
+    text = xychart(label[:60], label, [label, "b" + label, "c"], [("line", label, [1.0, 2.0, 3.0]),
+                                                                 ("bar", "%%" + label, [1.0, 2.0, 3.0])], 10)
+    block = mermaid_blocks(text)[0]
+    assert "\nline2" not in block and len(block.splitlines()) == 7
+    assert_parses(tmp_path, text)

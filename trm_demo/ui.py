@@ -13,20 +13,12 @@ from rich import box, console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from trm_demo.report.changes import shown_value
 from trm_demo.report import advice
+from trm_demo.report.changes import shown_value
 from trm_demo.report.findings import Significance, lead, nearest_cell, read_share
-from trm_demo.report.formats import MISSING, Per, count, finite, money, num, pct, plus_minus, price, signed
+from trm_demo.report.formats import MISSING, Per, count, finite, money, num, pct, plus_minus, price, printable, signed
 from trm_demo.results import BreakEvenMap, Changes, Evaluation, Interval, RunResult
 from trm_demo.strategies import KEYS, strategy
-
-def plain(text, keep: str = "") -> str:
-    """What a user typed (a file name, a model name, a config value), safe to print: a control character (an
-    escape sequence that retitles or clears the terminal, a newline that forges a line) is shown as its escape,
-    never sent; `keep`: the ones the program's own text may hold."""
-    return "".join(ch if ch.isprintable() or ch in keep else ch.encode("unicode_escape").decode("ascii")
-                   for ch in str(text))
-
 
 class Console(console.Console):
     """rich's Console, except that text prints as written (no markup: a path may hold "[/x]"), and a closed
@@ -66,10 +58,10 @@ class UI:
 
     def message(self, text: str) -> None:
         if not self.quiet:
-            self.err.print(plain(text, keep="\n"))
+            self.err.print(printable(text, keep="\n"))
 
     def warn(self, text: str) -> None:
-        self.err.print("warning: " + plain(text, keep="\n"))
+        self.err.print("warning: " + printable(text, keep="\n"))
 
     @contextmanager
     def _progress(self, total: int, description: str, field: str):
@@ -112,7 +104,7 @@ class UI:
         if result.evaluation is not None:
             self._evaluation(result.evaluation)
         self._break_even(result.landscape.break_even)
-        self.out.print("Wrote: " + ", ".join(plain(p) for p in outputs.values()))
+        self.out.print("Wrote: " + ", ".join(printable(p) for p in outputs.values()))
 
     def _evaluation(self, evaluation: Evaluation) -> None:
         self._print_fitting(f"Over {evaluation.seeds} seeds, $ per run (mean ± 95% CI half-width)",
@@ -216,12 +208,12 @@ def config_line(changes: Changes | None) -> str:
     """One line: the config file and the keys that differ from the shipped defaults."""
     if changes is None:
         return "Config: not recorded"
-    source = plain(changes.config_file or "shipped defaults")
+    source = printable(changes.config_file or "shipped defaults")
     keys = changes.keys
     if not keys:
         return f"Config: {source}; no key differs from the defaults"
     return (f"Config: {source}; {count(len(keys), 'key')} {'differs' if len(keys) == 1 else 'differ'} from the "
-            "defaults: " + ", ".join(plain(f"{k.key} {shown_value(k.value)} (default: {shown_value(k.default)})")
+            "defaults: " + ", ".join(printable(f"{k.key} {shown_value(k.value)} (default: {shown_value(k.default)})")
                                       for k in keys))
 
 
@@ -244,7 +236,7 @@ def summary_lines(result: RunResult) -> list[str]:
     ]
     events = sentinel.events
     lines += [f"  opportunity {e['opportunity']:,}: {GUARD_STATES.get(e.get('from'), e.get('from', '?'))} -> "
-              f"{GUARD_STATES.get(e['state'], e['state'])} ({plain(e.get('reason', ''))})" for e in events[:5]]
+              f"{GUARD_STATES.get(e['state'], e['state'])} ({printable(e.get('reason', ''))})" for e in events[:5]]
     if len(events) > 5:
         lines.append(f"  ... {count(len(events) - 5, 'more guard event')} in the report")
     lines += [label + ":" + _versus(result, control, without)[1:] for control, label, without in
@@ -279,7 +271,7 @@ def llm_line(llm: dict) -> str:
     if llm.get("real"):
         failed = f"; FAILED {llm.get('failed_reads', 0):,} of {llm.get('candidates_read', 0):,} reads" \
             if not llm.get("verdicts_valid", True) else ""
-        return (f"LLM: real ({plain(llm.get('provider'))}, model {plain(llm.get('model'))}){failed}; the scenario's "
+        return (f"LLM: real ({printable(llm.get('provider'))}, model {printable(llm.get('model'))}){failed}; the scenario's "
                 "LLM price and outage events are not applied to it")
     return "LLM: simulated (reads the reply's text, misreading some phrasings at documented rates, plus noise)"
 

@@ -2,15 +2,36 @@
 
 Both reports (executive and reasoning) build one `Document`; the Markdown and the HTML
 dossier are two renderings of it, so they carry the same sections and the same numbers.
-Text may use two inline marks, `**bold**` and `` `code` ``; nothing else is interpreted.
+Text may use two inline marks, `**bold**` and `` `code` ``, and backslash escapes; nothing else is interpreted.
+Whatever a user typed enters a text through `escaped()` (escaped for Markdown) or `code()` (a code span that
+its content cannot close), so a config value, a flag or a file name cannot open a fence, a heading, a table
+cell or a tag.
 Adding a chart or a table row to a report is one more block or row, never new drawing code.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from trm_demo.report.charts import Chart, legend, mermaid, no_data_note
+from trm_demo.report.formats import printable
+
+# Markdown's punctuation that can start a mark, a link, a tag or an entity; each is backslash-escaped in escaped().
+SPECIAL = re.compile(r"([\\`*_\[\]<>#!~&])")
+
+
+def escaped(value) -> str:
+    """A user's value inside Markdown text: one line, every mark escaped (html.inline reads the escapes back)."""
+    return SPECIAL.sub(r"\\\1", printable(value))
+
+
+def code(value) -> str:
+    """A user's value as a code span: one line, fenced by one backtick more than its longest run of them."""
+    value = printable(value)
+    fence = "`" * (max(map(len, re.findall(r"`+", value)), default=0) + 1)
+    pad = " " if not value or value[0] in "` " or value[-1] in "` " else ""
+    return f"{fence}{pad}{value}{pad}{fence}"
 
 
 @dataclass(frozen=True)
@@ -70,10 +91,12 @@ def _block_md(block) -> str:
         return "\n".join(f"- {item}" for item in block.items)
     if isinstance(block, Table):
         align = ["---:" if i in block.numeric else "---" for i in range(len(block.header))]
-        return "\n".join("| " + " | ".join(str(cell) for cell in line) + " |"
+        # a | splits a cell even inside a code span: escaped in every cell (GFM reads \| back as |)
+        return "\n".join("| " + " | ".join(str(cell).replace("|", "\\|") for cell in line) + " |"
                          for line in [block.header, align, *block.rows])
-    if isinstance(block, Code):
-        return f"```{block.language}\n{block.text.rstrip()}\n```"
+    if isinstance(block, Code):   # a fence longer than any run of backticks inside, so nothing closes it early
+        fence = "`" * max(3, max(map(len, re.findall(r"`+", block.text)), default=0) + 1)
+        return f"{fence}{block.language}\n{block.text.rstrip()}\n{fence}"
     if isinstance(block, Chart):
         if block.empty:
             return f"_{no_data_note(block)}_"

@@ -17,7 +17,8 @@ from trm_demo.atomic import write_text
 from trm_demo.report import advice, findings, glossary
 from trm_demo.report.changes import shown_value
 from trm_demo.report.charts import chart
-from trm_demo.report.document import Bullets, Code, Document, Paragraph, Section, Table, section, to_markdown
+from trm_demo.report.document import (Bullets, Code, Document, Paragraph, Section, Table, code, escaped, section,
+                                      to_markdown)
 from trm_demo.report.findings import LOG_LOSS_TOLERANCE, Drives, Significance, Span, ranking, read_share
 from trm_demo.report.formats import Per, count, finite, money, num, pair_name, pct, plus_minus, price, signed
 from trm_demo.report.html import write_html
@@ -69,9 +70,10 @@ def report_document(settings: dict, result: RunResult, training: dict) -> Docume
 
 
 def llm_label(result: RunResult) -> str:
-    """'simulated', or the real model's name: the LLM is labelled as what it is everywhere."""
+    """'simulated', or the real model's name (escaped: the user typed it): the LLM is labelled as what it is
+    everywhere."""
     llm = result.run.llm
-    return f"real ({llm.get('provider')}, {llm.get('model')})" if llm.get("real") else "simulated"
+    return escaped(f"real ({llm.get('provider')}, {llm.get('model')})") if llm.get("real") else "simulated"
 
 
 # --- the first paragraph and the headline ------------------------------------------------------
@@ -235,7 +237,7 @@ def llm_reader_section(result: RunResult) -> Section | None:
     if not llm.get("real"):
         return None
     stats, latency = llm.get("stats", {}), llm.get("stats", {}).get("latency_ms", {})
-    failures = ", ".join(f"{reason} {n}" for reason, n in stats.get("failures", {}).items()) or "none"
+    failures = ", ".join(f"{escaped(reason)} {n}" for reason, n in stats.get("failures", {}).items()) or "none"
     rows = tuple((b["bucket"], f"{b['readings']:,}", num(b["mean_reading"], 3), num(b["mean_true_probability"], 3))
                  for b in llm.get("calibration", []))
     timing = (f"median {num(latency.get('p50'), 0)} ms, 90th percentile {num(latency.get('p90'), 0)} ms, 99th "
@@ -243,8 +245,8 @@ def llm_reader_section(result: RunResult) -> Section | None:
               "from the cache")
     return section(
         "The LLM reader",
-        Paragraph(f"**{llm.get('model')}** at {llm.get('host')} ({llm.get('provider')}, prompt "
-                  f"{llm.get('prompt_version')}): {count(stats.get('reads', 0), 'read')}, "
+        Paragraph(f"**{escaped(llm.get('model'))}** at {escaped(llm.get('host'))} ({escaped(llm.get('provider'))}, prompt "
+                  f"{escaped(llm.get('prompt_version'))}): {count(stats.get('reads', 0), 'read')}, "
                   f"{count(stats.get('hits', 0), 'cache hit')} and {count(stats.get('misses', 0), 'call')} to the "
                   f"endpoint; failures: {failures}. This run paid {money(stats.get('spend', 0.0), Per.RUN)} (a cache hit "
                   f"is free); at its usage tokens the readings cost {money(llm.get('charged', 0.0), Per.RUN)}, which the "
@@ -448,7 +450,7 @@ def describe_event(event: dict) -> str:
         return at + f"the market's drift jumps to {num(event['drift'])}"
     if "traffic_multiplier" in event:
         return at + f"traffic × {num(event['traffic_multiplier'])} (more opportunities in the same period and budget)"
-    return at + shown_value(event)
+    return at + escaped(shown_value(event))
 
 
 def counterfactual_sentence(result: RunResult, control: str, without: str) -> str:
@@ -658,7 +660,7 @@ def evaluation_section(evaluation: Evaluation | None) -> Section | None:
 def footer(result: RunResult) -> Section:
     run, wall = result.run, result.wall_clock
     versions = ", ".join(f"{package} {version}" for package, version in run.versions.items())
-    lines = [f"Command: `{run.command}`", f"Seed: {run.seed}", f"Config hash: `{run.config_hash}`",
+    lines = [f"Command: {code(run.command)}", f"Seed: {run.seed}", f"Config hash: {code(run.config_hash)}",
              f"Versions: {versions}", f"LLM: {llm_label(result)}",
              "The same seed and config give the same report, except for the wall-clock lines below.",
              f"Date (wall clock): {wall.date}"]
@@ -673,11 +675,11 @@ def changes_section(result: RunResult) -> Section | None:
     changes = result.changes
     if changes is None:
         return None
-    source = (f"Config file: `{changes.config_file}`." if changes.config_file
+    source = (f"Config file: {code(changes.config_file)}." if changes.config_file
               else "Config file: none (the shipped defaults; the `config` command prints them).")
-    flags = " ".join(f"`{flag}`" for flag in changes.flags) or "none"
+    flags = " ".join(code(flag) for flag in changes.flags) or "none"
     table = (Table(("Key", "Default", "This run", "Set by", "Measured effect in this run"),
-                   tuple((f"`{k.key}`", shown_value(k.default), shown_value(k.value), f"`{k.set_by}`",
+                   tuple((code(k.key), code(shown_value(k.default)), code(shown_value(k.value)), code(k.set_by),
                           effect_text(findings.drives(k.key), result)) for k in changes.keys))
              if changes.keys else Paragraph("No key differs from the defaults."))
     return section("What you changed", Paragraph(f"{source} Flags: {flags}."), table)

@@ -61,6 +61,14 @@ def price(x, per: Per = Per.READ) -> str:
     return money(x, per, 2) if finite(x) and abs(x) >= 0.01 else money(x, per)
 
 
+def printable(text, keep: str = "") -> str:
+    """What a user typed (a file name, a model name, a config value), safe to show: a control character (an
+    escape sequence that retitles or clears a terminal, a newline that forges a line or a Markdown block) is
+    written as its escape, never sent; `keep`: the ones the program's own text may hold."""
+    return "".join(ch if ch.isprintable() or ch in keep else ch.encode("unicode_escape").decode("ascii")
+                   for ch in str(text))
+
+
 def pct(x, places: int = 1) -> str:
     """A fraction as a percentage: pct(0.125) == '12.5%'."""
     return f"{100 * x:.{places}f}%" if finite(x) else MISSING

@@ -58,12 +58,28 @@ def to_html(doc: Document) -> str:
             + "\n".join(body) + "\n</body>\n</html>\n")
 
 
+CODE_SPAN = re.compile(r"(?<!`)(`+)(?!`)(.*?)(?<!`)\1(?!`)")
+ESCAPED = re.compile(r"\\([!-/:-@\[-`{-~])")   # a backslash before ASCII punctuation: the character itself
+
+
 def inline(text: str) -> str:
-    """Escaped text with the two inline marks the reports use: `code` first (it may hold `**`), then **bold**."""
-    parts = re.split(r"`([^`]*)`", str(text))
-    return "".join(f"<code>{escape(part)}</code>" if i % 2 else
-                   re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", escape(part))
-                   for i, part in enumerate(parts))
+    """Escaped text with the inline marks the reports use, read as Markdown reads them: code spans first (their
+    content verbatim, one space each side dropped when both are there), then backslash escapes, then **bold**,
+    which may hold a code span. Held aside as private-use placeholders while the rest is read."""
+    held = []
+
+    def hold(html: str) -> str:
+        held.append(html)
+        return f"\ue000{len(held) - 1}\ue001"
+
+    def span(m: re.Match) -> str:
+        content = m.group(2)
+        if len(content) > 1 and content[0] == content[-1] == " " and content.strip():
+            content = content[1:-1]
+        return hold(f"<code>{escape(content)}</code>")
+    text = ESCAPED.sub(lambda m: hold(escape(m.group(1))), CODE_SPAN.sub(span, str(text)))
+    text = re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", escape(text))
+    return re.sub("\ue000(\\d+)\ue001", lambda m: held[int(m.group(1))], text)
 
 
 def _block(block) -> str:
