@@ -52,17 +52,27 @@ def predict(model: TRM, ids, offset, step_cap: int, halt_threshold: float = 1.0)
     return p[steps - 1, np.arange(len(ids))], steps
 
 
-def supervised_update(model: TRM, optimiser: Optimiser, ids, offset, y, z, outcome, settled,
-                      halting_weight: float) -> Step:
-    """One deep-supervision step: the engine's forward, BCE on position 0 (+ offset) and on the halt head."""
-    y, z, logits, q, cache = supervision_step(model.params, model.spec, ids, y, z)
+def losses_and_gradients(params: dict, spec: TRMSpec, ids, offset, y, z, outcome, settled, halting_weight: float):
+    """One supervision step's BCE on position 0 (+ offset) and on the halt head, and every weight's gradient of
+    loss + halting_weight x halting loss. -> (y, z, q, loss, halting loss, settled, grads or None if not finite)"""
+    y, z, logits, q, cache = supervision_step(params, spec, ids, y, z)
     answer = offset + logits[:, 0, 0]
     loss, halt_loss, d_answer, d_halt, correct = binary_losses(answer, q, outcome, settled, halting_weight)
     if not np.isfinite(loss):
-        return Step(y, z, q, float(loss), float(halt_loss), correct, float("nan"), "loss")
+        return y, z, q, loss, halt_loss, correct, None
     d_logits = np.zeros_like(logits)
     d_logits[:, 0, 0] = d_answer
-    grads = supervision_step_backward(d_logits, d_halt.astype(logits.dtype), model.params, model.spec, cache)
+    grads = supervision_step_backward(d_logits, d_halt.astype(logits.dtype), params, spec, cache)
+    return y, z, q, loss, halt_loss, correct, grads
+
+
+def supervised_update(model: TRM, optimiser: Optimiser, ids, offset, y, z, outcome, settled,
+                      halting_weight: float) -> Step:
+    """One deep-supervision step and its optimiser step (clipping, AdamW, EMA)."""
+    y, z, q, loss, halt_loss, correct, grads = losses_and_gradients(model.params, model.spec, ids, offset, y, z,
+                                                                    outcome, settled, halting_weight)
+    if grads is None:
+        return Step(y, z, q, float(loss), float(halt_loss), correct, float("nan"), "loss")
     norm = optimiser.step(model.params, model.ema, grads)
     return Step(y, z, q, float(loss), float(halt_loss), correct, norm, None if np.isfinite(norm) else "gradient")
 
