@@ -58,13 +58,15 @@ def _data(seed: int, samples: int, holdout: int, drift: float):
 
 # --- the MLP's training: training.fit's recipe, one optimiser step per batch ---
 
-def mlp_probability(params: dict, x) -> np.ndarray:
+def mlp_probability(params: dict, x, offset=0.0) -> np.ndarray:
     from trm_demo.trm.engine import sigmoid
-    return sigmoid(mlp.forward(params, x, MLP_ACTIVATION)[0][:, 0].astype(np.float64))
+    return sigmoid(offset + mlp.forward(params, x, MLP_ACTIVATION)[0][:, 0].astype(np.float64))
 
 
-def fit_mlp(params: dict, x, outcome, cfg_training, passes: int, rng: np.random.Generator) -> tuple[dict, dict]:
+def fit_mlp(params: dict, x, outcome, cfg_training, passes: int, rng: np.random.Generator,
+            offset=None) -> tuple[dict, dict]:
     """Train on all but the validation split; return the EMA weights of the pass with the lowest validation log-loss.
+    `offset` (B,), when given, is added to the output logit (the reader comparison's fields-only logit).
 
     training.fit's loop (train_epochs: its batches, optimiser step, EMA warm-up and decay, and
     validation selection, pass 0, the initial EMA, a candidate too), one optimiser step per batch."""
@@ -72,18 +74,21 @@ def fit_mlp(params: dict, x, outcome, cfg_training, passes: int, rng: np.random.
     from trm_demo.trm.training import batches, train_epochs, validation_split
     t = cfg_training
     (x_train, t_train), (x_valid, t_valid) = validation_split(x, outcome, t.validation_share)
+    offset = np.zeros(len(x), np.float32) if offset is None else offset.astype(np.float32)
+    (o_train, _), (o_valid, _) = validation_split(offset, outcome, t.validation_share)
     ema = {k: v.copy() for k, v in params.items()}
     optimiser = Optimiser.from_knobs(t)
 
     def train_pass(_: int) -> tuple[dict, None]:
         for rows in batches(len(x_train), t.batch_size, rng):
             logits, cache = mlp.forward(params, x_train[rows], MLP_ACTIVATION)
+            logits = logits + o_train[rows, None]
             d_logits = (0.5 + 0.5 * np.tanh(0.5 * logits) - t_train[rows, None]) / len(rows)   # d mean BCE / d logit
             optimiser.step(params, ema, mlp.backward(params, d_logits, MLP_ACTIVATION, cache))
         return {}, None
 
     def validate() -> dict:
-        return {"validation_log_loss": float(log_loss(mlp_probability(ema, x_valid), t_valid).mean())}
+        return {"validation_log_loss": float(log_loss(mlp_probability(ema, x_valid, o_valid), t_valid).mean())}
 
     _, chosen = train_epochs(ema, passes, train_pass, validate)
     return ema, {**chosen, "optimizer_steps": optimiser.updates}

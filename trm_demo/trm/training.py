@@ -222,11 +222,15 @@ def _best_cap(model: TRM, x, outcome, supervision_steps: int) -> tuple[int, floa
     The one-standard-error rule: steps cost compute, and on this task the caps'
     log-losses differ by less than the validation set can resolve (measured), so
     a deeper cap must be clearly better to be chosen."""
-    losses = log_loss(model.infer(x, supervision_steps, halt_threshold=1.0, trajectory=True).trajectory,
-                      outcome)                                                      # (S, B)
+    return best_cap(log_loss(model.infer(x, supervision_steps, halt_threshold=1.0, trajectory=True).trajectory,
+                             outcome))
+
+
+def best_cap(losses: np.ndarray) -> tuple[int, float]:
+    """The one-standard-error choice of `_best_cap`, from per-step, per-sample validation losses (S, B)."""
     best = int(np.argmin(losses.mean(axis=1)))
     gap = losses - losses[best]                                                   # paired, per sample
-    standard_error = gap.std(axis=1) / np.sqrt(len(x))
+    standard_error = gap.std(axis=1) / np.sqrt(losses.shape[1])
     cap = int(np.flatnonzero(gap.mean(axis=1) <= standard_error)[0])
     return cap + 1, float(losses[cap].mean())
 
@@ -274,11 +278,16 @@ def halting_comparison(model: TRM, x: np.ndarray, p_true: np.ndarray, step_cap: 
     and the fixed cap nearest that mean depth. All read off one full-depth pass.
     """
     result = inferred or full_depth(model, x, step_cap)
-    excess = excess_log_loss(result.trajectory, p_true)                           # (S, B)
-    columns = np.arange(len(x))
+    return halting_rows(excess_log_loss(result.trajectory, p_true), result.halt_logits, step_cap, thresholds, rng)
+
+
+def halting_rows(excess: np.ndarray, halt_logits: np.ndarray, step_cap: int, thresholds: tuple,
+                 rng: np.random.Generator) -> list[dict]:
+    """`halting_comparison`'s rows from a full-depth pass's per-step excess log-loss and halt logits, both (S, B)."""
+    columns = np.arange(excess.shape[1])
     rows = []
     for threshold in thresholds:
-        steps, _ = halting_steps(result.halt_logits, step_cap, threshold)
+        steps, _ = halting_steps(halt_logits, step_cap, threshold)
         shuffled = rng.permutation(steps)
         fixed = int(np.clip(np.rint(steps.mean()), 1, step_cap))
         rows.append({"halt_threshold": threshold, "mean_steps": float(steps.mean()),

@@ -1,0 +1,260 @@
+"""The reading TRM (issue 25, phase 1): does a tiny recursive reader of the reply recover a perfect reading's gain?
+
+    python -m bench.reader --out trm_demo/checkpoints/reading_trm.npz     # ~10 min on 2 shared cores
+
+Per seed (1..--seeds), every reader gets the same data: a labelled history of --samples replies of the default
+market (market.labelled_history: fields, reply, observed 0/1 outcome; never the hidden facts, read_logit or
+p_true) and the same fields-only logit as its starting point, the exact structured-only estimate
+(market.structured_only_probability, as the market bench gives the keyword reader), so that what is measured
+is reading alone. Readers:
+- the reading TRM (trm/reader.py over funnel/tokens.py), trained by deep supervision with the tabular recipe;
+- the keyword reader (funnel/keyword.py), fitted on the same history;
+- a bag-of-words logistic: the fields-only logit, each vocabulary word's presence, the three field tokens
+  one-hot and word x urgency, its L2 penalty chosen on the history's last fifth;
+- a same-size MLP (2 hidden layers, parameter count within 2 % of the TRM's) on the same bag and field tokens,
+  the fields-only logit as its offset, trained by the one loop (bench/ablation.fit_mlp).
+Scored on --holdout fresh replies with the true probability (evaluation only): excess log-loss KL(p || p_hat)
+and the share of a perfect reading's gain, (fields - reader) / (fields - perfect), perfect = squash(read_logit);
+the TRM at every step, overall and on the replies that state a fact through each construction; its halting
+head against random stopping and fixed caps at equal mean steps (training.halting_rows). Seed 1's TRM is
+written to --out. Results: bench/reader-results.json and the reader section of docs/BENCHMARKS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+if str(REPO_ROOT) not in sys.path:
+    sys.path.insert(0, str(REPO_ROOT))
+
+from bench.ablation import fit_mlp, mlp_probability  # noqa: E402
+from bench.measure import in_processes  # noqa: E402
+
+HIDDEN_SIZE, EXPANSION, N_CYCLES = 24, 1, 2   # 0.37 CPU s per training step of 256 replies (measured, 2 shared cores)
+SUPERVISION_STEPS = 4
+HALT_THRESHOLDS = (0.5, 0.8, 0.95)
+L2_GRID = (1e-3, 3e-3, 1e-2, 3e-2)
+MARKER = ("<!-- reader:start -->", "<!-- reader:end -->")
+
+
+def _data(seed: int, n: int, stream: int, drift: float) -> dict:
+    from trm_demo.funnel.market import labelled_history, structured_only_probability
+    from trm_demo.funnel.tokens import encode_market
+    market, outcome = labelled_history(np.random.default_rng([seed, stream, 25]), n, drift)
+    fields_p = structured_only_probability(market.pairs(), drift)[:, 0]
+    return {"market": market, "outcome": outcome, "encoded": encode_market(market),
+            "base": np.log(fields_p / (1 - fields_p)), "fields_p": fields_p}
+
+
+def bag(data: dict) -> np.ndarray:
+    """(m, V) presence of each vocabulary token in the row (field tokens included, padding left out)."""
+    from trm_demo.funnel.tokens import VOCAB_SIZE
+    ids = data["encoded"].ids
+    x = np.zeros((len(ids), VOCAB_SIZE), np.float32)
+    np.put_along_axis(x, ids, 1.0, axis=1)
+    x[:, 0] = 0.0
+    return x
+
+
+def _bow_logistic(train: dict, test: dict) -> np.ndarray:
+    from trm_demo.trm.logistic import fit_logistic
+    from trm_demo.trm.training import log_loss
+
+    def design(d):
+        b = bag(d)
+        return np.c_[d["base"], b, b * d["market"].urgency[:, None]]
+
+    x, y = design(train), train["outcome"]
+    used = np.flatnonzero(x.any(axis=0))
+    x = x[:, used]
+    cut = int(len(x) * 0.8)
+    l2 = min(L2_GRID, key=lambda l2: float(log_loss(fit_logistic(x[:cut], y[:cut], l2).predict(x[cut:]),
+                                                    y[cut:]).mean()))
+    return fit_logistic(x, y, l2).predict(design(test)[:, used])
+
+
+def _keyword(train: dict, test: dict) -> np.ndarray:
+    from trm_demo.funnel.keyword import fit_keyword_reader, keyword_flags
+    reader = fit_keyword_reader(train["base"], train["market"].messages[:, 0], train["market"].urgency,
+                                train["outcome"])
+    z = reader.logit(test["base"], keyword_flags(test["market"].messages[:, 0]), test["market"].urgency)
+    return 1 / (1 + np.exp(-z))
+
+
+def _by_construction(test: dict) -> dict:
+    from trm_demo.funnel.messages import CONSTRUCTIONS, FACTS
+    h = test["market"].hidden
+    return {name: np.any([h.construction[f][:, 0] == c for f in FACTS], axis=0) for c, name in enumerate(CONSTRUCTIONS)}
+
+
+def one_seed(job: dict) -> dict:
+    from trm_demo.config import load_config
+    from trm_demo.funnel.market import squash
+    from trm_demo.funnel.tokens import SEQ_LEN, VOCAB_SIZE
+    from trm_demo.trm import mlp
+    from trm_demo.trm.reader import fit_reader, flops_per_step, reader_spec, trajectory
+    from trm_demo.trm.training import excess_log_loss, halting_rows
+    from trm_demo.trm.weights import init_model, save_checkpoint
+    cfg = load_config()
+    seed, drift, t = job["seed"], cfg.market.drift, cfg.training
+    train, test = _data(seed, job["samples"], 0, drift), _data(seed, job["holdout"], 1, drift)
+    p_true, perfect = test["market"].p_true[:, 0], squash(test["market"].read_logit[:, 0])
+    spec = reader_spec(VOCAB_SIZE, SEQ_LEN, HIDDEN_SIZE, EXPANSION, N_CYCLES)
+    model = init_model(spec, np.random.default_rng([seed, 2]))
+    started = time.process_time()
+    log = fit_reader(model, train["encoded"].ids, train["base"], train["outcome"], t, job["epochs"],
+                     SUPERVISION_STEPS, np.random.default_rng([seed, 3]))
+    trm_cpu = time.process_time() - started
+    cap = log["selected"]["step_cap"]
+    path, q = trajectory(model, test["encoded"].ids, test["base"], SUPERVISION_STEPS)
+    excess = excess_log_loss(path, p_true)                                                  # (S, B)
+
+    width = mlp.width_for(model.n_parameters, VOCAB_SIZE, 2, 1)
+    params = mlp.init([VOCAB_SIZE, width, width, 1], np.random.default_rng([seed, 2]), "lecun")
+    started = time.process_time()
+    weights, _ = fit_mlp(params, bag(train), train["outcome"], t, job["epochs"] * SUPERVISION_STEPS,
+                         np.random.default_rng([seed, 3]), offset=train["base"])
+    mlp_cpu = time.process_time() - started
+    readers = {"fields only (exact structured estimate)": test["fields_p"],
+               "keyword reader": _keyword(train, test),
+               "bag-of-words logistic": _bow_logistic(train, test),
+               f"MLP reader 2x{width} ({mlp.n_parameters(weights):,} parameters)":
+                   mlp_probability(weights, bag(test), test["base"]),
+               f"reading TRM, validated cap ({model.n_parameters:,} parameters)": path[cap - 1],
+               "perfect reading": perfect}
+    per_reader = {name: excess_log_loss(p, p_true) for name, p in readers.items()}
+    groups = {"all": np.ones(len(p_true), bool), **_by_construction(test)}
+
+    def share(loss, rows):
+        fields, best = per_reader["fields only (exact structured estimate)"][rows].mean(), \
+            per_reader["perfect reading"][rows].mean()
+        return float((fields - loss[rows].mean()) / (fields - best))
+
+    if job.get("out"):
+        save_checkpoint(job["out"], model, {"command": job["command"], "seed": seed, "samples": job["samples"],
+                                            "epochs": job["epochs"], "supervision_steps": SUPERVISION_STEPS,
+                                            "selected": log["selected"], "halt_threshold": 1.0,
+                                            "offset": "logit of market.structured_only_probability",
+                                            "tokens": "trm_demo/funnel/tokens.py"})
+    return {"seed": seed, "parameters": model.n_parameters, "selected": log["selected"], "epochs": log["epochs"],
+            "cpu_seconds": {"reading_trm": trm_cpu, "mlp": mlp_cpu}, "flops_per_step": flops_per_step(spec),
+            "readers": {name: {"excess_log_loss": float(v.mean()), "share_of_perfect_gain": share(v, groups["all"])}
+                        for name, v in per_reader.items()},
+            "depth": {g: {"replies": int(rows.sum()),
+                          "excess_log_loss": [float(excess[s, rows].mean()) for s in range(SUPERVISION_STEPS)],
+                          "share_of_perfect_gain": [share(excess[s], rows) for s in range(SUPERVISION_STEPS)]}
+                      for g, rows in groups.items()},
+            "halting": halting_rows(excess, q, SUPERVISION_STEPS, HALT_THRESHOLDS, np.random.default_rng([seed, 4]))}
+
+
+def summarise(runs: list[dict]) -> dict:
+    from trm_demo.funnel.evaluation import mean_ci
+    names = list(runs[0]["readers"])
+    return {"readers": {n: {k: mean_ci([r["readers"][n][k] for r in runs]) for k in ("excess_log_loss",
+                                                                                      "share_of_perfect_gain")}
+                        for n in names},
+            "depth": {g: {"replies": runs[0]["depth"][g]["replies"],
+                          "share_of_perfect_gain": [mean_ci([r["depth"][g]["share_of_perfect_gain"][s] for r in runs])
+                                                    for s in range(SUPERVISION_STEPS)],
+                          "excess_log_loss": [float(np.mean([r["depth"][g]["excess_log_loss"][s] for r in runs]))
+                                              for s in range(SUPERVISION_STEPS)]}
+                      for g in runs[0]["depth"]},
+            "halting": [{k: float(np.mean([r["halting"][i][k] for r in runs])) for k in runs[0]["halting"][i]}
+                        for i in range(len(HALT_THRESHOLDS))]}
+
+
+def markdown(result: dict) -> str:
+    s, m = result["summary"], result["meta"]
+
+    def ci(c, pct=True):
+        f = (lambda v: f"{100 * v:.1f} %") if pct else (lambda v: f"{v:.4f}")
+        return f(c["mean"]) + (f" [{f(c['ci95'][0])}, {f(c['ci95'][1])}]" if c["ci95"] else "")
+
+    lines = [MARKER[0], "## Reading TRM (issue 25): reading the replies", "",
+             f"Measured by `{m['command']}` at commit {m['commit']}, {m['started_at']} "
+             f"(seeds {m['seeds']}, {m['samples']:,} labelled history replies, {m['holdout']:,} held-out replies "
+             f"per seed, {m['epochs']} epochs; CPU time, 2 shared cores: reading TRM {m['trm_cpu']:.0f} s per seed).",
+             "", "Every reader starts from the same fields-only logit (the exact structured-only estimate) and is "
+             "fitted on the same history's observed outcomes; the true probability is used to score only. "
+             "Share of a perfect reading's gain in excess log-loss, mean over seeds with a 95 % interval.", "",
+             "| reader | held-out excess log-loss | share of a perfect reading's gain |", "|---|---|---|"]
+    lines += [f"| {n} | {ci(v['excess_log_loss'], False)} | {ci(v['share_of_perfect_gain'])} |"
+              for n, v in s["readers"].items()]
+    lines += ["", f"Depth: the reading TRM's share of a perfect reading's gain after each supervision step "
+              f"(validated caps chosen per seed: {m['caps']}), on the held-out replies that state a fact through "
+              "each construction.", "",
+              "| replies | n | " + " | ".join(f"step {i + 1}" for i in range(SUPERVISION_STEPS)) + " |",
+              "|---|---|" + "---|" * SUPERVISION_STEPS]
+    lines += [f"| {g} | {d['replies']:,} | " + " | ".join(ci(c) for c in d["share_of_perfect_gain"]) + " |"
+              for g, d in s["depth"].items()]
+    lines += ["", "Halting (held-out excess log-loss at equal mean steps, mean over seeds):", "",
+              "| threshold | mean steps | halting head | random stopping | fixed cap | fixed cap's |", "|---|---|---|---|---|---|"]
+    lines += [f"| {h['halt_threshold']:g} | {h['mean_steps']:.2f} | {h['halting_head']:.4f} | {h['random_stopping']:.4f} "
+              f"| {h['fixed_cap']:.1f} | {h['fixed_cap_excess']:.4f} |" for h in s["halting"]]
+    lines += ["", f"Compute per read: {m['flops_per_step'] / 1e6:.2f} MFLOP per supervision step, "
+              f"{m['flops_per_step'] / m['tabular_flops_per_step']:.0f}x the tabular TRM's step; priced as its steps "
+              f"(simulation.trm_cost_per_step) that is ${m['price_per_read']:.5f} per read at the mean validated cap, "
+              f"{100 * m['price_per_read'] / m['llm_cost']:.2f} % of the LLM's ${m['llm_cost']:.2f} per read.",
+              MARKER[1]]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m bench.reader", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--out", help="write seed 1's reading TRM checkpoint here")
+    p.add_argument("--seeds", type=int, default=3)
+    p.add_argument("--samples", type=int, default=8192)
+    p.add_argument("--holdout", type=int, default=4096)
+    p.add_argument("--epochs", type=int, default=3)
+    args = p.parse_args(argv)
+    if min(args.seeds, args.samples, args.holdout, args.epochs) < 1:
+        p.error("--seeds, --samples, --holdout and --epochs must be at least 1")
+    from trm_demo.config import load_config
+    from trm_demo.trm.reader import flops_per_step
+    from trm_demo.funnel.pipeline import model_spec
+    command = " ".join(["python -m bench.reader", *(argv if argv is not None else sys.argv[1:])])
+    started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    jobs = [{"seed": s, "samples": args.samples, "holdout": args.holdout, "epochs": args.epochs, "command": command,
+             "out": args.out if s == 1 else None} for s in range(1, args.seeds + 1)]
+    runs = in_processes(one_seed, jobs)
+    cfg = load_config()
+    tab = model_spec(cfg)
+    tabular = 2.0 * (tab.n_cycles + 1) * tab.n_blocks * (tab.hidden_size * 2 * tab.expansion * tab.hidden_size
+                                                          + tab.expansion * tab.hidden_size ** 2)
+    mean_cap = float(np.mean([r["selected"]["step_cap"] for r in runs]))
+    price = cfg.simulation.trm_base_cost + cfg.simulation.trm_cost_per_step * mean_cap * runs[0]["flops_per_step"] / tabular
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                            cwd=REPO_ROOT).stdout.strip()
+    result = {"runs": runs, "summary": summarise(runs),
+              "meta": {"command": command, "commit": commit, "started_at": started_at, "seeds": len(runs),
+                       "samples": args.samples, "holdout": args.holdout, "epochs": args.epochs,
+                       "caps": ", ".join(str(r["selected"]["step_cap"]) for r in runs),
+                       "trm_cpu": float(np.mean([r["cpu_seconds"]["reading_trm"] for r in runs])),
+                       "flops_per_step": runs[0]["flops_per_step"], "tabular_flops_per_step": tabular,
+                       "price_per_read": price, "llm_cost": cfg.simulation.llm_cost}}
+    (REPO_ROOT / "bench" / "reader-results.json").write_text(json.dumps(result, indent=1) + "\n")
+    section = markdown(result)
+    page_path = REPO_ROOT / "docs" / "BENCHMARKS.md"
+    page = page_path.read_text()
+    if MARKER[0] in page:
+        head, rest = page.split(MARKER[0], 1)
+        page = head + section + rest.split(MARKER[1], 1)[1].lstrip("\n")
+    else:
+        page = page.rstrip("\n") + "\n\n" + section
+    page_path.write_text(page)
+    print(section)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

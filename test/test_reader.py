@@ -1,0 +1,91 @@
+"""The reading TRM: its tokenizer, its gradients, and a reading a bag of words cannot do."""
+
+import numpy as np
+
+from finite_differences import worst_relative_errors
+from trm_demo.funnel.market import labelled_history
+from trm_demo.funnel.tokens import FIELD_SLOTS, ID, MAX_REPLY_TOKENS, PAD, SEQ_LEN, UNK, decode, encode, \
+    encode_market, words
+from trm_demo.trm.engine import initial_state, supervision_step
+from trm_demo.trm.knobs import TrainingKnobs
+from trm_demo.trm.logistic import fit_logistic
+from trm_demo.trm.reader import fit_reader, losses_and_gradients, reader_spec, trajectory
+from trm_demo.trm.training import binary_losses, log_loss
+from trm_demo.trm.weights import init_model
+
+
+def test_every_grammar_reply_round_trips_and_its_fields_lead_the_row():
+    market, _ = labelled_history(np.random.default_rng(3), 300, 0.3)
+    encoded = encode_market(market)
+    assert encoded.ids.shape == (300, SEQ_LEN)
+    typo = np.any([market.hidden.typo[f][:, 0] for f in market.hidden.typo], axis=0)
+    for row, reply, typed in zip(encoded.ids, market.messages[:, 0], typo):
+        expected = [w if w in ID else "<unk>" for w in words(reply)[:MAX_REPLY_TOKENS]]
+        assert decode(row) == " ".join(expected)
+        assert ("<unk>" in expected) == typed   # only a typo leaves the grammar's vocabulary
+    assert (encoded.ids[:, :FIELD_SLOTS] > UNK).all()
+    assert (encoded.mask == (encoded.ids != PAD)).all()
+
+
+def test_words_outside_the_grammar_are_unknown_and_long_replies_are_cut():
+    ids = encode(["I have an ofer, zzyzx."]).ids[0, FIELD_SLOTS:]
+    assert list(ids[:7] == UNK) == [False, False, False, True, False, True, False]   # i have an ofer , zzyzx .
+    assert (ids[7:] == PAD).all()
+    long_ids = encode(["no " * (MAX_REPLY_TOKENS + 10)]).ids[0]
+    assert (long_ids[FIELD_SLOTS:] != PAD).all() and len(long_ids) == SEQ_LEN
+
+
+def test_reader_gradients_match_finite_differences():
+    spec = reader_spec(vocab_size=7, seq_len=5, hidden_size=4, expansion=2, n_cycles=2)
+    model = init_model(spec, np.random.default_rng(0), dtype=np.float64)
+    rng = np.random.default_rng(1)
+    for name in model.params:   # off the symmetric init (zero halting weights, unit gains)
+        model.params[name] = model.params[name] + 0.1 * rng.standard_normal(model.params[name].shape)
+    ids, offset = rng.integers(0, 7, (3, 5)), rng.standard_normal(3)
+    outcome, settled = np.array([1.0, 0.0, 1.0]), np.array([True, False, True])
+    y, z = initial_state(model.buffers, spec, 3)
+    y, z = y + 0.3 * rng.standard_normal(y.shape), z + 0.3 * rng.standard_normal(z.shape)
+    *_, grads = losses_and_gradients(model.params, spec, ids, offset, y, z, outcome, settled, 0.7)
+    cell = (supervision_step(model.params, spec, ids, y, z)[0] @ model.params["halt.w"])[..., 0].argmin(axis=1)
+
+    def objective():   # the least sure cell is held at the base weights' choice, as the engine's gradient does
+        y_live, _, logits, _, _ = supervision_step(model.params, spec, ids, y, z)
+        q = y_live[np.arange(3), cell] @ model.params["halt.w"][:, 0] + model.params["halt.b"][0]
+        loss, halt_loss, *_ = binary_losses(offset + logits[:, 0, 0], q, outcome, settled, 0.7)
+        return loss + 0.7 * halt_loss
+
+    worst = worst_relative_errors(model.params, objective, grads, 1e-5, floor=1e-3)
+    assert max(worst.values()) < 1e-4, worst
+
+
+def _negation_task(rng, n):
+    """"good not bad" says good, "not good bad" says bad: the same bag of words, the order decides. Tokens 2..4 are
+    good/bad/not, 5 is filler, placed anywhere; the label is the meaning."""
+    good, bad, negation, filler = 2, 3, 4, 5
+    meaning = rng.random(n) < 0.5
+    first = np.where(rng.random(n) < 0.5, 0, 1)   # which phrase comes first
+    rows = np.zeros((n, 6), np.int64)
+    for i in range(n):
+        negated, plain = ([negation, bad], [good]) if meaning[i] else ([negation, good], [bad])
+        phrase = negated + plain if first[i] == 0 else plain + negated
+        at = rng.integers(0, 3)
+        rows[i, at:at + 3] = phrase
+        rows[i, rows[i] == 0] = filler
+    return rows, meaning.astype(np.float32)
+
+
+def test_reader_learns_negation_a_bag_of_words_cannot():
+    rng = np.random.default_rng(0)
+    ids, outcome = _negation_task(rng, 1024)
+    held_ids, held_outcome = _negation_task(rng, 512)
+    knobs = TrainingKnobs(batch_size=64, learning_rate=3e-3, weight_decay=0.01, beta1=0.9, beta2=0.99, grad_clip=1.0,
+                          ema_decay=0.99, halting_weight=0.5, halting_tolerance=0.01, validation_share=0.2)
+    model = init_model(reader_spec(vocab_size=6, seq_len=6, hidden_size=16, expansion=2, n_cycles=2),
+                       np.random.default_rng(1))
+    log = fit_reader(model, ids, np.zeros(len(ids)), outcome, knobs, 12, 2, np.random.default_rng(2))
+    p, _ = trajectory(model, held_ids, np.zeros(len(held_ids)), 2)
+    reader_loss = float(log_loss(p[log["selected"]["step_cap"] - 1], held_outcome).mean())
+    bag = lambda rows: np.stack([(rows == t).any(axis=1) for t in range(2, 6)], axis=1).astype(float)
+    bow_loss = float(log_loss(fit_logistic(bag(ids), outcome).predict(bag(held_ids)), held_outcome).mean())
+    assert bow_loss > 0.68          # every row holds the same bag: chance, ln 2 = 0.693
+    assert reader_loss < 0.3, reader_loss

@@ -1,0 +1,127 @@
+"""The reading TRM: the engine's sequence variant answering one probability per row of tokens.
+
+The engine (engine.py) is used as is, with one output class per position: the
+row's answer is position 0's logit plus a given offset (the fields-only logit),
+so the recursion only has to learn what the tokens add to what the fields say:
+
+    logit = offset + head(y)[:, 0]          # y: (B, L, D) after each supervision step
+
+Training is the tabular recipe (training.fit): deep supervision from the fixed
+(y, z), the halting target "this step's P is within `halting_tolerance` of the
+full-depth one", AdamW with clipping and the warmed-up EMA (optimiser.py), and
+the epoch loop that keeps the EMA of the best validated epoch and the shallowest
+step cap within one standard error of the best (training.train_epochs, best_cap).
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+from trm_demo.trm.engine import (TRMSpec, halting_steps, initial_state, sigmoid, supervision_step,
+                                  supervision_step_backward)
+from trm_demo.trm.knobs import TrainingKnobs
+from trm_demo.trm.optimiser import Optimiser
+from trm_demo.trm.training import Step, batches, best_cap, binary_losses, log_loss, train_epochs, validation_split
+from trm_demo.trm.weights import TRM
+
+
+def reader_spec(vocab_size: int, seq_len: int, hidden_size: int, expansion: int, n_cycles: int,
+                halt_bias_init: float = -2.0) -> TRMSpec:
+    """A sequence TRM with one logit per position (position 0's is read), T = 1 as the tabular recipe."""
+    return TRMSpec(n_inputs=vocab_size, hidden_size=hidden_size, expansion=expansion, n_cycles=n_cycles,
+                   outer_steps=1, activation="swiglu", halt_bias_init=halt_bias_init, seq_len=seq_len, n_classes=1)
+
+
+def trajectory(model: TRM, ids: np.ndarray, offset: np.ndarray, steps: int, use_ema: bool = True):
+    """Every row through `steps` supervision steps: P(convert) and the halt logit after each, both (S, B)."""
+    weights = model.ema if use_ema else model.params
+    y, z = initial_state(model.buffers, model.spec, len(ids))
+    p, q = np.zeros((steps, len(ids))), np.zeros((steps, len(ids)))
+    for s in range(steps):
+        y, z, logits, q[s], _ = supervision_step(weights, model.spec, ids, y, z)
+        p[s] = sigmoid(offset + logits[:, 0, 0].astype(np.float64))
+    return p, q
+
+
+def predict(model: TRM, ids, offset, step_cap: int, halt_threshold: float = 1.0):
+    """P(convert) (B,) where adaptive halting stops (never before the cap at threshold 1.0), and the steps used."""
+    p, q = trajectory(model, ids, offset, step_cap)
+    steps, _ = halting_steps(q, step_cap, halt_threshold)
+    return p[steps - 1, np.arange(len(ids))], steps
+
+
+def losses_and_gradients(params: dict, spec: TRMSpec, ids, offset, y, z, outcome, settled, halting_weight: float):
+    """One supervision step's BCE on position 0 (+ offset) and on the halt head, and every weight's gradient of
+    loss + halting_weight x halting loss. -> (y, z, q, loss, halting loss, settled, grads or None if not finite)"""
+    y, z, logits, q, cache = supervision_step(params, spec, ids, y, z)
+    answer = offset + logits[:, 0, 0]
+    loss, halt_loss, d_answer, d_halt, correct = binary_losses(answer, q, outcome, settled, halting_weight)
+    if not np.isfinite(loss):
+        return y, z, q, loss, halt_loss, correct, None
+    d_logits = np.zeros_like(logits)
+    d_logits[:, 0, 0] = d_answer
+    grads = supervision_step_backward(d_logits, d_halt.astype(logits.dtype), params, spec, cache)
+    return y, z, q, loss, halt_loss, correct, grads
+
+
+def supervised_update(model: TRM, optimiser: Optimiser, ids, offset, y, z, outcome, settled,
+                      halting_weight: float) -> Step:
+    """One deep-supervision step and its optimiser step (clipping, AdamW, EMA)."""
+    y, z, q, loss, halt_loss, correct, grads = losses_and_gradients(model.params, model.spec, ids, offset, y, z,
+                                                                    outcome, settled, halting_weight)
+    if grads is None:
+        return Step(y, z, q, float(loss), float(halt_loss), correct, float("nan"), "loss")
+    norm = optimiser.step(model.params, model.ema, grads)
+    return Step(y, z, q, float(loss), float(halt_loss), correct, norm, None if np.isfinite(norm) else "gradient")
+
+
+def fit_reader(model: TRM, ids: np.ndarray, offset: np.ndarray, outcome: np.ndarray, cfg: TrainingKnobs,
+               epochs: int, supervision_steps: int, rng: np.random.Generator,
+               on_epoch: Callable[[dict], None] | None = None) -> dict:
+    """training.fit's recipe on token rows; returns {"epochs": records, "selected": {epoch, step_cap, ...}}."""
+    offset = offset.astype(np.float32)
+    rows_all = np.arange(len(ids))
+    (train_rows, t_train), (valid_rows, t_valid) = validation_split(rows_all, outcome, cfg.validation_share)
+    optimiser = Optimiser.from_knobs(cfg)
+
+    def train_epoch(epoch: int) -> tuple[dict, str | None]:
+        loss = halting = settled_share = 0.0
+        updates = 0
+        for batch in batches(len(train_rows), cfg.batch_size, rng):
+            rows = train_rows[batch]
+            path, _ = trajectory(model, ids[rows], offset[rows], supervision_steps, use_ema=False)
+            settled = np.abs(path - path[-1]) <= cfg.halting_tolerance                  # (S, B)
+            y, z = initial_state(model.buffers, model.spec, len(rows))
+            for step in range(supervision_steps):
+                result = supervised_update(model, optimiser, ids[rows], offset[rows], y, z, t_train[batch],
+                                           settled[step], cfg.halting_weight)
+                if result.problem:
+                    return {"optimizer_steps": updates}, f"non-finite {result.problem} at epoch {epoch}"
+                y, z = result.y, result.z
+                loss, halting = loss + result.loss, halting + result.halting_loss
+                settled_share += float(result.correct.mean())
+                updates += 1
+        n = max(updates, 1)
+        return {"loss": loss / n, "halting_loss": halting / n, "settled_share": settled_share / n,
+                "optimizer_steps": updates}, None
+
+    def validate() -> dict:
+        p, _ = trajectory(model, ids[valid_rows], offset[valid_rows], supervision_steps)
+        cap, loss = best_cap(log_loss(p, t_valid))
+        return {"validation_step_cap": cap, "validation_log_loss": loss}
+
+    log, chosen = train_epochs(model.ema, epochs, train_epoch, validate, on_epoch)
+    return {"epochs": log, "selected": {"epoch": chosen["epoch"], "step_cap": chosen["validation_step_cap"],
+                                        "validation_log_loss": chosen["validation_log_loss"]}}
+
+
+def flops_per_step(spec: TRMSpec) -> float:
+    """Multiply-adds x2 of one supervision step's forward pass for one row (what a read costs per step)."""
+    d, length, e = spec.hidden_size, spec.seq_len, spec.expansion
+    gate = 2 if spec.activation == "swiglu" else 1
+    tokens = d * (length * gate * e * length + e * length * length)
+    channels = length * (d * gate * e * d + e * d * d)
+    return 2.0 * spec.outer_steps * (spec.n_cycles + 1) * spec.n_blocks * (tokens + channels)
+
