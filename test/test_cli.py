@@ -183,9 +183,7 @@ def test_files_are_written_where_the_flags_say(tmp_path, monkeypatch, capsys):
     run = run_cli(capsys, argv)
     assert run.code == 0, run.err
     assert sorted(p.name for p in out.iterdir()) == sorted([*OUTPUTS.values(), "tuned.npz"])
-    # Besides the flagged paths, only the documented fine-tuning memo (trm_demo/memo.py) in the working directory.
-    assert sorted(p.name for p in tmp_path.iterdir()) == [".trm_demo_cache", "out", "tiny.yaml"], \
-        "wrote outside the flagged paths"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "tiny.yaml"], "wrote outside the flagged paths"
     metrics = strict_json((out / "demo_metrics.json").read_text())
     assert metrics["run"]["opportunities"] == 30
     assert len(strict_json((out / "training.json").read_text())["epochs"]) == 1

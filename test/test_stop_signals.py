@@ -38,11 +38,11 @@ def stopped_by(script: str, name: str, directory: Path) -> tuple[int, list[str],
 
 SLOW_IMPORT = """
 import os, signal, sys
-class StopOnNumpy:   # the signal arrives while the program imports NumPy: start-up
+class StopOnYaml:   # the signal arrives while the program imports PyYAML (`--help` needs it, not NumPy): start-up
     def find_spec(self, name, path=None, target=None):
-        if name == "numpy":
+        if name == "yaml":
             os.kill(os.getpid(), signal.{signal})
-sys.meta_path.insert(0, StopOnNumpy())
+sys.meta_path.insert(0, StopOnYaml())
 """
 
 STOP_IN_PREPARE = """
