@@ -50,7 +50,7 @@ def landscape(block: Block, step_cap: int, trust: Trust, cfg: Config, rng: np.ra
     """break_even: break_even_map of this run's seed, or of every seed of --seeds; trust: the run's set-up trust."""
     return {"opportunities": int(len(block.ids)),
             "deferral": deferral_curve(block, trm_estimate(block, cfg, step_cap).estimate, trust, cfg, rng),
-            "break_even": break_even}
+            "break_even": break_even, "reader": "simulated"}   # always: see the module's docstring
 
 
 def _expected_value(block: Block, estimate, cfg: Config) -> float:
