@@ -375,7 +375,8 @@ def test_failures_are_not_cached(server, tmp_path):
 def test_describe_names_the_model_and_the_host_only():
     reader = OpenAICompatibleReader("https://user:pw@llm.example.com:8443/v1/", "m")
     assert reader.describe() == {"provider": "openai_compatible", "real": True, "model": "m",
-                                 "host": "llm.example.com:8443", "prompt_version": "v1"}
+                                 "host": "llm.example.com:8443", "prompt_version": "v1",
+                                 "served_model": None}
     with pytest.raises(ValueError):
         OpenAICompatibleReader("http://h/v\u00e9", "m")
 

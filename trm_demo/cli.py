@@ -34,7 +34,7 @@ from trm_demo.report.formats import verdicts
 from trm_demo.results import RunResult
 from trm_demo.run_flags import DEFAULT_PRETRAIN_OUT, flag_keys, overrides, with_flag
 from trm_demo.trm.weights import save_checkpoint
-from trm_demo.ui import UI, llm_failure
+from trm_demo.ui import UI, llm_warnings
 
 def pretrain_hint() -> str:
     """What rebuilds the tabular checkpoint, as the user runs trm-demo."""
@@ -61,8 +61,8 @@ def run_command(args, argv: list[str], started: float) -> int:
                                          started)
     finally:
         readings.close()   # the real reader's cache holds only whole rows, whatever stopped the run
-    if llm_failure(metrics.run.llm):   # on stderr, even with --quiet or --json: the table judges an outage
-        ui.warn(llm_failure(metrics.run.llm))
+    for warning in llm_warnings(metrics.run.llm):   # on stderr, even with --quiet or --json
+        ui.warn(warning)
     if args.json:
         print_json(metrics.to_dict())
     else:

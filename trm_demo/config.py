@@ -170,6 +170,7 @@ class LLMConfig:
     output_price_per_million: float = knob(0.0, 1e4)
     prompt_version: str = knob(choices=PROMPT_VERSIONS)
     cache_path: str = knob()
+    time_budget_s: float = knob(0.0, 1e6)
 
 
 @dataclass(frozen=True)

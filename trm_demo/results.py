@@ -191,6 +191,7 @@ class Landscape:
     opportunities: int
     deferral: DeferralCurve
     break_even: BreakEvenMap
+    reader: str = "simulated"   # who read in the replays: the simulated LLM, even when the run's reader is real
 
 
 # --- training ---------------------------------------------------------------------------------------------

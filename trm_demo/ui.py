@@ -267,6 +267,21 @@ def llm_failure(llm: dict) -> str:
             "server at llm.base_url and rerun")
 
 
+def llm_warnings(llm: dict) -> list[str]:
+    """A real reader's warnings for stderr: its failures, its time budget running out, a reading worse than the TRM's."""
+    if not llm.get("real"):
+        return []
+    judged = llm.get("discrimination", {})
+    worse = (f"the LLM reads worse than the TRM alone: rank correlation with the true probability "
+             f"{num(judged['reader']['rank_correlation_with_truth'])} against the TRM's "
+             f"{num(judged['trm']['rank_correlation_with_truth'])} (a simulation-only check)"
+             if judged.get("worse_than_trm") else "")
+    budget = (f"the LLM time budget (llm.time_budget_s: {num(llm.get('time_budget_s'))} s) ran out: "
+              f"{llm['over_budget_reads']:,} reads were not made and the TRM decided them"
+              if llm.get("over_budget_reads") else "")
+    return [w for w in (llm_failure(llm), budget, worse) if w]
+
+
 def llm_line(llm: dict) -> str:
     if llm.get("real"):
         failed = f"; FAILED {llm.get('failed_reads', 0):,} of {llm.get('candidates_read', 0):,} reads" \

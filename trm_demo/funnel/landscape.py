@@ -52,7 +52,7 @@ def landscape(block: Block, step_cap: int, trust: Trust, cfg: Config, rng: np.ra
     trm = trm_estimate(block, cfg, step_cap).estimate
     return {"opportunities": int(len(block.ids)),
             "deferral": deferral_curve(block, keyword_estimate(keyword, block, trm), trust, cfg, rng, trm),
-            "break_even": break_even}
+            "break_even": break_even, "reader": "simulated"}   # always: see the module's docstring
 
 
 def _expected_value(block: Block, estimate, cfg: Config) -> float:

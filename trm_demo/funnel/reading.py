@@ -17,11 +17,16 @@ paid is reported beside it). The cascade still decides with `simulation.llm_cost
 its expected price per read, and the budget reserves that much per read, then books
 what the read was charged, so the table's LLM cost and the spend line are one figure.
 
-A real reader fails loudly. Before the run one test read (through the cache, with a
+A real reader fails loudly. Before the run GET {base_url}/models must list llm.model when the
+server has that list (llama.cpp, vLLM, Ollama do; a server without it, 404 or an unreadable body,
+is tolerated and the test read decides), else one line naming llm.model, the served ids and the fix;
+the served id goes into the run's metadata (`served_model`, None without a list). Then one test read (through the cache, with a
 short deadline) must succeed, else the run stops with one line naming llm.base_url and
 what to do (exit 2, nothing written). When more than MAX_FAILED_SHARE of the run's reads
 fail, `report()` says the verdicts involving the LLM are not valid, and the terminal and
-the dossier's first paragraph say so instead of advising. The scenario's LLM events
+the dossier's first paragraph say so instead of advising. After `llm.time_budget_s` (when set) no
+read is made: those candidates count as unread (`over_budget_reads`, not failures), the tabular
+models decide them, and the terminal and the LLM section say how many. The scenario's LLM events
 (`llm_price_multiplier`, `llm_outage`) simulate a reader's price and outages: a real
 reader has its own, so they are not applied to it (the report says so).
 """
@@ -38,6 +43,7 @@ from trm_demo.funnel.cascade import logit
 from trm_demo.config import Config
 from trm_demo.errors import ConfigError
 from trm_demo.funnel.market import CANDIDATE_FIELDS, JOB_FIELDS
+from trm_demo.trm.training import log_loss
 
 if TYPE_CHECKING:
     from trm_demo.llm import Reader, ReadRequest
@@ -51,6 +57,7 @@ PROBE_FIXES = {"connection": "nothing answered there: start the server, or fix l
                "http 403": "the server refused the API key: set TRM_DEMO_LLM_API_KEY (or OPENAI_API_KEY)",
                "http 404": "no chat-completions endpoint or no such model there: fix llm.base_url (it usually ends "
                            "in /v1) or llm.model"}
+MAX_LISTED = 5   # served model ids named in the error for an unknown llm.model
 # The test read's request: job fields, candidate fields, reply.
 PROBE_REQUEST = ({"title": "software engineer", "work mode": "remote"}, {"years of experience": 5},
                  "Yes, I am interested; happy to talk this week.")
@@ -62,7 +69,9 @@ class Readings:
     def __init__(self, cfg: Config, reader: Reader | None = None):
         self.cfg = cfg
         self.reader = reader
-        self.seen: dict[tuple[int, int], tuple[float, bool, float, float]] = {}   # logit, ok, cost, p_true
+        # logit, ok, cost, p_true, and for the run's candidates (NaN for the set-up's history) outcome and TRM P
+        self.seen: dict[tuple[int, int], tuple[float, bool, float, float, float, float]] = {}
+        self.over_budget = 0   # reads not made because llm.time_budget_s ran out: the TRM's estimate stands
 
     @property
     def real(self) -> bool:
@@ -79,17 +88,39 @@ class Readings:
         missing = [i for i, key in enumerate(keys) if key not in self.seen]
         if missing:
             requests = [request_for(block, rows[i], cols[i]) for i in missing]
+            from trm_demo.llm.request import OVER_BUDGET   # a real reader's: the client is loaded already
             with bad_input(self.cfg):
                 answers = self.reader.read_many(requests)
             for i, reading in zip(missing, answers):
+                self.over_budget += reading.failure == OVER_BUDGET
                 p = min(max(reading.probability, 1e-6), 1 - 1e-6) if reading.ok else 0.5
                 cost = (reading.input_tokens * self.cfg.llm.input_price_per_million
                         + reading.output_tokens * self.cfg.llm.output_price_per_million) / 1e6
-                self.seen[keys[i]] = (float(logit(p)), reading.ok, cost,
-                                      float(block.market.p_true[rows[i], cols[i]]))
+                r, c = rows[i], cols[i]
+                truth = float(block.market.p_true[r, c])
+                run = hasattr(block, "draws")   # the run's blocks; the set-up's history replies have no draws
+                self.seen[keys[i]] = (float(logit(p)), reading.ok, cost, truth,
+                                      float(block.draws[r, c] < truth) if run else np.nan,
+                                      float(block.trm_path[-1, r, c]) if run else np.nan)
         found = [self.seen[key] for key in keys]
         return (np.array([f[0] for f in found]), np.array([f[1] for f in found], bool),
                 np.array([f[2] for f in found]))
+
+    def discrimination(self) -> dict:
+        """The reader beside the TRM on the run's candidates it answered: rank correlation with the true
+        probability (a simulation-only check) and, as a deployment would see it, AUC and log-loss against the
+        observed outcomes. `worse_than_trm`: its rank correlation with the truth is below the TRM's."""
+        v = np.array([(1 / (1 + np.exp(-s[0])), s[3], s[4], s[5]) for s in self.seen.values()
+                      if s[1] and np.isfinite(s[4])]).reshape(-1, 4)
+        reader, truth, outcome, trm = v.T
+        if len(v) < 2 or np.ptp(truth) == 0:
+            return {"candidates": len(v)}
+        judge = lambda p: {"rank_correlation_with_truth": _rank_correlation(p, truth), "auc": _auc(p, outcome),
+                           "log_loss": float(log_loss(p, outcome).mean())}
+        scores = {"candidates": len(v), "reader": judge(reader), "trm": judge(trm)}
+        scores["worse_than_trm"] = bool(scores["reader"]["rank_correlation_with_truth"]
+                                        < scores["trm"]["rank_correlation_with_truth"])
+        return scores
 
     def close(self) -> None:
         if self.reader is not None:
@@ -100,7 +131,7 @@ class Readings:
         if not self.real:
             return {"provider": "simulated", "real": False, "model": "simulated reader",
                     "noise_logit_sd": self.cfg.simulation.llm_noise, "bias_logit": self.cfg.simulation.llm_bias}
-        failed = sum(not v[1] for v in self.seen.values())
+        failed = sum(not v[1] for v in self.seen.values()) - self.over_budget   # a budget is not a failure
         readings = np.array([(1 / (1 + np.exp(-v[0])), v[3]) for v in self.seen.values() if v[1]]).reshape(-1, 2)
         edges = np.linspace(0.0, 1.0, 6)
         bucket = np.clip(np.digitize(readings[:, 0], edges) - 1, 0, 4)
@@ -108,12 +139,13 @@ class Readings:
                   "mean_reading": float(readings[bucket == b, 0].mean()) if (bucket == b).any() else None,
                   "mean_true_probability": float(readings[bucket == b, 1].mean()) if (bucket == b).any() else None}
                  for b in range(5)]
-        share = failed / len(self.seen) if self.seen else 0.0
+        share = failed / (len(self.seen) - self.over_budget) if len(self.seen) > self.over_budget else 0.0
         return {**self.reader.describe(), "real": True, "stats": self.reader.stats.to_dict(),
                 "charged": float(sum(v[2] for v in self.seen.values())), "calibration": table,
-                "candidates_read": len(self.seen), "failed_reads": failed, "failed_share": share,
+                "discrimination": self.discrimination(), "candidates_read": len(self.seen), "failed_reads": failed, "failed_share": share,
                 "verdicts_valid": share <= MAX_FAILED_SHARE, "scenario_llm_events": False,
-                "cache_rows_skipped": getattr(self.reader.cache, "skipped", 0)}
+                "cache_rows_skipped": getattr(self.reader.cache, "skipped", 0),
+                "time_budget_s": self.cfg.llm.time_budget_s, "over_budget_reads": self.over_budget}
 
 
 def readings_for(cfg: Config) -> Readings:
@@ -128,19 +160,33 @@ def readings_for(cfg: Config) -> Readings:
         reader = OpenAICompatibleReader.from_config(cfg.llm)
     try:
         with bad_input(cfg):
-            probe = reader.probe(ReadRequest(*PROBE_REQUEST))
+            served = reader.served_models()
+            if served is None or cfg.llm.model in served:
+                probe = reader.probe(ReadRequest(*PROBE_REQUEST))
     except BaseException:
         reader.close()
         raise
+    if served is not None and cfg.llm.model not in served:
+        _refuse(reader, cache, existed)
+        listed = ", ".join(repr(i) for i in served[:MAX_LISTED]) + (", ..." if len(served) > MAX_LISTED else "")
+        raise ConfigError(f"llm.model (--llm-model) {cfg.llm.model!r} is not served at llm.base_url "
+                          f"'{cfg.llm.base_url}' (its /models lists {listed}): set llm.model or --llm-model to "
+                          f"one of those")
+    reader.served_model = cfg.llm.model if served else None   # None: the server lists no models
     if not probe.ok:
-        reader.close()
-        if not existed:
-            cache.unlink(missing_ok=True)   # a refused run leaves nothing behind
+        _refuse(reader, cache, existed)
         fix = PROBE_FIXES.get(probe.failure, "its reply could not be read as a probability: check that llm.model "
                                              "is a chat model the server serves")
         raise ConfigError(f"the LLM at llm.base_url '{cfg.llm.base_url}' (llm.model {cfg.llm.model!r}) failed a "
                           f"test read ({probe.failure}): {fix}; or set llm.provider: simulated")
     return Readings(cfg, reader)
+
+
+def _refuse(reader, cache: Path, existed: bool) -> None:
+    """A refused run leaves nothing behind: the reader closed, a cache it created removed."""
+    reader.close()
+    if not existed:
+        cache.unlink(missing_ok=True)
 
 
 @contextmanager
@@ -151,6 +197,29 @@ def bad_input(cfg: Config):
         yield
     except (CacheError, ReaderError) as err:
         raise ConfigError(str(err)) from None
+
+
+def _ranks(x: np.ndarray) -> np.ndarray:
+    """Ranks 0..n-1, ties sharing their mean rank (a tiny model's readings tie often)."""
+    ranks = np.empty(len(x))
+    ranks[np.argsort(x, kind="stable")] = np.arange(len(x))
+    _, tie, counts = np.unique(x, return_inverse=True, return_counts=True)
+    return (np.bincount(tie, ranks) / counts)[tie]
+
+
+def _rank_correlation(a: np.ndarray, b: np.ndarray) -> float | None:
+    """Spearman's rho; None when either side is constant."""
+    ra, rb = _ranks(a), _ranks(b)
+    return float(np.corrcoef(ra, rb)[0, 1]) if np.ptp(ra) and np.ptp(rb) else None
+
+
+def _auc(p: np.ndarray, outcome: np.ndarray) -> float | None:
+    """P(a converted candidate reads higher than one who did not), ties half; None without both outcomes."""
+    positive = outcome > 0.5
+    n1, n0 = int(positive.sum()), int((~positive).sum())
+    if not n1 or not n0:
+        return None
+    return float((_ranks(p)[positive].sum() - n1 * (n1 - 1) / 2) / (n1 * n0))
 
 
 def request_for(block, row: int, col: int) -> ReadRequest:

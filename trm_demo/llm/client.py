@@ -13,7 +13,10 @@ Deliberate limits: http.client, not urllib, so that no environment proxy and no
 redirect ever sees the Authorization header (a 3xx is a failure "http 30x").
 
 Deadlines and stops: timeout_s bounds a whole read (connect, headers, body, retries and
-their waits together). A watchdog shuts the socket down at the deadline, so a server
+their waits together); time_budget_s, when set, bounds the run's reads together: it starts
+at the first read_many, cuts what is in flight when it ends (the watchdog, as for a read's
+deadline) and no request is sent after it (those reads fail as "time budget"; cache hits
+still answer). A watchdog shuts the socket down at the deadline, so a server
 that drips one byte at a time cannot stretch it, and a Retry-After longer than what is
 left fails the read at once. `stop()` (read_many calls it on Ctrl-C or SIGTERM) shuts
 every socket in flight down and no request is sent after it: a worker checks the stop
@@ -27,6 +30,7 @@ import dataclasses
 import http.client
 import itertools
 import json
+import math
 import os
 import random
 import socket
@@ -39,7 +43,7 @@ from urllib.parse import urlsplit
 from . import parse, prompt
 from .cache import ReadingCache, request_key
 from .pricing import Prices, usage_tokens
-from .request import BAD_RESPONSE, CONNECTION, STOPPED, TIMEOUT, ReadRequest, Reading, http_failure
+from .request import BAD_RESPONSE, CONNECTION, OVER_BUDGET, STOPPED, TIMEOUT, ReadRequest, Reading, http_failure
 from .retry import backoff_s, retry_after_s, retryable
 from .stats import ReaderStats
 
@@ -111,7 +115,7 @@ class OpenAICompatibleReader:
     def __init__(self, base_url: str, model: str, *, api_key: Secret | None = None, timeout_s: float = 30.0,
                  retries: int = 2, concurrency: int = 4, prices: Prices = Prices(), prompt_version: str = "v1",
                  cache: ReadingCache | None = None, backoff_base_s: float = 0.5, backoff_cap_s: float = 8.0,
-                 max_wait_s: float = 60.0, rng: random.Random | None = None):
+                 max_wait_s: float = 60.0, rng: random.Random | None = None, time_budget_s: float = 0.0):
         url = urlsplit(base_url)
         # http.client sends the path as is: non-ASCII or spaces would fail in a worker thread, so refuse them here.
         plain = base_url.isascii() and base_url.isprintable() and " " not in base_url
@@ -124,10 +128,14 @@ class OpenAICompatibleReader:
         self.prices, self.cache = prices, cache
         self.backoff_base_s, self.backoff_cap_s, self.max_wait_s = backoff_base_s, backoff_cap_s, max_wait_s
         self.stats = ReaderStats()
+        self.time_budget_s = time_budget_s   # 0: none; else the run's reads end this long after the first one
+        self._budget_end = math.inf
         self._api_key = api_key
         self._https, self._host, self._port = url.scheme == "https", url.hostname, url.port
         self.host = url.netloc.rpartition("@")[2]   # for describe(): never a user:password@ part
         self._path = url.path.rstrip("/") + "/chat/completions"
+        self._models_path = url.path.rstrip("/") + "/models"
+        self.served_model: str | None = None   # what GET /models says is served, once the start-up check ran
         self._rng = rng or random.Random()
         self._logprobs = True   # until the server shows it does not return them
         self._stop = threading.Event()
@@ -141,7 +149,8 @@ class OpenAICompatibleReader:
                    retries=cfg.retries, concurrency=cfg.concurrency,
                    prices=Prices(cfg.input_price_per_million, cfg.output_price_per_million),
                    prompt_version=cfg.prompt_version,
-                   cache=ReadingCache(cfg.cache_path, cfg.model, cfg.prompt_version))
+                   cache=ReadingCache(cfg.cache_path, cfg.model, cfg.prompt_version),
+                   time_budget_s=cfg.time_budget_s)
 
     def __repr__(self) -> str:
         return f"OpenAICompatibleReader(model={self.model!r}, host={self.host!r})"
@@ -149,7 +158,7 @@ class OpenAICompatibleReader:
     def describe(self) -> dict:
         """For the report and demo_metrics.json: the endpoint's host only, never its path or a key."""
         return {"provider": "openai_compatible", "real": True, "model": self.model, "host": self.host,
-                "prompt_version": self.prompt_version}
+                "prompt_version": self.prompt_version, "served_model": self.served_model}
 
     def close(self) -> None:
         if self.cache is not None:
@@ -166,6 +175,8 @@ class OpenAICompatibleReader:
         Each new successful reading is committed to the cache as it arrives, so an interrupted batch
         keeps what it paid for. On Ctrl-C the calls not yet started are cancelled."""
         readings: list[Reading | None] = [None] * len(requests)
+        if self.time_budget_s and self._budget_end == math.inf:   # the clock starts at the run's first read
+            self._budget_end = time.monotonic() + self.time_budget_s
         keys = [self.key(r) for r in requests]
         todo = []
         for i, key in enumerate(keys):
@@ -211,7 +222,7 @@ class OpenAICompatibleReader:
 
     def _read(self, request: ReadRequest, timeout_s: float | None = None) -> Reading:
         start = time.monotonic()
-        deadline = start + (timeout_s or self.timeout_s)
+        deadline = min(start + (timeout_s or self.timeout_s), self._budget_end)
         attempts = []
         probability, failure, method = None, None, ""
         if self._logprobs:
@@ -232,6 +243,8 @@ class OpenAICompatibleReader:
             if failure is None:
                 probability, failure = parse.parse_probability(_content(attempt.choice))
                 method = "number"
+        if failure is not None and time.monotonic() >= self._budget_end:   # cut by the run's budget, not the server
+            failure = OVER_BUDGET
         input_tokens = sum(a.usage[0] for a in attempts)
         output_tokens = sum(a.usage[1] for a in attempts)
         return Reading(probability=probability, failure=failure, input_tokens=input_tokens,
@@ -254,11 +267,39 @@ class OpenAICompatibleReader:
                 return _Attempt(failure=STOPPED)
 
     def _post(self, body: bytes, deadline: float) -> _Attempt:
+        answer = self._http("POST", self._path, body, deadline)
+        if isinstance(answer, str):
+            return _Attempt(failure=answer)
+        status, data, retry_after = answer
+        if status != 200:
+            return _Attempt(status=status, failure=http_failure(status), retry_after=retry_after_s(retry_after))
+        payload = _json(data)
+        choices = payload.get("choices") if isinstance(payload, dict) else None
+        choice = choices[0] if isinstance(choices, list) and choices else None
+        if not isinstance(choice, dict):
+            return _Attempt(status=status, failure=BAD_RESPONSE)
+        return _Attempt(status=status, choice=choice, usage=usage_tokens(payload))
+
+    def served_models(self, timeout_s: float = PROBE_TIMEOUT_S) -> list[str] | None:
+        """The model ids GET {base_url}/models lists, or None when the server has no usable list (not every
+        OpenAI-compatible server implements it: the test read then decides alone)."""
+        answer = self._http("GET", self._models_path, None, time.monotonic() + min(self.timeout_s, timeout_s))
+        if isinstance(answer, str) or answer[0] != 200:
+            return None
+        payload = _json(answer[1])
+        data = payload.get("data") if isinstance(payload, dict) else None
+        if not isinstance(data, list):
+            return None
+        ids = [entry.get("id") for entry in data if isinstance(entry, dict)]
+        return [i for i in ids if isinstance(i, str)] or None
+
+    def _http(self, method: str, path: str, body: bytes | None, deadline: float):
+        """One exchange within the deadline: (status, body, Retry-After) or a failure reason."""
         left = deadline - time.monotonic()
         if self._stop.is_set():   # checked before every send: nothing leaves after a stop
-            return _Attempt(failure=STOPPED)
+            return STOPPED
         if left <= 0:
-            return _Attempt(failure=TIMEOUT)
+            return TIMEOUT
         headers = {"Content-Type": "application/json", "Accept": "application/json"}
         if self._api_key is not None:
             headers["Authorization"] = f"Bearer {self._api_key.reveal()}"
@@ -275,32 +316,23 @@ class OpenAICompatibleReader:
             with self._lock:   # the socket itself: the response keeps it after the connection lets it go
                 exchange.sock = connection.sock
             if self._stop.is_set():
-                return _Attempt(failure=STOPPED)
-            connection.request("POST", self._path, body=body, headers=headers)
+                return STOPPED
+            connection.request(method, path, body=body, headers=headers)
             response = connection.getresponse()
             data = response.read(MAX_RESPONSE_BYTES)
             status, retry_after = response.status, response.getheader("Retry-After")
         except TimeoutError:   # the socket's own timeout, set to what was left: the deadline
-            return _Attempt(failure=self._cut_short(exchange) or TIMEOUT)
+            return self._cut_short(exchange) or TIMEOUT
         except (OSError, http.client.HTTPException):
-            return _Attempt(failure=self._cut_short(exchange) or CONNECTION)
+            return self._cut_short(exchange) or CONNECTION
         finally:
             watchdog.cancel()
             with self._lock:
                 self._in_flight.discard(exchange)
             connection.close()
         if self._cut_short(exchange):   # a socket shut down mid-body reads as a short body, not an error
-            return _Attempt(failure=self._cut_short(exchange))
-        if status != 200:
-            return _Attempt(status=status, failure=http_failure(status), retry_after=retry_after_s(retry_after))
-        try:   # numbers with more digits than any count or logprob needs, and deep nesting, are bad responses
-            payload = json.loads(data, parse_int=_bounded_int, parse_float=_bounded_float)
-            choice = payload["choices"][0]
-        except (ValueError, KeyError, IndexError, TypeError, RecursionError):
-            return _Attempt(status=status, failure=BAD_RESPONSE)
-        if not isinstance(choice, dict):
-            return _Attempt(status=status, failure=BAD_RESPONSE)
-        return _Attempt(status=status, choice=choice, usage=usage_tokens(payload))
+            return self._cut_short(exchange)
+        return status, data, retry_after
 
     def _cut_short(self, exchange: "_Exchange") -> str | None:
         """Why an exchange's socket was shut down under it, if it was: a stop, or its deadline."""
@@ -342,6 +374,15 @@ def _bounded_float(text: str) -> float:
     if len(text) > 2 * MAX_DIGITS + 8:   # digits, a point, a sign and an exponent
         raise ValueError("a number longer than any count or logprob")
     return float(text)
+
+
+def _json(data: bytes):
+    """The decoded body, or None: numbers with more digits than any count or logprob needs, and deep nesting,
+    make it a bad response, never an exception."""
+    try:
+        return json.loads(data, parse_int=_bounded_int, parse_float=_bounded_float)
+    except (ValueError, RecursionError):
+        return None
 
 
 def _content(choice: dict) -> str:

@@ -1,7 +1,8 @@
 """The chat messages sent to the model, from a versioned template in prompts/.
 
 A template version is a file name (prompts/v1.txt is "v1"); see that file for
-its format. Rendering is deterministic (same request, same bytes), which the
+its format. A template may add a [units] section ("field name: unit" lines, from v2 on):
+each field is then shown with its unit, so that "budget low: 75.17" reads as $k/year. Rendering is deterministic (same request, same bytes), which the
 cache relies on.
 """
 
@@ -16,6 +17,7 @@ from .request import ReadRequest
 
 PROMPTS_DIR = Path(__file__).resolve().parent / "prompts"
 SECTIONS = ("system", "user", "yes_no", "number")
+OPTIONAL = ("units",)
 VARIANTS = ("yes_no", "number")
 _HEADER = re.compile(r"^\[(\w+)\]$")
 
@@ -41,7 +43,7 @@ def template(version: str) -> dict[str, str]:
             current = sections.setdefault(header.group(1), [])
         elif not line.startswith("#") and current is not None:
             current.append(line)
-    if sorted(sections) != sorted(SECTIONS):
+    if sorted(set(sections) - set(OPTIONAL)) != sorted(SECTIONS):
         raise PromptError(f"prompt template '{version}' must have the sections {', '.join(SECTIONS)}, "
                           f"got {', '.join(sections) or 'none'}")
     return {name: "\n".join(lines).strip() for name, lines in sections.items()}
@@ -50,16 +52,26 @@ def template(version: str) -> dict[str, str]:
 def messages(request: ReadRequest, version: str, variant: str) -> list[dict]:
     """The chat-completions `messages` asking the `variant` ("yes_no" or "number") question."""
     parts = template(version)
-    body = Template(parts["user"]).substitute(job=render_fields(request.job),
-                                              candidate=render_fields(request.candidate),
+    units = _units(parts.get("units", ""))
+    body = Template(parts["user"]).substitute(job=render_fields(request.job, units),
+                                              candidate=render_fields(request.candidate, units),
                                               message=request.message.strip())
     return [{"role": "system", "content": parts["system"]},
             {"role": "user", "content": f"{body}\n\n{parts[variant]}"}]
 
 
-def render_fields(fields: dict) -> str:
-    """One '- name: value' line per field, in the caller's order (names with spaces, not underscores)."""
-    return "\n".join(f"- {str(name).replace('_', ' ')}: {_value(value)}" for name, value in fields.items())
+def render_fields(fields: dict, units: dict[str, str] | None = None) -> str:
+    """One '- name: value' line per field, in the caller's order (names with spaces, not underscores),
+    with ' (unit)' after the value when the template gives the field a unit."""
+    units = units or {}
+    return "\n".join(f"- {str(name).replace('_', ' ')}: {_value(value)}"
+                     + (f" ({units[name]})" if name in units else "") for name, value in fields.items())
+
+
+def _units(section: str) -> dict[str, str]:
+    """The [units] section's 'field: unit' lines ($$ for a dollar sign, as in the rest of the template)."""
+    pairs = (line.split(":", 1) for line in section.splitlines() if ":" in line)
+    return {name.strip(): unit.strip().replace("$$", "$") for name, unit in pairs}
 
 
 def _value(value) -> str:

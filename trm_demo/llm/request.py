@@ -18,6 +18,7 @@ BAD_RESPONSE = "bad response"        # a 200 whose body is not a chat-completion
 UNPARSEABLE = "unparseable"          # the reply is empty or not a single number
 OUT_OF_RANGE = "out of range"        # a number outside [0, 1]
 STOPPED = "stopped"                  # Ctrl-C or SIGTERM came first: the read was cut or never sent
+OVER_BUDGET = "time budget"          # the run's LLM time budget (llm.time_budget_s) ran out: the read was cut or never sent
 
 
 def http_failure(status: int) -> str:
