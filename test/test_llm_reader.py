@@ -73,6 +73,7 @@ def yes_no_logprobs(p_yes: float, **kw) -> Reply:
 class FakeServer:
     def __init__(self):
         self.script = lambda body, n: yes_no_logprobs(0.8)
+        self.models: list[str] | None = None   # what GET /v1/models lists; None: no such endpoint (404)
         self.seen: list[dict] = []      # {"t", "headers", "body"} per request, in arrival order
         self.in_flight = self.max_in_flight = 0
         self.lock = threading.Lock()
@@ -88,6 +89,15 @@ class FakeServer:
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):
+                listed = self.path == "/v1/models" and fake.models is not None
+                data = json.dumps({"object": "list", "data": [{"id": m, "object": "model"} for m in fake.models]}
+                                  ).encode() if listed else b""
+                self.send_response(200 if listed else 404)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
             def do_POST(self):
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 with fake.lock:
@@ -762,3 +772,25 @@ def _decisions_text(text: str) -> list:
 
 def _without_wall_clock(strategies: dict) -> dict:
     return {k: {m: v for m, v in row.items() if "latency" not in m} for k, row in strategies.items()}
+
+
+def test_a_model_the_server_does_not_list_is_one_line_naming_what_it_serves_exit_2(server, tmp_path, monkeypatch,
+                                                                                  capsys):
+    server.models = ["smollm2-135m", "qwen2.5-0.5b"]
+    code, err = run_failing(server, tmp_path, monkeypatch, capsys)
+    assert code == 2
+    (line,) = err.strip().splitlines()[-1:]
+    assert "llm.model" in line and "--llm-model" in line and "'smollm2-135m'" in line and "'qwen2.5-0.5b'" in line
+    assert server.seen == [], "no read is sent for a model the server does not serve"
+    assert not (tmp_path / "cache.sqlite").exists()
+
+
+def test_the_served_model_is_recorded_and_a_server_without_a_list_is_tolerated(server, tmp_path, monkeypatch,
+                                                                              capsys):
+    for models, served in (([MODEL, "another"], MODEL), (None, None)):   # None: GET /v1/models answers 404
+        server.models = models
+        directory = tmp_path / str(served)
+        directory.mkdir()
+        code, out, err = run_main(server, directory, monkeypatch, capsys)
+        assert code == 0, err
+        assert json.loads((directory / "demo_metrics.json").read_text())["run"]["llm"]["served_model"] == served

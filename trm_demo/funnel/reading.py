@@ -118,8 +118,9 @@ class Readings:
         judge = lambda p: {"rank_correlation_with_truth": _rank_correlation(p, truth), "auc": _auc(p, outcome),
                            "log_loss": float(log_loss(p, outcome).mean())}
         scores = {"candidates": len(v), "reader": judge(reader), "trm": judge(trm)}
-        scores["worse_than_trm"] = bool(scores["reader"]["rank_correlation_with_truth"]
-                                        < scores["trm"]["rank_correlation_with_truth"])
+        ours, trm = scores["reader"]["rank_correlation_with_truth"], scores["trm"]["rank_correlation_with_truth"]
+        # A reader whose readings are all alike ranks nobody (None): worse than a TRM that ranks at all.
+        scores["worse_than_trm"] = trm is not None and (ours is None or ours < trm)
         return scores
 
     def close(self) -> None:
