@@ -794,3 +794,6 @@ def test_the_served_model_is_recorded_and_a_server_without_a_list_is_tolerated(s
         code, out, err = run_main(server, directory, monkeypatch, capsys)
         assert code == 0, err
         assert json.loads((directory / "demo_metrics.json").read_text())["run"]["llm"]["served_model"] == served
+    # The landscape replays the simulated reader even in a real run: the dossier and the terminal say so.
+    report = (directory / "assets" / "trm_executive_report.md").read_text()
+    assert report.count("read by the simulated reader (not this run's real LLM)") == 2   # deferral curve, map

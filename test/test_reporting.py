@@ -289,7 +289,7 @@ def test_the_deferral_chart_has_the_four_orders_and_a_finding_title(run):
     block = next(b for b in mermaid_blocks(render(run)) if "share of candidates read (%)" in b)
     assert len(SERIES.findall(block)) == 4
     assert '"VOI order (the cascade\'s)"' in block and '"random order"' in block and '"oracle order' in block
-    assert '"each job\'s top by TRM first"' in block
+    assert '"each job\'s top by the base belief first"' in block
     assert X_AXIS.search(block).group(1).startswith('"0", "10"')
     assert re.search(r'title "(Reading \d+% in the cascade\'s order gets 90% of the gain(; at random, \d+%)?|Reading the '
                      r'replies added nothing here)', block)

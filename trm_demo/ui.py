@@ -103,7 +103,8 @@ class UI:
             self.out.print(line)
         if result.evaluation is not None:
             self._evaluation(result.evaluation)
-        self._break_even(result.landscape.break_even)
+        self._break_even(result.landscape.break_even,   # a real run's map still replays the simulated reader
+                         f"; read by the {result.landscape.reader} reader" if result.run.llm.get("real") else "")
         self.out.print("Wrote: " + ", ".join(printable(p) for p in outputs.values()))
 
     def _evaluation(self, evaluation: Evaluation) -> None:
@@ -116,7 +117,7 @@ class UI:
         for sentence in evaluation.verdicts:
             self.out.print(sentence)
 
-    def _break_even(self, grid: BreakEvenMap) -> None:
+    def _break_even(self, grid: BreakEvenMap, replayed_by: str = "") -> None:
         """The map's winner at each value per placement (rows) and LLM price (columns), in the widest layout that
         fits (all prices, else two tables of half each), and this run's cell with every strategy's figure."""
         if not grid.cells:
@@ -128,8 +129,9 @@ class UI:
                    for groups in ((grid.prices,), (grid.prices[:half], grid.prices[half:]))]
         sure = (f"mean over {grid.seeds} seeds, ≈ no significant winner" if grid.seeds > 1
                 else "one seed: --seeds 5 for intervals")
-        self.out.print(f"Break-even map: the winner by expected net value at each value ($ per placement, rows) and "
-                       f"LLM price ($ per read, columns); ★ this run, {sure}", style="table.title")
+        self.out.print(f"Break-even map (a steady market, no budget or scenario{replayed_by}): the winner by expected "
+                       f"net value at each value ($ per placement, rows) and LLM price ($ per read, columns); ★ this "
+                       f"run's value and price, {sure}", style="table.title")
         for table in first_fitting(self.out, layouts):
             self.out.print(table)
         c = cells[here]

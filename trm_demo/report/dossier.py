@@ -261,17 +261,17 @@ def llm_reader_section(result: RunResult) -> Section | None:
 def deferral_section(result: RunResult) -> Section:
     curve = result.landscape.deferral
     shares, lines = curve.share_read, curve.share_of_oracle_expected
-    labels = {"voi": "VOI order (the cascade's)", "top_k": "each job's top by TRM first", "random": "random order",
+    labels = {"voi": "VOI order (the cascade's)", "top_k": "each job's top by the base belief first", "random": "random order",
               "oracle": "oracle order (hindsight)"}
     series = [("line", labels[k], [100 * v if finite(v) else None for v in lines[k]]) for k in labels if k in lines]
     return section(
         "Where reading pays: the deferral curve",
         Paragraph(f"Read the replies of the top x % of candidates in some order, decide with those readings, and "
                   f"measure the expected net value before LLM cost as a share of the oracle's (the first "
-                  f"{result.landscape.opportunities:,} opportunities, steady market, no budget). The "
-                  "cascade's order is the value of information computed from the TRM's estimate and its error "
-                  "fitted on outcomes; the router's reads every job's best candidate by the "
-                  "TRM, then every job's second, ...; the oracle order knows each reading's true gain in hindsight: the best any order can do."
+                  f"{result.landscape.opportunities:,} opportunities, steady market, no budget"
+                  f"{_replay_reader(result)}). The cascade's order is the value of information computed from its "
+                  "base belief (the TRM plus the free keyword reader) and its error fitted on outcomes; the "
+                  "router's reads every job's best candidate by that belief, then every job's second, ...; the oracle order knows each reading's true gain in hindsight: the best any order can do."
                   + _deferral_reading(result)),
         chart(deferral_title(findings.deferral(curve)), "share of candidates read (%)",
               "share of the oracle's value before LLM cost (%)", [f"{100 * x:.0f}" for x in shares], series,
@@ -302,6 +302,12 @@ def deferral_title(deferral: findings.Deferral) -> str:
     return text + (f"; at random, {pct(deferral.random, 0)}" if deferral.random is not None else "")
 
 
+def _replay_reader(result: RunResult) -> str:
+    """With a real reader the landscape's replays still read with the simulated one: say so where they are shown."""
+    return (f", read by the {result.landscape.reader} reader (not this run's real LLM)"
+            if result.run.llm.get("real") else "")
+
+
 def break_even_section(result: RunResult) -> Section | None:
     grid = result.landscape.break_even
     if not grid.cells:
@@ -325,7 +331,8 @@ def break_even_section(result: RunResult) -> Section | None:
     return section(
         "Break-even map: which strategy wins where",
         Paragraph(f"Every strategy's expected net value per opportunity, replayed on the first "
-                  f"{result.landscape.opportunities:,} opportunities on a steady market without budget or controls, "
+                  f"{result.landscape.opportunities:,} opportunities on a steady market without budget or controls"
+                  f"{_replay_reader(result)}, "
                   "at each LLM price (columns, $ per read) and value of a placement (rows, $ per placement). Each "
                   "cell names the rival with the highest " + map_seeds(grid) + " ★ marks this run's economics ("
                   f"{money(grid.default.conversion_value, Per.PLACEMENT, 0)}, {price(grid.default.llm_price)})."),
