@@ -72,7 +72,7 @@ def test_the_set_up_fit_finds_the_readers_bias_in_the_history():
 
 class NoSignal(Readings):
     """A reader whose logit is noise, independent of reply, fields and truth."""
-    def read(self, block, rows, cols):
+    def read(self, block, rows, cols, history=False):
         return (1.5 * block.reading_noise[rows, cols] - 1.0, np.ones(len(rows), bool),
                 np.full(len(rows), self.cfg.simulation.llm_cost))
 

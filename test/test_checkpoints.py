@@ -579,6 +579,21 @@ def test_a_rerun_reuses_the_memoised_fine_tuning_with_identical_outputs_and_rebu
     assert not entries[0].exists()
 
 
+def test_the_memo_folder_keeps_only_its_newest_entries(tmp_path, monkeypatch):
+    import os
+    from trm_demo import memo
+    monkeypatch.setattr(memo, "MAX_ENTRIES", 2)
+    entries = [tmp_path / f"fine_tuned-{i}.npz" for i in range(5)]
+    for age, path in enumerate(entries):                     # entries[0] newest, entries[4] oldest
+        path.write_bytes(b"x")
+        os.utime(path, (1e9 - age, 1e9 - age))
+    other = tmp_path / "notes.txt"                            # not an entry: never touched
+    other.write_text("mine")
+    memo.prune(tmp_path, keep=entries[3])                     # `keep`, just written, survives whatever its clock
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([entries[0].name, entries[1].name,
+                                                                 entries[3].name, "notes.txt"])
+
+
 def without_clocks(data):
     """A run's JSON without what the clock decides (durations, dates) or the command line that names its paths."""
     if isinstance(data, dict):

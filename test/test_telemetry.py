@@ -26,3 +26,14 @@ def test_below_the_full_calls_every_call_is_written_and_nothing_else(tmp_path):
     with telemetry.call_log(path) as log:
         log.write({"call": np.arange(3)}, {"hurdle": 3.0}, 0.1)
     assert [r["call"] for r in json.loads(path.read_text())] == [0, 1, 2]
+
+
+def test_every_record_is_json_whatever_the_shared_context(tmp_path):
+    """The record template is one %-format: a context that is empty or holds a "%" must not break it."""
+    for context in ({}, {"mode": "100% read", "note": "50%s"}):
+        path = tmp_path / "trm_calls.json"
+        with telemetry.call_log(path) as log:
+            log.write({"call": np.arange(2)}, context, 0.1)
+        records = json.loads(path.read_text())
+        assert [{k: r[k] for k in context} for r in records] == [context, context]
+        assert [r["call"] for r in records] == [0, 1]

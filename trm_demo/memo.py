@@ -6,7 +6,8 @@ threads, the SIMD level: process.numerics). The key is a SHA-256 over all of the
 The entry is a checkpoint file (weights.save_checkpoint: written atomically) under `.trm_demo_cache/` in the
 working directory, holding the fine-tuned weights and fine_tune's record (everything but its wall clock);
 it is read back with every check of weights.load_checkpoint plus its key. A damaged or foreign entry is
-reported in one line and rebuilt; `--no-cache` skips the memo.
+reported in one line and rebuilt; `--no-cache` skips the memo. The folder keeps the MAX_ENTRIES most recently
+written entries (~120 KB each): a user who edits knobs all afternoon does not fill the disk.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from trm_demo.trm.weights import TRM
 CACHE_DIR = Path(".trm_demo_cache")   # in the working directory, like the run's other outputs (git-ignored)
 # The code whose rounding the weights depend on: a change to any of it is a new key.
 TRAINING_CODE = [Path(m.__file__) for m in (engine, optimiser, training, weights)]
+MAX_ENTRIES = 16
 
 
 def memo_key(source: dict | None, inputs: dict) -> str:
@@ -70,5 +72,15 @@ def remember(model: TRM, key: str, record: dict, warn) -> None:
             path.parent.mkdir(exist_ok=True)
         check_paths({"the fine-tuning memo": path}, {})   # the run's output rules: a regular file, writable, ...
         weights.save_checkpoint(path, model, {"kind": "fine-tuning memo", "memo_key": key, "fine_tune": record})
+        prune(path.parent, keep=path)
     except (OSError, OutputPathError) as err:
         warn(f"fine-tuning memo not written ({err}); pass --no-cache to skip it")
+
+
+def prune(folder: Path, keep: Path) -> None:
+    """Delete all but the MAX_ENTRIES newest entries (by modification time); `keep`, just written, stays."""
+    entries = sorted((p for p in folder.glob("fine_tuned-*.npz") if p.is_file() and not p.is_symlink()),
+                     key=lambda p: p.stat().st_mtime, reverse=True)
+    for old in entries[MAX_ENTRIES:]:
+        if old != keep:
+            old.unlink(missing_ok=True)

@@ -151,7 +151,7 @@ def set_up(cfg: Config, rows: Labelled, readings) -> SetUp:
     take = len(rows.outcome)
     replies = HistoryReplies(-1 - np.arange(take), rows.market, text_readings(rows.market),
                              rng_for(cfg.simulation.seed, "history_llm").standard_normal((take, 1)))
-    reading, ok, cost = readings.read(replies, np.arange(take), np.zeros(take, int))
+    reading, ok, cost = readings.read(replies, np.arange(take), np.zeros(take, int), history=True)
     calibration = Calibration(prior_trust(cfg.cascade.prior_error_sd))
     calibration.add(rows.base[ok], reading[ok], rows.outcome[ok])
     calibration.refit(rounds=3)

@@ -35,7 +35,7 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
@@ -63,22 +63,32 @@ PROBE_REQUEST = ({"title": "software engineer", "work mode": "remote"}, {"years 
                  "Yes, I am interested; happy to talk this week.")
 
 
+class Seen(NamedTuple):
+    """One real reading: its logit, whether it answered, its charge, and what judges it (simulation only)."""
+    logit: float
+    ok: bool
+    cost: float
+    p_true: float
+    outcome: float   # 1.0 converted, 0.0 not; NaN for the set-up's history replies
+    trm_p: float     # the TRM's probability at the run's step cap; NaN for the history
+
+
 class Readings:
     """The run's LLM readings, keyed by (opportunity, candidate); `reader` None means simulated."""
 
     def __init__(self, cfg: Config, reader: Reader | None = None):
         self.cfg = cfg
         self.reader = reader
-        # logit, ok, cost, p_true, and for the run's candidates (NaN for the set-up's history) outcome and TRM P
-        self.seen: dict[tuple[int, int], tuple[float, bool, float, float, float, float]] = {}
+        self.seen: dict[tuple[int, int], Seen] = {}
         self.over_budget = 0   # reads not made because llm.time_budget_s ran out: the TRM's estimate stands
 
     @property
     def real(self) -> bool:
         return self.reader is not None
 
-    def read(self, block, rows: np.ndarray, cols: np.ndarray):
-        """Readings of candidates (rows[i], cols[i]) of `block`: logit (m,), ok (m,) bool, cost (m,) $."""
+    def read(self, block, rows: np.ndarray, cols: np.ndarray, history: bool = False):
+        """Readings of candidates (rows[i], cols[i]) of `block`: logit (m,), ok (m,) bool, cost (m,) $.
+        `history`: the set-up's labelled replies, which have no outcome draws or TRM estimate to judge by."""
         sim = self.cfg.simulation
         if not self.real:
             noise = block.reading_noise[rows, cols]
@@ -98,20 +108,19 @@ class Readings:
                         + reading.output_tokens * self.cfg.llm.output_price_per_million) / 1e6
                 r, c = rows[i], cols[i]
                 truth = float(block.market.p_true[r, c])
-                run = hasattr(block, "draws")   # the run's blocks; the set-up's history replies have no draws
-                self.seen[keys[i]] = (float(logit(p)), reading.ok, cost, truth,
-                                      float(block.draws[r, c] < truth) if run else np.nan,
-                                      float(block.trm_path[-1, r, c]) if run else np.nan)
+                self.seen[keys[i]] = Seen(float(logit(p)), reading.ok, cost, truth,
+                                          np.nan if history else float(block.draws[r, c] < truth),
+                                          np.nan if history else float(block.trm_path[-1, r, c]))
         found = [self.seen[key] for key in keys]
-        return (np.array([f[0] for f in found]), np.array([f[1] for f in found], bool),
-                np.array([f[2] for f in found]))
+        return (np.array([f.logit for f in found]), np.array([f.ok for f in found], bool),
+                np.array([f.cost for f in found]))
 
     def discrimination(self) -> dict:
         """The reader beside the TRM on the run's candidates it answered: rank correlation with the true
         probability (a simulation-only check) and, as a deployment would see it, AUC and log-loss against the
         observed outcomes. `worse_than_trm`: its rank correlation with the truth is below the TRM's."""
-        v = np.array([(1 / (1 + np.exp(-s[0])), s[3], s[4], s[5]) for s in self.seen.values()
-                      if s[1] and np.isfinite(s[4])]).reshape(-1, 4)
+        v = np.array([(1 / (1 + np.exp(-s.logit)), s.p_true, s.outcome, s.trm_p) for s in self.seen.values()
+                      if s.ok and np.isfinite(s.outcome)]).reshape(-1, 4)
         reader, truth, outcome, trm = v.T
         if len(v) < 2 or np.ptp(truth) == 0:
             return {"candidates": len(v)}
@@ -132,8 +141,8 @@ class Readings:
         if not self.real:
             return {"provider": "simulated", "real": False, "model": "simulated reader",
                     "noise_logit_sd": self.cfg.simulation.llm_noise, "bias_logit": self.cfg.simulation.llm_bias}
-        failed = sum(not v[1] for v in self.seen.values()) - self.over_budget   # a budget is not a failure
-        readings = np.array([(1 / (1 + np.exp(-v[0])), v[3]) for v in self.seen.values() if v[1]]).reshape(-1, 2)
+        failed = sum(not v.ok for v in self.seen.values()) - self.over_budget   # a budget is not a failure
+        readings = np.array([(1 / (1 + np.exp(-v.logit)), v.p_true) for v in self.seen.values() if v.ok]).reshape(-1, 2)
         edges = np.linspace(0.0, 1.0, 6)
         bucket = np.clip(np.digitize(readings[:, 0], edges) - 1, 0, 4)
         table = [{"bucket": f"{edges[b]:.1f}-{edges[b + 1]:.1f}", "readings": int((bucket == b).sum()),
@@ -142,7 +151,7 @@ class Readings:
                  for b in range(5)]
         share = failed / (len(self.seen) - self.over_budget) if len(self.seen) > self.over_budget else 0.0
         return {**self.reader.describe(), "real": True, "stats": self.reader.stats.to_dict(),
-                "charged": float(sum(v[2] for v in self.seen.values())), "calibration": table,
+                "charged": float(sum(v.cost for v in self.seen.values())), "calibration": table,
                 "discrimination": self.discrimination(), "candidates_read": len(self.seen), "failed_reads": failed, "failed_share": share,
                 "verdicts_valid": share <= MAX_FAILED_SHARE, "scenario_llm_events": False,
                 "cache_rows_skipped": getattr(self.reader.cache, "skipped", 0),

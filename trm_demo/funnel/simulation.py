@@ -398,12 +398,13 @@ def decide_block(ledger: Ledger, block: Block, tl: Timeline, cfg: Config, readin
             pick, pursue = decide(chunk.estimate, sim.conversion_value, sim.outreach_cost)
             decision = Decision(pick, pursue, settle(part, pick, pursue, cfg))
             _learn(world.calibration, base, chunk.reading_logit, chunk.fallback == "", decision)
-            compute = trm.cost + chunk.llm_cost + waiting_cost(cfg, chunk.waited_ms)
+            waiting = waiting_cost(cfg, chunk.waited_ms)
+            compute = trm.cost + chunk.llm_cost + waiting
             _add_totals(world, decision.money, compute, chunk)
             world.thermostat.update(int(part.ids[-1]) + 1, float(tl.clock[part.ids[-1]]), world.sentinel.spent)
             if name == "run":
                 ledger.record("cascade", part.ids, compute_cost=compute, llm_cost=chunk.llm_cost,
-                              latency_cost=waiting_cost(cfg, chunk.waited_ms),
+                              latency_cost=waiting,
                               llm_reads=chunk.read.sum(axis=1), steps=trm.steps.max(axis=1),
                               latency_ms=trm.latency + chunk.waited_ms, fallback=chunk.fallback != "",
                               **decision.money)

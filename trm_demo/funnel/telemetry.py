@@ -69,8 +69,10 @@ class CallLog:
             calls = {name: column[kept] for name, column in calls.items()}
         if not kept.any():
             return
-        template = ("{" + ", ".join(f'"{name}": %s' for name in calls) + ", " + json.dumps(context)[1:-1]
-                    + f', "wall_clock": {{"pass_ms_per_candidate": {pass_ms_per_candidate:.4f}}}}}')
+        shared = [json.dumps({key: value})[1:-1].replace("%", "%%") for key, value in context.items()]
+        fields = [f'"{name}": %s' for name in calls] + shared + [
+            f'"wall_clock": {{"pass_ms_per_candidate": {pass_ms_per_candidate:.4f}}}']
+        template = "{" + ", ".join(fields) + "}"
         lines = [template % row for row in zip(*(_json_literals(column) for column in calls.values()))]
         separator = ",\n" if self.records else "[\n"
         self._handle.write(separator + ",\n".join(lines))
