@@ -534,6 +534,90 @@ def test_prompt_v1_has_both_questions_and_renders_deterministically():
     assert "$" not in yes_no[1]["content"] and "urgent: yes" in yes_no[1]["content"]
 
 
+
+# --- prompt v2: written for small models (yes/no read from the logprobs, a unit on every number) ---
+
+# What llama-cpp-python 0.3.36's server answered SmolLM2-135M-Instruct to a yes/no question (max_tokens 1,
+# top_logprobs 5): capitalised tokens, `bytes` and `refusal` fields, and three of the five tokens neither yes nor no.
+LLAMA_CPP_REPLY = {
+    "id": "chatcmpl-282ca09e", "object": "chat.completion", "created": 1796637566, "model": "smollm2-135m",
+    "choices": [{"index": 0, "message": {"content": "No", "role": "assistant"}, "logprobs": {"content": [
+        {"token": "No", "logprob": -1.2472360134124756, "bytes": None, "top_logprobs": [
+            {"token": "No", "logprob": -1.2472360134124756, "bytes": None},
+            {"token": "Yes", "logprob": -2.01572585105896, "bytes": None},
+            {"token": "I", "logprob": -2.4564015865325928, "bytes": None},
+            {"token": "The", "logprob": -2.691118001937866, "bytes": None},
+            {"token": "This", "logprob": -3.3107125759124756, "bytes": None}]}], "refusal": None},
+        "finish_reason": "length"}],
+    "usage": {"prompt_tokens": 212, "completion_tokens": 1, "total_tokens": 213}}
+
+
+def market_request(**overrides) -> ReadRequest:
+    """A request with the market's own field names, as funnel/reading.request_for builds it."""
+    job = {"budget_low": 75.17, "budget_high": 98.4, "min_experience": 3.0, "max_experience": 8.0,
+           "work_mode": "hybrid", "urgency": 0.3}
+    candidate = {"asking_salary": 91.25, "experience": 5.5, "distance_km": 12.0, "remote_only": False,
+                 "competing_offers": 1}
+    return ReadRequest({**job, **overrides}, candidate, "Happy to talk, but I have another offer on the table.")
+
+
+def test_prompt_v2_shows_every_number_of_the_market_with_its_unit():
+    from trm_demo.funnel.market import CANDIDATE_FIELDS, JOB_FIELDS
+    request = market_request()
+    assert set(request.job) == set(JOB_FIELDS) and set(request.candidate) == set(CANDIDATE_FIELDS)
+    [system, user] = prompt.messages(request, "v2", "yes_no")
+    text = user["content"]
+    for line in ("- budget low: 75.17 ($k per year)", "- urgency: 0.3 (0 = not urgent, 1 = very urgent)",
+                 "- asking salary: 91.25 ($k per year)", "- distance km: 12 (km from the office)",
+                 "- competing offers: 1 (other offers, 0 to 3)", "- work mode: hybrid", "- remote only: no"):
+        assert line in text.splitlines(), line
+    numbers = {**request.job, **request.candidate}
+    for name, value in numbers.items():   # every number the model is shown carries its unit
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            (shown,) = [line for line in text.splitlines() if line.startswith(f"- {name.replace('_', ' ')}:")]
+            assert shown.endswith(")"), shown
+    assert text.endswith("Will this candidate accept an interview for this job? Answer yes or no.")
+    assert prompt.messages(request, "v2", "number")[1]["content"].endswith(
+        "Reply with one number between 0 and 1, for example 0.7, and nothing else.")
+    assert prompt.messages(request, "v2", "yes_no") == [system, user]   # deterministic: the cache relies on it
+    assert "$$" not in text and "$job" not in text and "$message" not in text
+
+
+def test_prompt_v2_reads_p_yes_from_a_llama_cpp_reply(server):
+    server.script = lambda body, n: Reply(body=LLAMA_CPP_REPLY)
+    reader = make_reader(server, prompt_version="v2")
+    [reading] = reader.read_many([market_request()])
+    yes, no = math.exp(-2.01572585105896), math.exp(-1.2472360134124756)
+    assert reading.ok and reading.method == "logprobs" and reading.probability == pytest.approx(yes / (yes + no))
+    assert (reading.input_tokens, reading.output_tokens) == (212, 1)
+    [body] = server.bodies()
+    assert (body["max_tokens"], body["logprobs"], body["top_logprobs"], body["temperature"]) == (1, True, 5, 0)
+    assert body["messages"][-1]["content"].endswith("Answer yes or no.")
+
+
+@pytest.mark.parametrize("reply, probability, failure", [
+    ("0.7", 0.7, None), ("The candidate is likely to accept.", None, "unparseable"), ("Yes", None, "unparseable")])
+def test_prompt_v2_falls_back_to_its_number_question_and_parses_it_strictly(server, reply, probability, failure):
+    # The fallback SmolLM2-135M could not answer with v1 (10 of 10 unparseable): v2 asks for one number, with an example.
+    server.script = lambda body, n: completion(reply)   # no logprobs: the reader asks for a number
+    reader = make_reader(server, prompt_version="v2")
+    [reading] = reader.read_many([market_request()])
+    assert (reading.probability, reading.failure) == (probability, failure)
+    assert server.bodies()[1]["messages"][-1]["content"].endswith("for example 0.7, and nothing else.")
+
+
+def test_prompt_versions_never_share_readings_in_one_cache(server, tmp_path):
+    path = tmp_path / "cache.sqlite"
+    v1 = make_reader(server, cache=ReadingCache(path, MODEL, "v1"), prompt_version="v1")
+    v1.read_many(requests(3))
+    v1.close()
+    v2 = make_reader(server, cache=ReadingCache(path, MODEL, "v2"), prompt_version="v2")
+    v2.read_many(requests(3))
+    assert len(server.seen) == 6 and v2.stats.hits == 0 and "Answer yes or no." in server.bodies()[-1]["messages"][-1]["content"]
+    assert sorted(v2.cache.pairs()) == [(MODEL, "v1"), (MODEL, "v2")]
+    v2.close()
+
+
 # --- the simulated reader ---
 
 # --- config ---
@@ -569,8 +653,9 @@ def answer_from_the_reply(body: dict, n: int) -> Reply:
     return yes_no_logprobs(p)
 
 
-def run_main(server, tmp_path, monkeypatch, capsys, extra: str = "", cache=None, flags=()):
-    """main() on a tiny config against `server` (a FakeServer or a URL): (exit code, stdout, stderr)."""
+def run_main(server, tmp_path, monkeypatch, capsys, extra: str = "", cache=None, flags=(), llm: str = ""):
+    """main() on a tiny config against `server` (a FakeServer or a URL): (exit code, stdout, stderr).
+    extra: more YAML; llm: more `llm:` keys (", key: value")."""
     from trm_demo.__main__ import main
     if "OPENAI_API_KEY" not in os.environ:
         monkeypatch.setenv("TRM_DEMO_LLM_API_KEY", SECRET)
@@ -579,7 +664,7 @@ def run_main(server, tmp_path, monkeypatch, capsys, extra: str = "", cache=None,
     (tmp_path / "tiny.yaml").write_text(
         "simulation: {opportunities: 12}\ntraining: {epochs: 1, samples: 256, holdout_samples: 256}\n"
         f"llm: {{cache_path: '{cache or tmp_path / 'cache.sqlite'}', retries: 0, input_price_per_million: 2.0, "
-        "output_price_per_million: 8.0}\n" + extra, encoding="utf-8")
+        f"output_price_per_million: 8.0{llm}}}\n" + extra, encoding="utf-8")
     code = main(["--config", "tiny.yaml", "--quiet", "--llm-provider", "openai_compatible",
                  "--llm-base-url", getattr(server, "url", server), "--llm-model", MODEL, *flags])
     out, err = capsys.readouterr()
@@ -797,3 +882,48 @@ def test_the_served_model_is_recorded_and_a_server_without_a_list_is_tolerated(s
     # The landscape replays the simulated reader even in a real run: the dossier and the terminal say so.
     report = (directory / "assets" / "trm_executive_report.md").read_text()
     assert report.count("read by the simulated reader (not this run's real LLM)") == 2   # deferral curve, map
+
+
+# --- the run's LLM time budget: reads stop, the tabular models decide, the report says so ---
+
+def test_the_time_budget_stops_the_reads_and_the_tabular_models_decide_the_rest(server, tmp_path, monkeypatch,
+                                                                                capsys):
+    # Before llm.time_budget_s a slow server made a default run take hours (6.9 s per read, 1,600 reads).
+    budget = 1.0
+    server.script = lambda body, n: Reply(**{**vars(answer_from_the_reply(body, n)), "delay_s": 0.1})
+    code, out, err = run_main(server, tmp_path, monkeypatch, capsys,
+                              "cascade: {calibration_reads: 8}\n", llm=f", time_budget_s: {budget}, concurrency: 2")
+    assert code == 0, err
+    metrics = json.loads((tmp_path / "demo_metrics.json").read_text())
+    llm = metrics["run"]["llm"]
+    # Counted at the server: the test read, then reads for at most the budget (the clock starts at the first
+    # read), and nothing sent after it.
+    sent = [s["t"] for s in server.seen[1:]]
+    assert sent and max(sent) - min(sent) <= budget + 0.05, "a read was sent after the time budget ran out"
+    wanted = metrics["cascade"]["setup_reads"] + 12 * metrics["run"]["candidates_per_opportunity"]
+    assert llm["over_budget_reads"] > 0 and len(sent) + llm["over_budget_reads"] <= wanted
+    assert llm["stats"]["failures"].get("time budget", 0) >= llm["over_budget_reads"]
+    # A read never sent is neither a call to the endpoint nor a latency (before, 85 unsent reads were "calls" of 0 ms).
+    assert llm["stats"]["misses"] == len(sent) == llm["stats"]["latency_ms"]["count"] and llm["stats"]["unsent"] > 0
+    # A budget is not an outage: the verdicts stand, and every opportunity was still decided (by the TRM where the
+    # LLM could not read).
+    assert llm["failed_reads"] == 0 and llm["verdicts_valid"]
+    assert all(row["attempts"] == metrics["run"]["opportunities"] for row in metrics["strategies"].values()
+               if "attempts" in row)
+    skipped = f"{llm['over_budget_reads']:,}"
+    assert (f"warning: the LLM time budget (llm.time_budget_s: 1.00 s) ran out: {skipped} reads were not made "
+            "and the TRM decided them") in err
+    section = (tmp_path / "assets" / "trm_executive_report.md").read_text().split("## The LLM reader")[1]
+    assert f"Time budget: `llm.time_budget_s: 1.00` s ran out: {skipped} reads were not made" in section
+
+
+def test_a_budget_that_is_not_reached_or_not_set_says_so(server, tmp_path, monkeypatch, capsys):
+    server.script = answer_from_the_reply
+    for budget, words in ((600, "Time budget: `llm.time_budget_s: 600.00` s, not reached; every read was made."),
+                          (0, "Time budget: none set (`llm.time_budget_s: 0`)")):
+        directory = tmp_path / str(budget)
+        directory.mkdir()
+        code, _, err = run_main(server, directory, monkeypatch, capsys, "cascade: {calibration_reads: 8}\n",
+                                llm=f", time_budget_s: {budget}")
+        assert code == 0 and "time budget" not in err
+        assert words in (directory / "assets" / "trm_executive_report.md").read_text()
