@@ -15,10 +15,12 @@ import re
 import signal
 import socket
 import sqlite3
+import struct
 import subprocess
 import sys
 import threading
 import time
+import zlib
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -48,6 +50,7 @@ class Reply:
     headers: dict = field(default_factory=dict)
     delay_s: float = 0.0         # sleep before answering (cut short when the test ends)
     drip_s: float = 0.0          # send the body one byte at a time, this long apart (a drip)
+    action: str = ""             # "reset": drop the connection with a TCP reset; "endless": a chunked body that never ends
 
 
 def completion(content: str = "yes", logprobs=None, usage=(50, 1)) -> Reply:
@@ -109,6 +112,8 @@ class FakeServer:
                     reply = fake.script(body, n) if self.path == "/v1/chat/completions" else Reply(404, b"")
                     if reply.delay_s:
                         fake.done.wait(reply.delay_s)
+                    if reply.action:
+                        return self._misbehave(reply.action)
                     data = reply.body if isinstance(reply.body, bytes) else json.dumps(reply.body).encode()
                     self.send_response(reply.status)
                     for name, value in reply.headers.items():
@@ -128,6 +133,19 @@ class FakeServer:
                 finally:
                     with fake.lock:
                         fake.in_flight -= 1
+
+            def _misbehave(self, action: str):
+                if action == "reset":   # SO_LINGER 0: close() sends RST, the client sees a reset connection
+                    self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                    self.close_connection = True
+                    self.connection.close()
+                    return
+                self.send_response(200)
+                self.send_header("Transfer-Encoding", "chunked")
+                self.end_headers()
+                chunk = b'{"choices": [' * 1000
+                while not fake.done.is_set():   # until the client hangs up (BrokenPipe) or the test ends
+                    self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
 
             def log_message(self, *args):
                 pass
@@ -927,3 +945,40 @@ def test_a_budget_that_is_not_reached_or_not_set_says_so(server, tmp_path, monke
                                 llm=f", time_budget_s: {budget}")
         assert code == 0 and "time budget" not in err
         assert words in (directory / "assets" / "trm_executive_report.md").read_text()
+
+
+def test_a_reader_with_no_signal_is_judged_worse_than_the_trm_in_the_terminal_and_the_report(server, tmp_path,
+                                                                                             monkeypatch, capsys):
+    # Before: only a calibration table, which looked almost calibrated for SmolLM2-135M (rank correlation -0.015).
+    def coin(body, n):   # a reading that ignores the candidate: a hash of the prompt, spread over (0.2, 0.6)
+        return yes_no_logprobs(0.2 + 0.4 * (zlib.crc32(body["messages"][-1]["content"].encode()) % 1000) / 1000)
+    server.script = coin
+    code, out, err = run_main(server, tmp_path, monkeypatch, capsys, "cascade: {calibration_reads: 8}\n")
+    assert code == 0, err
+    judged = json.loads((tmp_path / "demo_metrics.json").read_text())["run"]["llm"]["discrimination"]
+    assert judged["worse_than_trm"] and judged["candidates"] > 50
+    assert judged["reader"]["rank_correlation_with_truth"] < judged["trm"]["rank_correlation_with_truth"]
+    rho = lambda side: f"{judged[side]['rank_correlation_with_truth']:.2f}"
+    assert (f"warning: the LLM reads worse than the TRM alone: rank correlation with the true probability "
+            f"{rho('reader')} against the TRM's {rho('trm')} (a simulation-only check)") in err
+    report = (tmp_path / "assets" / "trm_executive_report.md").read_text()
+    first = report.split("\n\n")[1]
+    assert "**Warning: the LLM reads worse than the TRM alone**" in first
+    section = report.split("## The LLM reader")[1].split("\n## ")[0]
+    assert f"Discrimination on the {judged['candidates']:,} candidates of the run the LLM answered" in section
+    assert "**The LLM reads worse than the TRM alone**" in section
+    row = (f"| Rank correlation with the true probability (a simulation-only check) | "
+           f"{judged['reader']['rank_correlation_with_truth']:+.3f} | {judged['trm']['rank_correlation_with_truth']:+.3f} |")
+    assert row in section and "| AUC on the observed outcomes (what a deployment can see) |" in section
+
+
+def test_a_reader_that_ranks_as_well_as_the_trm_gets_no_warning():
+    # No scripted server knows the true probability, so this side is judged from a metrics record.
+    from trm_demo.report.dossier import discrimination_blocks
+    from trm_demo.report.document import to_markdown, Document
+    judged = {"candidates": 96, "reader": {"rank_correlation_with_truth": 0.95, "auc": 0.9, "log_loss": 0.4},
+              "trm": {"rank_correlation_with_truth": 0.84, "auc": 0.83, "log_loss": 0.49}, "worse_than_trm": False}
+    text = to_markdown(Document("t", discrimination_blocks(judged)))
+    assert "ranks the candidates at least as well as the TRM alone" in text and "worse" not in text
+    assert "| Log-loss on the observed outcomes (lower is better) | 0.400 | 0.490 |" in text
+    assert "not measured (1 answered candidate" in to_markdown(Document("t", discrimination_blocks({"candidates": 1})))
