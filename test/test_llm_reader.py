@@ -744,6 +744,9 @@ def test_an_endpoint_outage_opens_the_breaker_and_the_tabular_models_decide(serv
     # every read failed but the set-up's (answered before the outage)
     assert llm["failed_reads"] == llm["candidates_read"] - metrics["cascade"]["setup_reads"] > 0
     assert not llm["verdicts_valid"]
+    # The LLM alone reads under the breaker too: an endpoint that is down is not asked about every candidate
+    # (before: every one, ~10 hours for a default run against a hung server).
+    assert len(server.seen) - 1 < metrics["cascade"]["setup_reads"] + 12 * metrics["run"]["candidates_per_opportunity"]
     assert f"warning: the LLM failed {llm['failed_reads']:,} of {llm['candidates_read']:,} reads (http 503" in err
     first = (tmp_path / "assets" / "trm_executive_report.md").read_text().split("\n\n")[1]
     assert first.startswith("**The LLM failed") and "no verdict involving it" in first and "prices" not in first
@@ -788,6 +791,11 @@ def test_a_password_in_the_base_url_is_refused_and_never_shown(server, tmp_path,
     assert code == 2 and "hunter2" not in err and "http://user:***@127.0.0.1" in err and server.seen == []
     code, err = run_failing(url.replace("http", "ftp", 1), tmp_path, monkeypatch, capsys)   # the other message too
     assert code == 2 and "hunter2" not in err
+    # In YAML as by flag: the same refusal, the password never shown.
+    (tmp_path / "secret.yaml").write_text(f"llm: {{provider: openai_compatible, model: {MODEL}, base_url: '{url}'}}\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(tmp_path / "secret.yaml")
+    assert "hunter2" not in str(err.value) and "http://user:***@127.0.0.1" in str(err.value)
 
 
 # --- the cache is an output: checked with the others, and every failure is one line ---
@@ -811,7 +819,10 @@ def _cache_cases(tmp_path):
     return {"junk": "cannot be used", "corrupt.sqlite": "cannot be used", "other.sqlite": "schema version 7",
             "foreign.sqlite": "not an LLM cache", "adir": "a directory", "link.sqlite": "symbolic link",
             "hard.sqlite": "hard link", "missing/cache.sqlite": "does not exist",
-            "demo_metrics.json": "--export-json", "tiny.yaml": "the input --config"}
+            "demo_metrics.json": "--export-json", "tiny.yaml": "the input --config",
+            "/dev/null": "a character device, not a regular file",
+            str(Path(__file__).resolve().parent.parent / "trm_demo" / "checkpoints" / "pretrained_trm.npz"):
+                "inside trm-demo's own files"}
 
 
 def test_every_unusable_cache_is_one_line_naming_llm_cache_path_exit_2(server, tmp_path, monkeypatch, capsys):
