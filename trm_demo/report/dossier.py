@@ -241,6 +241,8 @@ def llm_reader_section(result: RunResult) -> Section | None:
         return None
     stats, latency = llm.get("stats", {}), llm.get("stats", {}).get("latency_ms", {})
     failures = ", ".join(f"{escaped(reason)} {n}" for reason, n in stats.get("failures", {}).items()) or "none"
+    unsent = (f", {count(stats['unsent'], 'read')} never sent (the time budget had run out)"
+              if stats.get("unsent") else "")
     rows = tuple((b["bucket"], f"{b['readings']:,}", num(b["mean_reading"], 3), num(b["mean_true_probability"], 3))
                  for b in llm.get("calibration", []))
     timing = (f"median {num(latency.get('p50'), 0)} ms, 90th percentile {num(latency.get('p90'), 0)} ms, 99th "
@@ -250,9 +252,8 @@ def llm_reader_section(result: RunResult) -> Section | None:
         "The LLM reader",
         Paragraph(f"**{escaped(llm.get('model'))}** at {escaped(llm.get('host'))} ({escaped(llm.get('provider'))}, prompt "
                   f"{escaped(llm.get('prompt_version'))}): {count(stats.get('reads', 0), 'read')}, "
-                  f"{count(stats.get('hits', 0), 'cache hit')}, {count(stats.get('misses', 0), 'call')} to the "
-                  f"endpoint and {count(stats.get('unsent', 0), 'read')} never sent (the time budget); failures: "
-                  f"{failures}. This run paid {money(stats.get('spend', 0.0), Per.RUN)} (a cache hit "
+                  f"{count(stats.get('hits', 0), 'cache hit')} and {count(stats.get('misses', 0), 'call')} to the "
+                  f"endpoint{unsent}; failures: {failures}. This run paid {money(stats.get('spend', 0.0), Per.RUN)} (a cache hit "
                   f"is free); at its usage tokens the readings cost {money(llm.get('charged', 0.0), Per.RUN)}, which the "
                   f"ledger charges. Latency of the calls: {timing} (wall clock, reported only; no decision depends "
                   "on it). The scenario's LLM price and outage events simulate a reader's: they are not applied "
