@@ -993,3 +993,16 @@ def test_a_reader_that_ranks_as_well_as_the_trm_gets_no_warning():
     assert "ranks the candidates at least as well as the TRM alone" in text and "worse" not in text
     assert "| Log-loss on the observed outcomes (lower is better) | 0.400 | 0.490 |" in text
     assert "not measured (1 answered candidate" in to_markdown(Document("t", discrimination_blocks({"candidates": 1})))
+
+
+def test_the_terminals_llm_line_gives_both_rank_correlations():
+    from trm_demo.ui import llm_line
+    llm = {"provider": "openai_compatible", "real": True, "model": "smollm2-135m", "verdicts_valid": True,
+           "discrimination": {"candidates": 200, "reader": {"rank_correlation_with_truth": 0.0744},
+                              "trm": {"rank_correlation_with_truth": 0.8992}, "worse_than_trm": True}}
+    assert llm_line(llm) == ("LLM: real (openai_compatible, model smollm2-135m); rank correlation with the true "
+                             "probability +0.07 (the TRM's +0.90, a simulation-only check); the scenario's LLM price "
+                             "and outage events are not applied to it")
+    llm["discrimination"]["reader"]["rank_correlation_with_truth"] = None   # every reading alike
+    assert "probability none (all readings alike) (the TRM's +0.90" in llm_line(llm)
+    assert "rank correlation" not in llm_line({**llm, "discrimination": {"candidates": 1}})
