@@ -15,10 +15,12 @@ import re
 import signal
 import socket
 import sqlite3
+import struct
 import subprocess
 import sys
 import threading
 import time
+import zlib
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -48,6 +50,7 @@ class Reply:
     headers: dict = field(default_factory=dict)
     delay_s: float = 0.0         # sleep before answering (cut short when the test ends)
     drip_s: float = 0.0          # send the body one byte at a time, this long apart (a drip)
+    action: str = ""             # "reset": drop the connection with a TCP reset; "endless": a chunked body that never ends
 
 
 def completion(content: str = "yes", logprobs=None, usage=(50, 1)) -> Reply:
@@ -109,6 +112,8 @@ class FakeServer:
                     reply = fake.script(body, n) if self.path == "/v1/chat/completions" else Reply(404, b"")
                     if reply.delay_s:
                         fake.done.wait(reply.delay_s)
+                    if reply.action:
+                        return self._misbehave(reply.action)
                     data = reply.body if isinstance(reply.body, bytes) else json.dumps(reply.body).encode()
                     self.send_response(reply.status)
                     for name, value in reply.headers.items():
@@ -128,6 +133,19 @@ class FakeServer:
                 finally:
                     with fake.lock:
                         fake.in_flight -= 1
+
+            def _misbehave(self, action: str):
+                if action == "reset":   # SO_LINGER 0: close() sends RST, the client sees a reset connection
+                    self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                    self.close_connection = True
+                    self.connection.close()
+                    return
+                self.send_response(200)
+                self.send_header("Transfer-Encoding", "chunked")
+                self.end_headers()
+                chunk = b'{"choices": [' * 1000
+                while not fake.done.is_set():   # until the client hangs up (BrokenPipe) or the test ends
+                    self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
 
             def log_message(self, *args):
                 pass
@@ -534,6 +552,90 @@ def test_prompt_v1_has_both_questions_and_renders_deterministically():
     assert "$" not in yes_no[1]["content"] and "urgent: yes" in yes_no[1]["content"]
 
 
+
+# --- prompt v2: written for small models (yes/no read from the logprobs, a unit on every number) ---
+
+# What llama-cpp-python 0.3.36's server answered SmolLM2-135M-Instruct to a yes/no question (max_tokens 1,
+# top_logprobs 5): capitalised tokens, `bytes` and `refusal` fields, and three of the five tokens neither yes nor no.
+LLAMA_CPP_REPLY = {
+    "id": "chatcmpl-282ca09e", "object": "chat.completion", "created": 1796637566, "model": "smollm2-135m",
+    "choices": [{"index": 0, "message": {"content": "No", "role": "assistant"}, "logprobs": {"content": [
+        {"token": "No", "logprob": -1.2472360134124756, "bytes": None, "top_logprobs": [
+            {"token": "No", "logprob": -1.2472360134124756, "bytes": None},
+            {"token": "Yes", "logprob": -2.01572585105896, "bytes": None},
+            {"token": "I", "logprob": -2.4564015865325928, "bytes": None},
+            {"token": "The", "logprob": -2.691118001937866, "bytes": None},
+            {"token": "This", "logprob": -3.3107125759124756, "bytes": None}]}], "refusal": None},
+        "finish_reason": "length"}],
+    "usage": {"prompt_tokens": 212, "completion_tokens": 1, "total_tokens": 213}}
+
+
+def market_request(**overrides) -> ReadRequest:
+    """A request with the market's own field names, as funnel/reading.request_for builds it."""
+    job = {"budget_low": 75.17, "budget_high": 98.4, "min_experience": 3.0, "max_experience": 8.0,
+           "work_mode": "hybrid", "urgency": 0.3}
+    candidate = {"asking_salary": 91.25, "experience": 5.5, "distance_km": 12.0, "remote_only": False,
+                 "competing_offers": 1}
+    return ReadRequest({**job, **overrides}, candidate, "Happy to talk, but I have another offer on the table.")
+
+
+def test_prompt_v2_shows_every_number_of_the_market_with_its_unit():
+    from trm_demo.funnel.market import CANDIDATE_FIELDS, JOB_FIELDS
+    request = market_request()
+    assert set(request.job) == set(JOB_FIELDS) and set(request.candidate) == set(CANDIDATE_FIELDS)
+    [system, user] = prompt.messages(request, "v2", "yes_no")
+    text = user["content"]
+    for line in ("- budget low: 75.17 ($k per year)", "- urgency: 0.3 (0 = not urgent, 1 = very urgent)",
+                 "- asking salary: 91.25 ($k per year)", "- distance km: 12 (km from the office)",
+                 "- competing offers: 1 (other offers, 0 to 3)", "- work mode: hybrid", "- remote only: no"):
+        assert line in text.splitlines(), line
+    numbers = {**request.job, **request.candidate}
+    for name, value in numbers.items():   # every number the model is shown carries its unit
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            (shown,) = [line for line in text.splitlines() if line.startswith(f"- {name.replace('_', ' ')}:")]
+            assert shown.endswith(")"), shown
+    assert text.endswith("Will this candidate accept an interview for this job? Answer yes or no.")
+    assert prompt.messages(request, "v2", "number")[1]["content"].endswith(
+        "Reply with one number between 0 and 1, for example 0.7, and nothing else.")
+    assert prompt.messages(request, "v2", "yes_no") == [system, user]   # deterministic: the cache relies on it
+    assert "$$" not in text and "$job" not in text and "$message" not in text
+
+
+def test_prompt_v2_reads_p_yes_from_a_llama_cpp_reply(server):
+    server.script = lambda body, n: Reply(body=LLAMA_CPP_REPLY)
+    reader = make_reader(server, prompt_version="v2")
+    [reading] = reader.read_many([market_request()])
+    yes, no = math.exp(-2.01572585105896), math.exp(-1.2472360134124756)
+    assert reading.ok and reading.method == "logprobs" and reading.probability == pytest.approx(yes / (yes + no))
+    assert (reading.input_tokens, reading.output_tokens) == (212, 1)
+    [body] = server.bodies()
+    assert (body["max_tokens"], body["logprobs"], body["top_logprobs"], body["temperature"]) == (1, True, 5, 0)
+    assert body["messages"][-1]["content"].endswith("Answer yes or no.")
+
+
+@pytest.mark.parametrize("reply, probability, failure", [
+    ("0.7", 0.7, None), ("The candidate is likely to accept.", None, "unparseable"), ("Yes", None, "unparseable")])
+def test_prompt_v2_falls_back_to_its_number_question_and_parses_it_strictly(server, reply, probability, failure):
+    # The fallback SmolLM2-135M could not answer with v1 (10 of 10 unparseable): v2 asks for one number, with an example.
+    server.script = lambda body, n: completion(reply)   # no logprobs: the reader asks for a number
+    reader = make_reader(server, prompt_version="v2")
+    [reading] = reader.read_many([market_request()])
+    assert (reading.probability, reading.failure) == (probability, failure)
+    assert server.bodies()[1]["messages"][-1]["content"].endswith("for example 0.7, and nothing else.")
+
+
+def test_prompt_versions_never_share_readings_in_one_cache(server, tmp_path):
+    path = tmp_path / "cache.sqlite"
+    v1 = make_reader(server, cache=ReadingCache(path, MODEL, "v1"), prompt_version="v1")
+    v1.read_many(requests(3))
+    v1.close()
+    v2 = make_reader(server, cache=ReadingCache(path, MODEL, "v2"), prompt_version="v2")
+    v2.read_many(requests(3))
+    assert len(server.seen) == 6 and v2.stats.hits == 0 and "Answer yes or no." in server.bodies()[-1]["messages"][-1]["content"]
+    assert sorted(v2.cache.pairs()) == [(MODEL, "v1"), (MODEL, "v2")]
+    v2.close()
+
+
 # --- the simulated reader ---
 
 # --- config ---
@@ -569,8 +671,9 @@ def answer_from_the_reply(body: dict, n: int) -> Reply:
     return yes_no_logprobs(p)
 
 
-def run_main(server, tmp_path, monkeypatch, capsys, extra: str = "", cache=None, flags=()):
-    """main() on a tiny config against `server` (a FakeServer or a URL): (exit code, stdout, stderr)."""
+def run_main(server, tmp_path, monkeypatch, capsys, extra: str = "", cache=None, flags=(), llm: str = ""):
+    """main() on a tiny config against `server` (a FakeServer or a URL): (exit code, stdout, stderr).
+    extra: more YAML; llm: more `llm:` keys (", key: value")."""
     from trm_demo.__main__ import main
     if "OPENAI_API_KEY" not in os.environ:
         monkeypatch.setenv("TRM_DEMO_LLM_API_KEY", SECRET)
@@ -579,7 +682,7 @@ def run_main(server, tmp_path, monkeypatch, capsys, extra: str = "", cache=None,
     (tmp_path / "tiny.yaml").write_text(
         "simulation: {opportunities: 12}\ntraining: {epochs: 1, samples: 256, holdout_samples: 256}\n"
         f"llm: {{cache_path: '{cache or tmp_path / 'cache.sqlite'}', retries: 0, input_price_per_million: 2.0, "
-        "output_price_per_million: 8.0}\n" + extra, encoding="utf-8")
+        f"output_price_per_million: 8.0{llm}}}\n" + extra, encoding="utf-8")
     code = main(["--config", "tiny.yaml", "--quiet", "--llm-provider", "openai_compatible",
                  "--llm-base-url", getattr(server, "url", server), "--llm-model", MODEL, *flags])
     out, err = capsys.readouterr()
@@ -641,6 +744,9 @@ def test_an_endpoint_outage_opens_the_breaker_and_the_tabular_models_decide(serv
     # every read failed but the set-up's (answered before the outage)
     assert llm["failed_reads"] == llm["candidates_read"] - metrics["cascade"]["setup_reads"] > 0
     assert not llm["verdicts_valid"]
+    # The LLM alone reads under the breaker too: an endpoint that is down is not asked about every candidate
+    # (before: every one, ~10 hours for a default run against a hung server).
+    assert len(server.seen) - 1 < metrics["cascade"]["setup_reads"] + 12 * metrics["run"]["candidates_per_opportunity"]
     assert f"warning: the LLM failed {llm['failed_reads']:,} of {llm['candidates_read']:,} reads (http 503" in err
     first = (tmp_path / "assets" / "trm_executive_report.md").read_text().split("\n\n")[1]
     assert first.startswith("**The LLM failed") and "no verdict involving it" in first and "prices" not in first
@@ -685,6 +791,11 @@ def test_a_password_in_the_base_url_is_refused_and_never_shown(server, tmp_path,
     assert code == 2 and "hunter2" not in err and "http://user:***@127.0.0.1" in err and server.seen == []
     code, err = run_failing(url.replace("http", "ftp", 1), tmp_path, monkeypatch, capsys)   # the other message too
     assert code == 2 and "hunter2" not in err
+    # In YAML as by flag: the same refusal, the password never shown.
+    (tmp_path / "secret.yaml").write_text(f"llm: {{provider: openai_compatible, model: {MODEL}, base_url: '{url}'}}\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(tmp_path / "secret.yaml")
+    assert "hunter2" not in str(err.value) and "http://user:***@127.0.0.1" in str(err.value)
 
 
 # --- the cache is an output: checked with the others, and every failure is one line ---
@@ -708,7 +819,10 @@ def _cache_cases(tmp_path):
     return {"junk": "cannot be used", "corrupt.sqlite": "cannot be used", "other.sqlite": "schema version 7",
             "foreign.sqlite": "not an LLM cache", "adir": "a directory", "link.sqlite": "symbolic link",
             "hard.sqlite": "hard link", "missing/cache.sqlite": "does not exist",
-            "demo_metrics.json": "--export-json", "tiny.yaml": "the input --config"}
+            "demo_metrics.json": "--export-json", "tiny.yaml": "the input --config",
+            "/dev/null": "a character device, not a regular file",
+            str(Path(__file__).resolve().parent.parent / "trm_demo" / "checkpoints" / "pretrained_trm.npz"):
+                "inside trm-demo's own files"}
 
 
 def test_every_unusable_cache_is_one_line_naming_llm_cache_path_exit_2(server, tmp_path, monkeypatch, capsys):
@@ -797,3 +911,98 @@ def test_the_served_model_is_recorded_and_a_server_without_a_list_is_tolerated(s
     # The landscape replays the simulated reader even in a real run: the dossier and the terminal say so.
     report = (directory / "assets" / "trm_executive_report.md").read_text()
     assert report.count("read by the simulated reader (not this run's real LLM)") == 2   # deferral curve, map
+
+
+# --- the run's LLM time budget: reads stop, the tabular models decide, the report says so ---
+
+def test_the_time_budget_stops_the_reads_and_the_tabular_models_decide_the_rest(server, tmp_path, monkeypatch,
+                                                                                capsys):
+    # Before llm.time_budget_s a slow server made a default run take hours (6.9 s per read, 1,600 reads).
+    budget = 1.0
+    server.script = lambda body, n: Reply(**{**vars(answer_from_the_reply(body, n)), "delay_s": 0.1})
+    code, out, err = run_main(server, tmp_path, monkeypatch, capsys,
+                              "cascade: {calibration_reads: 8}\n", llm=f", time_budget_s: {budget}, concurrency: 2")
+    assert code == 0, err
+    metrics = json.loads((tmp_path / "demo_metrics.json").read_text())
+    llm = metrics["run"]["llm"]
+    # Counted at the server: the test read, then reads for at most the budget (the clock starts at the first
+    # read), and nothing sent after it.
+    sent = [s["t"] for s in server.seen[1:]]
+    assert sent and max(sent) - min(sent) <= budget + 0.05, "a read was sent after the time budget ran out"
+    wanted = metrics["cascade"]["setup_reads"] + 12 * metrics["run"]["candidates_per_opportunity"]
+    assert llm["over_budget_reads"] > 0 and len(sent) + llm["over_budget_reads"] <= wanted
+    assert llm["stats"]["failures"].get("time budget", 0) >= llm["over_budget_reads"]
+    # A read never sent is neither a call to the endpoint nor a latency (before, 85 unsent reads were "calls" of 0 ms).
+    assert llm["stats"]["misses"] == len(sent) == llm["stats"]["latency_ms"]["count"] and llm["stats"]["unsent"] > 0
+    # A budget is not an outage: the verdicts stand, and every opportunity was still decided (by the TRM where the
+    # LLM could not read).
+    assert llm["failed_reads"] == 0 and llm["verdicts_valid"]
+    assert all(row["attempts"] == metrics["run"]["opportunities"] for row in metrics["strategies"].values()
+               if "attempts" in row)
+    skipped = f"{llm['over_budget_reads']:,}"
+    assert (f"warning: the LLM time budget (llm.time_budget_s: 1.00 s) ran out: {skipped} reads were not made "
+            "and the TRM decided them") in err
+    section = (tmp_path / "assets" / "trm_executive_report.md").read_text().split("## The LLM reader")[1]
+    assert f"Time budget: `llm.time_budget_s: 1.00` s ran out: {skipped} reads were not made" in section
+
+
+def test_a_budget_that_is_not_reached_or_not_set_says_so(server, tmp_path, monkeypatch, capsys):
+    server.script = answer_from_the_reply
+    for budget, words in ((600, "Time budget: `llm.time_budget_s: 600.00` s, not reached; every read was made."),
+                          (0, "Time budget: none set (`llm.time_budget_s: 0`)")):
+        directory = tmp_path / str(budget)
+        directory.mkdir()
+        code, _, err = run_main(server, directory, monkeypatch, capsys, "cascade: {calibration_reads: 8}\n",
+                                llm=f", time_budget_s: {budget}")
+        assert code == 0 and "time budget" not in err
+        assert words in (directory / "assets" / "trm_executive_report.md").read_text()
+
+
+def test_a_reader_with_no_signal_is_judged_worse_than_the_trm_in_the_terminal_and_the_report(server, tmp_path,
+                                                                                             monkeypatch, capsys):
+    # Before: only a calibration table, which looked almost calibrated for SmolLM2-135M (rank correlation -0.015).
+    def coin(body, n):   # a reading that ignores the candidate: a hash of the prompt, spread over (0.2, 0.6)
+        return yes_no_logprobs(0.2 + 0.4 * (zlib.crc32(body["messages"][-1]["content"].encode()) % 1000) / 1000)
+    server.script = coin
+    code, out, err = run_main(server, tmp_path, monkeypatch, capsys, "cascade: {calibration_reads: 8}\n")
+    assert code == 0, err
+    judged = json.loads((tmp_path / "demo_metrics.json").read_text())["run"]["llm"]["discrimination"]
+    assert judged["worse_than_trm"] and judged["candidates"] > 50
+    assert judged["reader"]["rank_correlation_with_truth"] < judged["trm"]["rank_correlation_with_truth"]
+    rho = lambda side: f"{judged[side]['rank_correlation_with_truth']:.2f}"
+    assert (f"warning: the LLM reads worse than the TRM alone: rank correlation with the true probability "
+            f"{rho('reader')} against the TRM's {rho('trm')} (a simulation-only check)") in err
+    report = (tmp_path / "assets" / "trm_executive_report.md").read_text()
+    first = report.split("\n\n")[1]
+    assert "**Warning: the LLM reads worse than the TRM alone**" in first
+    section = report.split("## The LLM reader")[1].split("\n## ")[0]
+    assert f"Discrimination on the {judged['candidates']:,} candidates of the run the LLM answered" in section
+    assert "**The LLM reads worse than the TRM alone**" in section
+    row = (f"| Rank correlation with the true probability (a simulation-only check) | "
+           f"{judged['reader']['rank_correlation_with_truth']:+.3f} | {judged['trm']['rank_correlation_with_truth']:+.3f} |")
+    assert row in section and "| AUC on the observed outcomes (what a deployment can see) |" in section
+
+
+def test_a_reader_that_ranks_as_well_as_the_trm_gets_no_warning():
+    # No scripted server knows the true probability, so this side is judged from a metrics record.
+    from trm_demo.report.dossier import discrimination_blocks
+    from trm_demo.report.document import to_markdown, Document
+    judged = {"candidates": 96, "reader": {"rank_correlation_with_truth": 0.95, "auc": 0.9, "log_loss": 0.4},
+              "trm": {"rank_correlation_with_truth": 0.84, "auc": 0.83, "log_loss": 0.49}, "worse_than_trm": False}
+    text = to_markdown(Document("t", discrimination_blocks(judged)))
+    assert "ranks the candidates at least as well as the TRM alone" in text and "worse" not in text
+    assert "| Log-loss on the observed outcomes (lower is better) | 0.400 | 0.490 |" in text
+    assert "not measured (1 answered candidate" in to_markdown(Document("t", discrimination_blocks({"candidates": 1})))
+
+
+def test_the_terminals_llm_line_gives_both_rank_correlations():
+    from trm_demo.ui import llm_line
+    llm = {"provider": "openai_compatible", "real": True, "model": "smollm2-135m", "verdicts_valid": True,
+           "discrimination": {"candidates": 200, "reader": {"rank_correlation_with_truth": 0.0744},
+                              "trm": {"rank_correlation_with_truth": 0.8992}, "worse_than_trm": True}}
+    assert llm_line(llm) == ("LLM: real (openai_compatible, model smollm2-135m); rank correlation with the true "
+                             "probability +0.07 (the TRM's +0.90, a simulation-only check); the scenario's LLM price "
+                             "and outage events are not applied to it")
+    llm["discrimination"]["reader"]["rank_correlation_with_truth"] = None   # every reading alike
+    assert "probability none (all readings alike) (the TRM's +0.90" in llm_line(llm)
+    assert "rank correlation" not in llm_line({**llm, "discrimination": {"candidates": 1}})

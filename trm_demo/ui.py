@@ -284,12 +284,20 @@ def llm_warnings(llm: dict) -> list[str]:
     return [w for w in (llm_failure(llm), budget, worse) if w]
 
 
+def _rho(scores: dict) -> str:
+    rho = scores.get("rank_correlation_with_truth")
+    return f"{rho:+.2f}" if isinstance(rho, float) else "none (all readings alike)"
+
+
 def llm_line(llm: dict) -> str:
     if llm.get("real"):
         failed = f"; FAILED {llm.get('failed_reads', 0):,} of {llm.get('candidates_read', 0):,} reads" \
             if not llm.get("verdicts_valid", True) else ""
-        return (f"LLM: real ({printable(llm.get('provider'))}, model {printable(llm.get('model'))}){failed}; the scenario's "
-                "LLM price and outage events are not applied to it")
+        judged = llm.get("discrimination", {})
+        ranks = (f"; rank correlation with the true probability {_rho(judged['reader'])} (the TRM's "
+                 f"{_rho(judged['trm'])}, a simulation-only check)" if "reader" in judged else "")
+        return (f"LLM: real ({printable(llm.get('provider'))}, model {printable(llm.get('model'))}){failed}{ranks}; "
+                "the scenario's LLM price and outage events are not applied to it")
     return "LLM: simulated (reads the reply's text, misreading some phrasings at documented rates, plus noise)"
 
 

@@ -222,6 +222,8 @@ class OpenAICompatibleReader:
 
     def _read(self, request: ReadRequest, timeout_s: float | None = None) -> Reading:
         start = time.monotonic()
+        if self._stop.is_set() or start >= self._budget_end:   # never sent: neither a call nor a latency
+            return Reading(probability=None, failure=STOPPED if self._stop.is_set() else OVER_BUDGET, sent=False)
         deadline = min(start + (timeout_s or self.timeout_s), self._budget_end)
         attempts = []
         probability, failure, method = None, None, ""

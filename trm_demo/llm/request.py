@@ -42,7 +42,8 @@ class Reading:
     are those of the calls that produced it (for a hit, the original calls);
     latency_ms is the wall time of the read, retries and waits included (for
     a cache hit, 0). method says how the probability was obtained: "logprobs"
-    or "number".
+    or "number". sent is False for a read that never left: the run's time budget
+    had run out, or a stop had come, before it started.
     """
     probability: float | None
     failure: str | None = None
@@ -52,6 +53,7 @@ class Reading:
     latency_ms: float = 0.0
     cached: bool = False
     method: str = ""
+    sent: bool = True
 
     @property
     def ok(self) -> bool:

@@ -85,6 +85,9 @@ def first_paragraph(result: RunResult) -> str:
     s, run = result.strategies, result.run
     if run.llm.get("real") and not run.llm.get("verdicts_valid", True):
         return text + " The section \"The LLM reader\" lists the failures."
+    if run.llm.get("real") and run.llm.get("discrimination", {}).get("worse_than_trm"):
+        text += (" **Warning: the LLM reads worse than the TRM alone** (section \"The LLM reader\"): a strategy "
+                 "that trusts its readings is judged here on a reader with less signal than the TRM.")
     first = advice.recommendation(result).best
     best = s[first]
     share = (f", {pct(best.share_of_oracle_expected)} of what a perfect-information oracle would make"
@@ -238,6 +241,8 @@ def llm_reader_section(result: RunResult) -> Section | None:
         return None
     stats, latency = llm.get("stats", {}), llm.get("stats", {}).get("latency_ms", {})
     failures = ", ".join(f"{escaped(reason)} {n}" for reason, n in stats.get("failures", {}).items()) or "none"
+    unsent = (f", {count(stats['unsent'], 'read')} never sent (the time budget had run out)"
+              if stats.get("unsent") else "")
     rows = tuple((b["bucket"], f"{b['readings']:,}", num(b["mean_reading"], 3), num(b["mean_true_probability"], 3))
                  for b in llm.get("calibration", []))
     timing = (f"median {num(latency.get('p50'), 0)} ms, 90th percentile {num(latency.get('p90'), 0)} ms, 99th "
@@ -248,14 +253,47 @@ def llm_reader_section(result: RunResult) -> Section | None:
         Paragraph(f"**{escaped(llm.get('model'))}** at {escaped(llm.get('host'))} ({escaped(llm.get('provider'))}, prompt "
                   f"{escaped(llm.get('prompt_version'))}): {count(stats.get('reads', 0), 'read')}, "
                   f"{count(stats.get('hits', 0), 'cache hit')} and {count(stats.get('misses', 0), 'call')} to the "
-                  f"endpoint; failures: {failures}. This run paid {money(stats.get('spend', 0.0), Per.RUN)} (a cache hit "
+                  f"endpoint{unsent}; failures: {failures}. This run paid {money(stats.get('spend', 0.0), Per.RUN)} (a cache hit "
                   f"is free); at its usage tokens the readings cost {money(llm.get('charged', 0.0), Per.RUN)}, which the "
                   f"ledger charges. Latency of the calls: {timing} (wall clock, reported only; no decision depends "
                   "on it). The scenario's LLM price and outage events simulate a reader's: they are not applied "
                   "to a real one."),
         Paragraph("Calibration against the true probability (which the simulation knows): a well calibrated "
                   "reader's mean reading matches the mean true probability in every bucket."),
-        Table(("Reading bucket", "Readings", "Mean reading", "Mean true probability"), rows, numeric=(1, 2, 3)))
+        Table(("Reading bucket", "Readings", "Mean reading", "Mean true probability"), rows, numeric=(1, 2, 3)),
+        *discrimination_blocks(llm.get("discrimination", {})),
+        Paragraph(time_budget_sentence(llm)))
+
+
+def discrimination_blocks(judged: dict) -> tuple:
+    """The reader beside the TRM on the same candidates: a calibration table can look fine for a reader that
+    ranks nobody, so it is judged on its ranking too."""
+    if "reader" not in judged:
+        return (Paragraph(f"Discrimination: not measured ({count(judged.get('candidates', 0), 'answered candidate')} "
+                          "of the run, too few to rank)."),)
+    measures = (("Rank correlation with the true probability (a simulation-only check)",
+                 "rank_correlation_with_truth", lambda x: f"{x:+.3f}" if finite(x) else num(x)),
+                ("AUC on the observed outcomes (what a deployment can see)", "auc", lambda x: num(x, 3)),
+                ("Log-loss on the observed outcomes (lower is better)", "log_loss", lambda x: num(x, 3)))
+    rows = tuple((label, shown(judged["reader"].get(key)), shown(judged["trm"].get(key))) for label, key, shown in measures)
+    verdict = ("**The LLM reads worse than the TRM alone** (its rank correlation with the true probability is "
+               "below the TRM's): its readings cannot improve the TRM's decisions." if judged.get("worse_than_trm")
+               else "The LLM ranks the candidates at least as well as the TRM alone.")
+    return (Paragraph(f"Discrimination on the {count(judged['candidates'], 'candidate')} of the run the LLM "
+                      f"answered, beside the TRM on the same candidates. {verdict}"),
+            Table(("Measure", "LLM", "TRM"), rows, numeric=(1, 2)))
+
+
+def time_budget_sentence(llm: dict) -> str:
+    """What llm.time_budget_s did: not set, not reached, or how many reads it stopped."""
+    budget, skipped = llm.get("time_budget_s") or 0, llm.get("over_budget_reads", 0)
+    if not budget:
+        return "Time budget: none set (`llm.time_budget_s: 0`); every read the strategies asked for was made."
+    if not skipped:
+        return f"Time budget: `llm.time_budget_s: {num(budget)}` s, not reached; every read was made."
+    return (f"Time budget: `llm.time_budget_s: {num(budget)}` s ran out: {count(skipped, 'read')} were not made, and "
+            "the TRM (with the keyword reader) decided those candidates; the LLM's rows judge a reader that stopped "
+            "part-way.")
 
 
 def deferral_section(result: RunResult) -> Section:
