@@ -9,7 +9,9 @@
    reading's gain over the fields alone.
 2. The strategies over many seeds (the whole pipeline per seed): expected net value,
    reads, paired differences and each control's counterfactual, at the defaults.
-3. The reader sweep (`reader_sweep`, issue 21): cascade - TRM alone for readers of noise 0-2 and bias +-1.
+3. The reader sweep (`reader_sweep`, the `readers` section, issue 21): the cascade against the TRM alone, the keyword
+   reader and itself with the default reader, for readers of noise 0-2, bias +-1, no signal and blank replies;
+   and the deferral curve's orders (VOI, the base's top k, hindsight) at equal shares read.
 Fine-tuning runs once per seed. The controls against their best fixed policies: controls_bench.py.
 """
 
@@ -20,6 +22,7 @@ import time
 import numpy as np
 
 from bench.measure import in_processes
+from trm_demo.funnel.reading import Readings
 
 
 def reading_value(opportunities: int, seed: int) -> dict:
@@ -101,9 +104,9 @@ def fine_tuned(seed: int):
     training = pipeline.fine_tune(cfg, model, UI(quiet=True))
     baseline, cap = pipeline.fit_baseline(cfg), pipeline.step_cap(cfg, training)
 
-    def run(c):
+    def run(c, readings=None):
         with call_log(None) as calls:
-            return run_funnel(c, model, baseline, calls, cap)
+            return run_funnel(c, model, baseline, calls, cap, readings=readings)
 
     return cfg, run
 
@@ -115,42 +118,78 @@ def one_seed(seed: int) -> dict:
     return {"default": {"strategies": result.ledger.summary(), "counterfactuals": result.counterfactuals}}
 
 
-READER_NOISE = (0.0, 0.3, 1.0, 2.0)   # simulation.llm_noise of the reader sweep
-READER_BIAS = (-1.0, 0.0, 1.0)        # simulation.llm_bias
+# The reader sweep (issue 21): each reader is the default config with these knobs, on the same opportunities and
+# random numbers; "no signal" reads noise independent of reply, fields and truth (NoSignal); "blank replies" is the
+# same world with every reply empty (world.replies: blank), where the text carries nothing to read.
+READERS = {"default (noise 0.3)": {}, "noise 0": {"simulation.llm_noise": 0.0},
+           "noise 1.0": {"simulation.llm_noise": 1.0}, "noise 1.5": {"simulation.llm_noise": 1.5},
+           "noise 2.0": {"simulation.llm_noise": 2.0}, "bias -1": {"simulation.llm_bias": -1.0},
+           "bias +1": {"simulation.llm_bias": 1.0}, "no signal": {}, "blank replies": {"world.replies": "blank"}}
+DEFERRAL_SHARES = (0.1, 0.2, 0.4)   # shares of candidates read where the deferral curve's orders are compared
+
+
+class NoSignal(Readings):
+    """A reader whose logit is noise (sd 1.5, mean -1), independent of reply, fields and truth; priced as the LLM."""
+
+    def read(self, block, rows, cols, history=False):
+        return (1.5 * block.reading_noise[rows, cols] - 1.0, np.ones(len(rows), bool),
+                np.full(len(rows), self.cfg.simulation.llm_cost))
 
 
 def reader_sweep_seed(seed: int) -> dict:
-    """Fine-tune once; the cascade minus the TRM alone for every reader of the sweep (same opportunities)."""
-    from trm_demo.config import load_config
-    from trm_demo.funnel import pipeline
-    from trm_demo.funnel.simulation import run_funnel
-    from trm_demo.funnel.telemetry import call_log
-    from trm_demo.ui import UI
-    cfg = load_config().replace(**{"simulation.seed": seed})
-    model = pipeline.starting_model(cfg)
-    cap = pipeline.step_cap(cfg, pipeline.fine_tune(cfg, model, UI(quiet=True)))
-    baseline, out = pipeline.fit_baseline(cfg), {}
-    for noise in READER_NOISE:
-        for bias in READER_BIAS:
-            c = cfg.replace(**{"simulation.llm_noise": noise, "simulation.llm_bias": bias})
-            with call_log(None) as calls:
-                s = run_funnel(c, model, baseline, calls, cap).ledger.summary()
-            out[f"{noise:g},{bias:g}"] = {"cascade_minus_trm": s["cascade"]["expected_net_value"]
-                                          - s["trm"]["expected_net_value"],
-                                          "cascade": s["cascade"]["expected_net_value"]}
-    return out
+    """Fine-tune once; every reader of READERS on the same opportunities: cascade, TRM and keyword reader's expected
+    net value and the cascade's reads; with the default reader also the deferral curve (landscape.py)."""
+    from trm_demo.funnel.landscape import deferral_curve
+    from trm_demo.funnel.simulation import keyword_estimate, trm_estimate
+    cfg, run = fine_tuned(seed)
+    out = {}
+    for name, knobs in READERS.items():
+        c = cfg.replace(**knobs) if knobs else cfg
+        result = run(c, NoSignal(c) if name == "no signal" else None)
+        s = result.ledger.summary()
+        out[name] = {key: s[key]["expected_net_value"] for key in ("cascade", "trm", "keyword", "oracle")}
+        out[name]["reads"] = s["cascade"]["llm_reads"]
+        if name == "default (noise 0.3)":
+            block, cap, trust = result.sample
+            trm = trm_estimate(block, c, cap).estimate
+            curve = deferral_curve(block, keyword_estimate(result.keyword, block, trm), trust, c,
+                                   np.random.default_rng([seed, 7]), trm)
+            shares = curve["share_read"]
+            deferral = {order: {f"{x:g}": values[shares.index(x)] for x in DEFERRAL_SHARES}
+                        for order, values in curve["share_of_oracle_expected"].items()}
+    return {"readers": out, "deferral": deferral}
 
 
 def reader_sweep(seeds: list[int]) -> dict:
-    """Issue 21's reader sweep: cascade - TRM alone ($ per run, paired 95 % interval) for every reader noise x bias,
-    and each reader's cascade minus the default reader's; the cascade calibrates on outcomes (calibration.py)."""
-    from trm_demo.funnel.evaluation import mean_ci
+    """Issue 21's reader sweep: per reader, cascade - TRM alone, cascade - keyword reader and cascade - the cascade
+    with the default reader ($ per run, paired 95 % interval) and the cascade's reads; the cascade's trust is fitted
+    on outcomes (calibration.py). And the deferral curve at equal shares read: VOI, the base's top k, hindsight."""
+    started = time.perf_counter()
     per_seed = in_processes(reader_sweep_seed, list(seeds))
-    default = [s["0.3,0"]["cascade"] for s in per_seed]
-    return {"seed_list": list(seeds), "readers": {
-        key: {"cascade_minus_trm": mean_ci([s[key]["cascade_minus_trm"] for s in per_seed]),
-              "cascade_minus_default_reader": mean_ci([s[key]["cascade"] - d for s, d in zip(per_seed, default)])}
-        for key in per_seed[0]}}
+    return {"seed_list": list(seeds), **summarise_readers(per_seed), "wall_seconds": time.perf_counter() - started}
+
+
+def summarise_readers(per_seed: list[dict]) -> dict:
+    """reader_sweep_seed's results over seeds: paired differences per reader, the deferral orders per share read."""
+    from trm_demo.funnel.evaluation import mean_ci
+    runs = [s["readers"] for s in per_seed]
+    default = [r["default (noise 0.3)"]["cascade"] for r in runs]
+
+    def paired(name, rival):
+        return mean_ci([r[name]["cascade"] - r[name][rival] for r in runs])
+
+    readers = {name: {"cascade_minus_trm": paired(name, "trm"), "cascade_minus_keyword": paired(name, "keyword"),
+                      "cascade_minus_default_reader": mean_ci([r[name]["cascade"] - d for r, d in zip(runs, default)]),
+                      "cascade_share_of_oracle": mean_ci([r[name]["cascade"] / r[name]["oracle"] for r in runs]),
+                      "reads": mean_ci([r[name]["reads"] for r in runs])} for name in READERS}
+    orders = per_seed[0]["deferral"]
+    deferral = {order: {x: mean_ci([s["deferral"][order][x] for s in per_seed]) for x in orders[order]}
+                for order in orders}
+    deferral["voi_minus_top_k"] = {x: mean_ci([s["deferral"]["voi"][x] - s["deferral"]["top_k"][x] for s in per_seed])
+                                   for x in orders["voi"]}
+    deferral["oracle_minus_voi"] = {x: mean_ci([s["deferral"]["oracle"][x] - s["deferral"]["voi"][x]
+                                                for s in per_seed]) for x in orders["voi"]}
+    return {"readers": readers, "deferral": deferral}
 
 
 def summarise(per_seed: list[dict]) -> dict:

@@ -376,6 +376,39 @@ def quality_table(r: dict):
                                    "LLM reads"], rows, notes)
 
 
+def readers_table(r: dict):
+    m = ok(r, "readers")
+    if not m:
+        return None
+    seeds = m["seed_list"]
+    rows = [[name, ci(v["cascade_minus_trm"], 0, dollars=True), ci(v["cascade_minus_keyword"], 0, dollars=True),
+             ci(v["cascade_minus_default_reader"], 0, dollars=True), ci(v["cascade_share_of_oracle"], 1, 100, " %"),
+             ci(v["reads"], 0)] for name, v in m["readers"].items()]
+    d = m["deferral"]
+    at = list(d["voi"])
+    orders = {"voi": "VOI", "top_k": "each job's top k by the base (the router's order)", "random": "random",
+              "oracle": "hindsight (each read's true gain)"}
+    curve = "; ".join(f"{label} " + ", ".join(f"{ci(d[o][x], 1, 100, ' %')} at {pct(float(x), 0)}" for x in at)
+                      for o, label in orders.items() if o in d)
+    gaps = ", ".join(f"{ci(d['voi_minus_top_k'][x], 2, 100)} at {pct(float(x), 0)}" for x in at)
+    behind = ", ".join(f"{ci(d['oracle_minus_voi'][x], 2, 100)} at {pct(float(x), 0)}" for x in at)
+    notes = [f"Default run (200 opportunities, the default events), seeds {seeds[0]}..{seeds[-1]}: per seed every "
+             "reader decides the same opportunities with the same random numbers (one fine-tuning per seed); paired "
+             f"differences per run, mean ± 95 % t interval over {len(seeds)} seeds. Readers: `simulation.llm_noise` "
+             "and `simulation.llm_bias` on the simulated LLM's reading of the text; \"no signal\" reads noise "
+             "independent of reply, fields and truth; \"blank replies\" is `world.replies: blank` (every reply "
+             "empty). The cascade fits the reader's bias and noise on outcomes (funnel/calibration.py). Issue 21's "
+             "targets: bias −1 loses ≤ $150 per run against the default reader; noise 1.5 and no signal: cascade ≥ "
+             "TRM alone within the interval; blank replies: cascade − TRM zero within its interval.",
+             f"Deferral curve (the first 500 opportunities of each seed, steady market, no budget; expected net value "
+             f"before LLM cost as a share of the oracle's, at equal shares of candidates read): {curve}. VOI − top k: "
+             f"{gaps} points; hindsight − VOI: {behind} points."]
+    return ("Reader sweep: the cascade with good, bad and useless readers", [
+        "reader", "cascade − TRM alone, per run", "cascade − keyword reader, per run",
+        "cascade − cascade with the default reader, per run", "cascade, share of oracle (expected)", "cascade reads"],
+        rows, notes)
+
+
 def _seeds(c: dict) -> str:
     choosing, evaluating = c["choosing_seeds"], c["evaluation_seeds"]
     return (f"the best fixed setting chosen on held-out seeds {choosing[0]}–{choosing[-1]}, evaluated on seeds "
@@ -397,6 +430,15 @@ def thermostat_table(r: dict):
              f"(hindsight). The floor is `thermostat.min_hurdle` ({num(c['thermostat_floor'])}), the best fixed hurdle "
              "on the steady market; `thermostat.replay_hurdle`, the hurdle the run's own replay holds, is the best on "
              "the default events. Target (issue 21): ≥ $0 per opportunity under shocks, ≥ −$0.10 on a steady market."]
+    missed = [f"{name}: {ci(v['thermostat_minus_best_fixed']['per_opportunity'], 2, dollars=True)} per opportunity "
+              f"against a fixed hurdle of {num(v['best_fixed_hurdle'])}"
+              + (", the fixed hurdle below its floor reads more and makes more" if v["best_fixed_hurdle"]
+                 < c["thermostat_floor"] else "")
+              + ("; it held its floor (thermostat − floor $0 ± 0): the budget never bound, nothing to pace"
+                 if v["thermostat_minus_floor"]["per_run"]["mean"] == 0 else "")
+              for name, v in c["scenarios"].items() if "thermostat" in v and not v["target_met"]]
+    notes += [f"Missed, said plainly: the thermostat does not beat the best held-out fixed hurdle under "
+              f"{'; '.join(missed)}."] if missed else []
     return ("The thermostat against the best fixed hurdle", [
         "scenario", "best fixed hurdle, held out (hindsight)", "thermostat: expected net value per run",
         "thermostat − best fixed, per run", "per opportunity", "thermostat − its floor, per run", "target"],
@@ -431,7 +473,7 @@ def limits_table(r: dict):
 
 TABLES = (targets_table, machine_table, engine_table, phases_table, profile_table,
           ablation_table, halting_table, simulation_table, what_if_table, end_to_end_table, reading_table, quality_table,
-          thermostat_table, limits_table, readme_table)
+          readers_table, thermostat_table, limits_table, readme_table)
 
 
 def markdown(results: dict) -> str:

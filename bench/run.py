@@ -1,6 +1,6 @@
 """The benchmark command: python -m bench [--quick] [--only SECTIONS] (or python bench/run.py).
 
-Sections, in order: engine (with PyTorch), ablation, simulation, end-to-end, the market over seeds, the controls
+Sections, in order: engine (with PyTorch), ablation, simulation, end-to-end, the market over seeds, the reader sweep, the controls
 against their best fixed policies, and the times the README states (readme: the default run, puzzle eval, the
 test suite). Prints the page,
 writes bench/results.json and regenerates docs/BENCHMARKS.md; `--only` re-measures some sections and keeps the
@@ -36,6 +36,7 @@ PROFILES = {"repeats": (5, 3),                 # timing repeats per figure (medi
             "sizes": ("10k,100k,1M", "10k"),
             "what_if_size": (10_000, 0),       # 0 = skip the simulation what-ifs
             "e2e_repeats": (3, 1), "seeds": (20, 3), "reading_opportunities": (20_000, 2_000),
+            "reader_seeds": (20, 2),           # seeds 1..N of the reader sweep (readers)
             "controls_seeds": (20, 1),         # evaluation seeds 1..N of the controls section
             "controls_choosing_seeds": (10, 1)}   # held-out seeds 101.. that choose each best fixed setting
 
@@ -70,6 +71,11 @@ def market(s: dict) -> dict:
     return run(s["seeds"], s["reading_opportunities"])
 
 
+def readers(s: dict) -> dict:
+    from bench.market_bench import reader_sweep
+    return reader_sweep(list(range(1, s["reader_seeds"] + 1)))
+
+
 def controls(s: dict) -> dict:
     from bench.controls_bench import run
     return run(s["controls_seeds"], s["controls_choosing_seeds"])
@@ -80,7 +86,8 @@ def readme(s: dict) -> dict:
     return run(tests=not s["quick"])
 
 
-SECTIONS = {f.__name__: f for f in (engine, ablation, simulation, end_to_end, market, controls, readme)}
+SECTIONS = {f.__name__: f for f in (engine, ablation, simulation, end_to_end, market, readers, controls,
+                                            readme)}
 
 
 def parse_args(argv):

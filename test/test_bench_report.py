@@ -7,7 +7,7 @@ import pytest
 
 from bench import report
 from bench import controls_bench
-from bench.market_bench import summarise
+from bench.market_bench import DEFERRAL_SHARES, READERS, summarise, summarise_readers
 from bench.measure import machine
 from trm_demo.funnel.evaluation import MEASURES
 from trm_demo.strategies import KEYS as STRATEGIES
@@ -31,9 +31,18 @@ def market_section(seeds: int) -> dict:
             "measured_by": stamp}
 
 
-def controls_section(seeds: int) -> dict:
+def readers_section(seeds: int) -> dict:
     def one(seed: int) -> dict:
-        scenario = {"opportunities": 200, "thermostat": 60.0 + seed,
+        readers = {name: {"cascade": 100.0 + seed + i, "trm": 90.0, "keyword": 95.0 + seed, "oracle": 120.0,
+                          "reads": 10 + i} for i, name in enumerate(READERS)}
+        orders = {o: {f"{x:g}": 0.9 + 0.01 * seed for x in DEFERRAL_SHARES} for o in ("voi", "top_k", "random", "oracle")}
+        return {"readers": readers, "deferral": orders}
+    return {"seed_list": list(range(1, seeds + 1)), **summarise_readers([one(s) for s in range(1, seeds + 1)])}
+
+
+def controls_section(seeds: int, thermostat: float = 60.0) -> dict:
+    def one(seed: int) -> dict:
+        scenario = {"opportunities": 200, "thermostat": thermostat + seed,
                     "fixed": {h: 50.0 + seed + h for h in controls_bench.FIXED_HURDLES},
                     "limits": {c: {"on": 60.0 + seed, "off": 61.0, "llm_cost_delta": -1.0}
                                for c in controls_bench.LIMITS}}
@@ -48,11 +57,28 @@ def controls_section(seeds: int) -> dict:
 @pytest.mark.parametrize("seeds", [1, 3])
 def test_the_market_and_controls_tables_render_with_one_seed_or_several(seeds):
     results = {"machine": machine(), "market": market_section(seeds), "controls": controls_section(seeds),
+               "readers": readers_section(seeds),
                "meta": {"command": "python -m bench", "started_at": "2026-12-02T00:00:00+00:00", "total_seconds": 5}}
     page = report.markdown(results)
     for heading in ("## What reading the reply is worth", "## Multi-seed quality",
                     "## The thermostat against the best fixed hurdle",
-                    "## The sentinel, the latency limit and the budget against their best fixed setting"):
+                    "## The sentinel, the latency limit and the budget against their best fixed setting",
+                    "## Reader sweep: the cascade with good, bad and useless readers"):
         assert heading in page
     assert ("one seed: no interval" in page) == (seeds == 1)
     assert "market by `python -m bench --only market` on 2026-12-01 00:00:00+00:00 (commit abc1234, a CPU)" in page
+
+
+def test_a_missed_thermostat_target_is_said_in_words():
+    """A thermostat $5 per run behind the best fixed hurdle ($0.025 per opportunity) meets the steady market's target
+    (-$0.10) and misses every shock's ($0): the page says which."""
+    def page(thermostat):
+        return report.markdown({"machine": machine(), "controls": controls_section(3, thermostat),
+                                "meta": {"command": "python -m bench", "started_at": "2026-12-02T00:00:00+00:00",
+                                         "total_seconds": 5}})
+    assert "Missed, said plainly" not in page(60.0)
+    missed = page(55.0)
+    line = next(x for x in missed.splitlines() if x.startswith("Missed, said plainly"))
+    assert line.startswith("Missed, said plainly: the thermostat does not beat the best held-out fixed hurdle under "
+                           "price rise x2.5 at 80: -$0.03")
+    assert "steady:" not in line and "LLM outage 130-154:" in line

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from bench.market_bench import NoSignal
 from trm_demo.config import load_config
 from trm_demo.funnel import pipeline
 from trm_demo.funnel.calibration import fit_trust, prior_trust, set_up
@@ -68,13 +69,6 @@ def test_the_set_up_fit_finds_the_readers_bias_in_the_history():
     assert abs(fitted_bias[0.0]) < 0.5
     assert setup.reads == cfg.cascade.calibration_reads
     assert setup.cost == pytest.approx(setup.reads * cfg.simulation.llm_cost)
-
-
-class NoSignal(Readings):
-    """A reader whose logit is noise, independent of reply, fields and truth."""
-    def read(self, block, rows, cols, history=False):
-        return (1.5 * block.reading_noise[rows, cols] - 1.0, np.ones(len(rows), bool),
-                np.full(len(rows), self.cfg.simulation.llm_cost))
 
 
 def test_the_cascade_degrades_into_the_keyword_reader_for_a_bad_or_biased_reader():

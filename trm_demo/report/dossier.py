@@ -474,7 +474,9 @@ def controls_section(settings: dict, result: RunResult, points: int) -> Section:
                   "TRM alone when LLM calls fail and probes half-open before closing; a TRM guard falls back to the "
                   f"logistic model. Breaker at the end: {sentinel.state}. "
                   + counterfactual_sentence(result, "sentinel", "without the breaker and the TRM guard "
-                                            "(budget and latency limit kept)")),
+                                            "(budget and latency limit kept)")
+                  + " It is insurance: it pays only under an outage; its premium on a steady market and its payout "
+                    "under each shock, over seeds: `python -m bench --only controls`."),
         sentinel_table(sentinel.events),
         Paragraph("**Budget.** " + limit_sentence(result, "budget", "LLM budget", "no budget"))
         if cf.get("budget") else None,
@@ -511,7 +513,8 @@ def limit_sentence(result: RunResult, control: str, limit: str, without_it: str)
     without = result.counterfactuals[control].without
     return (f"The {limit} against {without_it}: {advice.control_effect(result, control)}. With {without_it} the "
             f"cascade would have spent {money(without.llm_cost, Per.RUN)} on {count(without.llm_reads, 'read')}. "
-            "It is the operator's limit, not a control: this is its price.")
+            "It is the operator's limit, not a control: this is its price, paid as insurance (its premium on a steady "
+            "market and its payout under each shock, over seeds: `python -m bench --only controls`).")
 
 
 def hurdle_title(path: findings.HurdlePath) -> str:
