@@ -785,6 +785,21 @@ def test_a_real_reader_gets_no_simulated_scenario_and_one_ledger_for_its_cost(se
     assert "not applied to a real one" in (tmp_path / "assets" / "trm_executive_report.md").read_text()
 
 
+def test_scenario_events_opt_in_bills_a_real_reader_at_the_scenarios_price(server, tmp_path, monkeypatch, capsys):
+    """llm.scenario_events true: the price multiplier applies to what the endpoint charged (a what-if)."""
+    server.script = answer_from_the_reply
+    events = "scenario: {events: [{at: 0, llm_price_multiplier: 3.0}]}\n"
+    code, plain = run_against(server, tmp_path, monkeypatch, capsys, events)
+    assert code == 0 and plain["run"]["llm"]["scenario_llm_events"] is False
+    code, _, _ = run_main(server, tmp_path, monkeypatch, capsys, events, llm=", scenario_events: true")
+    what_if = json.loads((tmp_path / "demo_metrics.json").read_text())
+    assert code == 0 and what_if["run"]["llm"]["scenario_llm_events"] is True
+    # the LLM alone reads every candidate either way (from the cache the second time): only the bill changes
+    llm_alone = lambda m: m["strategies"]["llm"]
+    assert llm_alone(what_if)["llm_reads"] == llm_alone(plain)["llm_reads"]
+    assert llm_alone(what_if)["llm_cost"] == pytest.approx(3.0 * llm_alone(plain)["llm_cost"])
+
+
 def test_a_password_in_the_base_url_is_refused_and_never_shown(server, tmp_path, monkeypatch, capsys):
     url = server.url.replace("http://", "http://user:hunter2@")
     code, err = run_failing(url, tmp_path, monkeypatch, capsys)

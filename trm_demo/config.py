@@ -171,6 +171,7 @@ class LLMConfig:
     prompt_version: str = knob(choices=PROMPT_VERSIONS)
     cache_path: str = knob()
     time_budget_s: float = knob(0.0, 1e6)
+    scenario_events: bool = knob()
 
 
 @dataclass(frozen=True)

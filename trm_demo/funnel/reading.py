@@ -153,7 +153,7 @@ class Readings:
         return {**self.reader.describe(), "real": True, "stats": self.reader.stats.to_dict(),
                 "charged": float(sum(v.cost for v in self.seen.values())), "calibration": table,
                 "discrimination": self.discrimination(), "candidates_read": len(self.seen), "failed_reads": failed, "failed_share": share,
-                "verdicts_valid": share <= MAX_FAILED_SHARE, "scenario_llm_events": False,
+                "verdicts_valid": share <= MAX_FAILED_SHARE, "scenario_llm_events": self.cfg.llm.scenario_events,
                 "cache_rows_skipped": getattr(self.reader.cache, "skipped", 0),
                 "time_budget_s": self.cfg.llm.time_budget_s, "over_budget_reads": self.over_budget}
 

@@ -348,7 +348,7 @@ def run_funnel(cfg: Config, model: TRM, logistic: Logistic, calls: CallLog, step
     """Decide every opportunity with every strategy; the cascade also in replays without each control.
     `readings`: the LLM (reading.py); None reads with the simulated LLM."""
     readings = readings or Readings(cfg)
-    tl = timeline(cfg, llm_events=not readings.real)
+    tl = timeline(cfg, llm_events=not readings.real or cfg.llm.scenario_events)
     sim = cfg.simulation
     budget = cfg.sentinel.llm_budget_per_opportunity * sim.opportunities
     keyword, labelled = history_beliefs(cfg, model, step_cap)

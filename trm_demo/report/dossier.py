@@ -234,6 +234,12 @@ def _llm_detail(result: RunResult) -> str:
             f"{num(llm['noise_logit_sd'])} on the logit scale and a bias of {num(llm.get('bias_logit', 0.0))}")
 
 
+SCENARIO_ON_REAL = {False: "The scenario's LLM price and outage events simulate a reader's: they are not applied "
+                           "to a real one (`llm.scenario_events: true` applies them as a what-if).",
+                    True: "The scenario's LLM price and outage events are applied to this real reader as a what-if "
+                          "(`llm.scenario_events: true`): the bill is the endpoint's charge times the scenario's price."}
+
+
 def llm_reader_section(result: RunResult) -> Section | None:
     """A real LLM: which model at which host, what it cost, how fast, and how well calibrated on this task."""
     llm = result.run.llm
@@ -256,8 +262,7 @@ def llm_reader_section(result: RunResult) -> Section | None:
                   f"endpoint{unsent}; failures: {failures}. This run paid {money(stats.get('spend', 0.0), Per.RUN)} (a cache hit "
                   f"is free); at its usage tokens the readings cost {money(llm.get('charged', 0.0), Per.RUN)}, which the "
                   f"ledger charges. Latency of the calls: {timing} (wall clock, reported only; no decision depends "
-                  "on it). The scenario's LLM price and outage events simulate a reader's: they are not applied "
-                  "to a real one."),
+                  f"on it). {SCENARIO_ON_REAL[bool(llm.get('scenario_llm_events'))]}"),
         Paragraph("Calibration against the true probability (which the simulation knows): a well calibrated "
                   "reader's mean reading matches the mean true probability in every bucket."),
         Table(("Reading bucket", "Readings", "Mean reading", "Mean true probability"), rows, numeric=(1, 2, 3)),
