@@ -147,8 +147,10 @@ def _gelu_grad(pre):
 
 
 def sigmoid(a):
-    # tanh form: no overflow warning for large |a|, and no masking
-    return 0.5 + 0.5 * np.tanh(0.5 * a)
+    # exp form: 1.5x (float32) to 2.4x (float64) faster than 0.5 + 0.5 tanh(a / 2) here (issue 24). exp(-a)
+    # overflows to inf below a = -88 (float32) or -709 (float64), where 1 / (1 + inf) = 0 is the right answer.
+    with np.errstate(over="ignore"):
+        return 1.0 / (1.0 + np.exp(-a))
 
 
 def _outer_sum(a, b):
