@@ -285,6 +285,18 @@ def better_by(c: dict) -> str:
             f"paired over {d['n']} seeds")
 
 
+def fine_tune_table(r: dict):
+    from bench.fine_tune_bench import table
+    f = ok(r, "fine_tune")
+    if not f:
+        return None
+    headers, rows = table(f)
+    return (f"Fine-tuning: epochs and learning rate (held-out seeds {f['seeds'][0]}-{f['seeds'][1]})", headers, rows,
+            ["Each setting runs the default pipeline per seed (fine-tuning, the validation split's epoch and step "
+             "cap, the funnel); '− reference' is paired by seed; ± is a 95 % t interval over the seeds. Expected "
+             "net value in $ per opportunity. The shipped default is training.epochs in config/default_config.yaml."])
+
+
 def simulation_table(r: dict):
     sim = ok(r, "simulation")
     if not sim:
@@ -430,7 +442,7 @@ def limits_table(r: dict):
 
 
 TABLES = (targets_table, machine_table, engine_table, phases_table, profile_table,
-          ablation_table, halting_table, simulation_table, what_if_table, end_to_end_table, reading_table, quality_table,
+          ablation_table, halting_table, fine_tune_table, simulation_table, what_if_table, end_to_end_table, reading_table, quality_table,
           thermostat_table, limits_table, readme_table)
 
 

@@ -1,6 +1,6 @@
 """The benchmark command: python -m bench [--quick] [--only SECTIONS] (or python bench/run.py).
 
-Sections, in order: engine (with PyTorch), ablation, simulation, end-to-end, the market over seeds, the controls
+Sections, in order: engine (with PyTorch), ablation, fine-tuning (epochs and learning rate), simulation, end-to-end, the market over seeds, the controls
 against their best fixed policies, and the times the README states (readme: the default run, puzzle eval, the
 test suite). Prints the page,
 writes bench/results.json and regenerates docs/BENCHMARKS.md; `--only` re-measures some sections and keeps the
@@ -33,6 +33,7 @@ PROFILES = {"repeats": (5, 3),                 # timing repeats per figure (medi
             "ablation_seeds": ([1, 2, 3], [1]), "ablation_samples": (50_000, 5_000),
             "ablation_holdout": (20_000, 5_000),
             "ablation_epochs": (10, 1),        # TRM epochs; the validation split keeps the best one
+            "fine_tune_seeds": (list(range(600, 610)), [600, 601]),   # held-out seeds of the epochs table
             "sizes": ("10k,100k,1M", "10k"),
             "what_if_size": (10_000, 0),       # 0 = skip the simulation what-ifs
             "e2e_repeats": (3, 1), "seeds": (20, 3), "reading_opportunities": (20_000, 2_000),
@@ -50,6 +51,11 @@ def engine(s: dict) -> dict:
 def ablation(s: dict) -> dict:
     from bench.ablation import run
     return run(s["ablation_seeds"], s["ablation_samples"], s["ablation_holdout"], s["ablation_epochs"])
+
+
+def fine_tune(s: dict) -> dict:
+    from bench.fine_tune_bench import run
+    return run(s["fine_tune_seeds"])
 
 
 def simulation(s: dict) -> dict:
@@ -80,7 +86,7 @@ def readme(s: dict) -> dict:
     return run(tests=not s["quick"])
 
 
-SECTIONS = {f.__name__: f for f in (engine, ablation, simulation, end_to_end, market, controls, readme)}
+SECTIONS = {f.__name__: f for f in (engine, ablation, fine_tune, simulation, end_to_end, market, controls, readme)}
 
 
 def parse_args(argv):
