@@ -112,6 +112,16 @@ def parse_args(argv):
     return chosen, {**settings, "quick": args.quick, "torch_python": args.torch_python}
 
 
+def written_by_the_reader_bench(page_path: Path) -> str:
+    """The page's reading-TRM section, which `python -m bench.reader` writes between its markers: kept as it is
+    (a rewrite of the page used to drop it)."""
+    from bench.reader import MARKER
+    old = page_path.read_text() if page_path.exists() else ""
+    if MARKER[0] not in old or MARKER[1] not in old:
+        return ""
+    return "\n" + old[old.index(MARKER[0]):old.index(MARKER[1]) + len(MARKER[1])] + "\n"
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     chosen, settings = parse_args(argv)
@@ -142,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
     print(page)
     written = [json_path] + ([] if settings["quick"] else [REPO_ROOT / "docs" / "BENCHMARKS.md"])
     if not settings["quick"]:
-        written[1].write_text(page)
+        written[1].write_text(page + written_by_the_reader_bench(written[1]))
     print("wrote " + ", ".join(os.path.relpath(p) for p in written))
     return 1 if any("error" in results[name] for name in chosen) else 0
 
