@@ -1,92 +1,96 @@
-"""What fine-tuning buys, per epoch: held-out excess log-loss of the model the run would keep after 0..E epochs.
+"""What fine-tuning buys, per epoch count and learning rate (the `fine_tune` section of `python -m bench`).
 
-For each seed (default the held-out 600-609) the default run's fine-tuning runs once for E epochs; after each
-epoch the EMA is scored on the run's hold-out at the step cap its validation chose. "Epochs N" keeps what
-`fit` with N epochs keeps: the epoch 0..N with the lowest validation log-loss (epoch 0: the checkpoint at the
-step cap its own run selected), so one E-epoch run answers every N <= E exactly (the batches of the first N
-epochs do not depend on E). With and without training the halting head (`fit(train_halting=...)`).
+For each held-out seed (600-609: never the evaluated seeds) and each setting (epochs, learning rate) the default
+run's pipeline runs as `python main.py --seed S --train-epochs E` would: fine-tuning on the seed's recent log, the
+validation split choosing the epoch and step cap, then the funnel. Two yardsticks per run: the held-out excess
+log-loss of the kept model at its validated cap (KL from the true probabilities, free of outcome noise), and the
+cascade's (and the TRM alone's) expected net value per opportunity. Every setting is compared with the reference
+(the shipped default of issue 24's round: 5 epochs at 0.001), paired by seed, with 95 % t intervals; the CPU time
+is fine-tuning's own (one process, one BLAS thread). A learning-rate schedule other than constant was not measured.
 
-python -m bench.fine_tune_bench [--seeds 600-609] [--epochs 5]    # prints a Markdown table
+python -m bench.fine_tune_bench [--seeds 600-609]    # prints the table; python -m bench --only fine_tune records it
 """
 
 from __future__ import annotations
 
 import argparse
-import math
 import time
 
-import numpy as np
+from bench.measure import in_processes
+
+SEEDS = list(range(600, 610))
+# (epochs, learning rate); the first is the reference every other is paired with
+SETTINGS = [(5, 1e-3), (0, 1e-3), (1, 1e-3), (2, 1e-3), (3, 1e-3), (1, 2e-3), (2, 2e-3)]
 
 
-def seed_curve(seed: int, epochs: int, train_halting: bool) -> tuple[list[float], list[float], float]:
-    """(holdout excess of the unchanged checkpoint, then of epoch 0..E's EMA at its validated cap; validation
-    log-loss of epoch 0..E; CPU seconds of fit)."""
+def one_run(job: tuple[int, int, float]) -> dict:
+    """The default pipeline at one seed and setting: held-out excess at the kept cap, expected net values, CPU s."""
+    seed, epochs, learning_rate = job
     from trm_demo.config import load_config
-    from trm_demo.funnel.market import training_log
-    from trm_demo.funnel.pipeline import starting_model
-    from trm_demo.funnel.rng import rng_for
-    from trm_demo.trm.training import _best_cap, excess_log_loss, fit, full_depth, validation_split
-    cfg = load_config(overrides={"simulation.seed": seed})
-    t, cap, drift = cfg.training, cfg.model.supervision_steps, cfg.market.drift
+    from trm_demo.funnel.pipeline import fine_tune, fit_baseline, starting_model, step_cap
+    from trm_demo.funnel.simulation import run_funnel
+    from trm_demo.funnel.telemetry import call_log
+    from trm_demo.ui import UI
+    cfg = load_config(overrides={"simulation.seed": seed, "training.epochs": epochs,
+                                 "training.learning_rate": learning_rate})
     model = starting_model(cfg)
-    x, outcome, _ = training_log(rng_for(seed, "recent_log"), t.samples, drift)
-    hold_x, _, hold_p = training_log(rng_for(seed, "holdout"), t.holdout_samples, drift)
-
-    def excess_at(step_cap: int) -> float:
-        return float(excess_log_loss(full_depth(model, hold_x, cap).trajectory[step_cap - 1], hold_p).mean())
-
-    _, (x_valid, t_valid) = validation_split(x, outcome, t.validation_share)
-    start_cap, start_loss = _best_cap(model, x_valid, t_valid, cap)   # fit's epoch-0 candidate
-    excess, validation = [excess_at(start_cap)], [start_loss]
-    unchanged = excess_at(model.decisions["selected"]["step_cap"] or cap)   # 0 epochs: the checkpoint's own cap
-
-    def on_epoch(record: dict) -> None:
-        excess.append(excess_at(record["validation_step_cap"]))
-        validation.append(record["validation_log_loss"])
-
     started = time.process_time()
-    fit(model, x, outcome, t, epochs, cap, rng_for(seed, "training"), cfg.simulation.trm_halt_threshold,
-        on_epoch, train_halting=train_halting)
-    return [unchanged, *excess], validation, time.process_time() - started
+    training = fine_tune(cfg, model, UI(quiet=True))
+    seconds = time.process_time() - started
+    cap = step_cap(cfg, training)
+    with call_log(None) as calls:
+        strategies = run_funnel(cfg, model, fit_baseline(cfg), calls, cap).ledger.summary()
+    n = cfg.simulation.opportunities
+    return {"seed": seed, "epochs": epochs, "learning_rate": learning_rate, "step_cap": cap,
+            "kept_epoch": training["selected"]["epoch"],
+            "holdout_excess": training["holdout_after"][cap - 1]["excess_log_loss"],
+            "cascade_per_opportunity": strategies["cascade"]["expected_net_value"] / n,
+            "trm_per_opportunity": strategies["trm"]["expected_net_value"] / n, "fine_tune_cpu_seconds": seconds}
 
 
-def kept(excess: list[float], validation: list[float], n: int) -> float:
-    """The holdout excess of what fit with n epochs keeps (strictly lower validation loss replaces the choice);
-    excess[0] is the unchanged checkpoint (n = 0), excess[1 + k] epoch k's EMA."""
-    if n == 0:
-        return excess[0]
-    excess, best = excess[1:], 0
-    for epoch in range(1, n + 1):
-        if validation[epoch] < validation[best]:
-            best = epoch
-    return excess[best]
+def run(seeds: list[int] = SEEDS, settings: list[tuple[int, float]] = SETTINGS) -> dict:
+    from trm_demo.funnel.evaluation import mean_ci
+    runs = in_processes(one_run, [(seed, e, lr) for e, lr in settings for seed in seeds])
+    by_setting = {(e, lr): [r for r in runs if (r["epochs"], r["learning_rate"]) == (e, lr)] for e, lr in settings}
+    reference = by_setting[settings[0]]
+    measures = ("holdout_excess", "cascade_per_opportunity", "trm_per_opportunity")
+    rows = []
+    for (epochs, learning_rate), these in by_setting.items():
+        row = {"epochs": epochs, "learning_rate": learning_rate, "seeds": len(these),
+               "fine_tune_cpu_seconds": mean_ci([r["fine_tune_cpu_seconds"] for r in these]),
+               "mean_step_cap": sum(r["step_cap"] for r in these) / len(these)}
+        for m in measures:
+            row[m] = mean_ci([r[m] for r in these])
+            row[m + "_minus_reference"] = mean_ci([r[m] - ref[m] for r, ref in zip(these, reference)])
+        rows.append(row)
+    return {"seeds": [seeds[0], seeds[-1]], "reference": list(settings[0]), "rows": rows, "runs": runs}
 
 
-def interval(values: list[float]) -> str:
-    a = np.asarray(values)
-    half = 2.262 * a.std(ddof=1) / math.sqrt(len(a)) if len(a) == 10 else 1.96 * a.std(ddof=1) / math.sqrt(len(a))
-    return f"{a.mean():.5f} ± {half:.5f}"
+def table(section: dict) -> tuple[list[str], list[list[str]]]:
+    """Headers and rows (Markdown cells) of the section: bench/report.py's page and this module's print."""
+    def ci(stat: dict, digits: int, scale: float = 1.0) -> str:
+        half = stat["half_width"]
+        return f"{stat['mean'] * scale:+.{digits}f}" + ("" if half is None else f" ± {half * scale:.{digits}f}")
+
+    e, lr = section["reference"]
+    headers = ["epochs", "learning rate", "held-out excess log-loss (nats)", f"− reference ({e} at {lr:g})",
+               "cascade $ per opportunity", "− reference", "TRM alone $ per opportunity", "− reference",
+               "mean step cap", "fine-tuning CPU s"]
+    rows = [[str(r["epochs"]), f"{r['learning_rate']:g}", ci(r["holdout_excess"], 5),
+             ci(r["holdout_excess_minus_reference"], 5), ci(r["cascade_per_opportunity"], 3),
+             ci(r["cascade_per_opportunity_minus_reference"], 3), ci(r["trm_per_opportunity"], 3),
+             ci(r["trm_per_opportunity_minus_reference"], 3), f"{r['mean_step_cap']:.1f}",
+             f"{r['fine_tune_cpu_seconds']['mean']:.2f}"] for r in section["rows"]]
+    return headers, rows
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--seeds", default="600-609")
-    parser.add_argument("--epochs", type=int, default=5)
-    args = parser.parse_args()
-    lo, hi = (int(s) for s in args.seeds.split("-"))
-    seeds = list(range(lo, hi + 1))
-    counts = [n for n in (0, 1, 2, 3, 5, 8) if n <= args.epochs]
-    print(f"seeds {lo}-{hi}, held-out excess log-loss (nats) of the kept model, mean ± 95 % CI over seeds")
-    print("| halting head trained | " + " | ".join(f"{n} epochs" for n in counts) + " | fit CPU s (E epochs) |")
-    print("|---|" + "---|" * (len(counts) + 1))
-    for train_halting in (True, False):
-        curves = [seed_curve(seed, args.epochs, train_halting) for seed in seeds]
-        cells = [interval([kept(e, v, n) for e, v, _ in curves]) for n in counts]
-        print(f"| {'yes' if train_halting else 'no'} | " + " | ".join(cells)
-              + f" | {np.mean([s for _, _, s in curves]):.2f} |")
-        for n in counts[:-1]:
-            gaps = [kept(e, v, n) - kept(e, v, counts[-1]) for e, v, _ in curves]
-            print(f"  paired ({n} epochs) - ({counts[-1]} epochs): {interval(gaps)}")
+    parser = argparse.ArgumentParser(prog="python -m bench.fine_tune_bench")
+    parser.add_argument("--seeds", default="600-609", help="held-out seeds, LO-HI")
+    lo, hi = (int(s) for s in parser.parse_args().seeds.split("-"))
+    headers, rows = table(run(list(range(lo, hi + 1))))
+    print("| " + " | ".join(headers) + " |\n|" + "---|" * len(headers))
+    print("\n".join("| " + " | ".join(row) + " |" for row in rows))
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """The benchmark command: python -m bench [--quick] [--only SECTIONS] (or python bench/run.py).
 
-Sections, in order: engine (with PyTorch), ablation, simulation, end-to-end, the market over seeds, the reader sweep, the controls
+Sections, in order: engine (with PyTorch), ablation, fine-tuning (epochs and learning rate), simulation, end-to-end,
+the market over seeds, the reader sweep, the controls
 against their best fixed policies, and the times the README states (readme: the default run, puzzle eval, the
 test suite). Prints the page,
 writes bench/results.json and regenerates docs/BENCHMARKS.md; `--only` re-measures some sections and keeps the
@@ -33,6 +34,7 @@ PROFILES = {"repeats": (5, 3),                 # timing repeats per figure (medi
             "ablation_seeds": ([1, 2, 3], [1]), "ablation_samples": (50_000, 5_000),
             "ablation_holdout": (20_000, 5_000),
             "ablation_epochs": (10, 1),        # TRM epochs; the validation split keeps the best one
+            "fine_tune_seeds": (list(range(600, 610)), [600, 601]),   # held-out seeds of the epochs table
             "sizes": ("10k,100k,1M", "10k"),
             "what_if_size": (10_000, 0),       # 0 = skip the simulation what-ifs
             "e2e_repeats": (3, 1), "seeds": (20, 3), "reading_opportunities": (20_000, 2_000),
@@ -51,6 +53,11 @@ def engine(s: dict) -> dict:
 def ablation(s: dict) -> dict:
     from bench.ablation import run
     return run(s["ablation_seeds"], s["ablation_samples"], s["ablation_holdout"], s["ablation_epochs"])
+
+
+def fine_tune(s: dict) -> dict:
+    from bench.fine_tune_bench import run
+    return run(s["fine_tune_seeds"])
 
 
 def simulation(s: dict) -> dict:
@@ -86,8 +93,8 @@ def readme(s: dict) -> dict:
     return run(tests=not s["quick"])
 
 
-SECTIONS = {f.__name__: f for f in (engine, ablation, simulation, end_to_end, market, readers, controls,
-                                            readme)}
+SECTIONS = {f.__name__: f for f in (engine, ablation, fine_tune, simulation, end_to_end, market, readers, controls,
+                                    readme)}
 
 
 def parse_args(argv):
@@ -111,6 +118,16 @@ def parse_args(argv):
     settings.update({name: getattr(args, name) for name in ("seeds", "repeats", "sizes")
                      if getattr(args, name) is not None})
     return chosen, {**settings, "quick": args.quick, "torch_python": args.torch_python}
+
+
+def written_by_the_reader_bench(page_path: Path) -> str:
+    """The page's reading-TRM section, which `python -m bench.reader` writes between its markers: kept as it is
+    (a rewrite of the page used to drop it)."""
+    from bench.reader import MARKER
+    old = page_path.read_text() if page_path.exists() else ""
+    if MARKER[0] not in old or MARKER[1] not in old:
+        return ""
+    return "\n" + old[old.index(MARKER[0]):old.index(MARKER[1]) + len(MARKER[1])] + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -143,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
     print(page)
     written = [json_path] + ([] if settings["quick"] else [REPO_ROOT / "docs" / "BENCHMARKS.md"])
     if not settings["quick"]:
-        written[1].write_text(page)
+        written[1].write_text(page + written_by_the_reader_bench(written[1]))
     print("wrote " + ", ".join(os.path.relpath(p) for p in written))
     return 1 if any("error" in results[name] for name in chosen) else 0
 

@@ -109,7 +109,7 @@ def test_what_you_changed_names_the_file_the_key_and_its_measured_effect(run):
     row = next(line for line in markdown.splitlines() if line.startswith("| `scenario.events`"))
     assert "| `[{at: 80, llm_price_multiplier: 2.5}, {at: 130, llm_outage: 25}]` | `[]` |" in row
     assert "No scenario events: a steady market." in markdown
-    assert "`training.epochs` | `5` | `1` | `--train-epochs`" in markdown
+    assert "`training.epochs` | `2` | `1` | `--train-epochs`" in markdown
 
 
 def test_inline_marks_are_escaped_and_only_bold_and_code_are_read():

@@ -45,8 +45,10 @@ def expected_probability(mean, var):
 def belief_from_estimate(p, error_var):
     """The Gaussian belief whose expected probability is the base's (calibrated) P(convert): mean, var.
     error_var: a number, or one per candidate (broadcast against p)."""
-    p, var = np.broadcast_arrays(np.clip(p, 1e-6, 1 - 1e-6), np.asarray(error_var, float))
-    return logit(p) * np.sqrt(1.0 + math.pi * var / 8.0), var.copy()
+    # Each factor at its own shape, then broadcast: calibration's grid (W, 1) x (1, m) takes m logs, not W x m.
+    error_var = np.asarray(error_var, float)
+    mean = logit(np.clip(p, 1e-6, 1 - 1e-6)) * np.sqrt(1.0 + math.pi * error_var / 8.0)
+    return mean, np.broadcast_to(error_var, mean.shape).copy()
 
 
 def combine(mean, var, reading, reading_var: float):

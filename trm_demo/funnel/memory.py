@@ -15,9 +15,11 @@ MEMORY_BUDGET = 2 * 2**30      # bytes one run may use at its peak: a laptop's w
 # Bytes per row, measured with tracemalloc and rounded up: generating one logged pair or one market
 # pair (every field in float64, the logit's temporaries, the float32 features), and keeping a
 # logged pair (features, outcome, p_true); one telemetry record while its chunk is turned to text;
-# the ledger's columns for four strategies and the report's series over them.
+# what grows with the period although the ledger keeps only running totals (the timeline's columns, the
+# controllers' windows, the allocator's kept memory): peak RSS 229 MB at 10k and 263 MB at 100k opportunities
+# (chunk 1000, telemetry on, python -m bench.sim_bench), ~380 bytes per opportunity (issue 24).
 SAMPLE_BYTES, KEPT_SAMPLE_BYTES = 450, 100
-TELEMETRY_BYTES, LEDGER_BYTES = 1_200, 400
+TELEMETRY_BYTES, PER_OPPORTUNITY_BYTES = 1_200, 400
 BASELINE_BYTES = 160 * 2**20   # the interpreter, NumPy, rich and the model: a default run peaks at 134 MB
 
 
@@ -36,7 +38,7 @@ def peak_memory(c: Config) -> tuple[int, str]:
     The phases: fine-tuning (the logs, one training batch's forward tape and backward temporaries,
     the held-out set evaluated in one batch with its whole trajectory), then the simulation (one
     funnel block of opportunities x candidates with its full-depth trajectory, one chunk's telemetry
-    text, the ledger over every opportunity). Memory freed between phases is not always returned to
+    text, what grows with the period). Memory freed between phases is not always returned to
     the system, so the phases are added, not maxed. Checked against /usr/bin/time -v.
     """
     m, t, steps = c.model, c.training, c.model.supervision_steps
@@ -56,7 +58,7 @@ def peak_memory(c: Config) -> tuple[int, str]:
         "simulation.chunk_size x market.candidates_per_opportunity":
             min(c.simulation.chunk_size, c.simulation.opportunities) * c.market.candidates_per_opportunity
             * TELEMETRY_BYTES,
-        "simulation.opportunities": c.simulation.opportunities * LEDGER_BYTES,
+        "simulation.opportunities": c.simulation.opportunities * PER_OPPORTUNITY_BYTES,
     }
     largest = sorted(parts, key=parts.get, reverse=True)[:2]
     return BASELINE_BYTES + sum(parts.values()), " and ".join(f"'{name}'" for name in largest)

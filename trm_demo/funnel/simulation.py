@@ -521,11 +521,12 @@ def history_beliefs(cfg: Config, model: TRM, step_cap: int) -> tuple[KeywordRead
                                         cfg.world.replies)
     trm, _ = at_step_cap(*_trm_pass(model, history, step_cap), step_cap, sim.trm_halt_threshold)    # (m, 1)
     fields, replies, urgency = _fields_logit(trm[:, 0]), history.messages[:, 0], history.urgency
-    keyword = fit_keyword_reader(fields, replies, urgency, outcome)
+    flags = keyword_flags(replies)
+    keyword = fit_keyword_reader(fields, replies, urgency, outcome, flags=flags)
     # The validation split's rows even without fine-tuning, so that reloading a checkpoint repeats its run.
     cut = t.samples - min(cfg.cascade.calibration_reads, int(round(t.samples * t.validation_share)))
-    held = fit_keyword_reader(fields[:cut], replies[:cut], urgency[:cut], outcome[:cut], keyword.l2)
-    base = sigmoid(held.logit(fields[cut:], keyword_flags(replies[cut:]), urgency[cut:]))
+    held = fit_keyword_reader(fields[:cut], replies[:cut], urgency[:cut], outcome[:cut], keyword.l2, flags[:cut])
+    base = sigmoid(held.logit(fields[cut:], flags[cut:], urgency[cut:]))
     return keyword, Labelled(history.rows(slice(cut, t.samples)), outcome[cut:], base)
 
 

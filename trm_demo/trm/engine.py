@@ -70,7 +70,7 @@ class TRMSpec:
 
 def rms_norm(h, gain):
     # h: (..., D) -> (..., D)
-    inv_rms = 1.0 / np.sqrt(np.mean(h * h, axis=-1, keepdims=True) + RMS_EPS)
+    inv_rms = 1.0 / np.sqrt(_mean_last(h * h) + RMS_EPS)
     normed = h * inv_rms
     return normed * gain, (normed, inv_rms)
 
@@ -79,8 +79,13 @@ def rms_norm_backward(d_out, gain, cache):
     normed, inv_rms = cache
     d_normed = d_out * gain
     d_gain = _sum_to_last(d_out * normed)
-    d_h = inv_rms * (d_normed - normed * np.mean(d_normed * normed, axis=-1, keepdims=True))
+    d_h = inv_rms * (d_normed - normed * _mean_last(d_normed * normed))
     return d_h, d_gain
+
+
+def _mean_last(a):
+    # np.mean's rounding (a float32 sum divided by the count) without its Python wrapper: ~40 µs a call (issue 24)
+    return np.add.reduce(a, axis=-1, keepdims=True) / a.shape[-1]
 
 
 def mlp(h, w_in, w_out, activation):
@@ -118,8 +123,11 @@ def _halves(pre):
 def _swiglu_backward(d_hidden, pre, gate_cache):
     gate, up = _halves(pre)
     sig, silu = gate_cache
-    d_gate = d_hidden * up * sig * (1.0 + gate * (1.0 - sig))
-    return np.concatenate([d_gate, d_hidden * silu], axis=-1)
+    d_pre = np.empty_like(pre)   # both halves written in place: no concatenate
+    d_gate, d_up = _halves(d_pre)
+    np.multiply(d_hidden * up * sig, 1.0 + gate * (1.0 - sig), out=d_gate)
+    np.multiply(d_hidden, silu, out=d_up)
+    return d_pre
 
 
 _GELU_C = math.sqrt(2.0 / math.pi)   # a Python float keeps float32 arrays float32
@@ -139,8 +147,10 @@ def _gelu_grad(pre):
 
 
 def sigmoid(a):
-    # tanh form: no overflow warning for large |a|, and no masking
-    return 0.5 + 0.5 * np.tanh(0.5 * a)
+    # exp form: 1.5x (float32) to 2.4x (float64) faster than 0.5 + 0.5 tanh(a / 2) here (issue 24). exp(-a)
+    # overflows to inf below a = -88 (float32) or -709 (float64), where 1 / (1 + inf) = 0 is the right answer.
+    with np.errstate(over="ignore"):
+        return 1.0 / (1.0 + np.exp(-a))
 
 
 def _outer_sum(a, b):
@@ -303,11 +313,16 @@ def infer(params, buffers, spec: TRMSpec, x_raw, step_cap: int, halt_threshold: 
     halt_prob = np.zeros(batch)
     path = np.zeros((step_cap,) + answer_shape, dtype=answer.dtype) if trajectory else None
     q_path = np.zeros((step_cap, batch)) if trajectory else None
+    every = np.arange(batch)
     for step in range(1, step_cap + 1):
-        rows = np.arange(batch) if trajectory else np.flatnonzero(steps == 0)
-        if rows.size == 0:
-            break
-        y[rows], z[rows], logits, q, _ = supervision_step(params, spec, x_raw[rows], y[rows], z[rows])
+        if trajectory:   # every sample runs every step: whole arrays, no gathering and scattering of rows
+            y, z, logits, q, _ = supervision_step(params, spec, x_raw, y, z)
+            rows = every
+        else:
+            rows = np.flatnonzero(steps == 0)
+            if rows.size == 0:
+                break
+            y[rows], z[rows], logits, q, _ = supervision_step(params, spec, x_raw[rows], y[rows], z[rows])
         step_answer = logits.argmax(axis=-1) if spec.is_sequence else sigmoid(logits)
         if trajectory:
             path[step - 1], q_path[step - 1] = step_answer, q
