@@ -9,7 +9,7 @@ from trm_demo.funnel.tokens import FIELD_SLOTS, ID, MAX_REPLY_TOKENS, PAD, SEQ_L
 from trm_demo.trm.engine import initial_state, supervision_step
 from trm_demo.trm.knobs import TrainingKnobs
 from trm_demo.trm.logistic import fit_logistic
-from trm_demo.trm.reader import fit_reader, losses_and_gradients, reader_spec, trajectory
+from trm_demo.trm.reader import fit_reader, init_reader, losses_and_gradients, read_out, reader_spec, trajectory
 from trm_demo.trm.training import binary_losses, log_loss
 from trm_demo.trm.weights import init_model
 
@@ -51,7 +51,7 @@ def test_reader_gradients_match_finite_differences():
     def objective():   # the least sure cell is held at the base weights' choice, as the engine's gradient does
         y_live, _, logits, _, _ = supervision_step(model.params, spec, ids, y, z)
         q = y_live[np.arange(3), cell] @ model.params["halt.w"][:, 0] + model.params["halt.b"][0]
-        loss, halt_loss, *_ = binary_losses(offset + logits[:, 0, 0], q, outcome, settled, 0.7)
+        loss, halt_loss, *_ = binary_losses(offset + read_out(logits, ids)[0], q, outcome, settled, 0.7)
         return loss + 0.7 * halt_loss
 
     worst = worst_relative_errors(model.params, objective, grads, 1e-5, floor=1e-3)
