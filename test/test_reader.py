@@ -80,7 +80,7 @@ def test_reader_learns_negation_a_bag_of_words_cannot():
     held_ids, held_outcome = _negation_task(rng, 512)
     knobs = TrainingKnobs(batch_size=64, learning_rate=3e-3, weight_decay=0.01, beta1=0.9, beta2=0.99, grad_clip=1.0,
                           ema_decay=0.99, halting_weight=0.5, halting_tolerance=0.01, validation_share=0.2)
-    model = init_model(reader_spec(vocab_size=6, seq_len=6, hidden_size=16, expansion=2, n_cycles=2),
+    model = init_reader(reader_spec(vocab_size=6, seq_len=6, hidden_size=16, expansion=2, n_cycles=2),
                        np.random.default_rng(1))
     log = fit_reader(model, ids, np.zeros(len(ids)), outcome, knobs, 12, 2, np.random.default_rng(2))
     p, _ = trajectory(model, held_ids, np.zeros(len(held_ids)), 2)
@@ -89,3 +89,16 @@ def test_reader_learns_negation_a_bag_of_words_cannot():
     bow_loss = float(log_loss(fit_logistic(bag(ids), outcome).predict(bag(held_ids)), held_outcome).mean())
     assert bow_loss > 0.68          # every row holds the same bag: chance, ln 2 = 0.693
     assert reader_loss < 0.3, reader_loss
+
+
+def test_an_untrained_reader_says_what_the_fields_say_and_padding_never_speaks():
+    spec = reader_spec(vocab_size=9, seq_len=6, hidden_size=8, expansion=1, n_cycles=2)
+    rng = np.random.default_rng(4)
+    ids, offset = rng.integers(1, 9, (5, 6)), rng.standard_normal(5)
+    ids[:, 4:] = PAD
+    p, _ = trajectory(init_reader(spec, np.random.default_rng(5)), ids, offset, 3)
+    assert np.allclose(p, 1 / (1 + np.exp(-offset)), atol=1e-6)   # every step: the offset's probability
+    logits = rng.standard_normal((5, 6, 1))
+    loud = logits.copy()
+    loud[:, 4:] = 1e6
+    assert np.allclose(read_out(loud, ids)[0], logits[:, :4, 0].mean(axis=1))
