@@ -1,6 +1,6 @@
 """The reading TRM (issue 25, phase 1): does a tiny recursive reader of the reply recover a perfect reading's gain?
 
-    OPENBLAS_NUM_THREADS=1 python -m bench.reader --out trm_demo/checkpoints/reading_trm.npz
+    python -m bench.reader --seeds 2 --samples 16384 --epochs 3 --out trm_demo/checkpoints/reading_trm.npz
 
 Per seed (TRAINING_SEEDS, 1001.., disjoint from the evaluated seeds 500-519 and 1-20 and the held-out 600-609
 and 101-110), every reader gets the same data: a labelled history of --samples replies of the default
