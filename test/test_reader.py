@@ -102,3 +102,17 @@ def test_an_untrained_reader_says_what_the_fields_say_and_padding_never_speaks()
     loud = logits.copy()
     loud[:, 4:] = 1e6
     assert np.allclose(read_out(loud, ids)[0], logits[:, :4, 0].mean(axis=1))
+
+
+def test_the_shipped_reading_trm_was_trained_on_a_training_seed_by_the_documented_command():
+    from pathlib import Path
+    from bench.reader import EXPANSION, HIDDEN_SIZE, N_CYCLES
+    from trm_demo.funnel.tokens import VOCAB_SIZE
+    from trm_demo.trm.weights import SHIPPED_DIR, load_checkpoint
+    model, meta = load_checkpoint(SHIPPED_DIR / "reading_trm.npz",
+                                  reader_spec(VOCAB_SIZE, SEQ_LEN, HIDDEN_SIZE, EXPANSION, N_CYCLES))
+    evaluated_or_held_out = set(range(500, 520)) | set(range(1, 21)) | set(range(600, 610)) | set(range(101, 111))
+    assert meta["seed"] not in evaluated_or_held_out
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    assert f"`{meta['command']}`" in readme
+    assert 1 <= meta["selected"]["step_cap"] <= meta["supervision_steps"]
