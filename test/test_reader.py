@@ -9,7 +9,7 @@ from trm_demo.funnel.tokens import FIELD_SLOTS, ID, MAX_REPLY_TOKENS, PAD, SEQ_L
 from trm_demo.trm.engine import initial_state, supervision_step
 from trm_demo.trm.knobs import TrainingKnobs
 from trm_demo.trm.logistic import fit_logistic
-from trm_demo.trm.reader import fit_reader, losses_and_gradients, reader_spec, trajectory
+from trm_demo.trm.reader import fit_reader, init_reader, losses_and_gradients, read_out, reader_spec, trajectory
 from trm_demo.trm.training import binary_losses, log_loss
 from trm_demo.trm.weights import init_model
 
@@ -51,7 +51,7 @@ def test_reader_gradients_match_finite_differences():
     def objective():   # the least sure cell is held at the base weights' choice, as the engine's gradient does
         y_live, _, logits, _, _ = supervision_step(model.params, spec, ids, y, z)
         q = y_live[np.arange(3), cell] @ model.params["halt.w"][:, 0] + model.params["halt.b"][0]
-        loss, halt_loss, *_ = binary_losses(offset + logits[:, 0, 0], q, outcome, settled, 0.7)
+        loss, halt_loss, *_ = binary_losses(offset + read_out(logits, ids)[0], q, outcome, settled, 0.7)
         return loss + 0.7 * halt_loss
 
     worst = worst_relative_errors(model.params, objective, grads, 1e-5, floor=1e-3)
@@ -80,7 +80,7 @@ def test_reader_learns_negation_a_bag_of_words_cannot():
     held_ids, held_outcome = _negation_task(rng, 512)
     knobs = TrainingKnobs(batch_size=64, learning_rate=3e-3, weight_decay=0.01, beta1=0.9, beta2=0.99, grad_clip=1.0,
                           ema_decay=0.99, halting_weight=0.5, halting_tolerance=0.01, validation_share=0.2)
-    model = init_model(reader_spec(vocab_size=6, seq_len=6, hidden_size=16, expansion=2, n_cycles=2),
+    model = init_reader(reader_spec(vocab_size=6, seq_len=6, hidden_size=16, expansion=2, n_cycles=2),
                        np.random.default_rng(1))
     log = fit_reader(model, ids, np.zeros(len(ids)), outcome, knobs, 12, 2, np.random.default_rng(2))
     p, _ = trajectory(model, held_ids, np.zeros(len(held_ids)), 2)
@@ -89,3 +89,30 @@ def test_reader_learns_negation_a_bag_of_words_cannot():
     bow_loss = float(log_loss(fit_logistic(bag(ids), outcome).predict(bag(held_ids)), held_outcome).mean())
     assert bow_loss > 0.68          # every row holds the same bag: chance, ln 2 = 0.693
     assert reader_loss < 0.3, reader_loss
+
+
+def test_an_untrained_reader_says_what_the_fields_say_and_padding_never_speaks():
+    spec = reader_spec(vocab_size=9, seq_len=6, hidden_size=8, expansion=1, n_cycles=2)
+    rng = np.random.default_rng(4)
+    ids, offset = rng.integers(1, 9, (5, 6)), rng.standard_normal(5)
+    ids[:, 4:] = PAD
+    p, _ = trajectory(init_reader(spec, np.random.default_rng(5)), ids, offset, 3)
+    assert np.allclose(p, 1 / (1 + np.exp(-offset)), atol=1e-6)   # every step: the offset's probability
+    logits = rng.standard_normal((5, 6, 1))
+    loud = logits.copy()
+    loud[:, 4:] = 1e6
+    assert np.allclose(read_out(loud, ids)[0], logits[:, :4, 0].mean(axis=1))
+
+
+def test_the_shipped_reading_trm_was_trained_on_a_training_seed_by_the_documented_command():
+    from pathlib import Path
+    from bench.reader import EXPANSION, HIDDEN_SIZE, N_CYCLES
+    from trm_demo.funnel.tokens import VOCAB_SIZE
+    from trm_demo.trm.weights import SHIPPED_DIR, load_checkpoint
+    model, meta = load_checkpoint(SHIPPED_DIR / "reading_trm.npz",
+                                  reader_spec(VOCAB_SIZE, SEQ_LEN, HIDDEN_SIZE, EXPANSION, N_CYCLES))
+    evaluated_or_held_out = set(range(500, 520)) | set(range(1, 21)) | set(range(600, 610)) | set(range(101, 111))
+    assert meta["seed"] not in evaluated_or_held_out
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    assert f"`{meta['command']}`" in readme
+    assert 1 <= meta["selected"]["step_cap"] <= meta["supervision_steps"]
