@@ -77,7 +77,7 @@ def drawn_marks(html: str, layout: str = "wide") -> list[int]:
 
 
 def charts_in(doc: Document) -> list[Chart]:
-    return [b for s in doc.sections for b in s.blocks if isinstance(b, Chart) and not b.empty]
+    return [b for b in (*doc.lead, *(b for s in doc.sections for b in s.blocks)) if isinstance(b, Chart) and not b.empty]
 
 
 # --- without a browser ---
@@ -203,3 +203,28 @@ def test_the_scroll_cue_follows_the_tables_width_not_its_column_count(tmp_path):
     tables = measure(page, 390, 844)["tables"]
     assert [t["cue"] is not None for t in tables] == [t["scrollWidth"] > t["clientWidth"] for t in tables] \
         == [False, False, True]
+
+
+def test_at_1280_by_800_the_first_screen_holds_the_advice_the_summary_card_and_the_whole_strategy_chart(run):
+    found = measure(run["html"], 1280, 800)
+    first = found["charts"][0]
+    assert first["layout"] == "chart wide" and first["bottom"] <= 800, first
+    assert first["title"].split(" made the most expected net value")[0] in ("Cascade", "TRM alone", "Keywords",
+                                                                           "LLM top k", "Top-k router", "LLM alone",
+                                                                           "Logistic", "Greedy")
+    assert all(c["smallest"] >= 11 and c["clipped"] == c["overlaps"] == 0 for c in found["charts"])
+    html = run["html"].read_text(encoding="utf-8")
+    assert html.index('<div class="card">') < html.index('<svg class="chart wide"') < html.index("<h2>")
+
+
+def test_the_summary_cards_figures_are_the_advices_and_the_metrics(run):
+    from trm_demo.report import advice
+    from trm_demo.report.dossier import summary_card
+    from trm_demo.report.formats import Per, money, signed
+    result = RunResult.from_dict(json.loads((run["dir"] / "metrics.json").read_text()))
+    r, s = advice.recommendation(result), result.strategies
+    card = {label.split(" over ")[0]: (value, note) for label, value, note in summary_card(result).items}
+    assert card["Gain"] == (signed(r.per_opportunity, Per.OPPORTUNITY, 2), f"{signed(r.per_run, Per.RUN, 2)}, expected")
+    assert card["LLM reads"][0] == f"{s[r.best].llm_reads:,}" and card["LLM spend"][0] == money(s[r.best].llm_cost, Per.RUN)
+    assert card["Certainty"] == ("One seed", advice.SEEDS_HINT)
+    assert money(abs(r.per_run), Per.RUN, 2).lstrip("$") in advice.sentence(result)   # the sentence says the same

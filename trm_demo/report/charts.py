@@ -176,7 +176,7 @@ class Layout:
     x_ticks: int    # about this many ticks on a numeric x-axis
 
 
-WIDE = Layout("wide", 640, 232, 12, 16, 6)
+WIDE = Layout("wide", 640, 200, 12, 16, 6)
 NARROW = Layout("narrow", 340, 200, 13, 15, 4)
 CHAR = 0.6   # a sans-serif character's width in ems, generously: the text-width estimate that lays labels out
 GAP = 6      # between a label and what it labels
@@ -188,7 +188,7 @@ def text_width(text: str, font: float) -> float:
 
 def svg(spec: Chart, layout: Layout = WIDE) -> str:
     """The chart as an inline SVG (no script, no external font or image). The title and the legend wrap to the
-    layout's width; category labels that do not fit their band are turned upright, and the margins are measured
+    layout's width; category labels wrap to their band, or are turned upright when a word does not fit it, and the margins are measured
     from the labels, so nothing is clipped and no two labels overlap."""
     low, high, step = spec.y_range
     f, width = layout.font, layout.width
@@ -205,12 +205,15 @@ def svg(spec: Chart, layout: Layout = WIDE) -> str:
     right = f   # room for the last x label's half-width past the plot
     plot_w, plot_h = width - left - right, layout.plot_height
     x_labels = _x_ticks(spec, layout.x_ticks)
-    slot = plot_w / max(len(x_labels), 1)
-    label_w = max((text_width(str(label), f) for _, label in x_labels), default=0.0)
-    upright = label_w > slot - GAP
+    slot = plot_w / max(len(x_labels), 1) - GAP
+    # A label wraps at its words to fit its slot; one with a word wider than the slot is turned upright.
+    upright = any(text_width(word, f) > slot for _, label in x_labels for word in str(label).split())
+    lines = {v: [str(label)] if upright else _wrap(str(label), slot, f) for v, label in x_labels}
+    label_h = (max((text_width(str(label), f) for _, label in x_labels), default=0.0) if upright
+               else max(map(len, lines.values()), default=1) * 1.3 * f)
     x_title = _wrap(spec.x_title, width - 2 * GAP, f)
     base = top + plot_h + GAP
-    x_title_at = base + (label_w if upright else f) + GAP + f
+    x_title_at = base + label_h + GAP + f
     height = x_title_at + (len(x_title) - 1) * 1.3 * f + GAP
     x_at = _x_positions(spec, left, plot_w)
 
@@ -227,9 +230,12 @@ def svg(spec: Chart, layout: Layout = WIDE) -> str:
                      f'<text x="{left - GAP:.1f}" y="{at + f / 3:.1f}" text-anchor="end">{escape(label)}</text>')
     for value, label in x_labels:
         x = x_at(value)
-        parts.append(f'<text transform="translate({x + f / 3:.1f} {base:.1f}) rotate(-90)" text-anchor="end">'
-                     f'{escape(str(label))}</text>' if upright else
-                     f'<text x="{x:.1f}" y="{base + f:.1f}" text-anchor="middle">{escape(str(label))}</text>')
+        if upright:
+            parts.append(f'<text transform="translate({x + f / 3:.1f} {base:.1f}) rotate(-90)" text-anchor="end">'
+                         f'{escape(str(label))}</text>')
+        else:
+            parts += [f'<text x="{x:.1f}" y="{base + f + i * 1.3 * f:.1f}" text-anchor="middle">{escape(line)}</text>'
+                      for i, line in enumerate(lines[value])]
     parts += [f'<text x="{left + plot_w / 2:.1f}" y="{x_title_at + i * 1.3 * f:.1f}" text-anchor="middle">'
               f'{escape(line)}</text>' for i, line in enumerate(x_title)]
     zero = y_at(min(max(0.0, low), high))

@@ -17,7 +17,7 @@ from html import escape
 
 from trm_demo.atomic import write_text
 from trm_demo.report.charts import CHAR, NARROW, WIDE, Chart, no_data_note, svg
-from trm_demo.report.document import Bullets, Code, Document, Paragraph, Table
+from trm_demo.report.document import Bullets, Card, Code, Document, Paragraph, Table
 
 RIGHT = ' class="n"'   # a numeric column, aligned right
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
@@ -43,11 +43,14 @@ td.n, th.n { text-align: right; } td.n { white-space: nowrap; }   /* headers wra
 thead th { background: #f0f0f0; }
 code, pre { font-family: ui-monospace, Menlo, Consolas, monospace; font-size: 0.9em; }
 pre { background: #f6f6f6; padding: 0.75rem; overflow-x: auto; }
+.card { display: grid; grid-template-columns: repeat(auto-fit, minmax(10rem, 1fr)); gap: 0.4rem 1rem;
+        border: 1px solid #ccc; border-radius: 0.4rem; padding: 0.5rem 1rem; line-height: 1.35; background: #f4f7fb; }
+.card .label, .card .note { font-size: 0.85rem; color: #444; } .card .value { font-size: 1.1rem; font-weight: bold; }
 svg.chart { width: 100%; height: auto; display: block; margin: 1rem 0; }
 svg.wide { max-width: 40rem; } svg.narrow { max-width: 26rem; display: none; }
 .cue { display: none; font-size: 0.85rem; color: #555; margin: 0 0 0.5rem; }
 @media screen and (max-width: PHONEpx) { svg.wide { display: none; } svg.narrow, .cue { display: block; } }
-@media print { body { max-width: none; } pre, thead th, .scroll { background: none; }
+@media print { body { max-width: none; } pre, thead th, .scroll, .card { background: none; }
                svg.chart, table { break-inside: avoid; } .scroll { overflow: visible; } }
 """.replace("PHONE", str(PHONE))
 
@@ -98,6 +101,10 @@ def _block(block) -> str:
         return "<ul>" + "".join(f"<li>{inline(item)}</li>" for item in block.items) + "</ul>"
     if isinstance(block, Table):
         return _table(block)
+    if isinstance(block, Card):
+        return '<div class="card">' + "".join(
+            f'<div><div class="label">{inline(label)}</div><div class="value">{inline(value)}</div>'
+            f'<div class="note">{inline(note)}</div></div>' for label, value, note in block.items) + "</div>"
     if isinstance(block, Code):
         return f"<pre><code>{escape(block.text.rstrip())}</code></pre>"
     if isinstance(block, Chart):
