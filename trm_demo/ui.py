@@ -101,7 +101,7 @@ class UI:
         if self.quiet:
             return
         for line in summary_lines(result):   # an indented line (a guard event) keeps its indent when it wraps
-            self.out.print(Padding(line.lstrip(), (0, 0, 0, 4)) if line.startswith("  ") else line)
+            self.out.print(Padding(line[2:], (0, 0, 0, 2)) if line.startswith("  ") else line)
         if result.evaluation is not None:
             self._evaluation(result.evaluation)
         self._break_even(result.landscape.break_even,   # a real run's map still replays the simulated reader
