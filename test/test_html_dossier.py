@@ -5,6 +5,8 @@ locally without one, but fails in CI, like the Mermaid parser checks (mermaid_ch
 """
 import json
 import re
+import shutil
+import subprocess
 import sys
 from html.parser import HTMLParser
 from pathlib import Path
@@ -15,7 +17,7 @@ from trm_demo import cli
 from trm_demo.__main__ import main, parse_args
 from trm_demo.report.charts import chart
 from trm_demo.config import load_config
-from trm_demo.report.document import Chart, Document, Paragraph, section
+from trm_demo.report.document import Chart, Document, Paragraph, Table, section
 from trm_demo.report.html import CSP, to_html
 from trm_demo.report.dossier import report_document
 from trm_demo.report.screenshots import chromium, headless
@@ -39,14 +41,15 @@ def run(tmp_path_factory):
 
 
 class Marks(HTMLParser):
-    """Per <svg class="chart">: how many bars, lines and points with a visible size it draws (not the legend)."""
-    def __init__(self):
+    """Per <svg class="chart LAYOUT">: how many bars, lines and points with a visible size it draws (not the
+    legend)."""
+    def __init__(self, layout: str):
         super().__init__()
-        self.charts, self.inside, self.legend = [], False, False
+        self.layout, self.charts, self.inside, self.legend = layout, [], False, False
 
     def handle_starttag(self, tag, attrs):
         a = dict(attrs)
-        if tag == "svg" and a.get("class") == "chart":
+        if tag == "svg" and a.get("class") == f"chart {self.layout}":
             self.inside = True
             self.charts.append(0)
         elif tag == "g" and a.get("class") == "legend":
@@ -67,14 +70,14 @@ class Marks(HTMLParser):
             self.legend = False
 
 
-def drawn_marks(html: str) -> list[int]:
-    parser = Marks()
+def drawn_marks(html: str, layout: str = "wide") -> list[int]:
+    parser = Marks(layout)
     parser.feed(html)
     return parser.charts
 
 
 def charts_in(doc: Document) -> list[Chart]:
-    return [b for s in doc.sections for b in s.blocks if isinstance(b, Chart) and not b.empty]
+    return [b for b in (*doc.lead, *(b for s in doc.sections for b in s.blocks)) if isinstance(b, Chart) and not b.empty]
 
 
 # --- without a browser ---
@@ -96,6 +99,7 @@ def test_the_dossier_has_the_markdowns_sections_and_numbers(run):
     result = RunResult.from_dict(json.loads((run["dir"] / "metrics.json").read_text()))
     doc = report_document(run["cfg"].to_dict(), result, json.loads((run["dir"] / "training.json").read_text()))
     assert len(drawn_marks(html)) == len(charts_in(doc)) == markdown.count("\nxychart-beta\n")
+    assert drawn_marks(html, "narrow") == drawn_marks(html)   # the phone's drawing of each chart has every mark
     assert html.count("★") == markdown.count("★") == 2   # the break-even map's default cell and its note
     assert "<strong>Cascade</strong> ★" in html or "<strong>TRM alone</strong> ★" in html \
         or "<strong>LLM alone</strong> ★" in html
@@ -117,7 +121,7 @@ def test_inline_marks_are_escaped_and_only_bold_and_code_are_read():
                    (section("S", chart("T", "x (#)", "y (#)", ["a"], [("bar", "n", [1.0])], 10)),))
     html = to_html(doc)
     assert "<strong>x</strong> <code>&lt;y&gt;</code> &amp; *z*" in html and "<title>a &lt; b</title>" in html
-    assert drawn_marks(html) == [1]
+    assert drawn_marks(html) == drawn_marks(html, "narrow") == [1]
 
 
 # --- in a real browser ---
@@ -150,3 +154,77 @@ def test_the_dossier_loads_in_chromium_with_no_failed_request_and_every_chart_dr
     bad.write_text(run["html"].read_text(encoding="utf-8").replace(
         "</body>", '<img src="http://example.invalid/x.png"><img src="missing.png"></body>'), encoding="utf-8")
     assert len(load(browser, bad, tmp_path / "profile")[1]) == 2
+
+
+# --- measured in a real browser at a phone's and a desktop's size (test/browser/measure.mjs) ---
+
+MEASURE = Path(__file__).resolve().parent / "browser" / "measure.mjs"
+PUPPETEER = Path(__file__).resolve().parents[1] / "node_modules" / "puppeteer" / "package.json"
+
+
+def measure(page: Path, width: int, height: int) -> dict:
+    """What measure.mjs finds on `page` in Chromium at width x height CSS px."""
+    browser = require_browser()
+    if shutil.which("node") is None or not PUPPETEER.is_file():
+        if running_in_ci():
+            pytest.fail("CI is set but node or node_modules/puppeteer (npm ci) is missing")
+        pytest.skip("the browser measurements need node and `npm ci` (puppeteer comes with mermaid-cli)")
+    done = subprocess.run(["node", str(MEASURE), browser, str(page), str(width), str(height)], capture_output=True,
+                          text=True, timeout=180, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return json.loads(done.stdout)
+
+
+def test_on_a_390_px_phone_every_chart_label_is_11_px_or_more_and_a_table_that_overflows_says_so(run, tmp_path):
+    found = measure(run["html"], 390, 844)
+    charts = found["charts"]
+    assert len(charts) == run["markdown"].count("\nxychart-beta\n")
+    for c in charts:   # the phone's drawing, its labels legible, inside the chart and apart
+        assert c["layout"] == "chart narrow" and c["smallest"] >= 11 and c["clipped"] == c["overlaps"] == 0, c
+    assert found["pageWidth"] <= 390   # the page itself never scrolls sideways: only a table does
+    assert any(t["scrollWidth"] > t["clientWidth"] for t in found["tables"])
+    for t in found["tables"]:   # a cue under exactly the tables that run past the screen, as legible as the text
+        assert (t["cue"] is not None) == (t["scrollWidth"] > t["clientWidth"]), t
+        assert t["cue"] is None or (f"{t['columns']} columns" in t["cue"] and t["cueFont"] >= 11), t
+    # The measurement itself works: the desktop drawing shrunk into a phone is caught at under 11 px.
+    shrunk = tmp_path / "shrunk.html"
+    shrunk.write_text(run["html"].read_text(encoding="utf-8").replace("svg.wide { display: none; }", ""),
+                      encoding="utf-8")
+    wide = [c for c in measure(shrunk, 390, 844)["charts"] if c["layout"] == "chart wide"]
+    assert len(wide) == len(charts) and all(c["smallest"] < 11 for c in wide)
+
+
+def test_the_scroll_cue_follows_the_tables_width_not_its_column_count(tmp_path):
+    narrow = Table(("Strategy", "Reads"), (("Cascade", "154"), ("TRM alone", "0")), numeric=(1,))
+    wide = Table(("a", "b", "c"), (("$10,693.51", "$10,309.92", "$10,059.95"),) * 2, numeric=(0, 1, 2))
+    words = Table(tuple(f"h{i}" for i in range(3)), (("unbreakable" * 3, "x", "y"),))
+    page = tmp_path / "tables.html"
+    page.write_text(to_html(Document("Tables", (narrow, wide, words))), encoding="utf-8")
+    tables = measure(page, 390, 844)["tables"]
+    assert [t["cue"] is not None for t in tables] == [t["scrollWidth"] > t["clientWidth"] for t in tables] \
+        == [False, False, True]
+
+
+def test_at_1280_by_800_the_first_screen_holds_the_advice_the_summary_card_and_the_whole_strategy_chart(run):
+    found = measure(run["html"], 1280, 800)
+    first = found["charts"][0]
+    assert first["layout"] == "chart wide" and first["bottom"] <= 800, first
+    assert first["title"].split(" made the most expected net value")[0] in ("Cascade", "TRM alone", "Keywords",
+                                                                           "LLM top k", "Top-k router", "LLM alone",
+                                                                           "Logistic", "Greedy")
+    assert all(c["smallest"] >= 11 and c["clipped"] == c["overlaps"] == 0 for c in found["charts"])
+    html = run["html"].read_text(encoding="utf-8")
+    assert html.index('<div class="card">') < html.index('<svg class="chart wide"') < html.index("<h2>")
+
+
+def test_the_summary_cards_figures_are_the_advices_and_the_metrics(run):
+    from trm_demo.report import advice
+    from trm_demo.report.dossier import summary_card
+    from trm_demo.report.formats import Per, money, signed
+    result = RunResult.from_dict(json.loads((run["dir"] / "metrics.json").read_text()))
+    r, s = advice.recommendation(result), result.strategies
+    card = {label.split(" over ")[0]: (value, note) for label, value, note in summary_card(result).items}
+    assert card["Gain"] == (signed(r.per_opportunity, Per.OPPORTUNITY, 2), f"{signed(r.per_run, Per.RUN, 2)}, expected")
+    assert card["LLM reads"][0] == f"{s[r.best].llm_reads:,}" and card["LLM spend"][0] == money(s[r.best].llm_cost, Per.RUN)
+    assert card["Certainty"] == ("One seed", advice.SEEDS_HINT)
+    assert money(abs(r.per_run), Per.RUN, 2).lstrip("$") in advice.sentence(result)   # the sentence says the same

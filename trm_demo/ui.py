@@ -10,6 +10,7 @@ from __future__ import annotations
 from contextlib import contextmanager
 
 from rich import box, console
+from rich.padding import Padding
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -99,8 +100,8 @@ class UI:
                             "opportunities (TRM -> LLM cascade vs baselines)", SUMMARY_COLUMNS, result.strategies)
         if self.quiet:
             return
-        for line in summary_lines(result):
-            self.out.print(line)
+        for line in summary_lines(result):   # an indented line (a guard event) keeps its indent when it wraps
+            self.out.print(Padding(line[2:], (0, 0, 0, 2)) if line.startswith("  ") else line)
         if result.evaluation is not None:
             self._evaluation(result.evaluation)
         self._break_even(result.landscape.break_even,   # a real run's map still replays the simulated reader

@@ -161,37 +161,83 @@ def quote(text) -> str:
     return f'"{text or "-"}"'
 
 
+# --- SVG ---------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Layout:
+    """A chart's drawing size in SVG units and its text sizes. The page scales the SVG to its column, so a label's
+    size on screen is font x column width / width: the wide layout fills a desktop's 40rem column at 12 px, the
+    narrow one fills a phone's (about 360 px at 390 px) at 13 px or more (html.py picks by the screen's width)."""
+    name: str
+    width: int
+    plot_height: int
+    font: int
+    title_font: int
+    x_ticks: int    # about this many ticks on a numeric x-axis
 
 
-# --- SVG -------------------------------------------------------------------------------------
+WIDE = Layout("wide", 640, 200, 12, 16, 6)
+NARROW = Layout("narrow", 340, 200, 13, 15, 4)
+CHAR = 0.6   # a sans-serif character's width in ems, generously: the text-width estimate that lays labels out
+GAP = 6      # between a label and what it labels
 
-WIDTH, HEIGHT = 640, 360
-LEFT, RIGHT, TOP, BOTTOM = 72, 16, 64, 64     # room for the y labels, the title + legend, the x labels
+
+def text_width(text: str, font: float) -> float:
+    return CHAR * font * len(text)
 
 
-def svg(spec: Chart) -> str:
-    """The same chart as an inline SVG (no script, no external font or image)."""
+def svg(spec: Chart, layout: Layout = WIDE) -> str:
+    """The chart as an inline SVG (no script, no external font or image). The title and the legend wrap to the
+    layout's width; category labels wrap to their band, or are turned upright when a word does not fit it, and the margins are measured
+    from the labels, so nothing is clipped and no two labels overlap."""
     low, high, step = spec.y_range
-    plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
-    x_at = _x_positions(spec, plot_w)
+    f, width = layout.font, layout.width
+    title = _wrap(spec.title, width - 2 * GAP, layout.title_font)
+    y = len(title) * 1.3 * layout.title_font + GAP   # the running top of what comes next
+    legend, rows = _legend_svg(spec, layout, top=y)
+    y += rows * 1.6 * f
+    y_title = _wrap(spec.y_title, width - 2 * GAP, f)   # above the plot, level: an upright one outgrows the plot
+    y_title_at = y + f
+    top = y + len(y_title) * 1.3 * f + f
+    ticks = [low + i * step for i in range(round((high - low) / step) + 1)]
+    tick_labels = [_tick(t, step) for t in ticks]
+    left = GAP + max(text_width(t, f) for t in tick_labels) + GAP
+    right = f   # room for the last x label's half-width past the plot
+    plot_w, plot_h = width - left - right, layout.plot_height
+    x_labels = _x_ticks(spec, layout.x_ticks)
+    slot = plot_w / max(len(x_labels), 1) - GAP
+    # A label wraps at its words to fit its slot; one with a word wider than the slot is turned upright.
+    upright = any(text_width(word, f) > slot for _, label in x_labels for word in str(label).split())
+    lines = {v: [str(label)] if upright else _wrap(str(label), slot, f) for v, label in x_labels}
+    label_h = (max((text_width(str(label), f) for _, label in x_labels), default=0.0) if upright
+               else max(map(len, lines.values()), default=1) * 1.3 * f)
+    x_title = _wrap(spec.x_title, width - 2 * GAP, f)
+    base = top + plot_h + GAP
+    x_title_at = base + label_h + GAP + f
+    height = x_title_at + (len(x_title) - 1) * 1.3 * f + GAP
+    x_at = _x_positions(spec, left, plot_w)
 
     def y_at(value: float) -> float:
-        return TOP + plot_h * (high - value) / (high - low)
+        return top + plot_h * (high - value) / (high - low)
 
-    parts = [f'<text x="{WIDTH / 2}" y="22" text-anchor="middle" font-size="16" font-weight="bold">'
-             f'{escape(spec.title)}</text>']
-    parts.append('<g class="legend">' + "".join(_legend_svg(spec)) + "</g>")
-    ticks = [low + i * step for i in range(round((high - low) / step) + 1)]
-    for tick in ticks:
-        y = y_at(tick)
-        parts.append(f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y:.1f}" y2="{y:.1f}" stroke="{GRID}"/>'
-                     f'<text x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end">{escape(_tick(tick, step))}</text>')
-    for value, label in _x_ticks(spec):
-        parts.append(f'<text x="{x_at(value):.1f}" y="{TOP + plot_h + 18}" text-anchor="middle">'
-                     f'{escape(str(label))}</text>')
-    parts.append(f'<text x="{LEFT + plot_w / 2}" y="{HEIGHT - 12}" text-anchor="middle">{escape(spec.x_title)}</text>'
-                 f'<text transform="translate(16 {TOP + plot_h / 2}) rotate(-90)" text-anchor="middle">'
-                 f'{escape(spec.y_title)}</text>')
+    parts = [f'<text x="{width / 2}" y="{(i + 1) * 1.3 * layout.title_font:.1f}" text-anchor="middle" '
+             f'font-size="{layout.title_font}" font-weight="bold">{escape(line)}</text>' for i, line in enumerate(title)]
+    parts.append('<g class="legend">' + "".join(legend) + "</g>")
+    parts += [f'<text x="{GAP}" y="{y_title_at + i * 1.3 * f:.1f}">{escape(line)}</text>' for i, line in enumerate(y_title)]
+    for tick, label in zip(ticks, tick_labels):
+        at = y_at(tick)
+        parts.append(f'<line x1="{left:.1f}" x2="{left + plot_w:.1f}" y1="{at:.1f}" y2="{at:.1f}" stroke="{GRID}"/>'
+                     f'<text x="{left - GAP:.1f}" y="{at + f / 3:.1f}" text-anchor="end">{escape(label)}</text>')
+    for value, label in x_labels:
+        x = x_at(value)
+        if upright:
+            parts.append(f'<text transform="translate({x + f / 3:.1f} {base:.1f}) rotate(-90)" text-anchor="end">'
+                         f'{escape(str(label))}</text>')
+        else:
+            parts += [f'<text x="{x:.1f}" y="{base + f + i * 1.3 * f:.1f}" text-anchor="middle">{escape(line)}</text>'
+                      for i, line in enumerate(lines[value])]
+    parts += [f'<text x="{left + plot_w / 2:.1f}" y="{x_title_at + i * 1.3 * f:.1f}" text-anchor="middle">'
+              f'{escape(line)}</text>' for i, line in enumerate(x_title)]
     zero = y_at(min(max(0.0, low), high))
     band = plot_w / max(len(spec.x), 1)
     for colour, series in zip(PALETTE, spec.series):
@@ -205,28 +251,39 @@ def svg(spec: Chart) -> str:
             parts.append(f'<path d="{path}" fill="none" stroke="{colour}" stroke-width="2.5"/>')
             if len(points) <= MAX_LABELS:   # a short line shows its data points (one point draws no line)
                 parts += [f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3.5" fill="{colour}"/>' for x, y in points]
-    parts.append(f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{zero:.1f}" y2="{zero:.1f}" stroke="{INK}"/>'
-                 f'<line x1="{LEFT}" x2="{LEFT}" y1="{TOP}" y2="{TOP + plot_h}" stroke="{INK}"/>')
-    return (f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-label="{escape(spec.title)}" '
-            f'xmlns="http://www.w3.org/2000/svg" font-family="sans-serif" font-size="12" fill="{INK}">'
-            + "".join(parts) + "</svg>")
+    parts.append(f'<line x1="{left:.1f}" x2="{left + plot_w:.1f}" y1="{zero:.1f}" y2="{zero:.1f}" stroke="{INK}"/>'
+                 f'<line x1="{left:.1f}" x2="{left:.1f}" y1="{top:.1f}" y2="{top + plot_h:.1f}" stroke="{INK}"/>')
+    return (f'<svg class="chart {layout.name}" viewBox="0 0 {width} {height:.0f}" role="img" '
+            f'aria-label="{escape(spec.title)}" xmlns="http://www.w3.org/2000/svg" font-family="sans-serif" '
+            f'font-size="{f}" fill="{INK}">' + "".join(parts) + "</svg>")
 
 
-def _x_positions(spec: Chart, plot_w: float):
+def _wrap(text: str, width: float, font: float) -> list[str]:
+    """Lines of whole words that fit `width` at `font`."""
+    lines = []
+    for word in text.split():
+        if lines and text_width(lines[-1] + " " + word, font) <= width:
+            lines[-1] += " " + word
+        else:
+            lines.append(word)
+    return lines or [""]
+
+
+def _x_positions(spec: Chart, left: float, plot_w: float):
     """Categories sit in the middle of equal bands; a numeric axis maps its range to the plot."""
     if not spec.numeric_x:
         band = plot_w / max(len(spec.x), 1)
-        return lambda i: LEFT + band * (i + 0.5)
+        return lambda i: left + band * (i + 0.5)
     first, last = spec.x[0], spec.x[-1]
-    return lambda value: LEFT + plot_w * ((value - first) / (last - first) if last != first else 0.5)
+    return lambda value: left + plot_w * ((value - first) / (last - first) if last != first else 0.5)
 
 
-def _x_ticks(spec: Chart) -> list[tuple]:
+def _x_ticks(spec: Chart, ticks: int) -> list[tuple]:
     if not spec.numeric_x:
         return list(enumerate(spec.x))
-    low, high, step = nice_range(spec.x[0], spec.x[-1], ticks=6)
-    ticks = [low + i * step for i in range(round((high - low) / step) + 1)]
-    return [(t, _tick(t, step)) for t in ticks if spec.x[0] <= t <= spec.x[-1]]
+    low, high, step = nice_range(spec.x[0], spec.x[-1], ticks=ticks)
+    values = [low + i * step for i in range(round((high - low) / step) + 1)]
+    return [(t, _tick(t, step)) for t in values if spec.x[0] <= t <= spec.x[-1]]
 
 
 def _tick(value: float, step: float) -> str:
@@ -234,12 +291,19 @@ def _tick(value: float, step: float) -> str:
     return f"{value:,.{places}f}"
 
 
-def _legend_svg(spec: Chart) -> list[str]:
-    """Swatches in one row under the title, each series in its own colour and mark."""
-    parts, x = [], LEFT
+def _legend_svg(spec: Chart, layout: Layout, top: float) -> tuple[list[str], int]:
+    """Swatches under the title, each series in its own colour and mark, wrapped into rows that fit the width;
+    with the number of rows."""
+    f = layout.font
+    parts, x, row = [], GAP, 0
     for colour, series in zip(PALETTE, spec.series):
-        mark = (f'<rect x="{x}" y="36" width="14" height="10" fill="{colour}"/>' if series.kind == "bar" else
-                f'<line x1="{x}" x2="{x + 14}" y1="41" y2="41" stroke="{colour}" stroke-width="3"/>')
-        parts.append(mark + f'<text x="{x + 19}" y="45">{escape(series.name)}</text>')
-        x += 19 + 7 * len(series.name) + 18
-    return parts
+        item = 14 + GAP + text_width(series.name, f)
+        if x > GAP and x + item > layout.width - GAP:
+            x, row = GAP, row + 1
+        y = top + row * 1.6 * f
+        mark = (f'<rect x="{x:.1f}" y="{y:.1f}" width="14" height="10" fill="{colour}"/>' if series.kind == "bar" else
+                f'<line x1="{x:.1f}" x2="{x + 14:.1f}" y1="{y + 5:.1f}" y2="{y + 5:.1f}" stroke="{colour}" '
+                f'stroke-width="3"/>')
+        parts.append(mark + f'<text x="{x + 14 + GAP:.1f}" y="{y + 10:.1f}">{escape(series.name)}</text>')
+        x += item + 3 * GAP
+    return parts, row + (1 if spec.series else 0)

@@ -58,6 +58,12 @@ class Code:
 
 
 @dataclass(frozen=True)
+class Card:
+    """The figures a reader needs first, each (label, value, note): a row of boxes in HTML, a table in Markdown."""
+    items: tuple
+
+
+@dataclass(frozen=True)
 class Section:
     heading: str
     blocks: tuple
@@ -94,6 +100,9 @@ def _block_md(block) -> str:
         # a | splits a cell even inside a code span: escaped in every cell (GFM reads \| back as |)
         return "\n".join("| " + " | ".join(str(cell).replace("|", "\\|") for cell in line) + " |"
                          for line in [block.header, align, *block.rows])
+    if isinstance(block, Card):
+        return _block_md(Table(tuple(label for label, _, _ in block.items),
+                               (tuple(f"**{value}** ({note})" for _, value, note in block.items),)))
     if isinstance(block, Code):   # a fence longer than any run of backticks inside, so nothing closes it early
         fence = "`" * max(3, max(map(len, re.findall(r"`+", block.text)), default=0) + 1)
         return f"{fence}{block.language}\n{block.text.rstrip()}\n{fence}"

@@ -17,7 +17,7 @@ from trm_demo.atomic import write_text
 from trm_demo.report import advice, findings, glossary
 from trm_demo.report.changes import shown_value
 from trm_demo.report.charts import chart
-from trm_demo.report.document import (Bullets, Code, Document, Paragraph, Section, Table, code, escaped, section,
+from trm_demo.report.document import (Bullets, Card, Code, Document, Paragraph, Section, Table, code, escaped, section,
                                       to_markdown)
 from trm_demo.report.findings import LOG_LOSS_TOLERANCE, Drives, Significance, Span, ranking, read_share
 from trm_demo.report.formats import Per, count, finite, money, num, pair_name, pct, plus_minus, price, signed
@@ -66,7 +66,8 @@ def report_document(settings: dict, result: RunResult, training: dict) -> Docume
                         Paragraph("The effective knobs of this run (defaults, config file and flags merged):"),
                         Code(yaml.safe_dump(settings, sort_keys=False), "yaml")),
                 footer(result)]
-    return Document("TRM executive report", (Paragraph(first_paragraph(result)),), tuple(s for s in sections if s))
+    lead = (Paragraph(first_paragraph(result)), summary_card(result), strategy_chart(result))
+    return Document("TRM executive report", tuple(b for b in lead if b is not None), tuple(s for s in sections if s))
 
 
 def llm_label(result: RunResult) -> str:
@@ -99,6 +100,46 @@ def first_paragraph(result: RunResult) -> str:
         text += (f" The LLM read {pct(read)} of the candidates," if finite(read) else " The LLM read") + \
             f" for {money(best.llm_cost, Per.RUN)}."
     return text + where_it_changes(result)
+
+
+def summary_card(result: RunResult) -> Card | None:
+    """The advice's figures at a glance: which strategy, its lead over the next best (per opportunity and per run,
+    expected), how sure, and what it spent on the LLM. None when a real LLM failed: there is no advice to sum up."""
+    run = result.run
+    if run.llm.get("real") and not run.llm.get("verdicts_valid", True):
+        return None
+    r = advice.recommendation(result)
+    best, n = result.strategies[r.best], max(run.opportunities, 1)
+    lead = r.over_seeds
+    if lead is None:
+        gain = (signed(r.per_opportunity, Per.OPPORTUNITY, 2), f"{signed(r.per_run, Per.RUN, 2)}, expected")
+        sure = ("One seed", advice.SEEDS_HINT)
+    else:
+        gain = (plus_minus(lead.mean / n, lead.half_width / n, Per.OPPORTUNITY, 2, sign=True),
+                f"{plus_minus(lead.mean, lead.half_width, Per.RUN, 0, sign=True)}, expected, 95 % interval")
+        sure = (f"{lead.seeds} seeds", {Significance.AHEAD: "ahead across the seeds",
+                                        Significance.BEHIND: "behind across the seeds: this seed only",
+                                        }.get(lead.significance, "not measurably ahead: either will do"))
+    read = read_share(result, r.best)
+    share = best.share_of_oracle_expected
+    return Card((("Recommendation", strategy(r.best).short,
+                  f"{pct(share)} of the oracle's expected net value" if finite(share) else "the most expected net value"),
+                 (f"Gain over {strategy(r.runner_up).short}", *gain), ("Certainty", *sure),
+                 ("LLM reads", f"{best.llm_reads:,}",
+                  f"{pct(read)} of {run.candidates:,} candidates" if finite(read) else "no candidates"),
+                 ("LLM spend", money(best.llm_cost, Per.RUN), money(best.llm_cost / n, Per.OPPORTUNITY, 2))))
+
+
+def strategy_chart(result: RunResult):
+    """Every strategy's expected net value per opportunity, from zero: the size of the lead against the whole."""
+    s, n = result.strategies, max(result.run.opportunities, 1)
+    keys = [k for k in KEYS if k in s]
+    first = ranking(result)[0]
+    share = s[first].share_of_oracle_expected
+    title = f"{strategy(first).short} made the most expected net value" + (
+        f", {pct(share)} of the oracle's" if finite(share) else "")
+    return chart(title, "strategy", "expected net value ($ per opportunity)", [strategy(k).short for k in keys],
+                 [("bar", "expected net value", [s[k].expected_net_value / n for k in keys])], len(keys))
 
 
 def where_it_changes(result: RunResult) -> str:

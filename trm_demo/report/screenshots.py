@@ -23,7 +23,7 @@ MMDC = REPO / "node_modules" / ".bin" / "mmdc"
 HEADLESS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
             "--disable-component-update", "--disable-sync", "--no-first-run", "--hide-scrollbars")
 # name -> (width, height) of the HTML dossier's screenshots
-VIEWS = {"dossier-desktop": (1000, 2600), "dossier-phone": (390, 2200)}
+VIEWS = {"dossier-desktop": (1280, 800), "dossier-phone": (390, 1600)}   # a desktop's first screen; a phone's first two
 
 
 def chromium() -> str | None:
