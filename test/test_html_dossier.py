@@ -76,6 +76,10 @@ def drawn_marks(html: str, layout: str = "wide") -> list[int]:
     return parser.charts
 
 
+def xycharts(markdown: str) -> int:
+    return len(re.findall(r"\nxychart-beta( horizontal)?\n", markdown))
+
+
 def charts_in(doc: Document) -> list[Chart]:
     return [b for b in (*doc.lead, *(b for s in doc.sections for b in s.blocks)) if isinstance(b, Chart) and not b.empty]
 
@@ -98,7 +102,7 @@ def test_the_dossier_has_the_markdowns_sections_and_numbers(run):
         assert money in html
     result = RunResult.from_dict(json.loads((run["dir"] / "metrics.json").read_text()))
     doc = report_document(run["cfg"].to_dict(), result, json.loads((run["dir"] / "training.json").read_text()))
-    assert len(drawn_marks(html)) == len(charts_in(doc)) == markdown.count("\nxychart-beta\n")
+    assert len(drawn_marks(html)) == len(charts_in(doc)) == xycharts(markdown)
     assert drawn_marks(html, "narrow") == drawn_marks(html)   # the phone's drawing of each chart has every mark
     assert html.count("★") == markdown.count("★") == 2   # the break-even map's default cell and its note
     assert "<strong>Cascade</strong> ★" in html or "<strong>TRM alone</strong> ★" in html \
@@ -148,7 +152,7 @@ def test_the_dossier_loads_in_chromium_with_no_failed_request_and_every_chart_dr
     dom, errors = load(browser, run["html"], tmp_path / "profile")
     assert errors == []
     marks = drawn_marks(dom)
-    assert len(marks) == run["markdown"].count("\nxychart-beta\n") and all(marks), marks
+    assert len(marks) == xycharts(run["markdown"]) and all(marks), marks
     # The check itself works: a page that tries a remote and a local load is caught.
     bad = tmp_path / "bad.html"
     bad.write_text(run["html"].read_text(encoding="utf-8").replace(
@@ -178,7 +182,7 @@ def measure(page: Path, width: int, height: int) -> dict:
 def test_on_a_390_px_phone_every_chart_label_is_11_px_or_more_and_a_table_that_overflows_says_so(run, tmp_path):
     found = measure(run["html"], 390, 844)
     charts = found["charts"]
-    assert len(charts) == run["markdown"].count("\nxychart-beta\n")
+    assert len(charts) == xycharts(run["markdown"])
     for c in charts:   # the phone's drawing, its labels legible, inside the chart and apart
         assert c["layout"] == "chart narrow" and c["smallest"] >= 11 and c["clipped"] == c["overlaps"] == 0, c
     assert found["pageWidth"] <= 390   # the page itself never scrolls sideways: only a table does

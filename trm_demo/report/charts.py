@@ -138,11 +138,23 @@ def mermaid(spec: Chart) -> str:
     low, high, _ = spec.y_range
     x_axis = (f"{decimal(spec.x[0])} --> {decimal(spec.x[-1])}" if spec.numeric_x
               else "[" + ", ".join(quote(label) for label in spec.x) + "]")
-    lines = ["%%{init: " + json.dumps({"theme": "base", "themeVariables": theme}) + "}%%", "xychart-beta",
+    lines = ["%%{init: " + json.dumps({"theme": "base", "themeVariables": theme}) + "}%%",
+             "xychart-beta horizontal" if _crowded(spec) else "xychart-beta",
              f"    title {quote(spec.title)}", f"    x-axis {quote(spec.x_title)} {x_axis}",
              f"    y-axis {quote(spec.y_title)} {decimal(low)} --> {decimal(high)}"]
     lines += [f"    {s.kind} {quote(s.name)} [{', '.join(decimal(v) for v in s.values)}]" for s in spec.series]
     return "```mermaid\n" + "\n".join(lines) + "\n```"
+
+
+# Mermaid draws a chart about 700 px wide with 14 px labels: category labels wider than their band overlap there.
+MERMAID_PLOT, MERMAID_FONT = 600, 14
+
+
+def _crowded(spec: Chart) -> bool:
+    """True when a category label is wider than its band in Mermaid's drawing: it then lays the bars sideways,
+    the labels down the left, where each has a line of its own (the SVG wraps or turns its labels instead)."""
+    return not spec.numeric_x and bool(spec.x) and max(
+        CHAR * MERMAID_FONT * len(str(label)) for label in spec.x) > MERMAID_PLOT / len(spec.x)
 
 
 def decimal(x: float, places: int = 6) -> str:
