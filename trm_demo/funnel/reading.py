@@ -71,6 +71,7 @@ class Seen(NamedTuple):
     p_true: float
     outcome: float   # 1.0 converted, 0.0 not; NaN for the set-up's history replies
     trm_p: float     # the TRM's probability at the run's step cap; NaN for the history
+    sent: bool       # False: never sent (the time budget ran out, or a stop): not a call the breaker judges
 
 
 class Readings:
@@ -110,10 +111,17 @@ class Readings:
                 truth = float(block.market.p_true[r, c])
                 self.seen[keys[i]] = Seen(float(logit(p)), reading.ok, cost, truth,
                                           np.nan if history else float(block.draws[r, c] < truth),
-                                          np.nan if history else float(block.trm_path[-1, r, c]))
+                                          np.nan if history else float(block.trm_path[-1, r, c]), reading.sent)
         found = [self.seen[key] for key in keys]
         return (np.array([f.logit for f in found]), np.array([f.ok for f in found], bool),
                 np.array([f.cost for f in found]))
+
+    def sent(self, block, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        """(m,) bool: which of these candidates' reads (made already by `read`) went to the endpoint; the ones
+        the time budget or a stop kept back are no evidence of an outage."""
+        if not self.real:
+            return np.ones(len(rows), bool)
+        return np.array([self.seen[(int(block.ids[r]), int(c))].sent for r, c in zip(rows, cols)], bool)
 
     def discrimination(self) -> dict:
         """The reader beside the TRM on the run's candidates it answered: rank correlation with the true

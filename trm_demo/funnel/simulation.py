@@ -311,7 +311,7 @@ def run_cascade(world: World, block: Block, tl: Timeline, base: np.ndarray, fall
         charged = np.where(outage[wanted], price[wanted], cost * tl.price_multiplier[block.ids[wanted]])
         if readings.real:   # the reservation becomes what the read was charged: one figure for spend and cost
             world.sentinel.book(charged - price[wanted])
-        world.sentinel.record_calls(int(block.ids[0]), failed)
+        world.sentinel.record_calls(int(block.ids[0]), failed[readings.sent(block, wanted, cols)])
         chunk.read[wanted, cols] = True
         chunk.failed[wanted, cols] = failed
         chunk.llm_cost[wanted] += charged
@@ -571,7 +571,7 @@ def read_top_k(world: World, part: Block, base: np.ndarray, k: int, tl: Timeline
     reading, answered, cost = readings.read(part, rows, cols)
     outage = tl.outage[part.ids[rows]]
     failed = outage | ~answered
-    world.sentinel.record_calls(int(part.ids[0]), failed)
+    world.sentinel.record_calls(int(part.ids[0]), failed[readings.sent(part, rows, cols)])
     out = TopK(shortlist, np.zeros((n, K), bool), np.full((n, K), np.nan), np.zeros(n), np.zeros(n))
     out.read[rows, cols] = True
     out.reading[rows[~failed], cols[~failed]] = reading[~failed]
