@@ -37,14 +37,15 @@ def headless(browser: str, profile: Path, *args: str, timeout: float = 120) -> s
 
 
 def make_reports(scratch: Path) -> dict[str, Path]:
-    """The README's default run and `puzzle eval`, written inside `scratch`."""
+    """The README's default run (no flags, so the pictures show what a user's first run shows) and `puzzle eval`,
+    written inside `scratch`."""
     main = [sys.executable, str(REPO / "main.py")]
-    subprocess.run([*main, "--quiet", "--export-report", "report.md", "--export-json", "m.json",
-                    "--export-training-log", "t.json", "--telemetry", "c.json"], cwd=scratch, check=True,
-                   capture_output=True)
+    (scratch / "assets").mkdir()
+    subprocess.run(main, cwd=scratch, check=True, capture_output=True)
     subprocess.run([*main, "puzzle", "eval", "--export-json", "e.json", "--report", "reasoning.md"], cwd=scratch,
                    check=True, capture_output=True)
-    return {"report": scratch / "report.md", "reasoning": scratch / "reasoning.md", "html": scratch / "report.html"}
+    report = scratch / "assets" / "trm_executive_report.md"
+    return {"report": report, "reasoning": scratch / "reasoning.md", "html": report.with_suffix(".html")}
 
 
 def mermaid_pngs(browser: str, markdown: Path, prefix: str, scratch: Path) -> list[Path]:
