@@ -291,8 +291,8 @@ def test_the_deferral_chart_has_the_four_orders_and_a_finding_title(run):
     assert '"VOI order (the cascade\'s)"' in block and '"random order"' in block and '"oracle order' in block
     assert '"each job\'s top by the base belief first"' in block
     assert X_AXIS.search(block).group(1).startswith('"0", "10"')
-    assert re.search(r'title "(Reading \d+% in the cascade\'s order gets 90% of the gain(; at random, \d+%)?|Reading the '
-                     r'replies added nothing here)', block)
+    assert re.search(r'title "(90% of reading\'s gain: read \d+% in the cascade\'s order(, \d+% in a random one)?|'
+                     r'Reading the replies added nothing here)', block)
 
 
 def test_the_deferral_finding_is_how_much_each_order_must_read_for_most_of_the_gain():

@@ -382,8 +382,8 @@ def deferral_title(deferral: findings.Deferral) -> str:
     """The finding: how much reading each order needs for most of reading's whole gain."""
     if not deferral.reading_adds:
         return "Reading the replies added nothing here"
-    text = f"Reading {pct(deferral.voi, 0)} in the cascade's order gets {pct(findings.GAIN_SHARE, 0)} of the gain"
-    return text + (f"; at random, {pct(deferral.random, 0)}" if deferral.random is not None else "")
+    text = f"{pct(findings.GAIN_SHARE, 0)} of reading's gain: read {pct(deferral.voi, 0)} in the cascade's order"
+    return text + (f", {pct(deferral.random, 0)} in a random one" if deferral.random is not None else "")
 
 
 def _replay_reader(result: RunResult) -> str:
