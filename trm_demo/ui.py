@@ -231,7 +231,7 @@ def summary_lines(result: RunResult) -> list[str]:
         "Expected = at the true conversion probabilities (no outcome luck); Realised = on the drawn outcomes.",
         f"Cascade: the LLM read {cascade.llm_reads:,} replies{read}; LLM spend per run: {money(sentinel.llm_spent, Per.CELL)} "
         f"of a {money(sentinel.llm_budget, Per.CELL)} budget "
-        f"({money(sentinel.llm_budget / max(result.run.planned_opportunities, 1), Per.OPPORTUNITY, 2)}).",
+        f"({money(sentinel.llm_budget / max(result.run.planned_opportunities, 1), Per.OPPORTUNITY, 2)} of budget).",
         f"Spend pacing: escalation threshold ended at {num(thermostat.final_hurdle)} x the LLM price after "
         f"{count(thermostat.moves, 'move')}" + _versus(result, "thermostat", "the best fixed threshold"),
         f"LLM outage guard: {count(len(sentinel.events), 'event')}, {GUARD_STATES.get(sentinel.state, sentinel.state)} "
