@@ -799,6 +799,10 @@ def test_scenario_events_opt_in_bills_a_real_reader_at_the_scenarios_price(serve
     code, _, _ = run_main(server, tmp_path, monkeypatch, capsys, events, llm=", scenario_events: true")
     what_if = json.loads((tmp_path / "demo_metrics.json").read_text())
     assert code == 0 and what_if["run"]["llm"]["scenario_llm_events"] is True
+    from trm_demo.ui import llm_line   # the terminal says which, as the dossier does
+    assert "events are not applied to it" in llm_line(plain["run"]["llm"])
+    assert "events are applied to it as a what-if" in llm_line(what_if["run"]["llm"])
+    assert "applied to this real reader as a what-if" in (tmp_path / "assets" / "trm_executive_report.md").read_text()
     # the LLM alone reads every candidate either way (from the cache the second time): only the bill changes
     llm_alone = lambda m: m["strategies"]["llm"]
     assert llm_alone(what_if)["llm_reads"] == llm_alone(plain)["llm_reads"]

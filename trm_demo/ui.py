@@ -262,7 +262,7 @@ def _versus(result: RunResult, control: str, without: str) -> str:
 
 def llm_failure(llm: dict) -> str:
     """'' for a reader that answered; else what failed, and that the LLM's verdicts are not valid."""
-    if not llm.get("real") or llm.get("verdicts_valid", True):
+    if not advice.llm_failed(llm):
         return ""
     reasons = ", ".join(f"{reason} {n:,}" for reason, n in llm.get("stats", {}).get("failures", {}).items())
     return (f"the LLM failed {llm.get('failed_reads', 0):,} of {llm.get('candidates_read', 0):,} reads ({reasons}): "
@@ -293,12 +293,14 @@ def _rho(scores: dict) -> str:
 def llm_line(llm: dict) -> str:
     if llm.get("real"):
         failed = f"; FAILED {llm.get('failed_reads', 0):,} of {llm.get('candidates_read', 0):,} reads" \
-            if not llm.get("verdicts_valid", True) else ""
+            if advice.llm_failed(llm) else ""
         judged = llm.get("discrimination", {})
         ranks = (f"; rank correlation with the true probability {_rho(judged['reader'])} (the TRM's "
                  f"{_rho(judged['trm'])}, a simulation-only check)" if "reader" in judged else "")
+        scenario = ("applied to it as a what-if (llm.scenario_events)" if llm.get("scenario_llm_events")
+                    else "not applied to it")
         return (f"LLM: real ({printable(llm.get('provider'))}, model {printable(llm.get('model'))}){failed}{ranks}; "
-                "the scenario's LLM price and outage events are not applied to it")
+                f"the scenario's LLM price and outage events are {scenario}")
     return "LLM: simulated (reads the reply's text, misreading some phrasings at documented rates, plus noise)"
 
 

@@ -39,10 +39,15 @@ def recommendation(result: RunResult) -> Recommendation:
                           lead_over_seeds(result, first, second), evaluation.seeds if evaluation else 1)
 
 
+def llm_failed(llm: dict) -> bool:
+    """A real LLM failed more reads than reading.MAX_FAILED_SHARE: no verdict involving it is valid."""
+    return bool(llm.get("real")) and not llm.get("verdicts_valid", True)
+
+
 def sentence(result: RunResult) -> str:
     """The advice in plain text (no Markdown marks)."""
     llm = result.run.llm
-    if llm.get("real") and not llm.get("verdicts_valid", True):   # no advice from an outage
+    if llm_failed(llm):   # no advice from an outage
         return (f"The LLM failed {llm.get('failed_reads', 0):,} of {llm.get('candidates_read', 0):,} reads: no "
                 "verdict involving it (the cascade, the LLM alone) is valid in this run; check the server at "
                 "llm.base_url and rerun.")

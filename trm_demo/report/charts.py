@@ -154,7 +154,7 @@ def _crowded(spec: Chart) -> bool:
     """True when a category label is wider than its band in Mermaid's drawing: it then lays the bars sideways,
     the labels down the left, where each has a line of its own (the SVG wraps or turns its labels instead)."""
     return not spec.numeric_x and bool(spec.x) and max(
-        CHAR * MERMAID_FONT * len(str(label)) for label in spec.x) > MERMAID_PLOT / len(spec.x)
+        text_width(str(label), MERMAID_FONT) for label in spec.x) > MERMAID_PLOT / len(spec.x)
 
 
 def decimal(x: float, places: int = 6) -> str:

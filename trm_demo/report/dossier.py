@@ -84,7 +84,7 @@ def first_paragraph(result: RunResult) -> str:
     changes."""
     text = f"**{advice.sentence(result)}**"
     s, run = result.strategies, result.run
-    if run.llm.get("real") and not run.llm.get("verdicts_valid", True):
+    if advice.llm_failed(run.llm):
         return text + " The section \"The LLM reader\" lists the failures."
     if run.llm.get("real") and run.llm.get("discrimination", {}).get("worse_than_trm"):
         text += (" **Warning: the LLM reads worse than the TRM alone** (section \"The LLM reader\"): a strategy "
@@ -106,7 +106,7 @@ def summary_card(result: RunResult) -> Card | None:
     """The advice's figures at a glance: which strategy, its lead over the next best (per opportunity and per run,
     expected), how sure, and what it spent on the LLM. None when a real LLM failed: there is no advice to sum up."""
     run = result.run
-    if run.llm.get("real") and not run.llm.get("verdicts_valid", True):
+    if advice.llm_failed(run.llm):
         return None
     r = advice.recommendation(result)
     best, n = result.strategies[r.best], max(run.opportunities, 1)
