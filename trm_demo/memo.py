@@ -28,13 +28,17 @@ CACHE_DIR = Path(".trm_demo_cache")   # in the working directory, like the run's
 # The code whose rounding the weights depend on: a change to any of it is a new key.
 TRAINING_CODE = [Path(m.__file__) for m in (engine, optimiser, training, weights)]
 MAX_ENTRIES = 16
+# The entry's layout, in the key: an entry of another layout is a miss, never a misread. 2: the record as JSON text
+# (a checkpoint's metadata is written with sorted keys; the record keeps its own order, so training.json is the
+# same bytes from the memo as from training).
+FORMAT = 2
 
 
 def memo_key(source: dict | None, inputs: dict) -> str:
     """SHA-256 of what fine-tuning reads: the checkpoint's digest (None: the seeded init), `inputs` (config
     sections and seed, JSON-able), the training code and the numerics."""
     digest = hashlib.sha256()
-    stamp = {"checkpoint": source and source["sha256"], "inputs": inputs, "trm_demo": __version__,
+    stamp = {"format": FORMAT, "checkpoint": source and source["sha256"], "inputs": inputs, "trm_demo": __version__,
              "numpy": np.__version__, "numerics": process.numerics()}
     digest.update(json.dumps(stamp, sort_keys=True).encode())
     for path in TRAINING_CODE:
@@ -54,13 +58,26 @@ def recall(model: TRM, key: str, warn) -> dict | None:
         return None
     try:
         cached, metadata = weights.load_checkpoint(path, expected=model.spec)
-        if metadata.get("memo_key") != key or not isinstance(metadata.get("fine_tune"), dict):
+        record = _record(metadata.get("fine_tune")) if metadata.get("memo_key") == key else None
+        if record is None:
             raise CheckpointError(f"checkpoint '{path}' is not the memo of this run's fine-tuning")
     except CheckpointError as err:
         warn(f"fine-tuning memo unusable, training again and replacing it: {err}")
         return None
     model.params, model.ema = cached.params, cached.ema
-    return metadata["fine_tune"]
+    return record
+
+
+def _record(text) -> dict | None:
+    """The stored record (JSON text, see FORMAT), or None if it is not one (NaN or infinity included)."""
+    def refuse(constant: str):
+        raise ValueError(constant)
+
+    try:
+        record = json.loads(text, parse_constant=refuse) if isinstance(text, str) else None
+    except ValueError:
+        return None
+    return record if isinstance(record, dict) else None
 
 
 def remember(model: TRM, key: str, record: dict, warn) -> None:
@@ -71,7 +88,8 @@ def remember(model: TRM, key: str, record: dict, warn) -> None:
         if path.parent.resolve() not in package_directories():   # never a folder among trm-demo's own files
             path.parent.mkdir(exist_ok=True)
         check_paths({"the fine-tuning memo": path}, {})   # the run's output rules: a regular file, writable, ...
-        weights.save_checkpoint(path, model, {"kind": "fine-tuning memo", "memo_key": key, "fine_tune": record})
+        weights.save_checkpoint(path, model, {"kind": "fine-tuning memo", "memo_key": key,
+                                             "fine_tune": json.dumps(record)})
         prune(path.parent, keep=path)
     except (OSError, OutputPathError) as err:
         warn(f"fine-tuning memo not written ({err}); pass --no-cache to skip it")
