@@ -3,14 +3,19 @@ value, decided as the run decides; over seeds, each cell's winner with its paire
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
 from trm_demo.config import load_config
 from trm_demo.funnel import pipeline
+from trm_demo.funnel.calibration import Calibration
+from trm_demo.funnel.ledger import Ledger
+from trm_demo.funnel.reading import Readings
 from trm_demo.funnel.landscape import break_even_map, break_even_values, grid
 from trm_demo.funnel.rng import rng_for
-from trm_demo.funnel.simulation import run_funnel
+from trm_demo.funnel.simulation import Timeline, decide_block, rival_worlds, run_funnel, world_for
 from trm_demo.funnel.telemetry import call_log
 from trm_demo.report.findings import Significance, lead
 from trm_demo.results import BreakEvenMap, build
@@ -55,6 +60,29 @@ def test_a_dearer_read_never_makes_reading_everyone_worth_more(steady_run):
     llm = [c["per_opportunity"]["llm"] for c in at_90]
     assert all(a > b for a, b in zip(llm, llm[1:]))
     assert [c["cascade_share_read"] for c in at_90] == sorted((c["cascade_share_read"] for c in at_90), reverse=True)
+
+
+def test_every_price_decided_at_once_gives_each_cell_to_the_bit_what_a_call_for_that_cell_gives(steady_run):
+    """The map decides all prices of a value in one call (the block once per price); each cell must be the one
+    decide_block makes with that price and value alone, every strategy's figure equal, not just close."""
+    cfg, result = steady_run
+    block, step_cap, trust = result.sample
+    n = len(block.ids)
+    cells = break_even_values(block, step_cap, trust, cfg, result.keyword)
+    prices, values = grid(cfg)
+    for value, price in ((values[0], prices[0]), (values[2], prices[3]), (values[-1], prices[-1])):
+        sim = dataclasses.replace(cfg.simulation, llm_cost=price, conversion_value=value, chunk_size=n)
+        alone = dataclasses.replace(cfg, simulation=sim)
+        steady = Timeline(np.linspace(1 / n, 1.0, n), np.ones(n), np.zeros(n, bool), np.full(n, cfg.market.drift))
+        off = {"fixed_hurdle": cfg.thermostat.initial_hurdle, "guardrails_on": False, "latency_limit_on": False}
+        ledger = Ledger(KEYS, n)
+        decide_block(ledger, block, steady, alone, Readings(alone), step_cap,
+                     {"run": world_for(alone, np.inf, Calibration(trust), **off)},
+                     rival_worlds(alone, np.inf, Calibration(trust), **off), result.keyword)
+        totals = ledger.summary()
+        cell = next(c for c in cells if (c["conversion_value"], c["llm_price"]) == (value, price))
+        assert cell["per_opportunity"] == {key: totals[key]["expected_net_value"] / n for key in KEYS}
+        assert cell["cascade_share_read"] == totals["cascade"]["llm_reads"] / block.market.p_true.size
 
 
 def seed_map(cfg, values: dict[str, float]) -> list[dict]:

@@ -117,26 +117,48 @@ def grid(cfg: Config) -> tuple[tuple[float, ...], tuple[float, ...]]:
 def break_even_values(block: Block, step_cap: int, trust: Trust, cfg: Config,
                       keyword: KeywordReader) -> list[dict]:
     """One seed's map: at each (value, price) cell, every strategy's expected net value per opportunity on the
-    block, on a steady market with no budget and no controls, decided as the run decides (decide_block)."""
+    block, on a steady market with no budget and no controls, decided as the run decides (decide_block).
+
+    One decide_block call per value decides every price at once: the block repeated once per price, each copy's
+    reads priced through the timeline's price multiplier (llm_cost 1.0 times the cell's price: the very products
+    a call per cell makes), each copy recorded into its own cell's ledger. Without budget or controls no copy's
+    decisions touch another's (one chunk: nothing acts between chunks), so the cells are those of a call per cell,
+    to the bit (test_landscape), in 5 calls instead of 35."""
     n = len(block.ids)
-    steady = Timeline(np.linspace(1 / n, 1.0, n), np.ones(n), np.zeros(n, bool), np.full(n, cfg.market.drift))
     prices, values = grid(cfg)
+    copies = dataclasses.replace(block.rows(np.tile(np.arange(n), len(prices))), ids=np.arange(len(prices) * n))
+    steady = Timeline(np.tile(np.linspace(1 / n, 1.0, n), len(prices)), np.repeat(prices, n),
+                      np.zeros(copies.ids.size, bool), np.full(copies.ids.size, cfg.market.drift))
+    off = {"fixed_hurdle": cfg.thermostat.initial_hurdle, "guardrails_on": False, "latency_limit_on": False}
     cells = []
     for value in values:
-        for price in prices:
-            # One chunk: without controls nothing acts between chunks, and one call per cell keeps the map cheap.
-            sim = dataclasses.replace(cfg.simulation, llm_cost=price, conversion_value=value, chunk_size=n)
-            cell_cfg = dataclasses.replace(cfg, simulation=sim)
-            off = {"fixed_hurdle": cfg.thermostat.initial_hurdle, "guardrails_on": False, "latency_limit_on": False}
-            ledger = Ledger(KEYS, n)
-            decide_block(ledger, block, steady, cell_cfg, Readings(cell_cfg), step_cap,
-                         {"run": world_for(cell_cfg, np.inf, Calibration(trust), **off)},
-                         rival_worlds(cell_cfg, np.inf, Calibration(trust), **off), keyword)
+        sim = dataclasses.replace(cfg.simulation, llm_cost=1.0, conversion_value=value, chunk_size=copies.ids.size)
+        value_cfg = dataclasses.replace(cfg, simulation=sim)
+        ledgers = CellLedgers(len(prices), n)
+        decide_block(ledgers, copies, steady, value_cfg, Readings(value_cfg), step_cap,
+                     {"run": world_for(value_cfg, np.inf, Calibration(trust), **off)},
+                     rival_worlds(value_cfg, np.inf, Calibration(trust), **off), keyword)
+        for price, ledger in zip(prices, ledgers.cells):
             totals = ledger.summary()
             cells.append({"conversion_value": value, "llm_price": price,
                           "per_opportunity": {key: totals[key]["expected_net_value"] / n for key in KEYS},
                           "cascade_share_read": totals["cascade"]["llm_reads"] / block.market.p_true.size})
     return cells
+
+
+class CellLedgers:
+    """One Ledger per copy of the block (opportunities copy x n ... copy x n + n - 1), filled by decide_block's
+    `record` calls on all the copies at once."""
+
+    def __init__(self, copies: int, n: int):
+        self.n, self.cells = n, [Ledger(KEYS, n) for _ in range(copies)]
+
+    def record(self, strategy: str, opportunity: np.ndarray, **columns) -> None:
+        copy = opportunity // self.n
+        for c, ledger in enumerate(self.cells):
+            rows = copy == c
+            ledger.record(strategy, opportunity[rows] - c * self.n, **{name: np.asarray(column)[rows]
+                                                                       for name, column in columns.items()})
 
 
 def break_even_map(per_seed: list[list[dict]], cfg: Config) -> dict:
