@@ -25,7 +25,7 @@ from trm_demo.funnel.pipeline import (checkpoint_metadata, checkpoint_path, fine
                                       starting_model, step_cap, strategies_for_seed)
 from trm_demo.funnel.reading import readings_for
 from trm_demo.funnel.rng import rng_for
-from trm_demo.funnel.simulation import run_funnel
+from trm_demo.funnel.simulation import remembered_beliefs, run_funnel
 from trm_demo.funnel.telemetry import call_log, run_metrics
 from trm_demo.outputs import check_paths
 from trm_demo.report.changes import config_changes
@@ -56,9 +56,11 @@ def run_command(args, argv: list[str], started: float) -> int:
         ui = UI(quiet=args.quiet)
         training = fine_tune(cfg, model, ui, use_memo=not args.no_cache)
         baseline = fit_baseline(cfg)
+        # the history's fits through the memo, written (like the fine-tuned weights) before the staged outputs
+        beliefs = None if args.no_cache else remembered_beliefs(cfg, model, step_cap(cfg, training), ui.warn)
         with staged():   # every output completed as a temp first, then all renamed together
-            metrics = simulate_and_write(cfg, args, argv, (model, baseline, readings), training, outputs, ui,
-                                         started)
+            metrics = simulate_and_write(cfg, args, argv, (model, baseline, readings, beliefs), training, outputs,
+                                         ui, started)
     finally:
         readings.close()   # the real reader's cache holds only whole rows, whatever stopped the run
     for warning in llm_warnings(metrics.run.llm):   # on stderr, even with --quiet or --json
@@ -90,14 +92,15 @@ def checked_starting_model(cfg: Config):
 
 def simulate_and_write(cfg: Config, args, argv: list[str], models: tuple, training: dict, outputs: dict,
                        ui: UI, started: float) -> RunResult:
-    model, baseline, readings = models
+    model, baseline, readings, beliefs = models
+    cap = step_cap(cfg, training)
     if args.save_checkpoint:
         save_checkpoint(args.save_checkpoint, model,
                         {**checkpoint_metadata(cfg, "fine-tuned", command_text(argv), training["selected"]), "started_from": model.source})
     with call_log(outputs.get("telemetry")) as calls, \
             ui.simulation_progress(cfg.simulation.opportunities) as progress:
         simulation_started = time.perf_counter()
-        result = run_funnel(cfg, model, baseline, calls, step_cap(cfg, training), progress, readings)
+        result = run_funnel(cfg, model, baseline, calls, cap, progress, readings, beliefs)
         simulation_seconds = time.perf_counter() - simulation_started
     evaluation = None
     if args.seeds:

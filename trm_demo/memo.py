@@ -1,4 +1,5 @@
-"""A memo of the fine-tuned model: a rerun of the same inputs reuses the weights instead of training again.
+"""A memo of the fine-tuned model (and of what the run fits on its history with it): a rerun of the same inputs
+reuses the weights instead of training again.
 
 Fine-tuning is a pure function of the starting checkpoint's bytes, the model and training knobs, the market the
 logs are drawn from, the seed, the training code and the numerics that round it (NumPy, the BLAS kernel and
@@ -7,7 +8,12 @@ The entry is a checkpoint file (weights.save_checkpoint: written atomically) und
 working directory, holding the fine-tuned weights and fine_tune's record (everything but its wall clock);
 it is read back with every check of weights.load_checkpoint plus its key. A damaged or foreign entry is
 reported in one line and rebuilt; `--no-cache` skips the memo. The folder keeps the MAX_ENTRIES most recently
-written entries (~120 KB each): a user who edits knobs all afternoon does not fill the disk.
+written entries of each kind (~120 KB each): a user who edits knobs all afternoon does not fill the disk.
+
+The same folder keeps the history's beliefs (simulation.history_beliefs: the keyword reader fitted on the labelled
+history beside the TRM's logit, and the set-up rows' belief; ~0.3 s of a rerun): a JSON record (atomic.write_json;
+floats round-trip exactly) keyed by the fine-tuned weights' bytes, the step cap, the config sections it reads,
+the funnel's and the TRM's code and the numerics (`beliefs_key`), checked by its caller.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from trm_demo import __version__, process
+from trm_demo.atomic import write_json
 from trm_demo.errors import CheckpointError, OutputPathError
 from trm_demo.outputs import check_paths, package_directories
 from trm_demo.trm import engine, optimiser, training, weights
@@ -27,6 +34,9 @@ from trm_demo.trm.weights import TRM
 CACHE_DIR = Path(".trm_demo_cache")   # in the working directory, like the run's other outputs (git-ignored)
 # The code whose rounding the weights depend on: a change to any of it is a new key.
 TRAINING_CODE = [Path(m.__file__) for m in (engine, optimiser, training, weights)]
+# What the history's beliefs depend on: every module of the funnel and the TRM, and the config's schema.
+PACKAGE = Path(__file__).resolve().parent
+BELIEFS_CODE = ("funnel/*.py", "trm/*.py", "config.py")
 MAX_ENTRIES = 16
 # The entry's layout, in the key: an entry of another layout is a miss, never a misread. 2: the record as JSON text
 # (a checkpoint's metadata is written with sorted keys; the record keeps its own order, so training.json is the
@@ -46,8 +56,50 @@ def memo_key(source: dict | None, inputs: dict) -> str:
     return digest.hexdigest()
 
 
-def entry_path(key: str) -> Path:
-    return CACHE_DIR / f"fine_tuned-{key[:32]}.npz"
+def beliefs_key(model: TRM, step_cap: int, config: dict) -> str:
+    """SHA-256 of what the history's beliefs read: the model's weights (its parameters and EMA, bytes), the step
+    cap, the config sections it reads (JSON-able), the code (BELIEFS_CODE) and the numerics."""
+    digest = hashlib.sha256()
+    stamp = {"format": FORMAT, "step_cap": step_cap, "config": config, "trm_demo": __version__,
+             "numpy": np.__version__, "numerics": process.numerics()}
+    digest.update(json.dumps(stamp, sort_keys=True).encode())
+    for group in (model.params, model.ema):
+        for name in sorted(group):
+            digest.update(name.encode() + np.ascontiguousarray(group[name]).tobytes())
+    for path in sorted(p for pattern in BELIEFS_CODE for p in PACKAGE.glob(pattern)):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def entry_path(key: str, kind: str = "fine_tuned", suffix: str = ".npz") -> Path:
+    return CACHE_DIR / f"{kind}-{key[:32]}{suffix}"
+
+
+def recall_record(kind: str, key: str, warn) -> dict | None:
+    """The JSON record stored under `kind` and `key`; None on a miss. One that is not readable JSON or was stored
+    under another key costs one `warn` line and is a miss (the caller checks its contents, and rebuilds)."""
+    path = entry_path(key, kind, ".json")
+    if not path.exists():
+        return None
+    try:
+        stored = _record(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError):
+        stored = None
+    if stored is None or stored.get("memo_key") != key or not isinstance(stored.get("record"), dict):
+        warn(f"{kind} memo '{path}' unusable, computing again and replacing it")
+        return None
+    return stored["record"]
+
+
+def remember_record(kind: str, key: str, record: dict, warn) -> None:
+    """Store `record` (JSON-able, finite) under `kind` and `key`, as `remember` stores weights."""
+    path = entry_path(key, kind, ".json")
+    try:
+        _prepare(path)
+        write_json(path, {"memo_key": key, "record": record})
+        prune(path.parent, keep=path, pattern=f"{kind}-*.json")
+    except (OSError, OutputPathError) as err:
+        warn(f"{kind} memo not written ({err}); pass --no-cache to skip it")
 
 
 def recall(model: TRM, key: str, warn) -> dict | None:
@@ -85,9 +137,7 @@ def remember(model: TRM, key: str, record: dict, warn) -> None:
     the output rules refuse) costs one `warn` line, never the run."""
     path = entry_path(key)
     try:
-        if path.parent.resolve() not in package_directories():   # never a folder among trm-demo's own files
-            path.parent.mkdir(exist_ok=True)
-        check_paths({"the fine-tuning memo": path}, {})   # the run's output rules: a regular file, writable, ...
+        _prepare(path)
         weights.save_checkpoint(path, model, {"kind": "fine-tuning memo", "memo_key": key,
                                              "fine_tune": json.dumps(record)})
         prune(path.parent, keep=path)
@@ -95,9 +145,17 @@ def remember(model: TRM, key: str, record: dict, warn) -> None:
         warn(f"fine-tuning memo not written ({err}); pass --no-cache to skip it")
 
 
-def prune(folder: Path, keep: Path) -> None:
-    """Delete all but the MAX_ENTRIES newest entries (by modification time); `keep`, just written, stays."""
-    entries = sorted((p for p in folder.glob("fine_tuned-*.npz") if p.is_file() and not p.is_symlink()),
+def _prepare(path: Path) -> None:
+    """The memo's folder made (never among trm-demo's own files) and `path` checked by the run's output rules."""
+    if path.parent.resolve() not in package_directories():
+        path.parent.mkdir(exist_ok=True)
+    check_paths({"the memo": path}, {})   # a regular file, writable, ...
+
+
+def prune(folder: Path, keep: Path, pattern: str = "fine_tuned-*.npz") -> None:
+    """Delete all but the MAX_ENTRIES newest entries of `pattern` (by modification time); `keep`, just written,
+    stays."""
+    entries = sorted((p for p in folder.glob(pattern) if p.is_file() and not p.is_symlink()),
                      key=lambda p: p.stat().st_mtime, reverse=True)
     for old in entries[MAX_ENTRIES:]:
         if old != keep:

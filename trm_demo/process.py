@@ -23,6 +23,8 @@ from __future__ import annotations
 import ctypes
 import os
 import platform
+import re
+from pathlib import Path
 
 REFERENCE_BLAS_KERNEL = "Haswell"
 # NumPy dispatch targets above AVX2, by the names NumPy 2.4 uses (the pinned version);
@@ -75,11 +77,20 @@ def _has_avx2_fma() -> bool:
 
 
 def _numpy_version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
+    """The installed NumPy's version, read from its numpy/version.py: importing NumPy here would load it before
+    its settings, and importlib.metadata costs ~60 ms of start-up (it loads email and socket); that is the
+    fallback for a NumPy whose file does not say."""
+    from importlib.util import find_spec
+    spec = find_spec("numpy")   # finds the package without importing it
     try:
-        return version("numpy")
-    except PackageNotFoundError:
-        return ""
+        text = Path(spec.origin).with_name("version.py").read_text(encoding="utf-8")
+        return re.search(r'^version\s*(?::\s*str\s*)?=\s*["\']([^"\']+)["\']', text, re.M).group(1)
+    except (AttributeError, TypeError, OSError):
+        from importlib.metadata import PackageNotFoundError, version
+        try:
+            return version("numpy")
+        except PackageNotFoundError:
+            return ""
 
 
 def _keep_freed_memory() -> None:

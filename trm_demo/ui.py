@@ -11,7 +11,6 @@ from contextlib import contextmanager
 
 from rich import box, console
 from rich.padding import Padding
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from trm_demo.report import advice
@@ -66,10 +65,13 @@ class UI:
 
     @contextmanager
     def _progress(self, total: int, description: str, field: str):
+        if self.quiet or not self.err.is_terminal:   # no bar to draw, and rich.progress (~40 ms) stays unloaded
+            yield lambda done, value: None
+            return
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
         progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                             TextColumn(f"{field} {{task.fields[value]}}"), TimeElapsedColumn(),
-                            console=self.err, transient=True,
-                            disable=self.quiet or not self.err.is_terminal)
+                            console=self.err, transient=True)
         with progress:
             task = progress.add_task(description, total=total, value="-")
             yield lambda done, value: progress.update(task, completed=done, value=value)

@@ -33,8 +33,6 @@ from __future__ import annotations
 import math
 import os
 import signal
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from typing import Callable
 
 import numpy as np
@@ -107,6 +105,8 @@ def evaluate_seeds(cfg: Config, seeds: list[int], run_one: Callable[[Config], di
 def _in_worker_processes(run_one: Callable[[Config], dict], configs: list[Config], workers: int,
                          on_done: Callable[[int], None] | None) -> list[dict]:
     """Every config in a worker process; results in seed order, whatever finishes first."""
+    # Here, not at the top: only --seeds starts workers (a run without it loads no multiprocessing: ~35 ms).
+    from concurrent.futures.process import BrokenProcessPool, ProcessPoolExecutor
     executor = ProcessPoolExecutor(workers, initializer=worker_signals)
     processes: dict = {}
     finished = False
@@ -151,7 +151,7 @@ def _exit_reason(code: int) -> str:
     return f"exited with code {code}"
 
 
-def _end_workers(executor: ProcessPoolExecutor, processes: dict) -> None:
+def _end_workers(executor, processes: dict) -> None:
     """Terminate every worker now and reap it (see the module docstring for why `_processes`)."""
     known = {**processes, **(getattr(executor, "_processes", None) or {})}
     for process in known.values():

@@ -109,6 +109,11 @@ def design(base_logit: np.ndarray, flags: np.ndarray, urgency: np.ndarray) -> np
     return np.c_[base_logit, flags, flags * urgency[:, None]]
 
 
+def design_width() -> int:
+    """design's number of columns: the fields-only logit, every flag, every flag x urgency."""
+    return 1 + 2 * len(CONTEXTS) * len(KEYWORDS)
+
+
 @dataclass(frozen=True)
 class KeywordReader:
     model: Logistic

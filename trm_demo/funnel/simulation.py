@@ -42,7 +42,8 @@ from trm_demo.config import Config, ThermostatConfig
 from trm_demo.funnel.ledger import Ledger
 from trm_demo.trm.engine import halting_steps, sigmoid
 from trm_demo.trm.logistic import Logistic
-from trm_demo.funnel.keyword import KeywordReader, fit_keyword_reader, keyword_flags
+from trm_demo import memo
+from trm_demo.funnel.keyword import KeywordReader, design_width, fit_keyword_reader, keyword_flags
 from trm_demo.funnel.market import Market, labelled_history, sample_market, squash
 from trm_demo.funnel.reading import Readings
 from trm_demo.funnel.rng import rng_for
@@ -344,14 +345,16 @@ class FunnelResult:
 
 
 def run_funnel(cfg: Config, model: TRM, logistic: Logistic, calls: CallLog, step_cap: int,
-               on_progress: Callable[[int], None] | None = None, readings: Readings | None = None) -> FunnelResult:
+               on_progress: Callable[[int], None] | None = None, readings: Readings | None = None,
+               beliefs: tuple[KeywordReader, Labelled] | None = None) -> FunnelResult:
     """Decide every opportunity with every strategy; the cascade also in replays without each control.
-    `readings`: the LLM (reading.py); None reads with the simulated LLM."""
+    `readings`: the LLM (reading.py); None reads with the simulated LLM. `beliefs`: history_beliefs' result if
+    the caller has it (remembered_beliefs)."""
     readings = readings or Readings(cfg)
     tl = timeline(cfg, llm_events=not readings.real or cfg.llm.scenario_events)
     sim = cfg.simulation
     budget = cfg.sentinel.llm_budget_per_opportunity * sim.opportunities
-    keyword, labelled = history_beliefs(cfg, model, step_cap)
+    keyword, labelled = beliefs or history_beliefs(cfg, model, step_cap)
     setup = set_up(cfg, labelled, readings)
     trusted = setup.calibration
     # The run, and the same period replayed without each control: the hurdle held at the best fixed hurdle
@@ -510,24 +513,65 @@ def _record_baselines(ledger: Ledger, block: Block, cfg: Config, trm: TRMDecisio
 # the cascade's latency limit, breaker and, if its record is `budgeted`, budget), charged as the cascade's reads
 # are. The keyword reader's compute is the TRM's: its regular expressions are priced at nothing.
 
-def history_beliefs(cfg: Config, model: TRM, step_cap: int) -> tuple[KeywordReader, Labelled]:
+def history_beliefs(cfg: Config, model: TRM, step_cap: int,
+                    fitted: tuple[KeywordReader, np.ndarray] | None = None) -> tuple[KeywordReader, Labelled]:
     """The keyword reader fitted on the run's labelled history, the stream the TRM was fine-tuned on (the same rows
     and outcomes, with their replies), beside the TRM's logit at the run's step cap; and the rows the reader reads
     at set-up (calibration.set_up: the last `cascade.calibration_reads` of the validation split, the TRM never
     trained on them) with their keyword belief from a reader refitted without them: an in-sample belief would look
-    surer than it is, and the trust fitted on it would undervalue every reading."""
+    surer than it is, and the trust fitted on it would undervalue every reading.
+    fitted: the reader and the set-up rows' belief as an identical earlier run fitted them (remembered_beliefs):
+    the TRM's pass over the history, its flagging and both fits are skipped."""
     sim, t = cfg.simulation, cfg.training
     history, outcome = labelled_history(rng_for(sim.seed, "recent_log"), t.samples, cfg.market.drift,
                                         cfg.world.replies)
-    trm, _ = at_step_cap(*_trm_pass(model, history, step_cap), step_cap, sim.trm_halt_threshold)    # (m, 1)
-    fields, replies, urgency = _fields_logit(trm[:, 0]), history.messages[:, 0], history.urgency
-    flags = keyword_flags(replies)
-    keyword = fit_keyword_reader(fields, replies, urgency, outcome, flags=flags)
     # The validation split's rows even without fine-tuning, so that reloading a checkpoint repeats its run.
     cut = t.samples - min(cfg.cascade.calibration_reads, int(round(t.samples * t.validation_share)))
-    held = fit_keyword_reader(fields[:cut], replies[:cut], urgency[:cut], outcome[:cut], keyword.l2, flags[:cut])
-    base = sigmoid(held.logit(fields[cut:], flags[cut:], urgency[cut:]))
+    if fitted is None:
+        trm, _ = at_step_cap(*_trm_pass(model, history, step_cap), step_cap, sim.trm_halt_threshold)    # (m, 1)
+        fields, replies, urgency = _fields_logit(trm[:, 0]), history.messages[:, 0], history.urgency
+        flags = keyword_flags(replies)
+        keyword = fit_keyword_reader(fields, replies, urgency, outcome, flags=flags)
+        held = fit_keyword_reader(fields[:cut], replies[:cut], urgency[:cut], outcome[:cut], keyword.l2, flags[:cut])
+        fitted = keyword, sigmoid(held.logit(fields[cut:], flags[cut:], urgency[cut:]))
+    keyword, base = fitted
     return keyword, Labelled(history.rows(slice(cut, t.samples)), outcome[cut:], base)
+
+
+BELIEFS_CONFIG = ("training", "market", "world", "simulation", "cascade")
+
+
+def remembered_beliefs(cfg: Config, model: TRM, step_cap: int, warn) -> tuple[KeywordReader, Labelled]:
+    """history_beliefs through the memo (memo.py): a rerun of the same weights, step cap, config and code reads
+    the fitted reader and the set-up rows' belief (floats exact through JSON) instead of fitting them again; a
+    record of the wrong shape is named in one `warn` line and rebuilt."""
+    data = cfg.to_dict()   # the sections history_beliefs reads (not the output paths: a rerun may write elsewhere)
+    key = memo.beliefs_key(model, step_cap, {name: data[name] for name in BELIEFS_CONFIG})
+    record = memo.recall_record("beliefs", key, warn)
+    fitted = _fitted(record, cfg) if record is not None else None
+    if record is not None and fitted is None:
+        warn(f"beliefs memo '{memo.entry_path(key, 'beliefs', '.json')}' has the wrong shape; fitting again")
+    keyword, labelled = history_beliefs(cfg, model, step_cap, fitted)
+    if fitted is None:
+        memo.remember_record("beliefs", key, {"weights": keyword.model.weights.tolist(),
+                                              "bias": float(keyword.model.bias), "l2": keyword.l2,
+                                              "base": labelled.base.tolist()}, warn)
+    return keyword, labelled
+
+
+def _fitted(record: dict, cfg: Config) -> tuple[KeywordReader, np.ndarray] | None:
+    """A beliefs record as history_beliefs' `fitted`, or None if any entry is missing or of the wrong size."""
+    t = cfg.training
+    sizes = {"weights": design_width(), "base": min(cfg.cascade.calibration_reads,
+                                                    int(round(t.samples * t.validation_share)))}
+    try:
+        arrays = {name: np.array(record[name], dtype=np.float64) for name in sizes}
+        bias, l2 = float(record["bias"]), float(record["l2"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    if any(arrays[name].shape != (size,) for name, size in sizes.items()):
+        return None
+    return KeywordReader(Logistic(arrays["weights"], bias), l2), arrays["base"]
 
 
 def keyword_estimate(keyword: KeywordReader, block: Block, trm: np.ndarray) -> np.ndarray:
