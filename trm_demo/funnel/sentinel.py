@@ -78,8 +78,8 @@ class Sentinel:
 
     def book(self, costs: np.ndarray) -> None:
         """Charge approved reads (a prefix `affordable` said yes to, so the budget holds exactly)."""
-        for cost in costs:                         # the same order of additions as `affordable`
-            self.spent += float(cost)
+        if len(costs):   # the same additions, in the same order, as `affordable` (a running sum adds left to right)
+            self.spent = float(np.cumsum(np.r_[self.spent, costs])[-1])
 
     def record_calls(self, opportunity: int, failed: np.ndarray) -> None:
         """Feed the breaker the outcome of each LLM call of a round, in order."""
