@@ -568,14 +568,18 @@ def test_a_rerun_reuses_the_memoised_fine_tuning_with_identical_outputs_and_rebu
     entries = list(memo.CACHE_DIR.glob("fine_tuned-*.npz"))
     assert len(entries) == 1
     assert load_checkpoint(entries[0])[1]["kind"] == "fine-tuning memo"
-    beliefs = list(memo.CACHE_DIR.glob("beliefs-*.json"))   # the history's fits with those weights, beside them
-    assert len(beliefs) == 1
+    # beside them what the run derives from those weights: the history's fits and the break-even map
+    derived = {kind: list(memo.CACHE_DIR.glob(f"{kind}-*.json")) for kind in ("beliefs", "break_even")}
+    assert [len(entries) for entries in derived.values()] == [1, 1]
     rerun = outputs("rerun")
     assert (rerun["metrics"], rerun["training"]) == (first["metrics"], first["training"])
-    beliefs[0].write_text(beliefs[0].read_text().replace('"base": [', '"base": [0.5, '))   # one belief too many
-    reshaped = outputs("reshaped")
-    assert reshaped["err"].count("beliefs memo") == 1 and reshaped["metrics"] == first["metrics"]
-    assert memo.recall_record("beliefs", json.loads(beliefs[0].read_text())["memo_key"], print)   # rebuilt
+    for kind, wrong in (("beliefs", ('"base": [', '"base": [0.5, ')),                   # one belief too many
+                        ("break_even", ('"llm_price": ', '"llm_price": 1e-3 + '))):    # not a number
+        entry = derived[kind][0]
+        entry.write_text(entry.read_text().replace(*wrong, 1))
+        reshaped = outputs(f"reshaped {kind}")
+        assert reshaped["err"].count(f"{kind} memo") == 1 and reshaped["metrics"] == first["metrics"]
+        assert memo.recall_record(kind, json.loads(entry.read_text())["memo_key"], print)   # rebuilt
     entries[0].write_bytes(entries[0].read_bytes()[:500])                   # a truncated memo
     damaged = outputs("damaged")
     assert damaged["err"].count("fine-tuning memo unusable") == 1

@@ -19,7 +19,7 @@ from trm_demo.commands import checkpoint_output, checkpoint_remedy, command_text
 from trm_demo.config import Config, load_config, shown_path
 from trm_demo.errors import CheckpointError, ConfigError, UsageError
 from trm_demo.funnel.evaluation import evaluate_seeds
-from trm_demo.funnel.landscape import break_even_map, break_even_values, landscape
+from trm_demo.funnel.landscape import break_even_map, break_even_values, landscape, remembered_break_even
 from trm_demo.funnel.memory import check_memory
 from trm_demo.funnel.pipeline import (checkpoint_metadata, checkpoint_path, fine_tune, fit_baseline, pretrain,
                                       starting_model, step_cap, strategies_for_seed)
@@ -111,7 +111,8 @@ def simulate_and_write(cfg: Config, args, argv: list[str], models: tuple, traini
         evaluation["verdicts"] = verdicts(evaluation["paired"])   # the sentences: report's words
         maps = evaluation.pop("break_even")                        # each seed's map, this run's seed first
     else:
-        maps = [break_even_values(*result.sample, cfg, result.keyword)]
+        maps = [break_even_values(*result.sample, cfg, result.keyword) if args.no_cache
+                else remembered_break_even(*result.sample, cfg, result.keyword, model, ui.warn)]
     where_each_wins = landscape(*result.sample, cfg, rng_for(cfg.simulation.seed, "landscape"),
                                 break_even_map(maps, cfg), result.keyword)
     changes = config_changes(cfg.to_dict(), load_config().to_dict(), shown_path(args.config) if args.config else None,

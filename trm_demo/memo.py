@@ -10,10 +10,12 @@ it is read back with every check of weights.load_checkpoint plus its key. A dama
 reported in one line and rebuilt; `--no-cache` skips the memo. The folder keeps the MAX_ENTRIES most recently
 written entries of each kind (~120 KB each): a user who edits knobs all afternoon does not fill the disk.
 
-The same folder keeps the history's beliefs (simulation.history_beliefs: the keyword reader fitted on the labelled
-history beside the TRM's logit, and the set-up rows' belief; ~0.3 s of a rerun): a JSON record (atomic.write_json;
-floats round-trip exactly) keyed by the fine-tuned weights' bytes, the step cap, the config sections it reads,
-the funnel's and the TRM's code and the numerics (`beliefs_key`), checked by its caller.
+The same folder keeps what the run derives from those weights and its inputs alone, each a JSON record
+(atomic.write_json; floats round-trip exactly) keyed by the fine-tuned weights' bytes, the step cap, the config
+sections it reads, the funnel's and the TRM's code and the numerics (`derived_key`) and checked by its caller:
+the history's beliefs (simulation.history_beliefs: the keyword reader fitted on the labelled history beside the
+TRM's logit, and the set-up rows' belief; ~0.3 s of a rerun) and the break-even map
+(landscape.break_even_values; ~0.2 s).
 """
 
 from __future__ import annotations
@@ -34,9 +36,9 @@ from trm_demo.trm.weights import TRM
 CACHE_DIR = Path(".trm_demo_cache")   # in the working directory, like the run's other outputs (git-ignored)
 # The code whose rounding the weights depend on: a change to any of it is a new key.
 TRAINING_CODE = [Path(m.__file__) for m in (engine, optimiser, training, weights)]
-# What the history's beliefs depend on: every module of the funnel and the TRM, and the config's schema.
+# What the results derived from the weights depend on: every module of the funnel and the TRM, and the config's schema.
 PACKAGE = Path(__file__).resolve().parent
-BELIEFS_CODE = ("funnel/*.py", "trm/*.py", "config.py")
+DERIVED_CODE = ("funnel/*.py", "trm/*.py", "config.py")
 MAX_ENTRIES = 16
 # The entry's layout, in the key: an entry of another layout is a miss, never a misread. 2: the record as JSON text
 # (a checkpoint's metadata is written with sorted keys; the record keeps its own order, so training.json is the
@@ -56,9 +58,9 @@ def memo_key(source: dict | None, inputs: dict) -> str:
     return digest.hexdigest()
 
 
-def beliefs_key(model: TRM, step_cap: int, config: dict) -> str:
-    """SHA-256 of what the history's beliefs read: the model's weights (its parameters and EMA, bytes), the step
-    cap, the config sections it reads (JSON-able), the code (BELIEFS_CODE) and the numerics."""
+def derived_key(model: TRM, step_cap: int, config: dict) -> str:
+    """SHA-256 of what a result derived from the fine-tuned model reads: the model's weights (its parameters and
+    EMA, bytes), the step cap, the config sections it reads (JSON-able), the code (DERIVED_CODE), the numerics."""
     digest = hashlib.sha256()
     stamp = {"format": FORMAT, "step_cap": step_cap, "config": config, "trm_demo": __version__,
              "numpy": np.__version__, "numerics": process.numerics()}
@@ -66,7 +68,7 @@ def beliefs_key(model: TRM, step_cap: int, config: dict) -> str:
     for group in (model.params, model.ema):
         for name in sorted(group):
             digest.update(name.encode() + np.ascontiguousarray(group[name]).tobytes())
-    for path in sorted(p for pattern in BELIEFS_CODE for p in PACKAGE.glob(pattern)):
+    for path in sorted(p for pattern in DERIVED_CODE for p in PACKAGE.glob(pattern)):
         digest.update(path.read_bytes())
     return digest.hexdigest()
 

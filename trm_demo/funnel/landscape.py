@@ -27,6 +27,7 @@ import dataclasses
 
 import numpy as np
 
+from trm_demo import memo
 from trm_demo.funnel.calibration import Calibration, Trust
 from trm_demo.funnel.cascade import belief_from_estimate, combine, expected_probability, value_of_reading
 from trm_demo.config import Config
@@ -37,6 +38,7 @@ from trm_demo.funnel.keyword import KeywordReader
 from trm_demo.funnel.simulation import (Block, Timeline, decide, decide_block, keyword_estimate, read_everyone,
                                         rival_worlds, settle, trm_estimate, world_for)
 from trm_demo.strategies import KEYS, RIVALS
+from trm_demo.trm.weights import TRM
 
 SHARES_READ = tuple(np.round(np.linspace(0.0, 1.0, 11), 2))
 # The map's axes, as multiples of the run's own LLM price and value per placement (1.0: the run's cell).
@@ -144,6 +146,38 @@ def break_even_values(block: Block, step_cap: int, trust: Trust, cfg: Config,
                           "per_opportunity": {key: totals[key]["expected_net_value"] / n for key in KEYS},
                           "cascade_share_read": totals["cascade"]["llm_reads"] / block.market.p_true.size})
     return cells
+
+
+def remembered_break_even(block: Block, step_cap: int, trust: Trust, cfg: Config, keyword: KeywordReader,
+                          model: TRM, warn) -> list[dict]:
+    """break_even_values through the memo (memo.py): a rerun of the same weights, step cap, config (but where
+    its outputs go) and code reads the map's cells (floats exact through JSON) instead of deciding them again.
+    With a real reader the set-up trust comes from its answers, not from the inputs: computed every time."""
+    if cfg.llm.provider != "simulated":
+        return break_even_values(block, step_cap, trust, cfg, keyword)
+    data = cfg.to_dict()
+    inputs = {name: section for name, section in data.items() if name not in ("report", "subgraph", "llm")}
+    key = memo.derived_key(model, step_cap, inputs)
+    record = memo.recall_record("break_even", key, warn)
+    if record is not None and _is_map(record.get("cells"), cfg):
+        return record["cells"]
+    if record is not None:
+        warn(f"break_even memo '{memo.entry_path(key, 'break_even', '.json')}' has the wrong shape; deciding again")
+    cells = break_even_values(block, step_cap, trust, cfg, keyword)
+    memo.remember_record("break_even", key, {"cells": cells}, warn)
+    return cells
+
+
+def _is_map(cells, cfg: Config) -> bool:
+    """Whether `cells` (from JSON) are break_even_values' cells for this config's grid, in its order."""
+    prices, values = grid(cfg)
+    where = [(value, price) for value in values for price in prices]
+    number = lambda v: isinstance(v, float)
+    return (isinstance(cells, list) and len(cells) == len(where) and all(
+        isinstance(c, dict) and list(c) == ["conversion_value", "llm_price", "per_opportunity", "cascade_share_read"]
+        and (c["conversion_value"], c["llm_price"]) == cell and isinstance(c["per_opportunity"], dict)
+        and list(c["per_opportunity"]) == list(KEYS) and all(map(number, c["per_opportunity"].values()))
+        and number(c["cascade_share_read"]) for c, cell in zip(cells, where)))
 
 
 class CellLedgers:

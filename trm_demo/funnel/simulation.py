@@ -546,7 +546,7 @@ def remembered_beliefs(cfg: Config, model: TRM, step_cap: int, warn) -> tuple[Ke
     the fitted reader and the set-up rows' belief (floats exact through JSON) instead of fitting them again; a
     record of the wrong shape is named in one `warn` line and rebuilt."""
     data = cfg.to_dict()   # the sections history_beliefs reads (not the output paths: a rerun may write elsewhere)
-    key = memo.beliefs_key(model, step_cap, {name: data[name] for name in BELIEFS_CONFIG})
+    key = memo.derived_key(model, step_cap, {name: data[name] for name in BELIEFS_CONFIG})
     record = memo.recall_record("beliefs", key, warn)
     fitted = _fitted(record, cfg) if record is not None else None
     if record is not None and fitted is None:
