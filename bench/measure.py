@@ -20,6 +20,10 @@ import numpy as np
 from threadpoolctl import threadpool_info
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+# The commands a user types are timed with Python's default byte-code: written once to __pycache__ (git-ignored)
+# and read by every later run. A session that sets PYTHONDONTWRITEBYTECODE=1 (as this project's sandbox does)
+# would otherwise make every timed command compile trm-demo's sources again; end_to_end measures that case too.
+AS_A_USER = {"PYTHONDONTWRITEBYTECODE": ""}   # empty: not set, for Python
 
 
 def spread(values: list[float]) -> dict:

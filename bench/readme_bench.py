@@ -1,5 +1,6 @@
-"""The times the README states, measured as a user meets them: each command in a fresh process, wall time and the
-CPU time of the process and its children (resource.RUSAGE_CHILDREN), on this machine (named on the page).
+"""The times the README states, measured as a user meets them: each command in a fresh process (with Python's
+default byte-code, measure.AS_A_USER), wall time and the CPU time of the process and its children
+(resource.RUSAGE_CHILDREN), on this machine (named on the page).
 
 Rows: the default run (`python main.py`, outputs in a temporary directory), `python main.py puzzle eval`, the
 start-up of `python main.py --help`, and the test suite (`python -m pytest -q`, the README's test command without
@@ -12,7 +13,7 @@ import resource
 import tempfile
 import time
 
-from bench.measure import REPO_ROOT, run_python
+from bench.measure import AS_A_USER, REPO_ROOT, run_python
 
 OUTPUTS = ("--export-json", "--export-training-log", "--export-report", "--export-html", "--telemetry")
 
@@ -21,7 +22,7 @@ def timed(args: list[str], cwd, timeout: float) -> dict:
     """Wall and CPU (user + sys) seconds of one fresh `python ARGS`; a failure raises with its stderr's end."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
-    done = run_python(args, cwd=cwd, timeout=timeout)
+    done = run_python(args, AS_A_USER, cwd=cwd, timeout=timeout)
     wall = time.perf_counter() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode != 0:

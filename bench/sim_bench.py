@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.measure import REPO_ROOT, run_json, run_python, spread
+from bench.measure import AS_A_USER, REPO_ROOT, run_json, run_python, spread
 
 LARGE_CHUNK = 1000      # the second chunk size of each row, and the only one at 1M (chunk 10 takes too long)
 
@@ -81,15 +81,18 @@ def run(sizes: list[int], config_chunk: int, repeats: int, what_if_size: int) ->
 def end_to_end(repeats: int) -> dict:
     """`python main.py --quiet` in a temporary working directory with every output there (nothing in the repository
     is touched): a first run (no memo of the fine-tuned weights yet) and a rerun of the same inputs in the same
-    directory (the memo's), wall and CPU (user + sys of the child) each."""
+    directory (the memo's), wall and CPU (user + sys of the child) each, with byte-code as a user's Python keeps it
+    (measure.AS_A_USER); and the rerun once more without byte-code (PYTHONDONTWRITEBYTECODE=1: every module
+    compiled from source)."""
     outputs = ("--export-json", "--export-training-log", "--export-report", "--export-html", "--telemetry")
-    figures = {"first": {"wall": [], "cpu": []}, "rerun": {"wall": [], "cpu": []}}
+    kinds = {"first": AS_A_USER, "rerun": AS_A_USER, "rerun_no_bytecode": {"PYTHONDONTWRITEBYTECODE": "1"}}
+    figures = {kind: {"wall": [], "cpu": []} for kind in kinds}
     for _ in range(repeats):
         with tempfile.TemporaryDirectory() as tmp:
-            for kind in figures:
+            for kind, env in kinds.items():
                 before, started = _children_cpu(), time.perf_counter()
                 done = run_python([str(REPO_ROOT / "main.py"), "--quiet",
-                                   *(f"{flag}={tmp}/{flag[2:]}.out" for flag in outputs)], cwd=tmp, timeout=600)
+                                   *(f"{flag}={tmp}/{flag[2:]}.out" for flag in outputs)], env, cwd=tmp, timeout=600)
                 figures[kind]["wall"].append(time.perf_counter() - started)
                 figures[kind]["cpu"].append(_children_cpu() - before)
                 if done.returncode != 0:
