@@ -76,7 +76,8 @@ def add_run_flags(p: argparse.ArgumentParser) -> None:
                    "means with 95%% confidence intervals (default: off)")
     p.add_argument("--from-scratch", action="store_true", help="ignore the checkpoint; start from the seeded init")
     p.add_argument("--no-cache", action="store_true",
-                   help="fine-tune even if .trm_demo_cache/ holds the result of identical inputs (trm_demo/memo.py)")
+                   help="fine-tune (and fit the history, decide the break-even map) even if .trm_demo_cache/ holds "
+                        "the result of identical inputs (trm_demo/memo.py)")
 
 
 def add_pretrain_flags(p: argparse.ArgumentParser) -> None:
