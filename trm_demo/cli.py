@@ -57,7 +57,7 @@ def run_command(args, argv: list[str], started: float) -> int:
         training = fine_tune(cfg, model, ui, use_memo=not args.no_cache)
         baseline = fit_baseline(cfg)
         # the history's fits through the memo, written (like the fine-tuned weights) before the staged outputs
-        beliefs = None if args.no_cache else remembered_beliefs(cfg, model, step_cap(cfg, training), ui.warn)
+        beliefs = remembered_beliefs(cfg, model, step_cap(cfg, training), ui.warn) if memoised(cfg, args) else None
         with staged():   # every output completed as a temp first, then all renamed together
             metrics = simulate_and_write(cfg, args, argv, (model, baseline, readings, beliefs), training, outputs,
                                          ui, started)
@@ -80,6 +80,12 @@ def pretrain_command(args, argv: list[str]) -> int:
     if args.json:
         print_json(summary)
     return 0
+
+
+def memoised(cfg: Config, args) -> bool:
+    """Whether the run keeps what it derives from the fine-tuned weights in the memo beside them: as fine_tune
+    keeps those, unless --no-cache, and only when it trains (a run that does not leaves no memo behind)."""
+    return not args.no_cache and cfg.training.epochs > 0
 
 
 def checked_starting_model(cfg: Config):
@@ -111,8 +117,8 @@ def simulate_and_write(cfg: Config, args, argv: list[str], models: tuple, traini
         evaluation["verdicts"] = verdicts(evaluation["paired"])   # the sentences: report's words
         maps = evaluation.pop("break_even")                        # each seed's map, this run's seed first
     else:
-        maps = [break_even_values(*result.sample, cfg, result.keyword) if args.no_cache
-                else remembered_break_even(*result.sample, cfg, result.keyword, model, ui.warn)]
+        maps = [remembered_break_even(*result.sample, cfg, result.keyword, model, ui.warn) if memoised(cfg, args)
+                else break_even_values(*result.sample, cfg, result.keyword)]
     where_each_wins = landscape(*result.sample, cfg, rng_for(cfg.simulation.seed, "landscape"),
                                 break_even_map(maps, cfg), result.keyword)
     changes = config_changes(cfg.to_dict(), load_config().to_dict(), shown_path(args.config) if args.config else None,
