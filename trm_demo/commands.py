@@ -10,7 +10,6 @@ late, in the functions that need them.
 from __future__ import annotations
 
 import argparse
-import difflib
 import math
 import os
 import shlex
@@ -47,6 +46,7 @@ def command_text(argv: list[str]) -> str:
 
 def suggest_flag(word: str, flags) -> str:
     """' (did you mean --seed?)' for '--seedz', or ''."""
+    import difflib   # here: only a mistyped flag needs it (~5 ms of every start-up otherwise)
     close = difflib.get_close_matches(word, sorted(flags), n=1, cutoff=0.6)
     return f" (did you mean {close[0]}?)" if close else ""
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import difflib
 import errno
 import hashlib
 import json
@@ -603,6 +602,7 @@ def _number_text(x: float) -> str:
 
 
 def _suggest(name: str, options) -> str:
+    import difflib   # here: only a mistyped key needs it (~5 ms of every start-up otherwise)
     close = difflib.get_close_matches(name, list(options), n=1, cutoff=0.5)
     return f" (did you mean '{close[0]}'?)" if close else ""
 
