@@ -12,7 +12,7 @@ written entries of each kind (~120 KB each): a user who edits knobs all afternoo
 
 The same folder keeps what the run derives from those weights and its inputs alone, each a JSON record
 (atomic.write_json; floats round-trip exactly) keyed by the fine-tuned weights' bytes, the step cap, the config
-sections it reads, the funnel's and the TRM's code and the numerics (`derived_key`) and checked by its caller:
+but its output paths, the funnel's and the TRM's code and the numerics (`derived_key`) and checked by its caller:
 the history's beliefs (simulation.history_beliefs: the keyword reader fitted on the labelled history beside the
 TRM's logit, and the set-up rows' belief; ~0.3 s of a rerun) and the break-even map
 (landscape.break_even_values; ~0.2 s).
@@ -60,9 +60,12 @@ def memo_key(source: dict | None, inputs: dict) -> str:
 
 def derived_key(model: TRM, step_cap: int, config: dict) -> str:
     """SHA-256 of what a result derived from the fine-tuned model reads: the model's weights (its parameters and
-    EMA, bytes), the step cap, the config sections it reads (JSON-able), the code (DERIVED_CODE), the numerics."""
+    EMA, bytes), the step cap, the config (Config.to_dict) but where the outputs go (a rerun may write elsewhere),
+    the code (DERIVED_CODE) and the numerics."""
+    inputs = {name: section for name, section in config.items() if name not in ("report", "subgraph")}
+    inputs["llm"] = {knob: value for knob, value in config["llm"].items() if knob != "cache_path"}
     digest = hashlib.sha256()
-    stamp = {"format": FORMAT, "step_cap": step_cap, "config": config, "trm_demo": __version__,
+    stamp = {"format": FORMAT, "step_cap": step_cap, "config": inputs, "trm_demo": __version__,
              "numpy": np.__version__, "numerics": process.numerics()}
     digest.update(json.dumps(stamp, sort_keys=True).encode())
     for group in (model.params, model.ema):

@@ -125,7 +125,7 @@ def break_even_values(block: Block, step_cap: int, trust: Trust, cfg: Config,
     reads priced through the timeline's price multiplier (llm_cost 1.0 times the cell's price: the very products
     a call per cell makes), each copy recorded into its own cell's ledger. Without budget or controls no copy's
     decisions touch another's (one chunk: nothing acts between chunks), so the cells are those of a call per cell,
-    to the bit (test_landscape), in 5 calls instead of 35."""
+    to the bit (test_break_even_map), in 5 calls instead of 35."""
     n = len(block.ids)
     prices, values = grid(cfg)
     copies = dataclasses.replace(block.rows(np.tile(np.arange(n), len(prices))), ids=np.arange(len(prices) * n))
@@ -150,14 +150,11 @@ def break_even_values(block: Block, step_cap: int, trust: Trust, cfg: Config,
 
 def remembered_break_even(block: Block, step_cap: int, trust: Trust, cfg: Config, keyword: KeywordReader,
                           model: TRM, warn) -> list[dict]:
-    """break_even_values through the memo (memo.py): a rerun of the same weights, step cap, config (but where
-    its outputs go) and code reads the map's cells (floats exact through JSON) instead of deciding them again.
-    With a real reader the set-up trust comes from its answers, not from the inputs: computed every time."""
+    """break_even_values through the memo (memo.py): a rerun of the same weights, step cap, config and code reads
+    the map's cells (floats exact through JSON) instead of deciding them again. With a real reader the set-up trust comes from its answers, not from the inputs: computed every time."""
     if cfg.llm.provider != "simulated":
         return break_even_values(block, step_cap, trust, cfg, keyword)
-    data = cfg.to_dict()
-    inputs = {name: section for name, section in data.items() if name not in ("report", "subgraph", "llm")}
-    key = memo.derived_key(model, step_cap, inputs)
+    key = memo.derived_key(model, step_cap, cfg.to_dict())
     record = memo.recall_record("break_even", key, warn)
     if record is not None and _is_map(record.get("cells"), cfg):
         return record["cells"]
@@ -172,12 +169,12 @@ def _is_map(cells, cfg: Config) -> bool:
     """Whether `cells` (from JSON) are break_even_values' cells for this config's grid, in its order."""
     prices, values = grid(cfg)
     where = [(value, price) for value in values for price in prices]
-    number = lambda v: isinstance(v, float)
     return (isinstance(cells, list) and len(cells) == len(where) and all(
         isinstance(c, dict) and list(c) == ["conversion_value", "llm_price", "per_opportunity", "cascade_share_read"]
         and (c["conversion_value"], c["llm_price"]) == cell and isinstance(c["per_opportunity"], dict)
-        and list(c["per_opportunity"]) == list(KEYS) and all(map(number, c["per_opportunity"].values()))
-        and number(c["cascade_share_read"]) for c, cell in zip(cells, where)))
+        and list(c["per_opportunity"]) == list(KEYS)
+        and all(isinstance(v, float) for v in (*c["per_opportunity"].values(), c["cascade_share_read"]))
+        for c, cell in zip(cells, where)))
 
 
 class CellLedgers:

@@ -525,8 +525,7 @@ def history_beliefs(cfg: Config, model: TRM, step_cap: int,
     sim, t = cfg.simulation, cfg.training
     history, outcome = labelled_history(rng_for(sim.seed, "recent_log"), t.samples, cfg.market.drift,
                                         cfg.world.replies)
-    # The validation split's rows even without fine-tuning, so that reloading a checkpoint repeats its run.
-    cut = t.samples - min(cfg.cascade.calibration_reads, int(round(t.samples * t.validation_share)))
+    cut = t.samples - set_up_rows(cfg)
     if fitted is None:
         trm, _ = at_step_cap(*_trm_pass(model, history, step_cap), step_cap, sim.trm_halt_threshold)    # (m, 1)
         fields, replies, urgency = _fields_logit(trm[:, 0]), history.messages[:, 0], history.urgency
@@ -538,15 +537,18 @@ def history_beliefs(cfg: Config, model: TRM, step_cap: int,
     return keyword, Labelled(history.rows(slice(cut, t.samples)), outcome[cut:], base)
 
 
-BELIEFS_CONFIG = ("training", "market", "world", "simulation", "cascade")
+def set_up_rows(cfg: Config) -> int:
+    """How many of the history's last rows the reader reads at set-up: `cascade.calibration_reads`, within the
+    validation split even without fine-tuning (so that reloading a checkpoint repeats its run)."""
+    t = cfg.training
+    return min(cfg.cascade.calibration_reads, int(round(t.samples * t.validation_share)))
 
 
 def remembered_beliefs(cfg: Config, model: TRM, step_cap: int, warn) -> tuple[KeywordReader, Labelled]:
     """history_beliefs through the memo (memo.py): a rerun of the same weights, step cap, config and code reads
     the fitted reader and the set-up rows' belief (floats exact through JSON) instead of fitting them again; a
     record of the wrong shape is named in one `warn` line and rebuilt."""
-    data = cfg.to_dict()   # the sections history_beliefs reads (not the output paths: a rerun may write elsewhere)
-    key = memo.derived_key(model, step_cap, {name: data[name] for name in BELIEFS_CONFIG})
+    key = memo.derived_key(model, step_cap, cfg.to_dict())
     record = memo.recall_record("beliefs", key, warn)
     fitted = _fitted(record, cfg) if record is not None else None
     if record is not None and fitted is None:
@@ -561,9 +563,7 @@ def remembered_beliefs(cfg: Config, model: TRM, step_cap: int, warn) -> tuple[Ke
 
 def _fitted(record: dict, cfg: Config) -> tuple[KeywordReader, np.ndarray] | None:
     """A beliefs record as history_beliefs' `fitted`, or None if any entry is missing or of the wrong size."""
-    t = cfg.training
-    sizes = {"weights": design_width(), "base": min(cfg.cascade.calibration_reads,
-                                                    int(round(t.samples * t.validation_share)))}
+    sizes = {"weights": design_width(), "base": set_up_rows(cfg)}
     try:
         arrays = {name: np.array(record[name], dtype=np.float64) for name in sizes}
         bias, l2 = float(record["bias"]), float(record["l2"])
