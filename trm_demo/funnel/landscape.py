@@ -151,7 +151,8 @@ def break_even_values(block: Block, step_cap: int, trust: Trust, cfg: Config,
 def remembered_break_even(block: Block, step_cap: int, trust: Trust, cfg: Config, keyword: KeywordReader,
                           model: TRM, warn) -> list[dict]:
     """break_even_values through the memo (memo.py): a rerun of the same weights, step cap, config and code reads
-    the map's cells (floats exact through JSON) instead of deciding them again. With a real reader the set-up trust comes from its answers, not from the inputs: computed every time."""
+    the map's cells (floats exact through JSON) instead of deciding them again. With a real reader the set-up
+    trust comes from its answers, not from the inputs: computed every time."""
     if cfg.llm.provider != "simulated":
         return break_even_values(block, step_cap, trust, cfg, keyword)
     key = memo.derived_key(model, step_cap, cfg.to_dict())
