@@ -59,18 +59,19 @@ def memo_key(source: dict | None, inputs: dict) -> str:
 
 
 def derived_key(model: TRM, step_cap: int, config: dict) -> str:
-    """SHA-256 of what a result derived from the fine-tuned model reads: the model's weights (its parameters and
-    EMA, bytes), the step cap, the config (Config.to_dict) but where the outputs go (a rerun may write elsewhere),
-    the code (DERIVED_CODE) and the numerics."""
+    """SHA-256 of what a result derived from the fine-tuned model reads: the model's weights (its parameters, EMA
+    and buffers: names, dtypes, shapes, bytes), the step cap, the config (Config.to_dict) but where the outputs go
+    (a rerun may write elsewhere), the code (DERIVED_CODE) and the numerics."""
     inputs = {name: section for name, section in config.items() if name not in ("report", "subgraph")}
     inputs["llm"] = {knob: value for knob, value in config["llm"].items() if knob != "cache_path"}
     digest = hashlib.sha256()
     stamp = {"format": FORMAT, "step_cap": step_cap, "config": inputs, "trm_demo": __version__,
              "numpy": np.__version__, "numerics": process.numerics()}
     digest.update(json.dumps(stamp, sort_keys=True).encode())
-    for group in (model.params, model.ema):
+    for group in (model.params, model.ema, model.buffers):
         for name in sorted(group):
-            digest.update(name.encode() + np.ascontiguousarray(group[name]).tobytes())
+            array = np.ascontiguousarray(group[name])
+            digest.update(f"{name} {array.dtype} {array.shape}".encode() + array.tobytes())
     for path in sorted(p for pattern in DERIVED_CODE for p in PACKAGE.glob(pattern)):
         digest.update(path.read_bytes())
     return digest.hexdigest()
