@@ -61,8 +61,8 @@ def clip_gradients(grads: dict, max_norm: float) -> float:
 
 
 def global_norm(grads: dict) -> float:
-    # one float32 sum per tensor, then a Python sum: the flat step keeps this exact rounding
-    return float(np.sqrt(sum(float(np.sum(g * g)) for g in grads.values())))
+    # one dot product per tensor (over a flat buffer, one in all: 26 sums per step cost ~100 µs, issue 24)
+    return float(np.sqrt(sum(float(np.vdot(g, g)) for g in grads.values())))
 
 
 def ema_decay_at(update: int, decay: float) -> float:
@@ -164,15 +164,12 @@ class Optimiser:
         changes nothing: the caller decides whether to stop."""
         self._bind(params, ema)
         flat = self.flat
-        g = flat.gather(grads)
-        norm = global_norm(flat.grad_views)
+        g = {"flat": flat.gather(grads)}
+        norm = clip_gradients(g, self.grad_clip)
         if np.isfinite(norm):
-            if norm > self.grad_clip:
-                g *= self.grad_clip / norm
             decay = ema_decay_at(self.adamw.t, self.ema_decay)   # t: updates already taken (the convention above)
-            self.adamw.step({"flat": flat.params}, {"flat": g}, {"flat": flat.shrink(self.adamw)})
-            flat.ema *= decay
-            flat.ema += (1 - decay) * flat.params
+            self.adamw.step({"flat": flat.params}, g, {"flat": flat.shrink(self.adamw)})
+            update_ema({"flat": flat.ema}, {"flat": flat.params}, decay)
         return norm
 
     def _bind(self, params: dict, ema: dict) -> None:
