@@ -79,7 +79,9 @@ def rms_norm_backward(d_out, gain, cache):
     normed, inv_rms = cache
     d_normed = d_out * gain
     d_gain = _sum_to_last(d_out, normed)
-    d_h = inv_rms * (d_normed - normed * _mean_product(d_normed, normed))
+    d_h = normed * _mean_product(d_normed, normed)
+    np.subtract(d_normed, d_h, out=d_h)   # d_h = inv_rms * (d_normed - normed * mean(d_normed * normed)),
+    d_h *= inv_rms                        # in place: ~1.5x faster than with a new array per product (issue 24)
     return d_h, d_gain
 
 
@@ -130,9 +132,13 @@ def _halves(pre):
 def _swiglu_backward(d_hidden, pre, gate_cache):
     gate, up = _halves(pre)
     sig, silu = gate_cache
-    d_pre = np.empty_like(pre)   # both halves written in place: no concatenate
+    d_pre = np.empty_like(pre)   # both halves written in place: no concatenate, no temporaries
     d_gate, d_up = _halves(d_pre)
-    np.multiply(d_hidden * up, sig + silu * (1.0 - sig), out=d_gate)   # silu' = sig (1 + gate (1 - sig))
+    np.subtract(gate, silu, out=d_gate)   # silu'(gate) = sig (1 + gate (1 - sig)) = sig (1 + gate - silu)
+    d_gate += 1.0
+    d_gate *= sig
+    d_gate *= up
+    d_gate *= d_hidden
     np.multiply(d_hidden, silu, out=d_up)
     return d_pre
 
@@ -154,10 +160,15 @@ def _gelu_grad(pre):
 
 
 def sigmoid(a):
-    # exp form: 1.5x (float32) to 2.4x (float64) faster than 0.5 + 0.5 tanh(a / 2) here (issue 24). exp(-a)
-    # overflows to inf below a = -88 (float32) or -709 (float64), where 1 / (1 + inf) = 0 is the right answer.
+    # exp form: 1.5x (float32) to 2.4x (float64) faster than 0.5 + 0.5 tanh(a / 2) here, and in place in one
+    # array: 1.2x more (issue 24). exp(-a) overflows to inf below a = -88 (float32) or -709 (float64), where
+    # 1 / (1 + inf) = 0 is the right answer. A scalar gives a scalar.
+    a = np.asarray(a)
+    e = np.negative(a, out=np.empty(a.shape, np.result_type(a, 1.0)))
     with np.errstate(over="ignore"):
-        return 1.0 / (1.0 + np.exp(-a))
+        np.exp(e, out=e)
+    e += 1.0
+    return np.divide(1.0, e, out=e)[()]
 
 
 def _outer_sum(a, b):
@@ -181,7 +192,8 @@ def net(params, spec: TRMSpec, h):
         mixed, mlp_cache = mlp(mixed_in, params[name + ".w_in"], params[name + ".w_out"], spec.activation)
         if axis == "tokens":
             mixed = np.swapaxes(mixed, -1, -2)
-        h, norm_cache = rms_norm(h + mixed, params[name + ".norm"])
+        mixed += h   # the residual, into the product's fresh array (same sum as h + mixed)
+        h, norm_cache = rms_norm(mixed, params[name + ".norm"])
         caches.append((mlp_cache, norm_cache))
     return h, caches
 
@@ -195,7 +207,8 @@ def net_backward(d_out, params, spec: TRMSpec, caches, grads):
                                              spec.activation, mlp_cache)
         grads[name + ".w_in"] += d_w_in
         grads[name + ".w_out"] += d_w_out
-        d_out = d_sum + (np.swapaxes(d_in, -1, -2) if axis == "tokens" else d_in)
+        d_out = np.swapaxes(d_in, -1, -2) if axis == "tokens" else d_in
+        d_out += d_sum   # the residual's gradient, in place as in net
     return d_out
 
 
