@@ -159,6 +159,7 @@ def figures(cfg, spec, pretrained, repeats: int, quick: bool) -> dict:
             "sample_steps_per_second": per_second(fit_update, batch), "step_gflops": per_second(step_seconds, gflop),
             "matmul_only_seconds": matmuls, "matmul_gflops": per_second(matmuls, gflop),
             "fraction_of_matmul_rate": matmuls["median"] / step_seconds["median"],
+            "cpu_fraction_of_matmul_rate": matmuls["cpu"]["median"] / step_seconds["cpu"]["median"],
             "inference": {str(n): inference(pretrained, cfg, n, repeats) for n in (3, 600)},
             "inference_600_full_depth_seconds": inference(pretrained, cfg, 600, repeats, 1.0)["seconds"]}
 
