@@ -86,7 +86,8 @@ class Matmul:
 
 
 def training_step_matmuls(spec, batch: int) -> list[Matmul]:
-    """The matmuls of one supervision step of the tabular TRM, read off engine.py.
+    """The matmuls of one supervision step of the tabular TRM, read off engine.py, in its layouts (the MLP's
+    activations are feature-major: (width, B)).
 
     Forward: embedding, T cycles x (n + 1) net calls x n_blocks sublayers x 2 matmuls, both heads. Backward
     (last cycle only): each sublayer matmul costs two more (input and weight gradient); the embedding needs only
@@ -99,13 +100,13 @@ def training_step_matmuls(spec, batch: int) -> list[Matmul]:
     bwd = (spec.n_cycles + 1) * spec.n_blocks
     return [
         Matmul("embed x @ W", b, f, d, False, False, 1),
-        Matmul("mlp h @ W_in", b, d, gated, False, False, fwd),
-        Matmul("mlp hidden @ W_out", b, width, d, False, False, fwd),
+        Matmul("mlp W_in.T @ h.T (feature-major)", gated, d, b, True, True, fwd),
+        Matmul("mlp hidden.T @ W_out", b, width, d, True, False, fwd),
         Matmul("heads y @ w (answer, halt)", b, d, 1, False, False, 2),
-        Matmul("d_hidden = d_out @ W_out.T", b, d, width, False, True, bwd),
-        Matmul("dW_out = hidden.T @ d_out", width, b, d, True, False, bwd),
-        Matmul("dW_in = h.T @ d_pre", d, b, gated, True, False, bwd),
-        Matmul("d_h = d_pre @ W_in.T", b, gated, d, False, True, bwd),
+        Matmul("d_hidden = W_out @ d_out.T", width, d, b, False, True, bwd),
+        Matmul("dW_out = hidden @ d_out", width, b, d, False, False, bwd),
+        Matmul("dW_in = h.T @ d_pre.T", d, b, gated, True, True, bwd),
+        Matmul("d_h = d_pre.T @ W_in.T", b, gated, d, True, True, bwd),
         Matmul("head grads (dW answer, dW halt)", d, b, 1, True, False, 2),
         Matmul("d_y = d_logits @ w_head.T", b, 1, d, False, True, 1),
         Matmul("dW_embed = x.T @ d_x", f, b, d, True, False, 1),
