@@ -70,7 +70,7 @@ class TRMSpec:
 
 def rms_norm(h, gain):
     # h: (..., D) -> (..., D)
-    inv_rms = 1.0 / np.sqrt(_mean_product(h, h) + RMS_EPS)
+    inv_rms = 1.0 / np.sqrt(_mean_last(h * h) + RMS_EPS)
     normed = h * inv_rms
     return normed * gain, (normed, inv_rms)
 
@@ -85,9 +85,15 @@ def rms_norm_backward(d_out, gain, cache):
     return d_h, d_gain
 
 
+def _mean_last(a):
+    # np.mean's rounding (a float32 sum divided by the count) without its Python wrapper: ~40 µs a call (issue 24).
+    # The forward keeps it: einsum's fixed cost made 3-candidate inference 10 % slower (interleaved A/B, CPU time)
+    return np.add.reduce(a, axis=-1, keepdims=True) / a.shape[-1]
+
+
 def _mean_product(a, b):
-    # mean over the last axis of a * b, (..., 1). einsum multiplies and sums in one pass: ~3x faster here than
-    # a product and a reduction along a 32-wide axis (issue 24)
+    # mean over the last axis of a * b, (..., 1). einsum multiplies and sums in one pass: ~3x faster than a
+    # product and a reduction along a 32-wide axis at the training batch (issue 24)
     return np.einsum("...i,...i->...", a, b)[..., None] / a.shape[-1]
 
 
