@@ -1,10 +1,12 @@
 """Engine speed: training throughput, inference latency, FLOP rate against numpy's matmul rate, and where a
 training step's time goes (by phase, and op by op).
 
-A "training step" is one supervision step of `training.fit` on one batch: forward through T recursion cycles
-(the last with a tape), both losses, backward through the last cycle, gradient clipping, AdamW and the EMA
-update. The headline throughput calls `training.fit` itself, so it measures exactly what training runs; the
-phase breakdown and the op trace repeat fit's inner loop (`numpy_step`) with a clock around each phase or op.
+A "training step" is one supervision step of `training.fit` on one full batch: forward through T recursion cycles
+(the last with a tape), both losses, backward through the last cycle, then `Optimiser.step` (gradient clipping,
+AdamW and the EMA over the flat buffers): `numpy_step`, fit's inner loop, timed over N_sup steps from the initial
+state. Its FLOPs are exactly those matmuls, so its rate is compared with theirs alone. The throughput row calls
+`training.fit` itself (per update, with what fit adds: the halting target's full-depth pass per batch, the
+validation passes, a short last batch), so it measures exactly what training runs.
 
 Worker mode (the figures with another BLAS thread count, in a fresh process, as JSON on stdout):
 python -m bench.engine_bench REPEATS [--quick]
@@ -43,27 +45,24 @@ def training_batch(cfg, n_rows: int, seed: int = 1):
 
 
 def numpy_step(params: dict, ema: dict, spec, t, lap=lambda phase: None):
-    """fit's inner loop as a closure step(x, target, y, z) -> (y, z): forward, losses, backward, clip, AdamW, EMA,
-    calling lap(phase) after each. The halting target is torch_bench's (any 0/1 target costs the same; fit's own
-    needs a full-depth pass per batch, which the throughput figure covers by running fit itself)."""
+    """fit's inner loop (training.supervised_update) as a closure step(x, target, y, z) -> (y, z): forward, losses,
+    backward into the optimiser's flat gradients, Optimiser.step (clip, AdamW, EMA), calling lap(phase) after each.
+    The halting target is torch_bench's (any 0/1 target costs the same; fit's own needs a full-depth pass per batch,
+    which the throughput figure covers by running fit itself)."""
     from trm_demo.trm.engine import supervision_step, supervision_step_backward
-    from trm_demo.trm.optimiser import AdamW, clip_gradients, update_ema
+    from trm_demo.trm.optimiser import Optimiser
     from trm_demo.trm.training import binary_losses
-    optimiser = AdamW(t.learning_rate, t.beta1, t.beta2, t.weight_decay)
+    optimiser = Optimiser.from_knobs(t)
 
     def step(x, target, y, z):
         y, z, logits, q, cache = supervision_step(params, spec, x, y, z)
         lap("forward")
         _, _, d_logits, d_halt, _ = binary_losses(logits, q, target, (logits >= 0) == (target > 0.5), t.halting_weight)
         lap("losses")
-        grads = supervision_step_backward(d_logits, d_halt, params, spec, cache)
+        grads = supervision_step_backward(d_logits, d_halt, params, spec, cache, optimiser.zero_grads(params, ema))
         lap("backward")
-        clip_gradients(grads, t.grad_clip)
-        lap("clip")
-        optimiser.step(params, grads)
-        lap("adamw")
-        update_ema(ema, params, t.ema_decay)
-        lap("ema")
+        optimiser.step(params, ema, grads)
+        lap("clip, AdamW, EMA")
         return y, z
 
     return step
@@ -87,7 +86,8 @@ class Matmul:
 
 
 def training_step_matmuls(spec, batch: int) -> list[Matmul]:
-    """The matmuls of one supervision step of the tabular TRM, read off engine.py.
+    """The matmuls of one supervision step of the tabular TRM, read off engine.py, in its layouts (the MLP's
+    activations are feature-major: (width, B)).
 
     Forward: embedding, T cycles x (n + 1) net calls x n_blocks sublayers x 2 matmuls, both heads. Backward
     (last cycle only): each sublayer matmul costs two more (input and weight gradient); the embedding needs only
@@ -100,13 +100,13 @@ def training_step_matmuls(spec, batch: int) -> list[Matmul]:
     bwd = (spec.n_cycles + 1) * spec.n_blocks
     return [
         Matmul("embed x @ W", b, f, d, False, False, 1),
-        Matmul("mlp h @ W_in", b, d, gated, False, False, fwd),
-        Matmul("mlp hidden @ W_out", b, width, d, False, False, fwd),
+        Matmul("mlp W_in.T @ h.T (feature-major)", gated, d, b, True, True, fwd),
+        Matmul("mlp hidden.T @ W_out", b, width, d, True, False, fwd),
         Matmul("heads y @ w (answer, halt)", b, d, 1, False, False, 2),
-        Matmul("d_hidden = d_out @ W_out.T", b, d, width, False, True, bwd),
-        Matmul("dW_out = hidden.T @ d_out", width, b, d, True, False, bwd),
-        Matmul("dW_in = h.T @ d_pre", d, b, gated, True, False, bwd),
-        Matmul("d_h = d_pre @ W_in.T", b, gated, d, False, True, bwd),
+        Matmul("d_hidden = W_out @ d_out.T", width, d, b, False, True, bwd),
+        Matmul("dW_out = hidden @ d_out", width, b, d, False, False, bwd),
+        Matmul("dW_in = h.T @ d_pre.T", d, b, gated, True, True, bwd),
+        Matmul("d_h = d_pre.T @ W_in.T", b, gated, d, True, True, bwd),
         Matmul("head grads (dW answer, dW halt)", d, b, 1, True, False, 2),
         Matmul("d_y = d_logits @ w_head.T", b, 1, d, False, True, 1),
         Matmul("dW_embed = x.T @ d_x", f, b, d, True, False, 1),
@@ -137,19 +137,30 @@ def time_matmuls(matmuls: list[Matmul], repeats: int) -> dict:
 # --- the figures in one BLAS setting ---
 
 def figures(cfg, spec, pretrained, repeats: int, quick: bool) -> dict:
-    """Training step (training.fit itself), its FLOP rate against the matmuls alone, and inference."""
+    """Training step (fit's inner loop) and its FLOP rate against the matmuls alone; fit's own throughput;
+    inference."""
+    from trm_demo.trm.engine import initial_state
     from trm_demo.trm.training import fit
     batch, n_sup = cfg.training.batch_size, cfg.model.supervision_steps
     batches = 1 if quick else 2
     x, outcome = training_batch(cfg, batch * batches)
     model = fresh_model(spec)
-    step = time_calls(lambda: fit(model, x, outcome, cfg.training, 1, n_sup, np.random.default_rng(0),
-                                  cfg.simulation.trm_halt_threshold), repeats, per=batches * n_sup)
+    fit_update = time_calls(lambda: fit(model, x, outcome, cfg.training, 1, n_sup, np.random.default_rng(0),
+                                        cfg.simulation.trm_halt_threshold), repeats, per=batches * n_sup)
+    step, (xb, tb) = numpy_step(model.params, model.ema, spec, cfg.training), (x[:batch], outcome[:batch])
+
+    def supervision():   # one batch's N_sup steps from the initial state, as fit takes them
+        y, z = initial_state(model.buffers, spec, batch)
+        for _ in range(n_sup):
+            y, z = step(xb, tb, y, z)
+    step_seconds = time_calls(supervision, repeats, calls_per_repeat=2 if quick else 5, per=n_sup)
     matmuls = time_matmuls(training_step_matmuls(spec, batch), repeats)
     gflop = step_flops(spec, batch) / 1e9
-    return {"training_step_seconds": step, "sample_steps_per_second": per_second(step, batch),
-            "step_gflops": per_second(step, gflop), "matmul_only_seconds": matmuls,
-            "matmul_gflops": per_second(matmuls, gflop), "fraction_of_matmul_rate": matmuls["median"] / step["median"],
+    return {"training_step_seconds": step_seconds, "fit_update_seconds": fit_update,
+            "sample_steps_per_second": per_second(fit_update, batch), "step_gflops": per_second(step_seconds, gflop),
+            "matmul_only_seconds": matmuls, "matmul_gflops": per_second(matmuls, gflop),
+            "fraction_of_matmul_rate": matmuls["median"] / step_seconds["median"],
+            "cpu_fraction_of_matmul_rate": matmuls["cpu"]["median"] / step_seconds["cpu"]["median"],
             "inference": {str(n): inference(pretrained, cfg, n, repeats) for n in (3, 600)},
             "inference_600_full_depth_seconds": inference(pretrained, cfg, 600, repeats, 1.0)["seconds"]}
 

@@ -37,16 +37,18 @@ def per_second(seconds: dict, work: float) -> dict:
 
 
 def time_calls(fn, repeats: int, calls_per_repeat: int = 1, warmup: int = 1, per: int = 1) -> dict:
-    """Seconds per call of fn() / per, over repeats of `calls_per_repeat` back-to-back calls."""
+    """Seconds per call of fn() / per, over repeats of `calls_per_repeat` back-to-back calls; "cpu": the same in
+    this process's CPU time, which on a shared machine leaves out the time spent waiting for a core."""
     for _ in range(warmup):
         fn()
-    samples = []
+    samples, cpu = [], []
     for _ in range(repeats):
-        started = time.perf_counter()
+        started, started_cpu = time.perf_counter(), time.process_time()
         for _ in range(calls_per_repeat):
             fn()
         samples.append((time.perf_counter() - started) / calls_per_repeat / per)
-    return spread(samples)
+        cpu.append((time.process_time() - started_cpu) / calls_per_repeat / per)
+    return {**spread(samples), "cpu": spread(cpu)}
 
 
 def run_python(args: list[str], env: dict | None = None, python: str = sys.executable, cwd=REPO_ROOT,

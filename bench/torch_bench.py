@@ -100,15 +100,16 @@ def measure(library: str, repeats: int, steps_per_repeat: int) -> dict:
         out["threads"] = blas_threads()
         step = numpy_step(model.params, model.ema, spec, cfg.training)
         fresh = lambda a: a.copy()
-    samples = []
+    samples, cpu = [], []
     for repeat in range(repeats + 1):              # the first repeat warms up
-        started = time.perf_counter()
+        started, started_cpu = time.perf_counter(), time.process_time()
         y, z = fresh(y0), fresh(z0)
         for _ in range(steps_per_repeat):
             y, z = step(x, target, y, z)
         if repeat:
             samples.append((time.perf_counter() - started) / steps_per_repeat)
-    return {**out, "step_seconds": samples}
+            cpu.append((time.process_time() - started_cpu) / steps_per_repeat)
+    return {**out, "step_seconds": samples, "step_cpu_seconds": cpu}
 
 
 def main(argv: list[str]) -> int:
@@ -153,11 +154,15 @@ def run(python: str, rounds: int, repeats: int) -> dict:
     result = {"torch": first_torch["torch"], "python": python,
               "parity_max_abs_logit_diff": first_torch["parity_max_abs_logit_diff"]}
     for threads in (1, 2):
-        numpy_t, torch_t = (spread([spread(r["step_seconds"])["median"] for r in runs[(lib, threads)]])
-                            for lib in ("numpy", "torch"))
+        numpy_t, torch_t, numpy_cpu, torch_cpu = (
+            spread([spread(r[key])["median"] for r in runs[(lib, threads)]])
+            for key in ("step_seconds", "step_cpu_seconds") for lib in ("numpy", "torch"))
         result[f"threads_{threads}"] = {
             "numpy_step_seconds": numpy_t, "torch_step_seconds": torch_t,
             "ratio_numpy_over_torch": numpy_t["median"] / torch_t["median"],
+            # CPU time of the process (all its threads): on a shared machine, what each library itself spent
+            "numpy_step_cpu_seconds": numpy_cpu, "torch_step_cpu_seconds": torch_cpu,
+            "cpu_ratio_numpy_over_torch": numpy_cpu["median"] / torch_cpu["median"],
             "numpy_threads": runs[("numpy", threads)][0]["threads"], "torch_threads": runs[("torch", threads)][0]["threads"]}
     return result
 

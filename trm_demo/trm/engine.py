@@ -78,33 +78,48 @@ def rms_norm(h, gain):
 def rms_norm_backward(d_out, gain, cache):
     normed, inv_rms = cache
     d_normed = d_out * gain
-    d_gain = _sum_to_last(d_out * normed)
-    d_h = inv_rms * (d_normed - normed * _mean_last(d_normed * normed))
+    d_gain = _sum_to_last(d_out, normed)
+    d_h = normed * _mean_product(d_normed, normed)
+    np.subtract(d_normed, d_h, out=d_h)   # d_h = inv_rms * (d_normed - normed * mean(d_normed * normed)),
+    d_h *= inv_rms                        # in place: ~1.5x faster than with a new array per product (issue 24)
     return d_h, d_gain
 
 
 def _mean_last(a):
-    # np.mean's rounding (a float32 sum divided by the count) without its Python wrapper: ~40 µs a call (issue 24)
+    # np.mean's rounding (a float32 sum divided by the count) without its Python wrapper: ~40 µs a call (issue 24).
+    # The forward keeps it: einsum's fixed cost made 3-candidate inference 10 % slower (interleaved A/B, CPU time)
     return np.add.reduce(a, axis=-1, keepdims=True) / a.shape[-1]
 
 
+def _mean_product(a, b):
+    # mean over the last axis of a * b, (..., 1). einsum multiplies and sums in one pass: ~3x faster than a
+    # product and a reduction along a 32-wide axis at the training batch (issue 24)
+    return np.einsum("...i,...i->...", a, b)[..., None] / a.shape[-1]
+
+
 def mlp(h, w_in, w_out, activation):
-    # h: (..., E) -> (..., E); SwiGLU: w_in holds the gate and the up projection side by side
-    pre = h @ w_in
+    # h: (..., M, E) -> (..., M, E), mixing along E. Inside, the activations are feature-major, (..., width, M):
+    # SwiGLU's gate and up halves are then contiguous blocks of rows (as column halves of (..., M, width) every
+    # ufunc on them ran row by row, 2-3x slower, measured in issue 24). w_in holds the gate and up side by side.
+    pre = w_in.T @ _t(h)
     if activation == "swiglu":
         hidden, gate_cache = _swiglu(pre)
     else:
         hidden, gate_cache = _gelu(pre), None
-    return hidden @ w_out, (h, pre, hidden, gate_cache)
+    return _t(hidden) @ w_out, (h, pre, hidden, gate_cache)
 
 
 def mlp_backward(d_out, w_in, w_out, activation, cache):
     h, pre, hidden, gate_cache = cache
-    d_hidden = d_out @ w_out.T
+    d_hidden = w_out @ _t(d_out)
     d_pre = _swiglu_backward(d_hidden, pre, gate_cache) if activation == "swiglu" else d_hidden * _gelu_grad(pre)
-    d_w_out = _outer_sum(hidden, d_out)
-    d_w_in = _outer_sum(h, d_pre)
-    return d_pre @ w_in.T, d_w_in, d_w_out
+    d_w_out = _outer_sum(_t(hidden), d_out)
+    d_w_in = _outer_sum(h, _t(d_pre))
+    return _t(d_pre) @ w_in.T, d_w_in, d_w_out
+
+
+def _t(a):
+    return np.swapaxes(a, -1, -2)
 
 
 def _swiglu(pre):
@@ -116,16 +131,20 @@ def _swiglu(pre):
 
 
 def _halves(pre):
-    half = pre.shape[-1] // 2
-    return pre[..., :half], pre[..., half:]
+    half = pre.shape[-2] // 2
+    return pre[..., :half, :], pre[..., half:, :]
 
 
 def _swiglu_backward(d_hidden, pre, gate_cache):
     gate, up = _halves(pre)
     sig, silu = gate_cache
-    d_pre = np.empty_like(pre)   # both halves written in place: no concatenate
+    d_pre = np.empty_like(pre)   # both halves written in place: no concatenate, no temporaries
     d_gate, d_up = _halves(d_pre)
-    np.multiply(d_hidden * up * sig, 1.0 + gate * (1.0 - sig), out=d_gate)
+    np.subtract(gate, silu, out=d_gate)   # silu'(gate) = sig (1 + gate (1 - sig)) = sig (1 + gate - silu)
+    d_gate += 1.0
+    d_gate *= sig
+    d_gate *= up
+    d_gate *= d_hidden
     np.multiply(d_hidden, silu, out=d_up)
     return d_pre
 
@@ -158,8 +177,10 @@ def _outer_sum(a, b):
     return a.reshape(-1, a.shape[-1]).T @ b.reshape(-1, b.shape[-1])
 
 
-def _sum_to_last(a):
-    return a.reshape(-1, a.shape[-1]).sum(axis=0)
+def _sum_to_last(a, b=None):
+    """sum over every leading axis of a (or of a * b, multiplied and summed in one pass by einsum)."""
+    a = a.reshape(-1, a.shape[-1])
+    return a.sum(axis=0) if b is None else np.einsum("ij,ij->j", a, b.reshape(a.shape))
 
 
 # --- the shared network: RMSNorm(h + MLP(h)) per sublayer ---
@@ -172,7 +193,8 @@ def net(params, spec: TRMSpec, h):
         mixed, mlp_cache = mlp(mixed_in, params[name + ".w_in"], params[name + ".w_out"], spec.activation)
         if axis == "tokens":
             mixed = np.swapaxes(mixed, -1, -2)
-        h, norm_cache = rms_norm(h + mixed, params[name + ".norm"])
+        mixed += h   # the residual, into the product's fresh array (same sum as h + mixed)
+        h, norm_cache = rms_norm(mixed, params[name + ".norm"])
         caches.append((mlp_cache, norm_cache))
     return h, caches
 
@@ -186,7 +208,8 @@ def net_backward(d_out, params, spec: TRMSpec, caches, grads):
                                              spec.activation, mlp_cache)
         grads[name + ".w_in"] += d_w_in
         grads[name + ".w_out"] += d_w_out
-        d_out = d_sum + (np.swapaxes(d_in, -1, -2) if axis == "tokens" else d_in)
+        d_out = np.swapaxes(d_in, -1, -2) if axis == "tokens" else d_in
+        d_out += d_sum   # the residual's gradient, in place as in net
     return d_out
 
 

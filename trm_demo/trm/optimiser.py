@@ -61,8 +61,8 @@ def clip_gradients(grads: dict, max_norm: float) -> float:
 
 
 def global_norm(grads: dict) -> float:
-    # one float32 sum per tensor, then a Python sum: the flat step keeps this exact rounding
-    return float(np.sqrt(sum(float(np.sum(g * g)) for g in grads.values())))
+    # one dot product per tensor (over a flat buffer, one in all: 26 sums per step cost ~100 µs, issue 24)
+    return float(np.sqrt(sum(float(np.vdot(g, g)) for g in grads.values())))
 
 
 def ema_decay_at(update: int, decay: float) -> float:
@@ -84,8 +84,8 @@ class FlatState:
     """Parameters, their EMA, the gradients and AdamW's moments, each one contiguous buffer with one view per tensor.
 
     Clipping, AdamW and the EMA then run once over the buffer instead of once per tensor (one step's optimiser
-    work 360 µs per tensor against 51 µs flat, measured in issue 24); every entry is rounded as before, so the
-    weights are bit for bit the same."""
+    work 360 µs per tensor against 51 µs flat, measured in issue 24); every entry is updated by the same formula,
+    and the global norm is one dot product over the buffer."""
 
     def __init__(self, params: dict, ema: dict):
         self.params, self.ema = _flatten(params), _flatten(ema)
@@ -164,15 +164,12 @@ class Optimiser:
         changes nothing: the caller decides whether to stop."""
         self._bind(params, ema)
         flat = self.flat
-        g = flat.gather(grads)
-        norm = global_norm(flat.grad_views)
+        g = {"flat": flat.gather(grads)}
+        norm = clip_gradients(g, self.grad_clip)
         if np.isfinite(norm):
-            if norm > self.grad_clip:
-                g *= self.grad_clip / norm
             decay = ema_decay_at(self.adamw.t, self.ema_decay)   # t: updates already taken (the convention above)
-            self.adamw.step({"flat": flat.params}, {"flat": g}, {"flat": flat.shrink(self.adamw)})
-            flat.ema *= decay
-            flat.ema += (1 - decay) * flat.params
+            self.adamw.step({"flat": flat.params}, g, {"flat": flat.shrink(self.adamw)})
+            update_ema({"flat": flat.ema}, {"flat": flat.params}, decay)
         return norm
 
     def _bind(self, params: dict, ema: dict) -> None:
