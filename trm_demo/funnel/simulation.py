@@ -154,7 +154,11 @@ def blocks(cfg: Config, tl: Timeline, model: TRM, logistic: Logistic, clock: Pas
         clock.candidates += market.p_true.size
         # Every reply is read once here, by the simulated LLM and by the keyword reader's flags, whoever asks for
         # the reading later (the run, its replays, the break-even map's 35 cells: 0.6 s saved per default run).
-        flags = keyword_flags(market.messages.ravel()).reshape(stop - start, k, -1).astype(np.uint8)
+        # The flags SUB_BATCH replies at a time: keyword_flags holds every sentence's row in float64 for a moment
+        # (~180 MB for a whole block of 32,768 replies).
+        replies = market.messages.ravel()
+        flags = np.concatenate([keyword_flags(replies[at:at + SUB_BATCH]).astype(np.uint8)
+                                for at in range(0, len(replies), SUB_BATCH)]).reshape(stop - start, k, -1)
         yield Block(np.arange(start, stop), market, rngs["outcomes"].random((stop - start, k)), text_readings(market),
                     flags, rngs["llm"].standard_normal((stop - start, k)), path, halt,
                     logistic.predict(market.features))
@@ -547,9 +551,12 @@ def history_beliefs(cfg: Config, model: TRM, step_cap: int) -> tuple[KeywordRead
 def keyword_estimate(keyword: KeywordReader, block: Block, trm: np.ndarray) -> np.ndarray:
     """The keyword reader's P(convert) of each candidate from the TRM's and its reply. (n, K) -> (n, K)"""
     n, k = trm.shape
-    m = block.market
-    reading = keyword.logit(_fields_logit(trm).ravel(), block.keyword_flags.reshape(n * k, -1),
-                            np.repeat(m.urgency, k))                                                     # (n K,)
+    fields, flags = _fields_logit(trm).ravel(), block.keyword_flags.reshape(n * k, -1)
+    urgency = np.repeat(block.market.urgency, k)
+    # SUB_BATCH candidates at a time: the reader's design matrix is 2 x flags + 1 floats per candidate (74 MB for a
+    # whole block).
+    reading = np.concatenate([keyword.logit(fields[at:at + SUB_BATCH], flags[at:at + SUB_BATCH],
+                                            urgency[at:at + SUB_BATCH]) for at in range(0, n * k, SUB_BATCH)])
     return sigmoid(reading).reshape(n, k)
 
 
