@@ -34,12 +34,13 @@ def worker(argv: list[str]) -> int:
     rss_before = _maxrss_mb()
     with tempfile.TemporaryDirectory() as tmp:
         telemetry = None if "--no-telemetry" in argv else Path(tmp) / "trm_calls.json"
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         with call_log(telemetry) as calls:
             run_funnel(cfg, model, baseline, calls, step_cap(cfg, model.decisions))   # as a run without fine-tuning
-        seconds = time.perf_counter() - started
+        seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu_started
         telemetry_mb = telemetry.stat().st_size / 1e6 if telemetry else 0.0
-    print(json.dumps({"opportunities_per_second": opportunities / seconds, "peak_rss_mb": _maxrss_mb(),
+    print(json.dumps({"opportunities_per_second": opportunities / seconds,
+                      "opportunities_per_cpu_second": opportunities / cpu_seconds, "peak_rss_mb": _maxrss_mb(),
                       "rss_before_run_mb": rss_before, "telemetry_mb": telemetry_mb}))
     return 0
 
@@ -55,6 +56,8 @@ def measure(opportunities: int, chunk: int, repeats: int, extra: list[str] = (),
             for _ in range(repeats)]
     return {"opportunities": opportunities, "chunk": chunk, "repeats": repeats,
             "opportunities_per_second": spread([r["opportunities_per_second"] for r in runs]),
+            # the process's own CPU time: what the goal is judged on when the machine is shared
+            "opportunities_per_cpu_second": spread([r["opportunities_per_cpu_second"] for r in runs]),
             "peak_rss_mb": max(r["peak_rss_mb"] for r in runs),
             "rss_before_run_mb": float(np.median([r["rss_before_run_mb"] for r in runs])),
             "telemetry_mb": runs[0]["telemetry_mb"]}
