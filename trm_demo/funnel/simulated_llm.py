@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import re
 import zlib
+from functools import lru_cache
 
 import numpy as np
 
@@ -94,13 +95,19 @@ def parse_reply(reply: str) -> dict:
     """What each sentence of the reply says: fact -> (value, construction, surface), without errors."""
     found = {}
     for sentence in _SENTENCE_END.split(reply.strip()):
-        lowered = sentence.lower()
-        key = lowered if lowered in MEANINGS else next((k for k in _readings_of(sentence) if k in MEANINGS), None)
-        meaning = MEANINGS.get(key)
+        meaning = _meaning(sentence)
         if meaning is not None:
             fact, *said = meaning
             found[fact] = tuple(said)
     return found
+
+
+@lru_cache(maxsize=None)   # replies repeat the grammar's sentences and their typos: a few thousand in any run
+def _meaning(sentence: str) -> tuple | None:
+    """The grammar's meaning of one sentence, its typos corrected; None for a pleasantry or an unknown sentence."""
+    lowered = sentence.lower()
+    key = lowered if lowered in MEANINGS else next((k for k in _readings_of(sentence) if k in MEANINGS), None)
+    return MEANINGS.get(key)
 
 
 def read_reply(reply: str, errors: dict = ERROR_RATES) -> tuple[int, ...]:
