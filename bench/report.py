@@ -109,18 +109,19 @@ def targets_table(r: dict):
             [(label, f"{1 / ratio:.2f}×", ratio <= 0.5, steady) for label, ratio, steady in torch_ratios])
             if "threads_1" in t else ["not measured", t.get("skipped", "")])])
     if sim:
-        slowest = {c: min((row["opportunities_per_second"] for row in sim["rows"] if row["chunk"] == c),
+        slowest = {c: min((sim_rate(row) for row in sim["rows"] if row["chunk"] == c),
                           key=lambda rate: rate["median"]) for c in sorted({row["chunk"] for row in sim["rows"]})}
-        rows.append(["simulation", "≥ 10,000 opportunities/s (telemetry on; slowest size per chunk)", *verdict_over(
+        rows.append(["simulation", f"≥ 10,000 opportunities/s ({sim_clock(sim)}, telemetry on; slowest size per chunk)",
+                     *verdict_over(
             [(f"chunk {c}", f"{rate['median']:,.0f}/s", rate["median"] >= 10_000, stable(rate))
              for c, rate in slowest.items()])])
         goal = sim["targets"]
         for row in [row for row in sim["rows"] if row["opportunities"] >= 1_000_000][:1]:
-            peak, seconds = row["peak_rss_mb"], row["opportunities"] / row["opportunities_per_second"]["median"]
+            peak, seconds = row["peak_rss_mb"], row["opportunities"] / sim_rate(row)["median"]
             rows += [["simulation", f"1M opportunities under {goal['peak_mb_at_1m']} MB peak", f"{peak:.0f} MB",
                       verdict(peak < goal["peak_mb_at_1m"])]]
             if "seconds_at_1m" in goal:   # a section measured before issue 24 has no time goal
-                rows += [["simulation", f"1M opportunities within {goal['seconds_at_1m'] / 60:g} min",
+                rows += [["simulation", f"1M opportunities within {goal['seconds_at_1m'] / 60:g} min ({sim_clock(sim)})",
                           f"{seconds / 60:.1f} min", verdict(seconds <= goal["seconds_at_1m"])]]
     e2e = ok(r, "end_to_end")
     if e2e and "first_cpu_seconds" in e2e:
@@ -334,22 +335,33 @@ def fine_tune_table(r: dict):
              "net value in $ per opportunity. The shipped default is training.epochs in config/default_config.yaml."])
 
 
+def sim_rate(row: dict) -> dict:
+    """A simulation row's rate the goal is judged on: per CPU second where measured (a shared machine's wall
+    clock waits for its neighbours), else per wall second (sections measured before it was)."""
+    return row.get("opportunities_per_cpu_second") or row["opportunities_per_second"]
+
+
+def sim_clock(sim: dict) -> str:
+    return "CPU time" if "opportunities_per_cpu_second" in sim["rows"][0] else "wall time"
+
+
 def simulation_table(r: dict):
     sim = ok(r, "simulation")
     if not sim:
         return None
     target_rate, target_mb = sim["targets"]["opportunities_per_second"], sim["targets"]["peak_mb_at_1m"]
-    rows = [[f"{row['opportunities']:,}", str(row["chunk"]), whole(row["opportunities_per_second"]["median"]),
-             span(row["opportunities_per_second"], whole), f"{row['peak_rss_mb']:.0f} MB", f"{row['telemetry_mb']:.0f} MB",
-             verdict(row["opportunities_per_second"]["median"] >= target_rate)
+    rows = [[f"{row['opportunities']:,}", str(row["chunk"]), whole(sim_rate(row)["median"]),
+             span(sim_rate(row), whole), whole(row["opportunities_per_second"]["median"]),
+             f"{row['peak_rss_mb']:.0f} MB", f"{row['telemetry_mb']:.0f} MB",
+             verdict(sim_rate(row)["median"] >= target_rate)
              + (f"; < {target_mb} MB: {verdict(row['peak_rss_mb'] < target_mb)}" if row["opportunities"] >= 1_000_000
                 else "")]
             for row in sim["rows"]]
     notes = [sim["budget_note"] + ".", "Peak memory = maxrss of a fresh process (imports and checkpoint included: "
              f"~{sim['rows'][0]['rss_before_run_mb']:.0f} MB before the run starts). 1M runs once, at chunk 1000."]
     return ("Simulation (run_funnel, pretrained checkpoint, telemetry on)",
-            ["opportunities", "chunk", "opportunities/s", "range", "peak memory", "telemetry file",
-             f"≥ {target_rate:,}/s"], rows, notes)
+            ["opportunities", "chunk", f"opportunities/s ({sim_clock(sim)})", "range", "opportunities/s (wall)",
+             "peak memory", "telemetry file", f"≥ {target_rate:,}/s"], rows, notes)
 
 
 def what_if_table(r: dict):

@@ -1,7 +1,8 @@
 """Simulation throughput (opportunities/s) and peak memory, each run in a fresh process; the default run's wall time.
 
 Every run is `trm_demo.funnel.simulation.run_funnel` on the default config with the shipped pretrained
-checkpoint at full depth (no fine-tuning), the logistic baseline and telemetry on (`telemetry.call_log` to a
+checkpoint at the step cap its own run validated (no fine-tuning: what `python main.py --train-epochs 0` runs at),
+the logistic baseline and telemetry on (`telemetry.call_log` to a
 temporary file, deleted afterwards). Peak memory is the process's maxrss, so each size gets its own process.
 """
 
@@ -24,7 +25,7 @@ LARGE_CHUNK = 1000      # the second chunk size of each row, and the only one at
 def worker(argv: list[str]) -> int:
     """python -m bench.sim_bench OPPORTUNITIES CHUNK [--no-telemetry]: one run, its figures as JSON on stdout."""
     from trm_demo.config import load_config
-    from trm_demo.funnel.pipeline import fit_baseline, starting_model
+    from trm_demo.funnel.pipeline import fit_baseline, starting_model, step_cap
     from trm_demo.funnel.simulation import run_funnel
     from trm_demo.funnel.telemetry import call_log
     opportunities, chunk = int(argv[0]), int(argv[1])
@@ -33,12 +34,13 @@ def worker(argv: list[str]) -> int:
     rss_before = _maxrss_mb()
     with tempfile.TemporaryDirectory() as tmp:
         telemetry = None if "--no-telemetry" in argv else Path(tmp) / "trm_calls.json"
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         with call_log(telemetry) as calls:
-            run_funnel(cfg, model, baseline, calls, cfg.model.supervision_steps)   # full depth: no fine-tuning
-        seconds = time.perf_counter() - started
+            run_funnel(cfg, model, baseline, calls, step_cap(cfg, model.decisions))   # as a run without fine-tuning
+        seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu_started
         telemetry_mb = telemetry.stat().st_size / 1e6 if telemetry else 0.0
-    print(json.dumps({"opportunities_per_second": opportunities / seconds, "peak_rss_mb": _maxrss_mb(),
+    print(json.dumps({"opportunities_per_second": opportunities / seconds,
+                      "opportunities_per_cpu_second": opportunities / cpu_seconds, "peak_rss_mb": _maxrss_mb(),
                       "rss_before_run_mb": rss_before, "telemetry_mb": telemetry_mb}))
     return 0
 
@@ -54,6 +56,8 @@ def measure(opportunities: int, chunk: int, repeats: int, extra: list[str] = (),
             for _ in range(repeats)]
     return {"opportunities": opportunities, "chunk": chunk, "repeats": repeats,
             "opportunities_per_second": spread([r["opportunities_per_second"] for r in runs]),
+            # the process's own CPU time: what the goal is judged on when the machine is shared
+            "opportunities_per_cpu_second": spread([r["opportunities_per_cpu_second"] for r in runs]),
             "peak_rss_mb": max(r["peak_rss_mb"] for r in runs),
             "rss_before_run_mb": float(np.median([r["rss_before_run_mb"] for r in runs])),
             "telemetry_mb": runs[0]["telemetry_mb"]}
@@ -74,7 +78,7 @@ def run(sizes: list[int], config_chunk: int, repeats: int, what_if_size: int) ->
             what_ifs[name] = measure(what_if_size, config_chunk, repeats, extra, env)
             what_ifs[name]["speedup"] = (what_ifs[name]["opportunities_per_second"]["median"]
                                          / what_ifs["as is"]["opportunities_per_second"]["median"])
-    return {"budget_note": "default config, shipped checkpoint at full depth (no fine-tuning), logistic baseline",
+    return {"budget_note": "default config, shipped checkpoint at its validated step cap (no fine-tuning), logistic baseline",
             "rows": rows, "what_ifs": what_ifs, "targets": {"opportunities_per_second": 10_000, "peak_mb_at_1m": 150, "seconds_at_1m": 120}}
 
 

@@ -51,3 +51,24 @@ def test_a_different_seed_changes_the_results(tmp_path, monkeypatch, capsys):
     assert without_wall_clock(metrics["strategies"]) != without_wall_clock(other_metrics["strategies"])
     assert without_wall_clock(first["--telemetry"]) != without_wall_clock(other["--telemetry"])
     assert without_wall_clock(first["--export-training-log"]) != without_wall_clock(other["--export-training-log"])
+
+
+def test_the_run_at_its_step_cap_decides_as_the_first_steps_of_a_full_depth_pass():
+    """Blocks run the TRM only to the run's step cap and the depth frontier's opportunities again to full depth
+    (simulation.deepened): that is free only if a pass to the cap gives exactly the first steps of a deeper one, and
+    the deepened head keeps its block's market and draws."""
+    import numpy as np
+
+    from trm_demo.config import load_config
+    from trm_demo.funnel import pipeline
+    from trm_demo.funnel.simulation import PassClock, blocks, deepened, timeline
+
+    cfg = load_config(overrides={"simulation.opportunities": 300})
+    model, full = pipeline.starting_model(cfg), cfg.model.supervision_steps
+    block = next(blocks(cfg, timeline(cfg), model, pipeline.fit_baseline(cfg), PassClock(), 2))
+    deep = deepened(block.rows(slice(0, 280)), model, full)
+    assert block.trm_path.shape[0] == 2 and deep.trm_path.shape[0] == full
+    assert np.array_equal(deep.trm_path[:2], block.trm_path[:, :280])
+    assert np.array_equal(deep.trm_halt[:2], block.trm_halt[:, :280])
+    assert np.array_equal(deep.draws, block.draws[:280]) and np.array_equal(deep.ids, np.arange(280))
+    assert not np.array_equal(deep.trm_path[-1], deep.trm_path[1])   # the deeper steps do move the estimate

@@ -5,7 +5,9 @@ import json
 
 import numpy as np
 
-from trm_demo.funnel import telemetry
+from trm_demo.config import load_config
+from trm_demo.funnel import pipeline, telemetry
+from trm_demo.funnel.simulation import run_funnel
 
 
 def test_beyond_the_full_calls_the_file_keeps_one_in_sample_every_and_says_so(tmp_path, monkeypatch):
@@ -15,6 +17,7 @@ def test_beyond_the_full_calls_the_file_keeps_one_in_sample_every_and_says_so(tm
     with telemetry.call_log(path) as log:
         for start in range(0, 30, 7):      # chunks that straddle the switch to sampling
             ids = np.arange(start, min(start + 7, 30))
+            ids = ids[log.keep(len(ids))]
             log.write({"call": ids, "flag": ids % 2 == 0}, {"hurdle": 3.0}, 0.1)
     *records, counts = json.loads(path.read_text())
     assert [r["call"] for r in records] == [0, 1, 2, 3, 4, 5, 9, 13, 17, 21, 25, 29]
@@ -24,7 +27,7 @@ def test_beyond_the_full_calls_the_file_keeps_one_in_sample_every_and_says_so(tm
 def test_below_the_full_calls_every_call_is_written_and_nothing_else(tmp_path):
     path = tmp_path / "trm_calls.json"
     with telemetry.call_log(path) as log:
-        log.write({"call": np.arange(3)}, {"hurdle": 3.0}, 0.1)
+        log.write({"call": log.keep(3)}, {"hurdle": 3.0}, 0.1)
     assert [r["call"] for r in json.loads(path.read_text())] == [0, 1, 2]
 
 
@@ -33,7 +36,26 @@ def test_every_record_is_json_whatever_the_shared_context(tmp_path):
     for context in ({}, {"mode": "100% read", "note": "50%s"}):
         path = tmp_path / "trm_calls.json"
         with telemetry.call_log(path) as log:
-            log.write({"call": np.arange(2)}, context, 0.1)
+            log.write({"call": log.keep(2)}, context, 0.1)
         records = json.loads(path.read_text())
         assert [{k: r[k] for k in context} for r in records] == [context, context]
         assert [r["call"] for r in records] == [0, 1]
+
+
+def test_a_real_runs_file_stays_within_its_documented_bound(tmp_path, monkeypatch):
+    """The default run's 1,600 calls, sampled past the first 300: the file is no larger than max_bytes says (the
+    README's figure), and the sample kept the calls it should."""
+    monkeypatch.setattr(telemetry, "FULL_CALLS", 300)
+    monkeypatch.setattr(telemetry, "SAMPLE_EVERY", 10)
+    cfg = load_config()
+    model = pipeline.starting_model(cfg)
+    path = tmp_path / "trm_calls.json"
+    with telemetry.call_log(path) as calls:
+        run_funnel(cfg, model, pipeline.fit_baseline(cfg), calls, pipeline.step_cap(cfg, model.decisions))
+    *records, counts = json.loads(path.read_text())
+    calls = cfg.simulation.opportunities * cfg.market.candidates_per_opportunity
+    assert counts["telemetry"] == {"calls": calls, "written": 300 + 130, "full_calls": 300, "sample_every": 10}
+    assert [r["opportunity"] * 8 + r["candidate"] for r in records[298:302]] == [298, 299, 300, 310]
+    assert path.stat().st_size <= telemetry.max_bytes(calls)
+    # and the bound is not slack by orders of magnitude: a record is over half its RECORD_BYTES on average
+    assert path.stat().st_size > telemetry.max_bytes(calls) / 2

@@ -15,9 +15,10 @@ MEMORY_BUDGET = 2 * 2**30      # bytes one run may use at its peak: a laptop's w
 # Bytes per row, measured with tracemalloc and rounded up: generating one logged pair or one market
 # pair (every field in float64, the logit's temporaries, the float32 features), and keeping a
 # logged pair (features, outcome, p_true); one telemetry record while its chunk is turned to text;
-# what grows with the period although the ledger keeps only running totals (the timeline's columns, the
-# controllers' windows, the allocator's kept memory): peak RSS 229 MB at 10k and 263 MB at 100k opportunities
-# (chunk 1000, telemetry on, python -m bench.sim_bench), ~380 bytes per opportunity (issue 24).
+# what grows with the period although the ledger keeps only running totals (the timeline's columns, 25 bytes, the
+# controllers' histories, the allocator's kept memory): peak RSS 120 MB at 10k and 133 MB at 100k opportunities
+# (chunk 1000, telemetry on, the checkpoint's step cap; was 229 and 263 MB before the keyword flags and the keyword
+# reader's estimate were computed SUB_BATCH candidates at a time), ~150 bytes per opportunity: 400 stays a bound.
 SAMPLE_BYTES, KEPT_SAMPLE_BYTES = 450, 100
 TELEMETRY_BYTES, PER_OPPORTUNITY_BYTES = 1_200, 400
 BASELINE_BYTES = 160 * 2**20   # the interpreter, NumPy, rich and the model: a default run peaks at 134 MB

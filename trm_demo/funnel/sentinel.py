@@ -63,7 +63,7 @@ class Sentinel:
     def affordable(self, costs: np.ndarray) -> np.ndarray:
         """Which of these reads, in this order, fit in what is left of the budget (a prefix). (R,) -> (R,) bool"""
         # Compared exactly as they will be booked: the running total of the same additions.
-        totals = np.cumsum(np.r_[self.spent, costs])[1:]
+        totals = np.cumsum(np.concatenate(([self.spent], costs)))[1:]   # np.r_ cost 0.3 ms a call
         return totals <= self.budget
 
     def round_fits(self, waited_ms: np.ndarray, failed_before: np.ndarray) -> np.ndarray:

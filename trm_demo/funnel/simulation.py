@@ -142,25 +142,34 @@ class PassClock:
 
 
 def blocks(cfg: Config, tl: Timeline, model: TRM, logistic: Logistic, clock: PassClock, step_cap: int):
-    """Blocks of at most FUNNEL_BLOCK opportunities, cut where the market's drift changes.
-
-    The first block runs the TRM to full depth (the depth frontier replays it at every step cap);
-    the others only to the step cap the run uses: measured 3x faster at 20,000 opportunities."""
+    """Blocks of at most FUNNEL_BLOCK opportunities, cut where the market's drift changes, the TRM run to the step
+    cap the run uses (a deeper pass would compute steps nobody reads; `deepened` runs the depth frontier's)."""
     k = cfg.market.candidates_per_opportunity
     rngs = {purpose: rng_for(cfg.simulation.seed, purpose) for purpose in ("market", "outcomes", "llm")}
     cuts = sorted({0, tl.n, *range(0, tl.n, FUNNEL_BLOCK), *np.flatnonzero(np.diff(tl.drift) != 0) + 1})
     for start, stop in zip(cuts, cuts[1:]):
         market = sample_market(rngs["market"], stop - start, k, float(tl.drift[start]), cfg.world.replies)
         started = time.perf_counter()
-        path, halt = _trm_pass(model, market, cfg.model.supervision_steps if start == 0 else step_cap)
+        path, halt = _trm_pass(model, market, step_cap)
         clock.ms += (time.perf_counter() - started) * 1000
         clock.candidates += market.p_true.size
         # Every reply is read once here, by the simulated LLM and by the keyword reader's flags, whoever asks for
         # the reading later (the run, its replays, the break-even map's 35 cells: 0.6 s saved per default run).
-        flags = keyword_flags(market.messages.ravel()).reshape(stop - start, k, -1).astype(np.uint8)
+        # The flags SUB_BATCH replies at a time: keyword_flags holds every sentence's row in float64 for a moment
+        # (~180 MB for a whole block of 32,768 replies).
+        replies = market.messages.ravel()
+        flags = np.concatenate([keyword_flags(replies[at:at + SUB_BATCH]).astype(np.uint8)
+                                for at in range(0, len(replies), SUB_BATCH)]).reshape(stop - start, k, -1)
         yield Block(np.arange(start, stop), market, rngs["outcomes"].random((stop - start, k)), text_readings(market),
                     flags, rngs["llm"].standard_normal((stop - start, k)), path, halt,
                     logistic.predict(market.features))
+
+
+def deepened(block: Block, model: TRM, steps: int) -> Block:
+    """The block with the TRM's path and halt logits to `steps` (the depth frontier replays every step cap): the
+    first block's LANDSCAPE_OPPORTUNITIES only, not all of it at full depth (the frontier needs no more)."""
+    path, halt = _trm_pass(model, block.market, steps)
+    return dataclasses.replace(block, trm_path=path, trm_halt=halt)
 
 
 def _trm_pass(model: TRM, market: Market, max_steps: int):
@@ -371,7 +380,7 @@ def run_funnel(cfg: Config, model: TRM, logistic: Logistic, calls: CallLog, step
     clock, sample, frontier = PassClock(), None, None
     for block in blocks(cfg, tl, model, logistic, clock, step_cap):
         if sample is None:
-            head = block.rows(slice(0, LANDSCAPE_OPPORTUNITIES))
+            head = deepened(block.rows(slice(0, LANDSCAPE_OPPORTUNITIES)), model, cfg.model.supervision_steps)
             sample, frontier = (head, step_cap, trusted.trust), depth_frontier(head, cfg)
         decide_block(ledger, block, tl, cfg, readings, step_cap, worlds, rivals, keyword, calls,
                      clock.ms_per_candidate, on_progress)
@@ -394,13 +403,14 @@ def decide_block(ledger: Ledger, block: Block, tl: Timeline, cfg: Config, readin
     for start in range(0, len(block.ids), sim.chunk_size):
         part = block.rows(slice(start, start + sim.chunk_size))
         trm, belief = trm_estimate(part, cfg, step_cap), believed[start:start + sim.chunk_size]
+        refits = {}   # the chunk's calibration refits, shared by the worlds that read the same (_learn)
         for name, world in worlds.items():
             fallback = world.sentinel.trm_guard(trm.estimate, trm.latency)
             base = np.where((fallback != "")[:, None], part.logistic, belief)
             chunk = run_cascade(world, part, tl, base, fallback, cfg, readings)
             pick, pursue = decide(chunk.estimate, sim.conversion_value, sim.outreach_cost)
             decision = Decision(pick, pursue, settle(part, pick, pursue, cfg))
-            _learn(world.calibration, base, chunk.reading_logit, chunk.fallback == "", decision)
+            _learn(world.calibration, base, chunk.reading_logit, chunk.fallback == "", decision, refits)
             waiting = waiting_cost(cfg, chunk.waited_ms)
             compute = trm.cost + chunk.llm_cost + waiting
             _add_totals(world, decision.money, compute, chunk)
@@ -416,7 +426,7 @@ def decide_block(ledger: Ledger, block: Block, tl: Timeline, cfg: Config, readin
         trm_pick, trm_pursue = decide(trm.estimate, sim.conversion_value, sim.outreach_cost)
         ledger.record("trm", part.ids, compute_cost=trm.cost, steps=trm.steps.max(axis=1), latency_ms=trm.latency,
                       **settle(part, trm_pick, trm_pursue, cfg))
-        _record_rivals(ledger, part, trm, belief, tl, cfg, readings, rivals)
+        _record_rivals(ledger, part, trm, belief, tl, cfg, readings, rivals, refits)
         if on_progress:
             on_progress(int(part.ids[-1]) + 1)
 
@@ -429,17 +439,25 @@ def rival_worlds(cfg: Config, budget: float, calibration: Calibration, **control
 
 
 def _learn(calibration: Calibration, base: np.ndarray, reading_logit: np.ndarray, on_base: np.ndarray,
-           decision: Decision) -> None:
+           decision: Decision, refits: dict) -> None:
     """The chunk's readings (n, K) logits, NaN where none, refit the trust: every one's gap to the base belief, and
     the outcome where it was pursued. Readings beside the logistic model's estimate (the TRM guard decided: on_base
-    (n,) False) say nothing of the base belief: left out."""
+    (n,) False) say nothing of the base belief: left out.
+
+    refits: the chunk's refits so far, by their data and starting trust. The replays read what the run reads until
+    their control binds (half of a 3,000-opportunity run's refits at chunk 10 were repeats): a world whose readings
+    are another's takes that world's fit instead of refitting (refit is a function of the data and the trust)."""
     rows, cols = np.nonzero(~np.isnan(reading_logit) & on_base[:, None])
     if rows.size == 0:
         return
     pursued = decision.pursue[rows] & (decision.pick[rows] == cols)
     outcome = np.where(pursued, decision.money["converted"][rows], np.nan)
     calibration.add(base[rows, cols], reading_logit[rows, cols], outcome)
-    calibration.refit()
+    key = (calibration.data.tobytes(), calibration.trust)
+    if key in refits:
+        calibration.trust = refits[key]
+    else:
+        refits[key] = calibration.refit()
 
 
 def world_for(cfg: Config, budget: float, calibration: Calibration, fixed_hurdle: float | None = None,
@@ -577,9 +595,12 @@ def _fitted(record: dict, cfg: Config) -> tuple[KeywordReader, np.ndarray] | Non
 def keyword_estimate(keyword: KeywordReader, block: Block, trm: np.ndarray) -> np.ndarray:
     """The keyword reader's P(convert) of each candidate from the TRM's and its reply. (n, K) -> (n, K)"""
     n, k = trm.shape
-    m = block.market
-    reading = keyword.logit(_fields_logit(trm).ravel(), block.keyword_flags.reshape(n * k, -1),
-                            np.repeat(m.urgency, k))                                                     # (n K,)
+    fields, flags = _fields_logit(trm).ravel(), block.keyword_flags.reshape(n * k, -1)
+    urgency = np.repeat(block.market.urgency, k)
+    # SUB_BATCH candidates at a time: the reader's design matrix is 2 x flags + 1 floats per candidate (74 MB for a
+    # whole block).
+    reading = np.concatenate([keyword.logit(fields[at:at + SUB_BATCH], flags[at:at + SUB_BATCH],
+                                            urgency[at:at + SUB_BATCH]) for at in range(0, n * k, SUB_BATCH)])
     return sigmoid(reading).reshape(n, k)
 
 
@@ -641,10 +662,10 @@ def router_estimate(world: World, top: TopK, base: np.ndarray) -> np.ndarray:
 
 
 def _record_rivals(ledger: Ledger, part: Block, trm: TRMDecision, belief: np.ndarray, tl: Timeline, cfg: Config,
-                   readings: Readings, rivals: dict[str, World]) -> None:
+                   readings: Readings, rivals: dict[str, World], refits: dict) -> None:
     """llm, llm_shortlist and router_topk on one chunk; a decision none of whose reads came is recorded as a
     fallback (the TRM, the router's base belief, or the logistic model where the TRM guard trips, decided).
-    belief (n, K): the cascade's base belief, the router's (it ranks and decides with it)."""
+    belief (n, K): the cascade's base belief, the router's (it ranks and decides with it); refits: as _learn's."""
     sim = cfg.simulation
     k = {"llm": part.market.n_candidates, "llm_shortlist": cfg.rivals.shortlist_k, "router_topk": cfg.rivals.router_k}
     for name, world in rivals.items():
@@ -656,7 +677,7 @@ def _record_rivals(ledger: Ledger, part: Block, trm: TRMDecision, belief: np.nda
         pick, pursue = decide(estimate, sim.conversion_value, sim.outreach_cost)
         money = settle(part, pick, pursue, cfg)
         if router:
-            _learn(world.calibration, base, top.reading, ~guarded, Decision(pick, pursue, money))
+            _learn(world.calibration, base, top.reading, ~guarded, Decision(pick, pursue, money), refits)
         waiting = waiting_cost(cfg, top.waited_ms)
         ledger.record(name, part.ids, compute_cost=trm.cost + top.llm_cost + waiting, llm_cost=top.llm_cost,
                       latency_cost=waiting,
@@ -680,26 +701,28 @@ def depth_frontier(block: Block, cfg: Config) -> list[dict]:
 
 def _log_calls(calls: CallLog, part: Block, trm: TRMDecision, chunk: CascadeChunk, decision: Decision, world: World,
                pass_ms: float) -> None:
-    """One telemetry record per candidate the TRM scored in the run, with the cascade's reading and decision."""
+    """One telemetry record per candidate the TRM scored in the run, with the cascade's reading and decision; the
+    columns are built for the calls the file keeps only (past its full part, 1 in telemetry.SAMPLE_EVERY)."""
     if not calls.enabled:   # replays, seed workers and benchmarks: no columns to build
         return
     n, k = trm.estimate.shape
-    picked = np.zeros((n, k), dtype=bool)
-    picked[np.arange(n), decision.pick] = True
-    pursued = picked & decision.pursue[:, None]
-    outcome = np.where(pursued, decision.money["converted"][:, None], None)
-    reading = np.where(np.isnan(chunk.reading), None, np.round(chunk.reading, 6).astype(object))
-    calls.write({"opportunity": np.repeat(part.ids, k), "candidate": np.tile(np.arange(k), n),
-                 "message": part.market.messages.ravel(),
-                 "trm_probability": _shown(trm.estimate), "steps": trm.steps.ravel(),
-                 "llm_read": chunk.read.ravel(), "llm_failed": chunk.failed.ravel(),
-                 "llm_probability": reading.ravel(), "probability": _shown(chunk.estimate),
-                 "fallback": np.repeat(chunk.fallback, k),
-                 "decision": np.where(pursued, "pursue", np.where(picked, "skip", "not_picked")).ravel(),
-                 "outcome": outcome.ravel()},
+    kept = calls.keep(n * k)
+    if kept.size == 0:
+        return
+    rows, cols = np.divmod(kept, k)
+    picked = decision.pick[rows] == cols
+    pursued = picked & decision.pursue[rows]
+    reading = chunk.reading[rows, cols]
+    calls.write({"opportunity": part.ids[rows], "candidate": cols, "message": part.market.messages[rows, cols],
+                 "trm_probability": _shown(trm.estimate[rows, cols]), "steps": trm.steps[rows, cols],
+                 "llm_read": chunk.read[rows, cols], "llm_failed": chunk.failed[rows, cols],
+                 "llm_probability": np.where(np.isnan(reading), None, np.round(reading, 6).astype(object)),
+                 "probability": _shown(chunk.estimate[rows, cols]), "fallback": chunk.fallback[rows],
+                 "decision": np.where(pursued, "pursue", np.where(picked, "skip", "not_picked")),
+                 "outcome": np.where(pursued, decision.money["converted"][rows], None)},
                 {"hurdle": round(world.thermostat.hurdle, 6), "breaker": world.sentinel.state}, pass_ms)
 
 
 def _shown(p: np.ndarray) -> np.ndarray:
     """Probabilities as written: clipped away from 0 and 1 (a log-loss of them stays finite), 6 decimals."""
-    return np.round(np.clip(p, PROB_EPS, 1 - PROB_EPS), 6).ravel()
+    return np.round(np.clip(p, PROB_EPS, 1 - PROB_EPS), 6)

@@ -7,14 +7,16 @@ that a dashboard or an indexer can ingest as is. Measured (wall-clock) values
 sit under each record's "wall_clock" key so that reproducibility checks can
 drop them; everything else is the same for the same seed and config.
 
-Size: a record is about 400 bytes, so a million opportunities (10 M calls) would
-write ~3.8 GB. The file therefore holds the first FULL_CALLS calls in full and
-then a systematic sample, every SAMPLE_EVERY-th call after them: at most
-FULL_CALLS + (calls - FULL_CALLS) / SAMPLE_EVERY records (~40 MB + ~4 MB per
-million calls beyond). When the sample kicked in, the array's last element is
+Size: a record is 483 bytes on average (a 10,000-opportunity run: 80,000 records, 38.7 MB,
+3.9 KB per opportunity at 8 candidates) and at most RECORD_BYTES (the grammar's longest reply,
+417 characters, with every other field at its widest). The file therefore holds the first
+FULL_CALLS calls in full and then a systematic sample, every SAMPLE_EVERY-th call after them:
+at most `max_bytes(calls)` = RECORD_BYTES x (FULL_CALLS + (calls - FULL_CALLS) / SAMPLE_EVERY)
+(+ the counts element), ~48 MB for the full part and ~39 bytes per opportunity beyond it (1 M
+opportunities, 8 M calls: ~86 MB, bound 143 MB). When the sample kicked in, the array's last element is
 {"telemetry": {"calls": ..., "written": ..., "full_calls": ..., "sample_every": ...}}
 so a reader knows the counts; a run below FULL_CALLS writes every call and no
-such element.
+such element. test_telemetry.py checks the bound on a real run.
 """
 
 from __future__ import annotations
@@ -35,8 +37,16 @@ from trm_demo.results import (CascadeSummary, Changes, Counterfactual, DepthPoin
                               StrategyResult, ThermostatSummary, TrainingSummary, WallClock, build, downsample)
 
 
-FULL_CALLS = 100_000   # calls written in full (~40 MB), enough for every run up to 10,000 opportunities
+FULL_CALLS = 100_000   # calls written in full (~48 MB), enough for every run up to 12,500 opportunities
 SAMPLE_EVERY = 100     # beyond them, one call in this many (a systematic sample, by call number)
+RECORD_BYTES = 800     # the most one record takes (its line and separator); 599 the most in a 10k run, 483 on average
+COUNTS_BYTES = 200     # the counts element that ends a sampled file
+
+
+def max_bytes(calls: int) -> int:
+    """The most trm_calls.json takes for a run of `calls` TRM calls: every record written, at its widest."""
+    sampled = -(-max(calls - FULL_CALLS, 0) // SAMPLE_EVERY)
+    return RECORD_BYTES * (min(calls, FULL_CALLS) + sampled) + COUNTS_BYTES
 
 
 class CallLog:
@@ -53,21 +63,21 @@ class CallLog:
     def enabled(self) -> bool:
         return self._handle is not None
 
+    def keep(self, count: int) -> np.ndarray:
+        """Which of the next `count` calls the file keeps, as positions among them (the first FULL_CALLS of the run,
+        then every SAMPLE_EVERY-th): the caller builds the records of those only. Counts the calls as seen."""
+        number = self.calls + np.arange(count)
+        self.calls += count
+        return np.flatnonzero((number < FULL_CALLS) | ((number - FULL_CALLS) % SAMPLE_EVERY == 0))
+
     def write(self, calls: dict[str, np.ndarray], context: dict, pass_ms_per_candidate: float) -> None:
-        """calls: equal-length columns, one row per TRM call; context: fields shared by the chunk; the TRM pass's
-        wall time per candidate goes under "wall_clock", apart from the results.
+        """calls: equal-length columns, one row per kept TRM call (`keep`); context: fields shared by the chunk; the
+        TRM pass's wall time per candidate goes under "wall_clock", apart from the results.
 
         Each column is turned into JSON text at once and every record is one
         string template: about 3x faster than a json.dumps per record (the
         telemetry was a fifth of the simulation's time)."""
         if self._handle is None:
-            return
-        number = self.calls + np.arange(len(next(iter(calls.values()))))
-        self.calls += len(number)
-        kept = (number < FULL_CALLS) | ((number - FULL_CALLS) % SAMPLE_EVERY == 0)
-        if not kept.all():
-            calls = {name: column[kept] for name, column in calls.items()}
-        if not kept.any():
             return
         shared = [json.dumps({key: value})[1:-1].replace("%", "%%") for key, value in context.items()]
         fields = [f'"{name}": %s' for name in calls] + shared + [
