@@ -44,12 +44,27 @@ class Thermostat:
         self._vois: list[np.ndarray] = []      # per opportunity seen, (K,) VOI of each candidate, $
         self._price = np.nan                   # the LLM price of the last opportunity seen, $ per read
         self._predicted = 0.0                  # spend those VOIs predicted at the hurdle and price in force
+        self._surprise = np.empty(0)           # the latest readings' squared standardised gaps (calibration.surprise)
 
     def observe(self, voi: np.ndarray, price: np.ndarray) -> None:
         """Before reading a chunk: (n, K) VOI of each candidate ($) and (n,) price per read."""
         self._vois = (self._vois + list(voi))[-self.cfg.window:]
         self._price = float(price[-1])
         self._predicted += float((price[:, None] * (voi > self.hurdle * price[:, None])).sum())
+
+    def observe_readings(self, surprise: np.ndarray) -> None:
+        """After a chunk: (m,) each reading's squared standardised gap to the base belief (calibration.surprise)."""
+        window = self.cfg.surprise_window
+        self._surprise = np.concatenate([self._surprise, surprise])[-window:] if window else self._surprise
+
+    @property
+    def floor(self) -> float:
+        """min_hurdle, lowered in proportion where the latest readings' gaps are wider than on a steady market."""
+        c = self.cfg
+        if c.surprise_window == 0 or len(self._surprise) < c.surprise_window:
+            return c.min_hurdle
+        widening = self._surprise.mean() / c.steady_surprise
+        return max(c.min_hurdle / max(widening, 1.0), min(1.0, c.min_hurdle))
 
     def update(self, opportunity: int, elapsed: float, spent: float) -> str:
         """Between chunks: `elapsed` is the share of the period gone by (0..1], `spent` the LLM spend so far."""
@@ -61,8 +76,9 @@ class Thermostat:
 
     def _shadow_hurdle(self, opportunity: int, elapsed: float, spent: float) -> float | None:
         """The hurdle that spends the rest of the budget on the rest of the period; None when undefined."""
-        if (not np.isfinite(self.budget) or not self._vois or not 0.0 < elapsed < 1.0 or self._predicted <= 0
-                or self._price <= 0):   # no budget, nothing seen yet, the period over, or free reads: nothing to pace
+        if not np.isfinite(self.budget) or self._price <= 0:   # no budget or free reads: nothing to pace
+            return 0.0
+        if not self._vois or not 0.0 < elapsed < 1.0 or self._predicted <= 0:   # nothing seen yet, or the period over
             return None
         recent = np.concatenate(self._vois)                                            # (window x K,)
         seen = len(recent) / len(self._vois[-1])                                       # opportunities in the window
@@ -79,7 +95,7 @@ class Thermostat:
         c = self.cfg
         if not c.enabled or shadow is None or opportunity < c.warmup:
             return HOLD
-        moved = min(max(c.min_hurdle, shadow), c.max_hurdle)
+        moved = min(max(self.floor, shadow), c.max_hurdle)
         if moved == self.hurdle:
             return HOLD
         action = RAISE if moved > self.hurdle else LOWER
