@@ -4,9 +4,15 @@ The cascade reads a candidate when the value of that reading (VOI) beats hurdle 
 Two things set the right hurdle:
 
   the floor     `min_hurdle`, the best fixed hurdle chosen on held-out seeds (see the config):
-                above 1 because the cascade's VOI is optimistic (its belief's error spread),
-                and a practitioner would tune it so. With a budget that does not bind, this
-                is where the hurdle stays.
+                above 1 because the cascade's VOI is optimistic on a steady market: the
+                candidates it reads (near break-even) are closer to the base belief than the
+                belief's fitted error spread says (their squared standardised gaps,
+                calibration.surprise, average `steady_surprise` < 1). Where the latest
+                `surprise_window` readings' gaps are wider than that (a drift: the base belief
+                is more wrong than its fit, which remembers the set-up's readings, says), the
+                VOI is pessimistic instead and the floor falls in proportion:
+                  floor = min_hurdle / max(1, mean surprise / steady_surprise), never below 1
+                (VOI = price). With a budget that does not bind, the floor is the hurdle.
   the shadow    when the budget binds, a read is worth taking only if it beats the reads the
   price         money would buy later. The shadow hurdle is the one at which the rest of the
                 budget buys the reads the rest of the period would want: from the VOIs of the
@@ -21,9 +27,9 @@ Two things set the right hurdle:
 
 hurdle = min(max(floor, shadow), max_hurdle), from `warmup` opportunities on (before: `initial_hurdle`).
 It needs no model of the market: only the VOIs the cascade computed, its own spend, the
-price and the clock, which any deployment has. A price rise raises the shadow (each read
-costs more of what is left), a traffic surge too (more opportunities share it), a drift
-shows in the window's VOIs.
+price, the clock and its readings' gaps, which any deployment has. A price rise raises the
+shadow (each read costs more of what is left), a traffic surge too (more opportunities share
+it), a drift shows in the window's VOIs and lowers the floor.
 """
 
 from __future__ import annotations
