@@ -5,7 +5,8 @@ fixed setting, chosen on held-out seeds (CHOOSING_SEEDS) and evaluated on others
 (the evaluation seeds, 1..N), per scenario, so the fixed policy even knows which shock
 is coming (a strong rival):
 
-  thermostat     against the cascade with its hurdle fixed at the grid's best (FIXED_HURDLES);
+  thermostat     against the cascade with its hurdle fixed at the grid's best (FIXED_HURDLES); its
+                 floor's knobs are chosen on the held-out seeds only (FLOOR_KNOBS);
   sentinel       (breaker + TRM guard), the latency limit and the budget: on against off, the
                  fixed choice of the two that did better on the held-out seeds.
 
@@ -40,6 +41,10 @@ WAITING_PRICE = 1.0
 WAITING_PRICED = {f"steady, waiting at ${WAITING_PRICE:g}/s": (),
                   f"LLM outage 130-154, waiting at ${WAITING_PRICE:g}/s": SHOCKS["LLM outage 130-154"]}
 PER_OPPORTUNITY_TARGET = {"steady": -0.10, "shock": 0.0}   # issue 21: thermostat - best held-out fixed hurdle
+# The floor's knobs (thermostat.surprise_window, steady_surprise), chosen on the held-out seeds only: the thermostat
+# with each pair on the steady market and under the drift (where the readings' gaps widen); (0, _): the floor held.
+FLOOR_KNOBS = ((0, 1.0), (40, 1.0), (40, 0.6), (40, 0.5), (80, 0.6))
+FLOOR_SCENARIOS = ("steady", "drift 0.3 -> 0.8 at 100")
 
 
 def one_seed(seed: int) -> dict:
@@ -72,7 +77,30 @@ def one_seed(seed: int) -> dict:
             fixed[hurdle] = run(dataclasses.replace(shocked, thermostat=held))[0]
         out[name] = {"opportunities": result.timeline.n, "thermostat": value, "fixed": fixed,
                      "limits": limits(value, result)}
+    if seed in CHOOSING_SEEDS:
+        out["floor_knobs"] = {knob_name(w, s): {name: run(with_floor(cfg, SHOCKS[name], w, s))[0]
+                                                 for name in FLOOR_SCENARIOS} for w, s in FLOOR_KNOBS}
     return out
+
+
+def knob_name(window: int, steady: float) -> str:
+    return f"surprise_window {window}, steady_surprise {steady:g}" if window else "surprise_window 0 (floor held)"
+
+
+def with_floor(cfg, events, window: int, steady: float):
+    return dataclasses.replace(cfg, scenario=dataclasses.replace(cfg.scenario, events=tuple(events)),
+                               thermostat=dataclasses.replace(cfg.thermostat, surprise_window=window,
+                                                              steady_surprise=steady))
+
+
+def floor_choice(choosing: list[dict], scenarios: dict) -> dict:
+    """Per knob pair, on the held-out seeds: the thermostat minus the scenario's best fixed hurdle, $ per run; the
+    pair with the highest sum over FLOOR_SCENARIOS is the choice."""
+    from trm_demo.funnel.evaluation import mean_ci
+    rows = {knobs: {name: mean_ci([s["floor_knobs"][knobs][name] - s[name]["fixed"][scenarios[name]["best_fixed_hurdle"]]
+                                   for s in choosing]) for name in FLOOR_SCENARIOS} for knobs in choosing[0]["floor_knobs"]}
+    chosen = max(rows, key=lambda k: sum(v["mean"] for v in rows[k].values()))
+    return {"per_run_minus_best_fixed": rows, "chosen": chosen}
 
 
 def summarise(choosing: list[dict], evaluating: list[dict], floor: float) -> dict:
@@ -118,10 +146,13 @@ def run(seeds: int, choosing_seeds: int | None = None) -> dict:
     evaluation_seeds = list(range(1, seeds + 1))
     held_out = list(CHOOSING_SEEDS[:choosing_seeds or len(CHOOSING_SEEDS)])
     per_seed = in_processes(one_seed, held_out + evaluation_seeds)
-    floor = load_config().thermostat.min_hurdle
+    thermostat = load_config().thermostat
+    floor = thermostat.min_hurdle
     if floor not in FIXED_HURDLES:
         raise ValueError(f"thermostat.min_hurdle {floor} is not on the bench's grid {FIXED_HURDLES}: add it")
-    return {"scenarios": summarise(per_seed[:len(held_out)], per_seed[len(held_out):], floor),
+    scenarios = summarise(per_seed[:len(held_out)], per_seed[len(held_out):], floor)
+    return {"scenarios": scenarios, "floor_knobs": floor_choice(per_seed[:len(held_out)], scenarios),
+            "configured_floor_knobs": knob_name(thermostat.surprise_window, thermostat.steady_surprise),
             "thermostat_floor": floor, "fixed_hurdle_grid": list(FIXED_HURDLES),
             "choosing_seeds": held_out, "evaluation_seeds": evaluation_seeds,
             "wall_seconds": time.perf_counter() - started}

@@ -502,7 +502,9 @@ def thermostat_table(r: dict):
              f"per scenario (the fixed policy knows the shock: a strong rival). Grid: "
              f"{', '.join(num(h) for h in c['fixed_hurdle_grid'])}; in brackets the best on the evaluation seeds "
              f"(hindsight). The floor is `thermostat.min_hurdle` ({num(c['thermostat_floor'])}), the best fixed hurdle "
-             "on the steady market; `thermostat.replay_hurdle`, the hurdle the run's own replay holds, is the best on "
+             "on the steady market, lowered in proportion (never below 1) where the latest readings' gaps to the base "
+             "belief are wider than on a steady market (`thermostat.surprise_window`, `steady_surprise`: a drift); "
+             "`thermostat.replay_hurdle`, the hurdle the run's own replay holds, is the best on "
              "the default events. Target (issue 21): ≥ $0 per opportunity under shocks, ≥ −$0.10 on a steady market."]
     missed = [f"{name}: {ci(v['thermostat_minus_best_fixed']['per_opportunity'], 2, dollars=True)} per opportunity "
               f"against a fixed hurdle of {num(v['best_fixed_hurdle'])}"
@@ -517,6 +519,25 @@ def thermostat_table(r: dict):
         "scenario", "best fixed hurdle, held out (hindsight)", "thermostat: expected net value per run",
         "thermostat − best fixed, per run", "per opportunity", "thermostat − its floor, per run", "target"],
         rows, notes)
+
+
+def floor_knobs_table(r: dict):
+    c = ok(r, "controls")
+    if not c or "floor_knobs" not in c:
+        return None
+    choice = c["floor_knobs"]
+    rows = [[knobs + (" (chosen)" if knobs == choice["chosen"] else "")]
+            + [ci(v, 0, dollars=True) for v in per.values()] for knobs, per in choice["per_run_minus_best_fixed"].items()]
+    seeds = c["choosing_seeds"]
+    notes = [f"The thermostat with each pair of the floor's knobs minus the best fixed hurdle, on the held-out seeds "
+             f"{seeds[0]}–{seeds[-1]} only (they choose; the table above evaluates on others): the floor falls in "
+             "proportion where the latest `surprise_window` readings' squared standardised gaps to the base belief "
+             "average more than `steady_surprise`. Chosen: the highest sum over these scenarios. "
+             + ("The config holds the chosen pair." if choice["chosen"] == c["configured_floor_knobs"] else
+                f"The config holds {c['configured_floor_knobs']}, not the chosen pair: update it.")]
+    names = list(next(iter(choice["per_run_minus_best_fixed"].values())))
+    return ("The thermostat's floor: its knobs chosen on held-out seeds",
+            ["knobs"] + [f"{name}: thermostat − best fixed, per run" for name in names], rows, notes)
 
 
 def limits_table(r: dict):
@@ -547,7 +568,7 @@ def limits_table(r: dict):
 
 TABLES = (targets_table, machine_table, engine_table, phases_table, profile_table,
           ablation_table, halting_table, fine_tune_table, simulation_table, what_if_table, end_to_end_table,
-          reading_table, quality_table, readers_table, thermostat_table, limits_table, readme_table)
+          reading_table, quality_table, readers_table, thermostat_table, floor_knobs_table, limits_table, readme_table)
 
 
 def markdown(results: dict) -> str:

@@ -48,10 +48,17 @@ def controls_section(seeds: int, thermostat: float = 60.0) -> dict:
                                for c in controls_bench.LIMITS}}
         names = (*controls_bench.WAITING_PRICED, *controls_bench.SHOCKS, controls_bench.DEFAULT)
         return {name: scenario for name in names}
-    choosing, evaluating = [101, 102], list(range(1, seeds + 1))
-    return {"scenarios": controls_bench.summarise([one(s) for s in choosing], [one(s) for s in evaluating], 3.0),
+
+    def held_out(seed: int) -> dict:   # the floor's knob pairs, run on the choosing seeds only
+        return {**one(seed), "floor_knobs": {controls_bench.knob_name(w, s): {name: 50.0 + seed + w / 10 - s
+                                                                              for name in controls_bench.FLOOR_SCENARIOS}
+                                             for w, s in controls_bench.FLOOR_KNOBS}}
+    choosing, evaluating = [held_out(s) for s in (101, 102)], [one(s) for s in range(1, seeds + 1)]
+    scenarios = controls_bench.summarise(choosing, evaluating, 3.0)
+    return {"scenarios": scenarios, "floor_knobs": controls_bench.floor_choice(choosing, scenarios),
+            "configured_floor_knobs": controls_bench.knob_name(40, 0.6),
             "thermostat_floor": 3.0, "fixed_hurdle_grid": list(controls_bench.FIXED_HURDLES),
-            "choosing_seeds": choosing, "evaluation_seeds": evaluating, "wall_seconds": 1.0}
+            "choosing_seeds": [101, 102], "evaluation_seeds": list(range(1, seeds + 1)), "wall_seconds": 1.0}
 
 
 @pytest.mark.parametrize("seeds", [1, 3])
@@ -62,11 +69,15 @@ def test_the_market_and_controls_tables_render_with_one_seed_or_several(seeds):
     page = report.markdown(results)
     for heading in ("## What reading the reply is worth", "## Multi-seed quality",
                     "## The thermostat against the best fixed hurdle",
+                    "## The thermostat's floor: its knobs chosen on held-out seeds",
                     "## The sentinel, the latency limit and the budget against their best fixed setting",
                     "## Reader sweep: the cascade with good, bad and useless readers"):
         assert heading in page
     assert ("one seed: no interval" in page) == (seeds == 1)
     assert "market by `python -m bench --only market` on 2026-12-01 00:00:00+00:00 (commit abc1234, a CPU)" in page
+    # the widest window with the lowest steady_surprise scores highest on the fake plant: chosen, and not the config's
+    assert "| surprise_window 80, steady_surprise 0.6 (chosen) |" in page
+    assert "The config holds surprise_window 40, steady_surprise 0.6, not the chosen pair: update it." in page
 
 
 def test_a_missed_thermostat_target_is_said_in_words():

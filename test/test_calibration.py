@@ -6,7 +6,7 @@ import pytest
 from bench.market_bench import NoSignal
 from trm_demo.config import load_config
 from trm_demo.funnel import pipeline
-from trm_demo.funnel.calibration import fit_trust, prior_trust, set_up
+from trm_demo.funnel.calibration import fit_trust, prior_trust, set_up, surprise
 from trm_demo.funnel.cascade import value_of_reading, belief_from_estimate
 from trm_demo.funnel.evaluation import mean_ci
 from trm_demo.funnel.reading import Readings
@@ -34,6 +34,15 @@ def fitted(data, rounds=3):
 def test_a_reader_biased_by_minus_one_is_estimated_within_a_fifth_of_a_logit(seed):
     trust = fitted(history(np.random.default_rng(seed), bias=-1.0))
     assert trust.bias == pytest.approx(-1.0, abs=0.2)
+
+
+def test_surprise_is_one_on_readings_the_trust_describes_and_four_where_the_trm_errs_twice_as_much():
+    """The thermostat's drift signal: the squared standardised gap averages 1 on readings like those the trust was
+    fitted on, and grows with the square of the base belief's error where it is wider than the fit says."""
+    trust = fitted(history(np.random.default_rng(4), n=4000))
+    assert surprise(*history(np.random.default_rng(5), n=4000)[:2], trust).mean() == pytest.approx(1.0, abs=0.1)
+    wider = surprise(*history(np.random.default_rng(5), n=4000, error_sd=2.0, noise=0.6)[:2], trust).mean()
+    assert wider == pytest.approx(4.0, rel=0.2)
 
 
 def test_outcomes_tell_a_noisy_reader_from_an_unsure_trm():

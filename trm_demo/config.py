@@ -119,6 +119,8 @@ class ThermostatConfig:
     replay_hurdle: float = knob(0.0, 1e6, open_lo=True)
     window: int = knob(1, 10_000_000)
     warmup: int = knob(0, 10_000_000)
+    surprise_window: int = knob(0, 10_000_000)
+    steady_surprise: float = knob(0.0, 1e6, open_lo=True)
 
 
 @dataclass(frozen=True)

@@ -101,6 +101,13 @@ def fit_trust(p: np.ndarray, reading: np.ndarray, outcome: np.ndarray, start: Tr
     return Trust(bias, float(reading_var[best]), spread, float(SHARES[best]), len(gap), int(seen.sum()))
 
 
+def surprise(p: np.ndarray, reading: np.ndarray, trust: Trust) -> np.ndarray:
+    """Each reading's squared standardised gap to the base belief, (m,): (reading - mean - bias)^2 / spread, 1 on
+    average where `trust` describes these readings, above 1 where the gaps are wider than it assumed."""
+    mean, _ = belief_from_estimate(p, trust.error_var)
+    return (reading - mean - trust.bias) ** 2 / trust.spread
+
+
 @dataclass
 class Calibration:
     """The latest WINDOW readings with known gaps (and outcomes, where pursued) and the trust fitted on them;

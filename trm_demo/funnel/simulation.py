@@ -36,7 +36,7 @@ from typing import Callable, NamedTuple
 
 import numpy as np
 
-from trm_demo.funnel.calibration import Calibration, Labelled, SetUp, Trust, set_up
+from trm_demo.funnel.calibration import Calibration, Labelled, SetUp, Trust, set_up, surprise
 from trm_demo.funnel.cascade import belief_from_estimate, combine, expected_probability, logit, value_of_reading
 from trm_demo.config import Config, ThermostatConfig
 from trm_demo.funnel.ledger import Ledger
@@ -410,7 +410,8 @@ def decide_block(ledger: Ledger, block: Block, tl: Timeline, cfg: Config, readin
             chunk = run_cascade(world, part, tl, base, fallback, cfg, readings)
             pick, pursue = decide(chunk.estimate, sim.conversion_value, sim.outreach_cost)
             decision = Decision(pick, pursue, settle(part, pick, pursue, cfg))
-            _learn(world.calibration, base, chunk.reading_logit, chunk.fallback == "", decision, refits)
+            world.thermostat.observe_readings(_learn(world.calibration, base, chunk.reading_logit,
+                                                     chunk.fallback == "", decision, refits))
             waiting = waiting_cost(cfg, chunk.waited_ms)
             compute = trm.cost + chunk.llm_cost + waiting
             _add_totals(world, decision.money, compute, chunk)
@@ -439,17 +440,18 @@ def rival_worlds(cfg: Config, budget: float, calibration: Calibration, **control
 
 
 def _learn(calibration: Calibration, base: np.ndarray, reading_logit: np.ndarray, on_base: np.ndarray,
-           decision: Decision, refits: dict) -> None:
+           decision: Decision, refits: dict) -> np.ndarray:
     """The chunk's readings (n, K) logits, NaN where none, refit the trust: every one's gap to the base belief, and
     the outcome where it was pursued. Readings beside the logistic model's estimate (the TRM guard decided: on_base
-    (n,) False) say nothing of the base belief: left out.
+    (n,) False) say nothing of the base belief: left out. Returns their surprise at the trust they were read with.
 
     refits: the chunk's refits so far, by their data and starting trust. The replays read what the run reads until
     their control binds (half of a 3,000-opportunity run's refits at chunk 10 were repeats): a world whose readings
     are another's takes that world's fit instead of refitting (refit is a function of the data and the trust)."""
     rows, cols = np.nonzero(~np.isnan(reading_logit) & on_base[:, None])
     if rows.size == 0:
-        return
+        return np.empty(0)
+    gaps = surprise(base[rows, cols], reading_logit[rows, cols], calibration.trust)
     pursued = decision.pursue[rows] & (decision.pick[rows] == cols)
     outcome = np.where(pursued, decision.money["converted"][rows], np.nan)
     calibration.add(base[rows, cols], reading_logit[rows, cols], outcome)
@@ -458,6 +460,7 @@ def _learn(calibration: Calibration, base: np.ndarray, reading_logit: np.ndarray
         calibration.trust = refits[key]
     else:
         refits[key] = calibration.refit()
+    return gaps
 
 
 def world_for(cfg: Config, budget: float, calibration: Calibration, fixed_hurdle: float | None = None,

@@ -4,9 +4,15 @@ The cascade reads a candidate when the value of that reading (VOI) beats hurdle 
 Two things set the right hurdle:
 
   the floor     `min_hurdle`, the best fixed hurdle chosen on held-out seeds (see the config):
-                above 1 because the cascade's VOI is optimistic (its belief's error spread),
-                and a practitioner would tune it so. With a budget that does not bind, this
-                is where the hurdle stays.
+                above 1 because the cascade's VOI is optimistic on a steady market: the
+                candidates it reads (near break-even) are closer to the base belief than the
+                belief's fitted error spread says (their squared standardised gaps,
+                calibration.surprise, average `steady_surprise` < 1). Where the latest
+                `surprise_window` readings' gaps are wider than that (a drift: the base belief
+                is more wrong than its fit, which remembers the set-up's readings, says), the
+                VOI is pessimistic instead and the floor falls in proportion:
+                  floor = min_hurdle / max(1, mean surprise / steady_surprise), never below 1
+                (VOI = price). With a budget that does not bind, the floor is the hurdle.
   the shadow    when the budget binds, a read is worth taking only if it beats the reads the
   price         money would buy later. The shadow hurdle is the one at which the rest of the
                 budget buys the reads the rest of the period would want: from the VOIs of the
@@ -21,9 +27,9 @@ Two things set the right hurdle:
 
 hurdle = min(max(floor, shadow), max_hurdle), from `warmup` opportunities on (before: `initial_hurdle`).
 It needs no model of the market: only the VOIs the cascade computed, its own spend, the
-price and the clock, which any deployment has. A price rise raises the shadow (each read
-costs more of what is left), a traffic surge too (more opportunities share it), a drift
-shows in the window's VOIs.
+price, the clock and its readings' gaps, which any deployment has. A price rise raises the
+shadow (each read costs more of what is left), a traffic surge too (more opportunities share
+it), a drift shows in the window's VOIs and lowers the floor.
 """
 
 from __future__ import annotations
@@ -44,12 +50,27 @@ class Thermostat:
         self._vois: list[np.ndarray] = []      # per opportunity seen, (K,) VOI of each candidate, $
         self._price = np.nan                   # the LLM price of the last opportunity seen, $ per read
         self._predicted = 0.0                  # spend those VOIs predicted at the hurdle and price in force
+        self._surprise = np.empty(0)           # the latest readings' squared standardised gaps (calibration.surprise)
 
     def observe(self, voi: np.ndarray, price: np.ndarray) -> None:
         """Before reading a chunk: (n, K) VOI of each candidate ($) and (n,) price per read."""
         self._vois = (self._vois + list(voi))[-self.cfg.window:]
         self._price = float(price[-1])
         self._predicted += float((price[:, None] * (voi > self.hurdle * price[:, None])).sum())
+
+    def observe_readings(self, surprise: np.ndarray) -> None:
+        """After a chunk: (m,) each reading's squared standardised gap to the base belief (calibration.surprise)."""
+        window = self.cfg.surprise_window
+        self._surprise = np.concatenate([self._surprise, surprise])[-window:] if window else self._surprise
+
+    @property
+    def floor(self) -> float:
+        """min_hurdle, lowered in proportion where the latest readings' gaps are wider than on a steady market."""
+        c = self.cfg
+        if c.surprise_window == 0 or len(self._surprise) < c.surprise_window:
+            return c.min_hurdle
+        widening = self._surprise.mean() / c.steady_surprise
+        return max(c.min_hurdle / max(widening, 1.0), min(1.0, c.min_hurdle))
 
     def update(self, opportunity: int, elapsed: float, spent: float) -> str:
         """Between chunks: `elapsed` is the share of the period gone by (0..1], `spent` the LLM spend so far."""
@@ -61,8 +82,9 @@ class Thermostat:
 
     def _shadow_hurdle(self, opportunity: int, elapsed: float, spent: float) -> float | None:
         """The hurdle that spends the rest of the budget on the rest of the period; None when undefined."""
-        if (not np.isfinite(self.budget) or not self._vois or not 0.0 < elapsed < 1.0 or self._predicted <= 0
-                or self._price <= 0):   # no budget, nothing seen yet, the period over, or free reads: nothing to pace
+        if not np.isfinite(self.budget) or self._price <= 0:   # no budget or free reads: nothing to pace
+            return 0.0
+        if not self._vois or not 0.0 < elapsed < 1.0 or self._predicted <= 0:   # nothing seen yet, or the period over
             return None
         recent = np.concatenate(self._vois)                                            # (window x K,)
         seen = len(recent) / len(self._vois[-1])                                       # opportunities in the window
@@ -79,7 +101,7 @@ class Thermostat:
         c = self.cfg
         if not c.enabled or shadow is None or opportunity < c.warmup:
             return HOLD
-        moved = min(max(c.min_hurdle, shadow), c.max_hurdle)
+        moved = min(max(self.floor, shadow), c.max_hurdle)
         if moved == self.hurdle:
             return HOLD
         action = RAISE if moved > self.hurdle else LOWER

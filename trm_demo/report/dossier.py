@@ -504,8 +504,9 @@ def controls_section(settings: dict, result: RunResult, points: int) -> Section:
         Bullets(tuple(describe_event(e) for e in events)) if events else None,
         Paragraph(f"**Thermostat (budget pacing).** The cascade reads a reply when its value of information beats "
                   f"hurdle × price. The thermostat keeps the hurdle at its floor "
-                  f"({num(settings['thermostat']['min_hurdle'])}, the best fixed hurdle on a steady market) and "
-                  f"raises it to the budget's shadow price when the budget binds: the hurdle at which the rest of "
+                  f"({num(settings['thermostat']['min_hurdle'])}, the best fixed hurdle on a steady market; lower, never below "
+                  f"1, while the latest readings' gaps to the base belief are wider than on a steady market, as after "
+                  f"a drift) and raises it to the budget's shadow price when the budget binds: the hurdle at which the rest of "
                   f"the budget buys the reads the rest of the period would want, from the VOIs seen so far. It "
                   f"moved {count(t.moves, 'time')} and ended at {num(t.final_hurdle)}. "
                   + counterfactual_sentence(result, "thermostat", "with the hurdle held at "
