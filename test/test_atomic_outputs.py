@@ -39,11 +39,13 @@ PREVIOUS = {"demo_metrics.json": {"strategies": {"trm": {"roi": 1.25}}, "from": 
             "trm_calls.json": [{"opportunity": 0, "probability": 0.5, "from": "an earlier run"}]}
 
 # A tiny from-scratch model and a budget that never runs out: a long run that keeps
-# streaming telemetry until it is stopped.
+# streaming telemetry until it is stopped. It streams after ~1 s of CPU (was ~3.5 s): a small
+# labelled history, and a drift change at opportunity 100, where simulation.blocks ends the
+# market's first block (else 4,096 opportunities at full depth are scored before the first chunk).
 LONG_RUN_CONFIG = """
 model: {hidden_size: 8, expansion: 1, n_cycles: 1, outer_steps: 1, supervision_steps: 2}
-training: {holdout_samples: 64, from_scratch: true}
-scenario: {events: []}
+training: {samples: 256, holdout_samples: 64, from_scratch: true}
+scenario: {events: [{at: 100, drift: 0.31}]}
 """
 
 

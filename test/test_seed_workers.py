@@ -25,8 +25,8 @@ from trm_demo.strategies import KEYS as STRATEGIES
 
 needs_proc = pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="reads child pids from Linux /proc")
 
-# 200 opportunities take the parent well under a second; 1,000 seeds keep two workers busy for minutes.
-BUSY_WORKERS = ("--opportunities", "200", "--seeds", "1000")
+# 20 opportunities take the parent a fraction of a second; 1,000 seeds keep two workers busy for minutes.
+BUSY_WORKERS = ("--opportunities", "20", "--seeds", "1000")
 
 
 def start_seeds_run(directory: Path) -> subprocess.Popen:
