@@ -8,13 +8,12 @@ Node tooling is installed with ``npm ci`` at the repo root.
 """
 from __future__ import annotations
 
-import atexit
-import json
 import os
-import select
 import shutil
 import subprocess
 from pathlib import Path
+
+from served import Served
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 VALIDATOR = REPO_ROOT / "test" / "mermaid" / "validate.mjs"
@@ -59,46 +58,13 @@ def validate_markdown(path, timeout: float = 120) -> subprocess.CompletedProcess
 
     Returns what `node test/mermaid/validate.mjs FILE` returns, as a CompletedProcess (text mode).
     returncode: 0 all blocks parse, 1 a block failed (stdout has a `FAIL file#N line: message` line),
-    2 usage error / unreadable file / no mermaid block in the file. One validator process answers
-    every call of the session (`--serve`): loading jsdom + mermaid costs ~3 s of CPU, a check a few ms.
+    2 usage error / unreadable file / no mermaid block in the file. One validator process (`--serve`)
+    answers every call of the session.
     """
     args = [str(Path(path).resolve())]
-    server = _server()
-    server.stdin.write(json.dumps(args) + "\n")
-    server.stdin.flush()
-    if not select.select([server.stdout], [], [], timeout)[0]:
-        _stop_server()
-        raise subprocess.TimeoutExpired([str(VALIDATOR), *args], timeout)
-    answer = server.stdout.readline()
-    if not answer:   # the validator died: say how, and let the next call start a fresh one
-        _stop_server()
-        raise RuntimeError(f"the Mermaid validator exited with code {server.returncode}")
-    result = json.loads(answer)
-    return subprocess.CompletedProcess(args, result["code"], result["stdout"], result["stderr"])
+    answer = VALIDATOR_PROCESS.ask(args, timeout)
+    return subprocess.CompletedProcess(args, answer["code"], answer["stdout"], answer["stderr"])
 
 
-_SERVER: list[subprocess.Popen] = []
-
-
-def _server() -> subprocess.Popen:
-    if not _SERVER or _SERVER[0].poll() is not None:
-        node = shutil.which("node") or "node"
-        _SERVER[:] = [subprocess.Popen(
-            [node, str(VALIDATOR), "--serve"],
-            cwd=REPO_ROOT,  # so `import 'mermaid'` resolves this repo's node_modules
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)]
-        atexit.register(_stop_server)
-    return _SERVER[0]
-
-
-def _stop_server() -> None:
-    """End of input ends the validator; it is waited for, so its CPU is counted with the suite's."""
-    for server in _SERVER:
-        server.stdin.close()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
-        server.stdout.close()
-    _SERVER.clear()
+# cwd: so that `import 'mermaid'` resolves this repo's node_modules
+VALIDATOR_PROCESS = Served(shutil.which("node") or "node", str(VALIDATOR), "--serve", cwd=REPO_ROOT)
