@@ -174,7 +174,7 @@ def measure(page: Path, width: int, height: int) -> dict:
             pytest.fail("CI is set but node or node_modules/puppeteer (npm ci) is missing")
         pytest.skip("the browser measurements need node and `npm ci` (puppeteer comes with mermaid-cli)")
     if browser not in BROWSERS:   # one Chromium measures every page of the session (a launch is ~2 s of CPU)
-        BROWSERS[browser] = Served("node", str(MEASURE), "--serve", browser)
+        BROWSERS[browser] = Served("node", str(MEASURE), browser)
     found = BROWSERS[browser].ask([str(page), width, height], timeout=180)
     assert "error" not in found, found.get("error", "")[-2000:]
     return found

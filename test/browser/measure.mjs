@@ -1,15 +1,15 @@
 #!/usr/bin/env node
-// Load one HTML page in the system Chromium at a given window size and print, as JSON, what a reader meets:
+// Load HTML pages in the system Chromium at given window sizes and print, as JSON, what a reader meets:
 // the font size every visible chart label is drawn at, labels clipped by their chart or overlapping each other,
 // each table's overflow and whether a cue under it says so, and how far down the first chart ends.
 //
-// usage: node test/browser/measure.mjs CHROMIUM PAGE.html WIDTH HEIGHT
-//        node test/browser/measure.mjs --serve CHROMIUM: one browser for many pages (a launch is ~2 s of CPU);
-//        each stdin line is a JSON [PAGE.html, WIDTH, HEIGHT], each answer one stdout line: what the command
-//        above prints, or {"error": message}.
+// usage: node test/browser/measure.mjs CHROMIUM
+// One browser measures every page (a launch is ~2 s of CPU): each stdin line is a JSON [PAGE.html, WIDTH, HEIGHT],
+// each answer one stdout line, the measurements or {"error": message}.
 // Puppeteer comes with mermaid-cli (npm ci); it drives the given browser and downloads nothing. The page runs no
 // script of its own (its CSP forbids them): the measuring runs in Puppeteer's isolated world.
 import puppeteer from 'puppeteer';
+import { createInterface } from 'node:readline';
 import { pathToFileURL } from 'node:url';
 
 // What a reader meets on `page` at width x height CSS px, in a fresh tab of `browser`.
@@ -55,11 +55,9 @@ async function measure(browser, page, width, height) {
   }
 }
 
-const serve = process.argv[2] === '--serve';
-const [browserPath, page, width, height] = process.argv.slice(serve ? 3 : 2);
-if (!browserPath || (!serve && (!page || !width || !height))) {
-  console.error('usage: node test/browser/measure.mjs CHROMIUM PAGE.html WIDTH HEIGHT');
-  console.error('       node test/browser/measure.mjs --serve CHROMIUM');
+const browserPath = process.argv[2];
+if (!browserPath) {
+  console.error('usage: node test/browser/measure.mjs CHROMIUM  (stdin: one JSON [PAGE.html, WIDTH, HEIGHT] a line)');
   process.exit(2);
 }
 const browser = await puppeteer.launch({
@@ -67,19 +65,14 @@ const browser = await puppeteer.launch({
   args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--no-first-run'],
 });
 try {
-  if (serve) {
-    const { createInterface } = await import('node:readline');
-    for await (const request of createInterface({ input: process.stdin })) {
-      let answer;
-      try {
-        answer = await measure(browser, ...JSON.parse(request));
-      } catch (err) {
-        answer = { error: String(err?.stack ?? err) };
-      }
-      process.stdout.write(`${JSON.stringify(answer)}\n`);
+  for await (const request of createInterface({ input: process.stdin })) {
+    let answer;
+    try {
+      answer = await measure(browser, ...JSON.parse(request));
+    } catch (err) {
+      answer = { error: String(err?.stack ?? err) };
     }
-  } else {
-    console.log(JSON.stringify(await measure(browser, page, width, height)));
+    process.stdout.write(`${JSON.stringify(answer)}\n`);
   }
 } finally {
   await browser.close();
