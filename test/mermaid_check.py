@@ -13,6 +13,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from served import Served
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 VALIDATOR = REPO_ROOT / "test" / "mermaid" / "validate.mjs"
 NODE_MODULES = REPO_ROOT / "node_modules"
@@ -54,16 +56,15 @@ def require_node_tooling() -> None:
 def validate_markdown(path, timeout: float = 120) -> subprocess.CompletedProcess:
     """Validate every ```mermaid block of the Markdown file at `path`.
 
-    Returns the CompletedProcess (text mode). returncode: 0 all blocks parse,
-    1 a block failed (stdout has a `FAIL file#N line: message` line),
-    2 usage error / unreadable file / no mermaid block in the file.
+    Returns what `node test/mermaid/validate.mjs FILE` returns, as a CompletedProcess (text mode).
+    returncode: 0 all blocks parse, 1 a block failed (stdout has a `FAIL file#N line: message` line),
+    2 usage error / unreadable file / no mermaid block in the file. One validator process (`--serve`)
+    answers every call of the session.
     """
-    node = shutil.which("node") or "node"
-    return subprocess.run(
-        [node, str(VALIDATOR), str(Path(path).resolve())],
-        cwd=REPO_ROOT,  # so `import 'mermaid'` resolves this repo's node_modules
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
+    args = [str(Path(path).resolve())]
+    answer = VALIDATOR_PROCESS.ask(args, timeout)
+    return subprocess.CompletedProcess(args, answer["code"], answer["stdout"], answer["stderr"])
+
+
+# cwd: so that `import 'mermaid'` resolves this repo's node_modules
+VALIDATOR_PROCESS = Served(shutil.which("node") or "node", str(VALIDATOR), "--serve", cwd=REPO_ROOT)

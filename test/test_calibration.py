@@ -12,7 +12,6 @@ from trm_demo.funnel.evaluation import mean_ci
 from trm_demo.funnel.reading import Readings
 from trm_demo.funnel.simulation import history_beliefs, run_funnel
 from trm_demo.funnel.telemetry import call_log
-from trm_demo.ui import UI
 
 def history(rng, n=512, bias=0.0, noise=0.3, error_sd=1.0, signal=True):
     """Readings of n past candidates whose TRM is calibrated: the truth is the TRM's belief plus its error."""
@@ -21,6 +20,14 @@ def history(rng, n=512, bias=0.0, noise=0.3, error_sd=1.0, signal=True):
     reading = (truth if signal else rng.normal(-1.0, 1.5, n)) + bias + noise * rng.standard_normal(n)
     outcome = (rng.random(n) < 1 / (1 + np.exp(-truth))).astype(float)
     return p, reading, outcome
+
+
+def pretrained(seed: int = 7):
+    """The config at `seed`, the shipped checkpoint as is and the step cap its run selected (--train-epochs 0): what
+    the reader is trusted with does not depend on fine-tuning, which would cost ~3 s of CPU a seed."""
+    cfg = load_config().replace(**{"simulation.seed": seed, "training.epochs": 0})
+    model = pipeline.starting_model(cfg)
+    return cfg, model, pipeline.step_cap(cfg, {"selected": model.decisions["selected"]})
 
 
 def fitted(data, rounds=3):
@@ -65,9 +72,7 @@ def test_a_reader_without_signal_gets_no_weight_and_no_value_of_information():
 def test_the_set_up_fit_finds_the_readers_bias_in_the_history():
     """In the run's own history the bias is measured against the TRM's belief (whose mean logit sits a little
     off the truth's), so a reader biased by -1.0 is found 1.0 below the same reader unbiased."""
-    cfg = load_config()
-    model = pipeline.starting_model(cfg)
-    cap = pipeline.step_cap(cfg, pipeline.fine_tune(cfg, model, UI(quiet=True)))
+    cfg, model, cap = pretrained()
     fitted_bias = {}
     for bias in (0.0, -1.0):
         c = cfg.replace(**{"simulation.llm_bias": bias})
@@ -90,9 +95,7 @@ def test_the_cascade_degrades_into_the_keyword_reader_for_a_bad_or_biased_reader
                "no signal": {}}
     gaps = {(name, rival): [] for name in readers for rival in ("trm", "keyword")}
     for seed in (600, 601, 602):
-        cfg = load_config().replace(**{"simulation.seed": seed})
-        model = pipeline.starting_model(cfg)
-        cap = pipeline.step_cap(cfg, pipeline.fine_tune(cfg, model, UI(quiet=True)))
+        cfg, model, cap = pretrained(seed)
         baseline = pipeline.fit_baseline(cfg)
         for name, knobs in readers.items():
             c = cfg.replace(**knobs)
@@ -110,9 +113,7 @@ def test_with_a_reader_without_signal_the_cascade_decides_as_the_keyword_reader(
     """The reader is trusted with nothing it has not shown: the set-up fit sees a no-signal reader's 512 readings
     predict no outcome, so the cascade reads (almost) nobody and decides as its base, the keyword reader (measured
     on seed 603: 0 reads, every decision the keyword reader's)."""
-    cfg = load_config().replace(**{"simulation.seed": 603})
-    model = pipeline.starting_model(cfg)
-    cap = pipeline.step_cap(cfg, pipeline.fine_tune(cfg, model, UI(quiet=True)))
+    cfg, model, cap = pretrained(603)
     with call_log(None) as calls:
         ledger = run_funnel(cfg, model, pipeline.fit_baseline(cfg), calls, cap, readings=NoSignal(cfg)).ledger
     summary = ledger.summary()

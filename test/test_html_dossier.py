@@ -6,7 +6,6 @@ locally without one, but fails in CI, like the Mermaid parser checks (mermaid_ch
 import json
 import re
 import shutil
-import subprocess
 import sys
 from html.parser import HTMLParser
 from pathlib import Path
@@ -25,6 +24,7 @@ from trm_demo.results import RunResult
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from mermaid_check import running_in_ci  # noqa: E402
+from served import Served  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -173,10 +173,14 @@ def measure(page: Path, width: int, height: int) -> dict:
         if running_in_ci():
             pytest.fail("CI is set but node or node_modules/puppeteer (npm ci) is missing")
         pytest.skip("the browser measurements need node and `npm ci` (puppeteer comes with mermaid-cli)")
-    done = subprocess.run(["node", str(MEASURE), browser, str(page), str(width), str(height)], capture_output=True,
-                          text=True, timeout=180, check=False)
-    assert done.returncode == 0, done.stderr[-2000:]
-    return json.loads(done.stdout)
+    if browser not in BROWSERS:   # one Chromium measures every page of the session (a launch is ~2 s of CPU)
+        BROWSERS[browser] = Served("node", str(MEASURE), browser)
+    found = BROWSERS[browser].ask([str(page), width, height], timeout=180)
+    assert "error" not in found, found.get("error", "")[-2000:]
+    return found
+
+
+BROWSERS: dict[str, Served] = {}
 
 
 def test_on_a_390_px_phone_every_chart_label_is_11_px_or_more_and_a_table_that_overflows_says_so(run, tmp_path):

@@ -3,6 +3,8 @@
 Skipped locally when node / node_modules are missing; in CI (CI env var set)
 missing tooling is a failure, because CI runs `npm ci`.
 """
+import shutil
+import subprocess
 import sys
 import textwrap
 from pathlib import Path
@@ -115,3 +117,18 @@ def test_syntax_notes_examples_parse():
     notes = Path(__file__).resolve().parent / "mermaid" / "SYNTAX_NOTES.md"
     result = _validate(notes)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_command_line_prints_and_exits_as_the_shared_validator_answers(tmp_path):
+    """`node test/mermaid/validate.mjs FILE...` (package.json's validate-mermaid; SYNTAX_NOTES.md) is the same check
+    as the one validator process the tests share: one broken block and one file without blocks, in one call."""
+    mermaid_check.require_node_tooling()
+    broken = _write(tmp_path, VALID_MD + "\n```mermaid\nflowchart TD\n    A-->\n```\n")
+    empty = _write(tmp_path, "# Report\n", name="empty.md")
+    command = subprocess.run([shutil.which("node"), str(mermaid_check.VALIDATOR), str(broken), str(empty)],
+                             cwd=mermaid_check.REPO_ROOT, capture_output=True, text=True, timeout=120)
+    assert command.returncode == 2   # a usage error outranks a failed block
+    assert [line.split()[0] for line in command.stdout.splitlines()] == ["ok", "ok", "ok", "FAIL"]
+    for path in (broken, empty):
+        shared = mermaid_check.validate_markdown(path)
+        assert shared.stdout in command.stdout and shared.stderr in command.stderr

@@ -7,18 +7,33 @@ training touches (greedy, oracle) are compared.
 
 Each sample is its own test and its command runs once (the two tests share the
 run), so a stale sample is named, and on a CPU without the reference numerics
-the puzzle sample, which has no untrained rows, is not run at all.
+the puzzle sample, which has no untrained rows, is not run at all. The commands
+share one memo of the fine-tuning, as one user's commands do: the knob sample
+reuses the default sample's (same checkpoint, seed and training knobs), and
+its output must still be what the README shows.
 """
 
 from functools import cache
 
 import pytest
 
+from trm_demo import memo
 from trm_demo.report import docs
 from trm_demo.process import numerics
 
 UNTRAINED_ROWS = ("Greedy rule of thumb", "Oracle (upper bound)")   # the LLM falls back to the TRM: trained
 FUNNEL_SAMPLES = [name for name, args in docs.SAMPLES.items() if args[0] != "puzzle"]
+
+
+@pytest.fixture(scope="module")
+def readme_memo(tmp_path_factory):
+    return tmp_path_factory.mktemp("memo") / ".trm_demo_cache"
+
+
+@pytest.fixture(autouse=True)
+def own_fine_tuning_memo(readme_memo, monkeypatch):
+    """Overrides conftest's fixture of the same name: one memo for the module, not one per test."""
+    monkeypatch.setattr(memo, "CACHE_DIR", readme_memo)
 
 
 @cache

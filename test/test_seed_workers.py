@@ -25,8 +25,8 @@ from trm_demo.strategies import KEYS as STRATEGIES
 
 needs_proc = pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="reads child pids from Linux /proc")
 
-# 200 opportunities take the parent well under a second; 1,000 seeds keep two workers busy for minutes.
-BUSY_WORKERS = ("--opportunities", "200", "--seeds", "1000")
+# 20 opportunities take the parent a fraction of a second; 1,000 seeds keep two workers busy for minutes.
+BUSY_WORKERS = ("--opportunities", "20", "--seeds", "1000")
 
 
 def start_seeds_run(directory: Path) -> subprocess.Popen:
@@ -53,6 +53,12 @@ def children(pid: int) -> set[int]:
         except OSError:
             pass
     return found
+
+
+def new_workers_running(before: set[int]) -> list[int]:
+    """This process's running children that were not there `before` (the session's helper processes were:
+    test/served.py)."""
+    return [pid for pid in children(os.getpid()) - before if running(pid)]
 
 
 def running(pid: int) -> bool:
@@ -90,12 +96,12 @@ def test_seeds_in_worker_processes_match_the_serial_run():
 @pytest.mark.parametrize("seed, signal_name", [(666, "SIGKILL"), (667, "SIGTERM")])
 def test_a_dead_worker_ends_the_evaluation_instead_of_hanging(seed, signal_name):
     """evaluation: a ProcessPoolExecutor breaks when a worker dies (a Pool would wait forever)."""
-    started = time.monotonic()
+    started, before = time.monotonic(), children(os.getpid())
     with pytest.raises(WorkerDied, match=f"was killed by {signal_name}") as died:
         evaluate_seeds(load_config(), [seed, 668, 1], seed_result, workers=2)
     assert time.monotonic() - started < 30
     assert "0 of 3 seeds were done" in str(died.value)
-    assert not [pid for pid in children(os.getpid()) if running(pid)], "a worker outlived the evaluation"
+    assert not new_workers_running(before), "a worker outlived the evaluation"
 
 
 @needs_proc
@@ -103,11 +109,11 @@ def test_ctrl_c_during_the_evaluation_ends_every_worker_at_once():
     """_end_workers terminates running workers (the executor's own shutdown would wait for them)."""
     def interrupt(done):
         raise KeyboardInterrupt
-    started = time.monotonic()
+    started, before = time.monotonic(), children(os.getpid())
     with pytest.raises(KeyboardInterrupt):
         evaluate_seeds(load_config(), [1, 668, 668], seed_result, workers=2, on_done=interrupt)
     assert time.monotonic() - started < 30
-    assert not [pid for pid in children(os.getpid()) if running(pid)], "a worker outlived the evaluation"
+    assert not new_workers_running(before), "a worker outlived the evaluation"
 
 
 # --- the command line: a real --seeds run ---

@@ -7,6 +7,11 @@
 // exit:   0 all blocks parse, 1 some block fails, 2 usage error / unreadable
 //         file / file without any mermaid block (a report that lost its
 //         diagrams must not pass silently).
+//
+// node test/mermaid/validate.mjs --serve: one process for many checks (loading
+// jsdom + mermaid is ~3 s of CPU, a parse a few ms): each stdin line is a JSON
+// list of files, each answer one stdout line {"code", "stdout", "stderr"}
+// holding what the command above would exit with and print.
 import { readFileSync } from 'node:fs';
 import { JSDOM } from 'jsdom';
 
@@ -43,42 +48,60 @@ function mermaidBlocks(markdown) {
   return blocks;
 }
 
-const files = process.argv.slice(2);
-if (files.length === 0) {
-  console.error('usage: node test/mermaid/validate.mjs FILE.md [FILE2.md ...]');
-  process.exit(2);
-}
-
-let failed = false;
-let usageError = false;
-for (const file of files) {
-  let blocks;
-  try {
-    blocks = mermaidBlocks(readFileSync(file, 'utf8'));
-  } catch (err) {
-    console.error(`error ${file}: ${err.message}`);
-    usageError = true;
-    continue;
-  }
-  if (blocks.length === 0) {
-    console.error(`error ${file}: no \`\`\`mermaid blocks found`);
-    usageError = true;
-    continue;
-  }
-  for (const [idx, block] of blocks.entries()) {
-    const id = `${file}#${idx + 1}`;
+// What the command prints for `files` (stdout and stderr lines) and its exit code.
+async function validate(files) {
+  const out = [];
+  const err = [];
+  let failed = false;
+  let usageError = false;
+  for (const file of files) {
+    let blocks;
     try {
-      if (block.unclosed) throw new Error('unterminated ``` fence');
-      // parse() throws on invalid syntax (suppressErrors defaults to false).
-      const { diagramType } = await mermaid.parse(block.text);
-      console.log(`ok ${id} ${diagramType}`);
-    } catch (err) {
-      failed = true;
-      // Mermaid messages span several lines (caret diagram); keep one line
-      // per block so callers can grep the output.
-      const msg = String(err?.message ?? err).trim().split(/\r?\n/).join(' | ');
-      console.log(`FAIL ${id} ${block.line}: ${msg}`);
+      blocks = mermaidBlocks(readFileSync(file, 'utf8'));
+    } catch (e) {
+      err.push(`error ${file}: ${e.message}`);
+      usageError = true;
+      continue;
+    }
+    if (blocks.length === 0) {
+      err.push(`error ${file}: no \`\`\`mermaid blocks found`);
+      usageError = true;
+      continue;
+    }
+    for (const [idx, block] of blocks.entries()) {
+      const id = `${file}#${idx + 1}`;
+      try {
+        if (block.unclosed) throw new Error('unterminated ``` fence');
+        // parse() throws on invalid syntax (suppressErrors defaults to false).
+        const { diagramType } = await mermaid.parse(block.text);
+        out.push(`ok ${id} ${diagramType}`);
+      } catch (e) {
+        failed = true;
+        // Mermaid messages span several lines (caret diagram); keep one line
+        // per block so callers can grep the output.
+        const msg = String(e?.message ?? e).trim().split(/\r?\n/).join(' | ');
+        out.push(`FAIL ${id} ${block.line}: ${msg}`);
+      }
     }
   }
+  if (files.length === 0) {
+    err.push('usage: node test/mermaid/validate.mjs FILE.md [FILE2.md ...]');
+    usageError = true;
+  }
+  return { code: usageError ? 2 : failed ? 1 : 0, out, err };
 }
-process.exit(usageError ? 2 : failed ? 1 : 0);
+
+const lines = (list) => list.map((line) => `${line}\n`).join('');
+
+if (process.argv[2] === '--serve') {
+  const { createInterface } = await import('node:readline');
+  for await (const request of createInterface({ input: process.stdin })) {
+    const { code, out, err } = await validate(JSON.parse(request));
+    process.stdout.write(`${JSON.stringify({ code, stdout: lines(out), stderr: lines(err) })}\n`);
+  }
+} else {
+  const { code, out, err } = await validate(process.argv.slice(2));
+  process.stdout.write(lines(out));
+  process.stderr.write(lines(err));
+  process.exitCode = code;
+}
