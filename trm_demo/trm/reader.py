@@ -49,12 +49,52 @@ def reader_spec(vocab_size: int, seq_len: int, hidden_size: int, expansion: int,
                    outer_steps=1, activation="swiglu", halt_bias_init=halt_bias_init, seq_len=seq_len, n_classes=1)
 
 
-def init_reader(spec: TRMSpec, rng: np.random.Generator, dtype=np.float32) -> TRM:
-    """init_model's weights with the answer head at zero: the untrained reader answers the offset."""
+def init_reader(spec: TRMSpec, rng: np.random.Generator, reply_start: int, dtype=np.float32) -> TRM:
+    """init_model's weights, then: the answer head at zero (the untrained reader answers the offset), every
+    token-mixing output at zero (each position starts as a function of its own token: a bag of words' start),
+    and the token mixing shift-invariant over the reply's positions (reply_start on; see `share_positions`)."""
     model = init_model(spec, rng, dtype)
-    for weights in (model.params, model.ema):
-        weights["head.w"][:] = 0.0
+    for name in _token_mixing(model.params):
+        weights = model.params[name]
+        if name.endswith(".w_out"):
+            weights[:] = 0.0
+        else:   # one random value per offset: a diagonal's mean would shrink the init by sqrt(its length)
+            offset, _ = _offsets(spec.seq_len, reply_start)
+            for block in _reply_blocks(weights, reply_start):
+                block[...] = (rng.standard_normal(offset.max() + 1) / np.sqrt(spec.seq_len))[offset]
+    model.params["head.w"][:] = 0.0
+    model.ema.update({name: value.copy() for name, value in model.params.items()})
     return model
+
+
+def _token_mixing(weights: dict) -> list[str]:
+    return [name for name in weights if ".tokens.w_" in name]
+
+
+def _offsets(length: int, reply_start: int):
+    """(R, R) index of each reply x reply entry's diagonal (offset j - i, shifted to start at 0), and each's count."""
+    i, j = np.indices((length - reply_start,) * 2)
+    offset = j - i + (length - reply_start - 1)
+    return offset, np.bincount(offset.ravel())
+
+
+def _reply_blocks(matrix: np.ndarray, reply_start: int) -> list[np.ndarray]:
+    """Views of the reply x reply part of each (L, L) block of an (L, k L) token-mixing matrix (SwiGLU: gate, up)."""
+    length = matrix.shape[0]
+    return [matrix[reply_start:, k * length + reply_start:(k + 1) * length] for k in range(matrix.shape[1] // length)]
+
+
+def share_positions(grads: dict, reply_start: int) -> None:
+    """Average every token-mixing gradient along its reply x reply diagonals, in place.
+
+    Weights that start shift-invariant (init_reader) and get such gradients stay so under AdamW and the EMA
+    (both elementwise): how a word acts on the word k places on is then learned once for the whole reply, not
+    once per position pair (the engine's mixing is position-specific; on the history's replies it memorised
+    rows, measured: the issue's notes). The field positions keep their own rows and columns."""
+    for name in _token_mixing(grads):
+        offset, count = _offsets(grads[name].shape[0], reply_start)
+        for block in _reply_blocks(grads[name], reply_start):
+            block[...] = (np.bincount(offset.ravel(), weights=block.ravel()) / count)[offset]
 
 
 def read_out(logits, ids):
@@ -84,7 +124,8 @@ def predict(model: TRM, ids, offset, step_cap: int, halt_threshold: float = 1.0)
 
 def losses_and_gradients(params: dict, spec: TRMSpec, ids, offset, y, z, outcome, settled, halting_weight: float):
     """One supervision step's BCE on the read-out answer (+ offset) and on the halt head, and every weight's gradient of
-    loss + halting_weight x halting loss. -> (y, z, q, loss, halting loss, settled, grads or None if not finite)"""
+    loss + halting_weight x halting loss, the halt head's reaching its own weights only (y detached there, as the
+    tabular task's: see the module notes). -> (y, z, q, loss, halting loss, settled, grads or None if not finite)"""
     y, z, logits, q, cache = supervision_step(params, spec, ids, y, z)
     read, weights = read_out(logits, ids)
     answer = offset + read
@@ -92,23 +133,27 @@ def losses_and_gradients(params: dict, spec: TRMSpec, ids, offset, y, z, outcome
     if not np.isfinite(loss):
         return y, z, q, loss, halt_loss, correct, None
     d_logits = (d_answer[:, None] * weights)[..., None]
-    grads = supervision_step_backward(d_logits, d_halt.astype(logits.dtype), params, spec, cache)
+    grads = supervision_step_backward(d_logits, np.zeros_like(q, dtype=logits.dtype), params, spec, cache)
+    halt_input = cache[3]   # the least sure cell's y, (B, D)
+    grads["halt.w"] += halt_input.T @ d_halt[:, None].astype(logits.dtype)
+    grads["halt.b"] += d_halt.sum(keepdims=True).astype(logits.dtype)
     return y, z, q, loss, halt_loss, correct, grads
 
 
 def supervised_update(model: TRM, optimiser: Optimiser, ids, offset, y, z, outcome, settled,
-                      halting_weight: float) -> Step:
-    """One deep-supervision step and its optimiser step (clipping, AdamW, EMA)."""
+                      halting_weight: float, reply_start: int) -> Step:
+    """One deep-supervision step and its optimiser step (position sharing, clipping, AdamW, EMA)."""
     y, z, q, loss, halt_loss, correct, grads = losses_and_gradients(model.params, model.spec, ids, offset, y, z,
                                                                     outcome, settled, halting_weight)
     if grads is None:
         return Step(y, z, q, float(loss), float(halt_loss), correct, float("nan"), "loss")
+    share_positions(grads, reply_start)
     norm = optimiser.step(model.params, model.ema, grads)
     return Step(y, z, q, float(loss), float(halt_loss), correct, norm, None if np.isfinite(norm) else "gradient")
 
 
 def fit_reader(model: TRM, ids: np.ndarray, offset: np.ndarray, outcome: np.ndarray, cfg: TrainingKnobs,
-               epochs: int, supervision_steps: int, rng: np.random.Generator,
+               epochs: int, supervision_steps: int, rng: np.random.Generator, reply_start: int,
                on_epoch: Callable[[dict], None] | None = None) -> dict:
     """training.fit's recipe on token rows; returns {"epochs": records, "selected": {epoch, step_cap, ...}}."""
     offset = offset.astype(np.float32)
@@ -121,12 +166,14 @@ def fit_reader(model: TRM, ids: np.ndarray, offset: np.ndarray, outcome: np.ndar
         updates = 0
         for batch in batches(len(train_rows), cfg.batch_size, rng):
             rows = train_rows[batch]
-            path, _ = trajectory(model, ids[rows], offset[rows], supervision_steps, use_ema=False)
-            settled = np.abs(path - path[-1]) <= cfg.halting_tolerance                  # (S, B)
+            settled = np.zeros((supervision_steps, len(rows)), bool)   # weight 0: no target, no full-depth pass
+            if cfg.halting_weight > 0:
+                path, _ = trajectory(model, ids[rows], offset[rows], supervision_steps, use_ema=False)
+                settled = np.abs(path - path[-1]) <= cfg.halting_tolerance              # (S, B)
             y, z = initial_state(model.buffers, model.spec, len(rows))
             for step in range(supervision_steps):
                 result = supervised_update(model, optimiser, ids[rows], offset[rows], y, z, t_train[batch],
-                                           settled[step], cfg.halting_weight)
+                                           settled[step], cfg.halting_weight, reply_start)
                 if result.problem:
                     return {"optimizer_steps": updates}, f"non-finite {result.problem} at epoch {epoch}"
                 y, z = result.y, result.z
