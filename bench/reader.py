@@ -8,12 +8,15 @@ market (market.labelled_history: fields, reply, observed 0/1 outcome; never the 
 p_true) and the same fields-only logit as its starting point, the exact structured-only estimate
 (market.structured_only_probability, as the market bench gives the keyword reader), so that what is measured
 is reading alone. Readers:
-- the reading TRM (trm/reader.py over funnel/tokens.py), trained by deep supervision with the tabular recipe;
+- the reading TRM (trm/reader.py over funnel/tokens.py), trained with the tabular recipe: --epochs one-step
+  epochs, then DEEP_EPOCHS of deep supervision over SUPERVISION_STEPS steps (deep supervision from the start
+  learned nothing, trm/reader.py's notes), the best validated EMA kept;
 - the keyword reader (funnel/keyword.py), fitted on the same history;
 - a bag-of-words logistic: the fields-only logit, each vocabulary word's presence, the three field tokens
   one-hot and word x urgency, its L2 penalty chosen on the history's last fifth;
-- a same-size MLP (2 hidden layers, parameter count within 2 % of the TRM's) on the same bag and field tokens,
-  the fields-only logit as its offset, trained by the one loop (bench/ablation.fit_mlp).
+- two same-size MLPs (2 hidden layers, parameter counts within 2 % of the TRM's free and of its stored
+  weights) on the same bag and field tokens, the fields-only logit as their offset, trained by the one loop
+  (bench/ablation.fit_mlp), each at the learning rate its validation split prefers.
 Scored on --holdout fresh replies with the true probability (evaluation only): excess log-loss KL(p || p_hat)
 and the share of a perfect reading's gain, (fields - reader) / (fields - perfect), perfect = squash(read_logit);
 the TRM at every step, overall and on the replies that state a fact through each construction; its halting
