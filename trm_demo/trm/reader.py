@@ -34,9 +34,11 @@ a perfect reading's gain on the bench's held-out replies printed beside it):
   tabular task's does (flowing into y, it was the previous lead for the flat
   line; untested separately); so detached, one step at halting weight 0.5
   learns as at 0 (8.3 / 35 / 37 % after 1 / 2 / 3 epochs).
-- More data: on 65,536 replies the one-step reader reaches 40 % after one epoch
-  and 59 % after two (validation 0.4921), with little over-fitting; 4x the
-  training CPU per epoch (94 CPU s per epoch, 2 shared cores).
+- More data: on 65,536 replies the one-step reader reaches 40 / 59 / 64 / 63 %
+  after 1-4 epochs (validation 0.5009 / 0.4921 / 0.4900 / 0.4903), 4x the
+  training CPU per epoch (~75 CPU s, 2 shared cores); still short of the bag of
+  words on 16,384 (78.7 %). The bench (16,384, deep epoch after): 35.6 % at step
+  1, deeper steps worse (docs/BENCHMARKS.md, reader section).
 
 Training is the tabular recipe (training.fit): deep supervision from the fixed
 (y, z), the halting target "this step's P is within `halting_tolerance` of the
