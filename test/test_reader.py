@@ -48,9 +48,11 @@ def test_reader_gradients_match_finite_differences():
     *_, grads = losses_and_gradients(model.params, spec, ids, offset, y, z, outcome, settled, 0.7)
     cell = (supervision_step(model.params, spec, ids, y, z)[0] @ model.params["halt.w"])[..., 0].argmin(axis=1)
 
-    def objective():   # the least sure cell is held at the base weights' choice, as the engine's gradient does
-        y_live, _, logits, _, _ = supervision_step(model.params, spec, ids, y, z)
-        q = y_live[np.arange(3), cell] @ model.params["halt.w"][:, 0] + model.params["halt.b"][0]
+    y_base = supervision_step(model.params, spec, ids, y, z)[0].copy()
+
+    def objective():   # the halt head reads the base weights' y at their least sure cell: y is detached there
+        _, _, logits, _, _ = supervision_step(model.params, spec, ids, y, z)
+        q = y_base[np.arange(3), cell] @ model.params["halt.w"][:, 0] + model.params["halt.b"][0]
         loss, halt_loss, *_ = binary_losses(offset + read_out(logits, ids)[0], q, outcome, settled, 0.7)
         return loss + 0.7 * halt_loss
 
@@ -81,8 +83,8 @@ def test_reader_learns_negation_a_bag_of_words_cannot():
     knobs = TrainingKnobs(batch_size=64, learning_rate=3e-3, weight_decay=0.01, beta1=0.9, beta2=0.99, grad_clip=1.0,
                           ema_decay=0.99, halting_weight=0.5, halting_tolerance=0.01, validation_share=0.2)
     model = init_reader(reader_spec(vocab_size=6, seq_len=6, hidden_size=16, expansion=2, n_cycles=2),
-                       np.random.default_rng(1))
-    log = fit_reader(model, ids, np.zeros(len(ids)), outcome, knobs, 12, 2, np.random.default_rng(2))
+                       np.random.default_rng(1), reply_start=0)
+    log = fit_reader(model, ids, np.zeros(len(ids)), outcome, knobs, 12, 2, np.random.default_rng(2), 0)
     p, _ = trajectory(model, held_ids, np.zeros(len(held_ids)), 2)
     reader_loss = float(log_loss(p[log["selected"]["step_cap"] - 1], held_outcome).mean())
     bag = lambda rows: np.stack([(rows == t).any(axis=1) for t in range(2, 6)], axis=1).astype(float)
@@ -96,12 +98,40 @@ def test_an_untrained_reader_says_what_the_fields_say_and_padding_never_speaks()
     rng = np.random.default_rng(4)
     ids, offset = rng.integers(1, 9, (5, 6)), rng.standard_normal(5)
     ids[:, 4:] = PAD
-    p, _ = trajectory(init_reader(spec, np.random.default_rng(5)), ids, offset, 3)
+    p, _ = trajectory(init_reader(spec, np.random.default_rng(5), reply_start=2), ids, offset, 3)
     assert np.allclose(p, 1 / (1 + np.exp(-offset)), atol=1e-6)   # every step: the offset's probability
     logits = rng.standard_normal((5, 6, 1))
     loud = logits.copy()
     loud[:, 4:] = 1e6
     assert np.allclose(read_out(loud, ids)[0], logits[:, :4, 0].mean(axis=1))
+
+
+def _is_shift_invariant(matrix, start):
+    length = matrix.shape[0]
+    for k in range(matrix.shape[1] // length):
+        block = matrix[start:, k * length + start:(k + 1) * length]
+        if not all(np.allclose(np.diagonal(block, d), np.diagonal(block, d)[0], atol=1e-6)
+                   for d in range(1 - len(block), len(block))):
+            return False
+    return True
+
+
+def test_token_mixing_stays_shift_invariant_over_the_reply_and_free_on_the_fields():
+    spec = reader_spec(vocab_size=9, seq_len=8, hidden_size=8, expansion=1, n_cycles=2)
+    model = init_reader(spec, np.random.default_rng(0), reply_start=2)
+    rng = np.random.default_rng(1)
+    ids, outcome = rng.integers(1, 9, (256, 8)), (rng.random(256) < 0.5).astype(np.float32)
+    knobs = TrainingKnobs(batch_size=32, learning_rate=1e-2, weight_decay=0.01, beta1=0.9, beta2=0.99, grad_clip=1.0,
+                          ema_decay=0.9, halting_weight=0.5, halting_tolerance=0.01, validation_share=0.2)
+    before = {n: w.copy() for n, w in model.params.items()}
+    fit_reader(model, ids, np.zeros(256), outcome, knobs, 2, 2, np.random.default_rng(2), 2)
+    mixing = [n for n in model.params if ".tokens.w_" in n]
+    assert len(mixing) == 4
+    for name in mixing:
+        for weights in (model.params[name], model.ema[name]):
+            assert _is_shift_invariant(weights, 2), name
+        assert not np.allclose(model.params[name], before[name])              # it did learn
+        assert not _is_shift_invariant(model.params[name], 0), name           # the field positions are free
 
 
 def test_the_shipped_reading_trm_was_trained_on_a_training_seed_by_the_documented_command():

@@ -7,17 +7,38 @@ the tokens add to what the fields say:
 
     logit = offset + mean over real positions l of head(y)[:, l]   # y: (B, L, D) after each step
 
-Why the head starts at zero: phase 1's randomly initialised head added logit
-noise of std 1.1 to every answer (held-out excess log-loss 0.188 before
-training, the fields alone 0.048, measured), so its few hundred updates went to
-undoing the noise; at zero an untrained reader says exactly what the fields say.
-Why the mean over positions: it gives every token a direct path to the answer,
-where position 0 alone must learn a gather over 60 positions through the
-token-mixing MLPs. Neither read-out showed a held-out gain after 600 updates
-on 65,536 fresh replies (measured), and on 4,096 replies the reader drives its
-training loss from 0.517 to 0.18 in 6 epochs: it memorises rows faster than it
-learns words from 0/1 outcomes (its token mixing is position-specific; a bag of
-words is not).
+Why the head starts at zero: a randomly initialised head added logit noise of
+std 1.1 to every answer (held-out excess log-loss 0.188 before training, the
+fields alone 0.048, measured), so its first updates went to undoing the noise;
+at zero an untrained reader says exactly what the fields say. Why the mean over
+positions: every token gets a direct path to the answer.
+
+Why it reads as it does (issue 25's debugging, training seed 1001, 16,384
+history replies; every choice on the validation split's log-loss, the share of
+a perfect reading's gain on the bench's held-out replies printed beside it):
+- The engine's token mixing is position-specific (an MLP over the 60
+  positions): a one-step reader with it crept to 3.7 % of the gain after 2
+  epochs and then memorised rows (training loss 0.523 -> 0.507, validation
+  0.514 -> 0.516). Here it is shift-invariant over the reply (`share_positions`:
+  a word's effect on the word k places on is one weight, learned from every
+  position; the three field positions keep their own) and its outputs start at
+  zero, so each position starts as its own token's function, a bag of words'
+  starting point: 15 % after 2 epochs, 27 % after 3 (sharing alone: 1.4 % after 2).
+  At learning rate 3e-3: 41 % after 3 epochs; with weight decay 0.3, 46 %
+  (validation 0.4944 against 0.4957); the fourth epoch over-fits in both.
+- Deep supervision over 4 steps from the start learned nothing in 204 updates
+  (validation 0.5151, the untrained value), with the halting loss at weight 0.5
+  or 0, while one step learned 8 % in 51; so the bench trains one-step epochs
+  first and deep supervision after, keeping the one-step reader unless a deep
+  epoch validates better. The halting head's gradient stops at y here, as the
+  tabular task's does (flowing into y, it was the previous lead for the flat
+  line; untested separately); so detached, one step at halting weight 0.5
+  learns as at 0 (8.3 / 35 / 37 % after 1 / 2 / 3 epochs).
+- More data: on 65,536 replies the one-step reader reaches 40 / 59 / 64 / 63 %
+  after 1-4 epochs (validation 0.5009 / 0.4921 / 0.4900 / 0.4903), 4x the
+  training CPU per epoch (~75 CPU s, 2 shared cores); still short of the bag of
+  words on 16,384 (78.7 %). The bench (16,384, deep epoch after): 35.6 % at step
+  1, deeper steps worse (docs/BENCHMARKS.md, reader section).
 
 Training is the tabular recipe (training.fit): deep supervision from the fixed
 (y, z), the halting target "this step's P is within `halting_tolerance` of the
@@ -49,12 +70,52 @@ def reader_spec(vocab_size: int, seq_len: int, hidden_size: int, expansion: int,
                    outer_steps=1, activation="swiglu", halt_bias_init=halt_bias_init, seq_len=seq_len, n_classes=1)
 
 
-def init_reader(spec: TRMSpec, rng: np.random.Generator, dtype=np.float32) -> TRM:
-    """init_model's weights with the answer head at zero: the untrained reader answers the offset."""
+def init_reader(spec: TRMSpec, rng: np.random.Generator, reply_start: int, dtype=np.float32) -> TRM:
+    """init_model's weights, then: the answer head at zero (the untrained reader answers the offset), every
+    token-mixing output at zero (each position starts as a function of its own token: a bag of words' start),
+    and the token mixing shift-invariant over the reply's positions (reply_start on; see `share_positions`)."""
     model = init_model(spec, rng, dtype)
-    for weights in (model.params, model.ema):
-        weights["head.w"][:] = 0.0
+    for name in _token_mixing(model.params):
+        weights = model.params[name]
+        if name.endswith(".w_out"):
+            weights[:] = 0.0
+        else:   # one random value per offset: a diagonal's mean would shrink the init by sqrt(its length)
+            offset, _ = _offsets(spec.seq_len, reply_start)
+            for block in _reply_blocks(weights, reply_start):
+                block[...] = (rng.standard_normal(offset.max() + 1) / np.sqrt(spec.seq_len))[offset]
+    model.params["head.w"][:] = 0.0
+    model.ema.update({name: value.copy() for name, value in model.params.items()})
     return model
+
+
+def _token_mixing(weights: dict) -> list[str]:
+    return [name for name in weights if ".tokens.w_" in name]
+
+
+def _offsets(length: int, reply_start: int):
+    """(R, R) index of each reply x reply entry's diagonal (offset j - i, shifted to start at 0), and each's count."""
+    i, j = np.indices((length - reply_start,) * 2)
+    offset = j - i + (length - reply_start - 1)
+    return offset, np.bincount(offset.ravel())
+
+
+def _reply_blocks(matrix: np.ndarray, reply_start: int) -> list[np.ndarray]:
+    """Views of the reply x reply part of each (L, L) block of an (L, k L) token-mixing matrix (SwiGLU: gate, up)."""
+    length = matrix.shape[0]
+    return [matrix[reply_start:, k * length + reply_start:(k + 1) * length] for k in range(matrix.shape[1] // length)]
+
+
+def share_positions(grads: dict, reply_start: int) -> None:
+    """Average every token-mixing gradient along its reply x reply diagonals, in place.
+
+    Weights that start shift-invariant (init_reader) and get such gradients stay so under AdamW and the EMA
+    (both elementwise): how a word acts on the word k places on is then learned once for the whole reply, not
+    once per position pair (the engine's mixing is position-specific; on the history's replies it memorised
+    rows, measured: the issue's notes). The field positions keep their own rows and columns."""
+    for name in _token_mixing(grads):
+        offset, count = _offsets(grads[name].shape[0], reply_start)
+        for block in _reply_blocks(grads[name], reply_start):
+            block[...] = (np.bincount(offset.ravel(), weights=block.ravel()) / count)[offset]
 
 
 def read_out(logits, ids):
@@ -84,7 +145,8 @@ def predict(model: TRM, ids, offset, step_cap: int, halt_threshold: float = 1.0)
 
 def losses_and_gradients(params: dict, spec: TRMSpec, ids, offset, y, z, outcome, settled, halting_weight: float):
     """One supervision step's BCE on the read-out answer (+ offset) and on the halt head, and every weight's gradient of
-    loss + halting_weight x halting loss. -> (y, z, q, loss, halting loss, settled, grads or None if not finite)"""
+    loss + halting_weight x halting loss, the halt head's reaching its own weights only (y detached there, as the
+    tabular task's: see the module notes). -> (y, z, q, loss, halting loss, settled, grads or None if not finite)"""
     y, z, logits, q, cache = supervision_step(params, spec, ids, y, z)
     read, weights = read_out(logits, ids)
     answer = offset + read
@@ -92,23 +154,27 @@ def losses_and_gradients(params: dict, spec: TRMSpec, ids, offset, y, z, outcome
     if not np.isfinite(loss):
         return y, z, q, loss, halt_loss, correct, None
     d_logits = (d_answer[:, None] * weights)[..., None]
-    grads = supervision_step_backward(d_logits, d_halt.astype(logits.dtype), params, spec, cache)
+    grads = supervision_step_backward(d_logits, np.zeros_like(q, dtype=logits.dtype), params, spec, cache)
+    halt_input = cache[3]   # the least sure cell's y, (B, D)
+    grads["halt.w"] += halt_input.T @ d_halt[:, None].astype(logits.dtype)
+    grads["halt.b"] += d_halt.sum(keepdims=True).astype(logits.dtype)
     return y, z, q, loss, halt_loss, correct, grads
 
 
 def supervised_update(model: TRM, optimiser: Optimiser, ids, offset, y, z, outcome, settled,
-                      halting_weight: float) -> Step:
-    """One deep-supervision step and its optimiser step (clipping, AdamW, EMA)."""
+                      halting_weight: float, reply_start: int) -> Step:
+    """One deep-supervision step and its optimiser step (position sharing, clipping, AdamW, EMA)."""
     y, z, q, loss, halt_loss, correct, grads = losses_and_gradients(model.params, model.spec, ids, offset, y, z,
                                                                     outcome, settled, halting_weight)
     if grads is None:
         return Step(y, z, q, float(loss), float(halt_loss), correct, float("nan"), "loss")
+    share_positions(grads, reply_start)
     norm = optimiser.step(model.params, model.ema, grads)
     return Step(y, z, q, float(loss), float(halt_loss), correct, norm, None if np.isfinite(norm) else "gradient")
 
 
 def fit_reader(model: TRM, ids: np.ndarray, offset: np.ndarray, outcome: np.ndarray, cfg: TrainingKnobs,
-               epochs: int, supervision_steps: int, rng: np.random.Generator,
+               epochs: int, supervision_steps: int, rng: np.random.Generator, reply_start: int,
                on_epoch: Callable[[dict], None] | None = None) -> dict:
     """training.fit's recipe on token rows; returns {"epochs": records, "selected": {epoch, step_cap, ...}}."""
     offset = offset.astype(np.float32)
@@ -121,12 +187,14 @@ def fit_reader(model: TRM, ids: np.ndarray, offset: np.ndarray, outcome: np.ndar
         updates = 0
         for batch in batches(len(train_rows), cfg.batch_size, rng):
             rows = train_rows[batch]
-            path, _ = trajectory(model, ids[rows], offset[rows], supervision_steps, use_ema=False)
-            settled = np.abs(path - path[-1]) <= cfg.halting_tolerance                  # (S, B)
+            settled = np.zeros((supervision_steps, len(rows)), bool)   # weight 0: no target, no full-depth pass
+            if cfg.halting_weight > 0:
+                path, _ = trajectory(model, ids[rows], offset[rows], supervision_steps, use_ema=False)
+                settled = np.abs(path - path[-1]) <= cfg.halting_tolerance              # (S, B)
             y, z = initial_state(model.buffers, model.spec, len(rows))
             for step in range(supervision_steps):
                 result = supervised_update(model, optimiser, ids[rows], offset[rows], y, z, t_train[batch],
-                                           settled[step], cfg.halting_weight)
+                                           settled[step], cfg.halting_weight, reply_start)
                 if result.problem:
                     return {"optimizer_steps": updates}, f"non-finite {result.problem} at epoch {epoch}"
                 y, z = result.y, result.z
@@ -145,6 +213,14 @@ def fit_reader(model: TRM, ids: np.ndarray, offset: np.ndarray, outcome: np.ndar
     log, chosen = train_epochs(model.ema, epochs, train_epoch, validate, on_epoch)
     return {"epochs": log, "selected": {"epoch": chosen["epoch"], "step_cap": chosen["validation_step_cap"],
                                         "validation_log_loss": chosen["validation_log_loss"]}}
+
+
+def free_parameters(model: TRM, reply_start: int) -> int:
+    """Weights the reader can set independently: a shared diagonal of a token-mixing block counts once."""
+    _, count = _offsets(model.spec.seq_len, reply_start)
+    tied = sum(len(_reply_blocks(model.params[name], reply_start)) * (count.sum() - len(count))
+               for name in _token_mixing(model.params))
+    return model.n_parameters - int(tied)
 
 
 def flops_per_step(spec: TRMSpec) -> float:
