@@ -55,8 +55,8 @@ def test_a_different_seed_changes_the_results(tmp_path, monkeypatch, capsys):
 
 def test_the_run_at_its_step_cap_decides_as_the_first_steps_of_a_full_depth_pass():
     """Blocks run the TRM only to the run's step cap and the depth frontier's opportunities again to full depth
-    (simulation.deepened): that is free only if a pass to the cap gives exactly the first steps of a deeper one, and
-    the deepened head keeps its block's market and draws."""
+    (simulation.deepened): that is free only if a pass to the cap gives the first steps of a deeper one (to float
+    rounding: BLAS may sum in another order at another batch size), and the deepened head keeps its block's draws."""
     import numpy as np
 
     from trm_demo.config import load_config
@@ -68,7 +68,7 @@ def test_the_run_at_its_step_cap_decides_as_the_first_steps_of_a_full_depth_pass
     block = next(blocks(cfg, timeline(cfg), model, pipeline.fit_baseline(cfg), PassClock(), 2))
     deep = deepened(block.rows(slice(0, 280)), model, full)
     assert block.trm_path.shape[0] == 2 and deep.trm_path.shape[0] == full
-    assert np.array_equal(deep.trm_path[:2], block.trm_path[:, :280])
-    assert np.array_equal(deep.trm_halt[:2], block.trm_halt[:, :280])
+    assert np.allclose(deep.trm_path[:2], block.trm_path[:, :280], rtol=1e-6, atol=1e-9)
+    assert np.allclose(deep.trm_halt[:2], block.trm_halt[:, :280], rtol=1e-5, atol=1e-6)
     assert np.array_equal(deep.draws, block.draws[:280]) and np.array_equal(deep.ids, np.arange(280))
     assert not np.array_equal(deep.trm_path[-1], deep.trm_path[1])   # the deeper steps do move the estimate
