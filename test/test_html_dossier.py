@@ -32,7 +32,7 @@ def run(tmp_path_factory):
     out = tmp_path_factory.mktemp("run")
     config = out / "my.yaml"
     config.write_text("simulation:\n  llm_cost: 0.05\nscenario:\n  events: []\n")
-    argv = ["--config", str(config), "--from-scratch", "--train-epochs", "1", "--opportunities", "60", "--quiet",
+    argv = ["--config", str(config), "--from-scratch", "--train-epochs", "2", "--opportunities", "60", "--quiet",
             "--export-json", str(out / "metrics.json"), "--export-training-log", str(out / "training.json"),
             "--export-report", str(out / "report.md"), "--telemetry", str(out / "calls.json")]
     assert main(argv) == 0
@@ -117,7 +117,7 @@ def test_what_you_changed_names_the_file_the_key_and_its_measured_effect(run):
     row = next(line for line in markdown.splitlines() if line.startswith("| `scenario.events`"))
     assert "| `[{at: 80, llm_price_multiplier: 2.5}, {at: 130, llm_outage: 25}]` | `[]` |" in row
     assert "No scenario events: a steady market." in markdown
-    assert "`training.epochs` | `2` | `1` | `--train-epochs`" in markdown
+    assert "`training.epochs` | `1` | `2` | `--train-epochs`" in markdown
 
 
 def test_inline_marks_are_escaped_and_only_bold_and_code_are_read():

@@ -24,7 +24,7 @@ from trm_demo.atomic import write_text
 README = Path(__file__).resolve().parents[2] / "README.md"
 REPO = README.parent
 SAMPLES = {
-    "default": ["--train-epochs", "2", "--export-json", "demo_metrics.json", "--export-training-log", "training.json"],
+    "default": ["--export-json", "demo_metrics.json", "--export-training-log", "training.json"],
     "knob": ["--config", "config/examples/cheap_llm.yaml"],
     "puzzle": ["puzzle", "eval", "--export-json", "sudoku_eval.json", "--report", "trm_reasoning_report.md"],
 }
