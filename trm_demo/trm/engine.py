@@ -122,7 +122,7 @@ def mlp_backward(d_out, w_in, w_out, activation, cache):
 
 
 def _t(a):
-    return np.swapaxes(a, -1, -2)
+    return a.swapaxes(-1, -2)   # the method: np.swapaxes's dispatch costs ~1 µs of 36 calls a step
 
 
 def _swiglu(pre):
