@@ -1,0 +1,132 @@
+"""The reading TRM as a tier of the funnel (issue 25): a tiny local reader of the reply, between the fields and the LLM.
+
+The reading TRM (trm/reader.py over funnel/tokens.py) is loaded from its checkpoint as shipped: it is not fine-tuned
+in a run (its training takes ~175 CPU s: `python -m bench.reader`, see docs/BENCHMARKS.md). It runs at the step cap
+and halting threshold its checkpoint selected; the thermostat does not pace its depth, because depth does not pay
+(the benchmark page: its share of a perfect reading's gain falls with every step after the first).
+
+Two strategies use it (strategies.py):
+- `trm_reader` reads every candidate and decides on its calibrated probability alone (no LLM);
+- `cascade3` starts from the cascade's free belief (the keyword reader's), reads a candidate with the reading TRM
+  where that reading's value of information beats its price, then hands the updated belief to the cascade's LLM
+  step (simulation.run_cascade), which reads where the value of reading given that belief beats the LLM's price.
+
+What a deployment knows, never the truth:
+- its probability: a logistic regression of the set-up rows' observed outcomes on the fields-only TRM logit and
+  the reading TRM's own logit (what the text adds to its offset), fitted as the keyword reader is (on outcomes);
+- its trust: noise and bias against the cascade's base belief, fitted on the same rows' outcomes as the LLM
+  reader's (calibration.fit_trust), from readings calibrated out of fold (two halves, each calibrated by a fit on
+  the other): a reading calibrated on its own outcome looks surer than it is. It is fitted once, at set-up.
+A read is priced as the TRM's own steps are (simulation.trm_cost_per_step), scaled by its FLOPs per step against
+the tabular TRM's: `price_per_read`, which bench/reader.py uses too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from trm_demo.config import Config, SimulationConfig
+from trm_demo.errors import CheckpointError
+from trm_demo.funnel.calibration import Calibration, Labelled, Trust, prior_trust
+from trm_demo.funnel.cascade import belief_from_estimate, combine, logit, value_of_reading
+from trm_demo.funnel.market import Market
+from trm_demo.funnel.tokens import SEQ_LEN, VOCAB_SIZE, encode_market
+from trm_demo.trm.engine import TRMSpec, sigmoid
+from trm_demo.trm.logistic import Logistic, fit_logistic
+from trm_demo.trm.reader import flops_per_step, predict
+from trm_demo.trm.training import PROB_EPS
+from trm_demo.trm.weights import TRM, load_checkpoint, resolve_checkpoint
+
+SUB_BATCH = 2048   # rows per reading-TRM call: a (2048, 60, 24) float32 activation is 12 MB
+MIN_ROWS = 8       # set-up rows below which nothing is fitted: the reading is taken as it is and never trusted
+
+
+def tabular_flops_per_step(spec: TRMSpec) -> float:
+    """Multiply-adds x2 of one supervision step of the tabular TRM for one candidate (the unit its price is in)."""
+    d, e = spec.hidden_size, spec.expansion
+    gate = 2 if spec.activation == "swiglu" else 1
+    return 2.0 * spec.outer_steps * (spec.n_cycles + 1) * spec.n_blocks * (d * gate * e * d + e * d * d)
+
+
+def price_per_read(sim: SimulationConfig, tabular: TRMSpec, reading: TRMSpec, step_cap: float) -> float:
+    """$ per read: the TRM's base cost plus its per-step cost for `step_cap` steps, each as many tabular steps as
+    the reading TRM's step has FLOPs."""
+    return sim.trm_base_cost + sim.trm_cost_per_step * step_cap * flops_per_step(reading) / tabular_flops_per_step(tabular)
+
+
+@dataclass(frozen=True)
+class ReadingTier:
+    model: TRM
+    step_cap: int               # the checkpoint's selected cap
+    halt_threshold: float       # the checkpoint's (1.0: never halts before the cap)
+    price: float                # $ per read (price_per_read)
+    calibration: Logistic       # P(convert) from [fields-only logit, the reading TRM's own logit]
+    trust: Trust                # its noise and bias against the cascade's base belief
+    setup_reads: int            # history replies it read at set-up
+
+    def own_logit(self, market: Market) -> np.ndarray:
+        """What the text adds: the reading TRM's logit minus its offset, for every candidate. (n, K) -> (n, K)
+        The read-out is added to the offset, so reading at offset 0 gives it for any fields-only logit."""
+        n, k = market.messages.shape
+        ids = encode_market(market).ids
+        p = np.concatenate([predict(self.model, ids[at:at + SUB_BATCH], np.zeros(len(ids[at:at + SUB_BATCH])),
+                                    self.step_cap, self.halt_threshold)[0] for at in range(0, len(ids), SUB_BATCH)])
+        return logit(np.clip(p, PROB_EPS, 1 - PROB_EPS)).reshape(n, k)
+
+    def probability(self, fields_logit: np.ndarray, own: np.ndarray) -> np.ndarray:
+        """The calibrated P(convert) of each candidate: (...), (...) -> (...)"""
+        return sigmoid(_design(fields_logit, own) @ self.calibration.weights + self.calibration.bias)
+
+
+def _design(fields_logit, own):
+    return np.stack([fields_logit, own], axis=-1)
+
+
+def load_tier(cfg: Config, tabular: TRMSpec, fields_logit: np.ndarray, labelled: Labelled) -> ReadingTier:
+    """The reading TRM of `reading_trm.checkpoint`, calibrated and trusted on the set-up rows (`labelled`, with the
+    fields-only TRM logit of each (m,); the rows the LLM reader's trust is fitted on: calibration.set_up); priced
+    against the `tabular` TRM's step."""
+    path = resolve_checkpoint(cfg.reading_trm.checkpoint)
+    model, meta = load_checkpoint(path)
+    spec = model.spec
+    if not spec.is_sequence or spec.seq_len != SEQ_LEN or spec.n_inputs != VOCAB_SIZE or spec.n_classes != 1:
+        raise CheckpointError(f"config key 'reading_trm.checkpoint': '{path}' is not a reading TRM for this "
+                              f"vocabulary ({VOCAB_SIZE} tokens, {SEQ_LEN} positions); give one written by "
+                              "python -m bench.reader --out", fix="size")
+    selected = meta.get("selected", {})
+    cap = int(selected.get("step_cap", meta.get("supervision_steps", 1)))   # else the depth it was trained to
+    tier = ReadingTier(model, cap, float(meta.get("halt_threshold", 1.0)),
+                       price_per_read(cfg.simulation, tabular, spec, cap), Logistic(np.ones(2), 0.0),
+                       prior_trust(cfg.cascade.prior_error_sd), len(labelled.outcome))
+    if len(labelled.outcome) < MIN_ROWS:
+        return tier
+    own, y = tier.own_logit(labelled.market)[:, 0], labelled.outcome
+    x = _design(fields_logit, own)
+    half = len(y) // 2
+    out_of_fold = np.empty(len(y))
+    for fit, apply in ((slice(0, half), slice(half, None)), (slice(half, None), slice(0, half))):
+        out_of_fold[apply] = logit(np.clip(fit_logistic(x[fit], y[fit]).predict(x[apply]), PROB_EPS, 1 - PROB_EPS))
+    trusted = Calibration(prior_trust(cfg.cascade.prior_error_sd))
+    trusted.add(labelled.base, out_of_fold, y)
+    return ReadingTier(tier.model, cap, tier.halt_threshold, tier.price, fit_logistic(x, y), trusted.refit(rounds=3),
+                       tier.setup_reads)
+
+
+def read_first(base: np.ndarray, reading_logit: np.ndarray, cascade_trust: Trust, tier: ReadingTier,
+               allowed: np.ndarray, sim: SimulationConfig):
+    """cascade3's first paid tier: each candidate whose reading's value of information beats its price is read
+    (all in one go: a local read waits on nothing, so there are no rounds), and its belief becomes the local
+    reading combined with the base. base (n, K) P(convert); reading_logit (n, K) the tier's calibrated logit;
+    allowed (n,) False where the base is not the keyword reader's (the TRM guard tripped).
+    -> the belief (mean, var) (n, K) the LLM step starts from, and which candidates were read (n, K) bool.
+    A candidate not read keeps the cascade's belief (the LLM's trust's base error), bit for bit."""
+    trust = tier.trust
+    mean, var = belief_from_estimate(base, cascade_trust.error_var)
+    local_mean, local_var = belief_from_estimate(base, trust.error_var)
+    voi = value_of_reading(local_mean, local_var, trust.reading_var, sim.conversion_value, sim.outreach_cost)
+    read = (voi > tier.price) & allowed[:, None]
+    mean[read], var[read] = combine(local_mean[read], local_var[read], reading_logit[read] - trust.bias,
+                                    trust.reading_var)
+    return mean, var, read
