@@ -434,7 +434,7 @@ def quality_table(r: dict):
     d, seeds = m["default"], m["seed_list"]
     rows = [[strategy(key).name, ci(s["expected_net_value"], 0, dollars=True), ci(s["net_value"], 0, dollars=True),
              ci(s["share_of_oracle_expected"], 1, 100, " %"), ci(s["llm_reads"], 0)]
-            for key in KEYS for s in [d["strategies"][key]]]
+            for key in KEYS if key in d["strategies"] for s in [d["strategies"][key]]]
     for pair, diff in d["paired"].items():
         rows.append([f"{pair_name(pair)} (paired)", ci(diff, 0, dollars=True), "", "",
                      "one seed: no interval" if diff["half_width"] is None else "no significant difference"

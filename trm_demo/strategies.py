@@ -51,7 +51,7 @@ STRATEGIES = (
     Strategy("cascade", "Cascade (TRM + LLM)", "Cascade", "the cascade", Inputs.FIELDS_AND_REPLY,
              Recording.CONTROLLED, "**Use the cascade: let the TRM and the free keyword reader score every candidate "
              "and pay the LLM to read a reply only where reading is worth its price.**"),
-    Strategy("cascade3", "Three-tier cascade (TRM + reading TRM + LLM)", "Cascade 3", "the three-tier cascade",
+    Strategy("cascade3", "Three-tier cascade", "Cascade 3", "the three-tier cascade",
              Inputs.FIELDS_AND_REPLY, Recording.THREE_TIER,
              "**Use the three-tier cascade: let the TRM and the keyword reader score every candidate, have the tiny "
              "reading TRM read a reply where that is worth its compute, and pay the LLM only where reading is still "

@@ -14,9 +14,17 @@ Two strategies use it (strategies.py):
 What a deployment knows, never the truth:
 - its probability: a logistic regression of the set-up rows' observed outcomes on the fields-only TRM logit and
   the reading TRM's own logit (what the text adds to its offset), fitted as the keyword reader is (on outcomes);
-- its trust: noise and bias against the cascade's base belief, fitted on the same rows' outcomes as the LLM
-  reader's (calibration.fit_trust), from readings calibrated out of fold (two halves, each calibrated by a fit on
-  the other): a reading calibrated on its own outcome looks surer than it is. It is fitted once, at set-up.
+- its trust: bias and noise against the cascade's base belief, fitted on the same rows' outcomes as the LLM
+  reader's (calibration.py), from readings calibrated out of fold (two halves, each calibrated by a fit on the
+  other: a reading calibrated on its own outcome looks surer than it is), once, at set-up. The base's error is the
+  cascade's (fitted with the LLM's readings), not refitted here: the reading TRM reads the fields the base already
+  holds, so a split of its own gaps' spread (calibration.fit_trust) finds the base nearly exact (measured, seed 7:
+  base error 0.035 against the cascade's 0.39, logit^2), the belief after a local read looks far surer than it is
+  and the LLM is then read too little (-$41 +- 29 per run against the cascade over seeds 500-519). Its noise is
+  chosen on a grid by the outcomes' likelihood, "never trusted" (READER_UNTRUSTED) included and preferred unless
+  a noise raises the log-likelihood by more than one (Akaike's price of the one fitted number): a reading that
+  adds nothing gets no weight, no value of information, and is never read (a pure-noise reader, seed 7: noise
+  20 logit^2 chosen without the penalty, 174 reads at a VOI above its price; untrusted with it).
 A read is priced as the TRM's own steps are (simulation.trm_cost_per_step), scaled by its FLOPs per step against
 the tabular TRM's: `price_per_read`, which bench/reader.py uses too.
 """
@@ -29,7 +37,7 @@ import numpy as np
 
 from trm_demo.config import Config, SimulationConfig
 from trm_demo.errors import CheckpointError
-from trm_demo.funnel.calibration import Calibration, Labelled, Trust, prior_trust
+from trm_demo.funnel.calibration import MIN_VAR, Labelled, Trust, outcome_loglik
 from trm_demo.funnel.cascade import belief_from_estimate, combine, logit, value_of_reading
 from trm_demo.funnel.market import Market
 from trm_demo.funnel.tokens import SEQ_LEN, VOCAB_SIZE, encode_market
@@ -41,6 +49,8 @@ from trm_demo.trm.weights import TRM, load_checkpoint, resolve_checkpoint
 
 SUB_BATCH = 2048   # rows per reading-TRM call: a (2048, 60, 24) float32 activation is 12 MB
 MIN_ROWS = 8       # set-up rows below which nothing is fitted: the reading is taken as it is and never trusted
+READER_UNTRUSTED = 1e6   # noise variance (logit^2) of a reading given no weight (calibration.prior_trust's)
+NOISE_VARS = np.r_[np.geomspace(MIN_VAR, 100.0, 41), READER_UNTRUSTED]   # the grid its noise is chosen on
 
 
 def tabular_flops_per_step(spec: TRMSpec) -> float:
@@ -63,7 +73,7 @@ class ReadingTier:
     halt_threshold: float       # the checkpoint's (1.0: never halts before the cap)
     price: float                # $ per read (price_per_read)
     calibration: Logistic       # P(convert) from [fields-only logit, the reading TRM's own logit]
-    trust: Trust                # its noise and bias against the cascade's base belief
+    trust: Trust                # its bias and noise against the cascade's base belief (error_var: the base's at set-up)
     setup_reads: int            # history replies it read at set-up
 
     def own_logit(self, market: Market) -> np.ndarray:
@@ -84,10 +94,11 @@ def _design(fields_logit, own):
     return np.stack([fields_logit, own], axis=-1)
 
 
-def load_tier(cfg: Config, tabular: TRMSpec, fields_logit: np.ndarray, labelled: Labelled) -> ReadingTier:
+def load_tier(cfg: Config, tabular: TRMSpec, fields_logit: np.ndarray, labelled: Labelled,
+              cascade: Trust) -> ReadingTier:
     """The reading TRM of `reading_trm.checkpoint`, calibrated and trusted on the set-up rows (`labelled`, with the
-    fields-only TRM logit of each (m,); the rows the LLM reader's trust is fitted on: calibration.set_up); priced
-    against the `tabular` TRM's step."""
+    fields-only TRM logit of each (m,); the rows the LLM reader's trust is fitted on: calibration.set_up) beside
+    the base error of the cascade's trust fitted there; priced against the `tabular` TRM's step."""
     path = resolve_checkpoint(cfg.reading_trm.checkpoint)
     model, meta = load_checkpoint(path)
     spec = model.spec
@@ -99,7 +110,7 @@ def load_tier(cfg: Config, tabular: TRMSpec, fields_logit: np.ndarray, labelled:
     cap = int(selected.get("step_cap", meta.get("supervision_steps", 1)))   # else the depth it was trained to
     tier = ReadingTier(model, cap, float(meta.get("halt_threshold", 1.0)),
                        price_per_read(cfg.simulation, tabular, spec, cap), Logistic(np.ones(2), 0.0),
-                       prior_trust(cfg.cascade.prior_error_sd), len(labelled.outcome))
+                       _trust(cascade.error_var, 0.0, READER_UNTRUSTED, 0), len(labelled.outcome))
     if len(labelled.outcome) < MIN_ROWS:
         return tier
     own, y = tier.own_logit(labelled.market)[:, 0], labelled.outcome
@@ -108,10 +119,25 @@ def load_tier(cfg: Config, tabular: TRMSpec, fields_logit: np.ndarray, labelled:
     out_of_fold = np.empty(len(y))
     for fit, apply in ((slice(0, half), slice(half, None)), (slice(half, None), slice(0, half))):
         out_of_fold[apply] = logit(np.clip(fit_logistic(x[fit], y[fit]).predict(x[apply]), PROB_EPS, 1 - PROB_EPS))
-    trusted = Calibration(prior_trust(cfg.cascade.prior_error_sd))
-    trusted.add(labelled.base, out_of_fold, y)
-    return ReadingTier(tier.model, cap, tier.halt_threshold, tier.price, fit_logistic(x, y), trusted.refit(rounds=3),
-                       tier.setup_reads)
+    return ReadingTier(tier.model, cap, tier.halt_threshold, tier.price, fit_logistic(x, y),
+                       fit_local_trust(labelled.base, out_of_fold, y, cascade.error_var), tier.setup_reads)
+
+
+def fit_local_trust(base: np.ndarray, reading: np.ndarray, outcome: np.ndarray, error_var: float) -> Trust:
+    """Bias and noise of readings (m,) logits against the base belief (m,) P(convert) of error `error_var`, from
+    the 0/1 outcomes (m,): the bias is the mean gap, the noise the NOISE_VARS entry whose belief after reading
+    gives the outcomes the highest likelihood, less one for a trusted entry (AIC: the noise is fitted)."""
+    mean, _ = belief_from_estimate(base, error_var)
+    bias = float(np.mean(reading - mean))
+    loglik = outcome_loglik(base, reading - bias, outcome, error_var, NOISE_VARS[:, None]) \
+        - (NOISE_VARS < READER_UNTRUSTED)
+    return _trust(error_var, bias, float(NOISE_VARS[int(np.argmax(loglik))]), len(reading))
+
+
+def _trust(error_var: float, bias: float, reading_var: float, readings: int) -> Trust:
+    """A Trust whose spread is the two variances' sum and the base's share its error's (calibration.Trust)."""
+    spread = error_var + reading_var
+    return Trust(bias, reading_var, spread, error_var / spread, readings, readings)
 
 
 def read_first(base: np.ndarray, reading_logit: np.ndarray, cascade_trust: Trust, tier: ReadingTier,
@@ -121,12 +147,11 @@ def read_first(base: np.ndarray, reading_logit: np.ndarray, cascade_trust: Trust
     reading combined with the base. base (n, K) P(convert); reading_logit (n, K) the tier's calibrated logit;
     allowed (n,) False where the base is not the keyword reader's (the TRM guard tripped).
     -> the belief (mean, var) (n, K) the LLM step starts from, and which candidates were read (n, K) bool.
-    A candidate not read keeps the cascade's belief (the LLM's trust's base error), bit for bit."""
+    The belief before is the cascade's (its trust's base error: refitted in the run); a candidate not read keeps
+    it, bit for bit."""
     trust = tier.trust
     mean, var = belief_from_estimate(base, cascade_trust.error_var)
-    local_mean, local_var = belief_from_estimate(base, trust.error_var)
-    voi = value_of_reading(local_mean, local_var, trust.reading_var, sim.conversion_value, sim.outreach_cost)
+    voi = value_of_reading(mean, var, trust.reading_var, sim.conversion_value, sim.outreach_cost)
     read = (voi > tier.price) & allowed[:, None]
-    mean[read], var[read] = combine(local_mean[read], local_var[read], reading_logit[read] - trust.bias,
-                                    trust.reading_var)
+    mean[read], var[read] = combine(mean[read], var[read], reading_logit[read] - trust.bias, trust.reading_var)
     return mean, var, read

@@ -408,7 +408,7 @@ def three_tier(cfg: Config, model: TRM, step_cap: int, labelled: Labelled, budge
     cascade3's world."""
     fields = _fields_logit(at_step_cap(*_trm_pass(model, labelled.market, step_cap), step_cap,
                                        cfg.simulation.trm_halt_threshold)[0][:, 0])
-    return ThreeTier(load_tier(cfg, model.spec, fields, labelled), world_for(cfg, budget, trusted))
+    return ThreeTier(load_tier(cfg, model.spec, fields, labelled, trusted.trust), world_for(cfg, budget, trusted))
 
 
 def decide_block(ledger: Ledger, block: Block, tl: Timeline, cfg: Config, readings: Readings, step_cap: int,
