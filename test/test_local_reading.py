@@ -54,7 +54,7 @@ def test_a_candidate_not_read_locally_keeps_the_cascades_belief_bit_for_bit():
     base = rng.uniform(0.01, 0.9, (40, 4))
     trust = local_reading._trust(0.5, 0.1, 0.4, 100)
     cascade = local_reading._trust(0.6, 0.0, 0.3, 100)
-    tier = local_reading.ReadingTier(None, 1, 1.0, 0.5, None, trust, 100)
+    tier = local_reading.ReadingTier(None, 1, 1, 1.0, 0.5, None, trust, 100)
     allowed = rng.random(40) < 0.7
     mean, var, read = local_reading.read_first(base, rng.normal(size=(40, 4)), cascade, tier, allowed,
                                                load_config().simulation)

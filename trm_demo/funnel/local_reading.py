@@ -39,18 +39,20 @@ from trm_demo.config import Config, SimulationConfig
 from trm_demo.errors import CheckpointError
 from trm_demo.funnel.calibration import MIN_VAR, Labelled, Trust, outcome_loglik
 from trm_demo.funnel.cascade import belief_from_estimate, combine, logit, value_of_reading
-from trm_demo.funnel.market import Market
+from trm_demo.funnel.market import Market, squash
+from trm_demo.funnel.messages import CONSTRUCTIONS, FACTS
 from trm_demo.funnel.tokens import SEQ_LEN, VOCAB_SIZE, encode_market
 from trm_demo.trm.engine import TRMSpec, sigmoid
 from trm_demo.trm.logistic import Logistic, fit_logistic
-from trm_demo.trm.reader import flops_per_step, predict
-from trm_demo.trm.training import PROB_EPS
+from trm_demo.trm.reader import flops_per_step, predict, trajectory
+from trm_demo.trm.training import PROB_EPS, excess_log_loss
 from trm_demo.trm.weights import TRM, load_checkpoint, resolve_checkpoint
 
 SUB_BATCH = 2048   # rows per reading-TRM call: a (2048, 60, 24) float32 activation is 12 MB
 MIN_ROWS = 8       # set-up rows below which nothing is fitted: the reading is taken as it is and never trusted
 READER_UNTRUSTED = 1e6   # noise variance (logit^2) of a reading given no weight (calibration.prior_trust's)
 NOISE_VARS = np.r_[np.geomspace(MIN_VAR, 100.0, 41), READER_UNTRUSTED]   # the grid its noise is chosen on
+DEPTH_OPPORTUNITIES = 100   # the run's first opportunities the report's depth chart reads at every trained step
 
 
 def tabular_flops_per_step(spec: TRMSpec) -> float:
@@ -70,6 +72,7 @@ def price_per_read(sim: SimulationConfig, tabular: TRMSpec, reading: TRMSpec, st
 class ReadingTier:
     model: TRM
     step_cap: int               # the checkpoint's selected cap
+    depth: int                  # the steps it was trained to (the report's depth chart)
     halt_threshold: float       # the checkpoint's (1.0: never halts before the cap)
     price: float                # $ per read (price_per_read)
     calibration: Logistic       # P(convert) from [fields-only logit, the reading TRM's own logit]
@@ -108,7 +111,8 @@ def load_tier(cfg: Config, tabular: TRMSpec, fields_logit: np.ndarray, labelled:
                               "python -m bench.reader --out", fix="size")
     selected = meta.get("selected", {})
     cap = int(selected.get("step_cap", meta.get("supervision_steps", 1)))   # else the depth it was trained to
-    tier = ReadingTier(model, cap, float(meta.get("halt_threshold", 1.0)),
+    depth = int(meta.get("supervision_steps", cap))
+    tier = ReadingTier(model, cap, depth, float(meta.get("halt_threshold", 1.0)),
                        price_per_read(cfg.simulation, tabular, spec, cap), Logistic(np.ones(2), 0.0),
                        _trust(cascade.error_var, 0.0, READER_UNTRUSTED, 0), len(labelled.outcome))
     if len(labelled.outcome) < MIN_ROWS:
@@ -119,7 +123,7 @@ def load_tier(cfg: Config, tabular: TRMSpec, fields_logit: np.ndarray, labelled:
     out_of_fold = np.empty(len(y))
     for fit, apply in ((slice(0, half), slice(half, None)), (slice(half, None), slice(0, half))):
         out_of_fold[apply] = logit(np.clip(fit_logistic(x[fit], y[fit]).predict(x[apply]), PROB_EPS, 1 - PROB_EPS))
-    return ReadingTier(tier.model, cap, tier.halt_threshold, tier.price, fit_logistic(x, y),
+    return ReadingTier(tier.model, cap, depth, tier.halt_threshold, tier.price, fit_logistic(x, y),
                        fit_local_trust(labelled.base, out_of_fold, y, cascade.error_var), tier.setup_reads)
 
 
@@ -155,3 +159,52 @@ def read_first(base: np.ndarray, reading_logit: np.ndarray, cascade_trust: Trust
     read = (voi > tier.price) & allowed[:, None]
     mean[read], var[read] = combine(mean[read], var[read], reading_logit[read] - trust.bias, trust.reading_var)
     return mean, var, read
+
+
+# --- what the report shows of it (the truth is used to score only) ---
+
+def _through(market: Market) -> dict[str, np.ndarray]:
+    """construction -> (n, K) bool: the reply states a fact through it."""
+    h = market.hidden
+    return {name: np.any([h.construction[f] == c for f in FACTS], axis=0) for c, name in enumerate(CONSTRUCTIONS)}
+
+
+def depth_by_construction(tier: ReadingTier, market: Market, fields_logit: np.ndarray) -> list[dict]:
+    """The reading TRM's share of a perfect reading's gain after each trained step, on `market`'s candidates
+    (fields_logit (n, K) the TRM's): excess log-loss against the true P(convert) of the fields-only TRM, of the
+    reading TRM at that offset (uncalibrated, as bench/reader.py scores it) and of a perfect reading
+    (market.read_logit), over every candidate and over those stating a fact through each construction."""
+    truth = market.p_true.ravel()
+    path, _ = trajectory(tier.model, encode_market(market).ids, fields_logit.ravel(), tier.depth)     # (S, m)
+    fields = excess_log_loss(sigmoid(fields_logit.ravel()), truth)
+    perfect = excess_log_loss(squash(market.read_logit.ravel()), truth)
+    reading = excess_log_loss(path, truth)                                                          # (S, m)
+    out = []
+    for name, rows in {"all": np.ones(truth.size, bool), **{c: r.ravel() for c, r in _through(market).items()}}.items():
+        gain = fields[rows].mean() - perfect[rows].mean() if rows.any() else 0.0
+        out.append({"construction": name, "candidates": int(rows.sum()),
+                    "share_of_perfect_gain": [float((fields[rows].mean() - step[rows].mean()) / gain) if gain > 0
+                                              else None for step in reading]})
+    return out
+
+
+def reading_examples(tier: ReadingTier, market: Market, fields_logit: np.ndarray, keyword: np.ndarray,
+                     llm_logit: np.ndarray) -> list[dict]:
+    """The first reply of `market` stating a fact through each construction (one not shown for an earlier one), with
+    each tier's P(convert) beside the true one: the fields-only TRM's, the keyword reader's, the reading TRM's
+    (calibrated), the simulated LLM's reading (before its noise). All (n, K) but the reply."""
+    picks, shown = [], np.zeros(market.messages.shape, bool)
+    for name, rows in _through(market).items():
+        if (rows & ~shown).any():
+            i, j = np.argwhere(rows & ~shown)[0]
+            picks.append((name, i, j))
+            shown[i, j] = True
+    if not picks:
+        return []
+    rows, cols = np.array([i for _, i, _ in picks]), np.array([j for _, _, j in picks])
+    own = tier.own_logit(market.rows(rows))[np.arange(len(picks)), cols]
+    reading = tier.probability(fields_logit[rows, cols], own)
+    return [{"construction": name, "reply": str(market.messages[i, j]),
+             "fields_only": float(sigmoid(fields_logit[i, j])), "keyword": float(keyword[i, j]),
+             "reading_trm": float(p), "llm": float(squash(llm_logit[i, j])), "truth": float(market.p_true[i, j])}
+            for (name, i, j), p in zip(picks, reading)]

@@ -44,7 +44,8 @@ from trm_demo.trm.engine import halting_steps, sigmoid
 from trm_demo.trm.logistic import Logistic
 from trm_demo import memo
 from trm_demo.funnel.keyword import KeywordReader, design_width, fit_keyword_reader, keyword_flags
-from trm_demo.funnel.local_reading import ReadingTier, load_tier, read_first
+from trm_demo.funnel.local_reading import (DEPTH_OPPORTUNITIES, ReadingTier, depth_by_construction, load_tier,
+                                           read_first, reading_examples)
 from trm_demo.funnel.market import Market, labelled_history, sample_market, squash
 from trm_demo.funnel.reading import Readings
 from trm_demo.funnel.rng import rng_for
@@ -363,6 +364,8 @@ class ThreeTier:
     tier: ReadingTier
     world: World
     local_reads: int = 0       # cascade3's reads by the reading TRM
+    depth: list = field(default_factory=list)      # local_reading.depth_by_construction on the run's first block
+    examples: list = field(default_factory=list)   # local_reading.reading_examples there
 
 
 def run_funnel(cfg: Config, model: TRM, logistic: Logistic, calls: CallLog, step_cap: int,
@@ -395,11 +398,23 @@ def run_funnel(cfg: Config, model: TRM, logistic: Logistic, calls: CallLog, step
         if sample is None:
             head = deepened(block.rows(slice(0, LANDSCAPE_OPPORTUNITIES)), model, cfg.model.supervision_steps)
             sample, frontier = (head, step_cap, trusted.trust), depth_frontier(head, cfg)
+            if three:
+                _show_tier(three, head, cfg, step_cap, keyword)
         decide_block(ledger, block, tl, cfg, readings, step_cap, worlds, rivals, keyword, calls,
                      clock.ms_per_candidate, on_progress, three)
     run = worlds["run"]
     return FunnelResult(ledger, run.thermostat, run.sentinel, _counterfactuals(worlds), frontier, tl,
                         run.calibration.trust, setup, clock.ms_per_candidate, sample, keyword, readings, three)
+
+
+def _show_tier(three: ThreeTier, head: Block, cfg: Config, step_cap: int, keyword: KeywordReader) -> None:
+    """What the report shows of the reading tier, from the run's first opportunities (local_reading.py)."""
+    trm = trm_estimate(head, cfg, step_cap).estimate
+    fields = _fields_logit(trm)
+    three.examples = reading_examples(three.tier, head.market, fields, keyword_estimate(keyword, head, trm),
+                                      head.text_reading)
+    first = slice(0, DEPTH_OPPORTUNITIES)
+    three.depth = depth_by_construction(three.tier, head.market.rows(first), fields[first])
 
 
 def three_tier(cfg: Config, model: TRM, step_cap: int, labelled: Labelled, budget: float,

@@ -22,6 +22,7 @@ from trm_demo.report.document import (Bullets, Card, Code, Document, Paragraph, 
 from trm_demo.report.findings import LOG_LOSS_TOLERANCE, Drives, Significance, Span, ranking, read_share
 from trm_demo.report.formats import Per, count, finite, money, num, pair_name, pct, plus_minus, price, signed
 from trm_demo.report.html import write_html
+from trm_demo.report.reading_tier import reading_tier_section
 from trm_demo.results import BreakEvenCell, Counterfactual, Evaluation, Interval, RunResult
 from trm_demo.strategies import KEYS, RIVALS, Inputs, strategy
 
@@ -57,7 +58,8 @@ def report_document(settings: dict, result: RunResult, training: dict) -> Docume
     points = settings["report"]["max_chart_points"]
     sections = [changes_section(result),
                 section("Headline", Paragraph(headline(result))), strategy_section(result, settings.get("rivals", {})),
-                llm_reader_section(result), deferral_section(result), break_even_section(result),
+                llm_reader_section(result), reading_tier_section(result), deferral_section(result),
+                break_even_section(result),
                 controls_section(settings, result, points),
                 frontier_section(result), training_section(training, points),
                 halting_comparison_section(training), evaluation_section(result.evaluation),
