@@ -24,7 +24,8 @@ What a deployment knows, never the truth:
   chosen on a grid by the outcomes' likelihood, "never trusted" (READER_UNTRUSTED) included and preferred unless
   a noise raises the log-likelihood by more than one (Akaike's price of the one fitted number): a reading that
   adds nothing gets no weight, no value of information, and is never read (a pure-noise reader, seed 7: noise
-  20 logit^2 chosen without the penalty, 174 reads at a VOI above its price; untrusted with it).
+  20 logit^2 chosen without the penalty, 174 reads at a VOI above its price; untrusted with it). With both, over
+  seeds 500-519: cascade3 - cascade -$2 +- 7 per run (a tie), 108 LLM reads per run against 119.
 A read is priced as the TRM's own steps are (simulation.trm_cost_per_step), scaled by its FLOPs per step against
 the tabular TRM's: `price_per_read`, which bench/reader.py uses too.
 """
