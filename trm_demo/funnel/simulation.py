@@ -15,6 +15,8 @@ expected value: the yardstick for comparisons, free of outcome luck.
                  the LLM reads only where the reading is worth its price (cascade.py), under the
                  thermostat (budget pacing) and the sentinel (guardrails).
   the rivals     keyword, llm_shortlist, router_topk and llm (reads everyone): see "the rivals" below.
+  trm_reader,    with reading_trm.enabled, the reading TRM's tier (local_reading.py): the TRM and the reading TRM
+  cascade3       reading every candidate; the cascade with the reading TRM read first where it pays.
   oracle         the true probability: the upper bound.
 
 The LLM is simulated by default (simulated_llm.py reads the text, plus Gaussian noise `llm_noise` +
