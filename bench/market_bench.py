@@ -8,7 +8,9 @@
    with a perfect reading of the reply, as shares of the oracle's and of the perfect
    reading's gain over the fields alone.
 2. The strategies over many seeds (the whole pipeline per seed): expected net value,
-   reads, paired differences and each control's counterfactual, at the defaults.
+   reads, paired differences and each control's counterfactual, at the defaults with the
+   reading TRM's tier on (reading_trm.enabled: the three-tier table, issue 25; the other
+   strategies decide exactly as in a default run).
 3. The reader sweep (`reader_sweep`, the `readers` section, issue 21): the cascade against the TRM alone, the keyword
    reader and itself with the default reader, for readers of noise 0-2, bias +-1, no signal and blank replies;
    and the deferral curve's orders (VOI, the base's top k, hindsight) at equal shares read.
@@ -112,9 +114,9 @@ def fine_tuned(seed: int):
 
 
 def one_seed(seed: int) -> dict:
-    """Fine-tune once; the default run."""
+    """Fine-tune once; the default run with the reading TRM's tier on."""
     cfg, run = fine_tuned(seed)
-    result = run(cfg)
+    result = run(cfg.replace(**{"reading_trm.enabled": True}))
     return {"default": {"strategies": result.ledger.summary(), "counterfactuals": result.counterfactuals}}
 
 

@@ -245,8 +245,10 @@ def main(argv=None) -> int:
     if min(args.seeds, args.samples, args.holdout, args.epochs) < 1:
         p.error("--seeds, --samples, --holdout and --epochs must be at least 1")
     from trm_demo.config import load_config
-    from trm_demo.trm.reader import flops_per_step
+    from trm_demo.funnel.local_reading import price_per_read, tabular_flops_per_step
     from trm_demo.funnel.pipeline import model_spec
+    from trm_demo.funnel.tokens import SEQ_LEN, VOCAB_SIZE
+    from trm_demo.trm.reader import reader_spec
     command = " ".join(["python -m bench.reader", *(argv if argv is not None else sys.argv[1:])])
     started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
     jobs = [{"seed": s, "samples": args.samples, "holdout": args.holdout, "epochs": args.epochs, "command": command,
@@ -254,10 +256,10 @@ def main(argv=None) -> int:
     runs = in_processes(one_seed, jobs)
     cfg = load_config()
     tab = model_spec(cfg)
-    tabular = 2.0 * (tab.n_cycles + 1) * tab.n_blocks * (tab.hidden_size * 2 * tab.expansion * tab.hidden_size
-                                                          + tab.expansion * tab.hidden_size ** 2)
+    tabular = tabular_flops_per_step(tab)
     mean_cap = float(np.mean([r["selected"]["step_cap"] for r in runs]))
-    price = cfg.simulation.trm_base_cost + cfg.simulation.trm_cost_per_step * mean_cap * runs[0]["flops_per_step"] / tabular
+    price = price_per_read(cfg.simulation, tab, reader_spec(VOCAB_SIZE, SEQ_LEN, HIDDEN_SIZE, EXPANSION, N_CYCLES),
+                           mean_cap)   # the price the funnel's reading tier charges (funnel/local_reading.py)
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
                             cwd=REPO_ROOT).stdout.strip()
     result = {"runs": runs, "summary": summarise(runs),

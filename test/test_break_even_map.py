@@ -13,13 +13,13 @@ from trm_demo.funnel import pipeline
 from trm_demo.funnel.calibration import Calibration
 from trm_demo.funnel.ledger import Ledger
 from trm_demo.funnel.reading import Readings
-from trm_demo.funnel.landscape import break_even_map, break_even_values, grid
+from trm_demo.funnel.landscape import MAPPED, break_even_map, break_even_values, grid
 from trm_demo.funnel.rng import rng_for
 from trm_demo.funnel.simulation import Timeline, decide_block, rival_worlds, run_funnel, world_for
 from trm_demo.funnel.telemetry import call_log
 from trm_demo.report.findings import Significance, lead
 from trm_demo.results import BreakEvenMap, build
-from trm_demo.strategies import KEYS, RIVALS
+from trm_demo.strategies import RIVALS
 from trm_demo.trm.weights import init_model
 
 
@@ -45,7 +45,7 @@ def test_the_map_has_every_strategy_and_its_own_cell_is_the_run(steady_run):
     cfg, result = steady_run
     cells = break_even_values(*result.sample, cfg, result.keyword)
     assert len(cells) == len(grid(cfg)[0]) * len(grid(cfg)[1])
-    assert all(set(c["per_opportunity"]) == set(KEYS) for c in cells)
+    assert all(set(c["per_opportunity"]) == set(MAPPED) for c in cells)
     here = next(c for c in cells if (c["conversion_value"], c["llm_price"]) == (90.0, 0.25))
     totals = result.ledger.summary()
     # On a steady market the strategies without controls decide the map's cell exactly as they decided the run.
@@ -75,19 +75,19 @@ def test_every_price_decided_at_once_gives_each_cell_to_the_bit_what_a_call_for_
         alone = dataclasses.replace(cfg, simulation=sim)
         steady = Timeline(np.linspace(1 / n, 1.0, n), np.ones(n), np.zeros(n, bool), np.full(n, cfg.market.drift))
         off = {"fixed_hurdle": cfg.thermostat.initial_hurdle, "guardrails_on": False, "latency_limit_on": False}
-        ledger = Ledger(KEYS, n)
+        ledger = Ledger(MAPPED, n)
         decide_block(ledger, block, steady, alone, Readings(alone), step_cap,
                      {"run": world_for(alone, np.inf, Calibration(trust), **off)},
                      rival_worlds(alone, np.inf, Calibration(trust), **off), result.keyword)
         totals = ledger.summary()
         cell = next(c for c in cells if (c["conversion_value"], c["llm_price"]) == (value, price))
-        assert cell["per_opportunity"] == {key: totals[key]["expected_net_value"] / n for key in KEYS}
+        assert cell["per_opportunity"] == {key: totals[key]["expected_net_value"] / n for key in MAPPED}
         assert cell["cascade_share_read"] == totals["cascade"]["llm_reads"] / block.market.p_true.size
 
 
 def seed_map(cfg, values: dict[str, float]) -> list[dict]:
     prices, worth = grid(cfg)
-    return [{"conversion_value": v, "llm_price": p, "per_opportunity": {k: values.get(k, 0.0) for k in KEYS},
+    return [{"conversion_value": v, "llm_price": p, "per_opportunity": {k: values.get(k, 0.0) for k in MAPPED},
              "cascade_share_read": 0.1} for v in worth for p in prices]
 
 

@@ -23,7 +23,7 @@ from trm_demo.report import advice
 from trm_demo.report.dossier import first_paragraph, headline, render_report, report_document
 from trm_demo.report.html import to_html
 from trm_demo.report.findings import Drives, Significance
-from trm_demo.report.formats import verdicts
+from trm_demo.report.formats import Per, money, verdicts
 from trm_demo.results import DeferralCurve, DepthPoint, RunResult
 from trm_demo.strategies import strategy
 
@@ -37,13 +37,15 @@ X_AXIS = re.compile(r"^\s+x-axis \"[^\"]*\" \[(.*)\]$", re.MULTILINE)
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
-    """One real small pipeline run; every output inside a temporary directory."""
+    """One real small pipeline run, with the reading TRM's tier (its strategies, section and chart are checked
+    with the rest); every output inside a temporary directory."""
     out = tmp_path_factory.mktemp("run")
-    argv = ["--from-scratch", "--train-epochs", "1", "--opportunities", "60", "--quiet",
+    (out / "tier.yaml").write_text("reading_trm: {enabled: true}\n")
+    argv = ["--from-scratch", "--train-epochs", "1", "--opportunities", "60", "--quiet", "--config", str(out / "tier.yaml"),
             "--export-json", str(out / "metrics.json"), "--export-training-log", str(out / "training.json"),
             "--export-report", str(out / "report.md"), "--telemetry", str(out / "calls.json")]
     assert main(argv) == 0
-    cfg = load_config(None, cli.overrides(parse_args(argv)))
+    cfg = load_config(out / "tier.yaml", cli.overrides(parse_args(argv)))
     return {"cfg": cfg, "report": out / "report.md",
             "metrics": json.loads((out / "metrics.json").read_text()),
             "training": json.loads((out / "training.json").read_text())}
@@ -123,7 +125,7 @@ def test_written_report_is_exactly_the_rendered_text(run):
 
 def test_report_has_every_section_and_labels_the_llm_simulated(run):
     text = run["report"].read_text()
-    for heading in ("## What you changed", "## Headline", "## Strategies", "## Where reading pays",
+    for heading in ("## What you changed", "## Headline", "## Strategies", "## The reading TRM", "## Where reading pays",
                     "## Break-even map", "## Controls", "## Depth: what recursion bought",
                     "## Training", "## Halting: does stopping early buy anything?", "## Configuration snapshot",
                     "## Reproducibility"):
@@ -177,11 +179,21 @@ def test_the_strategy_table_puts_expected_and_realised_side_by_side_for_every_st
             "run) | LLM reads | LLM cost ($ per run) |") in table
     rows = [line for line in table.splitlines() if line.startswith("| ") and "---" not in line][1:]
     assert [row.split(" | ")[0] for row in rows] == [
-        "| Cascade (TRM + LLM)", "| TRM alone", "| Keyword reader + TRM", "| LLM reads the TRM's top k",
-        "| Top-k router (TRM + LLM)", "| LLM reads everyone", "| Logistic regression", "| Greedy rule of thumb",
-        "| Oracle (upper bound)"]
-    cascade = run["metrics"]["strategies"]["cascade"]
-    assert f"| {cascade['llm_reads']:,} |" in rows[0]
+        "| Cascade (TRM + LLM)", "| Three-tier cascade", "| TRM alone", "| Keyword reader + TRM",
+        "| Reading TRM + TRM", "| LLM reads the TRM's top k", "| Top-k router (TRM + LLM)", "| LLM reads everyone",
+        "| Logistic regression", "| Greedy rule of thumb", "| Oracle (upper bound)"]
+    for row, (key, totals) in zip(rows, run["metrics"]["strategies"].items()):   # the JSON's figures, row by row
+        assert row.startswith(f"| {strategy(key).name} | {money(totals['expected_net_value'], Per.CELL)} |"), key
+        assert f"| {totals['llm_reads']:,} |" in row, key
+
+
+def test_the_reading_tier_section_quotes_the_json(run):
+    text = section_text(render(run), "The reading TRM: a tiny local reader between the fields and the LLM")
+    tier, s = run["metrics"]["reading_trm"], run["metrics"]["strategies"]
+    assert f"{tier['trm_reader_reads']:,} reads" in text and f"had it read {tier['cascade3_reads']:,} replies" in text
+    assert f"the LLM {s['cascade3']['llm_reads']:,} (the cascade: {s['cascade']['llm_reads']:,})" in text
+    assert len(tier["examples"]) == len({e["reply"] for e in tier["examples"]}) > 0   # one reply per construction
+    assert "share of a perfect reading's gain by step" in text
 
 
 # --- the first paragraph and the headline follow the data ---
@@ -190,11 +202,12 @@ def test_the_strategy_table_puts_expected_and_realised_side_by_side_for_every_st
     ("cascade", "**Use the cascade"), ("trm", "**Use the TRM alone"), ("llm", "**Have the LLM read every reply"),
     ("keyword", "**Use the keyword reader"), ("llm_shortlist", "**Have the LLM read each job's shortlist"),
     ("router_topk", "**Read each job's top k candidates by the keyword reader"),
-    ("logistic", "**Use the logistic regression"), ("greedy", "**Keep the rule of thumb (greedy)")])
+    ("logistic", "**Use the logistic regression"), ("greedy", "**Keep the rule of thumb (greedy)"),
+    ("cascade3", "**Use the three-tier cascade"), ("trm_reader", "**Use the reading TRM")])
 def test_the_first_paragraph_names_the_strategy_with_the_highest_expected_net_value(run, winner, words):
     best = top(run["metrics"])
-    others = [k for k in ("cascade", "trm", "keyword", "llm_shortlist", "router_topk", "llm", "logistic", "greedy")
-              if k != winner]
+    others = [k for k in ("cascade", "trm", "keyword", "llm_shortlist", "router_topk", "llm", "logistic", "greedy",
+                          "cascade3", "trm_reader") if k != winner]
     metrics = with_expected(run["metrics"], **{winner: best + 500.0, others[0]: best},
                             **{k: best - 1000.0 for k in others[1:]})
     metrics["strategies"]["oracle"]["expected_net_value"] = 1e9   # the yardstick is never the advice
@@ -207,9 +220,10 @@ def test_the_first_paragraph_names_the_strategy_with_the_highest_expected_net_va
     assert headline(result).startswith("**" + {"cascade": "Cascade", "trm": "TRM alone", "llm": "LLM reads",
                                               "keyword": "Keyword", "llm_shortlist": "LLM reads the TRM",
                                               "router_topk": "Top-k", "logistic": "Logistic",
-                                              "greedy": "Greedy"}[winner])
+                                              "greedy": "Greedy", "cascade3": "Three-tier",
+                                              "trm_reader": "Reading TRM"}[winner])
     # A winner that read says how much.
-    assert ("The LLM read" in text) == (winner in ("cascade", "llm", "llm_shortlist", "router_topk"))
+    assert ("The LLM read" in text) == (winner in ("cascade", "llm", "llm_shortlist", "router_topk", "cascade3"))
 
 
 def test_the_advice_renders_whichever_strategy_wins_even_one_this_version_does_not_know(run):

@@ -105,6 +105,12 @@ class CascadeConfig:
 
 
 @dataclass(frozen=True)
+class ReadingTRMConfig:
+    enabled: bool = knob()
+    checkpoint: str = knob()
+
+
+@dataclass(frozen=True)
 class RivalsConfig:
     shortlist_k: int = knob(1, 16)
     router_k: int = knob(1, 16)
@@ -184,6 +190,7 @@ class Config:
     world: WorldConfig
     simulation: SimulationConfig
     cascade: CascadeConfig
+    reading_trm: ReadingTRMConfig
     rivals: RivalsConfig
     thermostat: ThermostatConfig
     sentinel: SentinelConfig
@@ -210,7 +217,8 @@ class Config:
 
 _SECTION_TYPES = {
     "model": ModelConfig, "training": TrainingConfig, "market": MarketConfig, "world": WorldConfig,
-    "simulation": SimulationConfig, "cascade": CascadeConfig, "rivals": RivalsConfig,
+    "simulation": SimulationConfig, "cascade": CascadeConfig, "reading_trm": ReadingTRMConfig,
+    "rivals": RivalsConfig,
     "thermostat": ThermostatConfig,
     "sentinel": SentinelConfig, "scenario": ScenarioConfig, "subgraph": SubgraphConfig, "report": ReportConfig,
     "llm": LLMConfig,
@@ -526,7 +534,8 @@ def _check_relations(c: Config) -> None:
         if 0 < amount < MIN_AMOUNT:
             raise ConfigError(f"config key 'simulation.{name}' must be 0 or at least {MIN_AMOUNT:g} dollars, "
                               f"got {amount!r}")
-    for key in ("subgraph.path", "report.path", "report.metrics_path", "report.training_log_path"):
+    for key in ("subgraph.path", "report.path", "report.metrics_path", "report.training_log_path",
+                "reading_trm.checkpoint"):
         section, name = key.split(".")
         if not getattr(getattr(c, section), name).strip():
             raise ConfigError(f"config key '{key}' must be a file path, got an empty string")

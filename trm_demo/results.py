@@ -112,6 +112,44 @@ class CascadeSummary:
 
 
 @dataclass(frozen=True)
+class ConstructionDepth:
+    """The reading TRM's share of a perfect reading's gain after each trained step (funnel/local_reading.py)."""
+    construction: str                          # "all", or the replies stating a fact through it
+    candidates: int
+    share_of_perfect_gain: tuple[float | None, ...]   # one per step; None where a perfect reading gains nothing
+
+
+@dataclass(frozen=True)
+class ReadingExample:
+    """One reply with each tier's P(convert) beside the true one."""
+    construction: str
+    reply: str
+    fields_only: float
+    keyword: float
+    reading_trm: float
+    llm: float                   # the simulated LLM's reading, before its noise
+    truth: float
+
+
+@dataclass(frozen=True)
+class ReadingTierSummary:
+    """The reading TRM's tier (config reading_trm, funnel/local_reading.py): its price, its fitted trust, its reads."""
+    checkpoint: dict             # {"path", "sha256"} of the reading TRM's weights (used as shipped, not fine-tuned)
+    step_cap: int                # the checkpoint's selected cap
+    price_per_read: float        # $ per read: the TRM's step price x its FLOPs per step over the tabular TRM's
+    reader_bias: float           # its fitted bias against the cascade's base belief (logit), at set-up
+    reader_noise_sd: float       # its fitted noise (logit), at set-up
+    trusted: bool                # False: its reading did not earn a weight on the set-up outcomes (never read)
+    llm_price_share: float | None   # price_per_read / simulation.llm_cost (None: a free LLM)
+    base_error_sd: float         # the base belief's error spread its fit found (logit)
+    setup_reads: int             # history replies it read at set-up (its calibration and trust)
+    trm_reader_reads: int        # candidates trm_reader had it read (every one)
+    cascade3_reads: int          # candidates cascade3 had it read (where its value of information beat its price)
+    depth: tuple[ConstructionDepth, ...]   # on the run's first opportunities (local_reading.DEPTH_OPPORTUNITIES)
+    examples: tuple[ReadingExample, ...]   # the first reply through each construction
+
+
+@dataclass(frozen=True)
 class HurdleMove:
     opportunity: int
     elapsed: float
@@ -298,12 +336,14 @@ class RunResult:
     wall_clock: WallClock
     evaluation: Evaluation | None = None         # only with --seeds
     changes: Changes | None = None
+    reading_trm: ReadingTierSummary | None = None   # only with reading_trm.enabled
 
     def to_dict(self) -> dict:
-        """The JSON of demo_metrics.json: every field under its name; a run without --seeds has no evaluation."""
+        """The JSON of demo_metrics.json: every field under its name; a run without --seeds has no evaluation,
+        one without the reading TRM's tier no reading_trm."""
         data = dataclasses.asdict(self)
         return {key: value for key, value in data.items()
-                if value is not None or key not in ("evaluation", "changes")}
+                if value is not None or key not in ("evaluation", "changes", "reading_trm")}
 
     @classmethod
     def from_dict(cls, data: dict) -> RunResult:

@@ -26,6 +26,8 @@ class Recording(Enum):
     SHORTLIST = ("per chunk, from the TRM's pass: each job's top k by the TRM read in one round under the "
                  "strategy's own sentinel (the cascade's budget, latency limit and breaker)")
     CONTROLLED = "per chunk, under the thermostat and the sentinel (and replayed without each)"
+    THREE_TIER = ("per chunk, the reading TRM first where it pays, then the LLM under its own thermostat and sentinel "
+                  "(the cascade's settings; not replayed)")
 
 
 @dataclass(frozen=True)
@@ -39,15 +41,21 @@ class Strategy:
     advice: str       # the report's first words when this strategy makes the most expected net value
     rival: bool = True   # False: a yardstick (the oracle knows the truth), never the advice
     budgeted: bool = True   # its LLM spend is held to the cascade's budget (False: reading everyone is what it is)
+    local: bool = False     # reads with the reading TRM: recorded only where the config turns it on (reading_trm)
 
 
-# In the order a reader compares them: the cascade and its two halves first, the oracle last. The LLM is named
+# In the order a reader compares them: the cascades and their parts first, the oracle last. The LLM is named
 # for what it does, not for which reader did it: the run's LLM line (terminal) and reproducibility footer
 # (report) say simulated, or the real provider and model.
 STRATEGIES = (
     Strategy("cascade", "Cascade (TRM + LLM)", "Cascade", "the cascade", Inputs.FIELDS_AND_REPLY,
              Recording.CONTROLLED, "**Use the cascade: let the TRM and the free keyword reader score every candidate "
              "and pay the LLM to read a reply only where reading is worth its price.**"),
+    Strategy("cascade3", "Three-tier cascade", "Cascade 3", "the three-tier cascade",
+             Inputs.FIELDS_AND_REPLY, Recording.THREE_TIER,
+             "**Use the three-tier cascade: let the TRM and the keyword reader score every candidate, have the tiny "
+             "reading TRM read a reply where that is worth its compute, and pay the LLM only where reading is still "
+             "worth its price.**", local=True),
     Strategy("trm", "TRM alone", "TRM alone", "the TRM alone", Inputs.FIELDS, Recording.TRM_PASS,
              "**Use the TRM alone: at these prices, paying an LLM to read the replies does not pay.**"),
     Strategy("keyword", "Keyword reader + TRM", "Keywords", "the keyword reader",
@@ -55,6 +63,10 @@ STRATEGIES = (
              "**Use the keyword reader: a logistic regression on the TRM's score and keyword flags of every reply, "
              "fitted on labelled replies of the history, reads well enough for free; paying an LLM to read does not "
              "beat it here.**"),
+    Strategy("trm_reader", "Reading TRM + TRM", "Reading TRM", "the reading TRM", Inputs.FIELDS_AND_REPLY,
+             Recording.TRM_PASS, "**Use the reading TRM: a tiny local model reading every reply beside the fields, "
+             "its probability calibrated on labelled replies of the history, reads well enough at its compute "
+             "price; paying an LLM to read does not beat it here.**", local=True),
     Strategy("llm_shortlist", "LLM reads the TRM's top k", "LLM top k", "the LLM reading the TRM's shortlist",
              Inputs.FIELDS_AND_REPLY, Recording.SHORTLIST,
              "**Have the LLM read each job's shortlist (the TRM's top k candidates) and decide on its readings: at "
@@ -77,6 +89,11 @@ STRATEGIES = (
 KEYS = tuple(s.key for s in STRATEGIES)
 RIVALS = tuple(s.key for s in STRATEGIES if s.rival)
 _BY_KEY = {s.key: s for s in STRATEGIES}
+
+
+def recorded(local: bool) -> tuple[str, ...]:
+    """The keys a run records, in KEYS' order: those that read with the reading TRM only if `local`."""
+    return tuple(s.key for s in STRATEGIES if local or not s.local)
 
 
 def strategy(key: str) -> Strategy:

@@ -90,15 +90,21 @@ def fit_trust(p: np.ndarray, reading: np.ndarray, outcome: np.ndarray, start: Tr
     seen = ~np.isnan(outcome)
     if not seen.any():   # nothing yet splits the spread: keep the TRM's share
         return Trust(bias, max((1 - start.share) * spread, MIN_VAR), spread, start.share, len(gap), 0)
-    read, y = reading[seen] - bias, outcome[seen]                              # (o,)
     reading_var = np.maximum((1.0 - SHARES) * spread, MIN_VAR)                 # (W,)
     error_var = np.maximum(SHARES * spread, MIN_VAR)[:, None]                  # (W, 1)
-    prior_mean, _ = belief_from_estimate(p[seen][None], error_var)             # (W, o)
-    post_mean, post_var = combine(prior_mean, error_var, read[None], reading_var[:, None])
-    q = np.clip(expected_probability(post_mean, post_var), 1e-6, 1 - 1e-6)     # (W, o)
-    loglik = (y * np.log(q) + (1 - y) * np.log1p(-q)).sum(axis=1)
+    loglik = outcome_loglik(p[seen], reading[seen] - bias, outcome[seen], error_var, reading_var[:, None])
     best = int(np.argmax(loglik))
     return Trust(bias, float(reading_var[best]), spread, float(SHARES[best]), len(gap), int(seen.sum()))
+
+
+def outcome_loglik(p: np.ndarray, read: np.ndarray, outcome: np.ndarray, error_var, reading_var) -> np.ndarray:
+    """The outcomes' log-likelihood under the belief after each reading, for each pair of variances of a grid:
+    p (o,) the base's P(convert), read (o,) the readings with their bias removed, outcome (o,) 0/1;
+    error_var, reading_var (W, 1) or numbers -> (W,)"""
+    prior_mean, _ = belief_from_estimate(p[None], error_var)                   # (W, o)
+    post_mean, post_var = combine(prior_mean, error_var, read[None], reading_var)
+    q = np.clip(expected_probability(post_mean, post_var), 1e-6, 1 - 1e-6)     # (W, o)
+    return (outcome * np.log(q) + (1 - outcome) * np.log1p(-q)).sum(axis=1)
 
 
 def surprise(p: np.ndarray, reading: np.ndarray, trust: Trust) -> np.ndarray:

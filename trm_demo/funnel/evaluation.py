@@ -5,7 +5,8 @@ One run of 200 opportunities is a small sample. This reruns the whole pipeline
 reports, per strategy, the mean and a 95 % confidence interval (Student's t)
 of each measure, plus the *paired* per-seed differences of expected net value
 (the cascade minus each rival: keyword, llm_shortlist, router_topk, LLM, TRM;
-TRM - logistic, TRM - greedy) and each control's counterfactual: with common
+TRM - logistic, TRM - greedy; with the reading TRM's tier on, cascade3 - cascade and trm_reader - keyword) and
+each control's counterfactual: with common
 random numbers both sides face the same jobs in each seed, so a paired interval
 is much tighter than the two separate ones. Each seed's result depends only on
 its seed, so the table is the same whatever the number of processes.
@@ -44,7 +45,8 @@ from trm_demo.strategies import KEYS
 
 MEASURES = ("expected_net_value", "net_value", "share_of_oracle_expected", "llm_reads", "llm_cost")
 PAIRS = (("cascade", "keyword"), ("cascade", "llm_shortlist"), ("cascade", "router_topk"), ("cascade", "llm"),
-         ("cascade", "trm"), ("trm", "llm"), ("trm", "logistic"), ("trm", "greedy"))
+         ("cascade", "trm"), ("trm", "llm"), ("trm", "logistic"), ("trm", "greedy"),
+         ("cascade3", "cascade"), ("trm_reader", "keyword"))   # the last two where the runs recorded them
 # Two-sided 95 % Student-t quantiles by degrees of freedom; beyond 30 the normal 1.96 is close enough.
 _T95 = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145,
         2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048,
@@ -70,15 +72,16 @@ def summarise(per_seed: list[dict]) -> dict:
     """per_seed: one {"strategies", "counterfactuals"} dict per seed, in seed order. Expected net value throughout.
     Numbers only: the sentences saying what the paired differences mean are report.formats.verdicts."""
     runs = [seed["strategies"] for seed in per_seed]
+    keys = [s for s in KEYS if s in runs[0]]   # every seed ran the same config: the same keys
     # A share of oracle is None (undefined) when the oracle made nothing: such seeds are left out.
     table = {s: {m: mean_ci([run[s][m] for run in runs if run[s][m] is not None]) for m in MEASURES}
-             for s in KEYS}
+             for s in keys}
     paired = {f"{a}-{b}": mean_ci([run[a]["expected_net_value"] - run[b]["expected_net_value"] for run in runs])
-              for a, b in PAIRS}
+              for a, b in PAIRS if a in runs[0] and b in runs[0]}
     controls = {name: mean_ci([seed["counterfactuals"][name]["expected_net_value_delta"] for seed in per_seed])
                 for name in ("thermostat", "sentinel")}
     return {"seeds": len(per_seed), "strategies": table, "paired": paired, "counterfactuals": controls,
-            "per_seed_expected_net_value": {s: [run[s]["expected_net_value"] for run in runs] for s in KEYS}}
+            "per_seed_expected_net_value": {s: [run[s]["expected_net_value"] for run in runs] for s in keys}}
 
 
 def evaluate_seeds(cfg: Config, seeds: list[int], run_one: Callable[[Config], dict], workers: int | None = None,

@@ -37,12 +37,14 @@ from trm_demo.funnel.reading import Readings
 from trm_demo.funnel.keyword import KeywordReader
 from trm_demo.funnel.simulation import (Block, Timeline, decide, decide_block, keyword_estimate, read_everyone,
                                         rival_worlds, settle, trm_estimate, world_for)
-from trm_demo.strategies import KEYS, RIVALS
+from trm_demo.strategies import RIVALS, recorded
 from trm_demo.trm.weights import TRM
 
 SHARES_READ = tuple(np.round(np.linspace(0.0, 1.0, 11), 2))
 # The map's axes, as multiples of the run's own LLM price and value per placement (1.0: the run's cell).
 # With the shipped $0.20 and $100: $0.01 to $3.00 per read, $40 to $400 per placement.
+# The map decides without the reading TRM's tier (reading_trm): the strategies every run records.
+MAPPED = recorded(False)
 PRICE_STEPS = (0.05, 0.15, 0.5, 1.0, 2.0, 5.0, 15.0)
 VALUE_STEPS = (0.4, 0.7, 1.0, 2.0, 4.0)
 
@@ -143,7 +145,7 @@ def break_even_values(block: Block, step_cap: int, trust: Trust, cfg: Config,
         for price, ledger in zip(prices, ledgers.cells):
             totals = ledger.summary()
             cells.append({"conversion_value": value, "llm_price": price,
-                          "per_opportunity": {key: totals[key]["expected_net_value"] / n for key in KEYS},
+                          "per_opportunity": {key: totals[key]["expected_net_value"] / n for key in MAPPED},
                           "cascade_share_read": totals["cascade"]["llm_reads"] / block.market.p_true.size})
     return cells
 
@@ -173,7 +175,7 @@ def _is_map(cells, cfg: Config) -> bool:
     return (isinstance(cells, list) and len(cells) == len(where) and all(
         isinstance(c, dict) and list(c) == ["conversion_value", "llm_price", "per_opportunity", "cascade_share_read"]
         and (c["conversion_value"], c["llm_price"]) == cell and isinstance(c["per_opportunity"], dict)
-        and list(c["per_opportunity"]) == list(KEYS)
+        and list(c["per_opportunity"]) == list(MAPPED)
         and all(isinstance(v, float) for v in (*c["per_opportunity"].values(), c["cascade_share_read"]))
         for c, cell in zip(cells, where)))
 
@@ -183,7 +185,7 @@ class CellLedgers:
     `record` calls on all the copies at once."""
 
     def __init__(self, copies: int, n: int):
-        self.n, self.cells = n, [Ledger(KEYS, n) for _ in range(copies)]
+        self.n, self.cells = n, [Ledger(MAPPED, n) for _ in range(copies)]
 
     def record(self, strategy: str, opportunity: np.ndarray, **columns) -> None:
         copy = opportunity // self.n
@@ -200,8 +202,8 @@ def break_even_map(per_seed: list[list[dict]], cfg: Config) -> dict:
     prices, values = grid(cfg)
     cells = []
     for seeds in zip(*per_seed):
-        value = {key: [seed["per_opportunity"][key] for seed in seeds] for key in KEYS}
-        ranked = sorted(RIVALS, key=lambda key: -np.mean(value[key]))
+        value = {key: [seed["per_opportunity"][key] for seed in seeds] for key in MAPPED}
+        ranked = sorted([key for key in RIVALS if key in MAPPED], key=lambda key: -np.mean(value[key]))
         best, runner_up = ranked[:2]
         cells.append({"conversion_value": seeds[0]["conversion_value"], "llm_price": seeds[0]["llm_price"],
                       "per_opportunity": {key: mean_ci(v) for key, v in value.items()},

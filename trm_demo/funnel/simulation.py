@@ -15,6 +15,8 @@ expected value: the yardstick for comparisons, free of outcome luck.
                  the LLM reads only where the reading is worth its price (cascade.py), under the
                  thermostat (budget pacing) and the sentinel (guardrails).
   the rivals     keyword, llm_shortlist, router_topk and llm (reads everyone): see "the rivals" below.
+  trm_reader,    with reading_trm.enabled, the reading TRM's tier (local_reading.py): the TRM and the reading TRM
+  cascade3       reading every candidate; the cascade with the reading TRM read first where it pays.
   oracle         the true probability: the upper bound.
 
 The LLM is simulated by default (simulated_llm.py reads the text, plus Gaussian noise `llm_noise` +
@@ -44,6 +46,8 @@ from trm_demo.trm.engine import halting_steps, sigmoid
 from trm_demo.trm.logistic import Logistic
 from trm_demo import memo
 from trm_demo.funnel.keyword import KeywordReader, design_width, fit_keyword_reader, keyword_flags
+from trm_demo.funnel.local_reading import (DEPTH_OPPORTUNITIES, ReadingTier, depth_by_construction, load_tier,
+                                           read_first, reading_examples)
 from trm_demo.funnel.market import Market, labelled_history, sample_market, squash
 from trm_demo.funnel.reading import Readings
 from trm_demo.funnel.rng import rng_for
@@ -51,7 +55,7 @@ from trm_demo.funnel.sentinel import Sentinel
 from trm_demo.funnel.simulated_llm import text_readings
 from trm_demo.funnel.telemetry import CallLog
 from trm_demo.funnel.thermostat import Thermostat
-from trm_demo.strategies import KEYS, STRATEGIES, Recording
+from trm_demo.strategies import STRATEGIES, Recording, recorded
 from trm_demo.trm.training import PROB_EPS
 from trm_demo.trm.weights import TRM
 
@@ -276,15 +280,16 @@ def read_everyone(block: Block, readings: Readings) -> tuple[np.ndarray, np.ndar
 
 
 def run_cascade(world: World, block: Block, tl: Timeline, base: np.ndarray, fallback: np.ndarray,
-                cfg: Config, readings: Readings) -> CascadeChunk:
+                cfg: Config, readings: Readings, belief: tuple[np.ndarray, np.ndarray] | None = None) -> CascadeChunk:
     """Read in rounds, highest value of information first, while it beats hurdle x price (cascade.py), with the
     world's fitted trust (calibration.py): the base belief's error, the reader's noise and bias. base (n, K): the
-    keyword reader's P(convert) (the logistic model's where the TRM guard tripped)."""
+    keyword reader's P(convert) (the logistic model's where the TRM guard tripped); belief: the (mean, var) to
+    start from instead of base's (cascade3's, after the reading TRM: local_reading.read_first)."""
     sim, trust = cfg.simulation, world.calibration.trust
     reading_var = trust.reading_var
     n, k = base.shape
     rows = np.arange(n)
-    mean, var = belief_from_estimate(base, trust.error_var)
+    mean, var = belief if belief is not None else belief_from_estimate(base, trust.error_var)
     price = sim.llm_cost * tl.price_multiplier[block.ids]                                   # (n,)
     outage = tl.outage[block.ids]
     chunk = CascadeChunk(np.zeros((n, k)), np.zeros((n, k), bool), np.full((n, k), np.nan),
@@ -351,6 +356,18 @@ class FunnelResult:
     sample: tuple              # (first Block, the step cap, the set-up trust): for the landscape
     keyword: KeywordReader     # the keyword reader fitted on the run's history: the map decides with it too
     readings: Readings         # the LLM's readings: who read, what it cost, how well calibrated
+    three_tier: ThreeTier | None = None   # the reading TRM's tier (reading_trm.enabled): cascade3's state
+
+
+@dataclass
+class ThreeTier:
+    """The reading TRM's tier in a run: trm_reader's reader and cascade3's own world (the cascade's thermostat,
+    sentinel and budget settings, from the same set-up trust; not replayed without its controls)."""
+    tier: ReadingTier
+    world: World
+    local_reads: int = 0       # cascade3's reads by the reading TRM
+    depth: list = field(default_factory=list)      # local_reading.depth_by_construction on the run's first block
+    examples: list = field(default_factory=list)   # local_reading.reading_examples there
 
 
 def run_funnel(cfg: Config, model: TRM, logistic: Logistic, calls: CallLog, step_cap: int,
@@ -376,23 +393,45 @@ def run_funnel(cfg: Config, model: TRM, logistic: Logistic, calls: CallLog, step
               "latency_limit": world_for(cfg, budget, trusted, latency_limit_on=False),
               "budget": world_for(cfg, np.inf, trusted)}
     rivals = rival_worlds(cfg, budget, trusted)
-    ledger = Ledger(KEYS, tl.n)
+    three = three_tier(cfg, model, step_cap, labelled, budget, trusted) if cfg.reading_trm.enabled else None
+    ledger = Ledger(recorded(three is not None), tl.n)
     clock, sample, frontier = PassClock(), None, None
     for block in blocks(cfg, tl, model, logistic, clock, step_cap):
         if sample is None:
             head = deepened(block.rows(slice(0, LANDSCAPE_OPPORTUNITIES)), model, cfg.model.supervision_steps)
             sample, frontier = (head, step_cap, trusted.trust), depth_frontier(head, cfg)
+            if three:
+                _show_tier(three, head, cfg, step_cap, keyword)
         decide_block(ledger, block, tl, cfg, readings, step_cap, worlds, rivals, keyword, calls,
-                     clock.ms_per_candidate, on_progress)
+                     clock.ms_per_candidate, on_progress, three)
     run = worlds["run"]
     return FunnelResult(ledger, run.thermostat, run.sentinel, _counterfactuals(worlds), frontier, tl,
-                        run.calibration.trust, setup, clock.ms_per_candidate, sample, keyword, readings)
+                        run.calibration.trust, setup, clock.ms_per_candidate, sample, keyword, readings, three)
+
+
+def _show_tier(three: ThreeTier, head: Block, cfg: Config, step_cap: int, keyword: KeywordReader) -> None:
+    """What the report shows of the reading tier, from the run's first opportunities (local_reading.py)."""
+    trm = trm_estimate(head, cfg, step_cap).estimate
+    fields = _fields_logit(trm)
+    three.examples = reading_examples(three.tier, head.market, fields, keyword_estimate(keyword, head, trm),
+                                      head.text_reading)
+    first = slice(0, DEPTH_OPPORTUNITIES)
+    three.depth = depth_by_construction(three.tier, head.market.rows(first), fields[first])
+
+
+def three_tier(cfg: Config, model: TRM, step_cap: int, labelled: Labelled, budget: float,
+               trusted: Calibration) -> ThreeTier:
+    """The reading tier fitted on the set-up rows (their fields-only TRM logit at the run's step cap) and
+    cascade3's world."""
+    fields = _fields_logit(at_step_cap(*_trm_pass(model, labelled.market, step_cap), step_cap,
+                                       cfg.simulation.trm_halt_threshold)[0][:, 0])
+    return ThreeTier(load_tier(cfg, model.spec, fields, labelled, trusted.trust), world_for(cfg, budget, trusted))
 
 
 def decide_block(ledger: Ledger, block: Block, tl: Timeline, cfg: Config, readings: Readings, step_cap: int,
                  worlds: dict[str, World], rivals: dict[str, World], keyword: KeywordReader,
                  calls: CallLog | None = None, pass_ms: float = 0.0,
-                 on_progress: Callable[[int], None] | None = None) -> None:
+                 on_progress: Callable[[int], None] | None = None, three: ThreeTier | None = None) -> None:
     """Every strategy on one block, into the ledger: the one-round strategies, then chunk by chunk the TRM and
     the cascade in every world (the "run" world's cascade is the ledger's). The run and the break-even map
     (landscape.py) both decide through here, so the map has every strategy the run has."""
@@ -400,22 +439,13 @@ def decide_block(ledger: Ledger, block: Block, tl: Timeline, cfg: Config, readin
     whole = trm_estimate(block, cfg, step_cap)
     believed = keyword_estimate(keyword, block, whole.estimate)     # (n, K) the base belief of those that read
     _record_baselines(ledger, block, cfg, whole, believed)
+    local = _record_trm_reader(ledger, block, cfg, whole, three.tier) if three else None   # (n, K) its logit
     for start in range(0, len(block.ids), sim.chunk_size):
         part = block.rows(slice(start, start + sim.chunk_size))
         trm, belief = trm_estimate(part, cfg, step_cap), believed[start:start + sim.chunk_size]
         refits = {}   # the chunk's calibration refits, shared by the worlds that read the same (_learn)
         for name, world in worlds.items():
-            fallback = world.sentinel.trm_guard(trm.estimate, trm.latency)
-            base = np.where((fallback != "")[:, None], part.logistic, belief)
-            chunk = run_cascade(world, part, tl, base, fallback, cfg, readings)
-            pick, pursue = decide(chunk.estimate, sim.conversion_value, sim.outreach_cost)
-            decision = Decision(pick, pursue, settle(part, pick, pursue, cfg))
-            world.thermostat.observe_readings(_learn(world.calibration, base, chunk.reading_logit,
-                                                     chunk.fallback == "", decision, refits))
-            waiting = waiting_cost(cfg, chunk.waited_ms)
-            compute = trm.cost + chunk.llm_cost + waiting
-            _add_totals(world, decision.money, compute, chunk)
-            world.thermostat.update(int(part.ids[-1]) + 1, float(tl.clock[part.ids[-1]]), world.sentinel.spent)
+            chunk, decision, waiting, compute = _cascade_chunk(world, part, trm, belief, tl, cfg, readings, refits)
             if name == "run":
                 ledger.record("cascade", part.ids, compute_cost=compute, llm_cost=chunk.llm_cost,
                               latency_cost=waiting,
@@ -428,8 +458,60 @@ def decide_block(ledger: Ledger, block: Block, tl: Timeline, cfg: Config, readin
         ledger.record("trm", part.ids, compute_cost=trm.cost, steps=trm.steps.max(axis=1), latency_ms=trm.latency,
                       **settle(part, trm_pick, trm_pursue, cfg))
         _record_rivals(ledger, part, trm, belief, tl, cfg, readings, rivals, refits)
+        if three:
+            _record_cascade3(ledger, part, trm, belief, local[start:start + sim.chunk_size], tl, cfg, readings,
+                             three, refits)
         if on_progress:
             on_progress(int(part.ids[-1]) + 1)
+
+
+def _cascade_chunk(world: World, part: Block, trm: TRMDecision, belief: np.ndarray, tl: Timeline, cfg: Config,
+                   readings: Readings, refits: dict, first=None):
+    """The cascade in one world on one chunk: its guard, its reads, its decisions, its refit and its pacing.
+    first: cascade3's tier before the LLM, (base, on_base) -> (the belief to start from, its cost (n,)).
+    -> (CascadeChunk, Decision, waiting cost (n,), compute cost (n,))"""
+    sim = cfg.simulation
+    fallback = world.sentinel.trm_guard(trm.estimate, trm.latency)
+    base = np.where((fallback != "")[:, None], part.logistic, belief)
+    start, first_cost = first(base, fallback == "") if first else (None, 0.0)
+    chunk = run_cascade(world, part, tl, base, fallback, cfg, readings, start)
+    pick, pursue = decide(chunk.estimate, sim.conversion_value, sim.outreach_cost)
+    decision = Decision(pick, pursue, settle(part, pick, pursue, cfg))
+    world.thermostat.observe_readings(_learn(world.calibration, base, chunk.reading_logit,
+                                             chunk.fallback == "", decision, refits))
+    waiting = waiting_cost(cfg, chunk.waited_ms)
+    compute = trm.cost + first_cost + chunk.llm_cost + waiting
+    _add_totals(world, decision.money, compute, chunk)
+    world.thermostat.update(int(part.ids[-1]) + 1, float(tl.clock[part.ids[-1]]), world.sentinel.spent)
+    return chunk, decision, waiting, compute
+
+
+def _record_trm_reader(ledger: Ledger, block: Block, cfg: Config, trm: TRMDecision, tier: ReadingTier) -> np.ndarray:
+    """trm_reader on one block: every candidate read by the reading TRM, decided on its calibrated probability.
+    Returns that probability's logit (n, K), cascade3's local reading of each candidate."""
+    sim, k = cfg.simulation, block.market.n_candidates
+    estimate = tier.probability(_fields_logit(trm.estimate), tier.own_logit(block.market))
+    pick, pursue = decide(estimate, sim.conversion_value, sim.outreach_cost)
+    ledger.record("trm_reader", block.ids, compute_cost=trm.cost + k * tier.price, steps=trm.steps.max(axis=1),
+                  latency_ms=trm.latency, **settle(block, pick, pursue, cfg))
+    return _fields_logit(estimate)
+
+
+def _record_cascade3(ledger: Ledger, part: Block, trm: TRMDecision, belief: np.ndarray, local: np.ndarray,
+                     tl: Timeline, cfg: Config, readings: Readings, three: ThreeTier, refits: dict) -> None:
+    """cascade3 on one chunk: the cascade's step with the reading TRM read first where it pays (read_first)."""
+    tier = three.tier
+
+    def first(base, on_base):
+        mean, var, read = read_first(base, local, three.world.calibration.trust, tier, on_base, cfg.simulation)
+        three.local_reads += int(read.sum())
+        return (mean, var), read.sum(axis=1) * tier.price
+
+    chunk, decision, waiting, compute = _cascade_chunk(three.world, part, trm, belief, tl, cfg, readings, refits,
+                                                       first)
+    ledger.record("cascade3", part.ids, compute_cost=compute, llm_cost=chunk.llm_cost, latency_cost=waiting,
+                  llm_reads=chunk.read.sum(axis=1), steps=trm.steps.max(axis=1),
+                  latency_ms=trm.latency + chunk.waited_ms, fallback=chunk.fallback != "", **decision.money)
 
 
 def rival_worlds(cfg: Config, budget: float, calibration: Calibration, **controls) -> dict[str, World]:

@@ -31,10 +31,12 @@ import numpy as np
 
 from trm_demo import __version__
 from trm_demo.atomic import atomic_file
+from trm_demo.funnel.local_reading import READER_UNTRUSTED
 from trm_demo.process import numerics
-from trm_demo.results import (CascadeSummary, Changes, Counterfactual, DepthPoint, Evaluation, HoldoutPoint,
-                              HurdleMove, Landscape, RunInfo, RunResult, Scenario, Selection, SentinelSummary,
-                              StrategyResult, ThermostatSummary, TrainingSummary, WallClock, build, downsample)
+from trm_demo.results import (CascadeSummary, Changes, ConstructionDepth, Counterfactual, DepthPoint, Evaluation,
+                              HoldoutPoint, HurdleMove, Landscape, ReadingExample, ReadingTierSummary, RunInfo,
+                              RunResult, Scenario, Selection, SentinelSummary, StrategyResult, ThermostatSummary,
+                              TrainingSummary, WallClock, build, downsample)
 
 
 FULL_CALLS = 100_000   # calls written in full (~48 MB), enough for every run up to 12,500 opportunities
@@ -155,7 +157,25 @@ def run_metrics(cfg, result, training: dict, landscape: dict, command: str, wall
                                  holdout_after=build(tuple[HoldoutPoint, ...], training["holdout_after"])),
         wall_clock=WallClock(**wall_clock, trm_pass_ms_per_candidate=result.pass_ms_per_candidate),
         evaluation=None if evaluation is None else build(Evaluation, evaluation),
-        changes=None if changes is None else build(Changes, changes))
+        changes=None if changes is None else build(Changes, changes),
+        reading_trm=None if result.three_tier is None else reading_tier_summary(
+            result.three_tier, tl.n * cfg.market.candidates_per_opportunity, cfg.simulation.llm_cost))
+
+
+def reading_tier_summary(three, candidates: int, llm_cost: float) -> ReadingTierSummary:
+    """The reading TRM's tier of a run (simulation.ThreeTier); `candidates`: the run's, each read by trm_reader;
+    llm_cost: the configured price of an LLM read."""
+    tier, trust = three.tier, three.tier.trust
+    return ReadingTierSummary(checkpoint=dict(tier.model.source), step_cap=tier.step_cap,
+                              price_per_read=tier.price, reader_bias=trust.bias,
+                              reader_noise_sd=float(np.sqrt(trust.reading_var)),
+                              trusted=trust.reading_var < READER_UNTRUSTED,
+                              llm_price_share=tier.price / llm_cost if llm_cost > 0 else None,
+                              base_error_sd=trust.error_sd,
+                              setup_reads=tier.setup_reads, trm_reader_reads=candidates,
+                              cascade3_reads=three.local_reads,
+                              depth=build(tuple[ConstructionDepth, ...], three.depth),
+                              examples=build(tuple[ReadingExample, ...], three.examples))
 
 
 DEFINITIONS = {

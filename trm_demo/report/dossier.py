@@ -22,6 +22,7 @@ from trm_demo.report.document import (Bullets, Card, Code, Document, Paragraph, 
 from trm_demo.report.findings import LOG_LOSS_TOLERANCE, Drives, Significance, Span, ranking, read_share
 from trm_demo.report.formats import Per, count, finite, money, num, pair_name, pct, plus_minus, price, signed
 from trm_demo.report.html import write_html
+from trm_demo.report.reading_tier import reading_tier_section
 from trm_demo.results import BreakEvenCell, Counterfactual, Evaluation, Interval, RunResult
 from trm_demo.strategies import KEYS, RIVALS, Inputs, strategy
 
@@ -57,7 +58,8 @@ def report_document(settings: dict, result: RunResult, training: dict) -> Docume
     points = settings["report"]["max_chart_points"]
     sections = [changes_section(result),
                 section("Headline", Paragraph(headline(result))), strategy_section(result, settings.get("rivals", {})),
-                llm_reader_section(result), deferral_section(result), break_even_section(result),
+                llm_reader_section(result), reading_tier_section(result), deferral_section(result),
+                break_even_section(result),
                 controls_section(settings, result, points),
                 frontier_section(result), training_section(training, points),
                 halting_comparison_section(training), evaluation_section(result.evaluation),
@@ -787,7 +789,7 @@ def effect_text(drives: Drives | None, result: RunResult) -> str:
 
 def _expected(r: RunResult, keys=RIVALS) -> str:
     return "expected net value: " + ", ".join(f"{phrase(k)} {money(r.strategies[k].expected_net_value, Per.RUN, 0)}"
-                                              for k in keys)
+                                              for k in keys if k in r.strategies)
 
 
 def _net_effect(r: RunResult) -> str:
@@ -815,6 +817,15 @@ def _rivals_effect(r: RunResult) -> str:
     return ("LLM reads: " + ", ".join(f"{phrase(k)} {s[k].llm_reads:,} for {money(s[k].llm_cost, Per.RUN)}"
                                       for k in ("cascade", "llm_shortlist", "router_topk"))
             + "; " + _expected(r, ("cascade", "llm_shortlist", "router_topk")))
+
+
+def _reading_tier_effect(r: RunResult) -> str:
+    if r.reading_trm is None:
+        return "the reading TRM's strategies were not run (reading_trm.enabled: false)"
+    s, t = r.strategies, r.reading_trm
+    return (_expected(r, ("cascade3", "cascade", "trm_reader", "keyword")) + f"; LLM reads: the three-tier cascade "
+            f"{s['cascade3'].llm_reads:,} (and {t.cascade3_reads:,} by the reading TRM), the cascade "
+            f"{s['cascade'].llm_reads:,}; a local read {money(t.price_per_read, Per.READ, 5)}")
 
 
 def _thermostat_effect(r: RunResult) -> str:
@@ -873,4 +884,4 @@ EFFECT_WORDS = {Drives.NET_VALUE: _net_effect, Drives.CASCADE: _cascade_effect, 
                 Drives.OUTREACH: _cost_effect, Drives.COMPUTE: _compute_effect,
                 Drives.THERMOSTAT: _thermostat_effect, Drives.SENTINEL: _sentinel_effect,
                 Drives.BUDGET: _budget_effect, Drives.SCENARIO: _scenario_effect, Drives.TRAINING: _training_effect,
-                Drives.READER: _reader_effect, Drives.RIVALS: _rivals_effect}
+                Drives.READER: _reader_effect, Drives.RIVALS: _rivals_effect, Drives.READING_TIER: _reading_tier_effect}

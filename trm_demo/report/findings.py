@@ -303,6 +303,7 @@ class Drives(Enum):
     TRAINING = "held-out excess log-loss and the TRM's expected net value"
     READER = "which LLM reader read"
     RIVALS = "the shortlist rivals' reads and expected net value"
+    READING_TIER = "the reading TRM's strategies against the cascade and the keyword reader"
 
 
 # Config key prefix -> what it drives; the longest matching prefix wins (a new knob family: one line).
@@ -313,7 +314,7 @@ DRIVEN_BY = {"thermostat.": Drives.THERMOSTAT, "sentinel.": Drives.SENTINEL,
              "simulation.greedy_cost": Drives.COMPUTE, "simulation.opportunities": Drives.NET_VALUE,
              "simulation.seed": Drives.NET_VALUE, "simulation.chunk_size": Drives.THERMOSTAT,
              "market.": Drives.NET_VALUE, "training.": Drives.TRAINING, "model.": Drives.TRAINING,
-             "llm.": Drives.READER, "rivals.": Drives.RIVALS}
+             "llm.": Drives.READER, "rivals.": Drives.RIVALS, "reading_trm.": Drives.READING_TIER}
 
 
 def drives(key: str) -> Drives | None:

@@ -1,0 +1,79 @@
+"""The dossier's section on the reading TRM's tier (config reading_trm; funnel/local_reading.py), when the run had it."""
+
+from __future__ import annotations
+
+from trm_demo.report.charts import chart
+from trm_demo.report.document import Paragraph, Section, Table, escaped, section
+from trm_demo.report.formats import Per, money, num, pct
+from trm_demo.results import RunResult
+
+# The constructions the issue asks about first, and every reply: at most five series fit a chart (charts.PALETTE)
+CHARTED = ("all", "plain", "negation", "double_negation", "contrast")
+REPLY_CHARACTERS = 90   # a longer reply is cut in the table (the run's telemetry has it whole)
+
+
+def reading_tier_section(result: RunResult) -> Section | None:
+    t = result.reading_trm
+    if t is None:
+        return None
+    s = result.strategies
+    depth = {d.construction: d for d in t.depth}
+    steps = len(t.depth[0].share_of_perfect_gain) if t.depth else 0
+    return section(
+        "The reading TRM: a tiny local reader between the fields and the LLM",
+        Paragraph(
+            f"The reading TRM (weights `{escaped(t.checkpoint.get('path', ''))}`, used as shipped: it is not fine-tuned "
+            f"in the run, its training takes about 175 CPU seconds: `python -m bench.reader`) reads a reply and a few "
+            f"fields at its checkpoint's step cap ({t.step_cap}) for {money(t.price_per_read, Per.READ, 5)}, priced as "
+            f"the TRM's steps by its compute"
+            + (f" ({pct(t.llm_price_share, 2)} of an LLM read's price)" if t.llm_price_share is not None else "")
+            + f". Its probability is calibrated on the outcomes of {t.setup_reads:,} history replies. " + _trust(t)),
+        Paragraph(
+            f"The reading TRM with the TRM (every candidate read: {t.trm_reader_reads:,} reads) made "
+            f"{money(s['trm_reader'].expected_net_value, Per.RUN, 0)} expected, the keyword reader "
+            f"{money(s['keyword'].expected_net_value, Per.RUN, 0)}. The three-tier cascade had it read "
+            f"{t.cascade3_reads:,} replies where that reading's value of information beat its price, and the LLM "
+            f"{s['cascade3'].llm_reads:,} (the cascade: {s['cascade'].llm_reads:,}); it made "
+            f"{money(s['cascade3'].expected_net_value, Per.RUN, 0)} expected against the cascade's "
+            f"{money(s['cascade'].expected_net_value, Per.RUN, 0)}. One run is one seed: the benchmark page's "
+            "multi-seed table has the paired intervals."),
+        *_depth_blocks(depth, steps),
+        Paragraph("A few replies with each reader's P(convert) beside the truth (the simulation knows it): the first "
+                  "reply of the run's first opportunities that states a fact through each construction. The LLM's is "
+                  "its reading before its noise."),
+        Table(("Construction", "Reply", "Fields only", "Keywords", "Reading TRM", "LLM", "True"),
+              tuple((e.construction.replace("_", " "), escaped(_cut(e.reply)), *(num(p, 2) for p in (
+                  e.fields_only, e.keyword, e.reading_trm, e.llm, e.truth))) for e in t.examples),
+              numeric=(2, 3, 4, 5, 6)))
+
+
+def _trust(t) -> str:
+    if not t.trusted:
+        return ("On the same outcomes its reading did not raise their likelihood beside the cascade's base belief by "
+                "more than one (Akaike's price of its fitted noise), so the three-tier cascade gives it no weight and "
+                "never reads it.")
+    return (f"On the same outcomes its reading's bias against the cascade's base belief is {num(t.reader_bias)} and "
+            f"its noise {num(t.reader_noise_sd)} (logit; the base's error {num(t.base_error_sd)}).")
+
+
+def _depth_blocks(depth: dict, steps: int) -> tuple:
+    if not depth or steps == 0:
+        return ()
+    n = depth["all"].candidates
+    shown = [c for c in CHARTED if c in depth]
+    values = {c: [None if v is None else 100 * v for v in depth[c].share_of_perfect_gain] for c in shown}
+    return (
+        Paragraph(f"Depth on text: the reading TRM's share of what a perfect reading adds over the TRM's fields-only "
+                  f"estimate (held-out excess log-loss against the true probability), after each of its {steps} trained "
+                  f"steps, on the run's first {n:,} candidates (a small sample: the benchmark page measures it on "
+                  "thousands). The thermostat does not pace its depth: depth does not pay here."),
+        chart(f"Reading TRM: share of a perfect reading's gain by step, {n:,} candidates", "step",
+              "share of a perfect reading's gain (%)", [str(i + 1) for i in range(steps)],
+              [("line", c.replace("_", " "), values[c]) for c in shown], steps),
+        Table(("Replies stating a fact through", "Candidates", *(f"Step {i + 1}" for i in range(steps))),
+              tuple((d.construction.replace("_", " "), f"{d.candidates:,}", *(pct(v, 0) for v in d.share_of_perfect_gain))
+                    for d in depth.values()), numeric=tuple(range(1, steps + 2))))
+
+
+def _cut(reply: str) -> str:
+    return reply if len(reply) <= REPLY_CHARACTERS else reply[:REPLY_CHARACTERS - 1].rstrip() + "…"
