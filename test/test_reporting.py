@@ -626,8 +626,12 @@ def test_the_training_charts_title_the_runs_step_cap_from_zero_and_keep_each_los
                                   enumerate(training["holdout_before"])]
     training["holdout_after"] = [{**r, "excess_log_loss": 0.0604 - 0.0003 * i} for i, r in
                                  enumerate(training["holdout_after"])]
-    for e in training["epochs"]:
-        e["halting_loss"] = 0.1
+    one = {**training["epochs"][0], "halting_loss": 0.1}
+    training["epochs"] = [one]
+    single = render(run, training=training)
+    assert not [b for b in mermaid_blocks(single) if "epoch (#)" in b], "a line of one point shows nothing"
+    assert f"One epoch ran (fine-tuning loss {one['loss']:.3f} nats per pair; halting loss 0.100" in single
+    training["epochs"] = [one, {**one, "epoch": 2, "loss": one["loss"] * 0.9}]
     blocks = mermaid_blocks(render(run, training=training))
     holdout = next(b for b in blocks if "supervision step (#)" in b)
     assert 'title "At step cap 1 (the run\'s), fine-tuning did not cut the excess: 0.0594 to 0.0604"' in holdout

@@ -659,17 +659,24 @@ def training_section(training: dict, points: int) -> Section:
                   f"{selected['epoch']} (epoch 0 = the starting weights) and chose step cap "
                   f"{selected['step_cap']}: the shallowest cap within one standard error of the best "
                   "validation log-loss.") if selected.get("step_cap") is not None else None,
-        chart(f"Fine-tuning loss went from {epochs[0]['loss']:.3f} to {epochs[-1]['loss']:.3f}", "epoch (#)",
-              "loss (nats per pair)", [e["epoch"] for e in epochs], [("line", "loss", [e["loss"] for e in epochs])],
-              points, y_range=(0.0, max(e["loss"] for e in epochs)))
-        if epochs else Paragraph("No loss chart: no fine-tuning epochs ran."),
-        # a loss of another kind gets its own chart (one axis, one quantity); a head that is off learns nothing
-        chart(f"Halting loss went from {epochs[0]['halting_loss']:.3f} to {epochs[-1]['halting_loss']:.3f}",
-              "epoch (#)", "halting loss (nats per pair)", [e["epoch"] for e in epochs],
-              [("line", "halting loss", [e["halting_loss"] for e in epochs])], points,
-              y_range=(0.0, max(e["halting_loss"] for e in epochs)))
-        if epochs and any(e["halting_loss"] for e in epochs) else None,
+        *epoch_charts(epochs, points),
         holdout_chart(before, after, selected.get("step_cap"), points))
+
+
+def epoch_charts(epochs: list[dict], points: int) -> list:
+    """The losses over epochs, one chart per kind of loss (one axis, one quantity; a head that is off learns nothing
+    and gets none); a single epoch is a sentence, since a line of one point shows nothing."""
+    if not epochs:
+        return [Paragraph("No loss chart: no fine-tuning epochs ran.")]
+    kinds = [("loss", "Fine-tuning loss", "loss")] + \
+        ([("halting_loss", "Halting loss", "halting loss")] if any(e["halting_loss"] for e in epochs) else [])
+    if len(epochs) == 1:
+        said = "; ".join(f"{words.lower()} {epochs[0][key]:.3f} nats per pair" for key, words, _ in kinds)
+        return [Paragraph(f"One epoch ran ({said}): with `--train-epochs 2` or more the losses are charted by epoch.")]
+    return [chart(f"{words} went from {epochs[0][key]:.3f} to {epochs[-1][key]:.3f}", "epoch (#)",
+                  f"{label} (nats per pair)", [e["epoch"] for e in epochs], [("line", label, [e[key] for e in epochs])],
+                  points, y_range=(0.0, max(e[key] for e in epochs)))
+            for key, words, label in kinds]
 
 
 def holdout_chart(before: list[dict], after: list[dict], step_cap: int | None, points: int):
