@@ -357,6 +357,13 @@ CASES = [
          ("checkpoint", "not a trm-demo checkpoint")),
     Case("checkpoint for another model size", checkpoint_file(smaller_model_checkpoint),
          ("checkpoint", "another model size", "hidden_size=16 (config: 32)")),
+    # the reading TRM's, checked before the fine-tuning and its memo write anything
+    Case("reading TRM checkpoint missing",
+         config_text("reading_trm:\n  enabled: true\n  checkpoint: gone/reader.npz\n"),
+         ("reading_trm.checkpoint", "gone/reader.npz", "does not exist")),
+    Case("reading TRM checkpoint of the tabular TRM",
+         config_text(f"reading_trm:\n  enabled: true\n  checkpoint: {SHIPPED_CHECKPOINT}\n"),
+         ("reading_trm.checkpoint", "is not a reading TRM")),
 ]
 
 

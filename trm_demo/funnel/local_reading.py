@@ -33,6 +33,7 @@ the tabular TRM's: `price_per_read`, which bench/reader.py uses too.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 
 import numpy as np
 
@@ -53,6 +54,7 @@ SUB_BATCH = 2048   # rows per reading-TRM call: a (2048, 60, 24) float32 activat
 MIN_ROWS = 8       # set-up rows below which nothing is fitted: the reading is taken as it is and never trusted
 READER_UNTRUSTED = 1e6   # noise variance (logit^2) of a reading given no weight (calibration.prior_trust's)
 NOISE_VARS = np.r_[np.geomspace(MIN_VAR, 100.0, 41), READER_UNTRUSTED]   # the grid its noise is chosen on
+REBUILD = "give one written by python -m bench.reader --out PATH, or set reading_trm.enabled: false"
 DEPTH_OPPORTUNITIES = 100   # the run's first opportunities the report's depth chart reads at every trained step
 
 
@@ -98,18 +100,30 @@ def _design(fields_logit, own):
     return np.stack([fields_logit, own], axis=-1)
 
 
+@cache
+def reading_trm(raw_path: str) -> tuple[TRM, dict]:
+    """The reading TRM's checkpoint and its metadata, checked: the command line calls this before anything on
+    disk changes (a bad path is one line naming its key, and no fine-tuning or memo first), the run again (cached:
+    loaded once per process; the run never trains it)."""
+    path = resolve_checkpoint(raw_path)
+    try:
+        model, meta = load_checkpoint(path)
+    except CheckpointError as err:
+        raise CheckpointError(f"config key 'reading_trm.checkpoint': {err}; {REBUILD}", err.fix) from None
+    spec = model.spec
+    if not spec.is_sequence or spec.seq_len != SEQ_LEN or spec.n_inputs != VOCAB_SIZE or spec.n_classes != 1:
+        raise CheckpointError(f"config key 'reading_trm.checkpoint': '{path}' is not a reading TRM for this "
+                              f"vocabulary ({VOCAB_SIZE} tokens, {SEQ_LEN} positions); {REBUILD}", fix="size")
+    return model, meta
+
+
 def load_tier(cfg: Config, tabular: TRMSpec, fields_logit: np.ndarray, labelled: Labelled,
               cascade: Trust) -> ReadingTier:
     """The reading TRM of `reading_trm.checkpoint`, calibrated and trusted on the set-up rows (`labelled`, with the
     fields-only TRM logit of each (m,); the rows the LLM reader's trust is fitted on: calibration.set_up) beside
     the base error of the cascade's trust fitted there; priced against the `tabular` TRM's step."""
-    path = resolve_checkpoint(cfg.reading_trm.checkpoint)
-    model, meta = load_checkpoint(path)
+    model, meta = reading_trm(cfg.reading_trm.checkpoint)
     spec = model.spec
-    if not spec.is_sequence or spec.seq_len != SEQ_LEN or spec.n_inputs != VOCAB_SIZE or spec.n_classes != 1:
-        raise CheckpointError(f"config key 'reading_trm.checkpoint': '{path}' is not a reading TRM for this "
-                              f"vocabulary ({VOCAB_SIZE} tokens, {SEQ_LEN} positions); give one written by "
-                              "python -m bench.reader --out", fix="size")
     selected = meta.get("selected", {})
     cap = int(selected.get("step_cap", meta.get("supervision_steps", 1)))   # else the depth it was trained to
     depth = int(meta.get("supervision_steps", cap))
