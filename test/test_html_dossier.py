@@ -172,7 +172,7 @@ def measure(page: Path, width: int, height: int) -> dict:
     if shutil.which("node") is None or not PUPPETEER.is_file():
         if running_in_ci():
             pytest.fail("CI is set but node or node_modules/puppeteer (npm ci) is missing")
-        pytest.skip("the browser measurements need node and `npm ci` (puppeteer comes with mermaid-cli)")
+        pytest.skip("the browser measurements need node and `npm ci` (puppeteer, package.json)")
     if browser not in BROWSERS:   # one Chromium measures every page of the session (a launch is ~2 s of CPU)
         BROWSERS[browser] = Served("node", str(MEASURE), browser)
     found = BROWSERS[browser].ask([str(page), width, height], timeout=180)

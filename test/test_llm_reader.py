@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from test_atomic_outputs import as_from_a_terminal
 from trm_demo.config import load_config
 from trm_demo.errors import ConfigError
 from trm_demo.llm import OpenAICompatibleReader, Prices, ReadingCache, ReadRequest, api_key_from_env, request_key
@@ -436,7 +437,10 @@ for i in range(10**9):
 def test_ctrl_c_while_writing_leaves_a_sound_cache_of_whole_rows(tmp_path):
     path = tmp_path / "cache.sqlite"
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
-    writer = subprocess.Popen([sys.executable, "-c", WRITER, str(path)], stdout=subprocess.PIPE, env=env)
+    # SIGINT at its default, as from a terminal: a suite started as a script's background job inherits it
+    # ignored, and the writer then never stops (it failed so, at 60 s, under a loaded session's bench)
+    writer = subprocess.Popen([sys.executable, "-c", WRITER, str(path)], stdout=subprocess.PIPE, env=env,
+                              preexec_fn=as_from_a_terminal)
     try:
         assert writer.stdout.readline().strip() == b"ready"
         time.sleep(0.1)

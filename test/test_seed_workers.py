@@ -116,6 +116,28 @@ def test_ctrl_c_during_the_evaluation_ends_every_worker_at_once():
     assert not new_workers_running(before), "a worker outlived the evaluation"
 
 
+@needs_proc
+def test_a_stop_while_the_seeds_are_submitted_waits_until_all_are(monkeypatch):
+    """A Ctrl-C inside ProcessPoolExecutor.submit can leave its work queue's lock held, and the shutdown that ends
+    the workers then waits forever (a SIGTERM'd --seeds run hung so, 2 in 20 under load): the stop is held until
+    every seed is submitted, then ends the evaluation as before. The signal lands at the second submit, every time."""
+    from concurrent.futures import ProcessPoolExecutor
+    submitted, submit = [], ProcessPoolExecutor.submit
+
+    def interrupted_submit(executor, *args):
+        submitted.append(args)
+        if len(submitted) == 2:
+            os.kill(os.getpid(), signal.SIGINT)   # Python raises it at its next instruction: here, unless held
+        return submit(executor, *args)
+
+    monkeypatch.setattr(ProcessPoolExecutor, "submit", interrupted_submit)
+    before = children(os.getpid())
+    with pytest.raises(KeyboardInterrupt):
+        evaluate_seeds(load_config(), [668, 668, 1, 2], seed_result, workers=2)
+    assert len(submitted) == 4, "the stop was raised inside the submissions"
+    assert not new_workers_running(before), "a worker outlived the evaluation"
+
+
 # --- the command line: a real --seeds run ---
 
 @needs_proc

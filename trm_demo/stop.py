@@ -23,10 +23,12 @@ output file a write failed on, and `environment_error` words the line.
 from __future__ import annotations
 
 import codecs
+import contextlib
 import errno
 import os
 import signal
 import sys
+import threading
 
 INTERRUPTED = "stopped before finishing; every output file is either its previous version or complete"
 EXIT_SIGINT, EXIT_SIGTERM, EXIT_SIGPIPE = 130, 143, 141
@@ -136,6 +138,32 @@ def worker_signals() -> None:
     """In a worker process: the parent handles Ctrl-C and ends its workers; SIGTERM ends a worker at once."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+@contextlib.contextmanager
+def stops_held():
+    """Ctrl-C and SIGTERM wait for the block to end, then act as they would have (through the handler in place).
+
+    For standard-library calls that must not stop halfway: a KeyboardInterrupt raised inside them can leave one
+    of their locks held, and whatever takes it later waits forever (a --seeds run stopped while it submitted its
+    seeds hung in the executor's shutdown, 2 runs in 20 on a loaded machine). Handlers run in the main thread
+    only, so elsewhere this holds nothing; a signal left at its default (or ignored) is not touched."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    held: list = []
+    for signum, handler in previous.items():
+        if callable(handler):
+            signal.signal(signum, lambda *caught: held.append(caught))
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            if callable(handler):
+                signal.signal(signum, handler)
+        if held:
+            previous[held[0][0]](*held[0])   # the first stop, now: it raises where the program is
 
 
 def exit_code(stop: KeyboardInterrupt) -> int:

@@ -40,7 +40,7 @@ import numpy as np
 
 from trm_demo.config import Config
 from trm_demo.errors import WorkerDied
-from trm_demo.stop import worker_signals
+from trm_demo.stop import stops_held, worker_signals
 from trm_demo.strategies import KEYS
 
 MEASURES = ("expected_net_value", "net_value", "share_of_oracle_expected", "llm_reads", "llm_cost")
@@ -114,7 +114,8 @@ def _in_worker_processes(run_one: Callable[[Config], dict], configs: list[Config
     processes: dict = {}
     finished = False
     try:
-        futures = [executor.submit(run_one, c) for c in configs]
+        with stops_held():   # a stop inside submit() can leave the executor's queue locked: its shutdown would hang
+            futures = [executor.submit(run_one, c) for c in configs]
         processes = dict(getattr(executor, "_processes", None) or {})   # all started by now (see _end_workers)
         results = []
         for future in futures:

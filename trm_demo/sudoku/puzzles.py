@@ -96,27 +96,32 @@ def is_solution(puzzle, grid) -> bool:
 
 # --- exact solver ---
 
-_ROW_OF = [cell // SIZE for cell in range(CELLS)]
-_COL_OF = [cell % SIZE for cell in range(CELLS)]
-_BOX_OF = [(cell // SIZE) // BOX_ROWS * (SIZE // BOX_COLS) + (cell % SIZE) // BOX_COLS for cell in range(CELLS)]
+# the three units of each cell (its row, column and box), as indices into UNITS
+_UNITS_OF = [(cell // SIZE, SIZE + cell % SIZE, 2 * SIZE + (cell // SIZE) // BOX_ROWS * (SIZE // BOX_COLS)
+              + (cell % SIZE) // BOX_COLS) for cell in range(CELLS)]
+
+
+def _used(board: list[int]) -> list[int] | None:
+    """Bitmask of the digits in each unit, or None if two givens clash: the solver's hot spot."""
+    used = [0] * len(UNITS)
+    for digit, (r, c, b) in zip(board, _UNITS_OF):
+        if digit:
+            bit = 1 << (digit - 1)
+            if (used[r] | used[c] | used[b]) & bit:
+                return None
+            used[r] |= bit
+            used[c] |= bit
+            used[b] |= bit
+    return used
 
 
 def _candidates(board: list[int]) -> list[int] | None:
     """Bitmask of allowed digits per cell, or None if two givens clash."""
-    # one used-digit mask per row, column and box: the solver's hot spot
-    rows, cols, boxes = [0] * SIZE, [0] * SIZE, [0] * SIZE
-    for cell, digit in enumerate(board):
-        if digit:
-            bit = 1 << (digit - 1)
-            r, c, b = _ROW_OF[cell], _COL_OF[cell], _BOX_OF[cell]
-            if (rows[r] | cols[c] | boxes[b]) & bit:
-                return None
-            rows[r] |= bit
-            cols[c] |= bit
-            boxes[b] |= bit
-    return [1 << (digit - 1) if digit else
-            ALL_DIGITS & ~(rows[_ROW_OF[cell]] | cols[_COL_OF[cell]] | boxes[_BOX_OF[cell]])
-            for cell, digit in enumerate(board)]
+    used = _used(board)
+    if used is None:
+        return None
+    return [1 << (digit - 1) if digit else ALL_DIGITS & ~(used[r] | used[c] | used[b])
+            for digit, (r, c, b) in zip(board, _UNITS_OF)]
 
 
 def solve(puzzle, limit: int = 2, rng: np.random.Generator | None = None) -> list[np.ndarray]:
@@ -126,36 +131,44 @@ def solve(puzzle, limit: int = 2, rng: np.random.Generator | None = None) -> lis
     in random order (used to draw random full grids).
     """
     board = [int(v) for v in puzzle]
-    if first_conflict(board):
+    used = _used(board)   # kept up to date as digits are tried: each node reads its blanks' masks from it
+    if used is None:   # two givens clash
         return []
     solutions: list[np.ndarray] = []
 
-    def search(board: list[int]) -> None:
-        masks = _candidates(board)
-        if masks is None:
-            return
-        best, best_count = -1, SIZE + 1
+    def search() -> None:
+        best, best_mask, best_count = -1, 0, SIZE + 1
         for cell in range(CELLS):
             if not board[cell]:
-                count = bin(masks[cell]).count("1")
+                r, c, b = _UNITS_OF[cell]
+                mask = ALL_DIGITS & ~(used[r] | used[c] | used[b])
+                count = mask.bit_count()
                 if count < best_count:
-                    best, best_count = cell, count
+                    best, best_mask, best_count = cell, mask, count
                     if count <= 1:
                         break
         if best < 0:
             solutions.append(np.array(board, dtype=np.int64))
             return
-        digits = [d for d in DIGITS if masks[best] >> (d - 1) & 1]
+        digits = [d for d in DIGITS if best_mask >> (d - 1) & 1]
         if rng is not None:
             digits = [digits[i] for i in rng.permutation(len(digits))]
+        r, c, b = _UNITS_OF[best]
         for digit in digits:
+            bit = 1 << (digit - 1)
             board[best] = digit
-            search(board)
+            used[r] |= bit
+            used[c] |= bit
+            used[b] |= bit
+            search()
             board[best] = 0
+            used[r] ^= bit
+            used[c] ^= bit
+            used[b] ^= bit
             if len(solutions) >= limit:
                 return
 
-    search(board)
+    search()
     return solutions
 
 
@@ -188,17 +201,23 @@ def singles_rounds(puzzle) -> tuple[int | None, np.ndarray]:
                 if m & (m - 1) == 0:
                     found[cell] = m.bit_length()
         for unit in UNITS:
-            for digit in DIGITS:
-                bit = 1 << (digit - 1)
-                places = [c for c in unit if not board[c] and masks[c] & bit]
-                if len(places) == 1:
-                    found.setdefault(places[0], digit)
+            once = twice = 0   # digits possible in at least one, and in at least two, blanks of the unit
+            for c in unit:
+                if not board[c]:
+                    twice |= once & masks[c]
+                    once |= masks[c]
+            only = once & ~twice   # the digits with one place in the unit
+            if only:
+                for c in unit:
+                    hits = masks[c] & only if not board[c] else 0
+                    if hits:   # two digits with this one place: a contradiction; the smaller is kept
+                        found.setdefault(c, (hits & -hits).bit_length())
         if not found:
             return None, np.array(board)
         for cell, digit in found.items():
             board[cell] = digit
         rounds += 1
-    if first_conflict(board):
+    if _used(board) is None:   # the singles filled a digit twice into a unit
         return None, np.array(board)
     return rounds, np.array(board, dtype=np.int64)
 
