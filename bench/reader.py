@@ -1,6 +1,6 @@
 """The reading TRM (issue 25, phase 1): does a tiny recursive reader of the reply recover a perfect reading's gain?
 
-    python -m bench.reader --seeds 2 --samples 16384 --epochs 3 --out trm_demo/checkpoints/reading_trm.npz
+    python -m bench.reader --seeds 2 --samples 65536 --epochs 1 --out trm_demo/checkpoints/reading_trm.npz
 
 Per seed (TRAINING_SEEDS, 1001.., disjoint from the evaluated seeds 500-519 and 1-20 and the held-out 600-609
 and 101-110), every reader gets the same data: a labelled history of --samples replies of the default
@@ -8,12 +8,15 @@ market (market.labelled_history: fields, reply, observed 0/1 outcome; never the 
 p_true) and the same fields-only logit as its starting point, the exact structured-only estimate
 (market.structured_only_probability, as the market bench gives the keyword reader), so that what is measured
 is reading alone. Readers:
-- the reading TRM (trm/reader.py over funnel/tokens.py), trained with the tabular recipe: --epochs one-step
-  epochs, then DEEP_EPOCHS of deep supervision over SUPERVISION_STEPS steps (deep supervision from the start
-  learned nothing, trm/reader.py's notes), the best validated EMA kept;
+- the reading TRM (trm/reader.py over funnel/tokens.py), trained with the tabular recipe at batch 64:
+  DISTIL_EPOCHS one-step epochs regressing the logit of a bag-of-words logistic fitted on the TRM's training
+  rows only (the warm start: pretraining from the same labelled data, trm/reader.py's notes; that teacher is
+  scored too), --epochs one-step epochs on the outcomes, then DEEP_EPOCHS of deep supervision over
+  SUPERVISION_STEPS steps (deep supervision from the start learned nothing), the best validated EMA kept;
 - the keyword reader (funnel/keyword.py), fitted on the same history;
-- a bag-of-words logistic: the fields-only logit, each vocabulary word's presence, the three field tokens
-  one-hot and word x urgency, its L2 penalty chosen on the history's last fifth;
+- a bag-of-words logistic (fit_bow): the fields-only logit, each vocabulary token's presence and presence x
+  urgency, its L2 penalty chosen on the history's last fifth, then refitted on all of it (the TRM and the MLPs
+  train on the first 80 % and validate on the rest);
 - two same-size MLPs (2 hidden layers, parameter counts within 2 % of the TRM's free and of its stored
   weights) on the same bag and field tokens, the fields-only logit as their offset, trained by the one loop
   (bench/ablation.fit_mlp), each at the learning rate its validation split prefers.
@@ -48,7 +51,8 @@ HIDDEN_SIZE, EXPANSION, N_CYCLES = 24, 1, 2   # 0.37 CPU s per training step of 
 SUPERVISION_STEPS = 4
 # The reader's own optimiser knobs (the rest is the training section's), chosen on the validation split of
 # training seed 1001's history (never on held-out replies): see trm/reader.py's notes for what was compared.
-READER_KNOBS = {"learning_rate": 3e-3, "weight_decay": 0.3}
+READER_KNOBS = {"learning_rate": 3e-3, "weight_decay": 0.3, "batch_size": 64}
+DISTIL_EPOCHS = 2   # warm-start epochs regressing the bag-of-words teacher's logit, before the outcome epochs
 MLP_LEARNING_RATES = (1e-3, 3e-3)
 DEEP_EPOCHS = 1   # deep-supervision epochs after the --epochs one-step ones
 HALT_THRESHOLDS = (0.5, 0.8, 0.95)
@@ -62,35 +66,37 @@ def _data(seed: int, n: int, stream: int, drift: float) -> dict:
     from trm_demo.funnel.tokens import encode_market
     market, outcome = labelled_history(np.random.default_rng([seed, stream, 25]), n, drift)
     fields_p = structured_only_probability(market.pairs(), drift)[:, 0]
-    return {"market": market, "outcome": outcome, "encoded": encode_market(market),
+    return {"market": market, "outcome": outcome, "encoded": encode_market(market), "urgency": market.urgency,
             "base": np.log(fields_p / (1 - fields_p)), "fields_p": fields_p}
 
 
-def bag(data: dict) -> np.ndarray:
+def bag(ids: np.ndarray) -> np.ndarray:
     """(m, V) presence of each vocabulary token in the row (field tokens included, padding left out)."""
     from trm_demo.funnel.tokens import VOCAB_SIZE
-    ids = data["encoded"].ids
     x = np.zeros((len(ids), VOCAB_SIZE), np.float32)
     np.put_along_axis(x, ids, 1.0, axis=1)
     x[:, 0] = 0.0
     return x
 
 
-def _bow_logistic(train: dict, test: dict) -> np.ndarray:
+def fit_bow(data: dict, rows: np.ndarray | None = None):
+    """The bag-of-words logistic fitted on `rows` of data (all by default): the fields-only logit, each token's
+    presence and presence x urgency, its L2 penalty chosen on the rows' last fifth. -> logit(data') for any data'."""
     from trm_demo.trm.logistic import fit_logistic
     from trm_demo.trm.training import log_loss
 
-    def design(d):
-        b = bag(d)
-        return np.c_[d["base"], b, b * d["market"].urgency[:, None]]
+    def design(d, rows=slice(None)):
+        b = bag(d["encoded"].ids[rows])
+        return np.c_[d["base"][rows], b, b * d["urgency"][rows, None]]
 
-    x, y = design(train), train["outcome"]
+    x, y = design(data, slice(None) if rows is None else rows), data["outcome"][slice(None) if rows is None else rows]
     used = np.flatnonzero(x.any(axis=0))
     x = x[:, used]
     cut = int(len(x) * 0.8)
     l2 = min(L2_GRID, key=lambda l2: float(log_loss(fit_logistic(x[:cut], y[:cut], l2).predict(x[cut:]),
                                                     y[cut:]).mean()))
-    return fit_logistic(x, y, l2).predict(design(test)[:, used])
+    fitted = fit_logistic(x, y, l2)
+    return lambda d: design(d)[:, used].astype(np.float64) @ fitted.weights + fitted.bias
 
 
 def _keyword(train: dict, test: dict) -> np.ndarray:
@@ -113,7 +119,7 @@ def one_seed(job: dict) -> dict:
     from trm_demo.funnel.tokens import FIELD_SLOTS, SEQ_LEN, VOCAB_SIZE
     from trm_demo.trm import mlp
     from trm_demo.trm.reader import fit_reader, flops_per_step, free_parameters, init_reader, reader_spec, trajectory
-    from trm_demo.trm.training import excess_log_loss, halting_rows
+    from trm_demo.trm.training import excess_log_loss, halting_rows, validation_split
     from trm_demo.trm.weights import save_checkpoint
     cfg = load_config()
     seed, drift, t = job["seed"], cfg.market.drift, dataclasses.replace(cfg.training, **READER_KNOBS)
@@ -123,10 +129,15 @@ def one_seed(job: dict) -> dict:
     model = init_reader(spec, np.random.default_rng([seed, 2]), FIELD_SLOTS)
     started = time.process_time()
     rng = np.random.default_rng([seed, 3])
-    one_step = fit_reader(model, train["encoded"].ids, train["base"], train["outcome"], t, job["epochs"], 1, rng,
-                          FIELD_SLOTS)   # where it learns; deep supervision from the start did not (notes)
-    log = fit_reader(model, train["encoded"].ids, train["base"], train["outcome"], t, DEEP_EPOCHS,
-                     SUPERVISION_STEPS, rng, FIELD_SLOTS)   # epoch 0 = the one-step reader: kept unless beaten
+    ids, base, outcome = train["encoded"].ids, train["base"], train["outcome"]
+    (fitted_rows, _), _ = validation_split(np.arange(len(ids)), outcome, t.validation_share)
+    teacher = fit_bow(train, fitted_rows)   # the warm start's teacher never sees the validation rows
+    one_step_knobs = dataclasses.replace(t, halting_weight=0.0)   # one step: nothing to halt
+    warm = fit_reader(model, ids, base, outcome, one_step_knobs, DISTIL_EPOCHS, 1, rng, FIELD_SLOTS,
+                      teacher=teacher(train))
+    one_step = fit_reader(model, ids, base, outcome, one_step_knobs, job["epochs"], 1, rng, FIELD_SLOTS)
+    log = fit_reader(model, ids, base, outcome, t, DEEP_EPOCHS, SUPERVISION_STEPS, rng,
+                     FIELD_SLOTS)   # epoch 0 = the one-step reader: kept unless beaten
     trm_cpu = time.process_time() - started
     cap = log["selected"]["step_cap"]
     path, q = trajectory(model, test["encoded"].ids, test["base"], SUPERVISION_STEPS)
@@ -138,16 +149,17 @@ def one_seed(job: dict) -> dict:
         width = mlp.width_for(size, VOCAB_SIZE, 2, 1)
         started = time.process_time()
         fits = [fit_mlp(mlp.init([VOCAB_SIZE, width, width, 1], np.random.default_rng([seed, 2]), "lecun"),
-                        bag(train), train["outcome"], dataclasses.replace(t, learning_rate=rate),
+                        bag(train["encoded"].ids), train["outcome"], dataclasses.replace(t, learning_rate=rate),
                         job["epochs"] * SUPERVISION_STEPS, np.random.default_rng([seed, 3]), offset=train["base"])
                 for rate in MLP_LEARNING_RATES]   # its own best on its validation split, as the reader's
         weights = min(fits, key=lambda fit: fit[1]["validation_log_loss"])[0]
         mlp_cpu += time.process_time() - started
         mlps[f"MLP reader 2x{width} ({mlp.n_parameters(weights):,} parameters)"] = \
-            mlp_probability(weights, bag(test), test["base"])
+            mlp_probability(weights, bag(test["encoded"].ids), test["base"])
     readers = {"fields only (exact structured estimate)": test["fields_p"],
+               "bag-of-words teacher (the warm start's; training rows only)": squash(teacher(test)),
                "keyword reader": _keyword(train, test),
-               "bag-of-words logistic": _bow_logistic(train, test),
+               "bag-of-words logistic": squash(fit_bow(train)(test)),
                **mlps,
                f"reading TRM, validated cap ({free:,} free of {model.n_parameters:,} stored parameters)":
                    path[cap - 1],
@@ -163,13 +175,14 @@ def one_seed(job: dict) -> dict:
     if job.get("out"):
         save_checkpoint(job["out"], model, {"command": job["command"], "seed": seed, "samples": job["samples"],
                                             "epochs": job["epochs"], "deep_epochs": DEEP_EPOCHS,
+                                            "distil_epochs": DISTIL_EPOCHS, "readout": "sum",
                                             "supervision_steps": SUPERVISION_STEPS, "reply_start": FIELD_SLOTS,
                                             "knobs": READER_KNOBS,
                                             "selected": log["selected"], "halt_threshold": 1.0,
                                             "offset": "logit of market.structured_only_probability",
                                             "tokens": "trm_demo/funnel/tokens.py"})
     return {"seed": seed, "parameters": model.n_parameters, "free_parameters": free, "selected": log["selected"],
-            "epochs": {"one_step": one_step["epochs"], "deep_supervision": log["epochs"]},
+            "epochs": {"warm_start": warm["epochs"], "one_step": one_step["epochs"], "deep_supervision": log["epochs"]},
             "cpu_seconds": {"reading_trm": trm_cpu, "mlp": mlp_cpu}, "flops_per_step": flops_per_step(spec),
             "readers": {name: {"excess_log_loss": float(v.mean()), "share_of_perfect_gain": share(v, groups["all"])}
                         for name, v in per_reader.items()},
@@ -206,7 +219,8 @@ def markdown(result: dict) -> str:
     lines = [MARKER[0], "## Reading TRM (issue 25): reading the replies", "",
              f"Measured by `{m['command']}` at commit {m['commit']}, {m['started_at']} "
              f"(training seeds {m['seeds']}, {m['samples']:,} labelled history replies, {m['holdout']:,} held-out replies "
-             f"per seed, {m['epochs']} one-step epochs then {m['deep_epochs']} of deep supervision over {SUPERVISION_STEPS} steps, "
+             f"per seed, {m['distil_epochs']} warm-start epochs regressing a bag-of-words logistic fitted on the training rows (never the validation rows), "
+             f"{m['epochs']} one-step epochs on the outcomes, then {m['deep_epochs']} of deep supervision over {SUPERVISION_STEPS} steps, "
              f"the best validated EMA kept: epoch {m['chosen']}; CPU time, 2 shared cores: reading TRM {m['trm_cpu']:.0f} s per seed).",
              "", "Every reader starts from the same fields-only logit (the exact structured-only estimate) and is "
              "fitted on the same history's observed outcomes; the true probability is used to score only. "
@@ -265,7 +279,7 @@ def main(argv=None) -> int:
     result = {"runs": runs, "summary": summarise(runs),
               "meta": {"command": command, "commit": commit, "started_at": started_at, "seeds": f"{FIRST_SEED}-{FIRST_SEED + len(runs) - 1}",
                        "samples": args.samples, "holdout": args.holdout, "epochs": args.epochs, "deep_epochs": DEEP_EPOCHS,
-                       "chosen": ", ".join(f"deep-supervision epoch {r['selected']['epoch']}" if r["selected"]["epoch"]
+                       "distil_epochs": DISTIL_EPOCHS, "chosen": ", ".join(f"deep-supervision epoch {r['selected']['epoch']}" if r["selected"]["epoch"]
                                            else "the one-step reader's" for r in runs),
                        "caps": ", ".join(str(r["selected"]["step_cap"]) for r in runs),
                        "trm_cpu": float(np.mean([r["cpu_seconds"]["reading_trm"] for r in runs])),

@@ -1,44 +1,56 @@
 """The reading TRM: the engine's sequence variant answering one probability per row of tokens.
 
 The engine (engine.py) is used as is, with one output class per position: the
-row's answer is the mean of its real (non-padding) positions' logits plus a
+row's answer is the sum of its real (non-padding) positions' logits plus a
 given offset (the fields-only logit), so the recursion only has to learn what
 the tokens add to what the fields say:
 
-    logit = offset + mean over real positions l of head(y)[:, l]   # y: (B, L, D) after each step
+    logit = offset + sum over real positions l of head(y)[:, l]   # y: (B, L, D) after each step
 
 Why the head starts at zero: a randomly initialised head added logit noise of
 std 1.1 to every answer (held-out excess log-loss 0.188 before training, the
 fields alone 0.048, measured), so its first updates went to undoing the noise;
-at zero an untrained reader says exactly what the fields say. Why the mean over
-positions: every token gets a direct path to the answer.
+at zero an untrained reader says exactly what the fields say. Why a sum over
+positions: every token gets a direct path to the answer, and a word's effect
+does not shrink with the reply's length as under a mean (a bag of words'
+shape; sum against mean at batch 64, one step: 56.0 against 49.7 % after 3
+epochs, 56.6 against 54.1 % after 4).
 
 Why it reads as it does (issue 25's debugging, training seed 1001, 16,384
-history replies; every choice on the validation split's log-loss, the share of
-a perfect reading's gain on the bench's held-out replies printed beside it):
+history replies unless said; every choice on the validation split's log-loss,
+the share of a perfect reading's gain on the bench's held-out replies beside it):
 - The engine's token mixing is position-specific (an MLP over the 60
-  positions): a one-step reader with it crept to 3.7 % of the gain after 2
-  epochs and then memorised rows (training loss 0.523 -> 0.507, validation
-  0.514 -> 0.516). Here it is shift-invariant over the reply (`share_positions`:
-  a word's effect on the word k places on is one weight, learned from every
-  position; the three field positions keep their own) and its outputs start at
-  zero, so each position starts as its own token's function, a bag of words'
-  starting point: 15 % after 2 epochs, 27 % after 3 (sharing alone: 1.4 % after 2).
-  At learning rate 3e-3: 41 % after 3 epochs; with weight decay 0.3, 46 %
-  (validation 0.4944 against 0.4957); the fourth epoch over-fits in both.
+  positions): a one-step reader with it memorised rows. Here it is
+  shift-invariant over the reply (`share_positions`: a word's effect on the
+  word k places on is one weight, learned from every position; the three field
+  positions keep their own) and its outputs start at zero, so each position
+  starts as its own token's function, a bag of words' starting point.
+  Learning rate 3e-3, weight decay 0.3.
+- Too few updates was the next limit: at batch 256 an epoch is 52 updates
+  (one step: 2.1 / 26 / 39 % after 1-3 epochs, validation 0.514 / 0.502 /
+  0.496); at batch 64, 205 updates for the same CPU (~18 CPU s an epoch):
+  21 / 47 / 56 / 57 % (validation 0.502 / 0.494 / 0.491 / 0.492). The bag of
+  words fitted to convergence on the same rows validates at 0.482.
+- From outcomes alone the reader learns slower per reply than the bag of words:
+  on 65,536 replies 71 / 75 / 78 % after 1-3 epochs where the bag of words
+  reaches 88 %. So the bench warm-starts it (`fit_reader(teacher=...)`): a few
+  one-step epochs regress the logit of a bag-of-words logistic fitted on the
+  training rows only (pretraining from the same labelled data; the validation
+  rows stay unseen, the epoch is still chosen on their outcomes), then epochs on
+  the outcomes. On 16,384 replies the teacher (fitted on 80 % of them) scores
+  75.5 %; the distilled reader 65 / 73 / 74 % after 1-3 epochs (validation
+  0.4865 / 0.4842 / 0.4825), and outcome epochs after it never validated better
+  (0.4888 / 0.4850 / 0.4850; 65 / 71 / 70 %): at 16,384
+  replies the outcomes hold little the teacher missed (a lead, untested: each
+  fit_reader call starts AdamW and the EMA's warm-up afresh).
 - Deep supervision over 4 steps from the start learned nothing in 204 updates
   (validation 0.5151, the untrained value), with the halting loss at weight 0.5
   or 0, while one step learned 8 % in 51; so the bench trains one-step epochs
   first and deep supervision after, keeping the one-step reader unless a deep
   epoch validates better. The halting head's gradient stops at y here, as the
-  tabular task's does (flowing into y, it was the previous lead for the flat
-  line; untested separately); so detached, one step at halting weight 0.5
-  learns as at 0 (8.3 / 35 / 37 % after 1 / 2 / 3 epochs).
-- More data: on 65,536 replies the one-step reader reaches 40 / 59 / 64 / 63 %
-  after 1-4 epochs (validation 0.5009 / 0.4921 / 0.4900 / 0.4903), 4x the
-  training CPU per epoch (~75 CPU s, 2 shared cores); still short of the bag of
-  words on 16,384 (78.7 %). The bench (16,384, deep epoch after): 35.6 % at step
-  1, deeper steps worse (docs/BENCHMARKS.md, reader section).
+  tabular task's does; one-step epochs train no halting (nothing to halt).
+- The bench's figures (65,536 replies, warm start, one outcome epoch, one deep
+  epoch): docs/BENCHMARKS.md, reader section.
 
 Training is the tabular recipe (training.fit): deep supervision from the fixed
 (y, z), the halting target "this step's P is within `halting_tolerance` of the
@@ -61,6 +73,7 @@ from trm_demo.trm.training import Step, batches, best_cap, binary_losses, log_lo
 from trm_demo.trm.weights import TRM, init_model
 
 PAD = 0   # funnel/tokens.py's padding id (trm/ imports nothing from funnel/)
+CHUNK_ROWS = 2048   # rows per forward pass in `trajectory` (memory, not speed)
 
 
 def reader_spec(vocab_size: int, seq_len: int, hidden_size: int, expansion: int, n_cycles: int,
@@ -119,20 +132,25 @@ def share_positions(grads: dict, reply_start: int) -> None:
 
 
 def read_out(logits, ids):
-    """(B, L, 1) per-position logits -> (B,) their mean over real tokens, and the (B, L) weights it used."""
-    real = (ids != PAD).astype(logits.dtype)
-    weights = real / np.maximum(real.sum(axis=1, keepdims=True), 1.0)
+    """(B, L, 1) per-position logits -> (B,) their sum over real tokens, and the (B, L) weights it used (1 or 0)."""
+    weights = (ids != PAD).astype(logits.dtype)
     return (logits[..., 0] * weights).sum(axis=1), weights
 
 
-def trajectory(model: TRM, ids: np.ndarray, offset: np.ndarray, steps: int, use_ema: bool = True):
-    """Every row through `steps` supervision steps: P(convert) and the halt logit after each, both (S, B)."""
+def trajectory(model: TRM, ids: np.ndarray, offset: np.ndarray, steps: int, use_ema: bool = True,
+               chunk: int = CHUNK_ROWS):
+    """Every row through `steps` supervision steps: P(convert) and the halt logit after each, both (S, B).
+
+    In chunks of `chunk` rows: each step keeps its backward tape (~1 MB a row at this size), so the 13,107 validation
+    rows of a 65,536-reply history in one pass took 12.7 GB and were killed for it (measured)."""
     weights = model.ema if use_ema else model.params
-    y, z = initial_state(model.buffers, model.spec, len(ids))
     p, q = np.zeros((steps, len(ids))), np.zeros((steps, len(ids)))
-    for s in range(steps):
-        y, z, logits, q[s], _ = supervision_step(weights, model.spec, ids, y, z)
-        p[s] = sigmoid(offset + read_out(logits, ids)[0].astype(np.float64))
+    for start in range(0, len(ids), chunk):
+        rows = slice(start, start + chunk)
+        y, z = initial_state(model.buffers, model.spec, len(ids[rows]))
+        for s in range(steps):
+            y, z, logits, q[s, rows], _ = supervision_step(weights, model.spec, ids[rows], y, z)
+            p[s, rows] = sigmoid(offset[rows] + read_out(logits, ids[rows])[0].astype(np.float64))
     return p, q
 
 
@@ -143,17 +161,23 @@ def predict(model: TRM, ids, offset, step_cap: int, halt_threshold: float = 1.0)
     return p[steps - 1, np.arange(len(ids))], steps
 
 
-def losses_and_gradients(params: dict, spec: TRMSpec, ids, offset, y, z, outcome, settled, halting_weight: float):
-    """One supervision step's BCE on the read-out answer (+ offset) and on the halt head, and every weight's gradient of
-    loss + halting_weight x halting loss, the halt head's reaching its own weights only (y detached there, as the
-    tabular task's: see the module notes). -> (y, z, q, loss, halting loss, settled, grads or None if not finite)"""
+def losses_and_gradients(params: dict, spec: TRMSpec, ids, offset, y, z, outcome, settled, halting_weight: float,
+                         teacher=None):
+    """One supervision step's loss on the read-out answer (+ offset) and BCE on the halt head, and every weight's
+    gradient of loss + halting_weight x halting loss, the halt head's reaching its own weights only (y detached
+    there, as the tabular task's: see the module notes). The answer's loss is BCE against the 0/1 outcome, or with
+    `teacher` (B,) logits half their mean squared difference (distillation: `fit_reader`).
+    -> (y, z, q, loss, halting loss, settled, grads or None if not finite)"""
     y, z, logits, q, cache = supervision_step(params, spec, ids, y, z)
     read, weights = read_out(logits, ids)
     answer = offset + read
     loss, halt_loss, d_answer, d_halt, correct = binary_losses(answer, q, outcome, settled, halting_weight)
+    if teacher is not None:
+        gap = answer - teacher
+        loss, d_answer = 0.5 * np.mean(gap * gap), gap / len(gap)
     if not np.isfinite(loss):
         return y, z, q, loss, halt_loss, correct, None
-    d_logits = (d_answer[:, None] * weights)[..., None]
+    d_logits = (d_answer[:, None] * weights)[..., None].astype(logits.dtype)
     grads = supervision_step_backward(d_logits, np.zeros_like(q, dtype=logits.dtype), params, spec, cache)
     halt_input = cache[3]   # the least sure cell's y, (B, D)
     grads["halt.w"] += halt_input.T @ d_halt[:, None].astype(logits.dtype)
@@ -162,10 +186,10 @@ def losses_and_gradients(params: dict, spec: TRMSpec, ids, offset, y, z, outcome
 
 
 def supervised_update(model: TRM, optimiser: Optimiser, ids, offset, y, z, outcome, settled,
-                      halting_weight: float, reply_start: int) -> Step:
+                      halting_weight: float, reply_start: int, teacher=None) -> Step:
     """One deep-supervision step and its optimiser step (position sharing, clipping, AdamW, EMA)."""
     y, z, q, loss, halt_loss, correct, grads = losses_and_gradients(model.params, model.spec, ids, offset, y, z,
-                                                                    outcome, settled, halting_weight)
+                                                                    outcome, settled, halting_weight, teacher)
     if grads is None:
         return Step(y, z, q, float(loss), float(halt_loss), correct, float("nan"), "loss")
     share_positions(grads, reply_start)
@@ -175,9 +199,14 @@ def supervised_update(model: TRM, optimiser: Optimiser, ids, offset, y, z, outco
 
 def fit_reader(model: TRM, ids: np.ndarray, offset: np.ndarray, outcome: np.ndarray, cfg: TrainingKnobs,
                epochs: int, supervision_steps: int, rng: np.random.Generator, reply_start: int,
-               on_epoch: Callable[[dict], None] | None = None) -> dict:
-    """training.fit's recipe on token rows; returns {"epochs": records, "selected": {epoch, step_cap, ...}}."""
+               on_epoch: Callable[[dict], None] | None = None, teacher: np.ndarray | None = None) -> dict:
+    """training.fit's recipe on token rows; returns {"epochs": records, "selected": {epoch, step_cap, ...}}.
+
+    teacher: (m,) logits, one per row, to regress instead of the outcomes (the warm start: see the module notes);
+    they must come from a model fitted on the training rows only (`validation_split`'s first part), since the
+    epoch is still chosen on the validation rows' observed outcomes."""
     offset = offset.astype(np.float32)
+    teacher = None if teacher is None else teacher.astype(np.float32)
     rows_all = np.arange(len(ids))
     (train_rows, t_train), (valid_rows, t_valid) = validation_split(rows_all, outcome, cfg.validation_share)
     optimiser = Optimiser.from_knobs(cfg)
@@ -194,7 +223,8 @@ def fit_reader(model: TRM, ids: np.ndarray, offset: np.ndarray, outcome: np.ndar
             y, z = initial_state(model.buffers, model.spec, len(rows))
             for step in range(supervision_steps):
                 result = supervised_update(model, optimiser, ids[rows], offset[rows], y, z, t_train[batch],
-                                           settled[step], cfg.halting_weight, reply_start)
+                                           settled[step], cfg.halting_weight, reply_start,
+                                           None if teacher is None else teacher[rows])
                 if result.problem:
                     return {"optimizer_steps": updates}, f"non-finite {result.problem} at epoch {epoch}"
                 y, z = result.y, result.z
