@@ -43,7 +43,7 @@ from trm_demo.funnel.ledger import Ledger
 from trm_demo.trm.engine import halting_steps, sigmoid
 from trm_demo.trm.logistic import Logistic
 from trm_demo import memo
-from trm_demo.funnel.keyword import KeywordReader, design_width, fit_keyword_reader, keyword_flags
+from trm_demo.funnel.keyword import KeywordReader, design_width, fit_keyword_reader, flags_of_sentences
 from trm_demo.funnel.market import Market, labelled_history, sample_market, squash
 from trm_demo.funnel.reading import Readings
 from trm_demo.funnel.rng import rng_for
@@ -155,11 +155,7 @@ def blocks(cfg: Config, tl: Timeline, model: TRM, logistic: Logistic, clock: Pas
         clock.candidates += market.p_true.size
         # Every reply is read once here, by the simulated LLM and by the keyword reader's flags, whoever asks for
         # the reading later (the run, its replays, the break-even map's 35 cells: 0.6 s saved per default run).
-        # The flags SUB_BATCH replies at a time: keyword_flags holds every sentence's row in float64 for a moment
-        # (~180 MB for a whole block of 32,768 replies).
-        replies = market.messages.ravel()
-        flags = np.concatenate([keyword_flags(replies[at:at + SUB_BATCH]).astype(np.uint8)
-                                for at in range(0, len(replies), SUB_BATCH)]).reshape(stop - start, k, -1)
+        flags = flags_of_sentences(market.sentences.reshape((stop - start) * k, -1)).reshape(stop - start, k, -1)
         yield Block(np.arange(start, stop), market, rngs["outcomes"].random((stop - start, k)), text_readings(market),
                     flags, rngs["llm"].standard_normal((stop - start, k)), path, halt,
                     logistic.predict(market.features))
@@ -550,7 +546,7 @@ def history_beliefs(cfg: Config, model: TRM, step_cap: int,
     if fitted is None:
         trm, _ = at_step_cap(*_trm_pass(model, history, step_cap), step_cap, sim.trm_halt_threshold)    # (m, 1)
         fields, replies, urgency = _fields_logit(trm[:, 0]), history.messages[:, 0], history.urgency
-        flags = keyword_flags(replies)
+        flags = flags_of_sentences(history.sentences[:, 0])
         keyword = fit_keyword_reader(fields, replies, urgency, outcome, flags=flags)
         held = fit_keyword_reader(fields[:cut], replies[:cut], urgency[:cut], outcome[:cut], keyword.l2, flags[:cut])
         fitted = keyword, sigmoid(held.logit(fields[cut:], flags[cut:], urgency[cut:]))
