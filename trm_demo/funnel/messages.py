@@ -293,7 +293,7 @@ def write_messages(rng: np.random.Generator, hidden: Hidden, template: dict) -> 
         typo[fact].flat[drawn] = flat[i, drawn] != before
     order = np.argsort(rng.random((len(names),) + shape), axis=0)
     shuffled = np.take_along_axis(sentences, order, axis=0).reshape(len(names), -1).T
-    replies = np.array([" ".join(s for s in row if s) for row in shuffled], dtype=object).reshape(shape)
+    replies = np.array([" ".join(filter(None, row)) for row in shuffled.tolist()], dtype=object).reshape(shape)
     in_order = np.take_along_axis(shuffled, np.argsort(shuffled == "", axis=1, kind="stable"), axis=1)
     return replies, typo, in_order.reshape(shape + (len(names),))
 
