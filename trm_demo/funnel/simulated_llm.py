@@ -145,7 +145,8 @@ def read_sentences(sentences: np.ndarray, replies, errors: dict = ERROR_RATES) -
 _FACT_CRC = [zlib.crc32(f"{fact}|".encode()) for fact in FACTS]   # crc32(reply, _FACT_CRC[f]) = crc32("fact|reply")
 
 
-def read_facts(replies: np.ndarray, errors: dict = ERROR_RATES, sentences: np.ndarray | None = None) -> tuple[dict, dict]:
+def read_facts(replies: np.ndarray, errors: dict = ERROR_RATES,
+               sentences: np.ndarray | None = None) -> tuple[dict, dict]:
     """The facts read off each reply: (values, stated) as in messages.Hidden, fact -> (m,) each. replies: (m,) str;
     sentences: their sentences (m, S) as read_sentences takes them, if the caller has them (Market.sentences)."""
     if sentences is None:
@@ -171,4 +172,4 @@ def text_readings(market) -> np.ndarray:
     n, k = market.messages.shape
     rows, cols = np.repeat(np.arange(n), k), np.tile(np.arange(k), n)
     return reading_logit(market.messages.ravel(), market.at(rows, cols), market.drift[rows],
-                         sentences=market.sentences.reshape(n * k, -1)).reshape(n, k)
+                         sentences=market.sentences.reshape(-1, market.sentences.shape[-1])).reshape(n, k)

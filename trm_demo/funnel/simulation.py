@@ -94,19 +94,24 @@ def timeline(cfg: Config, llm_events: bool = True) -> Timeline:
         clock += max(count, 0) * step
         if clock >= 1.0 - 1e-12:
             break
-    steps = np.concatenate(steps)
-    n = len(steps)
-    price, outage, drift = np.ones(n), np.zeros(n, bool), np.full(n, cfg.market.drift)
-    for e in events:
-        if not llm_events and ("llm_price_multiplier" in e or "llm_outage" in e):
-            continue
-        if "llm_price_multiplier" in e:
-            price[e["at"]:] = e["llm_price_multiplier"]
-        if "llm_outage" in e:
-            outage[e["at"]:e["at"] + e["llm_outage"]] = True
-        if "drift" in e:
-            drift[e["at"]:] = e["drift"]
-    return Timeline(np.minimum(np.cumsum(steps), 1.0), price, outage, drift)
+    clock = np.minimum(np.cumsum(np.concatenate(steps)), 1.0)
+    n, kept = len(clock), [e for e in events if llm_events or not {"llm_price_multiplier", "llm_outage"} & e.keys()]
+    price = _piecewise(n, 1.0, [(e["at"], None, e["llm_price_multiplier"]) for e in kept
+                                if "llm_price_multiplier" in e])
+    outage = _piecewise(n, False, [(e["at"], e["at"] + e["llm_outage"], True) for e in kept if "llm_outage" in e], bool)
+    drift = _piecewise(n, cfg.market.drift, [(e["at"], None, e["drift"]) for e in kept if "drift" in e])
+    return Timeline(clock, price, outage, drift)
+
+
+def _piecewise(n: int, start, changes: list[tuple], dtype=float) -> np.ndarray:
+    """(n,) start, then each (at, stop, value) change in turn; where nothing changes, a read-only view of the one
+    value (a steady 1 M-opportunity run keeps 17 MB less)."""
+    if not changes:
+        return np.broadcast_to(np.asarray(start, dtype), (n,))
+    out = np.full(n, start, dtype)
+    for at, stop, value in changes:
+        out[at:stop] = value
+    return out
 
 
 # --- one block of opportunities: the market and everything drawn for it ---
@@ -155,7 +160,8 @@ def blocks(cfg: Config, tl: Timeline, model: TRM, logistic: Logistic, clock: Pas
         clock.candidates += market.p_true.size
         # Every reply is read once here, by the simulated LLM and by the keyword reader's flags, whoever asks for
         # the reading later (the run, its replays, the break-even map's 35 cells: 0.6 s saved per default run).
-        flags = flags_of_sentences(market.sentences.reshape((stop - start) * k, -1)).reshape(stop - start, k, -1)
+        sentences = market.sentences.reshape(-1, market.sentences.shape[-1])
+        flags = flags_of_sentences(sentences).reshape(stop - start, k, -1)
         yield Block(np.arange(start, stop), market, rngs["outcomes"].random((stop - start, k)), text_readings(market),
                     flags, rngs["llm"].standard_normal((stop - start, k)), path, halt,
                     logistic.predict(market.features))
