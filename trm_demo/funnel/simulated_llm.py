@@ -133,11 +133,12 @@ def read_sentences(sentences: np.ndarray, replies, errors: dict = ERROR_RATES) -
     value = np.array([0 if m is None else m[1] for m in said], dtype=int)
     surface = np.array([UNREAD if m is None or m[3] is None else m[3] for m in said], dtype=int)
     rate = np.array([0.0 if m is None else errors[m[2]] for m in said])
-    read, texts = np.full((len(sentences), len(FACTS)), UNREAD), [reply.encode() for reply in replies]
+    read = np.full((len(sentences), len(FACTS)), UNREAD)
     for column in which.T:   # in the reply's order: a later sentence of a fact overwrites an earlier one
         rows = np.flatnonzero(fact[column] >= 0)
         ids, facts = column[rows], fact[column[rows]]
-        draw = np.array([zlib.crc32(texts[r], _FACT_CRC[f]) for r, f in zip(rows.tolist(), facts.tolist())]) / 2**32
+        draw = np.array([zlib.crc32(replies[r].encode(), _FACT_CRC[f])
+                         for r, f in zip(rows.tolist(), facts.tolist())]) / 2**32
         read[rows, facts] = np.where(draw < rate[ids], surface[ids], value[ids])
     return read
 

@@ -449,7 +449,8 @@ def _learn(calibration: Calibration, base: np.ndarray, reading_logit: np.ndarray
 
     refits: the chunk's refits so far, by their data and starting trust. The replays read what the run reads until
     their control binds (half of a 3,000-opportunity run's refits at chunk 10 were repeats): a world whose readings
-    are another's takes that world's fit instead of refitting (refit is a function of the data and the trust)."""
+    are another's takes that world's fit instead of refitting (refit is a function of the data and the trust; equal
+    lineages, equal data)."""
     rows, cols = np.nonzero(~np.isnan(reading_logit) & on_base[:, None])
     if rows.size == 0:
         return np.empty(0)
@@ -457,7 +458,7 @@ def _learn(calibration: Calibration, base: np.ndarray, reading_logit: np.ndarray
     pursued = decision.pursue[rows] & (decision.pick[rows] == cols)
     outcome = np.where(pursued, decision.money["converted"][rows], np.nan)
     calibration.add(base[rows, cols], reading_logit[rows, cols], outcome)
-    key = (calibration.data.tobytes(), calibration.trust)
+    key = (calibration.lineage, calibration.trust)
     if key in refits:
         calibration.trust = refits[key]
     else:
