@@ -2,11 +2,12 @@
 
 import numpy as np
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from bench.market_bench import NoSignal
 from trm_demo.config import load_config
 from trm_demo.funnel import pipeline
-from trm_demo.funnel.calibration import fit_trust, prior_trust, set_up, surprise
+from trm_demo.funnel.calibration import Calibration, fit_trust, prior_trust, set_up, surprise
 from trm_demo.funnel.cascade import value_of_reading, belief_from_estimate
 from trm_demo.funnel.evaluation import mean_ci
 from trm_demo.funnel.reading import Readings
@@ -122,3 +123,23 @@ def test_with_a_reader_without_signal_the_cascade_decides_as_the_keyword_reader(
     assert abs(gross["cascade"] - gross["keyword"]) <= 0.01 * abs(gross["keyword"])
     assert ledger.totals("cascade")["llm_reads"] <= 0.05 * cfg.simulation.opportunities * 8
     assert gross["keyword"] != gross["trm"]
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.integers(0, 40), min_size=1, max_size=6), st.lists(st.integers(0, 40), min_size=1, max_size=6),
+       st.integers(0, 2**32 - 1))
+def test_copies_that_added_the_same_readings_share_a_lineage_and_only_they_do(first, second, seed):
+    """simulation._learn shares a refit between worlds by (lineage, trust): equal lineages must mean equal data."""
+    rng = np.random.default_rng(seed)
+    start = Calibration(prior_trust(1.0))
+    batches = [history(rng, n) for n in first]
+    a, b, c = start.copy(), start.copy(), start.copy()
+    for p, reading, outcome in batches:
+        a.add(p, reading, outcome)
+        b.add(p, reading, outcome)
+    for p, reading, outcome in (history(rng, n) for n in second):
+        c.add(p, reading, outcome)
+    assert a.lineage == b.lineage and np.array_equal(a.data, b.data, equal_nan=True)
+    if c.lineage == a.lineage:
+        assert np.array_equal(c.data, a.data, equal_nan=True)
+    assert c.lineage != a.lineage or sum(second) == sum(first) == 0   # different readings, another lineage

@@ -34,6 +34,7 @@ One spread for every candidate: two per-candidate error models were measured and
 
 from __future__ import annotations
 
+import hashlib
 import math
 from dataclasses import dataclass, field
 from typing import NamedTuple
@@ -117,13 +118,18 @@ def surprise(p: np.ndarray, reading: np.ndarray, trust: Trust) -> np.ndarray:
 @dataclass
 class Calibration:
     """The latest WINDOW readings with known gaps (and outcomes, where pursued) and the trust fitted on them;
-    one per world. data: (3, m) rows: the TRM's P(convert), the reading (logit), the outcome (NaN: not observed)."""
+    one per world. data: (3, m) rows: the TRM's P(convert), the reading (logit), the outcome (NaN: not observed).
+    lineage: a digest of every add so far; copies that added the same readings hold the same data (the replays
+    share a refit by it, simulation._learn: hashing the whole window per world per chunk cost more)."""
     trust: Trust
     data: np.ndarray = field(default_factory=lambda: np.zeros((3, 0)))
+    lineage: bytes = b""
 
     def add(self, p: np.ndarray, reading: np.ndarray, outcome: np.ndarray) -> None:
         """Readings (m,) with their candidates' TRM P(convert) (m,) and outcomes (m,) (NaN: not observed)."""
-        self.data = np.concatenate([self.data, np.stack([p, reading, outcome]).astype(float)], axis=1)[:, -WINDOW:]
+        added = np.stack([p, reading, outcome]).astype(float)
+        self.data = np.concatenate([self.data, added], axis=1)[:, -WINDOW:]
+        self.lineage = hashlib.blake2b(self.lineage + added.tobytes(), digest_size=16).digest()
 
     def refit(self, rounds: int = 1) -> Trust:
         for _ in range(rounds):
@@ -131,7 +137,7 @@ class Calibration:
         return self.trust
 
     def copy(self) -> "Calibration":
-        return Calibration(self.trust, self.data)   # add() builds a new array: the copies never share a write
+        return Calibration(self.trust, self.data, self.lineage)   # add() builds a new array: no shared write
 
 
 # --- the set-up: the reader reads part of the history ---

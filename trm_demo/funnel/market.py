@@ -85,6 +85,7 @@ class Market:
     drift: np.ndarray     # (N,) how far each job's market has moved from the pretraining period's
     hidden: Hidden        # (N, K) hidden factors, which of them each reply states and through which construction
     messages: np.ndarray  # (N, K) str, each candidate's reply: what an LLM reads
+    sentences: np.ndarray  # (N, K, S) str, each reply's sentences in order, "" after its last (messages.py)
     features: np.ndarray  # (N, K, F) float32, what the tabular models see (structured fields only)
     p_true: np.ndarray    # (N, K) float64, what only the oracle sees
     read_logit: np.ndarray  # (N, K) what a perfect reader of fields and reply knows (logit; messages.py)
@@ -153,14 +154,16 @@ def sample_market(rng: np.random.Generator, n_opportunities: int, candidates_per
                   distance_km=distance_km, remote_only=remote_only, competing_offers=competing_offers)
     pairs = _as_pairs(fields)
     hidden, template = sample_hidden(rng, remote_only)
-    messages, typo = write_messages(rng, hidden, template)
+    messages, typo, sentences = write_messages(rng, hidden, template)
     hidden = dataclasses.replace(hidden, typo=typo)
     if replies == "blank":
-        hidden, messages = hidden.blank(), np.full(messages.shape, "", dtype=object)
+        hidden, messages, sentences = (hidden.blank(), np.full(messages.shape, "", dtype=object),
+                                       np.full(sentences.shape, "", dtype=object))
     structured = conversion_logit(**pairs, drift=drift)
     true_logit = structured + hidden_logit(hidden.values, pairs, drift)
     read_logit = structured + expected_hidden_logit(hidden.values, hidden.stated, pairs, drift)
-    return Market(**fields, drift=np.full(n, drift), hidden=hidden, messages=messages, features=features(**pairs),
+    return Market(**fields, drift=np.full(n, drift), hidden=hidden, messages=messages, sentences=sentences,
+                  features=features(**pairs),
                   p_true=squash(true_logit), read_logit=read_logit)
 
 

@@ -268,9 +268,11 @@ def _choose_templates(rng: np.random.Generator, fact: str, values: np.ndarray) -
     return index, construction
 
 
-def write_messages(rng: np.random.Generator, hidden: Hidden, template: dict) -> tuple[np.ndarray, dict]:
-    """Each candidate's reply, (N, K) str: its stated facts' sentences and pleasantry in a random order; and
-    fact -> (N, K) bool, the sentences that carry a typo (a drawn typo that would make a grammar word is left out)."""
+def write_messages(rng: np.random.Generator, hidden: Hidden, template: dict) -> tuple[np.ndarray, dict, np.ndarray]:
+    """Each candidate's reply, (N, K) str: its stated facts' sentences and pleasantry in a random order; fact ->
+    (N, K) bool, the sentences that carry a typo (a drawn typo that would make a grammar word is left out); and the
+    replies' sentences, (N, K, len(FACTS) + 1) str in the reply's order, "" after its last (the readers look each
+    distinct sentence up once instead of splitting every reply: the reply is their " ".join)."""
     shape = hidden.values["intent"].shape
     names = FACTS + ("pleasantry",)
     sentences = np.full((len(names),) + shape, "", dtype=object)
@@ -291,8 +293,18 @@ def write_messages(rng: np.random.Generator, hidden: Hidden, template: dict) -> 
         typo[fact].flat[drawn] = flat[i, drawn] != before
     order = np.argsort(rng.random((len(names),) + shape), axis=0)
     shuffled = np.take_along_axis(sentences, order, axis=0).reshape(len(names), -1).T
-    replies = np.array([" ".join(s for s in row if s) for row in shuffled], dtype=object).reshape(shape)
-    return replies, typo
+    replies = np.array([" ".join(filter(None, row)) for row in shuffled.tolist()], dtype=object).reshape(shape)
+    in_order = np.take_along_axis(shuffled, np.argsort(shuffled == "", axis=1, kind="stable"), axis=1)
+    return replies, typo, in_order.reshape(shape + (len(names),))
+
+
+def number_sentences(sentences: np.ndarray) -> tuple[np.ndarray, list[str]]:
+    """Each sentence's number among the distinct ones, as they are first met (a dict: sorting them, np.unique, costs
+    5x more), and the distinct sentences: replies repeat the grammar's few hundred, so a reader reads each once."""
+    number = {}
+    which = np.fromiter((number.setdefault(s, len(number)) for s in sentences.ravel().tolist()), np.intp,
+                        sentences.size)   # no list of Python ints: 7 MB less at the peak of a block
+    return which.reshape(sentences.shape), list(number)
 
 
 def with_typo(sentence: str, which: float, letter: float, kind: float) -> str:

@@ -47,7 +47,7 @@ from functools import lru_cache
 import numpy as np
 
 from trm_demo.funnel.market import conversion_logit, expected_hidden_logit
-from trm_demo.funnel.messages import FACTS, PLEASANTRIES, TEMPLATES, WORDS
+from trm_demo.funnel.messages import FACTS, PLEASANTRIES, TEMPLATES, WORDS, number_sentences
 
 ERROR_RATES = {"plain": 0.02, "negation": 0.06, "double_negation": 0.30, "contrast": 0.12, "time": 0.10,
                "hedge": 0.06, "quantity": 0.08, "someone_else": 0.15, "filler": 0.03}
@@ -112,24 +112,59 @@ def sentence_meaning(sentence: str) -> tuple | None:
 
 def read_reply(reply: str, errors: dict = ERROR_RATES) -> tuple[int, ...]:
     """The value the reader takes each fact (FACTS order) to have, UNREAD where it reads none."""
-    read = [UNREAD] * len(FACTS)
-    for fact, (value, construction, surface) in parse_reply(reply).items():
-        draw = zlib.crc32(f"{fact}|{reply}".encode()) / 2**32   # fixed by the text: the same reply reads the same
-        missed = draw < errors[construction]
-        read[FACTS.index(fact)] = (UNREAD if surface is None else surface) if missed else value
-    return tuple(read)
+    return tuple(read_sentences(np.array([split_reply(reply)], dtype=object), [reply], errors)[0].tolist())
 
 
-def read_facts(replies: np.ndarray, errors: dict = ERROR_RATES) -> tuple[dict, dict]:
-    """The facts read off each reply: (values, stated) as in messages.Hidden, fact -> (m,) each. replies: (m,) str."""
-    read = np.array([read_reply(r, errors) for r in replies], dtype=int).reshape(len(replies), len(FACTS))
+def split_reply(reply: str) -> list[str]:
+    """The reply's sentences: split after . ! or ? and the space that follows."""
+    return _SENTENCE_END.split(reply.strip())
+
+
+def read_sentences(sentences: np.ndarray, replies, errors: dict = ERROR_RATES) -> np.ndarray:
+    """What the reader reads off each reply, (m, FACTS) int, UNREAD where it reads none, from the replies' sentences
+    (m, S) str in order ("" for none: split_reply's, padded) and the replies (m,) str. Each distinct sentence's
+    meaning is looked up once (sentence_meaning); where a fact is said twice, the later sentence is what it reads.
+
+    Whether a sentence is misread is fixed by the text, as a model at temperature 0 reads the same reply the same
+    way every time: a draw from the CRC-32 of "fact|reply" (continued from the prefix's, one call per fact read)."""
+    which, distinct = number_sentences(sentences)
+    said = [sentence_meaning(s) for s in distinct]
+    fact = np.array([-1 if m is None else FACTS.index(m[0]) for m in said], dtype=np.intp)           # (U,)
+    value = np.array([0 if m is None else m[1] for m in said], dtype=int)
+    surface = np.array([UNREAD if m is None or m[3] is None else m[3] for m in said], dtype=int)
+    rate = np.array([0.0 if m is None else errors[m[2]] for m in said])
+    read = np.full((len(sentences), len(FACTS)), UNREAD)
+    for column in which.T:   # in the reply's order: a later sentence of a fact overwrites an earlier one
+        rows = np.flatnonzero(fact[column] >= 0)
+        ids, facts = column[rows], fact[column[rows]]
+        draw = np.array([zlib.crc32(replies[r].encode(), _FACT_CRC[f])
+                         for r, f in zip(rows.tolist(), facts.tolist())]) / 2**32
+        read[rows, facts] = np.where(draw < rate[ids], surface[ids], value[ids])
+    return read
+
+
+_FACT_CRC = [zlib.crc32(f"{fact}|".encode()) for fact in FACTS]   # crc32(reply, _FACT_CRC[f]) = crc32("fact|reply")
+
+
+def read_facts(replies: np.ndarray, errors: dict = ERROR_RATES,
+               sentences: np.ndarray | None = None) -> tuple[dict, dict]:
+    """The facts read off each reply: (values, stated) as in messages.Hidden, fact -> (m,) each. replies: (m,) str;
+    sentences: their sentences (m, S) as read_sentences takes them, if the caller has them (Market.sentences)."""
+    if sentences is None:
+        split = [split_reply(r) for r in replies]
+        sentences = np.full((len(replies), max(map(len, split), default=1)), "", dtype=object)
+        for row, found in zip(sentences, split):
+            row[:len(found)] = found
+    read = read_sentences(sentences, replies, errors)
     return ({fact: np.maximum(read[:, i], 0) for i, fact in enumerate(FACTS)},
             {fact: read[:, i] != UNREAD for i, fact in enumerate(FACTS)})
 
 
-def reading_logit(replies: np.ndarray, fields: dict, drift: np.ndarray, errors: dict = ERROR_RATES) -> np.ndarray:
-    """The reader's logit of P(convert) for candidates with these replies and fields ((m,) each; Market.at)."""
-    values, stated = read_facts(replies, errors)
+def reading_logit(replies: np.ndarray, fields: dict, drift: np.ndarray, errors: dict = ERROR_RATES,
+                  sentences: np.ndarray | None = None) -> np.ndarray:
+    """The reader's logit of P(convert) for candidates with these replies and fields ((m,) each; Market.at);
+    sentences as read_facts'."""
+    values, stated = read_facts(replies, errors, sentences)
     return conversion_logit(**fields, drift=drift) + expected_hidden_logit(values, stated, fields, drift)
 
 
@@ -137,4 +172,5 @@ def text_readings(market) -> np.ndarray:
     """Every candidate's reading from its reply and fields alone (messages, structured fields, drift): (N, K)."""
     n, k = market.messages.shape
     rows, cols = np.repeat(np.arange(n), k), np.tile(np.arange(k), n)
-    return reading_logit(market.messages.ravel(), market.at(rows, cols), market.drift[rows]).reshape(n, k)
+    return reading_logit(market.messages.ravel(), market.at(rows, cols), market.drift[rows],
+                         sentences=market.sentences.reshape(-1, market.sentences.shape[-1])).reshape(n, k)

@@ -45,7 +45,7 @@ from trm_demo.funnel.ledger import Ledger
 from trm_demo.trm.engine import halting_steps, sigmoid
 from trm_demo.trm.logistic import Logistic
 from trm_demo import memo
-from trm_demo.funnel.keyword import KeywordReader, design_width, fit_keyword_reader, keyword_flags
+from trm_demo.funnel.keyword import KeywordReader, design_width, fit_keyword_reader, flags_of_sentences
 from trm_demo.funnel.local_reading import (DEPTH_OPPORTUNITIES, ReadingTier, depth_by_construction, load_tier,
                                            read_first, reading_examples)
 from trm_demo.funnel.market import Market, labelled_history, sample_market, squash
@@ -98,19 +98,24 @@ def timeline(cfg: Config, llm_events: bool = True) -> Timeline:
         clock += max(count, 0) * step
         if clock >= 1.0 - 1e-12:
             break
-    steps = np.concatenate(steps)
-    n = len(steps)
-    price, outage, drift = np.ones(n), np.zeros(n, bool), np.full(n, cfg.market.drift)
-    for e in events:
-        if not llm_events and ("llm_price_multiplier" in e or "llm_outage" in e):
-            continue
-        if "llm_price_multiplier" in e:
-            price[e["at"]:] = e["llm_price_multiplier"]
-        if "llm_outage" in e:
-            outage[e["at"]:e["at"] + e["llm_outage"]] = True
-        if "drift" in e:
-            drift[e["at"]:] = e["drift"]
-    return Timeline(np.minimum(np.cumsum(steps), 1.0), price, outage, drift)
+    clock = np.minimum(np.cumsum(np.concatenate(steps)), 1.0)
+    n, kept = len(clock), [e for e in events if llm_events or not {"llm_price_multiplier", "llm_outage"} & e.keys()]
+    price = _piecewise(n, 1.0, [(e["at"], None, e["llm_price_multiplier"]) for e in kept
+                                if "llm_price_multiplier" in e])
+    outage = _piecewise(n, False, [(e["at"], e["at"] + e["llm_outage"], True) for e in kept if "llm_outage" in e], bool)
+    drift = _piecewise(n, cfg.market.drift, [(e["at"], None, e["drift"]) for e in kept if "drift" in e])
+    return Timeline(clock, price, outage, drift)
+
+
+def _piecewise(n: int, start, changes: list[tuple], dtype=float) -> np.ndarray:
+    """(n,) start, then each (at, stop, value) change in turn; where nothing changes, a read-only view of the one
+    value (a steady 1 M-opportunity run keeps 17 MB less)."""
+    if not changes:
+        return np.broadcast_to(np.asarray(start, dtype), (n,))
+    out = np.full(n, start, dtype)
+    for at, stop, value in changes:
+        out[at:stop] = value
+    return out
 
 
 # --- one block of opportunities: the market and everything drawn for it ---
@@ -159,11 +164,8 @@ def blocks(cfg: Config, tl: Timeline, model: TRM, logistic: Logistic, clock: Pas
         clock.candidates += market.p_true.size
         # Every reply is read once here, by the simulated LLM and by the keyword reader's flags, whoever asks for
         # the reading later (the run, its replays, the break-even map's 35 cells: 0.6 s saved per default run).
-        # The flags SUB_BATCH replies at a time: keyword_flags holds every sentence's row in float64 for a moment
-        # (~180 MB for a whole block of 32,768 replies).
-        replies = market.messages.ravel()
-        flags = np.concatenate([keyword_flags(replies[at:at + SUB_BATCH]).astype(np.uint8)
-                                for at in range(0, len(replies), SUB_BATCH)]).reshape(stop - start, k, -1)
+        sentences = market.sentences.reshape(-1, market.sentences.shape[-1])
+        flags = flags_of_sentences(sentences).reshape(stop - start, k, -1)
         yield Block(np.arange(start, stop), market, rngs["outcomes"].random((stop - start, k)), text_readings(market),
                     flags, rngs["llm"].standard_normal((stop - start, k)), path, halt,
                     logistic.predict(market.features))
@@ -529,7 +531,8 @@ def _learn(calibration: Calibration, base: np.ndarray, reading_logit: np.ndarray
 
     refits: the chunk's refits so far, by their data and starting trust. The replays read what the run reads until
     their control binds (half of a 3,000-opportunity run's refits at chunk 10 were repeats): a world whose readings
-    are another's takes that world's fit instead of refitting (refit is a function of the data and the trust)."""
+    are another's takes that world's fit instead of refitting (refit is a function of the data and the trust; equal
+    lineages, equal data)."""
     rows, cols = np.nonzero(~np.isnan(reading_logit) & on_base[:, None])
     if rows.size == 0:
         return np.empty(0)
@@ -537,7 +540,7 @@ def _learn(calibration: Calibration, base: np.ndarray, reading_logit: np.ndarray
     pursued = decision.pursue[rows] & (decision.pick[rows] == cols)
     outcome = np.where(pursued, decision.money["converted"][rows], np.nan)
     calibration.add(base[rows, cols], reading_logit[rows, cols], outcome)
-    key = (calibration.data.tobytes(), calibration.trust)
+    key = (calibration.lineage, calibration.trust)
     if key in refits:
         calibration.trust = refits[key]
     else:
@@ -632,7 +635,7 @@ def history_beliefs(cfg: Config, model: TRM, step_cap: int,
     if fitted is None:
         trm, _ = at_step_cap(*_trm_pass(model, history, step_cap), step_cap, sim.trm_halt_threshold)    # (m, 1)
         fields, replies, urgency = _fields_logit(trm[:, 0]), history.messages[:, 0], history.urgency
-        flags = keyword_flags(replies)
+        flags = flags_of_sentences(history.sentences[:, 0])
         keyword = fit_keyword_reader(fields, replies, urgency, outcome, flags=flags)
         held = fit_keyword_reader(fields[:cut], replies[:cut], urgency[:cut], outcome[:cut], keyword.l2, flags[:cut])
         fitted = keyword, sigmoid(held.logit(fields[cut:], flags[cut:], urgency[cut:]))
