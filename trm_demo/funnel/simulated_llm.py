@@ -47,7 +47,7 @@ from functools import lru_cache
 import numpy as np
 
 from trm_demo.funnel.market import conversion_logit, expected_hidden_logit
-from trm_demo.funnel.messages import FACTS, PLEASANTRIES, TEMPLATES, WORDS, number_sentences
+from trm_demo.funnel.messages import FACTS, PLEASANTRIES, TEMPLATES, WORDS, Numbered, numbered
 
 ERROR_RATES = {"plain": 0.02, "negation": 0.06, "double_negation": 0.30, "contrast": 0.12, "time": 0.10,
                "hedge": 0.06, "quantity": 0.08, "someone_else": 0.15, "filler": 0.03}
@@ -120,25 +120,27 @@ def split_reply(reply: str) -> list[str]:
     return _SENTENCE_END.split(reply.strip())
 
 
-def read_sentences(sentences: np.ndarray, replies, errors: dict = ERROR_RATES) -> np.ndarray:
+def read_sentences(sentences: np.ndarray | Numbered, replies, errors: dict = ERROR_RATES) -> np.ndarray:
     """What the reader reads off each reply, (m, FACTS) int, UNREAD where it reads none, from the replies' sentences
-    (m, S) str in order ("" for none: split_reply's, padded) and the replies (m,) str. Each distinct sentence's
-    meaning is looked up once (sentence_meaning); where a fact is said twice, the later sentence is what it reads.
+    (m, S) str in order ("" for none: split_reply's, padded; or them numbered, messages.Numbered) and the replies
+    (m,) str. Each distinct sentence's meaning is looked up once (sentence_meaning); where a fact is said twice, the
+    later sentence is what it reads.
 
     Whether a sentence is misread is fixed by the text, as a model at temperature 0 reads the same reply the same
     way every time: a draw from the CRC-32 of "fact|reply" (continued from the prefix's, one call per fact read)."""
-    which, distinct = number_sentences(sentences)
+    which, distinct = numbered(sentences)
     said = [sentence_meaning(s) for s in distinct]
     fact = np.array([-1 if m is None else FACTS.index(m[0]) for m in said], dtype=np.intp)           # (U,)
     value = np.array([0 if m is None else m[1] for m in said], dtype=int)
     surface = np.array([UNREAD if m is None or m[3] is None else m[3] for m in said], dtype=int)
     rate = np.array([0.0 if m is None else errors[m[2]] for m in said])
-    read = np.full((len(sentences), len(FACTS)), UNREAD)
+    read = np.full((len(which), len(FACTS)), UNREAD)
+    encoded = [reply.encode() for reply in replies]   # once per reply, not once per fact read
     for column in which.T:   # in the reply's order: a later sentence of a fact overwrites an earlier one
         rows = np.flatnonzero(fact[column] >= 0)
         ids, facts = column[rows], fact[column[rows]]
-        draw = np.array([zlib.crc32(replies[r].encode(), _FACT_CRC[f])
-                         for r, f in zip(rows.tolist(), facts.tolist())]) / 2**32
+        crc = map(zlib.crc32, map(encoded.__getitem__, rows.tolist()), map(_FACT_CRC.__getitem__, facts.tolist()))
+        draw = np.fromiter(crc, np.int64, len(rows)) / 2**32
         read[rows, facts] = np.where(draw < rate[ids], surface[ids], value[ids])
     return read
 
@@ -147,7 +149,7 @@ _FACT_CRC = [zlib.crc32(f"{fact}|".encode()) for fact in FACTS]   # crc32(reply,
 
 
 def read_facts(replies: np.ndarray, errors: dict = ERROR_RATES,
-               sentences: np.ndarray | None = None) -> tuple[dict, dict]:
+               sentences: np.ndarray | Numbered | None = None) -> tuple[dict, dict]:
     """The facts read off each reply: (values, stated) as in messages.Hidden, fact -> (m,) each. replies: (m,) str;
     sentences: their sentences (m, S) as read_sentences takes them, if the caller has them (Market.sentences)."""
     if sentences is None:
@@ -161,16 +163,19 @@ def read_facts(replies: np.ndarray, errors: dict = ERROR_RATES,
 
 
 def reading_logit(replies: np.ndarray, fields: dict, drift: np.ndarray, errors: dict = ERROR_RATES,
-                  sentences: np.ndarray | None = None) -> np.ndarray:
+                  sentences: np.ndarray | Numbered | None = None) -> np.ndarray:
     """The reader's logit of P(convert) for candidates with these replies and fields ((m,) each; Market.at);
     sentences as read_facts'."""
     values, stated = read_facts(replies, errors, sentences)
     return conversion_logit(**fields, drift=drift) + expected_hidden_logit(values, stated, fields, drift)
 
 
-def text_readings(market) -> np.ndarray:
-    """Every candidate's reading from its reply and fields alone (messages, structured fields, drift): (N, K)."""
+def text_readings(market, sentences: Numbered | None = None) -> np.ndarray:
+    """Every candidate's reading from its reply and fields alone (messages, structured fields, drift): (N, K).
+    sentences: the market's sentences (N x K, S) numbered, if the caller has them (the keyword reader reads them too)."""
     n, k = market.messages.shape
     rows, cols = np.repeat(np.arange(n), k), np.tile(np.arange(k), n)
+    if sentences is None:
+        sentences = market.sentences.reshape(-1, market.sentences.shape[-1])
     return reading_logit(market.messages.ravel(), market.at(rows, cols), market.drift[rows],
-                         sentences=market.sentences.reshape(-1, market.sentences.shape[-1])).reshape(n, k)
+                         sentences=sentences).reshape(n, k)

@@ -49,6 +49,7 @@ from trm_demo.funnel.keyword import KeywordReader, design_width, fit_keyword_rea
 from trm_demo.funnel.local_reading import (DEPTH_OPPORTUNITIES, ReadingTier, depth_by_construction, load_tier,
                                            read_first, reading_examples)
 from trm_demo.funnel.market import Market, labelled_history, sample_market, squash
+from trm_demo.funnel.messages import number_sentences
 from trm_demo.funnel.reading import Readings
 from trm_demo.funnel.rng import rng_for
 from trm_demo.funnel.sentinel import Sentinel
@@ -164,9 +165,10 @@ def blocks(cfg: Config, tl: Timeline, model: TRM, logistic: Logistic, clock: Pas
         clock.candidates += market.p_true.size
         # Every reply is read once here, by the simulated LLM and by the keyword reader's flags, whoever asks for
         # the reading later (the run, its replays, the break-even map's 35 cells: 0.6 s saved per default run).
-        sentences = market.sentences.reshape(-1, market.sentences.shape[-1])
+        sentences = number_sentences(market.sentences.reshape(-1, market.sentences.shape[-1]))   # for both readers
         flags = flags_of_sentences(sentences).reshape(stop - start, k, -1)
-        yield Block(np.arange(start, stop), market, rngs["outcomes"].random((stop - start, k)), text_readings(market),
+        yield Block(np.arange(start, stop), market, rngs["outcomes"].random((stop - start, k)),
+                    text_readings(market, sentences),
                     flags, rngs["llm"].standard_normal((stop - start, k)), path, halt,
                     logistic.predict(market.features))
 
