@@ -46,6 +46,7 @@ if str(REPO_ROOT) not in sys.path:
 
 from bench.ablation import fit_mlp, mlp_probability  # noqa: E402
 from bench.measure import in_processes  # noqa: E402
+from trm_demo.funnel.bag_of_words import bag  # noqa: E402
 
 HIDDEN_SIZE, EXPANSION, N_CYCLES = 24, 1, 2   # 0.37 CPU s per training step of 256 replies (measured, 2 shared cores)
 SUPERVISION_STEPS = 4
@@ -56,7 +57,6 @@ DISTIL_EPOCHS = 2   # warm-start epochs regressing the bag-of-words teacher's lo
 MLP_LEARNING_RATES = (1e-3, 3e-3)
 DEEP_EPOCHS = 1   # deep-supervision epochs after the --epochs one-step ones
 HALT_THRESHOLDS = (0.5, 0.8, 0.95)
-L2_GRID = (1e-3, 3e-3, 1e-2, 3e-2)
 FIRST_SEED = 1001   # training seeds 1001..: never an evaluated (500-519, 1-20) or held-out (600-609, 101-110) seed
 MARKER = ("<!-- reader:start -->", "<!-- reader:end -->")
 
@@ -70,33 +70,14 @@ def _data(seed: int, n: int, stream: int, drift: float) -> dict:
             "base": np.log(fields_p / (1 - fields_p)), "fields_p": fields_p}
 
 
-def bag(ids: np.ndarray) -> np.ndarray:
-    """(m, V) presence of each vocabulary token in the row (field tokens included, padding left out)."""
-    from trm_demo.funnel.tokens import VOCAB_SIZE
-    x = np.zeros((len(ids), VOCAB_SIZE), np.float32)
-    np.put_along_axis(x, ids, 1.0, axis=1)
-    x[:, 0] = 0.0
-    return x
-
-
 def fit_bow(data: dict, rows: np.ndarray | None = None):
-    """The bag-of-words logistic fitted on `rows` of data (all by default): the fields-only logit, each token's
-    presence and presence x urgency, its L2 penalty chosen on the rows' last fifth. -> logit(data') for any data'."""
-    from trm_demo.trm.logistic import fit_logistic
-    from trm_demo.trm.training import log_loss
-
-    def design(d, rows=slice(None)):
-        b = bag(d["encoded"].ids[rows])
-        return np.c_[d["base"][rows], b, b * d["urgency"][rows, None]]
-
-    x, y = design(data, slice(None) if rows is None else rows), data["outcome"][slice(None) if rows is None else rows]
-    used = np.flatnonzero(x.any(axis=0))
-    x = x[:, used]
-    cut = int(len(x) * 0.8)
-    l2 = min(L2_GRID, key=lambda l2: float(log_loss(fit_logistic(x[:cut], y[:cut], l2).predict(x[cut:]),
-                                                    y[cut:]).mean()))
-    fitted = fit_logistic(x, y, l2)
-    return lambda d: design(d)[:, used].astype(np.float64) @ fitted.weights + fitted.bias
+    """The bag-of-words logistic (funnel/bag_of_words.py) fitted on `rows` of data (all by default).
+    -> logit(data') for any data'."""
+    from trm_demo.funnel.bag_of_words import fit_bag_of_words
+    rows = slice(None) if rows is None else rows
+    reader = fit_bag_of_words(data["encoded"].ids[rows], data["base"][rows], data["urgency"][rows],
+                              data["outcome"][rows])
+    return lambda d: reader.logit(d["encoded"].ids, d["base"], d["urgency"])
 
 
 def _keyword(train: dict, test: dict) -> np.ndarray:
@@ -247,10 +228,30 @@ def markdown(result: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def write_bow(out: str, samples: int, command: str) -> int:
+    """The funnel's bag-of-words reader (strategy bow_reader): fitted on the first training seed's `samples`
+    replies, those the reading TRM trains on (one_seed's `train`; the TRM fits on their first 80 %)."""
+    from trm_demo.config import load_config
+    from trm_demo.funnel.bag_of_words import fit_bag_of_words, save_bag_of_words
+    started = time.process_time()
+    train = _data(FIRST_SEED, samples, 0, load_config().market.drift)
+    reader = fit_bag_of_words(train["encoded"].ids, train["base"], train["urgency"], train["outcome"])
+    save_bag_of_words(out, reader, {"command": command, "seed": FIRST_SEED, "samples": samples,
+                                    "offset": "logit of market.structured_only_probability",
+                                    "tokens": "trm_demo/funnel/tokens.py"})
+    print(f"{out}: bag-of-words reader on {samples:,} replies of training seed {FIRST_SEED}, {len(reader.weights)} "
+          f"columns, L2 {reader.l2:g}, {time.process_time() - started:.1f} CPU s")
+    return 0
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench.reader", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--out", help="write seed 1's reading TRM checkpoint here")
+    p.add_argument("--out", help="write the first training seed's reading TRM checkpoint here (with --bow-only: "
+                   "its bag-of-words reader's)")
+    p.add_argument("--bow-only", action="store_true",
+                   help="only fit the first training seed's bag-of-words reader on its --samples replies (the "
+                   "shipped reading TRM's) and write it to --out; no bench figures")
     p.add_argument("--seeds", type=int, default=3)
     p.add_argument("--samples", type=int, default=8192)
     p.add_argument("--holdout", type=int, default=4096)
@@ -264,6 +265,10 @@ def main(argv=None) -> int:
     from trm_demo.funnel.tokens import SEQ_LEN, VOCAB_SIZE
     from trm_demo.trm.reader import reader_spec
     command = " ".join(["python -m bench.reader", *(argv if argv is not None else sys.argv[1:])])
+    if args.bow_only:
+        if not args.out:
+            p.error("--bow-only writes the bag-of-words reader to --out: give it")
+        return write_bow(args.out, args.samples, command)
     started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
     jobs = [{"seed": s, "samples": args.samples, "holdout": args.holdout, "epochs": args.epochs, "command": command,
              "out": args.out if s == FIRST_SEED else None} for s in range(FIRST_SEED, FIRST_SEED + args.seeds)]

@@ -5,7 +5,7 @@ Each `*_table(results)` returns (title, headers, rows, notes), or None when its 
 
 from __future__ import annotations
 
-from trm_demo.funnel.evaluation import t95
+from trm_demo.funnel.evaluation import mean_ci, t95
 from trm_demo.report.formats import Per, money, num, pair_name, pct
 from trm_demo.strategies import KEYS, strategy
 
@@ -463,7 +463,18 @@ def three_tier_note(d: dict) -> str:
             f"of the oracle's expected net value): {verdict(gain['mean'] >= target)}; LLM reads {reads['cascade3']:.0f} "
             f"against {reads['cascade']:.0f} per run ({verdict(reads['cascade3'] < reads['cascade'])} for fewer). The "
             f"reading TRM with the TRM minus the keyword reader: {ci(d['paired']['trm_reader-keyword'], 0, dollars=True)} "
-            "per run.")
+            "per run." + (bag_of_words_note(d) if "trm_reader-bow_reader" in d["paired"] else ""))
+
+
+def bag_of_words_note(d: dict) -> str:
+    """The reading TRM against its rival of the same data and size class (issue 25), and that rival against the
+    cascade: paired per seed."""
+    per_seed = d["per_seed_expected_net_value"]
+    versus_cascade = mean_ci([b - c for b, c in zip(per_seed["bow_reader"], per_seed["cascade"])])
+    share = d["strategies"]["bow_reader"]["share_of_oracle_expected"]
+    return (f" The reading TRM minus the bag-of-words reader fitted on the same replies (`bow_reader`, no LLM): "
+            f"{ci(d['paired']['trm_reader-bow_reader'], 0, dollars=True)} per run; the bag-of-words reader minus the "
+            f"cascade {ci(versus_cascade, 0, dollars=True)} per run, at {ci(share, 1, 100, ' %')} of the oracle.")
 
 
 def readers_table(r: dict):

@@ -31,7 +31,7 @@ from trm_demo.funnel import pipeline
 from trm_demo import cli
 from trm_demo.config import DEFAULT_CONFIG_PATH, load_config
 from trm_demo.sudoku import cli as puzzle_cli
-from trm_demo.trm.weights import init_model, save_checkpoint
+from trm_demo.trm.weights import init_model, resolve_checkpoint, save_checkpoint
 
 PREVIOUS_METRICS = b'{"from": "an earlier run"}\n'
 SHIPPED_CHECKPOINT = pipeline.checkpoint_path(load_config()).resolve()
@@ -435,6 +435,26 @@ def test_bad_input_fails_with_one_clean_line_and_writes_nothing(case, tmp_path, 
     assert (tmp_path / OUTPUTS["--export-json"]).read_bytes() == PREVIOUS_METRICS
     for name in case.never_created:
         assert not (tmp_path / name).exists(), f"the YAML tag executed code: {name} exists"
+
+
+def test_a_damaged_bag_of_words_checkpoint_stops_the_run_before_anything_is_written(tmp_path, monkeypatch, capsys,
+                                                                                     no_work):
+    # bow_reader's checkpoint has no config key (one would change every run's config hash): the shipped file
+    # damaged (truncated), checked with the reading TRM's before the fine-tuning, its memo or any output
+    from trm_demo.funnel import bag_of_words
+    monkeypatch.chdir(tmp_path)
+    damaged = tmp_path / "reading_bow.npz"
+    damaged.write_bytes(resolve_checkpoint(bag_of_words.CHECKPOINT).read_bytes()[:5000])
+    monkeypatch.setattr(bag_of_words, "CHECKPOINT", str(damaged))
+    (tmp_path / OUTPUTS["--export-json"]).write_bytes(PREVIOUS_METRICS)
+    argv = config_text("reading_trm:\n  enabled: true\n")(tmp_path)
+    before = snapshot(tmp_path)
+    run = run_cli(capsys, argv)
+    assert run.code == 2 and run.out == "" and "Traceback" not in run.err
+    assert run.err_lines == [run.err_lines[0]] and run.err_lines[0].startswith("error: reading_trm.enabled: the "
+                                                                                "bag-of-words reader's checkpoint")
+    assert "corrupt or truncated" in run.err and "python -m bench.reader --bow-only" in run.err
+    assert snapshot(tmp_path) == before
 
 
 # --- random mutations of the shipped config ---

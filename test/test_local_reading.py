@@ -85,17 +85,19 @@ def test_a_useless_reading_tier_is_never_read(monkeypatch):
     assert summary["cascade3"] == summary["cascade"]
 
 
-def test_the_tier_adds_its_two_strategies_and_changes_no_other():
+def test_the_tier_adds_its_three_strategies_and_changes_no_other():
     on, off = run(), run({"reading_trm.enabled": False})
     assert tuple(on.ledger.summary()) == recorded(True) == KEYS
     assert tuple(off.ledger.summary()) == recorded(False)
+    assert set(recorded(True)) - set(recorded(False)) == {"cascade3", "trm_reader", "bow_reader"}
     assert {k: v for k, v in on.ledger.summary().items() if k in recorded(False)} == off.ledger.summary()
-    trm_reader = on.ledger.summary()["trm_reader"]
     n = on.timeline.n * load_config().market.candidates_per_opportunity
-    # trm_reader pays the TRM and one local read per candidate, and no LLM
-    assert trm_reader["compute_cost"] == pytest.approx(on.ledger.summary()["trm"]["compute_cost"]
-                                                       + n * on.three_tier.tier.price)
-    assert trm_reader["llm_reads"] == 0
+    # trm_reader and bow_reader pay the TRM and one local read per candidate, and no LLM
+    for key, tier in (("trm_reader", on.three_tier.tier), ("bow_reader", on.three_tier.bag)):
+        summary = on.ledger.summary()[key]
+        assert summary["compute_cost"] == pytest.approx(on.ledger.summary()["trm"]["compute_cost"] + n * tier.price)
+        assert summary["llm_reads"] == 0
+    assert on.three_tier.bag.price < on.three_tier.tier.price   # a dot product costs less than the TRM's step
 
 
 def test_the_evaluation_pairs_the_tiers_only_where_the_runs_recorded_them():
@@ -111,4 +113,5 @@ def test_the_evaluation_pairs_the_tiers_only_where_the_runs_recorded_them():
     index = {k: i for i, k in enumerate(recorded(True))}
     assert with_tier["paired"]["cascade3-cascade"]["mean"] == index["cascade3"] - index["cascade"]
     assert with_tier["paired"]["trm_reader-keyword"]["mean"] == index["trm_reader"] - index["keyword"]
+    assert with_tier["paired"]["trm_reader-bow_reader"]["mean"] == index["trm_reader"] - index["bow_reader"]
     assert "cascade3-cascade" not in without["paired"] and "trm_reader" not in without["strategies"]

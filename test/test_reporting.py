@@ -180,7 +180,7 @@ def test_the_strategy_table_puts_expected_and_realised_side_by_side_for_every_st
     rows = [line for line in table.splitlines() if line.startswith("| ") and "---" not in line][1:]
     assert [row.split(" | ")[0] for row in rows] == [
         "| Cascade (TRM + LLM)", "| Three-tier cascade", "| TRM alone", "| Keyword reader + TRM",
-        "| Reading TRM + TRM", "| LLM reads the TRM's top k", "| Top-k router (TRM + LLM)", "| LLM reads everyone",
+        "| Reading TRM + TRM", "| Bag of words + TRM", "| LLM reads the TRM's top k", "| Top-k router (TRM + LLM)", "| LLM reads everyone",
         "| Logistic regression", "| Greedy rule of thumb", "| Oracle (upper bound)"]
     for row, (key, totals) in zip(rows, run["metrics"]["strategies"].items()):   # the JSON's figures, row by row
         assert row.startswith(f"| {strategy(key).name} | {money(totals['expected_net_value'], Per.CELL)} |"), key
@@ -192,6 +192,8 @@ def test_the_reading_tier_section_quotes_the_json(run):
     tier, s = run["metrics"]["reading_trm"], run["metrics"]["strategies"]
     assert f"{tier['trm_reader_reads']:,} reads" in text and f"had it read {tier['cascade3_reads']:,} replies" in text
     assert f"the LLM {s['cascade3']['llm_reads']:,} (the cascade: {s['cascade']['llm_reads']:,})" in text
+    assert (f"read, {money(tier['bag_of_words_price_per_read'], Per.READ, 5)}), "
+            f"{money(s['bow_reader']['expected_net_value'], Per.RUN, 0)}") in text
     assert len(tier["examples"]) == len({e["reply"] for e in tier["examples"]}) > 0   # one reply per construction
     assert "share of a perfect reading's gain by step" in text
 
@@ -203,11 +205,12 @@ def test_the_reading_tier_section_quotes_the_json(run):
     ("keyword", "**Use the keyword reader"), ("llm_shortlist", "**Have the LLM read each job's shortlist"),
     ("router_topk", "**Read each job's top k candidates by the keyword reader"),
     ("logistic", "**Use the logistic regression"), ("greedy", "**Keep the rule of thumb (greedy)"),
-    ("cascade3", "**Use the three-tier cascade"), ("trm_reader", "**Use the reading TRM")])
+    ("cascade3", "**Use the three-tier cascade"), ("trm_reader", "**Use the reading TRM"),
+    ("bow_reader", "**Use the bag-of-words reader")])
 def test_the_first_paragraph_names_the_strategy_with_the_highest_expected_net_value(run, winner, words):
     best = top(run["metrics"])
     others = [k for k in ("cascade", "trm", "keyword", "llm_shortlist", "router_topk", "llm", "logistic", "greedy",
-                          "cascade3", "trm_reader") if k != winner]
+                          "cascade3", "trm_reader", "bow_reader") if k != winner]
     metrics = with_expected(run["metrics"], **{winner: best + 500.0, others[0]: best},
                             **{k: best - 1000.0 for k in others[1:]})
     metrics["strategies"]["oracle"]["expected_net_value"] = 1e9   # the yardstick is never the advice
@@ -221,7 +224,7 @@ def test_the_first_paragraph_names_the_strategy_with_the_highest_expected_net_va
                                               "keyword": "Keyword", "llm_shortlist": "LLM reads the TRM",
                                               "router_topk": "Top-k", "logistic": "Logistic",
                                               "greedy": "Greedy", "cascade3": "Three-tier",
-                                              "trm_reader": "Reading TRM"}[winner])
+                                              "trm_reader": "Reading TRM", "bow_reader": "Bag of words"}[winner])
     # A winner that read says how much.
     assert ("The LLM read" in text) == (winner in ("cascade", "llm", "llm_shortlist", "router_topk", "cascade3"))
 

@@ -19,6 +19,7 @@ from trm_demo.commands import checkpoint_output, checkpoint_remedy, command_text
 from trm_demo.config import Config, load_config, shown_path
 from trm_demo.errors import CheckpointError, ConfigError, UsageError
 from trm_demo.funnel.evaluation import evaluate_seeds
+from trm_demo.funnel.bag_of_words import bag_of_words
 from trm_demo.funnel.local_reading import reading_trm
 from trm_demo.funnel.landscape import break_even_map, break_even_values, landscape, remembered_break_even
 from trm_demo.funnel.memory import check_memory
@@ -52,7 +53,8 @@ def run_command(args, argv: list[str], started: float) -> int:
     outputs, prepare_outputs = check_outputs(cfg, args)   # only looks: a refused run has changed nothing
     model = checked_starting_model(cfg)   # the checkpoint, validated ...
     if cfg.reading_trm.enabled:
-        reading_trm(cfg.reading_trm.checkpoint)   # ... and the reading TRM's ...
+        reading_trm(cfg.reading_trm.checkpoint)   # ... and the reading TRM's and its bag-of-words rival's ...
+        bag_of_words()
     readings = readings_for(cfg)   # ... and a real LLM's test read (a server that is not there stops the run here) ...
     try:
         prepare_outputs()   # ... before anything on disk changes (default directories, stale temps)

@@ -147,6 +147,10 @@ class ReadingTierSummary:
     cascade3_reads: int          # candidates cascade3 had it read (where its value of information beat its price)
     depth: tuple[ConstructionDepth, ...]   # on the run's first opportunities (local_reading.DEPTH_OPPORTUNITIES)
     examples: tuple[ReadingExample, ...]   # the first reply through each construction
+    # bow_reader's bag of words (funnel/bag_of_words.py; None in a JSON written before it): {"path", "sha256"} of
+    # its checkpoint, and its $ per read, priced by its FLOPs as the reading TRM is
+    bag_of_words_checkpoint: dict | None = None
+    bag_of_words_price_per_read: float | None = None
 
 
 @dataclass(frozen=True)

@@ -67,6 +67,10 @@ STRATEGIES = (
              Recording.TRM_PASS, "**Use the reading TRM: a tiny local model reading every reply beside the fields, "
              "its probability calibrated on labelled replies of the history, reads well enough at its compute "
              "price; paying an LLM to read does not beat it here.**", local=True),
+    Strategy("bow_reader", "Bag of words + TRM", "Bag of words", "the bag-of-words reader",
+             Inputs.FIELDS_AND_REPLY, Recording.TRM_PASS, "**Use the bag-of-words reader: a logistic regression on "
+             "which words each reply holds, fitted offline on labelled replies and calibrated on the history's, "
+             "reads well enough for almost nothing; neither the reading TRM nor an LLM beats it here.**", local=True),
     Strategy("llm_shortlist", "LLM reads the TRM's top k", "LLM top k", "the LLM reading the TRM's shortlist",
              Inputs.FIELDS_AND_REPLY, Recording.SHORTLIST,
              "**Have the LLM read each job's shortlist (the TRM's top k candidates) and decide on its readings: at "

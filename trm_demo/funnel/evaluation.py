@@ -5,9 +5,9 @@ One run of 200 opportunities is a small sample. This reruns the whole pipeline
 reports, per strategy, the mean and a 95 % confidence interval (Student's t)
 of each measure, plus the *paired* per-seed differences of expected net value
 (the cascade minus each rival: keyword, llm_shortlist, router_topk, LLM, TRM;
-TRM - logistic, TRM - greedy; with the reading TRM's tier on, cascade3 - cascade and trm_reader - keyword) and
-each control's counterfactual: with common
-random numbers both sides face the same jobs in each seed, so a paired interval
+TRM - logistic, TRM - greedy; with the reading TRM's tier on, cascade3 - cascade,
+trm_reader - keyword and trm_reader - bow_reader) and each control's
+counterfactual: with common random numbers both sides face the same jobs in each seed, so a paired interval
 is much tighter than the two separate ones. Each seed's result depends only on
 its seed, so the table is the same whatever the number of processes.
 
@@ -46,7 +46,8 @@ from trm_demo.strategies import KEYS
 MEASURES = ("expected_net_value", "net_value", "share_of_oracle_expected", "llm_reads", "llm_cost")
 PAIRS = (("cascade", "keyword"), ("cascade", "llm_shortlist"), ("cascade", "router_topk"), ("cascade", "llm"),
          ("cascade", "trm"), ("trm", "llm"), ("trm", "logistic"), ("trm", "greedy"),
-         ("cascade3", "cascade"), ("trm_reader", "keyword"))   # the last two where the runs recorded them
+         ("cascade3", "cascade"), ("trm_reader", "keyword"),
+         ("trm_reader", "bow_reader"))   # the last three where the runs recorded them
 # Two-sided 95 % Student-t quantiles by degrees of freedom; beyond 30 the normal 1.96 is close enough.
 _T95 = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145,
         2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048,

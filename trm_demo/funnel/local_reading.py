@@ -32,8 +32,10 @@ the tabular TRM's: `price_per_read`, which bench/reader.py uses too.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from functools import cache
+from typing import Callable
 
 import numpy as np
 
@@ -68,7 +70,13 @@ def tabular_flops_per_step(spec: TRMSpec) -> float:
 def price_per_read(sim: SimulationConfig, tabular: TRMSpec, reading: TRMSpec, step_cap: float) -> float:
     """$ per read: the TRM's base cost plus its per-step cost for `step_cap` steps, each as many tabular steps as
     the reading TRM's step has FLOPs."""
-    return sim.trm_base_cost + sim.trm_cost_per_step * step_cap * flops_per_step(reading) / tabular_flops_per_step(tabular)
+    return price_of_flops(sim, tabular, flops_per_step(reading), step_cap)
+
+
+def price_of_flops(sim: SimulationConfig, tabular: TRMSpec, flops: float, steps: float = 1.0) -> float:
+    """$ per read of a local reader doing `steps` x `flops`: the TRM's base cost plus its per-step cost for as many
+    tabular steps as that has FLOPs (any local reader: bag_of_words.py's too)."""
+    return sim.trm_base_cost + sim.trm_cost_per_step * steps * flops / tabular_flops_per_step(tabular)
 
 
 @dataclass(frozen=True)
@@ -93,7 +101,12 @@ class ReadingTier:
 
     def probability(self, fields_logit: np.ndarray, own: np.ndarray) -> np.ndarray:
         """The calibrated P(convert) of each candidate: (...), (...) -> (...)"""
-        return sigmoid(_design(fields_logit, own) @ self.calibration.weights + self.calibration.bias)
+        return calibrated(self.calibration, fields_logit, own)
+
+
+def calibrated(calibration: Logistic, fields_logit: np.ndarray, own: np.ndarray) -> np.ndarray:
+    """A local reader's P(convert) from the fields-only logit and its own logit (fit_reading's fit): (...) -> (...)"""
+    return sigmoid(_design(fields_logit, own) @ calibration.weights + calibration.bias)
 
 
 def _design(fields_logit, own):
@@ -130,16 +143,25 @@ def load_tier(cfg: Config, tabular: TRMSpec, fields_logit: np.ndarray, labelled:
     tier = ReadingTier(model, cap, depth, float(meta.get("halt_threshold", 1.0)),
                        price_per_read(cfg.simulation, tabular, spec, cap), Logistic(np.ones(2), 0.0),
                        _trust(cascade.error_var, 0.0, READER_UNTRUSTED, 0), len(labelled.outcome))
+    calibration, trust = fit_reading(tier.own_logit, fields_logit, labelled, cascade.error_var)
+    return dataclasses.replace(tier, calibration=calibration, trust=trust)
+
+
+def fit_reading(own_logit: Callable[[Market], np.ndarray], fields_logit: np.ndarray, labelled: Labelled,
+                error_var: float) -> tuple[Logistic, Trust]:
+    """A local reader's calibration and trust on the set-up rows `labelled` (fields_logit: the fields-only TRM logit
+    of each (m,); error_var: the base error of the cascade's trust fitted there), from its own logit
+    (own_logit: Market (n, K) -> (n, K), what its text adds). Below MIN_ROWS rows nothing is read or fitted: the
+    reading is taken as it is and never trusted."""
     if len(labelled.outcome) < MIN_ROWS:
-        return tier
-    own, y = tier.own_logit(labelled.market)[:, 0], labelled.outcome
+        return Logistic(np.ones(2), 0.0), _trust(error_var, 0.0, READER_UNTRUSTED, 0)
+    own, y = own_logit(labelled.market)[:, 0], labelled.outcome
     x = _design(fields_logit, own)
     half = len(y) // 2
     out_of_fold = np.empty(len(y))
     for fit, apply in ((slice(0, half), slice(half, None)), (slice(half, None), slice(0, half))):
         out_of_fold[apply] = logit(np.clip(fit_logistic(x[fit], y[fit]).predict(x[apply]), PROB_EPS, 1 - PROB_EPS))
-    return ReadingTier(tier.model, cap, depth, tier.halt_threshold, tier.price, fit_logistic(x, y),
-                       fit_local_trust(labelled.base, out_of_fold, y, cascade.error_var), tier.setup_reads)
+    return fit_logistic(x, y), fit_local_trust(labelled.base, out_of_fold, y, error_var)
 
 
 def fit_local_trust(base: np.ndarray, reading: np.ndarray, outcome: np.ndarray, error_var: float) -> Trust:

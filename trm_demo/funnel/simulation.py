@@ -16,7 +16,8 @@ expected value: the yardstick for comparisons, free of outcome luck.
                  thermostat (budget pacing) and the sentinel (guardrails).
   the rivals     keyword, llm_shortlist, router_topk and llm (reads everyone): see "the rivals" below.
   trm_reader,    with reading_trm.enabled, the reading TRM's tier (local_reading.py): the TRM and the reading TRM
-  cascade3       reading every candidate; the cascade with the reading TRM read first where it pays.
+  cascade3       reading every candidate; the cascade with the reading TRM read first where it pays;
+  bow_reader     and its rival, the TRM and the bag-of-words reader (bag_of_words.py) reading every candidate.
   oracle         the true probability: the upper bound.
 
 The LLM is simulated by default (simulated_llm.py reads the text, plus Gaussian noise `llm_noise` +
@@ -45,6 +46,7 @@ from trm_demo.funnel.ledger import Ledger
 from trm_demo.trm.engine import halting_steps, sigmoid
 from trm_demo.trm.logistic import Logistic
 from trm_demo import memo
+from trm_demo.funnel.bag_of_words import BagTier, load_bag_tier
 from trm_demo.funnel.keyword import KeywordReader, design_width, fit_keyword_reader, flags_of_sentences
 from trm_demo.funnel.local_reading import (DEPTH_OPPORTUNITIES, ReadingTier, depth_by_construction, load_tier,
                                            read_first, reading_examples)
@@ -369,6 +371,7 @@ class ThreeTier:
     sentinel and budget settings, from the same set-up trust; not replayed without its controls)."""
     tier: ReadingTier
     world: World
+    bag: BagTier               # bow_reader's reader, calibrated on the same set-up rows as the reading TRM
     local_reads: int = 0       # cascade3's reads by the reading TRM
     depth: list = field(default_factory=list)      # local_reading.depth_by_construction on the run's first block
     examples: list = field(default_factory=list)   # local_reading.reading_examples there
@@ -429,7 +432,8 @@ def three_tier(cfg: Config, model: TRM, step_cap: int, labelled: Labelled, budge
     cascade3's world."""
     fields = _fields_logit(at_step_cap(*_trm_pass(model, labelled.market, step_cap), step_cap,
                                        cfg.simulation.trm_halt_threshold)[0][:, 0])
-    return ThreeTier(load_tier(cfg, model.spec, fields, labelled, trusted.trust), world_for(cfg, budget, trusted))
+    return ThreeTier(load_tier(cfg, model.spec, fields, labelled, trusted.trust), world_for(cfg, budget, trusted),
+                     load_bag_tier(cfg, model.spec, fields, labelled, trusted.trust.error_var))
 
 
 def decide_block(ledger: Ledger, block: Block, tl: Timeline, cfg: Config, readings: Readings, step_cap: int,
@@ -443,7 +447,9 @@ def decide_block(ledger: Ledger, block: Block, tl: Timeline, cfg: Config, readin
     whole = trm_estimate(block, cfg, step_cap)
     believed = keyword_estimate(keyword, block, whole.estimate)     # (n, K) the base belief of those that read
     _record_baselines(ledger, block, cfg, whole, believed)
-    local = _record_trm_reader(ledger, block, cfg, whole, three.tier) if three else None   # (n, K) its logit
+    local = _record_reader(ledger, "trm_reader", block, cfg, whole, three.tier) if three else None   # (n, K) its logit
+    if three:
+        _record_reader(ledger, "bow_reader", block, cfg, whole, three.bag)
     for start in range(0, len(block.ids), sim.chunk_size):
         part = block.rows(slice(start, start + sim.chunk_size))
         trm, belief = trm_estimate(part, cfg, step_cap), believed[start:start + sim.chunk_size]
@@ -490,13 +496,15 @@ def _cascade_chunk(world: World, part: Block, trm: TRMDecision, belief: np.ndarr
     return chunk, decision, waiting, compute
 
 
-def _record_trm_reader(ledger: Ledger, block: Block, cfg: Config, trm: TRMDecision, tier: ReadingTier) -> np.ndarray:
-    """trm_reader on one block: every candidate read by the reading TRM, decided on its calibrated probability.
-    Returns that probability's logit (n, K), cascade3's local reading of each candidate."""
+def _record_reader(ledger: Ledger, key: str, block: Block, cfg: Config, trm: TRMDecision,
+                   tier: ReadingTier | BagTier) -> np.ndarray:
+    """trm_reader (the reading TRM) or bow_reader (the bag of words) on one block: every candidate read by the
+    tier, decided on its calibrated probability. Returns that probability's logit (n, K), the reading TRM's
+    cascade3's local reading of each candidate."""
     sim, k = cfg.simulation, block.market.n_candidates
     estimate = tier.probability(_fields_logit(trm.estimate), tier.own_logit(block.market))
     pick, pursue = decide(estimate, sim.conversion_value, sim.outreach_cost)
-    ledger.record("trm_reader", block.ids, compute_cost=trm.cost + k * tier.price, steps=trm.steps.max(axis=1),
+    ledger.record(key, block.ids, compute_cost=trm.cost + k * tier.price, steps=trm.steps.max(axis=1),
                   latency_ms=trm.latency, **settle(block, pick, pursue, cfg))
     return _fields_logit(estimate)
 

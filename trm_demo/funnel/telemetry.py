@@ -178,7 +178,9 @@ def reading_tier_summary(three, candidates: int, llm_cost: float) -> ReadingTier
                               setup_reads=tier.setup_reads, trm_reader_reads=candidates,
                               cascade3_reads=three.local_reads,
                               depth=build(tuple[ConstructionDepth, ...], three.depth),
-                              examples=build(tuple[ReadingExample, ...], three.examples))
+                              examples=build(tuple[ReadingExample, ...], three.examples),
+                              bag_of_words_checkpoint=dict(three.bag.source),
+                              bag_of_words_price_per_read=three.bag.price)
 
 
 DEFINITIONS = {

@@ -31,7 +31,11 @@ def reading_tier_section(result: RunResult) -> Section | None:
         Paragraph(
             f"The reading TRM with the TRM (every candidate read: {t.trm_reader_reads:,} reads) made "
             f"{money(s['trm_reader'].expected_net_value, Per.RUN, 0)} expected, the keyword reader "
-            f"{money(s['keyword'].expected_net_value, Per.RUN, 0)}. The three-tier cascade had it read "
+            f"{money(s['keyword'].expected_net_value, Per.RUN, 0)}"
+            + (f", and the reading TRM's rival fitted on the same replies, a bag-of-words logistic with the TRM "
+               f"(every candidate read, {money(t.bag_of_words_price_per_read, Per.READ, 5)}), "
+               f"{money(s['bow_reader'].expected_net_value, Per.RUN, 0)}" if t.bag_of_words_price_per_read is not None else "")
+            + f". The three-tier cascade had it read "
             f"{t.cascade3_reads:,} replies where that reading's value of information beat its price, and the LLM "
             f"{s['cascade3'].llm_reads:,} (the cascade: {s['cascade'].llm_reads:,}); it made "
             f"{money(s['cascade3'].expected_net_value, Per.RUN, 0)} expected against the cascade's "

@@ -10,6 +10,9 @@ before anything is inflated), a header that is not JSON of the right shape, a
 weight that is not float32, of the wrong shape, or not finite. A loaded model
 remembers which file it came from (`TRM.source`: path and SHA-256) so every
 run can say which checkpoint it used.
+
+`save_arrays` / `load_arrays` keep a model that is not a TRM (funnel/bag_of_words.py's logistic reader) in the
+same format with the same checks: its named arrays beside the format version and the metadata, no spec.
 """
 
 from __future__ import annotations
@@ -50,7 +53,8 @@ NPY_HEADER_ALLOWANCE = 4096      # np.save writes a 128-byte header for our arra
 # one inference run for hours.
 SPEC_RANGES = {"n_inputs": (1, None), "hidden_size": (1, None), "expansion": (1, None), "n_cycles": (1, 16),
                "outer_steps": (1, 16), "seq_len": (0, None), "n_classes": (1, None), "n_blocks": (1, 16)}
-DTYPE_RULES = {"float32": lambda dtype: dtype == np.float32, "an integer": lambda dtype: dtype.kind in "iu",
+DTYPE_RULES = {"float32": lambda dtype: dtype == np.float32, "float64": lambda dtype: dtype == np.float64,
+               "an integer": lambda dtype: dtype.kind in "iu",
                "text": lambda dtype: dtype.kind == "U"}
 
 
@@ -141,6 +145,42 @@ def load_checkpoint(path: str | Path, expected: TRMSpec | None = None) -> tuple[
             raise fail(f"is corrupt or truncated ({type(err).__name__})") from None
     source = {"path": str(path.resolve()), "sha256": digest}
     return TRM(spec, groups["params"], groups["ema"], groups["buffers"], source), metadata
+
+
+def save_arrays(path: str | Path, arrays: dict[str, np.ndarray], metadata: dict) -> None:
+    """A checkpoint of named arrays that is not a TRM: the format version, the metadata and the arrays."""
+    header = {"format_version": np.array(FORMAT_VERSION), "metadata": np.array(json.dumps(metadata, sort_keys=True))}
+    atomic_write(path, lambda f: np.savez(f, **header, **arrays), binary=True)
+
+
+def load_arrays(path: str | Path, kinds: dict[str, str], max_bytes: int) -> tuple[dict[str, np.ndarray], dict, dict]:
+    """save_arrays' arrays, its metadata and its source ({"path", "sha256"}), after the checks load_checkpoint makes
+    of a file: exactly the arrays named in `kinds`, each of its DTYPE_RULES kind, at most `max_bytes`, finite.
+    Their shapes are the caller's to check."""
+    path = Path(path)
+
+    def fail(problem: str) -> CheckpointError:
+        return CheckpointError(f"checkpoint '{path}' {problem}")
+
+    with _open_regular_file(path) as handle:
+        digest = _sha256(handle)
+        try:
+            with zipfile.ZipFile(handle) as archive:
+                members = _members(archive, fail)
+                names = {"format_version", "metadata", *kinds}
+                if set(members) != names:
+                    raise fail(f"is not the checkpoint expected here (entries {', '.join(sorted(set(members) ^ names))} "
+                               "differ from those it must hold)")
+                version, metadata_text = (_read_npy(archive, members[name], fail, HEADER_LIMITS[name], expect)
+                                          for name, expect in (("format_version", "an integer"), ("metadata", "text")))
+                _check_version(version, fail)
+                arrays = {name: _read_npy(archive, members[name], fail, max_bytes, kind) for name, kind in kinds.items()}
+        except (OSError, EOFError, zipfile.BadZipFile, zlib.error) as err:
+            raise fail(f"is corrupt or truncated ({type(err).__name__})") from None
+    for name, value in arrays.items():
+        if value.dtype.kind == "f":
+            _check_finite(value, name, fail)
+    return arrays, _json_object(metadata_text, "metadata", fail), {"path": str(path.resolve()), "sha256": digest}
 
 
 def weight_shapes(spec: TRMSpec) -> dict[str, dict[str, tuple[int, ...]]]:
@@ -248,8 +288,7 @@ def _read_header(archive, members, fail) -> tuple[TRMSpec, dict]:
     version, spec_text, metadata_text = (_read_npy(archive, members[name], fail, HEADER_LIMITS[name], expect)
                                          for name, expect in (("format_version", "an integer"),
                                                               ("spec", "text"), ("metadata", "text")))
-    if version.shape != () or int(version) != FORMAT_VERSION:
-        raise fail(f"has format version {version.tolist()}, this program reads version {FORMAT_VERSION}")
+    _check_version(version, fail)
     spec = _spec_from_json(_json_object(spec_text, "model spec", fail), fail)
     return spec, _json_object(metadata_text, "metadata", fail)
 
@@ -263,11 +302,20 @@ def _read_weights(archive, members, group: str, shapes: dict, fail) -> dict[str,
         where = f"{group}/{name}"
         value = _read_npy(archive, members[where], fail, 4 * math.prod(shape) + NPY_HEADER_ALLOWANCE, "float32",
                           shape)
-        if not np.isfinite(value).all():   # one NaN would turn every score and every JSON figure into NaN
-            bad = value[~np.isfinite(value)][0]
-            raise fail(f"holds a non-finite weight ({bad} in {where}): the file is damaged or its training diverged")
+        _check_finite(value, where, fail)
         arrays[name] = value
     return arrays
+
+
+def _check_version(version: np.ndarray, fail) -> None:
+    if version.shape != () or int(version) != FORMAT_VERSION:
+        raise fail(f"has format version {version.tolist()}, this program reads version {FORMAT_VERSION}")
+
+
+def _check_finite(value: np.ndarray, where: str, fail) -> None:
+    if not np.isfinite(value).all():   # one NaN would turn every score and every JSON figure into NaN
+        bad = value[~np.isfinite(value)][0]
+        raise fail(f"holds a non-finite weight ({bad} in {where}): the file is damaged or its training diverged")
 
 
 def _read_npy(archive, info: zipfile.ZipInfo, fail, limit: int, expect: str, shape=None) -> np.ndarray:
