@@ -125,6 +125,24 @@ def load_checkpoint(path: str | Path, expected: TRMSpec | None = None) -> tuple[
     """The model and its metadata, after every check below."""
     path = Path(path)
 
+    def read(archive, members, fail):
+        spec, metadata = _read_header(archive, members, fail)
+        if expected is not None and spec != expected:
+            raise CheckpointError(f"checkpoint '{path}' was trained for another model size: "
+                                  f"{_spec_difference(spec, expected)}", fix="size")
+        shapes = weight_shapes(spec)
+        _refuse_unknown_entries(members, shapes, fail)
+        return spec, metadata, {group: _read_weights(archive, members, group, group_shapes, fail)
+                                for group, group_shapes in shapes.items()}
+
+    (spec, metadata, groups), source = _read_archive(path, read)
+    return TRM(spec, groups["params"], groups["ema"], groups["buffers"], source), metadata
+
+
+def _read_archive(path: Path, read):
+    """read(archive, members, fail)'s result from the checkpoint at path, and its source ({"path", "sha256"}): the
+    file checks every checkpoint gets (a regular file, its digest, a readable zip of known members)."""
+
     def fail(problem: str) -> CheckpointError:
         return CheckpointError(f"checkpoint '{path}' {problem}")
 
@@ -132,19 +150,10 @@ def load_checkpoint(path: str | Path, expected: TRMSpec | None = None) -> tuple[
         digest = _sha256(handle)
         try:
             with zipfile.ZipFile(handle) as archive:
-                members = _members(archive, fail)
-                spec, metadata = _read_header(archive, members, fail)
-                if expected is not None and spec != expected:
-                    raise CheckpointError(f"checkpoint '{path}' was trained for another model size: "
-                                          f"{_spec_difference(spec, expected)}", fix="size")
-                shapes = weight_shapes(spec)
-                _refuse_unknown_entries(members, shapes, fail)
-                groups = {group: _read_weights(archive, members, group, group_shapes, fail)
-                          for group, group_shapes in shapes.items()}
+                result = read(archive, _members(archive, fail), fail)
         except (OSError, EOFError, zipfile.BadZipFile, zlib.error) as err:
             raise fail(f"is corrupt or truncated ({type(err).__name__})") from None
-    source = {"path": str(path.resolve()), "sha256": digest}
-    return TRM(spec, groups["params"], groups["ema"], groups["buffers"], source), metadata
+    return result, {"path": str(path.resolve()), "sha256": digest}
 
 
 def save_arrays(path: str | Path, arrays: dict[str, np.ndarray], metadata: dict) -> None:
@@ -157,30 +166,23 @@ def load_arrays(path: str | Path, kinds: dict[str, str], max_bytes: int) -> tupl
     """save_arrays' arrays, its metadata and its source ({"path", "sha256"}), after the checks load_checkpoint makes
     of a file: exactly the arrays named in `kinds`, each of its DTYPE_RULES kind, at most `max_bytes`, finite.
     Their shapes are the caller's to check."""
-    path = Path(path)
 
-    def fail(problem: str) -> CheckpointError:
-        return CheckpointError(f"checkpoint '{path}' {problem}")
+    def read(archive, members, fail):
+        names = {"format_version", "metadata", *kinds}
+        if set(members) != names:
+            raise fail(f"is not the checkpoint expected here (entries {', '.join(sorted(set(members) ^ names))} "
+                       "differ from those it must hold)")
+        version, metadata_text = (_read_npy(archive, members[name], fail, HEADER_LIMITS[name], expect)
+                                  for name, expect in (("format_version", "an integer"), ("metadata", "text")))
+        _check_version(version, fail)
+        arrays = {name: _read_npy(archive, members[name], fail, max_bytes, kind) for name, kind in kinds.items()}
+        for name, value in arrays.items():
+            if value.dtype.kind == "f":
+                _check_finite(value, name, fail)
+        return arrays, _json_object(metadata_text, "metadata", fail)
 
-    with _open_regular_file(path) as handle:
-        digest = _sha256(handle)
-        try:
-            with zipfile.ZipFile(handle) as archive:
-                members = _members(archive, fail)
-                names = {"format_version", "metadata", *kinds}
-                if set(members) != names:
-                    raise fail(f"is not the checkpoint expected here (entries {', '.join(sorted(set(members) ^ names))} "
-                               "differ from those it must hold)")
-                version, metadata_text = (_read_npy(archive, members[name], fail, HEADER_LIMITS[name], expect)
-                                          for name, expect in (("format_version", "an integer"), ("metadata", "text")))
-                _check_version(version, fail)
-                arrays = {name: _read_npy(archive, members[name], fail, max_bytes, kind) for name, kind in kinds.items()}
-        except (OSError, EOFError, zipfile.BadZipFile, zlib.error) as err:
-            raise fail(f"is corrupt or truncated ({type(err).__name__})") from None
-    for name, value in arrays.items():
-        if value.dtype.kind == "f":
-            _check_finite(value, name, fail)
-    return arrays, _json_object(metadata_text, "metadata", fail), {"path": str(path.resolve()), "sha256": digest}
+    (arrays, metadata), source = _read_archive(Path(path), read)
+    return arrays, metadata, source
 
 
 def weight_shapes(spec: TRMSpec) -> dict[str, dict[str, tuple[int, ...]]]:
