@@ -195,7 +195,29 @@ def test_the_reading_tier_section_quotes_the_json(run):
     assert (f"read, {money(tier['bag_of_words_price_per_read'], Per.READ, 5)}), "
             f"{money(s['bow_reader']['expected_net_value'], Per.RUN, 0)}") in text
     assert len(tier["examples"]) == len({e["reply"] for e in tier["examples"]}) > 0   # one reply per construction
-    assert "share of a perfect reading's gain by step" in text
+
+
+def charted(block: str) -> list[tuple[str, list[float]]]:
+    return [(kind, [float(v) for v in values.split(", ")])
+            for kind, values in re.findall(r'^    (line|bar) "[^"]*" \[(.*)\]$', block, re.MULTILINE)]
+
+
+@pytest.mark.parametrize("cap", [1, 3])
+def test_the_depth_charts_draw_one_series_each_from_the_json(run, cap):
+    """The constructions' lines lay on top of each other (within a few points on an axis of hundreds): one line
+    over all replies by step, and one bar per construction at the run's step cap."""
+    metrics = copy.deepcopy(run["metrics"])
+    tier = metrics["reading_trm"]
+    tier["step_cap"] = cap
+    shares = {d["construction"]: d["share_of_perfect_gain"] for d in tier["depth"]}
+    assert all(v is not None for s in shares.values() for v in s)   # else a dropped point would shift the lists
+    by_step, by_construction = mermaid_blocks(section_text(
+        render(run, metrics), "The reading TRM: a tiny local reader between the fields and the LLM"))
+    assert charted(by_step) == [("line", pytest.approx([100 * v for v in shares["all"]]))]
+    assert charted(by_construction) == [("bar", pytest.approx([100 * s[cap - 1] for s in shares.values()]))]
+    best = max(range(len(shares["all"])), key=lambda i: shares["all"][i])
+    assert f"best at step {best + 1} ({100 * shares['all'][best]:.0f}% of reading's gain)" in by_step
+    assert f'"Step {cap} (the run\'s cap) by construction: ' in by_construction
 
 
 # --- the first paragraph and the headline follow the data ---
