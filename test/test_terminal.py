@@ -194,3 +194,19 @@ def test_the_break_even_map_fits_80_columns_with_every_price_and_the_runs_cell()
         assert all(price(p, Per.CELL) in table for p in prices) and table.count("★") == 3   # the title, the cell and its line
         assert "TRM alone" in table and "mean over 5 seeds" in table
         assert "Cascade − TRM alone +$2.00 ± $0.00 per opportunity paired over 5 seeds" in " ".join(table.split())
+
+
+@pytest.mark.parametrize("terminal", [True, False])
+def test_a_long_message_wraps_at_its_spaces_on_a_terminal_and_stays_one_line_when_piped(monkeypatch, capsys,
+                                                                                         terminal):
+    """The checkpoint's line at 80 columns: the terminal would cut its hash; rich breaks it before `(sha256`.
+    Piped or captured (a log, grep), the message keeps one line."""
+    from trm_demo.trm.weights import describe_source
+    line = describe_source({"path": "/home/someone/trm-demo/trm_demo/checkpoints/pretrained_trm.npz",
+                            "sha256": "925d526f" * 8})
+    monkeypatch.setenv("COLUMNS", "80")
+    monkeypatch.setenv("TTY_COMPATIBLE", "1" if terminal else "0")
+    UI().message(line)
+    printed = capsys.readouterr().err
+    assert printed == (line.replace(" (sha256", "\n(sha256") if terminal else line) + "\n"
+    assert all(len(part) <= 80 for part in printed.splitlines()) == terminal

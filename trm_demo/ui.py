@@ -42,8 +42,11 @@ def output_console() -> Console:
 
 
 def message_console(quiet: bool = False) -> Console:
-    """stderr: progress and messages, one message per line whatever the width."""
-    return Console(stderr=True, highlight=False, soft_wrap=True, quiet=quiet)
+    """stderr: progress and messages. On a terminal rich wraps a long message at its spaces (the terminal itself
+    cuts at the last column, through a path or a hash); piped or captured, one message per line whatever the width."""
+    err = Console(stderr=True, highlight=False, quiet=quiet)
+    err.soft_wrap = not err.is_terminal
+    return err
 
 
 class UI:
