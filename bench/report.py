@@ -156,7 +156,9 @@ def machine_table(r: dict):
             ["code measured", code]]
     torch = (ok(r, "engine") or {}).get("torch")
     rows += [["PyTorch", torch.get("skipped") or f"{torch['torch']} ({torch['python']})"]] if torch else []
-    return "Machine", ["what", "value"], rows, []
+    return "Machine", ["what", "value"], rows, [
+        f"The machine and load of the run that generated this page (`{r['meta']['command']}`); a section kept from "
+        "an earlier run on another CPU says so under its table."]
 
 
 def engine_table(r: dict):
@@ -398,13 +400,42 @@ def end_to_end_table(r: dict):
 
 def readme_table(r: dict):
     e = ok(r, "readme")
-    m = r.get("machine", {})
-    return e and ("README times", ["command", "wall", "CPU (user + sys)"],
-                  [[f"`{name}`", f"{t['wall_seconds']:.1f} s", f"{t['cpu_seconds']:.1f} s"]
-                   for name, t in e["rows"].items()],
-                  [f"One fresh process each on {m.get('cpu_model', '?')}, {m.get('cores_usable', '?')} usable cores, "
-                   f"load average {m.get('load_average_at_start', '?')} at the start: the README quotes these rows. "
-                   "On a shared machine wall time waits for other work; CPU time is the command's own."])
+    if not e:
+        return None
+    on = measured_on(r, "readme")
+    return ("README times", ["command", "wall", "CPU (user + sys)"],
+            [[f"`{name}`", f"{t['wall_seconds']:.1f} s", f"{t['cpu_seconds']:.1f} s"] for name, t in e["rows"].items()],
+            [f"One fresh process each on {on['cpu'] or 'a CPU not recorded'}, "
+             + (f"{on['cores_usable']} usable cores, " if on["cores_usable"] else "")
+             + (f"load average {on['load_average']} at the start" if on["load_average"] else "load average not recorded")
+             + ": the README quotes these rows. On a shared machine wall time waits for other work; CPU time is the "
+             "command's own."])
+
+
+def measured_on(r: dict, name: str) -> dict:
+    """The CPU, usable cores and load average (at its start) of the run that measured section `name`, from its own
+    stamp: a section kept from an earlier run was not measured on the page's Machine table. The Machine table's
+    figures stand in for what an older stamp lacks only when this page's run measured the section; None: not
+    recorded."""
+    stamp, m, meta = r[name].get("measured_by", {}), r.get("machine", {}), r.get("meta", {})
+    this_run = (stamp.get("command"), stamp.get("started_at")) == (meta.get("command"), meta.get("started_at"))
+    return {"cpu": stamp.get("cpu") or (m.get("cpu_model") if this_run else None),
+            "cores_usable": stamp.get("cores_usable") or (m.get("cores_usable") if this_run else None),
+            "load_average": stamp.get("load_average") or (m.get("load_average_at_start") if this_run else None),
+            "stamp": stamp}
+
+
+def elsewhere_note(r: dict, name: str) -> list[str]:
+    """A line under a section's table when it was measured on another CPU than the Machine table's (or one its
+    stamp does not name): its figures are that machine's."""
+    on, here = measured_on(r, name), r.get("machine", {}).get("cpu_model")
+    if name not in r or on["cpu"] == here:
+        return []
+    s = on["stamp"]
+    return [f"Measured on {on['cpu'] or 'a CPU its stamp does not name'}, not the Machine table's {here}: by "
+            f"`{s.get('command', '?')}` on {s.get('started_at', '?').replace('T', ' ')}"
+            + (f" (commit {s['commit']})" if "commit" in s else "")
+            + (f", load average {on['load_average']} at its start" if on["load_average"] else "") + "."]
 
 
 def reading_table(r: dict):
@@ -593,9 +624,14 @@ def limits_table(r: dict):
         rows, notes)
 
 
-TABLES = (targets_table, machine_table, engine_table, phases_table, profile_table,
-          ablation_table, halting_table, fine_tune_table, simulation_table, what_if_table, end_to_end_table,
-          reading_table, quality_table, readers_table, thermostat_table, floor_knobs_table, limits_table, readme_table)
+# Each table with the section whose stamp says where it was measured (None: it reads several, the run itself, or
+# names its machine itself).
+TABLES = ((None, targets_table), (None, machine_table), ("engine", engine_table), ("engine", phases_table),
+          ("engine", profile_table), ("ablation", ablation_table), ("ablation", halting_table),
+          ("fine_tune", fine_tune_table), ("simulation", simulation_table), ("simulation", what_if_table),
+          ("end_to_end", end_to_end_table), ("market", reading_table), ("market", quality_table),
+          ("readers", readers_table), ("controls", thermostat_table), ("controls", floor_knobs_table),
+          ("controls", limits_table), (None, readme_table))
 
 
 def markdown(results: dict) -> str:
@@ -612,7 +648,9 @@ def markdown(results: dict) -> str:
     lines += [f"Sections kept from earlier runs: {'; '.join(earlier)}.", ""] if earlier else []
     lines += ["Every timing is the median of several repeats, shown with the fastest–slowest range. "
               "The machine may be shared (see the load averages): a wide range means a noisy figure.", ""]
-    for title, headers, rows, notes in filter(None, (table(results) for table in TABLES)):
+    drawn = ((name, table(results)) for name, table in TABLES)
+    for name, (title, headers, rows, notes) in ((name, t) for name, t in drawn if t):
+        notes = notes + (elsewhere_note(results, name) if name else [])
         lines += [f"## {title}", "", "| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
         lines += ["| " + " | ".join(c.replace("|", "\\|") for c in row) + " |" for row in rows]
         lines += [""] + notes + ([""] if notes else [])

@@ -5,7 +5,8 @@ the market over seeds, the reader sweep, the controls
 against their best fixed policies, and the times the README states (readme: the default run, puzzle eval, the
 test suite). Prints the page,
 writes bench/results.json and regenerates docs/BENCHMARKS.md; `--only` re-measures some sections and keeps the
-others' last figures (each section records the command and date that measured it). A --quick smoke run writes
+others' last figures (each section records the command, date, CPU and load that measured it); `--render`
+rewrites the page from bench/results.json without measuring. A --quick smoke run writes
 bench/results-quick.json only, so that smoke figures never replace the page. A section that fails is recorded
 with its error and the command exits 1 after writing what it has.
 """
@@ -107,7 +108,11 @@ def parse_args(argv):
     p.add_argument("--sizes", help="simulation sizes, comma-separated from 10k,100k,1M (default all)")
     p.add_argument("--torch-python", default=sys.executable, metavar="PATH",
                    help="interpreter for the PyTorch comparison (one where `import torch` works)")
+    p.add_argument("--render", action="store_true",
+                   help="measure nothing: rewrite docs/BENCHMARKS.md from bench/results.json (after a change to the page)")
     args = p.parse_args(argv)
+    if args.render and (args.only or args.quick):
+        p.error("--render measures nothing: it takes no --only or --quick")
     chosen = args.only.split(",") if args.only else list(SECTIONS)
     unknown = [name for name in chosen if name not in SECTIONS] + \
         [size for size in (args.sizes or "").split(",") if size and size not in SIZES]
@@ -117,7 +122,7 @@ def parse_args(argv):
     settings = {name: values[args.quick] for name, values in PROFILES.items()}
     settings.update({name: getattr(args, name) for name in ("seeds", "repeats", "sizes")
                      if getattr(args, name) is not None})
-    return chosen, {**settings, "quick": args.quick, "torch_python": args.torch_python}
+    return chosen, {**settings, "quick": args.quick, "torch_python": args.torch_python, "render": args.render}
 
 
 def written_by_the_reader_bench(page_path: Path) -> str:
@@ -135,6 +140,8 @@ def main(argv: list[str] | None = None) -> int:
     chosen, settings = parse_args(argv)
     command = " ".join(["python -m bench", *argv])
     json_path = REPO_ROOT / "bench" / ("results-quick.json" if settings["quick"] else "results.json")
+    if settings.pop("render"):
+        return write_page(json.loads(json_path.read_text()), REPO_ROOT / "docs" / "BENCHMARKS.md")
     kept = json.loads(json_path.read_text()) if json_path.exists() and len(chosen) < len(SECTIONS) else {}
     here = machine()
     # Only sections that say which command, commit and CPU measured them are kept: the page names them.
@@ -142,13 +149,14 @@ def main(argv: list[str] | None = None) -> int:
     started_at, started = datetime.now(timezone.utc).isoformat(timespec="seconds"), time.perf_counter()
     for i, name in enumerate(chosen, start=1):
         print(f"[{i}/{len(chosen)}] {name} ...", file=sys.stderr, flush=True)
-        section_started = time.perf_counter()
+        section_started, load = time.perf_counter(), [round(x, 2) for x in os.getloadavg()]
         try:
             results[name] = SECTIONS[name](settings)
         except Exception as err:  # noqa: BLE001 - record, go on, exit 1 at the end
             results[name] = {"error": f"{type(err).__name__}: {err}"}
         results[name].update(measured_by={"command": command, "started_at": started_at,
-                                          "commit": here["code"]["commit"], "cpu": here["cpu_model"]},
+                                          "commit": here["code"]["commit"], "cpu": here["cpu_model"],
+                                          "cores_usable": here["cores_usable"], "load_average": load},
                              section_seconds=time.perf_counter() - section_started)
         print(f"  {results[name].get('error', 'done')} in {results[name]['section_seconds']:.1f} s", file=sys.stderr)
     end = machine()
@@ -156,13 +164,21 @@ def main(argv: list[str] | None = None) -> int:
     results["meta"] = {"command": command, "started_at": started_at, "total_seconds": time.perf_counter() - started,
                        "settings": settings}
     json_path.write_text(json.dumps(results, indent=1) + "\n")   # first: a page that fails keeps the figures
+    print(f"wrote {os.path.relpath(json_path)}")
+    if settings["quick"]:
+        print(report.markdown(results))
+    else:
+        write_page(results, REPO_ROOT / "docs" / "BENCHMARKS.md")
+    return 1 if any("error" in results[name] for name in chosen) else 0
+
+
+def write_page(results: dict, page_path: Path) -> int:
+    """Print the page of `results` and write it to `page_path`, keeping the reading-TRM section there."""
     page = report.markdown(results)
     print(page)
-    written = [json_path] + ([] if settings["quick"] else [REPO_ROOT / "docs" / "BENCHMARKS.md"])
-    if not settings["quick"]:
-        written[1].write_text(page + written_by_the_reader_bench(written[1]))
-    print("wrote " + ", ".join(os.path.relpath(p) for p in written))
-    return 1 if any("error" in results[name] for name in chosen) else 0
+    page_path.write_text(page + written_by_the_reader_bench(page_path))
+    print(f"wrote {os.path.relpath(page_path)}")
+    return 0
 
 
 if __name__ == "__main__":

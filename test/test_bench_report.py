@@ -3,6 +3,8 @@ kept from an earlier run, stamped with what measured them. A page that fails to 
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from bench import report
@@ -93,3 +95,56 @@ def test_a_missed_thermostat_target_is_said_in_words():
     assert line.startswith("Missed, said plainly: the thermostat does not beat the best held-out fixed hurdle under "
                            "price rise x2.5 at 80: -$0.03")
     assert "steady:" not in line and "LLM outage 130-154:" in line
+
+
+def kept_readme(stamp: dict) -> dict:
+    """A page whose run measured the market on this machine and kept a README-times section from another run."""
+    return {"machine": {**machine(), "cpu_model": "this CPU", "load_average_at_start": [9.0, 9.0, 9.0]},
+            "market": market_section(1) | {"measured_by": {"command": "python -m bench --only market",
+                                                            "started_at": "2026-12-02T00:00:00+00:00"}},
+            "readme": {"rows": {"python main.py": {"wall_seconds": 3.0, "cpu_seconds": 2.0}}, "measured_by": stamp},
+            "meta": {"command": "python -m bench --only market", "started_at": "2026-12-02T00:00:00+00:00",
+                     "total_seconds": 5}}
+
+
+def section(page: str, heading: str) -> str:
+    return page.split(f"## {heading}\n", 1)[1].split("\n## ", 1)[0]
+
+
+def test_a_kept_section_names_its_own_machine_and_load_not_the_pages():
+    old = {"command": "python -m bench --only readme", "started_at": "2026-11-30T00:00:00+00:00",
+           "commit": "def5678", "cpu": "another CPU", "cores_usable": 4, "load_average": [0.5, 0.4, 0.3]}
+    page = report.markdown(kept_readme(old))
+    readme = section(page, "README times")
+    assert "on another CPU, 4 usable cores, load average [0.5, 0.4, 0.3] at the start" in readme
+    assert "this CPU" not in readme and "9.0" not in readme
+    # an older stamp without a load: said, not borrowed from this run's machine
+    older = section(report.markdown(kept_readme({k: v for k, v in old.items() if k != "load_average"})),
+                    "README times")
+    assert "load average not recorded" in older and "9.0" not in older
+    # a section on another CPU than the Machine table's says so under its table; one on the same CPU does not
+    kept = kept_readme(old) | {"controls": controls_section(1) | {"measured_by": old}}
+    thermostat = section(report.markdown(kept), "The thermostat against the best fixed hurdle")
+    assert ("Measured on another CPU, not the Machine table's this CPU: by `python -m bench --only readme` on "
+            "2026-11-30 00:00:00+00:00 (commit def5678), load average [0.5, 0.4, 0.3] at its start.") in thermostat
+    kept["controls"]["measured_by"] = old | {"cpu": "this CPU"}
+    assert "Measured on" not in report.markdown(kept)
+
+
+def test_render_rewrites_the_page_from_results_json_without_measuring(tmp_path, monkeypatch):
+    from bench import run
+    from bench.reader import MARKER
+    (tmp_path / "bench").mkdir()
+    (tmp_path / "docs").mkdir()
+    results = kept_readme({"command": "python -m bench --only readme", "started_at": "2026-11-30T00:00:00+00:00"})
+    (tmp_path / "bench" / "results.json").write_text(json.dumps(results))
+    reader_part = f"{MARKER[0]}\nthe reader bench's section\n{MARKER[1]}"
+    (tmp_path / "docs" / "BENCHMARKS.md").write_text(f"an old page\n{reader_part}\n")
+    monkeypatch.setattr(run, "REPO_ROOT", tmp_path)
+    monkeypatch.setattr(run, "SECTIONS", {name: None for name in run.SECTIONS})   # a measurement would fail
+    assert run.main(["--render"]) == 0
+    page = (tmp_path / "docs" / "BENCHMARKS.md").read_text()
+    assert page == report.markdown(results) + "\n" + reader_part + "\n"
+    assert json.loads((tmp_path / "bench" / "results.json").read_text()) == results
+    with pytest.raises(SystemExit):
+        run.main(["--render", "--only", "market"])
