@@ -115,3 +115,24 @@ def test_the_evaluation_pairs_the_tiers_only_where_the_runs_recorded_them():
     assert with_tier["paired"]["trm_reader-keyword"]["mean"] == index["trm_reader"] - index["keyword"]
     assert with_tier["paired"]["trm_reader-bow_reader"]["mean"] == index["trm_reader"] - index["bow_reader"]
     assert "cascade3-cascade" not in without["paired"] and "trm_reader" not in without["strategies"]
+
+
+@pytest.mark.parametrize("deep", [3, 12])   # fewer opportunities read to full depth than the market has, and more
+def test_the_depth_pass_gives_the_runs_own_logit_and_each_steps_reading_bit_for_bit(deep):
+    """The run reads its first opportunities once to full depth (read_with_depth): the own logit of those and the
+    rest is the capped reading's (own_logit), and the depth chart's path that of a trajectory from the fields logit
+    (depth_by_construction adds its read-outs to it)."""
+    from trm_demo.funnel.market import sample_market
+    from trm_demo.funnel.tokens import encode_market
+    from trm_demo.trm.reader import trajectory
+    model, meta = local_reading.reading_trm(load_config().reading_trm.checkpoint)
+    market = sample_market(np.random.default_rng(4), 8, 3, 0.3)
+    for cap, threshold in ((1, 1.0), (2, 0.0)):   # the shipped cap, and a halting head that stops at once
+        tier = local_reading.ReadingTier(model, cap, 3, threshold, 0.0, None, None, 0)
+        own, read = local_reading.read_with_depth(tier, market, deep)
+        np.testing.assert_array_equal(own, tier.own_logit(market))
+        head = market.rows(slice(0, deep))
+        fields = np.random.default_rng(5).normal(size=head.messages.shape)
+        path, _ = trajectory(model, encode_market(head).ids, fields.ravel(), 3)
+        assert read.shape == (3, min(deep, 8) * 3)
+        np.testing.assert_array_equal(local_reading.sigmoid(fields.ravel() + read), path)

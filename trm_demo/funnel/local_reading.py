@@ -48,7 +48,7 @@ from trm_demo.funnel.messages import CONSTRUCTIONS, FACTS
 from trm_demo.funnel.tokens import SEQ_LEN, VOCAB_SIZE, encode_market
 from trm_demo.trm.engine import TRMSpec, sigmoid
 from trm_demo.trm.logistic import Logistic, fit_logistic
-from trm_demo.trm.reader import flops_per_step, predict, trajectory
+from trm_demo.trm.reader import at_halt, flops_per_step, predict, read_outs
 from trm_demo.trm.training import PROB_EPS, excess_log_loss
 from trm_demo.trm.weights import TRM, load_checkpoint, resolve_checkpoint
 
@@ -206,13 +206,26 @@ def _through(market: Market) -> dict[str, np.ndarray]:
     return {name: np.any([h.construction[f] == c for f in FACTS], axis=0) for c, name in enumerate(CONSTRUCTIONS)}
 
 
-def depth_by_construction(tier: ReadingTier, market: Market, fields_logit: np.ndarray) -> list[dict]:
+def read_with_depth(tier: ReadingTier, market: Market, opportunities: int) -> tuple[np.ndarray, np.ndarray]:
+    """The reading TRM's own logit of every candidate of `market` (n, K), as tier.own_logit gives it, and the
+    read-outs after each trained step (S, m) of the first `opportunities`' m candidates: those are read to full
+    depth once, for the depth chart, and their own logit is that pass's at the cap (the run reads at the cap only)."""
+    n, k = market.messages.shape
+    deep, halt = read_outs(tier.model, encode_market(market.rows(slice(0, opportunities))).ids, tier.depth)
+    p = at_halt(sigmoid(deep), halt, tier.step_cap, tier.halt_threshold)[0]
+    head = logit(np.clip(p, PROB_EPS, 1 - PROB_EPS)).reshape(-1, k)
+    rest = tier.own_logit(market.rows(slice(opportunities, None))) if n > opportunities else np.empty((0, k))
+    return np.concatenate([head, rest]), deep
+
+
+def depth_by_construction(market: Market, fields_logit: np.ndarray, read: np.ndarray) -> list[dict]:
     """The reading TRM's share of a perfect reading's gain after each trained step, on `market`'s candidates
-    (fields_logit (n, K) the TRM's): excess log-loss against the true P(convert) of the fields-only TRM, of the
-    reading TRM at that offset (uncalibrated, as bench/reader.py scores it) and of a perfect reading
-    (market.read_logit), over every candidate and over those stating a fact through each construction."""
+    (fields_logit (n, K) the TRM's; read (S, n x K) the reading TRM's read-outs, read_with_depth): excess log-loss
+    against the true P(convert) of the fields-only TRM, of the reading TRM at that offset (uncalibrated, as
+    bench/reader.py scores it) and of a perfect reading (market.read_logit), over every candidate and over those
+    stating a fact through each construction."""
     truth = market.p_true.ravel()
-    path, _ = trajectory(tier.model, encode_market(market).ids, fields_logit.ravel(), tier.depth)     # (S, m)
+    path = sigmoid(fields_logit.ravel() + read)                                                     # (S, m)
     fields = excess_log_loss(sigmoid(fields_logit.ravel()), truth)
     perfect = excess_log_loss(squash(market.read_logit.ravel()), truth)
     reading = excess_log_loss(path, truth)                                                          # (S, m)
@@ -226,10 +239,11 @@ def depth_by_construction(tier: ReadingTier, market: Market, fields_logit: np.nd
 
 
 def reading_examples(tier: ReadingTier, market: Market, fields_logit: np.ndarray, keyword: np.ndarray,
-                     llm_logit: np.ndarray) -> list[dict]:
+                     llm_logit: np.ndarray, own: np.ndarray) -> list[dict]:
     """The first reply of `market` stating a fact through each construction (one not shown for an earlier one), with
     each tier's P(convert) beside the true one: the fields-only TRM's, the keyword reader's, the reading TRM's
-    (calibrated), the simulated LLM's reading (before its noise). All (n, K) but the reply."""
+    (calibrated from its own logit `own`, the run's), the simulated LLM's reading (before its noise). All (n, K) but
+    the reply."""
     picks, shown = [], np.zeros(market.messages.shape, bool)
     for name, rows in _through(market).items():
         if (rows & ~shown).any():
@@ -239,8 +253,7 @@ def reading_examples(tier: ReadingTier, market: Market, fields_logit: np.ndarray
     if not picks:
         return []
     rows, cols = np.array([i for _, i, _ in picks]), np.array([j for _, _, j in picks])
-    own = tier.own_logit(market.rows(rows))[np.arange(len(picks)), cols]
-    reading = tier.probability(fields_logit[rows, cols], own)
+    reading = tier.probability(fields_logit[rows, cols], own[rows, cols])
     return [{"construction": name, "reply": str(market.messages[i, j]),
              "fields_only": float(sigmoid(fields_logit[i, j])), "keyword": float(keyword[i, j]),
              "reading_trm": float(p), "llm": float(squash(llm_logit[i, j])), "truth": float(market.p_true[i, j])}

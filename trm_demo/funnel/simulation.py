@@ -49,7 +49,7 @@ from trm_demo import memo
 from trm_demo.funnel.bag_of_words import BagTier, load_bag_tier
 from trm_demo.funnel.keyword import KeywordReader, design_width, fit_keyword_reader, flags_of_sentences
 from trm_demo.funnel.local_reading import (DEPTH_OPPORTUNITIES, ReadingTier, depth_by_construction, load_tier,
-                                           read_first, reading_examples)
+                                           read_first, read_with_depth, reading_examples)
 from trm_demo.funnel.market import Market, labelled_history, sample_market, squash
 from trm_demo.funnel.messages import number_sentences
 from trm_demo.funnel.reading import Readings
@@ -404,26 +404,32 @@ def run_funnel(cfg: Config, model: TRM, logistic: Logistic, calls: CallLog, step
     ledger = Ledger(recorded(three is not None), tl.n)
     clock, sample, frontier = PassClock(), None, None
     for block in blocks(cfg, tl, model, logistic, clock, step_cap):
+        own = None   # the reading TRM's own logit of the block, when _show_tier has read it
         if sample is None:
             head = deepened(block.rows(slice(0, LANDSCAPE_OPPORTUNITIES)), model, cfg.model.supervision_steps)
             sample, frontier = (head, step_cap, trusted.trust), depth_frontier(head, cfg)
             if three:
-                _show_tier(three, head, cfg, step_cap, keyword)
+                own = _show_tier(three, block, head, cfg, step_cap, keyword)
         decide_block(ledger, block, tl, cfg, readings, step_cap, worlds, rivals, keyword, calls,
-                     clock.ms_per_candidate, on_progress, three)
+                     clock.ms_per_candidate, on_progress, three, own)
     run = worlds["run"]
     return FunnelResult(ledger, run.thermostat, run.sentinel, _counterfactuals(worlds), frontier, tl,
                         run.calibration.trust, setup, clock.ms_per_candidate, sample, keyword, readings, three)
 
 
-def _show_tier(three: ThreeTier, head: Block, cfg: Config, step_cap: int, keyword: KeywordReader) -> None:
-    """What the report shows of the reading tier, from the run's first opportunities (local_reading.py)."""
+def _show_tier(three: ThreeTier, block: Block, head: Block, cfg: Config, step_cap: int,
+               keyword: KeywordReader) -> np.ndarray:
+    """What the report shows of the reading tier, from the run's first opportunities (`head`, the first of
+    `block`; local_reading.py). Returns the reading TRM's own logit of the block (n, K) for trm_reader and cascade3:
+    it is read there once, the depth chart's opportunities to full depth in the same pass."""
     trm = trm_estimate(head, cfg, step_cap).estimate
     fields = _fields_logit(trm)
+    own, read = read_with_depth(three.tier, block.market, DEPTH_OPPORTUNITIES)
     three.examples = reading_examples(three.tier, head.market, fields, keyword_estimate(keyword, head, trm),
-                                      head.text_reading)
+                                      head.text_reading, own)
     first = slice(0, DEPTH_OPPORTUNITIES)
-    three.depth = depth_by_construction(three.tier, head.market.rows(first), fields[first])
+    three.depth = depth_by_construction(head.market.rows(first), fields[first], read)
+    return own
 
 
 def three_tier(cfg: Config, model: TRM, step_cap: int, labelled: Labelled, budget: float,
@@ -439,15 +445,17 @@ def three_tier(cfg: Config, model: TRM, step_cap: int, labelled: Labelled, budge
 def decide_block(ledger: Ledger, block: Block, tl: Timeline, cfg: Config, readings: Readings, step_cap: int,
                  worlds: dict[str, World], rivals: dict[str, World], keyword: KeywordReader,
                  calls: CallLog | None = None, pass_ms: float = 0.0,
-                 on_progress: Callable[[int], None] | None = None, three: ThreeTier | None = None) -> None:
+                 on_progress: Callable[[int], None] | None = None, three: ThreeTier | None = None,
+                 own: np.ndarray | None = None) -> None:
     """Every strategy on one block, into the ledger: the one-round strategies, then chunk by chunk the TRM and
     the cascade in every world (the "run" world's cascade is the ledger's). The run and the break-even map
-    (landscape.py) both decide through here, so the map has every strategy the run has."""
+    (landscape.py) both decide through here, so the map has every strategy the run has. `own`: the reading TRM's
+    own logit of the block (n, K) if the caller has read it (_show_tier)."""
     sim = cfg.simulation
     whole = trm_estimate(block, cfg, step_cap)
     believed = keyword_estimate(keyword, block, whole.estimate)     # (n, K) the base belief of those that read
     _record_baselines(ledger, block, cfg, whole, believed)
-    local = _record_reader(ledger, "trm_reader", block, cfg, whole, three.tier) if three else None   # (n, K) its logit
+    local = _record_reader(ledger, "trm_reader", block, cfg, whole, three.tier, own) if three else None   # (n, K)
     if three:
         _record_reader(ledger, "bow_reader", block, cfg, whole, three.bag)
     for start in range(0, len(block.ids), sim.chunk_size):
@@ -497,12 +505,13 @@ def _cascade_chunk(world: World, part: Block, trm: TRMDecision, belief: np.ndarr
 
 
 def _record_reader(ledger: Ledger, key: str, block: Block, cfg: Config, trm: TRMDecision,
-                   tier: ReadingTier | BagTier) -> np.ndarray:
+                   tier: ReadingTier | BagTier, own: np.ndarray | None = None) -> np.ndarray:
     """trm_reader (the reading TRM) or bow_reader (the bag of words) on one block: every candidate read by the
-    tier, decided on its calibrated probability. Returns that probability's logit (n, K), the reading TRM's
-    cascade3's local reading of each candidate."""
+    tier (its own logit `own` if already read), decided on its calibrated probability. Returns that probability's
+    logit (n, K), the reading TRM's cascade3's local reading of each candidate."""
     sim, k = cfg.simulation, block.market.n_candidates
-    estimate = tier.probability(_fields_logit(trm.estimate), tier.own_logit(block.market))
+    own = tier.own_logit(block.market) if own is None else own
+    estimate = tier.probability(_fields_logit(trm.estimate), own)
     pick, pursue = decide(estimate, sim.conversion_value, sim.outreach_cost)
     ledger.record(key, block.ids, compute_cost=trm.cost + k * tier.price, steps=trm.steps.max(axis=1),
                   latency_ms=trm.latency, **settle(block, pick, pursue, cfg))

@@ -137,28 +137,41 @@ def read_out(logits, ids):
     return (logits[..., 0] * weights).sum(axis=1), weights
 
 
-def trajectory(model: TRM, ids: np.ndarray, offset: np.ndarray, steps: int, use_ema: bool = True,
-               chunk: int = CHUNK_ROWS):
-    """Every row through `steps` supervision steps: P(convert) and the halt logit after each, both (S, B).
+def read_outs(model: TRM, ids: np.ndarray, steps: int, use_ema: bool = True, chunk: int = CHUNK_ROWS):
+    """Every row through `steps` supervision steps: the read-out logit (what the reply adds to any offset) and the
+    halt logit after each, both (S, B).
 
     In chunks of `chunk` rows: each step keeps its backward tape (~1 MB a row at this size), so the 13,107 validation
     rows of a 65,536-reply history in one pass took 12.7 GB and were killed for it (measured)."""
     weights = model.ema if use_ema else model.params
-    p, q = np.zeros((steps, len(ids))), np.zeros((steps, len(ids)))
+    read, q = np.zeros((steps, len(ids))), np.zeros((steps, len(ids)))
     for start in range(0, len(ids), chunk):
         rows = slice(start, start + chunk)
         y, z = initial_state(model.buffers, model.spec, len(ids[rows]))
         for s in range(steps):
             y, z, logits, q[s, rows], _ = supervision_step(weights, model.spec, ids[rows], y, z)
-            p[s, rows] = sigmoid(offset[rows] + read_out(logits, ids[rows])[0].astype(np.float64))
-    return p, q
+            read[s, rows] = read_out(logits, ids[rows])[0]
+    return read, q
+
+
+def trajectory(model: TRM, ids: np.ndarray, offset: np.ndarray, steps: int, use_ema: bool = True,
+               chunk: int = CHUNK_ROWS):
+    """P(convert) of every row after each of `steps` supervision steps (its read-out added to `offset` (B,)), and
+    the halt logit, both (S, B) (read_outs)."""
+    read, q = read_outs(model, ids, steps, use_ema, chunk)
+    return sigmoid(offset + read), q
 
 
 def predict(model: TRM, ids, offset, step_cap: int, halt_threshold: float = 1.0):
     """P(convert) (B,) where adaptive halting stops (never before the cap at threshold 1.0), and the steps used."""
-    p, q = trajectory(model, ids, offset, step_cap)
-    steps, _ = halting_steps(q, step_cap, halt_threshold)
-    return p[steps - 1, np.arange(len(ids))], steps
+    return at_halt(*trajectory(model, ids, offset, step_cap), step_cap, halt_threshold)
+
+
+def at_halt(p: np.ndarray, q: np.ndarray, step_cap: int, halt_threshold: float = 1.0):
+    """From a pass of at least `step_cap` steps (P and halt logits, both (S, B)): P (B,) where adaptive halting stops
+    within the cap, and the steps used (a deeper pass's first steps are the capped pass's, bit for bit)."""
+    steps, _ = halting_steps(q[:step_cap], step_cap, halt_threshold)
+    return p[steps - 1, np.arange(p.shape[1])], steps
 
 
 def losses_and_gradients(params: dict, spec: TRMSpec, ids, offset, y, z, outcome, settled, halting_weight: float,
