@@ -219,6 +219,36 @@ def test_config_prints_a_run_line_that_works_where_the_user_stands(how, tmp_path
         assert "python main.py" not in done.stdout, "an installed user has no main.py"
 
 
+# launch() as the installed script runs it, after the test's own set-up: an exit handler, and maybe a thread or a
+# profiler that launch must wait for / leave its teardown to.
+LEAVE_SCRIPT = """import atexit, sys, threading, time
+atexit.register(lambda: print("exit handler ran", file=sys.stderr))
+if sys.argv[1] == "thread":
+    threading.Thread(target=lambda: (time.sleep(0.3), print("thread finished", file=sys.stderr))).start()
+sys.argv[1:] = ["config"]
+from trm_demo.__main__ import launch
+launch()
+"""
+
+
+@pytest.mark.parametrize("case", ["alone", "thread", "profiled"])
+def test_launch_exits_with_everything_written_and_finished(case, tmp_path):
+    """__main__.leave skips the interpreter's teardown: the whole of stdout still arrives through a pipe, the exit
+    handlers run, a live thread is waited for, and a profiler still writes its results."""
+    script = tmp_path / "launch.py"
+    script.write_text(LEAVE_SCRIPT)
+    profile = tmp_path / "run.prof"
+    argv = ["-m", "cProfile", "-o", str(profile)] if case == "profiled" else []
+    done = subprocess.run([sys.executable, *argv, str(script), case], cwd=tmp_path, env=subprocess_env(),
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    shipped = (REPO_ROOT / "config" / "default_config.yaml").read_text(encoding="utf-8")
+    assert done.stdout == shipped.replace("`python main.py ", "`trm-demo ")
+    assert "exit handler ran" in done.stderr
+    assert ("thread finished" in done.stderr) == (case == "thread")
+    assert profile.exists() == (case == "profiled")
+
+
 def test_make_dirs_creates_the_missing_directories_of_a_flagged_output(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     report = tmp_path / "new" / "dir" / "report.md"

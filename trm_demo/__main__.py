@@ -44,7 +44,8 @@ def launch() -> None:
         for signum in (signal.SIGINT, signal.SIGTERM):   # stopping already: a second signal adds no traceback
             signal.signal(signum, signal.SIG_IGN)
         code = stop.exit_code(stopped)
-    sys.exit(code)
+        sys.exit(code)
+    stop.leave(code)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -18,10 +18,14 @@ The environment failing under us (a full disk, `> /dev/full`, a closed stdout
 `>&-`) is one line naming the file and the reason, exit 1, not an "internal
 error": stdout's write errors name it (`<stdout>`), as atomic.py names the
 output file a write failed on, and `environment_error` words the line.
+
+A command that finished leaves through `leave`: exit handlers run, streams flushed, then the process ends
+without Python's teardown of every object (~50 ms CPU of a default run).
 """
 
 from __future__ import annotations
 
+import atexit
 import codecs
 import contextlib
 import errno
@@ -200,3 +204,20 @@ def flush_stdout(code: int) -> int:
         broken_pipe()   # the unwritten buffer goes to /dev/null at exit, not into a second error
         return code or 1
     return code
+
+
+def leave(code: int) -> None:
+    """Exit with `code` once the command is done, without tearing the interpreter down object by object: freeing
+    every module, array and record one at a time costs ~50 ms CPU of a default run (issue 24; the OS frees the
+    whole process at once). The exit handlers still run and both streams are flushed first. A process with
+    another thread alive, or under a profiler or tracer (cProfile, coverage: they write their results at
+    teardown), exits the usual way."""
+    if threading.active_count() > 1 or sys.getprofile() is not None or sys.gettrace() is not None:
+        sys.exit(code)
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):   # a pipe closed meanwhile (flush_stdout said so already), a closed stream
+            pass
+    os._exit(code)
