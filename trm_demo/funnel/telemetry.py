@@ -104,14 +104,16 @@ def _json_literals(column: np.ndarray) -> list[str]:
     if column.dtype.kind in "iuf":
         return list(map(repr, column.tolist()))   # Python's repr of an int or finite float is valid JSON
     values = column.tolist()
-    joined = "\x00".join(values) if all(map(str.__instancecheck__, values)) else None
-    if joined is not None and joined.count("\x00") == len(values) - 1 and "\\" not in joined:
-        # Texts (the replies, all distinct) through json's own encoder in one call, split at the NULs between them
-        # (none in a text, and no backslash: the escape \u0000 cannot be part of another): 5x faster.
-        return list(map('"{}"'.format, encode_basestring_ascii(joined)[1:-1].split("\\u0000")))
+    distinct = set(values)
+    if 2 * len(distinct) > len(values) and all(map(str.__instancecheck__, distinct)):
+        # Texts mostly distinct (the replies) through json's own encoder in one call, split where the NULs between
+        # them were (none in a text, and no backslash: the escape \u0000 cannot be part of another): 1.4x faster.
+        joined = "\x00".join(values)
+        if joined.count("\x00") == len(values) - 1 and "\\" not in joined:
+            return encode_basestring_ascii(joined).replace("\\u0000", '"\x00"').split("\x00")
     text = {value: encode_basestring_ascii(value) if isinstance(value, str) else json.dumps(value)
-            for value in set(values)}
-    return [text[value] for value in values]
+            for value in distinct}
+    return list(map(text.__getitem__, values))
 
 
 @contextmanager
