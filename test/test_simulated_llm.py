@@ -3,13 +3,15 @@ reading the way the sentence's meaning says, an empty reply reads as the fields 
 documented per-construction rates, and it never looks at the market's perfect reading or the hidden facts."""
 
 import dataclasses
+import zlib
 
 import numpy as np
+from hypothesis import given, settings, strategies as st
 
 from trm_demo.funnel.market import conversion_logit, expected_hidden_logit, sample_market
 from trm_demo.funnel.messages import CONSTRUCTIONS, FACTS, PLEASANTRIES, Hidden
-from trm_demo.funnel.simulated_llm import (ERROR_RATES, UNREAD, parse_reply, read_facts, read_reply, reading_logit,
-                                           text_readings)
+from trm_demo.funnel.simulated_llm import (ERROR_RATES, UNREAD, _reply_crcs, parse_reply, read_facts, read_reply,
+                                           reading_logit, text_readings)
 
 MARKET = sample_market(np.random.default_rng(5), 4000, 4, 0.3)
 ROWS, COLS = np.repeat(np.arange(4000), 4), np.tile(np.arange(4), 4000)
@@ -97,3 +99,11 @@ def test_the_simulated_llm_never_reads_the_perfect_reading_or_the_hidden_facts()
     np.testing.assert_array_equal(text_readings(MARKET), text_readings(scrambled))
     np.testing.assert_array_equal(text_readings(MARKET)[ROWS, COLS],
                                   reading_logit(MARKET.messages[ROWS, COLS], MARKET.at(ROWS, COLS), MARKET.drift[ROWS]))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.text(max_size=300), min_size=1, max_size=20))
+def test_each_reply_s_misreading_hash_is_the_crc_of_fact_and_reply(replies):
+    """One CRC per reply moved to each fact's start value (_reply_crcs) is exactly crc32("fact|reply")."""
+    want = [[zlib.crc32(f"{fact}|{reply}".encode()) for fact in FACTS] for reply in replies]
+    assert _reply_crcs(replies).tolist() == want

@@ -4,6 +4,7 @@ states (funnel/telemetry.py)."""
 import json
 
 import numpy as np
+from hypothesis import example, given, settings, strategies as st
 
 from trm_demo.config import load_config
 from trm_demo.funnel import pipeline, telemetry
@@ -59,3 +60,24 @@ def test_a_real_runs_file_stays_within_its_documented_bound(tmp_path, monkeypatc
     assert path.stat().st_size <= telemetry.max_bytes(calls)
     # and the bound is not slack by orders of magnitude: a record is over half its RECORD_BYTES on average
     assert path.stat().st_size > telemetry.max_bytes(calls) / 2
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.one_of(st.text(max_size=40), st.none(), st.booleans(), st.floats(allow_nan=False,
+                                                                                   allow_infinity=False)),
+                min_size=1, max_size=12),
+       st.dictionaries(st.sampled_from(["hurdle", "breaker"]), st.one_of(st.floats(0, 9), st.text(max_size=8))))
+@example(["\\u0000", "b", "c"], {"breaker": "50%"})   # a text that spells the escape of the NUL between texts
+def test_every_record_is_the_json_of_its_values(tmp_path_factory, values, context):
+    """The records written column by column (texts through one encoder call, repeats once) read back as the values,
+    whatever the texts hold (quotes, backslashes, NULs, non-ASCII) and whatever the context's."""
+    path = tmp_path_factory.mktemp("t") / "trm_calls.json"
+    column = np.empty(len(values), dtype=object)
+    column[:] = values
+    with telemetry.call_log(path) as log:
+        log.write({"value": column, "number": np.arange(len(values))}, context, 0.5)
+        log.write({"value": column[::-1], "number": np.arange(len(values))}, context, 0.5)
+    records = json.loads(path.read_text())
+    assert [r["value"] for r in records] == values + values[::-1]
+    assert all({k: r[k] for k in context} == context and r["wall_clock"] == {"pass_ms_per_candidate": 0.5}
+               for r in records)

@@ -127,7 +127,8 @@ def read_sentences(sentences: np.ndarray | Numbered, replies, errors: dict = ERR
     later sentence is what it reads.
 
     Whether a sentence is misread is fixed by the text, as a model at temperature 0 reads the same reply the same
-    way every time: a draw from the CRC-32 of "fact|reply" (continued from the prefix's, one call per fact read)."""
+    way every time: a draw from the CRC-32 of "fact|reply" (one CRC of each reply, moved to each fact's prefix:
+    _reply_crcs)."""
     which, distinct = numbered(sentences)
     said = [sentence_meaning(s) for s in distinct]
     fact = np.array([-1 if m is None else FACTS.index(m[0]) for m in said], dtype=np.intp)           # (U,)
@@ -135,17 +136,36 @@ def read_sentences(sentences: np.ndarray | Numbered, replies, errors: dict = ERR
     surface = np.array([UNREAD if m is None or m[3] is None else m[3] for m in said], dtype=int)
     rate = np.array([0.0 if m is None else errors[m[2]] for m in said])
     read = np.full((len(which), len(FACTS)), UNREAD)
-    encoded = [reply.encode() for reply in replies]   # once per reply, not once per fact read
+    crc = _reply_crcs(replies)                                                                   # (m, FACTS)
     for column in which.T:   # in the reply's order: a later sentence of a fact overwrites an earlier one
         rows = np.flatnonzero(fact[column] >= 0)
         ids, facts = column[rows], fact[column[rows]]
-        crc = map(zlib.crc32, map(encoded.__getitem__, rows.tolist()), map(_FACT_CRC.__getitem__, facts.tolist()))
-        draw = np.fromiter(crc, np.int64, len(rows)) / 2**32
+        draw = crc[rows, facts] / 2**32
         read[rows, facts] = np.where(draw < rate[ids], surface[ids], value[ids])
     return read
 
 
 _FACT_CRC = [zlib.crc32(f"{fact}|".encode()) for fact in FACTS]   # crc32(reply, _FACT_CRC[f]) = crc32("fact|reply")
+
+
+def _reply_crcs(replies) -> np.ndarray:
+    """crc32("fact|reply") of each reply (m,) and fact, (m, FACTS) int64, from one CRC of each reply. A CRC is affine
+    in its start value: crc32(data, start) = crc32(data, 0) ^ _start_shift(len(data))[start's fact], so one call per
+    reply replaces one per fact it states (2.4 on average)."""
+    encoded = [reply.encode() for reply in replies]
+    own = np.fromiter(map(zlib.crc32, encoded), np.int64, len(encoded))
+    lengths = np.fromiter(map(len, encoded), np.intp, len(encoded))
+    distinct, at = np.unique(lengths, return_inverse=True)
+    shifts = np.array([_start_shift(int(n)) for n in distinct], np.int64).reshape(len(distinct), len(FACTS))
+    return own[:, None] ^ shifts[at.ravel()]
+
+
+@lru_cache(maxsize=None)   # a few hundred reply lengths
+def _start_shift(length: int) -> tuple[int, ...]:
+    """What each fact's start value adds (XOR) to the CRC-32 of `length` bytes: the start's linear part, the same
+    for any data of that length (read off zeros, whose CRC from start 0 holds the constant part)."""
+    zeros = bytes(length)
+    return tuple(zlib.crc32(zeros, start) ^ zlib.crc32(zeros) for start in _FACT_CRC)
 
 
 def read_facts(replies: np.ndarray, errors: dict = ERROR_RATES,

@@ -33,6 +33,7 @@ No decision depends on the wall clock.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import time
 from dataclasses import dataclass, field
 from typing import Callable, NamedTuple
@@ -286,11 +287,13 @@ def read_everyone(block: Block, readings: Readings) -> tuple[np.ndarray, np.ndar
 
 
 def run_cascade(world: World, block: Block, tl: Timeline, base: np.ndarray, fallback: np.ndarray,
-                cfg: Config, readings: Readings, belief: tuple[np.ndarray, np.ndarray] | None = None) -> CascadeChunk:
+                cfg: Config, readings: Readings, belief: tuple[np.ndarray, np.ndarray] | None = None,
+                shared: dict | None = None) -> CascadeChunk:
     """Read in rounds, highest value of information first, while it beats hurdle x price (cascade.py), with the
     world's fitted trust (calibration.py): the base belief's error, the reader's noise and bias. base (n, K): the
     keyword reader's P(convert) (the logistic model's where the TRM guard tripped); belief: the (mean, var) to
-    start from instead of base's (cascade3's, after the reading TRM: local_reading.read_first)."""
+    start from instead of base's (cascade3's, after the reading TRM: local_reading.read_first); shared: the chunk's
+    values of reading so far, by their beliefs (_voi), for the worlds that hold the same."""
     sim, trust = cfg.simulation, world.calibration.trust
     reading_var = trust.reading_var
     n, k = base.shape
@@ -310,8 +313,8 @@ def run_cascade(world: World, block: Block, tl: Timeline, base: np.ndarray, fall
             if round_ == 0:   # the breaker is open: the TRM (or its guard's logistic model) decides alone
                 chunk.fallback = np.where(fallback == "", "llm_breaker_open", fallback).astype(object)
             break
-        voi = np.where(chunk.read[active], 0.0, value_of_reading(mean[active], var[active], reading_var,
-                                                                 sim.conversion_value, sim.outreach_cost))
+        voi = np.where(chunk.read[active], 0.0, _voi(mean[active], var[active], reading_var, sim,
+                                                     {} if shared is None else shared))
         if round_ == 0:   # every candidate's VOI before any reading: what the thermostat paces the budget on
             world.thermostat.observe(voi, price)
         best, gain = np.zeros(n, int), np.zeros(n)
@@ -344,6 +347,16 @@ def run_cascade(world: World, block: Block, tl: Timeline, base: np.ndarray, fall
         chunk.reading[ok, ok_cols], chunk.reading_logit[ok, ok_cols] = squash(reading), reading
     chunk.estimate = expected_probability(mean, var)
     return chunk
+
+
+def _voi(mean: np.ndarray, var: np.ndarray, reading_var: float, sim, shared: dict) -> np.ndarray:
+    """value_of_reading of these beliefs (m, K), computed once per chunk for every world that holds them: the replays
+    hold the run's beliefs until their control binds (in most chunks of a 10k run 3 of the 5 worlds start alike), and
+    it is a function of the beliefs alone, so they are its key (hashing them costs 1 % of computing it)."""
+    key = ("voi", mean.shape, reading_var, hashlib.blake2b(mean.tobytes() + var.tobytes(), digest_size=16).digest())
+    if key not in shared:
+        shared[key] = value_of_reading(mean, var, reading_var, sim.conversion_value, sim.outreach_cost)
+    return shared[key]
 
 
 # --- the run ---
@@ -461,7 +474,7 @@ def decide_block(ledger: Ledger, block: Block, tl: Timeline, cfg: Config, readin
     for start in range(0, len(block.ids), sim.chunk_size):
         part = block.rows(slice(start, start + sim.chunk_size))
         trm, belief = trm_estimate(part, cfg, step_cap), believed[start:start + sim.chunk_size]
-        refits = {}   # the chunk's calibration refits, shared by the worlds that read the same (_learn)
+        refits = {}   # the chunk's calibration refits and values of reading, shared by the worlds alike (_learn, _voi)
         for name, world in worlds.items():
             chunk, decision, waiting, compute = _cascade_chunk(world, part, trm, belief, tl, cfg, readings, refits)
             if name == "run":
@@ -492,7 +505,7 @@ def _cascade_chunk(world: World, part: Block, trm: TRMDecision, belief: np.ndarr
     fallback = world.sentinel.trm_guard(trm.estimate, trm.latency)
     base = np.where((fallback != "")[:, None], part.logistic, belief)
     start, first_cost = first(base, fallback == "") if first else (None, 0.0)
-    chunk = run_cascade(world, part, tl, base, fallback, cfg, readings, start)
+    chunk = run_cascade(world, part, tl, base, fallback, cfg, readings, start, refits)
     pick, pursue = decide(chunk.estimate, sim.conversion_value, sim.outreach_cost)
     decision = Decision(pick, pursue, settle(part, pick, pursue, cfg))
     world.thermostat.observe_readings(_learn(world.calibration, base, chunk.reading_logit,
