@@ -40,7 +40,7 @@ class AdamW:
             if name not in self.m:   # not setdefault: its default argument built two arrays per tensor per step
                 self.m[name], self.v[name] = np.zeros_like(p), np.zeros_like(p)
             m, v = self.m[name], self.v[name]
-            # The formulas' products and quotients, step by step into two work arrays instead of eight new ones
+            # The formulas' products and quotients, step by step into two work arrays instead of nine new ones
             # (same operations in the same order: the same values; x * c == c * x)
             work = np.multiply(g, 1 - self.beta1)
             m *= self.beta1
