@@ -40,15 +40,26 @@ class AdamW:
             if name not in self.m:   # not setdefault: its default argument built two arrays per tensor per step
                 self.m[name], self.v[name] = np.zeros_like(p), np.zeros_like(p)
             m, v = self.m[name], self.v[name]
+            # The formulas' products and quotients, step by step into two work arrays instead of nine new ones
+            # (same operations in the same order: the same values; x * c == c * x)
+            work = np.multiply(g, 1 - self.beta1)
             m *= self.beta1
-            m += (1 - self.beta1) * g
+            m += work                                   # m = beta1 m + (1 - beta1) g
+            np.multiply(g, 1 - self.beta2, out=work)
+            work *= g
             v *= self.beta2
-            v += (1 - self.beta2) * g * g
+            v += work                                   # v = beta2 v + (1 - beta2) g g
             if shrink is not None:
                 p *= shrink[name]
             elif p.ndim >= 2:
                 p *= 1 - self.learning_rate * self.weight_decay
-            p -= self.learning_rate * (m / correction1) / (np.sqrt(v / correction2) + self.eps)
+            np.divide(m, correction1, out=work)
+            work *= self.learning_rate
+            denominator = np.divide(v, correction2)
+            np.sqrt(denominator, out=denominator)
+            denominator += self.eps
+            work /= denominator
+            p -= work                                   # p -= lr (m / c1) / (sqrt(v / c2) + eps)
 
 
 def clip_gradients(grads: dict, max_norm: float) -> float:
@@ -76,8 +87,9 @@ def ema_decay_at(update: int, decay: float) -> float:
 
 def update_ema(ema: dict, params: dict, decay: float) -> None:
     for name, p in params.items():
-        ema[name] *= decay
-        ema[name] += (1 - decay) * p
+        average = ema[name]
+        average *= decay
+        average += np.multiply(p, 1 - decay)
 
 
 class FlatState:

@@ -40,12 +40,17 @@ def softplus(a):
 def binary_losses(logits, halt_logits, outcome, settled, halting_weight):
     """Mean BCE of the prediction against the outcome and of the halting head against `settled`. All (B,)."""
     batch = len(outcome)
-    loss = np.mean(softplus(logits) - outcome * logits)
+    loss = _mean(softplus(logits) - outcome * logits)
     settled = settled.astype(logits.dtype)
-    halt_loss = np.mean(softplus(halt_logits) - settled * halt_logits)
+    halt_loss = _mean(softplus(halt_logits) - settled * halt_logits)
     d_logits = (sigmoid(logits) - outcome) / batch
     d_halt = halting_weight * (sigmoid(halt_logits) - settled) / batch
     return loss, halt_loss, d_logits, d_halt, settled
+
+
+def _mean(a):
+    # np.mean's value (the pairwise sum divided by the count) without its Python wrapper, ~3 µs twice a step
+    return np.add.reduce(a, axis=None) / a.size
 
 
 def token_losses(logits, halt_logits, target, halting_weight):
