@@ -195,7 +195,7 @@ def run(seeds: list[int], samples: int, holdout: int, epochs: int, workers: int 
                                      f"MLP {MLP_HIDDEN_LAYERS}x{mlps[0]['width']}", [r["held_out"] for r in mlps]),
                             _compare(f"TRM T={default_t}", _validated(trm),
                                      f"TRM T={PREVIOUS_OUTER_STEPS}", _validated(previous))],
-            "halting": _halting(trm), "runs": results, "wall_seconds": wall}
+            "halting": halting_summary(trm), "runs": results, "wall_seconds": wall}
 
 
 def _validated(runs: list[dict]) -> list[dict]:
@@ -244,7 +244,7 @@ def _compare(a: str, a_scores: list[dict], b: str, b_scores: list[dict]) -> dict
             "difference": mean_ci95(np.subtract(a_excess, b_excess))}
 
 
-def _halting(trm: list[dict]) -> list[dict]:
+def halting_summary(trm: list[dict]) -> list[dict]:
     """Per halt threshold, over seeds: the head's stopping vs random stopping at the same steps vs the nearest fixed cap."""
     rows = []
     for i, first in enumerate(trm[0]["halting"]):

@@ -22,9 +22,13 @@ is reading alone. Readers:
   (bench/ablation.fit_mlp), each at the learning rate its validation split prefers.
 Scored on --holdout fresh replies with the true probability (evaluation only): excess log-loss KL(p || p_hat)
 and the share of a perfect reading's gain, (fields - reader) / (fields - perfect), perfect = squash(read_logit);
-the TRM at every step, overall and on the replies that state a fact through each construction; its halting
-head against random stopping and fixed caps at equal mean steps (training.halting_rows). The first seed's
-TRM is written to --out (the shipped checkpoint; its CPU time is in the section). Results: bench/reader-results.json and the reader section of docs/BENCHMARKS.md.
+the kept TRM at its validated cap. Depth is measured on the model trained for it: validation may keep the
+one-step reader (epoch 0 of the deep-supervision fit, never trained beyond step 1, whose later steps say nothing
+about recursion), so the best validated deep-supervision epoch's EMA is kept aside too and scored at every step,
+overall and on the replies that state a fact through each construction, and its halting head against random
+stopping and fixed caps at equal mean steps (training.halting_rows, summarised as bench/ablation.py's
+halting_summary). The first seed's kept TRM is written to --out (the shipped checkpoint; its CPU time is in
+the section). Results: bench/reader-results.json and the reader section of docs/BENCHMARKS.md.
 """
 
 from __future__ import annotations
@@ -44,8 +48,8 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
-from bench.ablation import fit_mlp, mlp_probability  # noqa: E402
-from bench.measure import in_processes  # noqa: E402
+from bench.ablation import fit_mlp, halting_summary, mlp_probability  # noqa: E402
+from bench.measure import in_processes, machine  # noqa: E402
 from trm_demo.funnel.bag_of_words import bag  # noqa: E402
 
 HIDDEN_SIZE, EXPANSION, N_CYCLES = 24, 1, 2   # 0.37 CPU s per training step of 256 replies (measured, 2 shared cores)
@@ -117,11 +121,20 @@ def one_seed(job: dict) -> dict:
     warm = fit_reader(model, ids, base, outcome, one_step_knobs, DISTIL_EPOCHS, 1, rng, FIELD_SLOTS,
                       teacher=teacher(train))
     one_step = fit_reader(model, ids, base, outcome, one_step_knobs, job["epochs"], 1, rng, FIELD_SLOTS)
+    deep = {}   # the best validated deep-supervision epoch: its record and EMA (the kept model may be epoch 0's)
+
+    def keep_deep(record: dict) -> None:
+        if record.get("validation_log_loss", np.inf) < deep.get("record", {}).get("validation_log_loss", np.inf):
+            deep.update(record=record, ema={name: w.copy() for name, w in model.ema.items()})
     log = fit_reader(model, ids, base, outcome, t, DEEP_EPOCHS, SUPERVISION_STEPS, rng,
-                     FIELD_SLOTS)   # epoch 0 = the one-step reader: kept unless beaten
+                     FIELD_SLOTS, on_epoch=keep_deep)   # epoch 0 = the one-step reader: kept unless beaten
     trm_cpu = time.process_time() - started
-    cap = log["selected"]["step_cap"]
-    path, q = trajectory(model, test["encoded"].ids, test["base"], SUPERVISION_STEPS)
+    if not deep:
+        raise RuntimeError(f"seed {seed}: no deep-supervision epoch finished (non-finite), no depth to measure")
+    cap, deep_cap = log["selected"]["step_cap"], deep["record"]["validation_step_cap"]
+    kept_p = trajectory(model, test["encoded"].ids, test["base"], cap)[0][cap - 1]
+    path, q = trajectory(dataclasses.replace(model, ema=deep["ema"]), test["encoded"].ids, test["base"],
+                         SUPERVISION_STEPS)
     excess = excess_log_loss(path, p_true)                                                  # (S, B)
 
     free = free_parameters(model, FIELD_SLOTS)
@@ -142,8 +155,10 @@ def one_seed(job: dict) -> dict:
                "keyword reader": _keyword(train, test),
                "bag-of-words logistic": squash(fit_bow(train)(test)),
                **mlps,
-               f"reading TRM, validated cap ({free:,} free of {model.n_parameters:,} stored parameters)":
-                   path[cap - 1],
+               f"reading TRM, kept: validated epoch and cap ({free:,} free of {model.n_parameters:,} stored "
+               "parameters)": kept_p,
+               "reading TRM, deep-supervised: best validated deep epoch, its validated cap (not kept)":
+                   path[deep_cap - 1],
                "perfect reading": perfect}
     per_reader = {name: excess_log_loss(p, p_true) for name, p in readers.items()}
     groups = {"all": np.ones(len(p_true), bool), **_by_construction(test)}
@@ -162,15 +177,21 @@ def one_seed(job: dict) -> dict:
                                             "selected": log["selected"], "halt_threshold": 1.0,
                                             "offset": "logit of market.structured_only_probability",
                                             "tokens": "trm_demo/funnel/tokens.py"})
+    kept_excess = per_reader[next(n for n in readers if n.startswith("reading TRM, kept"))]
     return {"seed": seed, "parameters": model.n_parameters, "free_parameters": free, "selected": log["selected"],
+            "selected_per_phase": {"warm_start": warm["selected"], "one_step": one_step["selected"]},
+            "deep_supervised": {k: deep["record"][k] for k in ("epoch", "validation_step_cap", "validation_log_loss",
+                                                               "halting_loss", "settled_share")},
             "epochs": {"warm_start": warm["epochs"], "one_step": one_step["epochs"], "deep_supervision": log["epochs"]},
             "cpu_seconds": {"reading_trm": trm_cpu, "mlp": mlp_cpu}, "flops_per_step": flops_per_step(spec),
             "readers": {name: {"excess_log_loss": float(v.mean()), "share_of_perfect_gain": share(v, groups["all"])}
                         for name, v in per_reader.items()},
             "depth": {g: {"replies": int(rows.sum()),
+                          "kept": {"excess_log_loss": float(kept_excess[rows].mean()),
+                                   "share_of_perfect_gain": share(kept_excess, rows)},
                           "excess_log_loss": [float(excess[s, rows].mean()) for s in range(SUPERVISION_STEPS)],
                           "share_of_perfect_gain": [share(excess[s], rows) for s in range(SUPERVISION_STEPS)]}
-                      for g, rows in groups.items()},
+                      for g, rows in groups.items()},   # unlabelled per-step figures: the deep-supervised model's
             "halting": halting_rows(excess, q, SUPERVISION_STEPS, HALT_THRESHOLDS, np.random.default_rng([seed, 4]))}
 
 
@@ -181,50 +202,102 @@ def summarise(runs: list[dict]) -> dict:
                                                                                       "share_of_perfect_gain")}
                         for n in names},
             "depth": {g: {"replies": runs[0]["depth"][g]["replies"],
+                          "kept": mean_ci([r["depth"][g]["kept"]["share_of_perfect_gain"] for r in runs]),
                           "share_of_perfect_gain": [mean_ci([r["depth"][g]["share_of_perfect_gain"][s] for r in runs])
                                                     for s in range(SUPERVISION_STEPS)],
                           "excess_log_loss": [float(np.mean([r["depth"][g]["excess_log_loss"][s] for r in runs]))
                                               for s in range(SUPERVISION_STEPS)]}
                       for g in runs[0]["depth"]},
-            "halting": [{k: float(np.mean([r["halting"][i][k] for r in runs])) for k in runs[0]["halting"][i]}
-                        for i in range(len(HALT_THRESHOLDS))]}
+            "halting": halting_summary(runs)}
+
+
+def _kept(run: dict) -> str:
+    """Which reader validation kept for one seed, in words."""
+    chosen, phases = run["selected"], run["selected_per_phase"]
+    if chosen["epoch"]:
+        return f"seed {run['seed']}: deep-supervision epoch {chosen['epoch']} at cap {chosen['step_cap']}"
+    trained = (f"its outcome epoch {phases['one_step']['epoch']}" if phases["one_step"]["epoch"] else
+               f"its warm-start epoch {phases['warm_start']['epoch']}, the outcome epochs validating worse")
+    return f"seed {run['seed']}: the one-step reader ({trained})"
+
+
+def _checkpoint_note(m: dict) -> list[str]:
+    c = m.get("checkpoint")
+    if not c:
+        return []
+    if c["same_weights_as_shipped"]:
+        return ["", f"This run's checkpoint ({c['out']}) holds the shipped {c['shipped']}'s weights bit for bit."]
+    made = ("with the same settings and validation choices, its weights differ by at most "
+            f"{c['max_abs_difference']:.2g}: not bit-identical on this machine" if c["same_settings"] else
+            "it was trained with other settings or validation chose otherwise")
+    return ["", f"This run's checkpoint ({c['out']}) is not the shipped {c['shipped']}: {made}. The shipped file "
+            f"was kept; every figure on this page is this run's, on {m['cpu']}."]
 
 
 def markdown(result: dict) -> str:
-    s, m = result["summary"], result["meta"]
+    s, m, runs = result["summary"], result["meta"], result["runs"]
 
-    def ci(c, pct=True):
-        f = (lambda v: f"{100 * v:.1f} %") if pct else (lambda v: f"{v:.4f}")
+    def ci(c, f=lambda v: f"{100 * v:.1f} %"):
         return f(c["mean"]) + (f" [{f(c['ci95'][0])}, {f(c['ci95'][1])}]" if c["ci95"] else "")
 
+    def loss(c):
+        return ci(c, lambda v: f"{v:.4f}")
+
+    one_step = [r for r in runs if not r["selected"]["epoch"]]
+    deep = [r["deep_supervised"] for r in runs]
     lines = [MARKER[0], "## Reading TRM (issue 25): reading the replies", "",
-             f"Measured by `{m['command']}` at commit {m['commit']}, {m['started_at']} "
+             f"Measured by `{m['command']}` at commit {m['commit']}, {m['started_at']}, on {m['cpu']} "
              f"(training seeds {m['seeds']}, {m['samples']:,} labelled history replies, {m['holdout']:,} held-out replies "
              f"per seed, {m['distil_epochs']} warm-start epochs regressing a bag-of-words logistic fitted on the training rows (never the validation rows), "
-             f"{m['epochs']} one-step epochs on the outcomes, then {m['deep_epochs']} of deep supervision over {SUPERVISION_STEPS} steps, "
-             f"the best validated EMA kept: epoch {m['chosen']}; CPU time, 2 shared cores: reading TRM {m['trm_cpu']:.0f} s per seed).",
+             f"{m['epochs']} one-step epochs on the outcomes, then {m['deep_epochs']} of deep supervision over {SUPERVISION_STEPS} steps "
+             f"with the halting head, the best validated EMA kept; CPU time, 2 shared cores: reading TRM {m['trm_cpu']:.0f} s per seed).",
              "", "Every reader starts from the same fields-only logit (the exact structured-only estimate) and is "
              "fitted on the same history's observed outcomes; the true probability is used to score only. "
              "Share of a perfect reading's gain in excess log-loss, mean over seeds with a 95 % interval.", "",
              "| reader | held-out excess log-loss | share of a perfect reading's gain |", "|---|---|---|"]
-    lines += [f"| {n} | {ci(v['excess_log_loss'], False)} | {ci(v['share_of_perfect_gain'])} |"
+    lines += [f"| {n} | {loss(v['excess_log_loss'])} | {ci(v['share_of_perfect_gain'])} |"
               for n, v in s["readers"].items()]
-    lines += ["", f"Depth: the reading TRM's share of a perfect reading's gain after each supervision step "
-              f"(validated caps chosen per seed: {m['caps']}), on the held-out replies that state a fact through "
-              "each construction.", "",
-              "| replies | n | " + " | ".join(f"step {i + 1}" for i in range(SUPERVISION_STEPS)) + " |",
-              "|---|---|" + "---|" * SUPERVISION_STEPS]
-    lines += [f"| {g} | {d['replies']:,} | " + " | ".join(ci(c) for c in d["share_of_perfect_gain"]) + " |"
-              for g, d in s["depth"].items()]
-    lines += ["", "Halting (held-out excess log-loss at equal mean steps, mean over seeds):", "",
-              "| threshold | mean steps | halting head | random stopping | fixed cap | fixed cap's |", "|---|---|---|---|---|---|"]
-    lines += [f"| {h['halt_threshold']:g} | {h['mean_steps']:.2f} | {h['halting_head']:.4f} | {h['random_stopping']:.4f} "
-              f"| {h['fixed_cap']:.1f} | {h['fixed_cap_excess']:.4f} |" for h in s["halting"]]
+    lines += ["", "Two reading TRMs, one per seed each, from the same training run: "
+              f"**the kept reader**, validation's choice and the shipped checkpoint ({'; '.join(map(_kept, runs))}; "
+              "validation log-loss " + ", ".join(f"{r['selected']['validation_log_loss']:.4f}" for r in runs) + "), "
+              "and **the deep-supervised reader**, the best validated deep-supervision epoch's EMA, trained over "
+              f"{SUPERVISION_STEPS} steps with the halting head (epoch " + ", ".join(str(d["epoch"]) for d in deep)
+              + "; validation log-loss " + ", ".join(f"{d['validation_log_loss']:.4f}" for d in deep)
+              + "; validated cap " + ", ".join(str(d["validation_step_cap"]) for d in deep)
+              + "; last epoch's halting loss " + ", ".join(f"{d['halting_loss']:.3f}" for d in deep)
+              + ", share of halt targets met " + ", ".join(f"{d['settled_share']:.2f}" for d in deep) + ")."
+              + (f" Validation kept the one-step reader on {len(one_step)} of {len(runs)} seeds: it was never trained "
+                 "beyond step 1, so its later steps and its (untrained) halting head say nothing about recursion; "
+                 "depth is measured below on the deep-supervised reader, the model trained for it."
+                 if one_step else "")]
+    lines += ["", f"Depth: share of a perfect reading's gain on the held-out replies that state a fact through each "
+              f"construction, for the kept reader at its validated cap (caps {m['caps']}) and for the deep-supervised "
+              f"reader after each of its {SUPERVISION_STEPS} supervision steps.", "",
+              "| replies | n | kept reader | " + " | ".join(f"deep-supervised, step {i + 1}"
+                                                          for i in range(SUPERVISION_STEPS)) + " |",
+              "|---|---|---|" + "---|" * SUPERVISION_STEPS]
+    lines += [f"| {g} | {d['replies']:,} | {ci(d['kept'])} | " + " | ".join(ci(c) for c in d["share_of_perfect_gain"])
+              + " |" for g, d in s["depth"].items()]
+    shares = [c["mean"] for c in s["depth"]["all"]["share_of_perfect_gain"]]
+    best = int(np.argmax(shares))
+    lines += ["", f"On all replies the deep-supervised reader's best step is step {best + 1} "
+              f"({100 * shares[best]:.1f} %; step 1: {100 * shares[0]:.1f} %, step {SUPERVISION_STEPS}: "
+              f"{100 * shares[-1]:.1f} %), against the kept reader's {100 * s['depth']['all']['kept']['mean']:.1f} %."]
+    lines += ["", "Halting, on the deep-supervised reader (bench/ablation.py's comparison): read to full depth once on "
+              "the held-out replies; the halting head stops each reply at the first step with sigmoid(q) >= threshold, "
+              "random stopping gives the same steps shuffled across replies (same mean depth, no knowledge of the "
+              "reply), the fixed cap is the one nearest the head's mean steps (per seed). Held-out excess log-loss, "
+              "mean over seeds with a 95 % interval; differences paired by seed (negative: the head is better).", "",
+              "| threshold | mean steps | halting head | random stopping, same steps | nearest fixed cap (per seed) "
+              "| head - random | head - fixed cap |", "|---|---|---|---|---|---|---|"]
+    lines += [f"| {h['halt_threshold']:g} | {ci(h['mean_steps'], lambda v: f'{v:.2f}')} | {loss(h['halting_head'])} "
+              f"| {loss(h['random_stopping'])} | {loss(h['fixed_cap'])} (cap {', '.join(map(str, h['fixed_caps']))}) "
+              f"| {loss(h['head_minus_random'])} | {loss(h['head_minus_fixed'])} |" for h in s["halting"]]
     lines += ["", f"Compute per read: {m['flops_per_step'] / 1e6:.2f} MFLOP per supervision step, "
               f"{m['flops_per_step'] / m['tabular_flops_per_step']:.0f}x the tabular TRM's step; priced as its steps "
-              f"(simulation.trm_cost_per_step) that is ${m['price_per_read']:.5f} per read at the mean validated cap, "
-              f"{100 * m['price_per_read'] / m['llm_cost']:.2f} % of the LLM's ${m['llm_cost']:.2f} per read.",
-              MARKER[1]]
+              f"(simulation.trm_cost_per_step) that is ${m['price_per_read']:.5f} per read at the kept reader's mean "
+              f"validated cap, {100 * m['price_per_read'] / m['llm_cost']:.2f} % of the LLM's ${m['llm_cost']:.2f} per read."]
+    lines += _checkpoint_note(m) + [MARKER[1]]
     return "\n".join(lines) + "\n"
 
 
@@ -242,6 +315,22 @@ def write_bow(out: str, samples: int, command: str) -> int:
     print(f"{out}: bag-of-words reader on {samples:,} replies of training seed {FIRST_SEED}, {len(reader.weights)} "
           f"columns, L2 {reader.l2:g}, {time.process_time() - started:.1f} CPU s")
     return 0
+
+
+def _compared_with_shipped(out: str | None, shipped: str) -> dict | None:
+    """Does the checkpoint this run wrote hold the shipped one's weights? None if it wrote none, or wrote the shipped
+    file itself (the documented command)."""
+    from trm_demo.trm.weights import is_shipped, load_checkpoint, resolve_checkpoint
+    if not out or is_shipped(out):
+        return None
+    (ours, our_meta), (theirs, their_meta) = load_checkpoint(out), load_checkpoint(resolve_checkpoint(shipped))
+    pairs = [(getattr(ours, group)[name], getattr(theirs, group)[name])
+             for group in ("params", "ema", "buffers") for name in getattr(ours, group)]
+    settings = [{k: v for k, v in meta.items() if k not in ("command", "selected")} for meta in (our_meta, their_meta)]
+    choice = [{k: meta["selected"][k] for k in ("epoch", "step_cap")} for meta in (our_meta, their_meta)]
+    return {"out": out, "shipped": shipped, "same_settings": settings[0] == settings[1] and choice[0] == choice[1],
+            "same_weights_as_shipped": all(np.array_equal(a, b) for a, b in pairs),
+            "max_abs_difference": max(float(np.abs(a - b).max()) for a, b in pairs)}
 
 
 def main(argv=None) -> int:
@@ -284,8 +373,8 @@ def main(argv=None) -> int:
     result = {"runs": runs, "summary": summarise(runs),
               "meta": {"command": command, "commit": commit, "started_at": started_at, "seeds": f"{FIRST_SEED}-{FIRST_SEED + len(runs) - 1}",
                        "samples": args.samples, "holdout": args.holdout, "epochs": args.epochs, "deep_epochs": DEEP_EPOCHS,
-                       "distil_epochs": DISTIL_EPOCHS, "chosen": ", ".join(f"deep-supervision epoch {r['selected']['epoch']}" if r["selected"]["epoch"]
-                                           else "the one-step reader's" for r in runs),
+                       "distil_epochs": DISTIL_EPOCHS, "cpu": machine()["cpu_model"],
+                       "checkpoint": _compared_with_shipped(args.out, cfg.reading_trm.checkpoint),
                        "caps": ", ".join(str(r["selected"]["step_cap"]) for r in runs),
                        "trm_cpu": float(np.mean([r["cpu_seconds"]["reading_trm"] for r in runs])),
                        "flops_per_step": runs[0]["flops_per_step"], "tabular_flops_per_step": tabular,

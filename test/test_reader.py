@@ -165,3 +165,20 @@ def test_a_trajectory_in_chunks_is_the_one_pass_trajectory():
     assert np.ptp(whole[0], axis=1).min() > 1e-3
     for a, b in zip(whole, chunked):   # BLAS may round another batch size differently: float32 rounding
         assert np.allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_a_rebuilt_reader_checkpoint_is_told_apart_from_the_shipped_one_by_its_weights(tmp_path):
+    from bench.reader import _compared_with_shipped
+    from trm_demo.trm.weights import SHIPPED_DIR, load_checkpoint, save_checkpoint
+    shipped = "trm_demo/checkpoints/reading_trm.npz"
+    model, meta = load_checkpoint(SHIPPED_DIR / "reading_trm.npz")
+    copy = tmp_path / "copy.npz"
+    save_checkpoint(copy, model, {**meta, "command": "another --out"})   # the command names its --out: not a setting
+    same = _compared_with_shipped(str(copy), shipped)
+    assert same["same_weights_as_shipped"] and same["same_settings"] and same["max_abs_difference"] == 0.0
+    model.ema["head.b"] = model.ema["head.b"] + np.float32(0.25)
+    save_checkpoint(copy, model, {**meta, "samples": meta["samples"] // 2})
+    other = _compared_with_shipped(str(copy), shipped)
+    assert not other["same_weights_as_shipped"] and not other["same_settings"]
+    assert other["max_abs_difference"] == pytest.approx(0.25)
+    assert _compared_with_shipped(shipped, shipped) is None   # the documented command writes the shipped file
