@@ -32,6 +32,7 @@ No decision depends on the wall clock.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import hashlib
 import time
@@ -174,6 +175,7 @@ def blocks(cfg: Config, tl: Timeline, model: TRM, logistic: Logistic, clock: Pas
                     text_readings(market, sentences),
                     flags, rngs["llm"].standard_normal((stop - start, k)), path, halt,
                     logistic.predict(market.features))
+        del market, path, halt, sentences, flags   # freed before the next block is built, not after (20 MB of the peak)
 
 
 def deepened(block: Block, model: TRM, steps: int) -> Block:
@@ -419,12 +421,15 @@ def run_funnel(cfg: Config, model: TRM, logistic: Logistic, calls: CallLog, step
     for block in blocks(cfg, tl, model, logistic, clock, step_cap):
         own = None   # the reading TRM's own logit of the block, when _show_tier has read it
         if sample is None:
-            head = deepened(block.rows(slice(0, LANDSCAPE_OPPORTUNITIES)), model, cfg.model.supervision_steps)
+            # a copy: views of the first block's rows would keep all of it alive for the landscape (20 MB)
+            head = deepened(copy.deepcopy(block.rows(slice(0, LANDSCAPE_OPPORTUNITIES))), model,
+                            cfg.model.supervision_steps)
             sample, frontier = (head, step_cap, trusted.trust), depth_frontier(head, cfg)
             if three:
                 own = _show_tier(three, block, head, cfg, step_cap, keyword)
         decide_block(ledger, block, tl, cfg, readings, step_cap, worlds, rivals, keyword, calls,
                      clock.ms_per_candidate, on_progress, three, own)
+        del block, own   # before the next one is built: two at once were a fifth of the run's peak
     run = worlds["run"]
     return FunnelResult(ledger, run.thermostat, run.sentinel, _counterfactuals(worlds), frontier, tl,
                         run.calibration.trust, setup, clock.ms_per_candidate, sample, keyword, readings, three)

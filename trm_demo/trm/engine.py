@@ -360,13 +360,14 @@ def infer(params, buffers, spec: TRMSpec, x_raw, step_cap: int, halt_threshold: 
     every = np.arange(batch)
     for step in range(1, step_cap + 1):
         if trajectory:   # every sample runs every step: whole arrays, no gathering and scattering of rows
-            y, z, logits, q, _ = supervision_step(params, spec, x_raw, y, z)
+            # [:4]: the step's tape (for a backward nobody runs) is freed now, not kept while the next step runs
+            y, z, logits, q = supervision_step(params, spec, x_raw, y, z)[:4]
             rows = every
         else:
             rows = np.flatnonzero(steps == 0)
             if rows.size == 0:
                 break
-            y[rows], z[rows], logits, q, _ = supervision_step(params, spec, x_raw[rows], y[rows], z[rows])
+            y[rows], z[rows], logits, q = supervision_step(params, spec, x_raw[rows], y[rows], z[rows])[:4]
         step_answer = logits.argmax(axis=-1) if spec.is_sequence else sigmoid(logits)
         if trajectory:
             path[step - 1], q_path[step - 1] = step_answer, q
