@@ -149,7 +149,7 @@ def read_outs(model: TRM, ids: np.ndarray, steps: int, use_ema: bool = True, chu
         rows = slice(start, start + chunk)
         y, z = initial_state(model.buffers, model.spec, len(ids[rows]))
         for s in range(steps):
-            y, z, logits, q[s, rows], _ = supervision_step(weights, model.spec, ids[rows], y, z)
+            y, z, logits, q[s, rows] = supervision_step(weights, model.spec, ids[rows], y, z)[:4]   # its tape freed now
             read[s, rows] = read_out(logits, ids[rows])[0]
     return read, q
 
