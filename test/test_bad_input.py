@@ -213,6 +213,7 @@ CASES = [
          ("'simulation.conversion_value'", "(0, ")),
     Case("zero learning rate", knob("training", "learning_rate", "0"), ("'training.learning_rate'", "(0, 1]")),
     Case("zero latency cap", knob("sentinel", "max_latency_ms", "0"), ("'sentinel.max_latency_ms'", "(0, ")),
+    Case("zero cascade3 hurdle", knob("reading_trm", "llm_hurdle", "0"), ("'reading_trm.llm_hurdle'", "(0, ", "0")),
     # --- probabilities and thresholds outside [0, 1] ---
     Case("threshold above 1", knob("simulation", "trm_halt_threshold", "1.5"),
          ("'simulation.trm_halt_threshold'", "[0, 1]", "1.5")),

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from trm_demo.errors import CheckpointError
 from trm_demo.funnel import bag_of_words as bow
 from trm_demo.funnel.calibration import Labelled
-from trm_demo.funnel.local_reading import MIN_ROWS, READER_UNTRUSTED, fit_reading, reading_trm
+from trm_demo.funnel.local_reading import MIN_ROWS, fit_reading, reading_trm
 from trm_demo.funnel.market import labelled_history
 from trm_demo.funnel.tokens import SEQ_LEN, VOCAB_SIZE
 from trm_demo.trm.weights import save_arrays
@@ -132,12 +132,13 @@ def test_the_shared_calibration_fits_any_own_logit_and_reads_nothing_below_its_m
     labelled = labelled_rows(3000)
     truth = np.log(labelled.market.p_true / (1 - labelled.market.p_true))   # (m, 1)
     fields = np.zeros(3000)
-    calibration, trust = fit_reading(lambda market: truth, fields, labelled, 1.0)
-    assert calibration.weights[1] == pytest.approx(1.0, abs=0.2) and trust.reading_var < READER_UNTRUSTED
+    calibration, belief = fit_reading(lambda market: truth, fields, labelled)
+    assert calibration.weights[1] == pytest.approx(1.0, abs=0.2)
+    assert np.corrcoef(np.log(belief / (1 - belief)), truth[:, 0])[0, 1] > 0.99   # out of fold, still the truth
 
     def never(market):
         raise AssertionError("read below MIN_ROWS")
     few = Labelled(labelled.market.rows(slice(0, MIN_ROWS - 1)), labelled.outcome[:MIN_ROWS - 1],
                    labelled.base[:MIN_ROWS - 1])
-    calibration, trust = fit_reading(never, fields[:MIN_ROWS - 1], few, 1.0)
-    assert trust.reading_var == READER_UNTRUSTED and calibration.weights.tolist() == [1.0, 1.0]
+    calibration, belief = fit_reading(never, fields[:MIN_ROWS - 1], few)
+    assert belief is None and calibration.weights.tolist() == [1.0, 1.0]

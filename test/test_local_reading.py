@@ -1,19 +1,22 @@
-"""The reading TRM's tier (funnel/local_reading.py): its price, its trust, and cascade3 against the cascade."""
+"""The reading TRM's tier (funnel/local_reading.py): its price, its out-of-fold belief, and cascade3 on top of it."""
 
 from __future__ import annotations
+
+import dataclasses
 
 import numpy as np
 import pytest
 
 from trm_demo.config import load_config
-from trm_demo.funnel import local_reading, pipeline
-from trm_demo.funnel.calibration import MIN_VAR
-from trm_demo.funnel.cascade import belief_from_estimate
+from trm_demo.funnel import local_reading, pipeline, simulation
+from trm_demo.funnel.calibration import MIN_VAR, Labelled
 from trm_demo.funnel.evaluation import summarise
-from trm_demo.funnel.simulation import run_funnel
+from trm_demo.funnel.market import labelled_history
 from trm_demo.funnel.telemetry import CallLog
 from trm_demo.strategies import KEYS, recorded
+from trm_demo.trm.logistic import fit_logistic
 from trm_demo.trm.reader import flops_per_step
+from trm_demo.trm.training import log_loss
 from trm_demo.trm.weights import load_checkpoint, resolve_checkpoint
 
 SMALL = {"reading_trm.enabled": True, "simulation.opportunities": 60, "training.samples": 512,
@@ -23,7 +26,7 @@ SMALL = {"reading_trm.enabled": True, "simulation.opportunities": 60, "training.
 def run(overrides: dict | None = None):
     cfg = load_config(overrides={**SMALL, **(overrides or {})})
     model = pipeline.starting_model(cfg)
-    return run_funnel(cfg, model, pipeline.fit_baseline(cfg), CallLog(None), pipeline.step_cap(cfg, model.decisions))
+    return simulation.run_funnel(cfg, model, pipeline.fit_baseline(cfg), CallLog(None), pipeline.step_cap(cfg, model.decisions))
 
 
 def test_a_read_is_priced_as_the_trms_steps_scaled_by_flops():
@@ -38,51 +41,44 @@ def test_a_read_is_priced_as_the_trms_steps_scaled_by_flops():
     assert one < 0.01 * sim.llm_cost   # the issue's target: at most 1 % of an LLM read
 
 
-def test_a_reading_that_adds_nothing_is_never_trusted_and_one_that_tells_the_outcome_is():
+def test_the_set_up_belief_is_calibrated_out_of_fold_and_so_no_surer_than_it_is():
+    # a reading that is pure noise: fitted on its own rows the calibration uses the noise and looks surer there
     rng = np.random.default_rng(3)
-    base = rng.uniform(0.05, 0.6, 2000)
-    truth = np.log(base / (1 - base)) + rng.normal(0.0, 1.0, 2000)
-    outcome = (rng.random(2000) < 1 / (1 + np.exp(-truth))).astype(float)
-    noise = local_reading.fit_local_trust(base, rng.normal(0.0, 1.0, 2000), outcome, 1.0)
-    assert noise.reading_var == local_reading.READER_UNTRUSTED
-    told = local_reading.fit_local_trust(base, truth + rng.normal(0.0, 0.3, 2000), outcome, 1.0)
-    assert told.reading_var < 1.0 and told.error_var == pytest.approx(1.0)
+    market, outcome = labelled_history(rng, 400, 0.0)
+    labelled = Labelled(market, outcome, np.full(400, outcome.mean()))
+    noise = rng.normal(0.0, 1.0, (400, 1))
+    calibration, belief = local_reading.fit_reading(lambda m: noise, np.zeros(400), labelled)
+    in_sample = local_reading.calibrated(calibration, np.zeros(400), noise[:, 0])
+    assert log_loss(in_sample, outcome).mean() < log_loss(np.full(400, outcome.mean()), outcome).mean()
+    assert log_loss(belief, outcome).mean() > log_loss(in_sample, outcome).mean()
+    half = fit_logistic(np.c_[np.zeros(200), noise[200:, 0]], outcome[200:])
+    np.testing.assert_allclose(belief[:200], half.predict(np.c_[np.zeros(200), noise[:200, 0]]))
 
 
-def test_a_candidate_not_read_locally_keeps_the_cascades_belief_bit_for_bit():
-    rng = np.random.default_rng(5)
-    base = rng.uniform(0.01, 0.9, (40, 4))
-    trust = local_reading._trust(0.5, 0.1, 0.4, 100)
-    cascade = local_reading._trust(0.6, 0.0, 0.3, 100)
-    tier = local_reading.ReadingTier(None, 1, 1, 1.0, 0.5, None, trust, 100)
-    allowed = rng.random(40) < 0.7
-    mean, var, read = local_reading.read_first(base, rng.normal(size=(40, 4)), cascade, tier, allowed,
-                                               load_config().simulation)
-    before_mean, before_var = belief_from_estimate(base, cascade.error_var)
-    assert read.any() and not read[~allowed].any()
-    np.testing.assert_array_equal(mean[~read], before_mean[~read])
-    np.testing.assert_array_equal(var[~read], before_var[~read])
-    assert (var[read] < before_var[read]).all()
-    assert trust.error_var >= MIN_VAR
+def test_where_the_local_belief_is_already_sure_the_llm_is_never_read(monkeypatch):
+    # cascade3's set-up fit, made to find the tier's belief exact (its error at the floor): no reading can move
+    # a decision by its price, so the LLM reads nothing, while the cascade on the keyword reader's belief does
+    fitted = simulation.trusted_on
 
+    def sure(*args):
+        calibration = fitted(*args)
+        calibration.trust = dataclasses.replace(calibration.trust, share=0.0)
+        return calibration
 
-def test_cascade3_is_the_cascade_decision_for_decision_when_a_local_read_costs_more_than_any_voi():
-    # trm_cost_per_step prices the reading TRM's read: at its ceiling a read costs millions, above any VOI
-    result = run({"simulation.trm_cost_per_step": 1e6})
+    monkeypatch.setattr(simulation, "trusted_on", sure)
+    result = run({"reading_trm.llm_hurdle": 1.0, "thermostat.min_hurdle": 1.0, "thermostat.initial_hurdle": 1.0})
     summary = result.ledger.summary()
-    assert result.three_tier.local_reads == 0
-    assert summary["cascade3"] == summary["cascade"]
+    assert result.three_tier.setup_trust.error_var == MIN_VAR
+    assert summary["cascade"]["llm_reads"] > 0 and summary["cascade3"]["llm_reads"] == 0
 
 
-def test_a_useless_reading_tier_is_never_read(monkeypatch):
-    noise = np.random.default_rng(11)
-    monkeypatch.setattr(local_reading.ReadingTier, "own_logit",
-                        lambda self, market: noise.standard_normal(market.messages.shape))
-    result = run()
-    assert result.three_tier.tier.trust.reading_var == local_reading.READER_UNTRUSTED
-    assert result.three_tier.local_reads == 0
+def test_cascade3_is_trm_reader_decision_for_decision_where_no_llm_reading_comes():
+    # every candidate no reading came for keeps trm_reader's probability: with a hurdle nothing beats, all of them
+    result = run({"reading_trm.llm_hurdle": 1e6})
     summary = result.ledger.summary()
-    assert summary["cascade3"] == summary["cascade"]
+    assert summary["cascade3"]["llm_reads"] == 0 and summary["cascade"]["llm_reads"] > 0
+    same = ("pursued", "conversions", "expected_net_value", "net_value", "compute_cost", "outreach_cost")
+    assert {m: summary["cascade3"][m] for m in same} == {m: summary["trm_reader"][m] for m in same}
 
 
 def test_the_tier_adds_its_three_strategies_and_changes_no_other():

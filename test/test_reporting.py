@@ -23,7 +23,7 @@ from trm_demo.report import advice
 from trm_demo.report.dossier import first_paragraph, headline, render_report, report_document
 from trm_demo.report.html import to_html
 from trm_demo.report.findings import Drives, Significance
-from trm_demo.report.formats import Per, money, verdicts
+from trm_demo.report.formats import Per, money, num, verdicts
 from trm_demo.results import DeferralCurve, DepthPoint, RunResult
 from trm_demo.strategies import strategy
 
@@ -190,7 +190,7 @@ def test_the_strategy_table_puts_expected_and_realised_side_by_side_for_every_st
 def test_the_reading_tier_section_quotes_the_json(run):
     text = section_text(render(run), "The reading TRM: a tiny local reader between the fields and the LLM")
     tier, s = run["metrics"]["reading_trm"], run["metrics"]["strategies"]
-    assert f"{tier['trm_reader_reads']:,} reads" in text and f"had it read {tier['cascade3_reads']:,} replies" in text
+    assert f"{tier['trm_reader_reads']:,} reads" in text and f"the LLM's bias {num(tier['llm_bias'])}" in text
     assert f"the LLM {s['cascade3']['llm_reads']:,} (the cascade: {s['cascade']['llm_reads']:,})" in text
     assert (f"read, {money(tier['bag_of_words_price_per_read'], Per.READ, 5)}), "
             f"{money(s['bow_reader']['expected_net_value'], Per.RUN, 0)}") in text

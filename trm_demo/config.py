@@ -108,6 +108,7 @@ class CascadeConfig:
 class ReadingTRMConfig:
     enabled: bool = knob()
     checkpoint: str = knob()
+    llm_hurdle: float = knob(0.0, 1e6, open_lo=True)
 
 
 @dataclass(frozen=True)

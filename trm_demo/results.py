@@ -133,18 +133,16 @@ class ReadingExample:
 
 @dataclass(frozen=True)
 class ReadingTierSummary:
-    """The reading TRM's tier (config reading_trm, funnel/local_reading.py): its price, its fitted trust, its reads."""
+    """The reading TRM's tier (config reading_trm, funnel/local_reading.py): its price, its reads, cascade3's trust."""
     checkpoint: dict             # {"path", "sha256"} of the reading TRM's weights (used as shipped, not fine-tuned)
     step_cap: int                # the checkpoint's selected cap
     price_per_read: float        # $ per read: the TRM's step price x its FLOPs per step over the tabular TRM's
-    reader_bias: float           # its fitted bias against the cascade's base belief (logit), at set-up
-    reader_noise_sd: float       # its fitted noise (logit), at set-up
-    trusted: bool                # False: its reading did not earn a weight on the set-up outcomes (never read)
+    llm_bias: float              # cascade3's trust at set-up: the LLM's bias against the tier's belief (logit)
+    llm_noise_sd: float          # the LLM's noise there (logit)
     llm_price_share: float | None   # price_per_read / simulation.llm_cost (None: a free LLM)
-    base_error_sd: float         # the base belief's error spread its fit found (logit)
-    setup_reads: int             # history replies it read at set-up (its calibration and trust)
-    trm_reader_reads: int        # candidates trm_reader had it read (every one)
-    cascade3_reads: int          # candidates cascade3 had it read (where its value of information beat its price)
+    base_error_sd: float         # the tier's belief's error spread that fit found (logit)
+    setup_reads: int             # history replies it read at set-up (its calibration)
+    trm_reader_reads: int        # candidates trm_reader had it read (every one; cascade3 reads the same)
     depth: tuple[ConstructionDepth, ...]   # on the run's first opportunities (local_reading.DEPTH_OPPORTUNITIES)
     examples: tuple[ReadingExample, ...]   # the first reply through each construction
     # bow_reader's bag of words (funnel/bag_of_words.py; None in a JSON written before it): {"path", "sha256"} of

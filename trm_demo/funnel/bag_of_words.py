@@ -137,10 +137,9 @@ class BagTier:
         return calibrated(self.calibration, fields_logit, own)
 
 
-def load_bag_tier(cfg: Config, tabular: TRMSpec, fields_logit: np.ndarray, labelled: Labelled,
-                  error_var: float) -> BagTier:
+def load_bag_tier(cfg: Config, tabular: TRMSpec, fields_logit: np.ndarray, labelled: Labelled) -> BagTier:
     """The shipped bag of words, calibrated as the reading TRM is on the same set-up rows (local_reading.load_tier)."""
     reader, _, source = bag_of_words()
     tier = BagTier(reader, source, price_of_flops(cfg.simulation, tabular, reader.flops), Logistic(np.ones(2), 0.0))
-    calibration, _ = fit_reading(tier.own_logit, fields_logit, labelled, error_var)
+    calibration, _ = fit_reading(tier.own_logit, fields_logit, labelled)
     return BagTier(reader, source, tier.price, calibration)

@@ -165,6 +165,8 @@ class SetUp(NamedTuple):
     calibration: Calibration
     reads: int                  # history replies read
     cost: float                 # what those reads cost, $ (once per deployment, not per opportunity)
+    reading: np.ndarray         # (m,) the reader's logit of each set-up row (cascade3 fits its own trust on them)
+    ok: np.ndarray              # (m,) bool: the read answered
 
 
 def set_up(cfg: Config, rows: Labelled, readings) -> SetUp:
@@ -175,7 +177,14 @@ def set_up(cfg: Config, rows: Labelled, readings) -> SetUp:
     replies = HistoryReplies(-1 - np.arange(take), rows.market, text_readings(rows.market),
                              rng_for(cfg.simulation.seed, "history_llm").standard_normal((take, 1)))
     reading, ok, cost = readings.read(replies, np.arange(take), np.zeros(take, int), history=True)
+    return SetUp(trusted_on(cfg, rows.base[ok], reading[ok], rows.outcome[ok]), take, float(cost.sum()), reading, ok)
+
+
+def trusted_on(cfg: Config, base: np.ndarray, reading: np.ndarray, outcome: np.ndarray) -> Calibration:
+    """The trust fitted on readings (m,) logits of candidates with the base belief's P(convert) (m,) and their 0/1
+    outcomes (m,), from the configured prior: the set-up's fit (the cascade's, on the keyword reader's belief, and
+    cascade3's, on the reading tier's: local_reading.py)."""
     calibration = Calibration(prior_trust(cfg.cascade.prior_error_sd))
-    calibration.add(rows.base[ok], reading[ok], rows.outcome[ok])
+    calibration.add(base, reading, outcome)
     calibration.refit(rounds=3)
-    return SetUp(calibration, take, float(cost.sum()))
+    return calibration

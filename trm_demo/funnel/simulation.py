@@ -41,7 +41,7 @@ from typing import Callable, NamedTuple
 
 import numpy as np
 
-from trm_demo.funnel.calibration import Calibration, Labelled, SetUp, Trust, set_up, surprise
+from trm_demo.funnel.calibration import Calibration, Labelled, SetUp, Trust, set_up, surprise, trusted_on
 from trm_demo.funnel.cascade import belief_from_estimate, combine, expected_probability, logit, value_of_reading
 from trm_demo.config import Config, ThermostatConfig
 from trm_demo.funnel.ledger import Ledger
@@ -51,7 +51,7 @@ from trm_demo import memo
 from trm_demo.funnel.bag_of_words import BagTier, load_bag_tier
 from trm_demo.funnel.keyword import KeywordReader, design_width, fit_keyword_reader, flags_of_sentences
 from trm_demo.funnel.local_reading import (DEPTH_OPPORTUNITIES, ReadingTier, depth_by_construction, load_tier,
-                                           read_first, read_with_depth, reading_examples)
+                                           read_with_depth, reading_examples)
 from trm_demo.funnel.market import Market, labelled_history, sample_market, squash
 from trm_demo.funnel.messages import number_sentences
 from trm_demo.funnel.reading import Readings
@@ -289,18 +289,16 @@ def read_everyone(block: Block, readings: Readings) -> tuple[np.ndarray, np.ndar
 
 
 def run_cascade(world: World, block: Block, tl: Timeline, base: np.ndarray, fallback: np.ndarray,
-                cfg: Config, readings: Readings, belief: tuple[np.ndarray, np.ndarray] | None = None,
-                shared: dict | None = None) -> CascadeChunk:
+                cfg: Config, readings: Readings, shared: dict | None = None) -> CascadeChunk:
     """Read in rounds, highest value of information first, while it beats hurdle x price (cascade.py), with the
     world's fitted trust (calibration.py): the base belief's error, the reader's noise and bias. base (n, K): the
-    keyword reader's P(convert) (the logistic model's where the TRM guard tripped); belief: the (mean, var) to
-    start from instead of base's (cascade3's, after the reading TRM: local_reading.read_first); shared: the chunk's
-    values of reading so far, by their beliefs (_voi), for the worlds that hold the same."""
+    keyword reader's P(convert) (cascade3's: the reading tier's; the logistic model's where the TRM guard tripped);
+    shared: the chunk's values of reading so far, by their beliefs (_voi), for the worlds that hold the same."""
     sim, trust = cfg.simulation, world.calibration.trust
     reading_var = trust.reading_var
     n, k = base.shape
     rows = np.arange(n)
-    mean, var = belief if belief is not None else belief_from_estimate(base, trust.error_var)
+    mean, var = belief_from_estimate(base, trust.error_var)
     price = sim.llm_cost * tl.price_multiplier[block.ids]                                   # (n,)
     outage = tl.outage[block.ids]
     chunk = CascadeChunk(np.zeros((n, k)), np.zeros((n, k), bool), np.full((n, k), np.nan),
@@ -347,7 +345,8 @@ def run_cascade(world: World, block: Block, tl: Timeline, base: np.ndarray, fall
         mean[ok, ok_cols], var[ok, ok_cols] = combine(mean[ok, ok_cols], var[ok, ok_cols], reading - trust.bias,
                                                       reading_var)
         chunk.reading[ok, ok_cols], chunk.reading_logit[ok, ok_cols] = squash(reading), reading
-    chunk.estimate = expected_probability(mean, var)
+    # A candidate no reading came for keeps its base estimate bit for bit (the belief's round trip rounds).
+    chunk.estimate = np.where(np.isnan(chunk.reading), base, expected_probability(mean, var))
     return chunk
 
 
@@ -383,11 +382,12 @@ class FunnelResult:
 @dataclass
 class ThreeTier:
     """The reading TRM's tier in a run: trm_reader's reader and cascade3's own world (the cascade's thermostat,
-    sentinel and budget settings, from the same set-up trust; not replayed without its controls)."""
+    sentinel and budget settings; its trust fitted on the set-up readings against the tier's belief; not replayed
+    without its controls)."""
     tier: ReadingTier
     world: World
     bag: BagTier               # bow_reader's reader, calibrated on the same set-up rows as the reading TRM
-    local_reads: int = 0       # cascade3's reads by the reading TRM
+    setup_trust: Trust         # cascade3's trust at set-up: the LLM's bias and noise, the tier's belief's error
     depth: list = field(default_factory=list)      # local_reading.depth_by_construction on the run's first block
     examples: list = field(default_factory=list)   # local_reading.reading_examples there
 
@@ -415,7 +415,7 @@ def run_funnel(cfg: Config, model: TRM, logistic: Logistic, calls: CallLog, step
               "latency_limit": world_for(cfg, budget, trusted, latency_limit_on=False),
               "budget": world_for(cfg, np.inf, trusted)}
     rivals = rival_worlds(cfg, budget, trusted)
-    three = three_tier(cfg, model, step_cap, labelled, budget, trusted) if cfg.reading_trm.enabled else None
+    three = three_tier(cfg, model, step_cap, labelled, budget, setup) if cfg.reading_trm.enabled else None
     ledger = Ledger(recorded(three is not None), tl.n)
     clock, sample, frontier = PassClock(), None, None
     for block in blocks(cfg, tl, model, logistic, clock, step_cap):
@@ -450,14 +450,19 @@ def _show_tier(three: ThreeTier, block: Block, head: Block, cfg: Config, step_ca
     return own
 
 
-def three_tier(cfg: Config, model: TRM, step_cap: int, labelled: Labelled, budget: float,
-               trusted: Calibration) -> ThreeTier:
+def three_tier(cfg: Config, model: TRM, step_cap: int, labelled: Labelled, budget: float, setup: SetUp) -> ThreeTier:
     """The reading tier fitted on the set-up rows (their fields-only TRM logit at the run's step cap) and
-    cascade3's world."""
+    cascade3's world: its trust fitted on the set-up's LLM readings against the tier's out-of-fold belief (the
+    cascade's set-up trust where the rows were too few to calibrate it), its hurdles `reading_trm.llm_hurdle` times
+    the thermostat's."""
     fields = _fields_logit(at_step_cap(*_trm_pass(model, labelled.market, step_cap), step_cap,
                                        cfg.simulation.trm_halt_threshold)[0][:, 0])
-    return ThreeTier(load_tier(cfg, model.spec, fields, labelled, trusted.trust), world_for(cfg, budget, trusted),
-                     load_bag_tier(cfg, model.spec, fields, labelled, trusted.trust.error_var))
+    tier, ok = load_tier(cfg, model.spec, fields, labelled), setup.ok
+    trusted = setup.calibration if tier.setup_belief is None else trusted_on(
+        cfg, tier.setup_belief[ok], setup.reading[ok], labelled.outcome[ok])
+    hurdles = dataclasses.replace(cfg, thermostat=_scaled(cfg.thermostat, cfg.reading_trm.llm_hurdle))
+    return ThreeTier(tier, world_for(hurdles, budget, trusted), load_bag_tier(cfg, model.spec, fields, labelled),
+                     trusted.trust)
 
 
 def decide_block(ledger: Ledger, block: Block, tl: Timeline, cfg: Config, readings: Readings, step_cap: int,
@@ -495,28 +500,27 @@ def decide_block(ledger: Ledger, block: Block, tl: Timeline, cfg: Config, readin
                       **settle(part, trm_pick, trm_pursue, cfg))
         _record_rivals(ledger, part, trm, belief, tl, cfg, readings, rivals, refits)
         if three:
-            _record_cascade3(ledger, part, trm, belief, local[start:start + sim.chunk_size], tl, cfg, readings,
-                             three, refits)
+            _record_cascade3(ledger, part, trm, local[start:start + sim.chunk_size], tl, cfg, readings, three,
+                             refits)
         if on_progress:
             on_progress(int(part.ids[-1]) + 1)
 
 
 def _cascade_chunk(world: World, part: Block, trm: TRMDecision, belief: np.ndarray, tl: Timeline, cfg: Config,
-                   readings: Readings, refits: dict, first=None):
+                   readings: Readings, refits: dict, local_cost: float = 0.0):
     """The cascade in one world on one chunk: its guard, its reads, its decisions, its refit and its pacing.
-    first: cascade3's tier before the LLM, (base, on_base) -> (the belief to start from, its cost (n,)).
+    belief (n, K): its base P(convert); local_cost: $ per opportunity of the local reads behind it (cascade3's).
     -> (CascadeChunk, Decision, waiting cost (n,), compute cost (n,))"""
     sim = cfg.simulation
     fallback = world.sentinel.trm_guard(trm.estimate, trm.latency)
     base = np.where((fallback != "")[:, None], part.logistic, belief)
-    start, first_cost = first(base, fallback == "") if first else (None, 0.0)
-    chunk = run_cascade(world, part, tl, base, fallback, cfg, readings, start, refits)
+    chunk = run_cascade(world, part, tl, base, fallback, cfg, readings, refits)
     pick, pursue = decide(chunk.estimate, sim.conversion_value, sim.outreach_cost)
     decision = Decision(pick, pursue, settle(part, pick, pursue, cfg))
     world.thermostat.observe_readings(_learn(world.calibration, base, chunk.reading_logit,
                                              chunk.fallback == "", decision, refits))
     waiting = waiting_cost(cfg, chunk.waited_ms)
-    compute = trm.cost + first_cost + chunk.llm_cost + waiting
+    compute = trm.cost + local_cost + chunk.llm_cost + waiting
     _add_totals(world, decision.money, compute, chunk)
     world.thermostat.update(int(part.ids[-1]) + 1, float(tl.clock[part.ids[-1]]), world.sentinel.spent)
     return chunk, decision, waiting, compute
@@ -536,18 +540,12 @@ def _record_reader(ledger: Ledger, key: str, block: Block, cfg: Config, trm: TRM
     return _fields_logit(estimate)
 
 
-def _record_cascade3(ledger: Ledger, part: Block, trm: TRMDecision, belief: np.ndarray, local: np.ndarray,
-                     tl: Timeline, cfg: Config, readings: Readings, three: ThreeTier, refits: dict) -> None:
-    """cascade3 on one chunk: the cascade's step with the reading TRM read first where it pays (read_first)."""
-    tier = three.tier
-
-    def first(base, on_base):
-        mean, var, read = read_first(base, local, three.world.calibration.trust, tier, on_base, cfg.simulation)
-        three.local_reads += int(read.sum())
-        return (mean, var), read.sum(axis=1) * tier.price
-
-    chunk, decision, waiting, compute = _cascade_chunk(three.world, part, trm, belief, tl, cfg, readings, refits,
-                                                       first)
+def _record_cascade3(ledger: Ledger, part: Block, trm: TRMDecision, local: np.ndarray, tl: Timeline, cfg: Config,
+                     readings: Readings, three: ThreeTier, refits: dict) -> None:
+    """cascade3 on one chunk: the cascade's LLM step from trm_reader's belief (local (n, K): its logit), every
+    candidate read by the reading TRM as trm_reader reads it (and paid for as there)."""
+    chunk, decision, waiting, compute = _cascade_chunk(three.world, part, trm, squash(local), tl, cfg, readings,
+                                                       refits, part.market.n_candidates * three.tier.price)
     ledger.record("cascade3", part.ids, compute_cost=compute, llm_cost=chunk.llm_cost, latency_cost=waiting,
                   llm_reads=chunk.read.sum(axis=1), steps=trm.steps.max(axis=1),
                   latency_ms=trm.latency + chunk.waited_ms, fallback=chunk.fallback != "", **decision.money)
@@ -601,6 +599,13 @@ def waiting_cost(cfg: Config, waited_ms: np.ndarray) -> np.ndarray:
 
 def _held_at(thermostat: ThermostatConfig, hurdle: float) -> ThermostatConfig:
     return dataclasses.replace(thermostat, enabled=False, initial_hurdle=hurdle)
+
+
+def _scaled(thermostat: ThermostatConfig, multiplier: float) -> ThermostatConfig:
+    """The thermostat with its initial hurdle, floor and ceiling `multiplier` times the configured ones."""
+    t = thermostat
+    return dataclasses.replace(t, initial_hurdle=t.initial_hurdle * multiplier, min_hurdle=t.min_hurdle * multiplier,
+                               max_hurdle=t.max_hurdle * multiplier)
 
 
 def _add_totals(world: World, money: dict, compute: np.ndarray, chunk: CascadeChunk) -> None:

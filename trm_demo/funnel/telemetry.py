@@ -32,7 +32,6 @@ import numpy as np
 
 from trm_demo import __version__
 from trm_demo.atomic import atomic_file
-from trm_demo.funnel.local_reading import READER_UNTRUSTED
 from trm_demo.process import numerics
 from trm_demo.results import (CascadeSummary, Changes, ConstructionDepth, Counterfactual, DepthPoint, Evaluation,
                               HoldoutPoint, HurdleMove, Landscape, ReadingExample, ReadingTierSummary, RunInfo,
@@ -179,15 +178,13 @@ def run_metrics(cfg, result, training: dict, landscape: dict, command: str, wall
 def reading_tier_summary(three, candidates: int, llm_cost: float) -> ReadingTierSummary:
     """The reading TRM's tier of a run (simulation.ThreeTier); `candidates`: the run's, each read by trm_reader;
     llm_cost: the configured price of an LLM read."""
-    tier, trust = three.tier, three.tier.trust
+    tier, trust = three.tier, three.setup_trust
     return ReadingTierSummary(checkpoint=dict(tier.model.source), step_cap=tier.step_cap,
-                              price_per_read=tier.price, reader_bias=trust.bias,
-                              reader_noise_sd=float(np.sqrt(trust.reading_var)),
-                              trusted=trust.reading_var < READER_UNTRUSTED,
+                              price_per_read=tier.price, llm_bias=trust.bias,
+                              llm_noise_sd=float(np.sqrt(trust.reading_var)),
                               llm_price_share=tier.price / llm_cost if llm_cost > 0 else None,
                               base_error_sd=trust.error_sd,
                               setup_reads=tier.setup_reads, trm_reader_reads=candidates,
-                              cascade3_reads=three.local_reads,
                               depth=build(tuple[ConstructionDepth, ...], three.depth),
                               examples=build(tuple[ReadingExample, ...], three.examples),
                               bag_of_words_checkpoint=dict(three.bag.source),

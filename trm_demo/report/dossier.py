@@ -831,7 +831,7 @@ def _reading_tier_effect(r: RunResult) -> str:
         return "the reading TRM's strategies were not run (reading_trm.enabled: false)"
     s, t = r.strategies, r.reading_trm
     return (_expected(r, ("cascade3", "cascade", "trm_reader", "keyword")) + f"; LLM reads: the three-tier cascade "
-            f"{s['cascade3'].llm_reads:,} (and {t.cascade3_reads:,} by the reading TRM), the cascade "
+            f"{s['cascade3'].llm_reads:,} (after the reading TRM read every candidate), the cascade "
             f"{s['cascade'].llm_reads:,}; a local read {money(t.price_per_read, Per.READ, 5)}")
 
 

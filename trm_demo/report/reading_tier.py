@@ -33,9 +33,9 @@ def reading_tier_section(result: RunResult) -> Section | None:
             + (f", and the reading TRM's rival fitted on the same replies, a bag-of-words logistic with the TRM "
                f"(every candidate read, {money(t.bag_of_words_price_per_read, Per.READ, 5)}), "
                f"{money(s['bow_reader'].expected_net_value, Per.RUN, 0)}" if t.bag_of_words_price_per_read is not None else "")
-            + f". The three-tier cascade had it read "
-            f"{t.cascade3_reads:,} replies where that reading's value of information beat its price, and the LLM "
-            f"{s['cascade3'].llm_reads:,} (the cascade: {s['cascade'].llm_reads:,}); it made "
+            + f". The three-tier cascade starts from that same belief and reads with the LLM only where the value of "
+            f"information over it beats its hurdle: the LLM {s['cascade3'].llm_reads:,} (the cascade: "
+            f"{s['cascade'].llm_reads:,}); it made "
             f"{money(s['cascade3'].expected_net_value, Per.RUN, 0)} expected against the cascade's "
             f"{money(s['cascade'].expected_net_value, Per.RUN, 0)}. One run is one seed: the benchmark page's "
             "multi-seed table has the paired intervals."),
@@ -50,12 +50,9 @@ def reading_tier_section(result: RunResult) -> Section | None:
 
 
 def _trust(t) -> str:
-    if not t.trusted:
-        return ("On the same outcomes its reading did not raise their likelihood beside the cascade's base belief by "
-                "more than one (Akaike's price of its fitted noise), so the three-tier cascade gives it no weight and "
-                "never reads it.")
-    return (f"On the same outcomes its reading's bias against the cascade's base belief is {num(t.reader_bias)} and "
-            f"its noise {num(t.reader_noise_sd)} (logit; the base's error {num(t.base_error_sd)}).")
+    return (f"On the same replies' LLM readings and outcomes, against its belief calibrated out of fold, the three-tier "
+            f"cascade's set-up fit finds the LLM's bias {num(t.llm_bias)} and noise {num(t.llm_noise_sd)} and that "
+            f"belief's error {num(t.base_error_sd)} (logit).")
 
 
 def _depth_blocks(depth: dict, steps: int, step_cap: int) -> tuple:
