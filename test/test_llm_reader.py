@@ -109,6 +109,7 @@ class FakeServer:
                     fake.seen.append({"t": time.monotonic(), "headers": dict(self.headers), "body": body})
                     fake.in_flight += 1
                     fake.max_in_flight = max(fake.max_in_flight, fake.in_flight)
+                self.counted = True
                 try:
                     reply = fake.script(body, n) if self.path == "/v1/chat/completions" else Reply(404, b"")
                     if reply.delay_s:
@@ -121,6 +122,9 @@ class FakeServer:
                         self.send_header(name, value)
                     self.send_header("Content-Length", str(len(data)))
                     self.end_headers()
+                    # Out of flight before the body: once it has arrived the client may send its next request,
+                    # which another thread could count before this one's `finally` ran (max_in_flight one too high).
+                    self._leave()
                     if reply.drip_s:
                         for i in range(len(data)):
                             self.wfile.write(data[i:i + 1])
@@ -132,8 +136,13 @@ class FakeServer:
                 except (BrokenPipeError, ConnectionResetError):
                     pass   # the client gave up (a timeout test)
                 finally:
-                    with fake.lock:
+                    self._leave()
+
+            def _leave(self):
+                with fake.lock:
+                    if self.counted:
                         fake.in_flight -= 1
+                        self.counted = False
 
             def _misbehave(self, action: str):
                 if action == "reset":   # SO_LINGER 0: close() sends RST, the client sees a reset connection
