@@ -68,9 +68,12 @@ def _depth_blocks(depth: dict, steps: int, step_cap: int) -> tuple:
     by_construction = {_name(c): d.share_of_perfect_gain[at - 1] for c, d in depth.items()}
     return (
         Paragraph(f"Depth on text: the reading TRM's share of what a perfect reading adds over the TRM's fields-only "
-                  f"estimate (held-out excess log-loss against the true probability), after each of its {steps} trained "
-                  f"steps, on the run's first {n:,} candidates (a small sample: the benchmark page measures it on "
-                  "thousands). The thermostat does not pace its depth: depth does not pay here."),
+                  f"estimate (held-out excess log-loss against the true probability), after each of its {steps} steps, "
+                  f"on the run's first {n:,} candidates (a small sample: the benchmark page measures it on thousands). "
+                  "The shipped checkpoint is the reader validation kept, the one trained at one step, so its later "
+                  "steps show a recursion it was never trained for; the benchmark page measures depth on a reader "
+                  "trained over 4 steps (best at step 2, still below the one-step reader). The thermostat does not pace "
+                  "its depth: depth does not pay here."),
         chart(_by_step_title(overall), "step", "share of a perfect reading's gain (%)",
               [str(i + 1) for i in range(steps)], [("line", "all replies", _percent(overall))], steps),
         chart(_by_construction_title(by_construction, at), "replies stating a fact through",
