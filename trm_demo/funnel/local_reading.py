@@ -1,7 +1,7 @@
 """The reading TRM as a tier of the funnel (issue 25): a tiny local reader of the reply, between the fields and the LLM.
 
 The reading TRM (trm/reader.py over funnel/tokens.py) is loaded from its checkpoint as shipped: it is not fine-tuned
-in a run (its training takes ~436 CPU s: `python -m bench.reader`, see docs/BENCHMARKS.md). It runs at the step cap
+in a run (its training takes ~309 CPU s a seed: `python -m bench.reader`, see docs/BENCHMARKS.md). It runs at the step cap
 and halting threshold its checkpoint selected (the one-step reader); the thermostat does not pace its depth, because
 depth does not pay (the benchmark page: a reader trained over 4 steps is best at step 2 and still below it).
 
