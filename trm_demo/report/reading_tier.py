@@ -21,7 +21,7 @@ def reading_tier_section(result: RunResult) -> Section | None:
         "The reading TRM: a tiny local reader between the fields and the LLM",
         Paragraph(
             f"The reading TRM (weights `{escaped(t.checkpoint.get('path', ''))}`, used as shipped: it is not fine-tuned "
-            f"in the run, its training takes about 436 CPU seconds: `python -m bench.reader`) reads a reply and a few "
+            f"in the run, its training takes about 300-440 CPU seconds a seed: `python -m bench.reader`) reads a reply and a few "
             f"fields at its checkpoint's step cap ({t.step_cap}) for {money(t.price_per_read, Per.READ, 5)}, priced as "
             f"the TRM's steps by its compute"
             + (f" ({pct(t.llm_price_share, 2)} of an LLM read's price)" if t.llm_price_share is not None else "")
