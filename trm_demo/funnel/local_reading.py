@@ -18,7 +18,7 @@ What a deployment knows, never the truth:
   (calibration.trusted_on) on the set-up rows' LLM readings and outcomes, against the tier's belief of each row
   calibrated out of fold (two halves, each by a fit on the other: a row calibrated on its own outcome looks surer
   than it is, and the LLM would then look worth less than it is).
-Why this design (issue 25's diagnosis, held-out seeds 101-110, bench script figures): the earlier cascade3 read
+Why this design (issue 25's diagnosis on held-out seeds 101-110; the hurdle's table: `python -m bench.tier_hurdle`): the earlier cascade3 read
 the reading TRM only where its value of information over the keyword reader's belief beat its price, then
 Gaussian-combined the two; its belief after the local read was assumed far surer than it was (seed 101: error
 variance 0.019 assumed against 0.239 realised, logit^2), so the LLM was read where it did not pay and not where
