@@ -7,6 +7,7 @@ import json
 import re
 import shutil
 import sys
+from html import escape
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -14,7 +15,7 @@ import pytest
 
 from trm_demo import cli
 from trm_demo.__main__ import main, parse_args
-from trm_demo.report.charts import chart
+from trm_demo.report.charts import chart, mermaid, mermaid_width
 from trm_demo.config import load_config
 from trm_demo.report.document import Chart, Document, Paragraph, Table, section
 from trm_demo.report.html import CSP, to_html
@@ -236,3 +237,28 @@ def test_the_summary_cards_figures_are_the_advices_and_the_metrics(run):
     assert card["LLM reads"][0] == f"{s[r.best].llm_reads:,}" and card["LLM spend"][0] == money(s[r.best].llm_cost, Per.RUN)
     assert card["Certainty"] == ("One seed", advice.SEEDS_HINT)
     assert money(abs(r.per_run), Per.RUN, 2).lstrip("$") in advice.sentence(result)   # the sentence says the same
+
+
+MERMAID_JS = Path(__file__).resolve().parents[1] / "node_modules" / "mermaid" / "dist" / "mermaid.min.js"
+
+
+def mermaid_page(path: Path, markdown: str) -> Path:
+    """A page drawing every ```mermaid block of `markdown` with the pinned mermaid.js, as a Markdown viewer does."""
+    blocks = re.findall(r"```mermaid\n(.*?)\n```", markdown, re.DOTALL)
+    path.write_text(f'<!doctype html><html><body><script src="{MERMAID_JS.as_uri()}"></script>'
+                    + "".join(f'<pre class="mermaid">{escape(b)}</pre>' for b in blocks)
+                    + "<script>mermaid.initialize({startOnLoad: true});</script></body></html>", encoding="utf-8")
+    return path
+
+
+def test_the_markdowns_charts_drawn_by_mermaid_clip_no_title_or_label(run, tmp_path):
+    """Mermaid lays a chart out at a fixed width and clips a title wider than it at both ends: the Markdown widens
+    the chart for a long title (charts.mermaid_width) so every label is drawn whole."""
+    longest = chart("W" * 10 + " x" * 35, "x (#)", "y (#)", [1, 2], [("line", "a line", [1.0, 2.0])], 10)
+    markdown = run["markdown"] + "\n" + mermaid(longest) + "\n"
+    charts = measure(mermaid_page(tmp_path / "mermaid.html", markdown), 1000, 800)["charts"]
+    assert len(charts) == xycharts(markdown) and all(c["labels"] >= 3 for c in charts)
+    assert [c for c in charts if c["clipped"]] == []
+    # The measurement itself works: at Mermaid's own width the long title is clipped.
+    fixed = mermaid(longest).replace(f'"width": {mermaid_width(longest.title)}', '"width": 700')
+    assert measure(mermaid_page(tmp_path / "fixed.html", fixed), 1000, 800)["charts"][0]["clipped"] > 0

@@ -18,12 +18,14 @@ async function measure(browser, page, width, height) {
   try {
     await tab.setViewport({ width: Number(width), height: Number(height), deviceScaleFactor: 1 });
     await tab.goto(pathToFileURL(page).href, { waitUntil: 'load' });
+    // A page of Mermaid blocks (the Markdown's charts, drawn by mermaid.js) is measured once they are drawn.
+    await tab.waitForFunction(() => !document.querySelector('pre.mermaid:not([data-processed])'), { timeout: 60000 });
     return await tab.evaluate(() => {
       const shown = (el) => el.getClientRects().length > 0;
       const box = (el) => { const r = el.getBoundingClientRect(); return [r.left, r.top, r.right, r.bottom]; };
       const overlap = (a, b) => Math.max(0, Math.min(a[2], b[2]) - Math.max(a[0], b[0]))
                               * Math.max(0, Math.min(a[3], b[3]) - Math.max(a[1], b[1]));
-      const charts = [...document.querySelectorAll('svg.chart')].filter(shown).map((svg) => {
+      const charts = [...document.querySelectorAll('svg.chart, pre.mermaid svg')].filter(shown).map((svg) => {
         const frame = box(svg);
         const texts = [...svg.querySelectorAll('text')].filter((t) => t.textContent.trim());
         // drawn size = the label's font size in SVG units times the SVG's scale (rotation included)
@@ -37,7 +39,7 @@ async function measure(browser, page, width, height) {
           for (let j = i + 1; j < boxes.length; j++) if (overlap(boxes[i], boxes[j]) > 1) overlaps++;
         const clipped = boxes.filter((b) => b[0] < frame[0] - 0.5 || b[1] < frame[1] - 0.5
                                             || b[2] > frame[2] + 0.5 || b[3] > frame[3] + 0.5).length;
-        return { title: svg.getAttribute('aria-label'), layout: svg.getAttribute('class'), labels: texts.length,
+        return { title: svg.getAttribute('aria-label') ?? texts.find((t) => t.closest('.chart-title'))?.textContent, layout: svg.getAttribute('class'), labels: texts.length,
                  smallest: Math.min(...sizes), largest: Math.max(...sizes), clipped, overlaps,
                  top: frame[1] + window.scrollY, bottom: frame[3] + window.scrollY };
       });
