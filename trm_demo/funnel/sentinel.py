@@ -85,7 +85,9 @@ class Sentinel:
         """Feed the breaker the outcome of each LLM call of a round, in order."""
         if not self.guardrails or len(failed) == 0:
             return
-        self._calls.extend(bool(f) for f in failed)
+        # Only the window's last calls survive the deque: the rest are not converted one by one (the llm rival's
+        # rounds are a chunk's every candidate: 118k Python bools a 10k run).
+        self._calls.extend(failed[-self._calls.maxlen:].tolist())
         if self.state == HALF_OPEN:
             if failed.all():
                 self._open(opportunity, "the half-open probes failed")
@@ -96,7 +98,7 @@ class Sentinel:
         # A round's calls run in parallel and end together: a round larger than the window is judged whole, so
         # the order its calls are listed in cannot open the breaker on half a round (an outage ending mid-chunk).
         judged = failed if len(failed) > len(self._calls) else self._calls
-        rate = sum(judged) / len(judged)
+        rate = int(np.count_nonzero(judged)) / len(judged)
         if self.state == CLOSED and len(judged) >= self._calls.maxlen and rate >= self.cfg.breaker_failure_rate:
             self._open(opportunity, f"{rate:.0%} of the last {len(judged)} LLM calls failed")
 

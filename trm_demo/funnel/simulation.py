@@ -354,7 +354,10 @@ def _voi(mean: np.ndarray, var: np.ndarray, reading_var: float, sim, shared: dic
     """value_of_reading of these beliefs (m, K), computed once per chunk for every world that holds them: the replays
     hold the run's beliefs until their control binds (in most chunks of a 10k run 3 of the 5 worlds start alike), and
     it is a function of the beliefs alone, so they are its key (hashing them costs 1 % of computing it)."""
-    key = ("voi", mean.shape, reading_var, hashlib.blake2b(mean.tobytes() + var.tobytes(), digest_size=16).digest())
+    digest = hashlib.blake2b(digest_size=16)
+    for beliefs in (mean, var):   # fed their buffers as they are: the same digest as of their bytes joined, no copies
+        digest.update(np.ascontiguousarray(beliefs))
+    key = ("voi", mean.shape, reading_var, digest.digest())
     if key not in shared:
         shared[key] = value_of_reading(mean, var, reading_var, sim.conversion_value, sim.outreach_cost)
     return shared[key]

@@ -47,14 +47,15 @@ class Thermostat:
         self.budget = budget
         self.hurdle = cfg.initial_hurdle
         self.history: list[dict] = []
-        self._vois: list[np.ndarray] = []      # per opportunity seen, (K,) VOI of each candidate, $
+        self._vois: np.ndarray | None = None   # (opportunities seen, up to `window`, K) VOI of each candidate, $
         self._price = np.nan                   # the LLM price of the last opportunity seen, $ per read
         self._predicted = 0.0                  # spend those VOIs predicted at the hurdle and price in force
         self._surprise = np.empty(0)           # the latest readings' squared standardised gaps (calibration.surprise)
 
     def observe(self, voi: np.ndarray, price: np.ndarray) -> None:
         """Before reading a chunk: (n, K) VOI of each candidate ($) and (n,) price per read."""
-        self._vois = (self._vois + list(voi))[-self.cfg.window:]
+        # One (window, K) array, not a list of rows: splitting a chunk of 1,000 into row views cost 0.25 ms a call.
+        self._vois = (voi if self._vois is None else np.concatenate([self._vois, voi]))[-self.cfg.window:]
         self._price = float(price[-1])
         self._predicted += float((price[:, None] * (voi > self.hurdle * price[:, None])).sum())
 
@@ -84,10 +85,11 @@ class Thermostat:
         """The hurdle that spends the rest of the budget on the rest of the period; None when undefined."""
         if not np.isfinite(self.budget) or self._price <= 0:   # no budget or free reads: nothing to pace
             return 0.0
-        if not self._vois or not 0.0 < elapsed < 1.0 or self._predicted <= 0:   # nothing seen yet, or the period over
+        nothing_seen = self._vois is None or not len(self._vois)
+        if nothing_seen or not 0.0 < elapsed < 1.0 or self._predicted <= 0:   # or the period over
             return None
-        recent = np.concatenate(self._vois)                                            # (window x K,)
-        seen = len(recent) / len(self._vois[-1])                                       # opportunities in the window
+        recent = self._vois.ravel()                                                    # (window x K,)
+        seen = float(len(self._vois))                                                  # opportunities in the window
         to_come = opportunity * (1.0 - elapsed) / elapsed                               # at the pace seen so far
         correction = spent / self._predicted
         reads_wanted = max(self.budget - spent, 0.0) / (self._price * max(correction, 1e-9))   # the budget's reads
