@@ -107,7 +107,7 @@ class Market:
         return {**{name: getattr(self, name)[rows] for name in JOB_FIELDS},
                 **{name: getattr(self, name)[rows, cols] for name in CANDIDATE_FIELDS}}
 
-    def rows(self, part: slice) -> "Market":
+    def rows(self, part: slice | np.ndarray) -> "Market":
         """The opportunities of `part`, with their candidates."""
         return Market(**{name: (value.rows(part) if isinstance(value, Hidden) else value[part])
                          for name, value in vars(self).items()})

@@ -32,7 +32,6 @@ No decision depends on the wall clock.
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import hashlib
 import time
@@ -138,7 +137,7 @@ class Block:
     trm_halt: np.ndarray        # (S, n, K) its halt logits
     logistic: np.ndarray        # (n, K)
 
-    def rows(self, part: slice) -> "Block":
+    def rows(self, part: slice | np.ndarray) -> "Block":
         return Block(self.ids[part], self.market.rows(part), self.draws[part], self.text_reading[part],
                      self.keyword_flags[part], self.reading_noise[part],
                      self.trm_path[:, part], self.trm_halt[:, part], self.logistic[part])
@@ -424,8 +423,9 @@ def run_funnel(cfg: Config, model: TRM, logistic: Logistic, calls: CallLog, step
     for block in blocks(cfg, tl, model, logistic, clock, step_cap):
         own = None   # the reading TRM's own logit of the block, when _show_tier has read it
         if sample is None:
-            # a copy: views of the first block's rows would keep all of it alive for the landscape (20 MB)
-            head = deepened(copy.deepcopy(block.rows(slice(0, LANDSCAPE_OPPORTUNITIES))), model,
+            # copies (rows by index, not a slice): views of the first block's rows would keep all of it alive for the
+            # landscape (20 MB)
+            head = deepened(block.rows(np.arange(min(LANDSCAPE_OPPORTUNITIES, len(block.ids)))), model,
                             cfg.model.supervision_steps)
             sample, frontier = (head, step_cap, trusted.trust), depth_frontier(head, cfg)
             if three:
