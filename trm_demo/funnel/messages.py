@@ -269,6 +269,24 @@ def _choose_templates(rng: np.random.Generator, fact: str, values: np.ndarray) -
     return index, construction
 
 
+# Every sentence the grammar writes, as a number: 0 is "" (no sentence), then each fact's templates value by value,
+# then the pleasantries. write_messages builds replies from these numbers and makes strings only at the end.
+TEXTS = ("",) + tuple(text for fact in FACTS for phrases in TEMPLATES[fact] for _, text, _ in phrases) + PLEASANTRIES
+
+
+def _first_texts() -> dict:
+    """fact -> (values,) the number of each value's first template in TEXTS."""
+    first, out = 1, {}
+    for fact in FACTS:
+        counts = [len(phrases) for phrases in TEMPLATES[fact]]
+        out[fact], first = first + np.cumsum([0] + counts[:-1]), first + sum(counts)
+    return out
+
+
+FIRST_TEXT = _first_texts()
+FIRST_PLEASANTRY = len(TEXTS) - len(PLEASANTRIES)
+
+
 def write_messages(rng: np.random.Generator, hidden: Hidden, template: dict) -> tuple[np.ndarray, dict, np.ndarray]:
     """Each candidate's reply, (N, K) str: its stated facts' sentences and pleasantry in a random order; fact ->
     (N, K) bool, the sentences that carry a typo (a drawn typo that would make a grammar word is left out); and the
@@ -276,27 +294,32 @@ def write_messages(rng: np.random.Generator, hidden: Hidden, template: dict) -> 
     distinct sentence up once instead of splitting every reply: the reply is their " ".join)."""
     shape = hidden.values["intent"].shape
     names = FACTS + ("pleasantry",)
-    sentences = np.full((len(names),) + shape, "", dtype=object)
-    for i, fact in enumerate(FACTS):
-        for value, phrases in enumerate(TEMPLATES[fact]):
-            texts = np.asarray([text for _, text, _ in phrases], dtype=object)
-            here = hidden.stated[fact] & (hidden.values[fact] == value)
-            sentences[i] = np.where(here, texts[np.where(here, template[fact], 0)], sentences[i])
-    sentences[-1] = np.where(hidden.stated["pleasantry"],
-                             np.asarray(PLEASANTRIES, dtype=object)[hidden.values["pleasantry"]], "")
-    where = rng.random((3, sentences[0].size))   # which word, which letter, swap or drop
-    flat, typo = sentences.reshape(len(names), -1), {}
+    number = [FIRST_TEXT[f][hidden.values[f]] + template[f] for f in FACTS] + [
+        FIRST_PLEASANTRY + hidden.values["pleasantry"]]
+    code = np.stack([np.where(hidden.stated[f], n, 0).ravel() for f, n in zip(names, number)])   # (S, N x K) in TEXTS
+    texts = list(TEXTS)   # and each typo written, numbered after them
+    where = rng.random((3, code.shape[1]))   # which word, which letter, swap or drop
+    typo = {}
     for i, fact in enumerate(FACTS):
         drawn = np.flatnonzero(hidden.typo[fact])
-        before = flat[i, drawn]
-        flat[i, drawn] = [with_typo(text, *u) for text, u in zip(before, where[:, drawn].T.tolist())]
+        before = [TEXTS[c] for c in code[i, drawn].tolist()]
+        typed = [with_typo(text, *u) for text, u in zip(before, where[:, drawn].T.tolist())]
+        changed = np.array([t != text for t, text in zip(typed, before)], bool)
+        code[i, drawn[changed]] = len(texts) + np.arange(changed.sum())
+        texts += [t for t, c in zip(typed, changed) if c]
         typo[fact] = np.zeros(shape, bool)
-        typo[fact].flat[drawn] = flat[i, drawn] != before
-    order = np.argsort(rng.random((len(names),) + shape), axis=0)
-    shuffled = np.take_along_axis(sentences, order, axis=0).reshape(len(names), -1).T
-    replies = np.array([" ".join(filter(None, row)) for row in shuffled.tolist()], dtype=object).reshape(shape)
-    in_order = np.take_along_axis(shuffled, np.argsort(shuffled == "", axis=1, kind="stable"), axis=1)
-    return replies, typo, in_order.reshape(shape + (len(names),))
+        typo[fact].flat[drawn] = changed
+    # A random order of the reply's sentences, and those it has first: sorting the shuffle's keys with every missing
+    # sentence's moved past 1 is the shuffle followed by a stable partition (keys do not tie), in one sort.
+    keys = rng.random((len(names),) + shape).reshape(len(names), -1)
+    in_order = np.take_along_axis(code, np.argsort(np.where(code == 0, 2.0, keys), axis=0), axis=0).T   # (N x K, S)
+    sentences = np.array(texts, dtype=object)[in_order]
+    replies = np.empty(len(in_order), dtype=object)
+    said = np.count_nonzero(in_order, axis=1)
+    for n in range(len(names) + 1):   # replies of n sentences at once: " ".join mapped over their columns, in C
+        rows = np.flatnonzero(said == n)
+        replies[rows] = list(map(" ".join, zip(*sentences[rows, :n].T.tolist()))) if n else [""] * len(rows)
+    return replies.reshape(shape), typo, sentences.reshape(shape + (len(names),))
 
 
 class Numbered(NamedTuple):
