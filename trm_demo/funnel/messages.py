@@ -351,9 +351,13 @@ def with_typo(sentence: str, which: float, letter: float, kind: float) -> str:
     if not words:
         return sentence
     start, end = words[int(which * len(words))]
+    return _typed(sentence, start, end, 1 + int(letter * (end - start - 2)), kind < 0.5)   # at: 1 .. len - 2
+
+
+@lru_cache(maxsize=None)   # a few thousand (sentence, word, letter, swap): a block's 10,000 typos are mostly met before
+def _typed(sentence: str, start: int, end: int, at: int, swap: bool) -> str:
     text = sentence[start:end]
-    at = 1 + int(letter * (len(text) - 2))                     # 1 .. len - 2
-    typed = text[:at] + text[at + 1] + text[at] + text[at + 2:] if kind < 0.5 else text[:at] + text[at + 1:]
+    typed = text[:at] + text[at + 1] + text[at] + text[at + 2:] if swap else text[:at] + text[at + 1:]
     if typed.lower() in WORDS:
         return sentence
     return sentence[:start] + typed + sentence[end:]
