@@ -243,7 +243,8 @@ def sample_hidden(rng: np.random.Generator, remote_only: np.ndarray) -> tuple[Hi
     # only fills a sentence left over.
     keys = np.stack([np.where(mention[f], rng.random(shape) + (f == "pleasantry"), np.inf)
                      for f in FACTS[1:] + ("pleasantry",)])
-    kept = np.argsort(np.argsort(keys, axis=0), axis=0) < MAX_SENTENCES - 1
+    # A fact's rank is how many keys are below its own (a mentioned fact's key ties with none): two sorts cost 4x more.
+    kept = (keys[:, None] < keys[None]).sum(axis=0) < MAX_SENTENCES - 1
     stated = {"intent": mention["intent"], **{f: mention[f] & kept[i] for i, f in enumerate(FACTS[1:])}}
     values["pleasantry"] = rng.integers(len(PLEASANTRIES), size=shape)
     stated["pleasantry"] = mention["pleasantry"] & kept[-1]
@@ -263,9 +264,9 @@ def _choose_templates(rng: np.random.Generator, fact: str, values: np.ndarray) -
         kinds = [CONSTRUCTIONS.index(c) for c, _, _ in phrases]
         per_kind = np.bincount(kinds, minlength=len(CONSTRUCTIONS))
         weights = np.array([CONSTRUCTION_WEIGHTS[c] / per_kind[k] for k, (c, _, _) in zip(kinds, phrases)])
-        chosen = np.minimum(np.searchsorted(np.cumsum(weights) / weights.sum(), u), len(phrases) - 1)
-        index = np.where(values == value, chosen, index)
-        construction = np.where(values == value, np.asarray(kinds)[chosen], construction)
+        here = values == value   # only this value's draws looked up: a third of the searches, no np.where passes
+        chosen = np.minimum(np.searchsorted(np.cumsum(weights) / weights.sum(), u[here]), len(phrases) - 1)
+        index[here], construction[here] = chosen, np.asarray(kinds)[chosen]
     return index, construction
 
 
