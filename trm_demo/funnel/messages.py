@@ -298,23 +298,18 @@ def write_messages(rng: np.random.Generator, hidden: Hidden, template: dict) -> 
     number = [FIRST_TEXT[f][hidden.values[f]] + template[f] for f in FACTS] + [
         FIRST_PLEASANTRY + hidden.values["pleasantry"]]
     code = np.stack([np.where(hidden.stated[f], n, 0).ravel() for f, n in zip(names, number)])   # (S, N x K) in TEXTS
-    texts = list(TEXTS)   # and each typo written, numbered after them
     where = rng.random((3, code.shape[1]))   # which word, which letter, swap or drop
-    typo = {}
-    for i, fact in enumerate(FACTS):
-        drawn = np.flatnonzero(hidden.typo[fact])
-        before = [TEXTS[c] for c in code[i, drawn].tolist()]
-        typed = [with_typo(text, *u) for text, u in zip(before, where[:, drawn].T.tolist())]
-        changed = np.array([t != text for t, text in zip(typed, before)], bool)
-        code[i, drawn[changed]] = len(texts) + np.arange(changed.sum())
-        texts += [t for t, c in zip(typed, changed) if c]
-        typo[fact] = np.zeros(shape, bool)
-        typo[fact].flat[drawn] = changed
+    fact, item = np.nonzero(np.stack([hidden.typo[f].ravel() for f in FACTS]))   # the sentences drawn to carry one
+    variants, variant = typos(code[fact, item], *where[:, item])
+    code[fact, item] = np.where(variant >= 0, len(TEXTS) + variant, code[fact, item])   # each typo numbered after TEXTS
+    typo = {f: np.zeros(shape, bool) for f in FACTS}
+    for i, f in enumerate(FACTS):
+        typo[f].flat[item[fact == i]] = variant[fact == i] >= 0
     # A random order of the reply's sentences, and those it has first: sorting the shuffle's keys with every missing
     # sentence's moved past 1 is the shuffle followed by a stable partition (keys do not tie), in one sort.
     keys = rng.random((len(names),) + shape).reshape(len(names), -1)
     in_order = np.take_along_axis(code, np.argsort(np.where(code == 0, 2.0, keys), axis=0), axis=0).T   # (N x K, S)
-    sentences = np.array(texts, dtype=object)[in_order]
+    sentences = np.array(TEXTS + tuple(variants), dtype=object)[in_order]
     replies = np.empty(len(in_order), dtype=object)
     said = np.count_nonzero(in_order, axis=1)
     for n in range(len(names) + 1):   # replies of n sentences at once: " ".join mapped over their columns, in C
@@ -345,17 +340,28 @@ def numbered(sentences) -> Numbered:
     return sentences if isinstance(sentences, Numbered) else number_sentences(sentences)
 
 
-def with_typo(sentence: str, which: float, letter: float, kind: float) -> str:
-    """One typo in a word of five letters or more: two neighbouring letters swapped, or one dropped, never the
-    first letter; never a word of the grammar ("form" for "from" would change what a reader may read)."""
-    words = _long_words(sentence)
-    if not words:
-        return sentence
-    start, end = words[int(which * len(words))]
-    return _typed(sentence, start, end, 1 + int(letter * (end - start - 2)), kind < 0.5)   # at: 1 .. len - 2
+def typos(code: np.ndarray, which: np.ndarray, letter: np.ndarray, kind: np.ndarray) -> tuple[list[str], np.ndarray]:
+    """One typo in each sentence TEXTS[code] (m,), in a word of five letters or more: the which-th such word, two
+    neighbouring letters swapped (kind < 0.5) or one dropped at letter, never the first letter; never a word of the
+    grammar ("form" for "from" would change what a reader may read). Returns the typed sentences, one per distinct
+    (sentence, word, letter, swap), and each draw's index among them, -1 where no typo could be written (no long
+    word, or it made a grammar word)."""
+    words = N_LONG[code]
+    word = (which * words).astype(np.intp)                       # which < 1: the word's index, as int() truncates
+    start, end = LONG_SPANS[code, word].T
+    at = 1 + (letter * (end - start - 2)).astype(np.intp)        # 1 .. len - 2
+    swap = kind < 0.5
+    # Equal (sentence, word, letter, swap) write the same typo: each distinct one written once.
+    key = ((code * LONG_SPANS.shape[1] + word) * (len(max(TEXTS, key=len)) + 1) + at) * 2 + swap
+    _, first, inverse = np.unique(np.where(words > 0, key, -1), return_index=True, return_inverse=True)
+    typed = [TEXTS[c] if n == 0 else _typed(TEXTS[c], b, e, a, w) for c, n, b, e, a, w in
+             zip(*(part[first].tolist() for part in (code, words, start, end, at, swap)))]
+    changed = np.array([t != TEXTS[c] for t, c in zip(typed, code[first].tolist())], bool)
+    index = np.where(changed, np.cumsum(changed) - 1, -1)
+    return [t for t, c in zip(typed, changed) if c], index[inverse.ravel()]
 
 
-@lru_cache(maxsize=None)   # a few thousand (sentence, word, letter, swap): a block's 10,000 typos are mostly met before
+@lru_cache(maxsize=None)   # a few thousand (sentence, word, letter, swap), met again in every block
 def _typed(sentence: str, start: int, end: int, at: int, swap: bool) -> str:
     text = sentence[start:end]
     typed = text[:at] + text[at + 1] + text[at] + text[at + 2:] if swap else text[:at] + text[at + 1:]
@@ -364,6 +370,13 @@ def _typed(sentence: str, start: int, end: int, at: int, swap: bool) -> str:
     return sentence[:start] + typed + sentence[end:]
 
 
-@lru_cache(maxsize=None)   # the grammar has a few hundred sentences
-def _long_words(sentence: str) -> tuple[tuple[int, int], ...]:
-    return tuple(m.span() for m in re.finditer(r"[A-Za-z]{5,}", sentence))
+def _long_word_table() -> tuple[np.ndarray, np.ndarray]:
+    """Each sentence of TEXTS's number of words of five letters or more, and their (start, end), (0, 0) after."""
+    spans = [[m.span() for m in re.finditer(r"[A-Za-z]{5,}", text)] for text in TEXTS]
+    table = np.zeros((len(TEXTS), max(map(len, spans)), 2), np.intp)
+    for row, found in zip(table, spans):
+        row[:len(found)] = np.reshape(found, (-1, 2))
+    return np.array(list(map(len, spans))), table
+
+
+N_LONG, LONG_SPANS = _long_word_table()
