@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from trm_demo.funnel.market import conversion_logit, hidden_logit, sample_market
-from trm_demo.funnel.messages import (CONSTRUCTIONS, FACTS, MAX_SENTENCES, PLEASANTRIES, TEMPLATES, TYPO_RATE, WORDS,
-                                      with_typo)
+from trm_demo.funnel.messages import (CONSTRUCTIONS, FACTS, MAX_SENTENCES, PLEASANTRIES, TEMPLATES, TEXTS, TYPO_RATE,
+                                      WORDS, typos)
 
 MARKET = sample_market(np.random.default_rng(11), 3000, 4, 0.3)
 FIELDS = MARKET.pairs()
@@ -129,11 +129,13 @@ def test_keywords_misread_the_replies():
     assert 0.3 < np.mean(intent[says_looking] != 0) < 0.9
 
 
-def test_a_typo_never_makes_a_word_of_the_grammar():
-    for where in np.random.default_rng(0).random((500, 3)):
-        sentence = "I need to decide on another offer within ten days."
-        typed = with_typo(sentence, *where)
-        assert typed == sentence or not set(re.findall(r"[a-z]+", typed.lower())) <= WORDS
+def test_a_typo_never_makes_a_word_of_the_grammar_and_each_is_one_typo_away():
+    sentence = "I need to decide on another offer within ten days."
+    variants, variant = typos(np.full(500, TEXTS.index(sentence)), *np.random.default_rng(0).random((3, 500)))
+    assert len(set(variants)) > 10 and (variant >= 0).mean() > 0.8   # most draws write one
+    assert sorted(set(variant[variant >= 0])) == list(range(len(variants)))
+    for typed in variants:
+        assert one_typo_away(typed, sentence) and not set(re.findall(r"[a-z]+", typed.lower())) <= WORDS
 
 
 def test_the_reader_knows_more_than_the_fields_and_less_than_the_truth():

@@ -116,16 +116,17 @@ def _text_flags(text: str) -> frozenset[int]:
 
 def sentence_flags(sentence: str) -> frozenset[int]:
     """The columns one lower-cased sentence flags: context x keywords + keyword."""
-    names, flagged = list(KEYWORDS), set()
     clauses = CLAUSE.split(sentence)
-    for at, clause in enumerate(clauses):
-        if not ANY_KEYWORD.search(clause):
-            continue
-        conceded = any(c.lstrip().startswith(("but", "though")) for c in clauses[at + 1:])
-        for j, pattern in enumerate(PATTERNS.values()):
-            for match in pattern.finditer(clause):
-                flagged.add(CONTEXTS.index(context_of(clause, match.start(), conceded)) * len(names) + j)
-    return frozenset(flagged)
+    return frozenset().union(*(_clause_flags(clause, any(c.lstrip().startswith(("but", "though"))
+                                                         for c in clauses[at + 1:]))
+                               for at, clause in enumerate(clauses) if ANY_KEYWORD.search(clause)))
+
+
+@lru_cache(maxsize=None)   # a typo changes one clause of its sentence: the others are flagged already
+def _clause_flags(clause: str, conceded: bool) -> frozenset[int]:
+    """The columns one clause flags, `conceded` if a later clause of its sentence starts with "but"/"though"."""
+    return frozenset(CONTEXTS.index(context_of(clause, match.start(), conceded)) * len(KEYWORDS) + j
+                     for j, pattern in enumerate(PATTERNS.values()) for match in pattern.finditer(clause))
 
 
 def design(base_logit: np.ndarray, flags: np.ndarray, urgency: np.ndarray) -> np.ndarray:

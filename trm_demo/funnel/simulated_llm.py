@@ -40,6 +40,7 @@ reply it is the fields-only prior.
 
 from __future__ import annotations
 
+import itertools
 import re
 import zlib
 from functools import lru_cache
@@ -78,10 +79,9 @@ CORRECTIONS = _corrections()
 
 def _readings_of(sentence: str) -> list[str]:
     """The sentence in lower case with each typo corrected, every way its typos may be read."""
-    keys = [""]
-    for piece in re.split(r"([a-z]+)", sentence.lower()):
-        keys = [key + word for key in keys for word in CORRECTIONS.get(piece, (piece,))]
-    return keys
+    # Joined once per reading (product's order: the first piece's choice varies slowest), not rebuilt piece by piece.
+    choices = [CORRECTIONS.get(piece, (piece,)) for piece in re.split(r"([a-z]+)", sentence.lower())]
+    return list(map("".join, itertools.product(*choices)))
 
 
 # Every sentence the grammar writes -> (fact, value, construction, surface); a pleasantry -> None.
