@@ -88,3 +88,22 @@ def test_sequence_gradients_match_finite_differences(outer_steps):
     worst = max_relative_error(model, objective, grads)
     assert set(worst) == set(model.params)
     assert max(worst.values()) < 1e-6, worst
+
+
+@pytest.mark.parametrize("activation", ["swiglu", "gelu"])
+@pytest.mark.parametrize("seq_len", [0, 5])
+@pytest.mark.parametrize("outer_steps", [1, 2])
+def test_a_step_without_its_tape_is_the_training_forward_bit_for_bit(activation, seq_len, outer_steps):
+    """keep_tape=False (inference: engine.infer) keeps no caches and works partly in place: the same carry, answers
+    and halt logits as the step that keeps them for backward, and no cache to run a backward pass on by mistake."""
+    spec = TRMSpec(n_inputs=4, hidden_size=6, expansion=2, n_cycles=2, outer_steps=outer_steps,
+                   activation=activation, halt_bias_init=-1.0, seq_len=seq_len, n_classes=3 if seq_len else 1)
+    model = perturbed_model(spec, 2)
+    rng = np.random.default_rng(5)
+    x = rng.integers(0, 4, (3, seq_len)) if seq_len else rng.standard_normal((3, 4)).astype(np.float32)
+    y, z = initial_state(model.buffers, spec, 3)
+    *kept, cache = supervision_step(model.params, spec, x, y, z)
+    *free, no_cache = supervision_step(model.params, spec, x, y, z, keep_tape=False)
+    assert cache is not None and no_cache is None
+    for a, b in zip(kept, free):
+        np.testing.assert_array_equal(a, b)

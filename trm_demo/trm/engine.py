@@ -76,13 +76,16 @@ def _sublayer_keys(spec: TRMSpec) -> tuple[tuple[str, str, str, str], ...]:
 
 # --- building blocks: each forward returns (output, cache); each backward adds to `grads` ---
 
-def rms_norm(h, gain):
-    # h: (..., D) -> (..., D)
+def rms_norm(h, gain, keep_tape: bool = True):
+    # h: (..., D) -> (..., D); without keep_tape (inference) the gain is applied in place and no cache is returned
     inv_rms = _mean_last(h * h)   # 1 / sqrt(mean(h^2) + eps), step by step in place
     inv_rms += RMS_EPS
     np.sqrt(inv_rms, out=inv_rms)
     np.divide(1.0, inv_rms, out=inv_rms)
     normed = h * inv_rms
+    if not keep_tape:
+        normed *= gain
+        return normed, None
     return normed * gain, (normed, inv_rms)
 
 
@@ -108,16 +111,18 @@ def _mean_product(a, b):
     return np.einsum("...i,...i->...", a, b)[..., None] / a.shape[-1]
 
 
-def mlp(h, w_in, w_out, activation):
+def mlp(h, w_in, w_out, activation, keep_tape: bool = True):
     # h: (..., M, E) -> (..., M, E), mixing along E. Inside, the activations are feature-major, (..., width, M):
     # SwiGLU's gate and up halves are then contiguous blocks of rows (as column halves of (..., M, width) every
     # ufunc on them ran row by row, 2-3x slower, measured in issue 24). w_in holds the gate and up side by side.
+    # Without keep_tape (inference) no cache is returned and SwiGLU works in place (same products, same order).
     pre = w_in.T @ _t(h)
     if activation == "swiglu":
-        hidden, gate_cache = _swiglu(pre)
+        hidden, gate_cache = _swiglu(pre) if keep_tape else (_swiglu_in_place(pre), None)
     else:
         hidden, gate_cache = _gelu(pre), None
-    return _t(hidden) @ w_out, (h, pre, hidden, gate_cache)
+    out = _t(hidden) @ w_out
+    return out, (h, pre, hidden, gate_cache) if keep_tape else None
 
 
 def mlp_backward(d_out, w_in, w_out, activation, cache):
@@ -139,6 +144,15 @@ def _swiglu(pre):
     sig = sigmoid(gate)
     silu = gate * sig
     return silu * up, (sig, silu)
+
+
+def _swiglu_in_place(pre):
+    # _swiglu's hidden without its cache: silu(gate) * up in the sigmoid's array (gate * sig == sig * gate)
+    gate, up = _halves(pre)
+    hidden = sigmoid(gate)
+    hidden *= gate
+    hidden *= up
+    return hidden
 
 
 def _halves(pre):
@@ -205,17 +219,18 @@ def _sum_to_last(a, b=None):
 
 # --- the shared network: RMSNorm(h + MLP(h)) per sublayer ---
 
-def net(params, spec: TRMSpec, h):
-    # h: (B, D) or (B, L, D) -> same shape
+def net(params, spec: TRMSpec, h, keep_tape: bool = True):
+    # h: (B, D) or (B, L, D) -> same shape; caches for net_backward (none without keep_tape)
     caches = []
     for w_in, w_out, norm, axis in _sublayer_keys(spec):
         mixed_in = np.swapaxes(h, -1, -2) if axis == "tokens" else h
-        mixed, mlp_cache = mlp(mixed_in, params[w_in], params[w_out], spec.activation)
+        mixed, mlp_cache = mlp(mixed_in, params[w_in], params[w_out], spec.activation, keep_tape)
         if axis == "tokens":
             mixed = np.swapaxes(mixed, -1, -2)
         mixed += h   # the residual, into the product's fresh array (same sum as h + mixed)
-        h, norm_cache = rms_norm(mixed, params[norm])
-        caches.append((mlp_cache, norm_cache))
+        h, norm_cache = rms_norm(mixed, params[norm], keep_tape)
+        if keep_tape:
+            caches.append((mlp_cache, norm_cache))
     return h, caches
 
 
@@ -234,16 +249,17 @@ def net_backward(d_out, params, spec: TRMSpec, caches, grads):
 
 # --- the recursion ---
 
-def latent_recursion(params, spec: TRMSpec, x, y, z):
-    """One cycle: n latent updates, then one answer update. Returns the tape for backward."""
+def latent_recursion(params, spec: TRMSpec, x, y, z, keep_tape: bool = True):
+    """One cycle: n latent updates, then one answer update. Returns the tape for backward (empty without
+    keep_tape: each `net` call's activations are freed as soon as the next op no longer needs them)."""
     tape = []
     for _ in range(spec.n_cycles):
         h = x + y
         h += z   # x + y + z, the second sum into the first's new array
-        z, caches = net(params, spec, h)
-        tape.append(caches)
-    y, caches = net(params, spec, y + z)
-    tape.append(caches)
+        z, caches = net(params, spec, h, keep_tape)
+        tape += [caches] if keep_tape else []
+    y, caches = net(params, spec, y + z, keep_tape)
+    tape += [caches] if keep_tape else []
     return y, z, tape
 
 
@@ -258,21 +274,22 @@ def latent_recursion_backward(d_y, params, spec: TRMSpec, tape, grads):
     return d_x
 
 
-def supervision_step(params, spec: TRMSpec, x_raw, y, z):
+def supervision_step(params, spec: TRMSpec, x_raw, y, z, keep_tape: bool = True):
     """T recursion cycles, gradient through the last; returns the new carry, logits and halt logits.
 
     x_raw: (B, F) floats or (B, L) token ids; y, z: (B, D) or (B, L, D)
-    -> y, z, answer logits (B,) or (B, L, C), halt logits (B,), cache for `supervision_step_backward`.
+    -> y, z, answer logits (B,) or (B, L, C), halt logits (B,), cache for `supervision_step_backward` (None with
+    keep_tape=False, for inference: the same values, computed partly in place, with no tape kept).
     """
     x, embed_cache = embed(params, spec, x_raw)
     for _ in range(spec.outer_steps - 1):
-        y, z, _ = latent_recursion(params, spec, x, y, z)
-    y, z, tape = latent_recursion(params, spec, x, y, z)
+        y, z, _ = latent_recursion(params, spec, x, y, z, keep_tape=False)
+    y, z, tape = latent_recursion(params, spec, x, y, z, keep_tape)
     logits = answer_head(params, spec, y)
     cell = _least_sure_cell(params, y) if spec.is_sequence else None
     halt_input = y[np.arange(len(y)), cell] if spec.is_sequence else y
     halt_logits = (halt_input @ params["halt.w"])[..., 0] + params["halt.b"][0]
-    return y, z, logits, halt_logits, (embed_cache, tape, y, halt_input, cell)
+    return y, z, logits, halt_logits, (embed_cache, tape, y, halt_input, cell) if keep_tape else None
 
 
 def _least_sure_cell(params, y):
@@ -360,14 +377,14 @@ def infer(params, buffers, spec: TRMSpec, x_raw, step_cap: int, halt_threshold: 
     every = np.arange(batch)
     for step in range(1, step_cap + 1):
         if trajectory:   # every sample runs every step: whole arrays, no gathering and scattering of rows
-            # [:4]: the step's tape (for a backward nobody runs) is freed now, not kept while the next step runs
-            y, z, logits, q = supervision_step(params, spec, x_raw, y, z)[:4]
+            y, z, logits, q, _ = supervision_step(params, spec, x_raw, y, z, keep_tape=False)
             rows = every
         else:
             rows = np.flatnonzero(steps == 0)
             if rows.size == 0:
                 break
-            y[rows], z[rows], logits, q = supervision_step(params, spec, x_raw[rows], y[rows], z[rows])[:4]
+            y[rows], z[rows], logits, q, _ = supervision_step(params, spec, x_raw[rows], y[rows], z[rows],
+                                                              keep_tape=False)
         step_answer = logits.argmax(axis=-1) if spec.is_sequence else sigmoid(logits)
         if trajectory:
             path[step - 1], q_path[step - 1] = step_answer, q
