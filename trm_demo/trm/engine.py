@@ -257,10 +257,10 @@ def latent_recursion(params, spec: TRMSpec, x, y, z, keep_tape: bool = True):
         h = x + y
         h += z   # x + y + z, the second sum into the first's new array
         z, caches = net(params, spec, h, keep_tape)
-        tape += [caches] if keep_tape else []
+        tape.append(caches)
     y, caches = net(params, spec, y + z, keep_tape)
-    tape += [caches] if keep_tape else []
-    return y, z, tape
+    tape.append(caches)
+    return y, z, tape if keep_tape else []
 
 
 def latent_recursion_backward(d_y, params, spec: TRMSpec, tape, grads):
